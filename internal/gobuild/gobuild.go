@@ -1,0 +1,178 @@
+// Package gobuild compiles Go task sources to WASI (wasip1) modules with the
+// Go toolchain found on the machine. It backs `cronbox build` and the tests
+// that need real modules.
+package gobuild
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// ErrNoToolchain is returned when no Go toolchain can be found.
+var ErrNoToolchain = errors.New("no Go toolchain found: install Go 1.25 or newer (https://go.dev/dl) or put `go` on PATH")
+
+// Toolchain returns the path of the `go` command: $GOROOT/bin/go when GOROOT
+// is set, otherwise `go` on PATH.
+func Toolchain() (string, error) {
+	if root := os.Getenv("GOROOT"); root != "" {
+		p := filepath.Join(root, "bin", "go")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	p, err := exec.LookPath("go")
+	if err != nil {
+		return "", ErrNoToolchain
+	}
+	return p, nil
+}
+
+// Build compiles the Go main package in srcDir to the WASI module out.
+// The module is written to a temporary file first and renamed, so a
+// half-written module is never left at out.
+func Build(ctx context.Context, srcDir, out string) error {
+	goCmd, err := Toolchain()
+	if err != nil {
+		return err
+	}
+	absOut, err := filepath.Abs(out)
+	if err != nil {
+		return fmt.Errorf("building %s: %w", srcDir, err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(absOut), ".build-*.wasm")
+	if err != nil {
+		return fmt.Errorf("building %s: %w", srcDir, err)
+	}
+	tmpName := tmp.Name()
+	tmp.Close()
+	defer os.Remove(tmpName)
+
+	cmd := exec.CommandContext(ctx, goCmd, "build", "-trimpath", "-o", tmpName, ".")
+	cmd.Dir = srcDir
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	cmd.Stdout = &stderr
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			msg = err.Error()
+		}
+		return fmt.Errorf("building %s: %s", srcDir, msg)
+	}
+	if err := os.Rename(tmpName, absOut); err != nil {
+		return fmt.Errorf("building %s: %w", srcDir, err)
+	}
+	return nil
+}
+
+// Target is one Go task to build: its source directory and the module it
+// becomes.
+type Target struct {
+	Dir string // the main package's directory
+	Out string // Dir + ".wasm", beside the directory
+}
+
+// Find returns what `cronbox build DIR` builds: DIR itself when it holds a
+// Go main package, otherwise every main package below it (skipping
+// testdata, vendor, node_modules and hidden directories), each to a module
+// named after its directory, beside it: tasks/cleanup/ → tasks/cleanup.wasm.
+func Find(dir string) ([]Target, error) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("finding Go tasks: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("finding Go tasks: %s is not a directory", dir)
+	}
+	dir = filepath.Clean(dir)
+	if ok, err := isMain(dir); err != nil {
+		return nil, err
+	} else if ok {
+		return []Target{{Dir: dir, Out: dir + ".wasm"}}, nil
+	}
+	var targets []Target
+	err = filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !e.IsDir() || p == dir {
+			return nil
+		}
+		switch n := e.Name(); {
+		case n == "testdata" || n == "vendor" || n == "node_modules" || strings.HasPrefix(n, ".") || strings.HasPrefix(n, "_"):
+			return filepath.SkipDir
+		}
+		ok, err := isMain(p)
+		if err != nil {
+			return err
+		}
+		if ok {
+			targets = append(targets, Target{Dir: p, Out: p + ".wasm"})
+			return filepath.SkipDir
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("finding Go tasks in %s: %w", dir, err)
+	}
+	if len(targets) == 0 {
+		return nil, fmt.Errorf("finding Go tasks: no Go main package in %s or below it", dir)
+	}
+	return targets, nil
+}
+
+// isMain reports whether dir holds a non-test Go file of package main.
+func isMain(dir string) (bool, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false, fmt.Errorf("finding Go tasks: %w", err)
+	}
+	fset := token.NewFileSet()
+	for _, e := range entries {
+		n := e.Name()
+		if e.IsDir() || !strings.HasSuffix(n, ".go") || strings.HasSuffix(n, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, filepath.Join(dir, n), nil, parser.PackageClauseOnly)
+		if err != nil {
+			continue // the build will report it
+		}
+		if f.Name.Name == "main" {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// Stale reports whether t.Out is missing or older than any Go source file,
+// go.mod or go.sum in t.Dir.
+func (t Target) Stale() bool {
+	out, err := os.Stat(t.Out)
+	if err != nil {
+		return true
+	}
+	entries, err := os.ReadDir(t.Dir)
+	if err != nil {
+		return true
+	}
+	for _, e := range entries {
+		n := e.Name()
+		if !strings.HasSuffix(n, ".go") && n != "go.mod" && n != "go.sum" {
+			continue
+		}
+		if fi, err := e.Info(); err != nil || fi.ModTime().After(out.ModTime()) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,232 @@
+package wasmtest
+
+// This file assembles small WebAssembly modules by hand: non-Go guests for
+// tests and benchmarks (a minimal WASI command, tight loops, hostile shapes).
+
+// Opcodes and types used below.
+const (
+	opUnreachable = 0x00
+	opLoop        = 0x03
+	opEnd         = 0x0b
+	opBr          = 0x0c
+	opBrIf        = 0x0d
+	opCall        = 0x10
+	opDrop        = 0x1a
+	opLocalGet    = 0x20
+	opLocalTee    = 0x22
+	opI32Const    = 0x41
+	opI32LtU      = 0x49
+	opI32Add      = 0x6a
+	typeI32       = 0x7f
+	typeFunc      = 0x60
+)
+
+// Section ids.
+const (
+	secType   = 1
+	secImport = 2
+	secFunc   = 3
+	secMemory = 5
+	secExport = 7
+	secStart  = 8
+	secCode   = 10
+	secData   = 11
+)
+
+func uleb(v uint64) []byte {
+	var b []byte
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if v != 0 {
+			b = append(b, c|0x80)
+			continue
+		}
+		return append(b, c)
+	}
+}
+
+func sleb(v int64) []byte {
+	var b []byte
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
+			return append(b, c)
+		}
+		b = append(b, c|0x80)
+	}
+}
+
+func name(s string) []byte { return append(uleb(uint64(len(s))), s...) }
+
+func vec(items ...[]byte) []byte {
+	out := uleb(uint64(len(items)))
+	for _, it := range items {
+		out = append(out, it...)
+	}
+	return out
+}
+
+func section(id byte, body []byte) []byte {
+	return append(append([]byte{id}, uleb(uint64(len(body)))...), body...)
+}
+
+func funcType(params, results []byte) []byte {
+	t := []byte{typeFunc}
+	t = append(t, uleb(uint64(len(params)))...)
+	t = append(t, params...)
+	t = append(t, uleb(uint64(len(results)))...)
+	return append(t, results...)
+}
+
+func i32(v int32) []byte { return append([]byte{opI32Const}, sleb(int64(v))...) }
+
+// body encodes a function body with n i32 locals.
+func body(locals int, code ...[]byte) []byte {
+	var b []byte
+	if locals > 0 {
+		b = vec(append(uleb(uint64(locals)), typeI32))
+	} else {
+		b = vec()
+	}
+	for _, c := range code {
+		b = append(b, c...)
+	}
+	b = append(b, opEnd)
+	return append(uleb(uint64(len(b))), b...)
+}
+
+func module(sections ...[]byte) []byte {
+	m := []byte("\x00asm\x01\x00\x00\x00")
+	for _, s := range sections {
+		m = append(m, s...)
+	}
+	return m
+}
+
+// exportFunc is an export entry for function index idx.
+func exportFunc(n string, idx uint32) []byte {
+	return append(append(name(n), 0x00), uleb(uint64(idx))...)
+}
+
+// exportMemory is an export entry for memory 0.
+func exportMemory() []byte { return append(name("memory"), 0x02, 0x00) }
+
+// memory is a memory section entry with min pages and no maximum.
+func memory(minPages uint32) []byte { return append([]byte{0x00}, uleb(uint64(minPages))...) }
+
+// Hello is a minimal non-Go WASI command: it writes "hello\n" to stdout
+// with fd_write and returns.
+func Hello() []byte {
+	const msg = "hello\n"
+	fdWrite := append(append(name("wasi_snapshot_preview1"), name("fd_write")...), 0x00, 0x00)
+	data := append([]byte{0x00}, i32(16)...)
+	data = append(data, opEnd)
+	data = append(data, name(msg)...)
+	iov := append([]byte{0x00}, i32(0)...)
+	iov = append(iov, opEnd)
+	iov = append(iov, name(string([]byte{16, 0, 0, 0, byte(len(msg)), 0, 0, 0}))...)
+	return module(
+		section(secType, vec(
+			funcType([]byte{typeI32, typeI32, typeI32, typeI32}, []byte{typeI32}),
+			funcType(nil, nil),
+		)),
+		section(secImport, vec(fdWrite)),
+		section(secFunc, vec(uleb(1))),
+		section(secMemory, vec(memory(1))),
+		section(secExport, vec(exportMemory(), exportFunc("_start", 1))),
+		section(secCode, vec(body(0,
+			i32(1), i32(0), i32(1), i32(8),
+			[]byte{opCall, 0, opDrop},
+		))),
+		section(secData, vec(data, iov)),
+	)
+}
+
+// Loop is a WASI command whose _start counts to n in a tight loop.
+func Loop(n int32) []byte {
+	return module(
+		section(secType, vec(funcType(nil, nil))),
+		section(secFunc, vec(uleb(0))),
+		section(secMemory, vec(memory(1))),
+		section(secExport, vec(exportMemory(), exportFunc("_start", 0))),
+		section(secCode, vec(body(1,
+			[]byte{opLoop, 0x40},
+			[]byte{opLocalGet, 0}, i32(1), []byte{opI32Add, opLocalTee, 0},
+			i32(n), []byte{opI32LtU, opBrIf, 0},
+			[]byte{opEnd},
+		))),
+	)
+}
+
+// Spin is a WASI command whose _start loops forever.
+func Spin() []byte {
+	return module(
+		section(secType, vec(funcType(nil, nil))),
+		section(secFunc, vec(uleb(0))),
+		section(secMemory, vec(memory(1))),
+		section(secExport, vec(exportMemory(), exportFunc("_start", 0))),
+		section(secCode, vec(body(0, []byte{opLoop, 0x40, opBr, 0, opEnd}))),
+	)
+}
+
+// SpinInStart is a module whose start function (run while it is being
+// instantiated, before _start) loops forever.
+func SpinInStart() []byte {
+	return module(
+		section(secType, vec(funcType(nil, nil))),
+		section(secFunc, vec(uleb(0), uleb(0))),
+		section(secMemory, vec(memory(1))),
+		section(secExport, vec(exportMemory(), exportFunc("_start", 1))),
+		section(secStart, uleb(0)),
+		section(secCode, vec(
+			body(0, []byte{opLoop, 0x40, opBr, 0, opEnd}),
+			body(0),
+		)),
+	)
+}
+
+// Importing is a WASI command that imports module.name as a () -> ()
+// function (and never calls it).
+func Importing(module_, fn string) []byte {
+	imp := append(append(name(module_), name(fn)...), 0x00, 0x00)
+	return module(
+		section(secType, vec(funcType(nil, nil))),
+		section(secImport, vec(imp)),
+		section(secFunc, vec(uleb(0))),
+		section(secMemory, vec(memory(1))),
+		section(secExport, vec(exportMemory(), exportFunc("_start", 1))),
+		section(secCode, vec(body(0))),
+	)
+}
+
+// BigMemory is a WASI command that declares minPages of memory at start.
+func BigMemory(minPages uint32) []byte {
+	return module(
+		section(secType, vec(funcType(nil, nil))),
+		section(secFunc, vec(uleb(0))),
+		section(secMemory, vec(memory(minPages))),
+		section(secExport, vec(exportMemory(), exportFunc("_start", 0))),
+		section(secCode, vec(body(0))),
+	)
+}
+
+// NoStart is a module with a memory and no _start.
+func NoStart() []byte {
+	return module(
+		section(secMemory, vec(memory(1))),
+		section(secExport, vec(exportMemory())),
+	)
+}
+
+// Unreachable is a WASI command whose _start traps at once.
+func Unreachable() []byte {
+	return module(
+		section(secType, vec(funcType(nil, nil))),
+		section(secFunc, vec(uleb(0))),
+		section(secMemory, vec(memory(1))),
+		section(secExport, vec(exportMemory(), exportFunc("_start", 0))),
+		section(secCode, vec(body(0, []byte{opUnreachable}))),
+	)
+}

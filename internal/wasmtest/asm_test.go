@@ -1,0 +1,63 @@
+package wasmtest
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+)
+
+// The hand-assembled modules must be valid, and the runnable ones must do
+// what their doc comments say.
+func TestAssembledModules(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	r := wazero.NewRuntime(ctx)
+	defer r.Close(ctx)
+	wasi_snapshot_preview1.MustInstantiate(ctx, r)
+
+	tests := []struct {
+		name    string
+		wasm    []byte
+		run     bool
+		stdout  string
+		wantErr string
+	}{
+		{name: "hello", wasm: Hello(), run: true, stdout: "hello\n"},
+		{name: "loop", wasm: Loop(1000), run: true},
+		{name: "unreachable", wasm: Unreachable(), run: true, wantErr: "unreachable"},
+		{name: "spin", wasm: Spin()},
+		{name: "spin in start", wasm: SpinInStart()},
+		{name: "big memory", wasm: BigMemory(100)},
+		{name: "no start", wasm: NoStart()},
+		{name: "importing", wasm: Importing("env", "f")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := r.CompileModule(ctx, tt.wasm)
+			if err != nil {
+				t.Fatalf("compile: %v", err)
+			}
+			if !tt.run {
+				return
+			}
+			var out bytes.Buffer
+			_, err = r.InstantiateModule(ctx, c, wazero.NewModuleConfig().WithName("").WithStdout(&out))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v; want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("run: %v", err)
+			}
+			if out.String() != tt.stdout {
+				t.Fatalf("stdout = %q; want %q", out.String(), tt.stdout)
+			}
+		})
+	}
+}
