@@ -1,0 +1,164 @@
+package hostapi
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+)
+
+// The ABI's default limits (ABI.md, "Limits"). A host may configure lower
+// ones, never higher.
+const (
+	DefaultMaxMessage       = 64 << 10 // log and progress messages, bytes
+	DefaultMaxResult        = 1 << 20  // the result payload, bytes
+	DefaultMaxKey           = 512      // a KV key, bytes
+	DefaultMaxValue         = 1 << 20  // a KV value, bytes
+	DefaultMaxOpenResponses = 16       // HTTP responses open at once per run
+)
+
+// Limits caps what one run may pass through the API. A zero or negative
+// field takes the ABI default; a field above the default is lowered to it,
+// since the ABI promises guests at least that much and never more.
+type Limits struct {
+	// MaxMessage is the length in bytes after which log and progress
+	// messages are truncated. Default (and maximum) 64 KiB.
+	MaxMessage int
+	// MaxResult is the size in bytes of the largest result payload.
+	// Default (and maximum) 1 MiB.
+	MaxResult int
+	// MaxKey is the length in bytes of the longest KV key.
+	// Default (and maximum) 512.
+	MaxKey int
+	// MaxValue is the size in bytes of the largest KV value.
+	// Default (and maximum) 1 MiB.
+	MaxValue int
+	// MaxOpenResponses is how many HTTP responses a run may hold open at
+	// once. Default (and maximum) 16.
+	MaxOpenResponses int
+}
+
+// capped returns v when it lies in 1..limit, else limit.
+func capped[T int | int64](v, limit T) T {
+	if v <= 0 || v > limit {
+		return limit
+	}
+	return v
+}
+
+func (l Limits) maxMessage() int       { return capped(l.MaxMessage, DefaultMaxMessage) }
+func (l Limits) maxResult() int        { return capped(l.MaxResult, DefaultMaxResult) }
+func (l Limits) maxKey() int           { return capped(l.MaxKey, DefaultMaxKey) }
+func (l Limits) maxValue() int         { return capped(l.MaxValue, DefaultMaxValue) }
+func (l Limits) maxOpenResponses() int { return capped(l.MaxOpenResponses, DefaultMaxOpenResponses) }
+
+// Call is one run's host state: the capabilities the run was given and what
+// the guest hands back. Set the exported fields before the run starts and
+// do not change them while it runs. A Call is safe for concurrent use (the
+// host may read Result while the guest runs) and must not be copied after
+// first use. Close it when the run ends.
+type Call struct {
+	// Input is the JSON value the run was triggered with; nil means null.
+	Input []byte
+	// Config is the task's configuration as a JSON object; nil means {}.
+	Config []byte
+	// KV is the app's key-value namespace; nil means the app has no kv
+	// permission and every kv_* call returns EDENIED.
+	KV KV
+	// HTTP is the app's outbound HTTP policy; nil means the app has no
+	// http permission and http_request returns EDENIED.
+	HTTP *HTTP
+	// Sink receives log lines and progress; nil drops them.
+	Sink Sink
+	// Limits caps sizes and counts; the zero value takes the ABI defaults.
+	Limits Limits
+
+	mu         sync.Mutex
+	result     []byte
+	lastErr    string
+	responses  map[uint32]*response
+	lastHandle uint32
+	pending    int // HTTP requests in flight, counted against MaxOpenResponses
+	closed     bool
+	transport  *http.Transport // the run's own transport when HTTP.Transport is nil
+}
+
+// Result returns a copy of the payload the guest last set with result_set,
+// or nil when it set none.
+func (c *Call) Result() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return bytes.Clone(c.result)
+}
+
+// LastError returns the message of the guest's last failed call, or "" if
+// no call has failed. Hosts can add it to a failed run's error text.
+func (c *Call) LastError() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lastErr
+}
+
+// Close frees the run's open HTTP responses and idle connections. After
+// Close, http_request fails with ECANCELED and every response handle is
+// unknown. Close may be called more than once.
+func (c *Call) Close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	c.responses = nil
+	c.closeIdleLocked()
+}
+
+// closeIdleLocked closes the idle connections of the run's own transport;
+// c.mu is held.
+func (c *Call) closeIdleLocked() {
+	if c.transport != nil {
+		c.transport.CloseIdleConnections()
+	}
+}
+
+// fail records msg (formatted) as the last error and returns e.
+func (c *Call) fail(e Errno, format string, args ...any) Errno {
+	msg := fmt.Sprintf(format, args...)
+	c.mu.Lock()
+	c.lastErr = msg
+	c.mu.Unlock()
+	return e
+}
+
+func (c *Call) setResult(b []byte) {
+	c.mu.Lock()
+	c.result = b
+	c.mu.Unlock()
+}
+
+func (c *Call) input() []byte {
+	if c.Input == nil {
+		return []byte("null")
+	}
+	return c.Input
+}
+
+func (c *Call) config() []byte {
+	if c.Config == nil {
+		return []byte("{}")
+	}
+	return c.Config
+}
+
+type callKey struct{}
+
+// WithCall returns a copy of ctx that carries c. Pass it to the wazero call
+// that runs the guest (InstantiateModule, or the call of _start): the host
+// functions find their run's Call there.
+func WithCall(ctx context.Context, c *Call) context.Context {
+	return context.WithValue(ctx, callKey{}, c)
+}
+
+// CallFrom returns the Call that ctx carries, or nil.
+func CallFrom(ctx context.Context) *Call {
+	c, _ := ctx.Value(callKey{}).(*Call)
+	return c
+}
