@@ -1,0 +1,8 @@
+//go:build !plan9
+
+package jailfs
+
+import "syscall"
+
+// osErrno is the type of the errors system calls return.
+type osErrno = syscall.Errno

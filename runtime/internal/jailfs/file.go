@@ -1,0 +1,244 @@
+package jailfs
+
+import (
+	"errors"
+	"io"
+	"os"
+
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
+	"github.com/tetratelabs/wazero/sys"
+)
+
+// file is a file or directory opened from an FS. Like the rest of wazero's
+// file implementations it is not safe for concurrent use.
+type file struct {
+	f *os.File
+
+	// writable reports whether f was opened for writing.
+	writable bool
+	// readOnly reports whether the FS was read-only, which also forbids
+	// changing timestamps.
+	readOnly bool
+	// appending reports whether writes go to the end of the file.
+	appending bool
+	// closed is set by Close.
+	closed bool
+
+	// Stable while the file is open, so cached at open time.
+	isDir bool
+	dev   uint64
+	ino   sys.Inode
+}
+
+var _ experimentalsys.File = (*file)(nil)
+
+// newFile wraps f, caching its type and identity.
+func newFile(f *os.File, writable, readOnly bool) (*file, experimentalsys.Errno) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, toErrno(err)
+	}
+	st := sys.NewStat_t(fi)
+	return &file{
+		f:        f,
+		writable: writable,
+		readOnly: readOnly,
+		isDir:    fi.IsDir(),
+		dev:      st.Dev,
+		ino:      st.Ino,
+	}, 0
+}
+
+// Dev implements experimentalsys.File.Dev.
+func (f *file) Dev() (uint64, experimentalsys.Errno) { return f.dev, 0 }
+
+// Ino implements experimentalsys.File.Ino.
+func (f *file) Ino() (sys.Inode, experimentalsys.Errno) { return f.ino, 0 }
+
+// IsDir implements experimentalsys.File.IsDir.
+func (f *file) IsDir() (bool, experimentalsys.Errno) { return f.isDir, 0 }
+
+// IsAppend implements experimentalsys.File.IsAppend.
+func (f *file) IsAppend() bool { return f.appending }
+
+// SetAppend implements experimentalsys.File.SetAppend. The host file's own
+// append mode is switched, so that appends stay atomic with respect to
+// other writers of the same host file.
+func (f *file) SetAppend(enable bool) experimentalsys.Errno {
+	switch {
+	case f.closed:
+		return experimentalsys.EBADF
+	case f.isDir:
+		return experimentalsys.EISDIR
+	case enable == f.appending:
+		return 0
+	}
+	if errno := setAppend(f.f, enable); errno != 0 {
+		return errno
+	}
+	f.appending = enable
+	return 0
+}
+
+// Stat implements experimentalsys.File.Stat.
+func (f *file) Stat() (sys.Stat_t, experimentalsys.Errno) {
+	if f.closed {
+		return sys.Stat_t{}, experimentalsys.EBADF
+	}
+	fi, err := f.f.Stat()
+	if err != nil {
+		return sys.Stat_t{}, toErrno(err)
+	}
+	return sys.NewStat_t(fi), 0
+}
+
+// regular returns the Errno for a data operation on f: EBADF once closed or
+// if write is set and f is not open for writing, EISDIR for a directory.
+func (f *file) regular(write bool) experimentalsys.Errno {
+	switch {
+	case f.closed:
+		return experimentalsys.EBADF
+	case f.isDir:
+		return experimentalsys.EISDIR
+	case write && !f.writable:
+		return experimentalsys.EBADF
+	}
+	return 0
+}
+
+// Read implements experimentalsys.File.Read.
+func (f *file) Read(buf []byte) (int, experimentalsys.Errno) {
+	if errno := f.regular(false); errno != 0 || len(buf) == 0 {
+		return 0, errno
+	}
+	n, err := f.f.Read(buf)
+	return n, toErrno(err) // io.EOF maps to success
+}
+
+// Pread implements experimentalsys.File.Pread.
+func (f *file) Pread(buf []byte, off int64) (int, experimentalsys.Errno) {
+	if errno := f.regular(false); errno != 0 || len(buf) == 0 {
+		return 0, errno
+	}
+	if off < 0 {
+		return 0, experimentalsys.EINVAL
+	}
+	n, err := f.f.ReadAt(buf, off)
+	return n, toErrno(err) // io.EOF maps to success
+}
+
+// Seek implements experimentalsys.File.Seek. A directory only supports
+// rewinding, (0, io.SeekStart), which restarts Readdir.
+func (f *file) Seek(offset int64, whence int) (int64, experimentalsys.Errno) {
+	switch {
+	case f.closed:
+		return 0, experimentalsys.EBADF
+	case whence < io.SeekStart || whence > io.SeekEnd:
+		return 0, experimentalsys.EINVAL
+	case f.isDir && (offset != 0 || whence != io.SeekStart):
+		return 0, experimentalsys.EISDIR
+	}
+	n, err := f.f.Seek(offset, whence)
+	return n, toErrno(err)
+}
+
+// Readdir implements experimentalsys.File.Readdir. For n > 0 it reads at
+// most n entries from the host directory, through a fixed-size buffer;
+// wazero always passes such an n, sized to the guest's buffer. For n <= 0
+// it returns all remaining entries, as the interface requires, so memory
+// then grows with the directory. "." and ".." are left out: wazero
+// synthesizes them.
+func (f *file) Readdir(n int) ([]experimentalsys.Dirent, experimentalsys.Errno) {
+	switch {
+	case f.closed:
+		return nil, experimentalsys.EBADF
+	case !f.isDir:
+		return nil, experimentalsys.ENOTDIR
+	}
+	entries, err := f.f.ReadDir(n)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, toErrno(err)
+	}
+	dirents := make([]experimentalsys.Dirent, 0, len(entries))
+	for _, e := range entries {
+		d := experimentalsys.Dirent{Name: e.Name(), Type: e.Type()}
+		// For a directory opened in an os.Root, ReadDir has already
+		// stat'ed each entry relative to the directory, so this is free.
+		// Entries removed meanwhile keep inode zero, which means unknown.
+		if fi, err := e.Info(); err == nil {
+			d.Ino = sys.NewStat_t(fi).Ino
+		}
+		dirents = append(dirents, d)
+	}
+	return dirents, 0
+}
+
+// Write implements experimentalsys.File.Write.
+func (f *file) Write(buf []byte) (int, experimentalsys.Errno) {
+	if errno := f.regular(true); errno != 0 || len(buf) == 0 {
+		return 0, errno
+	}
+	n, err := f.f.Write(buf)
+	return n, toErrno(err)
+}
+
+// Pwrite implements experimentalsys.File.Pwrite. In append mode, Linux
+// appends regardless of off, as it does for native programs.
+func (f *file) Pwrite(buf []byte, off int64) (int, experimentalsys.Errno) {
+	if errno := f.regular(true); errno != 0 || len(buf) == 0 {
+		return 0, errno
+	}
+	if off < 0 {
+		return 0, experimentalsys.EINVAL
+	}
+	n, err := f.f.WriteAt(buf, off)
+	return n, toErrno(err)
+}
+
+// Truncate implements experimentalsys.File.Truncate.
+func (f *file) Truncate(size int64) experimentalsys.Errno {
+	if errno := f.regular(true); errno != 0 {
+		return errno
+	}
+	if size < 0 {
+		return experimentalsys.EINVAL
+	}
+	return toErrno(f.f.Truncate(size))
+}
+
+// Sync implements experimentalsys.File.Sync.
+func (f *file) Sync() experimentalsys.Errno {
+	if f.closed {
+		return experimentalsys.EBADF
+	}
+	return toErrno(f.f.Sync())
+}
+
+// Datasync implements experimentalsys.File.Datasync.
+func (f *file) Datasync() experimentalsys.Errno {
+	if f.closed {
+		return experimentalsys.EBADF
+	}
+	return datasync(f.f)
+}
+
+// Utimens implements experimentalsys.File.Utimens. It is only supported on
+// Linux (ENOSYS elsewhere).
+func (f *file) Utimens(atim, mtim int64) experimentalsys.Errno {
+	switch {
+	case f.closed:
+		return experimentalsys.EBADF
+	case f.readOnly:
+		return experimentalsys.EROFS
+	}
+	return futimens(f.f, atim, mtim)
+}
+
+// Close implements experimentalsys.File.Close. Closing twice is a no-op.
+func (f *file) Close() experimentalsys.Errno {
+	if f.closed {
+		return 0
+	}
+	f.closed = true
+	return toErrno(f.f.Close())
+}

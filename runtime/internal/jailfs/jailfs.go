@@ -1,0 +1,331 @@
+// Package jailfs is a wazero filesystem confined to one host directory.
+//
+// wazero's own directory filesystem follows host symbolic links wherever
+// they point, so a link placed in a granted directory exposes the rest of
+// the host. FS instead resolves every path through an [os.Root], which
+// guarantees that no resolution leaves the directory: not through "..", not
+// through absolute paths and not through symbolic links, whether they were
+// on the host beforehand or created by the guest. Escaping paths fail with
+// EPERM.
+//
+// Mount an FS with
+//
+//	wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(fs, "/data")
+//
+// # Paths
+//
+// wazero hands FS paths relative to the mount point, already cleaned, with
+// one exception: for a file opened relative to a directory descriptor that
+// was itself opened as the mount's root ("."), it passes "/" + name. FS
+// therefore reads leading slashes as the jail's root; a path can never name
+// a host path outside the jail, because os.Root resolves it.
+//
+// # Symbolic links
+//
+// The guest may create symbolic links; their targets are stored verbatim and
+// Readlink returns them unchanged. Following a link is confined like any
+// other resolution: a link whose target is absolute, or climbs out of the
+// jail, cannot be followed (EPERM). Host programs that walk the granted
+// directory must not follow links in it either, since the guest controls
+// their targets.
+//
+// # Limits
+//
+// os.Root confines path resolution only. Hard links, bind mounts and device
+// files placed in the directory by the host remain reachable through it.
+// Append mode and File.Utimens are only implemented on Linux.
+package jailfs
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
+	"github.com/tetratelabs/wazero/sys"
+)
+
+// FS is a wazero filesystem confined to a host directory.
+//
+// It deliberately does not embed experimentalsys.UnimplementedFS: a method
+// added by a future wazero release should fail the build, not silently
+// answer ENOSYS.
+type FS struct {
+	root     *os.Root
+	readOnly bool
+}
+
+var _ experimentalsys.FS = (*FS)(nil)
+
+// New opens dir as a jail. readOnly makes every mutating operation fail with
+// EROFS, including opening a file for writing, creating or truncating it.
+//
+// The FS keeps dir open until Close. Files opened from it stay usable after
+// Close.
+func New(dir string, readOnly bool) (*FS, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("jailfs: %w", err)
+	}
+	return &FS{root: root, readOnly: readOnly}, nil
+}
+
+// Close releases the jail's directory. Close the modules using the FS
+// first: wazero opens a mount's root lazily, and panics if that fails.
+func (f *FS) Close() error {
+	return f.root.Close()
+}
+
+// rootName turns a path from wazero into a name for the os.Root. Leading
+// slashes denote the jail's root (see the package documentation).
+func rootName(path string) string {
+	name := strings.TrimLeft(path, "/")
+	if name == "" {
+		return "."
+	}
+	return name
+}
+
+// OpenFile implements experimentalsys.FS.OpenFile.
+//
+// O_NONBLOCK is ignored, as the returned files are not pollable. O_APPEND
+// is only supported on Linux (ENOSYS elsewhere).
+func (f *FS) OpenFile(path string, flag experimentalsys.Oflag, perm fs.FileMode) (experimentalsys.File, experimentalsys.Errno) {
+	const accessMask = experimentalsys.O_RDONLY | experimentalsys.O_RDWR | experimentalsys.O_WRONLY
+	access := flag & accessMask
+	if access == accessMask {
+		return nil, experimentalsys.EINVAL
+	}
+	writable := access != experimentalsys.O_RDONLY
+	if f.readOnly && (writable || flag&(experimentalsys.O_CREAT|experimentalsys.O_TRUNC|experimentalsys.O_APPEND) != 0) {
+		return nil, experimentalsys.EROFS
+	}
+	if flag&experimentalsys.O_DIRECTORY != 0 && flag&experimentalsys.O_CREAT != 0 {
+		return nil, experimentalsys.EINVAL
+	}
+	name := rootName(path)
+
+	if flag&experimentalsys.O_NOFOLLOW != 0 {
+		// os.Root follows a final symbolic link itself, so refuse one up
+		// front. Should the entry change in between, the open is still
+		// confined to the jail.
+		if fi, err := f.root.Lstat(name); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			return nil, experimentalsys.ELOOP
+		}
+	}
+
+	osf, err := f.root.OpenFile(name, osFlag(flag), perm&fs.ModePerm)
+	if err != nil {
+		return nil, toErrno(err)
+	}
+	file, errno := newFile(osf, writable, f.readOnly)
+	if errno == 0 && flag&experimentalsys.O_DIRECTORY != 0 && !file.isDir {
+		errno = experimentalsys.ENOTDIR
+	}
+	if errno == 0 && flag&experimentalsys.O_APPEND != 0 {
+		errno = file.SetAppend(true)
+	}
+	if errno != 0 {
+		osf.Close()
+		return nil, errno
+	}
+	return file, 0
+}
+
+// osFlag translates flag for os.Root.OpenFile. O_APPEND is applied after
+// opening (see file.SetAppend) and O_NOFOLLOW is checked by OpenFile, which
+// also checks O_DIRECTORY where the host flag is not used.
+func osFlag(flag experimentalsys.Oflag) int {
+	var of int
+	switch flag & (experimentalsys.O_RDWR | experimentalsys.O_WRONLY) {
+	case experimentalsys.O_RDWR:
+		of = os.O_RDWR
+	case experimentalsys.O_WRONLY:
+		of = os.O_WRONLY
+	default:
+		of = os.O_RDONLY
+	}
+	if flag&experimentalsys.O_CREAT != 0 {
+		of |= os.O_CREATE
+	}
+	if flag&experimentalsys.O_EXCL != 0 {
+		of |= os.O_EXCL
+	}
+	if flag&experimentalsys.O_TRUNC != 0 {
+		of |= os.O_TRUNC
+	}
+	if flag&experimentalsys.O_DIRECTORY != 0 {
+		of |= osDirectory
+	}
+	if flag&(experimentalsys.O_SYNC|experimentalsys.O_DSYNC|experimentalsys.O_RSYNC) != 0 {
+		of |= os.O_SYNC
+	}
+	return of
+}
+
+// Lstat implements experimentalsys.FS.Lstat.
+func (f *FS) Lstat(path string) (sys.Stat_t, experimentalsys.Errno) {
+	fi, err := f.root.Lstat(rootName(path))
+	if err != nil {
+		return sys.Stat_t{}, toErrno(err)
+	}
+	return sys.NewStat_t(fi), 0
+}
+
+// Stat implements experimentalsys.FS.Stat.
+func (f *FS) Stat(path string) (sys.Stat_t, experimentalsys.Errno) {
+	fi, err := f.root.Stat(rootName(path))
+	if err != nil {
+		return sys.Stat_t{}, toErrno(err)
+	}
+	return sys.NewStat_t(fi), 0
+}
+
+// Mkdir implements experimentalsys.FS.Mkdir. Only permission bits of perm
+// are applied.
+func (f *FS) Mkdir(path string, perm fs.FileMode) experimentalsys.Errno {
+	if f.readOnly {
+		return experimentalsys.EROFS
+	}
+	return toErrno(f.root.Mkdir(rootName(path), perm&fs.ModePerm))
+}
+
+// Chmod implements experimentalsys.FS.Chmod. Only permission bits of perm
+// are applied: the guest cannot set setuid, setgid or sticky bits.
+func (f *FS) Chmod(path string, perm fs.FileMode) experimentalsys.Errno {
+	if f.readOnly {
+		return experimentalsys.EROFS
+	}
+	return toErrno(f.root.Chmod(rootName(path), perm&fs.ModePerm))
+}
+
+// Rename implements experimentalsys.FS.Rename with POSIX semantics.
+//
+// os.Root refuses to rename onto an existing directory, which POSIX allows
+// when the directory is empty. Rename emulates that by removing the empty
+// directory first and recreating it should the rename then fail, so the
+// replacement is not atomic.
+func (f *FS) Rename(from, to string) experimentalsys.Errno {
+	if f.readOnly {
+		return experimentalsys.EROFS
+	}
+	from, to = rootName(from), rootName(to)
+	fromInfo, err := f.root.Lstat(from)
+	if err != nil {
+		return toErrno(err)
+	}
+	toInfo, err := f.root.Lstat(to)
+	if err != nil || !toInfo.IsDir() {
+		return toErrno(f.root.Rename(from, to))
+	}
+	switch {
+	case os.SameFile(fromInfo, toInfo):
+		return 0
+	case !fromInfo.IsDir():
+		return experimentalsys.EISDIR
+	}
+	if err := f.root.Remove(to); err != nil {
+		return toErrno(err)
+	}
+	if err := f.root.Rename(from, to); err != nil {
+		// Best effort: the rename failed, so put the empty directory back.
+		_ = f.root.Mkdir(to, toInfo.Mode().Perm())
+		return toErrno(err)
+	}
+	return 0
+}
+
+// Rmdir implements experimentalsys.FS.Rmdir.
+func (f *FS) Rmdir(path string) experimentalsys.Errno {
+	if f.readOnly {
+		return experimentalsys.EROFS
+	}
+	return f.remove(rootName(path), true)
+}
+
+// Unlink implements experimentalsys.FS.Unlink.
+func (f *FS) Unlink(path string) experimentalsys.Errno {
+	if f.readOnly {
+		return experimentalsys.EROFS
+	}
+	return f.remove(rootName(path), false)
+}
+
+// remove removes name, which must be a directory if dir is set and must not
+// be one otherwise. os.Root only offers a Remove that takes either, so the
+// type is checked first; should the entry change in between, the removal
+// still stays inside the jail.
+func (f *FS) remove(name string, dir bool) experimentalsys.Errno {
+	fi, err := f.root.Lstat(name)
+	if err != nil {
+		return toErrno(err)
+	}
+	switch {
+	case dir && !fi.IsDir():
+		return experimentalsys.ENOTDIR
+	case !dir && fi.IsDir():
+		return experimentalsys.EISDIR
+	}
+	return toErrno(f.root.Remove(name))
+}
+
+// Link implements experimentalsys.FS.Link. If oldPath is a symbolic link,
+// the new name links to the symbolic link, not to its target.
+func (f *FS) Link(oldPath, newPath string) experimentalsys.Errno {
+	if f.readOnly {
+		return experimentalsys.EROFS
+	}
+	return toErrno(f.root.Link(rootName(oldPath), rootName(newPath)))
+}
+
+// Symlink implements experimentalsys.FS.Symlink. oldPath is stored verbatim;
+// following the link later is confined to the jail.
+func (f *FS) Symlink(oldPath, linkName string) experimentalsys.Errno {
+	if f.readOnly {
+		return experimentalsys.EROFS
+	}
+	return toErrno(f.root.Symlink(oldPath, rootName(linkName)))
+}
+
+// Readlink implements experimentalsys.FS.Readlink.
+func (f *FS) Readlink(path string) (string, experimentalsys.Errno) {
+	target, err := f.root.Readlink(rootName(path))
+	if err != nil {
+		return "", toErrno(err)
+	}
+	return filepath.ToSlash(target), 0
+}
+
+// Utimens implements experimentalsys.FS.Utimens, following a final symbolic
+// link.
+func (f *FS) Utimens(path string, atim, mtim int64) experimentalsys.Errno {
+	if f.readOnly {
+		return experimentalsys.EROFS
+	}
+	return toErrno(f.root.Chtimes(rootName(path), utimeToTime(atim), utimeToTime(mtim)))
+}
+
+// utimeToTime converts a timestamp for Utimens to the argument of
+// os.Root.Chtimes, which leaves a time unchanged when it is the zero Time.
+func utimeToTime(nanos int64) time.Time {
+	if nanos == experimentalsys.UTIME_OMIT {
+		return time.Time{}
+	}
+	return time.Unix(0, nanos)
+}
+
+// toErrno maps an error of os or os.Root to an Errno. os.Root reports a path
+// that would leave the jail with an error of its own that wazero cannot
+// classify; that becomes EPERM, the errno wazero itself returns for guest
+// paths that escape a mount.
+func toErrno(err error) experimentalsys.Errno {
+	errno := experimentalsys.UnwrapOSError(err)
+	if errno == experimentalsys.EIO && !errors.As(err, new(osErrno)) {
+		return experimentalsys.EPERM
+	}
+	return errno
+}
