@@ -35,6 +35,23 @@
 // 1 MiB. The KV functions fail with [ErrDenied] when the app does not have
 // the kv permission.
 //
+// # HTTP
+//
+// [HTTP] makes a request through the host, which requests only the hosts
+// in the app's allow-list, follows redirects itself and keeps the response
+// until its body is closed:
+//
+//	resp, err := sdk.HTTPGet("https://api.example.com/v1/items")
+//	if err != nil {
+//		return err
+//	}
+//	defer resp.Body.Close()
+//
+// This package does not import net/http, which would make every task
+// larger and slower to start. For code and libraries written for net/http,
+// package github.com/cronbox/cronbox/sdk/sdkhttp provides an
+// http.RoundTripper and an http.Client built on HTTP.
+//
 // # Errors
 //
 // A failed host call returns a [*CallError] holding the ABI function, its

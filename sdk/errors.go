@@ -67,8 +67,8 @@ func (e *CallError) Error() string {
 func (e *CallError) Unwrap() error { return e.Code }
 
 // Timeout reports whether the call failed with [ErrTimeout]. With it, the
-// errors of an [http.Client] using [Transport] report timeouts as net/http's
-// own do.
+// errors of a net/http client using the Transport of package sdkhttp report
+// timeouts as net/http's own do.
 func (e *CallError) Timeout() bool { return e.Code == ErrTimeout }
 
 // callError returns the error of the ABI function op that returned code,

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/cronbox/cronbox/sdk"
 )
@@ -216,18 +217,58 @@ func ExampleKVList() {
 	// seen/b
 }
 
-func ExampleHTTPClient() {
+func ExampleHTTP() {
 	f, uninstall := sdk.InstallFake()
 	defer uninstall()
 	// In production the app's permissions allow the host; with the fake,
 	// a handler does.
 	f.HandleHTTP("api.example.com", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var item struct{ Name string }
+		if err := json.NewDecoder(r.Body).Decode(&item); err != nil || r.Header.Get("Authorization") == "" {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"path": %q}`, r.URL.Path)
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprintf(w, `{"id": 7, "name": %q}`, item.Name)
 	}))
 
-	client := sdk.HTTPClient()
-	resp, err := client.Get("https://api.example.com/v1/status")
+	resp, err := sdk.HTTP(sdk.Request{
+		Method: "POST",
+		URL:    "https://api.example.com/v1/items",
+		Header: sdk.Header{
+			"Authorization": {"Bearer t0k3n"},
+			"Content-Type":  {"application/json"},
+		},
+		Body:    []byte(`{"name": "report"}`),
+		Timeout: 10 * time.Second,
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer resp.Body.Close()
+	var created struct {
+		ID int `json:"id"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&created)
+	fmt.Println(resp.Status, resp.Header.Get("Content-Type"), created.ID, err)
+	// Output:
+	// 201 application/json 7 <nil>
+}
+
+func ExampleHTTPGet() {
+	f, uninstall := sdk.InstallFake()
+	defer uninstall()
+	f.HandleHTTP("api.example.com", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/status" {
+			http.NotFound(w, r)
+			return
+		}
+		io.WriteString(w, "all good")
+	}))
+
+	resp, err := sdk.HTTPGet("https://api.example.com/v1/status")
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -236,11 +277,24 @@ func ExampleHTTPClient() {
 	body, err := io.ReadAll(resp.Body)
 	fmt.Println(resp.Status, string(body), err)
 
-	_, err = client.Get("https://elsewhere.example/")
+	// An HTTP error status is a response, not an error.
+	resp, err = sdk.HTTPGet("https://api.example.com/v2/status")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	resp.Body.Close()
+	fmt.Println(resp.Status)
+
+	// A host the app may not reach is an error.
+	_, err = sdk.HTTPGet("https://elsewhere.example/")
 	fmt.Println(errors.Is(err, sdk.ErrDenied))
+	fmt.Println(err)
 	// Output:
-	// 200 OK {"path": "/v1/status"} <nil>
+	// 200 all good <nil>
+	// 404
 	// true
+	// http_request: permission denied: host "elsewhere.example" is not in this app's allow-list
 }
 
 func ExampleCallError() {

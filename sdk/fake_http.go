@@ -81,8 +81,8 @@ func (f *Fake) httpRequest(reqJSON, body []byte) (uint32, Errno) {
 	if err := json.Unmarshal(reqJSON, &r); err != nil {
 		return 0, f.fail(ErrInvalid, "malformed request: %v", err)
 	}
-	// The SDK sends a method, no negative timeout, no body over the limit
-	// and none of the headers the host sets itself.
+	// The SDK sends no negative timeout, no body over the limit and none of
+	// the headers the host sets itself.
 	if msg := checkHeaders(r.Headers); msg != "" {
 		return 0, f.fail(ErrInvalid, "%s", msg)
 	}
@@ -109,7 +109,7 @@ func (f *Fake) httpRequest(reqJSON, body []byte) (uint32, Errno) {
 		if h == nil {
 			return 0, f.fail(ErrDenied, "host %q is not in this app's allow-list", req.URL.Host)
 		}
-		req.Header = r.Headers.Clone()
+		req.Header = http.Header(r.Headers).Clone()
 		if req.Header == nil {
 			req.Header = http.Header{}
 		}
@@ -145,7 +145,7 @@ func (f *Fake) httpRequest(reqJSON, body []byte) (uint32, Errno) {
 }
 
 // checkHeaders returns why the host refuses the request headers h, or "".
-func checkHeaders(h http.Header) string {
+func checkHeaders(h Header) string {
 	for name, values := range h {
 		if !isToken(name) {
 			return fmt.Sprintf("header name %q is not valid", name)
@@ -195,7 +195,7 @@ func (f *Fake) keep(w *recorder) uint32 {
 	defer f.mu.Unlock()
 	f.handles++
 	f.responses[f.handles] = &fakeResponse{
-		meta: httpMeta{Status: w.status, Headers: w.sent, BodySize: int64(len(w.body)), Truncated: w.truncated},
+		meta: httpMeta{Status: w.status, Headers: Header(w.sent), BodySize: int64(len(w.body)), Truncated: w.truncated},
 		body: w.body,
 	}
 	return f.handles

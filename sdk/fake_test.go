@@ -290,7 +290,7 @@ func TestFallback(t *testing.T) {
 	if v, err := sdk.KVGet("fallback"); err != nil || string(v) != "v" {
 		t.Errorf("KVGet = %q, %v", v, err)
 	}
-	_, err := sdk.HTTPClient().Get("https://example.com/")
+	_, err := sdk.HTTPGet("https://example.com/")
 	wantErr(t, err, sdk.ErrDenied, "allow-list")
 	if v := sdk.ABIVersion(); v != 1 {
 		t.Errorf("ABIVersion = %d, want 1", v)
@@ -435,6 +435,24 @@ func TestNewFakeNesting(t *testing.T) {
 	}
 }
 
+func TestHeaderGet(t *testing.T) {
+	h := sdk.Header{"Content-Type": {"text/plain", "ignored"}, "x-lower": {"l"}, "Empty": {}}
+	for name, want := range map[string]string{
+		"Content-Type": "text/plain",
+		"content-type": "text/plain",
+		"X-Lower":      "l",
+		"Empty":        "",
+		"Missing":      "",
+	} {
+		if got := h.Get(name); got != want {
+			t.Errorf("Get(%q) = %q, want %q", name, got, want)
+		}
+	}
+	if got := sdk.Header(nil).Get("X"); got != "" {
+		t.Errorf("Get on a nil Header = %q", got)
+	}
+}
+
 func TestHTTPAllowList(t *testing.T) {
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.Host) })
 	tests := []struct {
@@ -460,7 +478,7 @@ func TestHTTPAllowList(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := sdk.NewFake(t)
 			f.HandleHTTP(tt.pattern, ok)
-			resp, err := sdk.HTTPClient().Get(tt.url)
+			resp, err := sdk.HTTPGet(tt.url)
 			if !tt.allowed {
 				wantErr(t, err, sdk.ErrDenied, "not in this app's allow-list")
 				return
@@ -483,17 +501,18 @@ func TestHTTPAllowList(t *testing.T) {
 			"http://b.example.com":      "*.example.com",
 			"http://example.com":        "*.com",
 		} {
-			if got := get(t, url); got != want {
+			if _, got := do(t, sdk.Request{URL: url}); got != want {
 				t.Errorf("%s answered by %q, want %q", url, got, want)
 			}
 		}
 	})
 }
 
-// get returns the body of a GET of url through the SDK's client.
-func get(t *testing.T, url string) string {
+// do makes the request req with sdk.HTTP and returns the response and its
+// body, which it reads and closes.
+func do(t *testing.T, req sdk.Request) (*sdk.Response, string) {
 	t.Helper()
-	resp, err := sdk.HTTPClient().Get(url)
+	resp, err := sdk.HTTP(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -502,7 +521,7 @@ func get(t *testing.T, url string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(b)
+	return resp, string(b)
 }
 
 func TestHTTP(t *testing.T) {
@@ -535,68 +554,66 @@ func TestHTTP(t *testing.T) {
 		http.Redirect(w, r, "/loop", http.StatusFound)
 	})
 	f.HandleHTTP("api.example.com", mux)
-	client := sdk.HTTPClient()
 
 	t.Run("post", func(t *testing.T) {
-		req, _ := http.NewRequest(http.MethodPost, "https://api.example.com/echo", strings.NewReader("hi"))
-		req.Header.Set("X-Token", "t0k")
-		req.Header.Set("Connection", "close") // dropped: the host refuses it
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
+		req := sdk.Request{
+			Method: http.MethodPost,
+			URL:    "https://api.example.com/echo",
+			Header: sdk.Header{"X-Token": {"t0k"}, "connection": {"close"}}, // Connection is left out
+			Body:   []byte("hi"),
 		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
+		resp, body := do(t, req)
+		if got, want := fmt.Sprintf("%d|%s|%d|%t|%q", resp.Status, body, resp.Size, resp.Truncated, resp.Header["X-Conn"]),
+			`201|POST /echo t0k hi|17|false|[""]`; got != want {
+			t.Errorf("response = %s, want %s", got, want)
 		}
-		if got, want := fmt.Sprintf("%s|%s|%d|%s", resp.Status, b, resp.ContentLength, resp.Header.Get("X-Conn")),
-			"201 Created|POST /echo t0k hi|17|"; got != want {
-			t.Errorf("response = %q, want %q", got, want)
+		if len(req.Header) != 2 {
+			t.Errorf("HTTP changed the request's header to %q", req.Header)
 		}
-		if resp.Request != req {
-			t.Error("resp.Request is not the request")
+	})
+
+	t.Run("default method", func(t *testing.T) {
+		if _, body := do(t, sdk.Request{URL: "https://api.example.com/method"}); body != "GET" {
+			t.Errorf("method = %q, want GET", body)
 		}
 	})
 
 	t.Run("sniffed content type", func(t *testing.T) {
-		resp, err := client.Get("https://api.example.com/html")
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if got := resp.Header.Get("Content-Type"); got != "text/html; charset=utf-8" {
+		resp, _ := do(t, sdk.Request{URL: "https://api.example.com/html"})
+		if got := resp.Header.Get("content-type"); got != "text/html; charset=utf-8" {
 			t.Errorf("Content-Type = %q", got)
 		}
 	})
 
-	t.Run("empty body", func(t *testing.T) {
-		resp, err := client.Get("https://api.example.com/empty")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if resp.StatusCode != http.StatusNoContent || resp.Body != http.NoBody {
-			t.Errorf("status %d, body %T; want 204 and http.NoBody", resp.StatusCode, resp.Body)
+	t.Run("not found is a response", func(t *testing.T) {
+		if resp, _ := do(t, sdk.Request{URL: "https://api.example.com/nothing"}); resp.Status != http.StatusNotFound {
+			t.Errorf("status = %d, want 404", resp.Status)
 		}
 	})
 
-	t.Run("not found is a response", func(t *testing.T) {
-		resp, err := client.Get("https://api.example.com/nothing")
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusNotFound {
-			t.Errorf("status = %d, want 404", resp.StatusCode)
+	t.Run("empty body", func(t *testing.T) {
+		// An empty response is freed at once, so leaving its body open
+		// does not count against the open responses.
+		for range 20 {
+			resp, err := sdk.HTTPGet("https://api.example.com/empty")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n, err := resp.Body.Read(make([]byte, 1)); resp.Status != http.StatusNoContent || n != 0 || err != io.EOF {
+				t.Fatalf("status %d, read %d, %v; want 204 and EOF", resp.Status, n, err)
+			}
 		}
 	})
 
 	t.Run("truncated body", func(t *testing.T) {
-		resp, err := client.Get("https://api.example.com/huge")
+		resp, err := sdk.HTTPGet("https://api.example.com/huge")
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
+		if resp.Size != 10<<20 || !resp.Truncated {
+			t.Errorf("size %d, truncated %t; want 10 MiB, true", resp.Size, resp.Truncated)
+		}
 		n, err := io.Copy(io.Discard, resp.Body)
 		if n != 10<<20 {
 			t.Errorf("read %d bytes, want 10 MiB", n)
@@ -605,7 +622,7 @@ func TestHTTP(t *testing.T) {
 	})
 
 	t.Run("read after close", func(t *testing.T) {
-		resp, err := client.Get("https://api.example.com/html")
+		resp, err := sdk.HTTPGet("https://api.example.com/html")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -621,72 +638,62 @@ func TestHTTP(t *testing.T) {
 	})
 
 	t.Run("redirect", func(t *testing.T) {
-		req, _ := http.NewRequest(http.MethodPost, "https://api.example.com/see-other", strings.NewReader("x"))
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		if b, _ := io.ReadAll(resp.Body); string(b) != "GET" {
-			t.Errorf("after 303 the method is %q, want GET", b)
+		req := sdk.Request{Method: http.MethodPost, URL: "https://api.example.com/see-other", Body: []byte("x")}
+		if _, body := do(t, req); body != "GET" {
+			t.Errorf("after 303 the method is %q, want GET", body)
 		}
 	})
 
 	errTests := []struct {
 		name string
-		do   func() error
+		req  sdk.Request
 		err  error
 		msg  string
 	}{
-		{"denied", func() error { _, err := client.Get("https://evil.example/"); return err },
-			sdk.ErrDenied, `host "evil.example" is not in this app's allow-list`},
-		{"denied redirect", func() error { _, err := client.Get("https://api.example.com/away"); return err },
-			sdk.ErrDenied, `host "evil.example"`},
-		{"redirect loop", func() error { _, err := client.Get("https://api.example.com/loop"); return err },
-			sdk.ErrIO, "stopped after 10 redirects"},
-		{"aborted", func() error { _, err := client.Get("https://api.example.com/abort"); return err },
-			sdk.ErrIO, "broken"},
-		{"timeout", func() error {
-			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-			defer cancel()
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://api.example.com/slow", nil)
-			_, err := client.Do(req)
-			return err
-		}, sdk.ErrTimeout, "exceeded its timeout"},
-		{"not http", func() error { _, err := client.Get("ftp://api.example.com/"); return err },
-			sdk.ErrInvalid, "not an http or https URL"},
-		{"bad header", func() error {
-			req, _ := http.NewRequest(http.MethodGet, "https://api.example.com/html", nil)
-			req.Header["X-Bad"] = []string{"a\x01b"}
-			_, err := client.Do(req)
-			return err
-		}, sdk.ErrInvalid, "control character"},
-		{"request body too large", func() error {
-			_, err := client.Post("https://api.example.com/echo", "text/plain", strings.NewReader(strings.Repeat("x", 10<<20+1)))
-			return err
-		}, sdk.ErrTooLarge, "exceeds 10485760 bytes"},
+		{"denied", sdk.Request{URL: "https://evil.example/"},
+			sdk.ErrDenied, `http_request: permission denied: host "evil.example" is not in this app's allow-list`},
+		{"denied redirect", sdk.Request{URL: "https://api.example.com/away"}, sdk.ErrDenied, `host "evil.example"`},
+		{"redirect loop", sdk.Request{URL: "https://api.example.com/loop"}, sdk.ErrIO, "stopped after 10 redirects"},
+		{"aborted", sdk.Request{URL: "https://api.example.com/abort"}, sdk.ErrIO, "broken"},
+		{"timeout", sdk.Request{URL: "https://api.example.com/slow", Timeout: 50 * time.Millisecond},
+			sdk.ErrTimeout, "exceeded its timeout of 50ms"},
+		{"negative timeout", sdk.Request{URL: "https://api.example.com/html", Timeout: -time.Second},
+			sdk.ErrInvalid, "the timeout -1s is negative"},
+		{"not http", sdk.Request{URL: "ftp://api.example.com/"}, sdk.ErrInvalid, "not an http or https URL"},
+		{"bad method", sdk.Request{Method: "GET /", URL: "https://api.example.com/html"}, sdk.ErrInvalid, "invalid method"},
+		{"bad header", sdk.Request{URL: "https://api.example.com/html", Header: sdk.Header{"X-Bad": {"a\x01b"}}},
+			sdk.ErrInvalid, "control character"},
+		{"request body too large", sdk.Request{Method: http.MethodPost, URL: "https://api.example.com/echo",
+			Body: make([]byte, 10<<20+1)}, sdk.ErrTooLarge, "exceeds the limit of 10485760 bytes"},
 	}
 	for _, tt := range errTests {
 		t.Run(tt.name, func(t *testing.T) {
-			wantErr(t, tt.do(), tt.err, tt.msg)
+			_, err := sdk.HTTP(tt.req)
+			wantErr(t, err, tt.err, tt.msg)
 		})
 	}
 
 	t.Run("open responses limit", func(t *testing.T) {
-		var open []*http.Response
+		var open []*sdk.Response
 		defer func() {
 			for _, r := range open {
 				r.Body.Close()
 			}
 		}()
 		for range 16 {
-			resp, err := client.Get("https://api.example.com/html")
+			resp, err := sdk.HTTPGet("https://api.example.com/html")
 			if err != nil {
 				t.Fatal(err)
 			}
 			open = append(open, resp)
 		}
-		_, err := client.Get("https://api.example.com/html")
+		_, err := sdk.HTTPGet("https://api.example.com/html")
 		wantErr(t, err, sdk.ErrLimit, "open HTTP responses")
+		open[0].Body.Close()
+		resp, err := sdk.HTTPGet("https://api.example.com/html")
+		if err != nil {
+			t.Fatalf("after closing a response: %v", err)
+		}
+		open[0] = resp
 	})
 }

@@ -1,13 +1,11 @@
 package sdk
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"strconv"
+	"strings"
 	"time"
 )
 
@@ -15,90 +13,102 @@ import (
 // larger body before sending it; a host may refuse smaller ones.
 const maxRequestBody = 10 << 20
 
-// Transport is an [http.RoundTripper] that makes requests through the host,
-// which only requests http and https URLs whose host is in the app's
-// allow-list. The zero value is ready to use:
-//
-//	client := &http.Client{Transport: sdk.Transport{}}
-//
-// The host follows up to 10 redirects itself, checking each against the
-// allow-list, and returns the final response; [HTTPClient] returns a client
-// that does not try to follow redirects again. A request to a host that is not allowed fails
-// with an error matching [ErrDenied], a network failure with [ErrIO], and a
-// request that exceeds its timeout with [ErrTimeout]. The timeout is the
-// time left until the deadline of the request's context or else the host's
-// default of 30 s; the host caps it (at 60 s by default). [http.Client.Timeout]
-// sets such a deadline too, but when it passes, the client reports its own
-// timeout error, which does not match ErrTimeout (test with os.IsTimeout). The request headers that the host sets itself (Connection,
-// Content-Length, Host, Keep-Alive, Proxy-Connection, TE, Trailer,
-// Transfer-Encoding, Upgrade) are left out, as [http.Transport] manages
-// them itself.
-//
-// The host keeps at most 10 MiB of a response body; reading a body that was
-// cut there returns the kept bytes and then an error matching [ErrTooLarge].
-// Close every response body: a run may hold at most 16 open responses, and
-// requests beyond that fail with [ErrLimit].
-type Transport struct{}
+// Header holds the fields of an HTTP header, as net/http's Header does: a
+// field name maps to the field's values.
+type Header map[string][]string
 
-var _ http.RoundTripper = Transport{}
-
-// HTTPClient returns a client that makes its requests through [Transport]
-// and returns redirect responses the host did not follow as they are.
-func HTTPClient() *http.Client {
-	return &http.Client{
-		Transport: Transport{},
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
+// Get returns the first value of the field name, which is compared without
+// regard to case, or "" when h has no such field.
+func (h Header) Get(name string) string {
+	if v := h[name]; len(v) > 0 {
+		return v[0]
 	}
-}
-
-// httpRequest is the request argument of http_request.
-type httpRequest struct {
-	Method    string      `json:"method"`
-	URL       string      `json:"url"`
-	Headers   http.Header `json:"headers,omitempty"`
-	TimeoutMS int64       `json:"timeout_ms,omitempty"`
-}
-
-// httpMeta is the result of http_response_meta.
-type httpMeta struct {
-	Status    int         `json:"status"`
-	Headers   http.Header `json:"headers"`
-	BodySize  int64       `json:"body_size"`
-	Truncated bool        `json:"truncated"`
-}
-
-// RoundTrip performs req through the host and returns its response.
-func (Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	body, err := requestBody(req)
-	if err != nil {
-		return nil, err
-	}
-	if err := req.Context().Err(); err != nil {
-		return nil, err
-	}
-	r := httpRequest{Method: req.Method, URL: req.URL.String(), Headers: req.Header.Clone()}
-	for name := range r.Headers {
-		if hostOwnedHeader(http.CanonicalHeaderKey(name)) {
-			delete(r.Headers, name)
+	for k, v := range h {
+		if len(v) > 0 && strings.EqualFold(k, name) {
+			return v[0]
 		}
 	}
-	if r.Method == "" {
-		r.Method = http.MethodGet
+	return ""
+}
+
+// Request is an HTTP request for [HTTP] to make.
+type Request struct {
+	// Method is the HTTP method, such as "POST"; "" means GET.
+	Method string
+	// URL is the http or https URL to request, such as
+	// "https://api.example.com/v1/items?page=2".
+	URL string
+	// Header holds the request's header fields. The fields the host sets
+	// itself are left out: Connection, Content-Length, Host, Keep-Alive,
+	// Proxy-Connection, TE, Trailer, Transfer-Encoding and Upgrade.
+	Header Header
+	// Body is the request body, at most 10 MiB; nil for none.
+	Body []byte
+	// Timeout limits the whole exchange: the request, its redirects and
+	// reading the response body. Zero means the host's default of 30 s. The
+	// host caps it, at 60 s by default, and the run's deadline applies too.
+	Timeout time.Duration
+}
+
+// Response is the response to a [Request], which the host holds until its
+// body is closed.
+type Response struct {
+	// Status is the HTTP status code, such as 200 or 404.
+	Status int
+	// Header holds the response's header fields under their canonical
+	// names, such as Content-Type. It is never nil.
+	Header Header
+	// Size is the number of body bytes the host kept: the length of the
+	// body, unless Truncated.
+	Size int64
+	// Truncated reports that the body was longer than the host keeps
+	// (10 MiB by default) and the bytes after the first Size were dropped.
+	Truncated bool
+	// Body streams the body from the host. Reading a truncated body
+	// returns the kept bytes and then an error matching [ErrTooLarge].
+	// Close it to free the response in the host.
+	Body io.ReadCloser
+}
+
+// HTTP makes the request req through the host and returns its response.
+//
+// The host requests only http and https URLs whose host is in the app's
+// allow-list: a request to another host fails with an error matching
+// [ErrDenied]. The host follows up to 10 redirects itself, checking each
+// against the allow-list, and returns the final response; an HTTP error
+// status such as 404 is a response, not an error. A network failure is
+// [ErrIO], a request that exceeds its timeout [ErrTimeout], a malformed
+// request (bad URL, method or header) [ErrInvalid] and a body over 10 MiB
+// [ErrTooLarge].
+//
+// The response's body must be closed: a run may hold at most 16 open
+// responses, and requests beyond that fail with [ErrLimit].
+func HTTP(req Request) (*Response, error) {
+	if len(req.Body) > maxRequestBody {
+		return nil, &CallError{Op: "http_request", Code: ErrTooLarge,
+			Message: fmt.Sprintf("the request body exceeds the limit of %d bytes", maxRequestBody)}
 	}
-	if deadline, ok := req.Context().Deadline(); ok {
-		left := time.Until(deadline)
-		if left <= 0 {
-			return nil, context.DeadlineExceeded
+	if req.Timeout < 0 {
+		return nil, &CallError{Op: "http_request", Code: ErrInvalid,
+			Message: fmt.Sprintf("the timeout %v is negative", req.Timeout)}
+	}
+	r := httpRequest{Method: req.Method, URL: req.URL}
+	if len(req.Header) > 0 {
+		r.Headers = make(Header, len(req.Header))
+		for name, values := range req.Header {
+			if !hostOwnedHeader(name) {
+				r.Headers[name] = values
+			}
 		}
-		r.TimeoutMS = max(left.Milliseconds(), 1)
+	}
+	if req.Timeout > 0 {
+		r.TimeoutMS = max(req.Timeout.Milliseconds(), 1)
 	}
 	rj, err := json.Marshal(r)
 	if err != nil {
 		return nil, fmt.Errorf("encoding request: %w", err)
 	}
-	handle, code := hostHTTPRequest(rj, body)
+	handle, code := hostHTTPRequest(rj, req.Body)
 	if code != 0 {
 		return nil, callError("http_request", code)
 	}
@@ -107,42 +117,44 @@ func (Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		hostHTTPResponseClose(handle) // the error of response matters more
 		return nil, err
 	}
-	resp.Request = req
 	return resp, nil
 }
 
-// hostOwnedHeader reports whether the host sets the request header key (in
-// canonical form) itself: the framing and hop-by-hop headers, which the host
-// refuses from tasks.
-func hostOwnedHeader(key string) bool {
-	switch key {
-	case "Connection", "Content-Length", "Host", "Keep-Alive", "Proxy-Connection",
-		"Te", "Trailer", "Transfer-Encoding", "Upgrade":
+// HTTPGet requests url with the method GET, as [HTTP] does.
+func HTTPGet(url string) (*Response, error) {
+	return HTTP(Request{URL: url})
+}
+
+// httpRequest is the request argument of http_request.
+type httpRequest struct {
+	Method    string `json:"method,omitempty"`
+	URL       string `json:"url"`
+	Headers   Header `json:"headers,omitempty"`
+	TimeoutMS int64  `json:"timeout_ms,omitempty"`
+}
+
+// httpMeta is the result of http_response_meta.
+type httpMeta struct {
+	Status    int    `json:"status"`
+	Headers   Header `json:"headers"`
+	BodySize  int64  `json:"body_size"`
+	Truncated bool   `json:"truncated"`
+}
+
+// hostOwnedHeader reports whether the host sets the request header field
+// name itself: the framing and hop-by-hop fields, which the host refuses
+// from tasks.
+func hostOwnedHeader(name string) bool {
+	switch strings.ToLower(name) {
+	case "connection", "content-length", "host", "keep-alive", "proxy-connection",
+		"te", "trailer", "transfer-encoding", "upgrade":
 		return true
 	}
 	return false
 }
 
-// requestBody reads and closes the body of req, refusing one over
-// maxRequestBody.
-func requestBody(req *http.Request) ([]byte, error) {
-	if req.Body == nil || req.Body == http.NoBody {
-		return nil, nil
-	}
-	defer req.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(req.Body, maxRequestBody+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading request body: %w", err)
-	}
-	if len(b) > maxRequestBody {
-		return nil, &CallError{Op: "http_request", Code: ErrTooLarge,
-			Message: fmt.Sprintf("the request body exceeds %d bytes", maxRequestBody)}
-	}
-	return b, nil
-}
-
 // response returns the response the host holds under handle.
-func response(handle uint32) (*http.Response, error) {
+func response(handle uint32) (*Response, error) {
 	mj, err := fetch("http_response_meta", func(out []byte) (uint32, Errno) {
 		return hostHTTPResponseMeta(handle, out)
 	})
@@ -153,26 +165,17 @@ func response(handle uint32) (*http.Response, error) {
 	if err := json.Unmarshal(mj, &m); err != nil {
 		return nil, fmt.Errorf("decoding response metadata: %w", err)
 	}
-	resp := &http.Response{
-		Status:        strconv.Itoa(m.Status) + " " + http.StatusText(m.Status),
-		StatusCode:    m.Status,
-		Proto:         "HTTP/1.1",
-		ProtoMajor:    1,
-		ProtoMinor:    1,
-		Header:        m.Headers,
-		ContentLength: m.BodySize,
-		Body:          &responseBody{handle: handle, size: m.BodySize, truncated: m.Truncated},
+	if m.Headers == nil {
+		m.Headers = Header{}
 	}
-	if resp.Header == nil {
-		resp.Header = http.Header{}
-	}
+	body := &responseBody{handle: handle, size: m.BodySize, truncated: m.Truncated}
 	if m.BodySize == 0 && !m.Truncated {
 		// Nothing to read: free the response now. Closing an open
 		// handle cannot fail.
-		resp.Body = http.NoBody
 		hostHTTPResponseClose(handle)
+		body.handle = 0
 	}
-	return resp, nil
+	return &Response{Status: m.Status, Header: m.Headers, Size: m.BodySize, Truncated: m.Truncated, Body: body}, nil
 }
 
 // errBodyClosed is returned by a read of a closed response body.
@@ -180,9 +183,9 @@ var errBodyClosed = errors.New("sdk: read on closed response body")
 
 // responseBody reads a response body from the host, a chunk per call.
 type responseBody struct {
-	handle    uint32
-	size      int64 // the number of bytes the host kept
-	truncated bool  // the host dropped the bytes after size
+	handle    uint32 // 0 once the response was freed in the host
+	size      int64  // the number of bytes the host kept
+	truncated bool   // the host dropped the bytes after size
 	off       int64
 	closed    bool
 }
@@ -217,5 +220,8 @@ func (b *responseBody) Close() error {
 		return nil
 	}
 	b.closed = true
+	if b.handle == 0 {
+		return nil
+	}
 	return check("http_response_close", hostHTTPResponseClose(b.handle))
 }

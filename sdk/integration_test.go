@@ -49,26 +49,27 @@ func (s *sink) Progress(percent int, msg string) {
 	s.progress = append(s.progress, fmt.Sprintf("%d %s", percent, msg))
 }
 
-// guest runs the tour task, built for wasip1, in wazero with the real host
-// module.
+// guest runs a task of testdata, built for wasip1, in wazero with the real
+// host module.
 type guest struct {
 	r   wazero.Runtime
 	mod wazero.CompiledModule
 }
 
-func newGuest(t *testing.T) *guest {
-	t.Helper()
-	wasm := wasmtest.Build(t, "testdata/tour")
+// newGuest builds and compiles the task in srcDir.
+func newGuest(tb testing.TB, srcDir string) *guest {
+	tb.Helper()
+	wasm := wasmtest.Build(tb, srcDir)
 	ctx := context.Background()
 	r := wazero.NewRuntime(ctx)
-	t.Cleanup(func() { r.Close(ctx) })
+	tb.Cleanup(func() { r.Close(ctx) })
 	wasi_snapshot_preview1.MustInstantiate(ctx, r)
 	if err := hostapi.Instantiate(ctx, r); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	mod, err := r.CompileModule(ctx, wasm)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return &guest{r: r, mod: mod}
 }
@@ -124,7 +125,7 @@ func TestGuest(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs a wasm module")
 	}
-	g := newGuest(t)
+	g := newGuest(t, "testdata/tour")
 
 	t.Run("basics", func(t *testing.T) {
 		big := strings.Repeat("b", 5000) // more than the SDK's first buffer
@@ -234,12 +235,37 @@ func TestGuest(t *testing.T) {
 		checkResult(t, res, map[string]any{
 			"json":       `200 application/json {"hello":"world"}`,
 			"echo":       "POST yes ping",
-			"big":        fmt.Sprintf("%d %s", len(bigBody), hex.EncodeToString(sum[:])),
+			"big":        fmt.Sprintf("%d %d %s", len(bigBody), len(bigBody), hex.EncodeToString(sum[:])),
 			"redirect":   200.0,
-			"missing":    "404 Not Found",
+			"missing":    404.0,
 			"denied":     true,
 			"denied_msg": `~http_request 4 http: host "denied.example" is not in this app's allow-list`,
 			"timeout":    true,
+			"transport":  "200 OK 19 POST transport pong",
 		})
 	})
+}
+
+// BenchmarkTrivialTaskInstance measures a run of the smallest useful task,
+// which logs a line and sets a result: instantiating its compiled module
+// starts the Go runtime, runs the package initialisers and then main. Nearly
+// all of it is the start-up that every run of every task pays, which grows
+// with the size of the module and so with what the SDK imports.
+func BenchmarkTrivialTaskInstance(b *testing.B) {
+	g := newGuest(b, "testdata/trivial")
+	ctx := context.Background()
+	cfg := wazero.NewModuleConfig().WithName("")
+	var call *hostapi.Call
+	for b.Loop() {
+		call = &hostapi.Call{}
+		mod, err := g.r.InstantiateModule(hostapi.WithCall(ctx, call), g.mod, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		mod.Close(ctx)
+		call.Close()
+	}
+	if got := string(call.Result()); got != `{"ticks":1}` {
+		b.Errorf("result = %s, want {\"ticks\":1}", got)
+	}
 }

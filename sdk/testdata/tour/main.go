@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/cronbox/cronbox/sdk"
+	"github.com/cronbox/cronbox/sdk/sdkhttp"
 )
 
 func main() {
@@ -157,37 +158,33 @@ func httpTour(args []string) (map[string]any, error) {
 		return nil, errors.New("http needs the server's base URL")
 	}
 	base := args[0]
-	client := sdk.HTTPClient()
 	res := map[string]any{}
 
-	resp, err := client.Get(base + "/json")
+	resp, err := sdk.HTTPGet(base + "/json")
 	if err != nil {
 		return nil, err
 	}
-	b, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	b, err := readAll(resp)
 	if err != nil {
 		return nil, err
 	}
-	res["json"] = fmt.Sprintf("%d %s %s", resp.StatusCode, resp.Header.Get("Content-Type"), b)
+	res["json"] = fmt.Sprintf("%d %s %s", resp.Status, resp.Header.Get("content-type"), b)
 
-	req, err := http.NewRequest(http.MethodPost, base+"/echo", strings.NewReader("ping"))
+	resp, err = sdk.HTTP(sdk.Request{
+		Method: "POST",
+		URL:    base + "/echo",
+		Header: sdk.Header{"X-Tour": {"yes"}, "Connection": {"close"}}, // owned by the host: left out
+		Body:   []byte("ping"),
+	})
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("X-Tour", "yes")
-	req.Header.Set("Connection", "close") // owned by the host: dropped
-	if resp, err = client.Do(req); err != nil {
-		return nil, err
-	}
-	b, err = io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
+	if b, err = readAll(resp); err != nil {
 		return nil, err
 	}
 	res["echo"] = string(b)
 
-	if resp, err = client.Get(base + "/big"); err != nil {
+	if resp, err = sdk.HTTPGet(base + "/big"); err != nil {
 		return nil, err
 	}
 	h := sha256.New()
@@ -196,31 +193,53 @@ func httpTour(args []string) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	res["big"] = fmt.Sprintf("%d %s", n, hex.EncodeToString(h.Sum(nil)))
+	res["big"] = fmt.Sprintf("%d %d %s", resp.Size, n, hex.EncodeToString(h.Sum(nil)))
 
-	if resp, err = client.Get(base + "/redirect"); err != nil {
+	if resp, err = sdk.HTTPGet(base + "/redirect"); err != nil {
 		return nil, err
 	}
 	resp.Body.Close()
-	res["redirect"] = resp.StatusCode
+	res["redirect"] = resp.Status
 
-	if resp, err = client.Get(base + "/missing"); err != nil {
+	if resp, err = sdk.HTTPGet(base + "/missing"); err != nil {
 		return nil, err
 	}
 	resp.Body.Close()
 	res["missing"] = resp.Status
 
-	_, err = client.Get("http://denied.example/")
+	_, err = sdk.HTTPGet("http://denied.example/")
 	res["denied"] = errors.Is(err, sdk.ErrDenied)
 	res["denied_msg"] = describe(err)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	_, err = sdk.HTTP(sdk.Request{URL: base + "/slow", Timeout: 200 * time.Millisecond})
+	res["timeout"] = errors.Is(err, sdk.ErrTimeout)
+
+	// A request through net/http's types, with the timeout from the
+	// context. Not through an http.Client: that would link net/http's own
+	// transport and double the size of this module.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if req, err = http.NewRequestWithContext(ctx, http.MethodGet, base+"/slow", nil); err != nil {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/echo", strings.NewReader("pong"))
+	if err != nil {
 		return nil, err
 	}
-	_, err = client.Do(req)
-	var timeout interface{ Timeout() bool }
-	res["timeout"] = errors.Is(err, sdk.ErrTimeout) && errors.As(err, &timeout) && timeout.Timeout()
+	req.Header.Set("X-Tour", "transport")
+	req.Header.Set("Connection", "close") // owned by the host: left out
+	hr, err := sdkhttp.Transport{}.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	b, err = io.ReadAll(hr.Body)
+	hr.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	res["transport"] = fmt.Sprintf("%s %d %s", hr.Status, hr.ContentLength, b)
 	return res, nil
+}
+
+// readAll reads and closes the body of resp.
+func readAll(resp *sdk.Response) ([]byte, error) {
+	defer resp.Body.Close()
+	return io.ReadAll(resp.Body)
 }
