@@ -62,19 +62,9 @@ func loadGuest(t *testing.T) (wazero.Runtime, wazero.CompiledModule) {
 	return guest.r, guest.compiled
 }
 
-// compilationCache keeps the guest's machine code between test runs, beside
-// the modules internal/wasmtest caches; compiling it takes seconds (tens
-// under -race).
+// compilationCache keeps the guest's machine code between test runs.
 func compilationCache() wazero.CompilationCache {
-	dir := os.Getenv("CRONBOX_TEST_CACHE")
-	if dir == "" {
-		ucd, err := os.UserCacheDir()
-		if err != nil {
-			return wazero.NewCompilationCache()
-		}
-		dir = filepath.Join(ucd, "cronbox-test-wasm")
-	}
-	cache, err := wazero.NewCompilationCacheWithDir(filepath.Join(dir, "wazero"))
+	cache, err := wazero.NewCompilationCacheWithDir(wasmtest.CompilationCacheDir())
 	if err != nil {
 		return wazero.NewCompilationCache()
 	}

@@ -61,7 +61,11 @@ func newGuest(tb testing.TB, srcDir string) *guest {
 	tb.Helper()
 	wasm := wasmtest.Build(tb, srcDir)
 	ctx := context.Background()
-	r := wazero.NewRuntime(ctx)
+	cache, err := wazero.NewCompilationCacheWithDir(wasmtest.CompilationCacheDir())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCompilationCache(cache))
 	tb.Cleanup(func() { r.Close(ctx) })
 	wasi_snapshot_preview1.MustInstantiate(ctx, r)
 	if err := hostapi.Instantiate(ctx, r); err != nil {

@@ -53,3 +53,8 @@ func BuildFile(t testing.TB, srcDir string) string {
 	}
 	return p
 }
+
+// CompilationCacheDir is where tests keep wazero's compiled machine code
+// between runs, beside the modules: compiling a Go guest takes seconds,
+// tens of seconds under -race.
+func CompilationCacheDir() string { return filepath.Join(CacheDir(), "wazero") }

@@ -1,0 +1,376 @@
+// Command cronbox-bench measures Cronbox against baselines measured in the
+// same run, on the same machine, and prints the ratios.
+//
+//	go run ./cmd/cronbox-bench runtime [-runs 300] [-rounds 5]
+//
+// runtime: per-run latency of a fresh instance through Cronbox's runtime,
+// against bare wazero with its default configuration and against Node.js's
+// built-in WASI, for a trivial Go SDK task and a minimal non-Go module; and
+// the cost of timeout enforcement on a tight loop.
+package main
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	goruntime "runtime"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/cronbox/cronbox/hostapi"
+	"github.com/cronbox/cronbox/internal/gobuild"
+	"github.com/cronbox/cronbox/internal/wasmtest"
+	"github.com/cronbox/cronbox/runtime"
+)
+
+//go:embed node.js
+var nodeScript string
+
+func main() {
+	if len(os.Args) < 2 || os.Args[1] != "runtime" {
+		fmt.Fprintln(os.Stderr, "usage: cronbox-bench runtime [-runs N] [-rounds R] [-loop N]")
+		os.Exit(2)
+	}
+	fs := flag.NewFlagSet("runtime", flag.ExitOnError)
+	runs := fs.Int("runs", 300, "measured runs per module and runner")
+	rounds := fs.Int("rounds", 5, "rounds the runs are split into, interleaving the runners")
+	loop := fs.Int("loop", 300_000_000, "iterations of the tight loop")
+	_ = fs.Parse(os.Args[2:])
+	if *runs < *rounds || *rounds < 1 || *loop < 1 {
+		fmt.Fprintln(os.Stderr, "cronbox-bench: -runs must be at least -rounds, and both and -loop positive")
+		os.Exit(2)
+	}
+	if err := benchRuntime(context.Background(), os.Stdout, *runs, *rounds, int32(min(*loop, 1<<31-1))); err != nil {
+		fmt.Fprintf(os.Stderr, "cronbox-bench: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// runner runs a module once per call to run.
+type runner struct {
+	name  string
+	setup func(wasm []byte) (run func() error, closeFn func(), err error)
+	// batch, if set, replaces run: it measures n runs itself (Node).
+	batch func(wasm []byte, n int) ([]time.Duration, error)
+}
+
+func benchRuntime(ctx context.Context, w io.Writer, runs, rounds int, loopN int32) error {
+	root, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	cacheDir, err := os.UserCacheDir()
+	if err != nil {
+		cacheDir = os.TempDir()
+	}
+	cache := &gobuild.Cache{Dir: filepath.Join(cacheDir, "cronbox", "bench")}
+	goTask, err := cache.Build(ctx, filepath.Join(root, "cmd", "cronbox-bench", "testdata", "trivial"))
+	if err != nil {
+		return err
+	}
+	goWasm, err := os.ReadFile(goTask)
+	if err != nil {
+		return err
+	}
+	nodePath, nodeErr := exec.LookPath("node")
+	nodeVersion := "absent"
+	if nodeErr == nil {
+		if out, err := exec.Command(nodePath, "--version").Output(); err == nil {
+			nodeVersion = strings.TrimSpace(string(out))
+		}
+	}
+	fmt.Fprintf(w, "Cronbox runtime benchmark: %s %s/%s, %d CPUs, node %s\n", goruntime.Version(), goruntime.GOOS, goruntime.GOARCH, goruntime.NumCPU(), nodeVersion)
+	fmt.Fprintf(w, "Per-run latency of a fresh instance, %d runs each in %d interleaved rounds (after warm-up):\n\n", runs, rounds)
+
+	runners := []runner{cronboxRunner(ctx), wazeroRunner(ctx)}
+	if nodeErr == nil {
+		runners = append(runners, nodeRunner(nodePath))
+	}
+	modules := []struct {
+		name string
+		wasm []byte
+	}{{"Go SDK task", goWasm}, {"minimal non-Go", wasmtest.Hello()}}
+
+	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	fmt.Fprintln(tw, "module\trunner\tmedian\tp99\t")
+	medians := map[string]map[string]time.Duration{}
+	for _, m := range modules {
+		times, err := measure(runners, m.wasm, runs, rounds)
+		if err != nil {
+			return fmt.Errorf("%s: %w", m.name, err)
+		}
+		medians[m.name] = map[string]time.Duration{}
+		for _, r := range runners {
+			med, p99 := percentile(times[r.name], 0.5), percentile(times[r.name], 0.99)
+			medians[m.name][r.name] = med
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", m.name, r.name, ms(med), ms(p99))
+		}
+	}
+	if nodeErr != nil {
+		fmt.Fprintln(tw, "(node)\t\tskipped: node is not on PATH\t\t")
+	}
+	tw.Flush()
+
+	fmt.Fprintf(w, "\nTimeout enforcement on a tight loop of %d iterations (median of 5, interleaved):\n\n", loopN)
+	loop, err := benchLoop(ctx, loopN)
+	if err != nil {
+		return err
+	}
+	tw = tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	fmt.Fprintln(tw, "enforcement\ttime\tslowdown\t")
+	for _, l := range loop {
+		fmt.Fprintf(tw, "%s\t%s\t%.2fx\t\n", l.name, ms(l.time), float64(l.time)/float64(loop[0].time))
+	}
+	tw.Flush()
+
+	g := medians["Go SDK task"]
+	fmt.Fprintf(w, "\nspeedup (Go SDK task, median per run): %.2fx vs bare wazero", float64(g["wazero (default)"])/float64(g["cronbox"]))
+	if nodeErr == nil {
+		fmt.Fprintf(w, ", %.2fx vs node", float64(g["node (WASI)"])/float64(g["cronbox"]))
+	} else {
+		fmt.Fprint(w, ", node skipped (not on PATH)")
+	}
+	fmt.Fprintln(w)
+	return nil
+}
+
+// measure runs every runner on wasm, interleaved in rounds.
+func measure(runners []runner, wasm []byte, runs, rounds int) (map[string][]time.Duration, error) {
+	times := map[string][]time.Duration{}
+	type live struct {
+		run     func() error
+		closeFn func()
+	}
+	lives := map[string]live{}
+	defer func() {
+		for _, l := range lives {
+			l.closeFn()
+		}
+	}()
+	for _, r := range runners {
+		if r.setup == nil {
+			continue
+		}
+		run, closeFn, err := r.setup(wasm)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", r.name, err)
+		}
+		lives[r.name] = live{run, closeFn}
+		for range 20 { // warm-up: caches, pools, the Go heap
+			if err := run(); err != nil {
+				return nil, fmt.Errorf("%s: %w", r.name, err)
+			}
+		}
+	}
+	per := runs / rounds
+	for range rounds {
+		for _, r := range runners {
+			if r.batch != nil {
+				ts, err := r.batch(wasm, per)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", r.name, err)
+				}
+				times[r.name] = append(times[r.name], ts...)
+				continue
+			}
+			run := lives[r.name].run
+			for range per {
+				start := time.Now()
+				if err := run(); err != nil {
+					return nil, fmt.Errorf("%s: %w", r.name, err)
+				}
+				times[r.name] = append(times[r.name], time.Since(start))
+			}
+		}
+	}
+	return times, nil
+}
+
+// cronboxRunner runs through Cronbox's runtime, as the engine does.
+func cronboxRunner(ctx context.Context) runner {
+	return runner{name: "cronbox", setup: func(wasm []byte) (func() error, func(), error) {
+		rt, err := runtime.New(ctx, runtime.Config{HostModules: []runtime.HostModule{{Name: hostapi.ModuleName, Instantiate: hostapi.Instantiate}}})
+		if err != nil {
+			return nil, nil, err
+		}
+		m, _, err := rt.Load(ctx, wasm)
+		if err != nil {
+			rt.Close(ctx)
+			return nil, nil, err
+		}
+		run := func() error {
+			call := &hostapi.Call{}
+			defer call.Close()
+			res, err := rt.Run(hostapi.WithCall(ctx, call), m, runtime.Spec{})
+			if err != nil {
+				return err
+			}
+			if res.Status != runtime.StatusSucceeded {
+				return fmt.Errorf("run %s: %s", res.Status, res.Error)
+			}
+			return nil
+		}
+		return run, func() { rt.Close(ctx) }, nil
+	}}
+}
+
+// wazeroRunner instantiates the module with wazero's default configuration.
+func wazeroRunner(ctx context.Context) runner {
+	return runner{name: "wazero (default)", setup: func(wasm []byte) (func() error, func(), error) {
+		r := wazero.NewRuntime(ctx)
+		wasi_snapshot_preview1.MustInstantiate(ctx, r)
+		if err := hostapi.Instantiate(ctx, r); err != nil {
+			r.Close(ctx)
+			return nil, nil, err
+		}
+		compiled, err := r.CompileModule(ctx, wasm)
+		if err != nil {
+			r.Close(ctx)
+			return nil, nil, err
+		}
+		run := func() error {
+			call := &hostapi.Call{}
+			defer call.Close()
+			mod, err := r.InstantiateModule(hostapi.WithCall(ctx, call), compiled, wazero.NewModuleConfig().WithName("").WithArgs("task"))
+			if err != nil {
+				return err
+			}
+			return mod.Close(ctx)
+		}
+		return run, func() { r.Close(ctx) }, nil
+	}}
+}
+
+// nodeRunner runs the module in Node's WASI, timed inside Node.
+func nodeRunner(node string) runner {
+	return runner{name: "node (WASI)", batch: func(wasm []byte, n int) ([]time.Duration, error) {
+		dir, err := os.MkdirTemp("", "cronbox-bench-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		script, mod, out := filepath.Join(dir, "node.js"), filepath.Join(dir, "m.wasm"), filepath.Join(dir, "out.json")
+		if err := os.WriteFile(script, []byte(nodeScript), 0o644); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(mod, wasm, 0o644); err != nil {
+			return nil, err
+		}
+		cmd := exec.Command(node, "--no-warnings", script, mod, fmt.Sprint(n), "20", out)
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("node: %v: %s", err, msg)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			return nil, err
+		}
+		var msTimes []float64
+		if err := json.Unmarshal(b, &msTimes); err != nil {
+			return nil, err
+		}
+		ts := make([]time.Duration, len(msTimes))
+		for i, v := range msTimes {
+			ts[i] = time.Duration(v * float64(time.Millisecond))
+		}
+		return ts, nil
+	}}
+}
+
+type loopResult struct {
+	name string
+	time time.Duration
+}
+
+// benchLoop times a tight loop without enforcement (bare wazero), with
+// Cronbox's enforcement, and with wazero's WithCloseOnContextDone.
+func benchLoop(ctx context.Context, n int32) ([]loopResult, error) {
+	wasm := wasmtest.Loop(n)
+	bare := func(closeOnDone bool) (func() error, func(), error) {
+		r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(closeOnDone))
+		compiled, err := r.CompileModule(ctx, wasm)
+		if err != nil {
+			return nil, nil, err
+		}
+		return func() error {
+			ctx, cancel := context.WithTimeout(ctx, time.Hour)
+			defer cancel()
+			mod, err := r.InstantiateModule(ctx, compiled, wazero.NewModuleConfig().WithName(""))
+			if err != nil {
+				return err
+			}
+			return mod.Close(ctx)
+		}, func() { r.Close(ctx) }, nil
+	}
+	cb := cronboxRunner(ctx)
+	setups := []struct {
+		name  string
+		setup func() (func() error, func(), error)
+	}{
+		{"none (bare wazero)", func() (func() error, func(), error) { return bare(false) }},
+		{"cronbox (instrumented loops)", func() (func() error, func(), error) { return cb.setup(wasm) }},
+		{"wazero WithCloseOnContextDone", func() (func() error, func(), error) { return bare(true) }},
+	}
+	runs := make([]func() error, len(setups))
+	for i, s := range setups {
+		run, closeFn, err := s.setup()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.name, err)
+		}
+		defer closeFn()
+		runs[i] = run
+	}
+	times := make([][]time.Duration, len(setups))
+	for range 5 {
+		for i, run := range runs {
+			start := time.Now()
+			if err := run(); err != nil {
+				return nil, fmt.Errorf("%s: %w", setups[i].name, err)
+			}
+			times[i] = append(times[i], time.Since(start))
+		}
+	}
+	out := make([]loopResult, len(setups))
+	for i, s := range setups {
+		out[i] = loopResult{s.name, percentile(times[i], 0.5)}
+	}
+	return out, nil
+}
+
+func percentile(ts []time.Duration, p float64) time.Duration {
+	if len(ts) == 0 {
+		return 0
+	}
+	s := slices.Clone(ts)
+	slices.Sort(s)
+	i := int(float64(len(s))*p+0.5) - 1
+	return s[min(max(i, 0), len(s)-1)]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.3f ms", float64(d)/float64(time.Millisecond)) }
+
+// repoRoot finds the Cronbox repository from the working directory.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if b, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil && strings.Contains(string(b), "module github.com/cronbox/cronbox\n") {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("run cronbox-bench inside the Cronbox repository (no go.mod of github.com/cronbox/cronbox at or above %s)", dir)
+		}
+	}
+}

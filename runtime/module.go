@@ -1,0 +1,246 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/cronbox/cronbox/internal/bytesize"
+	"github.com/cronbox/cronbox/runtime/internal/instrument"
+)
+
+// Errors of loading and running. Errors returned by Load and Run wrap one of
+// these, with a message that says what exactly is wrong.
+var (
+	// ErrInvalidModule: the bytes are not a valid WebAssembly module.
+	ErrInvalidModule = errors.New("invalid module")
+	// ErrUnknownImport: the module imports something Cronbox does not provide.
+	ErrUnknownImport = errors.New("unknown import")
+	// ErrNotCommand: the module is not a WASI command (no _start).
+	ErrNotCommand = errors.New("not a WASI command")
+	// ErrLimit: a limit is out of range, or the module cannot fit in it.
+	ErrLimit = errors.New("limit")
+)
+
+// Module is a compiled module, ready to run any number of times.
+type Module struct {
+	// Hash is the hex SHA-256 of the module's bytes.
+	Hash string
+	// Size is the module's size in bytes.
+	Size int
+	// CompileTime is how long Load took to compile it (near zero when the
+	// machine code came from the on-disk cache).
+	CompileTime time.Duration
+	// MinMemory is the memory the module declares it needs at start.
+	MinMemory int64
+	// Loaded is when it was compiled.
+	Loaded time.Time
+
+	compiled  wazero.CompiledModule
+	hadStart  bool         // the start section was moved to an export by instrumentation
+	instances atomic.Int64 // live instances
+	runs      atomic.Int64 // runs started
+}
+
+// Instances is how many instances of the module are running now.
+func (m *Module) Instances() int64 { return m.instances.Load() }
+
+// Runs is how many runs of the module have started.
+func (m *Module) Runs() int64 { return m.runs.Load() }
+
+// LoadFile is Load of a file's contents.
+func (r *Runtime) LoadFile(ctx context.Context, path string) (*Module, bool, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, false, fmt.Errorf("loading module: %w", err)
+	}
+	if fi.IsDir() {
+		return nil, false, fmt.Errorf("loading module %s: %w: is a directory", path, ErrInvalidModule)
+	}
+	if fi.Size() > r.cfg.MaxModuleSize {
+		return nil, false, fmt.Errorf("loading module %s: %w: %s is larger than the %s a module may have", path, ErrLimit, bytesize.Format(fi.Size()), bytesize.Format(r.cfg.MaxModuleSize))
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, false, fmt.Errorf("loading module: %w", err)
+	}
+	m, hit, err := r.Load(ctx, b)
+	if err != nil {
+		return nil, false, fmt.Errorf("loading module %s: %w", path, err)
+	}
+	return m, hit, nil
+}
+
+// Load compiles a module, or returns the one already compiled from the same
+// bytes (hit is then true). It checks that the module is a WASI command
+// importing only functions the runtime provides, with matching signatures.
+func (r *Runtime) Load(ctx context.Context, wasm []byte) (m *Module, hit bool, err error) {
+	sum := sha256.Sum256(wasm)
+	hash := hex.EncodeToString(sum[:])
+	r.mu.Lock()
+	if r.modules == nil {
+		r.mu.Unlock()
+		return nil, false, ErrClosed
+	}
+	if m := r.modules[hash]; m != nil {
+		r.mu.Unlock()
+		return m, true, nil
+	}
+	r.mu.Unlock()
+
+	if err := sniff(wasm, r.cfg.MaxModuleSize); err != nil {
+		return nil, false, err
+	}
+	start := time.Now()
+	code, info, err := instrument.Instrument(wasm)
+	if err != nil {
+		if errors.Is(err, instrument.ErrLimit) {
+			return nil, false, fmt.Errorf("%w: %v", ErrLimit, err)
+		}
+		return nil, false, fmt.Errorf("%w: %v", ErrInvalidModule, err)
+	}
+	compiled, err := r.compile(ctx, code)
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: %v", ErrInvalidModule, err)
+	}
+	m = &Module{Hash: hash, Size: len(wasm), compiled: compiled, hadStart: info.HadStart, Loaded: time.Now()}
+	m.CompileTime = m.Loaded.Sub(start)
+	if err := r.check(m); err != nil {
+		compiled.Close(ctx)
+		return nil, false, err
+	}
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.modules == nil {
+		compiled.Close(ctx)
+		return nil, false, ErrClosed
+	}
+	if prev := r.modules[hash]; prev != nil { // another goroutine won the race
+		compiled.Close(ctx)
+		return prev, true, nil
+	}
+	r.modules[hash] = m
+	return m, false, nil
+}
+
+// compile compiles an instrumented module. wazero's decoder is not
+// hardened against every hostile input (some make it panic); such a panic
+// is the module's fault and becomes its error.
+func (r *Runtime) compile(ctx context.Context, code []byte) (c wazero.CompiledModule, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			c, err = nil, fmt.Errorf("the module could not be decoded: %v", p)
+		}
+	}()
+	return r.wz.CompileModule(ctx, code)
+}
+
+// Unload forgets a module. Runs still using it finish normally.
+func (r *Runtime) Unload(ctx context.Context, m *Module) {
+	r.mu.Lock()
+	if r.modules[m.Hash] == m {
+		delete(r.modules, m.Hash)
+	}
+	r.mu.Unlock()
+	if m.instances.Load() == 0 {
+		_ = m.compiled.Close(ctx)
+	}
+}
+
+// Modules lists the compiled modules.
+func (r *Runtime) Modules() []*Module {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ms := make([]*Module, 0, len(r.modules))
+	for _, m := range r.modules {
+		ms = append(ms, m)
+	}
+	slices.SortFunc(ms, func(a, b *Module) int { return strings.Compare(a.Hash, b.Hash) })
+	return ms
+}
+
+// sniff gives a clear error for bytes that are plainly not a core module.
+func sniff(b []byte, maxSize int64) error {
+	switch {
+	case len(b) == 0:
+		return fmt.Errorf("%w: the file is empty", ErrInvalidModule)
+	case int64(len(b)) > maxSize:
+		return fmt.Errorf("%w: %s is larger than the %s a module may have", ErrLimit, bytesize.Format(int64(len(b))), bytesize.Format(maxSize))
+	case len(b) < 8 || !bytes.Equal(b[:4], []byte("\x00asm")):
+		return fmt.Errorf("%w: not a WebAssembly binary (it does not start with \\0asm)", ErrInvalidModule)
+	case bytes.Equal(b[4:8], []byte{0x0d, 0x00, 0x01, 0x00}):
+		return fmt.Errorf("%w: this is a WebAssembly component; Cronbox runs WASI preview 1 core modules", ErrInvalidModule)
+	case !bytes.Equal(b[4:8], []byte{1, 0, 0, 0}):
+		return fmt.Errorf("%w: unsupported WebAssembly binary version % x", ErrInvalidModule, b[4:8])
+	}
+	return nil
+}
+
+// check verifies imports and exports of a compiled module.
+func (r *Runtime) check(m *Module) error {
+	for _, def := range m.compiled.ImportedFunctions() {
+		modName, name, _ := def.Import()
+		fns, ok := r.known[modName]
+		if !ok {
+			return fmt.Errorf("%w: %s.%s: Cronbox provides no module %q (only %s)", ErrUnknownImport, modName, name, modName, r.moduleNames())
+		}
+		want, ok := fns[name]
+		if !ok {
+			hint := ""
+			if h := r.hints[modName]; h != "" {
+				hint = " — " + h
+			}
+			return fmt.Errorf("%w %s.%s%s", ErrUnknownImport, modName, name, hint)
+		}
+		if !slices.Equal(want.ParamTypes(), def.ParamTypes()) || !slices.Equal(want.ResultTypes(), def.ResultTypes()) {
+			return fmt.Errorf("%w: %s.%s is imported as %s but Cronbox defines it as %s", ErrUnknownImport, modName, name, signature(def), signature(want))
+		}
+	}
+	for _, mem := range m.compiled.ImportedMemories() {
+		modName, name, _ := mem.Import()
+		return fmt.Errorf("%w: memory %s.%s: a module must define its own memory", ErrUnknownImport, modName, name)
+	}
+	for _, mem := range m.compiled.ExportedMemories() {
+		m.MinMemory = max(m.MinMemory, int64(mem.Min())*pageSize)
+	}
+	start, ok := m.compiled.ExportedFunctions()["_start"]
+	if !ok {
+		return fmt.Errorf("%w: the module exports no _start function", ErrNotCommand)
+	}
+	if len(start.ParamTypes()) != 0 || len(start.ResultTypes()) != 0 {
+		return fmt.Errorf("%w: _start must take and return nothing, it is %s", ErrNotCommand, signature(start))
+	}
+	return nil
+}
+
+func (r *Runtime) moduleNames() string {
+	names := make([]string, 0, len(r.known))
+	for n := range r.known {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return strings.Join(names, " and ")
+}
+
+func signature(def api.FunctionDefinition) string {
+	names := func(ts []api.ValueType) string {
+		s := make([]string, len(ts))
+		for i, t := range ts {
+			s[i] = api.ValueTypeName(t)
+		}
+		return "(" + strings.Join(s, ", ") + ")"
+	}
+	return names(def.ParamTypes()) + " -> " + names(def.ResultTypes())
+}

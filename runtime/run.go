@@ -1,0 +1,225 @@
+package runtime
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	goruntime "runtime"
+	"strings"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/experimental/sysfs"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/cronbox/cronbox/internal/bytesize"
+	"github.com/cronbox/cronbox/runtime/internal/instrument"
+	"github.com/cronbox/cronbox/runtime/internal/jailfs"
+)
+
+// Spec describes one run.
+type Spec struct {
+	// ID labels the run in Instances; the runtime does not interpret it.
+	ID string
+	// Args is the guest's argv. Default: ["task"].
+	Args []string
+	// Env is the guest's environment, as "KEY=VALUE" strings. Default: empty.
+	Env []string
+	// Mounts are host directories the guest may see. Default: none, and
+	// the guest has no filesystem at all.
+	Mounts []Mount
+	// Limits bound the run; zero fields take the runtime's defaults.
+	Limits Limits
+	// Stdout and Stderr, if set, receive the guest's output as it is
+	// written, up to the output limit (what is kept is what they see).
+	Stdout, Stderr io.Writer
+}
+
+// Mount grants the guest one host directory, as a jail: nothing outside
+// HostDir is reachable from it, through "..", absolute paths or symlinks.
+type Mount struct {
+	HostDir   string
+	GuestPath string // absolute, e.g. "/data"; "/" is allowed
+	ReadOnly  bool
+}
+
+// errTimedOut is the cause of a run's context ending at its time limit.
+var errTimedOut = errors.New("time limit reached")
+
+// liveRun is a run with an instance.
+type liveRun struct {
+	id      string
+	module  *Module
+	started time.Time
+	mem     *runMemory
+	stop    api.MutableGlobal
+	budget  api.MutableGlobal
+	cancel  context.CancelCauseFunc
+}
+
+// halt makes the guest trap at its next loop head or function entry.
+func (l *liveRun) halt() {
+	l.stop.Set(1)
+	l.budget.Set(0)
+}
+
+// Instance describes a live instance.
+type Instance struct {
+	RunID   string
+	Module  string // hash
+	Started time.Time
+	Memory  int64 // bytes of linear memory now
+}
+
+// Instances lists the live instances.
+func (r *Runtime) Instances() []Instance {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]Instance, 0, len(r.live))
+	for l := range r.live {
+		out = append(out, Instance{RunID: l.id, Module: l.module.Hash, Started: l.started, Memory: int64(l.mem.peak.Load())})
+	}
+	return out
+}
+
+// Run runs m once, in a fresh instance, and returns how it ended. It
+// returns an error only when the run could not start: a bad Spec, a module
+// that does not fit the memory limit, a directory that cannot be mounted,
+// or an instantiation failure. Anything after the guest starts is a Result.
+//
+// Cancelling ctx stops the run promptly (StatusCancelled); the values in
+// ctx are visible to every host function the guest calls.
+func (r *Runtime) Run(ctx context.Context, m *Module, spec Spec) (*Result, error) {
+	lim, err := spec.Limits.resolve(r.cfg.Defaults, r.cfg.Ceiling)
+	if err != nil {
+		return nil, fmt.Errorf("starting run: %w", err)
+	}
+	if m.MinMemory > lim.Memory {
+		return nil, fmt.Errorf("starting run: %w: the module needs %s of memory at start; the limit is %s", ErrLimit, bytesize.Format(m.MinMemory), bytesize.Format(lim.Memory))
+	}
+	cfg, closeFS, err := r.moduleConfig(spec)
+	if err != nil {
+		return nil, fmt.Errorf("starting run: %w", err)
+	}
+	defer closeFS()
+
+	stdout := &capture{max: lim.Output, tee: spec.Stdout}
+	stderr := &capture{max: lim.Output, tee: spec.Stderr}
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	runCtx, cancelTimeout := context.WithTimeoutCause(runCtx, lim.Timeout, errTimedOut)
+	defer cancelTimeout()
+	mem := &runMemory{pool: r.pool, limit: uint64(lim.Memory)}
+	cfg = cfg.WithStdout(stdout).WithStderr(stderr).WithNanosleep(sleeper(runCtx))
+
+	started := time.Now()
+	m.runs.Add(1)
+	m.instances.Add(1)
+	defer m.instances.Add(-1)
+	mod, err := r.wz.InstantiateModule(experimental.WithMemoryAllocator(runCtx, mem), m.compiled, cfg)
+	if err != nil {
+		if mem.err != nil {
+			return nil, fmt.Errorf("starting run: %w", mem.err)
+		}
+		return nil, fmt.Errorf("starting run: instantiating module: %w", err)
+	}
+	defer mod.Close(context.WithoutCancel(ctx))
+
+	live := &liveRun{id: spec.ID, module: m, started: started, mem: mem, cancel: cancel}
+	live.stop = mod.ExportedGlobal(instrument.StopGlobal).(api.MutableGlobal)
+	live.budget = mod.ExportedGlobal(instrument.BudgetGlobal).(api.MutableGlobal)
+	r.mu.Lock()
+	r.live[live] = struct{}{}
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		delete(r.live, live)
+		r.mu.Unlock()
+	}()
+	// The guest checks its budget at every loop head and function entry;
+	// halting is what ends a guest that never calls the host.
+	defer context.AfterFunc(runCtx, live.halt)()
+
+	if m.hadStart {
+		_, err = mod.ExportedFunction(instrument.StartExport).Call(runCtx)
+	}
+	if err == nil {
+		_, err = mod.ExportedFunction("_start").Call(runCtx)
+	}
+	res := &Result{
+		Started:    started,
+		Duration:   time.Since(started),
+		PeakMemory: int64(mem.peak.Load()),
+	}
+	res.Stdout, res.StdoutDropped = stdout.result()
+	res.Stderr, res.StderrDropped = stderr.result()
+	res.classify(err, runCtx, mem, lim)
+	return res, nil
+}
+
+// moduleConfig is the instance configuration of a run, but for its output
+// and sleep, which depend on the run's context.
+func (r *Runtime) moduleConfig(spec Spec) (wazero.ModuleConfig, func(), error) {
+	args := spec.Args
+	if len(args) == 0 {
+		args = []string{"task"}
+	}
+	cfg := wazero.NewModuleConfig().
+		WithName("").
+		WithStartFunctions().
+		WithArgs(args...).
+		WithSysWalltime().
+		WithSysNanotime().
+		WithRandSource(rand.Reader).
+		WithOsyield(goruntime.Gosched)
+	for _, kv := range spec.Env {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" || strings.ContainsRune(kv, 0) {
+			return nil, nil, fmt.Errorf("environment entry %q is not KEY=VALUE", kv)
+		}
+		cfg = cfg.WithEnv(k, v)
+	}
+	if len(spec.Mounts) == 0 {
+		return cfg, func() {}, nil
+	}
+	fsc := wazero.NewFSConfig()
+	var jails []*jailfs.FS
+	closeAll := func() {
+		for _, j := range jails {
+			_ = j.Close()
+		}
+	}
+	for _, mnt := range spec.Mounts {
+		if !strings.HasPrefix(mnt.GuestPath, "/") {
+			closeAll()
+			return nil, nil, fmt.Errorf("mount %s: guest path %q is not absolute", mnt.HostDir, mnt.GuestPath)
+		}
+		j, err := jailfs.New(mnt.HostDir, mnt.ReadOnly)
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("mount %s: %w", mnt.HostDir, err)
+		}
+		jails = append(jails, j)
+		fsc = fsc.(sysfs.FSConfig).WithSysFSMount(j, mnt.GuestPath)
+	}
+	return cfg.WithFSConfig(fsc), closeAll, nil
+}
+
+// sleeper is the guest's sleep: real time, cut short when the run ends.
+func sleeper(ctx context.Context) sys.Nanosleep {
+	return func(ns int64) {
+		if ns <= 0 {
+			return
+		}
+		t := time.NewTimer(time.Duration(ns))
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+	}
+}

@@ -1,0 +1,184 @@
+// Package runtime is Cronbox's sandbox: it compiles WebAssembly modules once
+// and runs every execution in a fresh, isolated wazero instance under
+// enforced limits of memory, wall time and captured output.
+//
+// It knows nothing of apps, schedules or storage. Host functions beyond WASI
+// come in as HostModules; per-run host state travels in the context passed
+// to Run, which is the context every host call of the run receives.
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	goruntime "runtime"
+	"sync"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+)
+
+// HostModule is a module of host functions that guests may import.
+type HostModule struct {
+	// Name is the import module name, e.g. "cronbox".
+	Name string
+	// Instantiate defines the module's functions in r. It is called once,
+	// by New.
+	Instantiate func(ctx context.Context, r wazero.Runtime) error
+	// Hint, if set, is added to the error for an import of a function the
+	// module lacks, e.g. "built for a newer Cronbox?".
+	Hint string
+}
+
+// Config configures a Runtime. The zero value is valid.
+type Config struct {
+	// CacheDir is where compiled machine code is cached across processes.
+	// Default "": compiled code is cached in memory only.
+	CacheDir string
+	// HostModules are defined once and importable by every guest.
+	// WASI preview 1 is always defined. Default: none.
+	HostModules []HostModule
+	// Defaults are the limits of a run whose Spec leaves a limit at zero.
+	// Zero fields take DefaultMemory, DefaultTimeout and DefaultOutput.
+	Defaults Limits
+	// Ceiling caps every limit a Spec asks for. Zero fields take
+	// MaxMemory, MaxTimeout and MaxOutput.
+	Ceiling Limits
+	// MaxModuleSize is the largest module Load accepts. Default 64 MiB.
+	MaxModuleSize int64
+	// IdleMemories is how many guest memory mappings are kept for reuse
+	// between runs. Default 4 × GOMAXPROCS.
+	IdleMemories int
+	// Logger receives the runtime's own diagnostics. Default: discarded.
+	Logger *slog.Logger
+}
+
+// Runtime compiles modules and runs them. It is safe for concurrent use.
+type Runtime struct {
+	cfg   Config
+	wz    wazero.Runtime
+	cache wazero.CompilationCache
+	pool  *memPool
+	known map[string]map[string]api.FunctionDefinition // module → function → definition
+	hints map[string]string
+	log   *slog.Logger
+
+	mu      sync.Mutex
+	modules map[string]*Module // by hash
+	live    map[*liveRun]struct{}
+}
+
+// ErrClosed is returned by a Runtime used after Close.
+var ErrClosed = errors.New("runtime is closed")
+
+// New makes a Runtime. ctx is used to define host modules only.
+func New(ctx context.Context, cfg Config) (*Runtime, error) {
+	cfg.Defaults = cfg.Defaults.orDefaults(defaultLimits())
+	cfg.Ceiling = cfg.Ceiling.orDefaults(ceilingLimits())
+	if err := cfg.Ceiling.within(ceilingLimits()); err != nil {
+		return nil, fmt.Errorf("runtime config: Ceiling: %w", err)
+	}
+	if err := cfg.Defaults.within(cfg.Ceiling); err != nil {
+		return nil, fmt.Errorf("runtime config: Defaults: %w", err)
+	}
+	if cfg.MaxModuleSize == 0 {
+		cfg.MaxModuleSize = 64 << 20
+	}
+	if cfg.MaxModuleSize < 0 {
+		return nil, fmt.Errorf("runtime config: MaxModuleSize %d is negative", cfg.MaxModuleSize)
+	}
+	if cfg.IdleMemories == 0 {
+		cfg.IdleMemories = 4 * goruntime.GOMAXPROCS(0)
+	}
+	if cfg.IdleMemories < 0 {
+		return nil, fmt.Errorf("runtime config: IdleMemories %d is negative", cfg.IdleMemories)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+
+	rc := wazero.NewRuntimeConfigCompiler().
+		WithCoreFeatures(api.CoreFeaturesV2).
+		WithMemoryLimitPages(uint32(min(cfg.Ceiling.Memory>>16, 65536))).
+		WithCloseOnContextDone(false) // see stop.go: loops are stopped by instrumentation
+	var cache wazero.CompilationCache
+	if cfg.CacheDir != "" {
+		c, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("opening compilation cache %s: %w", cfg.CacheDir, err)
+		}
+		cache = c
+		rc = rc.WithCompilationCache(cache)
+	}
+	wz := wazero.NewRuntimeWithConfig(ctx, rc)
+	r := &Runtime{
+		cfg:     cfg,
+		wz:      wz,
+		cache:   cache,
+		pool:    newMemPool(cfg.IdleMemories),
+		known:   map[string]map[string]api.FunctionDefinition{},
+		hints:   map[string]string{},
+		log:     cfg.Logger,
+		modules: map[string]*Module{},
+		live:    map[*liveRun]struct{}{},
+	}
+	hosts := append([]HostModule{{Name: wasi_snapshot_preview1.ModuleName, Instantiate: func(ctx context.Context, r wazero.Runtime) error {
+		_, err := wasi_snapshot_preview1.Instantiate(ctx, r)
+		return err
+	}}}, cfg.HostModules...)
+	for _, h := range hosts {
+		if h.Name == "" || h.Instantiate == nil {
+			r.Close(ctx)
+			return nil, fmt.Errorf("runtime config: HostModules: a module needs a Name and an Instantiate func")
+		}
+		if err := h.Instantiate(ctx, wz); err != nil {
+			r.Close(ctx)
+			return nil, fmt.Errorf("defining host module %s: %w", h.Name, err)
+		}
+		mod := wz.Module(h.Name)
+		if mod == nil {
+			r.Close(ctx)
+			return nil, fmt.Errorf("defining host module %s: Instantiate did not instantiate a module of that name", h.Name)
+		}
+		r.known[h.Name] = mod.ExportedFunctionDefinitions()
+		r.hints[h.Name] = h.Hint
+	}
+	return r, nil
+}
+
+// Close frees every compiled module and the runtime. Runs still going are
+// cancelled by closing their instances.
+func (r *Runtime) Close(ctx context.Context) error {
+	r.mu.Lock()
+	for l := range r.live {
+		l.cancel(ErrClosed)
+	}
+	r.modules = map[string]*Module{}
+	r.mu.Unlock()
+	err := r.wz.Close(ctx)
+	if r.cache != nil {
+		err = errors.Join(err, r.cache.Close(ctx))
+	}
+	r.pool.close()
+	return err
+}
+
+// Stats describes what a Runtime holds right now.
+type Stats struct {
+	Modules      int // compiled modules
+	LiveRuns     int // runs with an instance
+	IdleMemories int // pooled memory mappings
+}
+
+// Stats returns counts of what the runtime holds.
+func (r *Runtime) Stats() Stats {
+	r.mu.Lock()
+	s := Stats{Modules: len(r.modules), LiveRuns: len(r.live)}
+	r.mu.Unlock()
+	r.pool.mu.Lock()
+	s.IdleMemories = r.pool.nIdle
+	r.pool.mu.Unlock()
+	return s
+}
