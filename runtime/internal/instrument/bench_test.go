@@ -4,6 +4,8 @@ package instrument
 // how long a stop-the-world phase waits for a spinning guest. Run them with
 //
 //	go test -run '^$' -bench 'Loop|GCWhileSpinning' ./runtime/internal/instrument/
+//
+// BenchmarkInstantiateGo measures what merging data segments saves.
 
 import (
 	"context"
@@ -16,6 +18,8 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/cronbox/cronbox/internal/wasmtest"
 )
 
 // countingLoopModule exports count(n), a tight loop counting from 0 to n
@@ -44,7 +48,9 @@ func countingLoop(tb testing.TB, interval int32) api.Module {
 	wasm := countingLoopModule()
 	if interval > 0 {
 		var err error
-		if wasm, _, err = instrument(wasm, interval); err != nil {
+		o := defaultOptions
+		o.yieldInterval = interval
+		if wasm, _, err = instrument(wasm, o); err != nil {
 			tb.Fatalf("instrument: %v", err)
 		}
 	}
@@ -167,6 +173,54 @@ func BenchmarkGCWhileSpinning(b *testing.B) {
 					}
 				}
 			})
+		})
+	}
+}
+
+// dataGaps are the values of maxDataGap that BenchmarkInstantiateGo
+// compares.
+var dataGaps = []uint32{0, 16, 64, maxDataGap, 4096}
+
+// BenchmarkInstantiateGo measures the instantiation of a Go program, without
+// running it, as Cronbox instantiates a compiled module for every run: the
+// original module, then instrumented modules by maxDataGap. It reports the
+// number of data segments of each.
+func BenchmarkInstantiateGo(b *testing.B) {
+	in := wasmtest.Build(b, "testdata/hello")
+	ctx := context.Background()
+	rt := newWASIRuntime(b)
+	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions()
+	bench := func(b *testing.B, wasm []byte, segments int) {
+		compiled, err := rt.CompileModule(ctx, wasm)
+		if err != nil {
+			b.Fatalf("compiling: %v", err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			mod, err := rt.InstantiateModule(ctx, compiled, cfg)
+			if err != nil {
+				b.Fatalf("instantiating: %v", err)
+			}
+			mod.Close(ctx)
+		}
+		b.ReportMetric(float64(segments), "segments")
+	}
+	b.Run("original", func(b *testing.B) {
+		_, info, err := Instrument(in)
+		if err != nil {
+			b.Fatalf("Instrument: %v", err)
+		}
+		bench(b, in, info.DataSegmentsIn)
+	})
+	for _, gap := range dataGaps {
+		b.Run(fmt.Sprintf("maxDataGap=%d", gap), func(b *testing.B) {
+			o := defaultOptions
+			o.maxDataGap = gap
+			out, info, err := instrument(in, o)
+			if err != nil {
+				b.Fatalf("instrument: %v", err)
+			}
+			bench(b, out, info.DataSegmentsOut)
 		})
 	}
 }

@@ -35,6 +35,36 @@ func readU32(b []byte, i int) (uint32, int) {
 	return 0, -1
 }
 
+// readS32 decodes the signed LEB128 s32 at b[i:]. As the specification
+// requires, and unlike readS33, it refuses a fifth byte whose unused bits do
+// not extend the sign: wazero accepts every encoding that readS32 does, and
+// reads the same value.
+func readS32(b []byte, i int) (int32, int) {
+	var v uint32
+	for shift := 0; shift < 7*maxLEB32; shift += 7 {
+		if uint(i) >= uint(len(b)) {
+			break
+		}
+		c := b[i]
+		i++
+		if shift == 7*(maxLEB32-1) {
+			// The fifth byte holds the top 4 bits, bit 3 being the sign.
+			if signs := c & 0xf8; signs != 0 && signs != 0x78 {
+				break
+			}
+			return int32(v | uint32(c)<<shift), i
+		}
+		v |= uint32(c&0x7f) << shift
+		if c < 0x80 {
+			if c&0x40 != 0 {
+				v |= ^uint32(0) << (shift + 7)
+			}
+			return int32(v), i
+		}
+	}
+	return 0, -1
+}
+
 // readS33 decodes the signed LEB128 s33 at b[i:], as block types use.
 func readS33(b []byte, i int) (int64, int) {
 	var v int64

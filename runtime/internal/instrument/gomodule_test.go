@@ -22,6 +22,13 @@ import (
 // instrumentGo builds the Go program in srcDir and instruments it.
 func instrumentGo(t testing.TB, srcDir string) (in, out []byte) {
 	t.Helper()
+	in, out, _ = instrumentGoInfo(t, srcDir)
+	return in, out
+}
+
+// instrumentGoInfo is instrumentGo, also returning the Info.
+func instrumentGoInfo(t testing.TB, srcDir string) (in, out []byte, info Info) {
+	t.Helper()
 	in = wasmtest.Build(t, srcDir)
 	out, info, err := Instrument(in)
 	if err != nil {
@@ -30,7 +37,7 @@ func instrumentGo(t testing.TB, srcDir string) (in, out []byte) {
 	if info.HadStart {
 		t.Errorf("Info.HadStart is set for a Go program, which has no start section")
 	}
-	return in, out
+	return in, out, info
 }
 
 // newWASIRuntime returns a runtime with WASI, closed with the test.
@@ -43,7 +50,7 @@ func newWASIRuntime(t testing.TB) wazero.Runtime {
 
 func TestInstrumentGoModuleStructure(t *testing.T) {
 	t.Parallel()
-	in, out := instrumentGo(t, "testdata/hello")
+	in, out, info := instrumentGoInfo(t, "testdata/hello")
 	if cap(out) != len(out) {
 		t.Errorf("output has capacity %d for %d bytes: its size was mispredicted", cap(out), len(out))
 	}
@@ -87,9 +94,22 @@ func TestInstrumentGoModuleStructure(t *testing.T) {
 			if !bytes.Equal(got.content, w) {
 				t.Errorf("%s section is not the original one plus the instrumentation's items", sectionNames[s.id])
 			}
-		} else if s.id != sectionCode && !(s.id == sectionCustom && customName(t, s.content) == "name") && !bytes.Equal(got.content, s.content) {
+		} else if s.id != sectionCode && s.id != sectionData && !(s.id == sectionCustom && customName(t, s.content) == "name") && !bytes.Equal(got.content, s.content) {
 			t.Errorf("section %d (id %d) changed", i, s.id)
 		}
+	}
+
+	// The Go linker emits tens of thousands of data segments, which merge
+	// into a handful. TestInstrumentGoProgramBehavesTheSame compares the
+	// memories they initialize.
+	inSegments, _ := vectorItems(t, sectionByID(t, in, sectionData))
+	outSegments, _ := vectorItems(t, sectionByID(t, out, sectionData))
+	t.Logf("%d data segments merged into %d", inSegments, outSegments)
+	if uint64(info.DataSegmentsIn) != inSegments || uint64(info.DataSegmentsOut) != outSegments {
+		t.Errorf("Info.DataSegmentsIn, Out = %d, %d; the modules have %d, %d", info.DataSegmentsIn, info.DataSegmentsOut, inSegments, outSegments)
+	}
+	if inSegments < 10000 || outSegments > 10 {
+		t.Errorf("%d data segments merged into %d, want from over 10000 to at most 10", inSegments, outSegments)
 	}
 
 	inNames, outNames := functionNames(t, in), functionNames(t, out)
@@ -125,11 +145,11 @@ func TestInstrumentGoModuleTruncated(t *testing.T) {
 }
 
 // runGo runs a WASI module to its end and returns its output and exit code.
-func runGo(t *testing.T, rt wazero.Runtime, wasm []byte) (stdout, stderr string, exitCode uint32) {
+func runGo(t *testing.T, rt wazero.Runtime, compiled wazero.CompiledModule) (stdout, stderr string, exitCode uint32) {
 	t.Helper()
 	var outBuf, errBuf bytes.Buffer
 	cfg := wazero.NewModuleConfig().WithName("").WithStdout(&outBuf).WithStderr(&errBuf)
-	_, err := rt.InstantiateWithConfig(context.Background(), wasm, cfg)
+	_, err := rt.InstantiateModule(context.Background(), compiled, cfg)
 	var exitErr *sys.ExitError
 	switch {
 	case errors.As(err, &exitErr):
@@ -140,15 +160,42 @@ func runGo(t *testing.T, rt wazero.Runtime, wasm []byte) (stdout, stderr string,
 	return outBuf.String(), errBuf.String(), exitCode
 }
 
+// TestInstrumentGoProgramBehavesTheSame checks that a Go program instruments
+// into one whose memory is the same after instantiation, despite its merged
+// data segments, and that prints the same.
 func TestInstrumentGoProgramBehavesTheSame(t *testing.T) {
 	t.Parallel()
 	in, out := instrumentGo(t, "testdata/hello")
+	ctx := context.Background()
 	rt := newWASIRuntime(t)
-	wantOut, wantErr, wantCode := runGo(t, rt, in)
+	compile := func(wasm []byte) wazero.CompiledModule {
+		t.Helper()
+		compiled, err := rt.CompileModule(ctx, wasm)
+		if err != nil {
+			t.Fatalf("compiling: %v", err)
+		}
+		return compiled
+	}
+	inCompiled, outCompiled := compile(in), compile(out)
+	memory := func(compiled wazero.CompiledModule) []byte {
+		t.Helper()
+		mod, err := rt.InstantiateModule(ctx, compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions())
+		if err != nil {
+			t.Fatalf("instantiating: %v", err)
+		}
+		defer mod.Close(ctx)
+		b, _ := mod.Memory().Read(0, mod.Memory().Size())
+		return bytes.Clone(b)
+	}
+	if want, got := memory(inCompiled), memory(outCompiled); !bytes.Equal(got, want) {
+		t.Errorf("memory after instantiation differs from the original's (%d bytes, %d in the original)", len(got), len(want))
+	}
+
+	wantOut, wantErr, wantCode := runGo(t, rt, inCompiled)
 	if wantCode != 3 || !strings.Contains(wantOut, "primes: 2262 19997") {
 		t.Fatalf("original program: exit code %d, output %q", wantCode, wantOut)
 	}
-	gotOut, gotErr, gotCode := runGo(t, rt, out)
+	gotOut, gotErr, gotCode := runGo(t, rt, outCompiled)
 	if gotOut != wantOut || gotErr != wantErr || gotCode != wantCode {
 		t.Errorf("instrumented program: exit code %d, stdout %q, stderr %q; want %d, %q, %q",
 			gotCode, gotOut, gotErr, wantCode, wantOut, wantErr)

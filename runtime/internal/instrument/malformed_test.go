@@ -55,7 +55,7 @@ func TestInstrumentMalformed(t *testing.T) {
 		{"sections out of order", newModule(sec(3, vec()), sec(1, vec())), "out of order"},
 		{"data count after code", newModule(sec(10, vec()), sec(12, uleb(0))), "data count section"},
 		{"custom name past the section", cat(header, []byte{0, 2, 5, 'a'}), "custom section at offset 0x8: malformed name"},
-		{"huge import count", newModule(sec(2, huge)), "import 0: malformed names"},
+		{"huge import count", newModule(sec(2, huge)), "import section: 4294967295 items cannot fit in 0 bytes"},
 		{"unknown import kind", newModule(sec(2, vec(cat(name("m"), name("n"), []byte{4, 0})))), "import 0: unknown kind 0x4"},
 		{"bad limits flags", newModule(sec(2, vec(cat(name("m"), name("n"), []byte{2, 8, 0})))), "import 0: malformed type"},
 		{
@@ -77,15 +77,15 @@ func TestInstrumentMalformed(t *testing.T) {
 		{
 			"no index left for the globals",
 			newModule(sec(2, vec(cat(name("m"), name("n"), []byte{kindGlobal, tI32, 0}))), sec(6, uleb(math.MaxUint32-2))),
-			"1 imported and 4294967293 defined globals leave no index for two more",
+			"global section: 4294967293 items cannot fit in 0 bytes",
 		},
 		{
 			"no index left for $slow",
 			newModule(sec(2, vec(cat(name("m"), name("n"), []byte{kindFunc, 0}))), sec(3, uleb(math.MaxUint32-1))),
-			"1 imported and 4294967294 defined functions leave no index for another",
+			"function section: 4294967294 items cannot fit in 0 bytes",
 		},
 		{"bad type form", newModule(sec(1, vec([]byte{0x5f, 0, 0}))), "type 0: malformed function type"},
-		{"huge type count", newModule(sec(1, huge)), "type 0: malformed function type"},
+		{"huge type count", newModule(sec(1, huge)), "type section: 4294967295 items cannot fit in 0 bytes"},
 		{"huge parameter count", newModule(sec(1, vec(cat([]byte{0x60}, huge, []byte{0})))), "type 0: malformed function type"},
 		{"bad result type", newModule(sec(1, vec([]byte{0x60, 0, 1, 0x55}))), "type 0: malformed function type"},
 		{"bytes after the types", newModule(sec(1, cat(vec(typeVoid), []byte{0}))), "1 bytes after the last type"},
@@ -103,7 +103,7 @@ func TestInstrumentMalformed(t *testing.T) {
 			newModule(sec(2, vec(cat(name("m"), name("t"), []byte{kindTable, tFuncref, 0x00, 0}))), sec(4, vec([]byte{tFuncref, 0x00, 0}, []byte{tFuncref, 0x08, 0}))),
 			"table 2: malformed type",
 		},
-		{"truncated table type", newModule(sec(4, vec([]byte{0x63}))), "table 0: malformed type"},
+		{"truncated table type", newModule(sec(4, vec([]byte{0x63}))), "table section: 1 items cannot fit in 1 bytes"},
 		{"empty start section", newModule(sec(8)), "start section: malformed function index"},
 		{"bytes after the start function", newModule(sec(8, []byte{0, 0})), "start section: malformed function index"},
 		{"global.get out of range", codeModule(body(nil, []byte{wGlobalGet, 0, wDrop, wEnd})), "function 0: global index 0 out of range at offset 0x17"},
@@ -114,7 +114,7 @@ func TestInstrumentMalformed(t *testing.T) {
 			"function 0: global index 2 out of range",
 		},
 		{"truncated global index", codeModule(body(nil, []byte{wGlobalGet, 0x80})), "malformed immediate of opcode 0x23"},
-		{"huge function count", newModule(sec(10, cat(huge, sized([]byte{0, wEnd})))), "4294967295 function bodies cannot fit in 3 bytes"},
+		{"huge function count", newModule(sec(10, cat(huge, sized([]byte{0, wEnd})))), "code section: 4294967295 items cannot fit in 3 bytes"},
 		{"huge body size", newModule(sec(10, cat(uleb(1), huge, []byte{0, wEnd}))), "function 0: body size 4294967295 exceeds the code section"},
 		{"bytes after the bodies", newModule(sec(10, cat(vec(body(nil, []byte{wEnd})), []byte{0}))), "1 bytes after the last function body"},
 		{"huge local count", codeModule(sized(cat(huge, []byte{1, tI32, wEnd}))), "function 0: malformed local declarations"},
@@ -173,10 +173,17 @@ func TestInstrumentHostileSizesAllocateLittle(t *testing.T) {
 		{wasm: newModule(sec(2, huge))},
 		{wasm: newModule(sec(7, cat(uleb(1), huge)))},
 		{wasm: newModule(sec(1, huge))},
+		{wasm: newModule(sec(6, huge))},
+		{wasm: newModule(sec(9, cat(huge, []byte{0, 0}, huge)))},
 		{wasm: newModule(sec(4, huge))},
 		{wasm: newModule(sec(4, vec(cat([]byte{tFuncref, 0x00}, huge))))},
 		{wasm: newModule(sec(4, vec(cat([]byte{tFuncref, 0x01, 0}, huge)))), valid: true}, // capped
 		{wasm: newModule(customSec("name", cat([]byte{1}, uleb(5), huge))), valid: true},  // left as is
+		// A count that cannot fit is refused (wazero would allocate from
+		// it); other malformed data sections are left as they are.
+		{wasm: newModule(oneDataPage, sec(11, huge))},
+		{wasm: newModule(oneDataPage, sec(11, cat(uleb(2), activeSegment(0, "a"), []byte{0x00, wI32Const, 1, wEnd}, huge))), valid: true},
+		{wasm: newModule(oneDataPage, sec(11, cat(uleb(2), activeSegment(0, "a"), []byte{0x02}, huge))), valid: true},
 	} {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
@@ -201,6 +208,8 @@ func TestInstrumentTruncated(t *testing.T) {
 		{"SIMD", simdModule()},
 		{"bulk memory", bulkMemoryModule()},
 		{"reference types", refsModule()},
+		{"data segments", newModule(importGlobal, oneDataPage, sec(11, vec(
+			activeSegment(0, "ab"), activeSegment(3, "cd"), passiveSegment("e"), globalSegment(0, "f"), memorySegment(0, 9, "gh"))))},
 		{"custom sections", newModule(customSec("a", []byte{1}), sec(1, vec(typeVoid)), customSec(".debug_info", []byte{2}))},
 	}
 	for _, tc := range tests {
@@ -303,13 +312,22 @@ func compile(ctx context.Context, rt wazero.Runtime, wasm []byte) (err error) {
 	return compiled.Close(ctx)
 }
 
+// fuzzMemoryPages is the memory limit of the runtime in which FuzzInstrument
+// instantiates modules.
+const fuzzMemoryPages = 16
+
 // FuzzInstrument checks that Instrument never panics, that it instruments
-// every module wazero compiles into a module wazero compiles, and that the
-// output exports what Instrument adds.
+// every module wazero compiles into a module wazero compiles, that the
+// output exports what Instrument adds, and that instantiating the output
+// fails when instantiating the module does, and otherwise initializes the
+// same memory.
 func FuzzInstrument(f *testing.F) {
 	ctx := context.Background()
 	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter().WithCoreFeatures(api.CoreFeaturesV2))
 	f.Cleanup(func() { rt.Close(ctx) })
+	small := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter().
+		WithCoreFeatures(api.CoreFeaturesV2).WithMemoryLimitPages(fuzzMemoryPages))
+	f.Cleanup(func() { small.Close(ctx) })
 	f.Fuzz(func(t *testing.T, wasm []byte) {
 		out, info, err := Instrument(wasm)
 		if err == nil {
@@ -326,6 +344,9 @@ func FuzzInstrument(f *testing.F) {
 			if slices.Contains(sectionIDs(t, out), sectionStart) {
 				t.Fatalf("the output has a start section")
 			}
+			if info.DataSegmentsOut > info.DataSegmentsIn {
+				t.Fatalf("Info.DataSegmentsOut %d exceeds DataSegmentsIn %d", info.DataSegmentsOut, info.DataSegmentsIn)
+			}
 		}
 		if hasLargeNumber(wasm) || compile(ctx, rt, wasm) != nil {
 			return
@@ -338,6 +359,11 @@ func FuzzInstrument(f *testing.F) {
 		}
 		if err := compile(ctx, rt, out); err != nil {
 			t.Fatalf("wazero compiles the module but not its instrumented version: %v", err)
+		}
+		// A start function would run while instantiating the module, and
+		// not the output: it may change memory, or never return.
+		if !info.HadStart {
+			checkSameInstantiation(t, ctx, small, wasm, out)
 		}
 	})
 }

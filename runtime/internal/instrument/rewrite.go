@@ -51,6 +51,7 @@ const (
 	planTables                // with table maximums capped
 	planNames                 // with the name of $slow appended
 	planDataCount             // a truncated data count section, as a count of 0
+	planData                  // with data segments merged
 )
 
 // rewriter holds the pieces of the output.
@@ -183,6 +184,8 @@ func (r *rewriter) write() ([]byte, error) {
 			out = r.appendNames(out, k)
 		case planDataCount:
 			out = append(out, sectionDataCount, 1, 0)
+		case planData:
+			out = r.appendData(out)
 		}
 	}
 	return out, nil
@@ -205,6 +208,8 @@ func (r *rewriter) plan(k int) plan {
 		return planTables
 	case s.truncatedDataCount:
 		return planDataCount
+	case s.id == sectionData && len(r.data.runs) > 0:
+		return planData
 	case r.appended[s.id].count > 0:
 		return planVector
 	}
@@ -231,6 +236,8 @@ func (r *rewriter) contentSize(k int, p plan) uint64 {
 		return uint64(s.end-s.content) - uint64(n.end-n.start) + sectionSize(r.nameSubsectionSize())
 	case planDataCount:
 		return 1
+	case planData:
+		return r.dataSize()
 	}
 	return uint64(s.end - s.content)
 }
@@ -373,6 +380,15 @@ func sectionSize(contentSize uint64) uint64 {
 func lebSize(v uint64) int {
 	n := 1
 	for ; v >= 0x80; v >>= 7 {
+		n++
+	}
+	return n
+}
+
+// s32Size returns the length of the minimal signed LEB128 encoding of v.
+func s32Size(v int32) int {
+	n := 1
+	for ; v < -0x40 || v >= 0x40; v >>= 7 {
 		n++
 	}
 	return n
