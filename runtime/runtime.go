@@ -41,7 +41,8 @@ type Config struct {
 	// WASI preview 1 is always defined. Default: none.
 	HostModules []HostModule
 	// Defaults are the limits of a run whose Spec leaves a limit at zero.
-	// Zero fields take DefaultMemory, DefaultTimeout and DefaultOutput.
+	// Zero fields take DefaultMemory, DefaultTimeout and DefaultOutput, or
+	// the ceiling where it is lower.
 	Defaults Limits
 	// Ceiling caps every limit a Spec asks for. Zero fields take
 	// MaxMemory, MaxTimeout and MaxOutput.
@@ -75,8 +76,10 @@ var ErrClosed = errors.New("runtime is closed")
 
 // New makes a Runtime. ctx is used to define host modules only.
 func New(ctx context.Context, cfg Config) (*Runtime, error) {
-	cfg.Defaults = cfg.Defaults.orDefaults(defaultLimits())
 	cfg.Ceiling = cfg.Ceiling.orDefaults(ceilingLimits())
+	d := defaultLimits() // unset defaults never exceed a lowered ceiling
+	d = Limits{Memory: min(d.Memory, cfg.Ceiling.Memory), Timeout: min(d.Timeout, cfg.Ceiling.Timeout), Output: min(d.Output, cfg.Ceiling.Output)}
+	cfg.Defaults = cfg.Defaults.orDefaults(d)
 	if err := cfg.Ceiling.within(ceilingLimits()); err != nil {
 		return nil, fmt.Errorf("runtime config: Ceiling: %w", err)
 	}

@@ -242,6 +242,7 @@ func TestLoadErrors(t *testing.T) {
 		{name: "unknown module", wasm: wasmtest.Importing("env", "abort"), is: runtime.ErrUnknownImport, text: `env.abort: Cronbox provides no module "env"`},
 		{name: "wrong signature", wasm: wasmtest.Importing("wasi_snapshot_preview1", "fd_write"), is: runtime.ErrUnknownImport, text: "is imported as () -> () but Cronbox defines it as (i32, i32, i32, i32) -> (i32)"},
 		{name: "no _start", wasm: wasmtest.NoStart(), is: runtime.ErrNotCommand, text: "exports no _start"},
+		{name: "four billion locals", wasm: wasmtest.ManyLocals(1<<32 - 1), is: runtime.ErrLimit, text: "declares 4294967295 locals; at most 50000"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -18,7 +18,7 @@ import (
 )
 
 // ErrNoToolchain is returned when no Go toolchain can be found.
-var ErrNoToolchain = errors.New("no Go toolchain found: install Go 1.25 or newer (https://go.dev/dl) or put `go` on PATH")
+var ErrNoToolchain = errors.New("no Go toolchain found: install Go 1.26 or newer (https://go.dev/dl) or put `go` on PATH")
 
 // Toolchain returns the path of the `go` command: $GOROOT/bin/go when GOROOT
 // is set, otherwise `go` on PATH.

@@ -230,3 +230,17 @@ func Unreachable() []byte {
 		section(secCode, vec(body(0, []byte{opUnreachable}))),
 	)
 }
+
+// ManyLocals is a WASI command whose _start declares n i32 locals in one
+// run-length group: a few bytes that declare up to four billion locals.
+func ManyLocals(n uint32) []byte {
+	b := vec(append(uleb(uint64(n)), typeI32))
+	b = append(b, opEnd)
+	return module(
+		section(secType, vec(funcType(nil, nil))),
+		section(secFunc, vec(uleb(0))),
+		section(secMemory, vec(memory(1))),
+		section(secExport, vec(exportMemory(), exportFunc("_start", 0))),
+		section(secCode, vec(append(uleb(uint64(len(b))), b...))),
+	)
+}

@@ -34,6 +34,7 @@ func TestAssembledModules(t *testing.T) {
 		{name: "big memory", wasm: BigMemory(100)},
 		{name: "no start", wasm: NoStart()},
 		{name: "importing", wasm: Importing("env", "f")},
+		{name: "many locals", wasm: ManyLocals(1000), run: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
