@@ -539,7 +539,9 @@ func TestHostileCrowd(t *testing.T) {
 func TestSpinningGuestDoesNotStallTheHost(t *testing.T) {
 	f := newFixture(t, runtime.Config{})
 	done := make(chan *runtime.Result)
-	go func() { done <- f.run(t, context.Background(), runtime.Spec{Limits: runtime.Limits{Timeout: 3 * time.Second}}, "loop") }()
+	go func() {
+		done <- f.run(t, context.Background(), runtime.Spec{Limits: runtime.Limits{Timeout: 3 * time.Second}}, "loop")
+	}()
 	waitFor(t, func() bool { return len(f.rt.Instances()) > 0 })
 	for range 20 {
 		goruntime.GC() // would hang here while the guest spins
