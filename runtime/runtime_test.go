@@ -74,6 +74,17 @@ func (f *fixture) run(t testing.TB, ctx context.Context, spec runtime.Spec, args
 	return res
 }
 
+// runAsync is run for a goroutine other than the test's: a run that cannot
+// start is a Result with an empty Status and the error as its Error.
+func (f *fixture) runAsync(ctx context.Context, spec runtime.Spec, args ...string) *runtime.Result {
+	spec.Args = append([]string{"guest"}, args...)
+	res, err := f.rt.Run(ctx, f.guest, spec)
+	if err != nil {
+		return &runtime.Result{Error: err.Error()}
+	}
+	return res
+}
+
 func TestStatuses(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, runtime.Config{})
@@ -165,7 +176,7 @@ func TestCancelStopsRunInHostCall(t *testing.T) {
 			t.Parallel()
 			ctx, cancel := context.WithCancelCause(context.Background())
 			done := make(chan *runtime.Result)
-			go func() { done <- f.run(t, ctx, runtime.Spec{}, scenario) }()
+			go func() { done <- f.runAsync(ctx, runtime.Spec{}, scenario) }()
 			waitFor(t, func() bool { return len(f.rt.Instances()) > 0 })
 			cancel(errors.New("stopped by the test"))
 			select {
@@ -540,7 +551,7 @@ func TestSpinningGuestDoesNotStallTheHost(t *testing.T) {
 	f := newFixture(t, runtime.Config{})
 	done := make(chan *runtime.Result)
 	go func() {
-		done <- f.run(t, context.Background(), runtime.Spec{Limits: runtime.Limits{Timeout: 3 * time.Second}}, "loop")
+		done <- f.runAsync(context.Background(), runtime.Spec{Limits: runtime.Limits{Timeout: 3 * time.Second}}, "loop")
 	}()
 	waitFor(t, func() bool { return len(f.rt.Instances()) > 0 })
 	for range 20 {
