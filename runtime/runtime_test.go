@@ -39,6 +39,9 @@ func testHost() runtime.HostModule {
 	}
 }
 
+// firstCompile makes the first Load of the test guest happen alone.
+var firstCompile sync.Once
+
 // fixture is a runtime with the Go test guest loaded.
 type fixture struct {
 	rt    *runtime.Runtime
@@ -57,7 +60,15 @@ func newFixture(t testing.TB, cfg runtime.Config) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rt.Close(ctx) })
-	guest, _, err := rt.Load(ctx, wasmtest.Build(t, "testdata/guest"))
+	wasm := wasmtest.Build(t, "testdata/guest")
+	// The first fixture compiles the guest into the shared on-disk cache
+	// while the others wait, instead of all compiling it at once.
+	var guest *runtime.Module
+	var err error
+	firstCompile.Do(func() { guest, _, err = rt.Load(ctx, wasm) })
+	if guest == nil && err == nil {
+		guest, _, err = rt.Load(ctx, wasm)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
