@@ -64,7 +64,6 @@ func newFixture(t testing.TB, cfg runtime.Config) *fixture {
 	// The first fixture compiles the guest into the shared on-disk cache
 	// while the others wait, instead of all compiling it at once.
 	var guest *runtime.Module
-	var err error
 	firstCompile.Do(func() { guest, _, err = rt.Load(ctx, wasm) })
 	if guest == nil && err == nil {
 		guest, _, err = rt.Load(ctx, wasm)
