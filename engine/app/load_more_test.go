@@ -1,0 +1,511 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadScheduleValidator(t *testing.T) {
+	t.Parallel()
+	dir := newApp(t, "demo", map[string]string{
+		"config/tasks.yaml": "tasks:\n" +
+			"  - name: ok\n    module: tasks/t.wasm\n    schedule: \"@daily\"\n" +
+			"  - name: bad\n    module: tasks/t.wasm\n    schedule: { cron: \"61 * * * *\" }\n" +
+			"  - name: late\n    module: tasks/t.wasm\n    schedule: { at: 2000-01-01T00:00:00Z }\n" +
+			"  - name: manual\n    module: tasks/t.wasm\n",
+		"tasks/t.wasm": wasmHeader,
+	})
+	var keys []string
+	validate := func(s ScheduleSpec, key string) error {
+		keys = append(keys, key)
+		switch {
+		case strings.HasPrefix(s.Cron, "61"):
+			return errors.New("minute 61 is out of range 0-59")
+		case !s.At.IsZero() && s.At.Year() < 2020:
+			return errors.New("at is in the past")
+		}
+		return nil
+	}
+	a, err := Load(dir, Options{ValidateSchedule: validate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"demo/ok", "demo/bad", "demo/late"}; fmt.Sprint(keys) != fmt.Sprint(want) {
+		t.Errorf("validator saw keys %v; want %v (manual tasks are not checked)", keys, want)
+	}
+	want := []string{
+		"config/tasks.yaml:7:23: tasks[1].schedule.cron: minute 61 is out of range 0-59",
+		"config/tasks.yaml:10:21: tasks[2].schedule.at: at is in the past",
+	}
+	if got := problemsString(a.Errors); got != problemsString(toProblems(want)) {
+		t.Errorf("errors:%s\nwant:%s", got, problemsString(toProblems(want)))
+	}
+}
+
+// toProblems makes problems whose Error is each of msgs.
+func toProblems(msgs []string) []Problem {
+	ps := make([]Problem, len(msgs))
+	for i, m := range msgs {
+		ps[i] = Problem{Message: m}
+	}
+	return ps
+}
+
+func TestLoadModuleSymlinks(t *testing.T) {
+	t.Parallel()
+	outside := t.TempDir()
+	writeFile(t, filepath.Join(outside, "evil.wasm"), wasmHeader)
+	dir := newApp(t, "demo", map[string]string{
+		"config/tasks.yaml": "tasks:\n" +
+			"  - name: file-out\n    module: tasks/out.wasm\n" +
+			"  - name: dir-out\n    module: linked/evil.wasm\n" +
+			"  - name: inside\n    module: tasks/alias.wasm\n",
+		"tasks/real.wasm": wasmHeader,
+	})
+	for link, target := range map[string]string{
+		"tasks/out.wasm":   filepath.Join(outside, "evil.wasm"),
+		"linked":           outside,
+		"tasks/alias.wasm": "real.wasm",
+	} {
+		if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
+			t.Skipf("cannot make symlinks: %v", err)
+		}
+	}
+	a, err := Load(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, field := range []string{"tasks[0].module", "tasks[1].module"} {
+		p, ok := findProblem(a.Errors, field)
+		if !ok || !strings.Contains(p.Message, "leads out of the app folder through a symbolic link") {
+			t.Errorf("%s: got %v, %v; want a symlink escape", field, p, ok)
+		}
+	}
+	inside, _ := a.Task("inside")
+	if want := filepath.Join(a.Dir, "tasks", "real.wasm"); !inside.Valid() || inside.Module != want {
+		t.Errorf("inside: Module %q, errors%s; want %q, valid", inside.Module, problemsString(inside.Errors), want)
+	}
+	for _, name := range []string{"file-out", "dir-out"} {
+		if task, _ := a.Task(name); task.Module != "" || task.Valid() {
+			t.Errorf("%s: Module %q, valid %v; want none, invalid", name, task.Module, task.Valid())
+		}
+	}
+}
+
+func TestLoadGoSource(t *testing.T) {
+	t.Parallel()
+	dir := newApp(t, "demo", map[string]string{
+		"config/tasks.yaml":          "tasks:\n  - name: cleanup\n  - name: report\n  - name: rotate\n  - name: tested\n",
+		"tasks/cleanup/main.go":      "package main\n",
+		"tasks/report/main.go":       "package main\n",
+		"tasks/report.wasm":          wasmHeader,
+		"tasks/rotate/main.go":       "package main\n",
+		"tasks/rotate.wasm":          wasmHeader,
+		"tasks/tested/main_test.go":  "package main\n",
+		"tasks/tested/README.md":     "not Go\n",
+		"tasks/tested/sub/ignore.go": "package sub\n",
+	})
+	// report's module is older than its source; rotate's is newer.
+	old := time.Now().Add(-time.Hour)
+	for _, p := range []string{"tasks/report.wasm", "tasks/rotate/main.go"} {
+		if err := os.Chtimes(filepath.Join(dir, p), old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, err := Load(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	cleanup, _ := a.Task("cleanup")
+	if len(cleanup.Errors) != 1 || !errors.Is(cleanup.Errors[0], ErrNotBuilt) {
+		t.Fatalf("cleanup errors:%s; want one wrapping ErrNotBuilt", problemsString(cleanup.Errors))
+	}
+	want := `config/tasks.yaml:2:5: tasks[0].module: "tasks/cleanup.wasm" is not built yet: build it from its Go source in tasks/cleanup/ (cronbox build)`
+	if got := cleanup.Errors[0].Error(); got != want {
+		t.Errorf("cleanup error = %s\nwant %s", got, want)
+	}
+	if cleanup.Module != filepath.Join(a.Dir, "tasks", "cleanup.wasm") || cleanup.Source != filepath.Join(a.Dir, "tasks", "cleanup") {
+		t.Errorf("cleanup Module %q Source %q; want the module to build and its source", cleanup.Module, cleanup.Source)
+	}
+
+	report, _ := a.Task("report")
+	if !report.Valid() || len(report.Warnings) != 1 || !strings.Contains(report.Warnings[0].Message, "older than its Go source") {
+		t.Errorf("report errors:%s warnings:%s; want one warning about a stale module", problemsString(report.Errors), problemsString(report.Warnings))
+	}
+	rotate, _ := a.Task("rotate")
+	if !rotate.Valid() || len(rotate.Warnings) != 0 || rotate.Source == "" {
+		t.Errorf("rotate Source %q errors:%s warnings:%s; want a source and no problems", rotate.Source, problemsString(rotate.Errors), problemsString(rotate.Warnings))
+	}
+	tested, _ := a.Task("tested")
+	if tested.Source != "" || len(tested.Errors) != 1 || errors.Is(tested.Errors[0], ErrNotBuilt) {
+		t.Errorf("tested Source %q errors:%s; want a plain missing module (test files and subpackages are no source)", tested.Source, problemsString(tested.Errors))
+	}
+}
+
+func TestLoadAfterCycles(t *testing.T) {
+	t.Parallel()
+	dir := newApp(t, "demo", map[string]string{
+		"config/tasks.yaml": `tasks:
+  - { name: a, module: tasks/t.wasm, after: [b] }
+  - { name: b, module: tasks/t.wasm, after: [c] }
+  - { name: c, module: tasks/t.wasm, after: [x, a] }
+  - { name: d, module: tasks/t.wasm, after: [a] }
+  - { name: x, module: tasks/t.wasm }
+  - { name: p, module: tasks/t.wasm, after: [q] }
+  - { name: q, module: tasks/t.wasm, after: [p, r] }
+  - { name: r, module: tasks/t.wasm, after: [q] }
+`,
+		"tasks/t.wasm": wasmHeader,
+	})
+	a, err := Load(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"a": "config/tasks.yaml:2:46: tasks[0].after[0]: dependency cycle: a → b → c → a",
+		"b": "config/tasks.yaml:3:46: tasks[1].after[0]: dependency cycle: b → c → a → b",
+		"c": "config/tasks.yaml:4:49: tasks[2].after[1]: dependency cycle: c → a → b → c",
+		"p": "config/tasks.yaml:7:46: tasks[5].after[0]: dependency cycle: p → q → p",
+		"q": "config/tasks.yaml:8:46: tasks[6].after[0]: dependency cycle: q → p → q",
+		"r": "config/tasks.yaml:9:46: tasks[7].after[0]: dependency cycle: r → q → r",
+	}
+	for _, task := range a.Tasks {
+		var got []string
+		for _, p := range task.Errors {
+			got = append(got, p.Error())
+		}
+		if w, ok := want[task.Name]; ok {
+			if len(got) != 1 || got[0] != w {
+				t.Errorf("%s: errors %q; want [%q]", task.Name, got, w)
+			}
+		} else if len(got) > 0 {
+			t.Errorf("%s: errors %q; want none", task.Name, got)
+		}
+	}
+	// d runs after a, which is in a cycle and so has errors.
+	d, _ := a.Task("d")
+	if len(d.Warnings) != 1 || !strings.Contains(d.Warnings[0].Message, `task "a" has errors`) {
+		t.Errorf("d warnings:%s", problemsString(d.Warnings))
+	}
+}
+
+// TestCyclesLarge checks cycle finding on a long cycle and on a dense
+// component: fast, and each vertex gets a cycle.
+func TestCyclesLarge(t *testing.T) {
+	t.Parallel()
+	const n = MaxTasks
+	ring := make([][]int, n)
+	dense := make([][]int, n)
+	for i := range n {
+		ring[i] = []int{(i + 1) % n}
+		for j := 1; j <= 30; j++ {
+			dense[i] = append(dense[i], (i+j*j)%n)
+		}
+	}
+	for name, succ := range map[string][][]int{"ring": ring, "dense": dense} {
+		got := cycles(succ)
+		if len(got) != n {
+			t.Fatalf("%s: got %d cycles; want %d", name, len(got), n)
+		}
+		checked := make(map[*int]bool) // paths are shared; check each once
+		for _, c := range got {
+			if !slices.Contains(succ[c.v], c.next) {
+				t.Fatalf("%s: vertex %d: next %d is no successor", name, c.v, c.next)
+			}
+			if checked[&c.path[0]] {
+				continue
+			}
+			checked[&c.path[0]] = true
+			for i, v := range c.path {
+				if w := c.path[(i+1)%len(c.path)]; !slices.Contains(succ[v], w) {
+					t.Fatalf("%s: vertex %d: path has no edge %d → %d", name, c.v, v, w)
+				}
+			}
+		}
+		for _, c := range got {
+			if c.start >= 0 && c.path[c.start] != c.v {
+				t.Fatalf("%s: vertex %d: path[%d] = %d", name, c.v, c.start, c.path[c.start])
+			}
+		}
+	}
+}
+
+func TestCycleString(t *testing.T) {
+	t.Parallel()
+	letters := strings.Split("a b c d e f g h i j k l", " ")
+	name := func(v int) string { return letters[v] }
+	tests := []struct {
+		path  []int
+		start int
+		want  string
+	}{
+		{[]int{0, 1}, 0, "a → b → a"},
+		{[]int{0, 1, 2}, 1, "b → c → a → b"},
+		{[]int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, 0, "a → b → c → d → e → f → g → h → i → … → a"},
+		{[]int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, 5, "f → g → h → i → j → k → l → a → b → … → f"},
+	}
+	for _, tt := range tests {
+		if got := cycleString(tt.path, tt.start, name); got != tt.want {
+			t.Errorf("cycleString(%v, %d) = %q; want %q", tt.path, tt.start, got, tt.want)
+		}
+	}
+}
+
+func TestLoadManifestProblems(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		manifest string
+		want     string // the first problem
+	}{
+		{"name differs", "name: other\n", `app.yaml:1:7: name: "other" differs from the folder's name "demo"; rename one of them`},
+		{"name missing", "version: 1.0.0\n", `app.yaml:1:1: name: is required: the app's name, equal to its folder's name "demo"`},
+		{"name of wrong kind", "name: [demo]\n", "app.yaml:1:7: name: want a string, got a list"},
+		{"unknown field", "name: demo\npermision: {}\n", `app.yaml:2:1: unknown field "permision"; did you mean "permissions"?`},
+		{"enabled of wrong kind", "name: demo\nenabled: \"true\"\n", `app.yaml:2:10: enabled: want true or false, got "true"`},
+		{"version on two lines", "name: demo\nversion: \"1\\n2\"\n", "app.yaml:2:10: version: want one line of at most 64 characters"},
+		{"role invalid", "name: demo\nroles: [\"\"]\n", "app.yaml:2:9: roles[0]: invalid name: empty"},
+		{"http entry invalid", "name: demo\npermissions: { http: [\"http://x\"] }\n", `app.yaml:2:23: permissions.http[0]: invalid allow-list entry "http://x"`},
+		{"files of wrong kind", "name: demo\npermissions: { files: 1 }\n", `app.yaml:2:23: permissions.files: want true or false, got "1"`},
+		{"concurrency zero", "name: demo\nquotas: { concurrency: 0 }\n", "app.yaml:2:24: quotas.concurrency: 0 is outside 1..1000"},
+		{"quota memory not a size", "name: demo\nquotas: { memory: lots }\n", `app.yaml:2:19: quotas.memory: "lots" is not a size`},
+		{"quota memory below a page", "name: demo\nquotas: { memory: 1KiB }\n", "app.yaml:2:19: quotas.memory: 1 KiB is less than one 64 KiB page"},
+		{"empty", "", "app.yaml: is empty; it needs at least the app's name"},
+		{"not a mapping", "- demo\n", "app.yaml:1:1: want a mapping, got a list"},
+		{"not YAML", "name: [demo\n", "app.yaml:1: not valid YAML: did not find expected ',' or ']'"},
+		{"two documents", "name: demo\n---\nname: demo\n", "app.yaml:2:1: has more than one YAML document; remove the second ---"},
+		{"too large", "name: demo\n" + strings.Repeat("#", MaxFileSize), "app.yaml: is larger than 1 MiB"},
+		{"billion laughs", "name: demo\nx:\n" + billionLaughs("  ") + "roles: *a8\n", `app.yaml:2:1: unknown field "x"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := newApp(t, "demo", map[string]string{"app.yaml": tt.manifest})
+			_, err := Load(dir, Options{})
+			var invalid *InvalidError
+			if !errors.As(err, &invalid) || !errors.Is(err, ErrInvalid) {
+				t.Fatalf("Load error = %v; want an *InvalidError", err)
+			}
+			if got := invalid.Problems[0].Error(); !strings.HasPrefix(got, tt.want) {
+				t.Errorf("problem = %s\nwant %s…", got, tt.want)
+			}
+			if !strings.HasPrefix(err.Error(), "loading app demo: ") {
+				t.Errorf("error %q does not say what failed", err)
+			}
+		})
+	}
+}
+
+// billionLaughs returns a YAML block mapping, each line starting with
+// indent, whose keys a0 to a8 hold values that expand to 10, 100, …, 10^9
+// strings through aliases.
+func billionLaughs(indent string) string {
+	var b strings.Builder
+	b.WriteString(indent + "a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n")
+	for i := 1; i < 9; i++ {
+		fmt.Fprintf(&b, "%sa%d: &a%d [", indent, i, i)
+		for j := range 10 {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "*a%d", i-1)
+		}
+		b.WriteString("]\n")
+	}
+	return b.String()
+}
+
+func TestLoadManifestWarnings(t *testing.T) {
+	t.Parallel()
+	dir := newApp(t, "demo", map[string]string{
+		"app.yaml": "name: demo\nroles: [wizard]\npermissions: { http: [a.example, A.example] }\n",
+	})
+	a, err := Load(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`app.yaml:2:9: roles[0]: unknown role "wizard"; the roles are admin, operator, viewer`,
+		`app.yaml:3:34: permissions.http[1]: "A.example" is listed twice`,
+		"config/tasks.yaml: not found; the app has no tasks of its own",
+	}
+	if got := problemsString(a.Warnings); got != problemsString(toProblems(want)) {
+		t.Errorf("warnings:%s\nwant:%s", got, problemsString(toProblems(want)))
+	}
+	if got := a.Manifest.Permissions.HTTP; len(got) != 1 {
+		t.Errorf("HTTP = %q; want the repeat dropped", got)
+	}
+}
+
+func TestLoadTasksFileProblems(t *testing.T) {
+	t.Parallel()
+	many := "tasks:\n" + strings.Repeat("  - { name: t }\n", MaxTasks+1)
+	tests := []struct {
+		name  string
+		tasks string
+		want  string // the first problem
+	}{
+		{"not YAML", "tasks:\n  - name: [t\n", "config/tasks.yaml:1: not valid YAML: did not find expected ',' or ']'"},
+		{"tab indentation", "tasks:\n\t- name: t\n", "config/tasks.yaml:2: not valid YAML: found character that cannot start any token"},
+		{"a list", "- name: t\n", "config/tasks.yaml:1:1: want a mapping with a tasks list, got a list"},
+		{"unknown field", "task:\n  - name: t\n", `config/tasks.yaml:1:1: unknown field "task"; the file holds only the tasks list`},
+		{"tasks twice", "tasks: []\ntasks: []\n", `config/tasks.yaml:2:1: "tasks" is given twice (first on line 1)`},
+		{"tasks not a list", "tasks: { name: t }\n", "config/tasks.yaml:1:8: tasks: want a list of tasks, got a mapping"},
+		{"too many tasks", many, "config/tasks.yaml:2:3: tasks: has 10001 tasks, more than 10000"},
+		{"too large", strings.Repeat("#", MaxFileSize+1), "config/tasks.yaml: is larger than 1 MiB"},
+		{"alias for the list", "x: &x [{ name: t }]\ntasks: *x\n", `config/tasks.yaml:1:1: unknown field "x"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := newApp(t, "demo", map[string]string{"config/tasks.yaml": tt.tasks})
+			start := time.Now()
+			_, err := Load(dir, Options{})
+			var invalid *InvalidError
+			if !errors.As(err, &invalid) {
+				t.Fatalf("Load error = %v; want an *InvalidError", err)
+			}
+			if got := invalid.Problems[0].Error(); !strings.HasPrefix(got, tt.want) {
+				t.Errorf("problem = %s\nwant %s…", got, tt.want)
+			}
+			if d := time.Since(start); d > 10*time.Second {
+				t.Errorf("Load took %v", d)
+			}
+		})
+	}
+}
+
+// TestLoadAliasBomb checks that alias bombs stop in reasonable time with
+// a problem that says why: the decoder's budget, or the size limit of the
+// value they are in.
+func TestLoadAliasBomb(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, manifest, tasks, want string }{
+		{"roles", "name: demo\nx:\n" + billionLaughs("  ") + "roles: *a8\n", "", "roles[0]: want a string, got a list"},
+		{"config", "", "tasks:\n  - name: t\n    config:\n" + billionLaughs("      "), "tasks[0].config: is more than 1 MiB as JSON"},
+		{"merge keys", "", "tasks:\n  - name: t\n    config:\n" + mergeBomb("      "), "expands to more than 1048576 values or 16 MiB of text"},
+		{"merge keys in a map", "", "tasks:\n  - name: t\n    args:\n" + mergeBomb("      - ") +
+			"  - name: u\n    environment: *m8\n", "expands to more than 1048576 values or 16 MiB of text"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			files := map[string]string{"config/tasks.yaml": tt.tasks}
+			if tt.manifest != "" {
+				files["app.yaml"] = tt.manifest
+			}
+			start := time.Now()
+			a, err := Load(newApp(t, "demo", files), Options{})
+			var ps []Problem
+			var invalid *InvalidError
+			switch {
+			case errors.As(err, &invalid):
+				ps = invalid.Problems
+			case err != nil:
+				t.Fatal(err)
+			default:
+				ps = a.Errors
+			}
+			found := false
+			for _, p := range ps {
+				found = found || strings.Contains(p.Error(), tt.want)
+			}
+			if !found {
+				t.Errorf("problems:%s\nwant one with %q", problemsString(ps), tt.want)
+			}
+			if d := time.Since(start); d > 10*time.Second {
+				t.Errorf("Load took %v", d)
+			}
+		})
+	}
+}
+
+// mergeBomb returns a YAML block mapping, each line starting with indent,
+// whose keys m0 to m8 hold mappings that merge ten times the one before:
+// small to write out, but 10^8 mappings to walk.
+func mergeBomb(indent string) string {
+	var b strings.Builder
+	b.WriteString(indent + "m0: &m0 {A: x}\n")
+	for i := 1; i < 9; i++ {
+		fmt.Fprintf(&b, "%sm%d: &m%d {<<: [", indent, i, i)
+		for j := range 10 {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "*m%d", i-1)
+		}
+		b.WriteString("]}\n")
+	}
+	return b.String()
+}
+
+func TestLoadEmptyTasksFile(t *testing.T) {
+	t.Parallel()
+	for _, content := range []string{"", "# nothing yet\n", "tasks:\n", "tasks: []\n"} {
+		dir := newApp(t, "demo", map[string]string{"config/tasks.yaml": content})
+		a, err := Load(dir, Options{})
+		if err != nil || len(a.Tasks) != 0 || len(a.Errors) != 0 {
+			t.Errorf("%q: Load = %d tasks, errors%s, %v; want no tasks and no errors", content, len(a.Tasks), problemsString(a.Errors), err)
+		}
+	}
+}
+
+func TestLoadFailures(t *testing.T) {
+	t.Parallel()
+	outside := filepath.Join(t.TempDir(), "app.yaml")
+	writeFile(t, outside, "name: demo\n")
+	linked := newApp(t, "demo", map[string]string{"app.yaml": "name: x\n"})
+	if err := os.Remove(filepath.Join(linked, "app.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(linked, "app.yaml")); err != nil {
+		t.Skipf("cannot make symlinks: %v", err)
+	}
+	notDir := filepath.Join(t.TempDir(), "demo")
+	writeFile(t, notDir, "")
+
+	noManifest := newApp(t, "demo", nil)
+	if err := os.Remove(filepath.Join(noManifest, "app.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	dirManifest := newApp(t, "demo", nil)
+	if err := os.Remove(filepath.Join(dirManifest, "app.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dirManifest, "app.yaml"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name    string
+		dir     string
+		invalid bool
+		want    string
+	}{
+		{"no folder", filepath.Join(t.TempDir(), "gone"), false, "loading app gone: "},
+		{"not a folder", notDir, false, "loading app demo: "},
+		{"no app.yaml", noManifest, true, "loading app demo: app.yaml: not found; every app folder needs an app.yaml"},
+		{"app.yaml a directory", dirManifest, true, "loading app demo: app.yaml: is not a regular file"},
+		{"app.yaml linked out", linked, false, "loading app demo: openat app.yaml: path escapes from parent"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Load(tt.dir, Options{})
+			if err == nil || !strings.HasPrefix(err.Error(), tt.want) || errors.Is(err, ErrInvalid) != tt.invalid {
+				t.Errorf("Load error = %v; want %q… (invalid: %v)", err, tt.want, tt.invalid)
+			}
+		})
+	}
+	if _, err := Load(filepath.Join(t.TempDir(), "gone"), Options{}); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Load of a missing folder: %v; want fs.ErrNotExist", err)
+	}
+}

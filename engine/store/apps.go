@@ -1,0 +1,33 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// DeleteAppData implements Store. It runs in one transaction: the app's
+// data goes as a whole or not at all.
+func (s *SQLite) DeleteAppData(ctx context.Context, app string) error {
+	if app == "" {
+		return fmt.Errorf("deleting app data: %w: no app", ErrInvalid)
+	}
+	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		for _, q := range []string{
+			`DELETE FROM kv WHERE app = ?`,
+			`DELETE FROM TaskExecutions WHERE AppName = ?`, // and, by cascade, run_logs
+			`DELETE FROM TaskConfigurations WHERE AppName = ?`,
+			`DELETE FROM load_errors WHERE app = ?`,
+			`DELETE FROM events WHERE app = ?`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, app); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("deleting data of app %s: %w", app, err)
+	}
+	return nil
+}

@@ -1,0 +1,208 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// writeFunc is one write: it runs inside a transaction that other writes
+// share, within a savepoint of its own, so an error undoes its changes
+// alone.
+type writeFunc func(ctx context.Context, tx *sql.Tx) error
+
+// committer performs every write of the store on its single write
+// connection. Writes that arrive while a transaction runs queue up, and
+// are then committed together in the next transaction: one commit, one
+// append to the log (and with SyncFull one sync) for all of them. A caller
+// returns when the transaction holding its write has committed.
+type committer struct {
+	db       *sql.DB
+	maxBatch int
+	// save, undo and release manage each write's savepoint.
+	save, undo, release *sql.Stmt
+
+	mu     sync.Mutex
+	queue  []*writeOp
+	closed bool
+
+	wake    chan struct{} // buffered 1: the queue may have grown
+	stopped chan struct{}
+}
+
+// The states of a writeOp.
+const (
+	opQueued    int32 = iota
+	opTaken           // the writer runs it: the caller waits for the outcome
+	opAbandoned       // the caller left before the writer took it
+)
+
+// writeOp is a write waiting for its outcome.
+type writeOp struct {
+	ctx   context.Context
+	fn    writeFunc
+	state atomic.Int32
+	done  chan error // buffered: the writer never waits for the caller
+}
+
+// newCommitter starts the goroutine that writes to db, which must have
+// exactly one connection, opened with _txlock=immediate.
+func newCommitter(ctx context.Context, db *sql.DB, maxBatch int) (*committer, error) {
+	c := &committer{
+		db:       db,
+		maxBatch: maxBatch,
+		wake:     make(chan struct{}, 1),
+		stopped:  make(chan struct{}),
+	}
+	err := prepareAll(ctx, db, []stmtDef{
+		{&c.save, "SAVEPOINT write"},
+		{&c.undo, "ROLLBACK TO write"},
+		{&c.release, "RELEASE write"},
+	})
+	if err != nil {
+		return nil, err
+	}
+	go c.loop()
+	return c, nil
+}
+
+// do performs fn in a write transaction and returns its error, or the
+// transaction's; if do returns an error, fn's changes were not committed.
+// ctx bounds the wait for the writer only: once the writer has taken fn, fn
+// runs to the end with ctx's values but without its cancellation, since
+// interrupting SQLite inside a transaction rolls back the whole
+// transaction, and do waits for the outcome.
+func (c *committer) do(ctx context.Context, fn writeFunc) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	op := &writeOp{ctx: context.WithoutCancel(ctx), fn: fn, done: make(chan error, 1)}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	c.queue = append(c.queue, op)
+	c.mu.Unlock()
+	c.signal()
+	select {
+	case err := <-op.done:
+		return err
+	case <-ctx.Done():
+		if op.state.CompareAndSwap(opQueued, opAbandoned) {
+			return ctx.Err()
+		}
+		return <-op.done
+	}
+}
+
+// signal wakes the writer if it waits.
+func (c *committer) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// close makes later writes fail with ErrClosed and returns once the writes
+// queued before have been answered.
+func (c *committer) close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.signal()
+	<-c.stopped
+}
+
+// take moves up to maxBatch queued writes into batch and reports whether
+// the committer is closed.
+func (c *committer) take(batch []*writeOp) ([]*writeOp, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := min(len(c.queue), c.maxBatch)
+	batch = append(batch[:0], c.queue[:n]...)
+	rest := copy(c.queue, c.queue[n:])
+	clear(c.queue[rest:]) // drop references to taken writes
+	c.queue = c.queue[:rest]
+	return batch, c.closed
+}
+
+func (c *committer) loop() {
+	defer close(c.stopped)
+	var (
+		batch  []*writeOp
+		closed bool
+		errs   = make([]error, c.maxBatch)
+	)
+	for {
+		batch, closed = c.take(batch)
+		if len(batch) == 0 {
+			if closed {
+				return
+			}
+			<-c.wake
+			continue
+		}
+		c.run(batch, errs)
+		clear(batch) // drop references to answered writes
+	}
+}
+
+// run commits the writes of batch that their callers still wait for, and
+// answers them.
+func (c *committer) run(batch []*writeOp, errs []error) {
+	live := batch[:0]
+	for _, op := range batch {
+		if op.state.CompareAndSwap(opQueued, opTaken) {
+			live = append(live, op)
+		}
+	}
+	if len(live) == 0 {
+		return
+	}
+	errs = errs[:len(live)]
+	clear(errs)
+	err := c.commit(live, errs)
+	for i, op := range live {
+		if errs[i] == nil {
+			errs[i] = err
+		}
+		op.done <- errs[i]
+	}
+}
+
+// commit runs batch in one transaction, recording each write's own error
+// in errs, and returns the error that kept the transaction from committing.
+// Writes whose error is nil were committed if the returned error is nil.
+func (c *committer) commit(batch []*writeOp, errs []error) error {
+	ctx := context.Background()
+	tx, err := c.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("beginning write transaction: %w", err)
+	}
+	save, undo, release := tx.Stmt(c.save), tx.Stmt(c.undo), tx.Stmt(c.release)
+	for i, op := range batch {
+		if _, err := save.ExecContext(ctx); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("writing: %w", err)
+		}
+		if errs[i] = op.fn(op.ctx, tx); errs[i] != nil {
+			// Some errors (a full disk) end the transaction; then undo
+			// fails and the whole batch fails with them.
+			if _, err := undo.ExecContext(ctx); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("writing: %w (after %w)", err, errs[i])
+			}
+		}
+		if _, err := release.ExecContext(ctx); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("writing: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("committing: %w", err)
+	}
+	return nil
+}

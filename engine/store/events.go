@@ -1,0 +1,115 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Event is something that happened, recorded so that a client of the event
+// stream can resume after the last event it saw.
+type Event struct {
+	// ID orders events; the store assigns it.
+	ID int64
+	// Time is when it happened; the store sets it if zero.
+	Time time.Time
+	// Type names the event, e.g. "run.finished".
+	Type string
+	// App and Task are what the event is about, if anything. An event
+	// without an app is a system event.
+	App, Task string
+	// Payload is the event's data, as JSON.
+	Payload json.RawMessage
+}
+
+// EventFilter selects events for Events.
+type EventFilter struct {
+	// AfterID selects events with a greater ID.
+	AfterID int64
+	// Apps, if not nil, are the only apps whose events are returned; a
+	// non-nil list leaves out system events too, and an empty one selects
+	// nothing.
+	Apps []string
+	// Limit is the most events returned, clamped as RunFilter.Limit is.
+	Limit int
+}
+
+// pruneEventsEvery is how many events are appended between prunes.
+const pruneEventsEvery = 64
+
+// AppendEvent implements Store. Old events are pruned as new ones arrive.
+func (s *SQLite) AppendEvent(ctx context.Context, e Event) (int64, error) {
+	switch {
+	case e.Type == "":
+		return 0, fmt.Errorf("appending event: %w: no type", ErrInvalid)
+	case len(e.Payload) > 0 && !json.Valid(e.Payload):
+		return 0, fmt.Errorf("appending event %s: %w: payload is not JSON", e.Type, ErrInvalid)
+	}
+	var id int64
+	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.StmtContext(ctx, s.ws.insertEvent).ExecContext(ctx,
+			formatTime(s.now(e.Time)), e.Type, e.App, e.Task, nullJSON(e.Payload))
+		if err != nil {
+			return err
+		}
+		if id, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		if id%pruneEventsEvery == 0 {
+			_, err = tx.ExecContext(ctx, `DELETE FROM events WHERE id <= ?`, id-int64(s.opts.MaxEvents))
+		}
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("appending event %s: %w", e.Type, err)
+	}
+	return id, nil
+}
+
+// Events implements Store.
+func (s *SQLite) Events(ctx context.Context, f EventFilter) ([]Event, error) {
+	if f.Apps != nil && len(f.Apps) == 0 {
+		return nil, nil
+	}
+	var (
+		q    strings.Builder
+		args = []any{f.AfterID}
+	)
+	q.WriteString(`SELECT id, time, type, app, task, coalesce(payload, '') FROM events WHERE id > ?`)
+	if len(f.Apps) > 0 {
+		var in string
+		in, args = inClause(args, f.Apps)
+		q.WriteString(` AND app IN ` + in)
+	}
+	q.WriteString(` ORDER BY id LIMIT ?`)
+	args = append(args, clampLimit(f.Limit))
+	rows, err := s.rdb.QueryContext(ctx, q.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("reading events: %w", err)
+	}
+	defer rows.Close()
+	var list []Event
+	for rows.Next() {
+		var (
+			e          Event
+			t, payload string
+		)
+		if err := rows.Scan(&e.ID, &t, &e.Type, &e.App, &e.Task, &payload); err != nil {
+			return nil, fmt.Errorf("reading events: %w", err)
+		}
+		if e.Time, err = parseTime(t); err != nil {
+			return nil, fmt.Errorf("reading event %d: %w", e.ID, err)
+		}
+		if payload != "" {
+			e.Payload = json.RawMessage(payload)
+		}
+		list = append(list, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading events: %w", err)
+	}
+	return list, nil
+}

@@ -1,0 +1,592 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Status is the state of a run.
+type Status string
+
+// The statuses of a run. Every status but running is final.
+const (
+	StatusRunning     Status = "running"
+	StatusSucceeded   Status = "succeeded"     // exited with code 0
+	StatusFailed      Status = "failed"        // exited with a non-zero code
+	StatusTimedOut    Status = "timed_out"     // stopped at its time limit
+	StatusOutOfMemory Status = "out_of_memory" // refused memory past its limit
+	StatusTrapped     Status = "trapped"       // a WebAssembly trap
+	StatusCancelled   Status = "cancelled"     // stopped from outside
+	StatusInterrupted Status = "interrupted"   // cut short by a stop or crash of Cronbox
+	StatusSkipped     Status = "skipped"       // could not start; Run.Reason says why
+)
+
+// ended reports whether FinishRun accepts s: a final status of a run that
+// started.
+func (s Status) ended() bool {
+	switch s {
+	case StatusSucceeded, StatusFailed, StatusTimedOut, StatusOutOfMemory,
+		StatusTrapped, StatusCancelled, StatusInterrupted:
+		return true
+	}
+	return false
+}
+
+// Trigger is what started a run.
+type Trigger string
+
+// The triggers of a run.
+const (
+	TriggerSchedule   Trigger = "schedule"
+	TriggerManual     Trigger = "manual"
+	TriggerRetry      Trigger = "retry"
+	TriggerDependency Trigger = "dependency"
+	TriggerCatchUp    Trigger = "catch-up" // a scheduled time missed while Cronbox was down
+)
+
+// valid reports whether t is a known trigger.
+func (t Trigger) valid() bool {
+	switch t {
+	case TriggerSchedule, TriggerManual, TriggerRetry, TriggerDependency, TriggerCatchUp:
+		return true
+	}
+	return false
+}
+
+// scheduled reports whether runs of t are fired for a scheduled time,
+// which is then recorded at most once per task.
+func (t Trigger) scheduled() bool {
+	return t == TriggerSchedule || t == TriggerCatchUp
+}
+
+// Run is one execution of a task, as recorded.
+type Run struct {
+	ID        int64
+	App, Task string
+	Status    Status
+	// Trigger is what started the run; TriggeredByUser who, for manual
+	// runs.
+	Trigger         Trigger
+	TriggeredByUser string
+	// ScheduledTime is the schedule instant the run was fired for, zero
+	// if none. Runs of the schedule and catch-up triggers record each
+	// instant at most once; a retry may carry the instant of the run it
+	// retries.
+	ScheduledTime time.Time
+	// Attempt counts retries: 0 for the first attempt.
+	Attempt   int
+	StartTime time.Time
+	EndTime   time.Time // zero while running
+	// Duration is the run's wall time, to the millisecond.
+	Duration time.Duration
+	// ExitCode is the guest's exit code; -1 while running or when the
+	// guest did not exit (a trap, a stop).
+	ExitCode int
+	// Output is the captured output, capped by the engine.
+	Output string
+	// Error says, for a person, why the run did not succeed.
+	Error string
+	// Input is the JSON the run was given; Result the JSON it returned.
+	Input, Result json.RawMessage
+	// PeakMemory is the most linear memory the guest used, in bytes.
+	PeakMemory int64
+	// Reason says why a skipped run could not start.
+	Reason string
+	// LogsDropped counts log lines past Options.MaxLogLines.
+	LogsDropped int64
+}
+
+// RunEnd is how a run ended.
+type RunEnd struct {
+	Status     Status // a final status other than skipped
+	EndTime    time.Time
+	Duration   time.Duration
+	ExitCode   int
+	Output     string
+	Error      string
+	Result     json.RawMessage
+	PeakMemory int64
+}
+
+// RunFilter selects runs for ListRuns. The zero value selects the newest
+// runs of every app.
+type RunFilter struct {
+	// Apps, if not nil, are the only apps whose runs are listed: a token's
+	// allowed apps, or the one app a page shows. A non-nil empty list
+	// selects nothing.
+	Apps []string
+	// Task, if set, selects the runs of tasks of that name.
+	Task string
+	// Statuses, if set, selects runs in one of these states.
+	Statuses []Status
+	// Since, if set, selects runs that started at or after it.
+	Since time.Time
+	// BeforeID, if set, selects runs with a smaller ID: pass the last ID
+	// of a page to get the next one.
+	BeforeID int64
+	// Limit is the most runs returned: DefaultLimit if zero or less, at
+	// most MaxLimit.
+	Limit int
+}
+
+// The page sizes of ListRuns and RunLogs.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 1000
+)
+
+// clampLimit returns limit within 1 to MaxLimit, DefaultLimit for 0 or less.
+func clampLimit(limit int) int {
+	if limit <= 0 {
+		return DefaultLimit
+	}
+	return min(limit, MaxLimit)
+}
+
+// LogLine is a line a task logged.
+type LogLine struct {
+	// Seq numbers a run's lines from 1; AppendLogs assigns it.
+	Seq     int64
+	Time    time.Time
+	Level   string // debug, info, warn or error
+	Message string
+}
+
+// runColumns are the columns scanRun reads, for GetRun.
+const runColumns = `ID, AppName, TaskName, Status, coalesce(TriggeredBy, ''), coalesce(TriggeredByUser, ''),
+	coalesce(ScheduledTime, ''), Attempt, StartTime, coalesce(EndTime, ''), coalesce(Duration, 0),
+	coalesce(ExitCode, -1), coalesce(Output, ''), coalesce(ErrorMessage, ''), coalesce(Input, ''),
+	coalesce(Result, ''), coalesce(PeakMemory, 0), coalesce(Reason, ''), LogsDropped`
+
+// runSummaryColumns are runColumns without output, input and result, for
+// lists.
+const runSummaryColumns = `ID, AppName, TaskName, Status, coalesce(TriggeredBy, ''), coalesce(TriggeredByUser, ''),
+	coalesce(ScheduledTime, ''), Attempt, StartTime, coalesce(EndTime, ''), coalesce(Duration, 0),
+	coalesce(ExitCode, -1), '', coalesce(ErrorMessage, ''), '',
+	'', coalesce(PeakMemory, 0), coalesce(Reason, ''), LogsDropped`
+
+// scanRun reads a row of runColumns or runSummaryColumns.
+func scanRun(sc scanner) (Run, error) {
+	var (
+		r                 Run
+		sched, start, end string
+		input, result     string
+		durationMS        int64
+		status, trigger   string
+	)
+	err := sc.Scan(&r.ID, &r.App, &r.Task, &status, &trigger, &r.TriggeredByUser,
+		&sched, &r.Attempt, &start, &end, &durationMS,
+		&r.ExitCode, &r.Output, &r.Error, &input,
+		&result, &r.PeakMemory, &r.Reason, &r.LogsDropped)
+	if err != nil {
+		return Run{}, err
+	}
+	r.Status, r.Trigger = Status(status), Trigger(trigger)
+	r.Duration = time.Duration(durationMS) * time.Millisecond
+	if input != "" {
+		r.Input = json.RawMessage(input)
+	}
+	if result != "" {
+		r.Result = json.RawMessage(result)
+	}
+	if r.ScheduledTime, err = parseTime(sched); err == nil {
+		if r.StartTime, err = parseTime(start); err == nil {
+			r.EndTime, err = parseTime(end)
+		}
+	}
+	if err != nil {
+		return Run{}, fmt.Errorf("run %d: %w", r.ID, err)
+	}
+	return r, nil
+}
+
+// checkNewRun validates a run to record; doing is the error prefix.
+func checkNewRun(doing string, r *Run) error {
+	var problem string
+	switch {
+	case r.App == "":
+		problem = "no app"
+	case r.Task == "":
+		problem = "no task"
+	case r.StartTime.IsZero():
+		problem = "no start time"
+	case !r.Trigger.valid():
+		problem = fmt.Sprintf("unknown trigger %q", r.Trigger)
+	case r.Trigger.scheduled() && r.ScheduledTime.IsZero():
+		problem = fmt.Sprintf("trigger %q without a scheduled time", r.Trigger)
+	case r.Attempt < 0:
+		problem = fmt.Sprintf("negative attempt %d", r.Attempt)
+	case len(r.Input) > 0 && !json.Valid(r.Input):
+		problem = "input is not JSON"
+	default:
+		return nil
+	}
+	return fmt.Errorf("%s: %w: %s", doing, ErrInvalid, problem)
+}
+
+const insertRunSQL = `INSERT INTO TaskExecutions (AppName, TaskName, Status, TriggeredBy, TriggeredByUser,
+	ScheduledTime, Attempt, StartTime, EndTime, Duration, Input, Reason)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// insertRun records r, with its Status, EndTime and Duration.
+func (s *SQLite) insertRun(ctx context.Context, doing string, r *Run) (int64, error) {
+	var id int64
+	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var end, duration any
+		if !r.EndTime.IsZero() {
+			end, duration = formatTime(r.EndTime), r.Duration.Milliseconds()
+		}
+		res, err := tx.StmtContext(ctx, s.ws.insertRun).ExecContext(ctx,
+			r.App, r.Task, r.Status, r.Trigger, nullString(r.TriggeredByUser),
+			nullTime(r.ScheduledTime), r.Attempt, formatTime(r.StartTime), end, duration,
+			nullJSON(r.Input), nullString(r.Reason))
+		if err != nil {
+			return err
+		}
+		id, err = res.LastInsertId()
+		return err
+	})
+	switch {
+	case isUnique(err):
+		return 0, fmt.Errorf("%s: scheduled time %s: %w", doing, formatTime(r.ScheduledTime), ErrDuplicate)
+	case err != nil:
+		return 0, fmt.Errorf("%s: %w", doing, err)
+	}
+	return id, nil
+}
+
+// StartRun implements Store.
+func (s *SQLite) StartRun(ctx context.Context, r Run) (int64, error) {
+	doing := fmt.Sprintf("starting run of %s/%s", r.App, r.Task)
+	if err := checkNewRun(doing, &r); err != nil {
+		return 0, err
+	}
+	r.Status, r.EndTime, r.Reason = StatusRunning, time.Time{}, ""
+	return s.insertRun(ctx, doing, &r)
+}
+
+// RecordSkipped implements Store. The run ends as it starts, at
+// r.StartTime.
+func (s *SQLite) RecordSkipped(ctx context.Context, r Run) (int64, error) {
+	doing := fmt.Sprintf("recording skipped run of %s/%s", r.App, r.Task)
+	if err := checkNewRun(doing, &r); err != nil {
+		return 0, err
+	}
+	if r.Reason == "" {
+		return 0, fmt.Errorf("%s: %w: no reason", doing, ErrInvalid)
+	}
+	r.Status, r.EndTime, r.Duration = StatusSkipped, r.StartTime, 0
+	return s.insertRun(ctx, doing, &r)
+}
+
+const finishRunSQL = `UPDATE TaskExecutions SET Status = ?, EndTime = ?, Duration = ?, ExitCode = ?,
+	Output = ?, ErrorMessage = ?, Result = ?, PeakMemory = ?
+	WHERE ID = ? AND Status = 'running'`
+
+// FinishRun implements Store.
+func (s *SQLite) FinishRun(ctx context.Context, id int64, end RunEnd) error {
+	switch {
+	case !end.Status.ended():
+		return fmt.Errorf("finishing run %d: %w: status %q is not a final status", id, ErrInvalid, end.Status)
+	case end.EndTime.IsZero():
+		return fmt.Errorf("finishing run %d: %w: no end time", id, ErrInvalid)
+	case len(end.Result) > 0 && !json.Valid(end.Result):
+		return fmt.Errorf("finishing run %d: %w: result is not JSON", id, ErrInvalid)
+	}
+	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.StmtContext(ctx, s.ws.finishRun).ExecContext(ctx,
+			end.Status, formatTime(end.EndTime), end.Duration.Milliseconds(), end.ExitCode,
+			end.Output, nullString(end.Error), nullJSON(end.Result), end.PeakMemory, id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		var status string
+		err = tx.QueryRowContext(ctx, `SELECT Status FROM TaskExecutions WHERE ID = ?`, id).Scan(&status)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: it is %s", ErrFinished, status)
+	})
+	if err != nil {
+		return fmt.Errorf("finishing run %d: %w", id, err)
+	}
+	return nil
+}
+
+// AppendLogs implements Store.
+func (s *SQLite) AppendLogs(ctx context.Context, runID int64, lines []LogLine) error {
+	if len(lines) == 0 {
+		return nil
+	}
+	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var last int64
+		if err := tx.StmtContext(ctx, s.ws.lastLogSeq).QueryRowContext(ctx, runID).Scan(&last); err != nil {
+			return err
+		}
+		room := max(0, int64(s.opts.MaxLogLines)-last)
+		keep := lines[:min(int64(len(lines)), room)]
+		insert := tx.StmtContext(ctx, s.ws.insertLog)
+		for i, l := range keep {
+			_, err := insert.ExecContext(ctx, runID, last+1+int64(i), formatTime(s.now(l.Time)), l.Level, l.Message)
+			if isForeignKey(err) {
+				return ErrNotFound
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if dropped := len(lines) - len(keep); dropped > 0 {
+			res, err := tx.StmtContext(ctx, s.ws.addLogsDropped).ExecContext(ctx, dropped, runID)
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return ErrNotFound
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("appending logs to run %d: %w", runID, err)
+	}
+	return nil
+}
+
+// GetRun implements Store.
+func (s *SQLite) GetRun(ctx context.Context, id int64) (*Run, error) {
+	r, err := scanRun(s.rs.getRun.QueryRowContext(ctx, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("getting run %d: %w", id, err)
+	}
+	return &r, nil
+}
+
+// ListRuns implements Store.
+func (s *SQLite) ListRuns(ctx context.Context, f RunFilter) ([]Run, error) {
+	if f.Apps != nil && len(f.Apps) == 0 {
+		return nil, nil
+	}
+	var (
+		q    strings.Builder
+		args []any
+		in   string
+	)
+	q.WriteString(`SELECT ` + runSummaryColumns + ` FROM TaskExecutions WHERE 1`)
+	if len(f.Apps) > 0 {
+		in, args = inClause(args, f.Apps)
+		q.WriteString(` AND AppName IN ` + in)
+	}
+	if f.Task != "" {
+		q.WriteString(` AND TaskName = ?`)
+		args = append(args, f.Task)
+	}
+	if len(f.Statuses) > 0 {
+		in, args = inClause(args, f.Statuses)
+		q.WriteString(` AND Status IN ` + in)
+	}
+	if !f.Since.IsZero() {
+		q.WriteString(` AND StartTime >= ?`)
+		args = append(args, formatTime(f.Since))
+	}
+	if f.BeforeID > 0 {
+		q.WriteString(` AND ID < ?`)
+		args = append(args, f.BeforeID)
+	}
+	q.WriteString(` ORDER BY ID DESC LIMIT ?`)
+	args = append(args, clampLimit(f.Limit))
+
+	rows, err := s.rdb.QueryContext(ctx, q.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("listing runs: %w", err)
+	}
+	defer rows.Close()
+	var runs []Run
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, fmt.Errorf("listing runs: %w", err)
+		}
+		runs = append(runs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing runs: %w", err)
+	}
+	return runs, nil
+}
+
+// RunLogs implements Store.
+func (s *SQLite) RunLogs(ctx context.Context, runID, afterSeq int64, limit int) ([]LogLine, error) {
+	lines, err := s.runLogs(ctx, runID, afterSeq, clampLimit(limit))
+	if err == nil && len(lines) == 0 {
+		// Tell an unknown run from one without lines (yet).
+		var one int
+		err = s.rs.runExists.QueryRowContext(ctx, runID).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			err = ErrNotFound
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading logs of run %d: %w", runID, err)
+	}
+	return lines, nil
+}
+
+func (s *SQLite) runLogs(ctx context.Context, runID, afterSeq int64, limit int) ([]LogLine, error) {
+	rows, err := s.rs.runLogs.QueryContext(ctx, runID, afterSeq, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var lines []LogLine
+	for rows.Next() {
+		var (
+			l LogLine
+			t string
+		)
+		if err := rows.Scan(&l.Seq, &t, &l.Level, &l.Message); err != nil {
+			return nil, err
+		}
+		if l.Time, err = parseTime(t); err != nil {
+			return nil, err
+		}
+		lines = append(lines, l)
+	}
+	return lines, rows.Err()
+}
+
+// MarkInterrupted implements Store.
+func (s *SQLite) MarkInterrupted(ctx context.Context, now time.Time) (int, error) {
+	const message = "interrupted: Cronbox stopped while the run was in progress"
+	var n int
+	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT ID, StartTime FROM TaskExecutions WHERE Status = 'running'`)
+		if err != nil {
+			return err
+		}
+		type running struct {
+			id    int64
+			start time.Time
+		}
+		var runs []running
+		for rows.Next() {
+			var (
+				r     running
+				start string
+			)
+			if err := rows.Scan(&r.id, &start); err != nil {
+				rows.Close()
+				return err
+			}
+			if r.start, err = parseTime(start); err != nil {
+				rows.Close()
+				return fmt.Errorf("run %d: %w", r.id, err)
+			}
+			runs = append(runs, r)
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return err
+		}
+		for _, r := range runs {
+			_, err := tx.ExecContext(ctx, `UPDATE TaskExecutions SET Status = ?, EndTime = ?, Duration = ?,
+				ErrorMessage = coalesce(nullif(ErrorMessage, ''), ?) WHERE ID = ?`,
+				StatusInterrupted, formatTime(now), max(0, now.Sub(r.start).Milliseconds()), message, r.id)
+			if err != nil {
+				return err
+			}
+		}
+		n = len(runs)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("marking interrupted runs: %w", err)
+	}
+	return n, nil
+}
+
+const lastScheduledSQL = `SELECT ScheduledTime FROM TaskExecutions
+	WHERE AppName = ? AND TaskName = ? AND ScheduledTime IS NOT NULL AND TriggeredBy IN ('schedule', 'catch-up')
+	ORDER BY ScheduledTime DESC LIMIT 1`
+
+// LastScheduled implements Store.
+func (s *SQLite) LastScheduled(ctx context.Context, app, task string) (time.Time, error) {
+	var v string
+	err := s.rs.lastScheduled.QueryRowContext(ctx, app, task).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	var t time.Time
+	if err == nil {
+		t, err = parseTime(v)
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("reading last scheduled time of %s/%s: %w", app, task, err)
+	}
+	return t, nil
+}
+
+// PruneRuns implements Store.
+func (s *SQLite) PruneRuns(ctx context.Context, app, task string, keepLast int, maxAge time.Duration, now time.Time) (int, error) {
+	doing := fmt.Sprintf("pruning runs of %s/%s", app, task)
+	switch {
+	case app == "" || task == "":
+		return 0, fmt.Errorf("%s: %w: no app or task", doing, ErrInvalid)
+	case keepLast < 0 || maxAge < 0:
+		return 0, fmt.Errorf("%s: %w: negative limit", doing, ErrInvalid)
+	case keepLast == 0 && maxAge == 0:
+		return 0, nil
+	}
+	var n int64
+	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		// Finished runs with an ID below cutoff are past the newest keepLast.
+		var cutoff int64
+		if keepLast > 0 {
+			err := tx.QueryRowContext(ctx, `SELECT ID FROM TaskExecutions
+				WHERE AppName = ? AND TaskName = ? AND Status <> 'running'
+				ORDER BY ID DESC LIMIT 1 OFFSET ?`, app, task, keepLast-1).Scan(&cutoff)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
+		olderThan := "" // no start time is before ""
+		if maxAge > 0 {
+			olderThan = formatTime(now.Add(-maxAge))
+		}
+		var keep int64 // the run holding LastScheduled
+		err := tx.QueryRowContext(ctx, `SELECT ID FROM TaskExecutions
+			WHERE AppName = ? AND TaskName = ? AND ScheduledTime IS NOT NULL AND TriggeredBy IN ('schedule', 'catch-up')
+			ORDER BY ScheduledTime DESC LIMIT 1`, app, task).Scan(&keep)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM TaskExecutions
+			WHERE AppName = ? AND TaskName = ? AND Status <> 'running' AND ID <> ?
+			AND (ID < ? OR StartTime < ?)`, app, task, keep, cutoff, olderThan)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", doing, err)
+	}
+	return int(n), nil
+}

@@ -1,0 +1,203 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// migration is one numbered step of the schema, applied in a transaction of
+// its own and recorded in schema_version.
+type migration struct {
+	version int
+	stmts   []string
+}
+
+// migrations returns the schema's steps in order, numbered from 1. A step,
+// once released, never changes: a change to the schema is a new step.
+//
+// TaskExecutions and TaskConfigurations keep the columns and indexes of the
+// task engine Cronbox grew out of, with AppName required (tasks are
+// addressed app/task) and TaskConfigurations unique per app and task rather
+// than per task name. Columns added to them are named in their style; new
+// tables use snake_case.
+func migrations() []migration {
+	const now = `(strftime('%Y-%m-%dT%H:%M:%f000000Z', 'now'))` // a default in the format of timeLayout
+	return []migration{{version: 1, stmts: []string{
+		`CREATE TABLE TaskExecutions (
+			ID INTEGER PRIMARY KEY AUTOINCREMENT,
+			TaskName TEXT NOT NULL,
+			AppName TEXT NOT NULL,
+			StartTime TEXT NOT NULL,
+			EndTime TEXT,
+			Duration INTEGER,          -- milliseconds
+			Status TEXT NOT NULL,
+			ExitCode INTEGER,
+			Output TEXT,
+			ErrorMessage TEXT,
+			TriggeredBy TEXT,
+			TriggeredByUser TEXT,
+			CreatedAt TEXT DEFAULT ` + now + `,
+			ScheduledTime TEXT,        -- the schedule instant the run was fired for
+			Attempt INTEGER NOT NULL DEFAULT 0,
+			Input TEXT,                -- JSON
+			Result TEXT,               -- JSON
+			PeakMemory INTEGER,        -- bytes
+			Reason TEXT,               -- why a run was skipped
+			LogsDropped INTEGER NOT NULL DEFAULT 0
+		)`,
+		`CREATE INDEX idx_task_name ON TaskExecutions(TaskName)`,
+		`CREATE INDEX idx_start_time ON TaskExecutions(StartTime DESC)`,
+		`CREATE INDEX idx_status ON TaskExecutions(Status)`,
+		`CREATE INDEX idx_app_name ON TaskExecutions(AppName)`,
+		`CREATE INDEX idx_app_task ON TaskExecutions(AppName, TaskName)`,
+		// A scheduled time is fired at most once per task, even across
+		// crashes. LastScheduled reads this index too.
+		`CREATE UNIQUE INDEX idx_scheduled_once ON TaskExecutions(AppName, TaskName, ScheduledTime)
+			WHERE ScheduledTime IS NOT NULL AND TriggeredBy IN ('schedule', 'catch-up')`,
+		`CREATE TABLE run_logs (
+			run_id INTEGER NOT NULL REFERENCES TaskExecutions(ID) ON DELETE CASCADE,
+			seq INTEGER NOT NULL,
+			time TEXT NOT NULL,
+			level TEXT NOT NULL,
+			message TEXT NOT NULL,
+			PRIMARY KEY (run_id, seq)
+		) WITHOUT ROWID`,
+		`CREATE TABLE TaskConfigurations (
+			ID INTEGER PRIMARY KEY AUTOINCREMENT,
+			TaskName TEXT NOT NULL,
+			AppName TEXT NOT NULL,
+			Configuration TEXT NOT NULL, -- JSON: name, appName, enabled, schedule, environment, definition
+			IsCustom INTEGER DEFAULT 0,
+			IsDeleted INTEGER DEFAULT 0,
+			CreatedAt TEXT DEFAULT ` + now + `,
+			UpdatedAt TEXT DEFAULT ` + now + `,
+			ConsecutiveFailures INTEGER NOT NULL DEFAULT 0,
+			DisabledReason TEXT NOT NULL DEFAULT '',
+			DisabledAt TEXT,
+			UNIQUE (AppName, TaskName)
+		)`,
+		`CREATE INDEX idx_config_task_name ON TaskConfigurations(TaskName)`,
+		`CREATE INDEX idx_config_app_name ON TaskConfigurations(AppName)`,
+		`CREATE TABLE kv (
+			app TEXT NOT NULL,
+			key TEXT NOT NULL,  -- compared as bytes (BINARY collation)
+			value BLOB NOT NULL,
+			PRIMARY KEY (app, key)
+		) WITHOUT ROWID`,
+		`CREATE TABLE api_tokens (
+			id INTEGER PRIMARY KEY AUTOINCREMENT,
+			name TEXT NOT NULL,
+			hash BLOB NOT NULL UNIQUE CHECK (length(hash) = 32), -- SHA-256 of the token
+			role TEXT NOT NULL,
+			apps TEXT NOT NULL DEFAULT '[]', -- JSON list; empty: every app
+			created_at TEXT NOT NULL,
+			last_used_at TEXT,
+			revoked_at TEXT
+		)`,
+		`CREATE TABLE load_errors (
+			id INTEGER PRIMARY KEY,
+			app TEXT NOT NULL,
+			task TEXT NOT NULL DEFAULT '',
+			message TEXT NOT NULL,
+			file TEXT NOT NULL DEFAULT '',
+			line INTEGER NOT NULL DEFAULT 0,
+			time TEXT NOT NULL
+		)`,
+		`CREATE INDEX idx_load_errors_app ON load_errors(app)`,
+		`CREATE TABLE events (
+			id INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused, so clients can resume after an id
+			time TEXT NOT NULL,
+			type TEXT NOT NULL,
+			app TEXT NOT NULL DEFAULT '',
+			task TEXT NOT NULL DEFAULT '',
+			payload TEXT -- JSON
+		)`,
+		`CREATE INDEX idx_events_app ON events(app)`,
+	}}}
+}
+
+// migrate brings db's schema to the last of migs. Each step runs in its own
+// write transaction, which rechecks the version, so processes opening the
+// same file at once apply each step once.
+func migrate(ctx context.Context, db *sql.DB, migs []migration, now time.Time) error {
+	latest := migs[len(migs)-1].version
+	v, err := schemaVersion(ctx, db)
+	if err != nil {
+		return err
+	}
+	if v > latest {
+		return schemaTooNew(v, latest)
+	}
+	for _, m := range migs {
+		if m.version > v {
+			if err := applyMigration(ctx, db, m, latest, now); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// schemaVersion returns the version db's schema is at; 0 for a new file.
+func schemaVersion(ctx context.Context, q interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}) (int, error) {
+	var n int
+	if err := q.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_version'`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("reading schema version: %w", err)
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	var v int
+	if err := q.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("reading schema version: %w", err)
+	}
+	return v, nil
+}
+
+func schemaTooNew(v, latest int) error {
+	return fmt.Errorf("%w: the database is at version %d, this Cronbox knows versions up to %d; use a newer Cronbox or restore a backup", ErrSchemaTooNew, v, latest)
+}
+
+// applyMigration applies m in a transaction, unless another process has.
+func applyMigration(ctx context.Context, db *sql.DB, m migration, latest int, now time.Time) (err error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrating schema to version %d: %w", m.version, err)
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
+		version INTEGER PRIMARY KEY,
+		applied_at TEXT NOT NULL
+	)`); err != nil {
+		return fmt.Errorf("migrating schema to version %d: %w", m.version, err)
+	}
+	v, err := schemaVersion(ctx, tx)
+	switch {
+	case err != nil:
+		return err
+	case v > latest:
+		return schemaTooNew(v, latest)
+	case v >= m.version:
+		return tx.Rollback() // another process applied it
+	}
+	for _, stmt := range m.stmts {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("migrating schema to version %d: %w", m.version, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version, applied_at) VALUES (?, ?)`, m.version, formatTime(now)); err != nil {
+		return fmt.Errorf("migrating schema to version %d: %w", m.version, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migrating schema to version %d: %w", m.version, err)
+	}
+	return nil
+}

@@ -1,0 +1,73 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// writeStmts are the statements of frequent writes, prepared once on the
+// write connection; a write uses them through tx.StmtContext.
+type writeStmts struct {
+	insertRun, finishRun                  *sql.Stmt
+	lastLogSeq, insertLog, addLogsDropped *sql.Stmt
+	kvSet, kvDelete                       *sql.Stmt
+	getFailures, clearFailures            *sql.Stmt
+	insertEvent                           *sql.Stmt
+	touchToken                            *sql.Stmt
+}
+
+func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
+	return prepareAll(ctx, db, []stmtDef{
+		{&w.insertRun, insertRunSQL},
+		{&w.finishRun, finishRunSQL},
+		{&w.lastLogSeq, `SELECT coalesce(max(seq), 0) FROM run_logs WHERE run_id = ?`},
+		{&w.insertLog, `INSERT INTO run_logs (run_id, seq, time, level, message) VALUES (?, ?, ?, ?, ?)`},
+		{&w.addLogsDropped, `UPDATE TaskExecutions SET LogsDropped = LogsDropped + ? WHERE ID = ?`},
+		{&w.kvSet, `INSERT INTO kv (app, key, value) VALUES (?, ?, ?) ON CONFLICT (app, key) DO UPDATE SET value = excluded.value`},
+		{&w.kvDelete, `DELETE FROM kv WHERE app = ? AND key = ?`},
+		{&w.getFailures, getFailuresSQL},
+		{&w.clearFailures, clearFailuresSQL},
+		{&w.insertEvent, `INSERT INTO events (time, type, app, task, payload) VALUES (?, ?, ?, ?, ?)`},
+		{&w.touchToken, touchTokenSQL},
+	})
+}
+
+// readStmts are the statements of frequent reads, prepared on the read
+// pool (database/sql prepares each on every connection that runs it).
+type readStmts struct {
+	getRun, runExists, runLogs, lastScheduled *sql.Stmt
+	kvGet, kvListFrom, kvListRange            *sql.Stmt
+	tokenByHash                               *sql.Stmt
+}
+
+func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
+	return prepareAll(ctx, db, []stmtDef{
+		{&r.getRun, `SELECT ` + runColumns + ` FROM TaskExecutions WHERE ID = ?`},
+		{&r.runExists, `SELECT 1 FROM TaskExecutions WHERE ID = ?`},
+		{&r.runLogs, `SELECT seq, time, level, message FROM run_logs WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?`},
+		{&r.lastScheduled, lastScheduledSQL},
+		{&r.kvGet, `SELECT value FROM kv WHERE app = ? AND key = ?`},
+		{&r.kvListFrom, `SELECT key FROM kv WHERE app = ? AND key >= ? ORDER BY key LIMIT ?`},
+		{&r.kvListRange, `SELECT key FROM kv WHERE app = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?`},
+		{&r.tokenByHash, `SELECT ` + tokenColumns + ` FROM api_tokens WHERE hash = ?`},
+	})
+}
+
+// stmtDef is a statement to prepare and where to keep it.
+type stmtDef struct {
+	dst   **sql.Stmt
+	query string
+}
+
+// prepareAll prepares defs on db. On an error, the statements prepared so
+// far are closed with db.
+func prepareAll(ctx context.Context, db *sql.DB, defs []stmtDef) error {
+	for _, d := range defs {
+		var err error
+		if *d.dst, err = db.PrepareContext(ctx, d.query); err != nil {
+			return fmt.Errorf("preparing %q: %w", d.query, err)
+		}
+	}
+	return nil
+}

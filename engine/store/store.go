@@ -1,0 +1,171 @@
+// Package store records Cronbox's state: the history of runs and their log
+// lines, the runtime overrides of task configuration with each task's
+// failure count, every app's key-value data, API tokens, app load errors and
+// a window of recent events.
+//
+// The engine depends on the Store interface, not on SQL, so that a
+// PostgreSQL store can later serve several nodes. SQLite is the
+// implementation for one node.
+//
+// # SQLite
+//
+// The database runs in WAL mode: readers never block the writer or each
+// other, and other processes (the cronbox CLI reading history while serve
+// records it) can open the same file; a busy timeout makes them wait for a
+// lock instead of failing.
+//
+// SQLite allows one writer at a time, so every write goes through one
+// connection, owned by a goroutine that groups the writes that arrive while
+// a transaction commits into the next transaction (group commit). A write
+// method returns once its transaction has committed, so a returned write is
+// durable in the sense Options.Synchronous describes. Each write runs in a
+// savepoint of the shared transaction, so a failing write (a duplicate, a
+// missing run) undoes only itself. Reads use a separate pool of read-only
+// connections and see every write that has returned.
+//
+// A write is not interrupted by its context once the writer has taken it:
+// interrupting SQLite inside a transaction would roll back the whole group.
+// The context governs the wait for the writer; a write that returns an
+// error was not committed.
+//
+// # Times
+//
+// Times are stored as TEXT in UTC with nine fractional digits, e.g.
+// "2026-01-16T10:30:00.000000000Z": RFC 3339, readable in the sqlite3
+// shell, and ordered correctly as text (RFC3339Nano, which trims trailing
+// zeros, is not). Durations are stored in milliseconds.
+//
+// # Schema
+//
+// Migrations are numbered in the code, each applied in its own transaction
+// and recorded in the schema_version table. Opening a database that a newer
+// Cronbox has migrated fails with ErrSchemaTooNew.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/cronbox/cronbox/hostapi"
+)
+
+// Store is the state the engine keeps. Every method is safe for concurrent
+// use. Methods that take an app and a task address the task app/task.
+type Store interface {
+	// StartRun records a run as running and returns its ID. r's App, Task,
+	// StartTime and Trigger are required; ScheduledTime is required for the
+	// schedule and catch-up triggers. For those triggers a scheduled time
+	// is recorded at most once per task: recording it again returns
+	// ErrDuplicate, so a time is never fired twice, even across crashes.
+	StartRun(ctx context.Context, r Run) (int64, error)
+	// FinishRun records how the running run id ended. It returns
+	// ErrNotFound for an unknown run and ErrFinished for a run that is no
+	// longer running.
+	FinishRun(ctx context.Context, id int64, end RunEnd) error
+	// RecordSkipped records a run that could not start, with r.Reason
+	// saying why; it is subject to the same ScheduledTime uniqueness as
+	// StartRun.
+	RecordSkipped(ctx context.Context, r Run) (int64, error)
+	// AppendLogs adds log lines to a run, numbering them after its last
+	// line. Past Options.MaxLogLines lines per run, lines are counted in
+	// Run.LogsDropped instead. It returns ErrNotFound for an unknown run.
+	AppendLogs(ctx context.Context, runID int64, lines []LogLine) error
+	// GetRun returns a run with its output, input and result, or
+	// ErrNotFound.
+	GetRun(ctx context.Context, id int64) (*Run, error)
+	// ListRuns returns runs, newest first, without their output, input and
+	// result.
+	ListRuns(ctx context.Context, f RunFilter) ([]Run, error)
+	// RunLogs returns up to limit log lines of a run with Seq > afterSeq,
+	// in order; limit is clamped as RunFilter.Limit is. It returns
+	// ErrNotFound for an unknown run.
+	RunLogs(ctx context.Context, runID, afterSeq int64, limit int) ([]LogLine, error)
+	// MarkInterrupted ends every run still running as interrupted at now
+	// and returns how many it ended. The engine calls it when it starts,
+	// before it starts runs: those runs were cut short by a stop or a
+	// crash.
+	MarkInterrupted(ctx context.Context, now time.Time) (int, error)
+	// LastScheduled returns the latest ScheduledTime recorded for a task
+	// by the schedule and catch-up triggers, or the zero time.
+	LastScheduled(ctx context.Context, app, task string) (time.Time, error)
+	// PruneRuns deletes a task's finished runs, with their logs, past the
+	// newest keepLast, and those that started before now-maxAge; zero
+	// keepLast or maxAge means no limit of that kind. It keeps running runs
+	// and the run that holds LastScheduled. It returns how many it deleted.
+	PruneRuns(ctx context.Context, app, task string, keepLast int, maxAge time.Duration, now time.Time) (int, error)
+
+	// Overrides returns every override, ordered by app and task.
+	Overrides(ctx context.Context) ([]Override, error)
+	// PutOverride creates or replaces the configuration part of an
+	// override; the failure state is left as it is.
+	PutOverride(ctx context.Context, o Override) error
+	// DeleteOverride removes a task's override, failure state included,
+	// or returns ErrNotFound.
+	DeleteOverride(ctx context.Context, app, task string) error
+	// RecordOutcome counts a finished run of a task: a success resets its
+	// consecutive failures, a failure adds one and, on reaching
+	// o.MaxFailures, disables the task in its override with a reason.
+	RecordOutcome(ctx context.Context, app, task string, o Outcome) (FailureState, error)
+	// ResetFailures clears a task's failure state, e.g. when a person
+	// enables it again. A task without an override is left alone.
+	ResetFailures(ctx context.Context, app, task string) error
+
+	// KV returns the key-value namespace of one app.
+	KV(app string) hostapi.KV
+	// DeleteAppData removes everything the store holds for an app: its
+	// key-value data, runs and logs, overrides, load errors and events.
+	// Tokens are left: they belong to people, not to apps.
+	DeleteAppData(ctx context.Context, app string) error
+
+	// CreateToken records a token and returns its ID; only the token's
+	// hash is stored. It returns ErrDuplicate if the hash is known.
+	CreateToken(ctx context.Context, t Token) (int64, error)
+	// TokenByHash returns the token with that hash: ErrNotFound if there
+	// is none, ErrRevoked if it was revoked.
+	TokenByHash(ctx context.Context, hash TokenHash) (*Token, error)
+	// ListTokens returns every token, revoked ones too, ordered by ID.
+	ListTokens(ctx context.Context) ([]Token, error)
+	// RevokeToken revokes a token for good, or returns ErrNotFound.
+	// Revoking it again changes nothing.
+	RevokeToken(ctx context.Context, id int64) error
+	// TouchToken records that a token was just used, or returns
+	// ErrNotFound. It is a write: callers should not call it on every
+	// request, but at most every minute or so per token.
+	TouchToken(ctx context.Context, id int64) error
+
+	// SetLoadErrors replaces the load errors of an app; none clears them.
+	SetLoadErrors(ctx context.Context, app string, errs []LoadError) error
+	// LoadErrors returns the load errors of every app that has some.
+	LoadErrors(ctx context.Context) (map[string][]LoadError, error)
+
+	// AppendEvent records an event and returns its ID, which is greater
+	// than every earlier event's. About Options.MaxEvents recent events
+	// are kept.
+	AppendEvent(ctx context.Context, e Event) (int64, error)
+	// Events returns events in ID order, for a client resuming a stream.
+	Events(ctx context.Context, f EventFilter) ([]Event, error)
+
+	// Close waits for pending writes and closes the store.
+	Close() error
+}
+
+// The errors of the store. Methods wrap them; test with errors.Is.
+var (
+	// ErrNotFound reports that a run, override or token does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrDuplicate reports that a record would duplicate a unique one: a
+	// scheduled time already recorded for a task, or a known token hash.
+	ErrDuplicate = errors.New("already recorded")
+	// ErrFinished reports an attempt to finish a run that is not running.
+	ErrFinished = errors.New("run is not running")
+	// ErrRevoked reports a token that was revoked.
+	ErrRevoked = errors.New("token revoked")
+	// ErrInvalid reports an argument the store cannot record, e.g. a run
+	// without an app.
+	ErrInvalid = errors.New("invalid argument")
+	// ErrClosed reports a write to a closed store.
+	ErrClosed = errors.New("store is closed")
+	// ErrSchemaTooNew reports a database migrated by a newer Cronbox.
+	ErrSchemaTooNew = errors.New("database schema is newer than this Cronbox supports")
+)
