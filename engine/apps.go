@@ -1,0 +1,383 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/cronbox/cronbox/engine/app"
+	"github.com/cronbox/cronbox/engine/schedule"
+	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/runtime"
+)
+
+// appState is an app as the engine runs it: its last good version, its run
+// queue and its slots.
+type appState struct {
+	name     string
+	app      *app.App // the last good version; nil if it never loaded
+	tasks    []string // keys of its tasks
+	queue    []*runReq
+	reserved int // admitted runs not yet in queue
+	running  int
+	memory   int64 // the memory limits of its running runs, summed
+	gone     bool  // removed from disk
+	loadErr  string
+}
+
+func (a *appState) quota() int {
+	if a.app == nil || a.app.Manifest.Quotas.Concurrency <= 0 {
+		return app.DefaultConcurrency
+	}
+	return a.app.Manifest.Quotas.Concurrency
+}
+
+// fits reports whether a run with memory limit mem fits the app's memory
+// quota beside its running runs. A run always fits when none is running.
+func (a *appState) fits(mem int64) bool {
+	if a.app == nil || a.running == 0 {
+		return true
+	}
+	return a.memory+mem <= a.app.Manifest.Quotas.Memory
+}
+
+func (a *appState) enabled() bool { return a.app != nil && a.app.Manifest.Enabled && !a.gone }
+
+// Reload reads every app under <home>/apps again and applies the store's
+// overrides. An app that fails to load keeps its last good version, and its
+// errors are recorded with SetLoadErrors; an app whose folder is gone stops
+// firing (its running runs finish).
+func (e *Engine) Reload(ctx context.Context) error {
+	e.reloadMu.Lock()
+	defer e.reloadMu.Unlock()
+	overrides, err := e.overrides(ctx)
+	if err != nil {
+		return fmt.Errorf("reloading apps: %w", err)
+	}
+	entries, err := os.ReadDir(e.appsDir())
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("reloading apps: %w", err)
+	}
+	seen := map[string]bool{}
+	for _, ent := range entries {
+		if !ent.IsDir() || app.ValidName(ent.Name()) != nil {
+			continue
+		}
+		seen[ent.Name()] = true
+		e.loadApp(ctx, ent.Name(), overrides)
+	}
+	e.mu.Lock()
+	var gone []string
+	for name := range e.apps {
+		if !seen[name] && !e.apps[name].gone {
+			gone = append(gone, name)
+		}
+	}
+	e.mu.Unlock()
+	for _, name := range gone {
+		e.removeApp(ctx, name)
+	}
+	e.unloadUnused(ctx)
+	return nil
+}
+
+// unloadUnused forgets the compiled modules that no task and no run uses.
+func (e *Engine) unloadUnused(ctx context.Context) {
+	e.mu.Lock()
+	used := map[*runtime.Module]bool{}
+	for _, ts := range e.tasks {
+		used[ts.module] = true
+	}
+	for _, h := range e.runs {
+		used[h.module] = true
+	}
+	var unused []*runtime.Module
+	for hash, m := range e.modules {
+		if !used[m] {
+			unused = append(unused, m)
+			delete(e.modules, hash)
+		}
+	}
+	e.mu.Unlock()
+	for _, m := range unused {
+		e.cfg.Runtime.Unload(ctx, m)
+	}
+}
+
+// overrideSet is the store's overrides in engine/app's form, with the
+// failure state of each task that has one.
+type overrideSet struct {
+	list     []app.Override
+	failures map[string]store.FailureState // by "app/task"
+}
+
+// overrides reads the store's overrides. An override that cannot be read is
+// logged and left out.
+func (e *Engine) overrides(ctx context.Context) (overrideSet, error) {
+	stored, err := e.cfg.Store.Overrides(ctx)
+	if err != nil {
+		return overrideSet{}, fmt.Errorf("reading overrides: %w", err)
+	}
+	out := overrideSet{list: make([]app.Override, 0, len(stored)), failures: map[string]store.FailureState{}}
+	for _, o := range stored {
+		out.failures[o.App+"/"+o.Task] = o.Failures
+		ao, err := toAppOverride(o)
+		if err != nil {
+			e.log.WarnContext(ctx, "ignoring unreadable override", slog.String("app", o.App), slog.String("task", o.Task), slog.Any("error", err))
+			continue
+		}
+		out.list = append(out.list, ao)
+	}
+	return out, nil
+}
+
+func toAppOverride(o store.Override) (app.Override, error) {
+	ao := app.Override{App: o.App, Task: o.Task, Enabled: o.Enabled, Environment: o.Environment, Deleted: o.Deleted, UpdatedAt: o.UpdatedAt}
+	if len(o.Schedule) > 0 {
+		var s app.ScheduleSpec
+		if err := json.Unmarshal(o.Schedule, &s); err != nil {
+			return ao, fmt.Errorf("reading schedule of override %s/%s: %w", o.App, o.Task, err)
+		}
+		ao.Schedule = &s
+	}
+	if o.Custom {
+		var ts app.TaskSpec
+		if err := json.Unmarshal(o.Definition, &ts); err != nil {
+			return ao, fmt.Errorf("reading definition of custom task %s/%s: %w", o.App, o.Task, err)
+		}
+		ao.Custom = &ts
+	}
+	return ao, nil
+}
+
+func validateSchedule(spec app.ScheduleSpec, key string) error {
+	_, err := schedule.Parse(schedule.Spec{Cron: spec.Cron, Timezone: spec.Timezone, At: spec.At}, key)
+	return err
+}
+
+// loadedTask is a task with what running it needs, prepared outside the lock.
+type loadedTask struct {
+	task    app.Task
+	sched   schedule.Schedule
+	module  *runtime.Module
+	loadErr string
+}
+
+// loadApp loads one app folder and installs it; a failure keeps the last
+// good version.
+func (e *Engine) loadApp(ctx context.Context, name string, ov overrideSet) {
+	a, err := app.Load(filepath.Join(e.appsDir(), name), app.Options{ValidateSchedule: validateSchedule})
+	if err != nil {
+		e.log.WarnContext(ctx, "app failed to load; keeping its last good version", slog.String("app", name), slog.Any("error", err))
+		var lerrs []store.LoadError
+		var inv *app.InvalidError
+		if errors.As(err, &inv) {
+			for _, p := range inv.Problems {
+				lerrs = append(lerrs, problemError(p, ""))
+			}
+		} else {
+			lerrs = append(lerrs, store.LoadError{Message: err.Error()})
+		}
+		e.setLoadErrors(ctx, name, lerrs)
+		e.mu.Lock()
+		as := e.appLocked(name)
+		as.loadErr = err.Error()
+		e.mu.Unlock()
+		e.publish(Event{Type: EventAppReloaded, App: name, Message: err.Error()})
+		return
+	}
+
+	merged := app.Merge(a, ov.list)
+	var lerrs []store.LoadError
+	seenErr := map[string]bool{}
+	loaded := make([]loadedTask, 0, len(merged))
+	for _, t := range merged {
+		lt := loadedTask{task: t}
+		for _, p := range t.Errors {
+			lerrs = append(lerrs, problemError(p, t.Name))
+			seenErr[p.Error()] = true
+		}
+		if t.Valid() {
+			lt.sched, err = parseSchedule(t)
+			if err == nil {
+				lt.module, err = e.loadModule(ctx, t.Module)
+			}
+			if err != nil {
+				lt.loadErr = err.Error()
+				lerrs = append(lerrs, store.LoadError{Task: t.Name, Message: err.Error()})
+			}
+		} else if len(t.Errors) > 0 {
+			lt.loadErr = t.Errors[0].Error()
+		}
+		loaded = append(loaded, lt)
+	}
+	for _, p := range a.Errors {
+		if !seenErr[p.Error()] {
+			lerrs = append(lerrs, problemError(p, ""))
+		}
+	}
+	e.setLoadErrors(ctx, name, lerrs)
+	e.install(name, a, loaded, ov.failures)
+	e.log.InfoContext(ctx, "app loaded", slog.String("app", name), slog.Int("tasks", len(loaded)), slog.Int("errors", len(lerrs)))
+	e.publish(Event{Type: EventAppReloaded, App: name})
+}
+
+func problemError(p app.Problem, task string) store.LoadError {
+	msg := p.Message
+	if p.Field != "" {
+		msg = p.Field + ": " + msg
+	}
+	return store.LoadError{Task: task, Message: msg, File: p.File, Line: p.Line}
+}
+
+func (e *Engine) setLoadErrors(ctx context.Context, name string, errs []store.LoadError) {
+	if err := e.cfg.Store.SetLoadErrors(ctx, name, errs); err != nil {
+		e.log.ErrorContext(ctx, "recording load errors", slog.String("app", name), slog.Any("error", err))
+	}
+}
+
+// loadModule compiles a module file once per content.
+func (e *Engine) loadModule(ctx context.Context, path string) (*runtime.Module, error) {
+	wasm, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading module: %w", err)
+	}
+	sum := sha256.Sum256(wasm)
+	hash := hex.EncodeToString(sum[:])
+	e.mu.Lock()
+	m, ok := e.modules[hash]
+	e.mu.Unlock()
+	if ok {
+		return m, nil
+	}
+	m, _, err = e.cfg.Runtime.Load(ctx, wasm)
+	if err != nil {
+		return nil, fmt.Errorf("compiling module %s: %w", filepath.Base(path), err)
+	}
+	e.mu.Lock()
+	e.modules[hash] = m
+	e.mu.Unlock()
+	return m, nil
+}
+
+// appLocked returns the state of app name, creating it.
+func (e *Engine) appLocked(name string) *appState {
+	as, ok := e.apps[name]
+	if !ok {
+		as = &appState{name: name}
+		e.apps[name] = as
+		e.appOrder = append(e.appOrder, name)
+	}
+	as.gone = false
+	return as
+}
+
+// install makes a loaded app the one that runs.
+func (e *Engine) install(name string, a *app.App, loaded []loadedTask, failures map[string]store.FailureState) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	as := e.appLocked(name)
+	as.app = a
+	as.loadErr = ""
+	now := e.cfg.Clock.Now()
+	keep := map[string]bool{}
+	keys := make([]string, 0, len(loaded))
+	for _, lt := range loaded {
+		key := lt.task.Key()
+		keep[key] = true
+		keys = append(keys, key)
+		ts, ok := e.tasks[key]
+		if !ok {
+			ts = &taskState{key: key, app: name, name: lt.task.Name, heapIdx: -1, running: map[int64]*runHandle{}}
+			e.tasks[key] = ts
+		}
+		oldSched := ts.sched
+		ts.task = lt.task
+		ts.loadErr = lt.loadErr
+		if lt.module != nil || lt.loadErr == "" || ts.module == nil {
+			ts.module = lt.module
+		}
+		if lt.sched != nil {
+			ts.sched = lt.sched
+		} else if lt.loadErr == "" {
+			ts.sched = nil
+		}
+		fs := failures[key]
+		ts.failures, ts.disabledReason = fs.ConsecutiveFailures, fs.DisabledReason
+		if lt.task.Enabled {
+			ts.disabledReason = ""
+		}
+		if ts.schedulable(as) {
+			if ts.heapIdx < 0 || oldSched == nil || oldSched.String() != ts.sched.String() {
+				e.heap.remove(ts)
+				ts.next = ts.sched.Next(now)
+				e.heap.add(ts)
+			}
+		} else {
+			e.heap.remove(ts)
+		}
+	}
+	for _, key := range as.tasks {
+		if !keep[key] {
+			e.dropTaskLocked(key)
+		}
+	}
+	as.tasks = keys
+	e.armLocked()
+}
+
+// removeApp stops firing an app whose folder is gone; its queued runs are
+// cancelled, its running runs finish.
+func (e *Engine) removeApp(ctx context.Context, name string) {
+	e.mu.Lock()
+	as, ok := e.apps[name]
+	if !ok {
+		e.mu.Unlock()
+		return
+	}
+	as.gone = true
+	for _, key := range as.tasks {
+		e.dropTaskLocked(key)
+	}
+	as.tasks = nil
+	dropped := as.queue
+	as.queue = nil
+	e.forgetAppLocked(as)
+	e.armLocked()
+	e.mu.Unlock()
+	for _, r := range dropped {
+		e.finishUnstarted(ctx, r, store.StatusCancelled, "not started: app removed")
+	}
+	e.setLoadErrors(ctx, name, nil)
+	e.log.InfoContext(ctx, "app removed", slog.String("app", name))
+	e.publish(Event{Type: EventAppReloaded, App: name, Message: "removed"})
+}
+
+// forgetAppLocked deletes a removed app's state once nothing of it runs.
+func (e *Engine) forgetAppLocked(as *appState) {
+	if !as.gone || as.running > 0 || as.reserved > 0 || len(as.queue) > 0 {
+		return
+	}
+	delete(e.apps, as.name)
+	e.appOrder = slices.DeleteFunc(e.appOrder, func(n string) bool { return n == as.name })
+	if e.rr >= len(e.appOrder) {
+		e.rr = 0
+	}
+}
+
+func (e *Engine) dropTaskLocked(key string) {
+	ts, ok := e.tasks[key]
+	if !ok {
+		return
+	}
+	e.heap.remove(ts)
+	ts.removed = true
+	delete(e.tasks, key)
+}

@@ -1,0 +1,218 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/cronbox/cronbox/engine/app"
+	"github.com/cronbox/cronbox/engine/store"
+)
+
+// runReq is a run asked for: by the schedule, a person, a retry, a
+// dependency or a catch-up.
+type runReq struct {
+	ts        *taskState
+	trigger   store.Trigger
+	scheduled time.Time
+	attempt   int
+	input     json.RawMessage
+	user      string
+	id        int64 // set once recorded
+}
+
+// The reasons a run is not admitted.
+const (
+	reasonOverlap  = "previous run still running"
+	reasonQuota    = "app quota full"
+	reasonDisabled = "task disabled"
+	reasonInvalid  = "task has errors"
+	reasonRemoved  = "task removed"
+	reasonStopping = "engine stopping"
+)
+
+// submit admits, records and queues a run. The caller has counted it busy;
+// submit takes that count over. A scheduled time that the store already
+// holds was fired before and is dropped silently. A run that cannot be
+// admitted is recorded as skipped (manual runs return ErrBusy instead).
+func (e *Engine) submit(ctx context.Context, r *runReq) (int64, error) {
+	ts := r.ts
+	e.mu.Lock()
+	reason := e.admitLocked(r)
+	e.mu.Unlock()
+	if reason != "" {
+		defer e.doneBusy()
+		if r.trigger == store.TriggerManual {
+			if reason == reasonInvalid || reason == reasonRemoved {
+				return 0, fmt.Errorf("triggering %s: %w: %s", ts.key, ErrInvalidTask, reason)
+			}
+			return 0, fmt.Errorf("triggering %s: %w: %s", ts.key, ErrBusy, reason)
+		}
+		if reason == reasonStopping {
+			return 0, nil
+		}
+		run := e.storeRun(r)
+		run.Reason = reason
+		id, err := e.cfg.Store.RecordSkipped(ctx, run)
+		switch {
+		case errors.Is(err, store.ErrDuplicate):
+			return 0, nil
+		case err != nil:
+			e.log.ErrorContext(ctx, "recording skipped run", slog.String("task", ts.key), slog.Any("error", err))
+			return 0, fmt.Errorf("recording skipped run of %s: %w", ts.key, err)
+		}
+		e.log.InfoContext(ctx, "run skipped", slog.String("task", ts.key), slog.String("reason", reason), slog.Time("scheduled", r.scheduled))
+		e.publish(Event{Type: EventRunSkipped, App: ts.app, Task: ts.name, RunID: id, Status: store.StatusSkipped, Message: reason})
+		return 0, nil
+	}
+
+	id, err := e.cfg.Store.StartRun(ctx, e.storeRun(r))
+	if err != nil {
+		e.mu.Lock()
+		ts.queued--
+		if as := e.apps[ts.app]; as != nil {
+			as.reserved--
+			e.forgetAppLocked(as)
+		}
+		e.addBusyLocked(-1)
+		e.mu.Unlock()
+		if errors.Is(err, store.ErrDuplicate) {
+			e.log.DebugContext(ctx, "scheduled time already fired", slog.String("task", ts.key), slog.Time("scheduled", r.scheduled))
+			return 0, nil
+		}
+		e.log.ErrorContext(ctx, "recording run start", slog.String("task", ts.key), slog.Any("error", err))
+		return 0, fmt.Errorf("recording start of %s: %w", ts.key, err)
+	}
+	r.id = id
+	e.mu.Lock()
+	as := e.apps[ts.app]
+	as.reserved--
+	if e.stopping || as.gone {
+		status, why := store.StatusInterrupted, reasonStopping
+		if !e.stopping {
+			status, why = store.StatusCancelled, reasonRemoved
+		}
+		e.mu.Unlock()
+		e.finishUnstarted(ctx, r, status, "not started: "+why)
+		return id, nil
+	}
+	var dropped []*runReq
+	if ts.task.Concurrency == app.ConcurrencyReplace {
+		for _, h := range ts.running {
+			h.cancel(errReplaced)
+		}
+		kept := as.queue[:0]
+		for _, q := range as.queue {
+			if q.ts == ts {
+				dropped = append(dropped, q)
+			} else {
+				kept = append(kept, q)
+			}
+		}
+		as.queue = kept
+	}
+	as.queue = append(as.queue, r)
+	e.mu.Unlock()
+	e.publish(Event{Type: EventRunQueued, App: ts.app, Task: ts.name, RunID: id})
+	e.mu.Lock()
+	e.dispatchLocked()
+	e.mu.Unlock()
+	for _, q := range dropped {
+		e.finishUnstarted(ctx, q, store.StatusCancelled, "not started: "+errReplaced.Error())
+	}
+	return id, nil
+}
+
+func (e *Engine) storeRun(r *runReq) store.Run {
+	return store.Run{
+		App: r.ts.app, Task: r.ts.name, Status: store.StatusRunning,
+		Trigger: r.trigger, TriggeredByUser: r.user, ScheduledTime: r.scheduled,
+		Attempt: r.attempt, StartTime: e.cfg.Clock.Now(), Input: r.input,
+	}
+}
+
+// admitLocked decides whether r may be queued, and reserves its place;
+// it returns why not, or "".
+func (e *Engine) admitLocked(r *runReq) string {
+	ts := r.ts
+	as := e.apps[ts.app]
+	switch {
+	case e.stopping || !e.started:
+		return reasonStopping
+	case ts.removed || as == nil || as.gone:
+		return reasonRemoved
+	case !ts.runnable():
+		return reasonInvalid
+	case r.trigger != store.TriggerManual && (!ts.task.Enabled || !as.enabled()):
+		return reasonDisabled
+	case ts.task.Concurrency == app.ConcurrencyForbid && ts.queued+len(ts.running) > 0:
+		return reasonOverlap
+	case len(as.queue)+as.reserved >= e.cfg.MaxQueued:
+		return reasonQuota
+	}
+	ts.queued++
+	as.reserved++
+	e.seq++
+	ts.lastStartSeq = e.seq
+	return ""
+}
+
+// dispatchLocked starts queued runs while slots are free, serving the apps
+// with queued runs in turn, one run each, so that one app's flood never
+// starves another. An app's slots are bounded by its concurrency quota and
+// by its memory quota (the memory limits of its running runs, summed).
+func (e *Engine) dispatchLocked() {
+	for !e.stopping && e.running < e.cfg.MaxConcurrent {
+		n := len(e.appOrder)
+		started := false
+		for i := 0; i < n; i++ {
+			idx := (e.rr + i) % n
+			as := e.apps[e.appOrder[idx]]
+			if as == nil || len(as.queue) == 0 || as.running >= as.quota() || !as.fits(as.queue[0].ts.task.Limits.Memory) {
+				continue
+			}
+			r := as.queue[0]
+			as.queue[0] = nil
+			as.queue = as.queue[1:]
+			started = true
+			if r.trigger != store.TriggerManual && (r.ts.removed || !r.ts.task.Enabled) {
+				// Disabled or removed while it waited: it is recorded
+				// as cancelled (a recorded run cannot become skipped).
+				go e.finishUnstarted(context.Background(), r, store.StatusCancelled, "not started: "+reasonDisabled)
+				break
+			}
+			e.rr = (idx + 1) % n
+			e.startLocked(as, r)
+			break
+		}
+		if !started {
+			return
+		}
+	}
+}
+
+// finishUnstarted records a queued run that will not start.
+func (e *Engine) finishUnstarted(ctx context.Context, r *runReq, status store.Status, msg string) {
+	now := e.cfg.Clock.Now()
+	err := e.cfg.Store.FinishRun(context.WithoutCancel(ctx), r.id, store.RunEnd{Status: status, EndTime: now, ExitCode: -1, Error: msg})
+	if err != nil {
+		e.log.ErrorContext(ctx, "recording unstarted run", slog.Int64("run", r.id), slog.Any("error", err))
+	}
+	e.mu.Lock()
+	r.ts.queued--
+	if as := e.apps[r.ts.app]; as != nil {
+		e.forgetAppLocked(as)
+	}
+	e.addBusyLocked(-1)
+	e.mu.Unlock()
+	e.publish(Event{Type: EventRunFinished, App: r.ts.app, Task: r.ts.name, RunID: r.id, Status: status, Message: msg})
+}
+
+func (e *Engine) doneBusy() {
+	e.mu.Lock()
+	e.addBusyLocked(-1)
+	e.mu.Unlock()
+}

@@ -1,0 +1,340 @@
+// Package engine is Cronbox's task engine: it loads the apps under
+// <home>/apps, merges their tasks with the store's overrides, fires their
+// schedules, dispatches runs to the sandbox runtime under per-app quotas and a
+// global limit, applies the termination, retry, overlap and dependency rules,
+// records every run in the store and publishes events.
+//
+// Time comes from an injected Clock, so tests run the scheduler in simulated
+// time.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	goruntime "runtime"
+	"sync"
+	"time"
+
+	"github.com/cronbox/cronbox/engine/app"
+	"github.com/cronbox/cronbox/engine/schedule"
+	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/runtime"
+)
+
+// Errors of the engine. Methods wrap them; test with errors.Is.
+var (
+	// ErrNotFound reports an unknown app, task or run.
+	ErrNotFound = errors.New("not found")
+	// ErrNotRunning reports a call that needs a started engine.
+	ErrNotRunning = errors.New("engine is not running")
+	// ErrBusy reports a manual trigger refused by the task's overlap
+	// policy (forbid) or by a full queue.
+	ErrBusy = errors.New("task is busy")
+	// ErrInvalidTask reports a task that has errors and so cannot run.
+	ErrInvalidTask = errors.New("task has errors")
+	// ErrInvalidOverride reports an override that its app rejects.
+	ErrInvalidOverride = errors.New("invalid override")
+)
+
+// errShutdown is the cancel cause of runs cut short by Stop.
+var errShutdown = errors.New("engine stopping")
+
+// errReplaced is the cancel cause of runs replaced by a newer run.
+var errReplaced = errors.New("replaced by a newer run")
+
+// errCancelled is the cancel cause of runs cancelled through Cancel.
+var errCancelled = errors.New("cancelled by request")
+
+// Config configures an Engine. Store and Runtime are required.
+type Config struct {
+	// Home is the Cronbox home directory: apps are read from Home/apps and
+	// an app's files are Home/data/files/<app>. Default ".".
+	Home string
+	// Store records runs and keeps overrides. Required.
+	Store store.Store
+	// Runtime runs the modules; it must define the hostapi module. Required.
+	Runtime *runtime.Runtime
+	// Clock is the source of time. Default RealClock.
+	Clock Clock
+	// Logger receives the engine's diagnostics. Default: discarded.
+	Logger *slog.Logger
+	// MaxConcurrent is how many runs may go at once over all apps.
+	// Default 4 × GOMAXPROCS.
+	MaxConcurrent int
+	// MaxQueued is how many runs an app may have waiting for a slot; a
+	// scheduled fire past it is recorded as skipped. Default 1000.
+	MaxQueued int
+	// GracePeriod is how long Stop lets running runs finish before it
+	// cancels them, when its context has no earlier deadline. Default 30s.
+	GracePeriod time.Duration
+	// MaxOutput caps the output (stdout then stderr) recorded with a run.
+	// Default 1 MiB.
+	MaxOutput int
+	// LogBatch is how many log lines of a run are written to the store at
+	// once. Default 64.
+	LogBatch int
+	// EventBuffer is the channel size of each subscriber. Default 256.
+	EventBuffer int
+	// RecordEvents writes the run, task and app events (not logs and
+	// progress) to the store with AppendEvent, so that a client of the
+	// event stream can resume after a disconnect. Like any subscriber, the
+	// recorder misses events when it falls EventBuffer behind. Default
+	// false.
+	RecordEvents bool
+	// PruneEvery is after how many finished runs of a task its history is
+	// pruned to its retention (keep, maxAge). Default 100.
+	PruneEvery int
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.Store == nil {
+		return c, fmt.Errorf("engine config: Store is required")
+	}
+	if c.Runtime == nil {
+		return c, fmt.Errorf("engine config: Runtime is required")
+	}
+	if c.Home == "" {
+		c.Home = "."
+	}
+	if c.Clock == nil {
+		c.Clock = RealClock{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	checks := []struct {
+		name string
+		v    int64
+	}{
+		{"MaxConcurrent", int64(c.MaxConcurrent)}, {"MaxQueued", int64(c.MaxQueued)},
+		{"GracePeriod", int64(c.GracePeriod)}, {"MaxOutput", int64(c.MaxOutput)},
+		{"LogBatch", int64(c.LogBatch)}, {"EventBuffer", int64(c.EventBuffer)},
+		{"PruneEvery", int64(c.PruneEvery)},
+	}
+	for _, ch := range checks {
+		if ch.v < 0 {
+			return c, fmt.Errorf("engine config: %s must not be negative, got %d", ch.name, ch.v)
+		}
+	}
+	if c.MaxConcurrent == 0 {
+		c.MaxConcurrent = 4 * goruntime.GOMAXPROCS(0)
+	}
+	if c.MaxQueued == 0 {
+		c.MaxQueued = 1000
+	}
+	if c.GracePeriod == 0 {
+		c.GracePeriod = 30 * time.Second
+	}
+	if c.MaxOutput == 0 {
+		c.MaxOutput = 1 << 20
+	}
+	if c.LogBatch == 0 {
+		c.LogBatch = 64
+	}
+	if c.PruneEvery == 0 {
+		c.PruneEvery = 100
+	}
+	if c.EventBuffer == 0 {
+		c.EventBuffer = 256
+	}
+	return c, nil
+}
+
+// Engine runs the tasks of the apps in a Cronbox home. Create one with New,
+// then Start it; Stop it to end. Its methods are safe for concurrent use.
+type Engine struct {
+	cfg Config
+	log *slog.Logger
+
+	reloadMu sync.Mutex // serializes loading apps
+
+	mu       sync.Mutex
+	idle     *sync.Cond // signalled when busy drops to zero
+	busy     int        // queued and running runs, fires being recorded
+	started  bool
+	stopping bool
+	apps     map[string]*appState
+	appOrder []string // round-robin order of the dispatcher
+	rr       int      // the app the dispatcher serves first next
+	tasks    map[string]*taskState
+	heap     fireHeap
+	timer    Timer
+	timerAt  time.Time
+	running  int // runs executing, over all apps
+	runs     map[int64]*runHandle
+	modules  map[string]*runtime.Module // by the hex SHA-256 of the file
+	seq      int64                      // orders successes and starts for dependencies
+	wg       sync.WaitGroup             // run goroutines
+
+	events       eventHub
+	stopRecorder func() // nil unless Config.RecordEvents
+}
+
+// New validates cfg and returns an engine that is not started yet.
+func New(cfg Config) (*Engine, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		apps:    map[string]*appState{},
+		tasks:   map[string]*taskState{},
+		runs:    map[int64]*runHandle{},
+		modules: map[string]*runtime.Module{},
+	}
+	e.idle = sync.NewCond(&e.mu)
+	e.events.buffer = cfg.EventBuffer
+	return e, nil
+}
+
+func (e *Engine) appsDir() string { return filepath.Join(e.cfg.Home, "apps") }
+
+// Start marks the runs a previous process left running as interrupted, loads
+// the apps, runs the misfire policies and starts firing schedules.
+func (e *Engine) Start(ctx context.Context) error {
+	e.mu.Lock()
+	if e.started {
+		e.mu.Unlock()
+		return fmt.Errorf("starting engine: already started")
+	}
+	e.started = true
+	e.mu.Unlock()
+	if e.cfg.RecordEvents {
+		e.stopRecorder = e.startRecorder()
+	}
+
+	n, err := e.cfg.Store.MarkInterrupted(ctx, e.cfg.Clock.Now())
+	if err != nil {
+		return fmt.Errorf("starting engine: marking interrupted runs: %w", err)
+	}
+	if n > 0 {
+		e.log.InfoContext(ctx, "marked runs interrupted", slog.Int("runs", n))
+	}
+	if err := e.Reload(ctx); err != nil {
+		return fmt.Errorf("starting engine: %w", err)
+	}
+	if err := e.restoreDependencies(ctx); err != nil {
+		e.log.ErrorContext(ctx, "restoring dependency state", slog.Any("error", err))
+	}
+	e.catchUp(ctx)
+	e.mu.Lock()
+	e.armLocked()
+	e.mu.Unlock()
+	return nil
+}
+
+// Stop stops firing schedules, lets running runs finish until ctx is done or
+// the grace period has passed, then cancels them; they are recorded as
+// interrupted. Runs still queued are recorded as interrupted without
+// starting. Stop returns when every run is recorded.
+func (e *Engine) Stop(ctx context.Context) error {
+	e.mu.Lock()
+	if !e.started || e.stopping {
+		e.mu.Unlock()
+		return nil
+	}
+	e.stopping = true
+	if e.timer != nil {
+		e.timer.Stop()
+		e.timer = nil
+	}
+	var dropped []*runReq
+	for _, a := range e.apps {
+		dropped = append(dropped, a.queue...)
+		a.queue = nil
+	}
+	e.mu.Unlock()
+
+	for _, r := range dropped {
+		e.finishUnstarted(context.WithoutCancel(ctx), r, store.StatusInterrupted, "not started: "+errShutdown.Error())
+	}
+
+	done := make(chan struct{})
+	go func() {
+		e.wg.Wait()
+		close(done)
+	}()
+	grace := time.NewTimer(e.cfg.GracePeriod)
+	defer grace.Stop()
+	select {
+	case <-done:
+		e.settle()
+		e.endRecorder()
+		return nil
+	case <-ctx.Done():
+	case <-grace.C:
+	}
+	e.mu.Lock()
+	for _, h := range e.runs {
+		h.cancel(errShutdown)
+	}
+	e.mu.Unlock()
+	<-done
+	e.settle()
+	e.endRecorder()
+	return nil
+}
+
+// endRecorder stops writing events to the store, after the last was written.
+func (e *Engine) endRecorder() {
+	if e.stopRecorder != nil {
+		e.stopRecorder()
+		e.stopRecorder = nil
+	}
+}
+
+// settle waits a little for fires and submits in flight, which find the
+// engine stopping, so that nothing writes to the store after Stop.
+func (e *Engine) settle() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := e.WaitIdle(ctx); err != nil {
+		e.log.Warn("engine stopped with work in flight", slog.Any("error", err))
+	}
+}
+
+// WaitIdle waits until no run is queued or running and no fire is being
+// recorded, or until ctx is done. Tests use it after advancing a fake clock.
+func (e *Engine) WaitIdle(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() {
+		e.mu.Lock()
+		e.idle.Broadcast()
+		e.mu.Unlock()
+	})
+	defer stop()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for e.busy > 0 {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("waiting for idle engine: %w", err)
+		}
+		e.idle.Wait()
+	}
+	return nil
+}
+
+// addBusyLocked counts work in flight for WaitIdle.
+func (e *Engine) addBusyLocked(n int) {
+	e.busy += n
+	if e.busy == 0 {
+		e.idle.Broadcast()
+	}
+}
+
+// parseSchedule parses a task's schedule; nil for a task without one.
+func parseSchedule(t app.Task) (schedule.Schedule, error) {
+	if t.Schedule.IsZero() {
+		return nil, nil
+	}
+	s, err := schedule.Parse(schedule.Spec{Cron: t.Schedule.Cron, Timezone: t.Schedule.Timezone, At: t.Schedule.At}, t.Key())
+	if err != nil {
+		return nil, fmt.Errorf("parsing schedule of %s: %w", t.Key(), err)
+	}
+	return s, nil
+}

@@ -1,0 +1,75 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/internal/wasmtest"
+)
+
+// TestRunCapabilities runs a Go guest built with the SDK and checks that the
+// run's input, configuration, environment, KV store, logs, progress and
+// result pass between the task and the engine.
+func TestRunCapabilities(t *testing.T) {
+	t.Parallel()
+	wasm, err := os.ReadFile(wasmtest.BuildFile(t, "testdata/echo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBundle(t, Config{}, testApp{name: "demo", tasks: `
+tasks:
+  - name: echo
+    environment: { GREETING: hi }
+    config: { keep: 3 }
+`, modules: map[string][]byte{"echo": wasm}})
+	ev := b.subscribe()
+	b.start()
+	ctx := context.Background()
+	id, err := b.engine.Trigger(ctx, "demo", "echo", json.RawMessage(`{"x":1}`), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := ev.wait(EventRunProgress); e.Progress != 50 || e.Message != "halfway" {
+		t.Errorf("progress event %+v, want 50%% halfway", e)
+	}
+	b.idle()
+	r, err := b.store.GetRun(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != store.StatusSucceeded {
+		t.Fatalf("run %s: %s\n%s", r.Status, r.Error, r.Output)
+	}
+	var result struct{ Input, Config json.RawMessage }
+	if err := json.Unmarshal(r.Result, &result); err != nil {
+		t.Fatalf("result %q: %v", r.Result, err)
+	}
+	tests := []struct {
+		name      string
+		got, want string
+	}{
+		{"input", string(result.Input), `{"x":1}`},
+		{"config", string(result.Config), `{"keep":3}`},
+		{"output", strings.TrimSpace(r.Output), "greeting: hi"},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("%s = %q, want %q", tt.name, tt.got, tt.want)
+		}
+	}
+	v, ok, err := b.store.KV("demo").Get(ctx, "last")
+	if err != nil || !ok || string(v) != `{"x":1}` {
+		t.Errorf("KV last = %q, %v, %v; want the input", v, ok, err)
+	}
+	lines, err := b.store.RunLogs(ctx, id, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lines) != 1 || !strings.Contains(lines[0].Message, "got input") || lines[0].Level != "info" {
+		t.Errorf("logs %+v, want one info line saying got input", lines)
+	}
+}

@@ -1,0 +1,167 @@
+package engine
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/hostapi"
+	"github.com/cronbox/cronbox/internal/wasmtest"
+	"github.com/cronbox/cronbox/runtime"
+)
+
+// t0 is the simulated time tests start at: a Monday, 10:00:00 UTC.
+var t0 = time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
+
+// testApp is an app folder written by a test.
+type testApp struct {
+	name    string
+	quota   int
+	tasks   string            // the body of config/tasks.yaml
+	modules map[string][]byte // tasks/<name>.wasm
+}
+
+// bundle is an engine under test with what it is built on.
+type bundle struct {
+	t      *testing.T
+	home   string
+	clock  *FakeClock
+	store  *store.SQLite
+	rt     *runtime.Runtime
+	engine *Engine
+}
+
+func writeApp(t *testing.T, home string, a testApp) { writeAppTB(t, home, a) }
+
+func writeAppTB(t testing.TB, home string, a testApp) {
+	t.Helper()
+	dir := filepath.Join(home, "apps", a.name)
+	for _, d := range []string{"config", "tasks"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	quota := a.quota
+	if quota == 0 {
+		quota = 4
+	}
+	manifest := "name: " + a.name + "\nquotas:\n  concurrency: " + itoa(quota) + "\n"
+	mustWrite(t, filepath.Join(dir, "app.yaml"), manifest)
+	mustWrite(t, filepath.Join(dir, "config", "tasks.yaml"), a.tasks)
+	for name, wasm := range a.modules {
+		mustWrite(t, filepath.Join(dir, "tasks", name+".wasm"), string(wasm))
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func mustWrite(t testing.TB, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// newBundle opens a store and a runtime in a temporary home holding apps.
+// The engine is created but not started.
+func newBundle(t *testing.T, cfg Config, apps ...testApp) *bundle {
+	t.Helper()
+	home := t.TempDir()
+	for _, a := range apps {
+		writeApp(t, home, a)
+	}
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(home, "data", "cronbox.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	rt, err := runtime.New(ctx, runtime.Config{
+		CacheDir:    wasmtest.CompilationCacheDir(),
+		HostModules: []runtime.HostModule{{Name: hostapi.ModuleName, Instantiate: hostapi.Instantiate}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close(context.Background()) })
+	clock := NewFakeClock(t0)
+	cfg.Home, cfg.Store, cfg.Runtime, cfg.Clock = home, st, rt, clock
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &bundle{t: t, home: home, clock: clock, store: st, rt: rt, engine: e}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		e.Stop(ctx)
+	})
+	return b
+}
+
+// start starts the engine.
+func (b *bundle) start() {
+	b.t.Helper()
+	if err := b.engine.Start(context.Background()); err != nil {
+		b.t.Fatal(err)
+	}
+	b.idle()
+}
+
+// idle waits until the engine has nothing queued or running.
+func (b *bundle) idle() {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := b.engine.WaitIdle(ctx); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// advance moves simulated time forward in steps, waiting for the engine to
+// become idle after each.
+func (b *bundle) advance(total, step time.Duration) {
+	b.t.Helper()
+	for d := time.Duration(0); d < total; d += step {
+		b.clock.Advance(step)
+		b.idle()
+	}
+}
+
+// runs returns the runs of a task in the order they were recorded.
+func (b *bundle) runs(app, task string) []store.Run {
+	b.t.Helper()
+	list, err := b.store.ListRuns(context.Background(), store.RunFilter{Apps: []string{app}, Task: task, Limit: store.MaxLimit})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
+	return list
+}
+
+// count counts runs by status and trigger.
+func count(runs []store.Run, status store.Status, trigger store.Trigger) int {
+	n := 0
+	for _, r := range runs {
+		if (status == "" || r.Status == status) && (trigger == "" || r.Trigger == trigger) {
+			n++
+		}
+	}
+	return n
+}
+
+func (b *bundle) task(app, task string) TaskInfo {
+	b.t.Helper()
+	for _, ti := range b.engine.Tasks() {
+		if ti.Task.App == app && ti.Task.Name == task {
+			return ti
+		}
+	}
+	b.t.Fatalf("no task %s/%s", app, task)
+	return TaskInfo{}
+}

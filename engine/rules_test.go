@@ -1,0 +1,179 @@
+package engine
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/internal/wasmtest"
+)
+
+func TestOverdueWithoutKill(t *testing.T) {
+	t.Parallel()
+	b := newBundle(t, Config{GracePeriod: time.Millisecond}, testApp{name: "demo", tasks: `
+tasks:
+  - name: slow
+    termination: { maxRuntime: 1m, killOnTimeout: false, hardLimit: 1h }
+`, modules: map[string][]byte{"slow": wasmtest.Spin()}})
+	ev := b.subscribe()
+	b.start()
+	id, err := b.engine.Trigger(context.Background(), "demo", "slow", nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev.wait(EventRunStarted)
+	b.clock.Advance(time.Minute)
+	if e := ev.wait(EventRunOverdue); e.RunID != id {
+		t.Errorf("overdue event for run %d, want %d", e.RunID, id)
+	}
+	if ti := b.task("demo", "slow"); ti.Running != 1 {
+		t.Errorf("%d running after maxRuntime, want 1: an overdue run goes on", ti.Running)
+	}
+	if running := b.engine.Running(); len(running) != 1 || !running[0].Overdue || running[0].ID != id {
+		t.Errorf("Running() = %+v, want run %d overdue", running, id)
+	}
+}
+
+func TestQueueFullIsSkipped(t *testing.T) {
+	t.Parallel()
+	b := newBundle(t, Config{MaxQueued: 1, GracePeriod: time.Millisecond}, testApp{name: "demo", quota: 1, tasks: `
+tasks:
+  - name: block
+    termination: { maxRuntime: 1h }
+  - name: tick
+    schedule: "* * * * *"
+    concurrency: allow
+`, modules: map[string][]byte{"block": wasmtest.Spin(), "tick": wasmtest.Hello()}})
+	ev := b.subscribe()
+	b.start()
+	if _, err := b.engine.Trigger(context.Background(), "demo", "block", nil, "test"); err != nil {
+		t.Fatal(err)
+	}
+	ev.wait(EventRunStarted)
+	b.clock.Advance(time.Minute) // queued: the one slot is taken
+	b.clock.Advance(time.Minute) // skipped: the queue is full
+	if e := ev.wait(EventRunSkipped); e.Message != reasonQuota {
+		t.Errorf("skip reason %q, want %q", e.Message, reasonQuota)
+	}
+	if ti := b.task("demo", "tick"); ti.Queued != 1 {
+		t.Errorf("%d queued, want 1", ti.Queued)
+	}
+}
+
+func TestAppDisabledDoesNotFire(t *testing.T) {
+	t.Parallel()
+	b := newBundle(t, Config{}, testApp{name: "demo", tasks: "tasks:\n  - name: tick\n    schedule: \"* * * * *\"\n", modules: map[string][]byte{"tick": wasmtest.Hello()}})
+	mustWrite(t, b.home+"/apps/demo/app.yaml", "name: demo\nenabled: false\n")
+	b.start()
+	b.advance(3*time.Minute, time.Minute)
+	if n := len(b.runs("demo", "tick")); n != 0 {
+		t.Fatalf("%d runs of a disabled app", n)
+	}
+	if err := b.engine.SetEnabled(context.Background(), "demo", "tick", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.engine.Trigger(context.Background(), "demo", "tick", nil, "test"); err != nil {
+		t.Fatalf("a disabled task may still be run by hand: %v", err)
+	}
+	b.idle()
+	if n := count(b.runs("demo", "tick"), store.StatusSucceeded, store.TriggerManual); n != 1 {
+		t.Fatalf("%d manual runs, want 1", n)
+	}
+}
+
+func TestRetentionPrunes(t *testing.T) {
+	t.Parallel()
+	b := newBundle(t, Config{PruneEvery: 5}, testApp{name: "demo", tasks: `
+tasks:
+  - name: tick
+    schedule: "* * * * *"
+    retention: { keep: 3 }
+`, modules: map[string][]byte{"tick": wasmtest.Hello()}})
+	b.start()
+	b.advance(10*time.Minute, time.Minute)
+	if n := len(b.runs("demo", "tick")); n != 3 {
+		t.Fatalf("%d runs kept, want 3", n)
+	}
+}
+
+func TestSlowSubscriberDropsEvents(t *testing.T) {
+	t.Parallel()
+	b := newBundle(t, Config{EventBuffer: 1}, testApp{name: "demo", tasks: "tasks:\n  - name: hello\n    concurrency: allow\n", modules: map[string][]byte{"hello": wasmtest.Hello()}})
+	_, cancel := b.engine.Subscribe() // never read
+	defer cancel()
+	b.start()
+	for range 3 {
+		if _, err := b.engine.Trigger(context.Background(), "demo", "hello", nil, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.idle()
+	if b.engine.DroppedEvents() == 0 {
+		t.Fatal("no dropped events counted")
+	}
+	if n := count(b.runs("demo", "hello"), store.StatusSucceeded, ""); n != 3 {
+		t.Fatalf("%d runs succeeded, want 3: a slow subscriber must not block runs", n)
+	}
+}
+
+func TestRecordEvents(t *testing.T) {
+	t.Parallel()
+	b := newBundle(t, Config{RecordEvents: true}, testApp{name: "demo", tasks: "tasks:\n  - name: hello\n", modules: map[string][]byte{"hello": wasmtest.Hello()}})
+	b.start()
+	ctx := context.Background()
+	if _, err := b.engine.Trigger(ctx, "demo", "hello", nil, "test"); err != nil {
+		t.Fatal(err)
+	}
+	b.idle()
+	if err := b.engine.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := b.store.Events(ctx, store.EventFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, e := range evs {
+		types = append(types, e.Type)
+	}
+	want := []string{string(EventAppReloaded), string(EventRunStarted), string(EventRunFinished)}
+	if strings.Join(types, ",") != strings.Join(want, ",") {
+		t.Errorf("recorded events %v, want %v", types, want)
+	}
+}
+
+func TestDisabledWhileQueued(t *testing.T) {
+	t.Parallel()
+	b := newBundle(t, Config{GracePeriod: time.Millisecond}, testApp{name: "demo", quota: 1, tasks: `
+tasks:
+  - name: block
+    termination: { maxRuntime: 1h }
+  - name: tick
+    schedule: "* * * * *"
+`, modules: map[string][]byte{"block": wasmtest.Spin(), "tick": wasmtest.Hello()}})
+	ev := b.subscribe()
+	b.start()
+	ctx := context.Background()
+	block, err := b.engine.Trigger(ctx, "demo", "block", nil, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev.wait(EventRunStarted)
+	b.clock.Advance(time.Minute) // tick queues behind block
+	if e := ev.wait(EventRunQueued); e.Task != "tick" {
+		t.Fatalf("queued %s, want tick", e.Task)
+	}
+	if err := b.engine.SetEnabled(ctx, "demo", "tick", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.engine.Cancel(ctx, block); err != nil {
+		t.Fatal(err)
+	}
+	b.idle()
+	runs := b.runs("demo", "tick")
+	if len(runs) != 1 || runs[0].Status != store.StatusCancelled || !strings.Contains(runs[0].Error, reasonDisabled) {
+		t.Fatalf("runs %+v, want one cancelled because the task was disabled", runs)
+	}
+}

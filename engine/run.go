@@ -1,0 +1,324 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cronbox/cronbox/engine/app"
+	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/hostapi"
+	"github.com/cronbox/cronbox/runtime"
+)
+
+// runHandle is a run that executes.
+type runHandle struct {
+	req     *runReq
+	as      *appState
+	task    app.Task        // the configuration it started with
+	perms   app.Permissions // its app's, when it started
+	module  *runtime.Module
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+	started time.Time
+	overdue atomic.Bool
+
+	mu       sync.Mutex // guards progress
+	progress int
+	message  string
+}
+
+// startLocked takes a slot for r and starts it.
+func (e *Engine) startLocked(as *appState, r *runReq) {
+	ts := r.ts
+	ctx, cancel := context.WithCancelCause(context.Background())
+	h := &runHandle{req: r, as: as, task: ts.task, perms: as.app.Manifest.Permissions, module: ts.module, ctx: ctx, cancel: cancel, started: e.cfg.Clock.Now()}
+	ts.queued--
+	ts.running[r.id] = h
+	as.running++
+	as.memory += h.task.Limits.Memory
+	e.running++
+	e.runs[r.id] = h
+	e.wg.Add(1)
+	go e.execute(h)
+}
+
+// execute runs the guest, records how it ended and applies the rules that
+// follow a run.
+func (e *Engine) execute(h *runHandle) {
+	defer e.wg.Done()
+	defer h.cancel(nil)
+	r, t := h.req, h.task
+	log := e.log.With(slog.String("app", t.App), slog.String("task", t.Name), slog.Int64("run", r.id))
+	e.publish(Event{Type: EventRunStarted, App: t.App, Task: t.Name, RunID: r.id})
+	log.Debug("run started", slog.String("trigger", string(r.trigger)), slog.Int("attempt", r.attempt))
+
+	end := e.runGuest(h, log)
+
+	bg := context.Background()
+	if err := e.cfg.Store.FinishRun(bg, r.id, end); err != nil {
+		log.Error("recording run end", slog.Any("error", err))
+	}
+	var state *store.FailureState
+	if counted(end.Status) {
+		fs, err := e.cfg.Store.RecordOutcome(bg, t.App, t.Name, store.Outcome{Failed: end.Status != store.StatusSucceeded, MaxFailures: t.MaxFailures})
+		if err != nil {
+			log.Error("recording run outcome", slog.Any("error", err))
+		} else {
+			state = &fs
+		}
+	}
+	log.Info("run finished", slog.String("status", string(end.Status)), slog.Duration("duration", end.Duration), slog.Int("exit_code", end.ExitCode))
+	e.publish(Event{Type: EventRunFinished, App: t.App, Task: t.Name, RunID: r.id, Status: end.Status, Message: end.Error})
+	e.afterRun(h, end.Status, state, log)
+}
+
+// counted reports whether a status counts for the failure count: runs
+// stopped from outside say nothing about the task.
+func counted(s store.Status) bool {
+	return s != store.StatusCancelled && s != store.StatusInterrupted
+}
+
+// runGuest runs the module with the run's capabilities and limits.
+func (e *Engine) runGuest(h *runHandle, log *slog.Logger) store.RunEnd {
+	r, t := h.req, h.task
+	sink := &runSink{e: e, h: h, batch: e.cfg.LogBatch, log: log}
+	call := &hostapi.Call{Input: r.input, Config: t.Config, Sink: sink}
+	perms := h.perms
+	if perms.KV {
+		call.KV = e.cfg.Store.KV(t.App)
+	}
+	if len(perms.HTTP) > 0 {
+		call.HTTP = &hostapi.HTTP{Allow: perms.HTTP}
+	}
+	defer call.Close()
+
+	spec := runtime.Spec{
+		ID:     strconv.FormatInt(r.id, 10),
+		Args:   append([]string{t.Name}, t.Args...),
+		Env:    environ(t.Environment),
+		Limits: t.Limits,
+	}
+	if perms.Files {
+		dir := filepath.Join(e.cfg.Home, "data", "files", t.App)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return e.failedEnd(fmt.Errorf("creating the app's file directory: %w", err))
+		}
+		spec.Mounts = []runtime.Mount{{HostDir: dir, GuestPath: "/data"}}
+	}
+	if !t.KillOnTimeout && t.MaxRuntime > 0 {
+		timer := e.cfg.Clock.AfterFunc(t.MaxRuntime, func() {
+			h.overdue.Store(true)
+			log.Warn("run overdue", slog.Duration("max_runtime", t.MaxRuntime))
+			e.publish(Event{Type: EventRunOverdue, App: t.App, Task: t.Name, RunID: r.id})
+		})
+		defer timer.Stop()
+	}
+
+	res, err := e.cfg.Runtime.Run(hostapi.WithCall(h.ctx, call), h.module, spec)
+	sink.flush()
+	var end store.RunEnd
+	if err != nil {
+		end = e.failedEnd(err)
+	} else {
+		end = store.RunEnd{
+			Status:     store.Status(res.Status),
+			EndTime:    e.cfg.Clock.Now(),
+			Duration:   res.Duration,
+			ExitCode:   res.ExitCode,
+			Output:     e.output(res),
+			Error:      res.Error,
+			Result:     call.Result(),
+			PeakMemory: res.PeakMemory,
+		}
+	}
+	switch cause := context.Cause(h.ctx); {
+	case errors.Is(cause, errShutdown):
+		end.Status, end.Error = store.StatusInterrupted, cause.Error()
+	case errors.Is(cause, errReplaced), errors.Is(cause, errCancelled):
+		end.Status, end.Error = store.StatusCancelled, cause.Error()
+	}
+	if h.overdue.Load() && end.Error == "" && end.Status != store.StatusSucceeded {
+		end.Error = "overdue: ran past maxRuntime " + t.MaxRuntime.String()
+	}
+	return end
+}
+
+func (e *Engine) failedEnd(err error) store.RunEnd {
+	return store.RunEnd{Status: store.StatusFailed, EndTime: e.cfg.Clock.Now(), ExitCode: -1, Error: err.Error()}
+}
+
+// output joins stdout and stderr, capped at Config.MaxOutput.
+func (e *Engine) output(res *runtime.Result) string {
+	out := append(slices.Clip(res.Stdout), res.Stderr...)
+	truncated := res.Truncated()
+	if len(out) > e.cfg.MaxOutput {
+		out, truncated = out[:e.cfg.MaxOutput], true
+	}
+	s := string(out)
+	if truncated {
+		s += "\n…[output truncated]"
+	}
+	return s
+}
+
+// environ returns env as sorted KEY=VALUE strings.
+func environ(env map[string]string) []string {
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// afterRun releases the run's slot and applies the failure count, retries
+// and dependencies.
+func (e *Engine) afterRun(h *runHandle, status store.Status, state *store.FailureState, log *slog.Logger) {
+	r := h.req
+	ts := r.ts
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(ts.running, r.id)
+	delete(e.runs, r.id)
+	h.as.running--
+	h.as.memory -= h.task.Limits.Memory
+	e.running--
+	ts.lastStatus = status
+	if state != nil {
+		ts.failures = state.ConsecutiveFailures
+		if state.DisabledReason != "" && ts.task.Enabled {
+			ts.task.Enabled = false
+			ts.disabledReason = state.DisabledReason
+			e.heap.remove(ts)
+			e.armLocked()
+			log.Warn("task disabled", slog.String("reason", state.DisabledReason))
+			e.publish(Event{Type: EventTaskChanged, App: ts.app, Task: ts.task.Name, Message: state.DisabledReason})
+		}
+	}
+	failed := counted(status) && status != store.StatusSucceeded
+	if failed && r.attempt < h.task.Retry.Max && !e.stopping && ts.task.Enabled {
+		attempt := r.attempt + 1
+		delay := h.task.Retry.Delay(attempt)
+		log.Info("retrying", slog.Int("attempt", attempt), slog.Duration("delay", delay))
+		e.cfg.Clock.AfterFunc(delay, func() {
+			e.mu.Lock()
+			e.addBusyLocked(1)
+			e.mu.Unlock()
+			e.submit(context.Background(), &runReq{ts: ts, trigger: store.TriggerRetry, scheduled: r.scheduled, attempt: attempt, input: r.input, user: r.user})
+		})
+	}
+	if status == store.StatusSucceeded && !ts.removed {
+		e.seq++
+		ts.lastSuccessSeq = e.seq
+		e.fireDependentsLocked(ts)
+	}
+	ts.sincePrune++
+	if ts.sincePrune >= e.cfg.PruneEvery {
+		ts.sincePrune = 0
+		e.addBusyLocked(1)
+		go e.prune(h.task, log)
+	}
+	e.dispatchLocked()
+	e.forgetAppLocked(h.as)
+	e.addBusyLocked(-1)
+}
+
+// prune deletes the task's runs past its retention.
+func (e *Engine) prune(t app.Task, log *slog.Logger) {
+	defer e.doneBusy()
+	n, err := e.cfg.Store.PruneRuns(context.Background(), t.App, t.Name, t.Retention.Keep, t.Retention.MaxAge, e.cfg.Clock.Now())
+	if err != nil {
+		log.Error("pruning run history", slog.Any("error", err))
+		return
+	}
+	if n > 0 {
+		log.Debug("pruned run history", slog.Int("runs", n))
+	}
+}
+
+// fireDependentsLocked runs each task of the app that lists done in its
+// after: once every task it lists has succeeded since its own last run.
+func (e *Engine) fireDependentsLocked(done *taskState) {
+	as := e.apps[done.app]
+	if as == nil {
+		return
+	}
+	for _, key := range as.tasks {
+		d := e.tasks[key]
+		if d == nil || !dependsOn(d, done.name) || !d.task.Enabled {
+			continue
+		}
+		ready := true
+		for _, name := range d.task.After {
+			dep := e.tasks[done.app+"/"+name]
+			if dep == nil || dep.lastSuccessSeq <= d.lastStartSeq {
+				ready = false
+				break
+			}
+		}
+		if !ready {
+			continue
+		}
+		e.addBusyLocked(1)
+		go e.submit(context.Background(), &runReq{ts: d, trigger: store.TriggerDependency})
+	}
+}
+
+// runSink receives a run's logs, written to the store in batches, and its
+// progress, published as events.
+type runSink struct {
+	e     *Engine
+	h     *runHandle
+	batch int
+	log   *slog.Logger
+
+	mu  sync.Mutex
+	buf []store.LogLine
+}
+
+var _ hostapi.Sink = (*runSink)(nil)
+
+// Log implements hostapi.Sink.
+func (s *runSink) Log(level hostapi.Level, msg string) {
+	s.mu.Lock()
+	s.buf = append(s.buf, store.LogLine{Time: s.e.cfg.Clock.Now(), Level: level.String(), Message: msg})
+	full := len(s.buf) >= s.batch
+	s.mu.Unlock()
+	t := s.h.task
+	s.e.publish(Event{Type: EventRunLog, App: t.App, Task: t.Name, RunID: s.h.req.id, Message: msg})
+	if full {
+		s.flush()
+	}
+}
+
+// Progress implements hostapi.Sink.
+func (s *runSink) Progress(percent int, msg string) {
+	s.h.mu.Lock()
+	s.h.progress, s.h.message = percent, msg
+	s.h.mu.Unlock()
+	t := s.h.task
+	s.e.publish(Event{Type: EventRunProgress, App: t.App, Task: t.Name, RunID: s.h.req.id, Progress: percent, Message: msg})
+}
+
+// flush writes the buffered lines.
+func (s *runSink) flush() {
+	s.mu.Lock()
+	lines := s.buf
+	s.buf = nil
+	s.mu.Unlock()
+	if len(lines) == 0 {
+		return
+	}
+	if err := s.e.cfg.Store.AppendLogs(context.Background(), s.h.req.id, lines); err != nil {
+		s.log.Error("recording run logs", slog.Int("lines", len(lines)), slog.Any("error", err))
+	}
+}

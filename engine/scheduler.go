@@ -1,0 +1,176 @@
+package engine
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/cronbox/cronbox/engine/app"
+	"github.com/cronbox/cronbox/engine/schedule"
+	"github.com/cronbox/cronbox/engine/store"
+)
+
+// maxCatchUpSteps bounds the walk over missed fire times of one task.
+const maxCatchUpSteps = 1_000_000
+
+// armLocked sets the clock's timer for the earliest fire time.
+func (e *Engine) armLocked() {
+	if !e.started || e.stopping {
+		return
+	}
+	first := e.heap.peek()
+	if first == nil {
+		if e.timer != nil {
+			e.timer.Stop()
+			e.timer = nil
+		}
+		return
+	}
+	if e.timer != nil {
+		if e.timerAt.Equal(first.next) {
+			return
+		}
+		e.timer.Stop()
+	}
+	e.timerAt = first.next
+	e.timer = e.cfg.Clock.AfterFunc(first.next.Sub(e.cfg.Clock.Now()), e.onTimer)
+}
+
+// onTimer fires every due instant exactly once: each task's instants are
+// submitted in order by drainFires.
+func (e *Engine) onTimer() {
+	e.mu.Lock()
+	e.timer = nil
+	if e.stopping {
+		e.mu.Unlock()
+		return
+	}
+	now := e.cfg.Clock.Now()
+	var start []*taskState
+	for {
+		ts := e.heap.peek()
+		if ts == nil || ts.next.After(now) {
+			break
+		}
+		e.addBusyLocked(1)
+		ts.fires = append(ts.fires, ts.next)
+		if !ts.firing {
+			ts.firing = true
+			start = append(start, ts)
+		}
+		ts.next = ts.sched.Next(ts.next)
+		if ts.next.IsZero() {
+			heap.Pop(&e.heap)
+		} else {
+			heap.Fix(&e.heap, 0)
+		}
+	}
+	e.armLocked()
+	e.mu.Unlock()
+	for _, ts := range start {
+		go e.drainFires(ts)
+	}
+}
+
+// drainFires submits a task's due instants in order; one goroutine per task
+// does so at a time, so the instants of a task are recorded in order.
+func (e *Engine) drainFires(ts *taskState) {
+	for {
+		e.mu.Lock()
+		if len(ts.fires) == 0 {
+			ts.firing = false
+			e.mu.Unlock()
+			return
+		}
+		at := ts.fires[0]
+		ts.fires = ts.fires[1:]
+		e.mu.Unlock()
+		e.submit(context.Background(), &runReq{ts: ts, trigger: store.TriggerSchedule, scheduled: at})
+	}
+}
+
+// reasonMissed is the reason recorded for fire times missed while the
+// engine was not running and not caught up.
+const reasonMissed = "missed while Cronbox was not running"
+
+// catchUp applies each scheduled task's misfire policy to the fire times
+// that passed while the engine was not running. run-once runs the task once
+// (trigger catch-up) for the latest missed time within the misfire window.
+// Otherwise (skip, or nothing missed within the window) the latest missed
+// time is recorded as skipped, so that no missed time goes unrecorded in
+// silence, but a long downtime does not flood the history.
+func (e *Engine) catchUp(ctx context.Context) {
+	type candidate struct {
+		ts    *taskState
+		task  app.Task
+		sched schedule.Schedule
+	}
+	e.mu.Lock()
+	var candidates []candidate
+	for _, ts := range e.tasks {
+		if as := e.apps[ts.app]; as != nil && ts.schedulable(as) {
+			candidates = append(candidates, candidate{ts, ts.task, ts.sched})
+		}
+	}
+	e.mu.Unlock()
+	now := e.cfg.Clock.Now()
+	for _, c := range candidates {
+		ts := c.ts
+		last, err := e.cfg.Store.LastScheduled(ctx, ts.app, ts.name)
+		if err != nil {
+			e.log.ErrorContext(ctx, "reading last scheduled time", slog.String("task", ts.key), slog.Any("error", err))
+			continue
+		}
+		r := &runReq{ts: ts, trigger: store.TriggerCatchUp}
+		if c.task.Misfire == app.MisfireRunOnce {
+			window := c.task.MisfireWindow
+			if window <= 0 {
+				window = app.DefaultMisfireWindow
+			}
+			r.scheduled = missedTime(c.task, c.sched, last, now, window)
+		}
+		if r.scheduled.IsZero() {
+			missed := missedTime(c.task, c.sched, last, now, 0)
+			if missed.IsZero() {
+				continue
+			}
+			e.log.InfoContext(ctx, "skipping missed fire times", slog.String("task", ts.key), slog.Time("latest", missed))
+			run := e.storeRun(r)
+			run.ScheduledTime, run.Reason = missed, reasonMissed
+			if _, err := e.cfg.Store.RecordSkipped(ctx, run); err != nil && !errors.Is(err, store.ErrDuplicate) {
+				e.log.ErrorContext(ctx, "recording missed fire time", slog.String("task", ts.key), slog.Any("error", err))
+			}
+			continue
+		}
+		e.log.InfoContext(ctx, "catching up a missed fire time", slog.String("task", ts.key), slog.Time("scheduled", r.scheduled))
+		e.mu.Lock()
+		e.addBusyLocked(1)
+		e.mu.Unlock()
+		go e.submit(context.WithoutCancel(ctx), r)
+	}
+}
+
+// missedTime returns the latest fire time of a task after last and at or
+// before now, and within window of now if window is not zero; or the zero
+// time. A task that never fired (last zero) has missed nothing, unless it
+// is a one-shot schedule and a window is given.
+func missedTime(task app.Task, sched schedule.Schedule, last, now time.Time, window time.Duration) time.Time {
+	from := last
+	if from.IsZero() && (window == 0 || task.Schedule.At.IsZero()) {
+		return time.Time{}
+	}
+	if window > 0 {
+		if start := now.Add(-window); from.Before(start) {
+			from = start.Add(-time.Nanosecond)
+		}
+	}
+	var latest time.Time
+	t := sched.Next(from)
+	for i := 0; i < maxCatchUpSteps && !t.IsZero() && !t.After(now); i++ {
+		latest = t
+		t = sched.Next(t)
+	}
+	return latest
+}

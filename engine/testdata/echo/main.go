@@ -1,0 +1,45 @@
+// Command echo is a test task for the engine: it logs its input, reports
+// progress, stores the input in the app's KV store under "last", prints its
+// GREETING environment variable and returns {"input": <input>, "config":
+// <config>} as its result. Built by the engine's tests with
+// wasmtest.BuildFile.
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/cronbox/cronbox/sdk"
+)
+
+func main() {
+	if err := run(); err != nil {
+		sdk.Error("echo failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	in, err := sdk.InputRaw()
+	if err != nil {
+		return err
+	}
+	cfg, err := sdk.ConfigRaw()
+	if err != nil {
+		return err
+	}
+	sdk.Info("got input", "input", string(in))
+	if err := sdk.Progress(50, "halfway"); err != nil {
+		return err
+	}
+	if err := sdk.KVSet("last", in); err != nil {
+		return err
+	}
+	fmt.Println("greeting:", os.Getenv("GREETING"))
+	out, err := json.Marshal(map[string]json.RawMessage{"input": in, "config": cfg})
+	if err != nil {
+		return err
+	}
+	return sdk.SetResultRaw(out)
+}
