@@ -2,6 +2,10 @@
 //
 //	cronbox exec FILE.wasm [flags] [-- ARGS...]   run one module once
 //	cronbox build DIR                             compile Go tasks to .wasm
+//	cronbox serve [--home DIR] [--listen ADDR]    run a home's tasks on schedule
+//	cronbox task list|trigger|enable|disable      list, run or switch tasks
+//	cronbox runs [--task APP/TASK] [--status S]   list the recorded runs
+//	cronbox config export|import [FILE]           task overrides as tasks.json
 //
 // Run `cronbox help COMMAND` for a command's flags.
 package main
@@ -12,9 +16,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // task timezones on machines without a zone database
 )
 
 // command is one subcommand: its flags are defined on fs by setup, and run
@@ -27,11 +33,18 @@ type command struct {
 // env is what a command sees of the process.
 type env struct {
 	stdout, stderr io.Writer
+	// listening, if set, is told the address serve listens on (tests
+	// listen on port 0).
+	listening func(net.Addr)
 }
 
 func commands() []command {
 	return []command{
 		{name: "exec", usage: "cronbox exec FILE.wasm [flags] [-- ARGS...]", summary: "run one module once", run: runExec},
+		{name: "serve", usage: "cronbox serve [--home DIR] [--listen ADDR]", summary: "run the tasks of a home's apps on their schedules", run: runServe},
+		{name: "task", usage: "cronbox task list|trigger|enable|disable", summary: "list a home's tasks, run one once now, or switch one on or off", run: runTask},
+		{name: "runs", usage: "cronbox runs [--task APP/TASK] [--status S]", summary: "list the recorded runs, newest first", run: runRuns},
+		{name: "config", usage: "cronbox config export|import [FILE]", summary: "write or read the task overrides as a tasks.json file", run: runConfig},
 		{name: "build", usage: "cronbox build DIR", summary: "compile a Go task directory, or every Go task below DIR, to .wasm", run: runBuild},
 	}
 }

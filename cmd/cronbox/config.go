@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/cronbox/cronbox/engine/app"
+	"github.com/cronbox/cronbox/engine/store"
+)
+
+func runConfig(ctx context.Context, e *env, args []string) int {
+	fs := flagSet(e, "config")
+	home := fs.String("home", ".", "the Cronbox `DIR`ectory")
+	pos, _, err := parse(fs, args)
+	if err != nil {
+		return parseError(err)
+	}
+	if len(pos) == 0 || (pos[0] != "export" && pos[0] != "import") {
+		fmt.Fprintln(e.stderr, "cronbox config: want export or import; run `cronbox help config`")
+		return exitUsage
+	}
+	sub, pos := pos[0], pos[1:]
+	if len(pos) > 1 {
+		fmt.Fprintf(e.stderr, "cronbox config %s: want at most one FILE\n", sub)
+		return exitUsage
+	}
+	file := "-"
+	if len(pos) == 1 {
+		file = pos[0]
+	}
+	return withStore(ctx, e, *home, func(st *store.SQLite) error {
+		if sub == "export" {
+			return configExport(ctx, e.stdout, file, st)
+		}
+		return configImport(ctx, e, *home, file, st)
+	})
+}
+
+// configExport writes the store's overrides as a tasks file to file ("-":
+// stdout).
+func configExport(ctx context.Context, stdout io.Writer, file string, st store.Store) error {
+	stored, err := st.Overrides(ctx)
+	if err != nil {
+		return err
+	}
+	ovs := make([]app.Override, 0, len(stored))
+	for _, o := range stored {
+		ao, err := appOverride(o)
+		if err != nil {
+			return err
+		}
+		ovs = append(ovs, ao)
+	}
+	b, err := app.ExportTasksFile(ovs, time.Now().UTC())
+	if err != nil {
+		return err
+	}
+	if file == "-" {
+		_, err = stdout.Write(b)
+		return err
+	}
+	return os.WriteFile(file, b, 0o644)
+}
+
+// configImport stores the overrides of the tasks file in file (there is no
+// stdin: env has none). Every override is checked against its app first;
+// nothing is stored when any is wrong. Stored overrides of tasks that the
+// file does not name are kept.
+func configImport(ctx context.Context, e *env, home, file string, st store.Store) error {
+	if file == "-" {
+		return errors.New("config import: want a FILE")
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	ovs, err := app.ImportTasksFile(b)
+	if err != nil {
+		return err
+	}
+	byApp := map[string][]app.Override{}
+	for _, o := range ovs {
+		byApp[o.App] = append(byApp[o.App], o)
+	}
+	var problems []error
+	for name, list := range byApp {
+		a, err := app.Load(filepath.Join(home, "apps", name), loadOptions())
+		if err != nil {
+			problems = append(problems, fmt.Errorf("app %s: %w", name, err))
+			continue
+		}
+		errs, warnings := app.CheckOverrides(a, list)
+		for _, p := range errs {
+			problems = append(problems, fmt.Errorf("app %s: %w", name, p))
+		}
+		for _, p := range warnings {
+			fmt.Fprintf(e.stderr, "cronbox: warning: app %s: %v\n", name, p)
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("config import: nothing imported:\n%w", errors.Join(problems...))
+	}
+	for _, o := range ovs {
+		so, err := storeOverride(o)
+		if err != nil {
+			return err
+		}
+		if err := st.PutOverride(ctx, so); err != nil {
+			return err
+		}
+	}
+	_, err = fmt.Fprintf(e.stdout, "imported %d overrides\n", len(ovs))
+	return err
+}
+
+// storeOverride is o as the store keeps it.
+func storeOverride(o app.Override) (store.Override, error) {
+	so := store.Override{App: o.App, Task: o.Task, Enabled: o.Enabled, Environment: o.Environment, Deleted: o.Deleted}
+	if o.Schedule != nil {
+		b, err := json.Marshal(o.Schedule)
+		if err != nil {
+			return so, err
+		}
+		so.Schedule = b
+	}
+	if o.Custom != nil {
+		b, err := json.Marshal(o.Custom)
+		if err != nil {
+			return so, err
+		}
+		so.Custom, so.Definition = true, b
+	}
+	return so, nil
+}

@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/cronbox/cronbox/engine"
+	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/internal/gobuild"
+	"github.com/cronbox/cronbox/runtime"
+)
+
+// watchInterval is how often serve looks for changed apps.
+const watchInterval = time.Second
+
+func runServe(ctx context.Context, e *env, args []string) int {
+	fs := flagSet(e, "serve")
+	home := fs.String("home", ".", "the Cronbox home: apps under `DIR`/apps, data under DIR/data")
+	listen := fs.String("listen", "127.0.0.1:8080", "the `ADDR`ess the HTTP server listens on")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	pos, _, err := parse(fs, args)
+	if err != nil {
+		return parseError(err)
+	}
+	if len(pos) != 0 {
+		fmt.Fprintln(e.stderr, "cronbox serve: takes no arguments; run `cronbox help serve`")
+		return exitUsage
+	}
+	var log *slog.Logger
+	switch *logFormat {
+	case "text":
+		log = slog.New(slog.NewTextHandler(e.stderr, nil))
+	case "json":
+		log = slog.New(slog.NewJSONHandler(e.stderr, nil))
+	default:
+		fmt.Fprintf(e.stderr, "cronbox serve: --log-format %q: want text or json\n", *logFormat)
+		return exitUsage
+	}
+	if err := serve(ctx, e, log, *home, *listen); err != nil {
+		log.Error("serve", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// serve runs the engine and the HTTP server until ctx is done.
+func serve(ctx context.Context, e *env, log *slog.Logger, home, listen string) error {
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return err
+	}
+	defer ln.Close() // when serve fails before the server takes it over
+	buildApps(ctx, log, filepath.Join(home, "apps"))
+
+	st, err := openStore(ctx, home)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	rt, err := runtime.New(ctx, runtime.Config{CacheDir: filepath.Join(home, "data", "cache"), HostModules: []runtime.HostModule{hostModule()}})
+	if err != nil {
+		return err
+	}
+	defer rt.Close(context.WithoutCancel(ctx))
+	eng, err := engine.New(engine.Config{Home: home, Store: st, Runtime: rt, Logger: log})
+	if err != nil {
+		return err
+	}
+	if err := eng.Start(ctx); err != nil {
+		return err
+	}
+	log.Info("engine started", "home", home, "tasks", len(eng.Tasks()))
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, "ok")
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String())
+	if e.listening != nil {
+		e.listening(ln.Addr())
+	}
+
+	watchCtx, stopWatching := context.WithCancel(ctx)
+	defer stopWatching()
+	watched := make(chan struct{}, 2)
+	go func() {
+		defer func() { watched <- struct{}{} }()
+		eng.Watch(watchCtx, watchInterval)
+	}()
+	go func() {
+		defer func() { watched <- struct{}{} }()
+		watchOverrides(watchCtx, log, st, eng)
+	}()
+
+	select {
+	case <-ctx.Done():
+	case err = <-served:
+	}
+	log.Info("stopping")
+	stopCtx := context.WithoutCancel(ctx)
+	shutdownCtx, cancel := context.WithTimeout(stopCtx, 5*time.Second)
+	defer cancel()
+	if serr := srv.Shutdown(shutdownCtx); serr != nil && err == nil {
+		err = serr
+	}
+	stopWatching()
+	<-watched
+	<-watched
+	stopEngine(stopCtx, log, eng)
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+func stopEngine(ctx context.Context, log *slog.Logger, eng *engine.Engine) {
+	if err := eng.Stop(context.WithoutCancel(ctx)); err != nil {
+		log.Error("stopping the engine", "err", err)
+	}
+}
+
+// watchOverrides reloads the engine when another process (`cronbox task
+// enable`, say) changes an override in the store, until ctx is done:
+// engine.Watch sees only the apps folder.
+func watchOverrides(ctx context.Context, log *slog.Logger, st store.Store, eng *engine.Engine) {
+	last, _ := overridesStamp(ctx, st)
+	t := time.NewTicker(watchInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		stamp, err := overridesStamp(ctx, st)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Warn("reading overrides", "err", err)
+			}
+			continue
+		}
+		if stamp == last {
+			continue
+		}
+		last = stamp
+		log.Info("overrides changed; reloading")
+		if err := eng.Reload(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("reloading", "err", err)
+		}
+	}
+}
+
+// overridesStamp identifies the stored overrides' configuration and whether
+// failures disabled each task (not the failure counts, which the engine
+// itself keeps up to date).
+func overridesStamp(ctx context.Context, st store.Store) (string, error) {
+	ovs, err := st.Overrides(ctx)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, o := range ovs {
+		fmt.Fprintf(&b, "%s/%s@%d:%q;", o.App, o.Task, o.UpdatedAt.UnixNano(), o.Failures.DisabledReason)
+	}
+	return b.String(), nil
+}
+
+// openStore opens the store of home, at home/data/cronbox.db.
+func openStore(ctx context.Context, home string) (*store.SQLite, error) {
+	return store.Open(ctx, filepath.Join(home, "data", "cronbox.db"), store.Options{})
+}
+
+// buildApps builds the Go tasks of every app under appsDir whose .wasm is
+// missing or older than its source, or says what to run when there is no
+// Go toolchain. Failures are logged: the engine reports the tasks they
+// leave without a module.
+func buildApps(ctx context.Context, log *slog.Logger, appsDir string) {
+	entries, err := os.ReadDir(appsDir)
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			log.Warn("reading the apps folder", "err", err)
+		}
+		return
+	}
+	_, noGo := gobuild.Toolchain()
+	for _, ent := range entries {
+		if !ent.IsDir() {
+			continue
+		}
+		dir := filepath.Join(appsDir, ent.Name())
+		targets, err := gobuild.Find(dir)
+		if err != nil {
+			// gobuild has no sentinel for "nothing to build".
+			if !strings.Contains(err.Error(), "no Go main package") {
+				log.Warn("finding Go tasks", "app", ent.Name(), "err", err)
+			}
+			continue
+		}
+		for _, t := range targets {
+			if !t.Stale() {
+				continue
+			}
+			if noGo != nil {
+				log.Warn("a task's module is missing or older than its source, and there is no Go toolchain to build it",
+					"module", t.Out, "run", "cronbox build "+filepath.Join("apps", ent.Name()), "err", noGo)
+				break
+			}
+			start := time.Now()
+			if err := gobuild.Build(ctx, t.Dir, t.Out); err != nil {
+				log.Error("building a task", "dir", t.Dir, "err", err)
+				continue
+			}
+			log.Info("built", "module", t.Out, "took", time.Since(start).Round(time.Millisecond))
+		}
+	}
+}

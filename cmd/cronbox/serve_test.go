@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/internal/wasmtest"
+)
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func mustWrite(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testHome returns a home with one app, demo, whose task hello runs every
+// second.
+func testHome(t *testing.T) string {
+	t.Helper()
+	home := t.TempDir()
+	app := filepath.Join(home, "apps", "demo")
+	mustWrite(t, filepath.Join(app, "app.yaml"), []byte("name: demo\n"))
+	mustWrite(t, filepath.Join(app, "config", "tasks.yaml"), []byte(`tasks:
+  - name: hello
+    schedule: "@every 1s"
+  - name: spin
+    termination: { maxRuntime: 500ms }
+`))
+	mustWrite(t, filepath.Join(app, "tasks", "hello.wasm"), wasmtest.Hello())
+	mustWrite(t, filepath.Join(app, "tasks", "spin.wasm"), wasmtest.Spin())
+	return home
+}
+
+// startServe runs `cronbox serve` on home in-process and returns its
+// address, a function that stops it and returns its exit code and stderr,
+// and one that returns its stderr so far.
+func startServe(t *testing.T, home string) (addr string, stop func() (int, string), logs func() string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var stderr syncBuffer
+	addrs := make(chan net.Addr, 1)
+	done := make(chan int, 1)
+	e := &env{stdout: io.Discard, stderr: &stderr, listening: func(a net.Addr) { addrs <- a }}
+	go func() { done <- run(ctx, e, []string{"serve", "--home", home, "--listen", "127.0.0.1:0"}) }()
+	select {
+	case a := <-addrs:
+		addr = a.String()
+	case code := <-done:
+		cancel()
+		t.Fatalf("serve exited with %d before listening: %s", code, stderr.String())
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatalf("serve did not listen: %s", stderr.String())
+	}
+	var once sync.Once
+	var code int
+	stop = func() (int, string) {
+		once.Do(func() {
+			cancel()
+			select {
+			case code = <-done:
+			case <-time.After(60 * time.Second):
+				t.Fatalf("serve did not stop: %s", stderr.String())
+			}
+		})
+		return code, stderr.String()
+	}
+	t.Cleanup(func() { stop() })
+	return addr, stop, stderr.String
+}
+
+func helloRuns(t *testing.T, st store.Store) int {
+	t.Helper()
+	runs, err := st.ListRuns(context.Background(), store.RunFilter{Task: "hello", Limit: store.MaxLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(runs)
+}
+
+func TestServe(t *testing.T) {
+	t.Parallel()
+	home := testHome(t)
+	addr, stop, logs := startServe(t, home)
+
+	resp, err := http.Get("http://" + addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(body) != "ok" {
+		t.Fatalf("GET /healthz: %s %q", resp.Status, body)
+	}
+
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(home, "data", "cronbox.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		runs, err := st.ListRuns(ctx, store.RunFilter{Task: "hello", Statuses: []store.Status{store.StatusSucceeded}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(runs) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			_, stderr := stop()
+			t.Fatalf("no succeeded run of demo/hello recorded; serve's log:\n%s", stderr)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// A task disabled by the CLI stops firing once serve sees the override.
+	if code, _, stderr := cli(t, "task", "disable", "demo/hello", "--home", home); code != 0 {
+		t.Fatalf("task disable: exit %d: %s", code, stderr)
+	}
+	for !strings.Contains(logs(), "overrides changed") {
+		if time.Now().After(deadline) {
+			_, stderr := stop()
+			t.Fatalf("serve did not reload after task disable:\n%s", stderr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	before := helloRuns(t, st)
+	time.Sleep(2500 * time.Millisecond)
+	if after := helloRuns(t, st); after > before+1 { // one fire may have been under way
+		t.Errorf("demo/hello ran %d times after it was disabled", after-before)
+	}
+
+	code, stderr := stop()
+	if code != 0 {
+		t.Fatalf("serve exited with %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "msg=listening") {
+		t.Errorf("serve's log lacks the listening line:\n%s", stderr)
+	}
+	running, err := st.ListRuns(ctx, store.RunFilter{Statuses: []store.Status{store.StatusRunning}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(running) != 0 {
+		t.Errorf("runs left running after serve stopped: %+v", running)
+	}
+}
+
+func TestServeFlags(t *testing.T) {
+	t.Parallel()
+	if code, _, stderr := cli(t, "serve", "--log-format", "xml"); code != exitUsage || !strings.Contains(stderr, "want text or json") {
+		t.Errorf("--log-format xml: exit %d, %s", code, stderr)
+	}
+	if code, _, _ := cli(t, "serve", "extra"); code != exitUsage {
+		t.Errorf("serve extra: exit %d", code)
+	}
+}

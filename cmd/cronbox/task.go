@@ -1,0 +1,268 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/cronbox/cronbox/engine/app"
+	"github.com/cronbox/cronbox/engine/store"
+)
+
+func runTask(ctx context.Context, e *env, args []string) int {
+	fs := flagSet(e, "task")
+	home := fs.String("home", ".", "the Cronbox `DIR`ectory")
+	asJSON := fs.Bool("json", false, "print JSON")
+	input := fs.String("input", "", "trigger: the run's input `JSON`")
+	pos, _, err := parse(fs, args)
+	if err != nil {
+		return parseError(err)
+	}
+	if len(pos) == 0 {
+		fmt.Fprintln(e.stderr, "cronbox task: want list, trigger, enable or disable; run `cronbox help task`")
+		return exitUsage
+	}
+	sub, pos := pos[0], pos[1:]
+	switch sub {
+	case "list":
+		if len(pos) != 0 {
+			fmt.Fprintln(e.stderr, "cronbox task list: takes no arguments")
+			return exitUsage
+		}
+		return withStore(ctx, e, *home, func(st *store.SQLite) error { return taskList(ctx, e.stdout, e.stderr, *home, st, *asJSON) })
+	case "enable", "disable", "trigger":
+		if len(pos) != 1 {
+			fmt.Fprintf(e.stderr, "cronbox task %s: want one APP/TASK\n", sub)
+			return exitUsage
+		}
+		appName, task, ok := strings.Cut(pos[0], "/")
+		if !ok {
+			fmt.Fprintf(e.stderr, "cronbox task %s: %q is not APP/TASK\n", sub, pos[0])
+			return exitUsage
+		}
+		if sub == "trigger" {
+			if *input != "" && !json.Valid([]byte(*input)) {
+				fmt.Fprintln(e.stderr, "cronbox task trigger: --input: not valid JSON")
+				return exitUsage
+			}
+			var in json.RawMessage
+			if *input != "" {
+				in = json.RawMessage(*input)
+			}
+			failed := false
+			code := withStore(ctx, e, *home, func(st *store.SQLite) error {
+				r, err := triggerTask(ctx, e, *home, st, appName, task, in)
+				if err != nil {
+					return err
+				}
+				failed = r.Status != store.StatusSucceeded
+				if *asJSON {
+					return printJSON(e.stdout, r)
+				}
+				fmt.Fprint(e.stdout, r.Output)
+				fmt.Fprintf(e.stderr, "run %d of %s/%s: %s (exit %d) %s\n", r.ID, appName, task, r.Status, r.ExitCode, r.Error)
+				return nil
+			})
+			if code == 0 && failed {
+				code = 1
+			}
+			return code
+		}
+		return withStore(ctx, e, *home, func(st *store.SQLite) error {
+			return setEnabled(ctx, e.stdout, *home, st, appName, task, sub == "enable", *asJSON)
+		})
+	default:
+		fmt.Fprintf(e.stderr, "cronbox task: unknown subcommand %q; want list, trigger, enable or disable\n", sub)
+		return exitUsage
+	}
+}
+
+// withStore opens home's store, runs f with it and reports f's error.
+func withStore(ctx context.Context, e *env, home string, f func(*store.SQLite) error) int {
+	st, err := openStore(ctx, home)
+	if err == nil {
+		err = f(st)
+		if cerr := st.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "cronbox: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// taskRow is one task as `task list` prints it.
+type taskRow struct {
+	App        string           `json:"app"`
+	Task       string           `json:"task"`
+	Schedule   app.ScheduleSpec `json:"schedule"`
+	Enabled    bool             `json:"enabled"`
+	Custom     bool             `json:"custom,omitempty"`
+	Errors     []string         `json:"errors,omitempty"`
+	LastStatus store.Status     `json:"lastStatus,omitempty"`
+}
+
+// loadTasks loads every app under home/apps and merges the store's
+// overrides over their tasks, as the engine does. Apps that fail to load
+// are reported to warn and left out.
+func loadTasks(ctx context.Context, warn io.Writer, home string, st store.Store) ([]app.Task, error) {
+	stored, err := st.Overrides(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var ovs []app.Override
+	for _, o := range stored {
+		ao, err := appOverride(o)
+		if err != nil {
+			fmt.Fprintf(warn, "cronbox: %v\n", err)
+			continue
+		}
+		ovs = append(ovs, ao)
+	}
+	dir := filepath.Join(home, "apps")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var tasks []app.Task
+	for _, ent := range entries {
+		if !ent.IsDir() {
+			continue
+		}
+		a, err := app.Load(filepath.Join(dir, ent.Name()), loadOptions())
+		if err != nil {
+			fmt.Fprintf(warn, "cronbox: app %s: %v\n", ent.Name(), err)
+			continue
+		}
+		tasks = append(tasks, app.Merge(a, ovs)...)
+	}
+	sort.SliceStable(tasks, func(i, j int) bool { return tasks[i].App < tasks[j].App })
+	return tasks, nil
+}
+
+// appOverride is o as package app takes it.
+func appOverride(o store.Override) (app.Override, error) {
+	ao := app.Override{App: o.App, Task: o.Task, Enabled: o.Enabled, Environment: o.Environment, Deleted: o.Deleted, UpdatedAt: o.UpdatedAt}
+	if len(o.Schedule) > 0 {
+		ao.Schedule = new(app.ScheduleSpec)
+		if err := json.Unmarshal(o.Schedule, ao.Schedule); err != nil {
+			return ao, fmt.Errorf("override of %s/%s: schedule: %w", o.App, o.Task, err)
+		}
+	}
+	if o.Custom {
+		ao.Custom = new(app.TaskSpec)
+		if err := json.Unmarshal(o.Definition, ao.Custom); err != nil {
+			return ao, fmt.Errorf("custom task %s/%s: %w", o.App, o.Task, err)
+		}
+	}
+	return ao, nil
+}
+
+func taskList(ctx context.Context, stdout, stderr io.Writer, home string, st store.Store, asJSON bool) error {
+	tasks, err := loadTasks(ctx, stderr, home, st)
+	if err != nil {
+		return err
+	}
+	rows := make([]taskRow, 0, len(tasks))
+	for _, t := range tasks {
+		r := taskRow{App: t.App, Task: t.Name, Schedule: t.Schedule, Enabled: t.Enabled, Custom: t.Custom}
+		for _, p := range t.Errors {
+			r.Errors = append(r.Errors, p.Error())
+		}
+		last, err := st.ListRuns(ctx, store.RunFilter{Apps: []string{t.App}, Task: t.Name, Limit: 1})
+		if err != nil {
+			return err
+		}
+		if len(last) > 0 {
+			r.LastStatus = last[0].Status
+		}
+		rows = append(rows, r)
+	}
+	if asJSON {
+		return printJSON(stdout, rows)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TASK\tSCHEDULE\tENABLED\tLAST\tERRORS")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s/%s\t%s\t%v\t%s\t%d\n", r.App, r.Task, scheduleText(r.Schedule), r.Enabled, orDash(string(r.LastStatus)), len(r.Errors))
+	}
+	return tw.Flush()
+}
+
+func scheduleText(s app.ScheduleSpec) string {
+	switch {
+	case s.Cron != "" && s.Timezone != "":
+		return s.Cron + " (" + s.Timezone + ")"
+	case s.Cron != "":
+		return s.Cron
+	case !s.At.IsZero():
+		return "at " + s.At.Format("2006-01-02T15:04:05Z07:00")
+	}
+	return "-"
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// setEnabled switches a task on or off in its stored override; enabling
+// it clears its failures. A running serve applies it at its next look at
+// the overrides.
+func setEnabled(ctx context.Context, stdout io.Writer, home string, st store.Store, appName, task string, enabled, asJSON bool) error {
+	tasks, err := loadTasks(ctx, io.Discard, home, st)
+	if err != nil {
+		return err
+	}
+	found := false
+	for _, t := range tasks {
+		found = found || t.App == appName && t.Name == task
+	}
+	if !found {
+		return fmt.Errorf("no task %s/%s in %s", appName, task, filepath.Join(home, "apps"))
+	}
+	o := store.Override{App: appName, Task: task}
+	stored, err := st.Overrides(ctx)
+	if err != nil {
+		return err
+	}
+	for _, s := range stored {
+		if s.App == appName && s.Task == task {
+			o = s
+		}
+	}
+	o.Enabled = &enabled
+	if err := st.PutOverride(ctx, o); err != nil {
+		return err
+	}
+	if enabled {
+		if err := st.ResetFailures(ctx, appName, task); err != nil {
+			return err
+		}
+	}
+	if asJSON {
+		return printJSON(stdout, map[string]any{"app": appName, "task": task, "enabled": enabled})
+	}
+	word := "disabled"
+	if enabled {
+		word = "enabled"
+	}
+	_, err = fmt.Fprintf(stdout, "%s/%s %s\n", appName, task, word)
+	return err
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cronbox/cronbox/engine/store"
+)
+
+// recordRuns records finished runs of demo/hello with the given statuses,
+// oldest first.
+func recordRuns(t *testing.T, home string, statuses ...store.Status) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(home, "data", "cronbox.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for i, s := range statuses {
+		begin := start.Add(time.Duration(i) * time.Minute)
+		id, err := st.StartRun(ctx, store.Run{App: "demo", Task: "hello", Status: store.StatusRunning, Trigger: store.TriggerSchedule, ScheduledTime: begin, StartTime: begin, ExitCode: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		exit := 0
+		if s != store.StatusSucceeded {
+			exit = 1
+		}
+		if err := st.FinishRun(ctx, id, store.RunEnd{Status: s, EndTime: begin.Add(time.Second), Duration: time.Second, ExitCode: exit}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestTask(t *testing.T) {
+	t.Parallel()
+	home := testHome(t)
+	recordRuns(t, home, store.StatusSucceeded, store.StatusFailed)
+
+	type row struct {
+		App, Task, LastStatus string
+		Enabled               bool
+	}
+	list := func(t *testing.T) map[string]row {
+		t.Helper()
+		code, stdout, stderr := cli(t, "task", "list", "--home", home, "--json")
+		if code != 0 {
+			t.Fatalf("task list: exit %d: %s", code, stderr)
+		}
+		var rows []row
+		if err := json.Unmarshal([]byte(stdout), &rows); err != nil {
+			t.Fatalf("task list --json: %v: %s", err, stdout)
+		}
+		m := map[string]row{}
+		for _, r := range rows {
+			m[r.App+"/"+r.Task] = r
+		}
+		return m
+	}
+
+	rows := list(t)
+	if len(rows) != 2 || rows["demo/hello"].LastStatus != "failed" || !rows["demo/hello"].Enabled || rows["demo/spin"].LastStatus != "" {
+		t.Fatalf("task list = %+v", rows)
+	}
+	code, stdout, stderr := cli(t, "task", "list", "--home", home)
+	if code != 0 || !strings.Contains(stdout, "demo/hello") || !strings.Contains(stdout, "@every 1s") || !strings.Contains(stdout, "failed") {
+		t.Fatalf("task list: exit %d:\n%s%s", code, stdout, stderr)
+	}
+
+	tests := []struct {
+		args    []string
+		code    int
+		out     string // substring of stdout, or of stderr when code != 0
+		enabled bool   // demo/hello's state afterwards
+	}{
+		{args: []string{"task", "disable", "demo/hello", "--home", home}, out: "demo/hello disabled"},
+		{args: []string{"task", "disable", "--home", home, "demo/hello"}, out: "demo/hello disabled"},
+		{args: []string{"task", "enable", "demo/hello", "--home", home, "--json"}, out: `"enabled": true`, enabled: true},
+		{args: []string{"task", "disable", "demo/nope", "--home", home}, code: 1, out: "no task demo/nope", enabled: true},
+		{args: []string{"task", "disable", "demo", "--home", home}, code: exitUsage, out: "not APP/TASK", enabled: true},
+		{args: []string{"task", "frobnicate", "--home", home}, code: exitUsage, out: "unknown subcommand", enabled: true},
+		{args: []string{"task"}, code: exitUsage, out: "want list", enabled: true},
+	}
+	for _, tc := range tests {
+		code, stdout, stderr := cli(t, tc.args...)
+		out := stdout
+		if tc.code != 0 {
+			out = stderr
+		}
+		if code != tc.code || !strings.Contains(out, tc.out) {
+			t.Errorf("%q: exit %d, want %d with %q:\n%s%s", tc.args, code, tc.code, tc.out, stdout, stderr)
+		}
+		if got := list(t)["demo/hello"].Enabled; got != tc.enabled {
+			t.Errorf("after %q: enabled = %v, want %v", tc.args, got, tc.enabled)
+		}
+	}
+}
+
+func TestRuns(t *testing.T) {
+	t.Parallel()
+	home := testHome(t)
+	recordRuns(t, home, store.StatusSucceeded, store.StatusFailed, store.StatusSucceeded)
+
+	tests := []struct {
+		args []string
+		want []string // statuses, newest first
+	}{
+		{args: nil, want: []string{"succeeded", "failed", "succeeded"}},
+		{args: []string{"--limit", "1"}, want: []string{"succeeded"}},
+		{args: []string{"--status", "failed"}, want: []string{"failed"}},
+		{args: []string{"--task", "demo/hello", "--status", "failed", "--status", "succeeded"}, want: []string{"succeeded", "failed", "succeeded"}},
+		{args: []string{"--task", "demo/spin"}, want: []string{}},
+		{args: []string{"--task", "other/hello"}, want: []string{}},
+	}
+	for _, tc := range tests {
+		args := append([]string{"runs", "--home", home, "--json"}, tc.args...)
+		code, stdout, stderr := cli(t, args...)
+		if code != 0 {
+			t.Errorf("%q: exit %d: %s", args, code, stderr)
+			continue
+		}
+		var runs []struct{ Status string }
+		if err := json.Unmarshal([]byte(stdout), &runs); err != nil {
+			t.Errorf("%q: %v: %s", args, err, stdout)
+			continue
+		}
+		got := []string{}
+		for _, r := range runs {
+			got = append(got, r.Status)
+		}
+		if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+			t.Errorf("%q: statuses %v, want %v", args, got, tc.want)
+		}
+	}
+	code, stdout, stderr := cli(t, "runs", "--home", home, "--status", "failed")
+	if code != 0 || !strings.Contains(stdout, "demo/hello") || !strings.Contains(stdout, "failed") {
+		t.Errorf("runs table: exit %d:\n%s%s", code, stdout, stderr)
+	}
+	if code, _, _ := cli(t, "runs", "extra"); code != exitUsage {
+		t.Errorf("runs extra: exit %d", code)
+	}
+}
+
+func TestTaskTrigger(t *testing.T) {
+	t.Parallel()
+	home := testHome(t)
+	tests := []struct {
+		args   []string
+		code   int
+		stdout string // substring
+		stderr string // substring
+		status string // of the recorded run, "" for none
+	}{
+		{args: []string{"demo/hello"}, stdout: "hello\n", stderr: "succeeded", status: "succeeded"},
+		{args: []string{"demo/hello", "--json", "--input", `{"n":1}`}, stdout: `"Trigger": "manual"`, status: "succeeded"},
+		{args: []string{"demo/spin"}, code: 1, stderr: "timed_out", status: "timed_out"},
+		{args: []string{"demo/nope"}, code: 1, stderr: "no task demo/nope"},
+		{args: []string{"demo/hello", "--input", "{"}, code: exitUsage, stderr: "not valid JSON"},
+	}
+	for _, tc := range tests {
+		args := append([]string{"task", "trigger", "--home", home}, tc.args...)
+		code, stdout, stderr := cli(t, args...)
+		if code != tc.code || !strings.Contains(stdout, tc.stdout) || !strings.Contains(stderr, tc.stderr) {
+			t.Errorf("%q: exit %d, want %d; stdout %q, stderr %q", args, code, tc.code, stdout, stderr)
+		}
+		if tc.status == "" {
+			continue
+		}
+		_, out, _ := cli(t, "runs", "--home", home, "--json", "--limit", "1")
+		var runs []store.Run
+		if err := json.Unmarshal([]byte(out), &runs); err != nil || len(runs) != 1 {
+			t.Fatalf("runs: %v: %s", err, out)
+		}
+		if r := runs[0]; string(r.Status) != tc.status || r.Trigger != store.TriggerManual || r.TriggeredByUser == "" {
+			t.Errorf("%q: recorded %+v, want a manual run %s", args, r, tc.status)
+		}
+	}
+}
