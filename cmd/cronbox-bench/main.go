@@ -2,11 +2,16 @@
 // same run, on the same machine, and prints the ratios.
 //
 //	go run ./cmd/cronbox-bench runtime [-runs 300] [-rounds 5]
+//	go run ./cmd/cronbox-bench engine [-tasks 10000,100000] [-fire 1000] [-runs 2000]
 //
 // runtime: per-run latency of a fresh instance through Cronbox's runtime,
 // against bare wazero with its default configuration and against Node.js's
 // built-in WASI, for a trivial Go SDK task and a minimal non-Go module; and
 // the cost of timeout enforcement on a tight loop.
+//
+// engine: time to start and heap per task with many scheduled tasks, firing
+// lateness of tasks due in the same second on the real clock, and the
+// throughput of trivial runs with history recorded against the bare runtime.
 package main
 
 import (
@@ -38,8 +43,13 @@ import (
 var nodeScript string
 
 func main() {
+	if len(os.Args) >= 2 && os.Args[1] == "engine" {
+		mainEngine(os.Args[2:])
+		return
+	}
 	if len(os.Args) < 2 || os.Args[1] != "runtime" {
 		fmt.Fprintln(os.Stderr, "usage: cronbox-bench runtime [-runs N] [-rounds R] [-loop N]")
+		fmt.Fprintln(os.Stderr, "       cronbox-bench engine [-tasks 10000,100000] [-fire 1000] [-runs 2000]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet("runtime", flag.ExitOnError)

@@ -1,0 +1,412 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/cronbox/cronbox/engine"
+	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/hostapi"
+	"github.com/cronbox/cronbox/internal/wasmtest"
+	"github.com/cronbox/cronbox/runtime"
+)
+
+// mainEngine runs `cronbox-bench engine`.
+func mainEngine(args []string) {
+	fs := flag.NewFlagSet("engine", flag.ExitOnError)
+	tasksFlag := fs.String("tasks", "10000,100000", "comma-separated task counts for the load and memory measurement")
+	fire := fs.Int("fire", 1000, "tasks due in the same second for the lateness measurement")
+	runs := fs.Int("runs", 2000, "trivial runs for the throughput measurement, engine and bare runtime each")
+	_ = fs.Parse(args)
+	var counts []int
+	for _, s := range strings.Split(*tasksFlag, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			fmt.Fprintf(os.Stderr, "cronbox-bench: bad -tasks value %q\n", s)
+			os.Exit(2)
+		}
+		counts = append(counts, n)
+	}
+	if *fire < 1 || *runs < 1 {
+		fmt.Fprintln(os.Stderr, "cronbox-bench: -fire and -runs must be positive")
+		os.Exit(2)
+	}
+	if err := benchEngine(context.Background(), os.Stdout, counts, *fire, *runs); err != nil {
+		fmt.Fprintf(os.Stderr, "cronbox-bench: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func benchEngine(ctx context.Context, w io.Writer, counts []int, fire, runs int) error {
+	fmt.Fprintf(w, "Cronbox engine benchmark: %s %s/%s, %d CPUs\n\n", goruntime.Version(), goruntime.GOOS, goruntime.GOARCH, goruntime.NumCPU())
+
+	// 1. Load time and memory per task.
+	fmt.Fprintln(w, "Scheduled tasks (\"H H * * *\", nothing fires): time to Start (load + schedule), heap per task after GC:")
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	fmt.Fprintln(tw, "tasks\tstart\theap total\theap per task\t")
+	var largest, largestHeap uint64
+	for _, n := range counts {
+		d, heap, err := benchLoad(ctx, n)
+		if err != nil {
+			return fmt.Errorf("load %d tasks: %w", n, err)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%.1f MB\t%.0f B\t\n", n, ms(d), float64(heap)/1e6, float64(heap)/float64(n))
+		if uint64(n) >= largest {
+			largest, largestHeap = uint64(n), heap
+		}
+	}
+	tw.Flush()
+
+	// 2. Firing lateness.
+	fmt.Fprintf(w, "\nFiring lateness, %d tasks due in the same second (real clock), event arrival - scheduled instant:\n\n", fire)
+	late, err := benchLateness(ctx, fire)
+	if err != nil {
+		return fmt.Errorf("lateness: %w", err)
+	}
+	tw = tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	fmt.Fprintln(tw, "event\tcount\tp50\tp99\tmax\t")
+	for _, l := range late {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t\n", l.name, len(l.times), ms(percentile(l.times, 0.5)), ms(percentile(l.times, 0.99)), ms(percentile(l.times, 1)))
+	}
+	tw.Flush()
+
+	// 3. Throughput.
+	conc := 4 * goruntime.GOMAXPROCS(0)
+	fmt.Fprintf(w, "\nThroughput of trivial runs (minimal module), %d runs each, concurrency %d:\n\n", runs, conc)
+	eng, bare, err := benchThroughput(ctx, runs, conc)
+	if err != nil {
+		return fmt.Errorf("throughput: %w", err)
+	}
+	tw = tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	fmt.Fprintln(tw, "runner\truns/s\t")
+	fmt.Fprintf(tw, "bare runtime (runtime.Run loop)\t%.0f\t\n", bare)
+	fmt.Fprintf(tw, "engine (triggered, history in SQLite on disk)\t%.0f\t\n", eng)
+	tw.Flush()
+
+	fired := late[0].times
+	fmt.Fprintf(w, "\nsummary: %d tasks %.1f MB (target < 200 MB for 100,000: %.1f MB per 100k); fire lateness p99 %s (target < 50 ms); history cost %.1f%% = 1 - %.2f engine/bare (target <= 20%%)\n",
+		largest, float64(largestHeap)/1e6, float64(largestHeap)/float64(largest)*1e5/1e6,
+		ms(percentile(fired, 0.99)), 100*(1-eng/bare), eng/bare)
+	return nil
+}
+
+func newRuntime(ctx context.Context) (*runtime.Runtime, error) {
+	return runtime.New(ctx, runtime.Config{HostModules: []runtime.HostModule{{Name: hostapi.ModuleName, Instantiate: hostapi.Instantiate}}})
+}
+
+// writeApps writes apps apps under home/apps, each with the minimal module
+// as tasks/t.wasm and perApp tasks given by taskYAML(app, i).
+func writeApps(home string, apps, perApp, quota int, taskYAML func(a, i int) string) error {
+	wasm := wasmtest.Hello()
+	for a := range apps {
+		dir := filepath.Join(home, "apps", fmt.Sprintf("a%03d", a))
+		for _, d := range []string{"config", "tasks"} {
+			if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+				return err
+			}
+		}
+		manifest := fmt.Sprintf("name: a%03d\nquotas:\n  concurrency: %d\n", a, quota)
+		if err := os.WriteFile(filepath.Join(dir, "app.yaml"), []byte(manifest), 0o644); err != nil {
+			return err
+		}
+		var y strings.Builder
+		y.WriteString("tasks:\n")
+		for i := range perApp {
+			y.WriteString(taskYAML(a, i))
+		}
+		if err := os.WriteFile(filepath.Join(dir, "config", "tasks.yaml"), []byte(y.String()), 0o644); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, "tasks", "t.wasm"), wasm, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type bundle struct {
+	home string
+	st   *store.SQLite
+	rt   *runtime.Runtime
+}
+
+func openBundle(ctx context.Context, home string) (*bundle, error) {
+	st, err := store.Open(ctx, filepath.Join(home, "data", "cronbox.db"), store.Options{})
+	if err != nil {
+		return nil, err
+	}
+	rt, err := newRuntime(ctx)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &bundle{home, st, rt}, nil
+}
+
+func (b *bundle) close(ctx context.Context) {
+	b.rt.Close(ctx)
+	b.st.Close()
+}
+
+func heapAfterGC() uint64 {
+	var m goruntime.MemStats
+	goruntime.GC()
+	goruntime.GC()
+	goruntime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// benchLoad starts an engine on n tasks in 100 apps (fewer when n < 100)
+// and returns the time Start took and the heap it keeps.
+func benchLoad(ctx context.Context, n int) (time.Duration, uint64, error) {
+	home, err := os.MkdirTemp("", "cronbox-bench-engine-")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer os.RemoveAll(home)
+	apps := min(100, n)
+	per := n / apps
+	n = apps * per
+	err = writeApps(home, apps, per, 4, func(a, i int) string {
+		return fmt.Sprintf("  - name: t%d\n    schedule: \"H H * * *\"\n    module: tasks/t.wasm\n", i)
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	b, err := openBundle(ctx, home)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer b.close(ctx)
+	before := heapAfterGC()
+	e, err := engine.New(engine.Config{Home: home, Store: b.st, Runtime: b.rt})
+	if err != nil {
+		return 0, 0, err
+	}
+	start := time.Now()
+	if err := e.Start(ctx); err != nil {
+		return 0, 0, err
+	}
+	d := time.Since(start)
+	after := heapAfterGC()
+	if got := len(e.Tasks()); got != n {
+		e.Stop(ctx)
+		return 0, 0, fmt.Errorf("engine has %d tasks, want %d", got, n)
+	}
+	if err := e.Stop(ctx); err != nil {
+		return 0, 0, err
+	}
+	var heap uint64
+	if after > before {
+		heap = after - before
+	}
+	return d, heap, nil
+}
+
+type lateness struct {
+	name  string
+	times []time.Duration
+}
+
+// benchLateness schedules fire tasks at the same second, a few seconds
+// ahead, with a seconds cron field, and measures when their run.queued and
+// run.started events arrive after that instant.
+func benchLateness(ctx context.Context, fire int) ([]lateness, error) {
+	home, err := os.MkdirTemp("", "cronbox-bench-engine-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(home)
+	apps := min(10, fire)
+	per := (fire + apps - 1) / apps
+	fire = apps * per
+	sec := time.Now().Add(6 * time.Second).Second()
+	err = writeApps(home, apps, per, per, func(a, i int) string {
+		return fmt.Sprintf("  - name: t%d\n    schedule: \"%d * * * * *\"\n    module: tasks/t.wasm\n", i, sec)
+	})
+	if err != nil {
+		return nil, err
+	}
+	b, err := openBundle(ctx, home)
+	if err != nil {
+		return nil, err
+	}
+	defer b.close(ctx)
+	e, err := engine.New(engine.Config{Home: home, Store: b.st, Runtime: b.rt, EventBuffer: 4*fire + 256, MaxQueued: per + 1})
+	if err != nil {
+		return nil, err
+	}
+	events, unsubscribe := e.Subscribe()
+	defer unsubscribe()
+	if err := e.Start(ctx); err != nil {
+		return nil, err
+	}
+	defer e.Stop(ctx)
+	// scheduled is the last instant at second sec at or before t.
+	scheduled := func(t time.Time) time.Time {
+		s := t.Truncate(time.Minute).Add(time.Duration(sec) * time.Second)
+		if s.After(t) {
+			s = s.Add(-time.Minute)
+		}
+		return s
+	}
+	queued, started := lateness{name: "run.queued (fired)"}, lateness{name: "run.started"}
+	stamped := lateness{name: "run.queued, by the event's Time"}
+	timeout := time.After(90 * time.Second)
+	for len(started.times) < fire {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				return nil, fmt.Errorf("event channel closed")
+			}
+			now := time.Now()
+			switch ev.Type {
+			case engine.EventRunQueued:
+				queued.times = append(queued.times, now.Sub(scheduled(now)))
+				stamped.times = append(stamped.times, ev.Time.Sub(scheduled(ev.Time)))
+			case engine.EventRunStarted:
+				started.times = append(started.times, now.Sub(scheduled(now)))
+			case engine.EventRunSkipped:
+				return nil, fmt.Errorf("run of %s/%s skipped: %s", ev.App, ev.Task, ev.Message)
+			}
+		case <-timeout:
+			return nil, fmt.Errorf("only %d of %d runs started within 90s", len(started.times), fire)
+		}
+	}
+	if err := e.WaitIdle(ctx); err != nil {
+		return nil, err
+	}
+	if d := e.DroppedEvents(); d > 0 {
+		return nil, fmt.Errorf("%d events dropped", d)
+	}
+	return []lateness{queued, started, stamped}, nil
+}
+
+// benchThroughput returns the runs/s of the engine (manual triggers, every
+// run recorded in the store on disk) and of the bare runtime with the same
+// concurrency.
+func benchThroughput(ctx context.Context, runs, conc int) (float64, float64, error) {
+	home, err := os.MkdirTemp("", "cronbox-bench-engine-")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer os.RemoveAll(home)
+	err = writeApps(home, 1, 1, conc, func(a, i int) string {
+		return "  - name: t\n    module: tasks/t.wasm\n    concurrency: allow\n"
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	b, err := openBundle(ctx, home)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer b.close(ctx)
+	e, err := engine.New(engine.Config{Home: home, Store: b.st, Runtime: b.rt, MaxConcurrent: conc, MaxQueued: runs + 100})
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := e.Start(ctx); err != nil {
+		return 0, 0, err
+	}
+	defer e.Stop(ctx)
+	engineRuns := func(n int) (time.Duration, error) {
+		// Trigger from conc goroutines: a trigger waits for its run to
+		// be recorded, so one caller would measure the store's latency.
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		errs := make(chan error, conc)
+		start := time.Now()
+		for range conc {
+			wg.Go(func() {
+				for next.Add(1) <= int64(n) {
+					if _, err := e.Trigger(ctx, "a000", "t", nil, "bench"); err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		select {
+		case err := <-errs:
+			return 0, err
+		default:
+		}
+		if err := e.WaitIdle(ctx); err != nil {
+			return 0, err
+		}
+		return time.Since(start), nil
+	}
+
+	m, _, err := b.rt.Load(ctx, wasmtest.Hello())
+	if err != nil {
+		return 0, 0, err
+	}
+	bareRuns := func(n int) (time.Duration, error) {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		errs := make(chan error, conc)
+		start := time.Now()
+		for range conc {
+			wg.Go(func() {
+				for next.Add(1) <= int64(n) {
+					call := &hostapi.Call{}
+					res, err := b.rt.Run(hostapi.WithCall(ctx, call), m, runtime.Spec{})
+					call.Close()
+					if err == nil && res.Status != runtime.StatusSucceeded {
+						err = fmt.Errorf("run %s: %s", res.Status, res.Error)
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		d := time.Since(start)
+		select {
+		case err := <-errs:
+			return 0, err
+		default:
+		}
+		return d, nil
+	}
+
+	// Warm up both, then interleave two halves each.
+	warm := min(100, runs)
+	if _, err := bareRuns(warm); err != nil {
+		return 0, 0, err
+	}
+	if _, err := engineRuns(warm); err != nil {
+		return 0, 0, err
+	}
+	var engT, bareT time.Duration
+	half := []int{runs / 2, runs - runs/2}
+	for _, h := range half {
+		d, err := bareRuns(h)
+		if err != nil {
+			return 0, 0, err
+		}
+		bareT += d
+		d, err = engineRuns(h)
+		if err != nil {
+			return 0, 0, err
+		}
+		engT += d
+	}
+	return float64(runs) / engT.Seconds(), float64(runs) / bareT.Seconds(), nil
+}
