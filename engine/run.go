@@ -3,12 +3,8 @@ package engine
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -91,29 +87,12 @@ func counted(s store.Status) bool {
 func (e *Engine) runGuest(h *runHandle, log *slog.Logger) store.RunEnd {
 	r, t := h.req, h.task
 	sink := &runSink{e: e, h: h, batch: e.cfg.LogBatch, log: log}
-	call := &hostapi.Call{Input: r.input, Config: t.Config, Sink: sink}
-	perms := h.perms
-	if perms.KV {
-		call.KV = e.cfg.Store.KV(t.App)
+	g, err := NewGuest(e.cfg.Home, e.cfg.Store, t, h.perms, r.id, r.input, sink)
+	if err != nil {
+		return e.failedEnd(err)
 	}
-	if len(perms.HTTP) > 0 {
-		call.HTTP = &hostapi.HTTP{Allow: perms.HTTP}
-	}
+	call, spec := g.Call, g.Spec
 	defer call.Close()
-
-	spec := runtime.Spec{
-		ID:     strconv.FormatInt(r.id, 10),
-		Args:   append([]string{t.Name}, t.Args...),
-		Env:    environ(t.Environment),
-		Limits: t.Limits,
-	}
-	if perms.Files {
-		dir := filepath.Join(e.cfg.Home, "data", "files", t.App)
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return e.failedEnd(fmt.Errorf("creating the app's file directory: %w", err))
-		}
-		spec.Mounts = []runtime.Mount{{HostDir: dir, GuestPath: "/data"}}
-	}
 	if !t.KillOnTimeout && t.MaxRuntime > 0 {
 		timer := e.cfg.Clock.AfterFunc(t.MaxRuntime, func() {
 			h.overdue.Store(true)

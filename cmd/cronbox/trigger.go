@@ -8,10 +8,9 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"time"
 
+	"github.com/cronbox/cronbox/engine"
 	"github.com/cronbox/cronbox/engine/app"
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/hostapi"
@@ -74,35 +73,18 @@ func triggerTask(ctx context.Context, e *env, home string, st store.Store, appNa
 	if run.ID, err = st.StartRun(ctx, run); err != nil {
 		return store.Run{}, err
 	}
-	call := &hostapi.Call{Input: input, Config: t.Config, Sink: &stderrSink{w: e.stderr}}
-	perms := a.Manifest.Permissions
-	if perms.KV {
-		call.KV = st.KV(appName)
+	g, err := engine.NewGuest(home, st, *t, a.Manifest.Permissions, run.ID, input, &stderrSink{w: e.stderr})
+	var res *runtime.Result
+	if err == nil {
+		defer g.Call.Close()
+		res, err = rt.Run(hostapi.WithCall(ctx, g.Call), mod, g.Spec)
 	}
-	if len(perms.HTTP) > 0 {
-		call.HTTP = &hostapi.HTTP{Allow: perms.HTTP}
-	}
-	defer call.Close()
-	env := make([]string, 0, len(t.Environment))
-	for k, v := range t.Environment {
-		env = append(env, k+"="+v)
-	}
-	slices.Sort(env)
-	spec := runtime.Spec{ID: strconv.FormatInt(run.ID, 10), Args: append([]string{t.Name}, t.Args...), Env: env, Limits: t.Limits}
-	if perms.Files {
-		dir := filepath.Join(home, "data", "files", appName)
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return run, err
-		}
-		spec.Mounts = []runtime.Mount{{HostDir: dir, GuestPath: "/data"}}
-	}
-	res, err := rt.Run(hostapi.WithCall(ctx, call), mod, spec)
 	end := store.RunEnd{Status: store.StatusFailed, EndTime: time.Now(), ExitCode: -1}
 	if err != nil {
 		end.Error = err.Error()
 	} else {
 		end = store.RunEnd{Status: store.Status(res.Status), EndTime: time.Now(), Duration: res.Duration, ExitCode: res.ExitCode,
-			Output: string(append(res.Stdout, res.Stderr...)), Error: res.Error, Result: call.Result(), PeakMemory: res.PeakMemory}
+			Output: string(append(res.Stdout, res.Stderr...)), Error: res.Error, Result: g.Call.Result(), PeakMemory: res.PeakMemory}
 	}
 	if end.Status == store.StatusCancelled {
 		end.Status = store.StatusInterrupted
