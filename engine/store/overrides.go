@@ -117,19 +117,8 @@ func scanOverride(sc scanner) (Override, error) {
 // Overrides implements Store.
 func (s *SQLite) Overrides(ctx context.Context) ([]Override, error) {
 	rows, err := s.rdb.QueryContext(ctx, `SELECT `+overrideColumns+` FROM TaskConfigurations ORDER BY AppName, TaskName`)
+	list, err := collect(rows, err, scanOverride)
 	if err != nil {
-		return nil, fmt.Errorf("listing overrides: %w", err)
-	}
-	defer rows.Close()
-	var list []Override
-	for rows.Next() {
-		o, err := scanOverride(rows)
-		if err != nil {
-			return nil, fmt.Errorf("listing overrides: %w", err)
-		}
-		list = append(list, o)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("listing overrides: %w", err)
 	}
 	return list, nil

@@ -414,19 +414,8 @@ func (s *SQLite) ListRuns(ctx context.Context, f RunFilter) ([]Run, error) {
 	args = append(args, clampLimit(f.Limit))
 
 	rows, err := s.rdb.QueryContext(ctx, q.String(), args...)
+	runs, err := collect(rows, err, scanRun)
 	if err != nil {
-		return nil, fmt.Errorf("listing runs: %w", err)
-	}
-	defer rows.Close()
-	var runs []Run
-	for rows.Next() {
-		r, err := scanRun(rows)
-		if err != nil {
-			return nil, fmt.Errorf("listing runs: %w", err)
-		}
-		runs = append(runs, r)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("listing runs: %w", err)
 	}
 	return runs, nil

@@ -341,3 +341,21 @@ func inClause[T any](args []any, vals []T) (string, []any) {
 	}
 	return string(append(b, ')')), args
 }
+
+// collect reads every row of a query with scan and closes the rows. err is
+// the error the query itself returned, passed on as it is.
+func collect[T any](rows *sql.Rows, err error, scan func(scanner) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var list []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, v)
+	}
+	return list, rows.Err()
+}

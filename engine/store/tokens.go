@@ -125,19 +125,8 @@ func (s *SQLite) TokenByHash(ctx context.Context, hash TokenHash) (*Token, error
 // ListTokens implements Store.
 func (s *SQLite) ListTokens(ctx context.Context) ([]Token, error) {
 	rows, err := s.rdb.QueryContext(ctx, `SELECT `+tokenColumns+` FROM api_tokens ORDER BY id`)
+	list, err := collect(rows, err, scanToken)
 	if err != nil {
-		return nil, fmt.Errorf("listing tokens: %w", err)
-	}
-	defer rows.Close()
-	var list []Token
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, fmt.Errorf("listing tokens: %w", err)
-		}
-		list = append(list, t)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("listing tokens: %w", err)
 	}
 	return list, nil
