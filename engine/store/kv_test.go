@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -11,47 +10,14 @@ import (
 	"testing"
 
 	"github.com/cronbox/cronbox/hostapi"
+	"github.com/cronbox/cronbox/hostapi/kvtest"
 )
 
-// The tests below hold the store's KV to the behaviour hostapi's tests ask
-// of MemoryKV and FileKV.
-
-func TestKVBasics(t *testing.T) {
+// TestKVConformance holds the store's KV to the behaviour every hostapi.KV
+// must have.
+func TestKVConformance(t *testing.T) {
 	t.Parallel()
-	ctx := t.Context()
-	kv := openTest(t, Options{}).KV("a")
-	if _, ok, err := kv.Get(ctx, "a"); ok || err != nil {
-		t.Fatalf("Get(absent) = %v, %v", ok, err)
-	}
-	value := []byte("one")
-	if err := kv.Set(ctx, "a", value); err != nil {
-		t.Fatal(err)
-	}
-	value[0] = 'X' // the KV keeps its own copy
-	got, ok, err := kv.Get(ctx, "a")
-	if err != nil || !ok || string(got) != "one" {
-		t.Fatalf("Get(a) = %q, %v, %v", got, ok, err)
-	}
-	got[0] = 'Y' // and hands out copies
-	if again, _, _ := kv.Get(ctx, "a"); string(again) != "one" {
-		t.Fatalf("Get(a) after changing a returned value = %q", again)
-	}
-	for _, empty := range [][]byte{nil, {}} {
-		if err := kv.Set(ctx, "a", empty); err != nil {
-			t.Fatal(err)
-		}
-		if got, ok, err := kv.Get(ctx, "a"); !ok || err != nil || got == nil || len(got) != 0 {
-			t.Fatalf("Get(a) of an empty value (%#v) = %#v, %v, %v", empty, got, ok, err)
-		}
-	}
-	for _, k := range []string{"a", "absent"} {
-		if err := kv.Delete(ctx, k); err != nil {
-			t.Fatalf("Delete(%q) = %v", k, err)
-		}
-	}
-	if _, ok, _ := kv.Get(ctx, "a"); ok {
-		t.Fatal("a survived Delete")
-	}
+	kvtest.Run(t, func(t *testing.T) hostapi.KV { return openTest(t, Options{}).KV("a") })
 }
 
 func TestKVBinaryValues(t *testing.T) {
@@ -80,19 +46,6 @@ func TestKVBinaryValues(t *testing.T) {
 	}
 }
 
-func TestKVInvalidKeys(t *testing.T) {
-	t.Parallel()
-	kv := openTest(t, Options{}).KV("a")
-	for _, key := range []string{"", "a\x00b", "\xff"} {
-		t.Run(fmt.Sprintf("%q", key), func(t *testing.T) {
-			t.Parallel()
-			if err := kv.Set(t.Context(), key, nil); !errors.Is(err, hostapi.ErrInvalidKey) {
-				t.Errorf("Set(%q) = %v, want %v", key, err, hostapi.ErrInvalidKey)
-			}
-		})
-	}
-}
-
 func TestKVNoApp(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -103,69 +56,6 @@ func TestKVNoApp(t *testing.T) {
 		if !errors.Is(err, ErrInvalid) {
 			t.Errorf("got %v, want %v", err, ErrInvalid)
 		}
-	}
-}
-
-func TestKVCanceled(t *testing.T) {
-	t.Parallel()
-	kv := openTest(t, Options{}).KV("a")
-	ctx, cancel := context.WithCancel(t.Context())
-	cancel()
-	_, _, getErr := kv.Get(ctx, "a")
-	_, listErr := kv.List(ctx, "", "", 1)
-	for _, err := range []error{getErr, kv.Set(ctx, "a", nil), kv.Delete(ctx, "a"), listErr} {
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("got %v, want %v", err, context.Canceled)
-		}
-	}
-}
-
-func TestKVList(t *testing.T) {
-	t.Parallel()
-	ctx := t.Context()
-	s := openTest(t, Options{})
-	kv := s.KV("a")
-	keys := []string{"a", "a/1", "a/2", "a/10", "ab", "b", "b/x", "é", "\U0010ffff", "\u00ff"}
-	for _, k := range keys {
-		if err := kv.Set(ctx, k, []byte(k)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// Another app's keys are never listed.
-	for _, k := range []string{"a/3", "aa", "c"} {
-		if err := s.KV("b").Set(ctx, k, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tests := []struct {
-		name          string
-		prefix, after string
-		limit         int
-		want          []string
-	}{
-		{"all", "", "", 100, []string{"a", "a/1", "a/10", "a/2", "ab", "b", "b/x", "é", "\u00ff", "\U0010ffff"}},
-		{"prefix", "a/", "", 100, []string{"a/1", "a/10", "a/2"}},
-		{"prefix includes itself", "a", "", 100, []string{"a", "a/1", "a/10", "a/2", "ab"}},
-		{"after", "a/", "a/1", 100, []string{"a/10", "a/2"}},
-		{"after absent key", "a/", "a/11", 100, []string{"a/2"}},
-		{"after before prefix", "b", "a", 100, []string{"b", "b/x"}},
-		{"after past prefix", "a/", "a/3", 100, nil},
-		{"limit", "", "a/10", 2, []string{"a/2", "ab"}},
-		{"zero limit", "", "", 0, nil},
-		{"negative limit", "", "", -1, nil},
-		{"no match", "c", "", 100, nil},
-		{"non-ASCII", "\xc3", "", 100, []string{"é", "\u00ff"}},
-		{"highest byte prefix", "\xf4\x8f\xbf", "", 100, []string{"\U0010ffff"}},
-		{"after everything", "", "\U0010ffff", 100, nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			got, err := kv.List(t.Context(), tt.prefix, tt.after, tt.limit)
-			if err != nil || !slices.Equal(got, tt.want) {
-				t.Errorf("List(%q, %q, %d) = %q, %v; want %q", tt.prefix, tt.after, tt.limit, got, err, tt.want)
-			}
-		})
 	}
 }
 
