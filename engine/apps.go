@@ -21,15 +21,18 @@ import (
 // appState is an app as the engine runs it: its last good version, its run
 // queue and its slots.
 type appState struct {
-	name     string
-	app      *app.App // the last good version; nil if it never loaded
-	tasks    []string // keys of its tasks
-	queue    []*runReq
-	reserved int // admitted runs not yet in queue
-	running  int
-	memory   int64 // the memory limits of its running runs, summed
-	gone     bool  // removed from disk
-	loadErr  string
+	name  string
+	app   *app.App // the last good version; nil if it never loaded
+	tasks []string // keys of its tasks
+	// dependents maps a task's name to the tasks of the app that list it
+	// in their after:.
+	dependents map[string][]*taskState
+	queue      []*runReq
+	reserved   int // admitted runs not yet in queue
+	running    int
+	memory     int64 // the memory limits of its running runs, summed
+	gone       bool  // removed from disk
+	loadErr    string
 }
 
 func (a *appState) quota() int {
@@ -330,6 +333,16 @@ func (e *Engine) install(name string, a *app.App, loaded []loadedTask, failures 
 		}
 	}
 	as.tasks = keys
+	as.dependents = nil
+	for _, key := range keys {
+		ts := e.tasks[key]
+		for _, name := range ts.task.After {
+			if as.dependents == nil {
+				as.dependents = map[string][]*taskState{}
+			}
+			as.dependents[name] = append(as.dependents[name], ts)
+		}
+	}
 	e.armLocked()
 }
 
@@ -346,7 +359,7 @@ func (e *Engine) removeApp(ctx context.Context, name string) {
 	for _, key := range as.tasks {
 		e.dropTaskLocked(key)
 	}
-	as.tasks = nil
+	as.tasks, as.dependents = nil, nil
 	dropped := as.queue
 	as.queue = nil
 	e.forgetAppLocked(as)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"slices"
 
 	"github.com/cronbox/cronbox/engine/store"
 )
@@ -67,6 +66,3 @@ func (e *Engine) restoreDependencies(ctx context.Context) error {
 	}
 	return nil
 }
-
-// dependsOn reports whether d lists name in its after:.
-func dependsOn(d *taskState, name string) bool { return slices.Contains(d.task.After, name) }

@@ -231,9 +231,8 @@ func (e *Engine) fireDependentsLocked(done *taskState) {
 	if as == nil {
 		return
 	}
-	for _, key := range as.tasks {
-		d := e.tasks[key]
-		if d == nil || !dependsOn(d, done.name) || !d.task.Enabled {
+	for _, d := range as.dependents[done.name] {
+		if d.removed || !d.task.Enabled {
 			continue
 		}
 		ready := true
