@@ -41,10 +41,14 @@ const (
 
 // writeOp is a write waiting for its outcome.
 type writeOp struct {
-	ctx   context.Context
-	fn    writeFunc
-	state atomic.Int32
-	done  chan error // buffered: the writer never waits for the caller
+	ctx context.Context
+	fn  writeFunc
+	// single marks a write that changes the database with at most one
+	// statement: SQLite undoes a failed statement by itself, so it needs
+	// no savepoint of its own.
+	single bool
+	state  atomic.Int32
+	done   chan error // buffered: the writer never waits for the caller
 }
 
 // newCommitter starts the goroutine that writes to db, which must have
@@ -75,10 +79,21 @@ func newCommitter(ctx context.Context, db *sql.DB, maxBatch int) (*committer, er
 // interrupting SQLite inside a transaction rolls back the whole
 // transaction, and do waits for the outcome.
 func (c *committer) do(ctx context.Context, fn writeFunc) error {
+	return c.enqueue(ctx, fn, false)
+}
+
+// doOne is do for a write whose fn changes the database with at most one
+// statement (it may read before and after): it saves the savepoint that do
+// wraps around each write, which is most of the cost of a small write.
+func (c *committer) doOne(ctx context.Context, fn writeFunc) error {
+	return c.enqueue(ctx, fn, true)
+}
+
+func (c *committer) enqueue(ctx context.Context, fn writeFunc, single bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	op := &writeOp{ctx: context.WithoutCancel(ctx), fn: fn, done: make(chan error, 1)}
+	op := &writeOp{ctx: context.WithoutCancel(ctx), fn: fn, single: single, done: make(chan error, 1)}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -184,6 +199,13 @@ func (c *committer) commit(batch []*writeOp, errs []error) error {
 	}
 	save, undo, release := tx.Stmt(c.save), tx.Stmt(c.undo), tx.Stmt(c.release)
 	for i, op := range batch {
+		if op.single {
+			// A failed statement leaves the transaction as it was, or,
+			// for the errors that end it (a full disk), makes the
+			// commit fail.
+			errs[i] = op.fn(op.ctx, tx)
+			continue
+		}
 		if _, err := save.ExecContext(ctx); err != nil {
 			tx.Rollback()
 			return fmt.Errorf("writing: %w", err)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -75,16 +76,22 @@ func TestCommitBatch(t *testing.T) {
 		}},
 		{ctx: t.Context(), fn: insert(1)}, // a constraint violation
 		{ctx: t.Context(), fn: insert(3)},
+		// Single-statement writes, without savepoints: a failing one
+		// leaves its neighbours alone.
+		{ctx: t.Context(), fn: insert(4), single: true},
+		{ctx: t.Context(), fn: insert(3), single: true}, // a constraint violation
+		{ctx: t.Context(), fn: insert(5), single: true},
 	}
 	errs := make([]error, len(ops))
 	if err := c.commit(ops, errs); err != nil {
 		t.Fatal(err)
 	}
-	if errs[0] != nil || !errors.Is(errs[1], errHalfway) || !isUnique(errs[2]) || errs[3] != nil {
+	if errs[0] != nil || !errors.Is(errs[1], errHalfway) || !isUnique(errs[2]) || errs[3] != nil ||
+		errs[4] != nil || !isUnique(errs[5]) || errs[6] != nil {
 		t.Errorf("errors = %v", errs)
 	}
-	if got := values(t, db); len(got) != 2 || got[0] != 1 || got[1] != 3 {
-		t.Errorf("committed %v, want [1 3]", got)
+	if got, want := values(t, db), []int{1, 3, 4, 5}; !slices.Equal(got, want) {
+		t.Errorf("committed %v, want %v", got, want)
 	}
 }
 

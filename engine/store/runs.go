@@ -236,7 +236,7 @@ const insertRunSQL = `INSERT INTO TaskExecutions (AppName, TaskName, Status, Tri
 // insertRun records r, with its Status, EndTime and Duration.
 func (s *SQLite) insertRun(ctx context.Context, doing string, r *Run) (int64, error) {
 	var id int64
-	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.w.doOne(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var end, duration any
 		if !r.EndTime.IsZero() {
 			end, duration = formatTime(r.EndTime), r.Duration.Milliseconds()
@@ -298,7 +298,7 @@ func (s *SQLite) FinishRun(ctx context.Context, id int64, end RunEnd) error {
 	case len(end.Result) > 0 && !json.Valid(end.Result):
 		return fmt.Errorf("finishing run %d: %w: result is not JSON", id, ErrInvalid)
 	}
-	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.w.doOne(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.StmtContext(ctx, s.ws.finishRun).ExecContext(ctx,
 			end.Status, formatTime(end.EndTime), end.Duration.Milliseconds(), end.ExitCode,
 			end.Output, nullString(end.Error), nullJSON(end.Result), end.PeakMemory, id)

@@ -197,6 +197,9 @@ func openWriter(ctx context.Context, abs string, opts Options) (*sql.DB, error) 
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous("+string(opts.Synchronous)+")")
+	// Each write of a group commit runs in a savepoint, whose journal
+	// would otherwise be a temporary file: a write per page per write.
+	q.Add("_pragma", "temp_store(MEMORY)")
 	q.Set("_txlock", "immediate") // take the write lock at BEGIN: no deadlock upgrading a read lock
 	db, err := sql.Open("sqlite", dsn(abs, q))
 	if err != nil {
