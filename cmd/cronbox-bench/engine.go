@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	goruntime "runtime"
 	"strconv"
 	"strings"
@@ -28,6 +29,7 @@ func mainEngine(args []string) {
 	tasksFlag := fs.String("tasks", "10000,100000", "comma-separated task counts for the load and memory measurement")
 	fire := fs.Int("fire", 1000, "tasks due in the same second for the lateness measurement")
 	runs := fs.Int("runs", 2000, "trivial runs for the throughput measurement, engine and bare runtime each")
+	profile := fs.String("cpuprofile", "", "write a CPU profile of the whole benchmark to `FILE`")
 	_ = fs.Parse(args)
 	var counts []int
 	for _, s := range strings.Split(*tasksFlag, ",") {
@@ -42,8 +44,22 @@ func mainEngine(args []string) {
 		fmt.Fprintln(os.Stderr, "cronbox-bench: -fire and -runs must be positive")
 		os.Exit(2)
 	}
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "cronbox-bench: %v\n", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(os.Stderr, "cronbox-bench: %v\n", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if err := benchEngine(context.Background(), os.Stdout, counts, *fire, *runs); err != nil {
 		fmt.Fprintf(os.Stderr, "cronbox-bench: %v\n", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
@@ -83,22 +99,35 @@ func benchEngine(ctx context.Context, w io.Writer, counts []int, fire, runs int)
 	tw.Flush()
 
 	// 3. Throughput.
-	conc := 4 * goruntime.GOMAXPROCS(0)
-	fmt.Fprintf(w, "\nThroughput of trivial runs (minimal module), %d runs each, concurrency %d:\n\n", runs, conc)
-	eng, bare, err := benchThroughput(ctx, runs, conc)
+	goWasm, err := buildGoTask(ctx)
 	if err != nil {
-		return fmt.Errorf("throughput: %w", err)
+		return err
 	}
-	tw = tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
-	fmt.Fprintln(tw, "runner\truns/s\t")
-	fmt.Fprintf(tw, "bare runtime (runtime.Run loop)\t%.0f\t\n", bare)
-	fmt.Fprintf(tw, "engine (triggered, history in SQLite on disk)\t%.0f\t\n", eng)
-	tw.Flush()
+	conc := 4 * goruntime.GOMAXPROCS(0)
+	modules := []struct {
+		name string
+		wasm []byte
+		runs int
+	}{{"minimal module", wasmtest.Hello(), runs}, {"Go SDK task", goWasm, max(1, runs/4)}}
+	costs := make([]string, 0, len(modules))
+	for _, m := range modules {
+		fmt.Fprintf(w, "\nThroughput of %s runs, %d runs each, concurrency %d:\n\n", m.name, m.runs, conc)
+		eng, bare, err := benchThroughput(ctx, m.wasm, m.runs, conc)
+		if err != nil {
+			return fmt.Errorf("throughput of %s: %w", m.name, err)
+		}
+		tw = tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+		fmt.Fprintln(tw, "runner\truns/s\t")
+		fmt.Fprintf(tw, "bare runtime (runtime.Run loop)\t%.0f\t\n", bare)
+		fmt.Fprintf(tw, "engine (triggered, history in SQLite on disk)\t%.0f\t\n", eng)
+		tw.Flush()
+		costs = append(costs, fmt.Sprintf("%s %.1f%% (engine/bare %.2f)", m.name, 100*(1-eng/bare), eng/bare))
+	}
 
 	fired := late[0].times
-	fmt.Fprintf(w, "\nsummary: %d tasks %.1f MB (target < 200 MB for 100,000: %.1f MB per 100k); fire lateness p99 %s (target < 50 ms); history cost %.1f%% = 1 - %.2f engine/bare (target <= 20%%)\n",
+	fmt.Fprintf(w, "\nsummary: %d tasks %.1f MB (target < 200 MB for 100,000: %.1f MB per 100k); fire lateness p99 %s (target < 50 ms); engine and history cost: %s\n",
 		largest, float64(largestHeap)/1e6, float64(largestHeap)/float64(largest)*1e5/1e6,
-		ms(percentile(fired, 0.99)), 100*(1-eng/bare), eng/bare)
+		ms(percentile(fired, 0.99)), strings.Join(costs, ", "))
 	return nil
 }
 
@@ -106,10 +135,9 @@ func newRuntime(ctx context.Context) (*runtime.Runtime, error) {
 	return runtime.New(ctx, runtime.Config{HostModules: []runtime.HostModule{{Name: hostapi.ModuleName, Instantiate: hostapi.Instantiate}}})
 }
 
-// writeApps writes apps apps under home/apps, each with the minimal module
+// writeApps writes apps apps under home/apps, each with wasm
 // as tasks/t.wasm and perApp tasks given by taskYAML(app, i).
-func writeApps(home string, apps, perApp, quota int, taskYAML func(a, i int) string) error {
-	wasm := wasmtest.Hello()
+func writeApps(home string, wasm []byte, apps, perApp, quota int, taskYAML func(a, i int) string) error {
 	for a := range apps {
 		dir := filepath.Join(home, "apps", fmt.Sprintf("a%03d", a))
 		for _, d := range []string{"config", "tasks"} {
@@ -179,7 +207,7 @@ func benchLoad(ctx context.Context, n int) (time.Duration, uint64, error) {
 	apps := min(100, n)
 	per := n / apps
 	n = apps * per
-	err = writeApps(home, apps, per, 4, func(a, i int) string {
+	err = writeApps(home, wasmtest.Hello(), apps, per, 4, func(a, i int) string {
 		return fmt.Sprintf("  - name: t%d\n    schedule: \"H H * * *\"\n    module: tasks/t.wasm\n", i)
 	})
 	if err != nil {
@@ -233,7 +261,7 @@ func benchLateness(ctx context.Context, fire int) ([]lateness, error) {
 	per := (fire + apps - 1) / apps
 	fire = apps * per
 	sec := time.Now().Add(6 * time.Second).Second()
-	err = writeApps(home, apps, per, per, func(a, i int) string {
+	err = writeApps(home, wasmtest.Hello(), apps, per, per, func(a, i int) string {
 		return fmt.Sprintf("  - name: t%d\n    schedule: \"%d * * * * *\"\n    module: tasks/t.wasm\n", i, sec)
 	})
 	if err != nil {
@@ -297,13 +325,13 @@ func benchLateness(ctx context.Context, fire int) ([]lateness, error) {
 // benchThroughput returns the runs/s of the engine (manual triggers, every
 // run recorded in the store on disk) and of the bare runtime with the same
 // concurrency.
-func benchThroughput(ctx context.Context, runs, conc int) (float64, float64, error) {
+func benchThroughput(ctx context.Context, wasm []byte, runs, conc int) (float64, float64, error) {
 	home, err := os.MkdirTemp("", "cronbox-bench-engine-")
 	if err != nil {
 		return 0, 0, err
 	}
 	defer os.RemoveAll(home)
-	err = writeApps(home, 1, 1, conc, func(a, i int) string {
+	err = writeApps(home, wasm, 1, 1, conc, func(a, i int) string {
 		return "  - name: t\n    module: tasks/t.wasm\n    concurrency: allow\n"
 	})
 	if err != nil {
@@ -351,7 +379,7 @@ func benchThroughput(ctx context.Context, runs, conc int) (float64, float64, err
 		return time.Since(start), nil
 	}
 
-	m, _, err := b.rt.Load(ctx, wasmtest.Hello())
+	m, _, err := b.rt.Load(ctx, wasm)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -67,6 +67,25 @@ func main() {
 	}
 }
 
+// buildGoTask builds the benchmark's Go SDK task (testdata/trivial) and
+// returns its module.
+func buildGoTask(ctx context.Context) ([]byte, error) {
+	root, err := repoRoot()
+	if err != nil {
+		return nil, err
+	}
+	cacheDir, err := os.UserCacheDir()
+	if err != nil {
+		cacheDir = os.TempDir()
+	}
+	cache := &gobuild.Cache{Dir: filepath.Join(cacheDir, "cronbox", "bench")}
+	goTask, err := cache.Build(ctx, filepath.Join(root, "cmd", "cronbox-bench", "testdata", "trivial"))
+	if err != nil {
+		return nil, err
+	}
+	return os.ReadFile(goTask)
+}
+
 // runner runs a module once per call to run.
 type runner struct {
 	name  string
@@ -76,20 +95,7 @@ type runner struct {
 }
 
 func benchRuntime(ctx context.Context, w io.Writer, runs, rounds int, loopN int32) error {
-	root, err := repoRoot()
-	if err != nil {
-		return err
-	}
-	cacheDir, err := os.UserCacheDir()
-	if err != nil {
-		cacheDir = os.TempDir()
-	}
-	cache := &gobuild.Cache{Dir: filepath.Join(cacheDir, "cronbox", "bench")}
-	goTask, err := cache.Build(ctx, filepath.Join(root, "cmd", "cronbox-bench", "testdata", "trivial"))
-	if err != nil {
-		return err
-	}
-	goWasm, err := os.ReadFile(goTask)
+	goWasm, err := buildGoTask(ctx)
 	if err != nil {
 		return err
 	}
