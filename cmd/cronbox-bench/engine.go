@@ -30,6 +30,7 @@ func mainEngine(args []string) {
 	fire := fs.Int("fire", 1000, "tasks due in the same second for the lateness measurement")
 	runs := fs.Int("runs", 2000, "trivial runs for the throughput measurement, engine and bare runtime each")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the whole benchmark to `FILE`")
+	fs.StringVar(&memProfile, "memprofile", "", "write a heap profile, taken after the largest -tasks count has started, to `FILE`")
 	_ = fs.Parse(args)
 	var counts []int
 	for _, s := range strings.Split(*tasksFlag, ",") {
@@ -188,12 +189,28 @@ func (b *bundle) close(ctx context.Context) {
 	b.st.Close()
 }
 
+// memProfile is where benchLoad writes a heap profile of the engine it
+// started, if set: the last count's profile is left.
+var memProfile string
+
 func heapAfterGC() uint64 {
 	var m goruntime.MemStats
 	goruntime.GC()
 	goruntime.GC()
 	goruntime.ReadMemStats(&m)
 	return m.HeapAlloc
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // benchLoad starts an engine on n tasks in 100 apps (fewer when n < 100)
@@ -229,6 +246,12 @@ func benchLoad(ctx context.Context, n int) (time.Duration, uint64, error) {
 	}
 	d := time.Since(start)
 	after := heapAfterGC()
+	if memProfile != "" {
+		if err := writeHeapProfile(memProfile); err != nil {
+			e.Stop(ctx)
+			return 0, 0, err
+		}
+	}
 	if got := len(e.Tasks()); got != n {
 		e.Stop(ctx)
 		return 0, 0, fmt.Errorf("engine has %d tasks, want %d", got, n)
