@@ -298,7 +298,7 @@ func (e *Engine) install(name string, a *app.App, loaded []loadedTask, failures 
 		keys = append(keys, key)
 		ts, ok := e.tasks[key]
 		if !ok {
-			ts = &taskState{key: key, app: name, name: lt.task.Name, heapIdx: -1, running: map[int64]*runHandle{}}
+			ts = &taskState{key: key, app: name, name: lt.task.Name, heapIdx: -1}
 			e.tasks[key] = ts
 		}
 		oldSched := ts.sched

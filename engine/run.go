@@ -38,6 +38,9 @@ func (e *Engine) startLocked(as *appState, r *runReq) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	h := &runHandle{req: r, as: as, task: ts.task, perms: as.app.Manifest.Permissions, module: ts.module, ctx: ctx, cancel: cancel, started: e.cfg.Clock.Now()}
 	ts.queued--
+	if ts.running == nil {
+		ts.running = map[int64]*runHandle{}
+	}
 	ts.running[r.id] = h
 	as.running++
 	as.memory += h.task.Limits.Memory

@@ -24,8 +24,8 @@ type taskState struct {
 	fires   []time.Time // due instants not yet submitted
 	firing  bool        // a drainFires goroutine submits fires
 
-	queued  int // admitted runs not yet running
-	running map[int64]*runHandle
+	queued  int                  // admitted runs not yet running
+	running map[int64]*runHandle // nil until its first run starts
 	removed bool
 
 	sincePrune     int // finished runs since the history was pruned
