@@ -8,85 +8,467 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
+	"syscall"
 	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	"github.com/cronbox/cronbox/engine/app"
 )
 
-// DefaultWatchInterval is how often Watch looks at the apps folder.
-const DefaultWatchInterval = 2 * time.Second
+// WatchConfig configures Engine.Watch. The zero value is ready to use.
+type WatchConfig struct {
+	// Settle is how long the apps folder must be quiet after a file event
+	// before Watch looks at it; a change is reloaded once two looks, a
+	// Settle apart, find the same content. Default 500ms.
+	Settle time.Duration
+	// Poll is how often Watch looks at the apps folder without any file
+	// event, so that a lost event delays a reload but never loses it; when
+	// file events are unavailable it is the only way changes are seen. It
+	// also bounds how long a burst of events can put a look off. Default
+	// 30s.
+	Poll time.Duration
+	// Overrides is how often Watch reads the store's overrides to notice
+	// those changed by another process. Default 1s.
+	Overrides time.Duration
+}
 
-// Watch reloads the apps whenever the apps folder changes, until ctx is
-// done. It polls the folder every interval (DefaultWatchInterval if zero or
-// less) on the engine's clock and reloads only once a change has stayed the
-// same for a whole interval, so that a folder being copied is not loaded
-// half-way. It returns ctx's error.
-func (e *Engine) Watch(ctx context.Context, interval time.Duration) error {
-	if interval <= 0 {
-		interval = DefaultWatchInterval
+func (c WatchConfig) withDefaults() (WatchConfig, error) {
+	checks := []struct {
+		name string
+		v    time.Duration
+	}{{"Settle", c.Settle}, {"Poll", c.Poll}, {"Overrides", c.Overrides}}
+	for _, ch := range checks {
+		if ch.v < 0 {
+			return c, fmt.Errorf("watch config: %s must not be negative, got %s", ch.name, ch.v)
+		}
 	}
-	w, err := e.newWatcher()
+	if c.Settle == 0 {
+		c.Settle = 500 * time.Millisecond
+	}
+	if c.Poll == 0 {
+		c.Poll = 30 * time.Second
+	}
+	if c.Overrides == 0 {
+		c.Overrides = time.Second
+	}
+	return c, nil
+}
+
+// Watch hot-reloads the engine until ctx is done. Call it right after
+// Start, in its own goroutine: what it first sees is taken as loaded. It
+// returns an error for a bad cfg, otherwise ctx's error.
+//
+// Apps: Watch follows file events (fsnotify) on <home>/apps and every
+// folder below it, adding folders as they appear. Once the events have
+// stopped for cfg.Settle, it fingerprints each app folder (names, sizes,
+// modification times), and again a Settle later; an app whose fingerprint
+// changed and was the same at both looks is reloaded on its own, a new one
+// is loaded, a removed one stops firing (its running runs finish). So a
+// folder being copied is not loaded half-way unless the copy stalls for
+// two settle periods, and then its next change reloads it. Every cfg.Poll
+// Watch also looks without an event, so a dropped event or an event queue
+// overflow only delays a reload; when file events cannot be set up
+// (inotify limits, say) it logs a warning and polling is all it does.
+//
+// Overrides: every cfg.Overrides Watch reads the store's overrides and
+// reloads the apps whose overrides changed, so that a change made by
+// another process (`cronbox task enable`, say) applies. Failure counts,
+// which the engine keeps itself, do not count. While a change of the apps
+// folder settles, this waits (up to cfg.Poll) rather than load a folder
+// half-way.
+//
+// Times are measured on the engine's clock.
+func (e *Engine) Watch(ctx context.Context, cfg WatchConfig) error {
+	l, err := e.newWatchLoop(ctx, cfg)
 	if err != nil {
 		return err
 	}
+	defer l.n.close()
+	return l.run(ctx)
+}
+
+// watchLoop is Watch's state.
+type watchLoop struct {
+	e      *Engine
+	cfg    WatchConfig
+	n      *notifier
+	w      *watcher
+	stamps map[string]string // overrides as last seen; see overrideStamps
+
+	quiet, poll, ovPoll alarm
+	burst               time.Time // when the events that quiet waits out began
+	deferred            time.Time // when an overrides check was first put off
+}
+
+// newWatchLoop sets up the file watches and takes the first looks at the
+// apps folder and the overrides, against which later looks are compared.
+func (e *Engine) newWatchLoop(ctx context.Context, cfg WatchConfig) (*watchLoop, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	l := &watchLoop{e: e, cfg: cfg, quiet: alarm{clock: e.cfg.Clock}, poll: alarm{clock: e.cfg.Clock}, ovPoll: alarm{clock: e.cfg.Clock}}
+	// The first fingerprints are taken before the file watches are set
+	// up: a change made in between then differs from them, and the first
+	// poll finds it.
+	if l.w, err = e.newWatcher(); err != nil {
+		e.log.WarnContext(ctx, "watching apps", slog.Any("error", err))
+		l.w = &watcher{e: e, loaded: map[string]string{}}
+	}
+	l.n = e.newNotifier(ctx, cfg.Poll)
+	if l.stamps, err = e.overrideStamps(ctx); err != nil {
+		e.log.WarnContext(ctx, "watching overrides", slog.Any("error", err))
+	}
+	return l, nil
+}
+
+// run watches until ctx is done.
+func (l *watchLoop) run(ctx context.Context) error {
+	e, cfg := l.e, l.cfg
+	defer l.quiet.stop()
+	defer l.poll.stop()
+	defer l.ovPoll.stop()
+	l.poll.set(cfg.Poll)
+	l.ovPoll.set(cfg.Overrides)
 	for {
-		tick := make(chan struct{})
-		t := e.cfg.Clock.AfterFunc(interval, func() { close(tick) })
 		select {
 		case <-ctx.Done():
-			t.Stop()
 			return fmt.Errorf("watching apps: %w", ctx.Err())
-		case <-tick:
-		}
-		if _, err := w.step(ctx); err != nil {
-			e.log.WarnContext(ctx, "watching apps", slog.Any("error", err))
+		case ev, ok := <-l.n.events():
+			if !ok {
+				l.n.lost(ctx)
+				continue
+			}
+			if !l.n.handle(ctx, ev) {
+				continue
+			}
+			// A burst of events puts the look off, but not beyond Poll.
+			if now := e.cfg.Clock.Now(); l.quiet.c == nil {
+				l.burst = now
+				l.quiet.set(cfg.Settle)
+			} else if now.Sub(l.burst) < cfg.Poll {
+				l.quiet.set(cfg.Settle)
+			}
+		case err, ok := <-l.n.errors():
+			if !ok {
+				l.n.lost(ctx)
+				continue
+			}
+			if errors.Is(err, fsnotify.ErrEventOverflow) {
+				e.log.WarnContext(ctx, "file events were lost; rescanning apps")
+				l.n.addTree(ctx, l.n.apps)
+			} else {
+				e.log.WarnContext(ctx, "watching apps", slog.Any("error", err))
+			}
+			if l.quiet.c == nil {
+				l.burst = e.cfg.Clock.Now()
+			}
+			l.quiet.set(cfg.Settle)
+		case <-l.quiet.c:
+			l.quiet.stop()
+			l.look(ctx)
+		case <-l.poll.c:
+			l.poll.set(cfg.Poll)
+			// Unless a look is due anyway; a change found here was
+			// missed by the file events, maybe a new folder's too.
+			if l.quiet.c == nil && l.look(ctx) {
+				l.n.addTree(ctx, l.n.apps)
+			}
+		case <-l.ovPoll.c:
+			// Reloading an app reads its folder: not while a change
+			// to it may be under way (reloading it then applies its
+			// overrides too), but not for longer than Poll either.
+			now := e.cfg.Clock.Now()
+			if l.quiet.c == nil || (!l.deferred.IsZero() && now.Sub(l.deferred) >= cfg.Poll) {
+				l.stamps = e.checkOverrides(ctx, l.stamps)
+				l.deferred = time.Time{}
+			} else if l.deferred.IsZero() {
+				l.deferred = now
+			}
+			l.ovPoll.set(cfg.Overrides)
 		}
 	}
 }
 
-// watcher is Watch's state: the fingerprint of the folder as last loaded and
-// of a change seen but not yet settled.
-type watcher struct {
+// look looks at the apps folder, reloading the changes it confirms, and
+// sets quiet for the look that confirms the changes it sees. It reports
+// whether it found the folder changed.
+func (l *watchLoop) look(ctx context.Context) bool {
+	reloaded, err := l.w.step(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			l.e.log.WarnContext(ctx, "watching apps", slog.Any("error", err))
+		}
+		return true // the next poll tries again
+	}
+	if len(l.w.pending) > 0 {
+		l.quiet.set(l.cfg.Settle)
+		l.burst = l.e.cfg.Clock.Now()
+	}
+	return reloaded || len(l.w.pending) > 0
+}
+
+// alarm is a one-shot timer on a Clock whose firing closes c.
+type alarm struct {
+	clock Clock
+	t     Timer
+	c     chan struct{} // nil while not set
+}
+
+// set (re)starts the alarm to fire after d.
+func (a *alarm) set(d time.Duration) {
+	a.stop()
+	c := make(chan struct{})
+	a.t = a.clock.AfterFunc(d, func() { close(c) })
+	a.c = c
+}
+
+// stop unsets the alarm.
+func (a *alarm) stop() {
+	if a.t != nil {
+		a.t.Stop()
+	}
+	a.t, a.c = nil, nil
+}
+
+// notifier is Watch's fsnotify watcher over the apps folder. A nil
+// *fsnotify.Watcher means there are no file events: Watch only polls.
+type notifier struct {
 	e       *Engine
-	loaded  string
-	pending string
+	w       *fsnotify.Watcher
+	home    string // watched for the apps folder coming and going
+	apps    string
+	limited bool // a watch was refused for want of resources; said once
+}
+
+func (e *Engine) newNotifier(ctx context.Context, poll time.Duration) *notifier {
+	n := &notifier{e: e, home: filepath.Clean(e.cfg.Home), apps: filepath.Clean(e.appsDir())}
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		e.log.WarnContext(ctx, "file events unavailable; polling the apps folder only", slog.Duration("every", poll), slog.Any("error", err))
+		return n
+	}
+	n.w = w
+	if err := w.Add(n.home); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		n.refused(ctx, n.home, err)
+	}
+	n.addTree(ctx, n.apps)
+	return n
+}
+
+func (n *notifier) close() {
+	if n.w != nil {
+		n.w.Close()
+	}
+}
+
+// events and errors are the watcher's channels, nil (never ready) without
+// one.
+func (n *notifier) events() <-chan fsnotify.Event {
+	if n.w == nil {
+		return nil
+	}
+	return n.w.Events
+}
+
+func (n *notifier) errors() <-chan error {
+	if n.w == nil {
+		return nil
+	}
+	return n.w.Errors
+}
+
+// lost gives up file events after the watcher's channels closed.
+func (n *notifier) lost(ctx context.Context) {
+	n.e.log.WarnContext(ctx, "file events stopped; polling the apps folder only")
+	n.close()
+	n.w = nil
+}
+
+// handle follows a file event, watching the folders it creates, and
+// reports whether it concerns the apps folder.
+func (n *notifier) handle(ctx context.Context, ev fsnotify.Event) bool {
+	name := filepath.Clean(ev.Name)
+	if name != n.apps && !strings.HasPrefix(name, n.apps+string(filepath.Separator)) {
+		return false // another entry of the home folder
+	}
+	if ev.Has(fsnotify.Create) || ev.Has(fsnotify.Rename) {
+		if fi, err := os.Lstat(name); err == nil && fi.IsDir() {
+			n.addTree(ctx, name)
+		}
+	}
+	return true
+}
+
+// addTree watches root and every folder below it. Watching a folder twice
+// is harmless.
+func (n *notifier) addTree(ctx context.Context, root string) {
+	if n.w == nil {
+		return
+	}
+	filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return nil // gone meanwhile, or a file
+		}
+		if err := n.w.Add(path); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return fs.SkipDir
+			}
+			n.refused(ctx, path, err)
+			if n.limited {
+				return fs.SkipAll
+			}
+		}
+		return nil
+	})
+}
+
+// refused logs a folder that cannot be watched; running out of inotify
+// watches is said once, as polling then covers the rest.
+func (n *notifier) refused(ctx context.Context, path string, err error) {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EMFILE) {
+		if !n.limited {
+			n.limited = true
+			n.e.log.WarnContext(ctx, "out of file watches; changes below some app folders are seen only by polling",
+				slog.String("folder", path), slog.Any("error", err))
+		}
+		return
+	}
+	n.e.log.WarnContext(ctx, "cannot watch a folder; its changes are seen only by polling", slog.String("folder", path), slog.Any("error", err))
+}
+
+// watcher is Watch's view of the apps folder: the fingerprint of each app
+// folder as last loaded, and of changes seen once and not yet confirmed.
+type watcher struct {
+	e      *Engine
+	loaded map[string]string // by app name
+	// pending holds, by app name, a changed fingerprint seen by the last
+	// look, or "" for an app folder the last look found gone.
+	pending map[string]string
 }
 
 func (e *Engine) newWatcher() (*watcher, error) {
-	fp, err := e.fingerprint()
+	fp, err := e.fingerprints()
 	if err != nil {
 		return nil, err
 	}
 	return &watcher{e: e, loaded: fp}, nil
 }
 
-// step looks at the folder once and reloads if a change has settled; it
-// reports whether it reloaded.
+// step looks at the apps folder once and reloads the apps whose change the
+// look before saw already; it reports whether it reloaded any.
 func (w *watcher) step(ctx context.Context) (bool, error) {
-	fp, err := w.e.fingerprint()
+	fp, err := w.e.fingerprints()
 	if err != nil {
 		return false, err
 	}
-	switch {
-	case fp == w.loaded:
-		w.pending = ""
-		return false, nil
-	case fp != w.pending:
-		w.pending = fp
+	pending := map[string]string{}
+	var changed, gone []string
+	for name, sum := range fp {
+		if old, ok := w.loaded[name]; ok && old == sum {
+			continue
+		}
+		if seen, ok := w.pending[name]; ok && seen == sum {
+			changed = append(changed, name)
+		} else {
+			pending[name] = sum
+		}
+	}
+	for name := range w.loaded {
+		if _, ok := fp[name]; ok {
+			continue
+		}
+		if seen, ok := w.pending[name]; ok && seen == "" {
+			gone = append(gone, name)
+		} else {
+			pending[name] = ""
+		}
+	}
+	w.pending = pending
+	if len(changed) == 0 && len(gone) == 0 {
 		return false, nil
 	}
-	if err := w.e.Reload(ctx); err != nil {
+	slices.Sort(changed)
+	slices.Sort(gone)
+	w.e.log.InfoContext(ctx, "apps changed; reloading", slog.Any("apps", changed), slog.Any("removed", gone))
+	if err := w.e.reloadApps(ctx, changed, gone); err != nil {
+		// The next look finds the same and tries again.
+		for _, name := range changed {
+			pending[name] = fp[name]
+		}
+		for _, name := range gone {
+			pending[name] = ""
+		}
 		return false, err
 	}
-	w.loaded, w.pending = fp, ""
+	for _, name := range changed {
+		w.loaded[name] = fp[name]
+	}
+	for _, name := range gone {
+		delete(w.loaded, name)
+	}
 	return true, nil
 }
 
-// fingerprint hashes the names, sizes and modification times of every file
-// under the apps folder.
-func (e *Engine) fingerprint() (string, error) {
+// reloadApps loads the apps named in changed again, and stops those in gone
+// whose folders are gone.
+func (e *Engine) reloadApps(ctx context.Context, changed, gone []string) error {
+	e.reloadMu.Lock()
+	defer e.reloadMu.Unlock()
+	ov, err := e.overrides(ctx)
+	if err != nil {
+		return fmt.Errorf("reloading apps: %w", err)
+	}
+	for _, name := range changed {
+		e.loadApp(ctx, name, ov)
+	}
+	for _, name := range gone {
+		e.mu.Lock()
+		as, ok := e.apps[name]
+		live := ok && !as.gone
+		e.mu.Unlock()
+		if live {
+			e.removeApp(ctx, name)
+		}
+	}
+	e.unloadUnused(ctx)
+	return nil
+}
+
+// fingerprints fingerprints every app folder under the apps folder (the
+// folders Reload loads), by app name.
+func (e *Engine) fingerprints() (map[string]string, error) {
+	out := map[string]string{}
+	entries, err := os.ReadDir(e.appsDir())
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return out, nil
+		}
+		return nil, fmt.Errorf("scanning apps folder: %w", err)
+	}
+	for _, ent := range entries {
+		if !ent.IsDir() || app.ValidName(ent.Name()) != nil {
+			continue
+		}
+		fp, err := fingerprint(filepath.Join(e.appsDir(), ent.Name()))
+		if err != nil {
+			return nil, err
+		}
+		out[ent.Name()] = fp
+	}
+	return out, nil
+}
+
+// fingerprint hashes the names, sizes, modification times and modes of
+// every file under root.
+func fingerprint(root string) (string, error) {
 	h := sha256.New()
-	root := e.appsDir()
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
@@ -106,7 +488,58 @@ func (e *Engine) fingerprint() (string, error) {
 		return nil
 	})
 	if err != nil {
-		return "", fmt.Errorf("scanning apps folder: %w", err)
+		return "", fmt.Errorf("scanning app folder %s: %w", filepath.Base(root), err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// overrideStamps identifies, by app, the stored overrides' configuration
+// and whether failures disabled each task (not the failure counts, which
+// the engine itself keeps up to date).
+func (e *Engine) overrideStamps(ctx context.Context) (map[string]string, error) {
+	ovs, err := e.cfg.Store.Overrides(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading overrides: %w", err)
+	}
+	out := map[string]string{}
+	for _, o := range ovs {
+		out[o.App] += o.Task + "@" + strconv.FormatInt(o.UpdatedAt.UnixNano(), 10) + ":" + strconv.Quote(o.Failures.DisabledReason) + ";"
+	}
+	return out, nil
+}
+
+// checkOverrides reloads the apps whose overrides differ from last, and
+// returns the stamps to compare with next time. An app that is not loaded
+// is left alone: loading it reads its overrides anyway.
+func (e *Engine) checkOverrides(ctx context.Context, last map[string]string) map[string]string {
+	stamps, err := e.overrideStamps(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			e.log.WarnContext(ctx, "watching overrides", slog.Any("error", err))
+		}
+		return last
+	}
+	if last == nil { // the first read failed: take this one as the start
+		return stamps
+	}
+	var changed []string
+	e.mu.Lock()
+	for name, as := range e.apps {
+		if stamps[name] != last[name] && as.app != nil && !as.gone {
+			changed = append(changed, name)
+		}
+	}
+	e.mu.Unlock()
+	if len(changed) == 0 {
+		return stamps
+	}
+	slices.Sort(changed)
+	e.log.InfoContext(ctx, "overrides changed; reloading", slog.Any("apps", changed))
+	if err := e.reloadApps(ctx, changed, nil); err != nil {
+		if ctx.Err() == nil {
+			e.log.WarnContext(ctx, "watching overrides", slog.Any("error", err))
+		}
+		return last
+	}
+	return stamps
 }

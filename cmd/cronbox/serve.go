@@ -18,9 +18,6 @@ import (
 	"github.com/cronbox/cronbox/runtime"
 )
 
-// watchInterval is how often serve looks for changed apps.
-const watchInterval = time.Second
-
 func runServe(ctx context.Context, e *env, args []string) int {
 	fs := flagSet(e, "serve")
 	home := fs.String("home", ".", "the Cronbox home: apps under `DIR`/apps, data under DIR/data")
@@ -93,14 +90,12 @@ func serve(ctx context.Context, e *env, log *slog.Logger, home, listen string) e
 
 	watchCtx, stopWatching := context.WithCancel(ctx)
 	defer stopWatching()
-	watched := make(chan struct{}, 2)
+	watched := make(chan struct{})
 	go func() {
-		defer func() { watched <- struct{}{} }()
-		eng.Watch(watchCtx, watchInterval)
-	}()
-	go func() {
-		defer func() { watched <- struct{}{} }()
-		watchOverrides(watchCtx, log, st, eng)
+		defer close(watched)
+		if err := eng.Watch(watchCtx, engine.WatchConfig{}); err != nil && watchCtx.Err() == nil {
+			log.Error("watching for changes", "err", err)
+		}
 	}()
 
 	select {
@@ -116,7 +111,6 @@ func serve(ctx context.Context, e *env, log *slog.Logger, home, listen string) e
 	}
 	stopWatching()
 	<-watched
-	<-watched
 	stopEngine(stopCtx, log, eng)
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
@@ -128,52 +122,6 @@ func stopEngine(ctx context.Context, log *slog.Logger, eng *engine.Engine) {
 	if err := eng.Stop(context.WithoutCancel(ctx)); err != nil {
 		log.Error("stopping the engine", "err", err)
 	}
-}
-
-// watchOverrides reloads the engine when another process (`cronbox task
-// enable`, say) changes an override in the store, until ctx is done:
-// engine.Watch sees only the apps folder.
-func watchOverrides(ctx context.Context, log *slog.Logger, st store.Store, eng *engine.Engine) {
-	last, _ := overridesStamp(ctx, st)
-	t := time.NewTicker(watchInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		stamp, err := overridesStamp(ctx, st)
-		if err != nil {
-			if ctx.Err() == nil {
-				log.Warn("reading overrides", "err", err)
-			}
-			continue
-		}
-		if stamp == last {
-			continue
-		}
-		last = stamp
-		log.Info("overrides changed; reloading")
-		if err := eng.Reload(ctx); err != nil && ctx.Err() == nil {
-			log.Warn("reloading", "err", err)
-		}
-	}
-}
-
-// overridesStamp identifies the stored overrides' configuration and whether
-// failures disabled each task (not the failure counts, which the engine
-// itself keeps up to date).
-func overridesStamp(ctx context.Context, st store.Store) (string, error) {
-	ovs, err := st.Overrides(ctx)
-	if err != nil {
-		return "", err
-	}
-	var b strings.Builder
-	for _, o := range ovs {
-		fmt.Fprintf(&b, "%s/%s@%d:%q;", o.App, o.Task, o.UpdatedAt.UnixNano(), o.Failures.DisabledReason)
-	}
-	return b.String(), nil
 }
 
 // openStore opens the store of home, at home/data/cronbox.db.
