@@ -48,11 +48,13 @@ type Result struct {
 func (r *Result) Truncated() bool { return r.StdoutDropped > 0 || r.StderrDropped > 0 }
 
 // classify sets Status, ExitCode, Error and Trace from how the guest's
-// call returned.
+// call returned. A guest that returns normally after its run was stopped
+// (its time ran out or it was cancelled) did not succeed: the stop cut a
+// sleep or a host call of it short, so it may not have done its work.
 func (r *Result) classify(err error, runCtx context.Context, mem *runMemory, lim Limits) {
 	r.ExitCode = -1
 	var exit *sys.ExitError
-	if err == nil || errors.As(err, &exit) && exit.ExitCode() == 0 {
+	if (err == nil || errors.As(err, &exit) && exit.ExitCode() == 0) && runCtx.Err() == nil {
 		r.Status, r.ExitCode = StatusSucceeded, 0
 		return
 	}

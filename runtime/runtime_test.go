@@ -142,8 +142,9 @@ func TestStatuses(t *testing.T) {
 func TestTimeoutIsPrompt(t *testing.T) {
 	f := newFixture(t, runtime.Config{})
 	const limit = 200 * time.Millisecond
-	hand := loadAll(t, f.rt, map[string][]byte{"spin": wasmtest.Spin(), "spin in start": wasmtest.SpinInStart()})
-	for _, name := range []string{"loop", "sleep", "block", "spin", "spin in start"} {
+	hand := loadAll(t, f.rt, map[string][]byte{"spin": wasmtest.Spin(), "spin in start": wasmtest.SpinInStart(),
+		"sleep and return": wasmtest.Sleep(time.Minute)})
+	for _, name := range []string{"loop", "sleep", "block", "spin", "spin in start", "sleep and return"} {
 		t.Run(name, func(t *testing.T) {
 			var res *runtime.Result
 			spec := runtime.Spec{Limits: runtime.Limits{Timeout: limit}}

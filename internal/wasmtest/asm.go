@@ -1,5 +1,10 @@
 package wasmtest
 
+import (
+	"encoding/binary"
+	"time"
+)
+
 // This file assembles small WebAssembly modules by hand: non-Go guests for
 // tests and benchmarks (a minimal WASI command, tight loops, hostile shapes).
 
@@ -242,5 +247,37 @@ func ManyLocals(n uint32) []byte {
 		section(secMemory, vec(memory(1))),
 		section(secExport, vec(exportMemory(), exportFunc("_start", 0))),
 		section(secCode, vec(append(uleb(uint64(len(b))), b...))),
+	)
+}
+
+// Sleep is a WASI command whose _start sleeps for d, with one poll_oneoff
+// on a relative monotonic clock, and returns: a run that lasts without
+// using the CPU.
+func Sleep(d time.Duration) []byte {
+	// The subscription poll_oneoff reads, at address 0: userdata (u64),
+	// the tag (u8, 0 = clock) at 8, then the clock id (u32, 1 = monotonic)
+	// at 16, the timeout (u64) at 24, the precision (u64) at 32 and the
+	// flags (u16, 0 = relative) at 40. Its event is written at 64.
+	sub := make([]byte, 48)
+	binary.LittleEndian.PutUint32(sub[16:], 1)
+	binary.LittleEndian.PutUint64(sub[24:], uint64(d))
+	pollOneoff := append(append(name("wasi_snapshot_preview1"), name("poll_oneoff")...), 0x00, 0x00)
+	data := append([]byte{0x00}, i32(0)...)
+	data = append(data, opEnd)
+	data = append(data, name(string(sub))...)
+	return module(
+		section(secType, vec(
+			funcType([]byte{typeI32, typeI32, typeI32, typeI32}, []byte{typeI32}),
+			funcType(nil, nil),
+		)),
+		section(secImport, vec(pollOneoff)),
+		section(secFunc, vec(uleb(1))),
+		section(secMemory, vec(memory(1))),
+		section(secExport, vec(exportMemory(), exportFunc("_start", 1))),
+		section(secCode, vec(body(0,
+			i32(0), i32(64), i32(1), i32(128),
+			[]byte{opCall, 0, opDrop},
+		))),
+		section(secData, vec(data)),
 	)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"strings"
+	"time"
 	"testing"
 
 	"github.com/tetratelabs/wazero"
@@ -35,6 +36,7 @@ func TestAssembledModules(t *testing.T) {
 		{name: "no start", wasm: NoStart()},
 		{name: "importing", wasm: Importing("env", "f")},
 		{name: "many locals", wasm: ManyLocals(1000), run: true},
+		{name: "sleep", wasm: Sleep(time.Millisecond), run: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
