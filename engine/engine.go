@@ -88,6 +88,10 @@ type Config struct {
 	// PruneEvery is after how many finished runs of a task its history is
 	// pruned to its retention (keep, maxAge). Default 100.
 	PruneEvery int
+	// PruneInterval is how often the history of every task with a
+	// retention maxAge is pruned in the background, since runs age out
+	// without new ones being added. Default 1h.
+	PruneInterval time.Duration
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -113,7 +117,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"MaxConcurrent", int64(c.MaxConcurrent)}, {"MaxQueued", int64(c.MaxQueued)},
 		{"GracePeriod", int64(c.GracePeriod)}, {"MaxOutput", int64(c.MaxOutput)},
 		{"LogBatch", int64(c.LogBatch)}, {"EventBuffer", int64(c.EventBuffer)},
-		{"PruneEvery", int64(c.PruneEvery)},
+		{"PruneEvery", int64(c.PruneEvery)}, {"PruneInterval", int64(c.PruneInterval)},
 	}
 	for _, ch := range checks {
 		if ch.v < 0 {
@@ -137,6 +141,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.PruneEvery == 0 {
 		c.PruneEvery = 100
+	}
+	if c.PruneInterval == 0 {
+		c.PruneInterval = time.Hour
 	}
 	if c.EventBuffer == 0 {
 		c.EventBuffer = 256
@@ -163,12 +170,14 @@ type Engine struct {
 	tasks    map[string]*taskState
 	heap     fireHeap
 	timer    Timer
-	timerAt  time.Time
-	running  int // runs executing, over all apps
-	runs     map[int64]*runHandle
-	modules  map[string]*runtime.Module // by the hex SHA-256 of the file
-	seq      int64                      // orders successes and starts for dependencies
-	wg       sync.WaitGroup             // run goroutines
+	// pruneTimer is the next background sweep of the history.
+	pruneTimer Timer
+	timerAt    time.Time
+	running    int // runs executing, over all apps
+	runs       map[int64]*runHandle
+	modules    map[string]*runtime.Module // by the hex SHA-256 of the file
+	seq        int64                      // orders successes and starts for dependencies
+	wg         sync.WaitGroup             // run goroutines
 
 	events       eventHub
 	stopRecorder func() // nil unless Config.RecordEvents
@@ -196,7 +205,8 @@ func New(cfg Config) (*Engine, error) {
 func (e *Engine) appsDir() string { return filepath.Join(e.cfg.Home, "apps") }
 
 // Start marks the runs a previous process left running as interrupted, loads
-// the apps, runs the misfire policies and starts firing schedules.
+// the apps, schedules the retries a previous process left pending, runs the
+// misfire policies and starts firing schedules.
 func (e *Engine) Start(ctx context.Context) error {
 	e.mu.Lock()
 	if e.started {
@@ -222,9 +232,13 @@ func (e *Engine) Start(ctx context.Context) error {
 	if err := e.restoreDependencies(ctx); err != nil {
 		e.log.ErrorContext(ctx, "restoring dependency state", slog.Any("error", err))
 	}
+	if err := e.restoreRetries(ctx); err != nil {
+		e.log.ErrorContext(ctx, "restoring retries", slog.Any("error", err))
+	}
 	e.catchUp(ctx)
 	e.mu.Lock()
 	e.armLocked()
+	e.armPruneLocked()
 	e.mu.Unlock()
 	return nil
 }
@@ -243,6 +257,10 @@ func (e *Engine) Stop(ctx context.Context) error {
 	if e.timer != nil {
 		e.timer.Stop()
 		e.timer = nil
+	}
+	if e.pruneTimer != nil {
+		e.pruneTimer.Stop()
+		e.pruneTimer = nil
 	}
 	var dropped []*runReq
 	for _, a := range e.apps {

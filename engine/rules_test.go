@@ -98,6 +98,37 @@ tasks:
 	}
 }
 
+// TestRetentionAgesOut checks that runs past a task's maxAge are pruned in
+// the background even when the task does not run again.
+func TestRetentionAgesOut(t *testing.T) {
+	t.Parallel()
+	b := newBundle(t, Config{PruneInterval: 30 * time.Minute}, testApp{name: "demo", tasks: `
+tasks:
+  - name: manual
+    retention: { maxAge: 2h }
+`, modules: map[string][]byte{"manual": wasmtest.Hello()}})
+	b.start()
+	trigger := func() {
+		t.Helper()
+		if _, err := b.engine.Trigger(context.Background(), "demo", "manual", nil, "test"); err != nil {
+			t.Fatal(err)
+		}
+		b.idle()
+	}
+	trigger()
+	trigger()
+	b.advance(90*time.Minute, 30*time.Minute)
+	trigger() // at t0+1h30
+	if n := len(b.runs("demo", "manual")); n != 3 {
+		t.Fatalf("%d runs before they age out, want 3", n)
+	}
+	b.advance(60*time.Minute, 30*time.Minute) // t0+2h30: the first two are 2h30 old
+	runs := b.runs("demo", "manual")
+	if len(runs) != 1 || !runs[0].StartTime.Equal(t0.Add(90*time.Minute)) {
+		t.Fatalf("after the sweep: %d runs (%v), want only the one of t0+1h30", len(runs), runs)
+	}
+}
+
 func TestSlowSubscriberDropsEvents(t *testing.T) {
 	t.Parallel()
 	b := newBundle(t, Config{EventBuffer: 1}, testApp{name: "demo", tasks: "tasks:\n  - name: hello\n    concurrency: allow\n", modules: map[string][]byte{"hello": wasmtest.Hello()}})

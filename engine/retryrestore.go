@@ -1,0 +1,98 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/cronbox/cronbox/engine/app"
+	"github.com/cronbox/cronbox/engine/store"
+)
+
+// retryable reports whether a run that ended with status s is retried when
+// its task has attempts left on the next start: it failed, or Cronbox
+// stopped or crashed under it. Cancelled runs were stopped on purpose.
+func retryable(s store.Status) bool {
+	switch s {
+	case store.StatusFailed, store.StatusTimedOut, store.StatusOutOfMemory,
+		store.StatusTrapped, store.StatusInterrupted:
+		return true
+	}
+	return false
+}
+
+// restoreRetries schedules again the retries a previous process left
+// pending: a retry lives in a timer, which a stop or a crash loses. For each
+// enabled task with retries whose latest run that started (skipped runs do
+// not count) failed or was interrupted with attempts left, it schedules the
+// next attempt at the run's end plus the backoff of that attempt, or at once
+// if that time has passed. The retry carries the run's scheduled time,
+// input and user, as a retry in the same process would.
+//
+// It runs in Start after MarkInterrupted, so the runs a crash cut short are
+// interrupted by then and retried like the others.
+func (e *Engine) restoreRetries(ctx context.Context) error {
+	type candidate struct {
+		ts    *taskState
+		retry app.Retry
+	}
+	e.mu.Lock()
+	var candidates []candidate
+	for _, ts := range e.tasks {
+		if ts.task.Retry.Max > 0 && ts.task.Enabled && !ts.removed {
+			candidates = append(candidates, candidate{ts, ts.task.Retry})
+		}
+	}
+	e.mu.Unlock()
+	sort.Slice(candidates, func(i, j int) bool { return candidates[i].ts.key < candidates[j].ts.key })
+
+	now := e.cfg.Clock.Now()
+	var errs []error
+	restored := 0
+	for _, c := range candidates {
+		ts := c.ts
+		runs, err := e.cfg.Store.ListRuns(ctx, store.RunFilter{Apps: []string{ts.app}, Task: ts.name, Statuses: ranStatuses, Limit: 1})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("restoring retry of %s: %w", ts.key, err))
+			continue
+		}
+		if len(runs) == 0 || !retryable(runs[0].Status) || runs[0].Attempt >= c.retry.Max {
+			continue
+		}
+		last, err := e.cfg.Store.GetRun(ctx, runs[0].ID) // ListRuns leaves the input out
+		if err != nil {
+			errs = append(errs, fmt.Errorf("restoring retry of %s: %w", ts.key, err))
+			continue
+		}
+		attempt := last.Attempt + 1
+		ended := last.EndTime
+		if ended.IsZero() {
+			ended = now
+		}
+		delay := max(0, ended.Add(c.retry.Delay(attempt)).Sub(now))
+		e.log.InfoContext(ctx, "restoring retry", slog.String("task", ts.key), slog.Int64("run", last.ID),
+			slog.String("status", string(last.Status)), slog.Int("attempt", attempt), slog.Duration("delay", delay))
+		e.retryAfter(delay, &runReq{ts: ts, trigger: store.TriggerRetry, scheduled: last.ScheduledTime,
+			attempt: attempt, input: last.Input, user: last.TriggeredByUser})
+		restored++
+	}
+	if restored > 0 {
+		e.log.InfoContext(ctx, "restored retries", slog.Int("tasks", restored))
+	}
+	return errors.Join(errs...)
+}
+
+// retryAfter submits r once d has passed. A retry that comes due after Stop
+// finds the engine stopping and is dropped; it is restored on the next
+// start.
+func (e *Engine) retryAfter(d time.Duration, r *runReq) {
+	e.cfg.Clock.AfterFunc(d, func() {
+		e.mu.Lock()
+		e.addBusyLocked(1)
+		e.mu.Unlock()
+		e.submit(context.Background(), r)
+	})
+}
