@@ -106,18 +106,25 @@ func (e *Engine) catchUp(ctx context.Context) {
 		ts    *taskState
 		task  app.Task
 		sched schedule.Schedule
+		next  time.Time
 	}
 	e.mu.Lock()
 	var candidates []candidate
 	for _, ts := range e.tasks {
 		if as := e.apps[ts.app]; as != nil && ts.schedulable(as) {
-			candidates = append(candidates, candidate{ts, ts.task, ts.sched})
+			candidates = append(candidates, candidate{ts, ts.task, ts.sched, ts.next})
 		}
 	}
 	e.mu.Unlock()
-	now := e.cfg.Clock.Now()
+	clockNow := e.cfg.Clock.Now()
 	for _, c := range candidates {
 		ts := c.ts
+		// Reload set the task's next fire time from the clock a moment
+		// ago: a time from it on is the scheduler's to fire, not missed.
+		now := clockNow
+		if !c.next.IsZero() && !c.next.After(now) {
+			now = c.next.Add(-time.Nanosecond)
+		}
 		last, err := e.cfg.Store.LastScheduled(ctx, ts.app, ts.name)
 		if err != nil {
 			e.log.ErrorContext(ctx, "reading last scheduled time", slog.String("task", ts.key), slog.Any("error", err))
