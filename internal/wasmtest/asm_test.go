@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"strings"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
