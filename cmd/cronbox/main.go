@@ -6,6 +6,8 @@
 //	cronbox task list|trigger|enable|disable      list, run or switch tasks
 //	cronbox runs [--task APP/TASK] [--status S]   list the recorded runs
 //	cronbox config export|import [FILE]           task overrides as tasks.json
+//	cronbox app new|list|info|enable|disable      create, show or switch apps
+//	cronbox app validate|export|install|uninstall check, package, install or remove apps
 //
 // Run `cronbox help COMMAND` for a command's flags.
 package main
@@ -46,6 +48,7 @@ func commands() []command {
 		{name: "runs", usage: "cronbox runs [--task APP/TASK] [--status S]", summary: "list the recorded runs, newest first", run: runRuns},
 		{name: "config", usage: "cronbox config export|import [FILE]", summary: "write or read the task overrides as a tasks.json file", run: runConfig},
 		{name: "build", usage: "cronbox build DIR", summary: "compile a Go task directory, or every Go task below DIR, to .wasm", run: runBuild},
+		{name: "app", usage: "cronbox app SUBCOMMAND [NAME|ZIP|DIR]", summary: "manage a home's apps: new, list, info, enable, disable, validate, export, install, uninstall", run: runApp},
 	}
 }
 

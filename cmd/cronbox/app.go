@@ -1,0 +1,372 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/cronbox/cronbox/engine/apps"
+	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/internal/bytesize"
+	"github.com/cronbox/cronbox/internal/gobuild"
+)
+
+// appFlags are the flags of `cronbox app`; each subcommand uses some.
+type appFlags struct {
+	home, description, author, version, roles, output string
+	asJSON, strict, upgrade, purge, yes, build        bool
+}
+
+// confirmInput returns where a confirmation is read from, and whether it
+// is a terminal that a person can answer on. Tests replace it.
+var confirmInput = func() (io.Reader, bool) {
+	fi, err := os.Stdin.Stat()
+	if err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		return os.Stdin, false
+	}
+	// /dev/null is a character device too, but nobody answers there.
+	if null, err := os.Stat(os.DevNull); err == nil && os.SameFile(fi, null) {
+		return os.Stdin, false
+	}
+	return os.Stdin, true
+}
+
+const appSubcommands = "new, list, info, enable, disable, validate, export, install or uninstall"
+
+func runApp(ctx context.Context, e *env, args []string) int {
+	fs := flagSet(e, "app")
+	var f appFlags
+	fs.StringVar(&f.home, "home", ".", "the Cronbox `DIR`ectory")
+	fs.BoolVar(&f.asJSON, "json", false, "list, info, validate, export, install, uninstall: print JSON")
+	fs.StringVar(&f.description, "description", "", "new: the app's one-line description")
+	fs.StringVar(&f.author, "author", "", "new: the app's author")
+	fs.StringVar(&f.version, "version", apps.DefaultVersion, "new: the app's version")
+	fs.StringVar(&f.roles, "roles", "", "new: the roles a user needs, comma-separated (admin, operator, viewer)")
+	fs.BoolVar(&f.build, "build", true, "new: build the task's module when a Go toolchain is found")
+	fs.BoolVar(&f.strict, "strict", false, "validate, install: fail on warnings too")
+	fs.StringVar(&f.output, "output", "", "export: the `DIR`ectory to write the zip to (default HOME/data/exports)")
+	fs.BoolVar(&f.upgrade, "upgrade", false, "install: replace an installed app of the same name, keeping a backup")
+	fs.BoolVar(&f.purge, "purge", false, "uninstall: also delete the app's KV, history and files")
+	fs.BoolVar(&f.yes, "yes", false, "uninstall: do not ask for confirmation")
+	pos, _, err := parse(fs, args)
+	if err != nil {
+		return parseError(err)
+	}
+	if len(pos) == 0 {
+		fmt.Fprintf(e.stderr, "cronbox app: want %s; run `cronbox help app`\n", appSubcommands)
+		return exitUsage
+	}
+	sub, pos := pos[0], pos[1:]
+	want := 1
+	if sub == "list" {
+		want = 0
+	}
+	switch sub {
+	case "new", "list", "info", "enable", "disable", "validate", "export", "install", "uninstall":
+	default:
+		fmt.Fprintf(e.stderr, "cronbox app: unknown subcommand %q; want %s\n", sub, appSubcommands)
+		return exitUsage
+	}
+	if len(pos) != want {
+		what := "one app NAME"
+		switch {
+		case want == 0:
+			what = "no arguments"
+		case sub == "install":
+			what = "one ZIP file or app folder"
+		}
+		fmt.Fprintf(e.stderr, "cronbox app %s: want %s\n", sub, what)
+		return exitUsage
+	}
+	arg := ""
+	if want == 1 {
+		arg = pos[0]
+	}
+	var code int
+	switch sub {
+	case "new":
+		err = appNew(ctx, e, f, arg)
+	case "list":
+		err = appList(e, f)
+	case "info":
+		err = appInfo(e, f, arg)
+	case "enable", "disable":
+		err = appEnable(e, f, arg, sub == "enable")
+	case "validate":
+		code, err = appValidate(ctx, e, f, arg)
+	case "export":
+		err = appExport(e, f, arg)
+	case "install":
+		err = appInstall(ctx, e, f, arg)
+	case "uninstall":
+		code, err = appUninstall(ctx, e, f, arg)
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "cronbox app %s: %v\n", sub, err)
+		var verr *apps.ValidationError
+		if errors.As(err, &verr) {
+			printFindings(e.stderr, verr.Report)
+		}
+		return 1
+	}
+	return code
+}
+
+func appNew(ctx context.Context, e *env, f appFlags, name string) error {
+	var roles []string
+	if f.roles != "" {
+		roles = strings.Split(f.roles, ",")
+	}
+	dir, err := apps.New(f.home, name, apps.NewOptions{Description: f.description, Author: f.author, Version: f.version, Roles: roles})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "created %s\n", dir)
+	built := false
+	if f.build {
+		if _, err := gobuild.Toolchain(); err != nil {
+			fmt.Fprintf(e.stderr, "cronbox app new: not building the task: %v\n", err)
+		} else {
+			src := filepath.Join(dir, "tasks", apps.TemplateTask)
+			if err := gobuild.Build(ctx, src, src+".wasm"); err != nil {
+				return fmt.Errorf("the app is created, but building its task failed: %w", err)
+			}
+			fmt.Fprintf(e.stdout, "built %s.wasm\n", src)
+			built = true
+		}
+	}
+	fmt.Fprintln(e.stdout, "\nNext:")
+	rel := filepath.Join("apps", name)
+	if !built {
+		fmt.Fprintf(e.stdout, "  cronbox build %s\n", rel)
+	}
+	fmt.Fprintf(e.stdout, "  (cd %s && go test ./...)\n", rel)
+	fmt.Fprintf(e.stdout, "  cronbox app validate %s\n", name)
+	fmt.Fprintf(e.stdout, "  cronbox task trigger %s/%s --input '{\"name\": \"Ada\"}'\n", name, apps.TemplateTask)
+	return nil
+}
+
+func appList(e *env, f appFlags) error {
+	list, err := apps.List(f.home)
+	if err != nil {
+		return err
+	}
+	if f.asJSON {
+		return printJSON(e.stdout, list)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "APP\tVERSION\tENABLED\tTASKS\tERRORS\tDESCRIPTION")
+	for _, a := range list {
+		enabled := fmt.Sprint(a.Enabled)
+		if !a.Loaded {
+			enabled = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\n", a.Name, orDash(a.Version), enabled, len(a.Tasks), len(a.Errors), oneLine(a.Description, 60))
+	}
+	return tw.Flush()
+}
+
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+func appInfo(e *env, f appFlags, name string) error {
+	a, err := apps.Get(f.home, name)
+	if err != nil {
+		return err
+	}
+	if f.asJSON {
+		return printJSON(e.stdout, a)
+	}
+	w := e.stdout
+	fmt.Fprintf(w, "%s %s\n", a.Name, a.Version)
+	if a.Description != "" {
+		fmt.Fprintf(w, "  %s\n", oneLine(a.Description, 200))
+	}
+	if a.Author != "" {
+		fmt.Fprintf(w, "author:      %s\n", a.Author)
+	}
+	fmt.Fprintf(w, "folder:      %s (%d files, %s)\n", a.Dir, a.Files, bytesize.Format(a.Size))
+	if a.Loaded {
+		fmt.Fprintf(w, "enabled:     %v\n", a.Enabled)
+		if len(a.Roles) > 0 {
+			fmt.Fprintf(w, "roles:       %s\n", strings.Join(a.Roles, ", "))
+		}
+		http := "none"
+		if len(a.Permissions.HTTP) > 0 {
+			http = strings.Join(a.Permissions.HTTP, ", ")
+		}
+		fmt.Fprintf(w, "permissions: http: %s; files: %v; kv: %v\n", http, a.Permissions.Files, a.Permissions.KV)
+		fmt.Fprintf(w, "quotas:      concurrency %d, memory %s\n", a.Quotas.Concurrency, bytesize.Format(a.Quotas.Memory))
+		fmt.Fprintf(w, "tasks:\n")
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for _, t := range a.Tasks {
+			built := "built"
+			if !t.Built {
+				built = "not built"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\tenabled %v\t%s\t%s\n", t.Name, scheduleText(t.Schedule), t.Enabled, t.Module, built)
+		}
+		tw.Flush()
+	}
+	for _, p := range a.Errors {
+		fmt.Fprintf(w, "error:   %s\n", p)
+	}
+	for _, p := range a.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", p)
+	}
+	return nil
+}
+
+func appEnable(e *env, f appFlags, name string, enabled bool) error {
+	if err := apps.SetEnabled(f.home, name, enabled); err != nil {
+		return err
+	}
+	word := "disabled"
+	if enabled {
+		word = "enabled"
+	}
+	fmt.Fprintf(e.stdout, "app %s %s\n", name, word)
+	return nil
+}
+
+func appValidate(ctx context.Context, e *env, f appFlags, name string) (int, error) {
+	dir, err := apps.Dir(f.home, name)
+	if err != nil {
+		return 0, err
+	}
+	rep, err := apps.Validate(ctx, dir, apps.ValidateOptions{CacheDir: filepath.Join(f.home, "data", "cache")})
+	if err != nil {
+		return 0, err
+	}
+	ok := rep.OK(f.strict)
+	if f.asJSON {
+		if err := printJSON(e.stdout, struct {
+			*apps.Report
+			OK bool `json:"ok"`
+		}{rep, ok}); err != nil {
+			return 0, err
+		}
+	} else {
+		printFindings(e.stdout, rep)
+		verdict := "ok"
+		if !ok {
+			verdict = "FAILED"
+		}
+		fmt.Fprintf(e.stdout, "app %s: %d tasks, %d errors, %d warnings: %s\n", rep.App, rep.Tasks, len(rep.Errors), len(rep.Warnings), verdict)
+	}
+	if !ok {
+		return 1, nil
+	}
+	return 0, nil
+}
+
+func printFindings(w io.Writer, rep *apps.Report) {
+	for _, p := range rep.Errors {
+		fmt.Fprintf(w, "error:   %s\n", p)
+	}
+	for _, p := range rep.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", p)
+	}
+}
+
+func appExport(e *env, f appFlags, name string) error {
+	p, m, err := apps.ExportFile(f.home, name, f.output, time.Now(), apps.Limits{})
+	if err != nil {
+		return err
+	}
+	if f.asJSON {
+		return printJSON(e.stdout, map[string]any{"file": p, "manifest": m})
+	}
+	fmt.Fprintf(e.stdout, "exported %s (%d files) to %s\n", name, len(m.Files), p)
+	return nil
+}
+
+func appInstall(ctx context.Context, e *env, f appFlags, src string) error {
+	res, err := apps.Install(ctx, f.home, src, apps.InstallOptions{
+		Upgrade:  f.upgrade,
+		Strict:   f.strict,
+		Validate: apps.ValidateOptions{CacheDir: filepath.Join(f.home, "data", "cache")},
+	})
+	if err != nil {
+		if errors.Is(err, apps.ErrExists) {
+			return fmt.Errorf("%w; add --upgrade to replace it", err)
+		}
+		return err
+	}
+	if f.asJSON {
+		return printJSON(e.stdout, res)
+	}
+	for _, p := range res.Report.Warnings {
+		fmt.Fprintf(e.stderr, "warning: %s\n", p)
+	}
+	how := "installed"
+	if res.Replaced {
+		how = "upgraded"
+	}
+	verified := ""
+	if res.Verified {
+		verified = ", hashes verified"
+	}
+	fmt.Fprintf(e.stdout, "%s %s %s (%d files%s) in %s\n", how, res.App, res.Version, len(res.Files), verified, res.Dir)
+	if res.Backup != "" {
+		fmt.Fprintf(e.stdout, "the previous version is in %s\n", res.Backup)
+	}
+	return nil
+}
+
+func appUninstall(ctx context.Context, e *env, f appFlags, name string) (int, error) {
+	if _, err := apps.Get(f.home, name); err != nil {
+		return 0, err
+	}
+	if !f.yes {
+		in, tty := confirmInput()
+		if !tty {
+			fmt.Fprintln(e.stderr, "cronbox app uninstall: stdin is not a terminal; add --yes to uninstall without asking")
+			return exitUsage, nil
+		}
+		what := "Uninstall " + name
+		if f.purge {
+			what += " and delete its KV, history and files"
+		}
+		fmt.Fprintf(e.stderr, "%s? A backup of the app is kept in %s. [y/N] ", what, filepath.Join(f.home, "data", "backups"))
+		answer, _ := bufio.NewReader(in).ReadString('\n')
+		if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+			fmt.Fprintln(e.stderr, "\nnot uninstalled")
+			return 1, nil
+		}
+	}
+	opts := apps.UninstallOptions{Purge: f.purge}
+	var st *store.SQLite
+	if f.purge {
+		var err error
+		if st, err = openStore(ctx, f.home); err != nil {
+			return 0, err
+		}
+		defer st.Close()
+		opts.Store = st
+	}
+	res, err := apps.Uninstall(ctx, f.home, name, opts)
+	if err != nil {
+		return 0, err
+	}
+	if f.asJSON {
+		return 0, printJSON(e.stdout, res)
+	}
+	fmt.Fprintf(e.stdout, "uninstalled %s; backup in %s\n", name, res.Backup)
+	if res.Purged {
+		fmt.Fprintf(e.stdout, "deleted its KV, history and files\n")
+	}
+	return 0, nil
+}

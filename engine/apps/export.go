@@ -1,0 +1,232 @@
+package apps
+
+import (
+	"archive/zip"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cronbox/cronbox/engine/app"
+	"github.com/cronbox/cronbox/internal/bytesize"
+)
+
+// zipTime is the time of every entry of an export, so that exports of the
+// same files are the same bytes.
+var zipTime = time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// ExportName is the file name of an export of app name at version,
+// dated t: NAME-vVERSION-YYYYMMDD.zip, with characters of the version
+// other than letters, digits, '.', '-' and '_' replaced by '_'.
+func ExportName(name, version string, t time.Time) string {
+	return fmt.Sprintf("%s-v%s-%s.zip", name, safeVersion(version), t.UTC().Format("20060102"))
+}
+
+func safeVersion(v string) string {
+	if v == "" {
+		return "0"
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x80 && (isAlnum(byte(r)) || r == '.' || r == '-' || r == '_') {
+			return r
+		}
+		return '_'
+	}, v)
+}
+
+func isAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
+
+// Export writes the app name of home to w as a zip archive: the app's
+// files under a folder named after it, in path order, then MANIFEST.json
+// listing each file's size and SHA-256. Entries carry a fixed time and
+// mode, so an export of the same files is the same bytes. Files and
+// folders whose names start with '.' are left out; symlinks, special
+// files and an app over lim are errors (an install would refuse them).
+// The manifest is returned.
+func Export(home, name string, w io.Writer, lim Limits) (*ArchiveManifest, error) {
+	dir, err := existing(home, name)
+	if err != nil {
+		return nil, fmt.Errorf("exporting app %s: %w", name, err)
+	}
+	m, err := exportDir(dir, name, w, lim)
+	if err != nil {
+		return nil, fmt.Errorf("exporting app %s: %w", name, err)
+	}
+	return m, nil
+}
+
+// ExportFile exports the app name of home into the folder outDir (default
+// <home>/data/exports) as ExportName(name, version, now), written under a
+// temporary name and renamed, and returns its path.
+func ExportFile(home, name, outDir string, now time.Time, lim Limits) (string, *ArchiveManifest, error) {
+	dir, err := existing(home, name)
+	if err != nil {
+		return "", nil, fmt.Errorf("exporting app %s: %w", name, err)
+	}
+	if outDir == "" {
+		outDir = filepath.Join(home, "data", "exports")
+	}
+	p, m, err := exportTo(dir, name, outDir, func(version string) string { return ExportName(name, version, now) }, lim)
+	if err != nil {
+		return "", nil, fmt.Errorf("exporting app %s: %w", name, err)
+	}
+	return p, m, nil
+}
+
+// exportTo writes the export of the app in dir to outDir, under the name
+// that file gives for the app's version.
+func exportTo(dir, name, outDir string, file func(version string) string, lim Limits) (string, *ArchiveManifest, error) {
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return "", nil, err
+	}
+	tmp, err := os.CreateTemp(outDir, "."+name+"-*.zip.tmp")
+	if err != nil {
+		return "", nil, err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	m, err := exportDir(dir, name, tmp, lim)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := tmp.Sync(); err != nil {
+		return "", nil, err
+	}
+	if err := tmp.Close(); err != nil {
+		return "", nil, err
+	}
+	out := filepath.Join(outDir, file(m.Version))
+	if err := os.Rename(tmp.Name(), out); err != nil {
+		return "", nil, err
+	}
+	return out, m, syncDir(outDir)
+}
+
+func exportDir(dir, name string, w io.Writer, lim Limits) (*ArchiveManifest, error) {
+	lim = lim.withDefaults()
+	version := ""
+	if a, err := app.Load(dir, app.Options{}); err == nil {
+		version = a.Manifest.Version
+	}
+	m := &ArchiveManifest{Format: ManifestFormat, App: name, Version: version, Files: []FileHash{}}
+	// Entries in the order of their paths as strings, the order in which
+	// archives are read and manifests listed.
+	var files []string
+	sizes := map[string]int64{}
+	err := walkApp(dir, func(rel string, info fs.FileInfo) error {
+		files = append(files, rel)
+		sizes[rel] = info.Size()
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(files)
+	zw := zip.NewWriter(w)
+	var total int64
+	for _, rel := range files {
+		if err := exportFile(zw, dir, name, rel, sizes[rel], lim, m, &total); err != nil {
+			return nil, err
+		}
+	}
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	hdr := &zip.FileHeader{Name: ManifestName, Method: zip.Deflate, Modified: zipTime}
+	hdr.SetMode(0o644)
+	zf, err := zw.CreateHeader(hdr)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := zf.Write(append(b, '\n')); err != nil {
+		return nil, err
+	}
+	return m, zw.Close()
+}
+
+// exportFile adds the file rel of the app in dir to zw and m.
+func exportFile(zw *zip.Writer, dir, name, rel string, size int64, lim Limits, m *ArchiveManifest, total *int64) error {
+	if size > lim.MaxFileSize {
+		return fmt.Errorf("%s is %s, more than an archive may hold (%s)", rel, bytesize.Format(size), bytesize.Format(lim.MaxFileSize))
+	}
+	if len(m.Files) >= lim.MaxFiles {
+		return fmt.Errorf("more than %d files", lim.MaxFiles)
+	}
+	f, err := os.Open(filepath.Join(dir, filepath.FromSlash(rel)))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	hdr := &zip.FileHeader{Name: name + "/" + rel, Method: zip.Deflate, Modified: zipTime}
+	hdr.SetMode(0o644)
+	zf, err := zw.CreateHeader(hdr)
+	if err != nil {
+		return err
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(zf, h), io.LimitReader(f, lim.MaxFileSize+1))
+	if err != nil {
+		return err
+	}
+	if n > lim.MaxFileSize {
+		return fmt.Errorf("%s grew past %s while it was read", rel, bytesize.Format(lim.MaxFileSize))
+	}
+	*total += n
+	if *total > lim.MaxTotalSize {
+		return fmt.Errorf("the app's files hold more than an archive may (%s)", bytesize.Format(lim.MaxTotalSize))
+	}
+	m.Files = append(m.Files, FileHash{Path: rel, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))})
+	return nil
+}
+
+// walkApp calls f for each regular file under dir in path order, with
+// its slash path relative to dir, leaving out names that start with '.'.
+// A symlink or special file is an error.
+func walkApp(dir string, f func(rel string, info fs.FileInfo) error) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p == dir {
+			return nil
+		}
+		if strings.HasPrefix(d.Name(), ".") {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		switch t := d.Type(); {
+		case t&fs.ModeSymlink != 0:
+			return fmt.Errorf("%s is a symlink; an app must hold its files itself", rel)
+		case d.IsDir():
+			return nil
+		case !t.IsRegular():
+			return fmt.Errorf("%s is not a regular file", rel)
+		}
+		info, err := d.Info()
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		return f(rel, info)
+	})
+}

@@ -1,0 +1,161 @@
+package apps
+
+import (
+	"errors"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cronbox/cronbox/engine/app"
+)
+
+func TestNew(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	now := time.Date(2031, 7, 8, 9, 0, 0, 0, time.UTC)
+	desc := `Says "hi": a demo, #1 & more`
+	dir, err := New(home, "my-app", NewOptions{Description: desc, Author: "Ada: L. <ada@example.com>", Version: "2.0", Roles: []string{"operator", " viewer "}, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.Load(dir, LoadOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := a.Manifest
+	if m.Name != "my-app" || m.Description != desc || m.Author != "Ada: L. <ada@example.com>" || m.Version != "2.0" || !slices.Equal(m.Roles, []string{"operator", "viewer"}) || !m.Enabled {
+		t.Errorf("manifest = %+v", m)
+	}
+	if len(a.Tasks) != 1 || a.Tasks[0].Name != TemplateTask || !errors.Is(a.Tasks[0].Errors[0], app.ErrNotBuilt) {
+		t.Errorf("tasks = %+v", a.Tasks)
+	}
+	for _, f := range []string{"README.md", "go.mod", "tasks/hello/main.go", "tasks/hello/main_test.go"} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), "{{") || strings.Contains(string(b), "<no value>") {
+			t.Errorf("%s holds template text:\n%s", f, b)
+		}
+	}
+	src, _ := os.ReadFile(filepath.Join(dir, "tasks/hello/main.go"))
+	if !strings.Contains(string(src), "// Copyright 2031 Ada: L. <ada@example.com>") {
+		t.Errorf("main.go has no copyright line:\n%s", src)
+	}
+	if _, err := parser.ParseFile(token.NewFileSet(), "main.go", src, 0); err != nil {
+		t.Errorf("main.go does not parse: %v", err)
+	}
+	readme, _ := os.ReadFile(filepath.Join(dir, "README.md"))
+	if !strings.Contains(string(readme), "created on 2031-07-08") {
+		t.Errorf("README.md:\n%s", readme)
+	}
+	gomod, _ := os.ReadFile(filepath.Join(dir, "go.mod"))
+	replace := "replace github.com/cronbox/cronbox => " + sdkReplace()
+	if !strings.Contains(string(gomod), replace) {
+		t.Errorf("go.mod:\n%s\nwant %q", gomod, replace)
+	}
+	if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(sdkReplace()), "sdk", "sdk.go")); err != nil {
+		t.Errorf("the SDK is not where go.mod says: %v", err)
+	}
+	emptyStaging(t, home)
+
+	if _, err := New(home, "my-app", NewOptions{}); !errors.Is(err, ErrExists) {
+		t.Errorf("second New: err = %v, want ErrExists", err)
+	}
+}
+
+func TestNewRefuses(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		app  string
+		opts NewOptions
+		want error
+	}{
+		{name: "dot dot", app: "..", want: app.ErrInvalidName},
+		{name: "path", app: "a/b", want: app.ErrInvalidName},
+		{name: "parent path", app: "../evil", want: app.ErrInvalidName},
+		{name: "absolute", app: "/tmp/x", want: app.ErrInvalidName},
+		{name: "hidden", app: ".x", want: app.ErrInvalidName},
+		{name: "empty", app: "", want: app.ErrInvalidName},
+		{name: "space", app: "my app", want: app.ErrInvalidName},
+		{name: "too long", app: strings.Repeat("a", 65), want: app.ErrInvalidName},
+		{name: "bad role", app: "ok", opts: NewOptions{Roles: []string{"a b"}}, want: app.ErrInvalidName},
+		{name: "two-line description", app: "ok", opts: NewOptions{Description: "a\nb"}},
+		{name: "long version", app: "ok", opts: NewOptions{Version: strings.Repeat("1", 65)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			home := t.TempDir()
+			_, err := New(home, tt.app, tt.opts)
+			if err == nil || tt.want != nil && !errors.Is(err, tt.want) {
+				t.Errorf("err = %v, want %v", err, tt.want)
+			}
+			if ents, _ := os.ReadDir(filepath.Join(home, "apps")); len(ents) != 0 {
+				t.Errorf("apps holds %d entries", len(ents))
+			}
+			if _, err := os.Stat(filepath.Join(filepath.Dir(home), "evil")); err == nil {
+				t.Error("wrote outside the home")
+			}
+		})
+	}
+}
+
+// TestSDKSource checks what EnsureSDK extracts: the SDK without tests,
+// under a go.mod that requires nothing, importing only the standard
+// library and itself, so that an app builds offline.
+func TestSDKSource(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	dir, err := EnsureSDK(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := EnsureSDK(home)
+	if err != nil || again != dir {
+		t.Errorf("second EnsureSDK = %s, %v", again, err)
+	}
+	gomod, _ := os.ReadFile(filepath.Join(dir, "go.mod"))
+	if strings.Contains(string(gomod), "require") || !strings.HasPrefix(string(gomod), "module github.com/cronbox/cronbox\n") {
+		t.Errorf("go.mod:\n%s", gomod)
+	}
+	fset := token.NewFileSet()
+	n := 0
+	err = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".go") {
+			return err
+		}
+		n++
+		if strings.HasSuffix(p, "_test.go") {
+			t.Errorf("%s is a test file", p)
+		}
+		f, err := parser.ParseFile(fset, p, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		for _, imp := range f.Imports {
+			path, _ := strconv.Unquote(imp.Path.Value)
+			first, _, _ := strings.Cut(path, "/")
+			if strings.Contains(first, ".") && !strings.HasPrefix(path, SDKModule+"/sdk") {
+				t.Errorf("%s imports %s, which is neither the standard library nor the SDK", p, path)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 5 {
+		t.Errorf("the SDK has %d Go files", n)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(home, "data", "sdk")); len(ents) != 1 {
+		t.Errorf("data/sdk holds %d entries, want 1", len(ents))
+	}
+}

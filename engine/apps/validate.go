@@ -1,0 +1,353 @@
+package apps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/cronbox/cronbox/engine/app"
+	"github.com/cronbox/cronbox/engine/schedule"
+	"github.com/cronbox/cronbox/hostapi"
+	"github.com/cronbox/cronbox/internal/bytesize"
+	"github.com/cronbox/cronbox/runtime"
+)
+
+// ErrInvalid is wrapped by the error of an operation refused because the
+// app has errors; the error is a *ValidationError with the report.
+var ErrInvalid = errors.New("app has errors")
+
+// ValidationError is the error of Install when the app it would install
+// does not pass Validate.
+type ValidationError struct {
+	Report *Report
+	Strict bool // warnings counted as errors
+}
+
+func (e *ValidationError) Error() string {
+	list := e.Report.Errors
+	if len(list) == 0 && e.Strict {
+		list = e.Report.Warnings
+	}
+	if len(list) == 0 {
+		return fmt.Sprintf("app %s: %v", e.Report.App, ErrInvalid)
+	}
+	msg := fmt.Sprintf("app %s: %v: %s", e.Report.App, ErrInvalid, list[0])
+	if len(list) > 1 {
+		msg += fmt.Sprintf(" (and %d more)", len(list)-1)
+	}
+	return msg
+}
+
+// Unwrap returns ErrInvalid.
+func (e *ValidationError) Unwrap() error { return ErrInvalid }
+
+// LoadOptions are the options the engine loads apps with: schedules are
+// checked by the scheduler's own parser.
+func LoadOptions() app.Options {
+	return app.Options{ValidateSchedule: func(spec app.ScheduleSpec, key string) error {
+		_, err := schedule.Parse(schedule.Spec{Cron: spec.Cron, Timezone: spec.Timezone, At: spec.At}, key)
+		return err
+	}}
+}
+
+// Finding is one problem Validate found, or one doubt.
+type Finding struct {
+	// File is relative to the app folder, with forward slashes; "" for
+	// the folder as a whole.
+	File string `json:"file,omitempty"`
+	// Line and Column locate it in File, from 1; 0 when unknown.
+	Line   int `json:"line,omitempty"`
+	Column int `json:"column,omitempty"`
+	// Field is the path of the value ("tasks[0].schedule.cron"), if any.
+	Field string `json:"field,omitempty"`
+	// Task is the task it concerns, if any.
+	Task    string `json:"task,omitempty"`
+	Message string `json:"message"`
+}
+
+// String is "file:line:column: field: message", leaving out what is not
+// known.
+func (f Finding) String() string {
+	var b strings.Builder
+	if f.File != "" {
+		b.WriteString(f.File)
+		if f.Line > 0 {
+			fmt.Fprintf(&b, ":%d", f.Line)
+			if f.Column > 0 {
+				fmt.Fprintf(&b, ":%d", f.Column)
+			}
+		}
+		b.WriteString(": ")
+	}
+	if f.Task != "" && f.Field == "" {
+		fmt.Fprintf(&b, "task %s: ", f.Task)
+	}
+	if f.Field != "" {
+		b.WriteString(f.Field + ": ")
+	}
+	b.WriteString(f.Message)
+	return b.String()
+}
+
+func finding(p app.Problem) Finding {
+	return Finding{File: p.File, Line: p.Line, Column: p.Column, Field: p.Field, Message: p.Message}
+}
+
+// Report is what Validate found.
+type Report struct {
+	// App is the app's name: its folder's.
+	App string `json:"app"`
+	// Version is app.yaml's version, when it could be read.
+	Version string `json:"version,omitempty"`
+	// Dir is the app folder.
+	Dir string `json:"dir"`
+	// Tasks is how many tasks the app defines.
+	Tasks int `json:"tasks"`
+	// Errors make the app, or some of its tasks, unusable.
+	Errors []Finding `json:"errors"`
+	// Warnings are doubtful but harmless.
+	Warnings []Finding `json:"warnings"`
+}
+
+// OK reports whether the app passed: no errors, and with strict no
+// warnings either.
+func (r *Report) OK(strict bool) bool {
+	return len(r.Errors) == 0 && (!strict || len(r.Warnings) == 0)
+}
+
+// ValidateOptions adjust Validate.
+type ValidateOptions struct {
+	// Runtime compiles the tasks' modules, as the engine would. Default:
+	// a runtime made for the call (with the cronbox host module and
+	// CacheDir), closed when it returns.
+	Runtime *runtime.Runtime
+	// CacheDir is where that runtime caches compiled code. Default "":
+	// in memory only.
+	CacheDir string
+	// Load are the options the app is loaded with. Default LoadOptions().
+	Load *app.Options
+	// Limits bound each file's size, as an export or install would.
+	// Zero fields take DefaultLimits'.
+	Limits Limits
+}
+
+// Validate checks the app in folder dir as the engine would load it, and
+// more:
+//
+//   - structure: a folder holding app.yaml; no special files; no
+//     symlinks and no file larger than an export may hold (warnings);
+//   - app.yaml and config/tasks.yaml: every schema error with its file,
+//     line and column (app.Load), schedules parsed by the scheduler;
+//   - modules: each task's module is present and compiles in the sandbox
+//     runtime, importing only host functions this Cronbox provides, and
+//     declares no more memory than the task's limit; a .wasm that no task
+//     uses is a warning;
+//   - permissions: HTTP entries that open a whole top-level domain or
+//     reach loopback, private or link-local addresses are warnings.
+//
+// The error is for a folder that cannot be checked at all (missing: it
+// wraps ErrNotFound); an app with problems gets a Report listing them.
+func Validate(ctx context.Context, dir string, opts ValidateOptions) (*Report, error) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("validating %s: %w", dir, ErrNotFound)
+		}
+		return nil, fmt.Errorf("validating %s: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("validating %s: %w: not a folder", dir, ErrNotFound)
+	}
+	lim := opts.Limits.withDefaults()
+	r := &Report{App: filepath.Base(filepath.Clean(dir)), Dir: dir, Errors: []Finding{}, Warnings: []Finding{}}
+	wasm, err := r.structure(dir, lim)
+	if err != nil {
+		return nil, fmt.Errorf("validating %s: %w", dir, err)
+	}
+	lo := LoadOptions()
+	if opts.Load != nil {
+		lo = *opts.Load
+	}
+	a, err := app.Load(dir, lo)
+	var inv *app.InvalidError
+	switch {
+	case errors.As(err, &inv):
+		for _, p := range inv.Problems {
+			r.Errors = append(r.Errors, finding(p))
+		}
+		return r, nil
+	case err != nil:
+		return nil, fmt.Errorf("validating %s: %w", dir, err)
+	}
+	r.Version = a.Manifest.Version
+	r.Tasks = len(a.Tasks)
+	for _, p := range a.Errors {
+		r.Errors = append(r.Errors, finding(p))
+	}
+	for _, p := range a.Warnings {
+		r.Warnings = append(r.Warnings, finding(p))
+	}
+	r.permissions(a.Manifest.Permissions)
+	if err := r.modules(ctx, a, wasm, opts); err != nil {
+		return nil, fmt.Errorf("validating %s: %w", dir, err)
+	}
+	return r, nil
+}
+
+// structure walks the folder; it returns the .wasm files in it, by
+// absolute path.
+func (r *Report) structure(dir string, lim Limits) (map[string]bool, error) {
+	wasm := map[string]bool{}
+	root, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return nil, err
+	}
+	files, total := 0, int64(0)
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		rel = filepath.ToSlash(rel)
+		switch t := d.Type(); {
+		case p == root:
+			return nil
+		case t&fs.ModeSymlink != 0:
+			r.Warnings = append(r.Warnings, Finding{File: rel, Message: "is a symlink; export and install refuse symlinks"})
+			return nil
+		case d.IsDir():
+			return nil
+		case !t.IsRegular():
+			r.Errors = append(r.Errors, Finding{File: rel, Message: "is not a regular file or folder"})
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if !hidden(rel) {
+			files++
+			total += info.Size()
+		}
+		if info.Size() > lim.MaxFileSize {
+			r.Warnings = append(r.Warnings, Finding{File: rel, Message: fmt.Sprintf("is %s, more than an export may hold (%s a file)", bytesize.Format(info.Size()), bytesize.Format(lim.MaxFileSize))})
+		}
+		if strings.HasSuffix(p, ".wasm") && !hidden(rel) {
+			wasm[p] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if files > lim.MaxFiles {
+		r.Warnings = append(r.Warnings, Finding{Message: fmt.Sprintf("holds %d files, more than an export may hold (%d)", files, lim.MaxFiles)})
+	}
+	if total > lim.MaxTotalSize {
+		r.Warnings = append(r.Warnings, Finding{Message: fmt.Sprintf("holds %s, more than an export may hold (%s)", bytesize.Format(total), bytesize.Format(lim.MaxTotalSize))})
+	}
+	return wasm, nil
+}
+
+// permissions flags allow-list entries wider or closer to home than one
+// likely means.
+func (r *Report) permissions(p app.Permissions) {
+	for i, h := range p.HTTP {
+		field := fmt.Sprintf("permissions.http[%d]", i)
+		host := h
+		if hh, _, err := net.SplitHostPort(h); err == nil {
+			host = hh
+		}
+		host = strings.Trim(host, "[]")
+		if rest, ok := strings.CutPrefix(host, "*."); ok && !strings.Contains(rest, ".") {
+			r.Warnings = append(r.Warnings, Finding{File: app.ManifestPath, Field: field, Message: fmt.Sprintf("%q allows every host under .%s", h, rest)})
+			continue
+		}
+		if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+			r.Warnings = append(r.Warnings, Finding{File: app.ManifestPath, Field: field, Message: fmt.Sprintf("%q reaches the Cronbox host itself", h)})
+			continue
+		}
+		if ip, err := netip.ParseAddr(host); err == nil {
+			if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsUnspecified() {
+				r.Warnings = append(r.Warnings, Finding{File: app.ManifestPath, Field: field, Message: fmt.Sprintf("%q is a loopback, private or link-local address: tasks may reach internal services", h)})
+			}
+		}
+	}
+}
+
+// modules compiles each valid task's module.
+func (r *Report) modules(ctx context.Context, a *app.App, wasm map[string]bool, opts ValidateOptions) error {
+	rt := opts.Runtime
+	used := map[string]bool{}
+	for _, t := range a.Tasks {
+		if t.Module != "" {
+			used[t.Module] = true
+		}
+	}
+	for p := range wasm {
+		if !used[p] {
+			rel, _ := filepath.Rel(a.Dir, p)
+			r.Warnings = append(r.Warnings, Finding{File: filepath.ToSlash(rel), Message: "no task uses this module"})
+		}
+	}
+	sort.SliceStable(r.Warnings, func(i, j int) bool { return r.Warnings[i].File < r.Warnings[j].File })
+	for _, t := range a.Tasks {
+		if !t.Valid() || t.Module == "" {
+			continue
+		}
+		if rt == nil {
+			var err error
+			rt, err = NewRuntime(ctx, opts.CacheDir)
+			if err != nil {
+				return err
+			}
+			defer rt.Close(ctx)
+		}
+		rel, _ := filepath.Rel(a.Dir, t.Module)
+		rel = filepath.ToSlash(rel)
+		m, _, err := rt.LoadFile(ctx, t.Module)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			r.Errors = append(r.Errors, Finding{File: rel, Task: t.Name, Message: err.Error()})
+			continue
+		}
+		if m.MinMemory > t.Limits.Memory {
+			r.Errors = append(r.Errors, Finding{File: rel, Task: t.Name, Message: fmt.Sprintf("the module needs %s of memory at start, more than the task's limit of %s", bytesize.Format(m.MinMemory), bytesize.Format(t.Limits.Memory))})
+		}
+		if opts.Runtime == nil {
+			rt.Unload(ctx, m)
+		}
+	}
+	return nil
+}
+
+// NewRuntime returns a sandbox runtime with the cronbox host module, as
+// the engine's, for checking modules; cacheDir as runtime.Config's.
+func NewRuntime(ctx context.Context, cacheDir string) (*runtime.Runtime, error) {
+	return runtime.New(ctx, runtime.Config{CacheDir: cacheDir, HostModules: []runtime.HostModule{{
+		Name:        hostapi.ModuleName,
+		Instantiate: hostapi.Instantiate,
+		Hint:        fmt.Sprintf("built for a newer Cronbox? This one implements host ABI version %d", hostapi.Version),
+	}}})
+}
+
+// hidden reports whether the slash path rel has an element starting with
+// a dot: such files (.git, editor droppings, temporary builds) are not
+// part of an app's export.
+func hidden(rel string) bool {
+	for _, e := range strings.Split(rel, "/") {
+		if strings.HasPrefix(e, ".") {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,13 @@
+// Package cronbox holds what the cronbox binary carries of its own source:
+// the Go SDK, so that apps created with `cronbox app new` build and test
+// without network access.
+package cronbox
+
+import "embed"
+
+// SDKSource is the source of packages sdk and sdk/sdkhttp, with the
+// module's go.mod, at their paths in this module. Test files are included;
+// whoever extracts the SDK leaves them out.
+//
+//go:embed go.mod sdk/*.go sdk/sdkhttp/*.go sdk/README.md
+var SDKSource embed.FS
