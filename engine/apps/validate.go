@@ -155,6 +155,14 @@ type ValidateOptions struct {
 // The error is for a folder that cannot be checked at all (missing: it
 // wraps ErrNotFound); an app with problems gets a Report listing them.
 func Validate(ctx context.Context, dir string, opts ValidateOptions) (*Report, error) {
+	// The loader resolves module paths to absolute ones without symlinks;
+	// the folder's own files must compare with them.
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+		if real, err := filepath.EvalSymlinks(abs); err == nil {
+			dir = real
+		}
+	}
 	fi, err := os.Stat(dir)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {

@@ -123,3 +123,19 @@ func TestValidate(t *testing.T) {
 		}
 	})
 }
+
+// TestValidateRelativeDir validates an app named by a relative path, as
+// `cronbox app validate` does with the default home: its modules are the
+// ones its tasks use.
+func TestValidateRelativeDir(t *testing.T) {
+	root := t.TempDir()
+	writeFiles(t, filepath.Join(root, "demo"), demoFiles("demo"))
+	t.Chdir(root)
+	rep, err := Validate(context.Background(), "demo", ValidateOptions{Runtime: sharedRuntime(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK(true) {
+		t.Errorf("report %+v; want no errors or warnings", rep)
+	}
+}
