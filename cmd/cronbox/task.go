@@ -171,11 +171,23 @@ func taskList(ctx context.Context, stdout, stderr io.Writer, home string, st sto
 	if err != nil {
 		return err
 	}
+	// What a running (or the last) serve could not load, a module that
+	// does not compile say, is in the store; the definitions' own
+	// problems are found again here.
+	loadErrs, err := st.LoadErrors(ctx)
+	if err != nil {
+		return err
+	}
 	rows := make([]taskRow, 0, len(tasks))
 	for _, t := range tasks {
 		r := taskRow{App: t.App, Task: t.Name, Schedule: t.Schedule, Enabled: t.Enabled, Custom: t.Custom}
 		for _, p := range t.Errors {
 			r.Errors = append(r.Errors, p.Error())
+		}
+		for _, le := range loadErrs[t.App] {
+			if le.Task == t.Name && len(t.Errors) == 0 {
+				r.Errors = append(r.Errors, le.Message)
+			}
 		}
 		last, err := st.ListRuns(ctx, store.RunFilter{Apps: []string{t.App}, Task: t.Name, Limit: 1})
 		if err != nil {

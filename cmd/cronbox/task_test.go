@@ -46,6 +46,7 @@ func TestTask(t *testing.T) {
 	type row struct {
 		App, Task, LastStatus string
 		Enabled               bool
+		Errors                []string
 	}
 	list := func(t *testing.T) map[string]row {
 		t.Helper()
@@ -64,9 +65,23 @@ func TestTask(t *testing.T) {
 		return m
 	}
 
+	// serve records what it could not load; the list shows it.
+	st, err := store.Open(context.Background(), filepath.Join(home, "data", "cronbox.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = st.SetLoadErrors(context.Background(), "demo", []store.LoadError{{Task: "spin", Message: "compiling module spin.wasm: invalid module"}})
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	rows := list(t)
 	if len(rows) != 2 || rows["demo/hello"].LastStatus != "failed" || !rows["demo/hello"].Enabled || rows["demo/spin"].LastStatus != "" {
 		t.Fatalf("task list = %+v", rows)
+	}
+	if errs := rows["demo/spin"].Errors; len(errs) != 1 || !strings.Contains(errs[0], "invalid module") || len(rows["demo/hello"].Errors) != 0 {
+		t.Fatalf("task list errors = %+v", rows)
 	}
 	code, stdout, stderr := cli(t, "task", "list", "--home", home)
 	if code != 0 || !strings.Contains(stdout, "demo/hello") || !strings.Contains(stdout, "@every 1s") || !strings.Contains(stdout, "failed") {
