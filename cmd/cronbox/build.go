@@ -3,9 +3,29 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 
+	"github.com/cronbox/cronbox/engine/apps"
 	"github.com/cronbox/cronbox/internal/gobuild"
 )
+
+// cachedSDK returns the folder of the SDK this binary carries, extracted
+// under the user's cache folder: what a Go task in no module builds
+// against when `cronbox build` is not told of a home.
+func cachedSDK() (string, error) {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	return apps.EnsureSDK(filepath.Join(dir, "cronbox"))
+}
+
+// homeSDK returns a function that extracts the SDK this binary carries
+// into home, for Go tasks in no module.
+func homeSDK(home string) func() (string, error) {
+	return func() (string, error) { return apps.EnsureSDK(home) }
+}
 
 func runBuild(ctx context.Context, e *env, args []string) int {
 	fs := flagSet(e, "build")
@@ -27,8 +47,9 @@ func runBuild(ctx context.Context, e *env, args []string) int {
 		return 1
 	}
 	failed := 0
+	opts := gobuild.Options{SDK: cachedSDK}
 	for _, t := range targets {
-		if err := gobuild.Build(ctx, t.Dir, t.Out); err != nil {
+		if err := gobuild.BuildWith(ctx, t.Dir, t.Out, opts); err != nil {
 			fmt.Fprintf(e.stderr, "cronbox build: %v\n", err)
 			failed++
 			continue
