@@ -1,0 +1,372 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/cronbox/cronbox/engine/app"
+	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/runtime"
+)
+
+// ErrExists reports a task that cannot be created because its name is
+// taken in its app.
+var ErrExists = errors.New("already exists")
+
+// AppInfo is a snapshot of one app, for listings.
+type AppInfo struct {
+	// Name is the app's folder name.
+	Name string
+	// Dir is the app folder's absolute path; "" if it never loaded.
+	Dir string
+	// Manifest is its app.yaml as last loaded; the zero Manifest (with
+	// Name set) if it never loaded.
+	Manifest app.Manifest
+	// Loaded reports whether a version of the app runs.
+	Loaded bool
+	// LoadError is why its last reload failed, if it did.
+	LoadError string
+	// Removed reports an app whose folder is gone while runs of it finish.
+	Removed bool
+	// Tasks counts its tasks.
+	Tasks int
+}
+
+// Apps returns a snapshot of every app, ordered by name.
+func (e *Engine) Apps() []AppInfo {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]AppInfo, 0, len(e.apps))
+	for _, as := range e.apps {
+		out = append(out, appInfoLocked(as))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// App returns a snapshot of the app named name.
+func (e *Engine) App(name string) (AppInfo, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	as, ok := e.apps[name]
+	if !ok {
+		return AppInfo{}, false
+	}
+	return appInfoLocked(as), true
+}
+
+func appInfoLocked(as *appState) AppInfo {
+	info := AppInfo{Name: as.name, LoadError: as.loadErr, Removed: as.gone, Tasks: len(as.tasks)}
+	info.Manifest.Name = as.name
+	if as.app != nil {
+		info.Loaded, info.Dir, info.Manifest = true, as.app.Dir, as.app.Manifest
+	}
+	return info
+}
+
+// Task returns a snapshot of the task app/task.
+func (e *Engine) Task(appName, task string) (TaskInfo, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ts, ok := e.tasks[appName+"/"+task]
+	if !ok {
+		return TaskInfo{}, false
+	}
+	return e.taskInfoLocked(ts), true
+}
+
+func (e *Engine) taskInfoLocked(ts *taskState) TaskInfo {
+	info := TaskInfo{
+		Task: ts.task, Running: len(ts.running), Queued: ts.queued,
+		LastStatus: ts.lastStatus, Failures: ts.failures,
+		DisabledReason: ts.disabledReason, LoadError: ts.loadErr,
+	}
+	if ts.heapIdx >= 0 {
+		info.Next = ts.next
+	}
+	if as := e.apps[ts.app]; as != nil {
+		info.AppLoadError = as.loadErr
+	}
+	return info
+}
+
+// TaskKeys returns the keys ("app/task") of the tasks for which keep
+// returns true (every task if keep is nil), sorted as Tasks orders them.
+// keep sees a snapshot of each task and is called with the engine locked:
+// it must be quick and must not call the engine. TaskKeys and Task make a
+// page of a long listing cheaper than Tasks, which copies every task.
+func (e *Engine) TaskKeys(keep func(*TaskInfo) bool) []string {
+	e.mu.Lock()
+	keys := make([]string, 0, len(e.tasks))
+	var info TaskInfo // one for all: keep's pointer makes it escape
+	for key, ts := range e.tasks {
+		if keep != nil {
+			info = e.taskInfoLocked(ts)
+			if !keep(&info) {
+				continue
+			}
+		}
+		keys = append(keys, key)
+	}
+	e.mu.Unlock()
+	sort.Strings(keys)
+	return keys
+}
+
+// NextTimes returns up to n next fire times of the task app/task, the
+// first being TaskInfo.Next; none if it will not fire by itself (it has no
+// schedule, or it or its app is disabled).
+func (e *Engine) NextTimes(appName, task string, n int) ([]time.Time, error) {
+	e.mu.Lock()
+	ts, ok := e.tasks[appName+"/"+task]
+	if !ok {
+		e.mu.Unlock()
+		return nil, fmt.Errorf("next times of %s/%s: task %w", appName, task, ErrNotFound)
+	}
+	if ts.heapIdx < 0 || ts.sched == nil || n <= 0 {
+		e.mu.Unlock()
+		return nil, nil
+	}
+	next, sched := ts.next, ts.sched
+	e.mu.Unlock()
+	out := []time.Time{next}
+	for len(out) < n {
+		next = sched.Next(next)
+		if next.IsZero() {
+			break
+		}
+		out = append(out, next)
+	}
+	return out, nil
+}
+
+// Now returns the time on the engine's clock.
+func (e *Engine) Now() time.Time { return e.cfg.Clock.Now() }
+
+// Started reports whether the engine was started and has not been stopped.
+func (e *Engine) Started() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.started && !e.stopping
+}
+
+// RecordsEvents reports whether Config.RecordEvents is set: the engine
+// writes its events to the store itself.
+func (e *Engine) RecordsEvents() bool { return e.cfg.RecordEvents }
+
+// ReloadApp reads the app name again with the store's overrides, e.g.
+// after its app.yaml was rewritten.
+func (e *Engine) ReloadApp(ctx context.Context, name string) error {
+	if err := app.ValidName(name); err != nil {
+		return fmt.Errorf("reloading app %s: %w", name, ErrNotFound)
+	}
+	return e.reloadApp(ctx, name)
+}
+
+// TaskUpdate is a change to a task's override; see UpdateTask.
+type TaskUpdate struct {
+	// Enabled, if set, switches the task on or off; enabling clears its
+	// failures, as SetEnabled does.
+	Enabled *bool
+	// Schedule, if set, replaces the task's schedule: a schedule as
+	// tasks.yaml spells it, as JSON ("" runs the task only when
+	// triggered). ResetSchedule drops the override's schedule instead, so
+	// that the definition's applies again.
+	Schedule      json.RawMessage
+	ResetSchedule bool
+	// Environment, if not nil, replaces the override's variables (merged
+	// over the definition's). ResetEnvironment drops them instead.
+	Environment      map[string]string
+	ResetEnvironment bool
+}
+
+// UpdateTask changes the override of the task app/task, checks it against
+// the app (an error wrapping ErrInvalidOverride names the problems), stores
+// it and applies it.
+func (e *Engine) UpdateTask(ctx context.Context, appName, task string, u TaskUpdate) error {
+	e.mu.Lock()
+	_, ok := e.tasks[appName+"/"+task]
+	e.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("updating %s/%s: task %w", appName, task, ErrNotFound)
+	}
+	o, err := e.storedOverride(ctx, appName, task)
+	if err != nil {
+		return fmt.Errorf("updating %s/%s: %w", appName, task, err)
+	}
+	if u.Enabled != nil {
+		v := *u.Enabled
+		o.Enabled = &v
+	}
+	switch {
+	case u.ResetSchedule:
+		o.Schedule = nil
+	case u.Schedule != nil:
+		o.Schedule = u.Schedule
+	}
+	switch {
+	case u.ResetEnvironment:
+		o.Environment = nil
+	case u.Environment != nil:
+		o.Environment = u.Environment
+	}
+	if err := e.PutOverride(ctx, o); err != nil {
+		return err
+	}
+	if u.Enabled != nil && *u.Enabled {
+		if err := e.cfg.Store.ResetFailures(ctx, appName, task); err != nil {
+			return fmt.Errorf("updating %s/%s: clearing failures: %w", appName, task, err)
+		}
+		e.mu.Lock()
+		if ts, ok := e.tasks[appName+"/"+task]; ok {
+			ts.failures, ts.disabledReason = 0, ""
+		}
+		e.mu.Unlock()
+	}
+	e.log.InfoContext(ctx, "task updated", slog.String("app", appName), slog.String("task", task))
+	e.publish(Event{Type: EventTaskChanged, App: appName, Task: task})
+	return nil
+}
+
+// CreateTask adds a custom task, defined by spec, to the app appName. It
+// returns an error wrapping ErrNotFound for an unknown app, ErrExists when
+// the app has a task of that name (or its tasks.yaml defines one, deleted
+// or not), and ErrInvalidOverride naming the problems of a definition the
+// app rejects.
+func (e *Engine) CreateTask(ctx context.Context, appName string, spec app.TaskSpec) error {
+	if err := app.ValidName(spec.Name); err != nil {
+		return fmt.Errorf("creating task in %s: %w: %w", appName, ErrInvalidOverride, err)
+	}
+	e.mu.Lock()
+	as := e.apps[appName]
+	_, taken := e.tasks[appName+"/"+spec.Name]
+	var inFile bool
+	if as != nil && as.app != nil {
+		_, inFile = as.app.Task(spec.Name)
+	}
+	e.mu.Unlock()
+	switch {
+	case as == nil || as.app == nil || as.gone:
+		return fmt.Errorf("creating task %s/%s: app %w", appName, spec.Name, ErrNotFound)
+	case taken || inFile:
+		return fmt.Errorf("creating task %s/%s: %w", appName, spec.Name, ErrExists)
+	}
+	def, err := json.Marshal(spec)
+	if err != nil {
+		return fmt.Errorf("creating task %s/%s: %w", appName, spec.Name, err)
+	}
+	if err := e.PutOverride(ctx, store.Override{App: appName, Task: spec.Name, Custom: true, Definition: def}); err != nil {
+		return err
+	}
+	e.log.InfoContext(ctx, "custom task created", slog.String("app", appName), slog.String("task", spec.Name))
+	e.publish(Event{Type: EventTaskChanged, App: appName, Task: spec.Name})
+	return nil
+}
+
+// DeleteTask removes the task app/task: a custom task's override is
+// deleted, a task of tasks.yaml gets an override that deletes it. Its runs
+// going on finish.
+func (e *Engine) DeleteTask(ctx context.Context, appName, task string) error {
+	e.mu.Lock()
+	ts, ok := e.tasks[appName+"/"+task]
+	custom := ok && ts.task.Custom
+	e.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("deleting %s/%s: task %w", appName, task, ErrNotFound)
+	}
+	if custom {
+		if err := e.cfg.Store.DeleteOverride(ctx, appName, task); err != nil {
+			return fmt.Errorf("deleting %s/%s: %w", appName, task, err)
+		}
+	} else {
+		o, err := e.storedOverride(ctx, appName, task)
+		if err != nil {
+			return fmt.Errorf("deleting %s/%s: %w", appName, task, err)
+		}
+		o.Deleted = true
+		if err := e.cfg.Store.PutOverride(ctx, o); err != nil {
+			return fmt.Errorf("deleting %s/%s: %w", appName, task, err)
+		}
+	}
+	if err := e.reloadApp(ctx, appName); err != nil {
+		return fmt.Errorf("deleting %s/%s: %w", appName, task, err)
+	}
+	e.log.InfoContext(ctx, "task deleted", slog.String("app", appName), slog.String("task", task))
+	e.publish(Event{Type: EventTaskChanged, App: appName, Task: task, Message: "deleted"})
+	return nil
+}
+
+// RunDetail is what the engine knows of a run that executes beyond
+// RunInfo.
+type RunDetail struct {
+	RunInfo
+	// Scheduled is the schedule instant it was fired for, if any.
+	Scheduled time.Time
+	// Limits are its sandbox limits.
+	Limits runtime.Limits
+	// Module is the hex SHA-256 the runtime knows its module by.
+	Module string
+}
+
+// Run returns what the engine knows of the executing run id.
+func (e *Engine) Run(id int64) (RunDetail, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	h, ok := e.runs[id]
+	if !ok {
+		return RunDetail{}, false
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	d := RunDetail{
+		RunInfo: RunInfo{
+			ID: id, App: h.task.App, Task: h.task.Name, Trigger: h.req.trigger, Attempt: h.req.attempt,
+			User: h.req.user, Started: h.started, Progress: h.progress, ProgressMessage: h.message,
+			Overdue: h.overdue.Load(),
+		},
+		Scheduled: h.req.scheduled,
+		Limits:    h.task.Limits,
+	}
+	if h.module != nil {
+		d.Module = h.module.Hash
+	}
+	return d, true
+}
+
+// ModuleApps returns, for each compiled module the engine holds (by the
+// runtime's hash of it), the apps whose tasks or runs use it, sorted.
+func (e *Engine) ModuleApps() map[string][]string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	sets := map[string]map[string]bool{}
+	add := func(m *runtime.Module, appName string) {
+		if m == nil {
+			return
+		}
+		if sets[m.Hash] == nil {
+			sets[m.Hash] = map[string]bool{}
+		}
+		sets[m.Hash][appName] = true
+	}
+	for _, ts := range e.tasks {
+		add(ts.module, ts.app)
+	}
+	for _, h := range e.runs {
+		add(h.module, h.task.App)
+	}
+	out := make(map[string][]string, len(sets))
+	for hash, set := range sets {
+		apps := make([]string, 0, len(set))
+		for a := range set {
+			apps = append(apps, a)
+		}
+		sort.Strings(apps)
+		out[hash] = apps
+	}
+	return out
+}

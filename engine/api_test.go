@@ -1,0 +1,202 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/cronbox/cronbox/engine/app"
+	"github.com/cronbox/cronbox/internal/wasmtest"
+)
+
+func apiBundle(t *testing.T) *bundle {
+	t.Helper()
+	b := newBundle(t, Config{},
+		testApp{name: "a", tasks: `tasks:
+  - name: tick
+    schedule: "0 * * * *"
+  - name: spin
+    termination: { maxRuntime: 1h }
+`, modules: map[string][]byte{"tick": wasmtest.Hello(), "spin": wasmtest.Spin()}},
+		testApp{name: "b", tasks: "tasks:\n  - name: job\n", modules: map[string][]byte{"job": wasmtest.Hello()}},
+	)
+	b.start()
+	return b
+}
+
+func TestAppsSnapshot(t *testing.T) {
+	b := apiBundle(t)
+	list := b.engine.Apps()
+	if len(list) != 2 || list[0].Name != "a" || list[1].Name != "b" {
+		t.Fatalf("Apps: %+v", list)
+	}
+	if a := list[0]; !a.Loaded || a.Tasks != 2 || a.Dir == "" || !a.Manifest.Enabled || a.LoadError != "" || a.Removed {
+		t.Errorf("app a: %+v", a)
+	}
+	if _, ok := b.engine.App("nope"); ok {
+		t.Error("App of an unknown app")
+	}
+	if !b.engine.Started() || b.engine.RecordsEvents() {
+		t.Errorf("Started %v RecordsEvents %v", b.engine.Started(), b.engine.RecordsEvents())
+	}
+	if err := b.engine.ReloadApp(context.Background(), "../x"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("ReloadApp of a bad name: %v", err)
+	}
+}
+
+func TestNextTimes(t *testing.T) {
+	b := apiBundle(t)
+	got, err := b.engine.NextTimes("a", "tick", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []time.Time{t0.Add(time.Hour), t0.Add(2 * time.Hour), t0.Add(3 * time.Hour)}
+	if !slices.EqualFunc(got, want, time.Time.Equal) {
+		t.Errorf("NextTimes %v, want %v", got, want)
+	}
+	if got, _ := b.engine.NextTimes("a", "spin", 3); len(got) != 0 {
+		t.Errorf("a task without a schedule: %v", got)
+	}
+	if _, err := b.engine.NextTimes("a", "nope", 3); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown task: %v", err)
+	}
+}
+
+func TestUpdateTask(t *testing.T) {
+	b := apiBundle(t)
+	ctx := context.Background()
+	off := false
+	if err := b.engine.UpdateTask(ctx, "a", "tick", TaskUpdate{Enabled: &off, Schedule: json.RawMessage(`"30 * * * *"`), Environment: map[string]string{"X": "1"}}); err != nil {
+		t.Fatal(err)
+	}
+	info, _ := b.engine.Task("a", "tick")
+	if info.Task.Enabled || info.Task.Schedule.Cron != "30 * * * *" || info.Task.Environment["X"] != "1" || !info.Next.IsZero() {
+		t.Errorf("after update: %+v next %v", info.Task, info.Next)
+	}
+	on := true
+	if err := b.engine.UpdateTask(ctx, "a", "tick", TaskUpdate{Enabled: &on, ResetSchedule: true, ResetEnvironment: true}); err != nil {
+		t.Fatal(err)
+	}
+	info, _ = b.engine.Task("a", "tick")
+	if !info.Task.Enabled || info.Task.Schedule.Cron != "0 * * * *" || len(info.Task.Environment) != 0 || !info.Next.Equal(t0.Add(time.Hour)) {
+		t.Errorf("after reset: %+v next %v", info.Task, info.Next)
+	}
+	if err := b.engine.UpdateTask(ctx, "a", "tick", TaskUpdate{Schedule: json.RawMessage(`"99 * * * *"`)}); !errors.Is(err, ErrInvalidOverride) {
+		t.Errorf("bad schedule: %v", err)
+	}
+	if err := b.engine.UpdateTask(ctx, "a", "nope", TaskUpdate{Enabled: &on}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown task: %v", err)
+	}
+}
+
+func TestCreateAndDeleteTask(t *testing.T) {
+	b := apiBundle(t)
+	ctx := context.Background()
+	spec := app.TaskSpec{Name: "extra", Module: "tasks/tick.wasm", Schedule: &app.ScheduleSpec{Cron: "15 * * * *"}}
+	if err := b.engine.CreateTask(ctx, "a", spec); err != nil {
+		t.Fatal(err)
+	}
+	info, ok := b.engine.Task("a", "extra")
+	if !ok || !info.Task.Custom || !info.Next.Equal(t0.Add(15*time.Minute)) {
+		t.Fatalf("custom task: %v %+v", ok, info)
+	}
+	for _, c := range []struct {
+		name string
+		app  string
+		spec app.TaskSpec
+		want error
+	}{
+		{"exists", "a", spec, ErrExists},
+		{"name of tasks.yaml", "a", app.TaskSpec{Name: "tick"}, ErrExists},
+		{"unknown app", "z", app.TaskSpec{Name: "x"}, ErrNotFound},
+		{"bad name", "a", app.TaskSpec{Name: "a/b"}, ErrInvalidOverride},
+		{"missing module", "a", app.TaskSpec{Name: "ghost", Module: "tasks/ghost.wasm"}, ErrInvalidOverride},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if err := b.engine.CreateTask(ctx, c.app, c.spec); !errors.Is(err, c.want) {
+				t.Errorf("CreateTask: %v, want %v", err, c.want)
+			}
+		})
+	}
+	if err := b.engine.DeleteTask(ctx, "a", "extra"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := b.engine.Task("a", "extra"); ok {
+		t.Error("custom task still there")
+	}
+	if ovs, _ := b.store.Overrides(ctx); len(ovs) != 0 {
+		t.Errorf("deleting a custom task left overrides: %+v", ovs)
+	}
+	if err := b.engine.DeleteTask(ctx, "a", "tick"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := b.engine.Task("a", "tick"); ok {
+		t.Error("file task still there")
+	}
+	if ovs, _ := b.store.Overrides(ctx); len(ovs) != 1 || !ovs[0].Deleted {
+		t.Errorf("deleting a file task: %+v", ovs)
+	}
+	if err := b.engine.DeleteTask(ctx, "a", "tick"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("deleting again: %v", err)
+	}
+}
+
+func TestRunDetailAndModuleApps(t *testing.T) {
+	b := apiBundle(t)
+	id, err := b.engine.Trigger(context.Background(), "a", "spin", nil, "me")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	var d RunDetail
+	for ok := false; !ok; d, ok = b.engine.Run(id) {
+		if time.Now().After(deadline) {
+			t.Fatal("run never started")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if d.App != "a" || d.Task != "spin" || d.User != "me" || d.Limits.Memory == 0 || d.Module == "" || !d.Scheduled.IsZero() {
+		t.Errorf("RunDetail %+v", d)
+	}
+	uses := b.engine.ModuleApps()
+	if got := uses[d.Module]; !slices.Equal(got, []string{"a"}) {
+		t.Errorf("spin's module used by %v", got)
+	}
+	hello := 0
+	for _, apps := range uses {
+		if slices.Equal(apps, []string{"a", "b"}) {
+			hello++
+		}
+	}
+	if hello != 1 {
+		t.Errorf("the module both apps use: %v", uses)
+	}
+	if err := b.engine.Cancel(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	b.idle()
+	if _, ok := b.engine.Run(id); ok {
+		t.Error("Run of a finished run")
+	}
+}
+
+func TestTaskKeys(t *testing.T) {
+	b := apiBundle(t)
+	if got := b.engine.TaskKeys(nil); !slices.Equal(got, []string{"a/spin", "a/tick", "b/job"}) {
+		t.Errorf("TaskKeys(nil) = %v", got)
+	}
+	scheduled := b.engine.TaskKeys(func(info *TaskInfo) bool { return !info.Next.IsZero() })
+	if !slices.Equal(scheduled, []string{"a/tick"}) {
+		t.Errorf("scheduled tasks: %v", scheduled)
+	}
+	var all []string
+	for _, info := range b.engine.Tasks() {
+		all = append(all, info.Task.Key())
+	}
+	if got := b.engine.TaskKeys(nil); !slices.Equal(got, all) {
+		t.Errorf("TaskKeys order %v, Tasks order %v", got, all)
+	}
+}
