@@ -1,0 +1,96 @@
+package web
+
+import (
+	"net/http"
+	"sort"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/cronbox/cronbox/engine"
+	"github.com/cronbox/cronbox/engine/store"
+)
+
+// appErrorJSON is one problem of an app or of one of its tasks.
+type appErrorJSON struct {
+	Task    string `json:"task"`
+	Message string `json:"message"`
+	File    string `json:"file"`
+	Line    int    `json:"line"`
+}
+
+// appJSON is an app in a listing.
+type appJSON struct {
+	Name        string         `json:"name"`
+	Version     string         `json:"version"`
+	Description string         `json:"description"`
+	Enabled     bool           `json:"enabled"`
+	Status      string         `json:"status"` // ok, error or removed
+	Errors      []appErrorJSON `json:"errors"`
+	Tasks       int            `json:"tasks"`
+}
+
+func appOf(info engine.AppInfo, errs []store.LoadError) appJSON {
+	m := info.Manifest
+	out := appJSON{
+		Name: info.Name, Version: m.Version, Description: m.Description, Enabled: info.Loaded && m.Enabled,
+		Status: "ok", Errors: make([]appErrorJSON, 0, len(errs)), Tasks: info.Tasks,
+	}
+	switch {
+	case info.Removed:
+		out.Status = "removed"
+	case !info.Loaded || info.LoadError != "":
+		out.Status = "error"
+	}
+	for _, e := range errs {
+		out.Errors = append(out.Errors, appErrorJSON{Task: e.Task, Message: e.Message, File: e.File, Line: e.Line})
+	}
+	return out
+}
+
+func (s *Server) listApps(w http.ResponseWriter, r *http.Request) error {
+	if _, err := parseQuery(r.URL.RawQuery); err != nil {
+		return err
+	}
+	p := principalFrom(r.Context())
+	errs, err := s.st.LoadErrors(r.Context())
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Apps []appJSON `json:"apps"`
+	}{Apps: []appJSON{}}
+	for _, info := range s.eng.Apps() {
+		if p.sees(info.Name) {
+			out.Apps = append(out.Apps, appOf(info, errs[info.Name]))
+		}
+	}
+	sort.Slice(out.Apps, func(i, j int) bool { return out.Apps[i].Name < out.Apps[j].Name })
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) enableApp(on bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		name := chi.URLParam(r, "app")
+		if _, ok := s.eng.App(name); !ok || !principalFrom(r.Context()).sees(name) {
+			return notFound("app")
+		}
+		if s.cfg.Apps == nil {
+			return errorf(http.StatusNotImplemented, "", "this server cannot switch apps on and off")
+		}
+		if err := s.cfg.Apps.SetEnabled(r.Context(), name, on); err != nil {
+			return err
+		}
+		if err := s.eng.ReloadApp(r.Context(), name); err != nil {
+			return err
+		}
+		info, ok := s.eng.App(name)
+		if !ok {
+			return notFound("app")
+		}
+		errs, err := s.st.LoadErrors(r.Context())
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, appOf(info, errs[name]))
+	}
+}

@@ -1,0 +1,361 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cronbox/cronbox/engine/store"
+)
+
+// role is what a token may do; each role may do what the ones below it
+// may.
+type role int
+
+const (
+	roleNone     role = iota
+	roleViewer        // reads
+	roleOperator      // also triggers, cancels, switches tasks and apps on and off
+	roleAdmin         // also changes task configuration
+)
+
+// Role names, as tokens store them.
+const (
+	RoleViewer   = "viewer"
+	RoleOperator = "operator"
+	RoleAdmin    = "admin"
+)
+
+func parseRole(s string) role {
+	switch s {
+	case RoleViewer:
+		return roleViewer
+	case RoleOperator:
+		return roleOperator
+	case RoleAdmin:
+		return roleAdmin
+	}
+	return roleNone
+}
+
+// ValidRole reports whether s names a role.
+func ValidRole(s string) bool { return parseRole(s) != roleNone }
+
+// sessionCookie is the name of the browser session's cookie.
+const sessionCookie = "cronbox_session"
+
+// csrfHeader carries a session's CSRF token on requests that change things.
+const csrfHeader = "X-CSRF-Token"
+
+// principal is who a request acts for: a token, through a bearer header
+// or a browser session.
+type principal struct {
+	token store.Token
+	role  role
+	// apps are the apps it may see; nil means every app.
+	apps map[string]bool
+	// session is the browser session the request came with, if it did.
+	session *session
+}
+
+// sees reports whether p may see app's tasks, runs and events.
+func (p *principal) sees(app string) bool { return p.apps == nil || p.apps[app] }
+
+// scope returns the apps p may see, for store filters: nil means every
+// app, an empty list none.
+func (p *principal) scope() []string {
+	if p.apps == nil {
+		return nil
+	}
+	out := make([]string, 0, len(p.apps))
+	for a := range p.apps {
+		out = append(out, a)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// user names p in a run's history.
+func (p *principal) user() string { return "token:" + p.token.Name }
+
+type principalKey struct{}
+
+func principalFrom(ctx context.Context) *principal {
+	p, _ := ctx.Value(principalKey{}).(*principal)
+	return p
+}
+
+// session is a browser's login: the token it logged in with (by ID and
+// hash, never the token itself) and its CSRF token.
+type session struct {
+	tokenHash store.TokenHash
+	csrf      string
+	expires   time.Time
+}
+
+// sessions are the browser sessions, in memory: a restart logs browsers
+// out.
+type sessions struct {
+	mu sync.Mutex
+	m  map[string]*session // by the cookie's value
+}
+
+func (ss *sessions) get(id string, now time.Time, ttl time.Duration) *session {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	s := ss.m[id]
+	if s == nil {
+		return nil
+	}
+	if now.After(s.expires) {
+		delete(ss.m, id)
+		return nil
+	}
+	s.expires = now.Add(ttl)
+	return s
+}
+
+func (ss *sessions) add(s *session, now time.Time) string {
+	id := randomString()
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	for k, old := range ss.m {
+		if now.After(old.expires) {
+			delete(ss.m, k)
+		}
+	}
+	ss.m[id] = s
+	return id
+}
+
+func (ss *sessions) remove(id string) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	delete(ss.m, id)
+}
+
+// randomString returns 32 random bytes, base64url-encoded.
+func randomString() string {
+	var b [32]byte
+	rand.Read(b[:]) // never fails (crypto/rand panics rather)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// tokenPrincipal looks a token up by its hash: nil for an unknown or
+// revoked one. It records the token's use at most every TouchEvery.
+func (s *Server) tokenPrincipal(ctx context.Context, h store.TokenHash) (*principal, error) {
+	t, err := s.st.TokenByHash(ctx, h)
+	switch {
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrRevoked):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case t.Revoked():
+		return nil, nil
+	}
+	p := &principal{token: *t, role: parseRole(t.Role)}
+	if len(t.Apps) > 0 {
+		p.apps = make(map[string]bool, len(t.Apps))
+		for _, a := range t.Apps {
+			p.apps[a] = true
+		}
+	}
+	s.touch(ctx, t.ID)
+	return p, nil
+}
+
+// touch records a token's use, at most every TouchEvery per token.
+func (s *Server) touch(ctx context.Context, id int64) {
+	now := time.Now()
+	s.touchMu.Lock()
+	last, ok := s.touched[id]
+	due := !ok || now.Sub(last) >= s.cfg.TouchEvery
+	if due {
+		s.touched[id] = now
+	}
+	s.touchMu.Unlock()
+	if !due {
+		return
+	}
+	if err := s.st.TouchToken(context.WithoutCancel(ctx), id); err != nil {
+		s.log.WarnContext(ctx, "recording token use", slog.Int64("token", id), slog.Any("error", err))
+	}
+}
+
+// authenticate finds the request's principal, from its bearer token or
+// its session cookie, or answers 401. A request that changes things with
+// a session cookie must carry the session's CSRF token (403 otherwise).
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := s.principal(r)
+		if err != nil {
+			writeError(w, s.log, r, err)
+			return
+		}
+		if p == nil {
+			writeUnauthorized(w)
+			return
+		}
+		if p.session != nil && r.Method != http.MethodGet && r.Method != http.MethodHead && !csrfOK(r, p.session) {
+			writeJSON(w, http.StatusForbidden, errorf(http.StatusForbidden, csrfHeader, "this request needs the session's CSRF token in the %s header", csrfHeader))
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+	})
+}
+
+func writeUnauthorized(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="cronbox"`)
+	writeJSON(w, http.StatusUnauthorized, errorf(http.StatusUnauthorized, "", "a valid token is needed: send Authorization: Bearer <token>, or log in"))
+}
+
+func csrfOK(r *http.Request, sess *session) bool {
+	got := r.Header.Get(csrfHeader)
+	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(sess.csrf)) == 1
+}
+
+// principal returns who r acts for, or nil. A bearer header wins over a
+// cookie; a malformed header counts as no valid token.
+func (s *Server) principal(r *http.Request) (*principal, error) {
+	if auth := r.Header.Get("Authorization"); auth != "" {
+		scheme, tok, ok := strings.Cut(auth, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+			return nil, nil
+		}
+		return s.tokenPrincipal(r.Context(), store.HashToken(strings.TrimSpace(tok)))
+	}
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" {
+		return nil, nil
+	}
+	sess := s.sessions.get(c.Value, time.Now(), s.cfg.SessionTTL)
+	if sess == nil {
+		return nil, nil
+	}
+	p, err := s.tokenPrincipal(r.Context(), sess.tokenHash)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil { // revoked since the login
+		s.sessions.remove(c.Value)
+		return nil, nil
+	}
+	p.session = sess
+	return p, nil
+}
+
+// requireRole answers 403 to a principal below min.
+func requireRole(min role) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p := principalFrom(r.Context())
+			if p == nil || p.role < min {
+				writeJSON(w, http.StatusForbidden, errorf(http.StatusForbidden, "", "the token's role may not do this"))
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// metricsAuth lets any valid token read /metrics, or anyone when
+// MetricsOpen.
+func (s *Server) metricsAuth(next http.Handler) http.Handler {
+	if s.cfg.MetricsOpen {
+		return next
+	}
+	return s.authenticate(requireRole(roleViewer)(next))
+}
+
+// sessionBody is the answer of the session endpoints.
+type sessionBody struct {
+	Role string   `json:"role"`
+	Apps []string `json:"apps"`
+	CSRF string   `json:"csrf"`
+}
+
+func bodyOf(p *principal) sessionBody {
+	b := sessionBody{Role: p.token.Role, Apps: p.scope()}
+	if p.session != nil {
+		b.CSRF = p.session.csrf
+	}
+	return b
+}
+
+// login checks a token and starts a browser session with it.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		Token string `json:"token"`
+	}
+	if err := decodeBody(w, r, &body, false); err != nil {
+		return err
+	}
+	if body.Token == "" {
+		return errorf(http.StatusBadRequest, "token", "token is required")
+	}
+	h := store.HashToken(body.Token)
+	p, err := s.tokenPrincipal(r.Context(), h)
+	if err != nil {
+		return err
+	}
+	if p == nil {
+		writeUnauthorized(w)
+		return nil
+	}
+	now := time.Now()
+	p.session = &session{tokenHash: h, csrf: randomString(), expires: now.Add(s.cfg.SessionTTL)}
+	id := s.sessions.add(p.session, now)
+	http.SetCookie(w, &http.Cookie{
+		Name: sessionCookie, Value: id, Path: "/", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
+	})
+	return writeJSON(w, http.StatusOK, bodyOf(p))
+}
+
+// getSession answers who the request acts for, or 401.
+func (s *Server) getSession(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.principal(r)
+	if err != nil {
+		return err
+	}
+	if p == nil {
+		writeUnauthorized(w)
+		return nil
+	}
+	return writeJSON(w, http.StatusOK, bodyOf(p))
+}
+
+// logout ends the browser session and clears its cookie. Ending a live
+// session needs its CSRF token, like any change made with a cookie.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
+	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+		if sess := s.sessions.get(c.Value, time.Now(), s.cfg.SessionTTL); sess != nil {
+			if !csrfOK(r, sess) {
+				return errorf(http.StatusForbidden, csrfHeader, "logging out needs the session's CSRF token in the %s header", csrfHeader)
+			}
+			s.sessions.remove(c.Value)
+		}
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: sessionCookie, Value: "", Path: "/", HttpOnly: true, MaxAge: -1,
+		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
+	})
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// TokenPrefix starts every token NewToken makes, so that a leaked token is
+// easy to recognise (and to search for).
+const TokenPrefix = "cbx_"
+
+// NewToken returns a new API token: TokenPrefix and 32 random bytes,
+// base64url-encoded. Store only its hash (store.HashToken).
+func NewToken() string { return TokenPrefix + randomString() }

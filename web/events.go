@@ -1,0 +1,312 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cronbox/cronbox/engine"
+	"github.com/cronbox/cronbox/engine/store"
+)
+
+// liveOnly are the event types the server does not record: frequent, and
+// of interest only while they happen.
+var liveOnly = map[engine.EventType]bool{engine.EventRunLog: true, engine.EventRunProgress: true}
+
+// eventJSON is an event as the stream sends it (the data line).
+type eventJSON struct {
+	Type     string    `json:"type"`
+	Time     time.Time `json:"time"`
+	App      string    `json:"app"`
+	Task     string    `json:"task"`
+	Run      int64     `json:"run"`
+	Status   string    `json:"status"`
+	Progress int       `json:"progress"`
+	Message  string    `json:"message"`
+}
+
+// payloadJSON is the payload of a recorded event: what eventJSON has
+// beyond the store's columns. It is the engine recorder's format.
+type payloadJSON struct {
+	RunID    int64  `json:"runId,omitempty"`
+	Status   string `json:"status,omitempty"`
+	Progress int    `json:"progress,omitempty"`
+	Message  string `json:"message,omitempty"`
+}
+
+// streamEvent is an event ready to send: its stored ID (0 for a live-only
+// event), its app (for scoping) and its SSE lines.
+type streamEvent struct {
+	id   int64
+	app  string
+	text []byte
+}
+
+func formatEvent(id int64, ev eventJSON) streamEvent {
+	data, _ := json.Marshal(ev) // cannot fail: strings and numbers
+	var b strings.Builder
+	if id > 0 {
+		fmt.Fprintf(&b, "id: %d\n", id)
+	}
+	fmt.Fprintf(&b, "event: %s\ndata: %s\n\n", sanitizeLine(ev.Type), data)
+	return streamEvent{id: id, app: ev.App, text: []byte(b.String())}
+}
+
+// sanitizeLine keeps a value on one line of the stream.
+func sanitizeLine(s string) string {
+	return strings.NewReplacer("\n", " ", "\r", " ").Replace(s)
+}
+
+// storedEvent turns a recorded event back into what the stream sends.
+func storedEvent(e store.Event) streamEvent {
+	var p payloadJSON
+	if len(e.Payload) > 0 {
+		_ = json.Unmarshal(e.Payload, &p) // a bad payload leaves its fields empty
+	}
+	return formatEvent(e.ID, eventJSON{
+		Type: e.Type, Time: e.Time.UTC(), App: e.App, Task: e.Task,
+		Run: p.RunID, Status: p.Status, Progress: p.Progress, Message: p.Message,
+	})
+}
+
+// hub records the engine's events in the store, so that a stream can
+// resume, and fans them out to the open streams with their stored IDs.
+// One goroutine records and fans out, so the IDs that streams see rise
+// in the order the events happened.
+type hub struct {
+	st      store.Store
+	log     *slog.Logger
+	metrics *metrics
+	eng     *engine.Engine
+
+	mu   sync.Mutex
+	subs map[*subscriber]struct{}
+
+	cancel func()
+	done   chan struct{}
+	// lastID is the greatest event ID the store holds, as far as the hub
+	// knows: what it found at start, then what it appended.
+	lastID atomic.Int64
+}
+
+// subscriber is one open stream.
+type subscriber struct {
+	p  *principal
+	ch chan streamEvent
+	// behind is closed when the stream fell too far behind and lost a
+	// recorded event: it must end, and its client resumes from the store.
+	behind     chan struct{}
+	behindOnce sync.Once
+}
+
+func startHub(eng *engine.Engine, st store.Store, log *slog.Logger, m *metrics) *hub {
+	ch, cancel := eng.Subscribe()
+	h := &hub{st: st, log: log, metrics: m, eng: eng, subs: map[*subscriber]struct{}{}, cancel: cancel, done: make(chan struct{})}
+	h.lastID.Store(maxEventID(st))
+	go h.run(ch)
+	return h
+}
+
+// maxEventID finds the greatest event ID in the store by bisection on
+// "is there an event after x" (one indexed read each); 0 if there is none
+// or the store fails.
+func maxEventID(st store.Store) int64 {
+	after := func(x int64) bool {
+		evs, err := st.Events(context.Background(), store.EventFilter{AfterID: x, Limit: 1})
+		return err == nil && len(evs) > 0
+	}
+	if !after(0) {
+		return 0
+	}
+	lo, hi := int64(0), int64(1) // an event after lo; none after hi, once found
+	for after(hi) {
+		lo, hi = hi, hi*2
+		if hi <= 0 {
+			return lo
+		}
+	}
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		if after(mid) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi
+}
+
+func (h *hub) run(ch <-chan engine.Event) {
+	defer close(h.done)
+	for ev := range ch {
+		h.metrics.observe(h.eng, h.st, ev)
+		var id int64
+		if !liveOnly[ev.Type] {
+			payload, _ := json.Marshal(payloadJSON{RunID: ev.RunID, Status: string(ev.Status), Progress: ev.Progress, Message: ev.Message})
+			var err error
+			id, err = h.st.AppendEvent(context.Background(), store.Event{Time: ev.Time, Type: string(ev.Type), App: ev.App, Task: ev.Task, Payload: payload})
+			if err != nil {
+				h.log.Error("recording event", slog.String("type", string(ev.Type)), slog.Any("error", err))
+				id = 0
+			} else {
+				h.lastID.Store(id)
+			}
+		}
+		h.broadcast(formatEvent(id, eventJSON{
+			Type: string(ev.Type), Time: ev.Time.UTC(), App: ev.App, Task: ev.Task, Run: ev.RunID,
+			Status: string(ev.Status), Progress: ev.Progress, Message: ev.Message,
+		}))
+	}
+}
+
+func (h *hub) broadcast(ev streamEvent) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for sub := range h.subs {
+		if !sub.p.sees(ev.app) { // a scoped token sees no system events either
+			continue
+		}
+		select {
+		case sub.ch <- ev:
+		default:
+			// A live-only event (a log line) is dropped; a recorded one
+			// ends the stream, whose client then resumes from the store.
+			if ev.id != 0 {
+				sub.behindOnce.Do(func() { close(sub.behind) })
+			}
+		}
+	}
+}
+
+func (h *hub) subscribe(p *principal, buffer int) (*subscriber, func()) {
+	sub := &subscriber{p: p, ch: make(chan streamEvent, buffer), behind: make(chan struct{})}
+	h.mu.Lock()
+	h.subs[sub] = struct{}{}
+	h.mu.Unlock()
+	return sub, func() {
+		h.mu.Lock()
+		delete(h.subs, sub)
+		h.mu.Unlock()
+	}
+}
+
+// close ends the engine subscription once the events published so far are
+// recorded.
+func (h *hub) close() {
+	h.cancel()
+	<-h.done
+}
+
+// events streams the engine's events the principal may see, as
+// server-sent events. With Last-Event-ID it first sends the recorded
+// events after that ID, then the live ones, without a gap or a repeat:
+// the stream subscribes before it reads the store, and drops live events
+// whose ID it has already sent.
+func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
+	if _, err := parseQuery(r.URL.RawQuery); err != nil {
+		return err
+	}
+	var last int64
+	if v := strings.TrimSpace(r.Header.Get("Last-Event-ID")); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return errorf(http.StatusBadRequest, "Last-Event-ID", "Last-Event-ID must be an event ID this server sent, not %q", v)
+		}
+		last = n
+	}
+	rc := http.NewResponseController(w)
+	p := principalFrom(r.Context())
+	sub, unsubscribe := s.hub.subscribe(p, s.cfg.StreamBuffer)
+	defer unsubscribe()
+
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return nil
+	}
+	if _, err := fmt.Fprint(w, ": stream\n\n"); err != nil {
+		return nil
+	}
+	if err := rc.Flush(); err != nil {
+		return nil
+	}
+
+	// sent is the greatest ID the client has: live events up to it are
+	// dropped. An ID past the store's last event comes from another
+	// history (a database replaced under the client): it is ignored.
+	sent := last
+	if last > s.hub.lastID.Load() {
+		sent = 0
+	}
+	if sent > 0 {
+		// Events after sent that the store no longer keeps are lost to
+		// this client: it is told, so that it reloads what it shows.
+		oldest, err := s.st.Events(r.Context(), store.EventFilter{Limit: 1})
+		if err == nil && len(oldest) > 0 && oldest[0].ID > sent+1 {
+			gap := formatEvent(0, eventJSON{Type: "stream.gap", Time: s.eng.Now().UTC(),
+				Message: fmt.Sprintf("events after %d are no longer stored; reload", sent)})
+			if _, err := w.Write(gap.text); err != nil {
+				return nil
+			}
+		}
+		for {
+			evs, err := s.st.Events(r.Context(), store.EventFilter{AfterID: sent, Apps: p.scope(), Limit: store.MaxLimit})
+			if err != nil {
+				s.log.ErrorContext(r.Context(), "replaying events", slog.Any("error", err))
+				return nil // headers are sent: the client reconnects
+			}
+			for _, e := range evs {
+				if _, err := w.Write(storedEvent(e).text); err != nil {
+					return nil
+				}
+				sent = e.ID
+			}
+			if err := rc.Flush(); err != nil {
+				return nil
+			}
+			if len(evs) < store.MaxLimit {
+				break
+			}
+		}
+	}
+
+	ping := time.NewTicker(s.cfg.PingInterval)
+	defer ping.Stop()
+	for {
+		select {
+		case ev := <-sub.ch:
+			if ev.id != 0 && ev.id <= sent {
+				continue
+			}
+			if _, err := w.Write(ev.text); err != nil {
+				return nil
+			}
+			if ev.id > sent {
+				sent = ev.id
+			}
+		case <-ping.C:
+			if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil {
+				return nil
+			}
+		case <-sub.behind:
+			return nil
+		case <-r.Context().Done():
+			return nil
+		case <-s.streamsDone:
+			return nil
+		}
+		if err := rc.Flush(); err != nil {
+			return nil
+		}
+	}
+}

@@ -1,0 +1,103 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// instanceJSON is a live sandbox instance: one running run.
+type instanceJSON struct {
+	Run         int64     `json:"run"`
+	App         string    `json:"app"`
+	Task        string    `json:"task"`
+	Memory      int64     `json:"memory"`
+	MemoryLimit int64     `json:"memoryLimit"`
+	Started     time.Time `json:"started"`
+	AgeMs       int64     `json:"ageMs"`
+}
+
+// instance is a live instance with the run it belongs to; ok is false for
+// an instance that no run of the engine owns.
+type instance struct {
+	instanceJSON
+	module string
+}
+
+// instances joins the runtime's live instances with the engine's runs.
+func (s *Server) instances() []instance {
+	now := s.eng.Now()
+	var out []instance
+	for _, in := range s.cfg.Runtime.Instances() {
+		id, err := strconv.ParseInt(in.RunID, 10, 64)
+		if err != nil {
+			continue
+		}
+		d, ok := s.eng.Run(id)
+		if !ok {
+			continue
+		}
+		out = append(out, instance{
+			instanceJSON: instanceJSON{
+				Run: id, App: d.App, Task: d.Task, Memory: in.Memory, MemoryLimit: d.Limits.Memory,
+				Started: d.Started.UTC(), AgeMs: max(now.Sub(d.Started), 0).Milliseconds(),
+			},
+			module: in.Module,
+		})
+	}
+	return out
+}
+
+func (s *Server) listInstances(w http.ResponseWriter, r *http.Request) error {
+	if _, err := parseQuery(r.URL.RawQuery); err != nil {
+		return err
+	}
+	p := principalFrom(r.Context())
+	out := struct {
+		Instances []instanceJSON `json:"instances"`
+	}{Instances: []instanceJSON{}}
+	for _, in := range s.instances() {
+		if p.sees(in.App) {
+			out.Instances = append(out.Instances, in.instanceJSON)
+		}
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// moduleJSON is a compiled module.
+type moduleJSON struct {
+	ID        string    `json:"id"`
+	Apps      []string  `json:"apps"`
+	Size      int       `json:"size"`
+	CompileMs int64     `json:"compileMs"`
+	Instances int64     `json:"instances"`
+	Runs      int64     `json:"runs"`
+	Loaded    time.Time `json:"loaded"`
+}
+
+func (s *Server) listModules(w http.ResponseWriter, r *http.Request) error {
+	if _, err := parseQuery(r.URL.RawQuery); err != nil {
+		return err
+	}
+	p := principalFrom(r.Context())
+	uses := s.eng.ModuleApps()
+	out := struct {
+		Modules []moduleJSON `json:"modules"`
+	}{Modules: []moduleJSON{}}
+	for _, m := range s.cfg.Runtime.Modules() {
+		var apps []string
+		for _, a := range uses[m.Hash] {
+			if p.sees(a) {
+				apps = append(apps, a)
+			}
+		}
+		if len(apps) == 0 && (p.apps != nil || len(uses[m.Hash]) > 0) {
+			continue
+		}
+		out.Modules = append(out.Modules, moduleJSON{
+			ID: m.Hash, Apps: nonNil(apps), Size: m.Size, CompileMs: m.CompileTime.Milliseconds(),
+			Instances: m.Instances(), Runs: m.Runs(), Loaded: m.Loaded.UTC(),
+		})
+	}
+	return writeJSON(w, http.StatusOK, out)
+}

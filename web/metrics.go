@@ -1,0 +1,278 @@
+package web
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cronbox/cronbox/engine"
+	"github.com/cronbox/cronbox/engine/store"
+)
+
+// durationBuckets are the upper bounds of cronbox_run_duration_seconds.
+var durationBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600}
+
+// latenessBuckets are the upper bounds of cronbox_scheduler_lateness_seconds.
+var latenessBuckets = []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 10, 60}
+
+// histogram is a Prometheus histogram: counts per bucket, not cumulative.
+type histogram struct {
+	bounds []float64
+	counts []uint64 // len(bounds)+1, the last for +Inf
+	sum    float64
+}
+
+func newHistogram(bounds []float64) *histogram {
+	return &histogram{bounds: bounds, counts: make([]uint64, len(bounds)+1)}
+}
+
+func (h *histogram) observe(v float64) {
+	i, _ := slices.BinarySearch(h.bounds, v)
+	h.counts[i]++
+	h.sum += v
+}
+
+type taskKey struct{ app, task string }
+
+type runKey struct {
+	taskKey
+	status string
+}
+
+// metrics counts what the hub sees of the engine's events.
+type metrics struct {
+	mu        sync.Mutex
+	runs      map[runKey]uint64
+	durations map[taskKey]*histogram
+	started   map[int64]time.Time // runs started and not finished
+	lateness  *histogram
+}
+
+func newMetrics() *metrics {
+	return &metrics{
+		runs: map[runKey]uint64{}, durations: map[taskKey]*histogram{},
+		started: map[int64]time.Time{}, lateness: newHistogram(latenessBuckets),
+	}
+}
+
+// observe counts one event. A run's duration is the time between its
+// started and finished events; the lateness of a run fired by the
+// schedule is how long after its scheduled time it started (took its slot).
+func (m *metrics) observe(eng *engine.Engine, st store.Store, ev engine.Event) {
+	switch ev.Type {
+	case engine.EventRunStarted:
+		late := -1.0
+		if trigger, scheduled := runSchedule(eng, st, ev.RunID); trigger == store.TriggerSchedule && !scheduled.IsZero() {
+			late = max(ev.Time.Sub(scheduled).Seconds(), 0)
+		}
+		m.mu.Lock()
+		m.started[ev.RunID] = ev.Time
+		if late >= 0 {
+			m.lateness.observe(late)
+		}
+		m.mu.Unlock()
+	case engine.EventRunFinished, engine.EventRunSkipped:
+		k := taskKey{ev.App, ev.Task}
+		m.mu.Lock()
+		m.runs[runKey{k, string(ev.Status)}]++
+		if start, ok := m.started[ev.RunID]; ok {
+			delete(m.started, ev.RunID)
+			h := m.durations[k]
+			if h == nil {
+				h = newHistogram(durationBuckets)
+				m.durations[k] = h
+			}
+			h.observe(max(ev.Time.Sub(start).Seconds(), 0))
+		}
+		m.mu.Unlock()
+	}
+}
+
+// runSchedule returns what started a run and its scheduled time: from the
+// engine while the run executes, else (a short run may be over before its
+// start event is seen) from the store.
+func runSchedule(eng *engine.Engine, st store.Store, id int64) (store.Trigger, time.Time) {
+	if d, ok := eng.Run(id); ok {
+		return d.Trigger, d.Scheduled
+	}
+	r, err := st.GetRun(context.Background(), id)
+	if err != nil {
+		return "", time.Time{}
+	}
+	return r.Trigger, r.ScheduledTime
+}
+
+// promWriter writes the Prometheus text format.
+type promWriter struct {
+	w *bufio.Writer
+}
+
+func (pw promWriter) header(name, typ, help string) {
+	fmt.Fprintf(pw.w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+}
+
+func (pw promWriter) sample(name string, labels []string, v float64) {
+	pw.w.WriteString(name)
+	if len(labels) > 0 {
+		pw.w.WriteByte('{')
+		for i := 0; i+1 < len(labels); i += 2 {
+			if i > 0 {
+				pw.w.WriteByte(',')
+			}
+			fmt.Fprintf(pw.w, "%s=\"%s\"", labels[i], escapeLabel(labels[i+1]))
+		}
+		pw.w.WriteByte('}')
+	}
+	pw.w.WriteByte(' ')
+	pw.w.WriteString(formatFloat(v))
+	pw.w.WriteByte('\n')
+}
+
+func (pw promWriter) histogram(name string, labels []string, h *histogram) {
+	var cum uint64
+	for i, b := range h.bounds {
+		cum += h.counts[i]
+		pw.sample(name+"_bucket", append(slices.Clip(labels), "le", formatFloat(b)), float64(cum))
+	}
+	cum += h.counts[len(h.bounds)]
+	pw.sample(name+"_bucket", append(slices.Clip(labels), "le", "+Inf"), float64(cum))
+	pw.sample(name+"_sum", labels, h.sum)
+	pw.sample(name+"_count", labels, float64(cum))
+}
+
+func escapeLabel(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
+}
+
+func formatFloat(v float64) string {
+	switch {
+	case math.IsInf(v, 1):
+		return "+Inf"
+	case math.IsInf(v, -1):
+		return "-Inf"
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
+}
+
+// serveMetrics writes the metrics the principal may see: a token scoped to
+// some apps gets only the series of those apps, and none of the
+// process-wide ones.
+func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) error {
+	p := principalFrom(r.Context())
+	sees := func(app string) bool { return p == nil || p.sees(app) }
+	global := p == nil || p.apps == nil
+
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	bw := bufio.NewWriter(w)
+	pw := promWriter{w: bw}
+	m := s.metrics
+
+	m.mu.Lock()
+	runKeys := make([]runKey, 0, len(m.runs))
+	for k := range m.runs {
+		if sees(k.app) {
+			runKeys = append(runKeys, k)
+		}
+	}
+	slices.SortFunc(runKeys, func(a, b runKey) int {
+		return strings.Compare(a.app+"/"+a.task+"/"+a.status, b.app+"/"+b.task+"/"+b.status)
+	})
+	pw.header("cronbox_runs_total", "counter", "Runs that ended (or were skipped) since the server started, by app, task and status.")
+	for _, k := range runKeys {
+		pw.sample("cronbox_runs_total", []string{"app", k.app, "task", k.task, "status", k.status}, float64(m.runs[k]))
+	}
+	durKeys := make([]taskKey, 0, len(m.durations))
+	for k := range m.durations {
+		if sees(k.app) {
+			durKeys = append(durKeys, k)
+		}
+	}
+	slices.SortFunc(durKeys, func(a, b taskKey) int { return strings.Compare(a.app+"/"+a.task, b.app+"/"+b.task) })
+	pw.header("cronbox_run_duration_seconds", "histogram", "Wall time of the runs that started and ended since the server started.")
+	for _, k := range durKeys {
+		pw.histogram("cronbox_run_duration_seconds", []string{"app", k.app, "task", k.task}, m.durations[k])
+	}
+	if global {
+		pw.header("cronbox_scheduler_lateness_seconds", "histogram", "How long after its scheduled time a run fired by the schedule took its slot.")
+		pw.histogram("cronbox_scheduler_lateness_seconds", nil, m.lateness)
+	}
+	m.mu.Unlock()
+
+	running := map[string]int{}
+	for _, ri := range s.eng.Running() {
+		running[ri.App]++
+	}
+	queued, enabled, disabled := map[string]int{}, map[string]int{}, map[string]int{}
+	for _, ti := range s.eng.Tasks() {
+		queued[ti.Task.App] += ti.Queued
+		if ti.Task.Enabled {
+			enabled[ti.Task.App]++
+		} else {
+			disabled[ti.Task.App]++
+		}
+	}
+	live, memory := map[string]int{}, map[string]int64{}
+	for _, in := range s.instances() {
+		live[in.App]++
+		memory[in.App] += in.Memory
+	}
+	perApp := func(name, help string, vals func(app string) float64, apps ...map[string]int) {
+		set := map[string]bool{}
+		for _, m := range apps {
+			for a := range m {
+				set[a] = true
+			}
+		}
+		names := make([]string, 0, len(set))
+		for a := range set {
+			if sees(a) {
+				names = append(names, a)
+			}
+		}
+		slices.Sort(names)
+		pw.header(name, "gauge", help)
+		for _, a := range names {
+			pw.sample(name, []string{"app", a}, vals(a))
+		}
+	}
+	perApp("cronbox_runs_running", "Runs executing now.", func(a string) float64 { return float64(running[a]) }, running)
+	perApp("cronbox_runs_queued", "Runs waiting for a slot.", func(a string) float64 { return float64(queued[a]) }, queued)
+	perApp("cronbox_instances_live", "Live sandbox instances.", func(a string) float64 { return float64(live[a]) }, live)
+	perApp("cronbox_instance_memory_bytes", "Linear memory of the live instances, summed.", func(a string) float64 { return float64(memory[a]) }, live)
+	pw.header("cronbox_tasks", "gauge", "Tasks, by app and whether they are enabled.")
+	apps := map[string]bool{}
+	for a := range enabled {
+		apps[a] = true
+	}
+	for a := range disabled {
+		apps[a] = true
+	}
+	names := make([]string, 0, len(apps))
+	for a := range apps {
+		if sees(a) {
+			names = append(names, a)
+		}
+	}
+	slices.Sort(names)
+	for _, a := range names {
+		pw.sample("cronbox_tasks", []string{"app", a, "state", "enabled"}, float64(enabled[a]))
+		pw.sample("cronbox_tasks", []string{"app", a, "state", "disabled"}, float64(disabled[a]))
+	}
+	if global {
+		stats := s.cfg.Runtime.Stats()
+		pw.header("cronbox_modules_compiled", "gauge", "Compiled modules the runtime holds.")
+		pw.sample("cronbox_modules_compiled", nil, float64(stats.Modules))
+		pw.header("cronbox_memory_pool_idle", "gauge", "Guest memory mappings kept for reuse.")
+		pw.sample("cronbox_memory_pool_idle", nil, float64(stats.IdleMemories))
+		pw.header("cronbox_events_dropped_total", "counter", "Engine events that slow subscribers missed.")
+		pw.sample("cronbox_events_dropped_total", nil, float64(s.eng.DroppedEvents()))
+	}
+	return bw.Flush()
+}

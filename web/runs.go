@@ -1,0 +1,245 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/cronbox/cronbox/engine"
+	"github.com/cronbox/cronbox/engine/store"
+)
+
+// runJSON is a run in a listing.
+type runJSON struct {
+	ID         int64      `json:"id"`
+	App        string     `json:"app"`
+	Task       string     `json:"task"`
+	Status     string     `json:"status"`
+	Trigger    string     `json:"trigger"`
+	User       string     `json:"user"`
+	Scheduled  *time.Time `json:"scheduled"`
+	Attempt    int        `json:"attempt"`
+	Start      time.Time  `json:"start"`
+	End        *time.Time `json:"end"`
+	DurationMs int64      `json:"durationMs"`
+	ExitCode   *int       `json:"exitCode"`
+	Error      string     `json:"error"`
+	Reason     string     `json:"reason"`
+	PeakMemory int64      `json:"peakMemory"`
+	// Only while running:
+	Progress        *int   `json:"progress,omitempty"`
+	ProgressMessage string `json:"progressMessage,omitempty"`
+	Overdue         *bool  `json:"overdue,omitempty"`
+}
+
+// logJSON is one log line of a run.
+type logJSON struct {
+	Seq     int64           `json:"seq"`
+	Time    time.Time       `json:"time"`
+	Level   string          `json:"level"`
+	Message string          `json:"message"`
+	Attrs   json.RawMessage `json:"attrs"`
+}
+
+// runDetailJSON is a run with its input, result, output and first logs.
+type runDetailJSON struct {
+	runJSON
+	Input       json.RawMessage `json:"input"`
+	Result      json.RawMessage `json:"result"`
+	Output      string          `json:"output"`
+	Logs        []logJSON       `json:"logs"`
+	LogsDropped int64           `json:"logsDropped"`
+}
+
+// duration is a run's duration; for a running run, how long it has run.
+func (s *Server) duration(r store.Run) time.Duration {
+	if r.Status == store.StatusRunning {
+		if d := s.eng.Now().Sub(r.StartTime); d > 0 {
+			return d
+		}
+		return 0
+	}
+	return r.Duration
+}
+
+func (s *Server) runJSON(r store.Run) runJSON {
+	out := runJSON{
+		ID: r.ID, App: r.App, Task: r.Task, Status: string(r.Status), Trigger: string(r.Trigger),
+		User: r.TriggeredByUser, Scheduled: utc(r.ScheduledTime), Attempt: r.Attempt, Start: r.StartTime.UTC(),
+		End: utc(r.EndTime), DurationMs: s.duration(r).Milliseconds(), Error: r.Error, Reason: r.Reason,
+		PeakMemory: r.PeakMemory,
+	}
+	if r.ExitCode >= 0 && r.Status != store.StatusRunning {
+		code := r.ExitCode
+		out.ExitCode = &code
+	}
+	if r.Status == store.StatusRunning {
+		progress, overdue := 0, false
+		if d, ok := s.eng.Run(r.ID); ok {
+			progress, overdue = d.Progress, d.Overdue
+			out.ProgressMessage = d.ProgressMessage
+		}
+		out.Progress, out.Overdue = &progress, &overdue
+	}
+	return out
+}
+
+func rawOrNull(b json.RawMessage) json.RawMessage {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+func logsJSON(lines []store.LogLine) []logJSON {
+	out := make([]logJSON, 0, len(lines))
+	for _, l := range lines {
+		out = append(out, logJSON{Seq: l.Seq, Time: l.Time.UTC(), Level: l.Level, Message: l.Message})
+	}
+	return out
+}
+
+// runStatuses are the statuses GET /runs?status= takes.
+var runStatuses = []store.Status{
+	store.StatusRunning, store.StatusSucceeded, store.StatusFailed, store.StatusTimedOut, store.StatusOutOfMemory,
+	store.StatusTrapped, store.StatusCancelled, store.StatusInterrupted, store.StatusSkipped,
+}
+
+// parseRunQuery reads GET /runs's query into a filter; the principal's
+// scope is applied by the caller.
+func parseRunQuery(raw string) (store.RunFilter, string, error) {
+	q, err := parseQuery(raw, "app", "task", "status", "since", "before", "limit")
+	if err != nil {
+		return store.RunFilter{}, "", err
+	}
+	f := store.RunFilter{Task: q.str("task"), Since: q.time("since")}
+	f.BeforeID = q.int("before", 0, 1, 1<<62)
+	f.Limit = int(q.int("limit", store.DefaultLimit, 1, store.MaxLimit))
+	if err := q.errOrNil(); err != nil {
+		return store.RunFilter{}, "", err
+	}
+	if st := q.str("status"); st != "" {
+		for _, part := range strings.Split(st, ",") {
+			s := store.Status(strings.TrimSpace(part))
+			if !slices.Contains(runStatuses, s) {
+				return store.RunFilter{}, "", errorf(http.StatusBadRequest, "status", "status %q is not one of running, succeeded, failed, timed_out, out_of_memory, trapped, cancelled, interrupted, skipped", s)
+			}
+			if !slices.Contains(f.Statuses, s) {
+				f.Statuses = append(f.Statuses, s)
+			}
+		}
+	}
+	return f, q.str("app"), nil
+}
+
+func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
+	f, appName, err := parseRunQuery(r.URL.RawQuery)
+	if err != nil {
+		return err
+	}
+	p := principalFrom(r.Context())
+	f.Apps = p.scope()
+	if appName != "" {
+		f.Apps = []string{}
+		if p.sees(appName) {
+			f.Apps = []string{appName}
+		}
+	}
+	runs, err := s.st.ListRuns(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Runs []runJSON `json:"runs"`
+		Next *string   `json:"next"`
+	}{Runs: make([]runJSON, 0, len(runs))}
+	for _, run := range runs {
+		out.Runs = append(out.Runs, s.runJSON(run))
+	}
+	if len(runs) > 0 && len(runs) == f.Limit {
+		next := strconv.FormatInt(runs[len(runs)-1].ID, 10)
+		out.Next = &next
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// visibleRun returns the run the path names, if the principal may see it;
+// otherwise a 404 (or 400 for an ID that is not one).
+func (s *Server) visibleRun(r *http.Request) (*store.Run, error) {
+	id, err := strconv.ParseInt(chi.URLParam(r, "id"), 10, 64)
+	if err != nil || id <= 0 {
+		return nil, errorf(http.StatusBadRequest, "id", "a run ID is a positive whole number, not %q", chi.URLParam(r, "id"))
+	}
+	run, err := s.st.GetRun(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) || err == nil && !principalFrom(r.Context()).sees(run.App) {
+		return nil, notFound("run")
+	}
+	return run, err
+}
+
+func (s *Server) getRun(w http.ResponseWriter, r *http.Request) error {
+	if _, err := parseQuery(r.URL.RawQuery); err != nil {
+		return err
+	}
+	run, err := s.visibleRun(r)
+	if err != nil {
+		return err
+	}
+	logs, err := s.st.RunLogs(r.Context(), run.ID, 0, store.MaxLimit)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, runDetailJSON{
+		runJSON: s.runJSON(*run), Input: rawOrNull(run.Input), Result: rawOrNull(run.Result),
+		Output: run.Output, Logs: logsJSON(logs), LogsDropped: run.LogsDropped,
+	})
+}
+
+func (s *Server) runLogs(w http.ResponseWriter, r *http.Request) error {
+	q, err := parseQuery(r.URL.RawQuery, "after", "limit")
+	if err != nil {
+		return err
+	}
+	after := q.int("after", 0, 0, 1<<62)
+	limit := q.int("limit", store.DefaultLimit, 1, store.MaxLimit)
+	if err := q.errOrNil(); err != nil {
+		return err
+	}
+	run, err := s.visibleRun(r)
+	if err != nil {
+		return err
+	}
+	logs, err := s.st.RunLogs(r.Context(), run.ID, after, int(limit))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, struct {
+		Logs []logJSON `json:"logs"`
+	}{logsJSON(logs)})
+}
+
+func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) error {
+	run, err := s.visibleRun(r)
+	if err != nil {
+		return err
+	}
+	if run.Status != store.StatusRunning {
+		return errorf(http.StatusConflict, "", "run %d is not running: its status is %s", run.ID, run.Status)
+	}
+	if err := s.eng.Cancel(r.Context(), run.ID); err != nil {
+		if errors.Is(err, engine.ErrNotFound) {
+			return errorf(http.StatusConflict, "", "run %d is not running", run.ID)
+		}
+		return err
+	}
+	if again, err := s.st.GetRun(r.Context(), run.ID); err == nil {
+		run = again
+	}
+	return writeJSON(w, http.StatusAccepted, s.runJSON(*run))
+}

@@ -1,0 +1,297 @@
+// Package web is Cronbox's HTTP server: the REST API under /api/v1, its
+// authentication (bearer tokens and browser sessions), the server-sent
+// event stream, Prometheus metrics, health checks, and the UI when one is
+// given.
+//
+// The API is described by the OpenAPI document openapi.json, served at
+// /api/v1/openapi.json; a test keeps it and the routes in step.
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/cronbox/cronbox/engine"
+	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/runtime"
+)
+
+// AppAdmin changes apps on disk for the API: the engine only reads them.
+type AppAdmin interface {
+	// SetEnabled switches the app on or off (its app.yaml's enabled
+	// field). The server reloads the app afterwards.
+	SetEnabled(ctx context.Context, app string, enabled bool) error
+}
+
+// Config configures a Server. Engine, Store and Runtime are required.
+type Config struct {
+	// Engine runs the tasks the API shows and controls. Required. It must
+	// not record events itself (engine.Config.RecordEvents): the server
+	// records them, so that the events it streams carry their stored IDs.
+	Engine *engine.Engine
+	// Store is the engine's store: runs, tokens and events. Required.
+	Store store.Store
+	// Runtime is the engine's runtime: instances and modules. Required.
+	Runtime *runtime.Runtime
+	// Apps switches apps on and off. Default nil: the enable and disable
+	// endpoints of apps answer 501.
+	Apps AppAdmin
+	// Logger receives request errors and the server's diagnostics.
+	// Default: discarded.
+	Logger *slog.Logger
+	// MetricsOpen serves /metrics without a token. Default false: any
+	// valid token may read it.
+	MetricsOpen bool
+	// UI, if set, serves every path that is not the API's, /metrics,
+	// /healthz or /readyz. Default nil: those paths are 404.
+	UI http.Handler
+	// SessionTTL is how long a browser session lasts without being used.
+	// Default 12h.
+	SessionTTL time.Duration
+	// PingInterval is how often an idle event stream gets a comment, so
+	// that proxies keep it open. Default 15s.
+	PingInterval time.Duration
+	// StreamBuffer is how many events an event stream may fall behind
+	// before the server ends it (the client then resumes from the store).
+	// Default 1024.
+	StreamBuffer int
+	// TouchEvery is how often a token's last use is written to the
+	// store, at most. Default 1m.
+	TouchEvery time.Duration
+}
+
+func (c Config) withDefaults() (Config, error) {
+	switch {
+	case c.Engine == nil:
+		return c, errors.New("web config: Engine is required")
+	case c.Store == nil:
+		return c, errors.New("web config: Store is required")
+	case c.Runtime == nil:
+		return c, errors.New("web config: Runtime is required")
+	case c.Engine.RecordsEvents():
+		return c, errors.New("web config: Engine records events itself (engine.Config.RecordEvents); the server records them, so leave it false")
+	}
+	for _, d := range []struct {
+		name string
+		v    int64
+	}{
+		{"SessionTTL", int64(c.SessionTTL)}, {"PingInterval", int64(c.PingInterval)},
+		{"StreamBuffer", int64(c.StreamBuffer)}, {"TouchEvery", int64(c.TouchEvery)},
+	} {
+		if d.v < 0 {
+			return c, fmt.Errorf("web config: %s must not be negative, got %d", d.name, d.v)
+		}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.SessionTTL == 0 {
+		c.SessionTTL = 12 * time.Hour
+	}
+	if c.PingInterval == 0 {
+		c.PingInterval = 15 * time.Second
+	}
+	if c.StreamBuffer == 0 {
+		c.StreamBuffer = 1024
+	}
+	if c.TouchEvery == 0 {
+		c.TouchEvery = time.Minute
+	}
+	return c, nil
+}
+
+// Server is Cronbox's HTTP server. Create one with New, serve Handler, and
+// Close it after the engine has stopped.
+type Server struct {
+	cfg     Config
+	eng     *engine.Engine
+	st      store.Store
+	log     *slog.Logger
+	handler http.Handler
+
+	sessions sessions
+	touchMu  sync.Mutex
+	touched  map[int64]time.Time // token ID → last TouchToken
+
+	hub     *hub
+	metrics *metrics
+
+	streamsOnce sync.Once
+	streamsDone chan struct{} // closed by CloseStreams
+	closeOnce   sync.Once
+}
+
+// New validates cfg and returns a server. It starts recording the
+// engine's events at once; Close stops it.
+func New(cfg Config) (*Server, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg: cfg, eng: cfg.Engine, st: cfg.Store, log: cfg.Logger,
+		sessions:    sessions{m: map[string]*session{}},
+		touched:     map[int64]time.Time{},
+		streamsDone: make(chan struct{}),
+		metrics:     newMetrics(),
+	}
+	s.hub = startHub(cfg.Engine, cfg.Store, cfg.Logger, s.metrics)
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler returns the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// CloseStreams ends the open event streams and makes new ones end at once.
+// Register it with http.Server.RegisterOnShutdown, so that Shutdown does
+// not wait for streams that never end by themselves.
+func (s *Server) CloseStreams() {
+	s.streamsOnce.Do(func() { close(s.streamsDone) })
+}
+
+// Close ends the event streams and stops recording the engine's events,
+// after recording those already published. Call it once the engine has
+// stopped, so that the runs it interrupted are recorded too.
+func (s *Server) Close() error {
+	s.CloseStreams()
+	s.closeOnce.Do(s.hub.close)
+	return nil
+}
+
+func (s *Server) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(s.recoverer, securityHeaders, middleware.GetHead)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, s.log, r, errorf(http.StatusNotFound, "", "no such path: %s", r.URL.Path))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, s.log, r, errorf(http.StatusMethodNotAllowed, "", "method %s is not allowed here", r.Method))
+	})
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok")
+	})
+	r.Get("/readyz", s.h(s.readyz))
+	r.With(s.metricsAuth).Get("/metrics", s.h(s.serveMetrics))
+
+	r.Route("/api/v1", func(r chi.Router) {
+		r.Get("/openapi.json", serveOpenAPI)
+		r.Post("/session", s.h(s.login))
+		r.Get("/session", s.h(s.getSession))
+		r.Delete("/session", s.h(s.logout))
+
+		r.Group(func(r chi.Router) {
+			r.Use(s.authenticate)
+			viewer, operator, admin := requireRole(roleViewer), requireRole(roleOperator), requireRole(roleAdmin)
+			r.Use(viewer)
+
+			r.Get("/summary", s.h(s.summary))
+
+			r.Get("/tasks", s.h(s.listTasks))
+			r.With(admin).Post("/tasks", s.h(s.createTask))
+			r.Get("/tasks/{app}/{task}", s.h(s.getTask))
+			r.With(admin).Patch("/tasks/{app}/{task}", s.h(s.patchTask))
+			r.With(admin).Delete("/tasks/{app}/{task}", s.h(s.deleteTask))
+			r.With(operator).Post("/tasks/{app}/{task}/trigger", s.h(s.triggerTask))
+			r.With(operator).Post("/tasks/{app}/{task}/enable", s.h(s.enableTask(true)))
+			r.With(operator).Post("/tasks/{app}/{task}/disable", s.h(s.enableTask(false)))
+
+			r.Get("/runs", s.h(s.listRuns))
+			r.Get("/runs/{id}", s.h(s.getRun))
+			r.Get("/runs/{id}/logs", s.h(s.runLogs))
+			r.With(operator).Post("/runs/{id}/cancel", s.h(s.cancelRun))
+
+			r.Get("/instances", s.h(s.listInstances))
+			r.Get("/modules", s.h(s.listModules))
+
+			r.Get("/apps", s.h(s.listApps))
+			r.With(operator).Post("/apps/{app}/enable", s.h(s.enableApp(true)))
+			r.With(operator).Post("/apps/{app}/disable", s.h(s.enableApp(false)))
+
+			r.Get("/cron/describe", s.h(s.describeCron))
+
+			r.Get("/events", s.h(s.events))
+		})
+	})
+	if s.cfg.UI != nil {
+		r.Handle("/*", s.cfg.UI)
+	}
+	return r
+}
+
+// handlerFunc is a handler that returns its error, which h writes.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (s *Server) h(f handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := f(w, r); err != nil {
+			writeError(w, s.log, r, err)
+		}
+	}
+}
+
+// readyz answers 200 once the engine runs and the store answers.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	if !s.eng.Started() {
+		return errorf(http.StatusServiceUnavailable, "", "the engine is not running")
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if _, err := s.st.ListRuns(ctx, store.RunFilter{Limit: 1}); err != nil {
+		s.log.WarnContext(ctx, "readiness: store", slog.Any("error", err))
+		return errorf(http.StatusServiceUnavailable, "", "the store does not answer")
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, "ok")
+	return nil
+}
+
+// cspPolicy allows the UI's own scripts, styles and requests only.
+const cspPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
+// securityHeaders sets the headers every response carries.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", cspPolicy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// recoverer turns a panicking handler into a 500 and a log entry.
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.log.ErrorContext(r.Context(), "handler panicked", slog.String("path", r.URL.Path), slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+				writeError(w, s.log, r, errorf(http.StatusInternalServerError, "", "internal error"))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// AppAdminFunc adapts a function to AppAdmin.
+type AppAdminFunc func(ctx context.Context, app string, enabled bool) error
+
+// SetEnabled implements AppAdmin.
+func (f AppAdminFunc) SetEnabled(ctx context.Context, app string, enabled bool) error {
+	return f(ctx, app, enabled)
+}
