@@ -48,6 +48,7 @@ func commands() []command {
 		{name: "runs", usage: "cronbox runs [--task APP/TASK] [--status S]", summary: "list the recorded runs, newest first", run: runRuns},
 		{name: "config", usage: "cronbox config export|import [FILE]", summary: "write or read the task overrides as a tasks.json file", run: runConfig},
 		{name: "build", usage: "cronbox build DIR", summary: "compile a Go task directory, or every Go task below DIR, to .wasm", run: runBuild},
+		{name: "token", usage: "cronbox token create|list|revoke", summary: "create, list or revoke API tokens", run: runToken},
 		{name: "app", usage: "cronbox app SUBCOMMAND [NAME|ZIP|DIR]", summary: "manage a home's apps: new, list, info, enable, disable, validate, export, install, uninstall", run: runApp},
 	}
 }
