@@ -1,0 +1,244 @@
+package ui_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// The scenarios run against any target that has the app "demo" with the
+// tasks "work" (the progress task, scheduled) and "quick" (the same, one
+// short step), and the app "other" with the task "ping"; demo's tasks
+// carry hostile text in their descriptions.
+
+type scenario struct {
+	name string
+	run  func(t *testing.T, tb *tab, tg *target)
+}
+
+var scenarios = []scenario{
+	{"SignIn", signInScenario},
+	{"TriggerAndWatchLive", triggerScenario},
+	{"EditSchedule", editScheduleScenario},
+	{"DisableTask", disableScenario},
+	{"StopLongRun", stopScenario},
+	{"ViewerSeesNoControls", viewerScenario},
+	{"AppScopedToken", scopedScenario},
+	{"NarrowWindow", narrowScenario},
+}
+
+func signInScenario(t *testing.T, tb *tab, tg *target) {
+	tb.open("/tasks")
+	tb.typeInto("#token", "not-a-token")
+	tb.click(`form.signin button[type="submit"]`)
+	tb.until("the sign-in error shows", `document.querySelector('#signin-error').textContent.includes('not valid')`)
+
+	tb.typeInto("#token", tg.Tokens["admin"])
+	tb.click(`form.signin button[type="submit"]`)
+	tb.visible(`tr[data-task="demo/work"]`)
+	tb.visible(`tr[data-task="demo/quick"]`)
+	tb.visible(`tr[data-task="other/ping"]`)
+	tb.until("the count strip shows", `document.querySelectorAll('.counts .count').length >= 4`)
+	tb.until("live updates connect", `document.querySelector('.live-state').dataset.state === 'live'`)
+	if got := textOf(tb, `tr[data-task="demo/work"] td[data-label="Schedule"]`); got == "" {
+		t.Error("demo/work shows no schedule")
+	}
+	if eval[bool](tb, `document.body.dataset.pwned === '1' || !!document.querySelector('img[src="x"], main script')`) {
+		t.Fatal("hostile text from a task became markup")
+	}
+
+	// A reload keeps the session; signing out ends it.
+	tb.open("/tasks/demo/work")
+	tb.visible(`h1`)
+	tb.until("the task page shows", `document.querySelector('main h1') && document.querySelector('main h1').textContent.includes('work')`)
+	tb.click(`.who button`)
+	tb.visible("#token")
+	tb.open("/tasks")
+	tb.visible("#token")
+}
+
+func triggerScenario(t *testing.T, tb *tab, tg *target) {
+	tb.signIn(tg.Tokens["operator"])
+	tb.visible(`button[aria-label="Run demo/work now"]`)
+	tb.click(`button[aria-label="Run demo/work now"]`)
+	tb.visible(`dialog[open] textarea[name="input"]`)
+	if !eval[bool](tb, `document.activeElement === document.querySelector('dialog[open] textarea')`) {
+		t.Error("the run-now dialog does not take the focus")
+	}
+	// Invalid JSON keeps the dialog open with an explanation.
+	tb.typeInto(`dialog[open] textarea[name="input"]`, `{steps: 8`)
+	tb.click(`dialog[open] button[value="ok"]`)
+	tb.until("the dialog explains the bad input", `document.querySelector('dialog[open] .field-error').textContent.includes('JSON')`)
+	tb.typeInto(`dialog[open] textarea[name="input"]`, `{"steps": 8, "sleepMs": 500}`)
+	tb.click(`dialog[open] button[value="ok"]`)
+	tb.until("the run page opens", `/^\/runs\/\d+$/.test(location.pathname)`)
+	// Progress and log lines arrive while the run is still running.
+	tb.until("progress and logs arrive live",
+		`document.querySelector('.run-progress progress') && document.querySelector('.run-progress progress').value > 0 &&
+		 document.querySelectorAll('.logs li').length >= 3`)
+	if !eval[bool](tb, `!!document.querySelector('.run-progress progress')`) {
+		t.Fatal("the run finished before progress could be seen")
+	}
+	tb.until("the run succeeds", `document.querySelector('main h1 .badge') && document.querySelector('main h1 .badge').textContent === 'succeeded'`)
+	tb.until("the result shows", `document.querySelector('#run-result') && document.querySelector('#run-result').textContent.includes('"steps": 8')`)
+	tb.until("every log line is there", `[...document.querySelectorAll('.logs li')].some((li) => li.textContent.includes('step 8 of 8'))`)
+	seqs := eval[[]string](tb, `[...document.querySelectorAll('.logs li')].map((li) => li.dataset.seq)`)
+	seen := map[string]bool{}
+	for _, s := range seqs {
+		if seen[s] {
+			t.Errorf("log line %s shows twice", s)
+		}
+		seen[s] = true
+	}
+	if eval[bool](tb, `document.body.dataset.pwned === '1'`) {
+		t.Fatal("hostile log text became markup")
+	}
+}
+
+func editScheduleScenario(t *testing.T, tb *tab, tg *target) {
+	tb.signIn(tg.Tokens["admin"])
+	tb.open("/tasks/demo/work")
+	tb.visible(`input[name="cron"]`)
+	tb.until("the schedule is described", `document.querySelector('#sched-desc').textContent.trim() !== ''`)
+	before := textOf(tb, "#sched-desc")
+
+	tb.typeInto(`input[name="cron"]`, "61 * * * *")
+	tb.until("the bad field is named", `document.querySelector('#sched-error').textContent.includes('minute')`)
+	if eval[string](tb, `document.querySelector('input[name="cron"]').getAttribute('aria-invalid')`) != "true" {
+		t.Error("the cron field is not marked invalid")
+	}
+
+	tb.typeInto(`input[name="cron"]`, "*/5 * * * *")
+	tb.until("the description follows the typing",
+		fmt.Sprintf(`(() => { const d = document.querySelector('#sched-desc').textContent; return d !== %s && d.includes('5') && document.querySelector('#sched-error').textContent === '' && document.querySelectorAll('.next-times li').length > 0; })()`, js(before)))
+	tb.click(`form.sched-form button[type="submit"]`)
+	tb.until("the schedule is saved and marked overridden",
+		`[...document.querySelectorAll('.kv.overridden dt')].some((dt) => dt.textContent.includes('Schedule'))`)
+	status, body := tg.Client(t, tg.Tokens["admin"], "GET", "/tasks/demo/work", nil)
+	if status != 200 || !strings.Contains(string(body), `*/5 * * * *`) {
+		t.Errorf("after saving, GET the task = %d %s", status, body)
+	}
+
+	// Back to the schedule of config/tasks.yaml.
+	tb.click(`button[data-action="reset-schedule"]`)
+	tb.until("the default schedule is back", fmt.Sprintf(
+		`document.querySelector('input[name="cron"]').value === 'H * * * *' && document.querySelector('#sched-desc').textContent === %s &&
+		 ![...document.querySelectorAll('.kv.overridden dt')].some((dt) => dt.textContent.includes('Schedule'))`, js(before)))
+}
+
+func disableScenario(t *testing.T, tb *tab, tg *target) {
+	tb.signIn(tg.Tokens["operator"])
+	sw := `input[aria-label="Enabled: demo/quick"]`
+	tb.visible(sw)
+	if !eval[bool](tb, fmt.Sprintf(`document.querySelector(%s).checked`, js(sw))) {
+		t.Fatal("demo/quick starts disabled")
+	}
+	enabledBefore := eval[string](tb, `document.querySelector('.counts .count').textContent`)
+	tb.click(sw)
+	tb.until("the row shows the task disabled", `document.querySelector('tr[data-task="demo/quick"]').classList.contains('off')`)
+	tb.until("the count strip follows", fmt.Sprintf(`document.querySelector('.counts .count').textContent !== %s`, js(enabledBefore)))
+	status, body := tg.Client(t, tg.Tokens["operator"], "GET", "/tasks/demo/quick", nil)
+	var task struct{ Enabled bool }
+	if err := json.Unmarshal(body, &task); status != 200 || err != nil || task.Enabled {
+		t.Errorf("after the switch, GET the task = %d %s", status, body)
+	}
+	// Turn it back on, for the scenarios after this one.
+	tb.click(sw)
+	tb.until("the row shows the task enabled", `!document.querySelector('tr[data-task="demo/quick"]').classList.contains('off')`)
+}
+
+func stopScenario(t *testing.T, tb *tab, tg *target) {
+	status, body := tg.Client(t, tg.Tokens["operator"], "POST", "/tasks/demo/work/trigger", map[string]any{"input": map[string]int{"steps": 600, "sleepMs": 100}})
+	var run struct{ ID int64 }
+	if err := json.Unmarshal(body, &run); status != 202 || err != nil || run.ID == 0 {
+		t.Fatalf("triggering a long run = %d %s", status, body)
+	}
+	tb.signIn(tg.Tokens["operator"])
+	tb.open("/runs")
+	card := fmt.Sprintf(`.run-card[data-run="%d"]`, run.ID)
+	tb.visible(card)
+	first := textOf(tb, card+" .elapsed")
+	tb.until("the elapsed time ticks", fmt.Sprintf(`document.querySelector(%s).textContent !== %s`, js(card+" .elapsed"), js(first)))
+	tb.until("progress arrives", fmt.Sprintf(`document.querySelector(%s).value > 0`, js(card+" progress")))
+
+	stop := fmt.Sprintf(`button[aria-label="Stop run #%d"]`, run.ID)
+	// Cancelling the dialog leaves the run alone.
+	tb.click(stop)
+	tb.visible(`dialog[open] button[value="cancel"]`)
+	tb.click(`dialog[open] button[value="cancel"]`)
+	tb.until("the dialog closes", `!document.querySelector('dialog[open]')`)
+	tb.visible(card)
+
+	tb.click(stop)
+	tb.visible(`dialog[open] button[value="ok"]`)
+	tb.click(`dialog[open] button[value="ok"]`)
+	tb.until("the run leaves the running list", fmt.Sprintf(`!document.querySelector(%s)`, js(card)))
+	tb.until("the history shows it cancelled", fmt.Sprintf(
+		`(() => { const r = document.querySelector('tbody tr[data-run="%d"] .badge'); return r && r.textContent === 'cancelled'; })()`, run.ID))
+}
+
+func viewerScenario(t *testing.T, tb *tab, tg *target) {
+	tb.signIn(tg.Tokens["viewer"])
+	tb.visible(`tr[data-task="demo/work"]`)
+	for _, sel := range []string{"input.switch", `button[aria-label$="now"]`} {
+		if n := countOf(tb, sel); n != 0 {
+			t.Errorf("a viewer sees %d %s on the tasks page", n, sel)
+		}
+	}
+	tb.open("/tasks/demo/work")
+	tb.until("the task page shows", `document.querySelector('#sched-desc') !== null`)
+	for _, sel := range []string{"input.switch", `input[name="cron"]`, "form.sched-form", "button.primary"} {
+		if n := countOf(tb, sel); n != 0 {
+			t.Errorf("a viewer sees %d %s on the task page", n, sel)
+		}
+	}
+	tb.open("/apps")
+	tb.visible(`tr[data-app="demo"]`)
+	if n := countOf(tb, "input.switch"); n != 0 {
+		t.Errorf("a viewer sees %d switches on the apps page", n)
+	}
+	// The server refuses what the UI does not offer.
+	if got := apiStatus(tb, "POST", "/api/v1/tasks/demo/work/trigger", true); got != 403 {
+		t.Errorf("a viewer's trigger = %d, want 403", got)
+	}
+	if got := apiStatus(tb, "POST", "/api/v1/tasks/demo/work/disable", true); got != 403 {
+		t.Errorf("a viewer's disable = %d, want 403", got)
+	}
+}
+
+func scopedScenario(t *testing.T, tb *tab, tg *target) {
+	tb.signIn(tg.Tokens["scoped"])
+	tb.visible(`tr[data-task="demo/work"]`)
+	if n := countOf(tb, `tr[data-task^="other/"]`); n != 0 {
+		t.Errorf("a token of app demo sees %d tasks of app other", n)
+	}
+	tb.open("/apps")
+	tb.visible(`tr[data-app="demo"]`)
+	if n := countOf(tb, `tr[data-app="other"]`); n != 0 {
+		t.Error("a token of app demo sees app other")
+	}
+	tb.open("/tasks/other/ping")
+	tb.until("the other app's task is not found", `document.querySelector('main h1') && document.querySelector('main h1').textContent === 'Task not found'`)
+	if got := apiStatus(tb, "GET", "/api/v1/tasks/other/ping", false); got != 404 {
+		t.Errorf("GET another app's task = %d, want 404", got)
+	}
+	// Without the CSRF header, a cookie-authenticated change is refused.
+	if got := apiStatus(tb, "POST", "/api/v1/tasks/demo/quick/disable", false); got != 403 {
+		t.Errorf("a change without the CSRF header = %d, want 403", got)
+	}
+}
+
+func narrowScenario(t *testing.T, tb *tab, tg *target) {
+	tb.signIn(tg.Tokens["admin"])
+	tb.visible(`tr[data-task="demo/work"]`)
+	tb.do("narrowing the window", emulateWidth(400, 800))
+	tb.until("the navigation becomes a top bar", `(() => { const n = document.querySelector('.side').getBoundingClientRect(); return n.width > 350 && n.height < 200; })()`)
+	for _, path := range []string{"/tasks", "/runs", "/tasks/demo/work", "/instances", "/apps"} {
+		tb.do("following the link", navigateInApp(path))
+		tb.until(path+" renders", `document.querySelector('main#main h1') !== null`)
+		if w := eval[int](tb, `document.documentElement.scrollWidth - window.innerWidth`); w > 1 {
+			t.Errorf("%s: the page is %d px wider than a 400 px window", path, w)
+		}
+	}
+}

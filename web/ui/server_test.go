@@ -1,0 +1,148 @@
+package ui_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cronbox/cronbox/engine"
+	"github.com/cronbox/cronbox/engine/apps"
+	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/hostapi"
+	"github.com/cronbox/cronbox/internal/wasmtest"
+	"github.com/cronbox/cronbox/runtime"
+	"github.com/cronbox/cronbox/web"
+	"github.com/cronbox/cronbox/web/ui"
+)
+
+// The apps of the real server's home. Descriptions and log lines carry
+// markup, which the UI must show as text.
+const (
+	demoTasks = `tasks:
+  - name: work
+    description: 'Works in steps <img src=x onerror="document.body.dataset.pwned=1">'
+    schedule: "H * * * *"
+    concurrency: allow
+    termination: { maxRuntime: 10m }
+  - name: quick
+    description: "Quick <script>document.body.dataset.pwned=1</script>"
+    environment: { STEPS: "1", SLEEP_MS: "10" }
+`
+	otherTasks = `tasks:
+  - name: ping
+    description: A task of another tenant
+    schedule: "0 3 * * *"
+`
+)
+
+type appAdmin struct{ home string }
+
+func (a appAdmin) SetEnabled(_ context.Context, name string, enabled bool) error {
+	return apps.SetEnabled(a.home, name, enabled)
+}
+
+func write(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startServer runs the real engine and API server, with the UI, on a
+// temporary home with the apps demo and other, and makes a token for
+// each role.
+func startServer(t *testing.T) *target {
+	t.Helper()
+	wasm := wasmtest.Build(t, "testdata/progress")
+	home := t.TempDir()
+	demo := filepath.Join(home, "apps", "demo")
+	write(t, filepath.Join(demo, "app.yaml"), []byte("name: demo\ndescription: Tasks for the UI tests\nversion: 1.0.0\nenabled: true\n"))
+	write(t, filepath.Join(demo, "config", "tasks.yaml"), []byte(demoTasks))
+	write(t, filepath.Join(demo, "tasks", "work.wasm"), wasm)
+	write(t, filepath.Join(demo, "tasks", "quick.wasm"), wasm)
+	other := filepath.Join(home, "apps", "other")
+	write(t, filepath.Join(other, "app.yaml"), []byte("name: other\nversion: 0.1.0\n"))
+	write(t, filepath.Join(other, "config", "tasks.yaml"), []byte(otherTasks))
+	write(t, filepath.Join(other, "tasks", "ping.wasm"), wasm)
+
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(home, "data", "cronbox.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	rt, err := runtime.New(ctx, runtime.Config{
+		CacheDir:    wasmtest.CompilationCacheDir(),
+		HostModules: []runtime.HostModule{{Name: hostapi.ModuleName, Instantiate: hostapi.Instantiate}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close(context.Background()) })
+	eng, err := engine.New(engine.Config{Home: home, Store: st, Runtime: rt, GracePeriod: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := web.New(web.Config{Engine: eng, Store: st, Runtime: rt, Apps: appAdmin{home}, UI: ui.Handler()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	watchCtx, stopWatching := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		eng.Watch(watchCtx, engine.WatchConfig{Settle: 100 * time.Millisecond})
+	}()
+	hs := httptest.NewUnstartedServer(srv.Handler())
+	hs.Config.RegisterOnShutdown(srv.CloseStreams)
+	hs.Start()
+	t.Cleanup(func() {
+		stopWatching()
+		<-watched
+		srv.CloseStreams()
+		hs.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		eng.Stop(ctx)
+		srv.Close()
+	})
+	tg := &target{URL: hs.URL, Tokens: map[string]string{}, Client: bearerClient(hs.URL)}
+	for _, tok := range []struct {
+		name, role string
+		apps       []string
+	}{
+		{"admin", web.RoleAdmin, nil}, {"operator", web.RoleOperator, nil}, {"viewer", web.RoleViewer, nil},
+		{"scoped", web.RoleOperator, []string{"demo"}},
+	} {
+		secret := "cbx_ui_test_" + tok.name
+		if _, err := st.CreateToken(ctx, store.Token{Name: tok.name, Hash: store.HashToken(secret), Role: tok.role, Apps: tok.apps}); err != nil {
+			t.Fatal(err)
+		}
+		tg.Tokens[tok.name] = secret
+	}
+	return tg
+}
+
+// TestBrowser runs the scenarios against the real server. They run in
+// parallel, each in a tab of its own with its own cookies, and touch
+// different tasks or runs where they change something.
+func TestBrowser(t *testing.T) {
+	browser, started := newBrowser(t)
+	tg := startServer(t)
+	started()
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			sc.run(t, newTab(t, browser, tg.URL), tg)
+		})
+	}
+}

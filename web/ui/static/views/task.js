@@ -1,0 +1,247 @@
+// A task's page: its configuration (overridden fields marked), a schedule
+// editor that explains itself as you type, and its run history.
+
+import { h, clear, debounce, time, badge, link, fmtDuration, fmtBytes, runHref, table, td, fmtTime } from '../dom.js';
+import * as api from '../api.js';
+import { batcher } from '../events.js';
+import { chart, toggle, notify, field } from '../widgets.js';
+import { runNow, setTaskEnabled } from './common.js';
+
+export function taskView(main, [app, name], ctx) {
+  const full = `${app}/${name}`;
+  ctx.title(full);
+  const path = api.taskPath(app, name);
+  const header = h('div', { class: 'head' });
+  const config = h('section', { 'aria-labelledby': 'cfg-title' });
+  const sched = h('section', { 'aria-labelledby': 'sched-title' });
+  const hist = h('section', { 'aria-labelledby': 'hist-title' });
+  main.append(
+    h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, link('/tasks', 'Tasks'), ' / ', full),
+    header, sched, config, hist);
+
+  let editing = false; // the schedule editor keeps what the user typed
+
+  async function load() {
+    try {
+      const t = await api.get(path, null, { signal: ctx.signal });
+      renderHeader(t);
+      renderConfig(t);
+      if (!editing) renderSchedule(t);
+    } catch (e) {
+      if (e.status === 404) {
+        clear(main).append(h('h1', null, 'Task not found'), h('p', null, link('/tasks', 'Back to the tasks.')));
+        return;
+      }
+      ctx.fail(e);
+    }
+  }
+
+  function renderHeader(t) {
+    const controls = [];
+    if (ctx.can('operator')) {
+      controls.push(h('label', { class: 'switch-label' },
+        toggle(t.enabled, `Enabled: ${full}`, (on) => setTaskEnabled(app, name, on).then(load), 'enabled'),
+        ' Enabled'));
+      controls.push(h('button', {
+        type: 'button', class: 'primary', dataset: { fk: 'run' },
+        onclick: async () => {
+          const run = await runNow(ctx, app, name);
+          if (run) ctx.navigate(runHref(run.id));
+        },
+      }, 'Run now'));
+    } else {
+      controls.push(badge(t.enabled ? 'ok' : 'removed', t.enabled ? 'enabled' : 'disabled'));
+    }
+    const problems = [['Load error', t.loadError], ['App load error', t.appLoadError], ['Disabled', t.disabledReason]]
+      .filter(([, v]) => v)
+      .map(([k, v]) => h('p', { class: 'problem' }, h('strong', null, `${k}: `), v));
+    clear(header).append(
+      h('div', null,
+        h('h1', null, h('span', { class: 'muted' }, `${app}/`), name),
+        t.description ? h('p', { class: 'muted' }, t.description) : null,
+        problems),
+      h('div', { class: 'controls' }, controls));
+  }
+
+  function renderConfig(t) {
+    const over = new Set(t.overridden || []);
+    const rows = [];
+    const add = (key, label, value) => {
+      rows.push(h('div', { class: over.has(key) ? 'kv overridden' : 'kv' },
+        h('dt', null, label, over.has(key) ? h('span', { class: 'tag', title: 'Changed at runtime; differs from config/tasks.yaml' }, 'overridden') : null),
+        h('dd', null, value)));
+    };
+    add('enabled', 'Enabled', t.enabled ? 'yes' : 'no');
+    add('schedule', 'Schedule', t.schedule ? (t.schedule.cron ? `${t.schedule.cron} (${t.schedule.timezone || 'UTC'})` : `at ${t.schedule.at}`) : 'none (manual only)');
+    add('module', 'Module', t.module || '—');
+    add('concurrency', 'Concurrency', t.concurrency || '—');
+    add('misfire', 'Misfire', t.misfire || '—');
+    add('after', 'Runs after', t.after && t.after.length ? t.after.join(', ') : '—');
+    add('retry', 'Retry', t.retry ? `${t.retry.max} time(s), backoff ${fmtDuration(t.retry.backoffMs)}` : 'none');
+    if (t.termination) {
+      const tm = t.termination;
+      add('termination', 'Termination',
+        `max runtime ${tm.maxRuntimeMs ? fmtDuration(tm.maxRuntimeMs) : '—'}, ` +
+        `${tm.killOnTimeout ? 'killed' : 'not killed'} on timeout, ` +
+        (tm.maxFailures ? `disabled after ${tm.maxFailures} failures in a row` : 'never disabled by failures'));
+    }
+    if (t.limits) add('limits', 'Limits', `memory ${fmtBytes(t.limits.memory)}, output ${fmtBytes(t.limits.output)}`);
+    const env = t.environment || {};
+    add('environment', 'Environment', Object.keys(env).length
+      ? h('ul', { class: 'env' }, Object.entries(env).map(([k, v]) => h('li', null, h('code', null, `${k}=${v}`))))
+      : '—');
+    add('tags', 'Tags', t.tags && t.tags.length ? t.tags.map((x) => h('span', { class: 'tag' }, x)) : '—');
+    add('failures', 'Consecutive failures', String(t.failures || 0));
+    add('recent', 'Recent runs', chart(t.recent, `Recent runs of ${full}`));
+    clear(config).append(h('h2', { id: 'cfg-title' }, 'Configuration'), h('dl', { class: 'config' }, rows));
+  }
+
+  function renderSchedule(t) {
+    const s = t.schedule || {};
+    const desc = h('p', { class: 'describe', id: 'sched-desc', 'aria-live': 'polite' }, t.scheduleText || (t.schedule ? '' : 'No schedule: runs only when triggered.'));
+    const err = h('p', { class: 'field-error', id: 'sched-error', role: 'alert' });
+    const nextList = h('ol', { class: 'next-times', 'aria-label': 'Next fire times' },
+      (t.nextTimes || []).map((x) => h('li', null, time(x))));
+    const parts = [h('h2', { id: 'sched-title' }, 'Schedule')];
+    if (s.at) {
+      parts.push(h('p', null, `Once at ${fmtTime(s.at)}`), desc, nextList);
+      clear(sched).append(...parts);
+      return;
+    }
+    if (!ctx.can('admin')) {
+      parts.push(h('p', null, s.cron ? h('code', null, s.cron) : 'none', s.timezone ? ` (${s.timezone})` : ''), desc, nextList);
+      clear(sched).append(...parts);
+      return;
+    }
+    const expr = h('input', { name: 'cron', class: 'mono', value: s.cron || '', spellcheck: 'false', autocomplete: 'off', 'aria-describedby': 'sched-desc sched-error' });
+    const tz = h('input', { name: 'timezone', value: s.timezone || 'UTC', spellcheck: 'false', autocomplete: 'off', 'aria-describedby': 'sched-error', list: 'time-zones' });
+    const zones = h('datalist', { id: 'time-zones' },
+      (Intl.supportedValuesOf ? Intl.supportedValuesOf('timeZone') : ['UTC']).map((z) => h('option', { value: z })));
+    const save = h('button', { type: 'submit', class: 'primary' }, 'Save schedule');
+    const reset = h('button', { type: 'button', hidden: true }, 'Undo changes');
+    // PATCH with a null schedule drops the override: the schedule of
+    // config/tasks.yaml applies again.
+    const defaults = (t.overridden || []).includes('schedule')
+      ? h('button', {
+        type: 'button', dataset: { action: 'reset-schedule' },
+        onclick: async () => {
+          try {
+            const t2 = await api.patch(path, { schedule: null }, { signal: ctx.signal });
+            editing = false;
+            notify(`${full} follows the schedule of its app again.`);
+            renderHeader(t2);
+            renderConfig(t2);
+            renderSchedule(t2);
+          } catch (ex) {
+            ctx.fail(ex);
+          }
+        },
+      }, 'Reset to default')
+      : null;
+    const describe = debounce(async () => {
+      const e = expr.value.trim();
+      if (!e) {
+        desc.textContent = '';
+        err.textContent = 'schedule: enter a cron expression (to stop the task firing, disable it)';
+        clear(nextList);
+        return;
+      }
+      try {
+        const r = await api.get('/cron/describe', { expr: e, tz: tz.value.trim(), task: full, n: 5 }, { signal: ctx.signal });
+        if (expr.value.trim() !== e) return;
+        desc.textContent = r.description || '';
+        err.textContent = '';
+        expr.removeAttribute('aria-invalid');
+        tz.removeAttribute('aria-invalid');
+        clear(nextList).append(...(r.next || []).map((x) => h('li', null, time(x))));
+      } catch (ex) {
+        if (ex.name === 'AbortError') return;
+        showError(ex);
+      }
+    }, 300);
+    function showError(ex) {
+      const bad = ex.field === 'tz' || ex.field === 'timezone' ? tz : expr;
+      err.textContent = ex.field ? `${ex.field === 'expr' ? 'schedule' : ex.field}: ${ex.message}` : ex.message;
+      bad.setAttribute('aria-invalid', 'true');
+      desc.textContent = '';
+      clear(nextList);
+    }
+    const changed = () => {
+      editing = expr.value !== (s.cron || '') || tz.value !== (s.timezone || 'UTC');
+      reset.hidden = !editing;
+      describe();
+    };
+    expr.addEventListener('input', changed);
+    tz.addEventListener('input', changed);
+    reset.addEventListener('click', () => {
+      editing = false;
+      load();
+    });
+    const form = h('form', { class: 'sched-form', 'aria-label': 'Edit schedule' },
+      h('div', { class: 'row' },
+        field('Cron expression', expr, h('small', { class: 'muted' }, 'Five fields, H for a stable spread, or @every 5m.')),
+        field('Time zone', tz), zones),
+      desc, err, nextList,
+      h('div', { class: 'actions' }, defaults, reset, save));
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const cron = expr.value.trim();
+      if (!cron) {
+        describe();
+        return;
+      }
+      save.disabled = true;
+      try {
+        const body = { schedule: { cron, timezone: tz.value.trim() || 'UTC' } };
+        const t2 = await api.patch(path, body, { signal: ctx.signal });
+        editing = false;
+        notify(`Saved the schedule of ${full}.`);
+        renderHeader(t2);
+        renderConfig(t2);
+        renderSchedule(t2);
+      } catch (ex) {
+        if (ex.status === 422 || ex.status === 400) showError(ex);
+        else ctx.fail(ex);
+      } finally {
+        save.disabled = false;
+      }
+    });
+    parts.push(form);
+    clear(sched).append(...parts);
+  }
+
+  const { wrap, tbody } = table(['Run', 'Status', 'Trigger', 'Started', 'Duration', 'Error'], [], { caption: 'Run history' });
+  hist.append(h('h2', { id: 'hist-title' }, 'Run history'), wrap,
+    h('p', null, link(`/runs?app=${encodeURIComponent(app)}&task=${encodeURIComponent(name)}`, 'All runs of this task')));
+
+  async function loadRuns() {
+    try {
+      const r = await api.get('/runs', { app, task: name, limit: 20 }, { signal: ctx.signal });
+      const runs = r.runs || [];
+      clear(tbody).append(...runs.map((run) => h('tr', null,
+        td('Run', link(runHref(run.id), `#${run.id}`)),
+        td('Status', badge(run.status)),
+        td('Trigger', run.trigger || ''),
+        td('Started', time(run.start)),
+        td('Duration', run.status === 'running' ? '…' : fmtDuration(run.durationMs)),
+        td('Error', h('span', { class: 'error-text' }, run.error || run.reason || '')))));
+      if (!runs.length) tbody.append(h('tr', null, h('td', { colspan: 6, class: 'empty' }, 'No runs yet.')));
+    } catch (e) {
+      ctx.fail(e);
+    }
+  }
+
+  const refresh = batcher((keys) => {
+    load();
+    if (keys.includes('runs')) loadRuns();
+  }, 300);
+  ctx.on((ev) => {
+    if (ev.type === 'run.log' || ev.type === 'run.progress') return;
+    if (ev.type === 'app.reloaded' && (!ev.app || ev.app === app)) refresh('runs');
+    else if (ev.app === app && ev.task === name) refresh(ev.type.startsWith('run.') ? 'runs' : 'task');
+  });
+  ctx.onReopen(() => refresh('runs'));
+  ctx.cleanup(() => refresh.cancel());
+  load();
+  loadRuns();
+}
