@@ -13,9 +13,12 @@ import (
 	"time"
 
 	"github.com/cronbox/cronbox/engine"
+	"github.com/cronbox/cronbox/engine/apps"
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/internal/gobuild"
 	"github.com/cronbox/cronbox/runtime"
+	"github.com/cronbox/cronbox/web"
+	"github.com/cronbox/cronbox/web/ui"
 )
 
 func runServe(ctx context.Context, e *env, args []string) int {
@@ -23,6 +26,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	home := fs.String("home", ".", "the Cronbox home: apps under `DIR`/apps, data under DIR/data")
 	listen := fs.String("listen", "127.0.0.1:8080", "the `ADDR`ess the HTTP server listens on")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
+	metricsOpen := fs.Bool("metrics-open", false, "serve /metrics without a token")
 	pos, _, err := parse(fs, args)
 	if err != nil {
 		return parseError(err)
@@ -41,7 +45,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "cronbox serve: --log-format %q: want text or json\n", *logFormat)
 		return exitUsage
 	}
-	if err := serve(ctx, e, log, *home, *listen); err != nil {
+	if err := serve(ctx, e, log, *home, *listen, *metricsOpen); err != nil {
 		log.Error("serve", "err", err)
 		return 1
 	}
@@ -49,13 +53,13 @@ func runServe(ctx context.Context, e *env, args []string) int {
 }
 
 // serve runs the engine and the HTTP server until ctx is done.
-func serve(ctx context.Context, e *env, log *slog.Logger, home, listen string) error {
+func serve(ctx context.Context, e *env, log *slog.Logger, home, listen string, metricsOpen bool) error {
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return err
 	}
 	defer ln.Close() // when serve fails before the server takes it over
-	buildApps(ctx, log, filepath.Join(home, "apps"))
+	buildApps(ctx, log, home)
 
 	st, err := openStore(ctx, home)
 	if err != nil {
@@ -67,20 +71,36 @@ func serve(ctx context.Context, e *env, log *slog.Logger, home, listen string) e
 		return err
 	}
 	defer rt.Close(context.WithoutCancel(ctx))
-	eng, err := engine.New(engine.Config{Home: home, Store: st, Runtime: rt, Logger: log})
+	// A deep event buffer (about 2 MB for each subscriber) lets the web
+	// server's event recorder ride out bursts of runs without missing any.
+	eng, err := engine.New(engine.Config{Home: home, Store: st, Runtime: rt, Logger: log, EventBuffer: 1 << 14})
 	if err != nil {
 		return err
 	}
+	if err := firstToken(ctx, log, st); err != nil {
+		return err
+	}
+	// The web server records the engine's events (so the engine's
+	// RecordEvents stays off): it is made before the engine starts, to see
+	// every event, and closed after the engine stops, so that the runs the
+	// stop interrupts are recorded too.
+	ws, err := web.New(web.Config{
+		Engine: eng, Store: st, Runtime: rt, Logger: log, MetricsOpen: metricsOpen, UI: ui.Handler(),
+		Apps: web.AppAdminFunc(func(_ context.Context, name string, enabled bool) error {
+			return apps.SetEnabled(home, name, enabled)
+		}),
+	})
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
 	if err := eng.Start(ctx); err != nil {
 		return err
 	}
 	log.Info("engine started", "home", home, "tasks", len(eng.Tasks()))
 
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprint(w, "ok")
-	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: ws.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv.RegisterOnShutdown(ws.CloseStreams)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("listening", "addr", ln.Addr().String())
@@ -129,11 +149,13 @@ func openStore(ctx context.Context, home string) (*store.SQLite, error) {
 	return store.Open(ctx, filepath.Join(home, "data", "cronbox.db"), store.Options{})
 }
 
-// buildApps builds the Go tasks of every app under appsDir whose .wasm is
+// buildApps builds the Go tasks of every app under home/apps whose .wasm is
 // missing or older than its source, or says what to run when there is no
 // Go toolchain. Failures are logged: the engine reports the tasks they
-// leave without a module.
-func buildApps(ctx context.Context, log *slog.Logger, appsDir string) {
+// leave without a module. Tasks in no Go module build against the SDK
+// this binary carries, extracted into home.
+func buildApps(ctx context.Context, log *slog.Logger, home string) {
+	appsDir := filepath.Join(home, "apps")
 	entries, err := os.ReadDir(appsDir)
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
@@ -165,7 +187,7 @@ func buildApps(ctx context.Context, log *slog.Logger, appsDir string) {
 				break
 			}
 			start := time.Now()
-			if err := gobuild.Build(ctx, t.Dir, t.Out); err != nil {
+			if err := gobuild.BuildWith(ctx, t.Dir, t.Out, gobuild.Options{SDK: homeSDK(home)}); err != nil {
 				log.Error("building a task", "dir", t.Dir, "err", err)
 				continue
 			}
