@@ -3,6 +3,7 @@
 //
 //	go run ./cmd/cronbox-bench runtime [-runs 300] [-rounds 5]
 //	go run ./cmd/cronbox-bench engine [-tasks 10000,100000] [-fire 1000] [-runs 2000]
+//	go run ./cmd/cronbox-bench web [-tasks 10000] [-requests 1000] [-clients 200] [-runs 500] [-rate 100]
 //
 // runtime: per-run latency of a fresh instance through Cronbox's runtime,
 // against bare wazero with its default configuration and against Node.js's
@@ -12,6 +13,9 @@
 // engine: time to start and heap per task with many scheduled tasks, firing
 // lateness of tasks due in the same second on the real clock, and the
 // throughput of trivial runs with history recorded against the bare runtime.
+//
+// web: API latency over loopback HTTP with many tasks, delivery latency of
+// events to many concurrent event streams while runs fire, and the heap.
 package main
 
 import (
@@ -47,9 +51,14 @@ func main() {
 		mainEngine(os.Args[2:])
 		return
 	}
+	if len(os.Args) >= 2 && os.Args[1] == "web" {
+		mainWeb(os.Args[2:])
+		return
+	}
 	if len(os.Args) < 2 || os.Args[1] != "runtime" {
 		fmt.Fprintln(os.Stderr, "usage: cronbox-bench runtime [-runs N] [-rounds R] [-loop N]")
 		fmt.Fprintln(os.Stderr, "       cronbox-bench engine [-tasks 10000,100000] [-fire 1000] [-runs 2000]")
+		fmt.Fprintln(os.Stderr, "       cronbox-bench web [-tasks 10000] [-requests 1000] [-clients 200] [-runs 500] [-rate 100]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet("runtime", flag.ExitOnError)
