@@ -1,12 +1,15 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/cronbox/cronbox/engine/app"
@@ -114,7 +117,12 @@ func (e *Engine) TaskKeys(keep func(*TaskInfo) bool) []string {
 		keys = append(keys, key)
 	}
 	e.mu.Unlock()
-	sort.Strings(keys)
+	// By app, then task, as Tasks orders them ("a/x" before "a-b/x").
+	slices.SortFunc(keys, func(a, b string) int {
+		aApp, aTask, _ := strings.Cut(a, "/")
+		bApp, bTask, _ := strings.Cut(b, "/")
+		return cmp.Or(cmp.Compare(aApp, bApp), cmp.Compare(aTask, bTask))
+	})
 	return keys
 }
 

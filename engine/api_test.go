@@ -192,11 +192,18 @@ func TestTaskKeys(t *testing.T) {
 	if !slices.Equal(scheduled, []string{"a/tick"}) {
 		t.Errorf("scheduled tasks: %v", scheduled)
 	}
+	// An app whose name extends another's sorts after it, though its
+	// key does not ('-' < '/').
+	writeApp(t, b.home, testApp{name: "a-b", tasks: "tasks:\n  - name: job\n", modules: map[string][]byte{"job": wasmtest.Hello()}})
+	if err := b.engine.Reload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"a/spin", "a/tick", "a-b/job", "b/job"}
 	var all []string
 	for _, info := range b.engine.Tasks() {
 		all = append(all, info.Task.Key())
 	}
-	if got := b.engine.TaskKeys(nil); !slices.Equal(got, all) {
-		t.Errorf("TaskKeys order %v, Tasks order %v", got, all)
+	if got := b.engine.TaskKeys(nil); !slices.Equal(got, want) || !slices.Equal(all, want) {
+		t.Errorf("TaskKeys order %v, Tasks order %v; want %v", got, all, want)
 	}
 }

@@ -1,11 +1,13 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"time"
 
@@ -106,23 +108,14 @@ func (e *Engine) Running() []RunInfo {
 // Tasks returns a snapshot of every task, ordered by app and task name.
 func (e *Engine) Tasks() []TaskInfo {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	out := make([]TaskInfo, 0, len(e.tasks))
 	for _, ts := range e.tasks {
-		info := TaskInfo{
-			Task: ts.task, Running: len(ts.running), Queued: ts.queued,
-			LastStatus: ts.lastStatus, Failures: ts.failures,
-			DisabledReason: ts.disabledReason, LoadError: ts.loadErr,
-		}
-		if ts.heapIdx >= 0 {
-			info.Next = ts.next
-		}
-		if as := e.apps[ts.app]; as != nil {
-			info.AppLoadError = as.loadErr
-		}
-		out = append(out, info)
+		out = append(out, e.taskInfoLocked(ts))
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Task.Key() < out[j].Task.Key() })
+	e.mu.Unlock()
+	slices.SortFunc(out, func(a, b TaskInfo) int {
+		return cmp.Or(cmp.Compare(a.Task.App, b.Task.App), cmp.Compare(a.Task.Name, b.Task.Name))
+	})
 	return out
 }
 
