@@ -2,8 +2,6 @@ package engine
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -252,20 +250,13 @@ func (e *Engine) loadModule(ctx context.Context, path string) (*runtime.Module, 
 	if err != nil {
 		return nil, fmt.Errorf("reading module: %w", err)
 	}
-	sum := sha256.Sum256(wasm)
-	hash := hex.EncodeToString(sum[:])
-	e.mu.Lock()
-	m, ok := e.modules[hash]
-	e.mu.Unlock()
-	if ok {
-		return m, nil
-	}
-	m, _, err = e.cfg.Runtime.Load(ctx, wasm)
+	// The runtime compiles each content once and counts the hits.
+	m, _, err := e.cfg.Runtime.Load(ctx, wasm)
 	if err != nil {
 		return nil, fmt.Errorf("compiling module %s: %w", filepath.Base(path), err)
 	}
 	e.mu.Lock()
-	e.modules[hash] = m
+	e.modules[m.Hash] = m
 	e.mu.Unlock()
 	return m, nil
 }

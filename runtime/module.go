@@ -51,7 +51,12 @@ type Module struct {
 	hadStart  bool         // the start section was moved to an export by instrumentation
 	instances atomic.Int64 // live instances
 	runs      atomic.Int64 // runs started
+	hits      atomic.Int64 // Loads that found it compiled
 }
+
+// Hits is how many times Load returned the module already compiled, from
+// the same bytes, instead of compiling it again.
+func (m *Module) Hits() int64 { return m.hits.Load() }
 
 // Instances is how many instances of the module are running now.
 func (m *Module) Instances() int64 { return m.instances.Load() }
@@ -95,6 +100,8 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte) (m *Module, hit bool, e
 	}
 	if m := r.modules[hash]; m != nil {
 		r.mu.Unlock()
+		m.hits.Add(1)
+		r.hits.Add(1)
 		return m, true, nil
 	}
 	r.mu.Unlock()
@@ -129,9 +136,12 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte) (m *Module, hit bool, e
 	}
 	if prev := r.modules[hash]; prev != nil { // another goroutine won the race
 		compiled.Close(ctx)
+		prev.hits.Add(1)
+		r.hits.Add(1)
 		return prev, true, nil
 	}
 	r.modules[hash] = m
+	r.compiles.Add(1)
 	return m, false, nil
 }
 

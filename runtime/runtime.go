@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	goruntime "runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -69,6 +70,8 @@ type Runtime struct {
 	mu      sync.Mutex
 	modules map[string]*Module // by hash
 	live    map[*liveRun]struct{}
+
+	compiles, hits atomic.Int64 // Loads that compiled, and that found a module compiled
 }
 
 // ErrClosed is returned by a Runtime used after Close.
@@ -173,12 +176,16 @@ type Stats struct {
 	Modules      int // compiled modules
 	LiveRuns     int // runs with an instance
 	IdleMemories int // pooled memory mappings
+	// Compiles counts the Loads that compiled a module (its machine code
+	// may still come from the on-disk cache: see Module.CompileTime);
+	// Hits those that found it compiled already.
+	Compiles, Hits int64
 }
 
 // Stats returns counts of what the runtime holds.
 func (r *Runtime) Stats() Stats {
 	r.mu.Lock()
-	s := Stats{Modules: len(r.modules), LiveRuns: len(r.live)}
+	s := Stats{Modules: len(r.modules), LiveRuns: len(r.live), Compiles: r.compiles.Load(), Hits: r.hits.Load()}
 	r.mu.Unlock()
 	r.pool.mu.Lock()
 	s.IdleMemories = r.pool.nIdle

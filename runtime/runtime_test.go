@@ -449,6 +449,9 @@ func TestLoadCachesCompiledModules(t *testing.T) {
 	if err != nil || !hit || again != f.guest {
 		t.Fatalf("second Load: hit=%v same=%v err=%v", hit, again == f.guest, err)
 	}
+	if st := f.rt.Stats(); st.Compiles != 1 || st.Hits != 1 || f.guest.Hits() != 1 {
+		t.Fatalf("Stats %+v, module hits %d; want 1 compile and 1 hit", st, f.guest.Hits())
+	}
 	entries, err := os.ReadDir(dir)
 	if err != nil || len(entries) == 0 {
 		t.Fatalf("compilation cache dir is empty (%v)", err)

@@ -70,6 +70,7 @@ type moduleJSON struct {
 	Apps      []string  `json:"apps"`
 	Size      int       `json:"size"`
 	CompileMs int64     `json:"compileMs"`
+	CacheHits int64     `json:"cacheHits"`
 	Instances int64     `json:"instances"`
 	Runs      int64     `json:"runs"`
 	Loaded    time.Time `json:"loaded"`
@@ -96,7 +97,7 @@ func (s *Server) listModules(w http.ResponseWriter, r *http.Request) error {
 		}
 		out.Modules = append(out.Modules, moduleJSON{
 			ID: m.Hash, Apps: nonNil(apps), Size: m.Size, CompileMs: m.CompileTime.Milliseconds(),
-			Instances: m.Instances(), Runs: m.Runs(), Loaded: m.Loaded.UTC(),
+			CacheHits: m.Hits(), Instances: m.Instances(), Runs: m.Runs(), Loaded: m.Loaded.UTC(),
 		})
 	}
 	return writeJSON(w, http.StatusOK, out)

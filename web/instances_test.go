@@ -16,7 +16,7 @@ func TestInstancesAndModules(t *testing.T) {
 		{name: "instances unknown parameter", req: req{method: "GET", path: "/api/v1/instances?app=x", token: "viewer"}, status: 400, field: "app"},
 		{name: "instances no token", req: req{method: "GET", path: "/api/v1/instances"}, status: 401},
 		{name: "modules", req: req{method: "GET", path: "/api/v1/modules", token: "viewer"}, status: 200,
-			contains: []string{`"apps":["hello","other"]`, `"apps":["hello"]`, `"instances":1`}},
+			contains: []string{`"apps":["hello","other"]`, `"apps":["hello"]`, `"instances":1`, `"cacheHits":`}},
 		{name: "modules unknown parameter", req: req{method: "GET", path: "/api/v1/modules?x=1", token: "viewer"}, status: 400, field: "x"},
 		{name: "modules no token", req: req{method: "GET", path: "/api/v1/modules"}, status: 401},
 		{name: "modules scoped", req: req{method: "GET", path: "/api/v1/modules", token: "scoped"}, status: 200, contains: []string{`"apps":["hello"]`}, absent: []string{`"other"`}},

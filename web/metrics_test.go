@@ -38,6 +38,8 @@ func TestMetrics(t *testing.T) {
 		"# TYPE cronbox_instances_live gauge",
 		"# TYPE cronbox_instance_memory_bytes gauge",
 		"cronbox_modules_compiled ",
+		`cronbox_module_loads_total{result="compiled"} `,
+		`cronbox_module_loads_total{result="hit"} `,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q:\n%s", want, body)
