@@ -77,6 +77,10 @@ type Config struct {
 	// LogBatch is how many log lines of a run are written to the store at
 	// once. Default 64.
 	LogBatch int
+	// LogFlush is how long a run's log line may wait for its batch to fill
+	// before it is written anyway, so that the stored logs of a running
+	// run are never further behind. Default 1s.
+	LogFlush time.Duration
 	// EventBuffer is the channel size of each subscriber. Default 256.
 	EventBuffer int
 	// RecordEvents writes the run, task and app events (not logs and
@@ -116,7 +120,7 @@ func (c Config) withDefaults() (Config, error) {
 	}{
 		{"MaxConcurrent", int64(c.MaxConcurrent)}, {"MaxQueued", int64(c.MaxQueued)},
 		{"GracePeriod", int64(c.GracePeriod)}, {"MaxOutput", int64(c.MaxOutput)},
-		{"LogBatch", int64(c.LogBatch)}, {"EventBuffer", int64(c.EventBuffer)},
+		{"LogBatch", int64(c.LogBatch)}, {"LogFlush", int64(c.LogFlush)}, {"EventBuffer", int64(c.EventBuffer)},
 		{"PruneEvery", int64(c.PruneEvery)}, {"PruneInterval", int64(c.PruneInterval)},
 	}
 	for _, ch := range checks {
@@ -138,6 +142,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.LogBatch == 0 {
 		c.LogBatch = 64
+	}
+	if c.LogFlush == 0 {
+		c.LogFlush = time.Second
 	}
 	if c.PruneEvery == 0 {
 		c.PruneEvery = 100

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/internal/wasmtest"
@@ -71,5 +72,50 @@ tasks:
 	}
 	if len(lines) != 1 || !strings.Contains(lines[0].Message, "got input") || lines[0].Level != "info" {
 		t.Errorf("logs %+v, want one info line saying got input", lines)
+	}
+}
+
+// TestLogsOfRunningRunAreStored checks that a running run's log lines reach
+// the store within Config.LogFlush, without waiting for a full batch or the
+// run's end: a page opened on a long run shows what it logged so far.
+func TestLogsOfRunningRunAreStored(t *testing.T) {
+	t.Parallel()
+	wasm, err := os.ReadFile(wasmtest.BuildFile(t, "testdata/echo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBundle(t, Config{LogFlush: time.Second}, testApp{name: "demo", tasks: "tasks:\n  - name: echo\n", modules: map[string][]byte{"echo": wasm}})
+	ev := b.subscribe()
+	b.start()
+	ctx := context.Background()
+	id, err := b.engine.Trigger(ctx, "demo", "echo", json.RawMessage(`{"sleepMs":60000}`), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev.wait(EventRunLog)
+	if lines, err := b.store.RunLogs(ctx, id, 0, 10); err != nil || len(lines) != 0 {
+		t.Fatalf("logs before LogFlush passed: %+v, %v; want none yet (the batch waits)", lines, err)
+	}
+	b.clock.Advance(time.Second)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		lines, err := b.store.RunLogs(ctx, id, 0, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(lines) == 1 && strings.Contains(lines[0].Message, "got input") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("logs of the running run: %+v; want its line stored once LogFlush passed", lines)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := b.engine.Cancel(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	b.idle()
+	if lines, err := b.store.RunLogs(ctx, id, 0, 10); err != nil || len(lines) != 1 {
+		t.Fatalf("logs after the run: %+v, %v; want the one line, once", lines, err)
 	}
 }

@@ -106,7 +106,7 @@ func (e *Engine) runGuest(h *runHandle, log *slog.Logger) store.RunEnd {
 	}
 
 	res, err := e.cfg.Runtime.Run(hostapi.WithCall(h.ctx, call), h.module, spec)
-	sink.flush()
+	sink.end()
 	var end store.RunEnd
 	if err != nil {
 		end = e.failedEnd(err)
@@ -262,8 +262,14 @@ type runSink struct {
 	batch int
 	log   *slog.Logger
 
-	mu  sync.Mutex
-	buf []store.LogLine
+	mu    sync.Mutex
+	buf   []store.LogLine
+	timer Timer // flushes a batch that has waited LogFlush; nil when buf is empty
+	ended bool  // the run's last flush has been done
+
+	// flushing orders the writes: a batch is taken and written under it,
+	// so batches reach the store in the order of their lines.
+	flushing sync.Mutex
 }
 
 var _ hostapi.Sink = (*runSink)(nil)
@@ -273,12 +279,24 @@ func (s *runSink) Log(level hostapi.Level, msg string) {
 	s.mu.Lock()
 	s.buf = append(s.buf, store.LogLine{Time: s.e.cfg.Clock.Now(), Level: level.String(), Message: msg})
 	full := len(s.buf) >= s.batch
+	if !full && s.timer == nil && !s.ended {
+		s.timer = s.e.cfg.Clock.AfterFunc(s.e.cfg.LogFlush, s.flush)
+	}
 	s.mu.Unlock()
 	t := s.h.task
 	s.e.publish(Event{Type: EventRunLog, App: t.App, Task: t.Name, RunID: s.h.req.id, Message: msg})
 	if full {
 		s.flush()
 	}
+}
+
+// end writes the lines left when the run has returned; a line logged
+// later (there should be none) waits for no timer.
+func (s *runSink) end() {
+	s.mu.Lock()
+	s.ended = true
+	s.mu.Unlock()
+	s.flush()
 }
 
 // Progress implements hostapi.Sink.
@@ -292,9 +310,15 @@ func (s *runSink) Progress(percent int, msg string) {
 
 // flush writes the buffered lines.
 func (s *runSink) flush() {
+	s.flushing.Lock()
+	defer s.flushing.Unlock()
 	s.mu.Lock()
 	lines := s.buf
 	s.buf = nil
+	if s.timer != nil {
+		s.timer.Stop()
+		s.timer = nil
+	}
 	s.mu.Unlock()
 	if len(lines) == 0 {
 		return

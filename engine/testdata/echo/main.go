@@ -1,4 +1,5 @@
-// Command echo is a test task for the engine: it logs its input, reports
+// Command echo is a test task for the engine: it logs its input (and, given
+// {"sleepMs": N}, sleeps that long), reports
 // progress, stores the input in the app's KV store under "last", prints its
 // GREETING environment variable and returns {"input": <input>, "config":
 // <config>} as its result. Built by the engine's tests with
@@ -9,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/cronbox/cronbox/sdk"
 )
@@ -30,6 +32,13 @@ func run() error {
 		return err
 	}
 	sdk.Info("got input", "input", string(in))
+	// {"sleepMs": N} makes the run last N ms after its first log line.
+	var opts struct {
+		SleepMs int `json:"sleepMs"`
+	}
+	if json.Unmarshal(in, &opts) == nil && opts.SleepMs > 0 {
+		time.Sleep(time.Duration(opts.SleepMs) * time.Millisecond)
+	}
 	if err := sdk.Progress(50, "halfway"); err != nil {
 		return err
 	}
