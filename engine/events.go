@@ -38,6 +38,10 @@ type Event struct {
 	Progress int
 	// Message is a log line, a progress message, a skip reason or an error.
 	Message string
+	// Seq and Level are a log line's number in its run (from 1, as the
+	// store numbers the lines it keeps) and its level, for EventRunLog.
+	Seq   int64
+	Level string
 }
 
 // eventHub fans events out to subscribers without ever blocking the engine:

@@ -92,7 +92,9 @@ func TestLogsOfRunningRunAreStored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev.wait(EventRunLog)
+	if e := ev.wait(EventRunLog); e.Seq != 1 || e.Level != "info" || !strings.Contains(e.Message, "got input") {
+		t.Errorf("log event %+v; want line 1, info, got input", e)
+	}
 	if lines, err := b.store.RunLogs(ctx, id, 0, 10); err != nil || len(lines) != 0 {
 		t.Fatalf("logs before LogFlush passed: %+v, %v; want none yet (the batch waits)", lines, err)
 	}
@@ -115,7 +117,7 @@ func TestLogsOfRunningRunAreStored(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.idle()
-	if lines, err := b.store.RunLogs(ctx, id, 0, 10); err != nil || len(lines) != 1 {
-		t.Fatalf("logs after the run: %+v, %v; want the one line, once", lines, err)
+	if lines, err := b.store.RunLogs(ctx, id, 0, 10); err != nil || len(lines) != 1 || lines[0].Seq != 1 {
+		t.Fatalf("logs after the run: %+v, %v; want the one line, once, numbered 1 as its event was", lines, err)
 	}
 }

@@ -264,6 +264,7 @@ type runSink struct {
 
 	mu    sync.Mutex
 	buf   []store.LogLine
+	lines int64 // logged so far
 	timer Timer // flushes a batch that has waited LogFlush; nil when buf is empty
 	ended bool  // the run's last flush has been done
 
@@ -277,6 +278,8 @@ var _ hostapi.Sink = (*runSink)(nil)
 // Log implements hostapi.Sink.
 func (s *runSink) Log(level hostapi.Level, msg string) {
 	s.mu.Lock()
+	s.lines++
+	seq := s.lines
 	s.buf = append(s.buf, store.LogLine{Time: s.e.cfg.Clock.Now(), Level: level.String(), Message: msg})
 	full := len(s.buf) >= s.batch
 	if !full && s.timer == nil && !s.ended {
@@ -284,7 +287,7 @@ func (s *runSink) Log(level hostapi.Level, msg string) {
 	}
 	s.mu.Unlock()
 	t := s.h.task
-	s.e.publish(Event{Type: EventRunLog, App: t.App, Task: t.Name, RunID: s.h.req.id, Message: msg})
+	s.e.publish(Event{Type: EventRunLog, App: t.App, Task: t.Name, RunID: s.h.req.id, Message: msg, Seq: seq, Level: level.String()})
 	if full {
 		s.flush()
 	}

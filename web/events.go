@@ -30,6 +30,10 @@ type eventJSON struct {
 	Status   string    `json:"status"`
 	Progress int       `json:"progress"`
 	Message  string    `json:"message"`
+	// Seq and Level are a run.log line's number in its run and its level,
+	// as GET /runs/{id}/logs gives them.
+	Seq   int64  `json:"seq,omitempty"`
+	Level string `json:"level,omitempty"`
 }
 
 // payloadJSON is the payload of a recorded event: what eventJSON has
@@ -162,6 +166,7 @@ func (h *hub) run(ch <-chan engine.Event) {
 		h.broadcast(formatEvent(id, eventJSON{
 			Type: string(ev.Type), Time: ev.Time.UTC(), App: ev.App, Task: ev.Task, Run: ev.RunID,
 			Status: string(ev.Status), Progress: ev.Progress, Message: ev.Message,
+			Seq: ev.Seq, Level: ev.Level,
 		}))
 	}
 }
