@@ -24,7 +24,7 @@ const (
 	roleNone     role = iota
 	roleViewer        // reads
 	roleOperator      // also triggers, cancels, switches tasks and apps on and off
-	roleAdmin         // also changes task configuration
+	roleAdmin         // also changes task configuration, installs, exports and uninstalls apps
 )
 
 // Role names, as tokens store them.

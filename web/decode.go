@@ -150,6 +150,22 @@ func (q *query) int(name string, def, min, max int64) int64 {
 	return n
 }
 
+// bool reads a parameter that is true or false; false when absent.
+func (q *query) bool(name string) bool {
+	s := q.v.Get(name)
+	if s == "" || q.err != nil {
+		return false
+	}
+	switch s {
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	q.err = errorf(http.StatusBadRequest, name, "%s must be true or false, not %q", name, s)
+	return false
+}
+
 // time reads an RFC 3339 time parameter; the zero time when absent.
 func (q *query) time(name string) time.Time {
 	s := q.v.Get(name)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 
 	"github.com/cronbox/cronbox/engine"
+	"github.com/cronbox/cronbox/engine/apps"
 	"github.com/cronbox/cronbox/engine/store"
 )
 
@@ -18,6 +19,9 @@ type apiError struct {
 	Message string `json:"error"`
 	// Field names the bad field of the body or query parameter, if one.
 	Field string `json:"field,omitempty"`
+	// Findings are the problems of an app that was refused because of
+	// them (apps.ErrInvalid).
+	Findings []findingJSON `json:"findings,omitempty"`
 }
 
 func (e *apiError) Error() string {
@@ -41,10 +45,24 @@ func notFound(what string) *apiError {
 // asAPIError maps an error to its status: the sentinels of the engine and
 // the store, or 500.
 func asAPIError(err error) *apiError {
-	var ae *apiError
+	var (
+		ae   *apiError
+		verr *apps.ValidationError
+	)
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.As(err, &verr):
+		ae := errorf(http.StatusUnprocessableEntity, "", "%v", err)
+		ae.Findings = findingsOf(verr.Report)
+		return ae
+	case errors.Is(err, apps.ErrArchive):
+		return errorf(http.StatusUnprocessableEntity, "", "%v", err)
+	case errors.Is(err, apps.ErrExists):
+		return errorf(http.StatusConflict, "", "%v", err)
+	case errors.Is(err, apps.ErrNotFound):
+		// Its message may name the app's folder on the server.
+		return notFound("app")
 	case errors.Is(err, engine.ErrNotFound), errors.Is(err, store.ErrNotFound):
 		return errorf(http.StatusNotFound, "", "%v", err)
 	case errors.Is(err, engine.ErrBusy), errors.Is(err, engine.ErrInvalidTask), errors.Is(err, engine.ErrExists):

@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/cronbox/cronbox/engine"
+	"github.com/cronbox/cronbox/engine/apps"
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/runtime"
 )
@@ -31,6 +33,27 @@ type AppAdmin interface {
 	// SetEnabled switches the app on or off (its app.yaml's enabled
 	// field). The server reloads the app afterwards.
 	SetEnabled(ctx context.Context, app string, enabled bool) error
+}
+
+// AppLifecycle installs, exports, checks and uninstalls apps for the API,
+// as `cronbox app` does (package engine/apps). The server reloads the
+// engine after a change, checks roles and app scope, and keeps uploads and
+// exports in files of its own (Config.TempDir) while they are under way.
+type AppLifecycle interface {
+	// Install installs the app in the zip archive r of size bytes; with
+	// upgrade it replaces an installed app of the same name, after a
+	// backup. Its errors wrap apps.ErrArchive (a refused archive),
+	// apps.ErrExists (installed, and no upgrade) or apps.ErrInvalid (a
+	// *apps.ValidationError with the findings).
+	Install(ctx context.Context, r io.ReaderAt, size int64, upgrade bool) (*apps.Installed, error)
+	// Export writes the installed app as a zip archive to w, as
+	// `cronbox app export` does, and returns the archive's manifest.
+	Export(ctx context.Context, app string, w io.Writer) (*apps.ArchiveManifest, error)
+	// Uninstall removes the app after a backup; purge also deletes its
+	// data (store and files).
+	Uninstall(ctx context.Context, app string, purge bool) (*apps.Uninstalled, error)
+	// Validate checks the installed app, as `cronbox app validate` does.
+	Validate(ctx context.Context, app string) (*apps.Report, error)
 }
 
 // Config configures a Server. Engine, Store and Runtime are required.
@@ -46,6 +69,17 @@ type Config struct {
 	// Apps switches apps on and off. Default nil: the enable and disable
 	// endpoints of apps answer 501.
 	Apps AppAdmin
+	// Lifecycle installs, exports, validates and uninstalls apps. Default
+	// nil: those endpoints answer 501.
+	Lifecycle AppLifecycle
+	// MaxUpload is the largest app archive POST /apps accepts; larger
+	// uploads answer 413. Default 64 MiB.
+	MaxUpload int64
+	// TempDir is where uploaded archives and exports are written while
+	// they are checked or sent; it is created when needed. Default
+	// os.TempDir(); cronbox serve uses <home>/data/staging, on the disk
+	// of the apps rather than a temporary file system in memory.
+	TempDir string
 	// Logger receives request errors and the server's diagnostics.
 	// Default: discarded.
 	Logger *slog.Logger
@@ -87,6 +121,7 @@ func (c Config) withDefaults() (Config, error) {
 	}{
 		{"SessionTTL", int64(c.SessionTTL)}, {"PingInterval", int64(c.PingInterval)},
 		{"StreamBuffer", int64(c.StreamBuffer)}, {"TouchEvery", int64(c.TouchEvery)},
+		{"MaxUpload", c.MaxUpload},
 	} {
 		if d.v < 0 {
 			return c, fmt.Errorf("web config: %s must not be negative, got %d", d.name, d.v)
@@ -107,8 +142,17 @@ func (c Config) withDefaults() (Config, error) {
 	if c.TouchEvery == 0 {
 		c.TouchEvery = time.Minute
 	}
+	if c.MaxUpload == 0 {
+		c.MaxUpload = DefaultMaxUpload
+	}
+	if c.TempDir == "" {
+		c.TempDir = os.TempDir()
+	}
 	return c, nil
 }
+
+// DefaultMaxUpload is Config.MaxUpload's default: 64 MiB.
+const DefaultMaxUpload = 64 << 20
 
 // Server is Cronbox's HTTP server. Create one with New, serve Handler, and
 // Close it after the engine has stopped.
@@ -216,6 +260,10 @@ func (s *Server) routes() http.Handler {
 			r.Get("/modules", s.h(s.listModules))
 
 			r.Get("/apps", s.h(s.listApps))
+			r.With(admin).Post("/apps", s.h(s.installApp))
+			r.With(admin).Delete("/apps/{app}", s.h(s.uninstallApp))
+			r.With(admin).Get("/apps/{app}/export", s.h(s.exportApp))
+			r.Get("/apps/{app}/validation", s.h(s.validateApp))
 			r.With(operator).Post("/apps/{app}/enable", s.h(s.enableApp(true)))
 			r.With(operator).Post("/apps/{app}/disable", s.h(s.enableApp(false)))
 
