@@ -1,16 +1,26 @@
 package ui_test
 
 import (
+	"archive/zip"
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/chromedp/chromedp"
 )
 
 // The scenarios run against any target that has the app "demo" with the
 // tasks "work" (the progress task, scheduled) and "quick" (the same, one
-// short step), and the app "other" with the task "ping"; demo's tasks
-// carry hostile text in their descriptions.
+// short step), the app "other" with the task "ping", and the app "spare"
+// (version 0.3.0, the task "tick" and an unused module, tasks/unused.wasm)
+// that a scenario uninstalls and installs again; demo's tasks carry
+// hostile text in their descriptions.
 
 type scenario struct {
 	name string
@@ -26,6 +36,7 @@ var scenarios = []scenario{
 	{"ViewerSeesNoControls", viewerScenario},
 	{"AppScopedToken", scopedScenario},
 	{"NarrowWindow", narrowScenario},
+	{"AppLifecycle", appLifecycleScenario},
 }
 
 func signInScenario(t *testing.T, tb *tab, tg *target) {
@@ -198,6 +209,20 @@ func viewerScenario(t *testing.T, tb *tab, tg *target) {
 	if n := countOf(tb, "input.switch"); n != 0 {
 		t.Errorf("a viewer sees %d switches on the apps page", n)
 	}
+	for _, sel := range []string{"form.install-form", `input[type="file"]`, `button[aria-label^="Uninstall"]`, `a[aria-label^="Export"]`} {
+		if n := countOf(tb, sel); n != 0 {
+			t.Errorf("a viewer sees %d %s on the apps page", n, sel)
+		}
+	}
+	// A viewer may see an app's validation.
+	tb.click(`button[aria-label="Validation of demo"]`)
+	tb.until("demo's validation shows", `(() => { const v = document.querySelector('.validation[data-app="demo"]'); return v && v.dataset.state === 'ok' && v.textContent.includes('No problems found'); })()`)
+	if got := apiStatus(tb, "DELETE", "/api/v1/apps/demo", true); got != 403 {
+		t.Errorf("a viewer's uninstall = %d, want 403", got)
+	}
+	if got := apiStatus(tb, "GET", "/api/v1/apps/demo/export", false); got != 403 {
+		t.Errorf("a viewer's export = %d, want 403", got)
+	}
 	// The server refuses what the UI does not offer.
 	if got := apiStatus(tb, "POST", "/api/v1/tasks/demo/work/trigger", true); got != 403 {
 		t.Errorf("a viewer's trigger = %d, want 403", got)
@@ -241,4 +266,122 @@ func narrowScenario(t *testing.T, tb *tab, tg *target) {
 			t.Errorf("%s: the page is %d px wider than a 400 px window", path, w)
 		}
 	}
+}
+
+// download is what fetching an app's export in the page gave.
+type download struct {
+	Status      int
+	Type        string
+	Disposition string
+	Data        string // base64
+}
+
+func appLifecycleScenario(t *testing.T, tb *tab, tg *target) {
+	tb.signIn(tg.Tokens["admin"])
+	tb.open("/apps")
+	tb.visible(`tr[data-app="spare"]`)
+	tb.visible(`form.install-form input[type="file"]`)
+
+	// Export: the link downloads the archive with the session cookie.
+	href := eval[string](tb, `document.querySelector('a[aria-label="Export spare"]').getAttribute('href')`)
+	dl := eval[download](tb, fmt.Sprintf(`fetch(%s, {credentials: 'same-origin'}).then(async (r) => {
+		const b = new Uint8Array(await r.arrayBuffer());
+		let s = '';
+		for (let i = 0; i < b.length; i += 8192) s += String.fromCharCode(...b.subarray(i, i + 8192));
+		return {status: r.status, type: r.headers.get('Content-Type'), disposition: r.headers.get('Content-Disposition'), data: btoa(s)};
+	})`, js(href)))
+	if dl.Status != 200 || dl.Type != "application/zip" || !strings.HasPrefix(dl.Disposition, "attachment") || !strings.Contains(dl.Disposition, "spare-v0.3.0-") {
+		t.Fatalf("downloading %s: %d %q %q", href, dl.Status, dl.Type, dl.Disposition)
+	}
+	archive, err := base64.StdEncoding.DecodeString(dl.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(archive), int64(len(archive)))
+	if err != nil {
+		t.Fatalf("the export is not a zip archive: %v", err)
+	}
+	var names []string
+	for _, f := range zr.File {
+		names = append(names, f.Name)
+	}
+	if got := strings.Join(names, " "); got != "spare/app.yaml spare/config/tasks.yaml spare/tasks/tick.wasm spare/tasks/unused.wasm MANIFEST.json" {
+		t.Errorf("the export holds %s", got)
+	}
+	dir := t.TempDir()
+	exported := filepath.Join(dir, "spare.zip")
+	notZip := filepath.Join(dir, "notes.zip")
+	invalid := filepath.Join(dir, "invalid.zip")
+	writeFile(t, exported, archive)
+	writeFile(t, notZip, []byte("these are notes, not an archive"))
+	writeFile(t, invalid, zipOf(t, map[string]string{
+		"spare/app.yaml":          "name: spare\n",
+		"spare/config/tasks.yaml": "tasks:\n  - name: tick\n    schedule: \"61 * * * *\"\n",
+	}))
+
+	// Uninstall through the dialog, purging the app's data.
+	tb.click(`button[aria-label="Uninstall spare"]`)
+	tb.visible(`dialog[open] input[name="purge"]`)
+	tb.click(`dialog[open] input[name="purge"]`)
+	tb.click(`dialog[open] button[value="ok"]`)
+	tb.until("spare leaves the list", `!document.querySelector('tr[data-app="spare"]') && !!document.querySelector('tr[data-app="demo"]')`)
+	if status, body := tg.Client(t, tg.Tokens["admin"], "GET", "/apps", nil); status != 200 || strings.Contains(string(body), `"spare"`) {
+		t.Errorf("after uninstalling, GET /apps = %d %s", status, body)
+	}
+
+	// What is not an archive, and an app with errors, are refused with
+	// the reasons.
+	install := func(file string) {
+		t.Helper()
+		tb.do("choosing "+file, chromedp.SetUploadFiles(chromedp.CSS(`form.install-form input[type="file"]`), []string{file}))
+		tb.click(`form.install-form button[type="submit"]`)
+	}
+	install(notZip)
+	tb.until("the refusal shows", `(() => { const r = document.querySelector('.install-result'); return r.dataset.state === 'error' && r.textContent.includes('archive refused'); })()`)
+	install(invalid)
+	tb.until("the findings show", `(() => { const r = document.querySelector('.install-result'); return r.dataset.state === 'error' &&
+		[...r.querySelectorAll('.finding.error')].some((li) => li.textContent.includes('config/tasks.yaml:3') && li.textContent.includes('61')); })()`)
+	if n := countOf(tb, `tr[data-app="spare"]`); n != 0 {
+		t.Fatal("a refused archive installed spare")
+	}
+
+	// Installing the export brings the app back.
+	install(exported)
+	tb.until("the install succeeds", `(() => { const r = document.querySelector('.install-result'); return r.dataset.state === 'ok' && r.textContent.includes('Installed spare 0.3.0') && r.textContent.includes('tasks/unused.wasm'); })()`)
+	tb.until("spare is back and ok", `(() => { const b = document.querySelector('tr[data-app="spare"] td[data-label="Status"] .badge'); return b && b.textContent === 'ok'; })()`)
+	tb.click(`button[aria-label="Validation of spare"]`)
+	tb.until("its validation shows", `(() => { const v = document.querySelector('.validation[data-app="spare"]'); return v && v.dataset.state === 'ok' &&
+		[...v.querySelectorAll('.finding.warning')].some((li) => li.textContent.includes('tasks/unused.wasm')); })()`)
+	if eval[string](tb, `document.querySelector('button[aria-label="Validation of spare"]').getAttribute('aria-expanded')`) != "true" {
+		t.Error("the validation button does not say it is expanded")
+	}
+	status, body := tg.Client(t, tg.Tokens["admin"], "GET", "/tasks/spare/tick", nil)
+	if status != 200 {
+		t.Errorf("after installing again, GET /tasks/spare/tick = %d %s", status, body)
+	}
+}
+
+func writeFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// zipOf is an archive of the files, by name.
+func zipOf(t *testing.T, files map[string]string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for name, body := range files {
+		w, err := zw.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(w, body)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }

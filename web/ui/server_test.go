@@ -2,6 +2,7 @@ package ui_test
 
 import (
 	"context"
+	"io"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -36,12 +37,47 @@ const (
     description: A task of another tenant
     schedule: "0 3 * * *"
 `
+	// spare's task is disabled, so that uninstalling and installing it
+	// again leaves the count of enabled tasks, which DisableTask watches,
+	// alone.
+	spareTasks = `tasks:
+  - name: tick
+    description: Runs when triggered
+    enabled: false
+    environment: { STEPS: "1", SLEEP_MS: "10" }
+`
 )
 
-type appAdmin struct{ home string }
+// appAdmin changes the apps of a home, as cronbox serve does.
+type appAdmin struct {
+	home string
+	st   *store.SQLite
+}
 
 func (a appAdmin) SetEnabled(_ context.Context, name string, enabled bool) error {
 	return apps.SetEnabled(a.home, name, enabled)
+}
+
+func (a appAdmin) Install(ctx context.Context, r io.ReaderAt, size int64, upgrade bool) (*apps.Installed, error) {
+	return apps.InstallArchive(ctx, a.home, r, size, apps.InstallOptions{
+		Upgrade: upgrade, Validate: apps.ValidateOptions{CacheDir: wasmtest.CompilationCacheDir()},
+	})
+}
+
+func (a appAdmin) Export(_ context.Context, name string, w io.Writer) (*apps.ArchiveManifest, error) {
+	return apps.Export(a.home, name, w, apps.Limits{})
+}
+
+func (a appAdmin) Uninstall(ctx context.Context, name string, purge bool) (*apps.Uninstalled, error) {
+	return apps.Uninstall(ctx, a.home, name, apps.UninstallOptions{Purge: purge, Store: a.st})
+}
+
+func (a appAdmin) Validate(ctx context.Context, name string) (*apps.Report, error) {
+	dir, err := apps.Dir(a.home, name)
+	if err != nil {
+		return nil, apps.ErrNotFound
+	}
+	return apps.Validate(ctx, dir, apps.ValidateOptions{CacheDir: wasmtest.CompilationCacheDir()})
 }
 
 func write(t *testing.T, path string, b []byte) {
@@ -70,6 +106,13 @@ func startServer(t *testing.T) *target {
 	write(t, filepath.Join(other, "app.yaml"), []byte("name: other\nversion: 0.1.0\n"))
 	write(t, filepath.Join(other, "config", "tasks.yaml"), []byte(otherTasks))
 	write(t, filepath.Join(other, "tasks", "ping.wasm"), wasm)
+	// spare is exported, uninstalled and installed again by a scenario; its
+	// unused module is a warning of its validation.
+	spare := filepath.Join(home, "apps", "spare")
+	write(t, filepath.Join(spare, "app.yaml"), []byte("name: spare\ndescription: An app to uninstall and install again\nversion: 0.3.0\nenabled: true\n"))
+	write(t, filepath.Join(spare, "config", "tasks.yaml"), []byte(spareTasks))
+	write(t, filepath.Join(spare, "tasks", "tick.wasm"), wasm)
+	write(t, filepath.Join(spare, "tasks", "unused.wasm"), wasmtest.Hello())
 
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(home, "data", "cronbox.db"), store.Options{})
@@ -89,7 +132,8 @@ func startServer(t *testing.T) *target {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := web.New(web.Config{Engine: eng, Store: st, Runtime: rt, Apps: appAdmin{home}, UI: ui.Handler()})
+	admin := appAdmin{home: home, st: st}
+	srv, err := web.New(web.Config{Engine: eng, Store: st, Runtime: rt, Apps: admin, Lifecycle: admin, TempDir: filepath.Join(home, "data", "staging"), UI: ui.Handler()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,11 +5,18 @@ const BASE = '/api/v1';
 const CSRF_KEY = 'cronbox.csrf';
 
 export class ApiError extends Error {
-  constructor(status, message, field) {
+  constructor(status, message, field, findings) {
     super(message);
     this.status = status;
     this.field = field || '';
+    // findings are an app's problems when it was refused for them (422).
+    this.findings = Array.isArray(findings) ? findings : [];
   }
+}
+
+function errorOf(status, statusText, data) {
+  const msg = (data && typeof data.error === 'string' && data.error) || `${status} ${statusText}`;
+  return new ApiError(status, msg, data && data.field, data && data.findings);
 }
 
 let csrf = sessionStorage.getItem(CSRF_KEY) || '';
@@ -62,16 +69,61 @@ export async function request(method, path, { query, body, signal, quiet401 } = 
     }
   }
   if (!res.ok) {
-    const msg = (data && typeof data.error === 'string' && data.error) || `${res.status} ${res.statusText}`;
-    const err = new ApiError(res.status, msg, data && data.field);
+    const err = errorOf(res.status, res.statusText, data);
     if (res.status === 401 && !quiet401) onUnauthorized(err);
     throw err;
   }
   return data;
 }
 
+// upload sends a file as the "file" field of a form, with the CSRF value;
+// onProgress(fraction) follows the upload. It resolves to the JSON answer.
+// (XMLHttpRequest, as fetch reports no upload progress.)
+export function upload(path, file, { query, onProgress } = {}) {
+  let url = BASE + path;
+  const qs = new URLSearchParams(query || {}).toString();
+  if (qs) url += `?${qs}`;
+  const form = new FormData();
+  form.append('file', file);
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', url);
+    xhr.setRequestHeader('Accept', 'application/json');
+    if (csrf) xhr.setRequestHeader('X-CSRF-Token', csrf);
+    if (onProgress) {
+      xhr.upload.addEventListener('progress', (e) => {
+        if (e.lengthComputable) onProgress(e.loaded / e.total);
+      });
+    }
+    xhr.addEventListener('load', () => {
+      let data = null;
+      try {
+        data = xhr.responseText ? JSON.parse(xhr.responseText) : null;
+      } catch {
+        data = null;
+      }
+      if (xhr.status >= 200 && xhr.status < 300) {
+        resolve(data);
+        return;
+      }
+      const err = errorOf(xhr.status, xhr.statusText, data);
+      if (xhr.status === 401) onUnauthorized(err);
+      reject(err);
+    });
+    xhr.addEventListener('error', () => reject(new ApiError(0, 'The server cannot be reached.')));
+    xhr.addEventListener('abort', () => reject(new ApiError(0, 'The upload was cancelled.')));
+    xhr.send(form);
+  });
+}
+
 export const get = (path, query, opts) => request('GET', path, { ...opts, query });
 export const post = (path, body, opts) => request('POST', path, { ...opts, body });
 export const patch = (path, body, opts) => request('PATCH', path, { ...opts, body });
+export const del = (path, query, opts) => request('DELETE', path, { ...opts, query });
+
+export const appPath = (app) => `/apps/${encodeURIComponent(app)}`;
+// appExportURL is the download link of an app's archive; a GET with the
+// session cookie, so no CSRF value is needed.
+export const appExportURL = (app) => `${BASE}${appPath(app)}/export`;
 
 export const taskPath = (app, task) => `/tasks/${encodeURIComponent(app)}/${encodeURIComponent(task)}`;
