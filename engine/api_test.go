@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -44,6 +46,19 @@ func TestAppsSnapshot(t *testing.T) {
 	}
 	if err := b.engine.ReloadApp(context.Background(), "../x"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("ReloadApp of a bad name: %v", err)
+	}
+	// An app whose folder is gone is removed, not kept with a load error.
+	if err := os.RemoveAll(filepath.Join(b.home, "apps", "b")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.engine.ReloadApp(context.Background(), "b"); err != nil {
+		t.Fatal(err)
+	}
+	if a, ok := b.engine.App("b"); ok && (!a.Removed || a.LoadError != "") {
+		t.Errorf("app b after its folder went: %+v; want it removed", a)
+	}
+	if _, ok := b.engine.Task("b", "job"); ok {
+		t.Error("task b/job still there after its app's folder went")
 	}
 }
 

@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"time"
@@ -190,6 +193,13 @@ func problemsAsErrors(ps []app.Problem) []error {
 func (e *Engine) reloadApp(ctx context.Context, name string) error {
 	e.reloadMu.Lock()
 	defer e.reloadMu.Unlock()
+	// An app whose folder is gone is removed, as Reload removes it: it
+	// stops firing and its running runs finish.
+	if _, err := os.Stat(filepath.Join(e.appsDir(), name)); errors.Is(err, fs.ErrNotExist) {
+		e.removeApp(ctx, name)
+		e.unloadUnused(ctx)
+		return nil
+	}
 	ov, err := e.overrides(ctx)
 	if err != nil {
 		return fmt.Errorf("reloading app %s: %w", name, err)
