@@ -91,7 +91,7 @@ func serve(ctx context.Context, e *env, log *slog.Logger, home, listen string, m
 			return apps.SetEnabled(home, name, enabled)
 		}),
 		Lifecycle: homeApps{home: home, st: st},
-		TempDir:   filepath.Join(home, "data", "staging"),
+		TempDir:   webTempDir(log, home),
 	})
 	if err != nil {
 		return err
@@ -139,6 +139,25 @@ func serve(ctx context.Context, e *env, log *slog.Logger, home, listen string, m
 		err = nil
 	}
 	return err
+}
+
+// webTempDir returns where the web server writes uploads and exports while
+// they are under way, <home>/data/staging, first removing those a killed
+// serve left there. (The folders there are `cronbox app`'s, locked while in
+// use, and cleaned by it.)
+func webTempDir(log *slog.Logger, home string) string {
+	dir := filepath.Join(home, "data", "staging")
+	for _, pattern := range []string{".upload-*.zip", ".export-*.zip"} {
+		stale, _ := filepath.Glob(filepath.Join(dir, pattern))
+		for _, p := range stale {
+			if fi, err := os.Lstat(p); err == nil && fi.Mode().IsRegular() {
+				if err := os.Remove(p); err != nil {
+					log.Warn("removing a stale upload", "file", p, "err", err)
+				}
+			}
+		}
+	}
+	return dir
 }
 
 // homeApps installs, exports, checks and uninstalls the apps of home for
