@@ -64,44 +64,6 @@ type fixture struct {
 	tokens map[string]string
 }
 
-// appAdmin switches apps on and off, installs, exports, checks and
-// uninstalls them in a home, as serve does.
-type appAdmin struct {
-	home string
-	st   *store.SQLite
-}
-
-var (
-	_ AppAdmin     = appAdmin{}
-	_ AppLifecycle = appAdmin{}
-)
-
-func (a appAdmin) SetEnabled(_ context.Context, name string, enabled bool) error {
-	return apps.SetEnabled(a.home, name, enabled)
-}
-
-func (a appAdmin) Install(ctx context.Context, r io.ReaderAt, size int64, upgrade bool) (*apps.Installed, error) {
-	return apps.InstallArchive(ctx, a.home, r, size, apps.InstallOptions{
-		Upgrade: upgrade, Validate: apps.ValidateOptions{CacheDir: wasmtest.CompilationCacheDir()},
-	})
-}
-
-func (a appAdmin) Export(_ context.Context, name string, w io.Writer) (*apps.ArchiveManifest, error) {
-	return apps.Export(a.home, name, w, apps.Limits{})
-}
-
-func (a appAdmin) Uninstall(ctx context.Context, name string, purge bool) (*apps.Uninstalled, error) {
-	return apps.Uninstall(ctx, a.home, name, apps.UninstallOptions{Purge: purge, Store: a.st})
-}
-
-func (a appAdmin) Validate(ctx context.Context, name string) (*apps.Report, error) {
-	dir, err := apps.Dir(a.home, name)
-	if err != nil {
-		return nil, apps.ErrNotFound
-	}
-	return apps.Validate(ctx, dir, apps.ValidateOptions{CacheDir: wasmtest.CompilationCacheDir()})
-}
-
 func writeFile(t *testing.T, path string, b []byte) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -152,7 +114,7 @@ func newFixture(t *testing.T, adjust ...func(*Config)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin := appAdmin{home: home, st: st}
+	admin := apps.Home{Dir: home, Store: st, CacheDir: wasmtest.CompilationCacheDir()}
 	cfg := Config{Engine: eng, Store: st, Runtime: rt, Apps: admin, Lifecycle: admin, TempDir: filepath.Join(home, "data", "staging"), PingInterval: time.Hour}
 	for _, f := range adjust {
 		f(&cfg)

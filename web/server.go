@@ -336,10 +336,3 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 	})
 }
 
-// AppAdminFunc adapts a function to AppAdmin.
-type AppAdminFunc func(ctx context.Context, app string, enabled bool) error
-
-// SetEnabled implements AppAdmin.
-func (f AppAdminFunc) SetEnabled(ctx context.Context, app string, enabled bool) error {
-	return f(ctx, app, enabled)
-}

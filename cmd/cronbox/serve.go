@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -85,12 +84,11 @@ func serve(ctx context.Context, e *env, log *slog.Logger, home, listen string, m
 	// RecordEvents stays off): it is made before the engine starts, to see
 	// every event, and closed after the engine stops, so that the runs the
 	// stop interrupts are recorded too.
+	homeApps := apps.Home{Dir: home, Store: st, CacheDir: filepath.Join(home, "data", "cache")}
 	ws, err := web.New(web.Config{
 		Engine: eng, Store: st, Runtime: rt, Logger: log, MetricsOpen: metricsOpen, UI: ui.Handler(),
-		Apps: web.AppAdminFunc(func(_ context.Context, name string, enabled bool) error {
-			return apps.SetEnabled(home, name, enabled)
-		}),
-		Lifecycle: homeApps{home: home, st: st},
+		Apps:      homeApps,
+		Lifecycle: homeApps,
 		TempDir:   webTempDir(log, home),
 	})
 	if err != nil {
@@ -158,38 +156,6 @@ func webTempDir(log *slog.Logger, home string) string {
 		}
 	}
 	return dir
-}
-
-// homeApps installs, exports, checks and uninstalls the apps of home for
-// the API, as `cronbox app` does.
-type homeApps struct {
-	home string
-	st   *store.SQLite
-}
-
-var _ web.AppLifecycle = homeApps{}
-
-func (h homeApps) Install(ctx context.Context, r io.ReaderAt, size int64, upgrade bool) (*apps.Installed, error) {
-	return apps.InstallArchive(ctx, h.home, r, size, apps.InstallOptions{
-		Upgrade:  upgrade,
-		Validate: apps.ValidateOptions{CacheDir: filepath.Join(h.home, "data", "cache")},
-	})
-}
-
-func (h homeApps) Export(_ context.Context, name string, w io.Writer) (*apps.ArchiveManifest, error) {
-	return apps.Export(h.home, name, w, apps.Limits{})
-}
-
-func (h homeApps) Uninstall(ctx context.Context, name string, purge bool) (*apps.Uninstalled, error) {
-	return apps.Uninstall(ctx, h.home, name, apps.UninstallOptions{Purge: purge, Store: h.st})
-}
-
-func (h homeApps) Validate(ctx context.Context, name string) (*apps.Report, error) {
-	dir, err := apps.Dir(h.home, name)
-	if err != nil {
-		return nil, fmt.Errorf("validating app %s: %w", name, apps.ErrNotFound)
-	}
-	return apps.Validate(ctx, dir, apps.ValidateOptions{CacheDir: filepath.Join(h.home, "data", "cache")})
 }
 
 func stopEngine(ctx context.Context, log *slog.Logger, eng *engine.Engine) {

@@ -2,7 +2,6 @@ package ui_test
 
 import (
 	"context"
-	"io"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -47,38 +46,6 @@ const (
     environment: { STEPS: "1", SLEEP_MS: "10" }
 `
 )
-
-// appAdmin changes the apps of a home, as cronbox serve does.
-type appAdmin struct {
-	home string
-	st   *store.SQLite
-}
-
-func (a appAdmin) SetEnabled(_ context.Context, name string, enabled bool) error {
-	return apps.SetEnabled(a.home, name, enabled)
-}
-
-func (a appAdmin) Install(ctx context.Context, r io.ReaderAt, size int64, upgrade bool) (*apps.Installed, error) {
-	return apps.InstallArchive(ctx, a.home, r, size, apps.InstallOptions{
-		Upgrade: upgrade, Validate: apps.ValidateOptions{CacheDir: wasmtest.CompilationCacheDir()},
-	})
-}
-
-func (a appAdmin) Export(_ context.Context, name string, w io.Writer) (*apps.ArchiveManifest, error) {
-	return apps.Export(a.home, name, w, apps.Limits{})
-}
-
-func (a appAdmin) Uninstall(ctx context.Context, name string, purge bool) (*apps.Uninstalled, error) {
-	return apps.Uninstall(ctx, a.home, name, apps.UninstallOptions{Purge: purge, Store: a.st})
-}
-
-func (a appAdmin) Validate(ctx context.Context, name string) (*apps.Report, error) {
-	dir, err := apps.Dir(a.home, name)
-	if err != nil {
-		return nil, apps.ErrNotFound
-	}
-	return apps.Validate(ctx, dir, apps.ValidateOptions{CacheDir: wasmtest.CompilationCacheDir()})
-}
 
 func write(t *testing.T, path string, b []byte) {
 	t.Helper()
@@ -132,7 +99,7 @@ func startServer(t *testing.T) *target {
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin := appAdmin{home: home, st: st}
+	admin := apps.Home{Dir: home, Store: st, CacheDir: wasmtest.CompilationCacheDir()}
 	srv, err := web.New(web.Config{Engine: eng, Store: st, Runtime: rt, Apps: admin, Lifecycle: admin, TempDir: filepath.Join(home, "data", "staging"), UI: ui.Handler()})
 	if err != nil {
 		t.Fatal(err)
