@@ -106,7 +106,6 @@ func (e *Engine) runGuest(h *runHandle, log *slog.Logger) store.RunEnd {
 	}
 
 	res, err := e.cfg.Runtime.Run(hostapi.WithCall(h.ctx, call), h.module, spec)
-	sink.end()
 	var end store.RunEnd
 	if err != nil {
 		end = e.failedEnd(err)
@@ -131,6 +130,7 @@ func (e *Engine) runGuest(h *runHandle, log *slog.Logger) store.RunEnd {
 	if h.overdue.Load() && end.Error == "" && end.Status != store.StatusSucceeded {
 		end.Error = "overdue: ran past maxRuntime " + t.MaxRuntime.String()
 	}
+	end.Logs = sink.end()
 	return end
 }
 
@@ -293,13 +293,22 @@ func (s *runSink) Log(level hostapi.Level, msg string) {
 	}
 }
 
-// end writes the lines left when the run has returned; a line logged
+// end returns the lines not written yet when the run has returned, for
+// the write that ends the run (after any flush under way); a line logged
 // later (there should be none) waits for no timer.
-func (s *runSink) end() {
+func (s *runSink) end() []store.LogLine {
+	s.flushing.Lock()
+	defer s.flushing.Unlock()
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.ended = true
-	s.mu.Unlock()
-	s.flush()
+	if s.timer != nil {
+		s.timer.Stop()
+		s.timer = nil
+	}
+	lines := s.buf
+	s.buf = nil
+	return lines
 }
 
 // Progress implements hostapi.Sink.

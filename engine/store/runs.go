@@ -111,6 +111,9 @@ type RunEnd struct {
 	Error      string
 	Result     json.RawMessage
 	PeakMemory int64
+	// Logs are the run's last log lines, appended as AppendLogs appends
+	// them in the transaction that ends the run: one write, not two.
+	Logs []LogLine
 }
 
 // RunFilter selects runs for ListRuns. The zero value selects the newest
@@ -298,7 +301,12 @@ func (s *SQLite) FinishRun(ctx context.Context, id int64, end RunEnd) error {
 	case len(end.Result) > 0 && !json.Valid(end.Result):
 		return fmt.Errorf("finishing run %d: %w: result is not JSON", id, ErrInvalid)
 	}
-	err := s.w.doOne(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	finish := func(ctx context.Context, tx *sql.Tx) error {
+		if len(end.Logs) > 0 {
+			if err := s.appendLogs(ctx, tx, id, end.Logs); err != nil {
+				return err
+			}
+		}
 		res, err := tx.StmtContext(ctx, s.ws.finishRun).ExecContext(ctx,
 			end.Status, formatTime(end.EndTime), end.Duration.Milliseconds(), end.ExitCode,
 			end.Output, nullString(end.Error), nullJSON(end.Result), end.PeakMemory, id)
@@ -317,7 +325,13 @@ func (s *SQLite) FinishRun(ctx context.Context, id int64, end RunEnd) error {
 			return err
 		}
 		return fmt.Errorf("%w: it is %s", ErrFinished, status)
-	})
+	}
+	var err error
+	if len(end.Logs) > 0 {
+		err = s.w.do(ctx, finish)
+	} else {
+		err = s.w.doOne(ctx, finish)
+	}
 	if err != nil {
 		return fmt.Errorf("finishing run %d: %w", id, err)
 	}
@@ -330,39 +344,44 @@ func (s *SQLite) AppendLogs(ctx context.Context, runID int64, lines []LogLine) e
 		return nil
 	}
 	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		var last int64
-		if err := tx.StmtContext(ctx, s.ws.lastLogSeq).QueryRowContext(ctx, runID).Scan(&last); err != nil {
-			return err
-		}
-		room := max(0, int64(s.opts.MaxLogLines)-last)
-		keep := lines[:min(int64(len(lines)), room)]
-		insert := tx.StmtContext(ctx, s.ws.insertLog)
-		for i, l := range keep {
-			_, err := insert.ExecContext(ctx, runID, last+1+int64(i), formatTime(s.now(l.Time)), l.Level, l.Message)
-			if isForeignKey(err) {
-				return ErrNotFound
-			}
-			if err != nil {
-				return err
-			}
-		}
-		if dropped := len(lines) - len(keep); dropped > 0 {
-			res, err := tx.StmtContext(ctx, s.ws.addLogsDropped).ExecContext(ctx, dropped, runID)
-			if err != nil {
-				return err
-			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return err
-			}
-			if n == 0 {
-				return ErrNotFound
-			}
-		}
-		return nil
+		return s.appendLogs(ctx, tx, runID, lines)
 	})
 	if err != nil {
 		return fmt.Errorf("appending logs to run %d: %w", runID, err)
+	}
+	return nil
+}
+
+// appendLogs is AppendLogs inside the write transaction tx.
+func (s *SQLite) appendLogs(ctx context.Context, tx *sql.Tx, runID int64, lines []LogLine) error {
+	var last int64
+	if err := tx.StmtContext(ctx, s.ws.lastLogSeq).QueryRowContext(ctx, runID).Scan(&last); err != nil {
+		return err
+	}
+	room := max(0, int64(s.opts.MaxLogLines)-last)
+	keep := lines[:min(int64(len(lines)), room)]
+	insert := tx.StmtContext(ctx, s.ws.insertLog)
+	for i, l := range keep {
+		_, err := insert.ExecContext(ctx, runID, last+1+int64(i), formatTime(s.now(l.Time)), l.Level, l.Message)
+		if isForeignKey(err) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if dropped := len(lines) - len(keep); dropped > 0 {
+		res, err := tx.StmtContext(ctx, s.ws.addLogsDropped).ExecContext(ctx, dropped, runID)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return ErrNotFound
+		}
 	}
 	return nil
 }

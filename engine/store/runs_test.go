@@ -559,3 +559,42 @@ func TestPruneRuns(t *testing.T) {
 		})
 	}
 }
+
+// TestFinishRunWithLogs ends a run and appends its last lines in one
+// write; a run that is no longer running gets neither.
+func TestFinishRunWithLogs(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, Options{})
+	ctx := t.Context()
+	id := mustStart(t, s, manual("a", "t", epoch))
+	if err := s.AppendLogs(ctx, id, []LogLine{{Time: epoch, Level: "info", Message: "first"}}); err != nil {
+		t.Fatal(err)
+	}
+	end := RunEnd{Status: StatusSucceeded, EndTime: epoch.Add(time.Second), Duration: time.Second,
+		Logs: []LogLine{{Time: epoch, Level: "warn", Message: "second"}, {Time: epoch, Level: "info", Message: "third"}}}
+	if err := s.FinishRun(ctx, id, end); err != nil {
+		t.Fatal(err)
+	}
+	lines, err := s.RunLogs(ctx, id, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range lines {
+		got = append(got, fmt.Sprintf("%d %s %s", l.Seq, l.Level, l.Message))
+	}
+	if want := []string{"1 info first", "2 warn second", "3 info third"}; !slices.Equal(got, want) {
+		t.Errorf("logs %q, want %q", got, want)
+	}
+	if r, err := s.GetRun(ctx, id); err != nil || r.Status != StatusSucceeded {
+		t.Fatalf("run %+v, %v", r, err)
+	}
+	// Finishing it again fails, and appends nothing.
+	end.Logs = []LogLine{{Time: epoch, Level: "info", Message: "late"}}
+	if err := s.FinishRun(ctx, id, end); !errors.Is(err, ErrFinished) {
+		t.Errorf("FinishRun of a finished run = %v, want %v", err, ErrFinished)
+	}
+	if lines, _ := s.RunLogs(ctx, id, 0, 10); len(lines) != 3 {
+		t.Errorf("%d lines after the failed FinishRun, want 3", len(lines))
+	}
+}

@@ -61,7 +61,7 @@ type Store interface {
 	StartRun(ctx context.Context, r Run) (int64, error)
 	// FinishRun records how the running run id ended. It returns
 	// ErrNotFound for an unknown run and ErrFinished for a run that is no
-	// longer running.
+	// longer running, and then appends none of end.Logs.
 	FinishRun(ctx context.Context, id int64, end RunEnd) error
 	// RecordSkipped records a run that could not start, with r.Reason
 	// saying why; it is subject to the same ScheduledTime uniqueness as
