@@ -12,7 +12,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"path/filepath"
 	goruntime "runtime"
@@ -112,7 +111,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.Clock = RealClock{}
 	}
 	if c.Logger == nil {
-		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	checks := []struct {
 		name string
