@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -222,9 +223,27 @@ func csrfOK(r *http.Request, sess *session) bool {
 	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(sess.csrf)) == 1
 }
 
-// principal returns who r acts for, or nil. A bearer header wins over a
-// cookie; a malformed header counts as no valid token.
+type localConnKey struct{}
+
+// LocalContext marks the requests of connection c as local: for
+// http.Server.ConnContext of a server on a Unix socket that only the
+// home's owner may open (its file mode is the authentication). A local
+// request acts as an admin of every app, named "local", without a token.
+// Never use it for a TCP listener.
+func (s *Server) LocalContext(ctx context.Context, c net.Conn) context.Context {
+	if _, ok := c.(*net.UnixConn); !ok {
+		return ctx
+	}
+	return context.WithValue(ctx, localConnKey{}, true)
+}
+
+// principal returns who r acts for, or nil. A request over a local
+// connection acts as the local admin; otherwise a bearer header wins over
+// a cookie, and a malformed header counts as no valid token.
 func (s *Server) principal(r *http.Request) (*principal, error) {
+	if local, _ := r.Context().Value(localConnKey{}).(bool); local {
+		return &principal{token: store.Token{Name: "local", Role: RoleAdmin}, role: roleAdmin}, nil
+	}
 	if auth := r.Header.Get("Authorization"); auth != "" {
 		scheme, tok, ok := strings.Cut(auth, " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {

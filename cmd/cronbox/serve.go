@@ -104,6 +104,7 @@ func serve(ctx context.Context, e *env, log *slog.Logger, home, listen string, m
 	srv.RegisterOnShutdown(ws.CloseStreams)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	local := serveLocal(log, home, ws)
 	log.Info("listening", "addr", ln.Addr().String())
 	if e.listening != nil {
 		e.listening(ln.Addr())
@@ -129,6 +130,9 @@ func serve(ctx context.Context, e *env, log *slog.Logger, home, listen string, m
 	defer cancel()
 	if serr := srv.Shutdown(shutdownCtx); serr != nil && err == nil {
 		err = serr
+	}
+	if local != nil {
+		local.Shutdown(shutdownCtx)
 	}
 	stopWatching()
 	<-watched

@@ -55,6 +55,31 @@ func runTask(ctx context.Context, e *env, args []string) int {
 			if *input != "" {
 				in = json.RawMessage(*input)
 			}
+			if client := localClient(*home); client != nil {
+				// A serve runs this home: the run is its own, under the
+				// task's overlap policy and quotas, and shows live.
+				r, err := triggerRemote(ctx, e, client, appName, task, in)
+				if err != nil {
+					fmt.Fprintf(e.stderr, "cronbox task trigger: %v\n", err)
+					return 1
+				}
+				if *asJSON {
+					if err := printJSON(e.stdout, r); err != nil {
+						return 1
+					}
+				} else {
+					fmt.Fprint(e.stdout, r.Output)
+					exit := -1
+					if r.ExitCode != nil {
+						exit = *r.ExitCode
+					}
+					fmt.Fprintf(e.stderr, "run %d of %s/%s (by the running serve): %s (exit %d) %s%s\n", r.ID, appName, task, r.Status, exit, r.Error, r.Reason)
+				}
+				if r.Status != string(store.StatusSucceeded) {
+					return 1
+				}
+				return 0
+			}
 			failed := false
 			code := withStore(ctx, e, *home, func(st *store.SQLite) error {
 				r, err := triggerTask(ctx, e, *home, st, appName, task, in)
