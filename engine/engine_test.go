@@ -621,3 +621,43 @@ tasks:
 		t.Fatalf("%d dependency runs of report, want 1: fetch succeeded before the restart", n)
 	}
 }
+
+// TestCatchUpLeavesNextFireToScheduler covers the moment between Start's
+// Reload, which sets a task's next fire time from the clock, and its
+// catch-up, which reads the clock again: a fire time that passes in
+// between is the scheduler's to fire, not a missed one.
+func TestCatchUpLeavesNextFireToScheduler(t *testing.T) {
+	t.Parallel()
+	b := newBundle(t, Config{}, testApp{name: "demo", tasks: `
+tasks:
+  - name: tick
+    schedule: "*/5 * * * *"
+    misfire: run-once
+    misfireWindow: 1h
+`, modules: map[string][]byte{"tick": wasmtest.Hello()}})
+	ctx := context.Background()
+	// The last fire a previous process recorded: 10:00, and it is 10:12.
+	if _, err := b.store.RecordSkipped(ctx, store.Run{App: "demo", Task: "tick", Trigger: store.TriggerSchedule,
+		ScheduledTime: t0, StartTime: t0, Reason: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	b.clock.Advance(12 * time.Minute)
+	if err := b.engine.Reload(ctx); err != nil { // next fire: 10:15
+		t.Fatal(err)
+	}
+	b.clock.Advance(4 * time.Minute) // 10:16: past 10:15 before catch-up looks
+	b.engine.mu.Lock()
+	b.engine.started = true // as Start has, so that the catch-up run is taken
+	b.engine.mu.Unlock()
+	b.engine.catchUp(ctx)
+	b.idle()
+	runs := b.runs("demo", "tick")
+	if n := count(runs, store.StatusSucceeded, store.TriggerCatchUp); n != 1 {
+		t.Fatalf("%d catch-up runs, want 1: %+v", n, runs)
+	}
+	for _, r := range runs {
+		if r.Trigger == store.TriggerCatchUp && !r.ScheduledTime.Equal(t0.Add(10*time.Minute)) {
+			t.Errorf("catch-up for %v, want 10:10, the last time before the next fire (10:15)", r.ScheduledTime.Format("15:04"))
+		}
+	}
+}

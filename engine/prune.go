@@ -38,7 +38,7 @@ func (e *Engine) sweep() {
 	deleted := 0
 	now := e.cfg.Clock.Now()
 	for _, t := range tasks {
-		if e.isStopping() {
+		if !e.Started() { // stopping
 			break
 		}
 		n, err := e.cfg.Store.PruneRuns(context.Background(), t.App, t.Name, t.Retention.Keep, t.Retention.MaxAge, now)
@@ -56,10 +56,4 @@ func (e *Engine) sweep() {
 	e.addBusyLocked(-1)
 	e.armPruneLocked()
 	e.mu.Unlock()
-}
-
-func (e *Engine) isStopping() bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.stopping
 }
