@@ -197,6 +197,8 @@ type TaskUpdate struct {
 // the app (an error wrapping ErrInvalidOverride names the problems), stores
 // it and applies it.
 func (e *Engine) UpdateTask(ctx context.Context, appName, task string, u TaskUpdate) error {
+	e.overrideMu.Lock()
+	defer e.overrideMu.Unlock()
 	e.mu.Lock()
 	_, ok := e.tasks[appName+"/"+task]
 	e.mu.Unlock()
@@ -250,6 +252,8 @@ func (e *Engine) CreateTask(ctx context.Context, appName string, spec app.TaskSp
 	if err := app.ValidName(spec.Name); err != nil {
 		return fmt.Errorf("creating task in %s: %w: %w", appName, ErrInvalidOverride, err)
 	}
+	e.overrideMu.Lock()
+	defer e.overrideMu.Unlock()
 	e.mu.Lock()
 	as := e.apps[appName]
 	_, taken := e.tasks[appName+"/"+spec.Name]
@@ -280,6 +284,8 @@ func (e *Engine) CreateTask(ctx context.Context, appName string, spec app.TaskSp
 // deleted, a task of tasks.yaml gets an override that deletes it. Its runs
 // going on finish.
 func (e *Engine) DeleteTask(ctx context.Context, appName, task string) error {
+	e.overrideMu.Lock()
+	defer e.overrideMu.Unlock()
 	e.mu.Lock()
 	ts, ok := e.tasks[appName+"/"+task]
 	custom := ok && ts.task.Custom

@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -104,6 +107,32 @@ func TestUpdateTask(t *testing.T) {
 	}
 	if err := b.engine.UpdateTask(ctx, "a", "nope", TaskUpdate{Enabled: &on}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown task: %v", err)
+	}
+}
+
+// Changes of different fields of one task made at the same time all stick:
+// each reads, changes and writes the task's override, and none of them may
+// write over another's change with what it read before it.
+func TestConcurrentTaskChangesAllStick(t *testing.T) {
+	b := apiBundle(t)
+	ctx := context.Background()
+	for i := range 10 {
+		sched := json.RawMessage(fmt.Sprintf(`"%d * * * *"`, i))
+		env := map[string]string{"ROUND": strconv.Itoa(i)}
+		on := i%2 == 0
+		var wg sync.WaitGroup
+		errs := make([]error, 3)
+		wg.Go(func() { errs[0] = b.engine.SetEnabled(ctx, "a", "tick", on) })
+		wg.Go(func() { errs[1] = b.engine.UpdateTask(ctx, "a", "tick", TaskUpdate{Schedule: sched}) })
+		wg.Go(func() { errs[2] = b.engine.UpdateTask(ctx, "a", "tick", TaskUpdate{Environment: env}) })
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			t.Fatal(err)
+		}
+		info, _ := b.engine.Task("a", "tick")
+		if info.Task.Enabled != on || info.Task.Schedule.Cron != fmt.Sprintf("%d * * * *", i) || info.Task.Environment["ROUND"] != strconv.Itoa(i) {
+			t.Fatalf("round %d: a change was lost: enabled %v, schedule %q, environment %v", i, info.Task.Enabled, info.Task.Schedule.Cron, info.Task.Environment)
+		}
 	}
 }
 

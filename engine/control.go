@@ -125,6 +125,8 @@ func (e *Engine) Tasks() []TaskInfo {
 // SetEnabled switches a task on or off through its override in the store.
 // Enabling a task clears its failure count and the reason it was disabled.
 func (e *Engine) SetEnabled(ctx context.Context, appName, task string, enabled bool) error {
+	e.overrideMu.Lock()
+	defer e.overrideMu.Unlock()
 	e.mu.Lock()
 	_, ok := e.tasks[appName+"/"+task]
 	e.mu.Unlock()

@@ -164,6 +164,10 @@ type Engine struct {
 	log *slog.Logger
 
 	reloadMu sync.Mutex // serializes loading apps
+	// overrideMu serializes the changes of tasks' overrides, each of which
+	// reads an override, changes it and writes it back: without it, two
+	// changes made at once would write over each other.
+	overrideMu sync.Mutex
 
 	mu       sync.Mutex
 	idle     *sync.Cond // signalled when busy drops to zero
