@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -42,6 +43,32 @@ func TestTriggerThroughServe(t *testing.T) {
 	}
 	if code, _, stderr := cli(t, "task", "trigger", "demo/nope", "--home", home); code != 1 || !strings.Contains(stderr, "not found") {
 		t.Errorf("trigger of an unknown task through serve: exit %d, %s", code, stderr)
+	}
+
+	// enable and disable are serve's changes too, applied at once.
+	code, stdout, stderr = cli(t, "task", "disable", "demo/hello", "--home", home, "--json")
+	if code != 0 || !strings.Contains(stdout, `"enabled": false`) {
+		t.Fatalf("disable through serve: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if !strings.Contains(logs(), "task enabled changed") {
+		t.Errorf("serve's log does not show the task disabled:\n%s", logs())
+	}
+	_, stdout, _ = cli(t, "task", "list", "--home", home, "--json")
+	var tasks []struct {
+		App, Task string
+		Enabled   bool
+	}
+	if err := json.Unmarshal([]byte(stdout), &tasks); err != nil || !slices.Contains(tasks, struct {
+		App, Task string
+		Enabled   bool
+	}{"demo", "hello", false}) {
+		t.Errorf("after disable through serve, task list shows (%v):\n%s", err, stdout)
+	}
+	if code, stdout, stderr := cli(t, "task", "enable", "demo/hello", "--home", home); code != 0 || stdout != "demo/hello enabled\n" {
+		t.Errorf("enable through serve: exit %d, %q %s", code, stdout, stderr)
+	}
+	if code, _, stderr := cli(t, "task", "enable", "demo/nope", "--home", home); code != 1 || !strings.Contains(stderr, "not found") {
+		t.Errorf("enable of an unknown task through serve: exit %d, %s", code, stderr)
 	}
 
 	if code, stderr := stop(); code != 0 {

@@ -146,11 +146,11 @@ func TestServe(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
-	// A task disabled by the CLI stops firing once serve sees the override.
+	// A task disabled by the CLI, through serve, stops firing.
 	if code, _, stderr := cli(t, "task", "disable", "demo/hello", "--home", home); code != 0 {
 		t.Fatalf("task disable: exit %d: %s", code, stderr)
 	}
-	for !strings.Contains(logs(), "overrides changed") {
+	for !strings.Contains(logs(), "task enabled changed") {
 		if time.Now().After(deadline) {
 			_, stderr := stop()
 			t.Fatalf("serve did not reload after task disable:\n%s", stderr)

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -99,8 +101,22 @@ func runTask(ctx context.Context, e *env, args []string) int {
 			}
 			return code
 		}
+		enabled := sub == "enable"
+		if client := localClient(*home); client != nil {
+			// A serve runs this home: it makes the change, one at a time
+			// with the API's, and applies it at once.
+			path := "/api/v1/tasks/" + url.PathEscape(appName) + "/" + url.PathEscape(task) + "/" + sub
+			if err := callLocal(ctx, client, "POST", path, nil, http.StatusOK, nil); err != nil {
+				fmt.Fprintf(e.stderr, "cronbox task %s: %v\n", sub, err)
+				return 1
+			}
+			if err := printEnabled(e.stdout, appName, task, enabled, *asJSON); err != nil {
+				return 1
+			}
+			return 0
+		}
 		return withStore(ctx, e, *home, func(st *store.SQLite) error {
-			return setEnabled(ctx, e.stdout, *home, st, appName, task, sub == "enable", *asJSON)
+			return setEnabled(ctx, e.stdout, *home, st, appName, task, enabled, *asJSON)
 		})
 	default:
 		fmt.Fprintf(e.stderr, "cronbox task: unknown subcommand %q; want list, trigger, enable or disable\n", sub)
@@ -254,8 +270,9 @@ func orDash(s string) string {
 }
 
 // setEnabled switches a task on or off in its stored override; enabling
-// it clears its failures. A running serve applies it at its next look at
-// the overrides.
+// it clears its failures. It is used when no serve answers on the home's
+// socket; a serve that runs the home all the same (it could not open the
+// socket) applies the change at its next look at the overrides.
 func setEnabled(ctx context.Context, stdout io.Writer, home string, st store.Store, appName, task string, enabled, asJSON bool) error {
 	tasks, err := loadTasks(ctx, io.Discard, home, st)
 	if err != nil {
@@ -287,6 +304,11 @@ func setEnabled(ctx context.Context, stdout io.Writer, home string, st store.Sto
 			return err
 		}
 	}
+	return printEnabled(stdout, appName, task, enabled, asJSON)
+}
+
+// printEnabled says that app/task is now enabled or disabled.
+func printEnabled(stdout io.Writer, appName, task string, enabled, asJSON bool) error {
 	if asJSON {
 		return printJSON(stdout, map[string]any{"app": appName, "task": task, "enabled": enabled})
 	}
@@ -294,7 +316,7 @@ func setEnabled(ctx context.Context, stdout io.Writer, home string, st store.Sto
 	if enabled {
 		word = "enabled"
 	}
-	_, err = fmt.Fprintf(stdout, "%s/%s %s\n", appName, task, word)
+	_, err := fmt.Fprintf(stdout, "%s/%s %s\n", appName, task, word)
 	return err
 }
 
