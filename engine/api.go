@@ -258,12 +258,13 @@ func (e *Engine) CreateTask(ctx context.Context, appName string, spec app.TaskSp
 	as := e.apps[appName]
 	_, taken := e.tasks[appName+"/"+spec.Name]
 	var inFile bool
-	if as != nil && as.app != nil {
+	loaded := as != nil && as.app != nil && !as.gone
+	if loaded {
 		_, inFile = as.app.Task(spec.Name)
 	}
 	e.mu.Unlock()
 	switch {
-	case as == nil || as.app == nil || as.gone:
+	case !loaded:
 		return fmt.Errorf("creating task %s/%s: app %w", appName, spec.Name, ErrNotFound)
 	case taken || inFile:
 		return fmt.Errorf("creating task %s/%s: %w", appName, spec.Name, ErrExists)

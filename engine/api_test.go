@@ -136,6 +136,47 @@ func TestConcurrentTaskChangesAllStick(t *testing.T) {
 	}
 }
 
+// Changes of overrides made while the app reloads read the app as loaded
+// by one reload or the next, never as it is being replaced (the race
+// detector watches this test).
+func TestTaskChangesBesideReloads(t *testing.T) {
+	b := apiBundle(t)
+	ctx := context.Background()
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if err := b.engine.ReloadApp(ctx, "a"); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	defer wg.Wait()
+	defer close(done)
+	for i := range 20 {
+		on := i%2 == 1
+		if err := b.engine.UpdateTask(ctx, "a", "tick", TaskUpdate{Enabled: &on}); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.engine.CreateTask(ctx, "a", app.TaskSpec{Name: fmt.Sprintf("extra%d", i), Module: "tasks/tick.wasm"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	info, _ := b.engine.Task("a", "tick")
+	if !info.Task.Enabled {
+		t.Error("the last change, enabling the task, was lost")
+	}
+	if _, ok := b.engine.Task("a", "extra19"); !ok {
+		t.Error("the last custom task is missing")
+	}
+}
+
 func TestCreateAndDeleteTask(t *testing.T) {
 	b := apiBundle(t)
 	ctx := context.Background()

@@ -168,13 +168,16 @@ func (e *Engine) PutOverride(ctx context.Context, o store.Override) error {
 	if err != nil {
 		return fmt.Errorf("putting override of %s/%s: %w: %w", o.App, o.Task, ErrInvalidOverride, err)
 	}
+	var a *app.App // as loaded: a reload replaces it, and never changes it
 	e.mu.Lock()
-	as := e.apps[o.App]
+	if as := e.apps[o.App]; as != nil {
+		a = as.app
+	}
 	e.mu.Unlock()
-	if as == nil || as.app == nil {
+	if a == nil {
 		return fmt.Errorf("putting override of %s/%s: app %w", o.App, o.Task, ErrNotFound)
 	}
-	if errs, _ := app.CheckOverrides(as.app, []app.Override{ao}); len(errs) > 0 {
+	if errs, _ := app.CheckOverrides(a, []app.Override{ao}); len(errs) > 0 {
 		return fmt.Errorf("putting override of %s/%s: %w: %w", o.App, o.Task, ErrInvalidOverride, errors.Join(problemsAsErrors(errs)...))
 	}
 	if err := e.cfg.Store.PutOverride(ctx, o); err != nil {
