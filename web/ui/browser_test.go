@@ -288,6 +288,10 @@ type target struct {
 	Tokens map[string]string
 	// Client calls the API with a bearer token.
 	Client func(t *testing.T, token, method, path string, body any) (int, []byte)
+	// Hold holds back the server's answer to the next GET of path (a URL
+	// path): the answer is made at once, then computed is closed; it is
+	// sent when release is called.
+	Hold func(path string) (computed <-chan struct{}, release func())
 }
 
 func bearerClient(base string) func(t *testing.T, token, method, path string, body any) (int, []byte) {

@@ -11,13 +11,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
 
 // The scenarios run against any target that has the app "demo" with the
-// tasks "work" (the progress task, scheduled) and "quick" (the same, one
-// short step), the app "other" with the task "ping", and the app "spare"
+// tasks "work" (the progress task, scheduled), "late" (the same, scheduled
+// at 04:00) and "quick" (the same, one short step), the app "other" with the task "ping", and the app "spare"
 // (version 0.3.0, the task "tick" and an unused module, tasks/unused.wasm)
 // that a scenario uninstalls and installs again; demo's tasks carry
 // hostile text in their descriptions.
@@ -31,6 +32,7 @@ var scenarios = []scenario{
 	{"SignIn", signInScenario},
 	{"TriggerAndWatchLive", triggerScenario},
 	{"EditSchedule", editScheduleScenario},
+	{"LateAnswerIgnored", lateAnswerScenario},
 	{"DisableTask", disableScenario},
 	{"StopLongRun", stopScenario},
 	{"ViewerSeesNoControls", viewerScenario},
@@ -136,6 +138,45 @@ func editScheduleScenario(t *testing.T, tb *tab, tg *target) {
 	tb.until("the default schedule is back", fmt.Sprintf(
 		`document.querySelector('input[name="cron"]').value === 'H * * * *' && document.querySelector('#sched-desc').textContent === %s &&
 		 ![...document.querySelectorAll('.kv.overridden dt')].some((dt) => dt.textContent.includes('Schedule'))`, js(before)))
+}
+
+// lateAnswerScenario has the server answer a task page's load after the
+// answer to a later save: the page must keep showing what was saved.
+func lateAnswerScenario(t *testing.T, tb *tab, tg *target) {
+	tb.signIn(tg.Tokens["admin"])
+	tb.open("/tasks/demo/late")
+	tb.visible(`input[name="cron"]`)
+	tb.until("the schedule is described", `document.querySelector('#sched-desc').textContent.trim() !== ''`)
+	loads := `performance.getEntriesByType('resource').filter((e) => e.name.endsWith('/api/v1/tasks/demo/late')).length`
+	eval[bool](tb, `performance.setResourceTimingBufferSize(100000) || true`)
+
+	// A change from elsewhere makes the page load the task again; the
+	// answer to that load, made now, is held back.
+	computed, release := tg.Hold("/api/v1/tasks/demo/late")
+	defer release()
+	if status, body := tg.Client(t, tg.Tokens["admin"], "PATCH", "/tasks/demo/late", map[string]any{"schedule": "5 4 * * *"}); status != 200 {
+		t.Fatalf("PATCH from elsewhere = %d %s", status, body)
+	}
+	select {
+	case <-computed:
+	case <-time.After(wait):
+		t.Fatal("the page did not load the task after it changed")
+	}
+	before := eval[int](tb, loads)
+
+	// A save in the page, answered before that load.
+	tb.typeInto(`input[name="cron"]`, "10 4 * * *")
+	tb.click(`form.sched-form button[type="submit"]`)
+	tb.until("the save shows", `[...document.querySelectorAll('.kv dd')].some((dd) => dd.textContent.startsWith('10 4 * * *'))`)
+
+	release()
+	tb.until("the held answer has arrived", fmt.Sprintf(`%s > %d`, loads, before))
+	// The old answer must not replace what the page shows.
+	for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		if v := eval[string](tb, `document.querySelector('input[name="cron"]').value + ' | ' + [...document.querySelectorAll('.kv dd')].map((dd) => dd.textContent).find((s) => s.includes('* *'))`); v != "10 4 * * * | 10 4 * * * (UTC)" {
+			t.Fatalf("after the late answer the page shows %q; want the saved schedule", v)
+		}
+	}
 }
 
 func disableScenario(t *testing.T, tb *tab, tg *target) {

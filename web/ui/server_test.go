@@ -2,9 +2,12 @@ package ui_test
 
 import (
 	"context"
+	"maps"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +30,9 @@ const (
     schedule: "H * * * *"
     concurrency: allow
     termination: { maxRuntime: 10m }
+  - name: late
+    description: A task whose page gets its answers out of order
+    schedule: "0 4 * * *"
   - name: quick
     description: "Quick <script>document.body.dataset.pwned=1</script>"
     environment: { STEPS: "1", SLEEP_MS: "10" }
@@ -69,6 +75,7 @@ func startServer(t *testing.T) *target {
 	write(t, filepath.Join(demo, "config", "tasks.yaml"), []byte(demoTasks))
 	write(t, filepath.Join(demo, "tasks", "work.wasm"), wasm)
 	write(t, filepath.Join(demo, "tasks", "quick.wasm"), wasm)
+	write(t, filepath.Join(demo, "tasks", "late.wasm"), wasm)
 	other := filepath.Join(home, "apps", "other")
 	write(t, filepath.Join(other, "app.yaml"), []byte("name: other\nversion: 0.1.0\n"))
 	write(t, filepath.Join(other, "config", "tasks.yaml"), []byte(otherTasks))
@@ -113,7 +120,8 @@ func startServer(t *testing.T) *target {
 		defer close(watched)
 		eng.Watch(watchCtx, engine.WatchConfig{Settle: 100 * time.Millisecond})
 	}()
-	hs := httptest.NewUnstartedServer(srv.Handler())
+	g := &gate{}
+	hs := httptest.NewUnstartedServer(g.wrap(srv.Handler()))
 	hs.Config.RegisterOnShutdown(srv.CloseStreams)
 	hs.Start()
 	t.Cleanup(func() {
@@ -126,7 +134,7 @@ func startServer(t *testing.T) *target {
 		eng.Stop(ctx)
 		srv.Close()
 	})
-	tg := &target{URL: hs.URL, Tokens: map[string]string{}, Client: bearerClient(hs.URL)}
+	tg := &target{URL: hs.URL, Tokens: map[string]string{}, Client: bearerClient(hs.URL), Hold: g.hold}
 	for _, tok := range []struct {
 		name, role string
 		apps       []string
@@ -141,6 +149,51 @@ func startServer(t *testing.T) *target {
 		tg.Tokens[tok.name] = secret
 	}
 	return tg
+}
+
+// gate holds back the answer to one request, for a scenario that needs
+// the server to answer two requests in the opposite order of their asking.
+type gate struct {
+	mu       sync.Mutex
+	path     string // of the GET to hold; "" when none is
+	computed chan struct{}
+	release  chan struct{}
+}
+
+// hold arms g for the next GET of path: its answer is made at once, then
+// computed is closed, and it is sent when release is called.
+func (g *gate) hold(path string) (computed <-chan struct{}, release func()) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.path, g.computed, g.release = path, make(chan struct{}), make(chan struct{})
+	return g.computed, sync.OnceFunc(func() { close(g.release) })
+}
+
+func (g *gate) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.mu.Lock()
+		held := g.path != "" && r.Method == http.MethodGet && r.URL.Path == g.path
+		computed, release := g.computed, g.release
+		if held {
+			g.path = ""
+		}
+		g.mu.Unlock()
+		if !held {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		close(computed)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+		maps.Copy(w.Header(), rec.Header())
+		w.WriteHeader(rec.Code)
+		w.Write(rec.Body.Bytes())
+	})
 }
 
 // TestBrowser runs the scenarios against the real server. They run in

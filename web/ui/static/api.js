@@ -45,7 +45,11 @@ export async function request(method, path, { query, body, signal, quiet401 } = 
     if (qs) url += `?${qs}`;
   }
   const headers = { Accept: 'application/json' };
-  const init = { method, headers, credentials: 'same-origin', signal };
+  // The API's answers are never stored (no-store), and the browser is told
+  // not to look in its cache at all: otherwise it lines requests for one
+  // URL up behind the cache entry of the first, and a save would wait for
+  // the answer to a load of the same task still under way.
+  const init = { method, headers, credentials: 'same-origin', signal, cache: 'no-store' };
   if (body !== undefined) {
     headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);

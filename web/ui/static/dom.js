@@ -59,6 +59,38 @@ export function replace(old, fresh) {
   return fresh;
 }
 
+// reconcile makes nodes the children of parent, in order, leaving in place
+// the ones already there: a node taken out and put back would lose a click
+// in progress and the focus.
+export function reconcile(parent, nodes) {
+  let cur = parent.firstChild;
+  for (const n of nodes) {
+    if (n === cur) {
+      cur = cur.nextSibling;
+      continue;
+    }
+    parent.insertBefore(n, cur);
+  }
+  while (cur) {
+    const next = cur.nextSibling;
+    cur.remove();
+    cur = next;
+  }
+  return parent;
+}
+
+// latest orders a view's loads: each call returns a check that stays true
+// only until latest is called again. A view applies an answer only while its
+// check holds, so a slow answer to an older request never overwrites a newer
+// one (the server may answer two requests in either order).
+export function latest() {
+  let n = 0;
+  return () => {
+    const mine = ++n;
+    return () => mine === n;
+  };
+}
+
 export function debounce(fn, ms) {
   let t;
   const d = (...args) => {

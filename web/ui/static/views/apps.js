@@ -2,7 +2,7 @@
 // disable it, its validation on demand, and for admins installing (a zip
 // upload), exporting (a download) and uninstalling apps.
 
-import { h, clear, badge, link, table, td } from '../dom.js';
+import { h, clear, badge, link, table, td, latest } from '../dom.js';
 import * as api from '../api.js';
 import { batcher } from '../events.js';
 import { toggle, dialog, notify, field } from '../widgets.js';
@@ -226,9 +226,12 @@ export function appsView(main, _params, ctx) {
     }
   }
 
+  const answer = latest();
   async function load() {
+    const fresh = answer();
     try {
       const r = await api.get('/apps', null, { signal: ctx.signal });
+      if (!fresh()) return;
       apps = r.apps || [];
       for (const name of validations.keys()) {
         if (!apps.some((a) => a.name === name)) validations.delete(name);

@@ -1,7 +1,7 @@
 // The Instances view: live wazero instances with their memory, and the
 // compiled modules.
 
-import { h, clear, time, link, fmtDuration, fmtBytes, runHref, taskHref, table, td, bar } from '../dom.js';
+import { h, clear, latest, time, link, fmtDuration, fmtBytes, runHref, taskHref, table, td, bar } from '../dom.js';
 import * as api from '../api.js';
 import { batcher } from '../events.js';
 import { tick } from './common.js';
@@ -15,12 +15,15 @@ export function instancesView(main, _params, ctx) {
     h('section', { 'aria-labelledby': 'inst-title' }, h('h2', { id: 'inst-title' }, 'Live instances'), inst.wrap),
     h('section', { 'aria-labelledby': 'mod-title' }, h('h2', { id: 'mod-title' }, 'Compiled modules'), mods.wrap));
 
+  const answer = latest();
   async function load() {
+    const fresh = answer();
     try {
       const [ri, rm] = await Promise.all([
         api.get('/instances', null, { signal: ctx.signal }),
         api.get('/modules', null, { signal: ctx.signal }),
       ]);
+      if (!fresh()) return;
       const list = ri.instances || [];
       clear(inst.tbody).append(...list.map((i) => {
         const frac = i.memoryLimit ? i.memory / i.memoryLimit : 0;

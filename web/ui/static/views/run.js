@@ -1,7 +1,7 @@
 // A run's page: its state, live logs (run.log events, backfilled from
 // /runs/{id}/logs), output and result.
 
-import { h, clear, time, badge, link, fmtDuration, fmtBytes, pretty, taskHref } from '../dom.js';
+import { h, clear, latest, time, badge, link, fmtDuration, fmtBytes, pretty, taskHref } from '../dom.js';
 import * as api from '../api.js';
 import { progressBar } from '../widgets.js';
 import { stopRun, tick } from './common.js';
@@ -117,11 +117,13 @@ export function runView(main, [idText], ctx) {
     return loading;
   }
 
+  const answer = latest();
   async function load() {
-    const wasRunning = run && run.status === 'running';
-    if (!run) early = [];
+    const fresh = answer();
+    if (!run) early = early || [];
+    let r;
     try {
-      run = await api.get(`/runs/${id}`, null, { signal: ctx.signal });
+      r = await api.get(`/runs/${id}`, null, { signal: ctx.signal });
     } catch (e) {
       if (e.status === 404) {
         clear(main).append(h('h1', null, 'Run not found'), h('p', null, link('/runs', 'Back to the runs.')));
@@ -130,6 +132,9 @@ export function runView(main, [idText], ctx) {
       ctx.fail(e);
       return;
     }
+    if (!fresh()) return;
+    const wasRunning = run && run.status === 'running';
+    run = r;
     render();
     if (wasRunning && run.status !== 'running') {
       // Every line is stored once the run has ended: show the store's.

@@ -1,7 +1,7 @@
 // The Runs view: the running runs with their progress, elapsed time and a
 // stop button, then the history with filters.
 
-import { h, clear, debounce, time, badge, link, fmtDuration, runHref, taskHref, table, td } from '../dom.js';
+import { h, clear, reconcile, debounce, latest, time, badge, link, fmtDuration, runHref, taskHref, table, td } from '../dom.js';
 import * as api from '../api.js';
 import { batcher } from '../events.js';
 import { progressBar } from '../widgets.js';
@@ -39,18 +39,31 @@ export function runsView(main, _params, ctx) {
   // ---- running ----
   const cards = new Map();
 
+  const runningAnswer = latest();
   async function loadRunning() {
+    const fresh = runningAnswer();
     try {
       const r = await api.get('/runs', { status: 'running', limit: 1000 }, { signal: ctx.signal });
+      if (!fresh()) return;
       const runs = r.runs || [];
+      // The card of a run still running is kept, its progress brought up
+      // to date: its stop button may be under the pointer.
+      const old = new Map(cards);
       cards.clear();
-      clear(runningBody);
-      if (!runs.length) runningBody.append(h('p', { class: 'muted empty' }, 'Nothing is running.'));
       for (const run of runs) {
-        const c = card(run);
+        let c = old.get(run.id);
+        if (c && c.overdue === Boolean(run.overdue)) {
+          if (run.progress > 0) c.bar.value = run.progress;
+          c.pct.textContent = run.progress ? `${run.progress}%` : '';
+          c.msg.textContent = run.progressMessage || '';
+        } else {
+          c = card(run);
+        }
         cards.set(run.id, c);
-        runningBody.append(c.el);
       }
+      reconcile(runningBody, runs.length
+        ? [...cards.values()].map((c) => c.el)
+        : [h('p', { class: 'muted empty' }, 'Nothing is running.')]);
     } catch (e) {
       ctx.fail(e);
     }
@@ -80,7 +93,7 @@ export function runsView(main, _params, ctx) {
         elapsed, stop),
       h('div', { class: 'run-card-progress' }, bar, pct, msg));
     updateElapsed(elapsed);
-    return { el, bar, pct, msg };
+    return { el, bar, pct, msg, overdue: Boolean(run.overdue) };
   }
 
   function updateElapsed(el) {
@@ -91,16 +104,16 @@ export function runsView(main, _params, ctx) {
 
   // ---- history ----
   let cursor = null;
-  let seq = 0;
+  const historyAnswer = latest();
   const filters = () => ({ app: appSel.value, task: taskIn.value.trim(), status: statusSel.value });
 
   async function loadHistory(append) {
     const f = filters();
     ctx.setQuery(f);
-    const mine = ++seq;
+    const fresh = historyAnswer();
     try {
       const r = await api.get('/runs', { ...f, limit: 50, before: append ? cursor : '' }, { signal: ctx.signal });
-      if (mine !== seq) return;
+      if (!fresh()) return;
       const runs = r.runs || [];
       if (!append) clear(tbody);
       tbody.append(...runs.map(historyRow));

@@ -1,7 +1,7 @@
 // A task's page: its configuration (overridden fields marked), a schedule
 // editor that explains itself as you type, and its run history.
 
-import { h, clear, debounce, time, badge, link, fmtDuration, fmtBytes, runHref, table, td, fmtTime } from '../dom.js';
+import { h, clear, debounce, latest, time, badge, link, fmtDuration, fmtBytes, runHref, table, td, fmtTime } from '../dom.js';
 import * as api from '../api.js';
 import { batcher } from '../events.js';
 import { chart, toggle, notify, field } from '../widgets.js';
@@ -20,19 +20,41 @@ export function taskView(main, [app, name], ctx) {
     header, sched, config, hist);
 
   let editing = false; // the schedule editor keeps what the user typed
+  // Loads and saves of the task: only the latest one's answer is shown.
+  const taskAnswer = latest();
 
   async function load() {
+    const fresh = taskAnswer();
     try {
       const t = await api.get(path, null, { signal: ctx.signal });
-      renderHeader(t);
-      renderConfig(t);
-      if (!editing) renderSchedule(t);
+      if (!fresh()) return;
+      show(t);
     } catch (e) {
       if (e.status === 404) {
         clear(main).append(h('h1', null, 'Task not found'), h('p', null, link('/tasks', 'Back to the tasks.')));
         return;
       }
       ctx.fail(e);
+    }
+  }
+
+  // Each part of the page is drawn again only when what it shows changed:
+  // the page loads the task at every run of it, and a part drawn again
+  // under the pointer would swallow a click and lose the focus.
+  const drawn = {};
+  function draw(part, shows, fn) {
+    const key = JSON.stringify(shows);
+    if (drawn[part] === key) return;
+    drawn[part] = key;
+    fn();
+  }
+
+  function show(t) {
+    draw('header', [t.enabled, t.description, t.loadError, t.appLoadError, t.disabledReason], () => renderHeader(t));
+    draw('config', t, () => renderConfig(t));
+    // The schedule editor keeps what the user is typing.
+    if (!editing) {
+      draw('schedule', [t.schedule, (t.overridden || []).includes('schedule'), t.scheduleText, t.nextTimes], () => renderSchedule(t));
     }
   }
 
@@ -125,13 +147,13 @@ export function taskView(main, [app, name], ctx) {
       ? h('button', {
         type: 'button', dataset: { action: 'reset-schedule' },
         onclick: async () => {
+          const fresh = taskAnswer();
           try {
             const t2 = await api.patch(path, { schedule: null }, { signal: ctx.signal });
             editing = false;
+            delete drawn.schedule;
             notify(`${full} follows the schedule of its app again.`);
-            renderHeader(t2);
-            renderConfig(t2);
-            renderSchedule(t2);
+            if (fresh()) show(t2); // else a later load shows the task
           } catch (ex) {
             ctx.fail(ex);
           }
@@ -175,6 +197,7 @@ export function taskView(main, [app, name], ctx) {
     tz.addEventListener('input', changed);
     reset.addEventListener('click', () => {
       editing = false;
+      delete drawn.schedule; // the editor is drawn again, with the task's schedule
       load();
     });
     const form = h('form', { class: 'sched-form', 'aria-label': 'Edit schedule' },
@@ -191,14 +214,14 @@ export function taskView(main, [app, name], ctx) {
         return;
       }
       save.disabled = true;
+      const fresh = taskAnswer();
       try {
         const body = { schedule: { cron, timezone: tz.value.trim() || 'UTC' } };
         const t2 = await api.patch(path, body, { signal: ctx.signal });
         editing = false;
+        delete drawn.schedule; // the editor is drawn again, as saved
         notify(`Saved the schedule of ${full}.`);
-        renderHeader(t2);
-        renderConfig(t2);
-        renderSchedule(t2);
+        if (fresh()) show(t2); // else a later load shows the task
       } catch (ex) {
         if (ex.status === 422 || ex.status === 400) showError(ex);
         else ctx.fail(ex);
@@ -214,9 +237,12 @@ export function taskView(main, [app, name], ctx) {
   hist.append(h('h2', { id: 'hist-title' }, 'Run history'), wrap,
     h('p', null, link(`/runs?app=${encodeURIComponent(app)}&task=${encodeURIComponent(name)}`, 'All runs of this task')));
 
+  const runsAnswer = latest();
   async function loadRuns() {
+    const fresh = runsAnswer();
     try {
       const r = await api.get('/runs', { app, task: name, limit: 20 }, { signal: ctx.signal });
+      if (!fresh()) return;
       const runs = r.runs || [];
       clear(tbody).append(...runs.map((run) => h('tr', null,
         td('Run', link(runHref(run.id), `#${run.id}`)),

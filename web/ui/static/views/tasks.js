@@ -1,7 +1,7 @@
 // The Tasks view: every task with its schedule, next run, last status,
 // recent runs, an enabled switch and run-now.
 
-import { h, clear, replace, debounce, time, badge, link, taskHref, table, td } from '../dom.js';
+import { h, replace, reconcile, debounce, latest, time, badge, link, taskHref, table, td } from '../dom.js';
 import * as api from '../api.js';
 import { batcher } from '../events.js';
 import { chart, toggle } from '../widgets.js';
@@ -28,22 +28,26 @@ export function tasksView(main, _params, ctx) {
 
   appOptions(ctx).then((names) => fillSelect(appSel, names, q.get('app') || ''));
 
-  let seq = 0;
+  const answer = latest();
   async function load() {
     const f = filters();
     ctx.setQuery(f);
-    const mine = ++seq;
+    const fresh = answer();
     try {
       const r = await api.get('/tasks', { ...f, limit: 1000 }, { signal: ctx.signal });
-      if (mine !== seq) return;
+      if (!fresh()) return;
+      // A row whose task shows the same is kept as it is.
+      const old = new Map(rows);
       rows.clear();
       const list = r.tasks || [];
-      clear(tbody).append(...list.map((t) => {
-        const tr = row(t);
-        rows.set(key(t.app, t.name), tr);
+      const trs = list.map((t) => {
+        const k = key(t.app, t.name);
+        const prev = old.get(k);
+        const tr = prev && prev.shows === JSON.stringify(t) ? prev : row(t);
+        rows.set(k, tr);
         return tr;
-      }));
-      if (!list.length) tbody.append(h('tr', null, h('td', { colspan: 8, class: 'empty' }, 'No tasks match.')));
+      });
+      reconcile(tbody, trs.length ? trs : [h('tr', null, h('td', { colspan: 8, class: 'empty' }, 'No tasks match.'))]);
       count.textContent = `${r.total ?? list.length} task${(r.total ?? list.length) === 1 ? '' : 's'}`;
     } catch (e) {
       ctx.fail(e);
@@ -81,6 +85,7 @@ export function tasksView(main, _params, ctx) {
       td('Enabled', enabled),
       td('Actions', actions));
     if (!t.enabled) tr.classList.add('off');
+    tr.shows = JSON.stringify(t);
     return tr;
   }
 
@@ -95,7 +100,7 @@ export function tasksView(main, _params, ctx) {
       try {
         const fresh = await api.get(api.taskPath(a, t), null, { signal: ctx.signal });
         const cur = rows.get(k);
-        if (cur && cur.isConnected) rows.set(k, replace(cur, row(fresh)));
+        if (cur && cur.isConnected && cur.shows !== JSON.stringify(fresh)) rows.set(k, replace(cur, row(fresh)));
       } catch (e) {
         if (e.status === 404) {
           const cur = rows.get(k);
