@@ -2,7 +2,7 @@
 // disable it, its validation on demand, and for admins installing (a zip
 // upload), exporting (a download) and uninstalling apps.
 
-import { h, clear, badge, link, table, td, latest } from '../dom.js';
+import { h, clear, reconcile, badge, link, table, td, latest } from '../dom.js';
 import * as api from '../api.js';
 import { batcher } from '../events.js';
 import { toggle, dialog, notify, field } from '../widgets.js';
@@ -195,35 +195,55 @@ export function appsView(main, _params, ctx) {
     return h('div', { class: 'row-actions' }, val, exp, rm);
   }
 
+  // Rows drawn, by key, with what they show: a row that shows the same is
+  // kept as it is (a row drawn again under the pointer loses the click).
+  let drawn = new Map();
+
   function render() {
     const active = document.activeElement;
     const fk = active && t.tbody.contains(active) ? active.dataset.fk : undefined;
+    const next = new Map();
+    const keep = (key, shows, make) => {
+      const text = JSON.stringify(shows);
+      const old = drawn.get(key);
+      const tr = old && old.text === text ? old.tr : make();
+      next.set(key, { text, tr });
+      return tr;
+    };
     const rows = [];
     for (const a of apps) {
-      rows.push(h('tr', { dataset: { app: a.name } },
-        td('App', h('div', null, link(`/tasks?app=${encodeURIComponent(a.name)}`, a.name)),
-          a.description ? h('div', { class: 'desc muted' }, a.description) : null),
-        td('Version', a.version || '—'),
-        td('Status', badge(a.status)),
-        td('Tasks', String(a.tasks ?? 0)),
-        td('Problems', (a.errors || []).length
-          ? h('ul', { class: 'problems' }, a.errors.map((e) => h('li', { class: 'problem' },
-            e.file ? h('code', null, `${e.file}${e.line ? `:${e.line}` : ''}`) : null,
-            e.task ? h('strong', null, ` ${e.task}: `) : ' ',
-            e.message || '')))
-          : h('span', { class: 'muted' }, 'none')),
-        td('Enabled', ctx.can('operator') && a.status !== 'removed'
-          ? toggle(a.enabled, `Enabled: app ${a.name}`, (on) => api.post(`${api.appPath(a.name)}/${on ? 'enable' : 'disable'}`), `app-${a.name}`)
-          : h('span', { class: a.enabled ? '' : 'muted' }, a.enabled ? 'on' : 'off')),
-        td('Actions', actions(a))));
-      if (validations.has(a.name)) rows.push(h('tr', { class: 'validation-row', dataset: { validation: a.name } }, validationCell(a.name)));
+      rows.push(keep(`app:${a.name}`, [a, validations.has(a.name)], () => appRow(a)));
+      if (validations.has(a.name)) {
+        rows.push(keep(`validation:${a.name}`, validations.get(a.name),
+          () => h('tr', { class: 'validation-row', dataset: { validation: a.name } }, validationCell(a.name))));
+      }
     }
+    drawn = next;
     if (!apps.length) rows.push(h('tr', null, h('td', { colspan: COLUMNS.length, class: 'empty' }, 'No apps.')));
-    clear(t.tbody).append(...rows);
-    if (fk) {
-      const next = t.tbody.querySelector(`[data-fk="${CSS.escape(fk)}"]`);
-      if (next) next.focus();
+    reconcile(t.tbody, rows);
+    if (fk && !t.tbody.contains(document.activeElement)) {
+      const el = t.tbody.querySelector(`[data-fk="${CSS.escape(fk)}"]`);
+      if (el) el.focus();
     }
+  }
+
+  function appRow(a) {
+    return h('tr', { dataset: { app: a.name } },
+      td('App', h('div', null, link(`/tasks?app=${encodeURIComponent(a.name)}`, a.name)),
+        a.description ? h('div', { class: 'desc muted' }, a.description) : null),
+      td('Version', a.version || '—'),
+      td('Status', badge(a.status)),
+      td('Tasks', String(a.tasks ?? 0)),
+      td('Problems', (a.errors || []).length
+        ? h('ul', { class: 'problems' }, a.errors.map((e) => h('li', { class: 'problem' },
+          e.file ? h('code', null, `${e.file}${e.line ? `:${e.line}` : ''}`) : null,
+          e.task ? h('strong', null, ` ${e.task}: `) : ' ',
+          e.message || '')))
+        : h('span', { class: 'muted' }, 'none')),
+      td('Enabled', ctx.can('operator') && a.status !== 'removed'
+        ? toggle(a.enabled, `Enabled: app ${a.name}`, (on) => api.post(`${api.appPath(a.name)}/${on ? 'enable' : 'disable'}`), `app-${a.name}`)
+        : h('span', { class: a.enabled ? '' : 'muted' }, a.enabled ? 'on' : 'off')),
+      td('Actions', actions(a)));
   }
 
   const answer = latest();
