@@ -33,7 +33,7 @@ func TestHostileArchives(t *testing.T) {
 	{
 		src := t.TempDir()
 		writeFiles(t, filepath.Join(src, "demo"), demoFiles("demo"))
-		if _, err := exportDir(filepath.Join(src, "demo"), "demo", &export, Limits{}); err != nil {
+		if _, err := exportDir(filepath.Join(src, "demo"), "demo", &export, Limits{}, false); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -58,7 +58,7 @@ func Export(home, name string, w io.Writer, lim Limits) (*ArchiveManifest, error
 	if err != nil {
 		return nil, fmt.Errorf("exporting app %s: %w", name, err)
 	}
-	m, err := exportDir(dir, name, w, lim)
+	m, err := exportDir(dir, name, w, lim, false)
 	if err != nil {
 		return nil, fmt.Errorf("exporting app %s: %w", name, err)
 	}
@@ -76,7 +76,7 @@ func ExportFile(home, name, outDir string, now time.Time, lim Limits) (string, *
 	if outDir == "" {
 		outDir = filepath.Join(home, "data", "exports")
 	}
-	p, m, err := exportTo(dir, name, outDir, func(version string) string { return ExportName(name, version, now) }, lim)
+	p, m, err := exportTo(dir, name, outDir, func(version string) string { return ExportName(name, version, now) }, lim, false)
 	if err != nil {
 		return "", nil, fmt.Errorf("exporting app %s: %w", name, err)
 	}
@@ -84,8 +84,8 @@ func ExportFile(home, name, outDir string, now time.Time, lim Limits) (string, *
 }
 
 // exportTo writes the export of the app in dir to outDir, under the name
-// that file gives for the app's version.
-func exportTo(dir, name, outDir string, file func(version string) string, lim Limits) (string, *ArchiveManifest, error) {
+// that file gives for the app's version; a backup is as exportDir makes it.
+func exportTo(dir, name, outDir string, file func(version string) string, lim Limits, backup bool) (string, *ArchiveManifest, error) {
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return "", nil, err
 	}
@@ -95,7 +95,7 @@ func exportTo(dir, name, outDir string, file func(version string) string, lim Li
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
-	m, err := exportDir(dir, name, tmp, lim)
+	m, err := exportDir(dir, name, tmp, lim, backup)
 	if err != nil {
 		return "", nil, err
 	}
@@ -112,7 +112,11 @@ func exportTo(dir, name, outDir string, file func(version string) string, lim Li
 	return out, m, syncDir(outDir)
 }
 
-func exportDir(dir, name string, w io.Writer, lim Limits) (*ArchiveManifest, error) {
+// exportDir writes the app in dir, named name, to w as Export describes.
+// A backup, made before the folder is deleted, holds everything in it
+// instead: the names that start with '.' too, and symlinks as links (an
+// install refuses them, but what they were is kept).
+func exportDir(dir, name string, w io.Writer, lim Limits, backup bool) (*ArchiveManifest, error) {
 	lim = lim.withDefaults()
 	version := ""
 	if a, err := app.Load(dir, app.Options{}); err == nil {
@@ -123,9 +127,11 @@ func exportDir(dir, name string, w io.Writer, lim Limits) (*ArchiveManifest, err
 	// archives are read and manifests listed.
 	var files []string
 	sizes := map[string]int64{}
-	err := walkApp(dir, func(rel string, info fs.FileInfo) error {
+	links := map[string]bool{}
+	err := walkApp(dir, backup, func(rel string, info fs.FileInfo) error {
 		files = append(files, rel)
 		sizes[rel] = info.Size()
+		links[rel] = info.Mode()&fs.ModeSymlink != 0
 		return nil
 	})
 	if err != nil {
@@ -135,6 +141,12 @@ func exportDir(dir, name string, w io.Writer, lim Limits) (*ArchiveManifest, err
 	zw := zip.NewWriter(w)
 	var total int64
 	for _, rel := range files {
+		if links[rel] {
+			if err := exportLink(zw, dir, name, rel); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if err := exportFile(zw, dir, name, rel, sizes[rel], lim, m, &total); err != nil {
 			return nil, err
 		}
@@ -153,6 +165,23 @@ func exportDir(dir, name string, w io.Writer, lim Limits) (*ArchiveManifest, err
 		return nil, err
 	}
 	return m, zw.Close()
+}
+
+// exportLink adds the symlink rel of the app in dir to zw, as zip records
+// links: the entry's mode says symlink and its content is the target.
+func exportLink(zw *zip.Writer, dir, name, rel string) error {
+	target, err := os.Readlink(filepath.Join(dir, filepath.FromSlash(rel)))
+	if err != nil {
+		return err
+	}
+	hdr := &zip.FileHeader{Name: name + "/" + rel, Method: zip.Store, Modified: zipTime}
+	hdr.SetMode(fs.ModeSymlink | 0o777)
+	zf, err := zw.CreateHeader(hdr)
+	if err != nil {
+		return err
+	}
+	_, err = io.WriteString(zf, target)
+	return err
 }
 
 // exportFile adds the file rel of the app in dir to zw and m.
@@ -192,8 +221,9 @@ func exportFile(zw *zip.Writer, dir, name, rel string, size int64, lim Limits, m
 
 // walkApp calls f for each regular file under dir in path order, with
 // its slash path relative to dir, leaving out names that start with '.'.
-// A symlink or special file is an error.
-func walkApp(dir string, f func(rel string, info fs.FileInfo) error) error {
+// A symlink or special file is an error. With all, names that start with
+// '.' are walked too, and f is called for symlinks (not followed).
+func walkApp(dir string, all bool, f func(rel string, info fs.FileInfo) error) error {
 	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -201,7 +231,7 @@ func walkApp(dir string, f func(rel string, info fs.FileInfo) error) error {
 		if p == dir {
 			return nil
 		}
-		if strings.HasPrefix(d.Name(), ".") {
+		if !all && strings.HasPrefix(d.Name(), ".") {
 			if d.IsDir() {
 				return filepath.SkipDir
 			}
@@ -213,6 +243,7 @@ func walkApp(dir string, f func(rel string, info fs.FileInfo) error) error {
 		}
 		rel = filepath.ToSlash(rel)
 		switch t := d.Type(); {
+		case t&fs.ModeSymlink != 0 && all:
 		case t&fs.ModeSymlink != 0:
 			return fmt.Errorf("%s is a symlink; an app must hold its files itself", rel)
 		case d.IsDir():

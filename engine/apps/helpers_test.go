@@ -139,7 +139,7 @@ func tree(t *testing.T, dir string) map[string]int64 {
 func hashTree(t *testing.T, dir string) []FileHash {
 	t.Helper()
 	var buf bytes.Buffer
-	m, err := exportDir(dir, filepath.Base(dir), &buf, Limits{})
+	m, err := exportDir(dir, filepath.Base(dir), &buf, Limits{}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

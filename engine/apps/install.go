@@ -256,7 +256,7 @@ func copyApp(src, dst string, lim Limits, hook func(op, path string) error) ([]F
 	defer root.Close()
 	var files []FileHash
 	var total int64
-	err = walkApp(src, func(rel string, info fs.FileInfo) error {
+	err = walkApp(src, false, func(rel string, info fs.FileInfo) error {
 		if info.Size() > lim.MaxFileSize {
 			return fmt.Errorf("%s is %s, more than %s", rel, bytesize.Format(info.Size()), bytesize.Format(lim.MaxFileSize))
 		}
@@ -325,6 +325,6 @@ func backup(home, name string, now time.Time) (string, error) {
 			}
 			p = fmt.Sprintf("%s-%d.zip", base, i)
 		}
-	}, lim)
+	}, lim, true)
 	return p, err
 }

@@ -20,7 +20,7 @@ import (
 func exportZip(t *testing.T, dir, name string) string {
 	t.Helper()
 	var buf bytes.Buffer
-	if _, err := exportDir(dir, name, &buf, Limits{}); err != nil {
+	if _, err := exportDir(dir, name, &buf, Limits{}, false); err != nil {
 		t.Fatal(err)
 	}
 	p := filepath.Join(t.TempDir(), name+".zip")

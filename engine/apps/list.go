@@ -98,7 +98,7 @@ func Get(home, name string) (*Info, error) {
 		return nil, fmt.Errorf("reading app %s: %w", name, err)
 	}
 	info := &Info{Name: name, Dir: dir, Tasks: []TaskInfo{}}
-	walkErr := walkApp(dir, func(rel string, fi fs.FileInfo) error {
+	walkErr := walkApp(dir, false, func(rel string, fi fs.FileInfo) error {
 		info.Files++
 		info.Size += fi.Size()
 		return nil

@@ -38,9 +38,10 @@ type Uninstalled struct {
 	Purged bool `json:"purged"`
 }
 
-// Uninstall removes the app name from home. It first exports the app to
-// <home>/data/backups/NAME-vVERSION-YYYYMMDDTHHMMSSZ.zip (which Install
-// takes back), then renames the folder out of apps/ in one step and
+// Uninstall removes the app name from home. It first backs the app up to
+// <home>/data/backups/NAME-vVERSION-YYYYMMDDTHHMMSSZ.zip: the whole folder,
+// hidden files and symlinks (as links) too, which Install takes back unless
+// it holds a symlink. Then it renames the folder out of apps/ in one step and
 // deletes it. An app that is not installed is an error wrapping
 // ErrNotFound. With Purge, the app's store data and files go too (they
 // are not in the backup).

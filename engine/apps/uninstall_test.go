@@ -1,10 +1,13 @@
 package apps
 
 import (
+	"archive/zip"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -95,4 +98,70 @@ func TestUninstall(t *testing.T) {
 			t.Errorf("the app went: %v", err)
 		}
 	})
+}
+
+// TestUninstallBacksUpEverything checks that the backup holds what an
+// export leaves out, since the folder is deleted after it: names that
+// start with '.', and symlinks, kept as links.
+func TestUninstallBacksUpEverything(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	home := t.TempDir()
+	dir := installDemo(t, home, "demo")
+	writeFiles(t, dir, map[string][]byte{".git/HEAD": []byte("ref: refs/heads/main\n"), ".env": []byte("A=1\n")})
+	if err := os.Symlink("../../../build/linked.wasm", filepath.Join(dir, "tasks", "linked.wasm")); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Uninstall(ctx, home, "demo", UninstallOptions{})
+	if err != nil {
+		t.Fatalf("uninstalling an app with a symlink and hidden files: %v", err)
+	}
+	zr, err := zip.OpenReader(res.Backup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	got := map[string]string{}
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[f.Name] = f.Mode().Type().String() + " " + string(b)
+	}
+	for name, want := range map[string]string{
+		"demo/.git/HEAD":         "---------- ref: refs/heads/main\n",
+		"demo/.env":              "---------- A=1\n",
+		"demo/tasks/linked.wasm": "L--------- ../../../build/linked.wasm",
+	} {
+		if got[name] != want {
+			t.Errorf("backup entry %s = %q, want %q", name, got[name], want)
+		}
+	}
+	// An install refuses the link, and leaves nothing behind.
+	if _, err := Install(ctx, home, res.Backup, InstallOptions{}); !errors.Is(err, ErrArchive) || !strings.Contains(err.Error(), "symlink") {
+		t.Errorf("installing a backup with a symlink: %v", err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("a refused install left the app's folder: %v", err)
+	}
+
+	// Without the link, the backup installs back with the hidden files.
+	dir = installDemo(t, home, "other")
+	writeFiles(t, dir, map[string][]byte{".env": []byte("B=2\n")})
+	res, err = Uninstall(ctx, home, "other", UninstallOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Install(ctx, home, res.Backup, InstallOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, ".env")); err != nil || string(b) != "B=2\n" {
+		t.Errorf("restored .env = %q, %v", b, err)
+	}
 }
