@@ -31,6 +31,9 @@ type appState struct {
 	memory     int64 // the memory limits of its running runs, summed
 	gone       bool  // removed from disk
 	loadErr    string
+	// overrides identifies the stored overrides it was last loaded with
+	// (see overrideStamps), whether the load succeeded or not.
+	overrides string
 }
 
 func (a *appState) quota() int {
@@ -117,6 +120,7 @@ func (e *Engine) unloadUnused(ctx context.Context) {
 type overrideSet struct {
 	list     []app.Override
 	failures map[string]store.FailureState // by "app/task"
+	stamps   map[string]string             // by app; see overrideStamps
 }
 
 // overrides reads the store's overrides. An override that cannot be read is
@@ -126,7 +130,7 @@ func (e *Engine) overrides(ctx context.Context) (overrideSet, error) {
 	if err != nil {
 		return overrideSet{}, fmt.Errorf("reading overrides: %w", err)
 	}
-	out := overrideSet{list: make([]app.Override, 0, len(stored)), failures: map[string]store.FailureState{}}
+	out := overrideSet{list: make([]app.Override, 0, len(stored)), failures: map[string]store.FailureState{}, stamps: stampOverrides(stored)}
 	for _, o := range stored {
 		out.failures[o.App+"/"+o.Task] = o.Failures
 		ao, err := toAppOverride(o)
@@ -174,6 +178,9 @@ type loadedTask struct {
 // loadApp loads one app folder and installs it; a failure keeps the last
 // good version.
 func (e *Engine) loadApp(ctx context.Context, name string, ov overrideSet) {
+	e.mu.Lock()
+	e.appLocked(name).overrides = ov.stamps[name]
+	e.mu.Unlock()
 	a, err := app.Load(filepath.Join(e.appsDir(), name), app.Options{ValidateSchedule: validateSchedule})
 	if err != nil {
 		e.log.WarnContext(ctx, "app failed to load; keeping its last good version", slog.String("app", name), slog.Any("error", err))

@@ -19,6 +19,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/cronbox/cronbox/engine/app"
+	"github.com/cronbox/cronbox/engine/store"
 )
 
 // WatchConfig configures Engine.Watch. The zero value is ready to use.
@@ -95,11 +96,10 @@ func (e *Engine) Watch(ctx context.Context, cfg WatchConfig) error {
 
 // watchLoop is Watch's state.
 type watchLoop struct {
-	e      *Engine
-	cfg    WatchConfig
-	n      *notifier
-	w      *watcher
-	stamps map[string]string // overrides as last seen; see overrideStamps
+	e   *Engine
+	cfg WatchConfig
+	n   *notifier
+	w   *watcher
 
 	quiet, poll, ovPoll alarm
 	burst               time.Time // when the events that quiet waits out began
@@ -122,9 +122,6 @@ func (e *Engine) newWatchLoop(ctx context.Context, cfg WatchConfig) (*watchLoop,
 		l.w = &watcher{e: e, loaded: map[string]string{}}
 	}
 	l.n = e.newNotifier(ctx, cfg.Poll)
-	if l.stamps, err = e.overrideStamps(ctx); err != nil {
-		e.log.WarnContext(ctx, "watching overrides", slog.Any("error", err))
-	}
 	return l, nil
 }
 
@@ -186,7 +183,7 @@ func (l *watchLoop) run(ctx context.Context) error {
 			// overrides too), but not for longer than Poll either.
 			now := e.cfg.Clock.Now()
 			if l.quiet.c == nil || (!l.deferred.IsZero() && now.Sub(l.deferred) >= cfg.Poll) {
-				l.stamps = e.checkOverrides(ctx, l.stamps)
+				e.checkOverrides(ctx)
 				l.deferred = time.Time{}
 			} else if l.deferred.IsZero() {
 				l.deferred = now
@@ -493,53 +490,46 @@ func fingerprint(root string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// overrideStamps identifies, by app, the stored overrides' configuration
+// stampOverrides identifies, by app, the stored overrides' configuration
 // and whether failures disabled each task (not the failure counts, which
 // the engine itself keeps up to date).
-func (e *Engine) overrideStamps(ctx context.Context) (map[string]string, error) {
-	ovs, err := e.cfg.Store.Overrides(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("reading overrides: %w", err)
-	}
+func stampOverrides(ovs []store.Override) map[string]string {
 	out := map[string]string{}
 	for _, o := range ovs {
 		out[o.App] += o.Task + "@" + strconv.FormatInt(o.UpdatedAt.UnixNano(), 10) + ":" + strconv.Quote(o.Failures.DisabledReason) + ";"
 	}
-	return out, nil
+	return out
 }
 
-// checkOverrides reloads the apps whose overrides differ from last, and
-// returns the stamps to compare with next time. An app that is not loaded
-// is left alone: loading it reads its overrides anyway.
-func (e *Engine) checkOverrides(ctx context.Context, last map[string]string) map[string]string {
-	stamps, err := e.overrideStamps(ctx)
+// checkOverrides reloads the apps whose stored overrides differ from those
+// they were last loaded with: changed by another process, or by this one
+// without a reload (failures disabling a task). A change the engine made
+// itself was applied by a reload already, and is not applied again. An
+// app that is not loaded is left alone: loading it reads its overrides
+// anyway.
+func (e *Engine) checkOverrides(ctx context.Context) {
+	ovs, err := e.cfg.Store.Overrides(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			e.log.WarnContext(ctx, "watching overrides", slog.Any("error", err))
 		}
-		return last
+		return
 	}
-	if last == nil { // the first read failed: take this one as the start
-		return stamps
-	}
+	stamps := stampOverrides(ovs)
 	var changed []string
 	e.mu.Lock()
 	for name, as := range e.apps {
-		if stamps[name] != last[name] && as.app != nil && !as.gone {
+		if stamps[name] != as.overrides && as.app != nil && !as.gone {
 			changed = append(changed, name)
 		}
 	}
 	e.mu.Unlock()
 	if len(changed) == 0 {
-		return stamps
+		return
 	}
 	slices.Sort(changed)
 	e.log.InfoContext(ctx, "overrides changed; reloading", slog.Any("apps", changed))
-	if err := e.reloadApps(ctx, changed, nil); err != nil {
-		if ctx.Err() == nil {
-			e.log.WarnContext(ctx, "watching overrides", slog.Any("error", err))
-		}
-		return last
+	if err := e.reloadApps(ctx, changed, nil); err != nil && ctx.Err() == nil {
+		e.log.WarnContext(ctx, "watching overrides", slog.Any("error", err))
 	}
-	return stamps
 }

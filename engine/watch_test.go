@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -517,6 +518,47 @@ func TestWatchOverridesOfAnotherProcess(t *testing.T) {
 	b.advance(time.Minute, time.Minute)
 	if n := len(b.runs("demo", "tick")) - before; n != 1 {
 		t.Errorf("the enabled task fired %d times in a minute", n)
+	}
+}
+
+// TestWatchOverridesLoadedOnce checks that the overrides watch reloads an
+// app for a change it has not been loaded with, made before the watch
+// began too, and not for the engine's own changes, which a reload applied
+// already.
+func TestWatchOverridesLoadedOnce(t *testing.T) {
+	t.Parallel()
+	b := newBundle(t, Config{EventBuffer: 4096},
+		testApp{name: "demo", tasks: "tasks:\n  - name: tick\n    schedule: \"* * * * *\"\n", modules: map[string][]byte{"tick": wasmtest.Hello()}})
+	b.start()
+	rl := b.recordReloads()
+	ctx := context.Background()
+	other, err := store.Open(ctx, filepath.Join(b.home, "data", "cronbox.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	// Another process disables the task after Start, before Watch.
+	off := false
+	if err := other.PutOverride(ctx, store.Override{App: "demo", Task: "tick", Enabled: &off}); err != nil {
+		t.Fatal(err)
+	}
+	b.watch(WatchConfig{Settle: testSettle, Overrides: time.Second}, false)
+	b.until("the override made before the watch is applied", time.Second, func() bool { return !b.task("demo", "tick").Task.Enabled })
+	if n := len(rl.of("demo")); n != 1 {
+		t.Fatalf("demo reloaded %d times for one change of its overrides", n)
+	}
+
+	// The engine's own change is applied by its own reload, once.
+	if err := b.engine.UpdateTask(ctx, "demo", "tick", TaskUpdate{Schedule: json.RawMessage(`"*/2 * * * *"`)}); err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		b.clock.Advance(time.Second)
+		b.idle()
+		time.Sleep(20 * time.Millisecond) // let the watcher's goroutine run
+	}
+	if n := len(rl.of("demo")); n != 2 {
+		t.Errorf("demo reloaded %d times after one change through the engine; want once more", n-1)
 	}
 }
 
