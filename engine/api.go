@@ -225,20 +225,25 @@ func (e *Engine) UpdateTask(ctx context.Context, appName, task string, u TaskUpd
 	case u.Environment != nil:
 		o.Environment = u.Environment
 	}
-	if err := e.PutOverride(ctx, o); err != nil {
+	if err := e.storeOverride(ctx, o); err != nil {
 		return err
 	}
+	// Failures are cleared before the reload, which reads them: the
+	// engine then loaded the app with the overrides as they are now, and
+	// the overrides watch has nothing left to apply.
 	if u.Enabled != nil && *u.Enabled {
 		if err := e.cfg.Store.ResetFailures(ctx, appName, task); err != nil {
 			return fmt.Errorf("updating %s/%s: clearing failures: %w", appName, task, err)
 		}
-		e.mu.Lock()
-		if ts, ok := e.tasks[appName+"/"+task]; ok {
-			ts.failures, ts.disabledReason = 0, ""
-		}
-		e.mu.Unlock()
 	}
-	e.log.InfoContext(ctx, "task updated", slog.String("app", appName), slog.String("task", task))
+	if err := e.reloadApp(ctx, appName); err != nil {
+		return fmt.Errorf("updating %s/%s: %w", appName, task, err)
+	}
+	attrs := []any{slog.String("app", appName), slog.String("task", task)}
+	if u.Enabled != nil {
+		attrs = append(attrs, slog.Bool("enabled", *u.Enabled))
+	}
+	e.log.InfoContext(ctx, "task updated", attrs...)
 	e.publish(Event{Type: EventTaskChanged, App: appName, Task: task})
 	return nil
 }

@@ -125,38 +125,7 @@ func (e *Engine) Tasks() []TaskInfo {
 // SetEnabled switches a task on or off through its override in the store.
 // Enabling a task clears its failure count and the reason it was disabled.
 func (e *Engine) SetEnabled(ctx context.Context, appName, task string, enabled bool) error {
-	e.overrideMu.Lock()
-	defer e.overrideMu.Unlock()
-	e.mu.Lock()
-	_, ok := e.tasks[appName+"/"+task]
-	e.mu.Unlock()
-	if !ok {
-		return fmt.Errorf("setting %s/%s enabled: task %w", appName, task, ErrNotFound)
-	}
-	o, err := e.storedOverride(ctx, appName, task)
-	if err != nil {
-		return fmt.Errorf("setting %s/%s enabled: %w", appName, task, err)
-	}
-	o.Enabled = &enabled
-	if err := e.cfg.Store.PutOverride(ctx, o); err != nil {
-		return fmt.Errorf("setting %s/%s enabled: %w", appName, task, err)
-	}
-	if enabled {
-		if err := e.cfg.Store.ResetFailures(ctx, appName, task); err != nil {
-			return fmt.Errorf("setting %s/%s enabled: clearing failures: %w", appName, task, err)
-		}
-		e.mu.Lock()
-		if ts, ok := e.tasks[appName+"/"+task]; ok {
-			ts.failures, ts.disabledReason = 0, ""
-		}
-		e.mu.Unlock()
-	}
-	if err := e.reloadApp(ctx, appName); err != nil {
-		return fmt.Errorf("setting %s/%s enabled: %w", appName, task, err)
-	}
-	e.log.InfoContext(ctx, "task enabled changed", slog.String("app", appName), slog.String("task", task), slog.Bool("enabled", enabled))
-	e.publish(Event{Type: EventTaskChanged, App: appName, Task: task})
-	return nil
+	return e.UpdateTask(ctx, appName, task, TaskUpdate{Enabled: &enabled})
 }
 
 // PutOverride checks an override against its app, stores it (its failure
@@ -164,6 +133,15 @@ func (e *Engine) SetEnabled(ctx context.Context, appName, task string, enabled b
 // would reject returns an error wrapping ErrInvalidOverride that names the
 // problems.
 func (e *Engine) PutOverride(ctx context.Context, o store.Override) error {
+	if err := e.storeOverride(ctx, o); err != nil {
+		return err
+	}
+	return e.reloadApp(ctx, o.App)
+}
+
+// storeOverride checks an override against its app and stores it, as
+// PutOverride does, without applying it.
+func (e *Engine) storeOverride(ctx context.Context, o store.Override) error {
 	ao, err := toAppOverride(o)
 	if err != nil {
 		return fmt.Errorf("putting override of %s/%s: %w: %w", o.App, o.Task, ErrInvalidOverride, err)
@@ -183,7 +161,7 @@ func (e *Engine) PutOverride(ctx context.Context, o store.Override) error {
 	if err := e.cfg.Store.PutOverride(ctx, o); err != nil {
 		return fmt.Errorf("putting override of %s/%s: %w", o.App, o.Task, err)
 	}
-	return e.reloadApp(ctx, o.App)
+	return nil
 }
 
 func problemsAsErrors(ps []app.Problem) []error {

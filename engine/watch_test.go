@@ -562,6 +562,44 @@ func TestWatchOverridesLoadedOnce(t *testing.T) {
 	}
 }
 
+// TestWatchReEnableReloadsOnce re-enables a task that failures disabled:
+// the engine clears the failures before its reload, so that the reload
+// takes the overrides as they end up and the watch has nothing to redo.
+func TestWatchReEnableReloadsOnce(t *testing.T) {
+	t.Parallel()
+	b := newBundle(t, Config{EventBuffer: 4096}, testApp{name: "demo", tasks: `
+tasks:
+  - name: broken
+    schedule: "* * * * *"
+    termination: { maxFailures: 1 }
+`, modules: map[string][]byte{"broken": wasmtest.Unreachable()}})
+	b.start()
+	rl := b.recordReloads()
+	b.watch(WatchConfig{Settle: testSettle, Overrides: time.Second}, false)
+	b.advance(time.Minute, time.Minute)
+	if b.task("demo", "broken").Task.Enabled {
+		t.Fatal("a failure did not disable the task")
+	}
+	settle := func() int {
+		for range 5 {
+			b.clock.Advance(time.Second)
+			b.idle()
+			time.Sleep(20 * time.Millisecond) // let the watcher's goroutine run
+		}
+		return len(rl.of("demo"))
+	}
+	before := settle()
+	if err := b.engine.SetEnabled(context.Background(), "demo", "broken", true); err != nil {
+		t.Fatal(err)
+	}
+	if n := settle() - before; n != 1 {
+		t.Errorf("re-enabling the task reloaded its app %d times, want once", n)
+	}
+	if info := b.task("demo", "broken"); !info.Task.Enabled || info.Failures != 0 || info.DisabledReason != "" {
+		t.Errorf("after enabling: enabled %v, failures %d, reason %q", info.Task.Enabled, info.Failures, info.DisabledReason)
+	}
+}
+
 // TestWatchFollowsNewFolders changes files in folders made after Watch
 // began; with polling put off, only their file events can tell.
 func TestWatchFollowsNewFolders(t *testing.T) {

@@ -50,7 +50,7 @@ func TestTriggerThroughServe(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, `"enabled": false`) {
 		t.Fatalf("disable through serve: exit %d\n%s%s", code, stdout, stderr)
 	}
-	if !strings.Contains(logs(), "task enabled changed") {
+	if !strings.Contains(logs(), "task updated") {
 		t.Errorf("serve's log does not show the task disabled:\n%s", logs())
 	}
 	_, stdout, _ = cli(t, "task", "list", "--home", home, "--json")

@@ -150,7 +150,7 @@ func TestServe(t *testing.T) {
 	if code, _, stderr := cli(t, "task", "disable", "demo/hello", "--home", home); code != 0 {
 		t.Fatalf("task disable: exit %d: %s", code, stderr)
 	}
-	for !strings.Contains(logs(), "task enabled changed") {
+	for !strings.Contains(logs(), "task updated") {
 		if time.Now().After(deadline) {
 			_, stderr := stop()
 			t.Fatalf("serve did not reload after task disable:\n%s", stderr)
