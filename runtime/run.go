@@ -45,7 +45,35 @@ type Mount struct {
 	HostDir   string
 	GuestPath string // absolute, e.g. "/data"; "/" is allowed
 	ReadOnly  bool
+	// Quota, if not nil, bounds the bytes stored under HostDir. Give the
+	// same DiskQuota to every run of an app, and only for this HostDir.
+	Quota *DiskQuota
 }
+
+// DiskQuota bounds the bytes stored in a mounted directory, shared by the
+// runs given it. It counts the size of regular files plus 4096 bytes for
+// every file, directory and symbolic link, starting from what the directory
+// holds when the first run mounts it. A write, truncation or creation that
+// would pass the limit fails in the guest with EIO, whole.
+type DiskQuota struct {
+	q *jailfs.Quota
+}
+
+// NewDiskQuota returns a DiskQuota of limit bytes. A limit of zero or less
+// lets a guest store nothing more.
+func NewDiskQuota(limit int64) *DiskQuota {
+	return &DiskQuota{q: jailfs.NewQuota(limit)}
+}
+
+// Used returns the bytes counted against the quota.
+func (d *DiskQuota) Used() int64 { return d.q.Used() }
+
+// Refusals returns how many guest operations the quota has refused so far,
+// in all the runs given it.
+func (d *DiskQuota) Refusals() int64 { return d.q.Refusals() }
+
+// Limit returns the quota's limit in bytes.
+func (d *DiskQuota) Limit() int64 { return d.q.Limit() }
 
 // errTimedOut is the cause of a run's context ending at its time limit.
 var errTimedOut = errors.New("time limit reached")
@@ -198,7 +226,13 @@ func (r *Runtime) moduleConfig(spec Spec) (wazero.ModuleConfig, func(), error) {
 			closeAll()
 			return nil, nil, fmt.Errorf("mount %s: guest path %q is not absolute", mnt.HostDir, mnt.GuestPath)
 		}
-		j, err := jailfs.New(mnt.HostDir, mnt.ReadOnly)
+		var j *jailfs.FS
+		var err error
+		if mnt.Quota != nil {
+			j, err = jailfs.NewWithQuota(mnt.HostDir, mnt.ReadOnly, mnt.Quota.q)
+		} else {
+			j, err = jailfs.New(mnt.HostDir, mnt.ReadOnly)
+		}
 		if err != nil {
 			closeAll()
 			return nil, nil, fmt.Errorf("mount %s: %w", mnt.HostDir, err)

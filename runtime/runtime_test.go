@@ -433,6 +433,37 @@ func TestMountedDirectoryIsAJail(t *testing.T) {
 	}
 }
 
+func TestDiskQuota(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, runtime.Config{})
+	dir := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(dir, "old.txt"), make([]byte, 1<<20), 0o644))
+	const limit = 5<<20 + 512<<10
+	quota := runtime.NewDiskQuota(limit)
+	spec := runtime.Spec{Mounts: []runtime.Mount{{HostDir: dir, GuestPath: "/data", Quota: quota}}}
+
+	res := f.run(t, context.Background(), spec, "fill", "/data/f")
+	// 1 MiB and two entries were there; a sixth MiB no longer fits.
+	if res.Status != runtime.StatusFailed || !strings.HasPrefix(string(res.Stdout), "wrote 4 MiB, then: ") {
+		t.Fatalf("filling the disk: %s %q %s", res.Status, res.Stdout, res.Error)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() != 4<<20 || quota.Refusals() == 0 || quota.Used() > limit {
+		t.Errorf("file of %d bytes, %d refusals, %d bytes used", fi.Size(), quota.Refusals(), quota.Used())
+	}
+	// The next run shares the quota: its file cannot grow at all.
+	res = f.run(t, context.Background(), spec, "fill", "/data/g")
+	if !strings.HasPrefix(string(res.Stdout), "wrote 0 MiB, then: ") {
+		t.Errorf("second run: %s %q %s", res.Status, res.Stdout, res.Error)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "g")); err != nil || fi.Size() != 0 {
+		t.Errorf("second run's file: %v, %v", fi, err)
+	}
+}
+
 func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {

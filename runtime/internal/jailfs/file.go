@@ -23,6 +23,9 @@ type file struct {
 	appending bool
 	// closed is set by Close.
 	closed bool
+	// quota, if not nil, is charged for writes and truncations, and counts
+	// the file as open if it is a regular file.
+	quota *Quota
 
 	// Stable while the file is open, so cached at open time.
 	isDir bool
@@ -32,21 +35,71 @@ type file struct {
 
 var _ experimentalsys.File = (*file)(nil)
 
-// newFile wraps f, caching its type and identity.
-func newFile(f *os.File, writable, readOnly bool) (*file, experimentalsys.Errno) {
+// newFile wraps f, caching its type and identity, and records it as open
+// in quota, if not nil.
+func newFile(f *os.File, writable, readOnly bool, quota *Quota) (*file, experimentalsys.Errno) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, toErrno(err)
 	}
 	st := sys.NewStat_t(fi)
-	return &file{
+	file := &file{
 		f:        f,
 		writable: writable,
 		readOnly: readOnly,
 		isDir:    fi.IsDir(),
 		dev:      st.Dev,
 		ino:      st.Ino,
-	}, 0
+	}
+	if quota != nil && fi.Mode().IsRegular() {
+		file.quota = quota
+		quota.opened(file.id())
+	}
+	return file, 0
+}
+
+// id returns the identity of the host file.
+func (f *file) id() fileID { return fileID{f.dev, f.ino} }
+
+// size returns the current size of the host file.
+func (f *file) size() (int64, experimentalsys.Errno) {
+	fi, err := f.f.Stat()
+	if err != nil {
+		return 0, toErrno(err)
+	}
+	return fi.Size(), 0
+}
+
+// write writes buf at off, or at the end in append mode, through do. With
+// a quota, the growth of the file is reserved first, and the whole write
+// refused if it does not fit; what was not written is released afterwards.
+// off < 0 means the file's current offset.
+func (f *file) write(buf []byte, off int64, do func() (int, error)) (int, experimentalsys.Errno) {
+	if f.quota == nil {
+		n, err := do()
+		return n, toErrno(err)
+	}
+	size, errno := f.size()
+	if errno != 0 {
+		return 0, errno
+	}
+	switch {
+	case f.appending:
+		off = size
+	case off < 0:
+		cur, err := f.f.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return 0, toErrno(err)
+		}
+		off = cur
+	}
+	growth := max(off+int64(len(buf))-size, 0)
+	if errno := f.quota.reserve(growth); errno != 0 {
+		return 0, errno
+	}
+	n, err := do()
+	f.quota.release(growth - max(off+int64(n)-size, 0))
+	return n, toErrno(err)
 }
 
 // Dev implements experimentalsys.File.Dev.
@@ -178,8 +231,7 @@ func (f *file) Write(buf []byte) (int, experimentalsys.Errno) {
 	if errno := f.regular(true); errno != 0 || len(buf) == 0 {
 		return 0, errno
 	}
-	n, err := f.f.Write(buf)
-	return n, toErrno(err)
+	return f.write(buf, -1, func() (int, error) { return f.f.Write(buf) })
 }
 
 // Pwrite implements experimentalsys.File.Pwrite. In append mode, Linux
@@ -191,8 +243,7 @@ func (f *file) Pwrite(buf []byte, off int64) (int, experimentalsys.Errno) {
 	if off < 0 {
 		return 0, experimentalsys.EINVAL
 	}
-	n, err := f.f.WriteAt(buf, off)
-	return n, toErrno(err)
+	return f.write(buf, off, func() (int, error) { return f.f.WriteAt(buf, off) })
 }
 
 // Truncate implements experimentalsys.File.Truncate.
@@ -203,7 +254,22 @@ func (f *file) Truncate(size int64) experimentalsys.Errno {
 	if size < 0 {
 		return experimentalsys.EINVAL
 	}
-	return toErrno(f.f.Truncate(size))
+	if f.quota == nil {
+		return toErrno(f.f.Truncate(size))
+	}
+	old, errno := f.size()
+	if errno != 0 {
+		return errno
+	}
+	if errno := f.quota.reserve(size - old); errno != 0 {
+		return errno
+	}
+	if err := f.f.Truncate(size); err != nil {
+		f.quota.release(size - old)
+		return toErrno(err)
+	}
+	f.quota.release(old - size)
+	return 0
 }
 
 // Sync implements experimentalsys.File.Sync.
@@ -240,5 +306,8 @@ func (f *file) Close() experimentalsys.Errno {
 		return 0
 	}
 	f.closed = true
+	if f.quota != nil {
+		f.quota.closing(f.id(), f.f)
+	}
 	return toErrno(f.f.Close())
 }

@@ -16,7 +16,8 @@ import (
 // FuzzPath feeds arbitrary guest paths to the FS of a jail whose parent
 // holds a sentinel file, and checks that nothing outside the jail is ever
 // created, changed or read. a is the path operated on, b a second path or
-// a symbolic link target.
+// a symbolic link target. The jail has a quota, whose count must match the
+// jail's content at the end.
 func FuzzPath(f *testing.F) {
 	f.Fuzz(func(t *testing.T, a, b string) {
 		top := t.TempDir()
@@ -44,7 +45,8 @@ func FuzzPath(f *testing.F) {
 		}
 		before := snapshot(t, top, "jail")
 
-		jail, err := jailfs.New(dir, false)
+		quota := jailfs.NewQuota(1 << 30)
+		jail, err := jailfs.NewWithQuota(dir, false, quota)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,6 +76,16 @@ func FuzzPath(f *testing.F) {
 
 		if after := snapshot(t, top, "jail"); after != before {
 			t.Fatalf("outside of the jail changed for (%q, %q):\nbefore:\n%s\nafter:\n%s", a, b, before, after)
+		}
+		// A new quota measures the jail afresh.
+		measured := jailfs.NewQuota(0)
+		check, err := jailfs.NewWithQuota(dir, true, measured)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check.Close()
+		if quota.Used() != measured.Used() {
+			t.Fatalf("for (%q, %q), the quota counts %d bytes; the jail holds %d", a, b, quota.Used(), measured.Used())
 		}
 	})
 }

@@ -29,6 +29,12 @@
 // directory must not follow links in it either, since the guest controls
 // their targets.
 //
+// # Quotas
+//
+// An FS made by NewWithQuota counts what it stores against a Quota, which
+// the FSes of an app's concurrent runs share, and refuses with EIO any
+// operation that would store more than the Quota's limit.
+//
 // # Limits
 //
 // os.Root confines path resolution only. Hard links, bind mounts and device
@@ -57,6 +63,8 @@ import (
 type FS struct {
 	root     *os.Root
 	readOnly bool
+	// quota, if not nil, bounds what the FS stores.
+	quota *Quota
 }
 
 var _ experimentalsys.FS = (*FS)(nil)
@@ -72,6 +80,26 @@ func New(dir string, readOnly bool) (*FS, error) {
 		return nil, fmt.Errorf("jailfs: %w", err)
 	}
 	return &FS{root: root, readOnly: readOnly}, nil
+}
+
+// NewWithQuota is New with the FS's storage bounded by q, which may be
+// shared with other FSes on the same directory. If q is new, what dir
+// already holds is measured and counted against it first.
+//
+// Writing, truncating, creating files, directories and links are charged
+// before they happen and refused with EIO (see errQuota) if they would
+// pass the limit; removing, truncating and replacing entries credit q.
+func NewWithQuota(dir string, readOnly bool, q *Quota) (*FS, error) {
+	f, err := New(dir, readOnly)
+	if err != nil {
+		return nil, err
+	}
+	if err := q.attach(f.root); err != nil {
+		f.root.Close()
+		return nil, fmt.Errorf("jailfs: %s: %w", dir, err)
+	}
+	f.quota = q
+	return f, nil
 }
 
 // Close releases the jail's directory. Close the modules using the FS
@@ -118,19 +146,42 @@ func (f *FS) OpenFile(path string, flag experimentalsys.Oflag, perm fs.FileMode)
 		}
 	}
 
+	// With a quota, a file about to be created costs an entry, and one
+	// about to be truncated frees its data. Stat follows a final symbolic
+	// link, as the open does.
+	var reserved, truncated int64
+	if f.quota != nil && flag&(experimentalsys.O_CREAT|experimentalsys.O_TRUNC) != 0 {
+		fi, err := f.root.Stat(name)
+		switch {
+		case err == nil && flag&experimentalsys.O_TRUNC != 0 && fi.Mode().IsRegular():
+			truncated = fi.Size()
+		case errors.Is(err, fs.ErrNotExist) && flag&experimentalsys.O_CREAT != 0:
+			if errno := f.quota.reserve(EntryCost); errno != 0 {
+				return nil, errno
+			}
+			reserved = EntryCost
+		}
+	}
+
 	osf, err := f.root.OpenFile(name, osFlag(flag), perm&fs.ModePerm)
 	if err != nil {
+		f.quota.release(reserved)
 		return nil, toErrno(err)
 	}
-	file, errno := newFile(osf, writable, f.readOnly)
-	if errno == 0 && flag&experimentalsys.O_DIRECTORY != 0 && !file.isDir {
+	f.quota.release(truncated)
+	file, errno := newFile(osf, writable, f.readOnly, f.quota)
+	if errno != 0 {
+		osf.Close()
+		return nil, errno
+	}
+	if flag&experimentalsys.O_DIRECTORY != 0 && !file.isDir {
 		errno = experimentalsys.ENOTDIR
 	}
 	if errno == 0 && flag&experimentalsys.O_APPEND != 0 {
 		errno = file.SetAppend(true)
 	}
 	if errno != 0 {
-		osf.Close()
+		file.Close()
 		return nil, errno
 	}
 	return file, 0
@@ -191,7 +242,25 @@ func (f *FS) Mkdir(path string, perm fs.FileMode) experimentalsys.Errno {
 	if f.readOnly {
 		return experimentalsys.EROFS
 	}
-	return toErrno(f.root.Mkdir(rootName(path), perm&fs.ModePerm))
+	return f.charge(EntryCost, func() error {
+		return f.root.Mkdir(rootName(path), perm&fs.ModePerm)
+	})
+}
+
+// charge runs op, which stores n more bytes, after reserving them from the
+// quota, if any; they are released if op fails.
+func (f *FS) charge(n int64, op func() error) experimentalsys.Errno {
+	if f.quota == nil {
+		return toErrno(op())
+	}
+	if errno := f.quota.reserve(n); errno != 0 {
+		return errno
+	}
+	if err := op(); err != nil {
+		f.quota.release(n)
+		return toErrno(err)
+	}
+	return 0
 }
 
 // Chmod implements experimentalsys.FS.Chmod. Only permission bits of perm
@@ -219,22 +288,32 @@ func (f *FS) Rename(from, to string) experimentalsys.Errno {
 		return toErrno(err)
 	}
 	toInfo, err := f.root.Lstat(to)
-	if err != nil || !toInfo.IsDir() {
+	if err != nil {
 		return toErrno(f.root.Rename(from, to))
 	}
 	switch {
 	case os.SameFile(fromInfo, toInfo):
+		// Two names of one file: POSIX renames nothing.
 		return 0
+	case !toInfo.IsDir():
+		if err := f.root.Rename(from, to); err != nil {
+			return toErrno(err)
+		}
 	case !fromInfo.IsDir():
 		return experimentalsys.EISDIR
+	default:
+		if err := f.root.Remove(to); err != nil {
+			return toErrno(err)
+		}
+		if err := f.root.Rename(from, to); err != nil {
+			// Best effort: the rename failed, so put the empty directory back.
+			_ = f.root.Mkdir(to, toInfo.Mode().Perm())
+			return toErrno(err)
+		}
 	}
-	if err := f.root.Remove(to); err != nil {
-		return toErrno(err)
-	}
-	if err := f.root.Rename(from, to); err != nil {
-		// Best effort: the rename failed, so put the empty directory back.
-		_ = f.root.Mkdir(to, toInfo.Mode().Perm())
-		return toErrno(err)
+	// The replaced entry is gone.
+	if f.quota != nil {
+		f.quota.removed(toInfo)
 	}
 	return 0
 }
@@ -270,7 +349,13 @@ func (f *FS) remove(name string, dir bool) experimentalsys.Errno {
 	case !dir && fi.IsDir():
 		return experimentalsys.EISDIR
 	}
-	return toErrno(f.root.Remove(name))
+	if err := f.root.Remove(name); err != nil {
+		return toErrno(err)
+	}
+	if f.quota != nil {
+		f.quota.removed(fi)
+	}
+	return 0
 }
 
 // Link implements experimentalsys.FS.Link. If oldPath is a symbolic link,
@@ -279,7 +364,10 @@ func (f *FS) Link(oldPath, newPath string) experimentalsys.Errno {
 	if f.readOnly {
 		return experimentalsys.EROFS
 	}
-	return toErrno(f.root.Link(rootName(oldPath), rootName(newPath)))
+	// A new name costs an entry; the data is already counted.
+	return f.charge(EntryCost, func() error {
+		return f.root.Link(rootName(oldPath), rootName(newPath))
+	})
 }
 
 // Symlink implements experimentalsys.FS.Symlink. oldPath is stored verbatim;
@@ -288,7 +376,9 @@ func (f *FS) Symlink(oldPath, linkName string) experimentalsys.Errno {
 	if f.readOnly {
 		return experimentalsys.EROFS
 	}
-	return toErrno(f.root.Symlink(oldPath, rootName(linkName)))
+	return f.charge(EntryCost, func() error {
+		return f.root.Symlink(oldPath, rootName(linkName))
+	})
 }
 
 // Readlink implements experimentalsys.FS.Readlink.

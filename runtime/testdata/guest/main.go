@@ -98,6 +98,20 @@ func main() {
 			os.Exit(1)
 		}
 		fmt.Println("wrote", arg)
+	case "fill":
+		// Writes 1 MiB chunks to the file until a write fails.
+		f, err := os.Create(arg)
+		if err != nil {
+			fmt.Println("create:", err)
+			os.Exit(1)
+		}
+		chunk := make([]byte, 1<<20)
+		for n := 0; ; n++ {
+			if _, err := f.Write(chunk); err != nil {
+				fmt.Printf("wrote %d MiB, then: %v\n", n, err)
+				os.Exit(1)
+			}
+		}
 	case "memory":
 		// Prints the first non-zero byte found in the heap it is given:
 		// fresh memory must be all zeros, whatever ran before.
