@@ -3,6 +3,7 @@ package hostapi
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -128,6 +129,9 @@ func kvSet(in *invocation, p []uint64) Errno {
 		return e
 	}
 	if err := kv.Set(in.ctx, key, val); err != nil {
+		if errors.Is(err, ErrQuota) {
+			return in.fail(ELIMIT, "setting key %q: %v", key, err)
+		}
 		return in.storeFailed(err, "setting key %q", key)
 	}
 	return OK

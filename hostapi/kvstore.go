@@ -18,6 +18,10 @@ import (
 // empty, contains a NUL byte or is not valid UTF-8.
 var ErrInvalidKey = errors.New("invalid key")
 
+// ErrQuota is wrapped by the error of a KV's Set that would take the store
+// past its quota. The host functions answer it with ELIMIT.
+var ErrQuota = errors.New("quota exceeded")
+
 func checkKey(key string) error {
 	switch {
 	case key == "":

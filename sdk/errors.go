@@ -18,7 +18,7 @@ const (
 	ErrIO        Errno = 7  // the operation failed on the host's side
 	ErrCanceled  Errno = 8  // the run was stopped while the call waited
 	ErrBadHandle Errno = 9  // the handle is not an open handle of this run
-	ErrLimit     Errno = 10 // a per-run limit was reached
+	ErrLimit     Errno = 10 // a per-run limit, or a quota of the app (its key-value store), was reached
 	ErrTimeout   Errno = 11 // an HTTP request exceeded its own timeout
 )
 

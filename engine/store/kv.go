@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/cronbox/cronbox/hostapi"
+	"github.com/cronbox/cronbox/internal/bytesize"
 )
 
 // KV implements Store. The namespace's keys are ordered by their bytes.
@@ -16,13 +17,22 @@ import (
 // NUL byte or is not valid UTF-8. A namespace of an empty app name fails
 // every call with ErrInvalid.
 func (s *SQLite) KV(app string) hostapi.KV {
-	return &appKV{s: s, app: app}
+	return &appKV{s: s, app: app, quota: -1}
+}
+
+// KVWithQuota implements Store: KV, where a Set that would leave the app's
+// keys and values holding more than quota bytes fails with an error
+// wrapping hostapi.ErrQuota and stores nothing. Making a value smaller is
+// always allowed.
+func (s *SQLite) KVWithQuota(app string, quota int64) hostapi.KV {
+	return &appKV{s: s, app: app, quota: max(quota, 0)}
 }
 
 // appKV is one app's namespace in the kv table.
 type appKV struct {
-	s   *SQLite
-	app string
+	s     *SQLite
+	app   string
+	quota int64 // bytes; negative: none
 }
 
 var _ hostapi.KV = (*appKV)(nil)
@@ -80,6 +90,16 @@ func (kv *appKV) Set(ctx context.Context, key string, value []byte) error {
 		value = []byte{} // nil would be bound as NULL
 	}
 	err = kv.s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if kv.quota >= 0 {
+			var used, old int64
+			if err := tx.StmtContext(ctx, kv.s.ws.kvRoom).QueryRowContext(ctx, kv.app, key).Scan(&used, &old); err != nil {
+				return err
+			}
+			if n := int64(len(key) + len(value)); n > old && used-old+n > kv.quota {
+				return fmt.Errorf("%w: the app's key-value store would hold %s, more than its quota of %s (quotas.kv in app.yaml)",
+					hostapi.ErrQuota, bytesize.Format(used-old+n), bytesize.Format(kv.quota))
+			}
+		}
 		_, err := tx.StmtContext(ctx, kv.s.ws.kvSet).ExecContext(ctx, kv.app, key, value)
 		return err
 	})

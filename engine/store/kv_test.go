@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -203,5 +204,106 @@ func TestKVTenancy(t *testing.T) {
 	}
 	if v, ok, err := a.Get(ctx, "secret"); !ok || err != nil || string(v) != "a's" {
 		t.Errorf("a's key after b deleted its own = %q, %v, %v", v, ok, err)
+	}
+}
+
+// TestKVQuota holds an app's key-value store to its quota: a write past it
+// fails and stores nothing, writes that shrink or free room go through,
+// and another app's store is not counted.
+func TestKVQuota(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s := openTest(t, Options{})
+	kv := s.KVWithQuota("a", 100)
+	mustSet := func(kv hostapi.KV, key string, n int) {
+		t.Helper()
+		if err := kv.Set(ctx, key, make([]byte, n)); err != nil {
+			t.Fatalf("Set(%q, %d bytes): %v", key, n, err)
+		}
+	}
+	mustSet(kv, "k1", 48) // 50 bytes held
+	mustSet(kv, "k2", 48) // 100: the quota, exactly
+	if err := kv.Set(ctx, "k3", nil); !errors.Is(err, hostapi.ErrQuota) {
+		t.Fatalf("a write past the quota: %v, want ErrQuota", err)
+	}
+	if _, ok, _ := kv.Get(ctx, "k3"); ok {
+		t.Error("a refused write stored its key")
+	}
+	if err := kv.Set(ctx, "k1", make([]byte, 49)); !errors.Is(err, hostapi.ErrQuota) {
+		t.Errorf("growing a value past the quota: %v, want ErrQuota", err)
+	}
+	mustSet(kv, "k1", 8)  // shrinking: 60 held
+	mustSet(kv, "k3", 38) // 100 again
+	if err := kv.Delete(ctx, "k2"); err != nil {
+		t.Fatal(err)
+	}
+	mustSet(kv, "k4", 48) // the room k2 left
+	// Unicode keys count in bytes, as stored.
+	if err := kv.Set(ctx, "é", nil); !errors.Is(err, hostapi.ErrQuota) {
+		t.Errorf("a two-byte key past the quota: %v, want ErrQuota", err)
+	}
+	// Another app, and the same app without a quota, are not held to it.
+	mustSet(s.KVWithQuota("b", 100), "k", 98)
+	mustSet(s.KV("a"), "big", 1000)
+	if err := kv.Set(ctx, "k5", nil); !errors.Is(err, hostapi.ErrQuota) {
+		t.Errorf("the quota no longer counts writes made without it: %v", err)
+	}
+	if err := s.KVWithQuota("c", 0).Set(ctx, "k", nil); !errors.Is(err, hostapi.ErrQuota) {
+		t.Errorf("a quota of 0 let a key in: %v", err)
+	}
+	checkKVUsage(t, s)
+}
+
+// checkKVUsage compares what kv_usage says each app holds with what its
+// rows hold.
+func checkKVUsage(t *testing.T, s *SQLite) {
+	t.Helper()
+	rows, err := s.rdb.QueryContext(t.Context(), `SELECT app, (SELECT bytes FROM kv_usage u WHERE u.app = kv.app),
+		sum(length(CAST(key AS BLOB)) + length(value)) FROM kv GROUP BY app`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var app string
+		var usage, held int64
+		if err := rows.Scan(&app, &usage, &held); err != nil {
+			t.Fatal(err)
+		}
+		if usage != held {
+			t.Errorf("app %s: kv_usage says %d bytes, its keys and values hold %d", app, usage, held)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestKVUsageOfEarlierData opens a store made before kv_usage existed: the
+// migration counts what its apps held.
+func TestKVUsageOfEarlierData(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "cronbox.db")
+	old := rawDB(t, path)
+	if err := migrate(ctx, old, migrations()[:1], epoch); err != nil {
+		t.Fatal(err)
+	}
+	for i, app := range []string{"a", "b"} {
+		for j := range 10 {
+			if _, err := old.ExecContext(ctx, `INSERT INTO kv (app, key, value) VALUES (?, ?, ?)`, app, fmt.Sprint("ключ", j), make([]byte, 100*(i+1))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	old.Close()
+	s := openAt(t, path, Options{})
+	checkKVUsage(t, s)
+	var a int64
+	if err := s.rdb.QueryRowContext(ctx, `SELECT bytes FROM kv_usage WHERE app = 'a'`).Scan(&a); err != nil || a != 10*(9+100) {
+		t.Errorf("app a: kv_usage %d, %v; want %d", a, err, 10*(9+100))
+	}
+	if err := s.KVWithQuota("a", a).Set(ctx, "x", nil); !errors.Is(err, hostapi.ErrQuota) {
+		t.Errorf("a full store took another key: %v", err)
 	}
 }

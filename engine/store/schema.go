@@ -115,6 +115,27 @@ func migrations() []migration {
 			payload TEXT -- JSON
 		)`,
 		`CREATE INDEX idx_events_app ON events(app)`,
+	}}, {version: 2, stmts: []string{
+		// What each app's key-value store holds, in bytes (keys and values),
+		// kept by triggers for the quota check of a write.
+		`CREATE TABLE kv_usage (
+			app TEXT PRIMARY KEY,
+			bytes INTEGER NOT NULL
+		) WITHOUT ROWID`,
+		`INSERT INTO kv_usage (app, bytes)
+			SELECT app, sum(length(CAST(key AS BLOB)) + length(value)) FROM kv GROUP BY app`,
+		`CREATE TRIGGER kv_usage_insert AFTER INSERT ON kv BEGIN
+			INSERT INTO kv_usage (app, bytes) VALUES (new.app, length(CAST(new.key AS BLOB)) + length(new.value))
+				ON CONFLICT (app) DO UPDATE SET bytes = bytes + excluded.bytes;
+		END`,
+		`CREATE TRIGGER kv_usage_update AFTER UPDATE ON kv BEGIN
+			UPDATE kv_usage SET bytes = bytes - length(CAST(old.key AS BLOB)) - length(old.value) WHERE app = old.app;
+			INSERT INTO kv_usage (app, bytes) VALUES (new.app, length(CAST(new.key AS BLOB)) + length(new.value))
+				ON CONFLICT (app) DO UPDATE SET bytes = bytes + excluded.bytes;
+		END`,
+		`CREATE TRIGGER kv_usage_delete AFTER DELETE ON kv BEGIN
+			UPDATE kv_usage SET bytes = bytes - length(CAST(old.key AS BLOB)) - length(old.value) WHERE app = old.app;
+		END`,
 	}}}
 }
 

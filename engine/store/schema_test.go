@@ -49,7 +49,11 @@ func TestReopen(t *testing.T) {
 		}
 		versions = append(versions, v)
 	}
-	if want := []int{len(migrations())}; !slices.Equal(versions, want) {
+	var want []int
+	for _, m := range migrations() {
+		want = append(want, m.version)
+	}
+	if !slices.Equal(versions, want) {
 		t.Errorf("schema versions %v, want %v", versions, want)
 	}
 }
@@ -78,7 +82,8 @@ func TestSchemaTooNew(t *testing.T) {
 func TestMigrationRollsBack(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "cronbox.db")
-	migs := append(migrations(), migration{version: 2, stmts: []string{
+	current := len(migrations())
+	migs := append(migrations(), migration{version: current + 1, stmts: []string{
 		`CREATE TABLE extra (x INTEGER)`,
 		`INSERT INTO extra VALUES (1)`,
 		`INSERT INTO missing VALUES (1)`,
@@ -89,8 +94,8 @@ func TestMigrationRollsBack(t *testing.T) {
 	}
 	db := rawDB(t, path)
 	var version, extra int
-	if err := db.QueryRow(`SELECT max(version) FROM schema_version`).Scan(&version); err != nil || version != 1 {
-		t.Errorf("schema version = %d, %v; want 1", version, err)
+	if err := db.QueryRow(`SELECT max(version) FROM schema_version`).Scan(&version); err != nil || version != current {
+		t.Errorf("schema version = %d, %v; want %d", version, err, current)
 	}
 	if err := db.QueryRow(`SELECT count(*) FROM sqlite_schema WHERE name = 'extra'`).Scan(&extra); err != nil || extra != 0 {
 		t.Errorf("table extra: %d, %v; want it rolled back", extra, err)

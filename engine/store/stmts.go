@@ -11,7 +11,7 @@ import (
 type writeStmts struct {
 	insertRun, finishRun                  *sql.Stmt
 	lastLogSeq, insertLog, addLogsDropped *sql.Stmt
-	kvSet, kvDelete                       *sql.Stmt
+	kvSet, kvDelete, kvRoom               *sql.Stmt
 	getFailures, clearFailures            *sql.Stmt
 	insertEvent                           *sql.Stmt
 	touchToken                            *sql.Stmt
@@ -26,6 +26,10 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 		{&w.addLogsDropped, `UPDATE TaskExecutions SET LogsDropped = LogsDropped + ? WHERE ID = ?`},
 		{&w.kvSet, `INSERT INTO kv (app, key, value) VALUES (?, ?, ?) ON CONFLICT (app, key) DO UPDATE SET value = excluded.value`},
 		{&w.kvDelete, `DELETE FROM kv WHERE app = ? AND key = ?`},
+		// What the app's store holds, and what of it the key's old value
+		// takes (which a new value replaces).
+		{&w.kvRoom, `SELECT coalesce((SELECT bytes FROM kv_usage WHERE app = ?1), 0),
+			coalesce((SELECT length(CAST(key AS BLOB)) + length(value) FROM kv WHERE app = ?1 AND key = ?2), 0)`},
 		{&w.getFailures, getFailuresSQL},
 		{&w.clearFailures, clearFailuresSQL},
 		{&w.insertEvent, `INSERT INTO events (time, type, app, task, payload) VALUES (?, ?, ?, ?, ?)`},

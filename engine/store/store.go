@@ -113,6 +113,10 @@ type Store interface {
 
 	// KV returns the key-value namespace of one app.
 	KV(app string) hostapi.KV
+	// KVWithQuota returns the key-value namespace of one app, which may
+	// hold at most quota bytes of keys and values: a Set past it fails
+	// with an error wrapping hostapi.ErrQuota.
+	KVWithQuota(app string, quota int64) hostapi.KV
 	// DeleteAppData removes everything the store holds for an app: its
 	// key-value data, runs and logs, overrides, load errors and events.
 	// Tokens are left: they belong to people, not to apps.
