@@ -31,6 +31,9 @@ type appState struct {
 	memory     int64 // the memory limits of its running runs, summed
 	gone       bool  // removed from disk
 	loadErr    string
+	// files is the quota of its directory, data/files/<app>, shared by its
+	// runs; made at the first run that mounts it.
+	files *runtime.DiskQuota
 	// overrides identifies the stored overrides it was last loaded with
 	// (see overrideStamps), whether the load succeeded or not.
 	overrides string

@@ -18,18 +18,32 @@ import (
 type Guest struct {
 	Call *hostapi.Call
 	Spec runtime.Spec
+	// Files is the quota of the app's directory, when it is mounted.
+	Files *runtime.DiskQuota
 }
 
-// NewGuest prepares run runID of task t, whose app has perms, in home:
-// the run's input and the task's config, the app's KV in st if permitted,
-// its HTTP allow-list, its file directory (home/data/files/<app>, created
-// if needed) mounted at /data if permitted, the task's arguments,
-// environment and limits. Logs and progress go to sink. The caller closes
-// Call when the run ends.
-func NewGuest(home string, st store.Store, t app.Task, perms app.Permissions, runID int64, input json.RawMessage, sink hostapi.Sink) (*Guest, error) {
+// GuestApp is what a run is given by its task's app.
+type GuestApp struct {
+	// Permissions are the app's capabilities.
+	Permissions app.Permissions
+	// Quotas bound what its key-value store and its directory hold.
+	Quotas app.Quotas
+	// Files counts what the app's directory holds against Quotas.Files:
+	// give every run of the app the same one. Nil: one is made for the run.
+	Files *runtime.DiskQuota
+}
+
+// NewGuest prepares run runID of task t, whose app gives ga, in home: the
+// run's input and the task's config, the app's KV in st if permitted (held
+// to its quota), its HTTP allow-list, its file directory
+// (home/data/files/<app>, created if needed) mounted at /data if permitted
+// (held to its quota), the task's arguments, environment and limits. Logs
+// and progress go to sink. The caller closes Call when the run ends.
+func NewGuest(home string, st store.Store, t app.Task, ga GuestApp, runID int64, input json.RawMessage, sink hostapi.Sink) (*Guest, error) {
+	perms := ga.Permissions
 	call := &hostapi.Call{Input: input, Config: t.Config, Sink: sink}
 	if perms.KV {
-		call.KV = st.KV(t.App)
+		call.KV = st.KVWithQuota(t.App, ga.Quotas.KV)
 	}
 	if len(perms.HTTP) > 0 {
 		call.HTTP = &hostapi.HTTP{Allow: perms.HTTP}
@@ -46,7 +60,12 @@ func NewGuest(home string, st store.Store, t app.Task, perms app.Permissions, ru
 			call.Close()
 			return nil, fmt.Errorf("creating the app's file directory: %w", err)
 		}
-		spec.Mounts = []runtime.Mount{{HostDir: dir, GuestPath: "/data"}}
+		files := ga.Files
+		if files == nil {
+			files = runtime.NewDiskQuota(ga.Quotas.Files)
+		}
+		spec.Mounts = []runtime.Mount{{HostDir: dir, GuestPath: "/data", Quota: files}}
+		return &Guest{Call: call, Spec: spec, Files: files}, nil
 	}
 	return &Guest{Call: call, Spec: spec}, nil
 }

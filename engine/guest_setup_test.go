@@ -32,7 +32,7 @@ func TestNewGuestGrantsOnlyWhatTheAppHas(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			g, err := NewGuest(home, st, task, tt.perms, 7, []byte(`{"in":1}`), nil)
+			g, err := NewGuest(home, st, task, GuestApp{Permissions: tt.perms, Quotas: app.Quotas{KV: 1 << 20, Files: 1 << 20}}, 7, []byte(`{"in":1}`), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -52,8 +52,9 @@ func TestNewGuestGrantsOnlyWhatTheAppHas(t *testing.T) {
 			}
 			dir := filepath.Join(home, "data", "files", "a")
 			if tt.perms.Files {
-				if len(s.Mounts) != 1 || s.Mounts[0].HostDir != dir || s.Mounts[0].GuestPath != "/data" {
-					t.Fatalf("mounts %+v", s.Mounts)
+				if len(s.Mounts) != 1 || s.Mounts[0].HostDir != dir || s.Mounts[0].GuestPath != "/data" ||
+					s.Mounts[0].Quota == nil || s.Mounts[0].Quota != g.Files || g.Files.Limit() != 1<<20 {
+					t.Fatalf("mounts %+v, files quota %v", s.Mounts, g.Files)
 				}
 				if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 					t.Fatalf("file directory not created: %v", err)

@@ -3,7 +3,9 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -119,5 +121,59 @@ func TestLogsOfRunningRunAreStored(t *testing.T) {
 	b.idle()
 	if lines, err := b.store.RunLogs(ctx, id, 0, 10); err != nil || len(lines) != 1 || lines[0].Seq != 1 {
 		t.Fatalf("logs after the run: %+v, %v; want the one line, once, numbered 1 as its event was", lines, err)
+	}
+}
+
+// TestAppStorageQuotas fills an app's key-value store and its directory
+// from a task: the writes past quotas.kv and quotas.files fail, nothing
+// past them is stored, and the run's log says which quota stopped it.
+func TestAppStorageQuotas(t *testing.T) {
+	t.Parallel()
+	wasm, err := os.ReadFile(wasmtest.BuildFile(t, "testdata/echo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBundle(t, Config{}, testApp{name: "demo", tasks: "tasks:\n  - name: echo\n", modules: map[string][]byte{"echo": wasm},
+		manifest: "name: demo\npermissions: { files: true }\nquotas: { kv: 200KiB, files: 1MiB }\n"})
+	b.start()
+	ctx := context.Background()
+	run := func(input string) *store.Run {
+		t.Helper()
+		id, err := b.engine.Trigger(ctx, "demo", "echo", json.RawMessage(input), "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.idle()
+		r, err := b.store.GetRun(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+
+	r := run(`{"kvFill": 65536}`)
+	logs, err := b.store.RunLogs(ctx, r.ID, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != store.StatusFailed || !strings.Contains(fmt.Sprint(logs), "after 3 values") || !strings.Contains(fmt.Sprint(logs), "quota") {
+		t.Errorf("filling the KV store: %s, %q\n%v", r.Status, r.Error, logs)
+	}
+	keys, err := b.store.KV("demo").List(ctx, "fill", "", 100)
+	if err != nil || len(keys) != 3 {
+		t.Errorf("the KV store holds %v (%v); want the 3 values that fit", keys, err)
+	}
+
+	r = run(`{"fileFill": 262144}`)
+	logs, err = b.store.RunLogs(ctx, r.ID, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != store.StatusFailed || !strings.Contains(fmt.Sprint(logs), "after 3 writes") || !strings.Contains(fmt.Sprint(logs), "quotas.files") {
+		t.Errorf("filling the directory: %s, %q\n%v", r.Status, r.Error, logs)
+	}
+	fi, err := os.Stat(filepath.Join(b.home, "data", "files", "demo", "fill"))
+	if err != nil || fi.Size() != 3*262144 {
+		t.Errorf("data/files/demo/fill: %v, %v; want the 3 writes that fit", fi, err)
 	}
 }

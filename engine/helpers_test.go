@@ -24,6 +24,8 @@ type testApp struct {
 	quota   int
 	tasks   string            // the body of config/tasks.yaml
 	modules map[string][]byte // tasks/<name>.wasm
+	// manifest, if set, is app.yaml, instead of one with name and quota.
+	manifest string
 }
 
 // bundle is an engine under test with what it is built on.
@@ -51,6 +53,9 @@ func writeAppTB(t testing.TB, home string, a testApp) {
 		quota = 4
 	}
 	manifest := "name: " + a.name + "\nquotas:\n  concurrency: " + itoa(quota) + "\n"
+	if a.manifest != "" {
+		manifest = a.manifest
+	}
 	mustWrite(t, filepath.Join(dir, "app.yaml"), manifest)
 	mustWrite(t, filepath.Join(dir, "config", "tasks.yaml"), a.tasks)
 	for name, wasm := range a.modules {

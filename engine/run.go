@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/cronbox/cronbox/engine/app"
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/hostapi"
+	"github.com/cronbox/cronbox/internal/bytesize"
 	"github.com/cronbox/cronbox/runtime"
 )
 
@@ -19,8 +21,8 @@ import (
 type runHandle struct {
 	req     *runReq
 	as      *appState
-	task    app.Task        // the configuration it started with
-	perms   app.Permissions // its app's, when it started
+	task    app.Task // the configuration it started with
+	app     GuestApp // what its app gave it when it started
 	module  *runtime.Module
 	ctx     context.Context
 	cancel  context.CancelCauseFunc
@@ -36,7 +38,15 @@ type runHandle struct {
 func (e *Engine) startLocked(as *appState, r *runReq) {
 	ts := r.ts
 	ctx, cancel := context.WithCancelCause(context.Background())
-	h := &runHandle{req: r, as: as, task: ts.task, perms: as.app.Manifest.Permissions, module: ts.module, ctx: ctx, cancel: cancel, started: e.cfg.Clock.Now()}
+	m := as.app.Manifest
+	ga := GuestApp{Permissions: m.Permissions, Quotas: m.Quotas}
+	if m.Permissions.Files {
+		if as.files == nil || as.files.Limit() != m.Quotas.Files {
+			as.files = runtime.NewDiskQuota(m.Quotas.Files)
+		}
+		ga.Files = as.files
+	}
+	h := &runHandle{req: r, as: as, task: ts.task, app: ga, module: ts.module, ctx: ctx, cancel: cancel, started: e.cfg.Clock.Now()}
 	ts.queued--
 	if ts.running == nil {
 		ts.running = map[int64]*runHandle{}
@@ -90,9 +100,13 @@ func counted(s store.Status) bool {
 func (e *Engine) runGuest(h *runHandle, log *slog.Logger) store.RunEnd {
 	r, t := h.req, h.task
 	sink := &runSink{e: e, h: h, batch: e.cfg.LogBatch, log: log}
-	g, err := NewGuest(e.cfg.Home, e.cfg.Store, t, h.perms, r.id, r.input, sink)
+	g, err := NewGuest(e.cfg.Home, e.cfg.Store, t, h.app, r.id, r.input, sink)
 	if err != nil {
 		return e.failedEnd(err)
+	}
+	var refused int64 // by the files quota before the run
+	if g.Files != nil {
+		refused = g.Files.Refusals()
 	}
 	call, spec := g.Call, g.Spec
 	defer call.Close()
@@ -106,6 +120,11 @@ func (e *Engine) runGuest(h *runHandle, log *slog.Logger) store.RunEnd {
 	}
 
 	res, err := e.cfg.Runtime.Run(hostapi.WithCall(h.ctx, call), h.module, spec)
+	if g.Files != nil && g.Files.Refusals() > refused {
+		// The guest saw EIO only; the run's log says why.
+		sink.Log(hostapi.LevelWarn, fmt.Sprintf("the app's files (data/files/%s) reached their quota of %s (quotas.files in app.yaml): writes past it failed with EIO",
+			t.App, bytesize.Format(g.Files.Limit())))
+	}
 	var end store.RunEnd
 	if err != nil {
 		end = e.failedEnd(err)

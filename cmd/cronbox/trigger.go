@@ -73,7 +73,7 @@ func triggerTask(ctx context.Context, e *env, home string, st store.Store, appNa
 	if run.ID, err = st.StartRun(ctx, run); err != nil {
 		return store.Run{}, err
 	}
-	g, err := engine.NewGuest(home, st, *t, a.Manifest.Permissions, run.ID, input, &stderrSink{w: e.stderr})
+	g, err := engine.NewGuest(home, st, *t, engine.GuestApp{Permissions: a.Manifest.Permissions, Quotas: a.Manifest.Quotas}, run.ID, input, &stderrSink{w: e.stderr})
 	var res *runtime.Result
 	if err == nil {
 		defer g.Call.Close()

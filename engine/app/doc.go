@@ -24,6 +24,8 @@
 //	quotas:
 //	  concurrency: 4          # default 4, 1..1000: runs of the app at once
 //	  memory: 1GiB            # default 1 GiB: the memory limits of concurrent runs, summed
+//	  kv: 256MiB              # default 256 MiB: what the key-value store may hold, keys and values
+//	  files: 1GiB             # default 1 GiB: what tasks may store in data/files/<app>/
 //
 // Every problem in app.yaml is an error that fails Load, because the
 // manifest grants permissions: guessing past a typo there could grant the

@@ -26,7 +26,7 @@ func FuzzLoadTasksYAML(f *testing.F) {
 		writeFile(f, filepath.Join(dir, filepath.FromSlash(p)), content)
 	}
 	manifest := Manifest{Name: "demo", Enabled: true, Permissions: Permissions{KV: true},
-		Quotas: Quotas{Concurrency: DefaultConcurrency, Memory: DefaultQuotaMemory}}
+		Quotas: Quotas{Concurrency: DefaultConcurrency, Memory: DefaultQuotaMemory, KV: DefaultQuotaKV, Files: DefaultQuotaFiles}}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		start := time.Now()
 		a := &App{Dir: dir, Manifest: manifest}

@@ -35,7 +35,7 @@ func TestLoadFullApp(t *testing.T) {
 		Enabled:     true,
 		Roles:       []string{"operator"},
 		Permissions: Permissions{HTTP: []string{"api.example.com", "*.example.org", "localhost:8080"}, Files: true, KV: true},
-		Quotas:      Quotas{Concurrency: 2, Memory: 512 << 20},
+		Quotas:      Quotas{Concurrency: 2, Memory: 512 << 20, KV: 16 << 20, Files: 2 << 30},
 	}
 	if !reflect.DeepEqual(a.Manifest, wantManifest) {
 		t.Errorf("Manifest =\n%+v\nwant\n%+v", a.Manifest, wantManifest)
@@ -131,7 +131,7 @@ func TestLoadDefaults(t *testing.T) {
 	wantManifest := Manifest{
 		Name: "demo", Enabled: true,
 		Permissions: Permissions{KV: true},
-		Quotas:      Quotas{Concurrency: DefaultConcurrency, Memory: DefaultQuotaMemory},
+		Quotas:      Quotas{Concurrency: DefaultConcurrency, Memory: DefaultQuotaMemory, KV: DefaultQuotaKV, Files: DefaultQuotaFiles},
 	}
 	if !reflect.DeepEqual(a.Manifest, wantManifest) {
 		t.Errorf("Manifest = %+v; want %+v", a.Manifest, wantManifest)

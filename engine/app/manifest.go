@@ -19,6 +19,12 @@ const (
 	// DefaultQuotaMemory is the memory all of an app's concurrent runs may
 	// have together when quotas.memory is not given.
 	DefaultQuotaMemory = 1 << 30
+	// DefaultQuotaKV is how much the app's key-value store may hold when
+	// quotas.kv is not given.
+	DefaultQuotaKV = 256 << 20
+	// DefaultQuotaFiles is how much the app's data/files/<app>/ may hold,
+	// as far as its tasks write it, when quotas.files is not given.
+	DefaultQuotaFiles = 1 << 30
 )
 
 // Roles an app may require. Others are allowed, with a warning, for roles
@@ -68,6 +74,13 @@ type Quotas struct {
 	// bytes, counting each run at its memory limit. Default 1 GiB; at
 	// least 64 KiB. No task's memory limit may exceed it.
 	Memory int64
+	// KV is how many bytes the app's key-value store may hold, keys and
+	// values together. Default 256 MiB.
+	KV int64
+	// Files is how many bytes the app's directory data/files/<app>/ may
+	// hold (each file, folder and link counting 4 KiB more), as its tasks
+	// see it. Default 1 GiB.
+	Files int64
 }
 
 // manifestSpec is app.yaml as written.
@@ -91,6 +104,8 @@ type permissionsSpec struct {
 type quotasSpec struct {
 	Concurrency *int   `json:"concurrency"`
 	Memory      string `json:"memory"`
+	KV          string `json:"kv"`
+	Files       string `json:"files"`
 }
 
 // maxVersion is the length of the longest version string.
@@ -107,7 +122,7 @@ func (c *checker) manifest(spec manifestSpec, folder string) Manifest {
 		Enabled:     deref(spec.Enabled, true),
 		Roles:       spec.Roles,
 		Permissions: Permissions{KV: true},
-		Quotas:      Quotas{Concurrency: DefaultConcurrency, Memory: DefaultQuotaMemory},
+		Quotas:      Quotas{Concurrency: DefaultConcurrency, Memory: DefaultQuotaMemory, KV: DefaultQuotaKV, Files: DefaultQuotaFiles},
 	}
 	switch err := ValidName(spec.Name); {
 	case spec.Name == "":
@@ -163,6 +178,16 @@ func (c *checker) manifest(spec manifestSpec, folder string) Manifest {
 				} else {
 					m.Quotas.Memory = n
 				}
+			}
+		}
+		if q.KV != "" {
+			if n, ok := c.size("quotas.kv", q.KV); ok {
+				m.Quotas.KV = n
+			}
+		}
+		if q.Files != "" {
+			if n, ok := c.size("quotas.files", q.Files); ok {
+				m.Quotas.Files = n
 			}
 		}
 	}

@@ -2,8 +2,10 @@
 // {"sleepMs": N}, sleeps that long), reports
 // progress, stores the input in the app's KV store under "last", prints its
 // GREETING environment variable and returns {"input": <input>, "config":
-// <config>} as its result. Built by the engine's tests with
-// wasmtest.BuildFile.
+// <config>} as its result. Given {"kvFill": N} it stores values of N bytes
+// under new keys, and given {"fileFill": N} it writes N bytes at a time to
+// /data/fill, until that fails, and fails with the error. Built by the
+// engine's tests with wasmtest.BuildFile.
 package main
 
 import (
@@ -34,10 +36,33 @@ func run() error {
 	sdk.Info("got input", "input", string(in))
 	// {"sleepMs": N} makes the run last N ms after its first log line.
 	var opts struct {
-		SleepMs int `json:"sleepMs"`
+		SleepMs  int `json:"sleepMs"`
+		KVFill   int `json:"kvFill"`
+		FileFill int `json:"fileFill"`
 	}
-	if json.Unmarshal(in, &opts) == nil && opts.SleepMs > 0 {
+	if json.Unmarshal(in, &opts) != nil {
+		opts.SleepMs, opts.KVFill, opts.FileFill = 0, 0, 0
+	}
+	if opts.SleepMs > 0 {
 		time.Sleep(time.Duration(opts.SleepMs) * time.Millisecond)
+	}
+	if opts.KVFill > 0 {
+		for i := 0; ; i++ {
+			if err := sdk.KVSet(fmt.Sprint("fill", i), make([]byte, opts.KVFill)); err != nil {
+				return fmt.Errorf("after %d values: %w", i, err)
+			}
+		}
+	}
+	if opts.FileFill > 0 {
+		f, err := os.Create("/data/fill")
+		if err != nil {
+			return err
+		}
+		for i := 0; ; i++ {
+			if _, err := f.Write(make([]byte, opts.FileFill)); err != nil {
+				return fmt.Errorf("after %d writes: %w", i, err)
+			}
+		}
 	}
 	if err := sdk.Progress(50, "halfway"); err != nil {
 		return err
