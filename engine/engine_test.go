@@ -458,15 +458,7 @@ func TestTriggerRecordsInput(t *testing.T) {
 	b := newBundle(t, Config{}, testApp{name: "demo", tasks: "tasks:\n  - name: hello\n", modules: map[string][]byte{"hello": wasmtest.Hello()}})
 	b.start()
 	ctx := context.Background()
-	id, err := b.engine.Trigger(ctx, "demo", "hello", []byte(`{"x":1}`), "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.idle()
-	r, err := b.store.GetRun(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := b.trigger("demo", "hello", []byte(`{"x":1}`))
 	if string(r.Input) != `{"x":1}` || r.TriggeredByUser != "alice" || r.Trigger != store.TriggerManual || r.Status != store.StatusSucceeded {
 		t.Errorf("run %+v, want input {\"x\":1} by alice, manual, succeeded", r)
 	}

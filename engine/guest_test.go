@@ -137,21 +137,7 @@ func TestAppStorageQuotas(t *testing.T) {
 		manifest: "name: demo\npermissions: { files: true }\nquotas: { kv: 200KiB, files: 1MiB }\n"})
 	b.start()
 	ctx := context.Background()
-	run := func(input string) *store.Run {
-		t.Helper()
-		id, err := b.engine.Trigger(ctx, "demo", "echo", json.RawMessage(input), "alice")
-		if err != nil {
-			t.Fatal(err)
-		}
-		b.idle()
-		r, err := b.store.GetRun(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
-
-	r := run(`{"kvFill": 65536}`)
+	r := b.trigger("demo", "echo", []byte(`{"kvFill": 65536}`))
 	logs, err := b.store.RunLogs(ctx, r.ID, 0, 100)
 	if err != nil {
 		t.Fatal(err)
@@ -164,7 +150,7 @@ func TestAppStorageQuotas(t *testing.T) {
 		t.Errorf("the KV store holds %v (%v); want the 3 values that fit", keys, err)
 	}
 
-	r = run(`{"fileFill": 262144}`)
+	r = b.trigger("demo", "echo", []byte(`{"fileFill": 262144}`))
 	logs, err = b.store.RunLogs(ctx, r.ID, 0, 100)
 	if err != nil {
 		t.Fatal(err)

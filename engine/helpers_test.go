@@ -128,6 +128,23 @@ func (b *bundle) idle() {
 	}
 }
 
+// trigger runs app/task once with input, by alice, and returns the run as
+// recorded once the engine is idle again.
+func (b *bundle) trigger(app, task string, input []byte) *store.Run {
+	b.t.Helper()
+	ctx := context.Background()
+	id, err := b.engine.Trigger(ctx, app, task, input, "alice")
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	b.idle()
+	r, err := b.store.GetRun(ctx, id)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return r
+}
+
 // advance moves simulated time forward in steps, waiting for the engine to
 // become idle after each.
 func (b *bundle) advance(total, step time.Duration) {
