@@ -60,6 +60,17 @@ func (b *bundle) until(what string, step time.Duration, cond func() bool) {
 	}
 }
 
+// pollOverrides gives a watch with a one-second Overrides period five
+// looks at the overrides, in simulated time.
+func (b *bundle) pollOverrides() {
+	b.t.Helper()
+	for range 5 {
+		b.clock.Advance(time.Second)
+		b.idle()
+		time.Sleep(20 * time.Millisecond) // let the watcher's goroutine run
+	}
+}
+
 // hasTask reports whether the engine lists app/task.
 func (b *bundle) hasTask(app, task string) bool {
 	for _, ti := range b.engine.Tasks() {
@@ -543,7 +554,11 @@ func TestWatchOverridesLoadedOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.watch(WatchConfig{Settle: testSettle, Overrides: time.Second}, false)
-	b.until("the override made before the watch is applied", time.Second, func() bool { return !b.task("demo", "tick").Task.Enabled })
+	// The reload's event follows the change it applies.
+	b.until("the override made before the watch is applied", time.Second, func() bool {
+		return !b.task("demo", "tick").Task.Enabled && len(rl.of("demo")) > 0
+	})
+	b.pollOverrides()
 	if n := len(rl.of("demo")); n != 1 {
 		t.Fatalf("demo reloaded %d times for one change of its overrides", n)
 	}
@@ -552,11 +567,7 @@ func TestWatchOverridesLoadedOnce(t *testing.T) {
 	if err := b.engine.UpdateTask(ctx, "demo", "tick", TaskUpdate{Schedule: json.RawMessage(`"*/2 * * * *"`)}); err != nil {
 		t.Fatal(err)
 	}
-	for range 5 {
-		b.clock.Advance(time.Second)
-		b.idle()
-		time.Sleep(20 * time.Millisecond) // let the watcher's goroutine run
-	}
+	b.pollOverrides()
 	if n := len(rl.of("demo")); n != 2 {
 		t.Errorf("demo reloaded %d times after one change through the engine; want once more", n-1)
 	}
@@ -581,11 +592,7 @@ tasks:
 		t.Fatal("a failure did not disable the task")
 	}
 	settle := func() int {
-		for range 5 {
-			b.clock.Advance(time.Second)
-			b.idle()
-			time.Sleep(20 * time.Millisecond) // let the watcher's goroutine run
-		}
+		b.pollOverrides()
 		return len(rl.of("demo"))
 	}
 	before := settle()
