@@ -2,6 +2,7 @@ package web
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -65,6 +66,17 @@ func (f *fixture) openStream(t *testing.T, token string, last int64) *stream {
 func (s *stream) read() {
 	defer close(s.done)
 	sc := bufio.NewScanner(s.resp.Body)
+	// Whole lines only: when the stream is closed mid-message, at the end
+	// of a test, the line cut short is no message.
+	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			return i + 1, bytes.TrimSuffix(data[:i], []byte("\r")), nil
+		}
+		if atEOF {
+			return len(data), nil, nil
+		}
+		return 0, nil, nil
+	})
 	var cur sse
 	for sc.Scan() {
 		line := sc.Text()
