@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -61,6 +63,46 @@ func (e *Engine) App(name string) (AppInfo, bool) {
 		return AppInfo{}, false
 	}
 	return appInfoLocked(as), true
+}
+
+// Storage is what an app's tasks have stored, against its quotas.
+type Storage struct {
+	// KV is what its key-value store holds, keys and values, in bytes.
+	KV, KVQuota int64
+	// Files is what its directory, data/files/<app>, holds as its files
+	// quota counts it; both are 0 without the files permission.
+	Files, FilesQuota int64
+}
+
+// Storage returns what the app name's tasks have stored. Its directory is
+// measured the first time (the walk a run would make), and followed from
+// then on; an error wrapping ErrNotFound means no such app is loaded.
+func (e *Engine) Storage(ctx context.Context, name string) (Storage, error) {
+	e.mu.Lock()
+	as := e.apps[name]
+	if as == nil || as.app == nil {
+		e.mu.Unlock()
+		return Storage{}, fmt.Errorf("storage of %s: app %w", name, ErrNotFound)
+	}
+	out := Storage{KVQuota: as.app.Manifest.Quotas.KV}
+	files := as.filesQuotaLocked()
+	e.mu.Unlock()
+	var err error
+	if out.KV, err = e.cfg.Store.KVUsage(ctx, name); err != nil {
+		return Storage{}, fmt.Errorf("storage of %s: %w", name, err)
+	}
+	if files != nil {
+		dir := filepath.Join(e.cfg.Home, "data", "files", name)
+		switch err := files.Measure(dir); {
+		case errors.Is(err, fs.ErrNotExist): // nothing stored yet
+		case err != nil:
+			return Storage{}, fmt.Errorf("storage of %s: %w", name, err)
+		default:
+			out.Files = files.Used()
+		}
+		out.FilesQuota = files.Limit()
+	}
+	return out, nil
 }
 
 func appInfoLocked(as *appState) AppInfo {

@@ -39,6 +39,19 @@ type appState struct {
 	overrides string
 }
 
+// filesQuotaLocked returns the quota of the app's directory, made again
+// when quotas.files changed, or nil without the files permission. The
+// engine's lock is held.
+func (a *appState) filesQuotaLocked() *runtime.DiskQuota {
+	if a.app == nil || !a.app.Manifest.Permissions.Files {
+		return nil
+	}
+	if limit := a.app.Manifest.Quotas.Files; a.files == nil || a.files.Limit() != limit {
+		a.files = runtime.NewDiskQuota(limit)
+	}
+	return a.files
+}
+
 func (a *appState) quota() int {
 	if a.app == nil || a.app.Manifest.Quotas.Concurrency <= 0 {
 		return app.DefaultConcurrency

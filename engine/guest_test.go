@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -137,6 +138,14 @@ func TestAppStorageQuotas(t *testing.T) {
 		manifest: "name: demo\npermissions: { files: true }\nquotas: { kv: 200KiB, files: 1MiB }\n"})
 	b.start()
 	ctx := context.Background()
+	// What is already in the directory counts, measured before any run.
+	if err := os.MkdirAll(filepath.Join(b.home, "data", "files", "demo"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, filepath.Join(b.home, "data", "files", "demo", "old"), strings.Repeat("x", 1000))
+	if st, err := b.engine.Storage(ctx, "demo"); err != nil || st != (Storage{KV: 0, KVQuota: 200 << 10, Files: 4096 + 1000, FilesQuota: 1 << 20}) {
+		t.Fatalf("storage before any run: %+v, %v", st, err)
+	}
 	r := b.trigger("demo", "echo", []byte(`{"kvFill": 65536}`))
 	logs, err := b.store.RunLogs(ctx, r.ID, 0, 100)
 	if err != nil {
@@ -161,5 +170,11 @@ func TestAppStorageQuotas(t *testing.T) {
 	fi, err := os.Stat(filepath.Join(b.home, "data", "files", "demo", "fill"))
 	if err != nil || fi.Size() != 3*262144 {
 		t.Errorf("data/files/demo/fill: %v, %v; want the 3 writes that fit", fi, err)
+	}
+	if st, err := b.engine.Storage(ctx, "demo"); err != nil || st.KV != 3*65541 || st.Files != 2*4096+1000+3*262144 {
+		t.Errorf("storage after the runs: %+v, %v", st, err)
+	}
+	if _, err := b.engine.Storage(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("storage of an unknown app: %v", err)
 	}
 }

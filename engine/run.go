@@ -39,13 +39,7 @@ func (e *Engine) startLocked(as *appState, r *runReq) {
 	ts := r.ts
 	ctx, cancel := context.WithCancelCause(context.Background())
 	m := as.app.Manifest
-	ga := GuestApp{Permissions: m.Permissions, Quotas: m.Quotas}
-	if m.Permissions.Files {
-		if as.files == nil || as.files.Limit() != m.Quotas.Files {
-			as.files = runtime.NewDiskQuota(m.Quotas.Files)
-		}
-		ga.Files = as.files
-	}
+	ga := GuestApp{Permissions: m.Permissions, Quotas: m.Quotas, Files: as.filesQuotaLocked()}
 	h := &runHandle{req: r, as: as, task: ts.task, app: ga, module: ts.module, ctx: ctx, cancel: cancel, started: e.cfg.Clock.Now()}
 	ts.queued--
 	if ts.running == nil {

@@ -68,6 +68,11 @@ func NewDiskQuota(limit int64) *DiskQuota {
 // Used returns the bytes counted against the quota.
 func (d *DiskQuota) Used() int64 { return d.q.Used() }
 
+// Measure counts what dir holds against the quota, unless a run or an
+// earlier Measure did: a quota is measured once, at its first use, for one
+// directory only.
+func (d *DiskQuota) Measure(dir string) error { return d.q.Measure(dir) }
+
 // Refusals returns how many guest operations the quota has refused so far,
 // in all the runs given it.
 func (d *DiskQuota) Refusals() int64 { return d.q.Refusals() }

@@ -28,6 +28,16 @@ func (s *SQLite) KVWithQuota(app string, quota int64) hostapi.KV {
 	return &appKV{s: s, app: app, quota: max(quota, 0)}
 }
 
+// KVUsage implements Store.
+func (s *SQLite) KVUsage(ctx context.Context, app string) (int64, error) {
+	var n int64
+	err := s.rdb.QueryRowContext(ctx, `SELECT coalesce((SELECT bytes FROM kv_usage WHERE app = ?), 0)`, app).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("reading the kv usage of %s: %w", app, err)
+	}
+	return n, nil
+}
+
 // appKV is one app's namespace in the kv table.
 type appKV struct {
 	s     *SQLite

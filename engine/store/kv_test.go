@@ -252,6 +252,11 @@ func TestKVQuota(t *testing.T) {
 		t.Errorf("a quota of 0 let a key in: %v", err)
 	}
 	checkKVUsage(t, s)
+	for app, want := range map[string]int64{"a": 100 + 3 + 1000, "b": 99, "c": 0, "nope": 0} {
+		if n, err := s.KVUsage(ctx, app); err != nil || n != want {
+			t.Errorf("KVUsage(%s) = %d, %v; want %d", app, n, err, want)
+		}
+	}
 }
 
 // checkKVUsage compares what kv_usage says each app holds with what its

@@ -117,6 +117,8 @@ type Store interface {
 	// hold at most quota bytes of keys and values: a Set past it fails
 	// with an error wrapping hostapi.ErrQuota.
 	KVWithQuota(app string, quota int64) hostapi.KV
+	// KVUsage returns how many bytes the app's keys and values take.
+	KVUsage(ctx context.Context, app string) (int64, error)
 	// DeleteAppData removes everything the store holds for an app: its
 	// key-value data, runs and logs, overrides, load errors and events.
 	// Tokens are left: they belong to people, not to apps.

@@ -112,6 +112,17 @@ func (q *Quota) attach(root *os.Root) error {
 	return nil
 }
 
+// Measure counts what dir holds against q, as the first FS made with q
+// would: once, and only for one directory.
+func (q *Quota) Measure(dir string) error {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	return q.attach(root)
+}
+
 // usage returns what the tree under root counts against a quota. Symbolic
 // links are not followed; the data of a file with several hard links is
 // counted once. Entries removed during the walk are skipped.

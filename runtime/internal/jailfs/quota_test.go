@@ -353,3 +353,24 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestQuotaMeasure measures a directory before any FS uses the quota: an
+// FS made later counts from it, and measuring again adds nothing.
+func TestQuotaMeasure(t *testing.T) {
+	dir := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(dir, "f"), make([]byte, 300), 0o644))
+	q := jailfs.NewQuota(1 << 20)
+	must(t, q.Measure(dir))
+	wantUsed(t, q, jailfs.EntryCost+300)
+	must(t, q.Measure(dir))
+	jail, _ := newQuotaJail(t, q, dir)
+	wantUsed(t, q, jailfs.EntryCost+300)
+	f := open(t, jail, "f", experimentalsys.O_RDWR)
+	if _, errno := f.Pwrite(make([]byte, 100), 300); errno != 0 {
+		t.Fatal(errno)
+	}
+	wantUsed(t, q, jailfs.EntryCost+400)
+	if err := q.Measure(t.TempDir()); err == nil || !strings.Contains(err.Error(), "another directory") {
+		t.Errorf("Measure of another directory: %v", err)
+	}
+}
