@@ -208,7 +208,8 @@ func appInfo(e *env, f appFlags, name string) error {
 			http = strings.Join(a.Permissions.HTTP, ", ")
 		}
 		fmt.Fprintf(w, "permissions: http: %s; files: %v; kv: %v\n", http, a.Permissions.Files, a.Permissions.KV)
-		fmt.Fprintf(w, "quotas:      concurrency %d, memory %s\n", a.Quotas.Concurrency, bytesize.Format(a.Quotas.Memory))
+		fmt.Fprintf(w, "quotas:      concurrency %d, memory %s, kv %s, files %s\n", a.Quotas.Concurrency,
+			bytesize.Format(a.Quotas.Memory), bytesize.Format(a.Quotas.KV), bytesize.Format(a.Quotas.Files))
 		fmt.Fprintf(w, "tasks:\n")
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		for _, t := range a.Tasks {

@@ -103,6 +103,7 @@ func TestApp(t *testing.T) {
 		{name: "list", args: []string{"app", "list"}, out: "greeter"},
 		{name: "list json", args: []string{"app", "list", "--json"}, out: `"name": "demo"`},
 		{name: "info", args: []string{"app", "info", "demo"}, out: "hello  @every 1m"},
+		{name: "info shows the quotas", args: []string{"app", "info", "demo"}, out: "quotas:      concurrency 4, memory 1 GiB, kv 256 MiB, files 1 GiB"},
 		{name: "info of a missing app", args: []string{"app", "info", "nope"}, code: 1, out: "app not found"},
 		{name: "disable", args: []string{"app", "disable", "demo"}, out: "app demo disabled",
 			after: func(t *testing.T) {

@@ -48,6 +48,8 @@ type PermissionsInfo struct {
 type QuotasInfo struct {
 	Concurrency int   `json:"concurrency"`
 	Memory      int64 `json:"memory"`
+	KV          int64 `json:"kv"`
+	Files       int64 `json:"files"`
 }
 
 // TaskInfo is one task of an app.
@@ -124,7 +126,7 @@ func Get(home, name string) (*Info, error) {
 	if info.Permissions.HTTP == nil {
 		info.Permissions.HTTP = []string{}
 	}
-	info.Quotas = QuotasInfo{Concurrency: m.Quotas.Concurrency, Memory: m.Quotas.Memory}
+	info.Quotas = QuotasInfo{Concurrency: m.Quotas.Concurrency, Memory: m.Quotas.Memory, KV: m.Quotas.KV, Files: m.Quotas.Files}
 	for _, t := range a.Tasks {
 		ti := TaskInfo{Name: t.Name, Description: t.Description, Enabled: t.Enabled, Schedule: t.Schedule}
 		if t.Module != "" {
