@@ -1,6 +1,8 @@
 package web
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"sort"
 
@@ -27,6 +29,34 @@ type appJSON struct {
 	Status      string         `json:"status"` // ok, error or removed
 	Errors      []appErrorJSON `json:"errors"`
 	Tasks       int            `json:"tasks"`
+	// Storage is what the app's tasks have stored against its quotas;
+	// null for an app that is not loaded.
+	Storage *storageJSON `json:"storage"`
+}
+
+type storageJSON struct {
+	KV         int64 `json:"kv"`
+	KVQuota    int64 `json:"kvQuota"`
+	Files      int64 `json:"files"`
+	FilesQuota int64 `json:"filesQuota"`
+}
+
+// appJSONOf is the app as the API shows it: its state, its load errors
+// errs and what its tasks have stored.
+func (s *Server) appJSONOf(ctx context.Context, info engine.AppInfo, errs []store.LoadError) (appJSON, error) {
+	a := appOf(info, errs)
+	if !info.Loaded || info.Removed {
+		return a, nil
+	}
+	st, err := s.eng.Storage(ctx, info.Name)
+	switch {
+	case errors.Is(err, engine.ErrNotFound): // removed meanwhile
+	case err != nil:
+		return appJSON{}, err
+	default:
+		a.Storage = &storageJSON{KV: st.KV, KVQuota: st.KVQuota, Files: st.Files, FilesQuota: st.FilesQuota}
+	}
+	return a, nil
 }
 
 func appOf(info engine.AppInfo, errs []store.LoadError) appJSON {
@@ -60,9 +90,14 @@ func (s *Server) listApps(w http.ResponseWriter, r *http.Request) error {
 		Apps []appJSON `json:"apps"`
 	}{Apps: []appJSON{}}
 	for _, info := range s.eng.Apps() {
-		if p.sees(info.Name) {
-			out.Apps = append(out.Apps, appOf(info, errs[info.Name]))
+		if !p.sees(info.Name) {
+			continue
 		}
+		a, err := s.appJSONOf(r.Context(), info, errs[info.Name])
+		if err != nil {
+			return err
+		}
+		out.Apps = append(out.Apps, a)
 	}
 	sort.Slice(out.Apps, func(i, j int) bool { return out.Apps[i].Name < out.Apps[j].Name })
 	return writeJSON(w, http.StatusOK, out)
@@ -91,6 +126,10 @@ func (s *Server) enableApp(on bool) handlerFunc {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, appOf(info, errs[name]))
+		a, err := s.appJSONOf(r.Context(), info, errs[name])
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, a)
 	}
 }

@@ -9,9 +9,20 @@ import (
 
 func TestListApps(t *testing.T) {
 	f := newFixture(t)
+	// What the apps store shows against their quotas.
+	if err := f.st.KV("hello").Set(t.Context(), "k", make([]byte, 10)); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(f.home, "apps", "other", "app.yaml"), []byte("name: other\npermissions: { files: true }\nquotas: { kv: 1MiB, files: 2MiB }\n"))
+	writeFile(t, filepath.Join(f.home, "data", "files", "other", "f"), make([]byte, 100))
+	if err := f.eng.Reload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	f.run(t, []check{
 		{name: "all", req: req{method: "GET", path: "/api/v1/apps", token: "viewer"}, status: 200,
-			contains: []string{`{"name":"hello","version":"1.0.0","description":"Greetings","enabled":true,"status":"ok","errors":[],"tasks":3}`, `"name":"other"`}},
+			contains: []string{`{"name":"hello","version":"1.0.0","description":"Greetings","enabled":true,"status":"ok","errors":[],"tasks":3,` +
+				`"storage":{"kv":11,"kvQuota":268435456,"files":0,"filesQuota":0}}`,
+				`"name":"other"`, `"storage":{"kv":0,"kvQuota":1048576,"files":4196,"filesQuota":2097152}`}},
 		{name: "unknown parameter", req: req{method: "GET", path: "/api/v1/apps?all=1", token: "viewer"}, status: 400, field: "all"},
 		{name: "no token", req: req{method: "GET", path: "/api/v1/apps"}, status: 401},
 		{name: "scoped", req: req{method: "GET", path: "/api/v1/apps", token: "scoped"}, status: 200, contains: []string{`"hello"`}, absent: []string{`"other"`}},

@@ -170,8 +170,12 @@ func (s *Server) installApp(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	a, err := s.appJSONOf(ctx, info, errs[res.App])
+	if err != nil {
+		return err
+	}
 	out := installJSON{
-		App: appOf(info, errs[res.App]), Version: res.Version, Files: len(res.Files),
+		App: a, Version: res.Version, Files: len(res.Files),
 		Verified: res.Verified, Replaced: res.Replaced, Warnings: []findingJSON{},
 	}
 	if res.Backup != "" {

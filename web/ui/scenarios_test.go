@@ -322,6 +322,10 @@ func appLifecycleScenario(t *testing.T, tb *tab, tg *target) {
 	tb.open("/apps")
 	tb.visible(`tr[data-app="spare"]`)
 	tb.visible(`form.install-form input[type="file"]`)
+	// Each app shows what its key-value store holds against its quota.
+	if got := textOf(tb, `tr[data-app="other"] td[data-label="Storage"]`); got != "KV 0 B of 256 MiB" {
+		t.Errorf("storage of other: %q", got)
+	}
 
 	// Export: the link downloads the archive with the session cookie.
 	href := eval[string](tb, `document.querySelector('a[aria-label="Export spare"]').getAttribute('href')`)

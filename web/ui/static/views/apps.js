@@ -2,12 +2,23 @@
 // disable it, its validation on demand, and for admins installing (a zip
 // upload), exporting (a download) and uninstalling apps.
 
-import { h, clear, reconcile, badge, link, table, td, latest } from '../dom.js';
+import { h, clear, reconcile, badge, link, table, td, latest, bar, fmtBytes } from '../dom.js';
 import * as api from '../api.js';
 import { batcher } from '../events.js';
 import { toggle, dialog, notify, field } from '../widgets.js';
 
-const COLUMNS = ['App', 'Version', 'Status', 'Tasks', 'Problems', 'Enabled', 'Actions'];
+const COLUMNS = ['App', 'Version', 'Status', 'Tasks', 'Storage', 'Problems', 'Enabled', 'Actions'];
+
+// storage shows what an app's tasks have stored against its quotas: its
+// key-value store, and its directory when it has the files permission.
+function storage(name, st) {
+  if (!st) return h('span', { class: 'muted' }, '—');
+  const parts = [['KV', st.kv, st.kvQuota]];
+  if (st.filesQuota) parts.push(['Files', st.files, st.filesQuota]);
+  return h('div', { class: 'storage' }, parts.map(([label, used, quota]) => h('div', { class: 'mem' },
+    bar(quota ? used / quota : 1, `${label} storage of ${name}`),
+    h('span', null, `${label} ${fmtBytes(used)} of ${fmtBytes(quota)}`))));
+}
 
 // where says where a finding is: file:line:column, as far as known.
 function where(f) {
@@ -234,6 +245,7 @@ export function appsView(main, _params, ctx) {
       td('Version', a.version || '—'),
       td('Status', badge(a.status)),
       td('Tasks', String(a.tasks ?? 0)),
+      td('Storage', storage(a.name, a.storage)),
       td('Problems', (a.errors || []).length
         ? h('ul', { class: 'problems' }, a.errors.map((e) => h('li', { class: 'problem' },
           e.file ? h('code', null, `${e.file}${e.line ? `:${e.line}` : ''}`) : null,
