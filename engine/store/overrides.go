@@ -177,15 +177,7 @@ func (s *SQLite) PutOverride(ctx context.Context, o Override) error {
 // DeleteOverride implements Store.
 func (s *SQLite) DeleteOverride(ctx context.Context, app, task string) error {
 	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM TaskConfigurations WHERE AppName = ? AND TaskName = ?`, app, task)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		if err == nil && n == 0 {
-			err = ErrNotFound
-		}
-		return err
+		return execFound(ctx, tx, `DELETE FROM TaskConfigurations WHERE AppName = ? AND TaskName = ?`, app, task)
 	})
 	if err != nil {
 		return fmt.Errorf("deleting override of %s/%s: %w", app, task, err)

@@ -136,6 +136,17 @@ func migrations() []migration {
 		`CREATE TRIGGER kv_usage_delete AFTER DELETE ON kv BEGIN
 			UPDATE kv_usage SET bytes = bytes - length(CAST(old.key AS BLOB)) - length(old.value) WHERE app = old.app;
 		END`,
+	}}, {version: 3, stmts: []string{
+		// Browser sessions, so that a restart does not log browsers out.
+		// A session is found by the hash of its cookie's value: the
+		// database holds neither the cookie nor the token.
+		`CREATE TABLE sessions (
+			id_hash BLOB PRIMARY KEY CHECK (length(id_hash) = 32),  -- SHA-256 of the cookie's value
+			token_hash BLOB NOT NULL CHECK (length(token_hash) = 32), -- the token's, as api_tokens.hash
+			csrf TEXT NOT NULL,
+			expires_at TEXT NOT NULL
+		) WITHOUT ROWID`,
+		`CREATE INDEX idx_sessions_expires ON sessions(expires_at)`,
 	}}}
 }
 

@@ -75,3 +75,17 @@ func prepareAll(ctx context.Context, db *sql.DB, defs []stmtDef) error {
 	}
 	return nil
 }
+
+// execFound runs a statement that changes one row, and returns ErrNotFound
+// when it changed none.
+func execFound(ctx context.Context, tx *sql.Tx, query string, args ...any) error {
+	res, err := tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err == nil && n == 0 {
+		err = ErrNotFound
+	}
+	return err
+}

@@ -1,7 +1,7 @@
 // Package store records Cronbox's state: the history of runs and their log
 // lines, the runtime overrides of task configuration with each task's
-// failure count, every app's key-value data, API tokens, app load errors and
-// a window of recent events.
+// failure count, every app's key-value data, API tokens and browser
+// sessions, app load errors and a window of recent events.
 //
 // The engine depends on the Store interface, not on SQL, so that a
 // PostgreSQL store can later serve several nodes. SQLite is the
@@ -140,6 +140,22 @@ type Store interface {
 	// request, but at most every minute or so per token.
 	TouchToken(ctx context.Context, id int64) error
 
+	// PutSession records a new browser session, and deletes the sessions
+	// that have expired. s's IDHash, TokenHash, CSRF and ExpiresAt are
+	// required (ErrInvalid); a known IDHash returns ErrDuplicate.
+	PutSession(ctx context.Context, s Session) error
+	// Session returns the browser session with that ID hash, and false if
+	// there is none or it has expired.
+	Session(ctx context.Context, id SessionHash) (Session, bool, error)
+	// TouchSession moves a session's expiry forward to expires (never
+	// back), or returns ErrNotFound if the session does not exist or has
+	// expired: an expired session cannot be revived. It is a write:
+	// callers should not call it on every request.
+	TouchSession(ctx context.Context, id SessionHash, expires time.Time) error
+	// DeleteSession deletes a browser session; deleting one that does not
+	// exist is not an error.
+	DeleteSession(ctx context.Context, id SessionHash) error
+
 	// SetLoadErrors replaces the load errors of an app; none clears them.
 	SetLoadErrors(ctx context.Context, app string, errs []LoadError) error
 	// LoadErrors returns the load errors of every app that has some.
@@ -158,10 +174,12 @@ type Store interface {
 
 // The errors of the store. Methods wrap them; test with errors.Is.
 var (
-	// ErrNotFound reports that a run, override or token does not exist.
+	// ErrNotFound reports that a run, override, token or session does
+	// not exist.
 	ErrNotFound = errors.New("not found")
 	// ErrDuplicate reports that a record would duplicate a unique one: a
-	// scheduled time already recorded for a task, or a known token hash.
+	// scheduled time already recorded for a task, or a known token or
+	// session hash.
 	ErrDuplicate = errors.New("already recorded")
 	// ErrFinished reports an attempt to finish a run that is not running.
 	ErrFinished = errors.New("run is not running")

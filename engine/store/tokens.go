@@ -135,16 +135,8 @@ func (s *SQLite) ListTokens(ctx context.Context) ([]Token, error) {
 // RevokeToken implements Store.
 func (s *SQLite) RevokeToken(ctx context.Context, id int64) error {
 	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE api_tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?`,
+		return execFound(ctx, tx, `UPDATE api_tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?`,
 			formatTime(s.opts.Now()), id)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		if err == nil && n == 0 {
-			err = ErrNotFound
-		}
-		return err
 	})
 	if err != nil {
 		return fmt.Errorf("revoking token %d: %w", id, err)
