@@ -94,38 +94,135 @@ func principalFrom(ctx context.Context) *principal {
 	return p
 }
 
-// session is a browser's login: the token it logged in with (by ID and
-// hash, never the token itself) and its CSRF token.
+// session is a browser's login: the token it logged in with (by hash,
+// never the token itself) and its CSRF token.
 type session struct {
 	tokenHash store.TokenHash
 	csrf      string
-	expires   time.Time
+	// expires is when the session ends unless it is used before; stored
+	// is the expiry last written to the store. Both are guarded by
+	// sessions.mu.
+	expires, stored time.Time
 }
 
-// sessions are the browser sessions, in memory: a restart logs browsers
-// out.
+// sessionWriteEvery is how far, at most, a session's sliding expiry runs
+// ahead of the one in the store before it is written again (less for a
+// SessionTTL under two minutes): a busy UI does not write on every
+// request, and a restart shortens a session by that much at most.
+const sessionWriteEvery = time.Minute
+
+// sessions are the browser sessions. The store records each under the
+// SHA-256 of its cookie's value (never the value), so that a restart does
+// not log browsers out; sessions caches them in memory by the cookie's
+// value, and loads a session it does not hold from the store.
 type sessions struct {
+	st  store.Store
+	log *slog.Logger
+
 	mu sync.Mutex
 	m  map[string]*session // by the cookie's value
+	// removals counts removals, so that a session loaded from the store
+	// is not cached if it may have been removed during the load.
+	removals uint64
 }
 
-func (ss *sessions) get(id string, now time.Time, ttl time.Duration) *session {
+// get returns the live session of cookie value id, or nil, and slides its
+// expiry to now+ttl.
+func (ss *sessions) get(ctx context.Context, id string, now time.Time, ttl time.Duration) (*session, error) {
+	for {
+		ss.mu.Lock()
+		if s := ss.m[id]; s != nil {
+			if now.After(s.expires) {
+				delete(ss.m, id)
+				ss.removals++
+				ss.mu.Unlock()
+				ss.forget(ctx, id)
+				return nil, nil
+			}
+			due := ss.slide(s, now, ttl)
+			ss.mu.Unlock()
+			return ss.write(ctx, id, s, due)
+		}
+		gen := ss.removals
+		ss.mu.Unlock()
+
+		st, ok, err := ss.st.Session(ctx, store.HashSession(id))
+		if err != nil || !ok {
+			return nil, err
+		}
+		if now.After(st.ExpiresAt) {
+			ss.forget(ctx, id)
+			return nil, nil
+		}
+		s := &session{tokenHash: st.TokenHash, csrf: st.CSRF, expires: st.ExpiresAt, stored: st.ExpiresAt}
+		ss.mu.Lock()
+		if ss.removals != gen {
+			// A session was removed while this one loaded: perhaps
+			// this one, so look again rather than cache it.
+			ss.mu.Unlock()
+			continue
+		}
+		if cached := ss.m[id]; cached != nil { // loaded meanwhile
+			s = cached
+		} else {
+			ss.m[id] = s
+		}
+		due := ss.slide(s, now, ttl)
+		ss.mu.Unlock()
+		return ss.write(ctx, id, s, due)
+	}
+}
+
+// slide moves s's expiry to now+ttl and reports whether it is due to be
+// written to the store, marking it written if so. ss.mu must be held.
+func (ss *sessions) slide(s *session, now time.Time, ttl time.Duration) bool {
+	if e := now.Add(ttl); e.After(s.expires) {
+		s.expires = e
+	}
+	if s.expires.Sub(s.stored) < min(sessionWriteEvery, ttl/2) {
+		return false
+	}
+	s.stored = s.expires
+	return true
+}
+
+// write records s's expiry in the store if due, and returns s, or nil if
+// the store no longer holds the session (removed or expired there).
+func (ss *sessions) write(ctx context.Context, id string, s *session, due bool) (*session, error) {
+	if !due {
+		return s, nil
+	}
 	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	s := ss.m[id]
-	if s == nil {
-		return nil
+	expires := s.stored
+	ss.mu.Unlock()
+	err := ss.st.TouchSession(context.WithoutCancel(ctx), store.HashSession(id), expires)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		ss.mu.Lock()
+		if ss.m[id] == s {
+			delete(ss.m, id)
+			ss.removals++
+		}
+		ss.mu.Unlock()
+		return nil, nil
+	case err != nil:
+		// The session lives on; the store's expiry lags until the next
+		// write.
+		ss.log.WarnContext(ctx, "recording session use", slog.Any("error", err))
 	}
-	if now.After(s.expires) {
-		delete(ss.m, id)
-		return nil
-	}
-	s.expires = now.Add(ttl)
-	return s
+	return s, nil
 }
 
-func (ss *sessions) add(s *session, now time.Time) string {
+// add records a new session and returns its cookie value.
+func (ss *sessions) add(ctx context.Context, s *session, now time.Time) (string, error) {
 	id := randomString()
+	s.stored = s.expires
+	err := ss.st.PutSession(context.WithoutCancel(ctx), store.Session{
+		IDHash: store.HashSession(id), TokenHash: s.tokenHash, CSRF: s.csrf, ExpiresAt: s.expires,
+	})
+	if err != nil {
+		return "", err
+	}
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	for k, old := range ss.m {
@@ -134,13 +231,24 @@ func (ss *sessions) add(s *session, now time.Time) string {
 		}
 	}
 	ss.m[id] = s
-	return id
+	return id, nil
 }
 
-func (ss *sessions) remove(id string) {
+// remove ends the session of cookie value id, in memory and in the store.
+func (ss *sessions) remove(ctx context.Context, id string) error {
 	ss.mu.Lock()
-	defer ss.mu.Unlock()
 	delete(ss.m, id)
+	ss.removals++
+	ss.mu.Unlock()
+	return ss.st.DeleteSession(context.WithoutCancel(ctx), store.HashSession(id))
+}
+
+// forget deletes an expired session from the store, logging a failure: an
+// expired session is refused anyway, and the next login prunes it.
+func (ss *sessions) forget(ctx context.Context, id string) {
+	if err := ss.st.DeleteSession(context.WithoutCancel(ctx), store.HashSession(id)); err != nil {
+		ss.log.WarnContext(ctx, "deleting expired session", slog.Any("error", err))
+	}
 }
 
 // randomString returns 32 random bytes, base64url-encoded.
@@ -255,16 +363,20 @@ func (s *Server) principal(r *http.Request) (*principal, error) {
 	if err != nil || c.Value == "" {
 		return nil, nil
 	}
-	sess := s.sessions.get(c.Value, time.Now(), s.cfg.SessionTTL)
-	if sess == nil {
-		return nil, nil
+	sess, err := s.sessions.get(r.Context(), c.Value, time.Now(), s.cfg.SessionTTL)
+	if err != nil || sess == nil {
+		return nil, err
 	}
 	p, err := s.tokenPrincipal(r.Context(), sess.tokenHash)
 	if err != nil {
 		return nil, err
 	}
 	if p == nil { // revoked since the login
-		s.sessions.remove(c.Value)
+		if err := s.sessions.remove(r.Context(), c.Value); err != nil {
+			// The session stays refused: its token is checked on
+			// every request.
+			s.log.WarnContext(r.Context(), "deleting the session of a revoked token", slog.Any("error", err))
+		}
 		return nil, nil
 	}
 	p.session = sess
@@ -331,7 +443,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := time.Now()
 	p.session = &session{tokenHash: h, csrf: randomString(), expires: now.Add(s.cfg.SessionTTL)}
-	id := s.sessions.add(p.session, now)
+	id, err := s.sessions.add(r.Context(), p.session, now)
+	if err != nil {
+		return err
+	}
 	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: id, Path: "/", HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
@@ -356,11 +471,17 @@ func (s *Server) getSession(w http.ResponseWriter, r *http.Request) error {
 // session needs its CSRF token, like any change made with a cookie.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
-		if sess := s.sessions.get(c.Value, time.Now(), s.cfg.SessionTTL); sess != nil {
+		sess, err := s.sessions.get(r.Context(), c.Value, time.Now(), s.cfg.SessionTTL)
+		if err != nil {
+			return err
+		}
+		if sess != nil {
 			if !csrfOK(r, sess) {
 				return errorf(http.StatusForbidden, csrfHeader, "logging out needs the session's CSRF token in the %s header", csrfHeader)
 			}
-			s.sessions.remove(c.Value)
+			if err := s.sessions.remove(r.Context(), c.Value); err != nil {
+				return err
+			}
 		}
 	}
 	http.SetCookie(w, &http.Cookie{

@@ -184,7 +184,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, eng: cfg.Engine, st: cfg.Store, log: cfg.Logger,
-		sessions:    sessions{m: map[string]*session{}},
+		sessions:    sessions{st: cfg.Store, log: cfg.Logger, m: map[string]*session{}},
 		touched:     map[int64]time.Time{},
 		streamsDone: make(chan struct{}),
 		metrics:     newMetrics(),
