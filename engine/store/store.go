@@ -132,7 +132,8 @@ type Store interface {
 	TokenByHash(ctx context.Context, hash TokenHash) (*Token, error)
 	// ListTokens returns every token, revoked ones too, ordered by ID.
 	ListTokens(ctx context.Context) ([]Token, error)
-	// RevokeToken revokes a token for good, or returns ErrNotFound.
+	// RevokeToken revokes a token for good, and deletes its browser
+	// sessions, or returns ErrNotFound.
 	// Revoking it again changes nothing.
 	RevokeToken(ctx context.Context, id int64) error
 	// TouchToken records that a token was just used, or returns

@@ -135,8 +135,13 @@ func (s *SQLite) ListTokens(ctx context.Context) ([]Token, error) {
 // RevokeToken implements Store.
 func (s *SQLite) RevokeToken(ctx context.Context, id int64) error {
 	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		return execFound(ctx, tx, `UPDATE api_tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?`,
-			formatTime(s.opts.Now()), id)
+		if err := execFound(ctx, tx, `UPDATE api_tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?`,
+			formatTime(s.opts.Now()), id); err != nil {
+			return err
+		}
+		// Its browser sessions end with it.
+		_, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = (SELECT hash FROM api_tokens WHERE id = ?)`, id)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("revoking token %d: %w", id, err)

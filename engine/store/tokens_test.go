@@ -90,6 +90,15 @@ func TestTokens(t *testing.T) {
 		{"again", scoped.ID, nil},
 		{"unknown", 999, ErrNotFound},
 	}
+	// A browser session of the token ends with it; another token's stays.
+	for _, sess := range []Session{
+		{IDHash: HashSession("of scoped"), TokenHash: scoped.Hash, CSRF: "c", ExpiresAt: epoch.Add(24 * time.Hour)},
+		{IDHash: HashSession("of admin"), TokenHash: admin.Hash, CSRF: "c", ExpiresAt: epoch.Add(24 * time.Hour)},
+	} {
+		if err := s.PutSession(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, tt := range revoke {
 		t.Run("revoke "+tt.name, func(t *testing.T) {
 			if err := s.RevokeToken(t.Context(), tt.id); !errors.Is(err, tt.want) {
@@ -97,6 +106,12 @@ func TestTokens(t *testing.T) {
 			}
 			clk.Advance(time.Minute) // a second revocation keeps the first time
 		})
+	}
+	if _, ok, err := s.Session(ctx, HashSession("of scoped")); ok || err != nil {
+		t.Errorf("the revoked token's session is still there (%v)", err)
+	}
+	if _, ok, err := s.Session(ctx, HashSession("of admin")); !ok || err != nil {
+		t.Errorf("another token's session went with the revocation (%v)", err)
 	}
 	if got, err := s.TokenByHash(ctx, scoped.Hash); !errors.Is(err, ErrRevoked) || got != nil {
 		t.Errorf("TokenByHash(revoked) = %+v, %v; want %v", got, err, ErrRevoked)
