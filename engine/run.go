@@ -61,10 +61,24 @@ func (e *Engine) execute(h *runHandle) {
 	defer h.cancel(nil)
 	r, t := h.req, h.task
 	log := e.log.With(slog.String("app", t.App), slog.String("task", t.Name), slog.Int64("run", r.id))
+	// The run is overdue maxRuntime after it started: the timer is set
+	// before anyone hears of the start, so a clock that moves on at once
+	// (a test's) still fires it.
+	var overdue Timer
+	if !t.KillOnTimeout && t.MaxRuntime > 0 {
+		overdue = e.cfg.Clock.AfterFunc(t.MaxRuntime, func() {
+			h.overdue.Store(true)
+			log.Warn("run overdue", slog.Duration("max_runtime", t.MaxRuntime))
+			e.publish(Event{Type: EventRunOverdue, App: t.App, Task: t.Name, RunID: r.id})
+		})
+	}
 	e.publish(Event{Type: EventRunStarted, App: t.App, Task: t.Name, RunID: r.id})
 	log.Debug("run started", slog.String("trigger", string(r.trigger)), slog.Int("attempt", r.attempt))
 
 	end := e.runGuest(h, log)
+	if overdue != nil {
+		overdue.Stop()
+	}
 
 	bg := context.Background()
 	if err := e.cfg.Store.FinishRun(bg, r.id, end); err != nil {
@@ -104,14 +118,6 @@ func (e *Engine) runGuest(h *runHandle, log *slog.Logger) store.RunEnd {
 	}
 	call, spec := g.Call, g.Spec
 	defer call.Close()
-	if !t.KillOnTimeout && t.MaxRuntime > 0 {
-		timer := e.cfg.Clock.AfterFunc(t.MaxRuntime, func() {
-			h.overdue.Store(true)
-			log.Warn("run overdue", slog.Duration("max_runtime", t.MaxRuntime))
-			e.publish(Event{Type: EventRunOverdue, App: t.App, Task: t.Name, RunID: r.id})
-		})
-		defer timer.Stop()
-	}
 
 	res, err := e.cfg.Runtime.Run(hostapi.WithCall(h.ctx, call), h.module, spec)
 	if g.Files != nil && g.Files.Refusals() > refused {
