@@ -127,19 +127,7 @@ func TestWatcherReloadsSettledChanges(t *testing.T) {
 	t.Parallel()
 	b := newBundle(t, Config{})
 	b.start()
-	ctx := context.Background()
-	w, err := b.engine.newWatcher()
-	if err != nil {
-		t.Fatal(err)
-	}
-	step := func() bool {
-		t.Helper()
-		reloaded, err := w.step(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return reloaded
-	}
+	step := b.watcherStep()
 	if step() {
 		t.Fatal("reloaded without a change")
 	}

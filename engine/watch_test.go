@@ -60,6 +60,25 @@ func (b *bundle) until(what string, step time.Duration, cond func() bool) {
 	}
 }
 
+// watcherStep returns a function that takes one look at the apps folder
+// with a watcher of its own, as Watch would, and reports whether it
+// reloaded anything.
+func (b *bundle) watcherStep() func() bool {
+	b.t.Helper()
+	w, err := b.engine.newWatcher()
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return func() bool {
+		b.t.Helper()
+		reloaded, err := w.step(context.Background())
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		return reloaded
+	}
+}
+
 // pollOverrides gives a watch with a one-second Overrides period five
 // looks at the overrides, in simulated time.
 func (b *bundle) pollOverrides() {
@@ -374,19 +393,7 @@ func TestWatcherConfirmsWithFingerprints(t *testing.T) {
 	b := newBundle(t, Config{}, testApp{name: "keep", tasks: "tasks:\n  - name: job\n", modules: map[string][]byte{"job": wasmtest.Hello()}})
 	b.start()
 	rl := b.recordReloads()
-	ctx := context.Background()
-	w, err := b.engine.newWatcher()
-	if err != nil {
-		t.Fatal(err)
-	}
-	step := func() bool {
-		t.Helper()
-		reloaded, err := w.step(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return reloaded
-	}
+	step := b.watcherStep()
 	wasm := wasmtest.Hello()
 	module := filepath.Join(b.home, "apps", "late", "tasks", "job.wasm")
 	writeApp(t, b.home, testApp{name: "late", tasks: "tasks:\n  - name: job\n"})
@@ -425,19 +432,7 @@ func TestWatcherReloadsOnlyChangedApps(t *testing.T) {
 		testApp{name: "two", tasks: job, modules: map[string][]byte{"job": wasmtest.Hello()}})
 	b.start()
 	rl := b.recordReloads()
-	ctx := context.Background()
-	w, err := b.engine.newWatcher()
-	if err != nil {
-		t.Fatal(err)
-	}
-	step := func() bool {
-		t.Helper()
-		reloaded, err := w.step(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return reloaded
-	}
+	step := b.watcherStep()
 	mustWrite(t, filepath.Join(b.home, "apps", "two", "config", "tasks.yaml"), job+"  - name: more\n    module: tasks/job.wasm\n")
 	if step() || !step() {
 		t.Fatal("the change was not reloaded at the second look")
