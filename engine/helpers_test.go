@@ -10,8 +10,7 @@ import (
 	"time"
 
 	"github.com/cronbox/cronbox/engine/store"
-	"github.com/cronbox/cronbox/hostapi"
-	"github.com/cronbox/cronbox/internal/wasmtest"
+	"github.com/cronbox/cronbox/internal/testenv"
 	"github.com/cronbox/cronbox/runtime"
 )
 
@@ -80,20 +79,7 @@ func newBundle(t *testing.T, cfg Config, apps ...testApp) *bundle {
 	for _, a := range apps {
 		writeApp(t, home, a)
 	}
-	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(home, "data", "cronbox.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	rt, err := runtime.New(ctx, runtime.Config{
-		CacheDir:    wasmtest.CompilationCacheDir(),
-		HostModules: []runtime.HostModule{{Name: hostapi.ModuleName, Instantiate: hostapi.Instantiate}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rt.Close(context.Background()) })
+	st, rt := testenv.Open(t, home)
 	clock := NewFakeClock(t0)
 	cfg.Home, cfg.Store, cfg.Runtime, cfg.Clock = home, st, rt, clock
 	e, err := New(cfg)

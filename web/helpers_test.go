@@ -17,7 +17,7 @@ import (
 	"github.com/cronbox/cronbox/engine"
 	"github.com/cronbox/cronbox/engine/apps"
 	"github.com/cronbox/cronbox/engine/store"
-	"github.com/cronbox/cronbox/hostapi"
+	"github.com/cronbox/cronbox/internal/testenv"
 	"github.com/cronbox/cronbox/internal/wasmtest"
 	"github.com/cronbox/cronbox/runtime"
 )
@@ -96,19 +96,7 @@ func newFixture(t *testing.T, adjust ...func(*Config)) *fixture {
 	writeFile(t, filepath.Join(other, "tasks", "job.wasm"), wasmtest.Hello())
 
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(home, "data", "cronbox.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	rt, err := runtime.New(ctx, runtime.Config{
-		CacheDir:    wasmtest.CompilationCacheDir(),
-		HostModules: []runtime.HostModule{{Name: hostapi.ModuleName, Instantiate: hostapi.Instantiate}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rt.Close(context.Background()) })
+	st, rt := testenv.Open(t, home)
 	clock := engine.NewFakeClock(t0)
 	eng, err := engine.New(engine.Config{Home: home, Store: st, Runtime: rt, Clock: clock, GracePeriod: time.Second})
 	if err != nil {

@@ -14,9 +14,8 @@ import (
 	"github.com/cronbox/cronbox/engine"
 	"github.com/cronbox/cronbox/engine/apps"
 	"github.com/cronbox/cronbox/engine/store"
-	"github.com/cronbox/cronbox/hostapi"
+	"github.com/cronbox/cronbox/internal/testenv"
 	"github.com/cronbox/cronbox/internal/wasmtest"
-	"github.com/cronbox/cronbox/runtime"
 	"github.com/cronbox/cronbox/web"
 	"github.com/cronbox/cronbox/web/ui"
 )
@@ -89,19 +88,7 @@ func startServer(t *testing.T) *target {
 	write(t, filepath.Join(spare, "tasks", "unused.wasm"), wasmtest.Hello())
 
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(home, "data", "cronbox.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	rt, err := runtime.New(ctx, runtime.Config{
-		CacheDir:    wasmtest.CompilationCacheDir(),
-		HostModules: []runtime.HostModule{{Name: hostapi.ModuleName, Instantiate: hostapi.Instantiate}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rt.Close(context.Background()) })
+	st, rt := testenv.Open(t, home)
 	eng, err := engine.New(engine.Config{Home: home, Store: st, Runtime: rt, GracePeriod: time.Second})
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,36 @@
+// Package testenv opens, for tests, what the engine and the server run on:
+// a home's store and a runtime with Cronbox's host functions.
+package testenv
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/hostapi"
+	"github.com/cronbox/cronbox/internal/wasmtest"
+	"github.com/cronbox/cronbox/runtime"
+)
+
+// Open opens the store of home, data/cronbox.db, and a runtime with the
+// host API and the tests' shared compilation cache. Both are closed when
+// the test ends.
+func Open(t testing.TB, home string) (*store.SQLite, *runtime.Runtime) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(home, "data", "cronbox.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	rt, err := runtime.New(ctx, runtime.Config{
+		CacheDir:    wasmtest.CompilationCacheDir(),
+		HostModules: []runtime.HostModule{{Name: hostapi.ModuleName, Instantiate: hostapi.Instantiate}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close(context.Background()) })
+	return st, rt
+}
