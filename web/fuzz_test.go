@@ -40,18 +40,7 @@ func FuzzDecodeBody(f *testing.F) {
 			}
 			return
 		}
-		var ae *apiError
-		if !errors.As(err, &ae) {
-			t.Fatalf("error %T %v is not an apiError", err, err)
-		}
-		switch ae.Status {
-		case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
-		default:
-			t.Fatalf("status %d for %q: %v", ae.Status, body, ae)
-		}
-		if ae.Message == "" {
-			t.Fatal("error without a message")
-		}
+		checkRefusal(t, err, body)
 	})
 }
 
@@ -125,4 +114,22 @@ func FuzzCronQuery(f *testing.F) {
 			t.Fatalf("%q: %v", raw, err)
 		}
 	})
+}
+
+// checkRefusal fails a fuzz test unless err, the refusal of body, is an
+// API error of a client's mistake (400, 413 or 415) with a message.
+func checkRefusal(t *testing.T, err error, body []byte) {
+	t.Helper()
+	var ae *apiError
+	if !errors.As(err, &ae) {
+		t.Fatalf("error %T %v is not an apiError", err, err)
+	}
+	switch ae.Status {
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
+	default:
+		t.Fatalf("status %d for %q: %v", ae.Status, body, ae)
+	}
+	if ae.Message == "" {
+		t.Fatal("error without a message")
+	}
 }

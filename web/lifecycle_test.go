@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -463,17 +462,6 @@ func FuzzReadUpload(f *testing.F) {
 			}
 			return
 		}
-		var ae *apiError
-		if !errors.As(err, &ae) {
-			t.Fatalf("error %T %v is not an apiError", err, err)
-		}
-		switch ae.Status {
-		case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
-		default:
-			t.Fatalf("status %d for %q: %v", ae.Status, body, ae)
-		}
-		if ae.Message == "" {
-			t.Fatal("error without a message")
-		}
+		checkRefusal(t, err, body)
 	})
 }
