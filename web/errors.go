@@ -9,7 +9,7 @@ import (
 	"net/http"
 
 	"github.com/cronbox/cronbox/engine"
-	"github.com/cronbox/cronbox/engine/apps"
+	"github.com/cronbox/cronbox/engine/lifecycle"
 	"github.com/cronbox/cronbox/engine/store"
 )
 
@@ -20,7 +20,7 @@ type apiError struct {
 	// Field names the bad field of the body or query parameter, if one.
 	Field string `json:"field,omitempty"`
 	// Findings are the problems of an app that was refused because of
-	// them (apps.ErrInvalid).
+	// them (lifecycle.ErrInvalid).
 	Findings []findingJSON `json:"findings,omitempty"`
 }
 
@@ -47,7 +47,7 @@ func notFound(what string) *apiError {
 func asAPIError(err error) *apiError {
 	var (
 		ae   *apiError
-		verr *apps.ValidationError
+		verr *lifecycle.ValidationError
 	)
 	switch {
 	case errors.As(err, &ae):
@@ -56,11 +56,11 @@ func asAPIError(err error) *apiError {
 		ae := errorf(http.StatusUnprocessableEntity, "", "%v", err)
 		ae.Findings = findingsOf(verr.Report)
 		return ae
-	case errors.Is(err, apps.ErrArchive):
+	case errors.Is(err, lifecycle.ErrArchive):
 		return errorf(http.StatusUnprocessableEntity, "", "%v", err)
-	case errors.Is(err, apps.ErrExists):
+	case errors.Is(err, lifecycle.ErrExists):
 		return errorf(http.StatusConflict, "", "%v", err)
-	case errors.Is(err, apps.ErrNotFound):
+	case errors.Is(err, lifecycle.ErrNotFound):
 		// Its message may name the app's folder on the server.
 		return notFound("app")
 	case errors.Is(err, engine.ErrNotFound), errors.Is(err, store.ErrNotFound):

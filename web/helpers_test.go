@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/cronbox/cronbox/engine"
-	"github.com/cronbox/cronbox/engine/apps"
+	"github.com/cronbox/cronbox/engine/lifecycle"
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/internal/testenv"
 	"github.com/cronbox/cronbox/internal/wasmtest"
@@ -102,7 +102,7 @@ func newFixture(t *testing.T, adjust ...func(*Config)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin := apps.Home{Dir: home, Store: st, CacheDir: wasmtest.CompilationCacheDir()}
+	admin := lifecycle.Home{Dir: home, Store: st, CacheDir: wasmtest.CompilationCacheDir()}
 	cfg := Config{Engine: eng, Store: st, Runtime: rt, Apps: admin, Lifecycle: admin, TempDir: filepath.Join(home, "data", "staging"), PingInterval: time.Hour}
 	for _, f := range adjust {
 		f(&cfg)

@@ -16,7 +16,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/cronbox/cronbox/engine/app"
-	"github.com/cronbox/cronbox/engine/apps"
+	"github.com/cronbox/cronbox/engine/lifecycle"
 	"github.com/cronbox/cronbox/internal/bytesize"
 )
 
@@ -39,7 +39,7 @@ type findingJSON struct {
 	Message string `json:"message"`
 }
 
-func findingList(level string, fs []apps.Finding) []findingJSON {
+func findingList(level string, fs []lifecycle.Finding) []findingJSON {
 	out := make([]findingJSON, 0, len(fs))
 	for _, f := range fs {
 		out = append(out, findingJSON{Level: level, File: f.File, Line: f.Line, Column: f.Column, Field: f.Field, Task: f.Task, Message: f.Message})
@@ -48,7 +48,7 @@ func findingList(level string, fs []apps.Finding) []findingJSON {
 }
 
 // findingsOf lists a report's errors, then its warnings.
-func findingsOf(r *apps.Report) []findingJSON {
+func findingsOf(r *lifecycle.Report) []findingJSON {
 	if r == nil {
 		return nil
 	}
@@ -144,7 +144,7 @@ func (s *Server) installApp(w http.ResponseWriter, r *http.Request) error {
 	if p := principalFrom(r.Context()); p.apps != nil {
 		// The archive's name is checked before the app's existence, so
 		// that the answer tells nothing about other tenants' apps.
-		a, err := apps.OpenArchive(f, size, apps.Limits{})
+		a, err := lifecycle.OpenArchive(f, size, lifecycle.Limits{})
 		if err != nil {
 			return err
 		}
@@ -309,7 +309,7 @@ func (s *Server) exportApp(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	file := apps.ExportName(name, m.Version, s.eng.Now())
+	file := lifecycle.ExportName(name, m.Version, s.eng.Now())
 	h := w.Header()
 	h.Set("Content-Type", "application/zip")
 	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": file}))

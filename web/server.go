@@ -23,7 +23,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/cronbox/cronbox/engine"
-	"github.com/cronbox/cronbox/engine/apps"
+	"github.com/cronbox/cronbox/engine/lifecycle"
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/runtime"
 )
@@ -36,24 +36,24 @@ type AppAdmin interface {
 }
 
 // AppLifecycle installs, exports, checks and uninstalls apps for the API,
-// as `cronbox app` does (package engine/apps). The server reloads the
+// as `cronbox app` does (package engine/lifecycle). The server reloads the
 // engine after a change, checks roles and app scope, and keeps uploads and
 // exports in files of its own (Config.TempDir) while they are under way.
 type AppLifecycle interface {
 	// Install installs the app in the zip archive r of size bytes; with
 	// upgrade it replaces an installed app of the same name, after a
-	// backup. Its errors wrap apps.ErrArchive (a refused archive),
-	// apps.ErrExists (installed, and no upgrade) or apps.ErrInvalid (a
-	// *apps.ValidationError with the findings).
-	Install(ctx context.Context, r io.ReaderAt, size int64, upgrade bool) (*apps.Installed, error)
+	// backup. Its errors wrap lifecycle.ErrArchive (a refused archive),
+	// lifecycle.ErrExists (installed, and no upgrade) or lifecycle.ErrInvalid (a
+	// *lifecycle.ValidationError with the findings).
+	Install(ctx context.Context, r io.ReaderAt, size int64, upgrade bool) (*lifecycle.Installed, error)
 	// Export writes the installed app as a zip archive to w, as
 	// `cronbox app export` does, and returns the archive's manifest.
-	Export(ctx context.Context, app string, w io.Writer) (*apps.ArchiveManifest, error)
+	Export(ctx context.Context, app string, w io.Writer) (*lifecycle.ArchiveManifest, error)
 	// Uninstall removes the app after a backup; purge also deletes its
 	// data (store and files).
-	Uninstall(ctx context.Context, app string, purge bool) (*apps.Uninstalled, error)
+	Uninstall(ctx context.Context, app string, purge bool) (*lifecycle.Uninstalled, error)
 	// Validate checks the installed app, as `cronbox app validate` does.
-	Validate(ctx context.Context, app string) (*apps.Report, error)
+	Validate(ctx context.Context, app string) (*lifecycle.Report, error)
 }
 
 // Config configures a Server. Engine, Store and Runtime are required.

@@ -12,7 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/cronbox/cronbox/engine/apps"
+	"github.com/cronbox/cronbox/engine/lifecycle"
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/internal/bytesize"
 	"github.com/cronbox/cronbox/internal/gobuild"
@@ -47,7 +47,7 @@ func runApp(ctx context.Context, e *env, args []string) int {
 	fs.BoolVar(&f.asJSON, "json", false, "list, info, validate, export, install, uninstall: print JSON")
 	fs.StringVar(&f.description, "description", "", "new: the app's one-line description")
 	fs.StringVar(&f.author, "author", "", "new: the app's author")
-	fs.StringVar(&f.version, "version", apps.DefaultVersion, "new: the app's version")
+	fs.StringVar(&f.version, "version", lifecycle.DefaultVersion, "new: the app's version")
 	fs.StringVar(&f.roles, "roles", "", "new: the roles a user needs, comma-separated (admin, operator, viewer)")
 	fs.BoolVar(&f.build, "build", true, "new: build the task's module when a Go toolchain is found")
 	fs.BoolVar(&f.strict, "strict", false, "validate, install: fail on warnings too")
@@ -110,7 +110,7 @@ func runApp(ctx context.Context, e *env, args []string) int {
 	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "cronbox app %s: %v\n", sub, err)
-		var verr *apps.ValidationError
+		var verr *lifecycle.ValidationError
 		if errors.As(err, &verr) {
 			printFindings(e.stderr, verr.Report)
 		}
@@ -124,7 +124,7 @@ func appNew(ctx context.Context, e *env, f appFlags, name string) error {
 	if f.roles != "" {
 		roles = strings.Split(f.roles, ",")
 	}
-	dir, err := apps.New(f.home, name, apps.NewOptions{Description: f.description, Author: f.author, Version: f.version, Roles: roles})
+	dir, err := lifecycle.New(f.home, name, lifecycle.NewOptions{Description: f.description, Author: f.author, Version: f.version, Roles: roles})
 	if err != nil {
 		return err
 	}
@@ -134,7 +134,7 @@ func appNew(ctx context.Context, e *env, f appFlags, name string) error {
 		if _, err := gobuild.Toolchain(); err != nil {
 			fmt.Fprintf(e.stderr, "cronbox app new: not building the task: %v\n", err)
 		} else {
-			src := filepath.Join(dir, "tasks", apps.TemplateTask)
+			src := filepath.Join(dir, "tasks", lifecycle.TemplateTask)
 			if err := gobuild.Build(ctx, src, src+".wasm"); err != nil {
 				return fmt.Errorf("the app is created, but building its task failed: %w", err)
 			}
@@ -149,12 +149,12 @@ func appNew(ctx context.Context, e *env, f appFlags, name string) error {
 	}
 	fmt.Fprintf(e.stdout, "  (cd %s && go test ./...)\n", rel)
 	fmt.Fprintf(e.stdout, "  cronbox app validate %s\n", name)
-	fmt.Fprintf(e.stdout, "  cronbox task trigger %s/%s --input '{\"name\": \"Ada\"}'\n", name, apps.TemplateTask)
+	fmt.Fprintf(e.stdout, "  cronbox task trigger %s/%s --input '{\"name\": \"Ada\"}'\n", name, lifecycle.TemplateTask)
 	return nil
 }
 
 func appList(e *env, f appFlags) error {
-	list, err := apps.List(f.home)
+	list, err := lifecycle.List(f.home)
 	if err != nil {
 		return err
 	}
@@ -182,7 +182,7 @@ func oneLine(s string, n int) string {
 }
 
 func appInfo(e *env, f appFlags, name string) error {
-	a, err := apps.Get(f.home, name)
+	a, err := lifecycle.Get(f.home, name)
 	if err != nil {
 		return err
 	}
@@ -231,7 +231,7 @@ func appInfo(e *env, f appFlags, name string) error {
 }
 
 func appEnable(e *env, f appFlags, name string, enabled bool) error {
-	if err := apps.SetEnabled(f.home, name, enabled); err != nil {
+	if err := lifecycle.SetEnabled(f.home, name, enabled); err != nil {
 		return err
 	}
 	word := "disabled"
@@ -243,18 +243,18 @@ func appEnable(e *env, f appFlags, name string, enabled bool) error {
 }
 
 func appValidate(ctx context.Context, e *env, f appFlags, name string) (int, error) {
-	dir, err := apps.Dir(f.home, name)
+	dir, err := lifecycle.Dir(f.home, name)
 	if err != nil {
 		return 0, err
 	}
-	rep, err := apps.Validate(ctx, dir, apps.ValidateOptions{CacheDir: filepath.Join(f.home, "data", "cache")})
+	rep, err := lifecycle.Validate(ctx, dir, lifecycle.ValidateOptions{CacheDir: filepath.Join(f.home, "data", "cache")})
 	if err != nil {
 		return 0, err
 	}
 	ok := rep.OK(f.strict)
 	if f.asJSON {
 		if err := printJSON(e.stdout, struct {
-			*apps.Report
+			*lifecycle.Report
 			OK bool `json:"ok"`
 		}{rep, ok}); err != nil {
 			return 0, err
@@ -273,7 +273,7 @@ func appValidate(ctx context.Context, e *env, f appFlags, name string) (int, err
 	return 0, nil
 }
 
-func printFindings(w io.Writer, rep *apps.Report) {
+func printFindings(w io.Writer, rep *lifecycle.Report) {
 	for _, p := range rep.Errors {
 		fmt.Fprintf(w, "error:   %s\n", p)
 	}
@@ -283,7 +283,7 @@ func printFindings(w io.Writer, rep *apps.Report) {
 }
 
 func appExport(e *env, f appFlags, name string) error {
-	p, m, err := apps.ExportFile(f.home, name, f.output, time.Now(), apps.Limits{})
+	p, m, err := lifecycle.ExportFile(f.home, name, f.output, time.Now(), lifecycle.Limits{})
 	if err != nil {
 		return err
 	}
@@ -295,13 +295,13 @@ func appExport(e *env, f appFlags, name string) error {
 }
 
 func appInstall(ctx context.Context, e *env, f appFlags, src string) error {
-	res, err := apps.Install(ctx, f.home, src, apps.InstallOptions{
+	res, err := lifecycle.Install(ctx, f.home, src, lifecycle.InstallOptions{
 		Upgrade:  f.upgrade,
 		Strict:   f.strict,
-		Validate: apps.ValidateOptions{CacheDir: filepath.Join(f.home, "data", "cache")},
+		Validate: lifecycle.ValidateOptions{CacheDir: filepath.Join(f.home, "data", "cache")},
 	})
 	if err != nil {
-		if errors.Is(err, apps.ErrExists) {
+		if errors.Is(err, lifecycle.ErrExists) {
 			return fmt.Errorf("%w; add --upgrade to replace it", err)
 		}
 		return err
@@ -328,7 +328,7 @@ func appInstall(ctx context.Context, e *env, f appFlags, src string) error {
 }
 
 func appUninstall(ctx context.Context, e *env, f appFlags, name string) (int, error) {
-	if _, err := apps.Get(f.home, name); err != nil {
+	if _, err := lifecycle.Get(f.home, name); err != nil {
 		return 0, err
 	}
 	if !f.yes {
@@ -348,7 +348,7 @@ func appUninstall(ctx context.Context, e *env, f appFlags, name string) (int, er
 			return 1, nil
 		}
 	}
-	opts := apps.UninstallOptions{Purge: f.purge}
+	opts := lifecycle.UninstallOptions{Purge: f.purge}
 	var st *store.SQLite
 	if f.purge {
 		var err error
@@ -358,7 +358,7 @@ func appUninstall(ctx context.Context, e *env, f appFlags, name string) (int, er
 		defer st.Close()
 		opts.Store = st
 	}
-	res, err := apps.Uninstall(ctx, f.home, name, opts)
+	res, err := lifecycle.Uninstall(ctx, f.home, name, opts)
 	if err != nil {
 		return 0, err
 	}

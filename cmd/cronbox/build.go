@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/cronbox/cronbox/engine/apps"
+	"github.com/cronbox/cronbox/engine/lifecycle"
 	"github.com/cronbox/cronbox/internal/gobuild"
 )
 
@@ -18,13 +18,13 @@ func cachedSDK() (string, error) {
 	if err != nil {
 		dir = os.TempDir()
 	}
-	return apps.EnsureSDK(filepath.Join(dir, "cronbox"))
+	return lifecycle.EnsureSDK(filepath.Join(dir, "cronbox"))
 }
 
 // homeSDK returns a function that extracts the SDK this binary carries
 // into home, for Go tasks in no module.
 func homeSDK(home string) func() (string, error) {
-	return func() (string, error) { return apps.EnsureSDK(home) }
+	return func() (string, error) { return lifecycle.EnsureSDK(home) }
 }
 
 func runBuild(ctx context.Context, e *env, args []string) int {

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/cronbox/cronbox/engine"
-	"github.com/cronbox/cronbox/engine/apps"
+	"github.com/cronbox/cronbox/engine/lifecycle"
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/internal/gobuild"
 	"github.com/cronbox/cronbox/runtime"
@@ -84,7 +84,7 @@ func serve(ctx context.Context, e *env, log *slog.Logger, home, listen string, m
 	// RecordEvents stays off): it is made before the engine starts, to see
 	// every event, and closed after the engine stops, so that the runs the
 	// stop interrupts are recorded too.
-	homeApps := apps.Home{Dir: home, Store: st, CacheDir: filepath.Join(home, "data", "cache")}
+	homeApps := lifecycle.Home{Dir: home, Store: st, CacheDir: filepath.Join(home, "data", "cache")}
 	ws, err := web.New(web.Config{
 		Engine: eng, Store: st, Runtime: rt, Logger: log, MetricsOpen: metricsOpen, UI: ui.Handler(),
 		Apps:      homeApps,

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/cronbox/cronbox/engine"
-	"github.com/cronbox/cronbox/engine/apps"
+	"github.com/cronbox/cronbox/engine/lifecycle"
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/internal/testenv"
 	"github.com/cronbox/cronbox/internal/wasmtest"
@@ -93,7 +93,7 @@ func startServer(t *testing.T) *target {
 	if err != nil {
 		t.Fatal(err)
 	}
-	admin := apps.Home{Dir: home, Store: st, CacheDir: wasmtest.CompilationCacheDir()}
+	admin := lifecycle.Home{Dir: home, Store: st, CacheDir: wasmtest.CompilationCacheDir()}
 	srv, err := web.New(web.Config{Engine: eng, Store: st, Runtime: rt, Apps: admin, Lifecycle: admin, TempDir: filepath.Join(home, "data", "staging"), UI: ui.Handler()})
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package apps_test
+package lifecycle_test
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 
 	"github.com/cronbox/cronbox/engine"
 	"github.com/cronbox/cronbox/engine/app"
-	"github.com/cronbox/cronbox/engine/apps"
+	"github.com/cronbox/cronbox/engine/lifecycle"
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/internal/gobuild"
 	"github.com/cronbox/cronbox/internal/wasmtest"
@@ -33,7 +33,7 @@ func TestRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	home := t.TempDir()
 
-	dir, err := apps.New(home, "greeter", apps.NewOptions{Description: "Greets people", Author: "Test", Roles: []string{"operator"}})
+	dir, err := lifecycle.New(home, "greeter", lifecycle.NewOptions{Description: "Greets people", Author: "Test", Roles: []string{"operator"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,12 +53,12 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatalf("go test in the new app: %v\n%s", err, out)
 	}
 
-	rt, err := apps.NewRuntime(ctx, wasmtest.CompilationCacheDir())
+	rt, err := lifecycle.NewRuntime(ctx, wasmtest.CompilationCacheDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rt.Close(ctx)
-	rep, err := apps.Validate(ctx, dir, apps.ValidateOptions{Runtime: rt})
+	rep, err := lifecycle.Validate(ctx, dir, lifecycle.ValidateOptions{Runtime: rt})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,11 +66,11 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatalf("validate: %+v", rep)
 	}
 
-	zipPath, manifest, err := apps.ExportFile(home, "greeter", t.TempDir(), time.Now(), apps.Limits{})
+	zipPath, manifest, err := lifecycle.ExportFile(home, "greeter", t.TempDir(), time.Now(), lifecycle.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	un, err := apps.Uninstall(ctx, home, "greeter", apps.UninstallOptions{})
+	un, err := lifecycle.Uninstall(ctx, home, "greeter", lifecycle.UninstallOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatalf("no backup: %v", err)
 	}
 
-	res, err := apps.Install(ctx, home, zipPath, apps.InstallOptions{Strict: true, Validate: apps.ValidateOptions{Runtime: rt}})
+	res, err := lifecycle.Install(ctx, home, zipPath, lifecycle.InstallOptions{Strict: true, Validate: lifecycle.ValidateOptions{Runtime: rt}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestRoundTrip(t *testing.T) {
 			t.Errorf("installed %+v, exported %+v", f, manifest.Files[i])
 		}
 	}
-	again, err := apps.Export(home, "greeter", new(bytes.Buffer), apps.Limits{})
+	again, err := lifecycle.Export(home, "greeter", new(bytes.Buffer), lifecycle.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestRoundTrip(t *testing.T) {
 			t.Errorf("on disk %+v, exported %+v", f, manifest.Files[i])
 		}
 	}
-	a, err := app.Load(dir, apps.LoadOptions())
+	a, err := app.Load(dir, lifecycle.LoadOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Stop(ctx)
-	id, err := e.Trigger(ctx, "greeter", apps.TemplateTask, []byte(`{"name":"Ada"}`), "test")
+	id, err := e.Trigger(ctx, "greeter", lifecycle.TemplateTask, []byte(`{"name":"Ada"}`), "test")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package apps
+package lifecycle
 
 import "os"
 

@@ -1,6 +1,6 @@
 //go:build !unix
 
-package apps
+package lifecycle
 
 import (
 	"errors"

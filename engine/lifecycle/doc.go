@@ -1,4 +1,4 @@
-// Package apps manages the apps folder of a Cronbox home: it creates apps
+// Package lifecycle manages the apps folder of a Cronbox home: it creates apps
 // from a template, switches them on and off, checks them, exports them as
 // zip archives and installs, upgrades and uninstalls them.
 //
@@ -16,4 +16,4 @@
 //	data/exports/             where exports go unless told otherwise
 //	data/sdk/<hash>/          the Go SDK that new apps build against
 //	data/files/<name>/        the app's files (removed by a purge)
-package apps
+package lifecycle
