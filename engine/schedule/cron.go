@@ -56,7 +56,7 @@ func joinItems(items []item) string {
 }
 
 // mask returns the bit set of the values of field pos: bit v is set when v
-// is one of them.
+// is one of them. Day of week 7 is bit 0, Sunday.
 func (e *expr) mask(pos int) uint64 {
 	var m uint64
 	for _, it := range e.fields[pos] {
@@ -64,7 +64,7 @@ func (e *expr) mask(pos int) uint64 {
 			m |= 1 << v
 		}
 	}
-	return m
+	return fieldAt(pos).fold(m)
 }
 
 // restricted reports whether the day field pos restricts the days, in the

@@ -184,18 +184,24 @@ func (e *expr) phrase(pos int) string {
 	return joinList(texts, " and ")
 }
 
-// namedPhrase describes the month or day-of-week field by names:
-// "Monday through Friday", "January, April, July and October".
+// namedPhrase describes the month or day-of-week field by names, in the
+// order written: "Monday through Friday", "January, April, July and
+// October", "Friday through Sunday" (5-7). A day named alone is named once
+// (0,7 is "Sunday").
 func (e *expr) namedPhrase(pos int, conj string) string {
 	f := fieldAt(pos)
 	var texts []string
+	var named uint64 // the values named alone so far, folded
 	for _, it := range e.fields[pos] {
 		switch {
 		case it.step == 1 && it.hi-it.lo >= 2:
-			texts = append(texts, f.names[it.lo-f.min]+" through "+f.names[it.hi-f.min])
+			texts = append(texts, f.valueName(it.lo)+" through "+f.valueName(it.hi))
 		default:
 			for v := it.lo; v <= it.hi; v += it.step {
-				texts = append(texts, f.names[v-f.min])
+				if bit := f.fold(1 << v); named&bit == 0 {
+					named |= bit
+					texts = append(texts, f.valueName(v))
+				}
 			}
 		}
 	}
@@ -207,7 +213,7 @@ func (e *expr) names(pos int) []string {
 	f := fieldAt(pos)
 	var names []string
 	for _, v := range values(e.mask(pos)) {
-		names = append(names, f.names[v-f.min])
+		names = append(names, f.valueName(v))
 	}
 	return names
 }

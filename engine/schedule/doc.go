@@ -15,15 +15,42 @@
 //	H, H/15, H(0-29), H(0-29)/10   values picked per task (see below)
 //
 // Fields take seconds and minutes 0-59, hours 0-23, days of the month 1-31,
-// months 1-12 or JAN-DEC, days of the week 0-6 or SUN-SAT (names in any
-// case). 7 is not Sunday: use 0 or SUN. A step is at most the number of
-// values in its field (60, 24, 31, 12, 7); ranges do not wrap around. L, W
-// and # are not supported. An expression whose day of the month occurs in
-// none of its months (0 0 30 2 *) is rejected, since it would never fire.
+// months 1-12 or JAN-DEC, days of the week 0-7 or SUN-SAT, 0 and 7 being
+// Sunday (names in any case; see below). A step is at most the number of
+// distinct values in its field (60, 24, 31, 12, 7); ranges do not wrap
+// around. L, W and # are not supported. An expression whose day of the
+// month occurs in none of its months (0 0 30 2 *) is rejected, since it
+// would never fire.
 //
 // The descriptors @yearly (or @annually), @monthly, @weekly, @daily (or
 // @midnight) and @hourly stand for "0 0 1 1 *", "0 0 1 * *", "0 0 * * 0",
 // "0 0 * * *" and "0 * * * *".
+//
+// # Sunday as 0 and 7
+//
+// As crontab(5) says ("0 or 7 is Sunday") and cronie does, the day of the
+// week runs from 0 to 7 and 7 is Sunday wherever a number may stand:
+//
+//	7, 0,7, SUN        Sunday
+//	5-7, FRI-7         Friday, Saturday and Sunday
+//	1-7, 0-7, 0-6, *   every day
+//	1,7                Monday and Sunday
+//	1-7/3              Monday, Thursday and Sunday
+//	3/2                Wednesday, Friday and Sunday (a/n is a-7/n)
+//	*/2                Sunday, Tuesday, Thursday and Saturday
+//	*/7                Sunday
+//
+// * is 0-7, as in cronie, so */n is 0, n, 2n, ... up to 7: the same days as
+// up to 6, since only */1 and */7 reach 7 and both have 0. a/n means a-7/n,
+// as a/n means a-max/n in every field (cronie refuses a/n; robfig/cron
+// reads 3/2 as Wednesday and Friday). The name SUN is 0, but a range
+// that ends in Sunday, written SUN or 0, after a later start ends at 7, as
+// in cronie: MON-SUN is 1-7 (every day), FRI-SUN and 5-0 are 5-7, and
+// MON-SUN/2 is 1-7/2 (Monday, Wednesday, Friday and Sunday). Other ranges
+// that start after they end (FRI-MON), and values above 7, are refused;
+// the error shows the list to write instead (5-7,1). H and H/n pick among
+// 0-6; H(0-7), which names Sunday twice, picks like H(0-6); H(5-7) picks
+// Friday, Saturday or Sunday. [Schedule.String] keeps 7 as written.
 //
 // # Day of the month and day of the week
 //

@@ -8,12 +8,17 @@ import (
 
 // A field is one position of a cron expression.
 type field struct {
-	name     string   // as used in errors, e.g. "day-of-month"
-	unit     string   // as used in descriptions, e.g. "day"
-	pos      int      // position in the six-field layout, mixed into the H hash
-	min, max int      // smallest and largest value
-	hashMax  int      // largest value that H and H/n may pick
-	names    []string // full English names of the values from min on, if any
+	name     string // as used in errors, e.g. "day-of-month"
+	unit     string // as used in descriptions, e.g. "day"
+	pos      int    // position in the six-field layout, mixed into the H hash
+	min, max int    // smallest and largest value
+	hashMax  int    // largest value that H and H/n may pick
+	// alias, if not 0, is a second number for min: 7 for Sunday in the
+	// day of week, as in crontab(5). The field then has max-min distinct
+	// values, and a range that ends in min after a later start ends at
+	// alias (MON-SUN is 1-7), as in cronie.
+	alias    int
+	names    []string // full English names of the distinct values from min on, if any
 	nameKind string   // what a name is called in errors, e.g. "day name"
 }
 
@@ -52,8 +57,9 @@ func fieldAt(pos int) field {
 		return field{name: "month", unit: "month", pos: pos, min: 1, max: 12, hashMax: 12,
 			names: monthNames, nameKind: "month name"}
 	default:
-		return field{name: "day-of-week", unit: "day of the week", pos: pos, min: 0, max: 6, hashMax: 6,
-			names: dayNames, nameKind: "day name"}
+		// 0 and 7 are Sunday; H and H/n pick among 0..6.
+		return field{name: "day-of-week", unit: "day of the week", pos: pos, min: 0, max: 7, hashMax: 6,
+			alias: 7, names: dayNames, nameKind: "day name"}
 	}
 }
 
@@ -67,8 +73,28 @@ type item struct {
 	text string
 }
 
-// size returns how many values the field has.
-func (f field) size() int { return f.max - f.min + 1 }
+// size returns how many distinct values the field has (7 for the day of
+// week, where 7 is 0 again).
+func (f field) size() int {
+	if f.alias != 0 {
+		return f.max - f.min
+	}
+	return f.max - f.min + 1
+}
+
+// fold returns the bit set m of the field's values with the alias's bit
+// moved onto min's: bit 7 of the day of week onto bit 0.
+func (f field) fold(m uint64) uint64 {
+	if f.alias != 0 && m&(1<<f.alias) != 0 {
+		m = m&^(1<<f.alias) | 1<<f.min
+	}
+	return m
+}
+
+// valueName returns the full English name of value v of a named field.
+func (f field) valueName(v int) string {
+	return f.names[(v-f.min)%len(f.names)]
+}
 
 // fail returns a *ParseError for this field.
 func (f field) fail(value, format string, args ...any) error {
@@ -157,7 +183,14 @@ func (f field) parseRange(text string) (lo, hi int, isRange bool, err error) {
 	if hi, err = f.parseValue(hiText); err != nil {
 		return 0, 0, false, err
 	}
+	if f.alias != 0 && hi == f.min && lo > hi {
+		hi = f.alias // MON-SUN, 5-0: through Sunday
+	}
 	if lo > hi {
+		if f.alias != 0 {
+			return 0, 0, false, f.fail(text, "range %q starts after it ends (ranges do not wrap around the week; as a list: %s,%s)",
+				text, rangeText(lo, f.alias), rangeText(f.min+1, hi))
+		}
 		return 0, 0, false, f.fail(text, "range %q starts after it ends", text)
 	}
 	return lo, hi, true, nil
@@ -180,9 +213,6 @@ func (f field) parseValue(text string) (int, error) {
 	n, err := strconv.Atoi(text)
 	switch {
 	case err != nil || n > f.max:
-		if f.pos == posDow && n == 7 {
-			return 0, f.fail(text, "7 is above the maximum 6 (use 0 or SUN for Sunday)")
-		}
 		return 0, f.fail(text, "%s is above the maximum %d", text, f.max)
 	case n < f.min:
 		return 0, f.fail(text, "%s is below the minimum %d", text, f.min)
@@ -203,6 +233,8 @@ func (f field) parseHash(base string, step int, hasStep bool, key string) (item,
 		if lo, hi, _, err = f.parseRange(inner); err != nil {
 			return item{}, err
 		}
+		// H(0-7) names Sunday twice; it picks among the seven days as H does.
+		hi = min(hi, lo+f.size()-1)
 	}
 	h := hashKey(key, f.pos)
 	span := hi - lo + 1
@@ -212,6 +244,14 @@ func (f field) parseHash(base string, step int, hasStep bool, key string) (item,
 	}
 	start := lo + pick(h, min(step, span))
 	return item{lo: start, hi: hi, step: step, text: fmt.Sprintf("%d-%d/%d", start, hi, step)}, nil
+}
+
+// rangeText returns "lo-hi", or "lo" if they are equal.
+func rangeText(lo, hi int) string {
+	if lo == hi {
+		return strconv.Itoa(lo)
+	}
+	return fmt.Sprintf("%d-%d", lo, hi)
 }
 
 // isDigits reports whether s is a non-empty string of ASCII digits.
