@@ -218,6 +218,8 @@ func TestLoadTaskProblems(t *testing.T) {
 		{"module absolute", taskHeader + "    module: /etc/passwd\n", "tasks[0].module", 3, 13, "is an absolute path", false},
 		{"module with ..", taskHeader + "    module: ../x.wasm\n", "tasks[0].module", 3, 13, `contains ".."`, false},
 		{"module with inner ..", taskHeader + "    module: tasks/../../x.wasm\n", "tasks[0].module", 3, 13, `contains ".."`, false},
+		{"module with a non-ASCII name", taskHeader + "    module: tasks/caf\u00e9.wasm\n", "tasks[0].module", 3, 13, `"tasks/caf\u00e9.wasm" holds the non-ASCII character 'é' (U+00E9); file and folder names in an app may hold only printable ASCII`, false},
+		{"module with a bidirectional override", taskHeader + "    module: \"tasks/x\\u202egpj.wasm\"\n", "tasks[0].module", 3, 13, `"tasks/x\u202egpj.wasm" holds an invisible formatting character (U+202E`, false},
 		{"module not wasm", taskHeader + "    module: tasks/t.go\n", "tasks[0].module", 3, 13, "is not a .wasm file", false},
 		{"module missing", taskHeader + "    module: tasks/gone.wasm\n", "tasks[0].module", 3, 13, `"tasks/gone.wasm" does not exist`, false},
 		{"default module missing", "tasks:\n  - name: gone\n", "tasks[0].module", 2, 5, `"tasks/gone.wasm" does not exist`, false},

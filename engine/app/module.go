@@ -13,16 +13,20 @@ import (
 // module resolves a task's module path rel, relative to the app folder.
 // It returns the module's absolute path with symlinks resolved and the Go
 // source directory beside it, if any. The module must lie inside the app
-// folder: rel must be relative, without "..", and no symlink on the way
-// may lead out.
+// folder: rel must be relative, without "..", with a name CheckFileName
+// accepts, and no symlink on the way may lead out.
 func (x *taskContext) module(c *checker, field, rel string) (module, source string) {
 	slashed := filepath.ToSlash(rel)
+	nameErr := CheckFileName(slashed)
 	switch {
 	case strings.ContainsRune(rel, 0):
 		c.errorf(field, "contains a NUL character")
 		return "", ""
 	case filepath.IsAbs(rel) || strings.HasPrefix(slashed, "/") || filepath.VolumeName(rel) != "":
 		c.errorf(field, "%s is an absolute path; want a path relative to the app folder, such as tasks/cleanup.wasm", quote(rel))
+		return "", ""
+	case nameErr != nil:
+		c.errorf(field, "%v", nameErr)
 		return "", ""
 	case hasDotDot(slashed):
 		c.errorf(field, "%s contains \"..\"; the module must be inside the app folder", quote(rel))
