@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"unicode"
 
 	"github.com/cronbox/cronbox/engine/app"
 	"github.com/cronbox/cronbox/internal/bytesize"
@@ -116,8 +115,9 @@ func refuse(format string, args ...any) error {
 // checks every entry before anything is extracted. The archive must hold
 // one folder, the app's, whose name is a valid app name, and may hold a
 // MANIFEST.json beside it. Refused, with an error wrapping ErrArchive:
-// absolute paths, "..", "." or empty path elements, backslashes, colons or
-// control characters in names, names that differ only in case, symlinks
+// absolute paths, "..", "." or empty path elements, names that
+// app.CheckFileName refuses (control and non-ASCII characters, backslashes,
+// colons), names that differ only in case at any level, symlinks
 // and other special files, encrypted entries, methods other than store and
 // deflate, entries outside the app's folder, and archives over the limits
 // (files, sizes as declared, compression ratio). The sizes are checked
@@ -183,16 +183,21 @@ func OpenArchive(r io.ReaderAt, size int64, lim Limits) (*Archive, error) {
 		if !nested {
 			continue // the app's folder itself
 		}
-		low := strings.ToLower(rel)
-		if prev, ok := seen[low]; ok && !(dir && isDir[low]) {
-			return nil, refuse("%q appears twice (as %q)", name, prev)
+		low := app.FoldFileName(rel)
+		if prev, ok := seen[low]; ok && !(dir && isDir[low] && prev == rel) {
+			return nil, refuse("%q appears twice (as %q)%s", name, prev, caseNote(prev, rel))
 		}
 		seen[low] = rel
-		// Each parent must be a folder, never a file.
+		// Each parent must be a folder, never a file, and spelt alike
+		// wherever it appears: "a/B/x" and "a/b/y" collide at "a/b".
 		for p := path.Dir(rel); p != "."; p = path.Dir(p) {
-			lp := strings.ToLower(p)
-			if prev, ok := seen[lp]; ok && !isDir[lp] {
+			lp := app.FoldFileName(p)
+			prev, ok := seen[lp]
+			switch {
+			case ok && !isDir[lp]:
 				return nil, refuse("%q is inside %q, which is a file", name, prev)
+			case ok && prev != p:
+				return nil, refuse("%q is inside the folder %q, which appears as %q too%s", name, p, prev, caseNote(prev, p))
 			}
 			seen[lp], isDir[lp] = p, true
 		}
@@ -246,15 +251,9 @@ func checkEntryName(name string) error {
 		return refuse("an entry's name is longer than 1024 bytes")
 	case strings.HasPrefix(name, "/"):
 		return refuse("%q is an absolute path", name)
-	case strings.ContainsRune(name, '\\'):
-		return refuse("%q holds a backslash", name)
-	case strings.ContainsRune(name, ':'):
-		return refuse("%q holds a colon (a drive letter?)", name)
 	}
-	for _, r := range name {
-		if r == unicode.ReplacementChar || unicode.IsControl(r) {
-			return refuse("%q holds a control character or invalid UTF-8", name)
-		}
+	if err := app.CheckFileName(name); err != nil {
+		return refuse("%v", err)
 	}
 	for _, e := range strings.Split(strings.TrimSuffix(name, "/"), "/") {
 		switch e {
@@ -265,6 +264,14 @@ func checkEntryName(name string) error {
 		}
 	}
 	return nil
+}
+
+// caseNote explains why the different names a and b are the same.
+func caseNote(a, b string) string {
+	if a == b {
+		return ""
+	}
+	return ": names that differ only in case are one file on macOS and Windows"
 }
 
 func readManifest(f *zip.File) (*ArchiveManifest, error) {

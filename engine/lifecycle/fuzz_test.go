@@ -5,6 +5,7 @@ import (
 	"context"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,6 +23,7 @@ func FuzzReadArchive(f *testing.F) {
 	f.Add(makeZip(f, zent{name: "demo/app.yaml", body: []byte("name: demo\n")}, zent{name: "demo/../x", body: []byte("x")}))
 	f.Add(makeZip(f, zent{name: "demo/app.yaml", body: []byte("name: demo\n")}, zent{name: "demo/l", body: []byte("/"), mode: fs.ModeSymlink | 0o777}))
 	f.Add(makeZip(f, zent{name: "demo/app.yaml", body: []byte("name: demo\n"), declared: 1 << 20}))
+	f.Add(makeZip(f, zent{name: "demo/app.yaml", body: []byte("name: demo\n")}, zent{name: "demo/a/B/x", body: []byte("x")}, zent{name: "demo/a/b/y", body: []byte("y")}))
 	lim := Limits{MaxFileSize: 64 << 10, MaxTotalSize: 256 << 10, MaxFiles: 50, MaxRatio: 50}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		a, err := OpenArchive(bytes.NewReader(data), int64(len(data)), lim)
@@ -30,6 +32,20 @@ func FuzzReadArchive(f *testing.F) {
 		}
 		if app.ValidName(a.App) != nil {
 			t.Fatalf("accepted the app name %q", a.App)
+		}
+		// Every accepted name is safe, and no two names collide at any
+		// level once case is folded.
+		folded := map[string]string{}
+		for _, rel := range a.Files {
+			if err := app.CheckFileName(rel); err != nil {
+				t.Fatalf("accepted %+q: %v", rel, err)
+			}
+			for p := rel; p != "."; p = path.Dir(p) {
+				if prev, ok := folded[app.FoldFileName(p)]; ok && prev != p {
+					t.Fatalf("accepted %q and %q, which collide", prev, p)
+				}
+				folded[app.FoldFileName(p)] = p
+			}
 		}
 		dir := filepath.Join(t.TempDir(), "x", a.App)
 		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {

@@ -117,6 +117,16 @@ func TestInstallDir(t *testing.T) {
 			os.Symlink("/etc/passwd", filepath.Join(dir, "passwd"))
 			return dir
 		}, want: "symlink"},
+		{name: "names differing in case", setup: func(t *testing.T) string {
+			f := demoFiles("demo")
+			f["TASKS/x"] = []byte("x")
+			return srcApp(t, "demo", f)
+		}, want: `differs from "TASKS" only in case`},
+		{name: "bidirectional override in a name", setup: func(t *testing.T) string {
+			f := demoFiles("demo")
+			f["invoice\u202etxt.exe"] = []byte("x")
+			return srcApp(t, "demo", f)
+		}, want: "invisible formatting character"},
 		{name: "folder name not an app name", setup: func(t *testing.T) string { return srcApp(t, "de mo", demoFiles("de mo")) }, want: "invalid name"},
 		{name: "app.yaml names another app", setup: func(t *testing.T) string { return srcApp(t, "demo", demoFiles("other")) }, want: `names app "other"`},
 		{name: "app with errors", setup: func(t *testing.T) string {

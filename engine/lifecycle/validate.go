@@ -141,8 +141,10 @@ type ValidateOptions struct {
 // Validate checks the app in folder dir as the engine would load it, and
 // more:
 //
-//   - structure: a folder holding app.yaml; no special files; no
-//     symlinks and no file larger than an export may hold (warnings);
+//   - structure: a folder holding app.yaml; no special files; file and
+//     folder names that app.CheckFileName accepts, no two differing only
+//     in case; no symlinks and no file larger than an export may hold
+//     (warnings);
 //   - app.yaml and config/tasks.yaml: every schema error with its file,
 //     line and column (app.Load), schedules parsed by the scheduler;
 //   - modules: each task's module is present and compiles in the sandbox
@@ -218,12 +220,34 @@ func (r *Report) structure(dir string, lim Limits) (map[string]bool, error) {
 		return nil, err
 	}
 	files, total := 0, int64(0)
+	folded := map[string]string{} // app.FoldFileName(rel) → rel
 	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		rel, _ := filepath.Rel(root, p)
 		rel = filepath.ToSlash(rel)
+		if p != root && !hidden(rel) {
+			// Names as install takes them: every entry is walked, so a
+			// folder colliding with another is caught at the folder.
+			if err := app.CheckFileName(rel); err != nil {
+				// The name goes quoted in the message, never bare.
+				r.Errors = append(r.Errors, Finding{Message: err.Error()})
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			fold := app.FoldFileName(rel)
+			if prev, ok := folded[fold]; ok {
+				r.Errors = append(r.Errors, Finding{File: rel, Message: fmt.Sprintf("differs from %q only in case; they are one file on macOS and Windows, and install refuses them", prev)})
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			folded[fold] = rel
+		}
 		switch t := d.Type(); {
 		case p == root:
 			return nil
