@@ -142,10 +142,13 @@ func TestEscapeDirect(t *testing.T) {
 	}
 	defer jail.Close()
 
-	// Guest-made links that point out.
+	// Guest-made links that would point out are refused.
 	for link, target := range map[string]string{"mine": "/etc/passwd", "mine2": "../../secret.txt", "deep/mine3": "../../secret.txt"} {
-		if errno := jail.Symlink(target, link); errno != 0 {
-			t.Fatalf("Symlink(%q, %q): %v", target, link, errno)
+		if errno := jail.Symlink(target, link); errno != experimentalsys.EPERM {
+			t.Errorf("Symlink(%q, %q): %v, want EPERM", target, link, errno)
+		}
+		if _, err := os.Lstat(filepath.Join(tree.jail, filepath.FromSlash(link))); !os.IsNotExist(err) {
+			t.Errorf("%s: %v, want it missing", link, err)
 		}
 	}
 
@@ -158,9 +161,6 @@ func TestEscapeDirect(t *testing.T) {
 		"link-abs",
 		"link-abs-secret",
 		"deep/link-dotdot",
-		"mine",
-		"mine2",
-		"deep/mine3",
 	}
 	beyond := []string{
 		"..",
@@ -173,7 +173,6 @@ func TestEscapeDirect(t *testing.T) {
 		"link-up/jail/link-up/secret.txt",
 		"deep/link-dotdot/",
 		"deep/link-dotdot/etc/passwd",
-		"mine2/",
 	}
 	newPaths := []string{
 		"../out.txt",
@@ -181,7 +180,6 @@ func TestEscapeDirect(t *testing.T) {
 		"deep/../../out.txt",
 		"link-up/out.txt",
 		"deep/link-dotdot/out.txt",
-		"mine2/out.txt",
 	}
 
 	type attempt struct {
@@ -278,18 +276,35 @@ func TestEscapeGuest(t *testing.T) {
 
 	// Results of legitimate attempts, as the guest quotes them.
 	wantLegit := map[string]string{
-		"legit read inside.txt":         `"inside"`,
-		"legit write hello.txt":         `"hello"`,
-		"legit rename into newdir":      `"hello"`,
-		"legit symlink inside":          `"hello"`,
-		"legit symlink up inside":       `"hello"`,
-		"legit readlink link-abs":       `"/etc/passwd"`,
-		"legit append":                  `"ab"`,
-		"legit seek and readat":         `"ello"`,
-		"legit truncate":                `"he"`,
-		"legit os.Root through symlink": `"he"`,
-		"legit raw read via dir fd":     `"inside"`,
-		"legit chtimes":                 `"2001-02-03T04:05:06Z"`,
+		"legit read inside.txt":                               `"inside"`,
+		"legit write hello.txt":                               `"hello"`,
+		"legit rename into newdir":                            `"hello"`,
+		"legit symlink inside":                                `"hello"`,
+		"legit symlink up inside":                             `"hello"`,
+		"legit readlink link-abs":                             `"/etc/passwd"`,
+		"legit append":                                        `"ab"`,
+		"legit seek and readat":                               `"ello"`,
+		"legit truncate":                                      `"he"`,
+		"legit os.Root through symlink":                       `"he"`,
+		"legit raw read via dir fd":                           `"inside"`,
+		"legit chtimes":                                       `"2001-02-03T04:05:06Z"`,
+		"legit symlink climbing as deep as it is":             `"inside"`,
+		"legit rename a folder holding a climbing link aside": `"inside"`,
+	}
+	// Denials that must come from the link checks themselves (EPERM,
+	// WASI errno 63), not from a later step.
+	wantEPERM := []string{
+		"guest link mine -> /etc/passwd",
+		"guest link mine2 -> ../../secret.txt",
+		"guest link mine3 -> ../secret.txt",
+		"guest link deep/mine4 -> ../../secret.txt",
+		"guest link mine5 -> deep/../..",
+		"guest link mine6 -> link-up/secret.txt",
+		"guest link l3 -> /",
+		"raw guest link -> /",
+		"rename a folder holding a climbing link up",
+		"rename a climbing link up",
+		"hard-link a climbing link up",
 	}
 
 	for _, mount := range []string{"/data", "/"} {
@@ -325,7 +340,7 @@ func TestEscapeGuest(t *testing.T) {
 				t.Errorf("guest output holds secret content")
 			}
 
-			var escapes, legit int
+			var escapes, legit, eperm int
 			done := false
 			sc := bufio.NewScanner(strings.NewReader(out))
 			for sc.Scan() {
@@ -353,13 +368,21 @@ func TestEscapeGuest(t *testing.T) {
 				if status != "denied" {
 					t.Errorf("%s: %s, want denied", name, result)
 				}
+				if slices.Contains(wantEPERM, name) {
+					if v := strings.ToLower(value); !strings.Contains(v, "operation not permitted") && !strings.Contains(v, "wasi errno 63") {
+						t.Errorf("%s: %s, want EPERM", name, result)
+					}
+					eperm++
+				}
 			}
 			if !done {
 				t.Error("guest did not finish")
 			}
-			if escapes < 30 || legit < len(wantLegit) {
-				t.Errorf("%d escape and %d legitimate attempts, want at least 30 and %d", escapes, legit, len(wantLegit))
+			if escapes < 30 || legit < len(wantLegit) || eperm != len(wantEPERM) {
+				t.Errorf("%d escape, %d legitimate and %d EPERM attempts, want at least 30, %d and %d", escapes, legit, eperm, len(wantLegit), len(wantEPERM))
 			}
+			hostMade := []string{"link-up", "link-abs", "link-abs-secret", "link-secret", "deep/link-dotdot"}
+			checkGuestLinks(t, tree.jail, hostMade)
 
 			if after := tree.outside(t); after != before {
 				t.Errorf("outside of the jail changed:\nbefore:\n%s\nafter:\n%s", before, after)
@@ -368,5 +391,117 @@ func TestEscapeGuest(t *testing.T) {
 				t.Errorf("victim.txt = %q", got)
 			}
 		})
+	}
+}
+
+// TestSymlinkStaysInside checks that the guest cannot leave a symbolic link
+// that a host program following it would see lead out of the jail: not by
+// creating one, nor by moving or hard-linking one (or a folder holding one)
+// to where it would, while links that stay inside are made and moved.
+func TestSymlinkStaysInside(t *testing.T) {
+	t.Parallel()
+	tree := newEscapeTree(t)
+	jail, err := jailfs.New(tree.jail, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer jail.Close()
+	must := func(what string, errno experimentalsys.Errno) {
+		t.Helper()
+		if errno != 0 {
+			t.Fatalf("%s: %v", what, errno)
+		}
+	}
+	must("mkdir a", jail.Mkdir("a", 0o755))
+	must("mkdir a/b", jail.Mkdir("a/b", 0o755))
+	must("symlink here -> .", jail.Symlink(".", "here"))
+
+	steps := []struct {
+		name string
+		op   func() experimentalsys.Errno
+		want experimentalsys.Errno
+	}{
+		// Creating.
+		{"to /", func() experimentalsys.Errno { return jail.Symlink("/", "l") }, experimentalsys.EPERM},
+		{"to /etc/passwd", func() experimentalsys.Errno { return jail.Symlink("/etc/passwd", "l") }, experimentalsys.EPERM},
+		{"to an absolute path inside", func() experimentalsys.Errno { return jail.Symlink(tree.jail+"/inside.txt", "l") }, experimentalsys.EPERM},
+		{"up from the root", func() experimentalsys.Errno { return jail.Symlink("..", "l") }, experimentalsys.EPERM},
+		{"up twice from depth one", func() experimentalsys.Errno { return jail.Symlink("../..", "deep/l") }, experimentalsys.EPERM},
+		{"up three times from depth two", func() experimentalsys.Errno { return jail.Symlink("../../../secret.txt", "a/b/l") }, experimentalsys.EPERM},
+		{"up after a name", func() experimentalsys.Errno { return jail.Symlink("deep/../..", "l") }, experimentalsys.EPERM},
+		{"up after a name, even inside", func() experimentalsys.Errno { return jail.Symlink("a/../inside.txt", "l") }, experimentalsys.EPERM},
+		{"through a host link that leads out", func() experimentalsys.Errno { return jail.Symlink("link-up/secret.txt", "l") }, experimentalsys.EPERM},
+		{"through a host link that leads out, deeper", func() experimentalsys.Errno { return jail.Symlink("link-dotdot/etc/passwd", "deep/l") }, experimentalsys.EPERM},
+		{"in a folder reached through a link", func() experimentalsys.Errno { return jail.Symlink("..", "here/l") }, experimentalsys.EPERM},
+		{"up from depth one", func() experimentalsys.Errno { return jail.Symlink("..", "deep/up") }, 0},
+		{"up and down from depth two", func() experimentalsys.Errno { return jail.Symlink("../../inside.txt", "a/b/up2") }, 0},
+		{"down", func() experimentalsys.Errno { return jail.Symlink("./deep/up", "down") }, 0},
+		{"dangling, down", func() experimentalsys.Errno { return jail.Symlink("missing/x", "dangling") }, 0},
+		{"to itself", func() experimentalsys.Errno { return jail.Symlink("self", "self") }, 0},
+
+		// Moving: a/b/up2 climbs two levels, so a/b must stay two deep.
+		{"rename the folder up", func() experimentalsys.Errno { return jail.Rename("a/b", "b") }, experimentalsys.EPERM},
+		{"rename the folder through a link", func() experimentalsys.Errno { return jail.Rename("a/b", "here/b") }, experimentalsys.EPERM},
+		{"rename the link up", func() experimentalsys.Errno { return jail.Rename("a/b/up2", "up2") }, experimentalsys.EPERM},
+		{"hard-link the link up", func() experimentalsys.Errno { return jail.Link("a/b/up2", "up2") }, experimentalsys.EPERM},
+		{"rename a host link that leads out", func() experimentalsys.Errno { return jail.Rename("link-abs", "deep/x") }, experimentalsys.EPERM},
+		{"rename a folder holding a host link that leads out", func() experimentalsys.Errno { return jail.Rename("deep", "deep2") }, experimentalsys.EPERM},
+		{"rename the folder aside", func() experimentalsys.Errno { return jail.Rename("a/b", "a/c") }, 0},
+		{"rename its parent", func() experimentalsys.Errno { return jail.Rename("a", "z") }, 0},
+		{"rename the link down", func() experimentalsys.Errno { return jail.Rename("z/c/up2", "z/c/up3") }, 0},
+		{"hard-link the link aside", func() experimentalsys.Errno { return jail.Link("z/c/up3", "z/c/up4") }, 0},
+	}
+	for _, s := range steps {
+		if got := s.op(); got != s.want {
+			t.Errorf("%s: %v, want %v", s.name, got, s.want)
+		}
+	}
+
+	// Every link the guest left resolves inside the jail on the host.
+	for link, want := range map[string]string{"deep/up": "", "z/c/up3": "inside.txt", "z/c/up4": "inside.txt", "down": ""} {
+		real, err := filepath.EvalSymlinks(filepath.Join(tree.jail, filepath.FromSlash(link)))
+		if err != nil {
+			t.Errorf("%s: %v", link, err)
+			continue
+		}
+		if want != "" && real != filepath.Join(tree.jail, want) || !strings.HasPrefix(real+"/", tree.jail+"/") {
+			t.Errorf("%s resolves to %s on the host", link, real)
+		}
+	}
+	for _, gone := range []string{"l", "deep/l", "a", "b", "up2", "here/b", "deep2"} {
+		if _, err := os.Lstat(filepath.Join(tree.jail, filepath.FromSlash(gone))); !os.IsNotExist(err) {
+			t.Errorf("%s: %v, want it missing", gone, err)
+		}
+	}
+}
+
+// checkGuestLinks fails the test if a symbolic link in the jail at dir,
+// other than the host-made ones listed, resolves outside it on the host.
+// Dangling links, which the host cannot resolve, are not judged here.
+func checkGuestLinks(t testing.TB, dir string, hostMade []string) {
+	t.Helper()
+	top, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.Type()&fs.ModeSymlink == 0 {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if slices.Contains(hostMade, filepath.ToSlash(rel)) {
+			return nil
+		}
+		target, _ := os.Readlink(p)
+		if filepath.IsAbs(target) {
+			t.Errorf("%s -> %s: an absolute link", rel, target)
+		}
+		if real, err := filepath.EvalSymlinks(p); err == nil && real != top && !strings.HasPrefix(real, top+string(filepath.Separator)) {
+			t.Errorf("%s -> %s resolves to %s, outside the jail", rel, target, real)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -2,8 +2,10 @@ package jailfs_test
 
 import (
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -15,8 +17,9 @@ import (
 
 // FuzzPath feeds arbitrary guest paths to the FS of a jail whose parent
 // holds a sentinel file, and checks that nothing outside the jail is ever
-// created, changed or read. a is the path operated on, b a second path or
-// a symbolic link target. The jail has a quota, whose count must match the
+// created, changed or read, and that no link the guest leaves leads out
+// on the host. a is the path operated on, b a second path or a symbolic
+// link target. The jail has a quota, whose count must match the
 // jail's content at the end.
 func FuzzPath(f *testing.F) {
 	f.Fuzz(func(t *testing.T, a, b string) {
@@ -74,6 +77,7 @@ func FuzzPath(f *testing.F) {
 		jail.Unlink(b)
 		jail.Rmdir(a)
 
+		checkGuestLinks(t, dir, slices.Collect(maps.Keys(links)))
 		if after := snapshot(t, top, "jail"); after != before {
 			t.Fatalf("outside of the jail changed for (%q, %q):\nbefore:\n%s\nafter:\n%s", a, b, before, after)
 		}

@@ -25,9 +25,18 @@
 // The guest may create symbolic links; their targets are stored verbatim and
 // Readlink returns them unchanged. Following a link is confined like any
 // other resolution: a link whose target is absolute, or climbs out of the
-// jail, cannot be followed (EPERM). Host programs that walk the granted
-// directory must not follow links in it either, since the guest controls
-// their targets.
+// jail, cannot be followed (EPERM).
+//
+// Host programs are not confined, so the guest may not leave links that
+// lead out for them to follow: Symlink refuses with EPERM a target that is
+// absolute, has ".." after a name, or climbs above the jail's root when
+// resolved from the link's folder (following the links on the way, as
+// the host would); Rename and Link refuse to move a link, or a folder
+// holding links, where one would then lead out. The checks run before the
+// operation, so a concurrent run on the same directory could still race
+// one past them, and links put in the directory by the host are left as
+// they are (they can be followed only inside, and not moved). Host
+// programs that walk a granted directory should still not follow links.
 //
 // # Quotas
 //
@@ -272,7 +281,9 @@ func (f *FS) Chmod(path string, perm fs.FileMode) experimentalsys.Errno {
 	return toErrno(f.root.Chmod(rootName(path), perm&fs.ModePerm))
 }
 
-// Rename implements experimentalsys.FS.Rename with POSIX semantics.
+// Rename implements experimentalsys.FS.Rename with POSIX semantics. Moving
+// a symbolic link, or a folder holding one, where the link would lead out
+// of the jail fails with EPERM (see checkMove).
 //
 // os.Root refuses to rename onto an existing directory, which POSIX allows
 // when the directory is empty. Rename emulates that by removing the empty
@@ -286,6 +297,9 @@ func (f *FS) Rename(from, to string) experimentalsys.Errno {
 	fromInfo, err := f.root.Lstat(from)
 	if err != nil {
 		return toErrno(err)
+	}
+	if errno := f.checkMove(from, to, fromInfo); errno != 0 {
+		return errno
 	}
 	toInfo, err := f.root.Lstat(to)
 	if err != nil {
@@ -359,10 +373,16 @@ func (f *FS) remove(name string, dir bool) experimentalsys.Errno {
 }
 
 // Link implements experimentalsys.FS.Link. If oldPath is a symbolic link,
-// the new name links to the symbolic link, not to its target.
+// the new name links to the symbolic link, not to its target, and is
+// refused with EPERM if the link would lead out of the jail from there.
 func (f *FS) Link(oldPath, newPath string) experimentalsys.Errno {
 	if f.readOnly {
 		return experimentalsys.EROFS
+	}
+	if fi, err := f.root.Lstat(rootName(oldPath)); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		if errno := f.checkMove(rootName(oldPath), rootName(newPath), fi); errno != 0 {
+			return errno
+		}
 	}
 	// A new name costs an entry; the data is already counted.
 	return f.charge(EntryCost, func() error {
@@ -371,10 +391,15 @@ func (f *FS) Link(oldPath, newPath string) experimentalsys.Errno {
 }
 
 // Symlink implements experimentalsys.FS.Symlink. oldPath is stored verbatim;
-// following the link later is confined to the jail.
+// following the link later is confined to the jail. A link that a host
+// program following it would see leave the jail is refused with EPERM
+// (see checkLink): an absolute target, or one climbing above the root.
 func (f *FS) Symlink(oldPath, linkName string) experimentalsys.Errno {
 	if f.readOnly {
 		return experimentalsys.EROFS
+	}
+	if errno := f.checkLink(oldPath, linkName); errno != 0 {
+		return errno
 	}
 	return f.charge(EntryCost, func() error {
 		return f.root.Symlink(oldPath, rootName(linkName))

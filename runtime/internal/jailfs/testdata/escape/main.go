@@ -180,28 +180,32 @@ func main() {
 			return "", wasiError(pathSymlink(op, on, preopenFD, np, nn))
 		}},
 
-		// Links made by the guest itself. Creating them may succeed; using
-		// them must not.
-		{"guest link mine -> /etc/passwd", func() (string, error) {
-			_ = os.Symlink("/etc/passwd", in("mine"))
-			return readIn("mine")
+		// Links made by the guest itself that would lead out: creating
+		// them is refused, and so is moving a link (or a folder holding
+		// one) to where it would lead out.
+		{"guest link mine -> /etc/passwd", func() (string, error) { return symlinkThenRead("/etc/passwd", in("mine")) }},
+		{"guest link mine2 -> ../../secret.txt", func() (string, error) { return symlinkThenRead("../../secret.txt", in("mine2")) }},
+		{"guest link mine3 -> ../secret.txt", func() (string, error) { return symlinkThenRead("../secret.txt", in("mine3")) }},
+		{"guest link deep/mine4 -> ../../secret.txt", func() (string, error) { return symlinkThenRead("../../secret.txt", in("deep/mine4")) }},
+		{"guest link mine5 -> deep/../..", func() (string, error) { return symlinkThenRead("deep/../..", in("mine5")) }},
+		{"guest link mine6 -> link-up/secret.txt", func() (string, error) { return symlinkThenRead("link-up/secret.txt", in("mine6")) }},
+		{"guest link l3 -> /", func() (string, error) { return symlinkThenRead("/", in("l3")) }},
+		{"raw guest link -> /", func() (string, error) {
+			op, on := ptr("/")
+			np, nn := ptr("l4")
+			return "", wasiError(pathSymlink(op, on, preopenFD, np, nn))
 		}},
-		{"guest link mine2 -> ../../secret.txt", func() (string, error) {
-			_ = os.Symlink("../../secret.txt", in("mine2"))
-			return readIn("mine2")
+		{"rename a folder holding a climbing link up", func() (string, error) {
+			if err := os.MkdirAll(in("m/n"), 0o755); err != nil {
+				return "", fmt.Errorf("setup: %v", err)
+			}
+			if err := os.Symlink("../../inside.txt", in("m/n/up")); err != nil {
+				return "", fmt.Errorf("setup: %v", err)
+			}
+			return "", os.Rename(in("m/n"), in("n"))
 		}},
-		{"guest link mine3 -> ../secret.txt", func() (string, error) {
-			_ = os.Symlink("../secret.txt", in("mine3"))
-			return readIn("mine3")
-		}},
-		{"guest link deep/mine4 -> ../../secret.txt", func() (string, error) {
-			_ = os.Symlink("../../secret.txt", in("deep/mine4"))
-			return readIn("deep/mine4")
-		}},
-		{"guest link create through mine5 -> ../pwned.txt", func() (string, error) {
-			_ = os.Symlink("../pwned.txt", in("mine5"))
-			return "", os.WriteFile(in("mine5"), []byte("pwned"), 0o644)
-		}},
+		{"rename a climbing link up", func() (string, error) { return "", os.Rename(in("m/n/up"), in("up")) }},
+		{"hard-link a climbing link up", func() (string, error) { return "", os.Link(in("m/n/up"), in("up")) }},
 
 		// Legitimate work inside the jail.
 		{"legit read inside.txt", func() (string, error) { return readIn("inside.txt") }},
@@ -229,6 +233,18 @@ func main() {
 				return "", err
 			}
 			return readIn("deep/up")
+		}},
+		{"legit symlink climbing as deep as it is", func() (string, error) {
+			if err := os.Symlink("../../inside.txt", in("m/n/up2")); err != nil {
+				return "", err
+			}
+			return readIn("m/n/up2")
+		}},
+		{"legit rename a folder holding a climbing link aside", func() (string, error) {
+			if err := os.Rename(in("m/n"), in("m/o")); err != nil {
+				return "", err
+			}
+			return readIn("m/o/up2")
 		}},
 		{"legit readlink link-abs", func() (string, error) { return os.Readlink(in("link-abs")) }},
 		{"legit lstat link-up", func() (string, error) {
@@ -354,6 +370,15 @@ func main() {
 		}
 	}
 	fmt.Println("done")
+}
+
+// symlinkThenRead makes a symbolic link and reads through it.
+func symlinkThenRead(target, link string) (string, error) {
+	if err := os.Symlink(target, link); err != nil {
+		return "", err
+	}
+	b, err := os.ReadFile(link)
+	return string(b), err
 }
 
 // list returns the sorted names in dir, joined by commas.
