@@ -433,6 +433,7 @@ func TestSymlinkStaysInside(t *testing.T) {
 		{"through a host link that leads out", func() experimentalsys.Errno { return jail.Symlink("link-up/secret.txt", "l") }, experimentalsys.EPERM},
 		{"through a host link that leads out, deeper", func() experimentalsys.Errno { return jail.Symlink("link-dotdot/etc/passwd", "deep/l") }, experimentalsys.EPERM},
 		{"in a folder reached through a link", func() experimentalsys.Errno { return jail.Symlink("..", "here/l") }, experimentalsys.EPERM},
+		{"named with a trailing slash", func() experimentalsys.Errno { return jail.Symlink("..", "l/") }, experimentalsys.EPERM},
 		{"up from depth one", func() experimentalsys.Errno { return jail.Symlink("..", "deep/up") }, 0},
 		{"up and down from depth two", func() experimentalsys.Errno { return jail.Symlink("../../inside.txt", "a/b/up2") }, 0},
 		{"down", func() experimentalsys.Errno { return jail.Symlink("./deep/up", "down") }, 0},

@@ -40,8 +40,8 @@ func (f *FS) checkLink(target, linkName string) experimentalsys.Errno {
 			named = true
 		}
 	}
-	name := rootName(linkName)
-	if name == "." {
+	name := strings.TrimRight(rootName(linkName), "/")
+	if name == "" || name == "." {
 		return 0 // the root itself: the operation fails on its own
 	}
 	dir, errno := f.resolve(nil, path.Dir(name))
