@@ -26,6 +26,8 @@
 //	  memory: 1GiB            # default 1 GiB: the memory limits of concurrent runs, summed
 //	  kv: 256MiB              # default 256 MiB: what the key-value store may hold, keys and values
 //	  files: 1GiB             # default 1 GiB: what tasks may store in data/files/<app>/
+//	  history: 1GiB           # default 1 GiB, at least 2 MiB: what the run history holds
+//	                          # (logs, outputs, results, inputs); oldest finished runs go first
 //
 // Every problem in app.yaml is an error that fails Load, because the
 // manifest grants permissions: guessing past a typo there could grant the
@@ -41,7 +43,7 @@
 //	    module: tasks/cleanup.wasm     # default tasks/<name>.wasm
 //	    args: [--verbose]              # argv after the module name
 //	    termination: { maxRuntime: 30m, maxFailures: 2, killOnTimeout: true, hardLimit: 2h }
-//	    limits: { memory: 64MiB, output: 1MiB }
+//	    limits: { memory: 64MiB, output: 1MiB, logs: 1MiB }
 //	    retry: { max: 2, backoff: 30s, maxBackoff: 1h }
 //	    concurrency: forbid            # allow | forbid | replace
 //	    misfire: skip                  # skip | run-once
@@ -77,6 +79,9 @@
 //   - limits.memory: default 64 MiB (or the app's memory quota when
 //     smaller), at least 64 KiB, at most the runtime's ceiling (4 GiB) and
 //     the app's memory quota. limits.output: default 1 MiB, at most 64 MiB.
+//     limits.logs: the bytes of log messages a run stores, default 1 MiB,
+//     at most 64 MiB; lines past it are counted (Run.LogsDropped), not
+//     stored, and a last line says how much was dropped.
 //     Sizes as in internal/bytesize: 512KiB, 64MiB, 1GB.
 //   - retry: max default 0 (no retry), at most 100. The wait before retry n
 //     is backoff·2^(n-1), capped at maxBackoff: exponential, so a failing

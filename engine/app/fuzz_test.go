@@ -26,7 +26,7 @@ func FuzzLoadTasksYAML(f *testing.F) {
 		writeFile(f, filepath.Join(dir, filepath.FromSlash(p)), content)
 	}
 	manifest := Manifest{Name: "demo", Enabled: true, Permissions: Permissions{KV: true},
-		Quotas: Quotas{Concurrency: DefaultConcurrency, Memory: DefaultQuotaMemory, KV: DefaultQuotaKV, Files: DefaultQuotaFiles}}
+		Quotas: Quotas{Concurrency: DefaultConcurrency, Memory: DefaultQuotaMemory, KV: DefaultQuotaKV, Files: DefaultQuotaFiles, History: DefaultQuotaHistory}}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		start := time.Now()
 		a := &App{Dir: dir, Manifest: manifest}
@@ -49,8 +49,9 @@ func FuzzLoadTasksYAML(f *testing.F) {
 			}
 			l := task.Limits
 			if l.Memory < pageSize || l.Memory > runtime.MaxMemory || l.Output < 1 || l.Output > runtime.MaxOutput ||
-				l.Timeout <= 0 || l.Timeout > runtime.MaxTimeout || l.Timeout != task.HardLimit || task.MaxRuntime > task.HardLimit {
-				t.Fatalf("task %s: limits %+v, maxRuntime %v, hardLimit %v", task.Name, l, task.MaxRuntime, task.HardLimit)
+				l.Timeout <= 0 || l.Timeout > runtime.MaxTimeout || l.Timeout != task.HardLimit || task.MaxRuntime > task.HardLimit ||
+				task.LogLimit < 1 || task.LogLimit > MaxLogLimit {
+				t.Fatalf("task %s: limits %+v, logs %d, maxRuntime %v, hardLimit %v", task.Name, l, task.LogLimit, task.MaxRuntime, task.HardLimit)
 			}
 			if !inside(dir, task.Module) {
 				t.Fatalf("task %s: module %q outside %q", task.Name, task.Module, dir)
@@ -85,7 +86,7 @@ func FuzzLoadAppYAML(f *testing.F) {
 		}
 		if len(errs) == 0 {
 			q := m.Quotas
-			if m.Name != "demo" || q.Concurrency < 1 || q.Concurrency > MaxConcurrency || q.Memory < pageSize {
+			if m.Name != "demo" || q.Concurrency < 1 || q.Concurrency > MaxConcurrency || q.Memory < pageSize || q.History < minQuotaHistory {
 				t.Fatalf("manifest %+v", m)
 			}
 		}

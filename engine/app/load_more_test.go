@@ -280,6 +280,8 @@ func TestLoadManifestProblems(t *testing.T) {
 		{"quota memory below a page", "name: demo\nquotas: { memory: 1KiB }\n", "app.yaml:2:19: quotas.memory: 1 KiB is less than one 64 KiB page"},
 		{"quota kv not a size", "name: demo\nquotas: { kv: -5 }\n", `app.yaml:2:15: quotas.kv: "-5" is not a size`},
 		{"quota files not a size", "name: demo\nquotas: { files: 1 TB of it }\n", `app.yaml:2:18: quotas.files: "1 TB of it" is not a size`},
+		{"quota history not a size", "name: demo\nquotas: { history: much }\n", `app.yaml:2:20: quotas.history: "much" is not a size`},
+		{"quota history too small", "name: demo\nquotas: { history: 1MiB }\n", `app.yaml:2:20: quotas.history: 1 MiB is less than 2 MiB`},
 		{"empty", "", "app.yaml: is empty; it needs at least the app's name"},
 		{"not a mapping", "- demo\n", "app.yaml:1:1: want a mapping, got a list"},
 		{"not YAML", "name: [demo\n", "app.yaml:1: not valid YAML: did not find expected ',' or ']'"},

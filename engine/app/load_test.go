@@ -35,7 +35,7 @@ func TestLoadFullApp(t *testing.T) {
 		Enabled:     true,
 		Roles:       []string{"operator"},
 		Permissions: Permissions{HTTP: []string{"api.example.com", "*.example.org", "localhost:8080"}, Files: true, KV: true},
-		Quotas:      Quotas{Concurrency: 2, Memory: 512 << 20, KV: 16 << 20, Files: 2 << 30},
+		Quotas:      Quotas{Concurrency: 2, Memory: 512 << 20, KV: 16 << 20, Files: 2 << 30, History: 512 << 20},
 	}
 	if !reflect.DeepEqual(a.Manifest, wantManifest) {
 		t.Errorf("Manifest =\n%+v\nwant\n%+v", a.Manifest, wantManifest)
@@ -53,6 +53,7 @@ func TestLoadFullApp(t *testing.T) {
 		KillOnTimeout: false,
 		HardLimit:     2 * time.Hour,
 		Limits:        runtime.Limits{Memory: 64 << 20, Timeout: 2 * time.Hour, Output: 1 << 20},
+		LogLimit:      2 << 20,
 		Retry:         Retry{Max: 2, Backoff: 30 * time.Second, MaxBackoff: 10 * time.Minute},
 		Concurrency:   ConcurrencyReplace,
 		Misfire:       MisfireRunOnce,
@@ -72,6 +73,7 @@ func TestLoadFullApp(t *testing.T) {
 		KillOnTimeout: true,
 		HardLimit:     time.Minute,
 		Limits:        runtime.Limits{Memory: 64 << 20, Timeout: time.Minute, Output: 1 << 20},
+		LogLimit:      DefaultLogLimit,
 		Retry:         Retry{Backoff: 30 * time.Second, MaxBackoff: time.Hour},
 		Concurrency:   ConcurrencyForbid,
 		Misfire:       MisfireSkip,
@@ -88,6 +90,7 @@ func TestLoadFullApp(t *testing.T) {
 		KillOnTimeout: true,
 		HardLimit:     time.Minute,
 		Limits:        runtime.Limits{Memory: 64 << 20, Timeout: time.Minute, Output: 1 << 20},
+		LogLimit:      2 << 20,
 		Retry:         Retry{Backoff: 30 * time.Second, MaxBackoff: time.Hour},
 		Concurrency:   ConcurrencyForbid,
 		Misfire:       MisfireSkip,
@@ -131,7 +134,7 @@ func TestLoadDefaults(t *testing.T) {
 	wantManifest := Manifest{
 		Name: "demo", Enabled: true,
 		Permissions: Permissions{KV: true},
-		Quotas:      Quotas{Concurrency: DefaultConcurrency, Memory: DefaultQuotaMemory, KV: DefaultQuotaKV, Files: DefaultQuotaFiles},
+		Quotas:      Quotas{Concurrency: DefaultConcurrency, Memory: DefaultQuotaMemory, KV: DefaultQuotaKV, Files: DefaultQuotaFiles, History: DefaultQuotaHistory},
 	}
 	if !reflect.DeepEqual(a.Manifest, wantManifest) {
 		t.Errorf("Manifest = %+v; want %+v", a.Manifest, wantManifest)
@@ -145,6 +148,7 @@ func TestLoadDefaults(t *testing.T) {
 		KillOnTimeout: true,
 		HardLimit:     runtime.DefaultTimeout,
 		Limits:        runtime.Limits{Memory: runtime.DefaultMemory, Timeout: runtime.DefaultTimeout, Output: runtime.DefaultOutput},
+		LogLimit:      DefaultLogLimit,
 		Retry:         Retry{Backoff: DefaultBackoff, MaxBackoff: DefaultMaxBackoff},
 		Concurrency:   ConcurrencyForbid,
 		Misfire:       MisfireSkip,
@@ -237,6 +241,9 @@ func TestLoadTaskProblems(t *testing.T) {
 		{"memory above quota", taskHeader + "    limits: { memory: 2GiB }\n", "tasks[0].limits.memory", 3, 23, "2 GiB is more than the app's memory quota, 1 GiB", false},
 		{"output zero", taskHeader + "    limits: { output: 0 }\n", "tasks[0].limits.output", 3, 23, "must be more than 0 B", false},
 		{"output above ceiling", taskHeader + "    limits: { output: 128MiB }\n", "tasks[0].limits.output", 3, 23, "128 MiB is more than the most a run may keep, 64 MiB", false},
+		{"logs zero", taskHeader + "    limits: { logs: 0 }\n", "tasks[0].limits.logs", 3, 21, "must be more than 0 B", false},
+		{"logs above ceiling", taskHeader + "    limits: { logs: 65MiB }\n", "tasks[0].limits.logs", 3, 21, "65 MiB is more than the most a run may keep, 64 MiB", false},
+		{"logs not a size", taskHeader + "    limits: { logs: lots }\n", "tasks[0].limits.logs", 3, 21, "is not a size", false},
 		{"retry max too large", taskHeader + "    retry: { max: 101 }\n", "tasks[0].retry.max", 3, 19, "101 is outside 0..100", false},
 		{"retry backoff bad", taskHeader + "    retry: { max: 1, backoff: 5 }\n", "tasks[0].retry.backoff", 3, 31, `"5" is not a duration; want a duration such as 30s, 5m or 1h30m`, false},
 		{"retry backoff too long", taskHeader + "    retry: { max: 1, backoff: 48h }\n", "tasks[0].retry.backoff", 3, 31, "48h0m0s is more than 24h0m0s", false},

@@ -25,6 +25,13 @@ const (
 	// DefaultQuotaFiles is how much the app's data/files/<app>/ may hold,
 	// as far as its tasks write it, when quotas.files is not given.
 	DefaultQuotaFiles = 1 << 30
+	// DefaultQuotaHistory is how much the app's run history may hold (the
+	// runs' logs, outputs, results and inputs) when quotas.history is not
+	// given.
+	DefaultQuotaHistory = 1 << 30
+	// minQuotaHistory is the smallest quotas.history: room for the logs
+	// and output of one run at their defaults.
+	minQuotaHistory = 2 << 20
 )
 
 // Roles an app may require. Others are allowed, with a warning, for roles
@@ -81,6 +88,11 @@ type Quotas struct {
 	// hold (each file, folder and link counting 4 KiB more), as its tasks
 	// see it. Default 1 GiB.
 	Files int64
+	// History is how many bytes the app's run history may hold: the log
+	// messages, outputs, results and inputs of its runs. The oldest
+	// finished runs are deleted to keep it under. Default 1 GiB; at least
+	// 2 MiB.
+	History int64
 }
 
 // manifestSpec is app.yaml as written.
@@ -106,6 +118,7 @@ type quotasSpec struct {
 	Memory      string `json:"memory"`
 	KV          string `json:"kv"`
 	Files       string `json:"files"`
+	History     string `json:"history"`
 }
 
 // maxVersion is the length of the longest version string.
@@ -122,7 +135,7 @@ func (c *checker) manifest(spec manifestSpec, folder string) Manifest {
 		Enabled:     deref(spec.Enabled, true),
 		Roles:       spec.Roles,
 		Permissions: Permissions{KV: true},
-		Quotas:      Quotas{Concurrency: DefaultConcurrency, Memory: DefaultQuotaMemory, KV: DefaultQuotaKV, Files: DefaultQuotaFiles},
+		Quotas:      Quotas{Concurrency: DefaultConcurrency, Memory: DefaultQuotaMemory, KV: DefaultQuotaKV, Files: DefaultQuotaFiles, History: DefaultQuotaHistory},
 	}
 	switch err := ValidName(spec.Name); {
 	case spec.Name == "":
@@ -188,6 +201,15 @@ func (c *checker) manifest(spec manifestSpec, folder string) Manifest {
 		if q.Files != "" {
 			if n, ok := c.size("quotas.files", q.Files); ok {
 				m.Quotas.Files = n
+			}
+		}
+		if q.History != "" {
+			if n, ok := c.size("quotas.history", q.History); ok {
+				if n < minQuotaHistory {
+					c.errorf("quotas.history", "%s is less than %s, the logs and output of one run at their defaults", bytesize.Format(n), bytesize.Format(minQuotaHistory))
+				} else {
+					m.Quotas.History = n
+				}
 			}
 		}
 	}

@@ -84,6 +84,7 @@ type TerminationSpec struct {
 type LimitsSpec struct {
 	Memory string `json:"memory,omitempty"`
 	Output string `json:"output,omitempty"`
+	Logs   string `json:"logs,omitempty"`
 }
 
 // RetrySpec is a task's retry block as written.
@@ -223,6 +224,10 @@ type Task struct {
 	// (default 64 MiB, or the app's memory quota when smaller), Timeout
 	// (= HardLimit) and Output (default 1 MiB).
 	Limits runtime.Limits
+	// LogLimit is how many bytes of log messages a run stores (limits.logs);
+	// the lines past it are counted, not stored. Default 1 MiB
+	// (DefaultLogLimit), at most MaxLogLimit.
+	LogLimit int64
 	// Retry says how failed runs are retried.
 	Retry Retry
 	// Concurrency is the overlap policy. Default forbid.

@@ -38,6 +38,11 @@ const (
 	DefaultMisfireWindow = time.Hour
 	// DefaultKeep is how many runs of a task are kept in the history.
 	DefaultKeep = 1000
+	// DefaultLogLimit is how many bytes of log messages a run stores
+	// when limits.logs is not given: as much as its output.
+	DefaultLogLimit = 1 << 20
+	// MaxLogLimit is the largest limits.logs.
+	MaxLogLimit = 64 << 20
 )
 
 // pageSize is the size of a WebAssembly memory page, the smallest memory
@@ -219,8 +224,21 @@ func (x *taskContext) termination(c *checker, t *Task, spec *TerminationSpec) {
 func (x *taskContext) limits(c *checker, t *Task, spec *LimitsSpec) {
 	t.Limits.Memory = min(runtime.DefaultMemory, x.ceiling.Memory, x.quotaMem)
 	t.Limits.Output = min(runtime.DefaultOutput, x.ceiling.Output)
+	t.LogLimit = DefaultLogLimit
 	if spec == nil {
 		return
+	}
+	if spec.Logs != "" {
+		if n, ok := c.size("limits.logs", spec.Logs); ok {
+			switch {
+			case n < 1:
+				c.errorf("limits.logs", "must be more than 0 B (leave it out for the default, %s)", bytesize.Format(DefaultLogLimit))
+			case n > MaxLogLimit:
+				c.errorf("limits.logs", "%s is more than the most a run may keep, %s", bytesize.Format(n), bytesize.Format(MaxLogLimit))
+			default:
+				t.LogLimit = n
+			}
+		}
 	}
 	if spec.Memory != "" {
 		if n, ok := c.size("limits.memory", spec.Memory); ok {
