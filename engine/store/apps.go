@@ -16,6 +16,7 @@ func (s *SQLite) DeleteAppData(ctx context.Context, app string) error {
 		for _, q := range []string{
 			`DELETE FROM kv WHERE app = ?`,
 			`DELETE FROM TaskExecutions WHERE AppName = ?`, // and, by cascade, run_logs
+			`DELETE FROM history_usage WHERE app = ?`,
 			`DELETE FROM TaskConfigurations WHERE AppName = ?`,
 			`DELETE FROM load_errors WHERE app = ?`,
 			`DELETE FROM events WHERE app = ?`,

@@ -97,7 +97,9 @@ type Run struct {
 	PeakMemory int64
 	// Reason says why a skipped run could not start.
 	Reason string
-	// LogsDropped counts log lines past Options.MaxLogLines.
+	// LogsDropped counts log lines that were not stored: past
+	// Options.MaxLogLines, or past the task's limits.logs
+	// (RunEnd.LogsDropped).
 	LogsDropped int64
 }
 
@@ -114,6 +116,9 @@ type RunEnd struct {
 	// Logs are the run's last log lines, appended as AppendLogs appends
 	// them in the transaction that ends the run: one write, not two.
 	Logs []LogLine
+	// LogsDropped counts the lines the engine did not store, past the
+	// task's limits.logs; it is added to Run.LogsDropped.
+	LogsDropped int64
 }
 
 // RunFilter selects runs for ListRuns. The zero value selects the newest
@@ -288,7 +293,7 @@ func (s *SQLite) RecordSkipped(ctx context.Context, r Run) (int64, error) {
 }
 
 const finishRunSQL = `UPDATE TaskExecutions SET Status = ?, EndTime = ?, Duration = ?, ExitCode = ?,
-	Output = ?, ErrorMessage = ?, Result = ?, PeakMemory = ?
+	Output = ?, ErrorMessage = ?, Result = ?, PeakMemory = ?, LogsDropped = LogsDropped + ?
 	WHERE ID = ? AND Status = 'running'`
 
 // FinishRun implements Store.
@@ -300,6 +305,8 @@ func (s *SQLite) FinishRun(ctx context.Context, id int64, end RunEnd) error {
 		return fmt.Errorf("finishing run %d: %w: no end time", id, ErrInvalid)
 	case len(end.Result) > 0 && !json.Valid(end.Result):
 		return fmt.Errorf("finishing run %d: %w: result is not JSON", id, ErrInvalid)
+	case end.LogsDropped < 0:
+		return fmt.Errorf("finishing run %d: %w: negative logs dropped", id, ErrInvalid)
 	}
 	finish := func(ctx context.Context, tx *sql.Tx) error {
 		if len(end.Logs) > 0 {
@@ -309,7 +316,7 @@ func (s *SQLite) FinishRun(ctx context.Context, id int64, end RunEnd) error {
 		}
 		res, err := tx.StmtContext(ctx, s.ws.finishRun).ExecContext(ctx,
 			end.Status, formatTime(end.EndTime), end.Duration.Milliseconds(), end.ExitCode,
-			end.Output, nullString(end.Error), nullJSON(end.Result), end.PeakMemory, id)
+			end.Output, nullString(end.Error), nullJSON(end.Result), end.PeakMemory, end.LogsDropped, id)
 		if err != nil {
 			return err
 		}
@@ -361,12 +368,19 @@ func (s *SQLite) appendLogs(ctx context.Context, tx *sql.Tx, runID int64, lines 
 	room := max(0, int64(s.opts.MaxLogLines)-last)
 	keep := lines[:min(int64(len(lines)), room)]
 	insert := tx.StmtContext(ctx, s.ws.insertLog)
+	var size int64
 	for i, l := range keep {
 		_, err := insert.ExecContext(ctx, runID, last+1+int64(i), formatTime(s.now(l.Time)), l.Level, l.Message)
 		if isForeignKey(err) {
 			return ErrNotFound
 		}
 		if err != nil {
+			return err
+		}
+		size += int64(len(l.Message))
+	}
+	if size > 0 {
+		if _, err := tx.StmtContext(ctx, s.ws.addLogBytes).ExecContext(ctx, size, runID); err != nil {
 			return err
 		}
 	}
@@ -561,8 +575,22 @@ func (s *SQLite) PruneRuns(ctx context.Context, app, task string, keepLast int, 
 	case keepLast == 0 && maxAge == 0:
 		return 0, nil
 	}
+	olderThan := "" // no start time is before ""
+	if maxAge > 0 {
+		olderThan = formatTime(now.Add(-maxAge))
+	}
+	// A read first: most calls, one after every run, find nothing to
+	// delete and then take no turn of the writer.
+	var one int
+	err := s.rs.pruneDue.QueryRowContext(ctx, app, task, keepLast, keepLast > 0, olderThan).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", doing, err)
+	}
 	var n int64
-	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		// Finished runs with an ID below cutoff are past the newest keepLast.
 		var cutoff int64
 		if keepLast > 0 {
@@ -572,10 +600,6 @@ func (s *SQLite) PruneRuns(ctx context.Context, app, task string, keepLast int, 
 			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return err
 			}
-		}
-		olderThan := "" // no start time is before ""
-		if maxAge > 0 {
-			olderThan = formatTime(now.Add(-maxAge))
 		}
 		var keep int64 // the run holding LastScheduled
 		err := tx.QueryRowContext(ctx, `SELECT ID FROM TaskExecutions
@@ -597,4 +621,116 @@ func (s *SQLite) PruneRuns(ctx context.Context, app, task string, keepLast int, 
 		return 0, fmt.Errorf("%s: %w", doing, err)
 	}
 	return int(n), nil
+}
+
+// pruneDueSQL finds a finished run of a task (?1, ?2) past its newest
+// keepLast (?3; ?4 whether keepLast applies) or older than
+// ?5: a row when PruneRuns may have something to delete. It walks the
+// task's runs newest first along idx_app_task.
+const pruneDueSQL = `SELECT 1 WHERE ?4 AND EXISTS (SELECT 1 FROM TaskExecutions
+		WHERE AppName = ?1 AND TaskName = ?2 AND Status <> 'running'
+		ORDER BY ID DESC LIMIT 1 OFFSET ?3)
+	OR EXISTS (SELECT 1 FROM TaskExecutions
+		WHERE AppName = ?1 AND TaskName = ?2 AND Status <> 'running' AND StartTime < ?5)`
+
+// PruneHistory implements Store.
+func (s *SQLite) PruneHistory(ctx context.Context, app string, quota int64) (int, error) {
+	doing := fmt.Sprintf("pruning the run history of %s", app)
+	switch {
+	case app == "":
+		return 0, fmt.Errorf("%s: %w: no app", doing, ErrInvalid)
+	case quota < 0:
+		return 0, fmt.Errorf("%s: %w: negative quota", doing, ErrInvalid)
+	}
+	used, err := s.HistoryUsage(ctx, app)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", doing, err)
+	}
+	if used <= quota {
+		return 0, nil
+	}
+	var n int
+	err = s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		n = 0
+		var used int64
+		if err := tx.QueryRowContext(ctx, `SELECT coalesce((SELECT bytes FROM history_usage WHERE app = ?), 0)`, app).Scan(&used); err != nil {
+			return err
+		}
+		// The runs that hold LastScheduled of their task stay, so that no
+		// scheduled time fires twice.
+		rows, err := tx.QueryContext(ctx, `SELECT (SELECT ID FROM TaskExecutions
+				WHERE AppName = ?1 AND TaskName = t.TaskName AND ScheduledTime IS NOT NULL AND TriggeredBy IN ('schedule', 'catch-up')
+				ORDER BY ScheduledTime DESC LIMIT 1)
+			FROM (SELECT DISTINCT TaskName FROM TaskExecutions WHERE AppName = ?1) t`, app)
+		keep, err := collect(rows, err, func(sc scanner) (sql.NullInt64, error) {
+			var id sql.NullInt64
+			return id, sc.Scan(&id)
+		})
+		if err != nil {
+			return err
+		}
+		kept := map[int64]bool{}
+		for _, id := range keep {
+			if id.Valid {
+				kept[id.Int64] = true
+			}
+		}
+		type run struct{ id, size int64 }
+		after := int64(0)
+		for used > quota {
+			rows, err := tx.QueryContext(ctx, `SELECT ID, `+runBytes("")+` FROM TaskExecutions
+				WHERE AppName = ? AND Status <> 'running' AND ID > ? ORDER BY ID LIMIT 256`, app, after)
+			batch, err := collect(rows, err, func(sc scanner) (run, error) {
+				var r run
+				return r, sc.Scan(&r.id, &r.size)
+			})
+			if err != nil {
+				return err
+			}
+			if len(batch) == 0 {
+				return nil // what is left is running or must stay
+			}
+			for _, r := range batch {
+				after = r.id
+				if kept[r.id] {
+					continue
+				}
+				if _, err := tx.ExecContext(ctx, `DELETE FROM TaskExecutions WHERE ID = ?`, r.id); err != nil {
+					return err
+				}
+				n++
+				if used -= r.size; used <= quota {
+					return nil
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", doing, err)
+	}
+	return n, nil
+}
+
+// HistoryUsage implements Store.
+func (s *SQLite) HistoryUsage(ctx context.Context, app string) (int64, error) {
+	var n int64
+	err := s.rdb.QueryRowContext(ctx, `SELECT coalesce((SELECT bytes FROM history_usage WHERE app = ?), 0)`, app).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("reading the history usage of %s: %w", app, err)
+	}
+	return n, nil
+}
+
+// Heartbeat implements Store.
+func (s *SQLite) Heartbeat(ctx context.Context, now time.Time) error {
+	err := s.w.doOne(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO heartbeat (id, time) VALUES (1, ?)
+			ON CONFLICT (id) DO UPDATE SET time = excluded.time`, formatTime(now))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("writing heartbeat: %w", err)
+	}
+	return nil
 }

@@ -147,7 +147,45 @@ func migrations() []migration {
 			expires_at TEXT NOT NULL
 		) WITHOUT ROWID`,
 		`CREATE INDEX idx_sessions_expires ON sessions(expires_at)`,
+	}}, {version: 4, stmts: []string{
+		// The bytes of log messages each run stores, added up as lines
+		// are appended, so that what a run holds is known without reading
+		// its lines.
+		`ALTER TABLE TaskExecutions ADD COLUMN LogBytes INTEGER NOT NULL DEFAULT 0`,
+		`UPDATE TaskExecutions SET LogBytes = coalesce((SELECT sum(length(CAST(message AS BLOB))) FROM run_logs WHERE run_id = ID), 0)`,
+		// What each app's run history holds, in bytes (log messages,
+		// outputs, inputs, results), kept by triggers for quotas.history.
+		`CREATE TABLE history_usage (
+			app TEXT PRIMARY KEY,
+			bytes INTEGER NOT NULL
+		) WITHOUT ROWID`,
+		`INSERT INTO history_usage (app, bytes)
+			SELECT AppName, sum(` + runBytes("") + `) FROM TaskExecutions GROUP BY AppName`,
+		`CREATE TRIGGER history_usage_insert AFTER INSERT ON TaskExecutions BEGIN
+			INSERT INTO history_usage (app, bytes) VALUES (new.AppName, ` + runBytes("new.") + `)
+				ON CONFLICT (app) DO UPDATE SET bytes = bytes + excluded.bytes;
+		END`,
+		`CREATE TRIGGER history_usage_update AFTER UPDATE OF Output, Input, Result, LogBytes ON TaskExecutions BEGIN
+			UPDATE history_usage SET bytes = bytes - (` + runBytes("old.") + `) + (` + runBytes("new.") + `) WHERE app = new.AppName;
+		END`,
+		`CREATE TRIGGER history_usage_delete AFTER DELETE ON TaskExecutions BEGIN
+			UPDATE history_usage SET bytes = bytes - (` + runBytes("old.") + `) WHERE app = old.AppName;
+		END`,
+		// One row rewritten to find out whether the store can write again
+		// after a failed write (Heartbeat).
+		`CREATE TABLE heartbeat (
+			id INTEGER PRIMARY KEY CHECK (id = 1),
+			time TEXT NOT NULL
+		)`,
 	}}}
+}
+
+// runBytes is the SQL expression of the bytes a run of TaskExecutions
+// holds in the history, its columns prefixed with row ("new.", "old." or
+// ""): what quotas.history counts.
+func runBytes(row string) string {
+	size := func(col string) string { return `coalesce(length(CAST(` + row + col + ` AS BLOB)), 0)` }
+	return size("Output") + ` + ` + size("Input") + ` + ` + size("Result") + ` + ` + row + `LogBytes`
 }
 
 // migrate brings db's schema to the last of migs. Each step runs in its own

@@ -11,6 +11,7 @@ import (
 type writeStmts struct {
 	insertRun, finishRun                  *sql.Stmt
 	lastLogSeq, insertLog, addLogsDropped *sql.Stmt
+	addLogBytes                           *sql.Stmt
 	kvSet, kvDelete, kvRoom               *sql.Stmt
 	getFailures, clearFailures            *sql.Stmt
 	insertEvent                           *sql.Stmt
@@ -24,6 +25,7 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 		{&w.lastLogSeq, `SELECT coalesce(max(seq), 0) FROM run_logs WHERE run_id = ?`},
 		{&w.insertLog, `INSERT INTO run_logs (run_id, seq, time, level, message) VALUES (?, ?, ?, ?, ?)`},
 		{&w.addLogsDropped, `UPDATE TaskExecutions SET LogsDropped = LogsDropped + ? WHERE ID = ?`},
+		{&w.addLogBytes, `UPDATE TaskExecutions SET LogBytes = LogBytes + ? WHERE ID = ?`},
 		{&w.kvSet, `INSERT INTO kv (app, key, value) VALUES (?, ?, ?) ON CONFLICT (app, key) DO UPDATE SET value = excluded.value`},
 		{&w.kvDelete, `DELETE FROM kv WHERE app = ? AND key = ?`},
 		// What the app's store holds, and what of it the key's old value
@@ -41,6 +43,7 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 // pool (database/sql prepares each on every connection that runs it).
 type readStmts struct {
 	getRun, runExists, runLogs, lastScheduled *sql.Stmt
+	pruneDue                                  *sql.Stmt
 	kvGet, kvListFrom, kvListRange            *sql.Stmt
 	tokenByHash                               *sql.Stmt
 }
@@ -51,6 +54,7 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 		{&r.runExists, `SELECT 1 FROM TaskExecutions WHERE ID = ?`},
 		{&r.runLogs, `SELECT seq, time, level, message FROM run_logs WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?`},
 		{&r.lastScheduled, lastScheduledSQL},
+		{&r.pruneDue, pruneDueSQL},
 		{&r.kvGet, `SELECT value FROM kv WHERE app = ? AND key = ?`},
 		{&r.kvListFrom, `SELECT key FROM kv WHERE app = ? AND key >= ? ORDER BY key LIMIT ?`},
 		{&r.kvListRange, `SELECT key FROM kv WHERE app = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?`},

@@ -93,7 +93,22 @@ type Store interface {
 	// newest keepLast, and those that started before now-maxAge; zero
 	// keepLast or maxAge means no limit of that kind. It keeps running runs
 	// and the run that holds LastScheduled. It returns how many it deleted.
+	// It first looks, without writing, whether there is anything to
+	// delete, so that calling it after every run is cheap.
 	PruneRuns(ctx context.Context, app, task string, keepLast int, maxAge time.Duration, now time.Time) (int, error)
+	// PruneHistory deletes an app's oldest finished runs, with their logs,
+	// until its history (see HistoryUsage) holds at most quota bytes. Like
+	// PruneRuns it keeps running runs and the runs that hold LastScheduled,
+	// and writes nothing when the history is within quota. It returns how
+	// many runs it deleted.
+	PruneHistory(ctx context.Context, app string, quota int64) (int, error)
+	// HistoryUsage returns how many bytes an app's run history holds: the
+	// log messages, outputs, inputs and results of its runs.
+	HistoryUsage(ctx context.Context, app string) (int64, error)
+	// Heartbeat writes now to a row of its own: a write that succeeds only
+	// if the store can write, for finding out when it can again after a
+	// failed write.
+	Heartbeat(ctx context.Context, now time.Time) error
 
 	// Overrides returns every override, ordered by app and task.
 	Overrides(ctx context.Context) ([]Override, error)
