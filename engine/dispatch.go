@@ -60,6 +60,9 @@ func (e *Engine) submit(ctx context.Context, r *runReq) (int64, error) {
 		switch {
 		case errors.Is(err, store.ErrDuplicate):
 			return 0, nil
+		case writeFailed(err) && fired(r.trigger):
+			e.missedFire(ts, r.scheduled, err)
+			return 0, fmt.Errorf("recording skipped run of %s: %w", ts.key, err)
 		case err != nil:
 			e.log.ErrorContext(ctx, "recording skipped run", slog.String("task", ts.key), slog.Any("error", err))
 			return 0, fmt.Errorf("recording skipped run of %s: %w", ts.key, err)
@@ -83,7 +86,12 @@ func (e *Engine) submit(ctx context.Context, r *runReq) (int64, error) {
 			e.log.DebugContext(ctx, "scheduled time already fired", slog.String("task", ts.key), slog.Time("scheduled", r.scheduled))
 			return 0, nil
 		}
-		e.log.ErrorContext(ctx, "recording run start", slog.String("task", ts.key), slog.Any("error", err))
+		if writeFailed(err) && fired(r.trigger) {
+			e.missedFire(ts, r.scheduled, err)
+			return 0, fmt.Errorf("recording start of %s: %w", ts.key, err)
+		}
+		e.log.ErrorContext(ctx, "recording run start", slog.String("task", ts.key), slog.String("trigger", string(r.trigger)),
+			slog.Time("scheduled", r.scheduled), slog.Any("error", err))
 		return 0, fmt.Errorf("recording start of %s: %w", ts.key, err)
 	}
 	r.id = id
@@ -197,8 +205,11 @@ func (e *Engine) dispatchLocked() {
 // finishUnstarted records a queued run that will not start.
 func (e *Engine) finishUnstarted(ctx context.Context, r *runReq, status store.Status, msg string) {
 	now := e.cfg.Clock.Now()
-	err := e.cfg.Store.FinishRun(context.WithoutCancel(ctx), r.id, store.RunEnd{Status: status, EndTime: now, ExitCode: -1, Error: msg})
-	if err != nil {
+	end := store.RunEnd{Status: status, EndTime: now, ExitCode: -1, Error: msg}
+	err := e.cfg.Store.FinishRun(context.WithoutCancel(ctx), r.id, end)
+	if writeFailed(err) {
+		e.keepEnd(r.id, r.ts.key, end, err)
+	} else if err != nil {
 		e.log.ErrorContext(ctx, "recording unstarted run", slog.Int64("run", r.id), slog.Any("error", err))
 	}
 	e.mu.Lock()

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cronbox/cronbox/engine/app"
@@ -89,12 +90,20 @@ type Config struct {
 	// false.
 	RecordEvents bool
 	// PruneEvery is after how many finished runs of a task its history is
-	// pruned to its retention (keep, maxAge). Default 100.
+	// pruned to its retention (keep, maxAge) and its app's history to
+	// quotas.history. Default 1: after every run, which costs a read when
+	// there is nothing to prune.
 	PruneEvery int
 	// PruneInterval is how often the history of every task with a
 	// retention maxAge is pruned in the background, since runs age out
 	// without new ones being added. Default 1h.
 	PruneInterval time.Duration
+	// WriteRetry is how long after a write that the store failed (a full
+	// disk) the engine tries again the writes it owes: the ends of runs,
+	// then a heartbeat, then the misfire policies of the fire times it
+	// could not record. The wait doubles after each failed try, up to 1m.
+	// Default 1s.
+	WriteRetry time.Duration
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -121,6 +130,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"GracePeriod", int64(c.GracePeriod)}, {"MaxOutput", int64(c.MaxOutput)},
 		{"LogBatch", int64(c.LogBatch)}, {"LogFlush", int64(c.LogFlush)}, {"EventBuffer", int64(c.EventBuffer)},
 		{"PruneEvery", int64(c.PruneEvery)}, {"PruneInterval", int64(c.PruneInterval)},
+		{"WriteRetry", int64(c.WriteRetry)},
 	}
 	for _, ch := range checks {
 		if ch.v < 0 {
@@ -146,7 +156,10 @@ func (c Config) withDefaults() (Config, error) {
 		c.LogFlush = time.Second
 	}
 	if c.PruneEvery == 0 {
-		c.PruneEvery = 100
+		c.PruneEvery = 1
+	}
+	if c.WriteRetry == 0 {
+		c.WriteRetry = time.Second
 	}
 	if c.PruneInterval == 0 {
 		c.PruneInterval = time.Hour
@@ -191,6 +204,13 @@ type Engine struct {
 
 	events       eventHub
 	stopRecorder func() // nil unless Config.RecordEvents
+
+	// hmu guards health; it is never held while taking mu.
+	hmu    sync.Mutex
+	health health
+	// retriesOff is set when Stop begins: failed writes are then tried
+	// once more by Stop, not by a timer.
+	retriesOff atomic.Bool
 }
 
 // New validates cfg and returns an engine that is not started yet.
@@ -207,6 +227,7 @@ func New(cfg Config) (*Engine, error) {
 		runs:    map[int64]*runHandle{},
 		modules: map[string]*runtime.Module{},
 	}
+	e.cfg.Store = watchedStore{Store: cfg.Store, e: e}
 	e.idle = sync.NewCond(&e.mu)
 	e.events.buffer = cfg.EventBuffer
 	return e, nil
@@ -216,7 +237,8 @@ func (e *Engine) appsDir() string { return filepath.Join(e.cfg.Home, "apps") }
 
 // Start marks the runs a previous process left running as interrupted, loads
 // the apps, schedules the retries a previous process left pending, runs the
-// misfire policies and starts firing schedules.
+// misfire policies, prunes the history to each task's retention and each
+// app's history quota, and starts firing schedules.
 func (e *Engine) Start(ctx context.Context) error {
 	e.mu.Lock()
 	if e.started {
@@ -246,6 +268,7 @@ func (e *Engine) Start(ctx context.Context) error {
 		e.log.ErrorContext(ctx, "restoring retries", slog.Any("error", err))
 	}
 	e.catchUp(ctx)
+	e.pruneAll()
 	e.mu.Lock()
 	e.armLocked()
 	e.armPruneLocked()
@@ -256,7 +279,9 @@ func (e *Engine) Start(ctx context.Context) error {
 // Stop stops firing schedules, lets running runs finish until ctx is done or
 // the grace period has passed, then cancels them; they are recorded as
 // interrupted. Runs still queued are recorded as interrupted without
-// starting. Stop returns when every run is recorded.
+// starting. Stop returns when every run is recorded, or, for a run whose
+// end the store does not take (a full disk), left for the next start to
+// mark interrupted.
 func (e *Engine) Stop(ctx context.Context) error {
 	e.mu.Lock()
 	if !e.started || e.stopping {
@@ -264,6 +289,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 		return nil
 	}
 	e.stopping = true
+	e.retriesOff.Store(true)
 	if e.timer != nil {
 		e.timer.Stop()
 		e.timer = nil
@@ -292,6 +318,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 	defer grace.Stop()
 	select {
 	case <-done:
+		e.stopRetries()
 		e.settle()
 		e.endRecorder()
 		return nil
@@ -304,6 +331,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 	}
 	e.mu.Unlock()
 	<-done
+	e.stopRetries()
 	e.settle()
 	e.endRecorder()
 	return nil

@@ -16,34 +16,64 @@ func (e *Engine) armPruneLocked() {
 	e.pruneTimer = e.cfg.Clock.AfterFunc(e.cfg.PruneInterval, e.sweep)
 }
 
-// sweep prunes, in the background, the history of every task with a
-// maximum age: runs age out with time, not only when new runs are added
-// (which prune the history of their task every PruneEvery runs). It then
-// schedules the next sweep.
+// sweep prunes, in the background, the history of every task: runs age
+// out with time, not only when new runs are added (which prune the history
+// of their task every PruneEvery runs). It then schedules the next sweep.
 func (e *Engine) sweep() {
 	e.mu.Lock()
 	if e.stopping {
 		e.mu.Unlock()
 		return
 	}
-	var tasks []app.Task
-	for _, ts := range e.tasks {
-		if ts.task.Retention.MaxAge > 0 {
-			tasks = append(tasks, ts.task)
-		}
-	}
 	e.addBusyLocked(1)
 	e.mu.Unlock()
 
+	e.pruneAll()
+
+	e.mu.Lock()
+	e.addBusyLocked(-1)
+	e.armPruneLocked()
+	e.mu.Unlock()
+}
+
+// pruneAll prunes the history of every task to its retention, then of
+// every app to its history quota. Start calls it, so that a retention or
+// quota lowered while Cronbox was down holds at once, and so does sweep.
+func (e *Engine) pruneAll() {
+	e.mu.Lock()
+	var tasks []app.Task
+	for _, ts := range e.tasks {
+		tasks = append(tasks, ts.task)
+	}
+	quotas := map[string]int64{}
+	for name, as := range e.apps {
+		if as.app != nil {
+			quotas[name] = as.app.Manifest.Quotas.History
+		}
+	}
+	e.mu.Unlock()
+
+	ctx := context.Background()
 	deleted := 0
 	now := e.cfg.Clock.Now()
 	for _, t := range tasks {
-		if !e.Started() { // stopping
-			break
+		if e.retriesOff.Load() { // stopping
+			return
 		}
-		n, err := e.cfg.Store.PruneRuns(context.Background(), t.App, t.Name, t.Retention.Keep, t.Retention.MaxAge, now)
+		n, err := e.cfg.Store.PruneRuns(ctx, t.App, t.Name, t.Retention.Keep, t.Retention.MaxAge, now)
 		if err != nil {
 			e.log.Error("pruning run history", slog.String("task", t.Key()), slog.Any("error", err))
+			continue
+		}
+		deleted += n
+	}
+	for name, quota := range quotas {
+		if e.retriesOff.Load() || quota <= 0 {
+			continue
+		}
+		n, err := e.cfg.Store.PruneHistory(ctx, name, quota)
+		if err != nil {
+			e.log.Error("pruning the app's run history to its quota", slog.String("app", name), slog.Any("error", err))
 			continue
 		}
 		deleted += n
@@ -51,9 +81,4 @@ func (e *Engine) sweep() {
 	if deleted > 0 {
 		e.log.Info("pruned run history", slog.Int("tasks", len(tasks)), slog.Int("runs", deleted))
 	}
-
-	e.mu.Lock()
-	e.addBusyLocked(-1)
-	e.armPruneLocked()
-	e.mu.Unlock()
 }

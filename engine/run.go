@@ -81,7 +81,9 @@ func (e *Engine) execute(h *runHandle) {
 	}
 
 	bg := context.Background()
-	if err := e.cfg.Store.FinishRun(bg, r.id, end); err != nil {
+	if err := e.cfg.Store.FinishRun(bg, r.id, end); writeFailed(err) {
+		e.keepEnd(r.id, t.Key(), end, err)
+	} else if err != nil {
 		log.Error("recording run end", slog.Any("error", err))
 	}
 	var state *store.FailureState
@@ -149,7 +151,7 @@ func (e *Engine) runGuest(h *runHandle, log *slog.Logger) store.RunEnd {
 	if h.overdue.Load() && end.Error == "" && end.Status != store.StatusSucceeded {
 		end.Error = "overdue: ran past maxRuntime " + t.MaxRuntime.String()
 	}
-	end.Logs = sink.end()
+	end.Logs, end.LogsDropped = sink.end()
 	return end
 }
 
@@ -226,23 +228,31 @@ func (e *Engine) afterRun(h *runHandle, status store.Status, state *store.Failur
 	if ts.sincePrune >= e.cfg.PruneEvery {
 		ts.sincePrune = 0
 		e.addBusyLocked(1)
-		go e.prune(h.task, log)
+		go e.prune(h.task, h.app.Quotas.History, log)
 	}
 	e.dispatchLocked()
 	e.forgetAppLocked(h.as)
 	e.addBusyLocked(-1)
 }
 
-// prune deletes the task's runs past its retention.
-func (e *Engine) prune(t app.Task, log *slog.Logger) {
+// prune deletes the task's runs past its retention, then its app's oldest
+// runs past the app's history quota.
+func (e *Engine) prune(t app.Task, quota int64, log *slog.Logger) {
 	defer e.doneBusy()
-	n, err := e.cfg.Store.PruneRuns(context.Background(), t.App, t.Name, t.Retention.Keep, t.Retention.MaxAge, e.cfg.Clock.Now())
+	ctx := context.Background()
+	n, err := e.cfg.Store.PruneRuns(ctx, t.App, t.Name, t.Retention.Keep, t.Retention.MaxAge, e.cfg.Clock.Now())
 	if err != nil {
 		log.Error("pruning run history", slog.Any("error", err))
+	} else if n > 0 {
+		log.Debug("pruned run history", slog.Int("runs", n))
+	}
+	if quota <= 0 {
 		return
 	}
-	if n > 0 {
-		log.Debug("pruned run history", slog.Int("runs", n))
+	if n, err = e.cfg.Store.PruneHistory(ctx, t.App, quota); err != nil {
+		log.Error("pruning the app's run history to its quota", slog.Any("error", err))
+	} else if n > 0 {
+		log.Info("pruned the app's run history to its quota (quotas.history in app.yaml)", slog.Int("runs", n))
 	}
 }
 
@@ -284,8 +294,11 @@ type runSink struct {
 	mu    sync.Mutex
 	buf   []store.LogLine
 	lines int64 // logged so far
-	timer Timer // flushes a batch that has waited LogFlush; nil when buf is empty
-	ended bool  // the run's last flush has been done
+	// kept is the bytes of messages kept for the store, at most the
+	// task's LogLimit; dropped and droppedBytes count the lines past it.
+	kept, dropped, droppedBytes int64
+	timer                       Timer // flushes a batch that has waited LogFlush; nil when buf is empty
+	ended                       bool  // the run's last flush has been done
 
 	// flushing orders the writes: a batch is taken and written under it,
 	// so batches reach the store in the order of their lines.
@@ -299,6 +312,17 @@ func (s *runSink) Log(level hostapi.Level, msg string) {
 	s.mu.Lock()
 	s.lines++
 	seq := s.lines
+	if size := int64(len(msg)); s.dropped > 0 || s.kept+size > s.h.task.LogLimit {
+		// Past limits.logs: counted, not stored. Once a line is dropped,
+		// later ones are too, so the stored lines have no holes.
+		s.dropped++
+		s.droppedBytes += size
+		s.mu.Unlock()
+		t := s.h.task
+		s.e.publish(Event{Type: EventRunLog, App: t.App, Task: t.Name, RunID: s.h.req.id, Message: msg, Seq: seq, Level: level.String()})
+		return
+	}
+	s.kept += int64(len(msg))
 	s.buf = append(s.buf, store.LogLine{Time: s.e.cfg.Clock.Now(), Level: level.String(), Message: msg})
 	full := len(s.buf) >= s.batch
 	if !full && s.timer == nil && !s.ended {
@@ -313,9 +337,10 @@ func (s *runSink) Log(level hostapi.Level, msg string) {
 }
 
 // end returns the lines not written yet when the run has returned, for
-// the write that ends the run (after any flush under way); a line logged
-// later (there should be none) waits for no timer.
-func (s *runSink) end() []store.LogLine {
+// the write that ends the run (after any flush under way), and how many
+// lines were dropped past the task's limits.logs, which a last line then
+// reports; a line logged later (there should be none) waits for no timer.
+func (s *runSink) end() ([]store.LogLine, int64) {
 	s.flushing.Lock()
 	defer s.flushing.Unlock()
 	s.mu.Lock()
@@ -327,7 +352,12 @@ func (s *runSink) end() []store.LogLine {
 	}
 	lines := s.buf
 	s.buf = nil
-	return lines
+	if s.dropped > 0 {
+		lines = append(lines, store.LogLine{Time: s.e.cfg.Clock.Now(), Level: hostapi.LevelWarn.String(),
+			Message: fmt.Sprintf("%d log lines (%s) not stored: the run's logs reached limits.logs, %s",
+				s.dropped, bytesize.Format(s.droppedBytes), bytesize.Format(s.h.task.LogLimit))})
+	}
+	return lines, s.dropped
 }
 
 // Progress implements hostapi.Sink.

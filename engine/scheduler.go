@@ -130,32 +130,23 @@ func (e *Engine) catchUp(ctx context.Context) {
 			e.log.ErrorContext(ctx, "reading last scheduled time", slog.String("task", ts.key), slog.Any("error", err))
 			continue
 		}
-		r := &runReq{ts: ts, trigger: store.TriggerCatchUp}
+		var runAt time.Time
 		if c.task.Misfire == app.MisfireRunOnce {
 			window := c.task.MisfireWindow
 			if window <= 0 {
 				window = app.DefaultMisfireWindow
 			}
-			r.scheduled = missedTime(c.task, c.sched, last, now, window)
+			runAt = missedTime(c.task, c.sched, last, now, window)
 		}
-		if r.scheduled.IsZero() {
-			missed := missedTime(c.task, c.sched, last, now, 0)
-			if missed.IsZero() {
+		var skipAt time.Time
+		if runAt.IsZero() {
+			if skipAt = missedTime(c.task, c.sched, last, now, 0); skipAt.IsZero() {
 				continue
 			}
-			e.log.InfoContext(ctx, "skipping missed fire times", slog.String("task", ts.key), slog.Time("latest", missed))
-			run := e.storeRun(r)
-			run.ScheduledTime, run.Reason = missed, reasonMissed
-			if _, err := e.cfg.Store.RecordSkipped(ctx, run); err != nil && !errors.Is(err, store.ErrDuplicate) {
-				e.log.ErrorContext(ctx, "recording missed fire time", slog.String("task", ts.key), slog.Any("error", err))
-			}
-			continue
 		}
-		e.log.InfoContext(ctx, "catching up a missed fire time", slog.String("task", ts.key), slog.Time("scheduled", r.scheduled))
-		e.mu.Lock()
-		e.addBusyLocked(1)
-		e.mu.Unlock()
-		go e.submit(context.WithoutCancel(ctx), r)
+		if !e.misfire(ctx, ts, runAt, skipAt, reasonMissed) {
+			e.missedFire(ts, skipAt, errors.New("recording the missed fire time failed"))
+		}
 	}
 }
 
