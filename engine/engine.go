@@ -208,6 +208,7 @@ type Engine struct {
 	// hmu guards health; it is never held while taking mu.
 	hmu    sync.Mutex
 	health health
+	endsMu sync.Mutex // serializes writeEnds
 	// retriesOff is set when Stop begins: failed writes are then tried
 	// once more by Stop, not by a timer.
 	retriesOff atomic.Bool

@@ -22,11 +22,12 @@ const reasonNotRecorded = "missed while the store could not write"
 // writes it owes it: the ends of runs and the fire times that could not be
 // recorded. Its fields are guarded by Engine.hmu.
 type health struct {
-	err   error                         // the last write's failure; nil once a write succeeds
-	ends  []pendingEnd                  // in the order the runs ended
-	fires map[*taskState]unrecordedFire // by task
-	timer Timer                         // the next try; nil when none is due
-	wait  time.Duration                 // before the next try but one
+	err    error                         // the last write's failure; nil once a write succeeds
+	endErr error                         // why the first of ends was not written
+	ends   []pendingEnd                  // in the order the runs ended
+	fires  map[*taskState]unrecordedFire // by task
+	timer  Timer                         // the next try; nil when none is due
+	wait   time.Duration                 // before the next try but one
 }
 
 // pendingEnd is the end of a run that the store did not take.
@@ -45,14 +46,19 @@ type unrecordedFire struct {
 }
 
 // Healthy returns nil while the store takes the engine's writes, and
-// otherwise an error saying why the last write failed: a full disk, a
-// read-only file. The engine tries again on its own (Config.WriteRetry),
-// and Healthy returns nil again after the first write that succeeds.
+// otherwise an error saying why the last write failed (a full disk, a
+// read-only file), or that the ends of runs are still owed to the store.
+// The engine tries again on its own (Config.WriteRetry); Healthy returns
+// nil again once a write succeeds and no run's end is owed.
 func (e *Engine) Healthy() error {
 	e.hmu.Lock()
 	defer e.hmu.Unlock()
-	if e.health.err != nil {
-		return fmt.Errorf("the store cannot write: %w", e.health.err)
+	h := &e.health
+	switch {
+	case h.err != nil:
+		return fmt.Errorf("the store cannot write: %w", h.err)
+	case len(h.ends) > 0:
+		return fmt.Errorf("the store has not taken the end of %d runs: %w", len(h.ends), h.endErr)
 	}
 	return nil
 }
@@ -88,9 +94,6 @@ func (e *Engine) wrote(err error) {
 		if h.err != nil {
 			h.err = nil
 			e.log.Info("the store writes again")
-			if len(h.ends) > 0 || len(h.fires) > 0 {
-				e.retryWritesLocked(0) // what is owed goes now
-			}
 		}
 		return
 	}
@@ -98,30 +101,25 @@ func (e *Engine) wrote(err error) {
 		e.log.Error("the store cannot write", slog.Any("error", err))
 	}
 	h.err = err
-	e.retryWritesLocked(-1)
+	e.retryWritesLocked()
 }
 
 // retryWritesLocked sets the timer of the next try of the failed writes,
-// after d, or after the current wait if d is negative; a timer already
-// set is kept unless d is zero. The engine's hmu is held.
-func (e *Engine) retryWritesLocked(d time.Duration) {
+// unless one is set; the wait doubles from one try to the next. The
+// engine's hmu is held.
+func (e *Engine) retryWritesLocked() {
 	h := &e.health
 	if e.retriesOff.Load() {
 		return
 	}
 	if h.timer != nil {
-		if d != 0 {
-			return
-		}
-		h.timer.Stop()
+		return
 	}
-	if d < 0 {
-		if h.wait == 0 {
-			h.wait = e.cfg.WriteRetry
-		}
-		d = h.wait
-		h.wait = min(2*h.wait, max(maxWriteRetry, e.cfg.WriteRetry))
+	if h.wait == 0 {
+		h.wait = e.cfg.WriteRetry
 	}
+	d := h.wait
+	h.wait = min(2*h.wait, max(maxWriteRetry, e.cfg.WriteRetry))
 	h.timer = e.cfg.Clock.AfterFunc(d, e.retryWrites)
 }
 
@@ -132,8 +130,11 @@ func (e *Engine) keepEnd(id int64, key string, end store.RunEnd, err error) {
 		slog.Time("end", end.EndTime), slog.Any("error", err))
 	e.hmu.Lock()
 	defer e.hmu.Unlock()
+	if len(e.health.ends) == 0 {
+		e.health.endErr = err
+	}
 	e.health.ends = append(e.health.ends, pendingEnd{id: id, key: key, end: end, when: e.cfg.Clock.Now()})
-	e.retryWritesLocked(-1)
+	e.retryWritesLocked()
 }
 
 // missedFire notes a fire time of ts that the store could not record; the
@@ -148,7 +149,7 @@ func (e *Engine) missedFire(ts *taskState, at time.Time, err error) {
 		h.fires = map[*taskState]unrecordedFire{}
 	}
 	h.fires[ts] = h.fires[ts].merge(unrecordedFire{first: at, last: at, n: 1})
-	e.retryWritesLocked(-1)
+	e.retryWritesLocked()
 }
 
 // merge returns the fire times of f and g together.
@@ -184,11 +185,10 @@ func (e *Engine) retryWrites() {
 
 	e.hmu.Lock()
 	e.health.timer = nil
-	ends := e.health.ends
 	e.hmu.Unlock()
 	ctx := context.Background()
-	ok := e.writeEnds(ctx, ends)
-	if ok && len(ends) == 0 && e.Healthy() != nil {
+	ok, wrote := e.writeEnds(ctx)
+	if ok && wrote == 0 && e.Healthy() != nil {
 		ok = e.cfg.Store.Heartbeat(ctx, e.cfg.Clock.Now()) == nil
 	}
 	if ok {
@@ -204,7 +204,7 @@ func (e *Engine) retryWrites() {
 	defer e.hmu.Unlock()
 	h := &e.health
 	if h.err != nil || len(h.ends) > 0 || len(h.fires) > 0 {
-		e.retryWritesLocked(-1)
+		e.retryWritesLocked()
 	} else {
 		h.wait = 0
 	}
@@ -212,9 +212,14 @@ func (e *Engine) retryWrites() {
 
 // writeEnds writes the ends of runs that the store did not take, in order,
 // until one fails; it reports whether all were written (or refused for
-// good, e.g. for a run no longer running).
-func (e *Engine) writeEnds(ctx context.Context, ends []pendingEnd) bool {
-	done := 0
+// good, e.g. for a run no longer running), and how many it wrote. One call
+// at a time writes them (endsMu), and only it removes them.
+func (e *Engine) writeEnds(ctx context.Context) (ok bool, done int) {
+	e.endsMu.Lock()
+	defer e.endsMu.Unlock()
+	e.hmu.Lock()
+	ends := e.health.ends
+	e.hmu.Unlock()
 	defer func() {
 		e.hmu.Lock()
 		e.health.ends = e.health.ends[done:]
@@ -223,7 +228,10 @@ func (e *Engine) writeEnds(ctx context.Context, ends []pendingEnd) bool {
 	for _, p := range ends {
 		err := e.cfg.Store.FinishRun(ctx, p.id, p.end)
 		if writeFailed(err) {
-			return false
+			e.hmu.Lock()
+			e.health.endErr = err
+			e.hmu.Unlock()
+			return false, done
 		}
 		done++
 		if err != nil {
@@ -233,7 +241,7 @@ func (e *Engine) writeEnds(ctx context.Context, ends []pendingEnd) bool {
 		e.log.Info("recorded run end that was kept", slog.String("task", p.key), slog.Int64("run", p.id),
 			slog.String("status", string(p.end.Status)), slog.Duration("late", e.cfg.Clock.Now().Sub(p.when)))
 	}
-	return true
+	return true, done
 }
 
 // recordMissed applies ts's misfire policy to the fire times the store
@@ -313,11 +321,10 @@ func (e *Engine) stopRetries() {
 		e.health.timer.Stop()
 		e.health.timer = nil
 	}
-	ends := e.health.ends
 	fires := e.health.fires
 	e.health.fires = nil
 	e.hmu.Unlock()
-	e.writeEnds(context.Background(), ends)
+	e.writeEnds(context.Background())
 	e.hmu.Lock()
 	left := e.health.ends
 	e.health.ends = nil

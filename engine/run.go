@@ -294,11 +294,12 @@ type runSink struct {
 	mu    sync.Mutex
 	buf   []store.LogLine
 	lines int64 // logged so far
+	timer Timer // flushes a batch that has waited LogFlush; nil when buf is empty
+	ended bool  // the run's last flush has been done
+
 	// kept is the bytes of messages kept for the store, at most the
 	// task's LogLimit; dropped and droppedBytes count the lines past it.
 	kept, dropped, droppedBytes int64
-	timer                       Timer // flushes a batch that has waited LogFlush; nil when buf is empty
-	ended                       bool  // the run's last flush has been done
 
 	// flushing orders the writes: a batch is taken and written under it,
 	// so batches reach the store in the order of their lines.

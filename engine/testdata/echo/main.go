@@ -4,7 +4,8 @@
 // GREETING environment variable and returns {"input": <input>, "config":
 // <config>} as its result. Given {"kvFill": N} it stores values of N bytes
 // under new keys, and given {"fileFill": N} it writes N bytes at a time to
-// /data/fill, until that fails, and fails with the error. Built by the
+// /data/fill, until that fails, and fails with the error. Given
+// {"logLines": N, "logBytes": M} it logs N lines of M bytes. Built by the
 // engine's tests with wasmtest.BuildFile.
 package main
 
@@ -12,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/cronbox/cronbox/sdk"
@@ -39,9 +41,17 @@ func run() error {
 		SleepMs  int `json:"sleepMs"`
 		KVFill   int `json:"kvFill"`
 		FileFill int `json:"fileFill"`
+		LogLines int `json:"logLines"`
+		LogBytes int `json:"logBytes"`
 	}
 	if json.Unmarshal(in, &opts) != nil {
-		opts.SleepMs, opts.KVFill, opts.FileFill = 0, 0, 0
+		opts.SleepMs, opts.KVFill, opts.FileFill, opts.LogLines = 0, 0, 0, 0
+	}
+	if opts.LogLines > 0 {
+		line := strings.Repeat("x", opts.LogBytes)
+		for range opts.LogLines {
+			sdk.Info(line)
+		}
 	}
 	if opts.SleepMs > 0 {
 		time.Sleep(time.Duration(opts.SleepMs) * time.Millisecond)
