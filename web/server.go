@@ -289,10 +289,14 @@ func (s *Server) h(f handlerFunc) http.HandlerFunc {
 	}
 }
 
-// readyz answers 200 once the engine runs and the store answers.
+// readyz answers 200 once the engine runs and the store answers, and
+// while the store takes the engine's writes.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	if !s.eng.Started() {
 		return errorf(http.StatusServiceUnavailable, "", "the engine is not running")
+	}
+	if err := s.eng.Healthy(); err != nil {
+		return errorf(http.StatusServiceUnavailable, "", "%v", err)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
