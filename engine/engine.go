@@ -209,6 +209,8 @@ type Engine struct {
 	hmu    sync.Mutex
 	health health
 	endsMu sync.Mutex // serializes writeEnds
+	// writeFailing is health.err != nil, read without hmu by each write.
+	writeFailing atomic.Bool
 	// retriesOff is set when Stop begins: failed writes are then tried
 	// once more by Stop, not by a timer.
 	retriesOff atomic.Bool

@@ -84,8 +84,8 @@ func fired(t store.Trigger) bool {
 
 // wrote records the outcome of a write to the store.
 func (e *Engine) wrote(err error) {
-	if err != nil && !writeFailed(err) {
-		return
+	if err == nil && !e.writeFailing.Load() || err != nil && !writeFailed(err) {
+		return // the usual case takes no lock
 	}
 	e.hmu.Lock()
 	defer e.hmu.Unlock()
@@ -93,10 +93,12 @@ func (e *Engine) wrote(err error) {
 	if err == nil {
 		if h.err != nil {
 			h.err = nil
+			e.writeFailing.Store(false)
 			e.log.Info("the store writes again")
 		}
 		return
 	}
+	e.writeFailing.Store(true)
 	if h.err == nil {
 		e.log.Error("the store cannot write", slog.Any("error", err))
 	}

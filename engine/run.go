@@ -313,21 +313,19 @@ func (s *runSink) Log(level hostapi.Level, msg string) {
 	s.mu.Lock()
 	s.lines++
 	seq := s.lines
-	if size := int64(len(msg)); s.dropped > 0 || s.kept+size > s.h.task.LogLimit {
+	full := false
+	if size := int64(len(msg)); s.dropped > 0 || s.kept+size > s.logLimit() {
 		// Past limits.logs: counted, not stored. Once a line is dropped,
 		// later ones are too, so the stored lines have no holes.
 		s.dropped++
 		s.droppedBytes += size
-		s.mu.Unlock()
-		t := s.h.task
-		s.e.publish(Event{Type: EventRunLog, App: t.App, Task: t.Name, RunID: s.h.req.id, Message: msg, Seq: seq, Level: level.String()})
-		return
-	}
-	s.kept += int64(len(msg))
-	s.buf = append(s.buf, store.LogLine{Time: s.e.cfg.Clock.Now(), Level: level.String(), Message: msg})
-	full := len(s.buf) >= s.batch
-	if !full && s.timer == nil && !s.ended {
-		s.timer = s.e.cfg.Clock.AfterFunc(s.e.cfg.LogFlush, s.flush)
+	} else {
+		s.kept += size
+		s.buf = append(s.buf, store.LogLine{Time: s.e.cfg.Clock.Now(), Level: level.String(), Message: msg})
+		full = len(s.buf) >= s.batch
+		if !full && s.timer == nil && !s.ended {
+			s.timer = s.e.cfg.Clock.AfterFunc(s.e.cfg.LogFlush, s.flush)
+		}
 	}
 	s.mu.Unlock()
 	t := s.h.task
@@ -335,6 +333,15 @@ func (s *runSink) Log(level hostapi.Level, msg string) {
 	if full {
 		s.flush()
 	}
+}
+
+// logLimit is the bytes of log messages the run stores: the task's
+// limits.logs, or its default for a task made without the loader.
+func (s *runSink) logLimit() int64 {
+	if l := s.h.task.LogLimit; l > 0 {
+		return l
+	}
+	return app.DefaultLogLimit
 }
 
 // end returns the lines not written yet when the run has returned, for
@@ -356,7 +363,7 @@ func (s *runSink) end() ([]store.LogLine, int64) {
 	if s.dropped > 0 {
 		lines = append(lines, store.LogLine{Time: s.e.cfg.Clock.Now(), Level: hostapi.LevelWarn.String(),
 			Message: fmt.Sprintf("%d log lines (%s) not stored: the run's logs reached limits.logs, %s",
-				s.dropped, bytesize.Format(s.droppedBytes), bytesize.Format(s.h.task.LogLimit))})
+				s.dropped, bytesize.Format(s.droppedBytes), bytesize.Format(s.logLimit()))})
 	}
 	return lines, s.dropped
 }
