@@ -581,16 +581,14 @@ func (s *SQLite) PruneRuns(ctx context.Context, app, task string, keepLast int, 
 	}
 	// A read first: most calls, one after every run, find nothing to
 	// delete and then take no turn of the writer.
-	var one int
-	err := s.rs.pruneDue.QueryRowContext(ctx, app, task, keepLast, keepLast > 0, olderThan).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", doing, err)
+	if due, err := s.pruneDue(ctx, app, task, keepLast, olderThan); err != nil || !due {
+		if err != nil {
+			err = fmt.Errorf("%s: %w", doing, err)
+		}
+		return 0, err
 	}
 	var n int64
-	err = s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		// Finished runs with an ID below cutoff are past the newest keepLast.
 		var cutoff int64
 		if keepLast > 0 {
@@ -623,15 +621,30 @@ func (s *SQLite) PruneRuns(ctx context.Context, app, task string, keepLast int, 
 	return int(n), nil
 }
 
-// pruneDueSQL finds a finished run of a task (?1, ?2) past its newest
-// keepLast (?3; ?4 whether keepLast applies) or older than
-// ?5: a row when PruneRuns may have something to delete. It walks the
-// task's runs newest first along idx_app_task.
-const pruneDueSQL = `SELECT 1 WHERE ?4 AND EXISTS (SELECT 1 FROM TaskExecutions
-		WHERE AppName = ?1 AND TaskName = ?2 AND Status <> 'running'
-		ORDER BY ID DESC LIMIT 1 OFFSET ?3)
-	OR EXISTS (SELECT 1 FROM TaskExecutions
-		WHERE AppName = ?1 AND TaskName = ?2 AND Status <> 'running' AND StartTime < ?5)`
+// pruneDue reports whether PruneRuns may have something to delete: the
+// task has more than keepLast runs (if keepLast is not 0), or its oldest
+// run started before olderThan (if it is not ""). The first is answered
+// from idx_app_task alone, reading keepLast+1 entries at most; the second
+// reads one run. Running runs count, so it may answer yes for nothing,
+// never no for something.
+func (s *SQLite) pruneDue(ctx context.Context, app, task string, keepLast int, olderThan string) (bool, error) {
+	if keepLast > 0 {
+		var one int
+		err := s.rs.pruneDueKeep.QueryRowContext(ctx, app, task, keepLast).Scan(&one)
+		if err == nil || !errors.Is(err, sql.ErrNoRows) {
+			return err == nil, err
+		}
+	}
+	if olderThan != "" {
+		var start string
+		err := s.rs.pruneDueAge.QueryRowContext(ctx, app, task).Scan(&start)
+		if errors.Is(err, sql.ErrNoRows) {
+			return false, nil
+		}
+		return err == nil && start < olderThan, err
+	}
+	return false, nil
+}
 
 // PruneHistory implements Store.
 func (s *SQLite) PruneHistory(ctx context.Context, app string, quota int64) (int, error) {

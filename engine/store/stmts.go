@@ -43,7 +43,7 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 // pool (database/sql prepares each on every connection that runs it).
 type readStmts struct {
 	getRun, runExists, runLogs, lastScheduled *sql.Stmt
-	pruneDue                                  *sql.Stmt
+	pruneDueKeep, pruneDueAge                 *sql.Stmt
 	kvGet, kvListFrom, kvListRange            *sql.Stmt
 	tokenByHash                               *sql.Stmt
 }
@@ -54,7 +54,8 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 		{&r.runExists, `SELECT 1 FROM TaskExecutions WHERE ID = ?`},
 		{&r.runLogs, `SELECT seq, time, level, message FROM run_logs WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?`},
 		{&r.lastScheduled, lastScheduledSQL},
-		{&r.pruneDue, pruneDueSQL},
+		{&r.pruneDueKeep, `SELECT 1 FROM TaskExecutions WHERE AppName = ? AND TaskName = ? ORDER BY ID DESC LIMIT 1 OFFSET ?`},
+		{&r.pruneDueAge, `SELECT StartTime FROM TaskExecutions WHERE AppName = ? AND TaskName = ? ORDER BY ID LIMIT 1`},
 		{&r.kvGet, `SELECT value FROM kv WHERE app = ? AND key = ?`},
 		{&r.kvListFrom, `SELECT key FROM kv WHERE app = ? AND key >= ? ORDER BY key LIMIT ?`},
 		{&r.kvListRange, `SELECT key FROM kv WHERE app = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?`},
