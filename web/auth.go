@@ -65,6 +65,8 @@ type principal struct {
 	apps map[string]bool
 	// session is the browser session the request came with, if it did.
 	session *session
+	// local is the local admin of a request over the local socket.
+	local bool
 }
 
 // sees reports whether p may see app's tasks, runs and events.
@@ -97,6 +99,8 @@ func principalFrom(ctx context.Context) *principal {
 // session is a browser's login: the token it logged in with (by hash,
 // never the token itself) and its CSRF token.
 type session struct {
+	// id is the hash of the session's cookie value, as the store keys it.
+	id        store.SessionHash
 	tokenHash store.TokenHash
 	csrf      string
 	// expires is when the session ends unless it is used before; stored
@@ -154,7 +158,7 @@ func (ss *sessions) get(ctx context.Context, id string, now time.Time, ttl time.
 			ss.forget(ctx, id)
 			return nil, nil
 		}
-		s := &session{tokenHash: st.TokenHash, csrf: st.CSRF, expires: st.ExpiresAt, stored: st.ExpiresAt}
+		s := &session{id: store.HashSession(id), tokenHash: st.TokenHash, csrf: st.CSRF, expires: st.ExpiresAt, stored: st.ExpiresAt}
 		ss.mu.Lock()
 		if ss.removals != gen {
 			// A session was removed while this one loaded: perhaps
@@ -216,9 +220,10 @@ func (ss *sessions) write(ctx context.Context, id string, s *session, due bool) 
 // add records a new session and returns its cookie value.
 func (ss *sessions) add(ctx context.Context, s *session, now time.Time) (string, error) {
 	id := randomString()
+	s.id = store.HashSession(id)
 	s.stored = s.expires
 	err := ss.st.PutSession(context.WithoutCancel(ctx), store.Session{
-		IDHash: store.HashSession(id), TokenHash: s.tokenHash, CSRF: s.csrf, ExpiresAt: s.expires,
+		IDHash: s.id, TokenHash: s.tokenHash, CSRF: s.csrf, ExpiresAt: s.expires,
 	})
 	if err != nil {
 		return "", err
@@ -259,16 +264,18 @@ func randomString() string {
 }
 
 // tokenPrincipal looks a token up by its hash: nil for an unknown or
-// revoked one. It records the token's use at most every TouchEvery.
+// revoked one; a revoked one's event streams end at once. It records the
+// token's use at most every TouchEvery.
 func (s *Server) tokenPrincipal(ctx context.Context, h store.TokenHash) (*principal, error) {
 	t, err := s.st.TokenByHash(ctx, h)
 	switch {
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrRevoked):
+	case errors.Is(err, store.ErrNotFound):
+		return nil, nil
+	case errors.Is(err, store.ErrRevoked), err == nil && t.Revoked():
+		s.endToken(h)
 		return nil, nil
 	case err != nil:
 		return nil, err
-	case t.Revoked():
-		return nil, nil
 	}
 	p := &principal{token: *t, role: parseRole(t.Role)}
 	if len(t.Apps) > 0 {
@@ -350,7 +357,7 @@ func (s *Server) LocalContext(ctx context.Context, c net.Conn) context.Context {
 // a cookie, and a malformed header counts as no valid token.
 func (s *Server) principal(r *http.Request) (*principal, error) {
 	if local, _ := r.Context().Value(localConnKey{}).(bool); local {
-		return &principal{token: store.Token{Name: "local", Role: RoleAdmin}, role: roleAdmin}, nil
+		return &principal{token: store.Token{Name: "local", Role: RoleAdmin}, role: roleAdmin, local: true}, nil
 	}
 	if auth := r.Header.Get("Authorization"); auth != "" {
 		scheme, tok, ok := strings.Cut(auth, " ")
@@ -482,6 +489,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 			if err := s.sessions.remove(r.Context(), c.Value); err != nil {
 				return err
 			}
+			s.endSession(sess.id)
 		}
 	}
 	http.SetCookie(w, &http.Cookie{

@@ -90,8 +90,13 @@ type hub struct {
 	metrics *metrics
 	eng     *engine.Engine
 
+	// maxQueued bounds the bytes of the events a subscriber holds
+	// unsent; 0 means no bound.
+	maxQueued int64
+
 	mu   sync.Mutex
 	subs map[*subscriber]struct{}
+	shut bool // set by shutdown: new subscribers end at once
 
 	cancel func()
 	done   chan struct{}
@@ -108,11 +113,17 @@ type subscriber struct {
 	// recorded event: it must end, and its client resumes from the store.
 	behind     chan struct{}
 	behindOnce sync.Once
+	// queued is the bytes of the events in ch.
+	queued atomic.Int64
+	streamStop
 }
 
-func startHub(eng *engine.Engine, st store.Store, log *slog.Logger, m *metrics) *hub {
+// take accounts for ev, received from ch, leaving the buffer.
+func (sub *subscriber) take(ev streamEvent) { sub.queued.Add(-int64(len(ev.text))) }
+
+func startHub(eng *engine.Engine, st store.Store, log *slog.Logger, m *metrics, maxQueued int64) *hub {
 	ch, cancel := eng.Subscribe()
-	h := &hub{st: st, log: log, metrics: m, eng: eng, subs: map[*subscriber]struct{}{}, cancel: cancel, done: make(chan struct{})}
+	h := &hub{st: st, log: log, metrics: m, eng: eng, maxQueued: maxQueued, subs: map[*subscriber]struct{}{}, cancel: cancel, done: make(chan struct{})}
 	h.lastID.Store(maxEventID(st))
 	go h.run(ch)
 	return h
@@ -178,11 +189,22 @@ func (h *hub) broadcast(ev streamEvent) {
 		if !sub.p.sees(ev.app) { // a scoped token sees no system events either
 			continue
 		}
-		select {
-		case sub.ch <- ev:
-		default:
+		// The buffer holds StreamBuffer events and StreamBufferBytes
+		// bytes (or one larger event) at most.
+		n := int64(len(ev.text))
+		sent := false
+		if q := sub.queued.Add(n); h.maxQueued == 0 || q <= h.maxQueued || q == n {
+			select {
+			case sub.ch <- ev:
+				sent = true
+			default:
+			}
+		}
+		if !sent {
+			sub.queued.Add(-n)
 			// A live-only event (a log line) is dropped; a recorded one
-			// ends the stream, whose client then resumes from the store.
+			// ends the stream, whose client is told and resumes from
+			// the store.
 			if ev.id != 0 {
 				sub.behindOnce.Do(func() { close(sub.behind) })
 			}
@@ -192,8 +214,12 @@ func (h *hub) broadcast(ev streamEvent) {
 
 func (h *hub) subscribe(p *principal, buffer int) (*subscriber, func()) {
 	sub := &subscriber{p: p, ch: make(chan streamEvent, buffer), behind: make(chan struct{})}
+	sub.done = make(chan struct{})
 	h.mu.Lock()
 	h.subs[sub] = struct{}{}
+	if h.shut {
+		sub.end()
+	}
 	h.mu.Unlock()
 	return sub, func() {
 		h.mu.Lock()
@@ -227,9 +253,24 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 		last = n
 	}
 	rc := http.NewResponseController(w)
+	// A stream is long-lived: the server's read timeout, meant for
+	// requests, must not end it. (A recorder in tests has no deadlines.)
+	_ = rc.SetReadDeadline(time.Time{})
 	p := principalFrom(r.Context())
 	sub, unsubscribe := s.hub.subscribe(p, s.cfg.StreamBuffer)
 	defer unsubscribe()
+	sub.attach(rc)
+	// Every write has a deadline: a client that does not read loses its
+	// stream rather than holding the handler, and ending the stream
+	// (shutdown, a revoked token) interrupts a write under way.
+	write := func(b []byte) bool {
+		if !sub.arm(s.cfg.StreamWriteTimeout) {
+			return false
+		}
+		_, err := w.Write(b)
+		return err == nil
+	}
+	flush := func() bool { return sub.arm(s.cfg.StreamWriteTimeout) && rc.Flush() == nil }
 
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -239,10 +280,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 	if r.Method == http.MethodHead {
 		return nil
 	}
-	if _, err := fmt.Fprint(w, ": stream\n\n"); err != nil {
-		return nil
-	}
-	if err := rc.Flush(); err != nil {
+	if !write([]byte(": stream\n\n")) || !flush() {
 		return nil
 	}
 
@@ -260,7 +298,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 		if err == nil && len(oldest) > 0 && oldest[0].ID > sent+1 {
 			gap := formatEvent(0, eventJSON{Type: "stream.gap", Time: s.eng.Now().UTC(),
 				Message: fmt.Sprintf("events after %d are no longer stored; reload", sent)})
-			if _, err := w.Write(gap.text); err != nil {
+			if !write(gap.text) {
 				return nil
 			}
 		}
@@ -271,12 +309,12 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 				return nil // headers are sent: the client reconnects
 			}
 			for _, e := range evs {
-				if _, err := w.Write(storedEvent(e).text); err != nil {
+				if !write(storedEvent(e).text) {
 					return nil
 				}
 				sent = e.ID
 			}
-			if err := rc.Flush(); err != nil {
+			if !flush() {
 				return nil
 			}
 			if len(evs) < store.MaxLimit {
@@ -287,30 +325,62 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 
 	ping := time.NewTicker(s.cfg.PingInterval)
 	defer ping.Stop()
+	recheck := time.NewTicker(s.cfg.StreamRecheck)
+	defer recheck.Stop()
 	for {
 		select {
+		case <-sub.behind:
+			// Fallen behind: the client gets the events buffered before
+			// the loss, is told after which one it may lack events, and
+			// resumes from the store.
+			for len(sub.ch) > 0 {
+				ev := <-sub.ch
+				sub.take(ev)
+				if ev.id != 0 && ev.id <= sent {
+					continue
+				}
+				if !write(ev.text) {
+					return nil
+				}
+				sent = max(sent, ev.id)
+			}
+			gap := formatEvent(0, eventJSON{Type: "stream.gap", Time: s.eng.Now().UTC(),
+				Message: fmt.Sprintf("this stream fell behind and lost events after %d; resume with Last-Event-ID or reload", sent)})
+			if write(gap.text) {
+				flush()
+			}
+			return nil
+		default:
+		}
+		select {
 		case ev := <-sub.ch:
+			sub.take(ev)
 			if ev.id != 0 && ev.id <= sent {
 				continue
 			}
-			if _, err := w.Write(ev.text); err != nil {
+			if !write(ev.text) {
 				return nil
 			}
 			if ev.id > sent {
 				sent = ev.id
 			}
 		case <-ping.C:
-			if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil {
+			if !write([]byte(": ping\n\n")) {
 				return nil
 			}
+		case <-recheck.C:
+			if !s.credentialValid(r.Context(), p) {
+				return nil
+			}
+			continue
 		case <-sub.behind:
-			return nil
+			continue // told at the top of the loop
 		case <-r.Context().Done():
 			return nil
-		case <-s.streamsDone:
+		case <-sub.done:
 			return nil
 		}
-		if err := rc.Flush(); err != nil {
+		if !flush() {
 			return nil
 		}
 	}

@@ -38,12 +38,18 @@ type stream struct {
 // f.tokens) and Last-Event-ID last (none if 0).
 func (f *fixture) openStream(t *testing.T, token string, last int64) *stream {
 	t.Helper()
+	return f.openStreamWith(t, func(hr *http.Request) { hr.Header.Set("Authorization", "Bearer "+f.tokens[token]) }, last)
+}
+
+// openStreamWith is openStream with the credential auth sets.
+func (f *fixture) openStreamWith(t *testing.T, auth func(*http.Request), last int64) *stream {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	hr, err := http.NewRequestWithContext(ctx, "GET", f.http.URL+"/api/v1/events", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hr.Header.Set("Authorization", "Bearer "+f.tokens[token])
+	auth(hr)
 	hr.Header.Set("Accept", "text/event-stream")
 	if last > 0 {
 		hr.Header.Set("Last-Event-ID", strconv.FormatInt(last, 10))

@@ -96,9 +96,21 @@ type Config struct {
 	// that proxies keep it open. Default 15s.
 	PingInterval time.Duration
 	// StreamBuffer is how many events an event stream may fall behind
-	// before the server ends it (the client then resumes from the store).
-	// Default 1024.
+	// before the server ends it, after a stream.gap event (the client
+	// then resumes from the store). Default 1024.
 	StreamBuffer int
+	// StreamBufferBytes bounds the same buffer in bytes (one larger
+	// event is still taken when the buffer is empty). Default 1 MiB.
+	StreamBufferBytes int64
+	// StreamWriteTimeout is how long one write to an event stream may
+	// take: a client that reads nothing for that long loses its stream.
+	// Default 10s.
+	StreamWriteTimeout time.Duration
+	// StreamRecheck is how often an open event stream checks in the
+	// store that its token is not revoked and its session not ended
+	// (a revocation or logout through this server ends it at once).
+	// Default 3s.
+	StreamRecheck time.Duration
 	// TouchEvery is how often a token's last use is written to the
 	// store, at most. Default 1m.
 	TouchEvery time.Duration
@@ -121,6 +133,8 @@ func (c Config) withDefaults() (Config, error) {
 	}{
 		{"SessionTTL", int64(c.SessionTTL)}, {"PingInterval", int64(c.PingInterval)},
 		{"StreamBuffer", int64(c.StreamBuffer)}, {"TouchEvery", int64(c.TouchEvery)},
+		{"StreamBufferBytes", c.StreamBufferBytes}, {"StreamWriteTimeout", int64(c.StreamWriteTimeout)},
+		{"StreamRecheck", int64(c.StreamRecheck)},
 		{"MaxUpload", c.MaxUpload},
 	} {
 		if d.v < 0 {
@@ -138,6 +152,15 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.StreamBuffer == 0 {
 		c.StreamBuffer = 1024
+	}
+	if c.StreamBufferBytes == 0 {
+		c.StreamBufferBytes = 1 << 20
+	}
+	if c.StreamWriteTimeout == 0 {
+		c.StreamWriteTimeout = 10 * time.Second
+	}
+	if c.StreamRecheck == 0 {
+		c.StreamRecheck = 3 * time.Second
 	}
 	if c.TouchEvery == 0 {
 		c.TouchEvery = time.Minute
@@ -170,9 +193,7 @@ type Server struct {
 	hub     *hub
 	metrics *metrics
 
-	streamsOnce sync.Once
-	streamsDone chan struct{} // closed by CloseStreams
-	closeOnce   sync.Once
+	closeOnce sync.Once
 }
 
 // New validates cfg and returns a server. It starts recording the
@@ -184,12 +205,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, eng: cfg.Engine, st: cfg.Store, log: cfg.Logger,
-		sessions:    sessions{st: cfg.Store, log: cfg.Logger, m: map[string]*session{}},
-		touched:     map[int64]time.Time{},
-		streamsDone: make(chan struct{}),
-		metrics:     newMetrics(),
+		sessions: sessions{st: cfg.Store, log: cfg.Logger, m: map[string]*session{}},
+		touched:  map[int64]time.Time{},
+		metrics:  newMetrics(),
 	}
-	s.hub = startHub(cfg.Engine, cfg.Store, cfg.Logger, s.metrics)
+	s.hub = startHub(cfg.Engine, cfg.Store, cfg.Logger, s.metrics, cfg.StreamBufferBytes)
 	s.handler = s.routes()
 	return s, nil
 }
@@ -197,12 +217,11 @@ func New(cfg Config) (*Server, error) {
 // Handler returns the server's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// CloseStreams ends the open event streams and makes new ones end at once.
-// Register it with http.Server.RegisterOnShutdown, so that Shutdown does
-// not wait for streams that never end by themselves.
-func (s *Server) CloseStreams() {
-	s.streamsOnce.Do(func() { close(s.streamsDone) })
-}
+// CloseStreams ends the open event streams, a write under way to one
+// included, and makes new ones end at once. Register it with
+// http.Server.RegisterOnShutdown, so that Shutdown does not wait for
+// streams that never end by themselves, nor for clients that do not read.
+func (s *Server) CloseStreams() { s.hub.shutdown() }
 
 // Close ends the event streams and stops recording the engine's events,
 // after recording those already published. Call it once the engine has
