@@ -134,6 +134,9 @@ func (e *Engine) taskInfoLocked(ts *taskState) TaskInfo {
 	if ts.heapIdx >= 0 {
 		info.Next = ts.next
 	}
+	if ts.module != nil {
+		info.Module = ts.module.Hash
+	}
 	if as := e.apps[ts.app]; as != nil {
 		info.AppLoadError = as.loadErr
 	}

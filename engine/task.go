@@ -66,4 +66,7 @@ type TaskInfo struct {
 	// AppLoadError is why its app's last reload failed, if it did (the
 	// last good version runs).
 	AppLoadError string
+	// Module is the runtime's hash of the module its runs use now; ""
+	// when it has none.
+	Module string
 }

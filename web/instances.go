@@ -85,6 +85,18 @@ func (s *Server) listModules(w http.ResponseWriter, r *http.Request) error {
 	out := struct {
 		Modules []moduleJSON `json:"modules"`
 	}{Modules: []moduleJSON{}}
+	// A token scoped to some apps counts only their instances and runs
+	// of a module that other apps may share; loads are not counted by
+	// app, so it sees no cache hits.
+	var live map[string]int64
+	if p.apps != nil {
+		live = map[string]int64{}
+		for _, in := range s.instances() {
+			if p.sees(in.App) {
+				live[in.module]++
+			}
+		}
+	}
 	for _, m := range s.cfg.Runtime.Modules() {
 		var apps []string
 		for _, a := range uses[m.Hash] {
@@ -95,10 +107,14 @@ func (s *Server) listModules(w http.ResponseWriter, r *http.Request) error {
 		if len(apps) == 0 && (p.apps != nil || len(uses[m.Hash]) > 0) {
 			continue
 		}
-		out.Modules = append(out.Modules, moduleJSON{
+		mj := moduleJSON{
 			ID: m.Hash, Apps: nonNil(apps), Size: m.Size, CompileMs: m.CompileTime.Milliseconds(),
 			CacheHits: m.Hits(), Instances: m.Instances(), Runs: m.Runs(), Loaded: m.Loaded.UTC(),
-		})
+		}
+		if p.apps != nil {
+			mj.CacheHits, mj.Instances, mj.Runs = 0, live[m.Hash], s.metrics.moduleRunsOf(m.Hash, p.sees)
+		}
+		out.Modules = append(out.Modules, mj)
 	}
 	return writeJSON(w, http.StatusOK, out)
 }

@@ -46,18 +46,24 @@ type runKey struct {
 	status string
 }
 
+// moduleApp is a module (the runtime's hash) and an app that runs it.
+type moduleApp struct{ module, app string }
+
 // metrics counts what the hub sees of the engine's events.
 type metrics struct {
-	mu        sync.Mutex
-	runs      map[runKey]uint64
-	durations map[taskKey]*histogram
-	started   map[int64]time.Time // runs started and not finished
-	lateness  *histogram
+	mu   sync.Mutex
+	runs map[runKey]uint64
+	// moduleRuns counts the runs started of each module by app: a token
+	// scoped to some apps sees only its apps' runs of a shared module.
+	moduleRuns map[moduleApp]int64
+	durations  map[taskKey]*histogram
+	started    map[int64]time.Time // runs started and not finished
+	lateness   *histogram
 }
 
 func newMetrics() *metrics {
 	return &metrics{
-		runs: map[runKey]uint64{}, durations: map[taskKey]*histogram{},
+		runs: map[runKey]uint64{}, moduleRuns: map[moduleApp]int64{}, durations: map[taskKey]*histogram{},
 		started: map[int64]time.Time{}, lateness: newHistogram(latenessBuckets),
 	}
 }
@@ -72,8 +78,12 @@ func (m *metrics) observe(eng *engine.Engine, st store.Store, ev engine.Event) {
 		if trigger, scheduled := runSchedule(eng, st, ev.RunID); trigger == store.TriggerSchedule && !scheduled.IsZero() {
 			late = max(ev.Time.Sub(scheduled).Seconds(), 0)
 		}
+		module := runModule(eng, ev)
 		m.mu.Lock()
 		m.started[ev.RunID] = ev.Time
+		if module != "" {
+			m.moduleRuns[moduleApp{module, ev.App}]++
+		}
 		if late >= 0 {
 			m.lateness.observe(late)
 		}
@@ -107,6 +117,33 @@ func runSchedule(eng *engine.Engine, st store.Store, id int64) (store.Trigger, t
 		return "", time.Time{}
 	}
 	return r.Trigger, r.ScheduledTime
+}
+
+// runModule returns the module a started run uses: from the engine while
+// the run executes, else its task's module (the same unless the app was
+// reloaded with another module in between); "" if neither is known.
+func runModule(eng *engine.Engine, ev engine.Event) string {
+	if d, ok := eng.Run(ev.RunID); ok && d.Module != "" {
+		return d.Module
+	}
+	if ti, ok := eng.Task(ev.App, ev.Task); ok {
+		return ti.Module
+	}
+	return ""
+}
+
+// moduleRunsOf returns how many runs of module the apps sees allows have
+// started.
+func (m *metrics) moduleRunsOf(module string, sees func(app string) bool) int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var n int64
+	for k, c := range m.moduleRuns {
+		if k.module == module && sees(k.app) {
+			n += c
+		}
+	}
+	return n
 }
 
 // promWriter writes the Prometheus text format.
