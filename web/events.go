@@ -253,9 +253,6 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 		last = n
 	}
 	rc := http.NewResponseController(w)
-	// A stream is long-lived: the server's read timeout, meant for
-	// requests, must not end it. (A recorder in tests has no deadlines.)
-	_ = rc.SetReadDeadline(time.Time{})
 	p := principalFrom(r.Context())
 	sub, unsubscribe := s.hub.subscribe(p, s.cfg.StreamBuffer)
 	defer unsubscribe()

@@ -1,8 +1,10 @@
 package web
 
 import (
+	"bufio"
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -71,4 +73,35 @@ func TestStreamEndsAtOnceOnLogoutAndRevocationSeen(t *testing.T) {
 
 	run := f.trigger("hello", "greet", "")
 	kept.until(finished(run))
+}
+
+func TestStreamOutlivesReadTimeout(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.PingInterval = 10 * time.Millisecond })
+	// A server whose read timeout, meant for requests, is short, as
+	// cronbox serve sets one: net/http lifts it once a request is read,
+	// so that it does not end a stream.
+	hs := httptest.NewUnstartedServer(f.srv.Handler())
+	hs.Config.ReadTimeout = 50 * time.Millisecond
+	hs.Start()
+	defer hs.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	hr, err := http.NewRequestWithContext(ctx, "GET", hs.URL+"/api/v1/events", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hr.Header.Set("Authorization", "Bearer "+f.tokens["viewer"])
+	resp, err := hs.Client().Do(hr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	// Pings keep coming well past the read timeout.
+	start := time.Now()
+	br := bufio.NewReader(resp.Body)
+	for time.Since(start) < 10*hs.Config.ReadTimeout {
+		if _, err := br.ReadString('\n'); err != nil {
+			t.Fatalf("the stream ended after %v, past the server's read timeout of %v: %v", time.Since(start), hs.Config.ReadTimeout, err)
+		}
+	}
 }

@@ -61,25 +61,24 @@ func listenLocal(home string) (net.Listener, error) {
 }
 
 // serveLocal serves ws's API on home's local socket until it is shut down,
-// or logs why it cannot; the returned server is nil then.
-func serveLocal(log *slog.Logger, home string, ws *web.Server) *http.Server {
+// or logs why it cannot; the returned server is nil then. It has lim's
+// timeouts and at most localMaxConns connections.
+func serveLocal(log *slog.Logger, home string, ws *web.Server, lim httpLimits) *http.Server {
 	ln, err := listenLocal(home)
 	if err != nil {
 		log.Warn("not serving the local socket; `cronbox task trigger` runs tasks in its own process", "err", err)
 		return nil
 	}
-	srv := &http.Server{
-		Handler:           ws.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-			if !samePeer(c) {
-				return ctx
-			}
-			return ws.LocalContext(ctx, c)
-		},
+	srv := newHTTPServer(ws.Handler(), lim)
+	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		c = unwrapConn(c)
+		if !samePeer(c) {
+			return ctx
+		}
+		return ws.LocalContext(ctx, c)
 	}
 	srv.RegisterOnShutdown(ws.CloseStreams)
-	go srv.Serve(ln) // ends with Shutdown, which also removes the socket
+	go srv.Serve(limitListen(ln, localMaxConns)) // ends with Shutdown, which also removes the socket
 	return srv
 }
 

@@ -27,6 +27,9 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	listen := fs.String("listen", "127.0.0.1:8080", "the `ADDR`ess the HTTP server listens on")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	metricsOpen := fs.Bool("metrics-open", false, "serve /metrics without a token")
+	maxConns := fs.Int("max-conns", 0, "the most HTTP connections held at once; more wait (default: half the open-file limit, at most 16384)")
+	readTimeout := fs.Duration("read-timeout", defaultReadTimeout, "the longest a client may take to send a request, body included")
+	idleTimeout := fs.Duration("idle-timeout", defaultIdleTimeout, "how long an idle kept-alive connection stays open")
 	pos, _, err := parse(fs, args)
 	if err != nil {
 		return parseError(err)
@@ -35,6 +38,20 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintln(e.stderr, "cronbox serve: takes no arguments; run `cronbox help serve`")
 		return exitUsage
 	}
+	if *readTimeout <= 0 || *idleTimeout <= 0 {
+		fmt.Fprintln(e.stderr, "cronbox serve: --read-timeout and --idle-timeout must be positive")
+		return exitUsage
+	}
+	// The engine needs descriptors for runs, mounts and the store: the
+	// soft limit is raised to the hard one, and the connections may take
+	// half of it at most by default.
+	nofile := raiseFileLimit()
+	conns, err := connLimit(*maxConns, nofile)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "cronbox serve:", err)
+		return exitUsage
+	}
+	lim := httpLimits{MaxConns: conns, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: *readTimeout, IdleTimeout: *idleTimeout}
 	var log *slog.Logger
 	switch *logFormat {
 	case "text":
@@ -45,7 +62,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "cronbox serve: --log-format %q: want text or json\n", *logFormat)
 		return exitUsage
 	}
-	if err := serve(ctx, e, log, *home, *listen, *metricsOpen); err != nil {
+	if err := serve(ctx, e, log, *home, *listen, *metricsOpen, lim); err != nil {
 		log.Error("serve", "err", err)
 		return 1
 	}
@@ -53,7 +70,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 }
 
 // serve runs the engine and the HTTP server until ctx is done.
-func serve(ctx context.Context, e *env, log *slog.Logger, home, listen string, metricsOpen bool) error {
+func serve(ctx context.Context, e *env, log *slog.Logger, home, listen string, metricsOpen bool, lim httpLimits) error {
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return err
@@ -100,12 +117,12 @@ func serve(ctx context.Context, e *env, log *slog.Logger, home, listen string, m
 	}
 	log.Info("engine started", "home", home, "tasks", len(eng.Tasks()))
 
-	srv := &http.Server{Handler: ws.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := newHTTPServer(ws.Handler(), lim)
 	srv.RegisterOnShutdown(ws.CloseStreams)
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	local := serveLocal(log, home, ws)
-	log.Info("listening", "addr", ln.Addr().String())
+	go func() { served <- srv.Serve(limitListen(ln, lim.MaxConns)) }()
+	local := serveLocal(log, home, ws, lim)
+	log.Info("listening", "addr", ln.Addr().String(), "max_conns", lim.MaxConns)
 	if e.listening != nil {
 		e.listening(ln.Addr())
 	}

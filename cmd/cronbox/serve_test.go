@@ -64,15 +64,16 @@ func testHome(t *testing.T) string {
 
 // startServe runs `cronbox serve` on home in-process and returns its
 // address, a function that stops it and returns its exit code and stderr,
-// and one that returns its stderr so far.
-func startServe(t *testing.T, home string) (addr string, stop func() (int, string), logs func() string) {
+// and one that returns its stderr so far. flags are more flags of serve.
+func startServe(t *testing.T, home string, flags ...string) (addr string, stop func() (int, string), logs func() string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var stderr syncBuffer
 	addrs := make(chan net.Addr, 1)
 	done := make(chan int, 1)
 	e := &env{stdout: io.Discard, stderr: &stderr, listening: func(a net.Addr) { addrs <- a }}
-	go func() { done <- run(ctx, e, []string{"serve", "--home", home, "--listen", "127.0.0.1:0"}) }()
+	args := append([]string{"serve", "--home", home, "--listen", "127.0.0.1:0"}, flags...)
+	go func() { done <- run(ctx, e, args) }()
 	select {
 	case a := <-addrs:
 		addr = a.String()
