@@ -190,10 +190,10 @@ func (h *hub) broadcast(ev streamEvent) {
 			continue
 		}
 		// The buffer holds StreamBuffer events and StreamBufferBytes
-		// bytes (or one larger event) at most.
+		// bytes at most, or one larger event.
 		n := int64(len(ev.text))
 		sent := false
-		if q := sub.queued.Add(n); h.maxQueued == 0 || q <= h.maxQueued || q == n {
+		if q := sub.queued.Add(n); h.maxQueued == 0 || q <= h.maxQueued || len(sub.ch) == 0 {
 			select {
 			case sub.ch <- ev:
 				sent = true

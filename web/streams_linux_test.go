@@ -65,7 +65,7 @@ func (f *fixture) stuck(t *testing.T, sub *subscriber) {
 	big := streamEvent{app: "hello", text: []byte(": " + strings.Repeat("x", 8<<20) + "\n\n")}
 	f.srv.hub.broadcast(big)
 	deadline := time.Now().Add(10 * time.Second)
-	for len(sub.ch) > 0 {
+	for len(sub.ch) > 0 || sub.queued.Load() > 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("the stream never took the event")
 		}
