@@ -88,7 +88,7 @@ func (e *Engine) Storage(ctx context.Context, name string) (Storage, error) {
 	files := as.filesQuotaLocked()
 	e.mu.Unlock()
 	var err error
-	if out.KV, err = e.cfg.Store.KVUsage(ctx, name); err != nil {
+	if out.KV, err = e.cfg.Store.KV.KVUsage(ctx, name); err != nil {
 		return Storage{}, fmt.Errorf("storage of %s: %w", name, err)
 	}
 	if files != nil {
@@ -277,7 +277,7 @@ func (e *Engine) UpdateTask(ctx context.Context, appName, task string, u TaskUpd
 	// engine then loaded the app with the overrides as they are now, and
 	// the overrides watch has nothing left to apply.
 	if u.Enabled != nil && *u.Enabled {
-		if err := e.cfg.Store.ResetFailures(ctx, appName, task); err != nil {
+		if err := e.cfg.Store.Outcomes.ResetFailures(ctx, appName, task); err != nil {
 			return fmt.Errorf("updating %s/%s: clearing failures: %w", appName, task, err)
 		}
 	}
@@ -345,7 +345,7 @@ func (e *Engine) DeleteTask(ctx context.Context, appName, task string) error {
 		return fmt.Errorf("deleting %s/%s: task %w", appName, task, ErrNotFound)
 	}
 	if custom {
-		if err := e.cfg.Store.DeleteOverride(ctx, appName, task); err != nil {
+		if err := e.cfg.Store.Overrides.DeleteOverride(ctx, appName, task); err != nil {
 			return fmt.Errorf("deleting %s/%s: %w", appName, task, err)
 		}
 	} else {
@@ -354,7 +354,7 @@ func (e *Engine) DeleteTask(ctx context.Context, appName, task string) error {
 			return fmt.Errorf("deleting %s/%s: %w", appName, task, err)
 		}
 		o.Deleted = true
-		if err := e.cfg.Store.PutOverride(ctx, o); err != nil {
+		if err := e.cfg.Store.Overrides.PutOverride(ctx, o); err != nil {
 			return fmt.Errorf("deleting %s/%s: %w", appName, task, err)
 		}
 	}

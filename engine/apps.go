@@ -142,7 +142,7 @@ type overrideSet struct {
 // overrides reads the store's overrides. An override that cannot be read is
 // logged and left out.
 func (e *Engine) overrides(ctx context.Context) (overrideSet, error) {
-	stored, err := e.cfg.Store.Overrides(ctx)
+	stored, err := e.cfg.Store.Overrides.Overrides(ctx)
 	if err != nil {
 		return overrideSet{}, fmt.Errorf("reading overrides: %w", err)
 	}
@@ -262,7 +262,7 @@ func problemError(p app.Problem, task string) store.LoadError {
 }
 
 func (e *Engine) setLoadErrors(ctx context.Context, name string, errs []store.LoadError) {
-	if err := e.cfg.Store.SetLoadErrors(ctx, name, errs); err != nil {
+	if err := e.cfg.Store.LoadErrors.SetLoadErrors(ctx, name, errs); err != nil {
 		e.log.ErrorContext(ctx, "recording load errors", slog.String("app", name), slog.Any("error", err))
 	}
 }

@@ -39,7 +39,7 @@ func BenchmarkFireSimultaneous(b *testing.B) {
 	}
 	defer rt.Close(ctx)
 	clock := NewFakeClock(t0)
-	e, err := New(Config{Home: home, Store: st, Runtime: rt, Clock: clock})
+	e, err := New(Config{Home: home, Store: SQLiteStore(st), Runtime: rt, Clock: clock})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -158,7 +158,7 @@ func (e *Engine) storeOverride(ctx context.Context, o store.Override) error {
 	if errs, _ := app.CheckOverrides(a, []app.Override{ao}); len(errs) > 0 {
 		return fmt.Errorf("putting override of %s/%s: %w: %w", o.App, o.Task, ErrInvalidOverride, errors.Join(problemsAsErrors(errs)...))
 	}
-	if err := e.cfg.Store.PutOverride(ctx, o); err != nil {
+	if err := e.cfg.Store.Overrides.PutOverride(ctx, o); err != nil {
 		return fmt.Errorf("putting override of %s/%s: %w", o.App, o.Task, err)
 	}
 	return nil
@@ -194,7 +194,7 @@ func (e *Engine) reloadApp(ctx context.Context, name string) error {
 
 // storedOverride returns the task's override, or a new one.
 func (e *Engine) storedOverride(ctx context.Context, appName, task string) (store.Override, error) {
-	all, err := e.cfg.Store.Overrides(ctx)
+	all, err := e.cfg.Store.Overrides.Overrides(ctx)
 	if err != nil {
 		return store.Override{}, fmt.Errorf("reading overrides: %w", err)
 	}

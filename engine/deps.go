@@ -39,7 +39,7 @@ func (e *Engine) restoreDependencies(ctx context.Context) error {
 	for ts := range involved {
 		var r restored
 		for i, statuses := range [][]store.Status{ranStatuses, {store.StatusSucceeded}} {
-			runs, err := e.cfg.Store.ListRuns(ctx, store.RunFilter{Apps: []string{ts.app}, Task: ts.name, Statuses: statuses, Limit: 1})
+			runs, err := e.cfg.Store.Runs.ListRuns(ctx, store.RunFilter{Apps: []string{ts.app}, Task: ts.name, Statuses: statuses, Limit: 1})
 			if err != nil {
 				return fmt.Errorf("restoring dependency state of %s: %w", ts.key, err)
 			}

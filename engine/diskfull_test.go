@@ -75,7 +75,7 @@ func TestFullDisk(t *testing.T) {
 		modules: map[string][]byte{"tick": wasmtest.Hello()}})
 	st, rt := testenv.Open(t, home)
 	b := &bundle{t: t, home: home, clock: NewFakeClock(t0), store: st, rt: rt}
-	b.engine = b.newEngine(Config{}, st)
+	b.engine = b.newEngine(Config{}, SQLiteStore(st))
 	b.start()
 
 	// 20,000 lines of 64 KiB grew the database by 610 MiB; 200 would fill

@@ -56,7 +56,7 @@ func (e *Engine) submit(ctx context.Context, r *runReq) (int64, error) {
 		}
 		run := e.storeRun(r)
 		run.Reason = reason
-		id, err := e.cfg.Store.RecordSkipped(ctx, run)
+		id, err := e.cfg.Store.Runs.RecordSkipped(ctx, run)
 		switch {
 		case errors.Is(err, store.ErrDuplicate):
 			return 0, nil
@@ -72,7 +72,7 @@ func (e *Engine) submit(ctx context.Context, r *runReq) (int64, error) {
 		return 0, nil
 	}
 
-	id, err := e.cfg.Store.StartRun(ctx, e.storeRun(r))
+	id, err := e.cfg.Store.Runs.StartRun(ctx, e.storeRun(r))
 	if err != nil {
 		e.mu.Lock()
 		ts.queued--
@@ -206,7 +206,7 @@ func (e *Engine) dispatchLocked() {
 func (e *Engine) finishUnstarted(ctx context.Context, r *runReq, status store.Status, msg string) {
 	now := e.cfg.Clock.Now()
 	end := store.RunEnd{Status: status, EndTime: now, ExitCode: -1, Error: msg}
-	err := e.cfg.Store.FinishRun(context.WithoutCancel(ctx), r.id, end)
+	err := e.cfg.Store.Runs.FinishRun(context.WithoutCancel(ctx), r.id, end)
 	if writeFailed(err) {
 		e.keepEnd(r.id, r.ts.key, end, err)
 	} else if err != nil {

@@ -49,13 +49,42 @@ var errReplaced = errors.New("replaced by a newer run")
 // errCancelled is the cancel cause of runs cancelled through Cancel.
 var errCancelled = errors.New("cancelled by request")
 
+// Store is where the engine keeps its state, one small interface of
+// package store a concern, so that a store can provide them one at a time.
+type Store struct {
+	// Runs records every run and its log lines. Required.
+	Runs store.Runs
+	// Retention prunes each task's history to its retention and each
+	// app's to its history quota. Required.
+	Retention store.Retention
+	// Overrides keeps the runtime overrides of task configuration.
+	// Required.
+	Overrides store.Overrides
+	// Outcomes counts each task's consecutive failures. Required.
+	Outcomes store.Outcomes
+	// LoadErrors keeps each app's load errors, for the CLI and the API.
+	// Required.
+	LoadErrors store.LoadErrors
+	// KV holds the apps' key-value data. Required.
+	KV store.KeyValue
+	// Events records events when Config.RecordEvents is set. Default nil;
+	// required with RecordEvents.
+	Events store.EventLog
+}
+
+// SQLiteStore is the Store of one SQLite database: every field is st.
+func SQLiteStore(st *store.SQLite) Store {
+	return Store{Runs: st, Retention: st, Overrides: st, Outcomes: st, LoadErrors: st, KV: st, Events: st}
+}
+
 // Config configures an Engine. Store and Runtime are required.
 type Config struct {
 	// Home is the Cronbox home directory: apps are read from Home/apps and
 	// an app's files are Home/data/files/<app>. Default ".".
 	Home string
-	// Store records runs and keeps overrides. Required.
-	Store store.Store
+	// Store records runs and keeps overrides: one small interface a
+	// concern, each required but Events. A *store.SQLite is every one.
+	Store Store
 	// Runtime runs the modules; it must define the hostapi module. Required.
 	Runtime *runtime.Runtime
 	// Clock is the source of time. Default RealClock.
@@ -84,7 +113,7 @@ type Config struct {
 	// EventBuffer is the channel size of each subscriber. Default 256.
 	EventBuffer int
 	// RecordEvents writes the run, task and app events (not logs and
-	// progress) to the store with AppendEvent, so that a client of the
+	// progress) to Store.Events, so that a client of the
 	// event stream can resume after a disconnect. Like any subscriber, the
 	// recorder misses events when it falls EventBuffer behind. Default
 	// false.
@@ -107,8 +136,16 @@ type Config struct {
 }
 
 func (c Config) withDefaults() (Config, error) {
-	if c.Store == nil {
-		return c, fmt.Errorf("engine config: Store is required")
+	for _, f := range []struct {
+		name  string
+		isNil bool
+	}{
+		{"Runs", c.Store.Runs == nil}, {"Retention", c.Store.Retention == nil}, {"Overrides", c.Store.Overrides == nil}, {"Outcomes", c.Store.Outcomes == nil},
+		{"LoadErrors", c.Store.LoadErrors == nil}, {"KV", c.Store.KV == nil}, {"Events", c.RecordEvents && c.Store.Events == nil},
+	} {
+		if f.isNil {
+			return c, fmt.Errorf("engine config: Store.%s is required", f.name)
+		}
 	}
 	if c.Runtime == nil {
 		return c, fmt.Errorf("engine config: Runtime is required")
@@ -230,7 +267,8 @@ func New(cfg Config) (*Engine, error) {
 		runs:    map[int64]*runHandle{},
 		modules: map[string]*runtime.Module{},
 	}
-	e.cfg.Store = watchedStore{Store: cfg.Store, e: e}
+	e.cfg.Store.Runs = watchedRuns{Runs: cfg.Store.Runs, e: e}
+	e.cfg.Store.Outcomes = watchedOutcomes{Outcomes: cfg.Store.Outcomes, e: e}
 	e.idle = sync.NewCond(&e.mu)
 	e.events.buffer = cfg.EventBuffer
 	return e, nil
@@ -254,7 +292,7 @@ func (e *Engine) Start(ctx context.Context) error {
 		e.stopRecorder = e.startRecorder()
 	}
 
-	n, err := e.cfg.Store.MarkInterrupted(ctx, e.cfg.Clock.Now())
+	n, err := e.cfg.Store.Runs.MarkInterrupted(ctx, e.cfg.Clock.Now())
 	if err != nil {
 		return fmt.Errorf("starting engine: marking interrupted runs: %w", err)
 	}

@@ -21,10 +21,13 @@ func TestNewValidatesConfig(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{"no store", Config{Runtime: rt}, "Store"},
-		{"no runtime", Config{Store: st}, "Runtime"},
-		{"negative limit", Config{Store: st, Runtime: rt, MaxConcurrent: -1}, "MaxConcurrent"},
-		{"negative grace", Config{Store: st, Runtime: rt, GracePeriod: -time.Second}, "GracePeriod"},
+		{"no store", Config{Runtime: rt}, "Store.Runs"},
+		{"no retention", Config{Store: Store{Runs: st, Overrides: st, Outcomes: st, LoadErrors: st, KV: st}, Runtime: rt}, "Store.Retention"},
+		{"no kv", Config{Store: Store{Runs: st, Retention: st, Overrides: st, Outcomes: st, LoadErrors: st}, Runtime: rt}, "Store.KV"},
+		{"no event log", Config{Store: Store{Runs: st, Retention: st, Overrides: st, Outcomes: st, LoadErrors: st, KV: st}, Runtime: rt, RecordEvents: true}, "Store.Events"},
+		{"no runtime", Config{Store: SQLiteStore(st)}, "Runtime"},
+		{"negative limit", Config{Store: SQLiteStore(st), Runtime: rt, MaxConcurrent: -1}, "MaxConcurrent"},
+		{"negative grace", Config{Store: SQLiteStore(st), Runtime: rt, GracePeriod: -time.Second}, "GracePeriod"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -34,7 +37,7 @@ func TestNewValidatesConfig(t *testing.T) {
 			}
 		})
 	}
-	e, err := New(Config{Store: st, Runtime: rt})
+	e, err := New(Config{Store: SQLiteStore(st), Runtime: rt})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -421,7 +424,7 @@ tasks:
 				t.Fatal(err)
 			}
 			b.clock.Advance(tt.downtime)
-			e2, err := New(Config{Home: b.home, Store: b.store, Runtime: b.rt, Clock: b.clock})
+			e2, err := New(Config{Home: b.home, Store: SQLiteStore(b.store), Runtime: b.rt, Clock: b.clock})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -599,7 +602,7 @@ tasks:
 	if err := b.engine.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	e2, err := New(Config{Home: b.home, Store: b.store, Runtime: b.rt, Clock: b.clock})
+	e2, err := New(Config{Home: b.home, Store: SQLiteStore(b.store), Runtime: b.rt, Clock: b.clock})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,7 @@ func Example() {
 	}
 	defer rt.Close(ctx)
 	clock := engine.NewFakeClock(time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC))
-	e, err := engine.New(engine.Config{Home: home, Store: st, Runtime: rt, Clock: clock})
+	e, err := engine.New(engine.Config{Home: home, Store: engine.SQLiteStore(st), Runtime: rt, Clock: clock})
 	if err != nil {
 		fmt.Println(err)
 		return

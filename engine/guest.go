@@ -34,16 +34,16 @@ type GuestApp struct {
 }
 
 // NewGuest prepares run runID of task t, whose app gives ga, in home: the
-// run's input and the task's config, the app's KV in st if permitted (held
+// run's input and the task's config, the app's KV in kv if permitted (held
 // to its quota), its HTTP allow-list, its file directory
 // (home/data/files/<app>, created if needed) mounted at /data if permitted
 // (held to its quota), the task's arguments, environment and limits. Logs
 // and progress go to sink. The caller closes Call when the run ends.
-func NewGuest(home string, st store.Store, t app.Task, ga GuestApp, runID int64, input json.RawMessage, sink hostapi.Sink) (*Guest, error) {
+func NewGuest(home string, kv store.KeyValue, t app.Task, ga GuestApp, runID int64, input json.RawMessage, sink hostapi.Sink) (*Guest, error) {
 	perms := ga.Permissions
 	call := &hostapi.Call{Input: input, Config: t.Config, Sink: sink}
 	if perms.KV {
-		call.KV = st.KVWithQuota(t.App, ga.Quotas.KV)
+		call.KV = kv.KVWithQuota(t.App, ga.Quotas.KV)
 	}
 	if len(perms.HTTP) > 0 {
 		call.HTTP = &hostapi.HTTP{Allow: perms.HTTP}

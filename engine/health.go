@@ -191,7 +191,7 @@ func (e *Engine) retryWrites() {
 	ctx := context.Background()
 	ok, wrote := e.writeEnds(ctx)
 	if ok && wrote == 0 && e.Healthy() != nil {
-		ok = e.cfg.Store.Heartbeat(ctx, e.cfg.Clock.Now()) == nil
+		ok = e.cfg.Store.Runs.Heartbeat(ctx, e.cfg.Clock.Now()) == nil
 	}
 	if ok {
 		e.hmu.Lock()
@@ -228,7 +228,7 @@ func (e *Engine) writeEnds(ctx context.Context) (ok bool, done int) {
 		e.hmu.Unlock()
 	}()
 	for _, p := range ends {
-		err := e.cfg.Store.FinishRun(ctx, p.id, p.end)
+		err := e.cfg.Store.Runs.FinishRun(ctx, p.id, p.end)
 		if writeFailed(err) {
 			e.hmu.Lock()
 			e.health.endErr = err
@@ -263,7 +263,7 @@ func (e *Engine) recordMissed(ctx context.Context, ts *taskState, f unrecordedFi
 	}
 	var runAt time.Time
 	if task.Misfire == app.MisfireRunOnce {
-		last, err := e.cfg.Store.LastScheduled(ctx, ts.app, ts.name)
+		last, err := e.cfg.Store.Runs.LastScheduled(ctx, ts.app, ts.name)
 		if err != nil {
 			e.log.ErrorContext(ctx, "reading last scheduled time", slog.String("task", ts.key), slog.Any("error", err))
 		}
@@ -298,7 +298,7 @@ func (e *Engine) misfire(ctx context.Context, ts *taskState, runAt, skipAt time.
 		e.log.InfoContext(ctx, "skipping missed fire times", slog.String("task", ts.key), slog.Time("latest", skipAt), slog.String("reason", reason))
 		run := e.storeRun(&runReq{ts: ts, trigger: store.TriggerCatchUp})
 		run.ScheduledTime, run.Reason = skipAt, reason
-		_, err := e.cfg.Store.RecordSkipped(ctx, run)
+		_, err := e.cfg.Store.Runs.RecordSkipped(ctx, run)
 		if err != nil && !errors.Is(err, store.ErrDuplicate) {
 			e.log.ErrorContext(ctx, "recording missed fire time", slog.String("task", ts.key), slog.Time("scheduled", skipAt), slog.Any("error", err))
 			return !writeFailed(err)
@@ -340,45 +340,51 @@ func (e *Engine) stopRetries() {
 	}
 }
 
-// watchedStore is the engine's view of Config.Store: the outcome of each
-// write the engine makes tells it whether the store can write.
-type watchedStore struct {
-	store.Store
+// watchedRuns and watchedOutcomes are the engine's view of Config.Store's
+// Runs and Outcomes: the outcome of each write the engine makes tells it
+// whether the store can write.
+type watchedRuns struct {
+	store.Runs
 	e *Engine
 }
 
-func (w watchedStore) StartRun(ctx context.Context, r store.Run) (int64, error) {
-	id, err := w.Store.StartRun(ctx, r)
+type watchedOutcomes struct {
+	store.Outcomes
+	e *Engine
+}
+
+func (w watchedRuns) StartRun(ctx context.Context, r store.Run) (int64, error) {
+	id, err := w.Runs.StartRun(ctx, r)
 	w.e.wrote(err)
 	return id, err
 }
 
-func (w watchedStore) FinishRun(ctx context.Context, id int64, end store.RunEnd) error {
-	err := w.Store.FinishRun(ctx, id, end)
+func (w watchedRuns) FinishRun(ctx context.Context, id int64, end store.RunEnd) error {
+	err := w.Runs.FinishRun(ctx, id, end)
 	w.e.wrote(err)
 	return err
 }
 
-func (w watchedStore) RecordSkipped(ctx context.Context, r store.Run) (int64, error) {
-	id, err := w.Store.RecordSkipped(ctx, r)
+func (w watchedRuns) RecordSkipped(ctx context.Context, r store.Run) (int64, error) {
+	id, err := w.Runs.RecordSkipped(ctx, r)
 	w.e.wrote(err)
 	return id, err
 }
 
-func (w watchedStore) AppendLogs(ctx context.Context, runID int64, lines []store.LogLine) error {
-	err := w.Store.AppendLogs(ctx, runID, lines)
+func (w watchedRuns) AppendLogs(ctx context.Context, runID int64, lines []store.LogLine) error {
+	err := w.Runs.AppendLogs(ctx, runID, lines)
 	w.e.wrote(err)
 	return err
 }
 
-func (w watchedStore) RecordOutcome(ctx context.Context, app, task string, o store.Outcome) (store.FailureState, error) {
-	fs, err := w.Store.RecordOutcome(ctx, app, task, o)
+func (w watchedRuns) Heartbeat(ctx context.Context, now time.Time) error {
+	err := w.Runs.Heartbeat(ctx, now)
+	w.e.wrote(err)
+	return err
+}
+
+func (w watchedOutcomes) RecordOutcome(ctx context.Context, app, task string, o store.Outcome) (store.FailureState, error) {
+	fs, err := w.Outcomes.RecordOutcome(ctx, app, task, o)
 	w.e.wrote(err)
 	return fs, err
-}
-
-func (w watchedStore) Heartbeat(ctx context.Context, now time.Time) error {
-	err := w.Store.Heartbeat(ctx, now)
-	w.e.wrote(err)
-	return err
 }

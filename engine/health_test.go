@@ -22,6 +22,14 @@ type failingStore struct {
 	full, endsFail atomic.Bool
 }
 
+// engineStore is s as the engine's store: the parts whose writes fail on
+// demand are s, the others its SQLite store.
+func (s *failingStore) engineStore() Store {
+	st := SQLiteStore(s.SQLite)
+	st.Runs, st.Retention, st.Outcomes = s, s, s
+	return st
+}
+
 func (s *failingStore) fail() error {
 	if s.full.Load() {
 		return errDiskFull
@@ -94,7 +102,7 @@ func newFailingBundle(t *testing.T, cfg Config, apps ...testApp) (*bundle, *fail
 	t.Helper()
 	b := newBundle(t, cfg, apps...)
 	fs := &failingStore{SQLite: b.store}
-	b.engine = b.newEngine(cfg, fs)
+	b.engine = b.newEngine(cfg, fs.engineStore())
 	return b, fs
 }
 
@@ -213,7 +221,7 @@ func TestStopWritesKeptEnds(t *testing.T) {
 		t.Fatalf("run %s after Stop, want Stop to have written its end", r.Status)
 	}
 
-	b.engine = b.newEngine(Config{}, fs)
+	b.engine = b.newEngine(Config{}, fs.engineStore())
 	b.start()
 	fs.endsFail.Store(true)
 	left := trigger()
@@ -222,7 +230,7 @@ func TestStopWritesKeptEnds(t *testing.T) {
 		t.Fatalf("run %s after Stop with a store that cannot write it", r.Status)
 	}
 	fs.endsFail.Store(false)
-	b.engine = b.newEngine(Config{}, fs)
+	b.engine = b.newEngine(Config{}, fs.engineStore())
 	b.start()
 	if r, _ := b.store.GetRun(ctx, left); r.Status != store.StatusInterrupted {
 		t.Fatalf("run %s after the next start, want interrupted", r.Status)

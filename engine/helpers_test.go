@@ -81,7 +81,7 @@ func newBundle(t *testing.T, cfg Config, apps ...testApp) *bundle {
 	}
 	st, rt := testenv.Open(t, home)
 	clock := NewFakeClock(t0)
-	cfg.Home, cfg.Store, cfg.Runtime, cfg.Clock = home, st, rt, clock
+	cfg.Home, cfg.Store, cfg.Runtime, cfg.Clock = home, SQLiteStore(st), rt, clock
 	e, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -100,7 +100,7 @@ func TestRetentionKeepHolds(t *testing.T) {
 
 	// keep lowered to 3 while stopped: the next start prunes.
 	writeApp(t, b.home, testApp{name: "demo", tasks: tasks(3), modules: map[string][]byte{"tick": wasmtest.Hello()}})
-	b.engine = b.newEngine(Config{}, b.store)
+	b.engine = b.newEngine(Config{}, SQLiteStore(b.store))
 	b.start()
 	if n := len(b.runs("demo", "tick")); n != 3 {
 		t.Fatalf("%d runs after a start with keep 3, want 3", n)
@@ -146,7 +146,7 @@ func TestHistoryQuota(t *testing.T) {
 
 // newEngine returns a new engine, not started, on b's home and clock, with
 // st as its store.
-func (b *bundle) newEngine(cfg Config, st store.Store) *Engine {
+func (b *bundle) newEngine(cfg Config, st Store) *Engine {
 	b.t.Helper()
 	cfg.Home, cfg.Store, cfg.Runtime, cfg.Clock = b.home, st, b.rt, b.clock
 	e, err := New(cfg)

@@ -60,7 +60,7 @@ func (e *Engine) pruneAll() {
 		if e.retriesOff.Load() { // stopping
 			return
 		}
-		n, err := e.cfg.Store.PruneRuns(ctx, t.App, t.Name, t.Retention.Keep, t.Retention.MaxAge, now)
+		n, err := e.cfg.Store.Retention.PruneRuns(ctx, t.App, t.Name, t.Retention.Keep, t.Retention.MaxAge, now)
 		if err != nil {
 			e.log.Error("pruning run history", slog.String("task", t.Key()), slog.Any("error", err))
 			continue
@@ -71,7 +71,7 @@ func (e *Engine) pruneAll() {
 		if e.retriesOff.Load() || quota <= 0 {
 			continue
 		}
-		n, err := e.cfg.Store.PruneHistory(ctx, name, quota)
+		n, err := e.cfg.Store.Retention.PruneHistory(ctx, name, quota)
 		if err != nil {
 			e.log.Error("pruning the app's run history to its quota", slog.String("app", name), slog.Any("error", err))
 			continue

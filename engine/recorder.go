@@ -41,7 +41,7 @@ func (e *Engine) startRecorder() func() {
 				continue
 			}
 			se := store.Event{Time: ev.Time, Type: string(ev.Type), App: ev.App, Task: ev.Task, Payload: payload}
-			if _, err := e.cfg.Store.AppendEvent(context.Background(), se); err != nil {
+			if _, err := e.cfg.Store.Events.AppendEvent(context.Background(), se); err != nil {
 				e.log.Error("recording event", slog.String("type", string(ev.Type)), slog.Any("error", err))
 			}
 		}

@@ -54,7 +54,7 @@ func (e *Engine) restoreRetries(ctx context.Context) error {
 	restored := 0
 	for _, c := range candidates {
 		ts := c.ts
-		runs, err := e.cfg.Store.ListRuns(ctx, store.RunFilter{Apps: []string{ts.app}, Task: ts.name, Statuses: ranStatuses, Limit: 1})
+		runs, err := e.cfg.Store.Runs.ListRuns(ctx, store.RunFilter{Apps: []string{ts.app}, Task: ts.name, Statuses: ranStatuses, Limit: 1})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("restoring retry of %s: %w", ts.key, err))
 			continue
@@ -62,7 +62,7 @@ func (e *Engine) restoreRetries(ctx context.Context) error {
 		if len(runs) == 0 || !retryable(runs[0].Status) || runs[0].Attempt >= c.retry.Max {
 			continue
 		}
-		last, err := e.cfg.Store.GetRun(ctx, runs[0].ID) // ListRuns leaves the input out
+		last, err := e.cfg.Store.Runs.GetRun(ctx, runs[0].ID) // ListRuns leaves the input out
 		if err != nil {
 			errs = append(errs, fmt.Errorf("restoring retry of %s: %w", ts.key, err))
 			continue

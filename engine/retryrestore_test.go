@@ -16,7 +16,7 @@ func (b *bundle) restartEngine() {
 	if err := b.engine.Stop(context.Background()); err != nil {
 		b.t.Fatal(err)
 	}
-	e, err := New(Config{Home: b.home, Store: b.store, Runtime: b.rt, Clock: b.clock})
+	e, err := New(Config{Home: b.home, Store: SQLiteStore(b.store), Runtime: b.rt, Clock: b.clock})
 	if err != nil {
 		b.t.Fatal(err)
 	}

@@ -81,14 +81,14 @@ func (e *Engine) execute(h *runHandle) {
 	}
 
 	bg := context.Background()
-	if err := e.cfg.Store.FinishRun(bg, r.id, end); writeFailed(err) {
+	if err := e.cfg.Store.Runs.FinishRun(bg, r.id, end); writeFailed(err) {
 		e.keepEnd(r.id, t.Key(), end, err)
 	} else if err != nil {
 		log.Error("recording run end", slog.Any("error", err))
 	}
 	var state *store.FailureState
 	if counted(end.Status) {
-		fs, err := e.cfg.Store.RecordOutcome(bg, t.App, t.Name, store.Outcome{Failed: end.Status != store.StatusSucceeded, MaxFailures: t.MaxFailures})
+		fs, err := e.cfg.Store.Outcomes.RecordOutcome(bg, t.App, t.Name, store.Outcome{Failed: end.Status != store.StatusSucceeded, MaxFailures: t.MaxFailures})
 		if err != nil {
 			log.Error("recording run outcome", slog.Any("error", err))
 		} else {
@@ -110,7 +110,7 @@ func counted(s store.Status) bool {
 func (e *Engine) runGuest(h *runHandle, log *slog.Logger) store.RunEnd {
 	r, t := h.req, h.task
 	sink := &runSink{e: e, h: h, batch: e.cfg.LogBatch, log: log}
-	g, err := NewGuest(e.cfg.Home, e.cfg.Store, t, h.app, r.id, r.input, sink)
+	g, err := NewGuest(e.cfg.Home, e.cfg.Store.KV, t, h.app, r.id, r.input, sink)
 	if err != nil {
 		return e.failedEnd(err)
 	}
@@ -240,7 +240,7 @@ func (e *Engine) afterRun(h *runHandle, status store.Status, state *store.Failur
 func (e *Engine) prune(t app.Task, quota int64, log *slog.Logger) {
 	defer e.doneBusy()
 	ctx := context.Background()
-	n, err := e.cfg.Store.PruneRuns(ctx, t.App, t.Name, t.Retention.Keep, t.Retention.MaxAge, e.cfg.Clock.Now())
+	n, err := e.cfg.Store.Retention.PruneRuns(ctx, t.App, t.Name, t.Retention.Keep, t.Retention.MaxAge, e.cfg.Clock.Now())
 	if err != nil {
 		log.Error("pruning run history", slog.Any("error", err))
 	} else if n > 0 {
@@ -249,7 +249,7 @@ func (e *Engine) prune(t app.Task, quota int64, log *slog.Logger) {
 	if quota <= 0 {
 		return
 	}
-	if n, err = e.cfg.Store.PruneHistory(ctx, t.App, quota); err != nil {
+	if n, err = e.cfg.Store.Retention.PruneHistory(ctx, t.App, quota); err != nil {
 		log.Error("pruning the app's run history to its quota", slog.Any("error", err))
 	} else if n > 0 {
 		log.Info("pruned the app's run history to its quota (quotas.history in app.yaml)", slog.Int("runs", n))
@@ -392,7 +392,7 @@ func (s *runSink) flush() {
 	if len(lines) == 0 {
 		return
 	}
-	if err := s.e.cfg.Store.AppendLogs(context.Background(), s.h.req.id, lines); err != nil {
+	if err := s.e.cfg.Store.Runs.AppendLogs(context.Background(), s.h.req.id, lines); err != nil {
 		s.log.Error("recording run logs", slog.Int("lines", len(lines)), slog.Any("error", err))
 	}
 }

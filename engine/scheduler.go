@@ -125,7 +125,7 @@ func (e *Engine) catchUp(ctx context.Context) {
 		if !c.next.IsZero() && !c.next.After(now) {
 			now = c.next.Add(-time.Nanosecond)
 		}
-		last, err := e.cfg.Store.LastScheduled(ctx, ts.app, ts.name)
+		last, err := e.cfg.Store.Runs.LastScheduled(ctx, ts.app, ts.name)
 		if err != nil {
 			e.log.ErrorContext(ctx, "reading last scheduled time", slog.String("task", ts.key), slog.Any("error", err))
 			continue

@@ -508,7 +508,7 @@ func stampOverrides(ovs []store.Override) map[string]string {
 // app that is not loaded is left alone: loading it reads its overrides
 // anyway.
 func (e *Engine) checkOverrides(ctx context.Context) {
-	ovs, err := e.cfg.Store.Overrides(ctx)
+	ovs, err := e.cfg.Store.Overrides.Overrides(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			e.log.WarnContext(ctx, "watching overrides", slog.Any("error", err))

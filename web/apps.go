@@ -82,7 +82,7 @@ func (s *Server) listApps(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p := principalFrom(r.Context())
-	errs, err := s.st.LoadErrors(r.Context())
+	errs, err := s.st.LoadErrors.LoadErrors(r.Context())
 	if err != nil {
 		return err
 	}
@@ -122,7 +122,7 @@ func (s *Server) enableApp(on bool) handlerFunc {
 		if !ok {
 			return notFound("app")
 		}
-		errs, err := s.st.LoadErrors(r.Context())
+		errs, err := s.st.LoadErrors.LoadErrors(r.Context())
 		if err != nil {
 			return err
 		}

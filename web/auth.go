@@ -120,7 +120,7 @@ const sessionWriteEvery = time.Minute
 // not log browsers out; sessions caches them in memory by the cookie's
 // value, and loads a session it does not hold from the store.
 type sessions struct {
-	st  store.Store
+	st  store.Sessions
 	log *slog.Logger
 
 	mu sync.Mutex
@@ -267,7 +267,7 @@ func randomString() string {
 // revoked one; a revoked one's event streams end at once. It records the
 // token's use at most every TouchEvery.
 func (s *Server) tokenPrincipal(ctx context.Context, h store.TokenHash) (*principal, error) {
-	t, err := s.st.TokenByHash(ctx, h)
+	t, err := s.st.Tokens.TokenByHash(ctx, h)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return nil, nil
@@ -301,7 +301,7 @@ func (s *Server) touch(ctx context.Context, id int64) {
 	if !due {
 		return
 	}
-	if err := s.st.TouchToken(context.WithoutCancel(ctx), id); err != nil {
+	if err := s.st.Tokens.TouchToken(context.WithoutCancel(ctx), id); err != nil {
 		s.log.WarnContext(ctx, "recording token use", slog.Int64("token", id), slog.Any("error", err))
 	}
 }

@@ -168,11 +168,12 @@ func TestConfigValidation(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{"no engine", Config{Store: f.st, Runtime: f.rt}, "Engine"},
+		{"no engine", Config{Store: SQLiteStore(f.st), Runtime: f.rt}, "Engine"},
 		{"no store", Config{Engine: f.eng, Runtime: f.rt}, "Store"},
-		{"no runtime", Config{Engine: f.eng, Store: f.st}, "Runtime"},
-		{"negative ttl", Config{Engine: f.eng, Store: f.st, Runtime: f.rt, SessionTTL: -1}, "SessionTTL"},
-		{"negative buffer", Config{Engine: f.eng, Store: f.st, Runtime: f.rt, StreamBuffer: -1}, "StreamBuffer"},
+		{"no sessions", Config{Engine: f.eng, Store: Store{Runs: f.st, Tokens: f.st, LoadErrors: f.st, Events: f.st}, Runtime: f.rt}, "Store"},
+		{"no runtime", Config{Engine: f.eng, Store: SQLiteStore(f.st)}, "Runtime"},
+		{"negative ttl", Config{Engine: f.eng, Store: SQLiteStore(f.st), Runtime: f.rt, SessionTTL: -1}, "SessionTTL"},
+		{"negative buffer", Config{Engine: f.eng, Store: SQLiteStore(f.st), Runtime: f.rt, StreamBuffer: -1}, "StreamBuffer"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := New(c.cfg)

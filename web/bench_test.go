@@ -48,11 +48,11 @@ func BenchmarkListTasks(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer rt.Close(ctx)
-	eng, err := engine.New(engine.Config{Home: home, Store: st, Runtime: rt})
+	eng, err := engine.New(engine.Config{Home: home, Store: engine.SQLiteStore(st), Runtime: rt})
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv, err := New(Config{Engine: eng, Store: st, Runtime: rt})
+	srv, err := New(Config{Engine: eng, Store: SQLiteStore(st), Runtime: rt})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -85,7 +85,7 @@ func storedEvent(e store.Event) streamEvent {
 // One goroutine records and fans out, so the IDs that streams see rise
 // in the order the events happened.
 type hub struct {
-	st      store.Store
+	st      hubStore
 	log     *slog.Logger
 	metrics *metrics
 	eng     *engine.Engine
@@ -121,7 +121,7 @@ type subscriber struct {
 // take accounts for ev, received from ch, leaving the buffer.
 func (sub *subscriber) take(ev streamEvent) { sub.queued.Add(-int64(len(ev.text))) }
 
-func startHub(eng *engine.Engine, st store.Store, log *slog.Logger, m *metrics, maxQueued int64) *hub {
+func startHub(eng *engine.Engine, st hubStore, log *slog.Logger, m *metrics, maxQueued int64) *hub {
 	ch, cancel := eng.Subscribe()
 	h := &hub{st: st, log: log, metrics: m, eng: eng, maxQueued: maxQueued, subs: map[*subscriber]struct{}{}, cancel: cancel, done: make(chan struct{})}
 	h.lastID.Store(maxEventID(st))
@@ -132,7 +132,7 @@ func startHub(eng *engine.Engine, st store.Store, log *slog.Logger, m *metrics, 
 // maxEventID finds the greatest event ID in the store by bisection on
 // "is there an event after x" (one indexed read each); 0 if there is none
 // or the store fails.
-func maxEventID(st store.Store) int64 {
+func maxEventID(st store.EventLog) int64 {
 	after := func(x int64) bool {
 		evs, err := st.Events(context.Background(), store.EventFilter{AfterID: x, Limit: 1})
 		return err == nil && len(evs) > 0
@@ -291,7 +291,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 	if sent > 0 {
 		// Events after sent that the store no longer keeps are lost to
 		// this client: it is told, so that it reloads what it shows.
-		oldest, err := s.st.Events(r.Context(), store.EventFilter{Limit: 1})
+		oldest, err := s.st.Events.Events(r.Context(), store.EventFilter{Limit: 1})
 		if err == nil && len(oldest) > 0 && oldest[0].ID > sent+1 {
 			gap := formatEvent(0, eventJSON{Type: "stream.gap", Time: s.eng.Now().UTC(),
 				Message: fmt.Sprintf("events after %d are no longer stored; reload", sent)})
@@ -300,7 +300,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 		for {
-			evs, err := s.st.Events(r.Context(), store.EventFilter{AfterID: sent, Apps: p.scope(), Limit: store.MaxLimit})
+			evs, err := s.st.Events.Events(r.Context(), store.EventFilter{AfterID: sent, Apps: p.scope(), Limit: store.MaxLimit})
 			if err != nil {
 				s.log.ErrorContext(r.Context(), "replaying events", slog.Any("error", err))
 				return nil // headers are sent: the client reconnects

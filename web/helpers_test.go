@@ -98,12 +98,12 @@ func newFixture(t *testing.T, adjust ...func(*Config)) *fixture {
 	ctx := context.Background()
 	st, rt := testenv.Open(t, home)
 	clock := engine.NewFakeClock(t0)
-	eng, err := engine.New(engine.Config{Home: home, Store: st, Runtime: rt, Clock: clock, GracePeriod: time.Second})
+	eng, err := engine.New(engine.Config{Home: home, Store: engine.SQLiteStore(st), Runtime: rt, Clock: clock, GracePeriod: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	admin := lifecycle.Home{Dir: home, Store: st, CacheDir: wasmtest.CompilationCacheDir()}
-	cfg := Config{Engine: eng, Store: st, Runtime: rt, Apps: admin, Lifecycle: admin, TempDir: filepath.Join(home, "data", "staging"), PingInterval: time.Hour}
+	cfg := Config{Engine: eng, Store: SQLiteStore(st), Runtime: rt, Apps: admin, Lifecycle: admin, TempDir: filepath.Join(home, "data", "staging"), PingInterval: time.Hour}
 	for _, f := range adjust {
 		f(&cfg)
 	}

@@ -166,7 +166,7 @@ func (s *Server) installApp(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return fmt.Errorf("installed app %s is not loaded", res.App)
 	}
-	errs, err := s.st.LoadErrors(ctx)
+	errs, err := s.st.LoadErrors.LoadErrors(ctx)
 	if err != nil {
 		return err
 	}

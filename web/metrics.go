@@ -71,7 +71,7 @@ func newMetrics() *metrics {
 // observe counts one event. A run's duration is the time between its
 // started and finished events; the lateness of a run fired by the
 // schedule is how long after its scheduled time it started (took its slot).
-func (m *metrics) observe(eng *engine.Engine, st store.Store, ev engine.Event) {
+func (m *metrics) observe(eng *engine.Engine, st store.RunReader, ev engine.Event) {
 	switch ev.Type {
 	case engine.EventRunStarted:
 		late := -1.0
@@ -108,7 +108,7 @@ func (m *metrics) observe(eng *engine.Engine, st store.Store, ev engine.Event) {
 // runSchedule returns what started a run and its scheduled time: from the
 // engine while the run executes, else (a short run may be over before its
 // start event is seen) from the store.
-func runSchedule(eng *engine.Engine, st store.Store, id int64) (store.Trigger, time.Time) {
+func runSchedule(eng *engine.Engine, st store.RunReader, id int64) (store.Trigger, time.Time) {
 	if d, ok := eng.Run(id); ok {
 		return d.Trigger, d.Scheduled
 	}

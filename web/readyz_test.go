@@ -51,11 +51,13 @@ func TestReadyzWhileStoreCannotWrite(t *testing.T) {
 	st, rt := testenv.Open(t, home)
 	fs := &fullStore{SQLite: st}
 	clock := engine.NewFakeClock(t0)
-	eng, err := engine.New(engine.Config{Home: home, Store: fs, Runtime: rt, Clock: clock})
+	es := engine.SQLiteStore(st)
+	es.Runs = fs
+	eng, err := engine.New(engine.Config{Home: home, Store: es, Runtime: rt, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Config{Engine: eng, Store: st, Runtime: rt})
+	srv, err := New(Config{Engine: eng, Store: SQLiteStore(st), Runtime: rt})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -151,7 +151,7 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 			f.Apps = []string{appName}
 		}
 	}
-	runs, err := s.st.ListRuns(r.Context(), f)
+	runs, err := s.st.Runs.ListRuns(r.Context(), f)
 	if err != nil {
 		return err
 	}
@@ -176,7 +176,7 @@ func (s *Server) visibleRun(r *http.Request) (*store.Run, error) {
 	if err != nil || id <= 0 {
 		return nil, errorf(http.StatusBadRequest, "id", "a run ID is a positive whole number, not %q", chi.URLParam(r, "id"))
 	}
-	run, err := s.st.GetRun(r.Context(), id)
+	run, err := s.st.Runs.GetRun(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) || err == nil && !principalFrom(r.Context()).sees(run.App) {
 		return nil, notFound("run")
 	}
@@ -191,7 +191,7 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	logs, err := s.st.RunLogs(r.Context(), run.ID, 0, store.MaxLimit)
+	logs, err := s.st.Runs.RunLogs(r.Context(), run.ID, 0, store.MaxLimit)
 	if err != nil {
 		return err
 	}
@@ -215,7 +215,7 @@ func (s *Server) runLogs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	logs, err := s.st.RunLogs(r.Context(), run.ID, after, int(limit))
+	logs, err := s.st.Runs.RunLogs(r.Context(), run.ID, after, int(limit))
 	if err != nil {
 		return err
 	}
@@ -238,7 +238,7 @@ func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	if again, err := s.st.GetRun(r.Context(), run.ID); err == nil {
+	if again, err := s.st.Runs.GetRun(r.Context(), run.ID); err == nil {
 		run = again
 	}
 	return writeJSON(w, http.StatusAccepted, s.runJSON(*run))

@@ -56,14 +56,43 @@ type AppLifecycle interface {
 	Validate(ctx context.Context, app string) (*lifecycle.Report, error)
 }
 
+// Store is what the server reads and keeps, one small interface of package
+// store a concern, so that a store can provide them one at a time.
+type Store struct {
+	// Runs is the history of runs the API shows.
+	Runs store.RunReader
+	// Tokens are the API tokens requests are checked against.
+	Tokens store.Tokens
+	// Sessions are the browser sessions of the UI.
+	Sessions store.Sessions
+	// LoadErrors are the apps' load errors the API shows.
+	LoadErrors store.LoadErrors
+	// Events is the event log the event stream records in and resumes
+	// from.
+	Events store.EventLog
+}
+
+// SQLiteStore is the Store of one SQLite database: every field is st.
+func SQLiteStore(st *store.SQLite) Store {
+	return Store{Runs: st, Tokens: st, Sessions: st, LoadErrors: st, Events: st}
+}
+
+// hubStore is what the event hub uses: the event log it records in, and
+// the runs whose schedule the metrics look up.
+type hubStore struct {
+	store.EventLog
+	store.RunReader
+}
+
 // Config configures a Server. Engine, Store and Runtime are required.
 type Config struct {
 	// Engine runs the tasks the API shows and controls. Required. It must
 	// not record events itself (engine.Config.RecordEvents): the server
 	// records them, so that the events it streams carry their stored IDs.
 	Engine *engine.Engine
-	// Store is the engine's store: runs, tokens and events. Required.
-	Store store.Store
+	// Store is the engine's store: runs, tokens, sessions, load errors and
+	// events, one small interface a concern. Required, every part.
+	Store Store
 	// Runtime is the engine's runtime: instances and modules. Required.
 	Runtime *runtime.Runtime
 	// Apps switches apps on and off. Default nil: the enable and disable
@@ -120,8 +149,8 @@ func (c Config) withDefaults() (Config, error) {
 	switch {
 	case c.Engine == nil:
 		return c, errors.New("web config: Engine is required")
-	case c.Store == nil:
-		return c, errors.New("web config: Store is required")
+	case c.Store.Runs == nil, c.Store.Tokens == nil, c.Store.Sessions == nil, c.Store.LoadErrors == nil, c.Store.Events == nil:
+		return c, errors.New("web config: Store is required, every part of it")
 	case c.Runtime == nil:
 		return c, errors.New("web config: Runtime is required")
 	case c.Engine.RecordsEvents():
@@ -182,7 +211,7 @@ const DefaultMaxUpload = 64 << 20
 type Server struct {
 	cfg     Config
 	eng     *engine.Engine
-	st      store.Store
+	st      Store
 	log     *slog.Logger
 	handler http.Handler
 
@@ -205,11 +234,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, eng: cfg.Engine, st: cfg.Store, log: cfg.Logger,
-		sessions: sessions{st: cfg.Store, log: cfg.Logger, m: map[string]*session{}},
+		sessions: sessions{st: cfg.Store.Sessions, log: cfg.Logger, m: map[string]*session{}},
 		touched:  map[int64]time.Time{},
 		metrics:  newMetrics(),
 	}
-	s.hub = startHub(cfg.Engine, cfg.Store, cfg.Logger, s.metrics, cfg.StreamBufferBytes)
+	s.hub = startHub(cfg.Engine, hubStore{cfg.Store.Events, cfg.Store.Runs}, cfg.Logger, s.metrics, cfg.StreamBufferBytes)
 	s.handler = s.routes()
 	return s, nil
 }
@@ -319,7 +348,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if _, err := s.st.ListRuns(ctx, store.RunFilter{Limit: 1}); err != nil {
+	if _, err := s.st.Runs.ListRuns(ctx, store.RunFilter{Limit: 1}); err != nil {
 		s.log.WarnContext(ctx, "readiness: store", slog.Any("error", err))
 		return errorf(http.StatusServiceUnavailable, "", "the store does not answer")
 	}

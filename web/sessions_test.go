@@ -18,7 +18,7 @@ func (f *fixture) restart(adjust ...func(*Config)) *fixture {
 	f.t.Helper()
 	f.srv.CloseStreams()
 	f.srv.Close()
-	cfg := Config{Engine: f.eng, Store: f.st, Runtime: f.rt, PingInterval: time.Hour}
+	cfg := Config{Engine: f.eng, Store: SQLiteStore(f.st), Runtime: f.rt, PingInterval: time.Hour}
 	for _, a := range adjust {
 		a(&cfg)
 	}

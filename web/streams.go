@@ -114,7 +114,7 @@ func (s *Server) credentialValid(ctx context.Context, p *principal) bool {
 	if p.session == nil {
 		return true
 	}
-	_, ok, err := s.st.Session(ctx, p.session.id)
+	_, ok, err := s.st.Sessions.Session(ctx, p.session.id)
 	if err != nil {
 		s.log.WarnContext(ctx, "checking an event stream's session", slog.Any("error", err))
 		return true

@@ -135,7 +135,7 @@ func describe(t app.Task) string {
 
 // recent returns a task's latest runs, newest first.
 func (s *Server) recent(ctx context.Context, t app.Task) ([]store.Run, error) {
-	return s.st.ListRuns(ctx, store.RunFilter{Apps: []string{t.App}, Task: t.Name, Limit: recentRuns})
+	return s.st.Runs.ListRuns(ctx, store.RunFilter{Apps: []string{t.App}, Task: t.Name, Limit: recentRuns})
 }
 
 func (s *Server) taskJSON(info engine.TaskInfo, runs []store.Run) taskJSON {
@@ -486,7 +486,7 @@ func (s *Server) triggerTask(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	run, err := s.st.GetRun(r.Context(), id)
+	run, err := s.st.Runs.GetRun(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -540,7 +540,7 @@ func (s *Server) summary(w http.ResponseWriter, r *http.Request) error {
 		out.Queued += info.Queued
 		return false
 	})
-	failed, err := s.st.ListRuns(r.Context(), store.RunFilter{
+	failed, err := s.st.Runs.ListRuns(r.Context(), store.RunFilter{
 		Apps: p.scope(), Statuses: failedStatuses, Since: s.eng.Now().Add(-24 * time.Hour), Limit: store.MaxLimit,
 	})
 	if err != nil {

@@ -236,7 +236,7 @@ func benchLoad(ctx context.Context, n int) (time.Duration, uint64, error) {
 	}
 	defer b.close(ctx)
 	before := heapAfterGC()
-	e, err := engine.New(engine.Config{Home: home, Store: b.st, Runtime: b.rt})
+	e, err := engine.New(engine.Config{Home: home, Store: engine.SQLiteStore(b.st), Runtime: b.rt})
 	if err != nil {
 		return 0, 0, err
 	}
@@ -295,7 +295,7 @@ func benchLateness(ctx context.Context, fire int) ([]lateness, error) {
 		return nil, err
 	}
 	defer b.close(ctx)
-	e, err := engine.New(engine.Config{Home: home, Store: b.st, Runtime: b.rt, EventBuffer: 4*fire + 256, MaxQueued: per + 1})
+	e, err := engine.New(engine.Config{Home: home, Store: engine.SQLiteStore(b.st), Runtime: b.rt, EventBuffer: 4*fire + 256, MaxQueued: per + 1})
 	if err != nil {
 		return nil, err
 	}
@@ -365,7 +365,7 @@ func benchThroughput(ctx context.Context, wasm []byte, runs, conc int) (float64,
 		return 0, 0, err
 	}
 	defer b.close(ctx)
-	e, err := engine.New(engine.Config{Home: home, Store: b.st, Runtime: b.rt, MaxConcurrent: conc, MaxQueued: runs + 100})
+	e, err := engine.New(engine.Config{Home: home, Store: engine.SQLiteStore(b.st), Runtime: b.rt, MaxConcurrent: conc, MaxQueued: runs + 100})
 	if err != nil {
 		return 0, 0, err
 	}

@@ -76,11 +76,11 @@ func startWebBench(ctx context.Context, tasks int) (*webBench, error) {
 		return nil, err
 	}
 	w := &webBench{bundle: b, apps: apps, per: per}
-	if w.eng, err = engine.New(engine.Config{Home: home, Store: b.st, Runtime: b.rt, EventBuffer: 65536}); err != nil {
+	if w.eng, err = engine.New(engine.Config{Home: home, Store: engine.SQLiteStore(b.st), Runtime: b.rt, EventBuffer: 65536}); err != nil {
 		w.close(ctx)
 		return nil, err
 	}
-	if w.srv, err = web.New(web.Config{Engine: w.eng, Store: b.st, Runtime: b.rt, StreamBuffer: 65536}); err != nil {
+	if w.srv, err = web.New(web.Config{Engine: w.eng, Store: web.SQLiteStore(b.st), Runtime: b.rt, StreamBuffer: 65536}); err != nil {
 		w.close(ctx)
 		return nil, err
 	}

@@ -44,7 +44,7 @@ func runConfig(ctx context.Context, e *env, args []string) int {
 
 // configExport writes the store's overrides as a tasks file to file ("-":
 // stdout).
-func configExport(ctx context.Context, stdout io.Writer, file string, st store.Store) error {
+func configExport(ctx context.Context, stdout io.Writer, file string, st store.Overrides) error {
 	stored, err := st.Overrides(ctx)
 	if err != nil {
 		return err
@@ -72,7 +72,7 @@ func configExport(ctx context.Context, stdout io.Writer, file string, st store.S
 // stdin: env has none). Every override is checked against its app first;
 // nothing is stored when any is wrong. Stored overrides of tasks that the
 // file does not name are kept.
-func configImport(ctx context.Context, e *env, home, file string, st store.Store) error {
+func configImport(ctx context.Context, e *env, home, file string, st store.Overrides) error {
 	if file == "-" {
 		return errors.New("config import: want a FILE")
 	}

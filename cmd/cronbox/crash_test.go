@@ -167,7 +167,7 @@ func waitUntil(t *testing.T, p *serveProc, what string, cond func() bool) {
 }
 
 // allRuns returns every recorded run, by ID.
-func allRuns(t *testing.T, st store.Store) map[int64]store.Run {
+func allRuns(t *testing.T, st store.RunReader) map[int64]store.Run {
 	t.Helper()
 	out := map[int64]store.Run{}
 	f := store.RunFilter{Limit: store.MaxLimit}
@@ -186,7 +186,7 @@ func allRuns(t *testing.T, st store.Store) map[int64]store.Run {
 	}
 }
 
-func listRuns(t *testing.T, st store.Store, f store.RunFilter) []store.Run {
+func listRuns(t *testing.T, st store.RunReader, f store.RunFilter) []store.Run {
 	t.Helper()
 	runs, err := st.ListRuns(context.Background(), f)
 	if err != nil {

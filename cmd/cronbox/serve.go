@@ -90,7 +90,7 @@ func serve(ctx context.Context, e *env, log *slog.Logger, home, listen string, m
 	defer rt.Close(context.WithoutCancel(ctx))
 	// A deep event buffer (about 2 MB for each subscriber) lets the web
 	// server's event recorder ride out bursts of runs without missing any.
-	eng, err := engine.New(engine.Config{Home: home, Store: st, Runtime: rt, Logger: log, EventBuffer: 1 << 14})
+	eng, err := engine.New(engine.Config{Home: home, Store: engine.SQLiteStore(st), Runtime: rt, Logger: log, EventBuffer: 1 << 14})
 	if err != nil {
 		return err
 	}
@@ -103,7 +103,7 @@ func serve(ctx context.Context, e *env, log *slog.Logger, home, listen string, m
 	// stop interrupts are recorded too.
 	homeApps := lifecycle.Home{Dir: home, Store: st, CacheDir: filepath.Join(home, "data", "cache")}
 	ws, err := web.New(web.Config{
-		Engine: eng, Store: st, Runtime: rt, Logger: log, MetricsOpen: metricsOpen, UI: ui.Handler(),
+		Engine: eng, Store: web.SQLiteStore(st), Runtime: rt, Logger: log, MetricsOpen: metricsOpen, UI: ui.Handler(),
 		Apps:      homeApps,
 		Lifecycle: homeApps,
 		TempDir:   webTempDir(log, home),

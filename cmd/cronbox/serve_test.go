@@ -101,7 +101,7 @@ func startServe(t *testing.T, home string, flags ...string) (addr string, stop f
 	return addr, stop, stderr.String
 }
 
-func helloRuns(t *testing.T, st store.Store) int {
+func helloRuns(t *testing.T, st store.RunReader) int {
 	t.Helper()
 	runs, err := st.ListRuns(context.Background(), store.RunFilter{Task: "hello", Limit: store.MaxLimit})
 	if err != nil {

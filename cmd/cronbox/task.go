@@ -154,7 +154,7 @@ type taskRow struct {
 // loadTasks loads every app under home/apps and merges the store's
 // overrides over their tasks, as the engine does. Apps that fail to load
 // are reported to warn and left out.
-func loadTasks(ctx context.Context, warn io.Writer, home string, st store.Store) ([]app.Task, error) {
+func loadTasks(ctx context.Context, warn io.Writer, home string, st store.Overrides) ([]app.Task, error) {
 	stored, err := st.Overrides(ctx)
 	if err != nil {
 		return nil, err
@@ -207,7 +207,15 @@ func appOverride(o store.Override) (app.Override, error) {
 	return ao, nil
 }
 
-func taskList(ctx context.Context, stdout, stderr io.Writer, home string, st store.Store, asJSON bool) error {
+// taskListStore is what task list reads: the overrides, the load errors
+// and each task's last run.
+type taskListStore interface {
+	store.Overrides
+	store.LoadErrors
+	store.RunReader
+}
+
+func taskList(ctx context.Context, stdout, stderr io.Writer, home string, st taskListStore, asJSON bool) error {
 	tasks, err := loadTasks(ctx, stderr, home, st)
 	if err != nil {
 		return err
@@ -273,7 +281,14 @@ func orDash(s string) string {
 // it clears its failures. It is used when no serve answers on the home's
 // socket; a serve that runs the home all the same (it could not open the
 // socket) applies the change at its next look at the overrides.
-func setEnabled(ctx context.Context, stdout io.Writer, home string, st store.Store, appName, task string, enabled, asJSON bool) error {
+// overrideStore is what task enable and disable change: the override,
+// and the failure count that enabling clears.
+type overrideStore interface {
+	store.Overrides
+	store.Outcomes
+}
+
+func setEnabled(ctx context.Context, stdout io.Writer, home string, st overrideStore, appName, task string, enabled, asJSON bool) error {
 	tasks, err := loadTasks(ctx, io.Discard, home, st)
 	if err != nil {
 		return err

@@ -94,7 +94,7 @@ func runToken(ctx context.Context, e *env, args []string) int {
 
 // createToken records a new token and returns it with its ID; only its
 // hash is stored.
-func createToken(ctx context.Context, st store.Store, name, role string, apps []string) (string, int64, error) {
+func createToken(ctx context.Context, st store.Tokens, name, role string, apps []string) (string, int64, error) {
 	tok := web.NewToken()
 	id, err := st.CreateToken(ctx, store.Token{Name: name, Hash: store.HashToken(tok), Role: role, Apps: apps})
 	if err != nil {
@@ -122,7 +122,7 @@ func timeOrNil(t time.Time) *time.Time {
 	return &u
 }
 
-func tokenList(ctx context.Context, w io.Writer, st store.Store, asJSON bool) error {
+func tokenList(ctx context.Context, w io.Writer, st store.Tokens, asJSON bool) error {
 	toks, err := st.ListTokens(ctx)
 	if err != nil {
 		return err
@@ -155,7 +155,7 @@ func tokenList(ctx context.Context, w io.Writer, st store.Store, asJSON bool) er
 
 // firstToken creates an admin token when the store has no token at all,
 // and logs it: the only time it is shown.
-func firstToken(ctx context.Context, log *slog.Logger, st store.Store) error {
+func firstToken(ctx context.Context, log *slog.Logger, st store.Tokens) error {
 	toks, err := st.ListTokens(ctx)
 	if err != nil || len(toks) > 0 {
 		return err

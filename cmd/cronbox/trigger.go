@@ -22,7 +22,17 @@ import (
 // running serve does not see the run while it goes (its overlap policy,
 // quotas and the task's retries and dependents do not apply), and it is
 // not cancelled when serve stops.
-func triggerTask(ctx context.Context, e *env, home string, st store.Store, appName, task string, input json.RawMessage) (store.Run, error) {
+// triggerStore is what a run in the CLI's own process uses: the task's
+// override, its run and outcome, and its app's KV.
+type triggerStore interface {
+	store.KeyValue
+	Overrides(ctx context.Context) ([]store.Override, error)
+	StartRun(ctx context.Context, r store.Run) (int64, error)
+	FinishRun(ctx context.Context, id int64, end store.RunEnd) error
+	RecordOutcome(ctx context.Context, app, task string, o store.Outcome) (store.FailureState, error)
+}
+
+func triggerTask(ctx context.Context, e *env, home string, st triggerStore, appName, task string, input json.RawMessage) (store.Run, error) {
 	a, err := app.Load(filepath.Join(home, "apps", appName), loadOptions())
 	if err != nil {
 		return store.Run{}, err

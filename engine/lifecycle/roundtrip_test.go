@@ -122,7 +122,7 @@ func TestRoundTrip(t *testing.T) {
 	}
 	defer st.Close()
 	clock := engine.NewFakeClock(time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC))
-	e, err := engine.New(engine.Config{Home: home, Store: st, Runtime: rt, Clock: clock})
+	e, err := engine.New(engine.Config{Home: home, Store: engine.SQLiteStore(st), Runtime: rt, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}

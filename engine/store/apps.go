@@ -6,8 +6,10 @@ import (
 	"fmt"
 )
 
-// DeleteAppData implements Store. It runs in one transaction: the app's
-// data goes as a whole or not at all.
+// DeleteAppData removes everything the store holds for an app: its
+// key-value data, runs and logs, overrides, load errors and events.
+// Tokens are left: they belong to people, not to apps. It runs in one
+// transaction: the app's data goes as a whole or not at all.
 func (s *SQLite) DeleteAppData(ctx context.Context, app string) error {
 	if app == "" {
 		return fmt.Errorf("deleting app data: %w: no app", ErrInvalid)

@@ -40,7 +40,7 @@ type EventFilter struct {
 // pruneEventsEvery is how many events are appended between prunes.
 const pruneEventsEvery = 64
 
-// AppendEvent implements Store. Old events are pruned as new ones arrive.
+// AppendEvent implements EventLog. Old events are pruned as new ones arrive.
 func (s *SQLite) AppendEvent(ctx context.Context, e Event) (int64, error) {
 	switch {
 	case e.Type == "":
@@ -69,7 +69,7 @@ func (s *SQLite) AppendEvent(ctx context.Context, e Event) (int64, error) {
 	return id, nil
 }
 
-// Events implements Store.
+// Events implements EventLog.
 func (s *SQLite) Events(ctx context.Context, f EventFilter) ([]Event, error) {
 	if f.Apps != nil && len(f.Apps) == 0 {
 		return nil, nil

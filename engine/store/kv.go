@@ -12,7 +12,7 @@ import (
 	"github.com/cronbox/cronbox/internal/bytesize"
 )
 
-// KV implements Store. The namespace's keys are ordered by their bytes.
+// KV implements KeyValue. The namespace's keys are ordered by their bytes.
 // Set rejects, with hostapi.ErrInvalidKey, a key that is empty, contains a
 // NUL byte or is not valid UTF-8. A namespace of an empty app name fails
 // every call with ErrInvalid.
@@ -20,7 +20,7 @@ func (s *SQLite) KV(app string) hostapi.KV {
 	return &appKV{s: s, app: app, quota: -1}
 }
 
-// KVWithQuota implements Store: KV, where a Set that would leave the app's
+// KVWithQuota implements KeyValue: KV, where a Set that would leave the app's
 // keys and values holding more than quota bytes fails with an error
 // wrapping hostapi.ErrQuota and stores nothing. Making a value smaller is
 // always allowed.
@@ -28,7 +28,7 @@ func (s *SQLite) KVWithQuota(app string, quota int64) hostapi.KV {
 	return &appKV{s: s, app: app, quota: max(quota, 0)}
 }
 
-// KVUsage implements Store.
+// KVUsage implements KeyValue.
 func (s *SQLite) KVUsage(ctx context.Context, app string) (int64, error) {
 	var n int64
 	err := s.rdb.QueryRowContext(ctx, `SELECT coalesce((SELECT bytes FROM kv_usage WHERE app = ?), 0)`, app).Scan(&n)

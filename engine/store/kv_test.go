@@ -11,54 +11,7 @@ import (
 	"testing"
 
 	"github.com/cronbox/cronbox/hostapi"
-	"github.com/cronbox/cronbox/hostapi/kvtest"
 )
-
-// TestKVConformance holds the store's KV to the behaviour every hostapi.KV
-// must have.
-func TestKVConformance(t *testing.T) {
-	t.Parallel()
-	kvtest.Run(t, func(t *testing.T) hostapi.KV { return openTest(t, Options{}).KV("a") })
-}
-
-func TestKVBinaryValues(t *testing.T) {
-	t.Parallel()
-	ctx := t.Context()
-	kv := openTest(t, Options{}).KV("a")
-	all := make([]byte, 256)
-	for i := range all {
-		all[i] = byte(i)
-	}
-	values := map[string][]byte{
-		"bytes":  all,
-		"nul":    {0},
-		"big":    []byte(strings.Repeat("x", 1<<20)),
-		"utf-8?": {0xff, 0xfe, 'a'},
-	}
-	for k, v := range values {
-		if err := kv.Set(ctx, k, v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for k, v := range values {
-		if got, ok, err := kv.Get(ctx, k); err != nil || !ok || !slices.Equal(got, v) {
-			t.Errorf("Get(%q) = %d bytes, %v, %v; want %d bytes back as set", k, len(got), ok, err, len(v))
-		}
-	}
-}
-
-func TestKVNoApp(t *testing.T) {
-	t.Parallel()
-	ctx := t.Context()
-	kv := openTest(t, Options{}).KV("")
-	_, _, getErr := kv.Get(ctx, "a")
-	_, listErr := kv.List(ctx, "", "", 1)
-	for _, err := range []error{getErr, kv.Set(ctx, "a", nil), kv.Delete(ctx, "a"), listErr} {
-		if !errors.Is(err, ErrInvalid) {
-			t.Errorf("got %v, want %v", err, ErrInvalid)
-		}
-	}
-}
 
 func TestPrefixEnd(t *testing.T) {
 	t.Parallel()
@@ -181,29 +134,6 @@ func TestKVConcurrent(t *testing.T) {
 	keys, err := kv.List(ctx, "", "", 1000)
 	if err != nil || len(keys) != 100 {
 		t.Fatalf("KV has %d keys (%v), want 100", len(keys), err)
-	}
-}
-
-// TestKVTenancy checks that apps never see each other's keys.
-func TestKVTenancy(t *testing.T) {
-	t.Parallel()
-	ctx := t.Context()
-	s := openTest(t, Options{})
-	a, b := s.KV("a"), s.KV("b")
-	if err := a.Set(ctx, "secret", []byte("a's")); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok, err := b.Get(ctx, "secret"); ok || err != nil {
-		t.Errorf("b sees a's key: %v, %v", ok, err)
-	}
-	if keys, err := b.List(ctx, "", "", 10); len(keys) != 0 || err != nil {
-		t.Errorf("b lists %q, %v", keys, err)
-	}
-	if err := b.Delete(ctx, "secret"); err != nil {
-		t.Fatal(err)
-	}
-	if v, ok, err := a.Get(ctx, "secret"); !ok || err != nil || string(v) != "a's" {
-		t.Errorf("a's key after b deleted its own = %q, %v, %v", v, ok, err)
 	}
 }
 

@@ -21,7 +21,7 @@ type LoadError struct {
 	Time time.Time
 }
 
-// SetLoadErrors implements Store. The errors' App fields are ignored: they
+// SetLoadErrors implements LoadErrors. The errors' App fields are ignored: they
 // are all app's.
 func (s *SQLite) SetLoadErrors(ctx context.Context, app string, errs []LoadError) error {
 	if app == "" {
@@ -46,7 +46,7 @@ func (s *SQLite) SetLoadErrors(ctx context.Context, app string, errs []LoadError
 	return nil
 }
 
-// LoadErrors implements Store. Each app's errors are in the order they
+// LoadErrors implements LoadErrors. Each app's errors are in the order they
 // were set.
 func (s *SQLite) LoadErrors(ctx context.Context) (map[string][]LoadError, error) {
 	rows, err := s.rdb.QueryContext(ctx, `SELECT app, task, message, file, line, time FROM load_errors ORDER BY app, id`)

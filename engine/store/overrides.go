@@ -114,7 +114,7 @@ func scanOverride(sc scanner) (Override, error) {
 	return o, nil
 }
 
-// Overrides implements Store.
+// Overrides implements Overrides.
 func (s *SQLite) Overrides(ctx context.Context) ([]Override, error) {
 	rows, err := s.rdb.QueryContext(ctx, `SELECT `+overrideColumns+` FROM TaskConfigurations ORDER BY AppName, TaskName`)
 	list, err := collect(rows, err, scanOverride)
@@ -159,7 +159,7 @@ func (s *SQLite) putOverride(ctx context.Context, tx *sql.Tx, o *Override) error
 	return err
 }
 
-// PutOverride implements Store.
+// PutOverride implements Overrides.
 func (s *SQLite) PutOverride(ctx context.Context, o Override) error {
 	doing := fmt.Sprintf("putting override of %s/%s", o.App, o.Task)
 	if err := checkOverride(doing, &o); err != nil {
@@ -174,7 +174,7 @@ func (s *SQLite) PutOverride(ctx context.Context, o Override) error {
 	return nil
 }
 
-// DeleteOverride implements Store.
+// DeleteOverride implements Overrides.
 func (s *SQLite) DeleteOverride(ctx context.Context, app, task string) error {
 	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return execFound(ctx, tx, `DELETE FROM TaskConfigurations WHERE AppName = ? AND TaskName = ?`, app, task)
@@ -190,7 +190,7 @@ const getFailuresSQL = `SELECT ConsecutiveFailures, DisabledReason, coalesce(Dis
 
 const clearFailuresSQL = `UPDATE TaskConfigurations SET ConsecutiveFailures = 0 WHERE AppName = ? AND TaskName = ?`
 
-// RecordOutcome implements Store. A success costs a read when the task has
+// RecordOutcome implements Outcomes. A success costs a read when the task has
 // no failures to clear.
 func (s *SQLite) RecordOutcome(ctx context.Context, app, task string, o Outcome) (FailureState, error) {
 	doing := fmt.Sprintf("recording outcome of %s/%s", app, task)
@@ -258,7 +258,7 @@ func (s *SQLite) RecordOutcome(ctx context.Context, app, task string, o Outcome)
 	return state, nil
 }
 
-// ResetFailures implements Store.
+// ResetFailures implements Outcomes.
 func (s *SQLite) ResetFailures(ctx context.Context, app, task string) error {
 	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE TaskConfigurations SET ConsecutiveFailures = 0, DisabledReason = '',

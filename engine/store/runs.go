@@ -268,7 +268,7 @@ func (s *SQLite) insertRun(ctx context.Context, doing string, r *Run) (int64, er
 	return id, nil
 }
 
-// StartRun implements Store.
+// StartRun implements Runs.
 func (s *SQLite) StartRun(ctx context.Context, r Run) (int64, error) {
 	doing := fmt.Sprintf("starting run of %s/%s", r.App, r.Task)
 	if err := checkNewRun(doing, &r); err != nil {
@@ -278,7 +278,7 @@ func (s *SQLite) StartRun(ctx context.Context, r Run) (int64, error) {
 	return s.insertRun(ctx, doing, &r)
 }
 
-// RecordSkipped implements Store. The run ends as it starts, at
+// RecordSkipped implements Runs. The run ends as it starts, at
 // r.StartTime.
 func (s *SQLite) RecordSkipped(ctx context.Context, r Run) (int64, error) {
 	doing := fmt.Sprintf("recording skipped run of %s/%s", r.App, r.Task)
@@ -296,7 +296,7 @@ const finishRunSQL = `UPDATE TaskExecutions SET Status = ?, EndTime = ?, Duratio
 	Output = ?, ErrorMessage = ?, Result = ?, PeakMemory = ?, LogsDropped = LogsDropped + ?
 	WHERE ID = ? AND Status = 'running'`
 
-// FinishRun implements Store.
+// FinishRun implements Runs.
 func (s *SQLite) FinishRun(ctx context.Context, id int64, end RunEnd) error {
 	switch {
 	case !end.Status.ended():
@@ -345,7 +345,7 @@ func (s *SQLite) FinishRun(ctx context.Context, id int64, end RunEnd) error {
 	return nil
 }
 
-// AppendLogs implements Store.
+// AppendLogs implements Runs.
 func (s *SQLite) AppendLogs(ctx context.Context, runID int64, lines []LogLine) error {
 	if len(lines) == 0 {
 		return nil
@@ -400,7 +400,7 @@ func (s *SQLite) appendLogs(ctx context.Context, tx *sql.Tx, runID int64, lines 
 	return nil
 }
 
-// GetRun implements Store.
+// GetRun implements RunReader.
 func (s *SQLite) GetRun(ctx context.Context, id int64) (*Run, error) {
 	r, err := scanRun(s.rs.getRun.QueryRowContext(ctx, id))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -412,7 +412,7 @@ func (s *SQLite) GetRun(ctx context.Context, id int64) (*Run, error) {
 	return &r, nil
 }
 
-// ListRuns implements Store.
+// ListRuns implements RunReader.
 func (s *SQLite) ListRuns(ctx context.Context, f RunFilter) ([]Run, error) {
 	if f.Apps != nil && len(f.Apps) == 0 {
 		return nil, nil
@@ -454,7 +454,7 @@ func (s *SQLite) ListRuns(ctx context.Context, f RunFilter) ([]Run, error) {
 	return runs, nil
 }
 
-// RunLogs implements Store.
+// RunLogs implements RunReader.
 func (s *SQLite) RunLogs(ctx context.Context, runID, afterSeq int64, limit int) ([]LogLine, error) {
 	lines, err := s.runLogs(ctx, runID, afterSeq, clampLimit(limit))
 	if err == nil && len(lines) == 0 {
@@ -494,7 +494,7 @@ func (s *SQLite) runLogs(ctx context.Context, runID, afterSeq int64, limit int) 
 	return lines, rows.Err()
 }
 
-// MarkInterrupted implements Store.
+// MarkInterrupted implements Runs.
 func (s *SQLite) MarkInterrupted(ctx context.Context, now time.Time) (int, error) {
 	const message = "interrupted: Cronbox stopped while the run was in progress"
 	var n int
@@ -547,7 +547,7 @@ const lastScheduledSQL = `SELECT ScheduledTime FROM TaskExecutions
 	WHERE AppName = ? AND TaskName = ? AND ScheduledTime IS NOT NULL AND TriggeredBy IN ('schedule', 'catch-up')
 	ORDER BY ScheduledTime DESC LIMIT 1`
 
-// LastScheduled implements Store.
+// LastScheduled implements Runs.
 func (s *SQLite) LastScheduled(ctx context.Context, app, task string) (time.Time, error) {
 	var v string
 	err := s.rs.lastScheduled.QueryRowContext(ctx, app, task).Scan(&v)
@@ -564,7 +564,7 @@ func (s *SQLite) LastScheduled(ctx context.Context, app, task string) (time.Time
 	return t, nil
 }
 
-// PruneRuns implements Store.
+// PruneRuns implements Retention.
 func (s *SQLite) PruneRuns(ctx context.Context, app, task string, keepLast int, maxAge time.Duration, now time.Time) (int, error) {
 	doing := fmt.Sprintf("pruning runs of %s/%s", app, task)
 	switch {
@@ -646,7 +646,7 @@ func (s *SQLite) pruneDue(ctx context.Context, app, task string, keepLast int, o
 	return false, nil
 }
 
-// PruneHistory implements Store.
+// PruneHistory implements Retention.
 func (s *SQLite) PruneHistory(ctx context.Context, app string, quota int64) (int, error) {
 	doing := fmt.Sprintf("pruning the run history of %s", app)
 	switch {
@@ -725,7 +725,7 @@ func (s *SQLite) PruneHistory(ctx context.Context, app string, quota int64) (int
 	return n, nil
 }
 
-// HistoryUsage implements Store.
+// HistoryUsage implements Retention.
 func (s *SQLite) HistoryUsage(ctx context.Context, app string) (int64, error) {
 	var n int64
 	err := s.rdb.QueryRowContext(ctx, `SELECT coalesce((SELECT bytes FROM history_usage WHERE app = ?), 0)`, app).Scan(&n)
@@ -735,7 +735,7 @@ func (s *SQLite) HistoryUsage(ctx context.Context, app string) (int64, error) {
 	return n, nil
 }
 
-// Heartbeat implements Store.
+// Heartbeat implements Runs.
 func (s *SQLite) Heartbeat(ctx context.Context, now time.Time) error {
 	err := s.w.doOne(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO heartbeat (id, time) VALUES (1, ?)

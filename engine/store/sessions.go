@@ -33,7 +33,7 @@ type Session struct {
 	ExpiresAt time.Time
 }
 
-// PutSession implements Store.
+// PutSession implements Sessions.
 func (s *SQLite) PutSession(ctx context.Context, sess Session) error {
 	const doing = "recording session"
 	switch {
@@ -63,7 +63,7 @@ func (s *SQLite) PutSession(ctx context.Context, sess Session) error {
 	return nil
 }
 
-// Session implements Store.
+// Session implements Sessions.
 func (s *SQLite) Session(ctx context.Context, id SessionHash) (Session, bool, error) {
 	var (
 		sess           Session
@@ -89,7 +89,7 @@ func (s *SQLite) Session(ctx context.Context, id SessionHash) (Session, bool, er
 	return sess, true, nil
 }
 
-// TouchSession implements Store.
+// TouchSession implements Sessions.
 func (s *SQLite) TouchSession(ctx context.Context, id SessionHash, expires time.Time) error {
 	if expires.IsZero() {
 		return fmt.Errorf("touching session: %w: no expiry", ErrInvalid)
@@ -105,7 +105,7 @@ func (s *SQLite) TouchSession(ctx context.Context, id SessionHash, expires time.
 	return nil
 }
 
-// DeleteSession implements Store.
+// DeleteSession implements Sessions.
 func (s *SQLite) DeleteSession(ctx context.Context, id SessionHash) error {
 	err := s.w.doOne(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE id_hash = ?`, id[:])

@@ -94,8 +94,8 @@ func (o Options) withDefaults() (Options, error) {
 	return o, nil
 }
 
-// SQLite is the Store of one node, in one SQLite database file. Create one
-// with Open.
+// SQLite is the store of one node, in one SQLite database file: it
+// provides every interface of the package. Create one with Open.
 type SQLite struct {
 	opts Options
 	w    *committer
@@ -106,8 +106,6 @@ type SQLite struct {
 	closeOnce sync.Once
 	closeErr  error
 }
-
-var _ Store = (*SQLite)(nil)
 
 // Open opens the SQLite store at path, creating the file and its directory
 // if needed, and migrates its schema to the current version. A new file is

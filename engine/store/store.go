@@ -3,9 +3,13 @@
 // failure count, every app's key-value data, API tokens and browser
 // sessions, app load errors and a window of recent events.
 //
-// The engine depends on the Store interface, not on SQL, so that a
-// PostgreSQL store can later serve several nodes. SQLite is the
-// implementation for one node.
+// The store's contract is a set of small interfaces, one a concern: Runs
+// (with RunReader, its read side), Retention, Overrides, Outcomes,
+// LoadErrors, KeyValue, Tokens, Sessions and EventLog. Their users depend on the ones
+// they call, not on SQL, so that another store (PostgreSQL, serving
+// several nodes) can provide them one at a time; package storetest holds
+// the behaviour every implementation of each must show. SQLite is the
+// implementation for one node, and provides them all.
 //
 // # SQLite
 //
@@ -50,9 +54,26 @@ import (
 	"github.com/cronbox/cronbox/hostapi"
 )
 
-// Store is the state the engine keeps. Every method is safe for concurrent
-// use. Methods that take an app and a task address the task app/task.
-type Store interface {
+// Every method of the store's interfaces is safe for concurrent use.
+// Methods that take an app and a task address the task app/task.
+
+// RunReader reads the history of runs.
+type RunReader interface {
+	// GetRun returns a run with its output, input and result, or
+	// ErrNotFound.
+	GetRun(ctx context.Context, id int64) (*Run, error)
+	// ListRuns returns runs, newest first, without their output, input and
+	// result.
+	ListRuns(ctx context.Context, f RunFilter) ([]Run, error)
+	// RunLogs returns up to limit log lines of a run with Seq > afterSeq,
+	// in order; limit is clamped as RunFilter.Limit is. It returns
+	// ErrNotFound for an unknown run.
+	RunLogs(ctx context.Context, runID, afterSeq int64, limit int) ([]LogLine, error)
+}
+
+// Runs records the history of runs and their log lines.
+type Runs interface {
+	RunReader
 	// StartRun records a run as running and returns its ID. r's App, Task,
 	// StartTime and Trigger are required; ScheduledTime is required for the
 	// schedule and catch-up triggers. For those triggers a scheduled time
@@ -68,19 +89,9 @@ type Store interface {
 	// StartRun.
 	RecordSkipped(ctx context.Context, r Run) (int64, error)
 	// AppendLogs adds log lines to a run, numbering them after its last
-	// line. Past Options.MaxLogLines lines per run, lines are counted in
-	// Run.LogsDropped instead. It returns ErrNotFound for an unknown run.
+	// line. Past the store's limit of lines per run (SQLite:
+	// Options.MaxLogLines), lines are counted in Run.LogsDropped instead. It returns ErrNotFound for an unknown run.
 	AppendLogs(ctx context.Context, runID int64, lines []LogLine) error
-	// GetRun returns a run with its output, input and result, or
-	// ErrNotFound.
-	GetRun(ctx context.Context, id int64) (*Run, error)
-	// ListRuns returns runs, newest first, without their output, input and
-	// result.
-	ListRuns(ctx context.Context, f RunFilter) ([]Run, error)
-	// RunLogs returns up to limit log lines of a run with Seq > afterSeq,
-	// in order; limit is clamped as RunFilter.Limit is. It returns
-	// ErrNotFound for an unknown run.
-	RunLogs(ctx context.Context, runID, afterSeq int64, limit int) ([]LogLine, error)
 	// MarkInterrupted ends every run still running as interrupted at now
 	// and returns how many it ended. The engine calls it when it starts,
 	// before it starts runs: those runs were cut short by a stop or a
@@ -89,6 +100,14 @@ type Store interface {
 	// LastScheduled returns the latest ScheduledTime recorded for a task
 	// by the schedule and catch-up triggers, or the zero time.
 	LastScheduled(ctx context.Context, app, task string) (time.Time, error)
+	// Heartbeat writes now to a row of its own: a write that succeeds only
+	// if the store can write, for finding out when it can again after a
+	// failed write.
+	Heartbeat(ctx context.Context, now time.Time) error
+}
+
+// Retention keeps the history of runs within its limits.
+type Retention interface {
 	// PruneRuns deletes a task's finished runs, with their logs, past the
 	// newest keepLast, and those that started before now-maxAge; zero
 	// keepLast or maxAge means no limit of that kind. It keeps running runs
@@ -105,11 +124,10 @@ type Store interface {
 	// HistoryUsage returns how many bytes an app's run history holds: the
 	// log messages, outputs, inputs and results of its runs.
 	HistoryUsage(ctx context.Context, app string) (int64, error)
-	// Heartbeat writes now to a row of its own: a write that succeeds only
-	// if the store can write, for finding out when it can again after a
-	// failed write.
-	Heartbeat(ctx context.Context, now time.Time) error
+}
 
+// Overrides keeps the runtime overrides of task configuration.
+type Overrides interface {
 	// Overrides returns every override, ordered by app and task.
 	Overrides(ctx context.Context) ([]Override, error)
 	// PutOverride creates or replaces the configuration part of an
@@ -118,6 +136,11 @@ type Store interface {
 	// DeleteOverride removes a task's override, failure state included,
 	// or returns ErrNotFound.
 	DeleteOverride(ctx context.Context, app, task string) error
+}
+
+// Outcomes counts each task's consecutive failures, kept with its
+// override, which a failure past the task's limit disables.
+type Outcomes interface {
 	// RecordOutcome counts a finished run of a task: a success resets its
 	// consecutive failures, a failure adds one and, on reaching
 	// o.MaxFailures, disables the task in its override with a reason.
@@ -125,7 +148,10 @@ type Store interface {
 	// ResetFailures clears a task's failure state, e.g. when a person
 	// enables it again. A task without an override is left alone.
 	ResetFailures(ctx context.Context, app, task string) error
+}
 
+// KeyValue holds every app's key-value data.
+type KeyValue interface {
 	// KV returns the key-value namespace of one app.
 	KV(app string) hostapi.KV
 	// KVWithQuota returns the key-value namespace of one app, which may
@@ -134,11 +160,10 @@ type Store interface {
 	KVWithQuota(app string, quota int64) hostapi.KV
 	// KVUsage returns how many bytes the app's keys and values take.
 	KVUsage(ctx context.Context, app string) (int64, error)
-	// DeleteAppData removes everything the store holds for an app: its
-	// key-value data, runs and logs, overrides, load errors and events.
-	// Tokens are left: they belong to people, not to apps.
-	DeleteAppData(ctx context.Context, app string) error
+}
 
+// Tokens keeps API tokens, by the hash of their secret.
+type Tokens interface {
 	// CreateToken records a token and returns its ID; only the token's
 	// hash is stored. It returns ErrDuplicate if the hash is known.
 	CreateToken(ctx context.Context, t Token) (int64, error)
@@ -155,7 +180,10 @@ type Store interface {
 	// ErrNotFound. It is a write: callers should not call it on every
 	// request, but at most every minute or so per token.
 	TouchToken(ctx context.Context, id int64) error
+}
 
+// Sessions keeps browser sessions, by the hash of their cookie.
+type Sessions interface {
 	// PutSession records a new browser session, and deletes the sessions
 	// that have expired. s's IDHash, TokenHash, CSRF and ExpiresAt are
 	// required (ErrInvalid); a known IDHash returns ErrDuplicate.
@@ -171,22 +199,39 @@ type Store interface {
 	// DeleteSession deletes a browser session; deleting one that does not
 	// exist is not an error.
 	DeleteSession(ctx context.Context, id SessionHash) error
+}
 
+// LoadErrors keeps the errors of the apps that failed to load.
+type LoadErrors interface {
 	// SetLoadErrors replaces the load errors of an app; none clears them.
 	SetLoadErrors(ctx context.Context, app string, errs []LoadError) error
 	// LoadErrors returns the load errors of every app that has some.
 	LoadErrors(ctx context.Context) (map[string][]LoadError, error)
+}
 
+// EventLog keeps a window of recent events, for clients that resume an
+// event stream.
+type EventLog interface {
 	// AppendEvent records an event and returns its ID, which is greater
 	// than every earlier event's. About Options.MaxEvents recent events
 	// are kept.
 	AppendEvent(ctx context.Context, e Event) (int64, error)
 	// Events returns events in ID order, for a client resuming a stream.
 	Events(ctx context.Context, f EventFilter) ([]Event, error)
-
-	// Close waits for pending writes and closes the store.
-	Close() error
 }
+
+// *SQLite provides every interface of the store.
+var (
+	_ Runs       = (*SQLite)(nil)
+	_ Retention  = (*SQLite)(nil)
+	_ Overrides  = (*SQLite)(nil)
+	_ Outcomes   = (*SQLite)(nil)
+	_ KeyValue   = (*SQLite)(nil)
+	_ Tokens     = (*SQLite)(nil)
+	_ Sessions   = (*SQLite)(nil)
+	_ LoadErrors = (*SQLite)(nil)
+	_ EventLog   = (*SQLite)(nil)
+)
 
 // The errors of the store. Methods wrap them; test with errors.Is.
 var (

@@ -70,7 +70,7 @@ func scanToken(sc scanner) (Token, error) {
 	return t, nil
 }
 
-// CreateToken implements Store. t.ID, LastUsedAt and RevokedAt are ignored.
+// CreateToken implements Tokens. t.ID, LastUsedAt and RevokedAt are ignored.
 func (s *SQLite) CreateToken(ctx context.Context, t Token) (int64, error) {
 	doing := fmt.Sprintf("creating token %q", t.Name)
 	switch {
@@ -107,7 +107,7 @@ func (s *SQLite) CreateToken(ctx context.Context, t Token) (int64, error) {
 	return id, nil
 }
 
-// TokenByHash implements Store.
+// TokenByHash implements Tokens.
 func (s *SQLite) TokenByHash(ctx context.Context, hash TokenHash) (*Token, error) {
 	t, err := scanToken(s.rs.tokenByHash.QueryRowContext(ctx, hash[:]))
 	switch {
@@ -122,7 +122,7 @@ func (s *SQLite) TokenByHash(ctx context.Context, hash TokenHash) (*Token, error
 	return &t, nil
 }
 
-// ListTokens implements Store.
+// ListTokens implements Tokens.
 func (s *SQLite) ListTokens(ctx context.Context) ([]Token, error) {
 	rows, err := s.rdb.QueryContext(ctx, `SELECT `+tokenColumns+` FROM api_tokens ORDER BY id`)
 	list, err := collect(rows, err, scanToken)
@@ -132,7 +132,7 @@ func (s *SQLite) ListTokens(ctx context.Context) ([]Token, error) {
 	return list, nil
 }
 
-// RevokeToken implements Store.
+// RevokeToken implements Tokens.
 func (s *SQLite) RevokeToken(ctx context.Context, id int64) error {
 	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := execFound(ctx, tx, `UPDATE api_tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?`,
@@ -154,7 +154,7 @@ func (s *SQLite) RevokeToken(ctx context.Context, id int64) error {
 const touchTokenSQL = `UPDATE api_tokens SET last_used_at = ?1
 	WHERE id = ?2 AND (last_used_at IS NULL OR last_used_at < ?1)`
 
-// TouchToken implements Store.
+// TouchToken implements Tokens.
 func (s *SQLite) TouchToken(ctx context.Context, id int64) error {
 	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.StmtContext(ctx, s.ws.touchToken).ExecContext(ctx, formatTime(s.opts.Now()), id)

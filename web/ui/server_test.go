@@ -89,12 +89,12 @@ func startServer(t *testing.T) *target {
 
 	ctx := context.Background()
 	st, rt := testenv.Open(t, home)
-	eng, err := engine.New(engine.Config{Home: home, Store: st, Runtime: rt, GracePeriod: time.Second})
+	eng, err := engine.New(engine.Config{Home: home, Store: engine.SQLiteStore(st), Runtime: rt, GracePeriod: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	admin := lifecycle.Home{Dir: home, Store: st, CacheDir: wasmtest.CompilationCacheDir()}
-	srv, err := web.New(web.Config{Engine: eng, Store: st, Runtime: rt, Apps: admin, Lifecycle: admin, TempDir: filepath.Join(home, "data", "staging"), UI: ui.Handler()})
+	srv, err := web.New(web.Config{Engine: eng, Store: web.SQLiteStore(st), Runtime: rt, Apps: admin, Lifecycle: admin, TempDir: filepath.Join(home, "data", "staging"), UI: ui.Handler()})
 	if err != nil {
 		t.Fatal(err)
 	}

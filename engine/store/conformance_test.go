@@ -1,0 +1,53 @@
+package store_test
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/engine/store/storetest"
+)
+
+// openSQLite opens a new store in a temporary directory, closed when the
+// test ends.
+func openSQLite(t *testing.T, opts store.Options) *store.SQLite {
+	t.Helper()
+	s, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "cronbox.db"), opts)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func TestSQLiteRuns(t *testing.T) {
+	storetest.Runs(t, func(t *testing.T) store.Runs { return openSQLite(t, store.Options{}) })
+}
+
+func TestSQLiteLoadErrors(t *testing.T) {
+	storetest.LoadErrors(t, func(t *testing.T, now func() time.Time) store.LoadErrors {
+		return openSQLite(t, store.Options{Now: now})
+	})
+}
+
+func TestSQLiteEventLog(t *testing.T) {
+	storetest.EventLog(t, func(t *testing.T, now func() time.Time) store.EventLog {
+		return openSQLite(t, store.Options{Now: now})
+	})
+}
+
+func TestSQLiteKeyValue(t *testing.T) {
+	storetest.KeyValue(t, func(t *testing.T) store.KeyValue { return openSQLite(t, store.Options{}) })
+}
+
+func TestSQLiteRetention(t *testing.T) {
+	storetest.Retention(t, func(t *testing.T) (store.Runs, store.Retention) {
+		s := openSQLite(t, store.Options{})
+		return s, s
+	})
+}

@@ -1,0 +1,84 @@
+package storetest
+
+import (
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"encoding/json"
+	"github.com/cronbox/cronbox/engine/store"
+)
+
+// EventLog checks an implementation of store.EventLog. open returns a new,
+// empty store for each test, whose clock is now.
+func EventLog(t *testing.T, open func(t *testing.T, now func() time.Time) store.EventLog) {
+	t.Run("Events", func(t *testing.T) { eventLogEvents(t, open) })
+}
+
+func eventLogEvents(t *testing.T, open func(t *testing.T, now func() time.Time) store.EventLog) {
+	t.Parallel()
+	s := open(t, fixed(epoch))
+	appends := []struct {
+		name  string
+		event store.Event
+		want  error
+	}{
+		{"system", store.Event{Type: "apps.reloaded"}, nil},
+		{"run of a", store.Event{Type: "run.started", App: "a", Task: "t", Payload: json.RawMessage(`{"run":1}`), Time: epoch.Add(time.Second)}, nil},
+		{"run of b", store.Event{Type: "run.started", App: "b", Task: "t"}, nil},
+		{"task of a", store.Event{Type: "task.disabled", App: "a", Task: "u"}, nil},
+		{"no type", store.Event{App: "a"}, store.ErrInvalid},
+		{"payload not JSON", store.Event{Type: "x", Payload: json.RawMessage("{")}, store.ErrInvalid},
+	}
+	var all []store.Event
+	for _, tt := range appends {
+		t.Run("append "+tt.name, func(t *testing.T) {
+			id, err := s.AppendEvent(t.Context(), tt.event)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("AppendEvent = %d, %v; want %v", id, err, tt.want)
+			}
+			if err == nil {
+				e := tt.event
+				e.ID = id
+				if e.Time.IsZero() {
+					e.Time = epoch // the store's clock
+				}
+				all = append(all, e)
+			}
+		})
+	}
+	tests := []struct {
+		name   string
+		filter store.EventFilter
+		want   []int
+	}{
+		{"all", store.EventFilter{}, []int{0, 1, 2, 3}},
+		{"after", store.EventFilter{AfterID: all[1].ID}, []int{2, 3}},
+		{"limit", store.EventFilter{Limit: 2}, []int{0, 1}},
+		{"app", store.EventFilter{Apps: []string{"a"}}, []int{1, 3}},
+		{"apps", store.EventFilter{Apps: []string{"a", "b"}, AfterID: all[1].ID}, []int{2, 3}},
+		{"no apps", store.EventFilter{Apps: []string{}}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := s.Events(t.Context(), tt.filter)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []store.Event
+			for _, i := range tt.want {
+				want = append(want, all[i])
+			}
+			if !slices.EqualFunc(got, want, eventsEqual) {
+				t.Errorf("Events =\n%+v\nwant\n%+v", got, want)
+			}
+		})
+	}
+}
+
+func eventsEqual(a, b store.Event) bool {
+	return a.ID == b.ID && a.Time.Equal(b.Time) && a.Type == b.Type && a.App == b.App && a.Task == b.Task &&
+		string(a.Payload) == string(b.Payload)
+}

@@ -1,0 +1,460 @@
+package storetest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/cronbox/cronbox/engine/store"
+)
+
+// Runs checks an implementation of store.Runs. open returns a new, empty
+// store for each test; the tests run in parallel.
+func Runs(t *testing.T, open func(t *testing.T) store.Runs) {
+	t.Run("StartRun", func(t *testing.T) { runsStartRun(t, open) })
+	t.Run("FinishRun", func(t *testing.T) { runsFinishRun(t, open) })
+	t.Run("FinishRunFailure", func(t *testing.T) { runsFinishRunFailure(t, open) })
+	t.Run("GetRunNotFound", func(t *testing.T) { runsGetRunNotFound(t, open) })
+	t.Run("RecordSkipped", func(t *testing.T) { runsRecordSkipped(t, open) })
+	t.Run("ListRuns", func(t *testing.T) { runsListRuns(t, open) })
+	t.Run("ListRunsSummaries", func(t *testing.T) { runsListRunsSummaries(t, open) })
+	t.Run("MarkInterrupted", func(t *testing.T) { runsMarkInterrupted(t, open) })
+	t.Run("LastScheduled", func(t *testing.T) { runsLastScheduled(t, open) })
+	t.Run("FinishRunWithLogs", func(t *testing.T) { runsFinishRunWithLogs(t, open) })
+}
+
+// manual returns a manual run of app/task that starts at start.
+func manual(app, task string, start time.Time) store.Run {
+	return store.Run{App: app, Task: task, Trigger: store.TriggerManual, StartTime: start}
+}
+
+// scheduled returns a run of app/task fired for the scheduled time at.
+func scheduled(app, task string, at time.Time) store.Run {
+	return store.Run{App: app, Task: task, Trigger: store.TriggerSchedule, ScheduledTime: at, StartTime: at.Add(time.Millisecond)}
+}
+
+// mustStart starts r or fails the test.
+func mustStart(t *testing.T, s store.Runs, r store.Run) int64 {
+	t.Helper()
+	id, err := s.StartRun(t.Context(), r)
+	if err != nil {
+		t.Fatalf("StartRun(%s/%s): %v", r.App, r.Task, err)
+	}
+	return id
+}
+
+// mustFinish finishes run id with status, a second after start.
+func mustFinish(t *testing.T, s store.Runs, id int64, status store.Status, start time.Time) {
+	t.Helper()
+	end := store.RunEnd{Status: status, EndTime: start.Add(time.Second), Duration: time.Second}
+	if err := s.FinishRun(t.Context(), id, end); err != nil {
+		t.Fatalf("FinishRun(%d): %v", id, err)
+	}
+}
+
+// runsEqual compares runs field by field: times with Equal, JSON by bytes.
+func runsEqual(a, b store.Run) bool {
+	if !a.StartTime.Equal(b.StartTime) || !a.EndTime.Equal(b.EndTime) || !a.ScheduledTime.Equal(b.ScheduledTime) ||
+		!bytes.Equal(a.Input, b.Input) || !bytes.Equal(a.Result, b.Result) {
+		return false
+	}
+	for _, r := range []*store.Run{&a, &b} {
+		r.StartTime, r.EndTime, r.ScheduledTime, r.Input, r.Result = time.Time{}, time.Time{}, time.Time{}, nil, nil
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+func runsStartRun(t *testing.T, open func(*testing.T) store.Runs) {
+	t.Parallel()
+	s := open(t)
+	at := epoch.Add(time.Hour)
+	withInput := scheduled("a", "t", epoch)
+	withInput.TriggeredByUser, withInput.Attempt, withInput.Input = "", 0, json.RawMessage(`{"n":1}`)
+	retry := scheduled("a", "t", at)
+	retry.Trigger, retry.Attempt = store.TriggerRetry, 1
+	catchUp := scheduled("a", "t", at)
+	catchUp.Trigger = store.TriggerCatchUp
+	byUser := manual("a", "t", epoch)
+	byUser.TriggeredByUser = "ada"
+	badInput := manual("a", "t", epoch)
+	badInput.Input = json.RawMessage(`{`)
+	negative := manual("a", "t", epoch)
+	negative.Attempt = -1
+	noTime := scheduled("a", "t", epoch)
+	noTime.ScheduledTime = time.Time{}
+	unknown := manual("a", "t", epoch)
+	unknown.Trigger = "cron"
+
+	// The cases run in order on one store.
+	tests := []struct {
+		name string
+		run  store.Run
+		want error
+	}{
+		{"scheduled with input", withInput, nil},
+		{"manual by user", byUser, nil},
+		{"another scheduled time", scheduled("a", "t", at), nil},
+		{"same scheduled time again", scheduled("a", "t", at), store.ErrDuplicate},
+		{"same time as catch-up", catchUp, store.ErrDuplicate},
+		{"same time as retry", retry, nil},
+		{"same time, other task", scheduled("a", "u", at), nil},
+		{"same time, other app", scheduled("b", "t", at), nil},
+		{"no app", manual("", "t", epoch), store.ErrInvalid},
+		{"no task", manual("a", "", epoch), store.ErrInvalid},
+		{"no start time", manual("a", "t", time.Time{}), store.ErrInvalid},
+		{"unknown trigger", unknown, store.ErrInvalid},
+		{"schedule without scheduled time", noTime, store.ErrInvalid},
+		{"input not JSON", badInput, store.ErrInvalid},
+		{"negative attempt", negative, store.ErrInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id, err := s.StartRun(t.Context(), tt.run)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("StartRun = %d, %v; want %v", id, err, tt.want)
+			}
+			if err != nil {
+				return
+			}
+			got, err := s.GetRun(t.Context(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := tt.run
+			want.ID, want.Status, want.ExitCode = id, store.StatusRunning, -1
+			want.StartTime, want.ScheduledTime = want.StartTime.UTC(), want.ScheduledTime.UTC()
+			if !runsEqual(*got, want) {
+				t.Errorf("GetRun =\n%+v\nwant\n%+v", *got, want)
+			}
+		})
+	}
+}
+
+func runsFinishRun(t *testing.T, open func(*testing.T) store.Runs) {
+	t.Parallel()
+	s := open(t)
+	ctx := t.Context()
+	running := mustStart(t, s, manual("a", "t", epoch))
+	done := mustStart(t, s, manual("a", "t", epoch))
+	mustFinish(t, s, done, store.StatusFailed, epoch)
+	skipped, err := s.RecordSkipped(ctx, store.Run{App: "a", Task: "t", Trigger: store.TriggerManual, StartTime: epoch, Reason: "quota"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := store.RunEnd{
+		Status:     store.StatusSucceeded,
+		EndTime:    epoch.Add(1500 * time.Millisecond),
+		Duration:   1500 * time.Millisecond,
+		ExitCode:   0,
+		Output:     "hello\x00\xff",
+		Result:     json.RawMessage(`{"ok":true}`),
+		PeakMemory: 3 << 20,
+	}
+	tests := []struct {
+		name string
+		id   int64
+		end  store.RunEnd
+		want error
+	}{
+		{"running", running, end, nil},
+		{"again", running, end, store.ErrFinished},
+		{"already finished", done, end, store.ErrFinished},
+		{"skipped", skipped, end, store.ErrFinished},
+		{"unknown", 9999, end, store.ErrNotFound},
+		{"status running", done, store.RunEnd{Status: store.StatusRunning, EndTime: epoch}, store.ErrInvalid},
+		{"status skipped", done, store.RunEnd{Status: store.StatusSkipped, EndTime: epoch}, store.ErrInvalid},
+		{"no end time", done, store.RunEnd{Status: store.StatusFailed}, store.ErrInvalid},
+		{"result not JSON", done, store.RunEnd{Status: store.StatusFailed, EndTime: epoch, Result: json.RawMessage("nope")}, store.ErrInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := s.FinishRun(t.Context(), tt.id, tt.end); !errors.Is(err, tt.want) {
+				t.Errorf("FinishRun = %v, want %v", err, tt.want)
+			}
+		})
+	}
+	got, err := s.GetRun(ctx, running)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := manual("a", "t", epoch)
+	want.ID, want.Status, want.EndTime, want.Duration = running, end.Status, end.EndTime, end.Duration
+	want.Output, want.Result, want.PeakMemory = end.Output, end.Result, end.PeakMemory
+	if !runsEqual(*got, want) {
+		t.Errorf("GetRun =\n%+v\nwant\n%+v", *got, want)
+	}
+}
+
+func runsFinishRunFailure(t *testing.T, open func(*testing.T) store.Runs) {
+	t.Parallel()
+	s := open(t)
+	id := mustStart(t, s, manual("a", "t", epoch))
+	err := s.FinishRun(t.Context(), id, store.RunEnd{Status: store.StatusTrapped, EndTime: epoch.Add(time.Second), ExitCode: -1, Error: "unreachable"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetRun(t.Context(), id)
+	if err != nil || got.ExitCode != -1 || got.Error != "unreachable" || got.Result != nil {
+		t.Errorf("GetRun = %+v, %v", got, err)
+	}
+}
+
+func runsGetRunNotFound(t *testing.T, open func(*testing.T) store.Runs) {
+	t.Parallel()
+	s := open(t)
+	if _, err := s.GetRun(t.Context(), 1); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetRun = %v, want %v", err, store.ErrNotFound)
+	}
+}
+
+func runsRecordSkipped(t *testing.T, open func(*testing.T) store.Runs) {
+	t.Parallel()
+	s := open(t)
+	at := epoch.Add(time.Hour)
+	skip := scheduled("a", "t", at)
+	skip.Reason = "the previous run is still running"
+	noReason := scheduled("a", "t", epoch)
+	tests := []struct {
+		name string
+		run  store.Run
+		want error
+	}{
+		{"scheduled", skip, nil},
+		{"same time again", skip, store.ErrDuplicate},
+		{"no reason", noReason, store.ErrInvalid},
+		{"no app", store.Run{Task: "t", Trigger: store.TriggerManual, StartTime: epoch, Reason: "x"}, store.ErrInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id, err := s.RecordSkipped(t.Context(), tt.run)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("RecordSkipped = %v, want %v", err, tt.want)
+			}
+			if err != nil {
+				return
+			}
+			got, err := s.GetRun(t.Context(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := tt.run
+			want.ID, want.Status, want.ExitCode, want.EndTime = id, store.StatusSkipped, -1, tt.run.StartTime
+			if !runsEqual(*got, want) {
+				t.Errorf("GetRun =\n%+v\nwant\n%+v", *got, want)
+			}
+		})
+	}
+	// A skipped time is a handled time: it cannot be started either.
+	if _, err := s.StartRun(t.Context(), scheduled("a", "t", at)); !errors.Is(err, store.ErrDuplicate) {
+		t.Errorf("StartRun of a skipped time = %v, want %v", err, store.ErrDuplicate)
+	}
+}
+
+func runsListRuns(t *testing.T, open func(*testing.T) store.Runs) {
+	t.Parallel()
+	s := open(t)
+	ctx := t.Context()
+	// IDs 1-9: apps a, b, c round robin; tasks x, y; every third running.
+	var all []store.Run
+	for i := range 9 {
+		r := manual(string(rune('a'+i%3)), []string{"x", "y"}[i%2], epoch.Add(time.Duration(i)*time.Minute))
+		id := mustStart(t, s, r)
+		r.ID, r.Status, r.ExitCode = id, store.StatusRunning, -1
+		if i%3 != 2 {
+			mustFinish(t, s, id, store.StatusSucceeded, r.StartTime)
+			r.Status, r.ExitCode, r.EndTime, r.Duration = store.StatusSucceeded, 0, r.StartTime.Add(time.Second), time.Second
+		}
+		all = append(all, r)
+	}
+	if err := s.FinishRun(ctx, 1, store.RunEnd{Status: store.StatusFailed, EndTime: epoch, Output: "big output"}); !errors.Is(err, store.ErrFinished) {
+		t.Fatal(err)
+	}
+	ids := func(idx ...int) []int64 {
+		var out []int64
+		for _, i := range idx {
+			out = append(out, int64(i))
+		}
+		return out
+	}
+	tests := []struct {
+		name   string
+		filter store.RunFilter
+		want   []int64
+	}{
+		{"all", store.RunFilter{}, ids(9, 8, 7, 6, 5, 4, 3, 2, 1)},
+		{"one app", store.RunFilter{Apps: []string{"a"}}, ids(7, 4, 1)},
+		{"allowed apps", store.RunFilter{Apps: []string{"a", "b"}}, ids(8, 7, 5, 4, 2, 1)},
+		{"no allowed apps", store.RunFilter{Apps: []string{}}, nil},
+		{"unknown app", store.RunFilter{Apps: []string{"zz"}}, nil},
+		{"task", store.RunFilter{Task: "x"}, ids(9, 7, 5, 3, 1)},
+		{"app and task", store.RunFilter{Apps: []string{"a"}, Task: "y"}, ids(4)},
+		{"running", store.RunFilter{Statuses: []store.Status{store.StatusRunning}}, ids(9, 6, 3)},
+		{"two statuses", store.RunFilter{Statuses: []store.Status{store.StatusRunning, store.StatusFailed}}, ids(9, 6, 3)},
+		{"since", store.RunFilter{Since: epoch.Add(6 * time.Minute)}, ids(9, 8, 7)},
+		{"before", store.RunFilter{BeforeID: 4}, ids(3, 2, 1)},
+		{"limit", store.RunFilter{Limit: 2}, ids(9, 8)},
+		{"page", store.RunFilter{BeforeID: 8, Limit: 2}, ids(7, 6)},
+		{"everything", store.RunFilter{Apps: []string{"b", "c"}, Task: "x", Statuses: []store.Status{store.StatusRunning}, Since: epoch, BeforeID: 9, Limit: 5}, ids(3)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := s.ListRuns(t.Context(), tt.filter)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var gotIDs []int64
+			for _, r := range got {
+				gotIDs = append(gotIDs, r.ID)
+				if want := all[r.ID-1]; !runsEqual(r, want) {
+					t.Errorf("run %d =\n%+v\nwant\n%+v", r.ID, r, want)
+				}
+			}
+			if !slices.Equal(gotIDs, tt.want) {
+				t.Errorf("ListRuns = %v, want %v", gotIDs, tt.want)
+			}
+		})
+	}
+}
+
+func runsListRunsSummaries(t *testing.T, open func(*testing.T) store.Runs) {
+	t.Parallel()
+	s := open(t)
+	r := manual("a", "t", epoch)
+	r.Input = json.RawMessage(`[1]`)
+	id := mustStart(t, s, r)
+	err := s.FinishRun(t.Context(), id, store.RunEnd{Status: store.StatusFailed, EndTime: epoch, ExitCode: 3, Output: "out", Error: "exit 3", Result: json.RawMessage(`2`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := s.ListRuns(t.Context(), store.RunFilter{})
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("ListRuns = %v, %v", runs, err)
+	}
+	if got := runs[0]; got.Output != "" || got.Input != nil || got.Result != nil || got.Error != "exit 3" || got.ExitCode != 3 {
+		t.Errorf("summary = %+v; want no output, input or result, but the error and exit code", got)
+	}
+}
+
+func runsMarkInterrupted(t *testing.T, open func(*testing.T) store.Runs) {
+	t.Parallel()
+	s := open(t)
+	ctx := t.Context()
+	a := mustStart(t, s, manual("a", "t", epoch))
+	b := mustStart(t, s, manual("b", "t", epoch))
+	done := mustStart(t, s, manual("a", "t", epoch))
+	mustFinish(t, s, done, store.StatusSucceeded, epoch)
+	now := epoch.Add(90 * time.Second)
+
+	n, err := s.MarkInterrupted(ctx, now)
+	if err != nil || n != 2 {
+		t.Fatalf("MarkInterrupted = %d, %v; want 2", n, err)
+	}
+	for _, id := range []int64{a, b} {
+		r, err := s.GetRun(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status != store.StatusInterrupted || !r.EndTime.Equal(now) || r.Duration != 90*time.Second || r.Error == "" {
+			t.Errorf("run %d = %+v; want interrupted at %v after 90s, with an error", id, r, now)
+		}
+	}
+	if r, _ := s.GetRun(ctx, done); r.Status != store.StatusSucceeded {
+		t.Errorf("finished run became %s", r.Status)
+	}
+	if n, err := s.MarkInterrupted(ctx, now); err != nil || n != 0 {
+		t.Errorf("second MarkInterrupted = %d, %v; want 0", n, err)
+	}
+	if err := s.FinishRun(ctx, a, store.RunEnd{Status: store.StatusSucceeded, EndTime: now}); !errors.Is(err, store.ErrFinished) {
+		t.Errorf("FinishRun of an interrupted run = %v, want %v", err, store.ErrFinished)
+	}
+}
+
+func runsLastScheduled(t *testing.T, open func(*testing.T) store.Runs) {
+	t.Parallel()
+	s := open(t)
+	ctx := t.Context()
+	hour := func(h int) time.Time { return epoch.Add(time.Duration(h) * time.Hour) }
+	mustStart(t, s, scheduled("a", "t", hour(1)))
+	mustStart(t, s, scheduled("a", "t", hour(3)))
+	catchUp := scheduled("a", "t", hour(2))
+	catchUp.Trigger = store.TriggerCatchUp
+	mustStart(t, s, catchUp)
+	retry := scheduled("a", "t", hour(9)) // a retry carries the time, but was not fired for it
+	retry.Trigger = store.TriggerRetry
+	mustStart(t, s, retry)
+	mustStart(t, s, manual("a", "t", hour(10)))
+	mustStart(t, s, scheduled("a", "u", hour(8)))
+	skip := scheduled("b", "t", hour(5))
+	skip.Reason = "quota"
+	if _, err := s.RecordSkipped(ctx, skip); err != nil {
+		t.Fatal(err)
+	}
+	catchUp = scheduled("c", "t", hour(6))
+	catchUp.Trigger = store.TriggerCatchUp
+	mustStart(t, s, catchUp)
+
+	tests := []struct {
+		name, app, task string
+		want            time.Time
+	}{
+		{"schedule", "a", "t", hour(3)},
+		{"other task", "a", "u", hour(8)},
+		{"skipped", "b", "t", hour(5)},
+		{"catch-up", "c", "t", hour(6)},
+		{"none", "a", "none", time.Time{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := s.LastScheduled(t.Context(), tt.app, tt.task)
+			if err != nil || !got.Equal(tt.want) {
+				t.Errorf("LastScheduled = %v, %v; want %v", got, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestFinishRunWithLogs ends a run and appends its last lines in one
+// write; a run that is no longer running gets neither.
+func runsFinishRunWithLogs(t *testing.T, open func(*testing.T) store.Runs) {
+	t.Parallel()
+	s := open(t)
+	ctx := t.Context()
+	id := mustStart(t, s, manual("a", "t", epoch))
+	if err := s.AppendLogs(ctx, id, []store.LogLine{{Time: epoch, Level: "info", Message: "first"}}); err != nil {
+		t.Fatal(err)
+	}
+	end := store.RunEnd{Status: store.StatusSucceeded, EndTime: epoch.Add(time.Second), Duration: time.Second,
+		Logs: []store.LogLine{{Time: epoch, Level: "warn", Message: "second"}, {Time: epoch, Level: "info", Message: "third"}}}
+	if err := s.FinishRun(ctx, id, end); err != nil {
+		t.Fatal(err)
+	}
+	lines, err := s.RunLogs(ctx, id, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range lines {
+		got = append(got, fmt.Sprintf("%d %s %s", l.Seq, l.Level, l.Message))
+	}
+	if want := []string{"1 info first", "2 warn second", "3 info third"}; !slices.Equal(got, want) {
+		t.Errorf("logs %q, want %q", got, want)
+	}
+	if r, err := s.GetRun(ctx, id); err != nil || r.Status != store.StatusSucceeded {
+		t.Fatalf("run %+v, %v", r, err)
+	}
+	// Finishing it again fails, and appends nothing.
+	end.Logs = []store.LogLine{{Time: epoch, Level: "info", Message: "late"}}
+	if err := s.FinishRun(ctx, id, end); !errors.Is(err, store.ErrFinished) {
+		t.Errorf("FinishRun of a finished run = %v, want %v", err, store.ErrFinished)
+	}
+	if lines, _ := s.RunLogs(ctx, id, 0, 10); len(lines) != 3 {
+		t.Errorf("%d lines after the failed FinishRun, want 3", len(lines))
+	}
+}
