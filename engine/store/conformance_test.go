@@ -51,3 +51,33 @@ func TestSQLiteRetention(t *testing.T) {
 		return s, s
 	})
 }
+
+func TestSQLiteOverrides(t *testing.T) {
+	storetest.Overrides(t, func(t *testing.T, now func() time.Time) store.Overrides {
+		return openSQLite(t, store.Options{Now: now})
+	})
+}
+
+func TestSQLiteOutcomes(t *testing.T) {
+	storetest.Outcomes(t, func(t *testing.T, now func() time.Time) storetest.OverridesOutcomes {
+		return openSQLite(t, store.Options{Now: now})
+	})
+}
+
+func TestSQLiteTokens(t *testing.T) {
+	storetest.Tokens(t, func(t *testing.T, now func() time.Time) store.Tokens {
+		return openSQLite(t, store.Options{Now: now})
+	})
+}
+
+func TestSQLiteSessions(t *testing.T) {
+	storetest.Sessions(t, func(t *testing.T, now func() time.Time) store.Sessions {
+		return openSQLite(t, store.Options{Now: now})
+	})
+}
+
+func TestSQLiteTokenSessions(t *testing.T) {
+	storetest.TokenSessions(t, func(t *testing.T, now func() time.Time) storetest.TokensSessions {
+		return openSQLite(t, store.Options{Now: now})
+	})
+}

@@ -420,7 +420,7 @@ func runsLastScheduled(t *testing.T, open func(*testing.T) store.Runs) {
 	}
 }
 
-// TestFinishRunWithLogs ends a run and appends its last lines in one
+// runsFinishRunWithLogs ends a run and appends its last lines in one
 // write; a run that is no longer running gets neither.
 func runsFinishRunWithLogs(t *testing.T, open func(*testing.T) store.Runs) {
 	t.Parallel()
