@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/cronbox/cronbox/engine/app"
 	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/internal/homedir"
 	"github.com/cronbox/cronbox/runtime"
 )
 
@@ -92,7 +92,7 @@ func (e *Engine) Storage(ctx context.Context, name string) (Storage, error) {
 		return Storage{}, fmt.Errorf("storage of %s: %w", name, err)
 	}
 	if files != nil {
-		dir := filepath.Join(e.cfg.Home, "data", "files", name)
+		dir := homedir.Home(e.cfg.Home).Files(name)
 		switch err := files.Measure(dir); {
 		case errors.Is(err, fs.ErrNotExist): // nothing stored yet
 		case err != nil:

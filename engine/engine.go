@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	goruntime "runtime"
 	"sync"
 	"sync/atomic"
@@ -22,6 +21,7 @@ import (
 	"github.com/cronbox/cronbox/engine/app"
 	"github.com/cronbox/cronbox/engine/schedule"
 	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/internal/homedir"
 	"github.com/cronbox/cronbox/runtime"
 )
 
@@ -274,7 +274,7 @@ func New(cfg Config) (*Engine, error) {
 	return e, nil
 }
 
-func (e *Engine) appsDir() string { return filepath.Join(e.cfg.Home, "apps") }
+func (e *Engine) appsDir() string { return homedir.Home(e.cfg.Home).Apps() }
 
 // Start marks the runs a previous process left running as interrupted, loads
 // the apps, schedules the retries a previous process left pending, runs the

@@ -4,12 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 
 	"github.com/cronbox/cronbox/engine/app"
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/hostapi"
+	"github.com/cronbox/cronbox/internal/homedir"
 	"github.com/cronbox/cronbox/runtime"
 )
 
@@ -55,7 +55,7 @@ func NewGuest(home string, kv store.KeyValue, t app.Task, ga GuestApp, runID int
 		Limits: t.Limits,
 	}
 	if perms.Files {
-		dir := filepath.Join(home, "data", "files", t.App)
+		dir := homedir.Home(home).Files(t.App)
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			call.Close()
 			return nil, fmt.Errorf("creating the app's file directory: %w", err)

@@ -19,6 +19,7 @@ import (
 	"github.com/cronbox/cronbox/engine"
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/hostapi"
+	"github.com/cronbox/cronbox/internal/homedir"
 	"github.com/cronbox/cronbox/internal/wasmtest"
 	"github.com/cronbox/cronbox/runtime"
 )
@@ -140,7 +141,7 @@ func newRuntime(ctx context.Context) (*runtime.Runtime, error) {
 // as tasks/t.wasm and perApp tasks given by taskYAML(app, i).
 func writeApps(home string, wasm []byte, apps, perApp, quota int, taskYAML func(a, i int) string) error {
 	for a := range apps {
-		dir := filepath.Join(home, "apps", fmt.Sprintf("a%03d", a))
+		dir := homedir.Home(home).App(fmt.Sprintf("a%03d", a))
 		for _, d := range []string{"config", "tasks"} {
 			if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 				return err
@@ -172,7 +173,7 @@ type bundle struct {
 }
 
 func openBundle(ctx context.Context, home string) (*bundle, error) {
-	st, err := store.Open(ctx, filepath.Join(home, "data", "cronbox.db"), store.Options{})
+	st, err := store.Open(ctx, homedir.Home(home).DB(), store.Options{})
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/internal/bytesize"
 	"github.com/cronbox/cronbox/internal/gobuild"
+	"github.com/cronbox/cronbox/internal/homedir"
 )
 
 // appFlags are the flags of `cronbox app`; each subcommand uses some.
@@ -143,7 +144,7 @@ func appNew(ctx context.Context, e *env, f appFlags, name string) error {
 		}
 	}
 	fmt.Fprintln(e.stdout, "\nNext:")
-	rel := filepath.Join("apps", name)
+	rel := homedir.Home("").App(name)
 	if !built {
 		fmt.Fprintf(e.stdout, "  cronbox build %s\n", rel)
 	}
@@ -247,7 +248,7 @@ func appValidate(ctx context.Context, e *env, f appFlags, name string) (int, err
 	if err != nil {
 		return 0, err
 	}
-	rep, err := lifecycle.Validate(ctx, dir, lifecycle.ValidateOptions{CacheDir: filepath.Join(f.home, "data", "cache")})
+	rep, err := lifecycle.Validate(ctx, dir, lifecycle.ValidateOptions{CacheDir: homedir.Home(f.home).Cache()})
 	if err != nil {
 		return 0, err
 	}
@@ -298,7 +299,7 @@ func appInstall(ctx context.Context, e *env, f appFlags, src string) error {
 	res, err := lifecycle.Install(ctx, f.home, src, lifecycle.InstallOptions{
 		Upgrade:  f.upgrade,
 		Strict:   f.strict,
-		Validate: lifecycle.ValidateOptions{CacheDir: filepath.Join(f.home, "data", "cache")},
+		Validate: lifecycle.ValidateOptions{CacheDir: homedir.Home(f.home).Cache()},
 	})
 	if err != nil {
 		if errors.Is(err, lifecycle.ErrExists) {
@@ -341,7 +342,7 @@ func appUninstall(ctx context.Context, e *env, f appFlags, name string) (int, er
 		if f.purge {
 			what += " and delete its KV, history and files"
 		}
-		fmt.Fprintf(e.stderr, "%s? A backup of the app is kept in %s. [y/N] ", what, filepath.Join(f.home, "data", "backups"))
+		fmt.Fprintf(e.stderr, "%s? A backup of the app is kept in %s. [y/N] ", what, homedir.Home(f.home).Backups())
 		answer, _ := bufio.NewReader(in).ReadString('\n')
 		if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
 			fmt.Fprintln(e.stderr, "\nnot uninstalled")

@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/cronbox/cronbox/engine/app"
 	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/internal/homedir"
 )
 
 func runConfig(ctx context.Context, e *env, args []string) int {
@@ -90,7 +90,7 @@ func configImport(ctx context.Context, e *env, home, file string, st store.Overr
 	}
 	var problems []error
 	for name, list := range byApp {
-		a, err := app.Load(filepath.Join(home, "apps", name), loadOptions())
+		a, err := app.Load(homedir.Home(home).App(name), loadOptions())
 		if err != nil {
 			problems = append(problems, fmt.Errorf("app %s: %w", name, err))
 			continue

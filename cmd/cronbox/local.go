@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/cronbox/cronbox/internal/homedir"
 	"github.com/cronbox/cronbox/web"
 )
 
@@ -26,7 +27,7 @@ import (
 // applies the task's overlap policy and quotas and shows the run live.
 
 // socketPath is the local socket of home.
-func socketPath(home string) string { return filepath.Join(home, "data", "cronbox.sock") }
+func socketPath(home string) string { return homedir.Home(home).Socket() }
 
 // maxSocketPath is the longest path a Unix socket may have (sun_path, less
 // its terminating NUL, on Linux; shorter elsewhere).

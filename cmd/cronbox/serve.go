@@ -16,6 +16,7 @@ import (
 	"github.com/cronbox/cronbox/engine/lifecycle"
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/internal/gobuild"
+	"github.com/cronbox/cronbox/internal/homedir"
 	"github.com/cronbox/cronbox/runtime"
 	"github.com/cronbox/cronbox/web"
 	"github.com/cronbox/cronbox/web/ui"
@@ -83,7 +84,7 @@ func serve(ctx context.Context, e *env, log *slog.Logger, home, listen string, m
 		return err
 	}
 	defer st.Close()
-	rt, err := runtime.New(ctx, runtime.Config{CacheDir: filepath.Join(home, "data", "cache"), HostModules: []runtime.HostModule{hostModule()}})
+	rt, err := runtime.New(ctx, runtime.Config{CacheDir: homedir.Home(home).Cache(), HostModules: []runtime.HostModule{hostModule()}})
 	if err != nil {
 		return err
 	}
@@ -101,7 +102,7 @@ func serve(ctx context.Context, e *env, log *slog.Logger, home, listen string, m
 	// RecordEvents stays off): it is made before the engine starts, to see
 	// every event, and closed after the engine stops, so that the runs the
 	// stop interrupts are recorded too.
-	homeApps := lifecycle.Home{Dir: home, Store: st, CacheDir: filepath.Join(home, "data", "cache")}
+	homeApps := lifecycle.Home{Dir: home, Store: st, CacheDir: homedir.Home(home).Cache()}
 	ws, err := web.New(web.Config{
 		Engine: eng, Store: web.SQLiteStore(st), Runtime: rt, Logger: log, MetricsOpen: metricsOpen, UI: ui.Handler(),
 		Apps:      homeApps,
@@ -165,7 +166,7 @@ func serve(ctx context.Context, e *env, log *slog.Logger, home, listen string, m
 // serve left there. (The folders there are `cronbox app`'s, locked while in
 // use, and cleaned by it.)
 func webTempDir(log *slog.Logger, home string) string {
-	dir := filepath.Join(home, "data", "staging")
+	dir := homedir.Home(home).Staging()
 	for _, pattern := range []string{".upload-*.zip", ".export-*.zip"} {
 		stale, _ := filepath.Glob(filepath.Join(dir, pattern))
 		for _, p := range stale {
@@ -187,7 +188,7 @@ func stopEngine(ctx context.Context, log *slog.Logger, eng *engine.Engine) {
 
 // openStore opens the store of home, at home/data/cronbox.db.
 func openStore(ctx context.Context, home string) (*store.SQLite, error) {
-	return store.Open(ctx, filepath.Join(home, "data", "cronbox.db"), store.Options{})
+	return store.Open(ctx, homedir.Home(home).DB(), store.Options{})
 }
 
 // buildApps builds the Go tasks of every app under home/apps whose .wasm is
@@ -196,7 +197,7 @@ func openStore(ctx context.Context, home string) (*store.SQLite, error) {
 // leave without a module. Tasks in no Go module build against the SDK
 // this binary carries, extracted into home.
 func buildApps(ctx context.Context, log *slog.Logger, home string) {
-	appsDir := filepath.Join(home, "apps")
+	appsDir := homedir.Home(home).Apps()
 	entries, err := os.ReadDir(appsDir)
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
@@ -224,7 +225,7 @@ func buildApps(ctx context.Context, log *slog.Logger, home string) {
 			}
 			if noGo != nil {
 				log.Warn("a task's module is missing or older than its source, and there is no Go toolchain to build it",
-					"module", t.Out, "run", "cronbox build "+filepath.Join("apps", ent.Name()), "err", noGo)
+					"module", t.Out, "run", "cronbox build "+homedir.Home("").App(ent.Name()), "err", noGo)
 				break
 			}
 			start := time.Now()

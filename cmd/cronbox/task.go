@@ -15,6 +15,7 @@ import (
 
 	"github.com/cronbox/cronbox/engine/app"
 	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/internal/homedir"
 )
 
 func runTask(ctx context.Context, e *env, args []string) int {
@@ -168,7 +169,7 @@ func loadTasks(ctx context.Context, warn io.Writer, home string, st store.Overri
 		}
 		ovs = append(ovs, ao)
 	}
-	dir := filepath.Join(home, "apps")
+	dir := homedir.Home(home).Apps()
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
@@ -298,7 +299,7 @@ func setEnabled(ctx context.Context, stdout io.Writer, home string, st overrideS
 		found = found || t.App == appName && t.Name == task
 	}
 	if !found {
-		return fmt.Errorf("no task %s/%s in %s", appName, task, filepath.Join(home, "apps"))
+		return fmt.Errorf("no task %s/%s in %s", appName, task, homedir.Home(home).Apps())
 	}
 	o := store.Override{App: appName, Task: task}
 	stored, err := st.Overrides(ctx)

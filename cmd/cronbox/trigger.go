@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"os"
 	"os/user"
-	"path/filepath"
 	"time"
 
 	"github.com/cronbox/cronbox/engine"
 	"github.com/cronbox/cronbox/engine/app"
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/hostapi"
+	"github.com/cronbox/cronbox/internal/homedir"
 	"github.com/cronbox/cronbox/runtime"
 )
 
@@ -33,7 +33,7 @@ type triggerStore interface {
 }
 
 func triggerTask(ctx context.Context, e *env, home string, st triggerStore, appName, task string, input json.RawMessage) (store.Run, error) {
-	a, err := app.Load(filepath.Join(home, "apps", appName), loadOptions())
+	a, err := app.Load(homedir.Home(home).App(appName), loadOptions())
 	if err != nil {
 		return store.Run{}, err
 	}
@@ -68,7 +68,7 @@ func triggerTask(ctx context.Context, e *env, home string, st triggerStore, appN
 		return store.Run{}, fmt.Errorf("task %s/%s has errors:\n%w", appName, task, errors.Join(errs...))
 	}
 
-	rt, err := runtime.New(ctx, runtime.Config{CacheDir: filepath.Join(home, "data", "cache"), HostModules: []runtime.HostModule{hostModule()}})
+	rt, err := runtime.New(ctx, runtime.Config{CacheDir: homedir.Home(home).Cache(), HostModules: []runtime.HostModule{hostModule()}})
 	if err != nil {
 		return store.Run{}, err
 	}

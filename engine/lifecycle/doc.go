@@ -8,12 +8,6 @@
 // watches the folder never sees half an app. A running engine picks the
 // change up on its own; nothing needs a restart.
 //
-// The layout of a home that the package uses:
-//
-//	apps/<name>/              the installed apps
-//	data/staging/             work folders of installs and removals under way
-//	data/backups/             a zip of each app before it is replaced or removed
-//	data/exports/             where exports go unless told otherwise
-//	data/sdk/<hash>/          the Go SDK that new apps build against
-//	data/files/<name>/        the app's files (removed by a purge)
+// The layout of a home (apps/, data/staging, data/backups, data/exports,
+// data/sdk, data/files) is package internal/homedir's.
 package lifecycle

@@ -17,6 +17,7 @@ import (
 
 	"github.com/cronbox/cronbox/engine/app"
 	"github.com/cronbox/cronbox/internal/bytesize"
+	"github.com/cronbox/cronbox/internal/homedir"
 )
 
 // zipTime is the time of every entry of an export, so that exports of the
@@ -74,7 +75,7 @@ func ExportFile(home, name, outDir string, now time.Time, lim Limits) (string, *
 		return "", nil, fmt.Errorf("exporting app %s: %w", name, err)
 	}
 	if outDir == "" {
-		outDir = filepath.Join(home, "data", "exports")
+		outDir = homedir.Home(home).Exports()
 	}
 	p, m, err := exportTo(dir, name, outDir, func(version string) string { return ExportName(name, version, now) }, lim, false)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/cronbox/cronbox/engine/app"
 	"github.com/cronbox/cronbox/internal/bytesize"
+	"github.com/cronbox/cronbox/internal/homedir"
 )
 
 // InstallOptions adjust Install.
@@ -119,7 +120,7 @@ func installDir(ctx context.Context, home, src string, opts InstallOptions) (*In
 	if err := precheck(home, name, opts); err != nil {
 		return nil, err
 	}
-	if target, err := filepath.Abs(filepath.Join(home, "apps", name)); err == nil {
+	if target, err := filepath.Abs(homedir.Home(home).App(name)); err == nil {
 		if same, _ := sameFile(abs, target); same {
 			return nil, fmt.Errorf("%s is the installed app itself", src)
 		}
@@ -179,7 +180,7 @@ func installStaged(ctx context.Context, home, name string, opts InstallOptions, 
 	if err != nil {
 		return nil, err
 	}
-	rep.Dir = filepath.Join(home, "apps", name)
+	rep.Dir = homedir.Home(home).App(name)
 	if !rep.OK(opts.Strict) {
 		return nil, &ValidationError{Report: rep, Strict: opts.Strict}
 	}
@@ -190,7 +191,7 @@ func installStaged(ctx context.Context, home, name string, opts InstallOptions, 
 			return nil, err
 		}
 	}
-	target := filepath.Join(home, "apps", name)
+	target := homedir.Home(home).App(name)
 	res := &Installed{App: name, Dir: target, Version: rep.Version, Files: files, Verified: verified, Report: rep}
 	if opts.Upgrade {
 		if _, err := os.Lstat(target); err == nil {
@@ -313,7 +314,7 @@ func backup(home, name string, now time.Time) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	out := filepath.Join(home, "data", "backups")
+	out := homedir.Home(home).Backups()
 	// A backup takes whatever the app holds, within generous limits.
 	lim := Limits{MaxFileSize: 1 << 30, MaxTotalSize: 1 << 34, MaxFiles: 1_000_000}
 	p, _, err := exportTo(dir, name, out, func(version string) string {

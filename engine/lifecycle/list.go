@@ -9,6 +9,7 @@ import (
 	"sort"
 
 	"github.com/cronbox/cronbox/engine/app"
+	"github.com/cronbox/cronbox/internal/homedir"
 )
 
 // Info describes an installed app, as its files say (runtime overrides
@@ -67,7 +68,7 @@ type TaskInfo struct {
 // List describes every app in home's apps folder, by name. Folders whose
 // names are not app names are left out, as the engine leaves them out.
 func List(home string) ([]Info, error) {
-	ents, err := os.ReadDir(filepath.Join(home, "apps"))
+	ents, err := os.ReadDir(homedir.Home(home).Apps())
 	if errors.Is(err, os.ErrNotExist) {
 		return []Info{}, nil
 	}

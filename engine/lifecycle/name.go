@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/cronbox/cronbox/engine/app"
+	"github.com/cronbox/cronbox/internal/homedir"
 )
 
 // ErrNotFound is wrapped by the errors about an app that is not installed.
@@ -32,7 +32,7 @@ func Dir(home, name string) (string, error) {
 	if err := CheckName(name); err != nil {
 		return "", err
 	}
-	return filepath.Join(home, "apps", name), nil
+	return homedir.Home(home).App(name), nil
 }
 
 // existing returns the folder of the installed app name, or an error

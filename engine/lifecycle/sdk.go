@@ -9,13 +9,14 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 
 	"github.com/cronbox/cronbox"
+
+	"github.com/cronbox/cronbox/internal/homedir"
 )
 
 // SDKModule is the module path of the Go SDK.
@@ -92,7 +93,7 @@ func EnsureSDK(home string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("extracting the SDK: %w", err)
 	}
-	parent := filepath.Join(home, "data", "sdk")
+	parent := homedir.Home(home).SDK()
 	dir := filepath.Join(parent, s.hash)
 	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
 		return dir, nil
@@ -137,5 +138,5 @@ func sdkReplace() string {
 	if err != nil {
 		return ""
 	}
-	return path.Join("..", "..", "data", "sdk", s.hash)
+	return homedir.SDKFromApp(s.hash)
 }

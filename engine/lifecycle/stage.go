@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/cronbox/cronbox/internal/homedir"
 )
 
 // staleAge is how old a work folder without a lock must be before it is
@@ -25,7 +27,7 @@ type stage struct {
 	hook func(op, path string) error
 }
 
-func stagingDir(home string) string { return filepath.Join(home, "data", "staging") }
+func stagingDir(home string) string { return homedir.Home(home).Staging() }
 
 // newStage makes a work folder, first removing those that crashed
 // operations left behind.

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/cronbox/cronbox/internal/homedir"
 )
 
 // AppDataDeleter removes what a store holds for an app: its KV, history
@@ -80,7 +82,7 @@ func Uninstall(ctx context.Context, home, name string, opts UninstallOptions) (*
 		if err := opts.Store.DeleteAppData(ctx, name); err != nil {
 			return res, fmt.Errorf("uninstalling app %s: the app is removed, but purging its data failed: %w", name, err)
 		}
-		if err := os.RemoveAll(filepath.Join(home, "data", "files", name)); err != nil {
+		if err := os.RemoveAll(homedir.Home(home).Files(name)); err != nil {
 			return res, fmt.Errorf("uninstalling app %s: the app is removed, but purging its files failed: %w", name, err)
 		}
 		res.Purged = true

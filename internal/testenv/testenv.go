@@ -4,11 +4,11 @@ package testenv
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/hostapi"
+	"github.com/cronbox/cronbox/internal/homedir"
 	"github.com/cronbox/cronbox/internal/wasmtest"
 	"github.com/cronbox/cronbox/runtime"
 )
@@ -19,7 +19,7 @@ import (
 func Open(t testing.TB, home string) (*store.SQLite, *runtime.Runtime) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(home, "data", "cronbox.db"), store.Options{})
+	st, err := store.Open(ctx, homedir.Home(home).DB(), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
