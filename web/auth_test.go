@@ -7,14 +7,17 @@ import (
 	"testing"
 
 	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/web/ui"
 )
 
+// TestSecurityHeaders checks the headers of the API's responses; the
+// Content-Security-Policy is the UI's, the one source of it.
 func TestSecurityHeaders(t *testing.T) {
 	f := newFixture(t)
 	for _, path := range []string{"/healthz", "/api/v1/tasks", "/api/v1/nope", "/api/v1/openapi.json", "/metrics"} {
 		resp := f.send(req{method: "GET", path: path, token: "admin"})
 		for k, v := range map[string]string{
-			"Content-Security-Policy": cspPolicy, "X-Content-Type-Options": "nosniff",
+			"Content-Security-Policy": ui.CSP, "X-Content-Type-Options": "nosniff",
 			"Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
 		} {
 			if got := resp.header.Get(k); got != v {

@@ -26,6 +26,7 @@ import (
 	"github.com/cronbox/cronbox/engine/lifecycle"
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/runtime"
+	"github.com/cronbox/cronbox/web/ui"
 )
 
 // AppAdmin changes apps on disk for the API: the engine only reads them.
@@ -357,14 +358,13 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// cspPolicy allows the UI's own scripts, styles and requests only.
-const cspPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-
-// securityHeaders sets the headers every response carries.
+// securityHeaders sets the headers every response carries. The
+// Content-Security-Policy is the one the UI is written for (ui.CSP): it
+// allows the UI's own scripts, styles, images and requests only.
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", cspPolicy)
+		h.Set("Content-Security-Policy", ui.CSP)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")

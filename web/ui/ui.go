@@ -28,8 +28,9 @@ import (
 //go:embed static
 var static embed.FS
 
-// CSP is the Content-Security-Policy the UI is written for. Handler sets
-// it on its responses unless the server set one already.
+// CSP is the Content-Security-Policy the UI is written for, and the one
+// source of it: the server (package web) sets it on every response, and
+// Handler sets it on its own unless the server set one already.
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; " +
 	"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
