@@ -71,26 +71,80 @@ func (in *invocation) storeFailed(err error, format string, args ...any) Errno {
 	return in.fail(EIO, "%s: %v", op, err)
 }
 
-func kvGet(in *invocation, p []uint64) Errno {
-	keyPtr, keyLen := api.DecodeU32(p[0]), api.DecodeU32(p[1])
-	outPtr, outCap, lenPtr := api.DecodeU32(p[2]), api.DecodeU32(p[3]), api.DecodeU32(p[4])
-	if !in.inRange(keyPtr, keyLen) {
-		return in.fault("key", keyPtr, keyLen)
+// kvArg is a string argument of a KV host function: a key, a key prefix
+// (which may be empty) or the value.
+type kvArg struct {
+	what   string
+	ptr, n uint32
+	prefix bool
+}
+
+// kvOut is the output buffer of a KV host function.
+type kvOut struct{ ptr, cap, lenPtr uint32 }
+
+// kvBegin is what every KV host function does before it calls the KV, in
+// the order that decides which error a guest gets: the ranges of its keys,
+// of its value (if any) and of its output buffer (if any); the app's kv
+// permission; each key read and checked; the value held to its limit and
+// read; and the run's end. It returns the KV, the keys in the order given
+// and the value.
+func (in *invocation) kvBegin(keys []kvArg, value *kvArg, out *kvOut) (KV, []string, []byte, Errno) {
+	args := keys
+	if value != nil {
+		args = append(args[:len(args):len(args)], *value)
 	}
-	if e := in.checkOut(outPtr, outCap, lenPtr); e != OK {
-		return e
+	for _, a := range args {
+		if !in.inRange(a.ptr, a.n) {
+			return nil, nil, nil, in.fault(a.what, a.ptr, a.n)
+		}
+	}
+	if out != nil {
+		if e := in.checkOut(out.ptr, out.cap, out.lenPtr); e != OK {
+			return nil, nil, nil, e
+		}
 	}
 	kv, e := in.kvOrDenied()
 	if e != OK {
-		return e
+		return nil, nil, nil, e
 	}
-	key, e := in.readKey("key", keyPtr, keyLen, false)
+	strs := make([]string, len(keys))
+	for i, a := range keys {
+		if strs[i], e = in.readKey(a.what, a.ptr, a.n, a.prefix); e != OK {
+			return nil, nil, nil, e
+		}
+	}
+	var val []byte
+	if value != nil {
+		if limit := in.call.Limits.maxValue(); uint64(value.n) > uint64(limit) {
+			return nil, nil, nil, in.fail(ETOOLARGE, "value of %d bytes exceeds the limit of %d bytes", value.n, limit)
+		}
+		if val, e = in.read(value.what, value.ptr, value.n); e != OK {
+			return nil, nil, nil, e
+		}
+	}
+	if e, stop := in.canceled(); stop {
+		return nil, nil, nil, e
+	}
+	return kv, strs, val, OK
+}
+
+// kvKey is the key argument at p[0], p[1].
+func kvKey(p []uint64) []kvArg {
+	return []kvArg{{what: "key", ptr: api.DecodeU32(p[0]), n: api.DecodeU32(p[1])}}
+}
+
+// kvOutAt is the output buffer whose arguments start at p[i].
+func kvOutAt(p []uint64, i int) *kvOut {
+	return &kvOut{ptr: api.DecodeU32(p[i]), cap: api.DecodeU32(p[i+1]), lenPtr: api.DecodeU32(p[i+2])}
+}
+
+func kvGet(in *invocation, p []uint64) Errno {
+	out := kvOutAt(p, 2)
+	kv, keys, _, e := in.kvBegin(kvKey(p), nil, out)
 	if e != OK {
 		return e
 	}
-	if e, stop := in.canceled(); stop {
-		return e
-	}
+	key := keys[0]
 	v, ok, err := kv.Get(in.ctx, key)
 	if err != nil {
 		return in.storeFailed(err, "getting key %q", key)
@@ -98,36 +152,15 @@ func kvGet(in *invocation, p []uint64) Errno {
 	if !ok {
 		return in.fail(ENOTFOUND, "key %q not found", key)
 	}
-	return in.write(outPtr, outCap, lenPtr, v)
+	return in.write(out.ptr, out.cap, out.lenPtr, v)
 }
 
 func kvSet(in *invocation, p []uint64) Errno {
-	keyPtr, keyLen := api.DecodeU32(p[0]), api.DecodeU32(p[1])
-	valPtr, valLen := api.DecodeU32(p[2]), api.DecodeU32(p[3])
-	if !in.inRange(keyPtr, keyLen) {
-		return in.fault("key", keyPtr, keyLen)
-	}
-	if !in.inRange(valPtr, valLen) {
-		return in.fault("value", valPtr, valLen)
-	}
-	kv, e := in.kvOrDenied()
+	kv, keys, val, e := in.kvBegin(kvKey(p), &kvArg{what: "value", ptr: api.DecodeU32(p[2]), n: api.DecodeU32(p[3])}, nil)
 	if e != OK {
 		return e
 	}
-	key, e := in.readKey("key", keyPtr, keyLen, false)
-	if e != OK {
-		return e
-	}
-	if limit := in.call.Limits.maxValue(); uint64(valLen) > uint64(limit) {
-		return in.fail(ETOOLARGE, "value of %d bytes exceeds the limit of %d bytes", valLen, limit)
-	}
-	val, e := in.read("value", valPtr, valLen)
-	if e != OK {
-		return e
-	}
-	if e, stop := in.canceled(); stop {
-		return e
-	}
+	key := keys[0]
 	if err := kv.Set(in.ctx, key, val); err != nil {
 		if errors.Is(err, ErrQuota) {
 			return in.fail(ELIMIT, "setting key %q: %v", key, err)
@@ -138,55 +171,27 @@ func kvSet(in *invocation, p []uint64) Errno {
 }
 
 func kvDelete(in *invocation, p []uint64) Errno {
-	keyPtr, keyLen := api.DecodeU32(p[0]), api.DecodeU32(p[1])
-	if !in.inRange(keyPtr, keyLen) {
-		return in.fault("key", keyPtr, keyLen)
-	}
-	kv, e := in.kvOrDenied()
+	kv, keys, _, e := in.kvBegin(kvKey(p), nil, nil)
 	if e != OK {
 		return e
 	}
-	key, e := in.readKey("key", keyPtr, keyLen, false)
-	if e != OK {
-		return e
-	}
-	if e, stop := in.canceled(); stop {
-		return e
-	}
-	if err := kv.Delete(in.ctx, key); err != nil {
-		return in.storeFailed(err, "deleting key %q", key)
+	if err := kv.Delete(in.ctx, keys[0]); err != nil {
+		return in.storeFailed(err, "deleting key %q", keys[0])
 	}
 	return OK
 }
 
 func kvList(in *invocation, p []uint64) Errno {
-	prefixPtr, prefixLen := api.DecodeU32(p[0]), api.DecodeU32(p[1])
-	afterPtr, afterLen := api.DecodeU32(p[2]), api.DecodeU32(p[3])
-	outPtr, outCap, lenPtr := api.DecodeU32(p[4]), api.DecodeU32(p[5]), api.DecodeU32(p[6])
-	if !in.inRange(prefixPtr, prefixLen) {
-		return in.fault("prefix", prefixPtr, prefixLen)
-	}
-	if !in.inRange(afterPtr, afterLen) {
-		return in.fault("after", afterPtr, afterLen)
-	}
-	if e := in.checkOut(outPtr, outCap, lenPtr); e != OK {
-		return e
-	}
-	kv, e := in.kvOrDenied()
+	out := kvOutAt(p, 4)
+	kv, keys, _, e := in.kvBegin([]kvArg{
+		{what: "prefix", ptr: api.DecodeU32(p[0]), n: api.DecodeU32(p[1]), prefix: true},
+		{what: "after", ptr: api.DecodeU32(p[2]), n: api.DecodeU32(p[3]), prefix: true},
+	}, nil, out)
 	if e != OK {
 		return e
 	}
-	prefix, e := in.readKey("prefix", prefixPtr, prefixLen, true)
-	if e != OK {
-		return e
-	}
-	after, e := in.readKey("after", afterPtr, afterLen, true)
-	if e != OK {
-		return e
-	}
-	if e, stop := in.canceled(); stop {
-		return e
-	}
+	prefix, after := keys[0], keys[1]
+	outPtr, outCap, lenPtr := out.ptr, out.cap, out.lenPtr
 	// Every key takes at least 2 bytes, so out_cap/2 keys always suffice.
 	batch := max(1, int(min(outCap/2, kvListBatch)))
 	var buf []byte
