@@ -86,65 +86,124 @@ func (t *table) list(prefix, after string, limit int) []string {
 	return out
 }
 
-// MemoryKV is a KV held in memory, safe for concurrent use. Its zero value
-// is not usable; create one with NewMemoryKV.
-type MemoryKV struct {
-	mu sync.RWMutex
-	t  table
+// tableKV is the KV that MemoryKV and FileKV share: a table behind a
+// mutex, with hooks that FileKV fills to read the table from its file
+// once and write it back after every change.
+type tableKV struct {
+	// load returns the table's first contents, at the first operation
+	// (and again after a failure). Nil: an empty table.
+	load func() (map[string][]byte, error)
+	// save stores the table after a change; a change it fails is undone.
+	// Nil: nothing to store.
+	save func(values map[string][]byte) error
+
+	mu     sync.Mutex
+	loaded bool
+	t      table
 }
 
-var _ KV = (*MemoryKV)(nil)
+// lock takes the mutex once ctx is not done and the table is loaded; the
+// caller unlocks k.mu when it returns nil.
+func (k *tableKV) lock(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	k.mu.Lock()
+	if k.loaded {
+		return nil
+	}
+	var values map[string][]byte
+	if k.load != nil {
+		var err error
+		if values, err = k.load(); err != nil {
+			k.mu.Unlock()
+			return err
+		}
+	}
+	k.t, k.loaded = newTable(values), true
+	return nil
+}
 
-// NewMemoryKV returns an empty MemoryKV.
-func NewMemoryKV() *MemoryKV {
-	return &MemoryKV{t: newTable(nil)}
+// saved stores the table after a change, or undoes the change with undo;
+// k.mu is held.
+func (k *tableKV) saved(undo func()) error {
+	if k.save == nil {
+		return nil
+	}
+	if err := k.save(k.t.values); err != nil {
+		undo()
+		return err
+	}
+	return nil
 }
 
 // Get implements KV.
-func (m *MemoryKV) Get(ctx context.Context, key string) ([]byte, bool, error) {
-	if err := ctx.Err(); err != nil {
+func (k *tableKV) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	if err := k.lock(ctx); err != nil {
 		return nil, false, err
 	}
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	v, ok := m.t.get(key)
+	defer k.mu.Unlock()
+	v, ok := k.t.get(key)
 	return slices.Clone(v), ok, nil
 }
 
 // Set implements KV.
-func (m *MemoryKV) Set(ctx context.Context, key string, value []byte) error {
+func (k *tableKV) Set(ctx context.Context, key string, value []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if err := checkKey(key); err != nil {
 		return err
 	}
-	v := append([]byte{}, value...)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.t.set(key, v)
-	return nil
+	if err := k.lock(ctx); err != nil {
+		return err
+	}
+	defer k.mu.Unlock()
+	old, had := k.t.get(key)
+	k.t.set(key, append([]byte{}, value...))
+	return k.saved(func() {
+		if had {
+			k.t.set(key, old)
+		} else {
+			k.t.delete(key)
+		}
+	})
 }
 
 // Delete implements KV.
-func (m *MemoryKV) Delete(ctx context.Context, key string) error {
-	if err := ctx.Err(); err != nil {
+func (k *tableKV) Delete(ctx context.Context, key string) error {
+	if err := k.lock(ctx); err != nil {
 		return err
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.t.delete(key)
-	return nil
+	defer k.mu.Unlock()
+	old, had := k.t.get(key)
+	if !had {
+		return nil
+	}
+	k.t.delete(key)
+	return k.saved(func() { k.t.set(key, old) })
 }
 
 // List implements KV. A limit of 0 or less lists nothing.
-func (m *MemoryKV) List(ctx context.Context, prefix, after string, limit int) ([]string, error) {
-	if err := ctx.Err(); err != nil {
+func (k *tableKV) List(ctx context.Context, prefix, after string, limit int) ([]string, error) {
+	if err := k.lock(ctx); err != nil {
 		return nil, err
 	}
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	return m.t.list(prefix, after, limit), nil
+	defer k.mu.Unlock()
+	return k.t.list(prefix, after, limit), nil
+}
+
+// MemoryKV is a KV held in memory, safe for concurrent use. Create one
+// with NewMemoryKV.
+type MemoryKV struct {
+	tableKV
+}
+
+var _ KV = (*MemoryKV)(nil)
+
+// NewMemoryKV returns an empty MemoryKV.
+func NewMemoryKV() *MemoryKV {
+	return &MemoryKV{}
 }
 
 // FileKV is a KV kept in one JSON file. The file is read at the first
@@ -154,12 +213,12 @@ func (m *MemoryKV) List(ctx context.Context, prefix, after string, limit int) ([
 // namespaces (up to some tens of thousands of keys); a busy app wants the
 // engine's store. A FileKV is safe for concurrent use, but only one FileKV
 // (in one process) may use a file at a time.
+//
+// Its Set and Delete have the change on disk when they return; a change
+// that could not be written is undone and returns the error.
 type FileKV struct {
+	tableKV
 	path string
-
-	mu     sync.Mutex
-	loaded bool
-	t      table
 }
 
 var _ KV = (*FileKV)(nil)
@@ -190,36 +249,33 @@ func OpenFileKV(path string) (*FileKV, error) {
 	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("opening kv file %s: not a regular file", path)
 	}
-	return &FileKV{path: path}, nil
+	f := &FileKV{path: path}
+	f.load, f.save = f.loadFile, f.saveFile
+	return f, nil
 }
 
-// load reads the file once; f.mu is held.
-func (f *FileKV) load() error {
-	if f.loaded {
-		return nil
-	}
+// loadFile reads the file; f.mu is held.
+func (f *FileKV) loadFile() (map[string][]byte, error) {
 	b, err := os.ReadFile(f.path)
 	var data fileData
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 	case err != nil:
-		return fmt.Errorf("loading kv file: %w", err)
+		return nil, fmt.Errorf("loading kv file: %w", err)
 	default:
 		if err := json.Unmarshal(b, &data); err != nil {
-			return fmt.Errorf("loading kv file %s: %w", f.path, err)
+			return nil, fmt.Errorf("loading kv file %s: %w", f.path, err)
 		}
 		if data.Format != fileFormat {
-			return fmt.Errorf("loading kv file %s: unknown format %d", f.path, data.Format)
+			return nil, fmt.Errorf("loading kv file %s: unknown format %d", f.path, data.Format)
 		}
 	}
-	f.t = newTable(data.Entries)
-	f.loaded = true
-	return nil
+	return data.Entries, nil
 }
 
-// save writes the table to the file atomically; f.mu is held.
-func (f *FileKV) save() error {
-	b, err := json.Marshal(fileData{Format: fileFormat, Entries: f.t.values})
+// saveFile writes values to the file atomically; f.mu is held.
+func (f *FileKV) saveFile(values map[string][]byte) error {
+	b, err := json.Marshal(fileData{Format: fileFormat, Entries: values})
 	if err != nil {
 		return fmt.Errorf("saving kv file: %w", err)
 	}
@@ -248,79 +304,4 @@ func (f *FileKV) save() error {
 		d.Close()
 	}
 	return nil
-}
-
-// Get implements KV.
-func (f *FileKV) Get(ctx context.Context, key string) ([]byte, bool, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, false, err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.load(); err != nil {
-		return nil, false, err
-	}
-	v, ok := f.t.get(key)
-	return slices.Clone(v), ok, nil
-}
-
-// Set implements KV. The change is on disk when Set returns.
-func (f *FileKV) Set(ctx context.Context, key string, value []byte) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := checkKey(key); err != nil {
-		return err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.load(); err != nil {
-		return err
-	}
-	old, had := f.t.get(key)
-	f.t.set(key, append([]byte{}, value...))
-	if err := f.save(); err != nil {
-		if had {
-			f.t.set(key, old)
-		} else {
-			f.t.delete(key)
-		}
-		return err
-	}
-	return nil
-}
-
-// Delete implements KV. The change is on disk when Delete returns.
-func (f *FileKV) Delete(ctx context.Context, key string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.load(); err != nil {
-		return err
-	}
-	old, had := f.t.get(key)
-	if !had {
-		return nil
-	}
-	f.t.delete(key)
-	if err := f.save(); err != nil {
-		f.t.set(key, old)
-		return err
-	}
-	return nil
-}
-
-// List implements KV. A limit of 0 or less lists nothing.
-func (f *FileKV) List(ctx context.Context, prefix, after string, limit int) ([]string, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.load(); err != nil {
-		return nil, err
-	}
-	return f.t.list(prefix, after, limit), nil
 }
