@@ -5,6 +5,10 @@ package cronbox
 
 import "embed"
 
+// SDKModule is the module path of the Go SDK: this module's, which the
+// SDK's go.mod names and an app's go.mod requires.
+const SDKModule = "github.com/cronbox/cronbox"
+
 // SDKSource is the source of packages sdk and sdk/sdkhttp, with the
 // module's go.mod, at their paths in this module. Test files are included;
 // whoever extracts the SDK leaves them out.

@@ -15,12 +15,8 @@ import (
 	"sync"
 
 	"github.com/cronbox/cronbox"
-
 	"github.com/cronbox/cronbox/internal/homedir"
 )
-
-// SDKModule is the module path of the Go SDK.
-const SDKModule = "github.com/cronbox/cronbox"
 
 // sdkFiles is the SDK as extracted: its files by slash path, without
 // tests, under a go.mod of its own that requires nothing (the SDK imports
@@ -46,7 +42,7 @@ var loadSDK = sync.OnceValues(func() (*sdkFiles, error) {
 	if s.goVersion == "" {
 		return nil, errors.New("the embedded go.mod names no Go version")
 	}
-	s.files["go.mod"] = fmt.Appendf(nil, "module %s\n\ngo %s\n", SDKModule, s.goVersion)
+	s.files["go.mod"] = fmt.Appendf(nil, "module %s\n\ngo %s\n", cronbox.SDKModule, s.goVersion)
 	err = fs.WalkDir(cronbox.SDKSource, "sdk", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || strings.HasSuffix(p, "_test.go") {
 			return err

@@ -14,6 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/cronbox/cronbox"
 	"github.com/cronbox/cronbox/engine/app"
 )
 
@@ -142,7 +143,7 @@ func newData(name string, opts NewOptions) (templateData, error) {
 		Date:        opts.Now.Format("2006-01-02"),
 		Task:        TemplateTask,
 		GoVersion:   s.goVersion,
-		SDKModule:   SDKModule,
+		SDKModule:   cronbox.SDKModule,
 		SDKReplace:  sdkReplace(),
 	}, nil
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cronbox/cronbox"
 	"github.com/cronbox/cronbox/engine/app"
 )
 
@@ -143,7 +144,7 @@ func TestSDKSource(t *testing.T) {
 		for _, imp := range f.Imports {
 			path, _ := strconv.Unquote(imp.Path.Value)
 			first, _, _ := strings.Cut(path, "/")
-			if strings.Contains(first, ".") && !strings.HasPrefix(path, SDKModule+"/sdk") {
+			if strings.Contains(first, ".") && !strings.HasPrefix(path, cronbox.SDKModule+"/sdk") {
 				t.Errorf("%s imports %s, which is neither the standard library nor the SDK", p, path)
 			}
 		}

@@ -17,6 +17,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/cronbox/cronbox"
 )
 
 // ErrNoToolchain is returned when no Go toolchain can be found.
@@ -83,7 +85,7 @@ func BuildWith(ctx context.Context, srcDir, out string, opts Options) error {
 	env := append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
 	if !inModule(absSrc) {
 		if opts.SDK == nil {
-			return fmt.Errorf("building %s: it is in no Go module (no go.mod in it or above it); add one that requires %s, as `cronbox app new` does", srcDir, sdkModule)
+			return fmt.Errorf("building %s: it is in no Go module (no go.mod in it or above it); add one that requires %s, as `cronbox app new` does", srcDir, cronbox.SDKModule)
 		}
 		overlay, cleanup, err := standalone(absSrc, opts.SDK)
 		if err != nil {
@@ -111,9 +113,6 @@ func BuildWith(ctx context.Context, srcDir, out string, opts Options) error {
 	}
 	return nil
 }
-
-// sdkModule is the module path of the Cronbox SDK.
-const sdkModule = "github.com/cronbox/cronbox"
 
 // inModule reports whether dir or a folder above it has a go.mod.
 func inModule(dir string) bool {
@@ -151,7 +150,7 @@ func standalone(dir string, sdk func() (string, error)) (overlay string, cleanup
 	}
 	cleanup = func() { os.RemoveAll(tmp) }
 	gomod := fmt.Sprintf("module cronbox.local/task\n\ngo %s\n\nrequire %s v0.0.0\n\nreplace %s => %s\n",
-		goVer, sdkModule, sdkModule, strconv.Quote(sdkDir))
+		goVer, cronbox.SDKModule, cronbox.SDKModule, strconv.Quote(sdkDir))
 	modPath := filepath.Join(tmp, "go.mod")
 	if err := os.WriteFile(modPath, []byte(gomod), 0o644); err != nil {
 		cleanup()
