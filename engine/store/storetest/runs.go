@@ -26,6 +26,7 @@ func Runs(t *testing.T, open func(t *testing.T) store.Runs) {
 	t.Run("MarkInterrupted", func(t *testing.T) { runsMarkInterrupted(t, open) })
 	t.Run("LastScheduled", func(t *testing.T) { runsLastScheduled(t, open) })
 	t.Run("FinishRunWithLogs", func(t *testing.T) { runsFinishRunWithLogs(t, open) })
+	t.Run("Logs", func(t *testing.T) { runsLogs(t, open) })
 }
 
 // manual returns a manual run of app/task that starts at start.
@@ -456,5 +457,60 @@ func runsFinishRunWithLogs(t *testing.T, open func(*testing.T) store.Runs) {
 	}
 	if lines, _ := s.RunLogs(ctx, id, 0, 10); len(lines) != 3 {
 		t.Errorf("%d lines after the failed FinishRun, want 3", len(lines))
+	}
+}
+
+// runsLogs appends log lines to a run in batches and reads them back in
+// pages. (How many lines a run keeps is an implementation's option.)
+func runsLogs(t *testing.T, open func(*testing.T) store.Runs) {
+	t.Parallel()
+	s := open(t)
+	ctx := t.Context()
+	id := mustStart(t, s, manual("a", "t", epoch))
+	quiet := mustStart(t, s, manual("a", "t", epoch))
+	line := func(i int) store.LogLine {
+		return store.LogLine{Time: epoch.Add(time.Duration(i) * time.Second), Level: "info", Message: fmt.Sprintf("line %d", i)}
+	}
+	if err := s.AppendLogs(ctx, id, []store.LogLine{line(1), line(2), line(3)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AppendLogs(ctx, id, nil); err != nil {
+		t.Fatalf("AppendLogs(nothing) = %v", err)
+	}
+	warn := store.LogLine{Time: epoch.Add(5 * time.Second), Level: "warn", Message: "line 5"}
+	if err := s.AppendLogs(ctx, id, []store.LogLine{line(4), warn}); err != nil {
+		t.Fatal(err)
+	}
+	for _, unknown := range [][]store.LogLine{{line(1)}, make([]store.LogLine, 9)} {
+		if err := s.AppendLogs(ctx, 9999, unknown); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("AppendLogs(unknown run, %d lines) = %v, want %v", len(unknown), err, store.ErrNotFound)
+		}
+	}
+	all := []store.LogLine{line(1), line(2), line(3), line(4), warn}
+	for i := range all {
+		all[i].Seq = int64(i + 1)
+	}
+	tests := []struct {
+		name       string
+		run, after int64
+		limit      int
+		want       []store.LogLine
+		wantErr    error
+	}{
+		{"all", id, 0, 0, all, nil},
+		{"first page", id, 0, 2, all[:2], nil},
+		{"next page", id, 2, 2, all[2:4], nil},
+		{"last page", id, 4, 2, all[4:], nil},
+		{"past the end", id, 5, 2, nil, nil},
+		{"run without lines", quiet, 0, 10, nil, nil},
+		{"unknown run", 9999, 0, 10, nil, store.ErrNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.RunLogs(t.Context(), tt.run, tt.after, tt.limit)
+			if !errors.Is(err, tt.wantErr) || !slices.EqualFunc(got, tt.want, func(a, b store.LogLine) bool { return a == b }) {
+				t.Errorf("RunLogs = %+v, %v; want %+v, %v", got, err, tt.want, tt.wantErr)
+			}
+		})
 	}
 }
