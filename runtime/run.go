@@ -19,6 +19,7 @@ import (
 	"github.com/cronbox/cronbox/internal/bytesize"
 	"github.com/cronbox/cronbox/runtime/internal/instrument"
 	"github.com/cronbox/cronbox/runtime/internal/jailfs"
+	"github.com/cronbox/cronbox/runtime/internal/wasi"
 )
 
 // Spec describes one run.
@@ -134,7 +135,7 @@ func (r *Runtime) Run(ctx context.Context, m *Module, spec Spec) (*Result, error
 	if m.MinMemory > lim.Memory {
 		return nil, fmt.Errorf("starting run: %w: the module needs %s of memory at start; the limit is %s", ErrLimit, bytesize.Format(m.MinMemory), bytesize.Format(lim.Memory))
 	}
-	cfg, closeFS, err := r.moduleConfig(spec)
+	cfg, mounts, closeFS, err := r.moduleConfig(spec)
 	if err != nil {
 		return nil, fmt.Errorf("starting run: %w", err)
 	}
@@ -142,7 +143,8 @@ func (r *Runtime) Run(ctx context.Context, m *Module, spec Spec) (*Result, error
 
 	stdout := &capture{max: lim.Output, tee: spec.Stdout}
 	stderr := &capture{max: lim.Output, tee: spec.Stderr}
-	runCtx, cancel := context.WithCancelCause(ctx)
+	// The guest's descriptor table, in front of wazero's (see package wasi).
+	runCtx, cancel := context.WithCancelCause(wasi.WithState(ctx, wasi.NewState(mounts)))
 	defer cancel(nil)
 	runCtx, cancelTimeout := context.WithTimeoutCause(runCtx, lim.Timeout, errTimedOut)
 	defer cancelTimeout()
@@ -195,8 +197,9 @@ func (r *Runtime) Run(ctx context.Context, m *Module, spec Spec) (*Result, error
 }
 
 // moduleConfig is the instance configuration of a run, but for its output
-// and sleep, which depend on the run's context.
-func (r *Runtime) moduleConfig(spec Spec) (wazero.ModuleConfig, func(), error) {
+// and sleep, which depend on the run's context, and its mounted file
+// systems, in order.
+func (r *Runtime) moduleConfig(spec Spec) (wazero.ModuleConfig, []wasi.FS, func(), error) {
 	args := spec.Args
 	if len(args) == 0 {
 		args = []string{"task"}
@@ -212,15 +215,16 @@ func (r *Runtime) moduleConfig(spec Spec) (wazero.ModuleConfig, func(), error) {
 	for _, kv := range spec.Env {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" || strings.ContainsRune(kv, 0) {
-			return nil, nil, fmt.Errorf("environment entry %q is not KEY=VALUE", kv)
+			return nil, nil, nil, fmt.Errorf("environment entry %q is not KEY=VALUE", kv)
 		}
 		cfg = cfg.WithEnv(k, v)
 	}
 	if len(spec.Mounts) == 0 {
-		return cfg, func() {}, nil
+		return cfg, nil, func() {}, nil
 	}
 	fsc := wazero.NewFSConfig()
 	var jails []*jailfs.FS
+	var mounts []wasi.FS
 	closeAll := func() {
 		for _, j := range jails {
 			_ = j.Close()
@@ -229,7 +233,7 @@ func (r *Runtime) moduleConfig(spec Spec) (wazero.ModuleConfig, func(), error) {
 	for _, mnt := range spec.Mounts {
 		if !strings.HasPrefix(mnt.GuestPath, "/") {
 			closeAll()
-			return nil, nil, fmt.Errorf("mount %s: guest path %q is not absolute", mnt.HostDir, mnt.GuestPath)
+			return nil, nil, nil, fmt.Errorf("mount %s: guest path %q is not absolute", mnt.HostDir, mnt.GuestPath)
 		}
 		var j *jailfs.FS
 		var err error
@@ -240,12 +244,13 @@ func (r *Runtime) moduleConfig(spec Spec) (wazero.ModuleConfig, func(), error) {
 		}
 		if err != nil {
 			closeAll()
-			return nil, nil, fmt.Errorf("mount %s: %w", mnt.HostDir, err)
+			return nil, nil, nil, fmt.Errorf("mount %s: %w", mnt.HostDir, err)
 		}
 		jails = append(jails, j)
+		mounts = append(mounts, j)
 		fsc = fsc.(sysfs.FSConfig).WithSysFSMount(j, mnt.GuestPath)
 	}
-	return cfg.WithFSConfig(fsc), closeAll, nil
+	return cfg.WithFSConfig(fsc), mounts, closeAll, nil
 }
 
 // sleeper is the guest's sleep: real time, cut short when the run ends.

@@ -18,7 +18,8 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
-	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/cronbox/cronbox/runtime/internal/wasi"
 )
 
 // HostModule is a module of host functions that guests may import.
@@ -130,10 +131,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		modules: map[string]*Module{},
 		live:    map[*liveRun]struct{}{},
 	}
-	hosts := append([]HostModule{{Name: wasi_snapshot_preview1.ModuleName, Instantiate: func(ctx context.Context, r wazero.Runtime) error {
-		_, err := wasi_snapshot_preview1.Instantiate(ctx, r)
-		return err
-	}}}, cfg.HostModules...)
+	hosts := append([]HostModule{{Name: wasi.ModuleName, Instantiate: wasi.Instantiate}}, cfg.HostModules...)
 	for _, h := range hosts {
 		if h.Name == "" || h.Instantiate == nil {
 			r.Close(ctx)

@@ -56,6 +56,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -422,6 +423,29 @@ func (f *FS) Utimens(path string, atim, mtim int64) experimentalsys.Errno {
 		return experimentalsys.EROFS
 	}
 	return toErrno(f.root.Chtimes(rootName(path), utimeToTime(atim), utimeToTime(mtim)))
+}
+
+// Lutimens sets the timestamps of path itself: unlike Utimens it does not
+// follow a final symbolic link. UTIME_OMIT leaves a timestamp unchanged.
+// Like File.Utimens, it is only supported on Linux (ENOSYS elsewhere).
+func (f *FS) Lutimens(p string, atim, mtim int64) experimentalsys.Errno {
+	if f.readOnly {
+		return experimentalsys.EROFS
+	}
+	name := rootName(p)
+	if fi, err := f.root.Lstat(name); err != nil {
+		return toErrno(err)
+	} else if fi.Mode()&fs.ModeSymlink == 0 {
+		return f.Utimens(p, atim, mtim)
+	}
+	// A link: set it through its folder, which os.Root confines.
+	dir, base := path.Split(strings.TrimRight(name, "/"))
+	d, err := f.root.Open(rootName(dir))
+	if err != nil {
+		return toErrno(err)
+	}
+	defer d.Close()
+	return lutimensAt(d, base, atim, mtim)
 }
 
 // utimeToTime converts a timestamp for Utimens to the argument of

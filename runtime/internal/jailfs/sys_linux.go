@@ -76,3 +76,22 @@ func timespec(nanos int64) syscall.Timespec {
 	}
 	return syscall.NsecToTimespec(nanos)
 }
+
+// lutimensAt sets the timestamps of the entry name in the folder dir,
+// without following it if it is a symbolic link, like utimensat(2) with
+// AT_SYMLINK_NOFOLLOW; UTIME_OMIT leaves one unchanged.
+func lutimensAt(dir *os.File, name string, atim, mtim int64) experimentalsys.Errno {
+	ts := [2]syscall.Timespec{timespec(atim), timespec(mtim)}
+	p, err := syscall.BytePtrFromString(name)
+	if err != nil {
+		return experimentalsys.EINVAL
+	}
+	return control(dir, func(fd uintptr) error {
+		const atSymlinkNofollow = 0x100
+		_, _, e := syscall.Syscall6(syscall.SYS_UTIMENSAT, fd, uintptr(unsafe.Pointer(p)), uintptr(unsafe.Pointer(&ts)), atSymlinkNofollow, 0, 0)
+		if e != 0 {
+			return e
+		}
+		return nil
+	})
+}

@@ -26,3 +26,8 @@ func datasync(f *os.File) experimentalsys.Errno {
 func futimens(*os.File, int64, int64) experimentalsys.Errno {
 	return experimentalsys.ENOSYS
 }
+
+// lutimensAt is only implemented on Linux.
+func lutimensAt(*os.File, string, int64, int64) experimentalsys.Errno {
+	return experimentalsys.ENOSYS
+}
