@@ -97,7 +97,6 @@ var checked = map[string]struct {
 	"fd_prestat_get":        {[]int{0}, []uint64{0}},
 	"path_create_directory": {[]int{0}, []uint64{rightPathCreateDirectory}},
 	"path_filestat_get":     {[]int{0}, []uint64{rightPathFilestatGet}},
-	"path_link":             {[]int{0, 4}, []uint64{rightPathLinkSource, rightPathLinkTarget}},
 	"path_remove_directory": {[]int{0}, []uint64{rightPathRemoveDirectory}},
 	"path_rename":           {[]int{0, 3}, []uint64{rightPathRenameSource, rightPathRenameTarget}},
 	"path_symlink":          {[]int{2}, []uint64{rightPathSymlink}},
@@ -124,6 +123,7 @@ func (w *wrapper) override(name string) api.GoModuleFunction {
 		"fd_fdstat_set_rights":    fdFdstatSetRights,
 		"fd_prestat_dir_name":     fdPrestatDirName,
 		"fd_seek":                 fdSeek,
+		"path_link":               pathLink,
 		"path_open":               pathOpen,
 		"path_readlink":           pathReadlink,
 		"path_filestat_set_times": pathFilestatSetTimes,
@@ -275,6 +275,18 @@ func pathOpen(c *call) uint32 {
 	e.base = e.hostBase & base & dir.inh
 	e.inh = e.hostInheri & inh & dir.inh
 	return c.write(result, le.AppendUint32(nil, c.s.allocate(e)))
+}
+
+// pathLink refuses to follow a symbolic link at the source (EINVAL), as
+// wazero would not follow it but link the link.
+func pathLink(c *call) uint32 {
+	if errno := c.translate([]int{0, 4}, []uint64{rightPathLinkSource, rightPathLinkTarget}); errno != 0 {
+		return errno
+	}
+	if uint16(c.stack[1])&lookupSymlinkFollow != 0 {
+		return errnoInval
+	}
+	return c.delegate("path_link")
 }
 
 // pathReadlink reads a link's target, truncated to the buffer.

@@ -253,11 +253,16 @@ func (c *call) translate(idx []int, rights []uint64) uint32 {
 	return 0
 }
 
-// need returns ENOTCAPABLE if e lacks a right of r that wazero would grant
-// it: rights wazero never grants a descriptor of its type are left for
-// wazero to refuse as it does.
+// need returns ENOTCAPABLE if e lacks a right of r. For a file or
+// standard I/O, only the rights wazero grants its type count: those it
+// never grants are left for wazero to refuse as it does. A directory
+// needs them all: wazero lets some file operations through on one.
 func (e *entry) need(r uint64) uint32 {
-	if r&e.hostBase&^e.base != 0 {
+	missing := r &^ e.base
+	if !e.isDir {
+		missing &= e.hostBase
+	}
+	if missing != 0 {
 		return errnoNotcapable
 	}
 	return 0
