@@ -22,8 +22,8 @@
 //   - sock_shutdown failing with ENOTSOCK on descriptors that are not
 //     sockets.
 //
-// A guest whose context carries no State (see WithState) gets wazero's
-// functions unchanged.
+// A guest whose context carries no State (see WithState), or that has no
+// memory, gets wazero's functions unchanged.
 package wasi
 
 import (
@@ -145,7 +145,7 @@ func (w *wrapper) fn(name string, impl func(c *call) uint32) api.GoModuleFunctio
 	orig := w.orig[name]
 	return api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
 		s, _ := ctx.Value(stateKey{}).(*State)
-		if s == nil {
+		if s == nil || mod.Memory() == nil { // without memory, wazero's fail alike
 			orig.Call(ctx, mod, stack)
 			return
 		}
