@@ -273,7 +273,7 @@ func pathOpen(c *call) uint32 {
 		return errno
 	}
 	e.base = e.hostBase & base & dir.inh
-	e.inh = e.hostInheri & inh & dir.inh
+	e.inh = e.hostInh & inh & dir.inh
 	return c.write(result, le.AppendUint32(nil, c.s.allocate(e)))
 }
 
@@ -379,7 +379,7 @@ func sockAccept(c *call) uint32 {
 	if errno := c.hostStat(n); errno != 0 {
 		return errno
 	}
-	n.base, n.inh = n.hostBase, n.hostInheri
+	n.base, n.inh = n.hostBase, n.hostInh
 	return c.write(result, le.AppendUint32(nil, c.s.allocate(n)))
 }
 

@@ -78,16 +78,16 @@ func WithState(ctx context.Context, s *State) context.Context {
 
 // entry is a descriptor of the guest.
 type entry struct {
-	host       uint32 // wazero's descriptor
-	base, inh  uint64 // rights
-	sync       uint16 // DSYNC, RSYNC and SYNC as opened
-	preopen    bool
-	mount      int    // index in State.mounts, or -1
-	path       string // wazero's name of the file in its mount ("" for a preopen)
-	isDir      bool
-	filetype   uint8
-	hostBase   uint64 // the rights wazero grants the descriptor
-	hostInheri uint64
+	host      uint32 // wazero's descriptor
+	base, inh uint64 // the descriptor's rights
+	// hostBase and hostInh are the rights wazero grants the descriptor.
+	hostBase, hostInh uint64
+	sync              uint16 // DSYNC, RSYNC and SYNC as opened
+	preopen           bool
+	mount             int    // index in State.mounts, or -1
+	path              string // wazero's name of the file in its mount ("" for a preopen)
+	isDir             bool
+	filetype          uint8
 }
 
 // Instantiate defines the module ModuleName in r.
@@ -177,7 +177,7 @@ func (s *State) init(c *call) {
 		if errno := c.hostStat(e); errno != 0 {
 			continue
 		}
-		e.base, e.inh = e.hostBase, e.hostInheri
+		e.base, e.inh = e.hostBase, e.hostInh
 		s.fds[fd] = e
 	}
 }
@@ -200,7 +200,7 @@ func (c *call) hostStat(e *entry) uint32 {
 	}
 	e.filetype = buf[0]
 	e.isDir = e.filetype == filetypeDirectory
-	e.hostBase, e.hostInheri = le.Uint64(buf[8:]), le.Uint64(buf[16:])
+	e.hostBase, e.hostInh = le.Uint64(buf[8:]), le.Uint64(buf[16:])
 	return 0
 }
 
