@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"os"
+	goruntime "runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -144,6 +146,20 @@ func (m *metrics) moduleRunsOf(module string, sees func(app string) bool) int64 
 		}
 	}
 	return n
+}
+
+// openFDs counts the process's open descriptors where /proc lists them.
+func openFDs() (int, bool) {
+	d, err := os.Open("/proc/self/fd")
+	if err != nil {
+		return 0, false
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return 0, false
+	}
+	return len(names) - 1, true // without d itself
 }
 
 // promWriter writes the Prometheus text format.
@@ -313,6 +329,12 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) error {
 		pw.sample("cronbox_memory_pool_idle", nil, float64(stats.IdleMemories))
 		pw.header("cronbox_events_dropped_total", "counter", "Engine events that slow subscribers missed.")
 		pw.sample("cronbox_events_dropped_total", nil, float64(s.eng.DroppedEvents()))
+		pw.header("go_goroutines", "gauge", "Number of goroutines that currently exist.")
+		pw.sample("go_goroutines", nil, float64(goruntime.NumGoroutine()))
+		if n, ok := openFDs(); ok {
+			pw.header("process_open_fds", "gauge", "Number of open file descriptors.")
+			pw.sample("process_open_fds", nil, float64(n))
+		}
 	}
 	return bw.Flush()
 }

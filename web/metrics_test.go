@@ -1,7 +1,9 @@
 package web
 
 import (
+	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -90,5 +92,53 @@ x_count{a="q\"\\\n"} 4
 `
 	if b.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+}
+
+// TestMetricsProcess checks the process-wide gauges: the goroutines, and
+// the open descriptors where /proc lists them, which a descriptor opened
+// meanwhile raises; a token scoped to some apps sees neither.
+func TestMetricsProcess(t *testing.T) {
+	f := newFixture(t)
+	gauge := func(body, name string) (float64, bool) {
+		m := regexp.MustCompile(`(?m)^` + name + ` ([0-9.e+]+)$`).FindStringSubmatch(body)
+		if m == nil {
+			return 0, false
+		}
+		v, err := strconv.ParseFloat(m[1], 64)
+		return v, err == nil
+	}
+	body := string(f.send(req{method: "GET", path: "/metrics", token: "viewer"}).body)
+	if !strings.Contains(body, "# TYPE go_goroutines gauge\n") {
+		t.Errorf("metrics lack the type of go_goroutines:\n%s", body)
+	}
+	if n, ok := gauge(body, "go_goroutines"); !ok || n < 1 {
+		t.Errorf("go_goroutines = %v (found %v), want at least 1", n, ok)
+	}
+	if _, err := os.Stat("/proc/self/fd"); err == nil {
+		before, ok := gauge(body, "process_open_fds")
+		if !ok || before < 1 {
+			t.Fatalf("process_open_fds = %v (found %v), want at least 1:\n%s", before, ok, body)
+		}
+		var held []*os.File
+		for range 20 {
+			fh, err := os.Open(os.DevNull)
+			if err != nil {
+				t.Fatal(err)
+			}
+			held = append(held, fh)
+		}
+		after, _ := gauge(string(f.send(req{method: "GET", path: "/metrics", token: "viewer"}).body), "process_open_fds")
+		for _, fh := range held {
+			fh.Close()
+		}
+		// Other goroutines of the test may open and close a few.
+		if after < before+15 {
+			t.Errorf("process_open_fds went from %v to %v with 20 more files open", before, after)
+		}
+	}
+	scoped := string(f.send(req{method: "GET", path: "/metrics", token: "scoped"}).body)
+	if strings.Contains(scoped, "go_goroutines") || strings.Contains(scoped, "process_open_fds") {
+		t.Errorf("scoped metrics show process-wide gauges:\n%s", scoped)
 	}
 }
