@@ -4,6 +4,7 @@
 //	go run ./cmd/cronbox-bench runtime [-runs 300] [-rounds 5]
 //	go run ./cmd/cronbox-bench engine [-tasks 10000,100000] [-fire 1000] [-runs 2000]
 //	go run ./cmd/cronbox-bench web [-tasks 10000] [-requests 1000] [-clients 200] [-runs 500] [-rate 100]
+//	go run ./cmd/cronbox-bench soak [-minutes 10] [-interval 5s] [-conns 5000] [-disk-cap 4GiB] [-keep]
 //
 // runtime: per-run latency of a fresh instance through Cronbox's runtime,
 // against bare wazero with its default configuration and against Node.js's
@@ -16,6 +17,13 @@
 //
 // web: API latency over loopback HTTP with many tasks, delivery latency of
 // events to many concurrent event streams while runs fire, and the heap.
+//
+// soak: a real `cronbox serve` runs normal and hostile tasks (log flood,
+// memory bomb, HTTP hog, tight loop, file filler) for minutes, with
+// thousands of idle connections and an event stream that never reads; its
+// memory, descriptors, goroutines and database are sampled, the normal
+// runs counted, and a verdict says whether the server stayed flat, within
+// its quotas and without failed normal runs (exit status 1 when not).
 package main
 
 import (
@@ -55,10 +63,15 @@ func main() {
 		mainWeb(os.Args[2:])
 		return
 	}
+	if len(os.Args) >= 2 && os.Args[1] == "soak" {
+		mainSoak(os.Args[2:])
+		return
+	}
 	if len(os.Args) < 2 || os.Args[1] != "runtime" {
 		fmt.Fprintln(os.Stderr, "usage: cronbox-bench runtime [-runs N] [-rounds R] [-loop N]")
 		fmt.Fprintln(os.Stderr, "       cronbox-bench engine [-tasks 10000,100000] [-fire 1000] [-runs 2000]")
 		fmt.Fprintln(os.Stderr, "       cronbox-bench web [-tasks 10000] [-requests 1000] [-clients 200] [-runs 500] [-rate 100]")
+		fmt.Fprintln(os.Stderr, "       cronbox-bench soak [-minutes 10] [-interval 5s] [-conns 5000] [-disk-cap 4GiB] [-keep]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet("runtime", flag.ExitOnError)
