@@ -937,5 +937,5 @@ func logLevels(path string) string {
 	for _, l := range slices.Sorted(maps.Keys(levels)) {
 		parts = append(parts, fmt.Sprintf("%d %s", levels[l], l))
 	}
-	return fmt.Sprintf("%s lines (%s)", strings.Join(parts, ", "), path)
+	return strings.Join(parts, ", ") + " lines"
 }
