@@ -784,6 +784,8 @@ func benchSoak(ctx context.Context, out io.Writer, cfg soakConfig) (bool, error)
 	var stoppedEarly string
 	pid := srv.cmd.Process.Pid
 	take := func() error {
+		ctx, cancel := context.WithTimeout(ctx, time.Minute) // a server that stops answering stops the soak
+		defer cancel()
 		s := soakSample{At: time.Since(ready), Goroutines: -1, Idle: int(idle.held.Load())}
 		var err error
 		if s.RSS, s.FDs, err = procFigures(pid); err != nil {
@@ -845,7 +847,7 @@ loop:
 			row(samples[len(samples)-1])
 		}
 	}
-	if stopped == "" && (len(samples) == 0 || time.Since(ready)-samples[len(samples)-1].At > time.Second) {
+	if stopped == "" && ctx.Err() == nil && (len(samples) == 0 || time.Since(ready)-samples[len(samples)-1].At > time.Second) {
 		if err := take(); err != nil { // the last sample, at the end
 			return false, err
 		}

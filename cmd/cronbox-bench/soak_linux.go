@@ -70,9 +70,11 @@ func raiseNoFile(want uint64) (uint64, error) {
 }
 
 // dieWithParent makes cmd's process get SIGKILL when this one dies, so a
-// crashed or killed soak leaves no server behind.
+// crashed or killed soak leaves no server behind, and puts it in a process
+// group of its own, so that a Ctrl-C reaches the soak alone, which then
+// stops the server in order.
 func dieWithParent(cmd *exec.Cmd) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 }
 
 // smallReceiveBuffer sets the receive buffer of a socket before it
