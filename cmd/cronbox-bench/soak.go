@@ -288,14 +288,14 @@ func startServe(ctx context.Context, bin, home, logPath string) (*serveProc, err
 
 	fail := func(err error) (*serveProc, error) {
 		p.stop()
-		return nil, fmt.Errorf("%w; the server's log: %s", err, logPath)
+		return nil, fmt.Errorf("%w; the server's log ends:\n%s", err, logTail(logPath))
 	}
 	timer := time.NewTimer(3 * time.Minute) // serve builds nothing here, but may compile modules
 	defer timer.Stop()
 	select {
 	case p.addr = <-addrs:
 	case <-p.done:
-		return nil, fmt.Errorf("cronbox serve exited before listening (%v); its log: %s", p.err, logPath)
+		return nil, fmt.Errorf("cronbox serve exited before listening (%v); its log ends:\n%s", p.err, logTail(logPath))
 	case <-timer.C:
 		return fail(errors.New("cronbox serve did not log its address within 3 minutes"))
 	case <-ctx.Done():
@@ -315,7 +315,7 @@ func startServe(ctx context.Context, bin, home, logPath string) (*serveProc, err
 		select {
 		case <-tick.C:
 		case <-p.done:
-			return nil, fmt.Errorf("cronbox serve exited before it was ready (%v); its log: %s", p.err, logPath)
+			return nil, fmt.Errorf("cronbox serve exited before it was ready (%v); its log ends:\n%s", p.err, logTail(logPath))
 		case <-timer.C:
 			return fail(errors.New("cronbox serve was not ready within 3 minutes"))
 		case <-ctx.Done():
@@ -940,4 +940,17 @@ func logLevels(path string) string {
 		parts = append(parts, fmt.Sprintf("%d %s", levels[l], l))
 	}
 	return strings.Join(parts, ", ") + " lines"
+}
+
+// logTail returns the last lines of the server's log, at most 4 KiB.
+func logTail(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	b = bytes.TrimSpace(b[max(0, len(b)-4096):])
+	if len(b) == 0 {
+		return "(nothing)"
+	}
+	return string(b)
 }
