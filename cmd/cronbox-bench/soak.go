@@ -890,6 +890,9 @@ loop:
 		stopped = srv.stop()
 	}
 	fmt.Fprintf(out, "the server %s; its log: %s\n", stopped, logLevels(logPath))
+	if stoppedEarly != "" && srv.err != nil {
+		fmt.Fprintf(out, "its log ends:\n%s\n", logTail(logPath))
+	}
 
 	checks := judgeSoak(soakInput{Samples: samples, Quotas: quotas, BaseDB: baseDB, Stopped: stoppedEarly})
 	if g := judgeFlat(samples, func(s soakSample) float64 { return float64(s.Goroutines) }, goroutineRule); len(samples) > 0 && samples[0].Goroutines >= 0 {
