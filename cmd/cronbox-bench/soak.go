@@ -37,19 +37,23 @@ import (
 func mainSoak(args []string) {
 	fs := flag.NewFlagSet("soak", flag.ExitOnError)
 	minutes := fs.Float64("minutes", 10, "how long the soak lasts, in minutes (fractions allowed: 0.5)")
-	interval := fs.Duration("interval", 5*time.Second, "time between samples")
+	interval := fs.Duration("interval", 0, "time between samples (default 5s, or a 30th of a shorter soak, at least 1s)")
 	conns := fs.Int("conns", 5000, "idle connections the client holds at most")
 	diskCap := fs.String("disk-cap", "4GiB", "stop early when the home's database and files hold more than `SIZE`")
 	keep := fs.Bool("keep", false, "leave the temporary folder (the home, the server's log) in place")
 	_ = fs.Parse(args)
 	capBytes, err := bytesize.Parse(*diskCap)
-	if err != nil || *minutes <= 0 || *minutes > 24*60 || *interval < 100*time.Millisecond || *conns < 0 || capBytes <= 0 {
+	if err != nil || *minutes <= 0 || *minutes > 24*60 || *interval != 0 && *interval < 100*time.Millisecond || *conns < 0 || capBytes <= 0 {
 		fmt.Fprintln(os.Stderr, "cronbox-bench: -minutes must be in (0, 1440], -interval at least 100ms, -conns not negative, -disk-cap a positive size such as 4GiB")
 		os.Exit(2)
 	}
+	duration := time.Duration(*minutes * float64(time.Minute))
+	if *interval == 0 {
+		*interval = min(5*time.Second, max(time.Second, duration/30))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	ok, err := benchSoak(ctx, os.Stdout, soakConfig{
-		Duration: time.Duration(*minutes * float64(time.Minute)), Interval: *interval,
+		Duration: duration, Interval: *interval,
 		Conns: *conns, DiskCap: capBytes, Keep: *keep,
 	})
 	stop()
@@ -67,7 +71,8 @@ type soakConfig struct {
 	// Duration is how long the soak lasts, from the server's readiness.
 	// Default (-minutes) 10 minutes.
 	Duration time.Duration
-	// Interval is the time between samples. Default 5 s.
+	// Interval is the time between samples. Default (-interval) 5 s, or a
+	// 30th of a soak shorter than 2.5 minutes, but at least 1 s.
 	Interval time.Duration
 	// Conns is how many idle connections the client holds at most; it
 	// stops opening more at the first refusal. Default 5,000 (fewer when
@@ -900,7 +905,7 @@ loop:
 	} else {
 		fmt.Fprintln(out, "goroutines: /metrics exports no go_goroutines")
 	}
-	fmt.Fprintf(out, "\nverdict (flat: the max over the second half is at most the max over minute 1–2, or over the second quarter of a soak under 4 minutes, + %.0f%% + %s of RSS or %.0f descriptors):\n\n",
+	fmt.Fprintf(out, "\nverdict (flat: the max over the last minute is at most the max over minute 1–2 (for a soak under 4 minutes: last and second quarter) + %.0f%% + %s of RSS or %.0f descriptors):\n\n",
 		rssRule.Tolerance*100, mbString(rssRule.Slack), fdRule.Slack)
 	failed := 0
 	for _, c := range checks {

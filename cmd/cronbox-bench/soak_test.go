@@ -22,10 +22,10 @@ func rssOf(s soakSample) float64 { return float64(s.RSS) }
 
 func TestSoakWindows(t *testing.T) {
 	for _, c := range []struct{ total, refFrom, refTo, lateFrom time.Duration }{
-		{10 * time.Minute, time.Minute, 2 * time.Minute, 5 * time.Minute},
-		{4 * time.Minute, time.Minute, 2 * time.Minute, 2 * time.Minute},
-		{3 * time.Minute, 45 * time.Second, 90 * time.Second, 90 * time.Second},
-		{time.Minute, 15 * time.Second, 30 * time.Second, 30 * time.Second},
+		{10 * time.Minute, time.Minute, 2 * time.Minute, 9 * time.Minute},
+		{4 * time.Minute, time.Minute, 2 * time.Minute, 3 * time.Minute},
+		{3 * time.Minute, 45 * time.Second, 90 * time.Second, 135 * time.Second},
+		{time.Minute, 15 * time.Second, 30 * time.Second, 45 * time.Second},
 	} {
 		f, to, l := soakWindows(c.total)
 		if f != c.refFrom || to != c.refTo || l != c.lateFrom {
@@ -81,7 +81,7 @@ func TestJudgeFlat(t *testing.T) {
 		{
 			name: "a late value just past the limit",
 			samples: series(10*time.Minute, func(at time.Duration) float64 {
-				if at == 7*time.Minute {
+				if at == 9*time.Minute+30*time.Second {
 					return 125*mb + 6
 				}
 				return 100 * mb
@@ -89,7 +89,17 @@ func TestJudgeFlat(t *testing.T) {
 			ok: false, refMax: 100 * mb, lateMax: 125*mb + 6,
 		},
 		{
-			name: "one minute: the second quarter against the second half",
+			name: "a burst in the middle that passes is not growth",
+			samples: series(10*time.Minute, func(at time.Duration) float64 {
+				if at > 4*time.Minute && at < 6*time.Minute {
+					return 300 * mb
+				}
+				return 100 * mb
+			}),
+			ok: true, refMax: 100 * mb, lateMax: 100 * mb,
+		},
+		{
+			name: "one minute: the second quarter against the last",
 			samples: series(time.Minute, func(at time.Duration) float64 {
 				return float64(at / time.Second) // 5, 10, ... 60
 			}),

@@ -35,9 +35,9 @@ type flatRule struct {
 	Slack     float64
 }
 
-// The rules of the verdict: the server's memory and descriptors may not
-// grow after the first minute by more than a tenth, plus a little for
-// noise (a run's instance, a connection).
+// The rules of the verdict: the server's memory and descriptors at the
+// end may not exceed those of minute 1 to 2 by more than a tenth, plus a
+// little for noise (a run's instance, a connection).
 var (
 	rssRule       = flatRule{Tolerance: 0.10, Slack: 8e6}
 	fdRule        = flatRule{Tolerance: 0.10, Slack: 16}
@@ -45,11 +45,14 @@ var (
 )
 
 // soakWindows returns the windows flatness compares, for a soak that
-// lasted total: the reference [refFrom, refTo), minute 1 to 2 (for a soak
-// shorter than 4 minutes, its second quarter), and the late window, its
-// second half [lateFrom, total].
+// lasted total: the reference [refFrom, refTo), minute 1 to 2, and the
+// late window [lateFrom, total], the last minute. A soak shorter than 4
+// minutes compares its second quarter with its last. The windows are as
+// long as each other, so that a noisy but stable figure has the same
+// chance of a high sample in each.
 func soakWindows(total time.Duration) (refFrom, refTo, lateFrom time.Duration) {
-	return min(time.Minute, total/4), min(2*time.Minute, total/2), total / 2
+	l := min(time.Minute, total/4)
+	return l, 2 * l, total - l
 }
 
 // flatness is a figure's reference and late maxima and whether the late
