@@ -618,9 +618,11 @@ func (a *soakAPI) runsPage(ctx context.Context) func(before int64) ([]runRow, er
 	}
 }
 
-// quotas sums the storage quotas GET /apps reports, checking that every
-// app of apps loaded with its tasks and without errors.
-func (a *soakAPI) quotas(ctx context.Context, apps []soakApp) (soakQuotas, error) {
+// storage sums the storage quotas GET /apps reports (every field
+// <what>Quota of an app's storage) and what the apps stored (the other
+// fields), checking that every app of apps loaded with its tasks and
+// without errors.
+func (a *soakAPI) storage(ctx context.Context, apps []soakApp) (quotas soakQuotas, used map[string]int64, err error) {
 	var list struct {
 		Apps []struct {
 			Name    string            `json:"name"`
@@ -631,27 +633,32 @@ func (a *soakAPI) quotas(ctx context.Context, apps []soakApp) (soakQuotas, error
 		} `json:"apps"`
 	}
 	if err := a.get(ctx, "/api/v1/apps", &list); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	q := soakQuotas{}
+	quotas, used = soakQuotas{}, map[string]int64{}
 	seen := map[string]bool{}
 	for _, x := range list.Apps {
 		if x.Status != "ok" || len(x.Errors) > 0 || x.Tasks == 0 || x.Storage == nil {
-			return nil, fmt.Errorf("app %s did not load cleanly: status %s, %d tasks, errors %s", x.Name, x.Status, x.Tasks, x.Errors)
+			return nil, nil, fmt.Errorf("app %s did not load cleanly: status %s, %d tasks, errors %s", x.Name, x.Status, x.Tasks, x.Errors)
 		}
 		seen[x.Name] = true
 		for k, v := range x.Storage {
-			if n, ok := v.(float64); ok && strings.HasSuffix(k, "Quota") {
-				q[k] += int64(n)
+			n, ok := v.(float64)
+			switch {
+			case !ok:
+			case strings.HasSuffix(k, "Quota"):
+				quotas[k] += int64(n)
+			default:
+				used[k] += int64(n)
 			}
 		}
 	}
 	for _, s := range apps {
 		if !seen[s.name] {
-			return nil, fmt.Errorf("GET /apps does not list app %s", s.name)
+			return nil, nil, fmt.Errorf("GET /apps does not list app %s", s.name)
 		}
 	}
-	return q, nil
+	return quotas, used, nil
 }
 
 // homeSizes returns the database's size (with its WAL) and data/files's,
@@ -743,7 +750,7 @@ func benchSoak(ctx context.Context, out io.Writer, cfg soakConfig) (bool, error)
 	ready := time.Now()
 	api := &soakAPI{base: "http://" + srv.addr, token: strings.TrimSpace(string(tokenOut)), client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}}
 	defer api.client.CloseIdleConnections()
-	quotas, err := api.quotas(ctx, apps)
+	quotas, _, err := api.storage(ctx, apps)
 	if err != nil {
 		return false, err
 	}
@@ -891,6 +898,17 @@ loop:
 	fmt.Fprintf(out, "\nidle connections: %s\n", idle.describe())
 	fmt.Fprintf(out, "non-reading event stream: %s\n", deafState)
 	fmt.Fprintf(out, "runs still running at the last look: %d\n", counter.open)
+	if stopped == "" && ctx.Err() == nil {
+		if _, used, err := api.storage(ctx, apps); err != nil {
+			fmt.Fprintf(out, "GET /apps at the end: %v\n", err)
+		} else {
+			var parts []string
+			for _, k := range slices.Sorted(maps.Keys(used)) {
+				parts = append(parts, fmt.Sprintf("%s %s", k, mbString(float64(used[k]))))
+			}
+			fmt.Fprintf(out, "stored, as GET /apps reports it at the end (all apps): %s\n", strings.Join(parts, ", "))
+		}
+	}
 	if stopped == "" {
 		stopped = srv.stop()
 	}
