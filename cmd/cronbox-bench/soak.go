@@ -409,8 +409,10 @@ func (u *upstream) close() {
 
 // idleClient holds up to max idle keep-alive connections to the server:
 // each has made one request (GET /healthz) and then sends nothing. It
-// opens at most idleBatch a second, reopens those the server closes, and
-// stops opening for good at the first refusal.
+// opens them with idleOpeners at once (ramped is closed when it has them
+// all, or was refused), then once a second reopens up to idleBatch of
+// those the server closed; it stops opening for good at the first
+// refusal.
 type idleClient struct {
 	addr string
 	max  int
@@ -422,33 +424,70 @@ type idleClient struct {
 
 	held, peak, opened, closedByServer atomic.Int64
 	stopFill                           chan struct{}
+	ramped                             chan struct{}
 	filled                             chan struct{}
 	readers                            sync.WaitGroup
 }
 
-const idleBatch = 1000
+const (
+	idleOpeners = 16
+	idleBatch   = 1000
+)
 
 func startIdleClient(addr string, n int) *idleClient {
-	c := &idleClient{addr: addr, max: n, conns: map[net.Conn]bool{}, stopFill: make(chan struct{}), filled: make(chan struct{})}
+	c := &idleClient{addr: addr, max: n, conns: map[net.Conn]bool{},
+		stopFill: make(chan struct{}), ramped: make(chan struct{}), filled: make(chan struct{})}
 	go c.fill()
 	return c
 }
 
+// stopped reports whether the client must open no more connections.
+func (c *idleClient) stopped() bool {
+	select {
+	case <-c.stopFill:
+		return true
+	default:
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.refused != ""
+}
+
+func (c *idleClient) refuse(err error) {
+	c.mu.Lock()
+	if c.refused == "" {
+		c.refused = err.Error()
+	}
+	c.mu.Unlock()
+}
+
 func (c *idleClient) fill() {
 	defer close(c.filled)
+	var claimed atomic.Int64
+	var openers sync.WaitGroup
+	for range idleOpeners {
+		openers.Add(1)
+		go func() {
+			defer openers.Done()
+			for claimed.Add(1) <= int64(c.max) && !c.stopped() {
+				if err := c.open(); err != nil {
+					c.refuse(err)
+					return
+				}
+			}
+		}()
+	}
+	openers.Wait()
+	close(c.ramped)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
 		for range min(idleBatch, c.max-int(c.held.Load())) {
-			select {
-			case <-c.stopFill:
+			if c.stopped() {
 				return
-			default:
 			}
 			if err := c.open(); err != nil {
-				c.mu.Lock()
-				c.refused = err.Error()
-				c.mu.Unlock()
+				c.refuse(err)
 				return
 			}
 		}
@@ -496,7 +535,8 @@ func (c *idleClient) open() error {
 	c.conns[conn] = true
 	c.mu.Unlock()
 	c.opened.Add(1)
-	c.peak.Store(max(c.peak.Load(), c.held.Add(1)))
+	for n, p := c.held.Add(1), c.peak.Load(); n > p && !c.peak.CompareAndSwap(p, n); p = c.peak.Load() {
+	}
 	c.readers.Add(1)
 	go func() { // sees the server close the connection
 		defer c.readers.Done()
@@ -754,6 +794,16 @@ func benchSoak(ctx context.Context, out io.Writer, cfg soakConfig) (bool, error)
 	if err != nil {
 		return false, err
 	}
+	var quotaNote string
+	if _, ok := quotas["historyQuota"]; history && !ok {
+		// GET /apps does not report it: the quota the apps were given.
+		per, err := bytesize.Parse(soakHistory)
+		if err != nil {
+			return false, err
+		}
+		quotas["historyQuota"] = per * int64(len(apps))
+		quotaNote = "the history quota as app.yaml sets it: GET /apps does not report one"
+	}
 
 	var normal []string
 	fmt.Fprintf(out, "\ncronbox serve on %s (pid %d), for %s, a sample every %s; its apps:\n\n", srv.addr, srv.cmd.Process.Pid, cfg.Duration, cfg.Interval)
@@ -790,6 +840,20 @@ func benchSoak(ctx context.Context, out io.Writer, cfg soakConfig) (bool, error)
 			idle.close()
 		}
 	}()
+	// The clock starts once the client holds its connections, so that its
+	// ramp-up is not taken for the server's growth.
+	rampStart := time.Now()
+	rampTimer := time.NewTimer(2 * time.Minute)
+	select {
+	case <-idle.ramped:
+		fmt.Fprintf(out, "ramp-up: %d idle connections held after %.1f s\n\n", idle.held.Load(), time.Since(rampStart).Seconds())
+	case <-rampTimer.C:
+		fmt.Fprintf(out, "ramp-up: only %d idle connections held after 2 minutes; soaking on while it opens more\n\n", idle.held.Load())
+	case <-srv.done:
+	case <-ctx.Done():
+	}
+	rampTimer.Stop()
+	ready = time.Now()
 
 	counter := newRunCounter()
 	var samples []soakSample
@@ -917,7 +981,7 @@ loop:
 		fmt.Fprintf(out, "its log ends:\n%s\n", logTail(logPath))
 	}
 
-	checks := judgeSoak(soakInput{Samples: samples, Quotas: quotas, BaseDB: baseDB, Stopped: stoppedEarly})
+	checks := judgeSoak(soakInput{Samples: samples, Quotas: quotas, QuotaNote: quotaNote, BaseDB: baseDB, Stopped: stoppedEarly})
 	if g := judgeFlat(samples, func(s soakSample) float64 { return float64(s.Goroutines) }, goroutineRule); len(samples) > 0 && samples[0].Goroutines >= 0 {
 		fmt.Fprintf(out, "goroutines (not judged): %s\n", g.describe(countString))
 	} else {

@@ -138,6 +138,9 @@ type soakCheck struct {
 type soakInput struct {
 	Samples []soakSample
 	Quotas  soakQuotas
+	// QuotaNote, when set, says where a quota not reported by the server
+	// came from.
+	QuotaNote string
 	// BaseDB is the database's size when the server was ready.
 	BaseDB int64
 	// Stopped, when set, says why the soak ended before its time.
@@ -173,6 +176,9 @@ func judgeSoak(in soakInput) []soakCheck {
 		mbString(float64(in.BaseDB)), strings.Join(kept, " + "))
 	if _, ok := in.Quotas["historyQuota"]; !ok {
 		detail += " (GET /apps reports no history quota: history counts against none)"
+	}
+	if in.QuotaNote != "" {
+		detail += " (" + in.QuotaNote + ")"
 	}
 	checks = append(checks, soakCheck{"database within quotas", len(in.Samples) > 0 && dbMax <= bound, detail})
 	filesQuota, haveFiles := in.Quotas["filesQuota"]
