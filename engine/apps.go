@@ -13,6 +13,7 @@ import (
 	"github.com/cronbox/cronbox/engine/app"
 	"github.com/cronbox/cronbox/engine/schedule"
 	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/internal/homedir"
 	"github.com/cronbox/cronbox/runtime"
 )
 
@@ -81,17 +82,14 @@ func (e *Engine) Reload(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("reloading apps: %w", err)
 	}
-	entries, err := os.ReadDir(e.appsDir())
+	names, err := appNames(e.appsDir())
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("reloading apps: %w", err)
 	}
 	seen := map[string]bool{}
-	for _, ent := range entries {
-		if !ent.IsDir() || app.ValidName(ent.Name()) != nil {
-			continue
-		}
-		seen[ent.Name()] = true
-		e.loadApp(ctx, ent.Name(), overrides)
+	for _, name := range names {
+		seen[name] = true
+		e.loadApp(ctx, name, overrides)
 	}
 	e.mu.Lock()
 	var gone []string
@@ -142,24 +140,36 @@ type overrideSet struct {
 // overrides reads the store's overrides. An override that cannot be read is
 // logged and left out.
 func (e *Engine) overrides(ctx context.Context) (overrideSet, error) {
-	stored, err := e.cfg.Store.Overrides.Overrides(ctx)
+	out, unread, err := readOverrides(ctx, e.cfg.Store.Overrides)
+	for _, err := range unread {
+		e.log.WarnContext(ctx, "ignoring unreadable override", slog.Any("error", err))
+	}
+	return out, err
+}
+
+// readOverrides reads the store's overrides; those that cannot be read are
+// left out and returned as errors beside the set.
+func readOverrides(ctx context.Context, st store.Overrides) (overrideSet, []error, error) {
+	stored, err := st.Overrides(ctx)
 	if err != nil {
-		return overrideSet{}, fmt.Errorf("reading overrides: %w", err)
+		return overrideSet{}, nil, fmt.Errorf("reading overrides: %w", err)
 	}
 	out := overrideSet{list: make([]app.Override, 0, len(stored)), failures: map[string]store.FailureState{}, stamps: stampOverrides(stored)}
+	var unread []error
 	for _, o := range stored {
 		out.failures[o.App+"/"+o.Task] = o.Failures
-		ao, err := toAppOverride(o)
+		ao, err := AppOverride(o)
 		if err != nil {
-			e.log.WarnContext(ctx, "ignoring unreadable override", slog.String("app", o.App), slog.String("task", o.Task), slog.Any("error", err))
+			unread = append(unread, err)
 			continue
 		}
 		out.list = append(out.list, ao)
 	}
-	return out, nil
+	return out, unread, nil
 }
 
-func toAppOverride(o store.Override) (app.Override, error) {
+// AppOverride is the stored override o in the form package app merges.
+func AppOverride(o store.Override) (app.Override, error) {
 	ao := app.Override{App: o.App, Task: o.Task, Enabled: o.Enabled, Environment: o.Environment, Deleted: o.Deleted, UpdatedAt: o.UpdatedAt}
 	if len(o.Schedule) > 0 {
 		var s app.ScheduleSpec
@@ -178,9 +188,67 @@ func toAppOverride(o store.Override) (app.Override, error) {
 	return ao, nil
 }
 
-func validateSchedule(spec app.ScheduleSpec, key string) error {
-	_, err := schedule.Parse(schedule.Spec{Cron: spec.Cron, Timezone: spec.Timezone, At: spec.At}, key)
-	return err
+// appNames lists the app folders under dir that the engine loads: the
+// folders whose names are valid app names.
+func appNames(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, ent := range entries {
+		if ent.IsDir() && app.ValidName(ent.Name()) == nil {
+			names = append(names, ent.Name())
+		}
+	}
+	return names, nil
+}
+
+// loadDefinition loads the app folder dir/name and merges the overrides
+// over its tasks.
+func loadDefinition(dir, name string, ov overrideSet) (*app.App, []app.Task, error) {
+	a, err := app.Load(filepath.Join(dir, name), app.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, app.Merge(a, ov.list), nil
+}
+
+// Definitions are the tasks of a home's apps as the engine loads them.
+type Definitions struct {
+	// Tasks are the tasks, overrides merged, by app name, then as their
+	// app lists them.
+	Tasks []app.Task
+	// Failed are the apps that failed to load, by name.
+	Failed map[string]error
+	// Unreadable are the stored overrides that could not be read and were
+	// left out.
+	Unreadable []error
+}
+
+// LoadDefinitions reads the apps under home/apps with the overrides in st,
+// as a started engine loads them, without compiling their modules: for a
+// look at a home that no engine runs. A missing home/apps is an error.
+func LoadDefinitions(ctx context.Context, home string, st store.Overrides) (Definitions, error) {
+	ov, unread, err := readOverrides(ctx, st)
+	if err != nil {
+		return Definitions{}, err
+	}
+	dir := homedir.Home(home).Apps()
+	names, err := appNames(dir)
+	if err != nil {
+		return Definitions{}, fmt.Errorf("reading apps: %w", err)
+	}
+	out := Definitions{Failed: map[string]error{}, Unreadable: unread}
+	for _, name := range names {
+		_, tasks, err := loadDefinition(dir, name, ov)
+		if err != nil {
+			out.Failed[name] = err
+			continue
+		}
+		out.Tasks = append(out.Tasks, tasks...)
+	}
+	return out, nil
 }
 
 // loadedTask is a task with what running it needs, prepared outside the lock.
@@ -197,7 +265,7 @@ func (e *Engine) loadApp(ctx context.Context, name string, ov overrideSet) {
 	e.mu.Lock()
 	e.appLocked(name).overrides = ov.stamps[name]
 	e.mu.Unlock()
-	a, err := app.Load(filepath.Join(e.appsDir(), name), app.Options{ValidateSchedule: validateSchedule})
+	a, merged, err := loadDefinition(e.appsDir(), name, ov)
 	if err != nil {
 		e.log.WarnContext(ctx, "app failed to load; keeping its last good version", slog.String("app", name), slog.Any("error", err))
 		var lerrs []store.LoadError
@@ -218,7 +286,6 @@ func (e *Engine) loadApp(ctx context.Context, name string, ov overrideSet) {
 		return
 	}
 
-	merged := app.Merge(a, ov.list)
 	var lerrs []store.LoadError
 	seenErr := map[string]bool{}
 	loaded := make([]loadedTask, 0, len(merged))

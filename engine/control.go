@@ -142,7 +142,7 @@ func (e *Engine) PutOverride(ctx context.Context, o store.Override) error {
 // storeOverride checks an override against its app and stores it, as
 // PutOverride does, without applying it.
 func (e *Engine) storeOverride(ctx context.Context, o store.Override) error {
-	ao, err := toAppOverride(o)
+	ao, err := AppOverride(o)
 	if err != nil {
 		return fmt.Errorf("putting override of %s/%s: %w: %w", o.App, o.Task, ErrInvalidOverride, err)
 	}

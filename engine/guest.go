@@ -13,17 +13,17 @@ import (
 	"github.com/cronbox/cronbox/runtime"
 )
 
-// Guest is what one run of a task is given: its host capabilities and its
+// guest is what one run of a task is given: its host capabilities and its
 // instance's configuration.
-type Guest struct {
+type guest struct {
 	Call *hostapi.Call
 	Spec runtime.Spec
 	// Files is the quota of the app's directory, when it is mounted.
 	Files *runtime.DiskQuota
 }
 
-// GuestApp is what a run is given by its task's app.
-type GuestApp struct {
+// guestApp is what a run is given by its task's app.
+type guestApp struct {
 	// Permissions are the app's capabilities.
 	Permissions app.Permissions
 	// Quotas bound what its key-value store and its directory hold.
@@ -33,13 +33,13 @@ type GuestApp struct {
 	Files *runtime.DiskQuota
 }
 
-// NewGuest prepares run runID of task t, whose app gives ga, in home: the
+// newGuest prepares run runID of task t, whose app gives ga, in home: the
 // run's input and the task's config, the app's KV in kv if permitted (held
 // to its quota), its HTTP allow-list, its file directory
 // (home/data/files/<app>, created if needed) mounted at /data if permitted
 // (held to its quota), the task's arguments, environment and limits. Logs
 // and progress go to sink. The caller closes Call when the run ends.
-func NewGuest(home string, kv store.KeyValue, t app.Task, ga GuestApp, runID int64, input json.RawMessage, sink hostapi.Sink) (*Guest, error) {
+func newGuest(home string, kv store.KeyValue, t app.Task, ga guestApp, runID int64, input json.RawMessage, sink hostapi.Sink) (*guest, error) {
 	perms := ga.Permissions
 	call := &hostapi.Call{Input: input, Config: t.Config, Sink: sink}
 	if perms.KV {
@@ -65,7 +65,7 @@ func NewGuest(home string, kv store.KeyValue, t app.Task, ga GuestApp, runID int
 			files = runtime.NewDiskQuota(ga.Quotas.Files)
 		}
 		spec.Mounts = []runtime.Mount{{HostDir: dir, GuestPath: "/data", Quota: files}}
-		return &Guest{Call: call, Spec: spec, Files: files}, nil
+		return &guest{Call: call, Spec: spec, Files: files}, nil
 	}
-	return &Guest{Call: call, Spec: spec}, nil
+	return &guest{Call: call, Spec: spec}, nil
 }

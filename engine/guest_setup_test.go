@@ -12,7 +12,7 @@ import (
 	"github.com/cronbox/cronbox/runtime"
 )
 
-func TestNewGuestGrantsOnlyWhatTheAppHas(t *testing.T) {
+func TestGuestGrantsOnlyWhatTheAppHas(t *testing.T) {
 	t.Parallel()
 	home := t.TempDir()
 	st, err := store.Open(context.Background(), filepath.Join(home, "data", "cronbox.db"), store.Options{})
@@ -32,7 +32,7 @@ func TestNewGuestGrantsOnlyWhatTheAppHas(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			g, err := NewGuest(home, st, task, GuestApp{Permissions: tt.perms, Quotas: app.Quotas{KV: 1 << 20, Files: 1 << 20}}, 7, []byte(`{"in":1}`), nil)
+			g, err := newGuest(home, st, task, guestApp{Permissions: tt.perms, Quotas: app.Quotas{KV: 1 << 20, Files: 1 << 20}}, 7, []byte(`{"in":1}`), nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -22,7 +22,7 @@ type runHandle struct {
 	req     *runReq
 	as      *appState
 	task    app.Task // the configuration it started with
-	app     GuestApp // what its app gave it when it started
+	app     guestApp // what its app gave it when it started
 	module  *runtime.Module
 	ctx     context.Context
 	cancel  context.CancelCauseFunc
@@ -37,10 +37,7 @@ type runHandle struct {
 // startLocked takes a slot for r and starts it.
 func (e *Engine) startLocked(as *appState, r *runReq) {
 	ts := r.ts
-	ctx, cancel := context.WithCancelCause(context.Background())
-	m := as.app.Manifest
-	ga := GuestApp{Permissions: m.Permissions, Quotas: m.Quotas, Files: as.filesQuotaLocked()}
-	h := &runHandle{req: r, as: as, task: ts.task, app: ga, module: ts.module, ctx: ctx, cancel: cancel, started: e.cfg.Clock.Now()}
+	h := e.newRunHandleLocked(context.Background(), as, r)
 	ts.queued--
 	if ts.running == nil {
 		ts.running = map[int64]*runHandle{}
@@ -54,13 +51,33 @@ func (e *Engine) startLocked(as *appState, r *runReq) {
 	go e.execute(h)
 }
 
+// newRunHandleLocked makes the handle of run r of an app as, cancelled when
+// parent is done. The engine's lock is held.
+func (e *Engine) newRunHandleLocked(parent context.Context, as *appState, r *runReq) *runHandle {
+	ctx, cancel := context.WithCancelCause(parent)
+	m := as.app.Manifest
+	ga := guestApp{Permissions: m.Permissions, Quotas: m.Quotas, Files: as.filesQuotaLocked()}
+	return &runHandle{req: r, as: as, task: r.ts.task, app: ga, module: r.ts.module, ctx: ctx, cancel: cancel, started: e.cfg.Clock.Now()}
+}
+
 // execute runs the guest, records how it ended and applies the rules that
 // follow a run.
 func (e *Engine) execute(h *runHandle) {
 	defer e.wg.Done()
 	defer h.cancel(nil)
+	log := e.runLogger(h)
+	end, state := e.runAndRecord(h, log)
+	e.afterRun(h, end.Status, state, log)
+}
+
+func (e *Engine) runLogger(h *runHandle) *slog.Logger {
+	return e.log.With(slog.String("app", h.task.App), slog.String("task", h.task.Name), slog.Int64("run", h.req.id))
+}
+
+// runAndRecord runs the guest of a started run and records how it ended:
+// the one way every run, scheduled, triggered or run once, goes.
+func (e *Engine) runAndRecord(h *runHandle, log *slog.Logger) (store.RunEnd, *store.FailureState) {
 	r, t := h.req, h.task
-	log := e.log.With(slog.String("app", t.App), slog.String("task", t.Name), slog.Int64("run", r.id))
 	// The run is overdue maxRuntime after it started: the timer is set
 	// before anyone hears of the start, so a clock that moves on at once
 	// (a test's) still fires it.
@@ -97,7 +114,7 @@ func (e *Engine) execute(h *runHandle) {
 	}
 	log.Info("run finished", slog.String("status", string(end.Status)), slog.Duration("duration", end.Duration), slog.Int("exit_code", end.ExitCode))
 	e.publish(Event{Type: EventRunFinished, App: t.App, Task: t.Name, RunID: r.id, Status: end.Status, Message: end.Error})
-	e.afterRun(h, end.Status, state, log)
+	return end, state
 }
 
 // counted reports whether a status counts for the failure count: runs
@@ -110,7 +127,7 @@ func counted(s store.Status) bool {
 func (e *Engine) runGuest(h *runHandle, log *slog.Logger) store.RunEnd {
 	r, t := h.req, h.task
 	sink := &runSink{e: e, h: h, batch: e.cfg.LogBatch, log: log}
-	g, err := NewGuest(e.cfg.Home, e.cfg.Store.KV, t, h.app, r.id, r.input, sink)
+	g, err := newGuest(e.cfg.Home, e.cfg.Store.KV, t, h.app, r.id, r.input, sink)
 	if err != nil {
 		return e.failedEnd(err)
 	}

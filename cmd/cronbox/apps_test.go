@@ -24,7 +24,7 @@ func TestSampleApps(t *testing.T) {
 			continue
 		}
 		apps++
-		a, err := app.Load(filepath.Join(dir, ent.Name()), loadOptions())
+		a, err := app.Load(filepath.Join(dir, ent.Name()), app.Options{})
 		if err != nil {
 			t.Errorf("%s: %v", ent.Name(), err)
 			continue

@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/cronbox/cronbox/engine"
 	"github.com/cronbox/cronbox/engine/app"
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/internal/homedir"
@@ -51,7 +52,7 @@ func configExport(ctx context.Context, stdout io.Writer, file string, st store.O
 	}
 	ovs := make([]app.Override, 0, len(stored))
 	for _, o := range stored {
-		ao, err := appOverride(o)
+		ao, err := engine.AppOverride(o)
 		if err != nil {
 			return err
 		}
@@ -90,7 +91,7 @@ func configImport(ctx context.Context, e *env, home, file string, st store.Overr
 	}
 	var problems []error
 	for name, list := range byApp {
-		a, err := app.Load(homedir.Home(home).App(name), loadOptions())
+		a, err := app.Load(homedir.Home(home).App(name), app.Options{})
 		if err != nil {
 			problems = append(problems, fmt.Errorf("app %s: %w", name, err))
 			continue

@@ -7,12 +7,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/cronbox/cronbox/engine"
 	"github.com/cronbox/cronbox/engine/app"
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/internal/homedir"
@@ -154,58 +153,24 @@ type taskRow struct {
 
 // loadTasks loads every app under home/apps and merges the store's
 // overrides over their tasks, as the engine does. Apps that fail to load
-// are reported to warn and left out.
+// and overrides that cannot be read are reported to warn and left out.
 func loadTasks(ctx context.Context, warn io.Writer, home string, st store.Overrides) ([]app.Task, error) {
-	stored, err := st.Overrides(ctx)
+	defs, err := engine.LoadDefinitions(ctx, home, st)
 	if err != nil {
 		return nil, err
 	}
-	var ovs []app.Override
-	for _, o := range stored {
-		ao, err := appOverride(o)
-		if err != nil {
-			fmt.Fprintf(warn, "cronbox: %v\n", err)
-			continue
-		}
-		ovs = append(ovs, ao)
+	for _, err := range defs.Unreadable {
+		fmt.Fprintf(warn, "cronbox: %v\n", err)
 	}
-	dir := homedir.Home(home).Apps()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
+	names := make([]string, 0, len(defs.Failed))
+	for name := range defs.Failed {
+		names = append(names, name)
 	}
-	var tasks []app.Task
-	for _, ent := range entries {
-		if !ent.IsDir() {
-			continue
-		}
-		a, err := app.Load(filepath.Join(dir, ent.Name()), loadOptions())
-		if err != nil {
-			fmt.Fprintf(warn, "cronbox: app %s: %v\n", ent.Name(), err)
-			continue
-		}
-		tasks = append(tasks, app.Merge(a, ovs)...)
+	sort.Strings(names)
+	for _, name := range names {
+		fmt.Fprintf(warn, "cronbox: app %s: %v\n", name, defs.Failed[name])
 	}
-	sort.SliceStable(tasks, func(i, j int) bool { return tasks[i].App < tasks[j].App })
-	return tasks, nil
-}
-
-// appOverride is o as package app takes it.
-func appOverride(o store.Override) (app.Override, error) {
-	ao := app.Override{App: o.App, Task: o.Task, Enabled: o.Enabled, Environment: o.Environment, Deleted: o.Deleted, UpdatedAt: o.UpdatedAt}
-	if len(o.Schedule) > 0 {
-		ao.Schedule = new(app.ScheduleSpec)
-		if err := json.Unmarshal(o.Schedule, ao.Schedule); err != nil {
-			return ao, fmt.Errorf("override of %s/%s: schedule: %w", o.App, o.Task, err)
-		}
-	}
-	if o.Custom {
-		ao.Custom = new(app.TaskSpec)
-		if err := json.Unmarshal(o.Definition, ao.Custom); err != nil {
-			return ao, fmt.Errorf("custom task %s/%s: %w", o.App, o.Task, err)
-		}
-	}
-	return ao, nil
+	return defs.Tasks, nil
 }
 
 // taskListStore is what task list reads: the overrides, the load errors

@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cronbox/cronbox/engine"
 	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/internal/testenv"
+	"github.com/cronbox/cronbox/internal/wasmtest"
 )
 
 // recordRuns records finished runs of demo/hello with the given statuses,
@@ -175,7 +178,7 @@ func TestTaskTrigger(t *testing.T) {
 		{args: []string{"demo/hello"}, stdout: "hello\n", stderr: "succeeded", status: "succeeded"},
 		{args: []string{"demo/hello", "--json", "--input", `{"n":1}`}, stdout: `"Trigger": "manual"`, status: "succeeded"},
 		{args: []string{"demo/spin"}, code: 1, stderr: "timed_out", status: "timed_out"},
-		{args: []string{"demo/nope"}, code: 1, stderr: "no task demo/nope"},
+		{args: []string{"demo/nope"}, code: 1, stderr: "demo/nope: task not found"},
 		{args: []string{"demo/hello", "--input", "{"}, code: exitUsage, stderr: "not valid JSON"},
 	}
 	for _, tc := range tests {
@@ -195,5 +198,96 @@ func TestTaskTrigger(t *testing.T) {
 		if r := runs[0]; string(r.Status) != tc.status || r.Trigger != store.TriggerManual || r.TriggeredByUser == "" {
 			t.Errorf("%q: recorded %+v, want a manual run %s", args, r, tc.status)
 		}
+	}
+}
+
+// TestTaskTriggerOutputAsScheduled checks that `task trigger` without a
+// serve runs the task as the engine runs a scheduled run: its stored
+// output is capped and marked exactly as the scheduled run's.
+func TestTaskTriggerOutputAsScheduled(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	dir := filepath.Join(home, "apps", "demo")
+	mustWrite(t, filepath.Join(dir, "app.yaml"), []byte("name: demo\n"))
+	mustWrite(t, filepath.Join(dir, "config", "tasks.yaml"), []byte(`tasks:
+  - name: hello
+    schedule: "* * * * *"
+    limits: { output: 4B }
+`))
+	mustWrite(t, filepath.Join(dir, "tasks", "hello.wasm"), wasmtest.Hello())
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, rt := testenv.Open(t, home)
+	clock := engine.NewFakeClock(time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC))
+	eng, err := engine.New(engine.Config{Home: home, Store: engine.SQLiteStore(st), Runtime: rt, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Minute)
+	if err := eng.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := st.ListRuns(ctx, store.RunFilter{Apps: []string{"demo"}, Task: "hello", Limit: 10})
+	if err != nil || len(runs) != 1 || runs[0].Trigger != store.TriggerSchedule {
+		t.Fatalf("scheduled runs %+v (%v), want one", runs, err)
+	}
+	scheduled, err := st.GetRun(ctx, runs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "hell\n…[output truncated]"; scheduled.Output != want {
+		t.Fatalf("scheduled run's output %q, want %q", scheduled.Output, want)
+	}
+
+	code, stdout, stderr := cli(t, "task", "trigger", "demo/hello", "--home", home, "--json")
+	if code != 0 {
+		t.Fatalf("task trigger: exit %d: %s%s", code, stdout, stderr)
+	}
+	var printed store.Run
+	if err := json.Unmarshal([]byte(stdout), &printed); err != nil {
+		t.Fatalf("task trigger --json: %v: %s", err, stdout)
+	}
+	stored, err := st.GetRun(ctx, printed.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.Trigger != store.TriggerManual || stored.Output != scheduled.Output || printed.Output != scheduled.Output {
+		t.Errorf("triggered run %s, output %q (printed %q); want a manual run with the scheduled run's output %q",
+			stored.Trigger, stored.Output, printed.Output, scheduled.Output)
+	}
+}
+
+// TestTaskListSkipsWhatTheEngineSkips checks that `task list` shows the
+// tasks of the apps the engine loads: a folder whose name is not an app
+// name is not an app.
+func TestTaskListSkipsWhatTheEngineSkips(t *testing.T) {
+	t.Parallel()
+	home := testHome(t)
+	dir := filepath.Join(home, "apps", "Not An App")
+	mustWrite(t, filepath.Join(dir, "app.yaml"), []byte("name: Not An App\n"))
+	mustWrite(t, filepath.Join(dir, "config", "tasks.yaml"), []byte("tasks:\n  - name: hello\n"))
+	mustWrite(t, filepath.Join(dir, "tasks", "hello.wasm"), wasmtest.Hello())
+	code, stdout, stderr := cli(t, "task", "list", "--home", home, "--json")
+	if code != 0 {
+		t.Fatalf("task list: exit %d: %s", code, stderr)
+	}
+	var rows []struct{ App, Task string }
+	if err := json.Unmarshal([]byte(stdout), &rows); err != nil {
+		t.Fatalf("task list --json: %v: %s", err, stdout)
+	}
+	for _, r := range rows {
+		if r.App != "demo" {
+			t.Errorf("task list shows %s/%s; want only the tasks of demo", r.App, r.Task)
+		}
+	}
+	if stderr != "" {
+		t.Errorf("task list warns %q; want nothing for a folder that is not an app", stderr)
 	}
 }

@@ -32,11 +32,6 @@ const (
 
 // Options adjust Load. The zero value is ready to use.
 type Options struct {
-	// ValidateSchedule, when set, checks each schedule that is not zero;
-	// key is the task's "app/task" (for the stagger hash of H). Its error
-	// becomes a problem of the task, at schedule.cron (or schedule.at).
-	// nil: only the schedule's structure and time zone are checked.
-	ValidateSchedule func(spec ScheduleSpec, key string) error
 	// Ceiling caps the limits a task may ask for. A zero field means the
 	// runtime's ceiling: runtime.MaxMemory, runtime.MaxTimeout,
 	// runtime.MaxOutput; a larger one is lowered to it.

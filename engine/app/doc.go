@@ -60,7 +60,7 @@
 //     cron (a cron expression, with an optional IANA timezone, default
 //     UTC) or at (one time, RFC 3339 with a zone offset:
 //     2026-12-01T10:00:00Z). A string is short for {cron: ...}. The cron
-//     syntax is checked by Options.ValidateSchedule, not here.
+//     syntax is checked by the scheduler's parser (engine/schedule).
 //   - module: a path relative to the app folder ending in .wasm, without
 //     "..", that no symlink leads out of. A missing module whose Go source
 //     exists (tasks/cleanup/ holding .go files) is a distinct error

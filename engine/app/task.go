@@ -18,7 +18,7 @@ import (
 // value.
 type ScheduleSpec struct {
 	// Cron is a cron expression ("H 1 * * *", "@every 5m"), checked by
-	// Options.ValidateSchedule.
+	// engine/schedule's parser.
 	Cron string `json:"cron,omitempty"`
 	// Timezone is the IANA zone Cron is read in ("Europe/Berlin"); ""
 	// means UTC.

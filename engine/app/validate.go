@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cronbox/cronbox/engine/schedule"
 	"github.com/cronbox/cronbox/internal/bytesize"
 	"github.com/cronbox/cronbox/runtime"
 )
@@ -55,7 +56,6 @@ type taskContext struct {
 	dir      string // the app folder's real path
 	quotaMem int64
 	ceiling  runtime.Limits
-	validate func(ScheduleSpec, string) error
 	zones    map[string]error // time zones already looked up
 }
 
@@ -75,7 +75,6 @@ func newTaskContext(dir string, m Manifest, opts Options) *taskContext {
 		dir:      dir,
 		quotaMem: m.Quotas.Memory,
 		ceiling:  ceiling,
-		validate: opts.ValidateSchedule,
 		zones:    make(map[string]error),
 	}
 }
@@ -138,7 +137,8 @@ func (x *taskContext) task(c *checker, spec TaskSpec) Task {
 	return t
 }
 
-// schedule checks a schedule; key is the task's key, for the validator.
+// schedule checks a schedule with the scheduler's own parser; key is the
+// task's key, for the stagger hash of H.
 func (x *taskContext) schedule(c *checker, field string, s *ScheduleSpec, key string) ScheduleSpec {
 	if s == nil {
 		return ScheduleSpec{}
@@ -167,14 +167,12 @@ func (x *taskContext) schedule(c *checker, field string, s *ScheduleSpec, key st
 	if len(c.errs) > n || spec.IsZero() {
 		return spec
 	}
-	if x.validate != nil {
-		if err := x.validate(spec, key); err != nil {
-			f := field + ".cron"
-			if spec.Cron == "" {
-				f = field + ".at"
-			}
-			c.errorf(f, "%v", err)
+	if _, err := schedule.Parse(schedule.Spec{Cron: spec.Cron, Timezone: spec.Timezone, At: spec.At}, key); err != nil {
+		f := field + ".cron"
+		if spec.Cron == "" {
+			f = field + ".at"
 		}
+		c.errorf(f, "%v", err)
 	}
 	return spec
 }

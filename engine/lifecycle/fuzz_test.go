@@ -116,7 +116,7 @@ func FuzzValidate(f *testing.F) {
 			}
 		}
 		if rep.OK(false) {
-			a, err := app.Load(dir, LoadOptions())
+			a, err := app.Load(dir, app.Options{})
 			if err != nil || len(a.Errors) != 0 {
 				t.Fatalf("validated, but Load: %v %v", err, a.Errors)
 			}

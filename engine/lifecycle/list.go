@@ -109,7 +109,7 @@ func Get(home, name string) (*Info, error) {
 	if walkErr != nil {
 		info.Warnings = append(info.Warnings, walkErr.Error())
 	}
-	a, err := app.Load(dir, LoadOptions())
+	a, err := app.Load(dir, app.Options{})
 	var inv *app.InvalidError
 	switch {
 	case errors.As(err, &inv):

@@ -102,7 +102,7 @@ func TestRoundTrip(t *testing.T) {
 			t.Errorf("on disk %+v, exported %+v", f, manifest.Files[i])
 		}
 	}
-	a, err := app.Load(dir, lifecycle.LoadOptions())
+	a, err := app.Load(dir, app.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

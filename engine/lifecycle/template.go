@@ -89,7 +89,7 @@ func New(home, name string, opts NewOptions) (string, error) {
 	}
 	// The template must make an app that loads; only its module is
 	// missing until it is built.
-	a, err := app.Load(staged, LoadOptions())
+	a, err := app.Load(staged, app.Options{})
 	if err != nil {
 		return "", fmt.Errorf("creating app %s: the template made an invalid app: %w", name, err)
 	}

@@ -25,7 +25,7 @@ func TestNew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := app.Load(dir, LoadOptions())
+	a, err := app.Load(dir, app.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

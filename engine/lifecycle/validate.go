@@ -13,7 +13,6 @@ import (
 	"strings"
 
 	"github.com/cronbox/cronbox/engine/app"
-	"github.com/cronbox/cronbox/engine/schedule"
 	"github.com/cronbox/cronbox/hostapi"
 	"github.com/cronbox/cronbox/internal/bytesize"
 	"github.com/cronbox/cronbox/runtime"
@@ -47,15 +46,6 @@ func (e *ValidationError) Error() string {
 
 // Unwrap returns ErrInvalid.
 func (e *ValidationError) Unwrap() error { return ErrInvalid }
-
-// LoadOptions are the options the engine loads apps with: schedules are
-// checked by the scheduler's own parser.
-func LoadOptions() app.Options {
-	return app.Options{ValidateSchedule: func(spec app.ScheduleSpec, key string) error {
-		_, err := schedule.Parse(schedule.Spec{Cron: spec.Cron, Timezone: spec.Timezone, At: spec.At}, key)
-		return err
-	}}
-}
 
 // Finding is one problem Validate found, or one doubt.
 type Finding struct {
@@ -131,7 +121,8 @@ type ValidateOptions struct {
 	// CacheDir is where that runtime caches compiled code. Default "":
 	// in memory only.
 	CacheDir string
-	// Load are the options the app is loaded with. Default LoadOptions().
+	// Load are the options the app is loaded with. Default: the zero Options, as
+	// the engine loads apps.
 	Load *app.Options
 	// Limits bound each file's size, as an export or install would.
 	// Zero fields take DefaultLimits'.
@@ -181,7 +172,7 @@ func Validate(ctx context.Context, dir string, opts ValidateOptions) (*Report, e
 	if err != nil {
 		return nil, fmt.Errorf("validating %s: %w", dir, err)
 	}
-	lo := LoadOptions()
+	var lo app.Options
 	if opts.Load != nil {
 		lo = *opts.Load
 	}

@@ -1,0 +1,83 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/cronbox/cronbox/engine/app"
+	"github.com/cronbox/cronbox/engine/store"
+)
+
+// RunOnce runs the task app/task once, now, as a manual run by user with
+// input (nil means null), and returns the run as recorded when it has
+// ended. It is for an engine that is not started, which it leaves so: the
+// app is loaded with the store's overrides as Start loads it, and the run
+// is recorded, given its guest, capped and published as a run of a started
+// engine is, but no schedule fires, and neither retries nor dependents
+// follow it. A ctx that is done interrupts the run. Like Trigger, it runs
+// a disabled task but not a task with errors (ErrInvalidTask).
+func (e *Engine) RunOnce(ctx context.Context, appName, task string, input json.RawMessage, user string) (store.Run, error) {
+	key := appName + "/" + task
+	if len(input) > 0 && !json.Valid(input) {
+		return store.Run{}, fmt.Errorf("running %s: input is not valid JSON", key)
+	}
+	e.mu.Lock()
+	started := e.started
+	e.mu.Unlock()
+	if started {
+		return store.Run{}, fmt.Errorf("running %s once: the engine is started; use Trigger", key)
+	}
+	if app.ValidName(appName) != nil {
+		return store.Run{}, fmt.Errorf("running %s: app %w", key, ErrNotFound)
+	}
+	ov, err := e.overrides(ctx)
+	if err != nil {
+		return store.Run{}, fmt.Errorf("running %s: %w", key, err)
+	}
+	a, tasks, err := loadDefinition(e.appsDir(), appName, ov)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return store.Run{}, fmt.Errorf("running %s: app %w", key, ErrNotFound)
+	case err != nil:
+		return store.Run{}, fmt.Errorf("running %s: %w", key, err)
+	}
+	i := -1
+	for j, t := range tasks {
+		if t.Name == task {
+			i = j
+		}
+	}
+	if i < 0 {
+		return store.Run{}, fmt.Errorf("running %s: task %w", key, ErrNotFound)
+	}
+	t := tasks[i]
+	if len(t.Errors) > 0 {
+		return store.Run{}, fmt.Errorf("running %s: %w:\n%w", key, ErrInvalidTask, errors.Join(problemsAsErrors(t.Errors)...))
+	}
+	mod, err := e.loadModule(ctx, t.Module)
+	if err != nil {
+		return store.Run{}, fmt.Errorf("running %s: %w", key, err)
+	}
+	defer e.unloadUnused(context.WithoutCancel(ctx))
+
+	ts := &taskState{key: key, app: appName, name: task, task: t, module: mod, heapIdx: -1}
+	r := &runReq{ts: ts, trigger: store.TriggerManual, input: input, user: user}
+	run := e.storeRun(r)
+	if r.id, err = e.cfg.Store.Runs.StartRun(ctx, run); err != nil {
+		return store.Run{}, fmt.Errorf("recording start of %s: %w", key, err)
+	}
+	run.ID = r.id
+	e.mu.Lock()
+	h := e.newRunHandleLocked(context.WithoutCancel(ctx), &appState{name: appName, app: a}, r)
+	e.mu.Unlock()
+	defer h.cancel(nil)
+	stop := context.AfterFunc(ctx, func() { h.cancel(errShutdown) })
+	defer stop()
+	end, _ := e.runAndRecord(h, e.runLogger(h))
+	run.Status, run.EndTime, run.Duration, run.ExitCode, run.Output, run.Error, run.Result, run.PeakMemory =
+		end.Status, end.EndTime, end.Duration, end.ExitCode, end.Output, end.Error, end.Result, end.PeakMemory
+	return run, nil
+}
