@@ -229,12 +229,7 @@ func (e *Engine) afterRun(h *runHandle, status store.Status, state *store.Failur
 		attempt := r.attempt + 1
 		delay := h.task.Retry.Delay(attempt)
 		log.Info("retrying", slog.Int("attempt", attempt), slog.Duration("delay", delay))
-		e.cfg.Clock.AfterFunc(delay, func() {
-			e.mu.Lock()
-			e.addBusyLocked(1)
-			e.mu.Unlock()
-			e.submit(context.Background(), &runReq{ts: ts, trigger: store.TriggerRetry, scheduled: r.scheduled, attempt: attempt, input: r.input, user: r.user})
-		})
+		e.retryAfter(delay, &runReq{ts: ts, trigger: store.TriggerRetry, scheduled: r.scheduled, attempt: attempt, input: r.input, user: r.user})
 	}
 	if status == store.StatusSucceeded && !ts.removed {
 		e.seq++

@@ -109,7 +109,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	rc := wazero.NewRuntimeConfigCompiler().
 		WithCoreFeatures(api.CoreFeaturesV2).
 		WithMemoryLimitPages(uint32(min(cfg.Ceiling.Memory>>16, 65536))).
-		WithCloseOnContextDone(false) // see stop.go: loops are stopped by instrumentation
+		WithCloseOnContextDone(false) // loops are stopped by instrumentation (internal/instrument, run.go)
 	var cache wazero.CompilationCache
 	if cfg.CacheDir != "" {
 		c, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)

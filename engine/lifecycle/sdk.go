@@ -68,16 +68,6 @@ var loadSDK = sync.OnceValues(func() (*sdkFiles, error) {
 	return s, nil
 })
 
-// SDKGoVersion is the Go version the SDK, and an app created by New,
-// declares in go.mod.
-func SDKGoVersion() string {
-	s, err := loadSDK()
-	if err != nil {
-		return ""
-	}
-	return s.goVersion
-}
-
 // EnsureSDK extracts the Go SDK that this binary carries to
 // <home>/data/sdk/<hash>/, a module named github.com/cronbox/cronbox holding
 // only packages sdk and sdk/sdkhttp, unless it is there already, and
