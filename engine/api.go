@@ -208,10 +208,6 @@ func (e *Engine) Started() bool {
 	return e.started && !e.stopping
 }
 
-// RecordsEvents reports whether Config.RecordEvents is set: the engine
-// writes its events to the store itself.
-func (e *Engine) RecordsEvents() bool { return e.cfg.RecordEvents }
-
 // ReloadApp reads the app name again with the store's overrides, e.g.
 // after its app.yaml was rewritten.
 func (e *Engine) ReloadApp(ctx context.Context, name string) error {

@@ -67,14 +67,11 @@ type Store struct {
 	LoadErrors store.LoadErrors
 	// KV holds the apps' key-value data. Required.
 	KV store.KeyValue
-	// Events records events when Config.RecordEvents is set. Default nil;
-	// required with RecordEvents.
-	Events store.EventLog
 }
 
 // SQLiteStore is the Store of one SQLite database: every field is st.
 func SQLiteStore(st *store.SQLite) Store {
-	return Store{Runs: st, Retention: st, Overrides: st, Outcomes: st, LoadErrors: st, KV: st, Events: st}
+	return Store{Runs: st, Retention: st, Overrides: st, Outcomes: st, LoadErrors: st, KV: st}
 }
 
 // Config configures an Engine. Store and Runtime are required.
@@ -83,7 +80,7 @@ type Config struct {
 	// an app's files are Home/data/files/<app>. Default ".".
 	Home string
 	// Store records runs and keeps overrides: one small interface a
-	// concern, each required but Events. A *store.SQLite is every one.
+	// concern, each required. A *store.SQLite is every one.
 	Store Store
 	// Runtime runs the modules; it must define the hostapi module. Required.
 	Runtime *runtime.Runtime
@@ -112,12 +109,6 @@ type Config struct {
 	LogFlush time.Duration
 	// EventBuffer is the channel size of each subscriber. Default 256.
 	EventBuffer int
-	// RecordEvents writes the run, task and app events (not logs and
-	// progress) to Store.Events, so that a client of the
-	// event stream can resume after a disconnect. Like any subscriber, the
-	// recorder misses events when it falls EventBuffer behind. Default
-	// false.
-	RecordEvents bool
 	// PruneEvery is after how many finished runs of a task its history is
 	// pruned to its retention (keep, maxAge) and its app's history to
 	// quotas.history. Default 1: after every run, which costs a read when
@@ -141,7 +132,7 @@ func (c Config) withDefaults() (Config, error) {
 		isNil bool
 	}{
 		{"Runs", c.Store.Runs == nil}, {"Retention", c.Store.Retention == nil}, {"Overrides", c.Store.Overrides == nil}, {"Outcomes", c.Store.Outcomes == nil},
-		{"LoadErrors", c.Store.LoadErrors == nil}, {"KV", c.Store.KV == nil}, {"Events", c.RecordEvents && c.Store.Events == nil},
+		{"LoadErrors", c.Store.LoadErrors == nil}, {"KV", c.Store.KV == nil},
 	} {
 		if f.isNil {
 			return c, fmt.Errorf("engine config: Store.%s is required", f.name)
@@ -239,8 +230,7 @@ type Engine struct {
 	seq        int64                      // orders successes and starts for dependencies
 	wg         sync.WaitGroup             // run goroutines
 
-	events       eventHub
-	stopRecorder func() // nil unless Config.RecordEvents
+	events eventHub
 
 	// hmu guards health; it is never held while taking mu.
 	hmu    sync.Mutex
@@ -288,9 +278,6 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	e.started = true
 	e.mu.Unlock()
-	if e.cfg.RecordEvents {
-		e.stopRecorder = e.startRecorder()
-	}
 
 	n, err := e.cfg.Store.Runs.MarkInterrupted(ctx, e.cfg.Clock.Now())
 	if err != nil {
@@ -361,7 +348,6 @@ func (e *Engine) Stop(ctx context.Context) error {
 	case <-done:
 		e.stopRetries()
 		e.settle()
-		e.endRecorder()
 		return nil
 	case <-ctx.Done():
 	case <-grace.C:
@@ -374,16 +360,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 	<-done
 	e.stopRetries()
 	e.settle()
-	e.endRecorder()
 	return nil
-}
-
-// endRecorder stops writing events to the store, after the last was written.
-func (e *Engine) endRecorder() {
-	if e.stopRecorder != nil {
-		e.stopRecorder()
-		e.stopRecorder = nil
-	}
 }
 
 // settle waits a little for fires and submits in flight, which find the

@@ -24,7 +24,6 @@ func TestNewValidatesConfig(t *testing.T) {
 		{"no store", Config{Runtime: rt}, "Store.Runs"},
 		{"no retention", Config{Store: Store{Runs: st, Overrides: st, Outcomes: st, LoadErrors: st, KV: st}, Runtime: rt}, "Store.Retention"},
 		{"no kv", Config{Store: Store{Runs: st, Retention: st, Overrides: st, Outcomes: st, LoadErrors: st}, Runtime: rt}, "Store.KV"},
-		{"no event log", Config{Store: Store{Runs: st, Retention: st, Overrides: st, Outcomes: st, LoadErrors: st, KV: st}, Runtime: rt, RecordEvents: true}, "Store.Events"},
 		{"no runtime", Config{Store: SQLiteStore(st)}, "Runtime"},
 		{"negative limit", Config{Store: SQLiteStore(st), Runtime: rt, MaxConcurrent: -1}, "MaxConcurrent"},
 		{"negative grace", Config{Store: SQLiteStore(st), Runtime: rt, GracePeriod: -time.Second}, "GracePeriod"},

@@ -34,6 +34,10 @@ type Event struct {
 	RunID int64
 	// Status is a finished run's status.
 	Status store.Status
+	// Trigger and Scheduled are what started a run and the schedule
+	// instant it was fired for (zero if none), for EventRunStarted.
+	Trigger   store.Trigger
+	Scheduled time.Time
 	// Progress is a run's progress in percent, for EventRunProgress.
 	Progress int
 	// Message is a log line, a progress message, a skip reason or an error.

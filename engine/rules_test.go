@@ -149,32 +149,6 @@ func TestSlowSubscriberDropsEvents(t *testing.T) {
 	}
 }
 
-func TestRecordEvents(t *testing.T) {
-	t.Parallel()
-	b := newBundle(t, Config{RecordEvents: true}, testApp{name: "demo", tasks: "tasks:\n  - name: hello\n", modules: map[string][]byte{"hello": wasmtest.Hello()}})
-	b.start()
-	ctx := context.Background()
-	if _, err := b.engine.Trigger(ctx, "demo", "hello", nil, "test"); err != nil {
-		t.Fatal(err)
-	}
-	b.idle()
-	if err := b.engine.Stop(ctx); err != nil {
-		t.Fatal(err)
-	}
-	evs, err := b.store.Events(ctx, store.EventFilter{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var types []string
-	for _, e := range evs {
-		types = append(types, e.Type)
-	}
-	want := []string{string(EventAppReloaded), string(EventRunStarted), string(EventRunFinished)}
-	if strings.Join(types, ",") != strings.Join(want, ",") {
-		t.Errorf("recorded events %v, want %v", types, want)
-	}
-}
-
 func TestDisabledWhileQueued(t *testing.T) {
 	t.Parallel()
 	b := newBundle(t, Config{GracePeriod: time.Millisecond}, testApp{name: "demo", quota: 1, tasks: `

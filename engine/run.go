@@ -89,7 +89,7 @@ func (e *Engine) runAndRecord(h *runHandle, log *slog.Logger) (store.RunEnd, *st
 			e.publish(Event{Type: EventRunOverdue, App: t.App, Task: t.Name, RunID: r.id})
 		})
 	}
-	e.publish(Event{Type: EventRunStarted, App: t.App, Task: t.Name, RunID: r.id})
+	e.publish(Event{Type: EventRunStarted, App: t.App, Task: t.Name, RunID: r.id, Trigger: r.trigger, Scheduled: r.scheduled})
 	log.Debug("run started", slog.String("trigger", string(r.trigger)), slog.Int("attempt", r.attempt))
 
 	end := e.runGuest(h, log)

@@ -37,7 +37,7 @@ type eventJSON struct {
 }
 
 // payloadJSON is the payload of a recorded event: what eventJSON has
-// beyond the store's columns. It is the engine recorder's format.
+// beyond the store's columns.
 type payloadJSON struct {
 	RunID    int64  `json:"runId,omitempty"`
 	Status   string `json:"status,omitempty"`
@@ -85,7 +85,7 @@ func storedEvent(e store.Event) streamEvent {
 // One goroutine records and fans out, so the IDs that streams see rise
 // in the order the events happened.
 type hub struct {
-	st      hubStore
+	st      store.EventLog
 	log     *slog.Logger
 	metrics *metrics
 	eng     *engine.Engine
@@ -121,47 +121,22 @@ type subscriber struct {
 // take accounts for ev, received from ch, leaving the buffer.
 func (sub *subscriber) take(ev streamEvent) { sub.queued.Add(-int64(len(ev.text))) }
 
-func startHub(eng *engine.Engine, st hubStore, log *slog.Logger, m *metrics, maxQueued int64) *hub {
+func startHub(eng *engine.Engine, st store.EventLog, log *slog.Logger, m *metrics, maxQueued int64) *hub {
 	ch, cancel := eng.Subscribe()
 	h := &hub{st: st, log: log, metrics: m, eng: eng, maxQueued: maxQueued, subs: map[*subscriber]struct{}{}, cancel: cancel, done: make(chan struct{})}
-	h.lastID.Store(maxEventID(st))
+	last, err := st.LastEventID(context.Background())
+	if err != nil {
+		log.Error("reading the last event ID", slog.Any("error", err))
+	}
+	h.lastID.Store(last)
 	go h.run(ch)
 	return h
-}
-
-// maxEventID finds the greatest event ID in the store by bisection on
-// "is there an event after x" (one indexed read each); 0 if there is none
-// or the store fails.
-func maxEventID(st store.EventLog) int64 {
-	after := func(x int64) bool {
-		evs, err := st.Events(context.Background(), store.EventFilter{AfterID: x, Limit: 1})
-		return err == nil && len(evs) > 0
-	}
-	if !after(0) {
-		return 0
-	}
-	lo, hi := int64(0), int64(1) // an event after lo; none after hi, once found
-	for after(hi) {
-		lo, hi = hi, hi*2
-		if hi <= 0 {
-			return lo
-		}
-	}
-	for hi-lo > 1 {
-		mid := lo + (hi-lo)/2
-		if after(mid) {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	return hi
 }
 
 func (h *hub) run(ch <-chan engine.Event) {
 	defer close(h.done)
 	for ev := range ch {
-		h.metrics.observe(h.eng, h.st, ev)
+		h.metrics.observe(h.eng, ev)
 		var id int64
 		if !liveOnly[ev.Type] {
 			payload, _ := json.Marshal(payloadJSON{RunID: ev.RunID, Status: string(ev.Status), Progress: ev.Progress, Message: ev.Message})

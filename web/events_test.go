@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -355,29 +354,6 @@ func TestEventsFromAnotherHistory(t *testing.T) {
 	}
 }
 
-func TestMaxEventID(t *testing.T) {
-	t.Parallel()
-	// A store of its own: an engine would append events of its own.
-	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "cronbox.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if got := maxEventID(st); got != 0 {
-		t.Fatalf("maxEventID of no events %d, want 0", got)
-	}
-	for range 37 {
-		id, err := st.AppendEvent(ctx, store.Event{Type: "x", App: "a"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := maxEventID(st); got != id {
-			t.Fatalf("maxEventID %d, want %d", got, id)
-		}
-	}
-}
-
 func TestEventsGapAfterPruning(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
@@ -387,7 +363,11 @@ func TestEventsGapAfterPruning(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	f.srv.hub.lastID.Store(maxEventID(f.st))
+	last, err := f.st.LastEventID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.srv.hub.lastID.Store(last)
 	s := f.openStream(t, "viewer", 1)
 	if ev := s.next(); ev.event != "stream.gap" || ev.id != 0 {
 		t.Fatalf("first event after a pruned Last-Event-ID: %s %s", ev.event, ev.raw)

@@ -2,7 +2,6 @@ package web
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"math"
 	"net/http"
@@ -73,12 +72,12 @@ func newMetrics() *metrics {
 // observe counts one event. A run's duration is the time between its
 // started and finished events; the lateness of a run fired by the
 // schedule is how long after its scheduled time it started (took its slot).
-func (m *metrics) observe(eng *engine.Engine, st store.RunReader, ev engine.Event) {
+func (m *metrics) observe(eng *engine.Engine, ev engine.Event) {
 	switch ev.Type {
 	case engine.EventRunStarted:
 		late := -1.0
-		if trigger, scheduled := runSchedule(eng, st, ev.RunID); trigger == store.TriggerSchedule && !scheduled.IsZero() {
-			late = max(ev.Time.Sub(scheduled).Seconds(), 0)
+		if ev.Trigger == store.TriggerSchedule && !ev.Scheduled.IsZero() {
+			late = max(ev.Time.Sub(ev.Scheduled).Seconds(), 0)
 		}
 		module := runModule(eng, ev)
 		m.mu.Lock()
@@ -105,20 +104,6 @@ func (m *metrics) observe(eng *engine.Engine, st store.RunReader, ev engine.Even
 		}
 		m.mu.Unlock()
 	}
-}
-
-// runSchedule returns what started a run and its scheduled time: from the
-// engine while the run executes, else (a short run may be over before its
-// start event is seen) from the store.
-func runSchedule(eng *engine.Engine, st store.RunReader, id int64) (store.Trigger, time.Time) {
-	if d, ok := eng.Run(id); ok {
-		return d.Trigger, d.Scheduled
-	}
-	r, err := st.GetRun(context.Background(), id)
-	if err != nil {
-		return "", time.Time{}
-	}
-	return r.Trigger, r.ScheduledTime
 }
 
 // runModule returns the module a started run uses: from the engine while

@@ -7,6 +7,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cronbox/cronbox/engine"
+	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/runtime"
 )
 
 func TestMetrics(t *testing.T) {
@@ -140,5 +144,27 @@ func TestMetricsProcess(t *testing.T) {
 	scoped := string(f.send(req{method: "GET", path: "/metrics", token: "scoped"}).body)
 	if strings.Contains(scoped, "go_goroutines") || strings.Contains(scoped, "process_open_fds") {
 		t.Errorf("scoped metrics show process-wide gauges:\n%s", scoped)
+	}
+}
+
+// TestLatenessFromStartEvent checks that a run's lateness is read from its
+// start event alone: the hub reads nothing from the store or the engine
+// for it, and a run over before its start event is seen still counts.
+func TestLatenessFromStartEvent(t *testing.T) {
+	// An engine that knows no run: nothing is read from it but the module.
+	eng, err := engine.New(engine.Config{Store: engine.SQLiteStore(&store.SQLite{}), Runtime: &runtime.Runtime{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newMetrics()
+	at := time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
+	m.observe(eng, engine.Event{Type: engine.EventRunStarted, RunID: 1, Time: at.Add(3 * time.Second), Trigger: store.TriggerSchedule, Scheduled: at})
+	m.observe(eng, engine.Event{Type: engine.EventRunStarted, RunID: 2, Time: at.Add(time.Hour), Trigger: store.TriggerManual})
+	var n uint64
+	for _, c := range m.lateness.counts {
+		n += c
+	}
+	if n != 1 || m.lateness.sum != 3 {
+		t.Errorf("lateness: %d runs, %vs in all; want the scheduled run's 3s alone", n, m.lateness.sum)
 	}
 }

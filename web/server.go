@@ -78,18 +78,11 @@ func SQLiteStore(st *store.SQLite) Store {
 	return Store{Runs: st, Tokens: st, Sessions: st, LoadErrors: st, Events: st}
 }
 
-// hubStore is what the event hub uses: the event log it records in, and
-// the runs whose schedule the metrics look up.
-type hubStore struct {
-	store.EventLog
-	store.RunReader
-}
-
 // Config configures a Server. Engine, Store and Runtime are required.
 type Config struct {
-	// Engine runs the tasks the API shows and controls. Required. It must
-	// not record events itself (engine.Config.RecordEvents): the server
-	// records them, so that the events it streams carry their stored IDs.
+	// Engine runs the tasks the API shows and controls. Required. The
+	// server records its events, so that the events it streams carry their
+	// stored IDs.
 	Engine *engine.Engine
 	// Store is the engine's store: runs, tokens, sessions, load errors and
 	// events, one small interface a concern. Required, every part.
@@ -154,8 +147,6 @@ func (c Config) withDefaults() (Config, error) {
 		return c, errors.New("web config: Store is required, every part of it")
 	case c.Runtime == nil:
 		return c, errors.New("web config: Runtime is required")
-	case c.Engine.RecordsEvents():
-		return c, errors.New("web config: Engine records events itself (engine.Config.RecordEvents); the server records them, so leave it false")
 	}
 	for _, d := range []struct {
 		name string
@@ -239,7 +230,7 @@ func New(cfg Config) (*Server, error) {
 		touched:  map[int64]time.Time{},
 		metrics:  newMetrics(),
 	}
-	s.hub = startHub(cfg.Engine, hubStore{cfg.Store.Events, cfg.Store.Runs}, cfg.Logger, s.metrics, cfg.StreamBufferBytes)
+	s.hub = startHub(cfg.Engine, cfg.Store.Events, cfg.Logger, s.metrics, cfg.StreamBufferBytes)
 	s.handler = s.routes()
 	return s, nil
 }

@@ -98,8 +98,7 @@ func serve(ctx context.Context, e *env, log *slog.Logger, home, listen string, m
 	if err := firstToken(ctx, log, st); err != nil {
 		return err
 	}
-	// The web server records the engine's events (so the engine's
-	// RecordEvents stays off): it is made before the engine starts, to see
+	// The web server records the engine's events: it is made before the engine starts, to see
 	// every event, and closed after the engine stops, so that the runs the
 	// stop interrupts are recorded too.
 	homeApps := lifecycle.Home{Dir: home, Store: st, CacheDir: homedir.Home(home).Cache()}

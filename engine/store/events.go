@@ -69,6 +69,15 @@ func (s *SQLite) AppendEvent(ctx context.Context, e Event) (int64, error) {
 	return id, nil
 }
 
+// LastEventID implements EventLog.
+func (s *SQLite) LastEventID(ctx context.Context) (int64, error) {
+	var id int64
+	if err := s.rdb.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM events`).Scan(&id); err != nil {
+		return 0, fmt.Errorf("reading the last event ID: %w", err)
+	}
+	return id, nil
+}
+
 // Events implements EventLog.
 func (s *SQLite) Events(ctx context.Context, f EventFilter) ([]Event, error) {
 	if f.Apps != nil && len(f.Apps) == 0 {

@@ -37,3 +37,20 @@ func TestEventsPruned(t *testing.T) {
 		t.Errorf("newest event kept is %d, want %d", got[len(got)-1].ID, last)
 	}
 }
+
+func TestLastEventID(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, Options{MaxEvents: 10})
+	if got, err := s.LastEventID(t.Context()); err != nil || got != 0 {
+		t.Fatalf("LastEventID of no events = %d, %v; want 0", got, err)
+	}
+	for range 200 { // past MaxEvents: pruning keeps the latest
+		id, err := s.AppendEvent(t.Context(), Event{Type: "x", App: "a"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.LastEventID(t.Context()); err != nil || got != id {
+			t.Fatalf("LastEventID = %d, %v; want %d", got, err, id)
+		}
+	}
+}

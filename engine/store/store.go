@@ -218,6 +218,8 @@ type EventLog interface {
 	AppendEvent(ctx context.Context, e Event) (int64, error)
 	// Events returns events in ID order, for a client resuming a stream.
 	Events(ctx context.Context, f EventFilter) ([]Event, error)
+	// LastEventID returns the greatest ID of the events kept; 0 if none.
+	LastEventID(ctx context.Context) (int64, error)
 }
 
 // *SQLite provides every interface of the store.
