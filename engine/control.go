@@ -37,7 +37,6 @@ func (e *Engine) Trigger(ctx context.Context, appName, task string, input json.R
 		e.mu.Unlock()
 		return 0, fmt.Errorf("triggering %s/%s: task %w", appName, task, ErrNotFound)
 	}
-	e.addBusyLocked(1)
 	e.mu.Unlock()
 	id, err := e.submit(ctx, &runReq{ts: ts, trigger: store.TriggerManual, input: input, user: user})
 	if err != nil {

@@ -34,8 +34,7 @@ const (
 	reasonStopping = "engine stopping"
 )
 
-// submit admits, records and queues a run. The caller has counted it busy;
-// submit takes that count over. A scheduled time that the store already
+// submit admits, records and queues a run. A scheduled time that the store already
 // holds was fired before and is dropped silently. A run that cannot be
 // admitted is recorded as skipped (manual runs return ErrBusy instead).
 func (e *Engine) submit(ctx context.Context, r *runReq) (int64, error) {
@@ -44,7 +43,6 @@ func (e *Engine) submit(ctx context.Context, r *runReq) (int64, error) {
 	reason := e.admitLocked(r)
 	e.mu.Unlock()
 	if reason != "" {
-		defer e.doneBusy()
 		if r.trigger == store.TriggerManual {
 			if reason == reasonInvalid || reason == reasonRemoved {
 				return 0, fmt.Errorf("triggering %s: %w: %s", ts.key, ErrInvalidTask, reason)
@@ -80,7 +78,6 @@ func (e *Engine) submit(ctx context.Context, r *runReq) (int64, error) {
 			as.reserved--
 			e.forgetAppLocked(as)
 		}
-		e.addBusyLocked(-1)
 		e.mu.Unlock()
 		if errors.Is(err, store.ErrDuplicate) {
 			e.log.DebugContext(ctx, "scheduled time already fired", slog.String("task", ts.key), slog.Time("scheduled", r.scheduled))
@@ -189,7 +186,9 @@ func (e *Engine) dispatchLocked() {
 			if r.trigger != store.TriggerManual && (r.ts.removed || !r.ts.task.Enabled) {
 				// Disabled or removed while it waited: it is recorded
 				// as cancelled (a recorded run cannot become skipped).
-				go e.finishUnstarted(context.Background(), r, store.StatusCancelled, "not started: "+reasonDisabled)
+				e.crew.spawn(func() {
+					e.finishUnstarted(context.Background(), r, store.StatusCancelled, "not started: "+reasonDisabled)
+				})
 				break
 			}
 			e.rr = (idx + 1) % n
@@ -217,13 +216,6 @@ func (e *Engine) finishUnstarted(ctx context.Context, r *runReq, status store.St
 	if as := e.apps[r.ts.app]; as != nil {
 		e.forgetAppLocked(as)
 	}
-	e.addBusyLocked(-1)
 	e.mu.Unlock()
 	e.publish(Event{Type: EventRunFinished, App: r.ts.app, Task: r.ts.name, RunID: r.id, Status: status, Message: msg})
-}
-
-func (e *Engine) doneBusy() {
-	e.mu.Lock()
-	e.addBusyLocked(-1)
-	e.mu.Unlock()
 }

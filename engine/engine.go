@@ -210,9 +210,10 @@ type Engine struct {
 	// changes made at once would write over each other.
 	overrideMu sync.Mutex
 
+	// crew starts and counts every goroutine and timer of the engine.
+	crew *crew
+
 	mu       sync.Mutex
-	idle     *sync.Cond // signalled when busy drops to zero
-	busy     int        // queued and running runs, fires being recorded
 	started  bool
 	stopping bool
 	apps     map[string]*appState
@@ -228,7 +229,6 @@ type Engine struct {
 	runs       map[int64]*runHandle
 	modules    map[string]*runtime.Module // by the hex SHA-256 of the file
 	seq        int64                      // orders successes and starts for dependencies
-	wg         sync.WaitGroup             // run goroutines
 
 	events eventHub
 
@@ -256,10 +256,10 @@ func New(cfg Config) (*Engine, error) {
 		tasks:   map[string]*taskState{},
 		runs:    map[int64]*runHandle{},
 		modules: map[string]*runtime.Module{},
+		crew:    newCrew(cfg.Clock),
 	}
 	e.cfg.Store.Runs = watchedRuns{Runs: cfg.Store.Runs, e: e}
 	e.cfg.Store.Outcomes = watchedOutcomes{Outcomes: cfg.Store.Outcomes, e: e}
-	e.idle = sync.NewCond(&e.mu)
 	e.events.buffer = cfg.EventBuffer
 	return e, nil
 }
@@ -304,12 +304,13 @@ func (e *Engine) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop stops firing schedules, lets running runs finish until ctx is done or
-// the grace period has passed, then cancels them; they are recorded as
-// interrupted. Runs still queued are recorded as interrupted without
-// starting. Stop returns when every run is recorded, or, for a run whose
-// end the store does not take (a full disk), left for the next start to
-// mark interrupted.
+// Stop stops firing schedules and cancels the retries that wait, lets
+// running runs finish until ctx is done or the grace period has passed,
+// then cancels them; they are recorded as interrupted. Runs still queued
+// are recorded as interrupted without starting. Stop returns when every
+// run is recorded, or, for a run whose end the store does not take (a full
+// disk), left for the next start to mark interrupted, and no goroutine or
+// timer of the engine is left.
 func (e *Engine) Stop(ctx context.Context) error {
 	e.mu.Lock()
 	if !e.started || e.stopping {
@@ -318,87 +319,45 @@ func (e *Engine) Stop(ctx context.Context) error {
 	}
 	e.stopping = true
 	e.retriesOff.Store(true)
-	if e.timer != nil {
-		e.timer.Stop()
-		e.timer = nil
-	}
-	if e.pruneTimer != nil {
-		e.pruneTimer.Stop()
-		e.pruneTimer = nil
-	}
+	e.timer, e.pruneTimer = nil, nil // stopped with every other timer
 	var dropped []*runReq
 	for _, a := range e.apps {
 		dropped = append(dropped, a.queue...)
 		a.queue = nil
 	}
 	e.mu.Unlock()
+	e.crew.stopTimers()
 
 	for _, r := range dropped {
 		e.finishUnstarted(context.WithoutCancel(ctx), r, store.StatusInterrupted, "not started: "+errShutdown.Error())
 	}
 
-	done := make(chan struct{})
-	go func() {
-		e.wg.Wait()
-		close(done)
-	}()
-	grace := time.NewTimer(e.cfg.GracePeriod)
-	defer grace.Stop()
-	select {
-	case <-done:
-		e.stopRetries()
-		e.settle()
-		return nil
-	case <-ctx.Done():
-	case <-grace.C:
+	grace, cancel := context.WithTimeout(ctx, e.cfg.GracePeriod)
+	err := e.crew.wait(grace)
+	cancel()
+	if err != nil {
+		e.mu.Lock()
+		for _, h := range e.runs {
+			h.cancel(errShutdown)
+		}
+		e.mu.Unlock()
+		e.crew.wait(context.Background())
 	}
-	e.mu.Lock()
-	for _, h := range e.runs {
-		h.cancel(errShutdown)
-	}
-	e.mu.Unlock()
-	<-done
 	e.stopRetries()
-	e.settle()
+	// What ran until now found the engine stopping and armed nothing
+	// new; a timer armed before it saw so is cancelled here.
+	e.crew.stopTimers()
 	return nil
-}
-
-// settle waits a little for fires and submits in flight, which find the
-// engine stopping, so that nothing writes to the store after Stop.
-func (e *Engine) settle() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := e.WaitIdle(ctx); err != nil {
-		e.log.Warn("engine stopped with work in flight", slog.Any("error", err))
-	}
 }
 
 // WaitIdle waits until no run is queued or running and no fire is being
-// recorded, or until ctx is done. Tests use it after advancing a fake clock.
+// recorded (no goroutine of the engine runs), or until ctx is done. Tests
+// use it after advancing a fake clock.
 func (e *Engine) WaitIdle(ctx context.Context) error {
-	stop := context.AfterFunc(ctx, func() {
-		e.mu.Lock()
-		e.idle.Broadcast()
-		e.mu.Unlock()
-	})
-	defer stop()
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for e.busy > 0 {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("waiting for idle engine: %w", err)
-		}
-		e.idle.Wait()
+	if err := e.crew.wait(ctx); err != nil {
+		return fmt.Errorf("waiting for idle engine: %w", err)
 	}
 	return nil
-}
-
-// addBusyLocked counts work in flight for WaitIdle.
-func (e *Engine) addBusyLocked(n int) {
-	e.busy += n
-	if e.busy == 0 {
-		e.idle.Broadcast()
-	}
 }
 
 // parseSchedule parses a task's schedule; nil for a task without one.

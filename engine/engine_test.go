@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	goruntime "runtime"
 	"strings"
 	"testing"
 	"time"
@@ -512,6 +513,44 @@ tasks:
 	}
 	if _, err := b.engine.Trigger(ctx, "demo", "spin", nil, "test"); !errors.Is(err, ErrNotRunning) {
 		t.Errorf("Trigger after Stop: %v, want ErrNotRunning", err)
+	}
+}
+
+// TestStopLeavesNothing checks that Stop cancels a pending retry and
+// returns with no goroutine or timer of the engine left. It does not run in
+// parallel, so that the goroutines it counts are its own.
+func TestStopLeavesNothing(t *testing.T) {
+	b := newBundle(t, Config{}, testApp{name: "demo", tasks: `
+tasks:
+  - name: flaky
+    retry: { max: 3, backoff: 1h }
+`, modules: map[string][]byte{"flaky": wasmtest.Unreachable()}})
+	before := goruntime.NumGoroutine()
+	b.start()
+	ctx := context.Background()
+	if _, err := b.engine.Trigger(ctx, "demo", "flaky", nil, "test"); err != nil {
+		t.Fatal(err)
+	}
+	b.idle()
+	if n := b.clock.Pending(); n < 2 { // the history sweep and the retry
+		t.Fatalf("%d timers pending before Stop, want the retry's among them", n)
+	}
+	if err := b.engine.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.clock.Pending(); n != 0 {
+		t.Errorf("%d timers left on the clock after Stop, want none", n)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for goruntime.NumGoroutine() > before && time.Now().Before(deadline) {
+		goruntime.Gosched()
+	}
+	if n := goruntime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines after Stop, %d before Start", n, before)
+	}
+	b.clock.Advance(2 * time.Hour) // when the retry would have come due
+	if runs := b.runs("demo", "flaky"); len(runs) != 1 {
+		t.Errorf("%d runs after Stop and the backoff, want the first alone", len(runs))
 	}
 }
 

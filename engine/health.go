@@ -122,7 +122,7 @@ func (e *Engine) retryWritesLocked() {
 	}
 	d := h.wait
 	h.wait = min(2*h.wait, max(maxWriteRetry, e.cfg.WriteRetry))
-	h.timer = e.cfg.Clock.AfterFunc(d, e.retryWrites)
+	h.timer = e.crew.afterFunc(d, e.retryWrites)
 }
 
 // keepEnd keeps the end of run id, which the store did not take, to write
@@ -177,13 +177,11 @@ func (f unrecordedFire) merge(g unrecordedFire) unrecordedFire {
 // writes, the misfire policies of the fire times it could not record.
 func (e *Engine) retryWrites() {
 	e.mu.Lock()
-	if e.stopping {
-		e.mu.Unlock()
+	stopping := e.stopping
+	e.mu.Unlock()
+	if stopping {
 		return
 	}
-	e.addBusyLocked(1)
-	e.mu.Unlock()
-	defer e.doneBusy()
 
 	e.hmu.Lock()
 	e.health.timer = nil
@@ -306,10 +304,8 @@ func (e *Engine) misfire(ctx context.Context, ts *taskState, runAt, skipAt time.
 		return true
 	}
 	e.log.InfoContext(ctx, "catching up a missed fire time", slog.String("task", ts.key), slog.Time("scheduled", runAt))
-	e.mu.Lock()
-	e.addBusyLocked(1)
-	e.mu.Unlock()
-	go e.submit(context.WithoutCancel(ctx), &runReq{ts: ts, trigger: store.TriggerCatchUp, scheduled: runAt})
+	r := &runReq{ts: ts, trigger: store.TriggerCatchUp, scheduled: runAt}
+	e.crew.spawn(func() { e.submit(context.WithoutCancel(ctx), r) })
 	return true
 }
 

@@ -13,7 +13,7 @@ func (e *Engine) armPruneLocked() {
 	if e.stopping {
 		return
 	}
-	e.pruneTimer = e.cfg.Clock.AfterFunc(e.cfg.PruneInterval, e.sweep)
+	e.pruneTimer = e.crew.afterFunc(e.cfg.PruneInterval, e.sweep)
 }
 
 // sweep prunes, in the background, the history of every task: runs age
@@ -25,13 +25,11 @@ func (e *Engine) sweep() {
 		e.mu.Unlock()
 		return
 	}
-	e.addBusyLocked(1)
 	e.mu.Unlock()
 
 	e.pruneAll()
 
 	e.mu.Lock()
-	e.addBusyLocked(-1)
 	e.armPruneLocked()
 	e.mu.Unlock()
 }

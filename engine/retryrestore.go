@@ -89,10 +89,5 @@ func (e *Engine) restoreRetries(ctx context.Context) error {
 // finds the engine stopping and is dropped; it is restored on the next
 // start.
 func (e *Engine) retryAfter(d time.Duration, r *runReq) {
-	e.cfg.Clock.AfterFunc(d, func() {
-		e.mu.Lock()
-		e.addBusyLocked(1)
-		e.mu.Unlock()
-		e.submit(context.Background(), r)
-	})
+	e.crew.afterFunc(d, func() { e.submit(context.Background(), r) })
 }

@@ -47,8 +47,7 @@ func (e *Engine) startLocked(as *appState, r *runReq) {
 	as.memory += h.task.Limits.Memory
 	e.running++
 	e.runs[r.id] = h
-	e.wg.Add(1)
-	go e.execute(h)
+	e.crew.spawn(func() { e.execute(h) })
 }
 
 // newRunHandleLocked makes the handle of run r of an app as, cancelled when
@@ -63,7 +62,6 @@ func (e *Engine) newRunHandleLocked(parent context.Context, as *appState, r *run
 // execute runs the guest, records how it ended and applies the rules that
 // follow a run.
 func (e *Engine) execute(h *runHandle) {
-	defer e.wg.Done()
 	defer h.cancel(nil)
 	log := e.runLogger(h)
 	end, state := e.runAndRecord(h, log)
@@ -83,7 +81,7 @@ func (e *Engine) runAndRecord(h *runHandle, log *slog.Logger) (store.RunEnd, *st
 	// (a test's) still fires it.
 	var overdue Timer
 	if !t.KillOnTimeout && t.MaxRuntime > 0 {
-		overdue = e.cfg.Clock.AfterFunc(t.MaxRuntime, func() {
+		overdue = e.crew.afterFunc(t.MaxRuntime, func() {
 			h.overdue.Store(true)
 			log.Warn("run overdue", slog.Duration("max_runtime", t.MaxRuntime))
 			e.publish(Event{Type: EventRunOverdue, App: t.App, Task: t.Name, RunID: r.id})
@@ -239,18 +237,16 @@ func (e *Engine) afterRun(h *runHandle, status store.Status, state *store.Failur
 	ts.sincePrune++
 	if ts.sincePrune >= e.cfg.PruneEvery {
 		ts.sincePrune = 0
-		e.addBusyLocked(1)
-		go e.prune(h.task, h.app.Quotas.History, log)
+		t, quota := h.task, h.app.Quotas.History
+		e.crew.spawn(func() { e.prune(t, quota, log) })
 	}
 	e.dispatchLocked()
 	e.forgetAppLocked(h.as)
-	e.addBusyLocked(-1)
 }
 
 // prune deletes the task's runs past its retention, then its app's oldest
 // runs past the app's history quota.
 func (e *Engine) prune(t app.Task, quota int64, log *slog.Logger) {
-	defer e.doneBusy()
 	ctx := context.Background()
 	n, err := e.cfg.Store.Retention.PruneRuns(ctx, t.App, t.Name, t.Retention.Keep, t.Retention.MaxAge, e.cfg.Clock.Now())
 	if err != nil {
@@ -290,8 +286,8 @@ func (e *Engine) fireDependentsLocked(done *taskState) {
 		if !ready {
 			continue
 		}
-		e.addBusyLocked(1)
-		go e.submit(context.Background(), &runReq{ts: d, trigger: store.TriggerDependency})
+		r := &runReq{ts: d, trigger: store.TriggerDependency}
+		e.crew.spawn(func() { e.submit(context.Background(), r) })
 	}
 }
 
@@ -336,7 +332,7 @@ func (s *runSink) Log(level hostapi.Level, msg string) {
 		s.buf = append(s.buf, store.LogLine{Time: s.e.cfg.Clock.Now(), Level: level.String(), Message: msg})
 		full = len(s.buf) >= s.batch
 		if !full && s.timer == nil && !s.ended {
-			s.timer = s.e.cfg.Clock.AfterFunc(s.e.cfg.LogFlush, s.flush)
+			s.timer = s.e.crew.afterFunc(s.e.cfg.LogFlush, s.flush)
 		}
 	}
 	s.mu.Unlock()

@@ -35,7 +35,7 @@ func (e *Engine) armLocked() {
 		e.timer.Stop()
 	}
 	e.timerAt = first.next
-	e.timer = e.cfg.Clock.AfterFunc(first.next.Sub(e.cfg.Clock.Now()), e.onTimer)
+	e.timer = e.crew.afterFunc(first.next.Sub(e.cfg.Clock.Now()), e.onTimer)
 }
 
 // onTimer fires every due instant exactly once: each task's instants are
@@ -54,7 +54,6 @@ func (e *Engine) onTimer() {
 		if ts == nil || ts.next.After(now) {
 			break
 		}
-		e.addBusyLocked(1)
 		ts.fires = append(ts.fires, ts.next)
 		if !ts.firing {
 			ts.firing = true
@@ -70,7 +69,7 @@ func (e *Engine) onTimer() {
 	e.armLocked()
 	e.mu.Unlock()
 	for _, ts := range start {
-		go e.drainFires(ts)
+		e.crew.spawn(func() { e.drainFires(ts) })
 	}
 }
 
