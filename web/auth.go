@@ -290,7 +290,7 @@ func (s *Server) tokenPrincipal(ctx context.Context, h store.TokenHash) (*princi
 
 // touch records a token's use, at most every TouchEvery per token.
 func (s *Server) touch(ctx context.Context, id int64) {
-	now := time.Now()
+	now := s.cfg.Clock.Now()
 	s.touchMu.Lock()
 	last, ok := s.touched[id]
 	due := !ok || now.Sub(last) >= s.cfg.TouchEvery
@@ -370,7 +370,7 @@ func (s *Server) principal(r *http.Request) (*principal, error) {
 	if err != nil || c.Value == "" {
 		return nil, nil
 	}
-	sess, err := s.sessions.get(r.Context(), c.Value, time.Now(), s.cfg.SessionTTL)
+	sess, err := s.sessions.get(r.Context(), c.Value, s.cfg.Clock.Now(), s.cfg.SessionTTL)
 	if err != nil || sess == nil {
 		return nil, err
 	}
@@ -448,7 +448,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		writeUnauthorized(w)
 		return nil
 	}
-	now := time.Now()
+	now := s.cfg.Clock.Now()
 	p.session = &session{tokenHash: h, csrf: randomString(), expires: now.Add(s.cfg.SessionTTL)}
 	id, err := s.sessions.add(r.Context(), p.session, now)
 	if err != nil {
@@ -478,7 +478,7 @@ func (s *Server) getSession(w http.ResponseWriter, r *http.Request) error {
 // session needs its CSRF token, like any change made with a cookie.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
-		sess, err := s.sessions.get(r.Context(), c.Value, time.Now(), s.cfg.SessionTTL)
+		sess, err := s.sessions.get(r.Context(), c.Value, s.cfg.Clock.Now(), s.cfg.SessionTTL)
 		if err != nil {
 			return err
 		}

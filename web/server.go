@@ -137,6 +137,9 @@ type Config struct {
 	// TouchEvery is how often a token's last use is written to the
 	// store, at most. Default 1m.
 	TouchEvery time.Duration
+	// Clock is the source of time of browser sessions and token uses;
+	// give it the engine's. Default engine.RealClock.
+	Clock engine.Clock
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -191,6 +194,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.TempDir == "" {
 		c.TempDir = os.TempDir()
+	}
+	if c.Clock == nil {
+		c.Clock = engine.RealClock{}
 	}
 	return c, nil
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cronbox/cronbox/engine"
 	"github.com/cronbox/cronbox/engine/store"
 )
 
@@ -120,19 +121,20 @@ func TestRevokedSessionAfterRestart(t *testing.T) {
 }
 
 func TestExpiredSession(t *testing.T) {
-	const ttl = 50 * time.Millisecond
-	short := func(c *Config) { c.SessionTTL = ttl }
+	const ttl = time.Hour
+	clock := engine.NewFakeClock(time.Now())
+	short := func(c *Config) { c.SessionTTL, c.Clock = ttl, clock }
 	f := newFixture(t, short)
 	cookie, _ := login(t, f, "viewer")
 	cookies := []*http.Cookie{cookie}
-	time.Sleep(2 * ttl)
+	clock.Advance(2 * ttl)
 	// From the store, after a restart…
 	g := f.restart(short)
 	g.run(t, []check{{name: "after restart", req: req{method: "GET", path: "/api/v1/summary", cookies: cookies}, status: 401}})
 	// …and from memory.
 	cookie, _ = login(t, g, "viewer")
 	cookies = []*http.Cookie{cookie}
-	time.Sleep(2 * ttl)
+	clock.Advance(2 * ttl)
 	g.run(t, []check{{name: "in memory", req: req{method: "GET", path: "/api/v1/summary", cookies: cookies}, status: 401}})
 	if _, ok := storedSession(t, g, cookie); ok {
 		t.Error("the store returns an expired session")
@@ -141,11 +143,11 @@ func TestExpiredSession(t *testing.T) {
 	// A session the store holds past its expiry (by the server's clock)
 	// is refused and deleted.
 	id := randomString()
-	expired := store.Session{IDHash: store.HashSession(id), TokenHash: store.HashToken(g.tokens["viewer"]), CSRF: "x", ExpiresAt: time.Now().Add(time.Hour)}
+	expired := store.Session{IDHash: store.HashSession(id), TokenHash: store.HashToken(g.tokens["viewer"]), CSRF: "x", ExpiresAt: clock.Now().Add(time.Hour)}
 	if err := g.st.PutSession(context.Background(), expired); err != nil {
 		t.Fatal(err)
 	}
-	s, err := g.srv.sessions.get(context.Background(), id, time.Now().Add(2*time.Hour), ttl)
+	s, err := g.srv.sessions.get(context.Background(), id, clock.Now().Add(2*time.Hour), ttl)
 	if s != nil || err != nil {
 		t.Errorf("get past the expiry = %+v, %v; want nothing", s, err)
 	}
