@@ -111,12 +111,12 @@ func TestEveryScheduledTimeFiresOnce(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			b := newBundle(t, Config{}, testApp{name: "demo", tasks: `
+			b := newDemo(t, Config{}, `
 tasks:
   - name: hello
-    schedule: "` + tt.schedule + `"
-    concurrency: ` + tt.concurency + `
-`, modules: map[string][]byte{"hello": wasmtest.Hello()}})
+    schedule: "`+tt.schedule+`"
+    concurrency: `+tt.concurency+`
+`, map[string][]byte{"hello": wasmtest.Hello()})
 			b.start()
 			total := time.Duration(tt.wantRuns) * tt.wantFirst.Sub(t0)
 			b.advance(total, tt.step)
@@ -154,11 +154,11 @@ tasks:
 func TestOneShotAt(t *testing.T) {
 	t.Parallel()
 	at := t0.Add(90 * time.Second)
-	b := newBundle(t, Config{}, testApp{name: "demo", tasks: `
+	b := newDemo(t, Config{}, `
 tasks:
   - name: once
-    schedule: { at: ` + at.Format(time.RFC3339) + ` }
-`, modules: map[string][]byte{"once": wasmtest.Hello()}})
+    schedule: { at: `+at.Format(time.RFC3339)+` }
+`, map[string][]byte{"once": wasmtest.Hello()})
 	b.start()
 	b.advance(5*time.Minute, time.Minute)
 	runs := b.runs("demo", "once")
@@ -183,13 +183,13 @@ func TestOverlapPolicies(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.policy, func(t *testing.T) {
 			t.Parallel()
-			b := newBundle(t, Config{GracePeriod: time.Millisecond}, testApp{name: "demo", tasks: `
+			b := newDemo(t, Config{GracePeriod: time.Millisecond}, `
 tasks:
   - name: spin
     schedule: "* * * * *"
-    concurrency: ` + tt.policy + `
+    concurrency: `+tt.policy+`
     termination: { maxRuntime: 1h }
-`, modules: map[string][]byte{"spin": wasmtest.Spin()}})
+`, map[string][]byte{"spin": wasmtest.Spin()})
 			ev := b.subscribe()
 			b.start()
 			b.clock.Advance(time.Minute)
@@ -283,11 +283,11 @@ func TestQuotaFairness(t *testing.T) {
 
 func TestRetriesWithBackoff(t *testing.T) {
 	t.Parallel()
-	b := newBundle(t, Config{}, testApp{name: "demo", tasks: `
+	b := newDemo(t, Config{}, `
 tasks:
   - name: flaky
     retry: { max: 2, backoff: 30s }
-`, modules: map[string][]byte{"flaky": wasmtest.Unreachable()}})
+`, map[string][]byte{"flaky": wasmtest.Unreachable()})
 	b.start()
 	if _, err := b.engine.Trigger(context.Background(), "demo", "flaky", nil, "test"); err != nil {
 		t.Fatal(err)
@@ -324,13 +324,13 @@ tasks:
 func TestDependencies(t *testing.T) {
 	t.Parallel()
 	hello := wasmtest.Hello()
-	b := newBundle(t, Config{}, testApp{name: "demo", tasks: `
+	b := newDemo(t, Config{}, `
 tasks:
   - name: fetch
   - name: rotate
   - name: report
     after: [fetch, rotate]
-`, modules: map[string][]byte{"fetch": hello, "rotate": hello, "report": hello}})
+`, map[string][]byte{"fetch": hello, "rotate": hello, "report": hello})
 	b.start()
 	steps := []struct {
 		trigger     string
@@ -358,12 +358,12 @@ tasks:
 
 func TestAutoDisableAndReEnable(t *testing.T) {
 	t.Parallel()
-	b := newBundle(t, Config{}, testApp{name: "demo", tasks: `
+	b := newDemo(t, Config{}, `
 tasks:
   - name: broken
     schedule: "* * * * *"
     termination: { maxFailures: 2 }
-`, modules: map[string][]byte{"broken": wasmtest.Unreachable()}})
+`, map[string][]byte{"broken": wasmtest.Unreachable()})
 	b.start()
 	b.advance(5*time.Minute, time.Minute)
 	if n := len(b.runs("demo", "broken")); n != 2 {
@@ -411,25 +411,20 @@ func TestMisfirePolicies(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			b := newBundle(t, Config{}, testApp{name: "demo", tasks: `
+			b := newDemo(t, Config{}, `
 tasks:
   - name: tick
     schedule: "*/5 * * * *"
-    misfire: ` + tt.misfire + `
-    misfireWindow: ` + tt.window + `
-`, modules: map[string][]byte{"tick": wasmtest.Hello()}})
+    misfire: `+tt.misfire+`
+    misfireWindow: `+tt.window+`
+`, map[string][]byte{"tick": wasmtest.Hello()})
 			b.start()
 			b.advance(5*time.Minute, 5*time.Minute)
 			if err := b.engine.Stop(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			b.clock.Advance(tt.downtime)
-			e2, err := New(Config{Home: b.home, Store: SQLiteStore(b.store), Runtime: b.rt, Clock: b.clock})
-			if err != nil {
-				t.Fatal(err)
-			}
-			b.engine = e2
-			b.start()
+			b.restart()
 			runs := b.runs("demo", "tick")
 			if n := count(runs, store.StatusSucceeded, store.TriggerCatchUp); n != tt.wantCatchUp {
 				t.Fatalf("%d catch-up runs, want %d", n, tt.wantCatchUp)
@@ -458,7 +453,7 @@ tasks:
 
 func TestTriggerRecordsInput(t *testing.T) {
 	t.Parallel()
-	b := newBundle(t, Config{}, testApp{name: "demo", tasks: "tasks:\n  - name: hello\n", modules: map[string][]byte{"hello": wasmtest.Hello()}})
+	b := newDemo(t, Config{}, "tasks:\n  - name: hello\n", map[string][]byte{"hello": wasmtest.Hello()})
 	b.start()
 	ctx := context.Background()
 	r := b.trigger("demo", "hello", []byte(`{"x":1}`))
@@ -488,11 +483,11 @@ func TestTriggerRecordsInput(t *testing.T) {
 
 func TestStopIsGraceful(t *testing.T) {
 	t.Parallel()
-	b := newBundle(t, Config{GracePeriod: 50 * time.Millisecond}, testApp{name: "demo", tasks: `
+	b := newDemo(t, Config{GracePeriod: 50 * time.Millisecond}, `
 tasks:
   - name: spin
     termination: { maxRuntime: 1h }
-`, modules: map[string][]byte{"spin": wasmtest.Spin()}})
+`, map[string][]byte{"spin": wasmtest.Spin()})
 	ev := b.subscribe()
 	b.start()
 	ctx := context.Background()
@@ -520,11 +515,11 @@ tasks:
 // returns with no goroutine or timer of the engine left. It does not run in
 // parallel, so that the goroutines it counts are its own.
 func TestStopLeavesNothing(t *testing.T) {
-	b := newBundle(t, Config{}, testApp{name: "demo", tasks: `
+	b := newDemo(t, Config{}, `
 tasks:
   - name: flaky
     retry: { max: 3, backoff: 1h }
-`, modules: map[string][]byte{"flaky": wasmtest.Unreachable()}})
+`, map[string][]byte{"flaky": wasmtest.Unreachable()})
 	before := goruntime.NumGoroutine()
 	b.start()
 	ctx := context.Background()
@@ -556,11 +551,11 @@ tasks:
 
 func TestCancel(t *testing.T) {
 	t.Parallel()
-	b := newBundle(t, Config{}, testApp{name: "demo", tasks: `
+	b := newDemo(t, Config{}, `
 tasks:
   - name: spin
     termination: { maxRuntime: 1h }
-`, modules: map[string][]byte{"spin": wasmtest.Spin()}})
+`, map[string][]byte{"spin": wasmtest.Spin()})
 	ev := b.subscribe()
 	b.start()
 	ctx := context.Background()
@@ -601,12 +596,12 @@ func TestOneShotMissedWhileDown(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.misfire, func(t *testing.T) {
 			t.Parallel()
-			b := newBundle(t, Config{}, testApp{name: "demo", tasks: `
+			b := newDemo(t, Config{}, `
 tasks:
   - name: once
-    schedule: { at: ` + at.Format(time.RFC3339) + ` }
-    misfire: ` + tt.misfire + `
-`, modules: map[string][]byte{"once": wasmtest.Hello()}})
+    schedule: { at: `+at.Format(time.RFC3339)+` }
+    misfire: `+tt.misfire+`
+`, map[string][]byte{"once": wasmtest.Hello()})
 			b.clock.Advance(10 * time.Minute) // down when it was due
 			b.start()
 			b.advance(time.Hour, 10*time.Minute)
@@ -624,13 +619,13 @@ tasks:
 func TestDependencyStateSurvivesRestart(t *testing.T) {
 	t.Parallel()
 	hello := wasmtest.Hello()
-	b := newBundle(t, Config{}, testApp{name: "demo", tasks: `
+	b := newDemo(t, Config{}, `
 tasks:
   - name: fetch
   - name: rotate
   - name: report
     after: [fetch, rotate]
-`, modules: map[string][]byte{"fetch": hello, "rotate": hello, "report": hello}})
+`, map[string][]byte{"fetch": hello, "rotate": hello, "report": hello})
 	b.start()
 	ctx := context.Background()
 	if _, err := b.engine.Trigger(ctx, "demo", "fetch", nil, "test"); err != nil {
@@ -640,12 +635,7 @@ tasks:
 	if err := b.engine.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	e2, err := New(Config{Home: b.home, Store: SQLiteStore(b.store), Runtime: b.rt, Clock: b.clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.engine = e2
-	b.start()
+	b.restart()
 	if _, err := b.engine.Trigger(ctx, "demo", "rotate", nil, "test"); err != nil {
 		t.Fatal(err)
 	}
@@ -661,13 +651,13 @@ tasks:
 // between is the scheduler's to fire, not a missed one.
 func TestCatchUpLeavesNextFireToScheduler(t *testing.T) {
 	t.Parallel()
-	b := newBundle(t, Config{}, testApp{name: "demo", tasks: `
+	b := newDemo(t, Config{}, `
 tasks:
   - name: tick
     schedule: "*/5 * * * *"
     misfire: run-once
     misfireWindow: 1h
-`, modules: map[string][]byte{"tick": wasmtest.Hello()}})
+`, map[string][]byte{"tick": wasmtest.Hello()})
 	ctx := context.Background()
 	// The last fire a previous process recorded: 10:00, and it is 10:12.
 	if _, err := b.store.RecordSkipped(ctx, store.Run{App: "demo", Task: "tick", Trigger: store.TriggerSchedule,

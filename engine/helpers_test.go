@@ -95,6 +95,35 @@ func newBundle(t *testing.T, cfg Config, apps ...testApp) *bundle {
 	return b
 }
 
+// newDemo is newBundle with one app, demo, whose config/tasks.yaml is
+// tasks and whose tasks/<name>.wasm are modules.
+func newDemo(t *testing.T, cfg Config, tasks string, modules map[string][]byte) *bundle {
+	t.Helper()
+	return newBundle(t, cfg, testApp{name: "demo", tasks: tasks, modules: modules})
+}
+
+// restart stops the engine, as a process that ends would, and starts a
+// new one on the same home, store, runtime and clock.
+func (b *bundle) restart() {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.engine.Stop(ctx); err != nil {
+		b.t.Fatal(err)
+	}
+	e, err := New(Config{Home: b.home, Store: SQLiteStore(b.store), Runtime: b.rt, Clock: b.clock})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	b.engine = e
+	b.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		e.Stop(ctx)
+	})
+	b.start()
+}
+
 // start starts the engine.
 func (b *bundle) start() {
 	b.t.Helper()
