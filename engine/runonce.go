@@ -77,6 +77,9 @@ func (e *Engine) RunOnce(ctx context.Context, appName, task string, input json.R
 	stop := context.AfterFunc(ctx, func() { h.cancel(errShutdown) })
 	defer stop()
 	end, _ := e.runAndRecord(h, e.runLogger(h))
+	// An end the store did not take is tried once more now, not by a
+	// timer that would outlive the call.
+	e.stopRetries()
 	run.Status, run.EndTime, run.Duration, run.ExitCode, run.Output, run.Error, run.Result, run.PeakMemory =
 		end.Status, end.EndTime, end.Duration, end.ExitCode, end.Output, end.Error, end.Result, end.PeakMemory
 	return run, nil
