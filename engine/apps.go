@@ -71,41 +71,6 @@ func (a *appState) fits(mem int64) bool {
 
 func (a *appState) enabled() bool { return a.app != nil && a.app.Manifest.Enabled && !a.gone }
 
-// Reload reads every app under <home>/apps again and applies the store's
-// overrides. An app that fails to load keeps its last good version, and its
-// errors are recorded with SetLoadErrors; an app whose folder is gone stops
-// firing (its running runs finish).
-func (e *Engine) Reload(ctx context.Context) error {
-	e.reloadMu.Lock()
-	defer e.reloadMu.Unlock()
-	overrides, err := e.overrides(ctx)
-	if err != nil {
-		return fmt.Errorf("reloading apps: %w", err)
-	}
-	names, err := appNames(e.appsDir())
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("reloading apps: %w", err)
-	}
-	seen := map[string]bool{}
-	for _, name := range names {
-		seen[name] = true
-		e.loadApp(ctx, name, overrides)
-	}
-	e.mu.Lock()
-	var gone []string
-	for name := range e.apps {
-		if !seen[name] && !e.apps[name].gone {
-			gone = append(gone, name)
-		}
-	}
-	e.mu.Unlock()
-	for _, name := range gone {
-		e.removeApp(ctx, name)
-	}
-	e.unloadUnused(ctx)
-	return nil
-}
-
 // unloadUnused forgets the compiled modules that no task and no run uses.
 func (e *Engine) unloadUnused(ctx context.Context) {
 	e.mu.Lock()

@@ -413,31 +413,6 @@ func (w *watcher) step(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
-// reloadApps loads the apps named in changed again, and stops those in gone
-// whose folders are gone.
-func (e *Engine) reloadApps(ctx context.Context, changed, gone []string) error {
-	e.reloadMu.Lock()
-	defer e.reloadMu.Unlock()
-	ov, err := e.overrides(ctx)
-	if err != nil {
-		return fmt.Errorf("reloading apps: %w", err)
-	}
-	for _, name := range changed {
-		e.loadApp(ctx, name, ov)
-	}
-	for _, name := range gone {
-		e.mu.Lock()
-		as, ok := e.apps[name]
-		live := ok && !as.gone
-		e.mu.Unlock()
-		if live {
-			e.removeApp(ctx, name)
-		}
-	}
-	e.unloadUnused(ctx)
-	return nil
-}
-
 // fingerprints fingerprints every app folder under the apps folder (the
 // folders Reload loads), by app name.
 func (e *Engine) fingerprints() (map[string]string, error) {

@@ -3,11 +3,9 @@ package engine
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"slices"
 	"sort"
 	"strings"
@@ -18,10 +16,6 @@ import (
 	"github.com/cronbox/cronbox/internal/homedir"
 	"github.com/cronbox/cronbox/runtime"
 )
-
-// ErrExists reports a task that cannot be created because its name is
-// taken in its app.
-var ErrExists = errors.New("already exists")
 
 // AppInfo is a snapshot of one app, for listings.
 type AppInfo struct {
@@ -208,160 +202,6 @@ func (e *Engine) Started() bool {
 	return e.started && !e.stopping
 }
 
-// ReloadApp reads the app name again with the store's overrides, e.g.
-// after its app.yaml was rewritten.
-func (e *Engine) ReloadApp(ctx context.Context, name string) error {
-	if err := app.ValidName(name); err != nil {
-		return fmt.Errorf("reloading app %s: %w", name, ErrNotFound)
-	}
-	return e.reloadApp(ctx, name)
-}
-
-// TaskUpdate is a change to a task's override; see UpdateTask.
-type TaskUpdate struct {
-	// Enabled, if set, switches the task on or off; enabling clears its
-	// failures, as SetEnabled does.
-	Enabled *bool
-	// Schedule, if set, replaces the task's schedule: a schedule as
-	// tasks.yaml spells it, as JSON ("" runs the task only when
-	// triggered). ResetSchedule drops the override's schedule instead, so
-	// that the definition's applies again.
-	Schedule      json.RawMessage
-	ResetSchedule bool
-	// Environment, if not nil, replaces the override's variables (merged
-	// over the definition's). ResetEnvironment drops them instead.
-	Environment      map[string]string
-	ResetEnvironment bool
-}
-
-// UpdateTask changes the override of the task app/task, checks it against
-// the app (an error wrapping ErrInvalidOverride names the problems), stores
-// it and applies it.
-func (e *Engine) UpdateTask(ctx context.Context, appName, task string, u TaskUpdate) error {
-	e.overrideMu.Lock()
-	defer e.overrideMu.Unlock()
-	e.mu.Lock()
-	_, ok := e.tasks[appName+"/"+task]
-	e.mu.Unlock()
-	if !ok {
-		return fmt.Errorf("updating %s/%s: task %w", appName, task, ErrNotFound)
-	}
-	o, err := e.storedOverride(ctx, appName, task)
-	if err != nil {
-		return fmt.Errorf("updating %s/%s: %w", appName, task, err)
-	}
-	if u.Enabled != nil {
-		v := *u.Enabled
-		o.Enabled = &v
-	}
-	switch {
-	case u.ResetSchedule:
-		o.Schedule = nil
-	case u.Schedule != nil:
-		o.Schedule = u.Schedule
-	}
-	switch {
-	case u.ResetEnvironment:
-		o.Environment = nil
-	case u.Environment != nil:
-		o.Environment = u.Environment
-	}
-	if err := e.storeOverride(ctx, o); err != nil {
-		return err
-	}
-	// Failures are cleared before the reload, which reads them: the
-	// engine then loaded the app with the overrides as they are now, and
-	// the overrides watch has nothing left to apply.
-	if u.Enabled != nil && *u.Enabled {
-		if err := e.cfg.Store.Outcomes.ResetFailures(ctx, appName, task); err != nil {
-			return fmt.Errorf("updating %s/%s: clearing failures: %w", appName, task, err)
-		}
-	}
-	if err := e.reloadApp(ctx, appName); err != nil {
-		return fmt.Errorf("updating %s/%s: %w", appName, task, err)
-	}
-	attrs := []any{slog.String("app", appName), slog.String("task", task)}
-	if u.Enabled != nil {
-		attrs = append(attrs, slog.Bool("enabled", *u.Enabled))
-	}
-	e.log.InfoContext(ctx, "task updated", attrs...)
-	e.publish(Event{Type: EventTaskChanged, App: appName, Task: task})
-	return nil
-}
-
-// CreateTask adds a custom task, defined by spec, to the app appName. It
-// returns an error wrapping ErrNotFound for an unknown app, ErrExists when
-// the app has a task of that name (or its tasks.yaml defines one, deleted
-// or not), and ErrInvalidOverride naming the problems of a definition the
-// app rejects.
-func (e *Engine) CreateTask(ctx context.Context, appName string, spec app.TaskSpec) error {
-	if err := app.ValidName(spec.Name); err != nil {
-		return fmt.Errorf("creating task in %s: %w: %w", appName, ErrInvalidOverride, err)
-	}
-	e.overrideMu.Lock()
-	defer e.overrideMu.Unlock()
-	e.mu.Lock()
-	as := e.apps[appName]
-	_, taken := e.tasks[appName+"/"+spec.Name]
-	var inFile bool
-	loaded := as != nil && as.app != nil && !as.gone
-	if loaded {
-		_, inFile = as.app.Task(spec.Name)
-	}
-	e.mu.Unlock()
-	switch {
-	case !loaded:
-		return fmt.Errorf("creating task %s/%s: app %w", appName, spec.Name, ErrNotFound)
-	case taken || inFile:
-		return fmt.Errorf("creating task %s/%s: %w", appName, spec.Name, ErrExists)
-	}
-	def, err := json.Marshal(spec)
-	if err != nil {
-		return fmt.Errorf("creating task %s/%s: %w", appName, spec.Name, err)
-	}
-	if err := e.PutOverride(ctx, store.Override{App: appName, Task: spec.Name, Custom: true, Definition: def}); err != nil {
-		return err
-	}
-	e.log.InfoContext(ctx, "custom task created", slog.String("app", appName), slog.String("task", spec.Name))
-	e.publish(Event{Type: EventTaskChanged, App: appName, Task: spec.Name})
-	return nil
-}
-
-// DeleteTask removes the task app/task: a custom task's override is
-// deleted, a task of tasks.yaml gets an override that deletes it. Its runs
-// going on finish.
-func (e *Engine) DeleteTask(ctx context.Context, appName, task string) error {
-	e.overrideMu.Lock()
-	defer e.overrideMu.Unlock()
-	e.mu.Lock()
-	ts, ok := e.tasks[appName+"/"+task]
-	custom := ok && ts.task.Custom
-	e.mu.Unlock()
-	if !ok {
-		return fmt.Errorf("deleting %s/%s: task %w", appName, task, ErrNotFound)
-	}
-	if custom {
-		if err := e.cfg.Store.Overrides.DeleteOverride(ctx, appName, task); err != nil {
-			return fmt.Errorf("deleting %s/%s: %w", appName, task, err)
-		}
-	} else {
-		o, err := e.storedOverride(ctx, appName, task)
-		if err != nil {
-			return fmt.Errorf("deleting %s/%s: %w", appName, task, err)
-		}
-		o.Deleted = true
-		if err := e.cfg.Store.Overrides.PutOverride(ctx, o); err != nil {
-			return fmt.Errorf("deleting %s/%s: %w", appName, task, err)
-		}
-	}
-	if err := e.reloadApp(ctx, appName); err != nil {
-		return fmt.Errorf("deleting %s/%s: %w", appName, task, err)
-	}
-	e.log.InfoContext(ctx, "task deleted", slog.String("app", appName), slog.String("task", task))
-	e.publish(Event{Type: EventTaskChanged, App: appName, Task: task, Message: "deleted"})
-	return nil
-}
-
 // RunDetail is what the engine knows of a run that executes beyond
 // RunInfo.
 type RunDetail struct {
@@ -429,5 +269,54 @@ func (e *Engine) ModuleApps() map[string][]string {
 		sort.Strings(apps)
 		out[hash] = apps
 	}
+	return out
+}
+
+// RunInfo is a snapshot of a run that executes.
+type RunInfo struct {
+	ID        int64
+	App, Task string
+	Trigger   store.Trigger
+	Attempt   int
+	User      string
+	// Started is when it took its slot.
+	Started time.Time
+	// Progress and ProgressMessage are its last progress report.
+	Progress        int
+	ProgressMessage string
+	// Overdue is set when it ran past maxRuntime without being stopped
+	// (killOnTimeout: false).
+	Overdue bool
+}
+
+// Running returns a snapshot of the runs that execute, oldest first.
+func (e *Engine) Running() []RunInfo {
+	e.mu.Lock()
+	out := make([]RunInfo, 0, len(e.runs))
+	for id, h := range e.runs {
+		h.mu.Lock()
+		out = append(out, RunInfo{
+			ID: id, App: h.task.App, Task: h.task.Name, Trigger: h.req.trigger, Attempt: h.req.attempt,
+			User: h.req.user, Started: h.started, Progress: h.progress, ProgressMessage: h.message,
+			Overdue: h.overdue.Load(),
+		})
+		h.mu.Unlock()
+	}
+	e.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Tasks returns a snapshot of every task, ordered by app and task name.
+func (e *Engine) Tasks() []TaskInfo {
+	e.mu.Lock()
+	out := make([]TaskInfo, 0, len(e.tasks))
+	for _, ts := range e.tasks {
+		out = append(out, e.taskInfoLocked(ts))
+	}
+	e.mu.Unlock()
+	slices.SortFunc(out, func(a, b TaskInfo) int {
+		return cmp.Or(cmp.Compare(a.Task.App, b.Task.App), cmp.Compare(a.Task.Name, b.Task.Name))
+	})
 	return out
 }

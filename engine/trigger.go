@@ -6,10 +6,65 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 
 	"github.com/cronbox/cronbox/engine/app"
 	"github.com/cronbox/cronbox/engine/store"
 )
+
+// Trigger runs a task now, by hand, with input as its input JSON (nil
+// means null) and user as who asked. It returns the new run's ID once the
+// run is recorded and queued. A disabled task may still be run by hand;
+// a task with errors may not (ErrInvalidTask), and under the forbid overlap
+// policy a task that is running or queued returns ErrBusy.
+func (e *Engine) Trigger(ctx context.Context, appName, task string, input json.RawMessage, user string) (int64, error) {
+	if len(input) > 0 && !json.Valid(input) {
+		return 0, fmt.Errorf("triggering %s/%s: input is not valid JSON", appName, task)
+	}
+	e.mu.Lock()
+	if !e.started || e.stopping {
+		e.mu.Unlock()
+		return 0, fmt.Errorf("triggering %s/%s: %w", appName, task, ErrNotRunning)
+	}
+	ts, ok := e.tasks[appName+"/"+task]
+	if !ok {
+		e.mu.Unlock()
+		return 0, fmt.Errorf("triggering %s/%s: task %w", appName, task, ErrNotFound)
+	}
+	e.mu.Unlock()
+	id, err := e.submit(ctx, &runReq{ts: ts, trigger: store.TriggerManual, input: input, user: user})
+	if err != nil {
+		return 0, err
+	}
+	e.log.InfoContext(ctx, "run triggered", slog.String("task", ts.key), slog.String("user", user), slog.Int64("run", id))
+	return id, nil
+}
+
+// Cancel stops a running or queued run; it is recorded as cancelled.
+func (e *Engine) Cancel(ctx context.Context, runID int64) error {
+	e.mu.Lock()
+	if h, ok := e.runs[runID]; ok {
+		h.cancel(errCancelled)
+		e.mu.Unlock()
+		return nil
+	}
+	var queued *runReq
+	for _, as := range e.apps {
+		for i, r := range as.queue {
+			if r.id == runID {
+				queued = r
+				as.queue = append(as.queue[:i:i], as.queue[i+1:]...)
+				break
+			}
+		}
+	}
+	e.mu.Unlock()
+	if queued == nil {
+		return fmt.Errorf("cancelling run %d: run %w or not running", runID, ErrNotFound)
+	}
+	e.finishUnstarted(ctx, queued, store.StatusCancelled, "not started: "+errCancelled.Error())
+	return nil
+}
 
 // RunOnce runs the task app/task once, now, as a manual run by user with
 // input (nil means null), and returns the run as recorded when it has
