@@ -54,6 +54,7 @@ func testHome(t *testing.T) string {
 	mustWrite(t, filepath.Join(app, "config", "tasks.yaml"), []byte(`tasks:
   - name: hello
     schedule: "@every 1s"
+    concurrency: allow # a manual trigger may meet a scheduled run
   - name: spin
     termination: { maxRuntime: 500ms }
 `))
