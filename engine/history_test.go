@@ -45,9 +45,11 @@ func TestLogLimit(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			b := newBundle(t, Config{}, testApp{name: "demo", tasks: "tasks:\n  - name: echo\n" + tt.limits,
+			b := newBundle(t, Config{EventBuffer: 1024}, testApp{name: "demo", tasks: "tasks:\n  - name: echo\n" + tt.limits,
 				modules: map[string][]byte{"echo": echoModule(t)}})
 			b.start()
+			events, unsubscribe := b.engine.Subscribe()
+			defer unsubscribe()
 			const lines, size = 200, 32 << 10 // 6.25 MiB
 			r := b.trigger("demo", "echo", floodInput(lines, size))
 			if r.Status != store.StatusSucceeded {
@@ -71,6 +73,30 @@ func TestLogLimit(t *testing.T) {
 			// echo logs its input first, then the flood.
 			if want := int64(1+lines) - int64(len(logs)-1); r.LogsDropped != want {
 				t.Errorf("LogsDropped = %d, want %d", r.LogsDropped, want)
+			}
+			// The live stream shows the stored lines, then one warning in
+			// the closing line's place: no line past the limit.
+			var live []Event
+			for drained := false; !drained; {
+				select {
+				case ev := <-events:
+					if ev.Type == EventRunLog && ev.RunID == r.ID {
+						live = append(live, ev)
+					}
+				default:
+					drained = true
+				}
+			}
+			if len(live) != len(logs) {
+				t.Fatalf("%d run.log events for %d stored lines", len(live), len(logs))
+			}
+			for i, ev := range live[:len(live)-1] {
+				if ev.Seq != logs[i].Seq || ev.Message != logs[i].Message {
+					t.Errorf("live line %d is #%d %.20q, stored #%d %.20q", i, ev.Seq, ev.Message, logs[i].Seq, logs[i].Message)
+				}
+			}
+			if ev := live[len(live)-1]; ev.Seq != last.Seq || ev.Level != "warn" || !strings.Contains(ev.Message, "limits.logs") {
+				t.Errorf("last live line #%d %s %q, want the warning in place of stored #%d", ev.Seq, ev.Level, ev.Message, last.Seq)
 			}
 			used, err := b.store.HistoryUsage(context.Background(), "demo")
 			if err != nil {

@@ -321,12 +321,21 @@ func (s *runSink) Log(level hostapi.Level, msg string) {
 	s.mu.Lock()
 	s.lines++
 	seq := s.lines
-	full := false
+	full, publish := false, true
 	if size := int64(len(msg)); s.dropped > 0 || s.kept+size > s.logLimit() {
 		// Past limits.logs: counted, not stored. Once a line is dropped,
-		// later ones are too, so the stored lines have no holes.
+		// later ones are too, so the stored lines have no holes. Nor are
+		// they shown live: the stream shows what the history keeps, and a
+		// flood holds no memory in subscribers' buffers. The first one
+		// is announced instead, under the number the run's closing
+		// warning will have.
 		s.dropped++
 		s.droppedBytes += size
+		if s.dropped == 1 {
+			level, msg = hostapi.LevelWarn, fmt.Sprintf("log lines past limits.logs (%s) are counted, not stored or shown", bytesize.Format(s.logLimit()))
+		} else {
+			publish = false
+		}
 	} else {
 		s.kept += size
 		s.buf = append(s.buf, store.LogLine{Time: s.e.cfg.Clock.Now(), Level: level.String(), Message: msg})
@@ -336,8 +345,10 @@ func (s *runSink) Log(level hostapi.Level, msg string) {
 		}
 	}
 	s.mu.Unlock()
-	t := s.h.task
-	s.e.publish(Event{Type: EventRunLog, App: t.App, Task: t.Name, RunID: s.h.req.id, Message: msg, Seq: seq, Level: level.String()})
+	if publish {
+		t := s.h.task
+		s.e.publish(Event{Type: EventRunLog, App: t.App, Task: t.Name, RunID: s.h.req.id, Message: msg, Seq: seq, Level: level.String()})
+	}
 	if full {
 		s.flush()
 	}
