@@ -1,6 +1,7 @@
 // Package cronbox holds what the cronbox binary carries of its own source:
 // the Go SDK, so that apps created with `cronbox app new` build and test
-// without network access.
+// without network access, and the SDKs of the other languages, which
+// `cronbox app new` copies into an app and `cronbox build` falls back on.
 package cronbox
 
 import "embed"
@@ -15,3 +16,11 @@ const SDKModule = "github.com/cronbox/cronbox"
 //
 //go:embed go.mod sdk/*.go sdk/sdkhttp/*.go sdk/README.md
 var SDKSource embed.FS
+
+// LangSDKSource holds the SDKs for C, Rust and AssemblyScript at their
+// paths in this module: sdk/c/cronbox.h; the crate sdk/rust (Cargo.toml,
+// src/); the library sdk/assemblyscript/lib/cronbox.ts and the fake host
+// sdk/assemblyscript/fake.mjs.
+//
+//go:embed sdk/c/cronbox.h sdk/rust/Cargo.toml sdk/rust/src/*.rs sdk/assemblyscript/lib/cronbox.ts sdk/assemblyscript/fake.mjs
+var LangSDKSource embed.FS

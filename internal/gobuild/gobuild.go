@@ -205,7 +205,7 @@ func Find(dir string) ([]Target, error) {
 		return nil, fmt.Errorf("finding Go tasks: %s is not a directory", dir)
 	}
 	dir = filepath.Clean(dir)
-	if ok, err := isMain(dir); err != nil {
+	if ok, err := IsMain(dir); err != nil {
 		return nil, err
 	} else if ok {
 		return []Target{{Dir: dir, Out: dir + ".wasm"}}, nil
@@ -222,7 +222,7 @@ func Find(dir string) ([]Target, error) {
 		case n == "testdata" || n == "vendor" || n == "node_modules" || strings.HasPrefix(n, ".") || strings.HasPrefix(n, "_"):
 			return filepath.SkipDir
 		}
-		ok, err := isMain(p)
+		ok, err := IsMain(p)
 		if err != nil {
 			return err
 		}
@@ -241,8 +241,8 @@ func Find(dir string) ([]Target, error) {
 	return targets, nil
 }
 
-// isMain reports whether dir holds a non-test Go file of package main.
-func isMain(dir string) (bool, error) {
+// IsMain reports whether dir holds a non-test Go file of package main.
+func IsMain(dir string) (bool, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return false, fmt.Errorf("finding Go tasks: %w", err)

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/cronbox/cronbox/internal/build"
 	"github.com/cronbox/cronbox/internal/gobuild"
 )
 
@@ -58,3 +59,39 @@ func BuildFile(t testing.TB, srcDir string) string {
 // between runs, beside the modules: compiling a Go guest takes seconds,
 // tens of seconds under -race.
 func CompilationCacheDir() string { return filepath.Join(CacheDir(), "wazero") }
+
+// RequireToolchain skips the test when the toolchain of lang is missing,
+// saying what to install, or fails it when CRONBOX_REQUIRE_TOOLCHAINS=1
+// (as CI sets it). dir is the task's source folder.
+func RequireToolchain(t testing.TB, lang build.Lang, dir string) {
+	t.Helper()
+	err := build.Toolchain(lang, dir)
+	if err == nil {
+		return
+	}
+	if os.Getenv("CRONBOX_REQUIRE_TOOLCHAINS") == "1" {
+		t.Fatalf("CRONBOX_REQUIRE_TOOLCHAINS=1: %v", err)
+	}
+	t.Skipf("skipping: %v", err)
+}
+
+// BuildTask builds the task whose sources are in srcDir, in any language
+// build knows, to a module in a temporary folder and returns its path. It
+// skips the test when the toolchain is missing (see RequireToolchain).
+// Builds keep their intermediate files (cargo's target folders) under
+// CacheDir.
+func BuildTask(t testing.TB, srcDir string) string {
+	t.Helper()
+	lang := build.Detect(srcDir)
+	if lang == "" {
+		t.Fatalf("no task source in %s", srcDir)
+	}
+	RequireToolchain(t, lang, srcDir)
+	out := filepath.Join(t.TempDir(), filepath.Base(srcDir)+".wasm")
+	err := build.Build(context.Background(), build.Target{Dir: srcDir, Lang: lang, Out: out},
+		build.Options{CacheDir: filepath.Join(CacheDir(), "build")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
