@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/cronbox/cronbox/engine/lifecycle"
-	"github.com/cronbox/cronbox/internal/gobuild"
+	"github.com/cronbox/cronbox/internal/build"
 )
 
 // cachedSDK returns the folder of the SDK this binary carries, extracted
@@ -37,19 +37,15 @@ func runBuild(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintln(e.stderr, "cronbox build: want one directory; run `cronbox help build`")
 		return exitUsage
 	}
-	if _, err := gobuild.Toolchain(); err != nil {
-		fmt.Fprintf(e.stderr, "cronbox build: %v\n", err)
-		return 1
-	}
-	targets, err := gobuild.Find(pos[0])
+	targets, err := build.Find(pos[0])
 	if err != nil {
 		fmt.Fprintf(e.stderr, "cronbox build: %v\n", err)
 		return 1
 	}
 	failed := 0
-	opts := gobuild.Options{SDK: cachedSDK}
+	opts := build.Options{GoSDK: cachedSDK}
 	for _, t := range targets {
-		if err := gobuild.BuildWith(ctx, t.Dir, t.Out, opts); err != nil {
+		if err := build.Build(ctx, t, opts); err != nil {
 			fmt.Fprintf(e.stderr, "cronbox build: %v\n", err)
 			failed++
 			continue

@@ -9,13 +9,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/cronbox/cronbox/engine"
 	"github.com/cronbox/cronbox/engine/lifecycle"
 	"github.com/cronbox/cronbox/engine/store"
-	"github.com/cronbox/cronbox/internal/gobuild"
+	"github.com/cronbox/cronbox/internal/build"
 	"github.com/cronbox/cronbox/internal/homedir"
 	"github.com/cronbox/cronbox/runtime"
 	"github.com/cronbox/cronbox/web"
@@ -190,11 +189,12 @@ func openStore(ctx context.Context, home string) (*store.SQLite, error) {
 	return store.Open(ctx, homedir.Home(home).DB(), store.Options{})
 }
 
-// buildApps builds the Go tasks of every app under home/apps whose .wasm is
-// missing or older than its source, or says what to run when there is no
-// Go toolchain. Failures are logged: the engine reports the tasks they
-// leave without a module. Tasks in no Go module build against the SDK
-// this binary carries, extracted into home.
+// buildApps builds the tasks of every app under home/apps whose .wasm is
+// missing or older than its source, in any language build knows, or says
+// what to install when the language's toolchain is missing. Failures are
+// logged: the engine reports the tasks they leave without a module. Go
+// tasks in no Go module build against the SDK this binary carries,
+// extracted into home.
 func buildApps(ctx context.Context, log *slog.Logger, home string) {
 	appsDir := homedir.Home(home).Apps()
 	entries, err := os.ReadDir(appsDir)
@@ -204,17 +204,16 @@ func buildApps(ctx context.Context, log *slog.Logger, home string) {
 		}
 		return
 	}
-	_, noGo := gobuild.Toolchain()
+	opts := build.Options{GoSDK: homeSDK(home)}
 	for _, ent := range entries {
 		if !ent.IsDir() {
 			continue
 		}
 		dir := filepath.Join(appsDir, ent.Name())
-		targets, err := gobuild.Find(dir)
+		targets, err := build.Find(dir)
 		if err != nil {
-			// gobuild has no sentinel for "nothing to build".
-			if !strings.Contains(err.Error(), "no Go main package") {
-				log.Warn("finding Go tasks", "app", ent.Name(), "err", err)
+			if !errors.Is(err, build.ErrNoTasks) {
+				log.Warn("finding tasks", "app", ent.Name(), "err", err)
 			}
 			continue
 		}
@@ -222,17 +221,17 @@ func buildApps(ctx context.Context, log *slog.Logger, home string) {
 			if !t.Stale() {
 				continue
 			}
-			if noGo != nil {
-				log.Warn("a task's module is missing or older than its source, and there is no Go toolchain to build it",
-					"module", t.Out, "run", "cronbox build "+homedir.Home("").App(ent.Name()), "err", noGo)
-				break
+			if err := build.Toolchain(t.Lang, t.Dir); err != nil {
+				log.Warn("a task's module is missing or older than its source, and its toolchain is missing",
+					"module", t.Out, "run", "cronbox build "+homedir.Home("").App(ent.Name()), "err", err)
+				continue
 			}
 			start := time.Now()
-			if err := gobuild.BuildWith(ctx, t.Dir, t.Out, gobuild.Options{SDK: homeSDK(home)}); err != nil {
+			if err := build.Build(ctx, t, opts); err != nil {
 				log.Error("building a task", "dir", t.Dir, "err", err)
 				continue
 			}
-			log.Info("built", "module", t.Out, "took", time.Since(start).Round(time.Millisecond))
+			log.Info("built", "module", t.Out, "lang", string(t.Lang), "took", time.Since(start).Round(time.Millisecond))
 		}
 	}
 }

@@ -7,7 +7,7 @@
 //	  app.yaml            the manifest (Manifest)
 //	  config/tasks.yaml   the tasks (TaskSpec, checked into Task)
 //	  tasks/cleanup.wasm  a task's module
-//	  tasks/cleanup/      its Go source, when it is built from Go
+//	  tasks/cleanup/      its source (Go, C, Rust or AssemblyScript)
 //
 // # app.yaml
 //
@@ -62,8 +62,9 @@
 //     2026-12-01T10:00:00Z). A string is short for {cron: ...}. The cron
 //     syntax is checked by the scheduler's parser (engine/schedule).
 //   - module: a path relative to the app folder ending in .wasm, without
-//     "..", that no symlink leads out of. A missing module whose Go source
-//     exists (tasks/cleanup/ holding .go files) is a distinct error
+//     "..", that no symlink leads out of. A missing module whose source
+//     exists (tasks/cleanup/ holding a Go main package, main.c, Cargo.toml
+//     or package.json with assembly/index.ts) is a distinct error
 //     wrapping ErrNotBuilt, so the engine can build it; a module older than
 //     its source gets a warning.
 //   - termination.maxRuntime: default 1m (runtime.DefaultTimeout), at most

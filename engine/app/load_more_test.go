@@ -498,3 +498,40 @@ func TestLoadFailures(t *testing.T) {
 		t.Errorf("Load of a missing folder: %v; want fs.ErrNotExist", err)
 	}
 }
+
+func TestLoadOtherLanguageSources(t *testing.T) {
+	t.Parallel()
+	dir := newApp(t, "demo", map[string]string{
+		"config/tasks.yaml":          "tasks:\n  - name: c\n  - name: rust\n  - name: as\n  - name: web\n",
+		"tasks/c/main.c":             "int main(void) { return 0; }\n",
+		"tasks/rust/Cargo.toml":      "[package]\nname = \"rust\"\n",
+		"tasks/rust/src/main.rs":     "fn main() {}\n",
+		"tasks/rust.wasm":            wasmHeader,
+		"tasks/as/package.json":      "{}\n",
+		"tasks/as/assembly/index.ts": "\n",
+		"tasks/web/package.json":     "{}\n",
+	})
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(filepath.Join(dir, "tasks/rust.wasm"), old, old); err != nil {
+		t.Fatal(err)
+	}
+	a, err := Load(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, lang := range map[string]string{"c": "C", "as": "AssemblyScript"} {
+		task, _ := a.Task(name)
+		if len(task.Errors) != 1 || !errors.Is(task.Errors[0], ErrNotBuilt) ||
+			!strings.Contains(task.Errors[0].Error(), "build it from its "+lang+" source in tasks/"+name+"/") {
+			t.Errorf("%s errors:%s; want one wrapping ErrNotBuilt naming its %s source", name, problemsString(task.Errors), lang)
+		}
+	}
+	rust, _ := a.Task("rust")
+	if !rust.Valid() || len(rust.Warnings) != 1 || !strings.Contains(rust.Warnings[0].Message, "older than its Rust source") {
+		t.Errorf("rust errors:%s warnings:%s; want one warning about a stale module", problemsString(rust.Errors), problemsString(rust.Warnings))
+	}
+	web, _ := a.Task("web")
+	if web.Source != "" || len(web.Errors) != 1 || errors.Is(web.Errors[0], ErrNotBuilt) {
+		t.Errorf("web Source %q errors:%s; want a plain missing module (package.json alone is no task)", web.Source, problemsString(web.Errors))
+	}
+}

@@ -7,12 +7,13 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/cronbox/cronbox/internal/gobuild"
+	"github.com/cronbox/cronbox/internal/build"
 )
 
 // module resolves a task's module path rel, relative to the app folder.
-// It returns the module's absolute path with symlinks resolved and the Go
-// source directory beside it, if any. The module must lie inside the app
+// It returns the module's absolute path with symlinks resolved and the
+// source directory beside it, if any (in any language package build
+// knows). The module must lie inside the app
 // folder: rel must be relative, without "..", with a name CheckFileName
 // accepts, and no symlink on the way may lead out.
 func (x *taskContext) module(c *checker, field, rel string) (module, source string) {
@@ -36,12 +37,12 @@ func (x *taskContext) module(c *checker, field, rel string) (module, source stri
 		return "", ""
 	}
 	path := filepath.Join(x.dir, filepath.FromSlash(slashed))
-	source = x.goSource(strings.TrimSuffix(path, ".wasm"))
+	source, lang := x.taskSource(strings.TrimSuffix(path, ".wasm"))
 	real, err := filepath.EvalSymlinks(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && source != "":
 		srcRel, _ := filepath.Rel(x.dir, source)
-		c.problemf(field, ErrNotBuilt, "%s is not built yet: build it from its Go source in %s/ (cronbox build)", quote(rel), filepath.ToSlash(srcRel))
+		c.problemf(field, ErrNotBuilt, "%s is not built yet: build it from its %s source in %s/ (cronbox build)", quote(rel), langName(lang), filepath.ToSlash(srcRel))
 		return path, source
 	case errors.Is(err, fs.ErrNotExist):
 		c.errorf(field, "%s does not exist", quote(rel))
@@ -62,29 +63,44 @@ func (x *taskContext) module(c *checker, field, rel string) (module, source stri
 		c.errorf(field, "%s is not a regular file", quote(rel))
 		return "", ""
 	}
-	if source != "" && (gobuild.Target{Dir: source, Out: real}).Stale() {
-		c.warnf(field, "%s is older than its Go source; rebuild it (cronbox build)", quote(rel))
+	if source != "" && (build.Target{Dir: source, Lang: lang, Out: real}).Stale() {
+		c.warnf(field, "%s is older than its %s source; rebuild it (cronbox build)", quote(rel), langName(lang))
 	}
 	return real, source
 }
 
-// goSource returns the real path of dir if it lies inside the app folder
-// and holds Go source (a .go file other than a test), else "".
-func (x *taskContext) goSource(dir string) string {
+// taskSource returns the real path of dir and the language of the task
+// sources in it, if it lies inside the app folder and holds any (a Go main
+// package, main.c, Cargo.toml, package.json with assembly/index.ts), else
+// "".
+func (x *taskContext) taskSource(dir string) (string, build.Lang) {
 	real, err := filepath.EvalSymlinks(dir)
 	if err != nil || !inside(x.dir, real) {
-		return ""
+		return "", ""
 	}
-	entries, err := os.ReadDir(real)
-	if err != nil {
-		return ""
+	if fi, err := os.Stat(real); err != nil || !fi.IsDir() {
+		return "", ""
 	}
-	for _, e := range entries {
-		if n := e.Name(); e.Type().IsRegular() && strings.HasSuffix(n, ".go") && !strings.HasSuffix(n, "_test.go") {
-			return real
-		}
+	lang := build.Detect(real)
+	if lang == "" {
+		return "", ""
 	}
-	return ""
+	return real, lang
+}
+
+// langName is how messages name the language of a task's source.
+func langName(l build.Lang) string {
+	switch l {
+	case build.Go:
+		return "Go"
+	case build.C:
+		return "C"
+	case build.Rust:
+		return "Rust"
+	case build.AssemblyScript:
+		return "AssemblyScript"
+	}
+	return string(l)
 }
 
 // hasDotDot reports whether the slash-separated path has a ".." element.
