@@ -190,6 +190,22 @@ const char *cronbox_response_header(const cronbox_response *resp, const char *na
 /* Frees what cronbox_http allocated in resp. */
 void cronbox_response_free(cronbox_response *resp);
 
+/* ---- JSON helpers ------------------------------------------------------ */
+
+/* The string member key of the JSON object json (its top level), decoded,
+ * in *out (malloc'd, NUL-terminated). CRONBOX_ENOTFOUND when the object has
+ * no such member or it is not a string, CRONBOX_EINVAL when json is not
+ * one JSON object. */
+int cronbox_json_string(const char *json, const char *key, char **out);
+
+/* The number member key of the JSON object json, in *out; errors as
+ * cronbox_json_string. */
+int cronbox_json_number(const char *json, const char *key, double *out);
+
+/* s as a JSON string literal, quotes included (malloc'd), or NULL when
+ * memory runs out. */
+char *cronbox_json_quote(const char *s);
+
 /* ---- The raw ABI ------------------------------------------------------- */
 
 /* The host functions exactly as ABI.md specifies them; the functions above
@@ -773,6 +789,68 @@ static int cronbox__meta(const char *s, size_t n, cronbox_response *resp, size_t
         if (j.p < j.end && *j.p == '}') return 1;
         return 0;
     }
+}
+
+/* cronbox__jmember finds the member key of the object json and leaves j at
+ * its value: 1 found, 0 absent, -1 not an object. */
+static int cronbox__jmember(cronbox__json *j, const char *json, const char *key) {
+    j->p = json;
+    j->end = json + strlen(json);
+    j->depth = 0;
+    cronbox__json whole = *j;
+    if (!cronbox__jskip(&whole)) return -1;
+    cronbox__ws(&whole);
+    if (whole.p != whole.end) return -1;
+    cronbox__ws(j);
+    if (*j->p != '{') return -1;
+    j->p++;
+    cronbox__ws(j);
+    if (*j->p == '}') return 0;
+    for (;;) {
+        cronbox__buf k = {0};
+        cronbox__ws(j);
+        cronbox__jstring(j, &k);
+        cronbox__ws(j);
+        j->p++; /* : (the whole object is valid) */
+        cronbox__ws(j);
+        int match = !k.oom && k.p && strcmp(k.p, key) == 0;
+        if (!k.p && !*key) match = 1;
+        free(k.p);
+        if (match) return 1;
+        cronbox__jskip(j);
+        cronbox__ws(j);
+        if (*j->p != ',') return 0;
+        j->p++;
+    }
+}
+
+int cronbox_json_string(const char *json, const char *key, char **out) {
+    cronbox__json j;
+    *out = NULL;
+    int found = cronbox__jmember(&j, json ? json : "", key);
+    if (found < 0) { cronbox__setmsg("not a JSON object"); return CRONBOX_EINVAL; }
+    if (!found || *j.p != '"') { cronbox__setmsg("no such string member"); return CRONBOX_ENOTFOUND; }
+    cronbox__buf b = {0};
+    cronbox__jstring(&j, &b);
+    cronbox__put(&b, "", 0);
+    if (b.oom || !b.p) { free(b.p); cronbox__setmsg("out of memory"); return CRONBOX_ENOMEM; }
+    *out = b.p;
+    return 0;
+}
+
+int cronbox_json_number(const char *json, const char *key, double *out) {
+    cronbox__json j;
+    int found = cronbox__jmember(&j, json ? json : "", key);
+    if (found < 0) { cronbox__setmsg("not a JSON object"); return CRONBOX_EINVAL; }
+    if (!found || !cronbox__jnumber(&j, out)) { cronbox__setmsg("no such number member"); return CRONBOX_ENOTFOUND; }
+    return 0;
+}
+
+char *cronbox_json_quote(const char *s) {
+    cronbox__buf b = {0};
+    cronbox__json_str(&b, s ? s : "");
+    if (b.oom) { free(b.p); return NULL; }
+    return b.p;
 }
 
 static int cronbox__hostowned(const char *name) {

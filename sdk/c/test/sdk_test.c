@@ -170,7 +170,30 @@ static void test_meta_parser(void) {
     }
 }
 
+static void test_json_helpers(void) {
+    char *s = NULL;
+    double d = 0;
+    const char *obj = " {\"a\": [1, {\"name\": \"x\"}], \"name\": \"Ad\\u00e9 \\\"A\\\"\", \"n\": -2.5e1, \"e\": \"\"} ";
+    CHECK(cronbox_json_string(obj, "name", &s) == 0);
+    CHECK_STR(s, "Ad\xc3\xa9 \"A\"");
+    free(s);
+    CHECK(cronbox_json_string(obj, "e", &s) == 0);
+    CHECK_STR(s, "");
+    free(s);
+    CHECK(cronbox_json_number(obj, "n", &d) == 0 && d == -25);
+    CHECK(cronbox_json_string(obj, "n", &s) == CRONBOX_ENOTFOUND && s == NULL);
+    CHECK(cronbox_json_string(obj, "missing", &s) == CRONBOX_ENOTFOUND);
+    CHECK(cronbox_json_number(obj, "name", &d) == CRONBOX_ENOTFOUND);
+    CHECK(cronbox_json_string("null", "name", &s) == CRONBOX_EINVAL);
+    CHECK(cronbox_json_string("{\"name\": \"x\"", "name", &s) == CRONBOX_EINVAL);
+    CHECK(cronbox_json_string("{}", "name", &s) == CRONBOX_ENOTFOUND);
+    char *q = cronbox_json_quote("a\"b\\\n");
+    CHECK_STR(q, "\"a\\\"b\\\\\\u000a\"");
+    free(q);
+}
+
 int main(void) {
+    test_json_helpers();
     test_log();
     test_progress_result();
     test_input_config();
