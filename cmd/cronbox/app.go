@@ -14,15 +14,15 @@ import (
 
 	"github.com/cronbox/cronbox/engine/lifecycle"
 	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/internal/build"
 	"github.com/cronbox/cronbox/internal/bytesize"
-	"github.com/cronbox/cronbox/internal/gobuild"
 	"github.com/cronbox/cronbox/internal/homedir"
 )
 
 // appFlags are the flags of `cronbox app`; each subcommand uses some.
 type appFlags struct {
-	home, description, author, version, roles, output string
-	asJSON, strict, upgrade, purge, yes, build        bool
+	home, description, author, version, roles, output, lang string
+	asJSON, strict, upgrade, purge, yes, build              bool
 }
 
 // confirmInput returns where a confirmation is read from, and whether it
@@ -50,7 +50,8 @@ func runApp(ctx context.Context, e *env, args []string) int {
 	fs.StringVar(&f.author, "author", "", "new: the app's author")
 	fs.StringVar(&f.version, "version", lifecycle.DefaultVersion, "new: the app's version")
 	fs.StringVar(&f.roles, "roles", "", "new: the roles a user needs, comma-separated (admin, operator, viewer)")
-	fs.BoolVar(&f.build, "build", true, "new: build the task's module when a Go toolchain is found")
+	fs.StringVar(&f.lang, "lang", "go", "new: the task's language: go, c, rust or assemblyscript")
+	fs.BoolVar(&f.build, "build", true, "new: build the task's module when the language's toolchain is found")
 	fs.BoolVar(&f.strict, "strict", false, "validate, install: fail on warnings too")
 	fs.StringVar(&f.output, "output", "", "export: the `DIR`ectory to write the zip to (default HOME/data/exports)")
 	fs.BoolVar(&f.upgrade, "upgrade", false, "install: replace an installed app of the same name, keeping a backup")
@@ -125,18 +126,23 @@ func appNew(ctx context.Context, e *env, f appFlags, name string) error {
 	if f.roles != "" {
 		roles = strings.Split(f.roles, ",")
 	}
-	dir, err := lifecycle.New(f.home, name, lifecycle.NewOptions{Description: f.description, Author: f.author, Version: f.version, Roles: roles})
+	lang, err := build.ParseLang(f.lang)
+	if err != nil {
+		return err
+	}
+	dir, err := lifecycle.New(f.home, name, lifecycle.NewOptions{Description: f.description, Author: f.author, Version: f.version, Roles: roles, Lang: lang})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "created %s\n", dir)
 	built := false
+	src := filepath.Join(dir, "tasks", lifecycle.TemplateTask)
 	if f.build {
-		if _, err := gobuild.Toolchain(); err != nil {
+		if err := build.Toolchain(lang, src); err != nil {
 			fmt.Fprintf(e.stderr, "cronbox app new: not building the task: %v\n", err)
 		} else {
-			src := filepath.Join(dir, "tasks", lifecycle.TemplateTask)
-			if err := gobuild.Build(ctx, src, src+".wasm"); err != nil {
+			t := build.Target{Dir: src, Lang: lang, Out: src + ".wasm"}
+			if err := build.Build(ctx, t, build.Options{GoSDK: homeSDK(f.home)}); err != nil {
 				return fmt.Errorf("the app is created, but building its task failed: %w", err)
 			}
 			fmt.Fprintf(e.stdout, "built %s.wasm\n", src)
@@ -145,10 +151,20 @@ func appNew(ctx context.Context, e *env, f appFlags, name string) error {
 	}
 	fmt.Fprintln(e.stdout, "\nNext:")
 	rel := homedir.Home("").App(name)
+	task := filepath.Join(rel, "tasks", lifecycle.TemplateTask)
 	if !built {
 		fmt.Fprintf(e.stdout, "  cronbox build %s\n", rel)
 	}
-	fmt.Fprintf(e.stdout, "  (cd %s && go test ./...)\n", rel)
+	switch lang {
+	case build.Go:
+		fmt.Fprintf(e.stdout, "  (cd %s && go test ./...)\n", rel)
+	case build.C:
+		fmt.Fprintf(e.stdout, "  (cd %s && cc -o /tmp/%s_test main_test.c && /tmp/%s_test)\n", task, lifecycle.TemplateTask, lifecycle.TemplateTask)
+	case build.Rust:
+		fmt.Fprintf(e.stdout, "  (cd %s && cargo test --offline)\n", task)
+	case build.AssemblyScript:
+		fmt.Fprintf(e.stdout, "  (cd %s && npm test)\n", task)
+	}
 	fmt.Fprintf(e.stdout, "  cronbox app validate %s\n", name)
 	fmt.Fprintf(e.stdout, "  cronbox task trigger %s/%s --input '{\"name\": \"Ada\"}'\n", name, lifecycle.TemplateTask)
 	return nil

@@ -47,7 +47,7 @@ func commands() []command {
 		{name: "task", usage: "cronbox task list|trigger|enable|disable", summary: "list a home's tasks, run one once now, or switch one on or off", run: runTask},
 		{name: "runs", usage: "cronbox runs [--task APP/TASK] [--status S]", summary: "list the recorded runs, newest first", run: runRuns},
 		{name: "config", usage: "cronbox config export|import [FILE]", summary: "write or read the task overrides as a tasks.json file", run: runConfig},
-		{name: "build", usage: "cronbox build DIR", summary: "compile a Go task directory, or every Go task below DIR, to .wasm", run: runBuild},
+		{name: "build", usage: "cronbox build DIR", summary: "compile a task directory (Go, C, Rust or AssemblyScript), or every task below DIR, to .wasm", run: runBuild},
 		{name: "token", usage: "cronbox token create|list|revoke", summary: "create, list or revoke API tokens", run: runToken},
 		{name: "app", usage: "cronbox app SUBCOMMAND [NAME|ZIP|DIR]", summary: "manage a home's apps: new, list, info, enable, disable, validate, export, install, uninstall", run: runApp},
 	}

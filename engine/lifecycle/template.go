@@ -16,13 +16,34 @@ import (
 
 	"github.com/cronbox/cronbox"
 	"github.com/cronbox/cronbox/engine/app"
+	"github.com/cronbox/cronbox/internal/build"
 )
 
-// The template of New: every file ending in .tmpl is a text/template,
-// written without that suffix.
+// The templates of New: template/common for every app, and
+// template/<lang> for each language. Every file ending in .tmpl is a
+// text/template, written without that suffix.
 //
-//go:embed template
+//go:embed all:template
 var templateFS embed.FS
+
+// vendored lists the files of the SDK of each language (other than Go)
+// that New copies into the task's folder, by their paths in
+// cronbox.LangSDKSource and in the task's folder, so that the app builds
+// and tests offline and keeps building against the SDK it was made with.
+var vendored = map[build.Lang][][2]string{
+	build.C: {{"sdk/c/cronbox.h", "cronbox.h"}},
+	build.Rust: {
+		{"sdk/rust/Cargo.toml", "cronbox/Cargo.toml"},
+		{"sdk/rust/src/lib.rs", "cronbox/src/lib.rs"},
+		{"sdk/rust/src/json.rs", "cronbox/src/json.rs"},
+		{"sdk/rust/src/fake.rs", "cronbox/src/fake.rs"},
+		{"sdk/rust/src/host.rs", "cronbox/src/host.rs"},
+	},
+	build.AssemblyScript: {
+		{"sdk/assemblyscript/lib/cronbox.ts", "lib/cronbox.ts"},
+		{"sdk/assemblyscript/fake.mjs", "test/fake.mjs"},
+	},
+}
 
 // TemplateTask is the name of the task an app created by New has.
 const TemplateTask = "hello"
@@ -42,6 +63,9 @@ type NewOptions struct {
 	Roles []string
 	// Now dates the app. Default time.Now.
 	Now time.Time
+	// Lang is the language of the app's task: build.Go, build.C,
+	// build.Rust or build.AssemblyScript. Default build.Go.
+	Lang build.Lang
 }
 
 // templateData is what the template files see.
@@ -51,14 +75,18 @@ type templateData struct {
 	Year, Date                         string
 	Task                               string
 	GoVersion, SDKModule, SDKReplace   string
+	Lang                               build.Lang
 }
 
 // New creates the app name in home from the template built into the
-// binary: app.yaml, config/tasks.yaml, a task written in Go against the
-// SDK (tasks/hello/main.go) with a test that runs natively against the
-// SDK's fake host, a go.mod and a README. It extracts the SDK (EnsureSDK),
-// which the go.mod names, so the app builds (`cronbox build`) and tests
-// (`go test ./...`) offline. The task's module is not built.
+// binary: app.yaml, config/tasks.yaml, a README and a task in opts.Lang
+// with a test that runs natively against the SDK's fake host. In Go
+// (tasks/hello/main.go and a go.mod) it extracts the SDK (EnsureSDK), which
+// the go.mod names, so the app builds (`cronbox build`) and tests (`go
+// test ./...`) offline. In C (tasks/hello/main.c), Rust
+// (tasks/hello/Cargo.toml) and AssemblyScript (tasks/hello/package.json
+// and assembly/index.ts) the language's SDK is copied into the task's
+// folder, for the same reason. The task's module is not built.
 //
 // The app is written in <home>/data/staging and renamed into apps/, so it
 // appears whole. An app of that name that exists already is an error
@@ -75,8 +103,10 @@ func New(home, name string, opts NewOptions) (string, error) {
 	if _, err := os.Lstat(dir); err == nil {
 		return "", fmt.Errorf("creating app %s: %w: %s exists", name, ErrExists, dir)
 	}
-	if _, err := EnsureSDK(home); err != nil {
-		return "", fmt.Errorf("creating app %s: %w", name, err)
+	if d.Lang == build.Go {
+		if _, err := EnsureSDK(home); err != nil {
+			return "", fmt.Errorf("creating app %s: %w", name, err)
+		}
 	}
 	st, err := newStage(home, "new")
 	if err != nil {
@@ -110,6 +140,12 @@ func newData(name string, opts NewOptions) (templateData, error) {
 	}
 	if opts.Version == "" {
 		opts.Version = DefaultVersion
+	}
+	if opts.Lang == "" {
+		opts.Lang = build.Go
+	}
+	if _, ok := vendored[opts.Lang]; !ok && opts.Lang != build.Go {
+		return templateData{}, fmt.Errorf("language %q: want go, c, rust or assemblyscript", opts.Lang)
 	}
 	switch {
 	case len(opts.Version) > 64 || strings.ContainsAny(opts.Version, "\r\n"):
@@ -145,6 +181,7 @@ func newData(name string, opts NewOptions) (templateData, error) {
 		GoVersion:   s.goVersion,
 		SDKModule:   cronbox.SDKModule,
 		SDKReplace:  sdkReplace(),
+		Lang:        opts.Lang,
 	}, nil
 }
 
@@ -167,13 +204,38 @@ var templateFuncs = template.FuncMap{
 	"comment": func(s string) string { return strings.Join(strings.Fields(s), " ") },
 }
 
-// render writes the template, filled in with d, to the new folder dir.
+// render writes the templates of d.Lang, filled in with d, to the new
+// folder dir, and copies the language's SDK into the task's folder.
 func render(dir string, d templateData) error {
-	return fs.WalkDir(templateFS, "template", func(p string, e fs.DirEntry, err error) error {
+	for _, root := range []string{"template/common", "template/" + string(d.Lang)} {
+		if err := renderTree(dir, root, d); err != nil {
+			return err
+		}
+	}
+	taskDir := filepath.Join(dir, "tasks", d.Task)
+	for _, f := range vendored[d.Lang] {
+		b, err := fs.ReadFile(cronbox.LangSDKSource, f[0])
 		if err != nil {
 			return err
 		}
-		rel := strings.TrimPrefix(strings.TrimPrefix(p, "template"), "/")
+		out := filepath.Join(taskDir, filepath.FromSlash(f[1]))
+		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(out, b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// renderTree writes the templates under root, filled in with d, to dir.
+func renderTree(dir, root string, d templateData) error {
+	return fs.WalkDir(templateFS, root, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel := strings.TrimPrefix(strings.TrimPrefix(p, root), "/")
 		out := filepath.Join(dir, filepath.FromSlash(strings.TrimSuffix(rel, ".tmpl")))
 		if e.IsDir() {
 			return os.MkdirAll(out, 0o755)
@@ -185,11 +247,11 @@ func render(dir string, d templateData) error {
 		if strings.HasSuffix(p, ".tmpl") {
 			t, err := template.New(rel).Funcs(templateFuncs).Option("missingkey=error").Parse(string(b))
 			if err != nil {
-				return fmt.Errorf("template %s: %w", rel, err)
+				return fmt.Errorf("template %s: %w", p, err)
 			}
 			var buf bytes.Buffer
 			if err := t.Execute(&buf, d); err != nil {
-				return fmt.Errorf("template %s: %w", rel, err)
+				return fmt.Errorf("template %s: %w", p, err)
 			}
 			b = buf.Bytes()
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cronbox/cronbox"
 	"github.com/cronbox/cronbox/engine/app"
+	"github.com/cronbox/cronbox/internal/build"
 )
 
 func TestNew(t *testing.T) {
@@ -158,5 +159,59 @@ func TestSDKSource(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(filepath.Join(home, "data", "sdk")); len(ents) != 1 {
 		t.Errorf("data/sdk holds %d entries, want 1", len(ents))
+	}
+}
+
+// TestNewEachLanguage creates an app in each language: its task's files,
+// filled in, beside a copy of the language's SDK; the app loads with only
+// its module missing.
+func TestNewEachLanguage(t *testing.T) {
+	t.Parallel()
+	files := map[build.Lang][]string{
+		build.Go:             {"go.mod", "tasks/hello/main.go", "tasks/hello/main_test.go"},
+		build.C:              {"tasks/hello/main.c", "tasks/hello/main_test.c", "tasks/hello/cronbox.h"},
+		build.Rust:           {"tasks/hello/Cargo.toml", "tasks/hello/src/main.rs", "tasks/hello/.cargo/config.toml", "tasks/hello/cronbox/Cargo.toml", "tasks/hello/cronbox/src/lib.rs", "tasks/hello/cronbox/src/fake.rs"},
+		build.AssemblyScript: {"tasks/hello/package.json", "tasks/hello/assembly/index.ts", "tasks/hello/lib/cronbox.ts", "tasks/hello/test/fake.mjs", "tasks/hello/test/task.test.mjs"},
+	}
+	for lang, want := range files {
+		home := t.TempDir()
+		dir, err := New(home, "app-"+string(lang), NewOptions{Lang: lang, Author: "Ada", Description: "A demo"})
+		if err != nil {
+			t.Fatalf("%s: %v", lang, err)
+		}
+		if got := build.Detect(filepath.Join(dir, "tasks", "hello")); got != lang {
+			t.Errorf("%s: the task's folder reads as %q", lang, got)
+		}
+		for _, f := range append(want, "README.md", "app.yaml", "config/tasks.yaml") {
+			b, err := os.ReadFile(filepath.Join(dir, f))
+			if err != nil {
+				t.Errorf("%s: %v", lang, err)
+				continue
+			}
+			copied := slices.ContainsFunc(vendored[lang], func(v [2]string) bool { return "tasks/hello/"+v[1] == f })
+			if !copied && (strings.Contains(string(b), "{{") || strings.Contains(string(b), "<no value>")) {
+				t.Errorf("%s: %s holds template text", lang, f)
+			}
+		}
+		for _, v := range vendored[lang] {
+			got, _ := os.ReadFile(filepath.Join(dir, "tasks", "hello", filepath.FromSlash(v[1])))
+			orig, err := os.ReadFile(filepath.Join("..", "..", filepath.FromSlash(v[0])))
+			if err != nil || string(got) != string(orig) {
+				t.Errorf("%s: %s is not a copy of %s (%v)", lang, v[1], v[0], err)
+			}
+		}
+		a, err := app.Load(dir, LoadOptions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(a.Tasks) != 1 || len(a.Tasks[0].Errors) != 1 || !errors.Is(a.Tasks[0].Errors[0], app.ErrNotBuilt) {
+			t.Errorf("%s: tasks = %+v", lang, a.Tasks)
+		}
+		if _, err := os.Stat(filepath.Join(home, "data", "sdk")); (err == nil) != (lang == build.Go) {
+			t.Errorf("%s: the Go SDK extracted: %v", lang, err == nil)
+		}
+	}
+	if _, err := New(t.TempDir(), "x", NewOptions{Lang: "cobol"}); err == nil || !strings.Contains(err.Error(), `language "cobol"`) {
+		t.Errorf("New in cobol: %v", err)
 	}
 }
