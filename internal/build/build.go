@@ -279,6 +279,9 @@ func Build(ctx context.Context, t Target, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("building %s: %w", t.Dir, err)
 	}
+	if err := os.Chmod(tmpName, 0o644); err != nil {
+		return fmt.Errorf("building %s: %w", t.Dir, err)
+	}
 	if err := os.Rename(tmpName, absOut); err != nil {
 		return fmt.Errorf("building %s: %w", t.Dir, err)
 	}
