@@ -8,8 +8,10 @@
 //
 // runtime: per-run latency of a fresh instance through Cronbox's runtime,
 // against bare wazero with its default configuration and against Node.js's
-// built-in WASI, for a trivial Go SDK task and a minimal non-Go module; and
-// the cost of timeout enforcement on a tight loop.
+// built-in WASI, for the trivial task of each SDK (Go, C, Rust,
+// AssemblyScript; a language whose toolchain is missing is skipped) with
+// its module's size, and a minimal module assembled by hand; and the cost
+// of timeout enforcement on a tight loop.
 //
 // engine: time to start and heap per task with many scheduled tasks, firing
 // lateness of tasks due in the same second on the real clock, and the
@@ -46,6 +48,8 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/cronbox/cronbox/hostapi"
+	"github.com/cronbox/cronbox/internal/build"
+	"github.com/cronbox/cronbox/internal/bytesize"
 	"github.com/cronbox/cronbox/internal/gobuild"
 	"github.com/cronbox/cronbox/internal/wasmtest"
 	"github.com/cronbox/cronbox/runtime"
@@ -108,6 +112,41 @@ func buildGoTask(ctx context.Context) ([]byte, error) {
 	return os.ReadFile(goTask)
 }
 
+// sdkTasks are the benchmark's trivial tasks of the other SDKs, in
+// testdata.
+var sdkTasks = []struct{ name, dir string }{
+	{"C SDK task", "trivial-c"},
+	{"Rust SDK task", "trivial-rust"},
+	{"AssemblyScript SDK task", "trivial-as"},
+}
+
+// buildSDKTask builds the trivial task in testdata/dir with package build,
+// or says why it cannot.
+func buildSDKTask(ctx context.Context, dir string) ([]byte, error) {
+	root, err := repoRoot()
+	if err != nil {
+		return nil, err
+	}
+	cacheDir, err := os.UserCacheDir()
+	if err != nil {
+		cacheDir = os.TempDir()
+	}
+	src := filepath.Join(root, "cmd", "cronbox-bench", "testdata", dir)
+	lang := build.Detect(src)
+	if err := build.Toolchain(lang, src); err != nil {
+		return nil, err
+	}
+	out := filepath.Join(cacheDir, "cronbox", "bench", dir+".wasm")
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return nil, err
+	}
+	t := build.Target{Dir: src, Lang: lang, Out: out}
+	if err := build.Build(ctx, t, build.Options{CacheDir: filepath.Join(cacheDir, "cronbox", "bench", "build")}); err != nil {
+		return nil, err
+	}
+	return os.ReadFile(out)
+}
+
 // runner runs a module once per call to run.
 type runner struct {
 	name  string
@@ -135,13 +174,24 @@ func benchRuntime(ctx context.Context, w io.Writer, runs, rounds int, loopN int3
 	if nodeErr == nil {
 		runners = append(runners, nodeRunner(nodePath))
 	}
-	modules := []struct {
+	type module struct {
 		name string
 		wasm []byte
-	}{{"Go SDK task", goWasm}, {"minimal non-Go", wasmtest.Hello()}}
+	}
+	modules := []module{{"Go SDK task", goWasm}}
+	var skipped []string
+	for _, st := range sdkTasks {
+		wasm, err := buildSDKTask(ctx, st.dir)
+		if err != nil {
+			skipped = append(skipped, fmt.Sprintf("%s: skipped: %v", st.name, err))
+			continue
+		}
+		modules = append(modules, module{st.name, wasm})
+	}
+	modules = append(modules, module{"minimal by hand", wasmtest.Hello()})
 
 	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
-	fmt.Fprintln(tw, "module\trunner\tmedian\tp99\t")
+	fmt.Fprintln(tw, "module\tsize\trunner\tmedian\tp99\t")
 	medians := map[string]map[string]time.Duration{}
 	for _, m := range modules {
 		times, err := measure(runners, m.wasm, runs, rounds)
@@ -152,13 +202,16 @@ func benchRuntime(ctx context.Context, w io.Writer, runs, rounds int, loopN int3
 		for _, r := range runners {
 			med, p99 := percentile(times[r.name], 0.5), percentile(times[r.name], 0.99)
 			medians[m.name][r.name] = med
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", m.name, r.name, ms(med), ms(p99))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", m.name, bytesize.Format(int64(len(m.wasm))), r.name, ms(med), ms(p99))
 		}
 	}
 	if nodeErr != nil {
-		fmt.Fprintln(tw, "(node)\t\tskipped: node is not on PATH\t\t")
+		fmt.Fprintln(tw, "(node)\t\t\tskipped: node is not on PATH\t\t")
 	}
 	tw.Flush()
+	for _, s := range skipped {
+		fmt.Fprintln(w, s)
+	}
 
 	fmt.Fprintf(w, "\nTimeout enforcement on a tight loop of %d iterations (median of 5, interleaved):\n\n", loopN)
 	loop, err := benchLoop(ctx, loopN)
