@@ -92,7 +92,7 @@ func runTask(t *testing.T, home, app, task, input string) *store.Run {
 	t.Helper()
 	ctx := context.Background()
 	st, rt := testenv.Open(t, home)
-	e, err := engine.New(engine.Config{Home: home, Store: st, Runtime: rt, Clock: engine.NewFakeClock(time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC))})
+	e, err := engine.New(engine.Config{Home: home, Store: engine.SQLiteStore(st), Runtime: rt, Clock: engine.NewFakeClock(time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC))})
 	if err != nil {
 		t.Fatal(err)
 	}
