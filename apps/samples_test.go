@@ -133,6 +133,10 @@ func TestLedgerC(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "totals_test")
 	native(t, filepath.Join(dir, "tasks", "totals"), nil, "cc", "-Wall", "-Werror", "-I", sdk, "-o", bin, "main_test.c", "csv.c")
 	native(t, dir, nil, bin)
+	// The CSV parser reads each run's input: fuzz it from its seeds.
+	fuzz := filepath.Join(t.TempDir(), "fuzz")
+	native(t, filepath.Join(dir, "tasks", "totals"), nil, "cc", "-Wall", "-Werror", "-fsanitize=address,undefined", "-g", "-I", sdk, "-o", fuzz, "fuzz_test.c", "csv.c")
+	native(t, filepath.Join(dir, "tasks", "totals"), nil, fuzz, "testdata/fuzz")
 
 	input := `{"csv": "date,account,amount\n2026-12-01,rent,-1200.00\n2026-12-01,\"food, drinks\",-12.50\n2026-12-03,salary,3000\n"}`
 	r := runTask(t, home, "ledger", "totals", input)

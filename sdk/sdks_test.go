@@ -40,6 +40,15 @@ func TestCSDK(t *testing.T) {
 	runSuite(t, ".", nil, bin)
 }
 
+// TestCSDKFuzz mutates the seeds in c/test/testdata/fuzz through the C
+// SDK's parsers of outside input (response metadata, JSON members, the
+// result check, the fake's request parser) under the sanitizers.
+func TestCSDKFuzz(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "fuzz")
+	runSuite(t, "c/test", nil, "cc", "-Wall", "-Wextra", "-Werror", "-fsanitize=address,undefined", "-g", "-I..", "-o", bin, "fuzz_test.c")
+	runSuite(t, "c/test", nil, bin, "testdata/fuzz")
+}
+
 // TestRustSDK runs the Rust crate's tests natively, against its fake
 // host, offline.
 func TestRustSDK(t *testing.T) {
