@@ -79,7 +79,8 @@ func buildRust(ctx context.Context, tc *toolchain, dir, out string, opts Options
 }
 
 // buildAS compiles assembly/index.ts with asc, its top-level statements
-// exported as _start, AssemblyScript's abort routed to the SDK's, and the
+// exported as _start, AssemblyScript's abort, trace and seed routed to the
+// SDK's (Cronbox has no env module), and the
 // SDK as the library "cronbox": lib/cronbox.ts of dir, else the one this
 // binary carries. An asconfig.json in dir adds its options.
 func buildAS(ctx context.Context, tc *toolchain, dir, out string, opts Options) error {
@@ -92,7 +93,8 @@ func buildAS(ctx context.Context, tc *toolchain, dir, out string, opts Options) 
 		lib = filepath.Join(sdk, "sdk", "assemblyscript", "lib")
 	}
 	args := []string{filepath.Join("assembly", "index.ts"), "--outFile", out, "--optimize",
-		"--exportStart", "_start", "--use", "abort=~lib/cronbox/abort", "--lib", lib}
+		"--exportStart", "_start", "--use", "abort=~lib/cronbox/abort",
+		"--use", "trace=~lib/cronbox/trace", "--use", "seed=~lib/cronbox/seed", "--lib", lib}
 	_, err := run(ctx, dir, nil, tc.asc, args...)
 	return err
 }

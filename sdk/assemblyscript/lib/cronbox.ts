@@ -6,7 +6,8 @@
 // which the build exports as the WASI `_start` function. The run succeeds
 // when they finish; exit(code) ends it early, a failed assertion or
 // `throw` ends it with status 1 after logging the message at the error
-// level (the build routes AssemblyScript's `abort` here).
+// level. The build routes AssemblyScript's `abort`, `trace` and `seed`
+// (Math.random) here, so a module imports nothing Cronbox lacks.
 //
 // Errors: AssemblyScript has no catchable exceptions, so a call that can
 // fail returns an errno (i32, 0 for success) or null, and lastErrno() and
@@ -30,6 +31,7 @@
 @external("cronbox", "http_response_body") declare function hostHttpResponseBody(handle: u32, offset: u32, out: usize, cap: usize, len: usize): i32;
 @external("cronbox", "http_response_close") declare function hostHttpResponseClose(handle: u32): i32;
 @external("wasi_snapshot_preview1", "proc_exit") declare function procExit(code: u32): void;
+@external("wasi_snapshot_preview1", "random_get") declare function randomGet(buf: usize, len: usize): u16;
 
 // ---- State -------------------------------------------------------------
 // (declared before the functions that use them, as AssemblyScript needs)
@@ -249,6 +251,27 @@ export function abort(msg: string | null, file: string | null, line: u32, column
   const b = String.UTF8.encode(s);
   hostLog(3, changetype<usize>(b), <usize>b.byteLength);
   procExit(1);
+}
+
+/** Where AssemblyScript's trace goes (`--use trace=~lib/cronbox/trace`):
+ * a debug log line with the numbers given. */
+export function trace(msg: string, n: i32 = 0, a0: f64 = 0, a1: f64 = 0, a2: f64 = 0, a3: f64 = 0, a4: f64 = 0): void {
+  let s = "trace: " + msg;
+  if (n > 0) s += " " + a0.toString();
+  if (n > 1) s += " " + a1.toString();
+  if (n > 2) s += " " + a2.toString();
+  if (n > 3) s += " " + a3.toString();
+  if (n > 4) s += " " + a4.toString();
+  const b = String.UTF8.encode(s);
+  hostLog(0, changetype<usize>(b), <usize>b.byteLength);
+}
+
+/** Where AssemblyScript's seed for Math.random comes from
+ * (`--use seed=~lib/cronbox/seed`): WASI's random_get. */
+export function seed(): f64 {
+  const buf = memory.data(8);
+  randomGet(buf, 8);
+  return reinterpret<f64>(load<u64>(buf) >> 12 | 0x3ff0000000000000);
 }
 
 // ---- Progress, input, configuration, result ------------------------------

@@ -20,7 +20,8 @@ before(() => {
   }
   const out = join(mkdtempSync(join(tmpdir(), "cronbox-as-")), "task.wasm");
   execFileSync(process.env.ASC || "asc", [join(here, "task.ts"), "--outFile", out, "--optimize",
-    "--exportStart", "_start", "--lib", join(here, "..", "lib"), "--use", "abort=~lib/cronbox/abort"], { stdio: "inherit" });
+    "--exportStart", "_start", "--lib", join(here, "..", "lib"), "--use", "abort=~lib/cronbox/abort",
+    "--use", "trace=~lib/cronbox/trace", "--use", "seed=~lib/cronbox/seed"], { stdio: "inherit" });
   wasm = readFileSync(out);
 });
 
