@@ -1,7 +1,7 @@
 // Command cronbox runs WebAssembly tasks in a sandbox.
 //
 //	cronbox exec FILE.wasm [flags] [-- ARGS...]   run one module once
-//	cronbox build DIR                             compile Go tasks to .wasm
+//	cronbox build DIR                             compile tasks (Go, C, Rust, AssemblyScript) to .wasm
 //	cronbox serve [--home DIR] [--listen ADDR]    run a home's tasks on schedule
 //	cronbox task list|trigger|enable|disable      list, run or switch tasks
 //	cronbox runs [--task APP/TASK] [--status S]   list the recorded runs
