@@ -19,8 +19,8 @@ var SDKSource embed.FS
 
 // LangSDKSource holds the SDKs for C, Rust and AssemblyScript at their
 // paths in this module: sdk/c/cronbox.h; the crate sdk/rust (Cargo.toml,
-// src/); the library sdk/assemblyscript/lib/cronbox.ts and the fake host
-// sdk/assemblyscript/fake.mjs.
+// README.md, src/); the library sdk/assemblyscript/lib/cronbox.ts and the
+// fake host sdk/assemblyscript/fake.mjs.
 //
-//go:embed sdk/c/cronbox.h sdk/rust/Cargo.toml sdk/rust/src/*.rs sdk/assemblyscript/lib/cronbox.ts sdk/assemblyscript/fake.mjs
+//go:embed sdk/c/cronbox.h sdk/rust/Cargo.toml sdk/rust/README.md sdk/rust/src/*.rs sdk/assemblyscript/lib/cronbox.ts sdk/assemblyscript/fake.mjs
 var LangSDKSource embed.FS

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"text/template"
@@ -26,19 +27,13 @@ import (
 //go:embed all:template
 var templateFS embed.FS
 
-// vendored lists the files of the SDK of each language (other than Go)
-// that New copies into the task's folder, by their paths in
+// vendored lists what New copies of the SDK of each language (other than
+// Go) into the task's folder, a file or a whole folder, by its path in
 // cronbox.LangSDKSource and in the task's folder, so that the app builds
 // and tests offline and keeps building against the SDK it was made with.
 var vendored = map[build.Lang][][2]string{
-	build.C: {{"sdk/c/cronbox.h", "cronbox.h"}},
-	build.Rust: {
-		{"sdk/rust/Cargo.toml", "cronbox/Cargo.toml"},
-		{"sdk/rust/src/lib.rs", "cronbox/src/lib.rs"},
-		{"sdk/rust/src/json.rs", "cronbox/src/json.rs"},
-		{"sdk/rust/src/fake.rs", "cronbox/src/fake.rs"},
-		{"sdk/rust/src/host.rs", "cronbox/src/host.rs"},
-	},
+	build.C:    {{"sdk/c/cronbox.h", "cronbox.h"}},
+	build.Rust: {{"sdk/rust", "cronbox"}},
 	build.AssemblyScript: {
 		{"sdk/assemblyscript/lib/cronbox.ts", "lib/cronbox.ts"},
 		{"sdk/assemblyscript/fake.mjs", "test/fake.mjs"},
@@ -213,16 +208,23 @@ func render(dir string, d templateData) error {
 		}
 	}
 	taskDir := filepath.Join(dir, "tasks", d.Task)
-	for _, f := range vendored[d.Lang] {
-		b, err := fs.ReadFile(cronbox.LangSDKSource, f[0])
+	for _, v := range vendored[d.Lang] {
+		err := fs.WalkDir(cronbox.LangSDKSource, v[0], func(p string, e fs.DirEntry, err error) error {
+			if err != nil || e.IsDir() {
+				return err
+			}
+			b, err := fs.ReadFile(cronbox.LangSDKSource, p)
+			if err != nil {
+				return err
+			}
+			rel := strings.TrimPrefix(strings.TrimPrefix(p, v[0]), "/")
+			out := filepath.Join(taskDir, filepath.FromSlash(path.Join(v[1], rel)))
+			if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+				return err
+			}
+			return os.WriteFile(out, b, 0o644)
+		})
 		if err != nil {
-			return err
-		}
-		out := filepath.Join(taskDir, filepath.FromSlash(f[1]))
-		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(out, b, 0o644); err != nil {
 			return err
 		}
 	}

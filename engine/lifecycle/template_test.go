@@ -188,16 +188,34 @@ func TestNewEachLanguage(t *testing.T) {
 				t.Errorf("%s: %v", lang, err)
 				continue
 			}
-			copied := slices.ContainsFunc(vendored[lang], func(v [2]string) bool { return "tasks/hello/"+v[1] == f })
+			copied := slices.ContainsFunc(vendored[lang], func(v [2]string) bool { return strings.HasPrefix(f, "tasks/hello/"+v[1]) })
 			if !copied && (strings.Contains(string(b), "{{") || strings.Contains(string(b), "<no value>")) {
 				t.Errorf("%s: %s holds template text", lang, f)
 			}
 		}
+		// Every file of the language's SDK in the repository is copied.
 		for _, v := range vendored[lang] {
-			got, _ := os.ReadFile(filepath.Join(dir, "tasks", "hello", filepath.FromSlash(v[1])))
-			orig, err := os.ReadFile(filepath.Join("..", "..", filepath.FromSlash(v[0])))
-			if err != nil || string(got) != string(orig) {
-				t.Errorf("%s: %s is not a copy of %s (%v)", lang, v[1], v[0], err)
+			src := filepath.Join("..", "..", filepath.FromSlash(v[0]))
+			err := filepath.WalkDir(src, func(p string, e os.DirEntry, err error) error {
+				if err != nil || e.IsDir() {
+					if e != nil && e.IsDir() && (e.Name() == "target" || e.Name() == "tests") {
+						return filepath.SkipDir
+					}
+					return err
+				}
+				if strings.HasSuffix(p, ".lock") || strings.HasPrefix(e.Name(), ".") {
+					return nil
+				}
+				rel, _ := filepath.Rel(src, p)
+				got, err := os.ReadFile(filepath.Join(dir, "tasks", "hello", filepath.FromSlash(v[1]), rel))
+				orig, _ := os.ReadFile(p)
+				if err != nil || string(got) != string(orig) {
+					t.Errorf("%s: %s is not copied into the task (%v)", lang, p, err)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
 			}
 		}
 		a, err := app.Load(dir, LoadOptions())
