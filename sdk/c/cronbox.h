@@ -534,6 +534,18 @@ int cronbox_kv_list(const char *prefix, cronbox_key_fn fn, void *ctx) {
             rc = CRONBOX_EIO;
             break;
         }
+        /* A host that breaks the paging contract (a page not after the
+         * last key) would make this loop forever. */
+        const char *lastkey = page + n - 1;
+        while (lastkey > page && lastkey[-1] != 0) lastkey--;
+        size_t ll = strlen(lastkey);
+        int cmp = memcmp(lastkey, l.after, ll < l.after_len ? ll : l.after_len);
+        if (cmp < 0 || (cmp == 0 && ll <= l.after_len)) {
+            free(page);
+            cronbox__setmsg("malformed page of keys");
+            rc = CRONBOX_EIO;
+            break;
+        }
         int stop = 0;
         const char *k = page;
         while (k < page + n) {

@@ -334,6 +334,15 @@ export function kvDelete(key: string): i32 {
   return check(hostKvDelete(changetype<usize>(k), <usize>k.byteLength));
 }
 
+// compareBytes compares a and b as byte strings: <0, 0 or >0.
+function compareBytes(a: Uint8Array, b: Uint8Array): i32 {
+  const n = min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    if (a[i] != b[i]) return <i32>a[i] - <i32>b[i];
+  }
+  return a.length - b.length;
+}
+
 /** The keys that start with prefix, in ascending byte order, fetched a
  * page at a time; null on failure. */
 export function kvList(prefix: string): string[] | null {
@@ -358,7 +367,14 @@ export function kvList(prefix: string): string[] | null {
         start = i + 1;
       }
     }
-    after = page!.slice(last, n - 1).buffer;
+    const next = page!.slice(last, n - 1);
+    if (compareBytes(next, Uint8Array.wrap(after)) <= 0) {
+      // A host that breaks the paging contract would make this loop
+      // forever.
+      fail(EIO, "malformed page of keys");
+      return null;
+    }
+    after = next.buffer;
   }
   return keys; // not reached
 }
