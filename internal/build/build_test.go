@@ -172,7 +172,7 @@ func TestBuildEachLanguage(t *testing.T) {
 			"src/main.rs": "fn main() { cronbox::set_result(\"1\").unwrap(); }\n",
 		},
 		build.AssemblyScript: {
-			"package.json":      "{}\n",
+			"package.json": "{}\n",
 			// trace and Math.random import env.trace and env.seed unless
 			// the build routes them to the SDK.
 			"assembly/index.ts": "import { setResult } from \"cronbox\";\ntrace(\"t\");\nsetResult(Math.random() < 2 ? \"1\" : \"2\");\n",
