@@ -218,7 +218,7 @@ func TestNewEachLanguage(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		a, err := app.Load(dir, LoadOptions())
+		a, err := app.Load(dir, app.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
