@@ -365,8 +365,10 @@ func TestLoadTasksFileProblems(t *testing.T) {
 			if got := invalid.Problems[0].Error(); !strings.HasPrefix(got, tt.want) {
 				t.Errorf("problem = %s\nwant %s…", got, tt.want)
 			}
-			if d := time.Since(start); d > 10*time.Second {
-				t.Errorf("Load took %v", d)
+			// Not a speed target: a bomb that is expanded takes hours, so
+			// only a bound far above any loaded machine's time is checked.
+			if d := time.Since(start); d > 2*time.Minute {
+				t.Errorf("Load took %v: the document was expanded", d)
 			}
 		})
 	}
