@@ -73,6 +73,12 @@ type Call struct {
 	Sink Sink
 	// Limits caps sizes and counts; the zero value takes the ABI defaults.
 	Limits Limits
+	// Account, if set, is the run's account: every buffer the host
+	// functions keep for the run is reserved in it before it is allocated
+	// (a refusal fails the call with ELIMIT), and the bytes the run logs,
+	// sends, receives and stores are metered in it. Nil: nothing is
+	// reserved or metered.
+	Account Account
 
 	mu         sync.Mutex
 	result     []byte
@@ -81,6 +87,7 @@ type Call struct {
 	lastHandle uint32
 	pending    int // HTTP requests in flight, counted against MaxOpenResponses
 	closed     bool
+	warned     bool            // a refusal of the account has been logged
 	transport  *http.Transport // the run's own transport when HTTP.Transport is nil
 }
 
@@ -107,6 +114,9 @@ func (c *Call) Close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.closed = true
+	for _, r := range c.responses {
+		c.release(r.held)
+	}
 	c.responses = nil
 	c.closeIdleLocked()
 }
@@ -128,10 +138,14 @@ func (c *Call) fail(e Errno, format string, args ...any) Errno {
 	return e
 }
 
+// setResult keeps b, reserved already, as the result, and releases the
+// payload it replaces.
 func (c *Call) setResult(b []byte) {
 	c.mu.Lock()
+	old := c.result
 	c.result = b
 	c.mu.Unlock()
+	c.release(int64(len(old)))
 }
 
 func (c *Call) input() []byte {
@@ -146,6 +160,55 @@ func (c *Call) config() []byte {
 		return []byte("{}")
 	}
 	return c.Config
+}
+
+// Account is a run's account of memory and usage, which the host functions
+// report to (runtime.Account implements it). It must be safe for
+// concurrent use.
+type Account interface {
+	// Reserve claims n bytes the host is about to allocate for the run. An
+	// error means they would pass the run's memory limit: the host does
+	// not allocate them, and the call fails with ELIMIT and the error's
+	// text, which names the limit.
+	Reserve(n int64) error
+	// Release returns n bytes reserved earlier, once the host let go of them.
+	Release(n int64)
+	// AddLog meters n bytes of log and progress messages.
+	AddLog(n int64)
+	// AddHTTP meters HTTP body bytes sent and received.
+	AddHTTP(sent, received int64)
+	// AddKV meters n bytes of keys and values stored.
+	AddKV(n int64)
+}
+
+// hold reserves n bytes the host is about to allocate for the call's run,
+// what naming them for the error. A refusal fails the call with ELIMIT
+// and, the first time in a run, is logged to the run's Sink.
+func (in *invocation) hold(what string, n int64) Errno {
+	a := in.call.Account
+	if a == nil || n <= 0 {
+		return OK
+	}
+	err := a.Reserve(n)
+	if err == nil {
+		return OK
+	}
+	c := in.call
+	c.mu.Lock()
+	first := !c.warned
+	c.warned = true
+	c.mu.Unlock()
+	if first && c.Sink != nil {
+		c.Sink.Log(LevelWarn, fmt.Sprintf("%s: the host refused to hold %s for the run: %v (further refusals are not logged)", in.area, what, err))
+	}
+	return in.fail(ELIMIT, "holding %s: %v", what, err)
+}
+
+// release returns n bytes reserved with hold.
+func (c *Call) release(n int64) {
+	if c.Account != nil && n > 0 {
+		c.Account.Release(n)
+	}
 }
 
 type callKey struct{}

@@ -131,9 +131,17 @@ func newTransport() *http.Transport {
 
 // response is a response kept for the guest; it does not change once kept.
 type response struct {
-	meta []byte // the JSON of http_response_meta
-	body []byte
+	meta []byte   // the JSON of http_response_meta
+	body [][]byte // bodyChunk bytes each, the last one shorter
+	size int64    // of the body
+	// truncated: the body was longer than the limit; the rest was dropped.
+	truncated bool
+	held      int64 // bytes reserved for it in the run's account
 }
+
+// bodyChunk is the unit in which response bodies are read and reserved:
+// a body is never grown by copying, so the memory it takes is its size.
+const bodyChunk = 64 << 10
 
 // responseMeta is the JSON of http_response_meta.
 type responseMeta struct {
@@ -179,12 +187,14 @@ func (in *invocation) reserve(policy *HTTP) (rt http.RoundTripper, release func(
 	return rt, release, OK
 }
 
-// keep stores r under a new handle; ok is false when the run has ended.
+// keep stores r under a new handle; ok is false when the run has ended,
+// and r is then released.
 func (c *Call) keep(r *response) (handle uint32, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		c.closeIdleLocked() // the request may have pooled its connection
+		c.release(r.held)
 		return 0, false
 	}
 	if c.responses == nil {
@@ -222,7 +232,11 @@ func httpRequest(in *invocation, p []uint64) Errno {
 	if limit := policy.maxRequestBody(); int64(bodyLen) > limit {
 		return in.fail(ETOOLARGE, "request body of %d bytes exceeds the limit of %d bytes", bodyLen, limit)
 	}
+	if e := in.hold("the request", int64(reqLen)); e != OK {
+		return e
+	}
 	reqJSON, e := in.read("request", reqPtr, reqLen)
+	in.call.release(int64(reqLen)) // parsed below, then dropped
 	if e != OK {
 		return e
 	}
@@ -233,6 +247,10 @@ func httpRequest(in *invocation, p []uint64) Errno {
 	if !policy.Allows(spec.url) {
 		return in.fail(EDENIED, "host %q is not in this app's allow-list", spec.url.Host)
 	}
+	if e := in.hold("the request body", int64(bodyLen)); e != OK {
+		return e
+	}
+	defer in.call.release(int64(bodyLen))
 	body, e := in.read("body", bodyPtr, bodyLen)
 	if e != OK {
 		return e
@@ -275,25 +293,96 @@ func (in *invocation) do(policy *HTTP, rt http.RoundTripper, spec requestSpec, b
 		return nil, in.requestFailed(ctx, timeout, err)
 	}
 	defer resp.Body.Close()
-	limit := policy.maxResponseBody()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
-		return nil, in.requestFailed(ctx, timeout, fmt.Errorf("reading the response body: %w", err))
+	if a := in.call.Account; a != nil {
+		a.AddHTTP(int64(len(body)), 0)
 	}
-	truncated := int64(len(b)) > limit
-	if truncated {
-		b = b[:limit]
+	r := &response{}
+	if e := in.readBody(r, resp, policy.maxResponseBody(), func(err error) Errno {
+		return in.requestFailed(ctx, timeout, fmt.Errorf("reading the response body: %w", err))
+	}); e != OK {
+		return nil, e
 	}
 	meta, err := json.Marshal(responseMeta{
 		Status:    resp.StatusCode,
 		Headers:   resp.Header,
-		BodySize:  len(b),
-		Truncated: truncated,
+		BodySize:  int(r.size),
+		Truncated: r.truncated,
 	})
 	if err != nil {
+		in.call.release(r.held)
 		return nil, in.fail(EIO, "encoding the response headers: %v", err)
 	}
-	return &response{meta: meta, body: b}, OK
+	if e := in.hold("the response headers", int64(len(meta))); e != OK {
+		in.call.release(r.held)
+		return nil, e
+	}
+	r.held += int64(len(meta))
+	r.meta = meta
+	return r, OK
+}
+
+// readBody reads up to limit bytes of resp's body into r, reserving each
+// chunk in the run's account before allocating it. A body whose length is
+// announced is reserved whole first (up to limit), so a body that does not
+// fit in what the run has left is refused before any of it is read; one
+// that grows past it while read is refused at the chunk that does not fit.
+// Either way the connection is dropped, the rest unread. On failure,
+// nothing stays reserved; failed turns a read error into the call's errno.
+func (in *invocation) readBody(r *response, resp *http.Response, limit int64, failed func(error) Errno) Errno {
+	var probe [1]byte
+	fail := func(e Errno) Errno {
+		in.call.release(r.held)
+		r.held, r.body = 0, nil
+		return e
+	}
+	if n := resp.ContentLength; n > 0 {
+		if e := in.hold("a response body", min(n, limit)); e != OK {
+			return e
+		}
+		r.held = min(n, limit)
+	}
+	received := int64(0)
+	defer func() {
+		if a := in.call.Account; a != nil {
+			a.AddHTTP(0, received)
+		}
+	}()
+	for {
+		n := min(bodyChunk, limit-r.size)
+		if n == 0 {
+			// At the limit: one more byte says whether the body was longer.
+			k, _ := io.ReadFull(resp.Body, probe[:])
+			received += int64(k)
+			r.truncated = k > 0
+			break
+		}
+		if grow := r.size + n - r.held; grow > 0 {
+			if e := in.hold("a response body", grow); e != OK {
+				return fail(e)
+			}
+			r.held += grow
+		}
+		chunk := make([]byte, n)
+		k, err := io.ReadFull(resp.Body, chunk)
+		received += int64(k)
+		if k > 0 {
+			if int64(k) < n {
+				chunk = bytes.Clone(chunk[:k])
+			}
+			r.body = append(r.body, chunk)
+			r.size += int64(k)
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			break
+		}
+		if err != nil {
+			return fail(failed(err))
+		}
+	}
+	// A body shorter than announced, or than its last chunk.
+	in.call.release(r.held - r.size)
+	r.held = r.size
+	return OK
 }
 
 // requestFailed classifies a failed request: a redirect the policy denies
@@ -344,21 +433,32 @@ func httpResponseBody(in *invocation, p []uint64) Errno {
 	if e != OK {
 		return e
 	}
-	var chunk []byte
-	if uint64(offset) < uint64(len(r.body)) {
-		chunk = r.body[offset:]
-		chunk = chunk[:min(uint64(len(chunk)), uint64(outCap))]
+	n := uint32(0)
+	for off := int64(offset); off < r.size && n < outCap; {
+		chunk := r.body[off/bodyChunk][off%bodyChunk:]
+		chunk = chunk[:min(uint64(len(chunk)), uint64(outCap-n))]
+		if !in.mem.Write(outPtr+n, chunk) {
+			return in.fault("output buffer", outPtr+n, uint32(len(chunk)))
+		}
+		n += uint32(len(chunk))
+		off += int64(len(chunk))
 	}
-	return in.commit(outPtr, lenPtr, chunk)
+	if !in.mem.WriteUint32Le(lenPtr, n) {
+		return in.fault("length pointer", lenPtr, 4)
+	}
+	return OK
 }
 
 func httpResponseClose(in *invocation, p []uint64) Errno {
 	handle := api.DecodeU32(p[0])
 	c := in.call
 	c.mu.Lock()
-	_, ok := c.responses[handle]
+	r, ok := c.responses[handle]
 	delete(c.responses, handle)
 	c.mu.Unlock()
+	if ok {
+		c.release(r.held)
+	}
 	if !ok {
 		return in.fail(EBADHANDLE, "%d is not an open response handle of this run", handle)
 	}

@@ -87,7 +87,8 @@ type kvOut struct{ ptr, cap, lenPtr uint32 }
 // of its value (if any) and of its output buffer (if any); the app's kv
 // permission; each key read and checked; the value held to its limit and
 // read; and the run's end. It returns the KV, the keys in the order given
-// and the value.
+// and the value, whose bytes are held for the run: the caller releases
+// len(value) when it is done with it.
 func (in *invocation) kvBegin(keys []kvArg, value *kvArg, out *kvOut) (KV, []string, []byte, Errno) {
 	args := keys
 	if value != nil {
@@ -118,11 +119,16 @@ func (in *invocation) kvBegin(keys []kvArg, value *kvArg, out *kvOut) (KV, []str
 		if limit := in.call.Limits.maxValue(); uint64(value.n) > uint64(limit) {
 			return nil, nil, nil, in.fail(ETOOLARGE, "value of %d bytes exceeds the limit of %d bytes", value.n, limit)
 		}
+		if e := in.hold("a value", int64(value.n)); e != OK {
+			return nil, nil, nil, e
+		}
 		if val, e = in.read(value.what, value.ptr, value.n); e != OK {
+			in.call.release(int64(value.n))
 			return nil, nil, nil, e
 		}
 	}
 	if e, stop := in.canceled(); stop {
+		in.call.release(int64(len(val)))
 		return nil, nil, nil, e
 	}
 	return kv, strs, val, OK
@@ -152,6 +158,11 @@ func kvGet(in *invocation, p []uint64) Errno {
 	if !ok {
 		return in.fail(ENOTFOUND, "key %q not found", key)
 	}
+	// The store has allocated the value already; it is held until written.
+	if e := in.hold("a value", int64(len(v))); e != OK {
+		return e
+	}
+	defer in.call.release(int64(len(v)))
 	return in.write(out.ptr, out.cap, out.lenPtr, v)
 }
 
@@ -160,12 +171,16 @@ func kvSet(in *invocation, p []uint64) Errno {
 	if e != OK {
 		return e
 	}
+	defer in.call.release(int64(len(val)))
 	key := keys[0]
 	if err := kv.Set(in.ctx, key, val); err != nil {
 		if errors.Is(err, ErrQuota) {
 			return in.fail(ELIMIT, "setting key %q: %v", key, err)
 		}
 		return in.storeFailed(err, "setting key %q", key)
+	}
+	if a := in.call.Account; a != nil {
+		a.AddKV(int64(len(key) + len(val)))
 	}
 	return OK
 }
@@ -195,6 +210,8 @@ func kvList(in *invocation, p []uint64) Errno {
 	// Every key takes at least 2 bytes, so out_cap/2 keys always suffice.
 	batch := max(1, int(min(outCap/2, kvListBatch)))
 	var buf []byte
+	held := int64(0) // the capacity of buf, reserved as it grows
+	defer func() { in.call.release(held) }()
 	for cursor := after; ; {
 		keys, err := kv.List(in.ctx, prefix, cursor, batch)
 		if err != nil {
@@ -213,6 +230,14 @@ func kvList(in *invocation, p []uint64) Errno {
 					return in.fail(ERANGE, "the output buffer (%d bytes) is too small for key %q: %d bytes needed", outCap, k, need)
 				}
 				return in.commit(outPtr, lenPtr, buf)
+			}
+			if need := len(buf) + len(k) + 1; need > cap(buf) {
+				size := int64(min(max(2*cap(buf), need, 512), int(outCap)))
+				if e := in.hold("the list of keys", size-held); e != OK {
+					return e
+				}
+				held = size
+				buf = append(make([]byte, 0, size), buf...)
 			}
 			buf = append(append(buf, k...), 0)
 			cursor = k

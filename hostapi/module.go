@@ -109,25 +109,37 @@ func lastError(in *invocation, p []uint64) Errno {
 }
 
 // readMessage reads a log or progress message, keeping at most the run's
-// message limit of it.
-func (in *invocation) readMessage(ptr, n uint32) (string, Errno) {
+// message limit of it. The bytes are held for the run until done is called.
+func (in *invocation) readMessage(ptr, n uint32) (msg string, done func(), e Errno) {
 	limit := in.call.Limits.maxMessage()
+	if !in.inRange(ptr, n) {
+		return "", nil, in.fault("message", ptr, n)
+	}
+	// The copy of the guest's bytes and the message made of them.
+	held := 2 * int64(min(uint64(n), uint64(limit)))
+	if e := in.hold("a message", held); e != OK {
+		return "", nil, e
+	}
 	b, e := in.readPrefix("message", ptr, n, limit)
 	if e != OK {
-		return "", e
+		in.call.release(held)
+		return "", nil, e
 	}
-	return message(b, limit, uint64(n) > uint64(limit)), OK
+	msg = message(b, limit, uint64(n) > uint64(limit))
+	return msg, func() { in.call.release(held) }, OK
 }
 
 func logLine(in *invocation, p []uint64) Errno {
 	level := Level(api.DecodeI32(p[0]))
-	msg, e := in.readMessage(api.DecodeU32(p[1]), api.DecodeU32(p[2]))
+	msg, done, e := in.readMessage(api.DecodeU32(p[1]), api.DecodeU32(p[2]))
 	if e != OK {
 		return e
 	}
+	defer done()
 	if !level.valid() {
 		return in.fail(EINVAL, "unknown level %d (want 0 debug, 1 info, 2 warn or 3 error)", int(level))
 	}
+	in.meterLog(msg)
 	if in.call.Sink != nil {
 		in.call.Sink.Log(level, msg)
 	}
@@ -136,17 +148,26 @@ func logLine(in *invocation, p []uint64) Errno {
 
 func progress(in *invocation, p []uint64) Errno {
 	percent := api.DecodeI32(p[0])
-	msg, e := in.readMessage(api.DecodeU32(p[1]), api.DecodeU32(p[2]))
+	msg, done, e := in.readMessage(api.DecodeU32(p[1]), api.DecodeU32(p[2]))
 	if e != OK {
 		return e
 	}
+	defer done()
 	if percent < 0 || percent > 100 {
 		return in.fail(EINVAL, "percent %d is outside 0..100", percent)
 	}
+	in.meterLog(msg)
 	if in.call.Sink != nil {
 		in.call.Sink.Progress(int(percent), msg)
 	}
 	return OK
+}
+
+// meterLog meters a message handed to the Sink.
+func (in *invocation) meterLog(msg string) {
+	if a := in.call.Account; a != nil {
+		a.AddLog(int64(len(msg)))
+	}
 }
 
 func resultSet(in *invocation, p []uint64) Errno {
@@ -157,11 +178,17 @@ func resultSet(in *invocation, p []uint64) Errno {
 	if limit := in.call.Limits.maxResult(); uint64(n) > uint64(limit) {
 		return in.fail(ETOOLARGE, "payload of %d bytes exceeds the limit of %d bytes", n, limit)
 	}
+	// Held until the run ends or the guest replaces it.
+	if e := in.hold("the result payload", int64(n)); e != OK {
+		return e
+	}
 	b, e := in.read("payload", ptr, n)
 	if e != OK {
+		in.call.release(int64(n))
 		return e
 	}
 	if !json.Valid(b) {
+		in.call.release(int64(n))
 		err := json.Unmarshal(b, new(json.RawMessage)) // for the reason
 		return in.fail(EINVAL, "payload is not valid JSON: %v", err)
 	}

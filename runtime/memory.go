@@ -81,11 +81,12 @@ func (p *memPool) close() {
 }
 
 // runMemory is the memory allocator of one run. It enforces the run's limit
-// and records the peak size and whether the guest was refused memory.
+// on the guest's memory and what the host holds for the run together (see
+// Account, which records the sizes), and whether the guest was refused.
 type runMemory struct {
 	pool    *memPool
 	limit   uint64
-	peak    atomic.Uint64
+	acct    *Account
 	refused atomic.Bool
 	err     error // a mapping that could not be made
 }
@@ -110,19 +111,14 @@ type linearMemory struct {
 }
 
 // Reallocate implements experimental.LinearMemory. It never moves the
-// memory: the mapping already spans the run's limit.
+// memory: the mapping already spans the run's limit. Growth that would
+// pass the limit beside the bytes the host holds for the run is refused.
 func (l *linearMemory) Reallocate(size uint64) []byte {
-	if l.m == nil || size > uint64(len(l.m.buf)) {
+	if l.m == nil || size > uint64(len(l.m.buf)) || !l.run.acct.grow(size) {
 		l.run.refused.Store(true)
 		return nil
 	}
 	l.m.touch(size)
-	for {
-		p := l.run.peak.Load()
-		if size <= p || l.run.peak.CompareAndSwap(p, size) {
-			break
-		}
-	}
 	return l.m.buf[:size:size]
 }
 

@@ -32,8 +32,11 @@ type Result struct {
 	ExitCode int // the guest's exit code; -1 when it did not exit (trap, stop)
 	Started  time.Time
 	Duration time.Duration
-	// PeakMemory is the largest size the guest's linear memory reached.
+	// PeakMemory is the most memory the run had at once: the guest's
+	// linear memory plus the bytes the host held for it (see Account).
 	PeakMemory int64
+	// Usage is what the run consumed, for metering.
+	Usage Usage
 	// Stdout and Stderr are the captured output, up to the output limit;
 	// the Dropped counts say how many bytes past it were discarded.
 	Stdout, Stderr               []byte
@@ -42,6 +45,25 @@ type Result struct {
 	Error string
 	// Trace is the guest's stack at a trap, one frame a line, innermost first.
 	Trace string
+}
+
+// Usage is what one run consumed: what a host meters, bills and caps by.
+type Usage struct {
+	// CPUTime is the CPU time of the thread that ran the guest, its host
+	// calls included (zero where the thread's CPU clock cannot be read).
+	CPUTime time.Duration
+	// PeakMemory is Result.PeakMemory: guest memory plus host-held bytes.
+	PeakMemory int64
+	// OutputBytes is the stdout and stderr kept.
+	OutputBytes int64
+	// LogBytes is the log and progress messages handed to the host.
+	LogBytes int64
+	// HTTPSent and HTTPReceived are HTTP body bytes sent and read.
+	HTTPSent, HTTPReceived int64
+	// KVWritten is the bytes of keys and values the run stored.
+	KVWritten int64
+	// FilesWritten is the bytes written to files in mounted directories.
+	FilesWritten int64
 }
 
 // Truncated reports whether any output was dropped.

@@ -38,6 +38,12 @@ type Spec struct {
 	// Stdout and Stderr, if set, receive the guest's output as it is
 	// written, up to the output limit (what is kept is what they see).
 	Stdout, Stderr io.Writer
+	// Account, if set, is the run's account of memory and usage: give the
+	// same one to the run's host functions, so that what they hold counts
+	// against the memory limit and what they move shows in Result.Usage.
+	// One account serves one run. Default: Run makes one, which only the
+	// runtime's own buffers (captured output) report to.
+	Account *Account
 }
 
 // Mount grants the guest one host directory, as a jail: nothing outside
@@ -115,7 +121,7 @@ func (r *Runtime) Instances() []Instance {
 	defer r.mu.Unlock()
 	out := make([]Instance, 0, len(r.live))
 	for l := range r.live {
-		out = append(out, Instance{RunID: l.id, Module: l.module.Hash, Started: l.started, Memory: int64(l.mem.peak.Load())})
+		out = append(out, Instance{RunID: l.id, Module: l.module.Hash, Started: l.started, Memory: l.mem.acct.guestSize()})
 	}
 	return out
 }
@@ -135,22 +141,34 @@ func (r *Runtime) Run(ctx context.Context, m *Module, spec Spec) (*Result, error
 	if m.MinMemory > lim.Memory {
 		return nil, fmt.Errorf("starting run: %w: the module needs %s of memory at start; the limit is %s", ErrLimit, bytesize.Format(m.MinMemory), bytesize.Format(lim.Memory))
 	}
-	cfg, mounts, closeFS, err := r.moduleConfig(spec)
+	acct := spec.Account
+	if acct == nil {
+		acct = NewAccount()
+	}
+	if err := acct.bind(uint64(lim.Memory)); err != nil {
+		return nil, fmt.Errorf("starting run: %w", err)
+	}
+	cfg, mounts, closeFS, err := r.moduleConfig(spec, acct)
 	if err != nil {
 		return nil, fmt.Errorf("starting run: %w", err)
 	}
 	defer closeFS()
 
-	stdout := &capture{max: lim.Output, tee: spec.Stdout}
-	stderr := &capture{max: lim.Output, tee: spec.Stderr}
+	stdout := &capture{max: lim.Output, acct: acct, tee: spec.Stdout}
+	stderr := &capture{max: lim.Output, acct: acct, tee: spec.Stderr}
 	// The guest's descriptor table, in front of wazero's (see package wasi).
 	runCtx, cancel := context.WithCancelCause(wasi.WithState(ctx, wasi.NewState(mounts)))
 	defer cancel(nil)
 	runCtx, cancelTimeout := context.WithTimeoutCause(runCtx, lim.Timeout, errTimedOut)
 	defer cancelTimeout()
-	mem := &runMemory{pool: r.pool, limit: uint64(lim.Memory)}
+	mem := &runMemory{pool: r.pool, limit: uint64(lim.Memory), acct: acct}
 	cfg = cfg.WithStdout(stdout).WithStderr(stderr).WithNanosleep(sleeper(runCtx))
 
+	// The guest, and the host functions it calls, run on this goroutine:
+	// locked to its thread, the thread's CPU clock is the run's CPU time.
+	goruntime.LockOSThread()
+	defer goruntime.UnlockOSThread()
+	cpu0 := threadCPU()
 	started := time.Now()
 	m.runs.Add(1)
 	m.instances.Add(1)
@@ -188,7 +206,17 @@ func (r *Runtime) Run(ctx context.Context, m *Module, spec Spec) (*Result, error
 	res := &Result{
 		Started:    started,
 		Duration:   time.Since(started),
-		PeakMemory: int64(mem.peak.Load()),
+		PeakMemory: acct.Peak(),
+	}
+	res.Usage = Usage{
+		CPUTime:      threadCPU() - cpu0,
+		PeakMemory:   res.PeakMemory,
+		OutputBytes:  stdout.kept() + stderr.kept(),
+		LogBytes:     acct.log.Load(),
+		HTTPSent:     acct.httpSent.Load(),
+		HTTPReceived: acct.httpReceived.Load(),
+		KVWritten:    acct.kv.Load(),
+		FilesWritten: acct.files.Load(),
 	}
 	res.Stdout, res.StdoutDropped = stdout.result()
 	res.Stderr, res.StderrDropped = stderr.result()
@@ -198,8 +226,8 @@ func (r *Runtime) Run(ctx context.Context, m *Module, spec Spec) (*Result, error
 
 // moduleConfig is the instance configuration of a run, but for its output
 // and sleep, which depend on the run's context, and its mounted file
-// systems, in order.
-func (r *Runtime) moduleConfig(spec Spec) (wazero.ModuleConfig, []wasi.FS, func(), error) {
+// systems, in order. Writes to mounted directories are metered in acct.
+func (r *Runtime) moduleConfig(spec Spec, acct *Account) (wazero.ModuleConfig, []wasi.FS, func(), error) {
 	args := spec.Args
 	if len(args) == 0 {
 		args = []string{"task"}
@@ -246,6 +274,7 @@ func (r *Runtime) moduleConfig(spec Spec) (wazero.ModuleConfig, []wasi.FS, func(
 			closeAll()
 			return nil, nil, nil, fmt.Errorf("mount %s: %w", mnt.HostDir, err)
 		}
+		j.CountWrites(&acct.files)
 		jails = append(jails, j)
 		mounts = append(mounts, j)
 		fsc = fsc.(sysfs.FSConfig).WithSysFSMount(j, mnt.GuestPath)

@@ -226,6 +226,11 @@ func main() {
 		scenarioHTTP(args[0], body)
 	case "httplimit":
 		scenarioHTTPLimit(args[0])
+	case "usage":
+		scenarioUsage(args[0])
+	case "httphold":
+		mib, _ := strconv.Atoi(args[1])
+		scenarioHTTPHold(args[0], mib, args[2] == "close")
 	default:
 		fmt.Fprintln(os.Stderr, "unknown scenario", os.Args[1])
 		os.Exit(2)
@@ -459,4 +464,51 @@ func scenarioHTTPLimit(url string) {
 	say("body_unknown", httpResponseBody(9999, 0, out, outCap, lenPtr()))
 	say("close_zero", httpResponseClose(0))
 	say("meta_closed", httpResponseMeta(handles[0], out, outCap, lenPtr()))
+}
+
+// scenarioHTTPHold opens responses of url and holds them until the host
+// refuses one (at most 64), then, with closeAll, closes them and opens one
+// more; then it grows its own memory by mib MiB, touching every page.
+func scenarioHTTPHold(url string, mib int, closeAll bool) {
+	req := `{"url":"` + url + `"}`
+	var handles []uint32
+	for len(handles) < 64 {
+		e := request(req, "")
+		if e != 0 {
+			say("errno", e)
+			sayErr()
+			break
+		}
+		handles = append(handles, handle)
+	}
+	say("opened", len(handles))
+	if closeAll {
+		for _, h := range handles {
+			httpResponseClose(h)
+		}
+		say("reopen", request(req, ""))
+		httpResponseClose(handle)
+	}
+	if mib > 0 {
+		b := make([]byte, mib<<20)
+		for i := range b {
+			b[i] = 1
+		}
+		say("allocated", len(b)>>20)
+	}
+}
+
+// scenarioUsage moves known amounts of bytes through every metered path:
+// 9 bytes of messages, 8 of KV, 4 HTTP body bytes sent to url (whose reply
+// the test knows), 1000 bytes written to /data/f, and its own output.
+func scenarioUsage(url string) {
+	say("log", logS(1, "hello"))
+	say("progress", progressS(50, "half"))
+	say("kv_set", kvSetS("key", "value"))
+	e := request(`{"method":"POST","url":"`+url+`"}`, "ping")
+	say("request", e)
+	if e == 0 {
+		httpResponseClose(handle)
+	}
+	say("write", os.WriteFile("/data/f", make([]byte, 1000), 0o600))
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"sync/atomic"
 
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 	"github.com/tetratelabs/wazero/sys"
@@ -26,6 +27,8 @@ type file struct {
 	// quota, if not nil, is charged for writes and truncations, and counts
 	// the file as open if it is a regular file.
 	quota *Quota
+	// written, if not nil, counts the bytes written through the file.
+	written *atomic.Int64
 
 	// Stable while the file is open, so cached at open time.
 	isDir bool
@@ -77,6 +80,7 @@ func (f *file) size() (int64, experimentalsys.Errno) {
 func (f *file) write(buf []byte, off int64, do func() (int, error)) (int, experimentalsys.Errno) {
 	if f.quota == nil {
 		n, err := do()
+		f.count(n)
 		return n, toErrno(err)
 	}
 	size, errno := f.size()
@@ -98,8 +102,16 @@ func (f *file) write(buf []byte, off int64, do func() (int, error)) (int, experi
 		return 0, errno
 	}
 	n, err := do()
+	f.count(n)
 	f.quota.release(growth - max(off+int64(n)-size, 0))
 	return n, toErrno(err)
+}
+
+// count adds n written bytes to the FS's counter, if it has one.
+func (f *file) count(n int) {
+	if f.written != nil && n > 0 {
+		f.written.Add(int64(n))
+	}
 }
 
 // Dev implements experimentalsys.File.Dev.

@@ -59,6 +59,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
@@ -75,7 +76,14 @@ type FS struct {
 	readOnly bool
 	// quota, if not nil, bounds what the FS stores.
 	quota *Quota
+	// written, if not nil, counts the bytes written to files opened from
+	// the FS (see CountWrites).
+	written *atomic.Int64
 }
+
+// CountWrites makes every write to a file opened from now on add the bytes
+// it wrote to c. Call it before the FS is used.
+func (f *FS) CountWrites(c *atomic.Int64) { f.written = c }
 
 var _ experimentalsys.FS = (*FS)(nil)
 
@@ -184,6 +192,7 @@ func (f *FS) OpenFile(path string, flag experimentalsys.Oflag, perm fs.FileMode)
 		osf.Close()
 		return nil, errno
 	}
+	file.written = f.written
 	if flag&experimentalsys.O_DIRECTORY != 0 && !file.isDir {
 		errno = experimentalsys.ENOTDIR
 	}
