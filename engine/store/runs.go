@@ -113,6 +113,8 @@ type RunEnd struct {
 	Error      string
 	Result     json.RawMessage
 	PeakMemory int64
+	// Usage is what the run consumed, recorded with it (RunUsage).
+	Usage Usage
 	// Logs are the run's last log lines, appended as AppendLogs appends
 	// them in the transaction that ends the run: one write, not two.
 	Logs []LogLine
@@ -321,6 +323,9 @@ func (s *SQLite) FinishRun(ctx context.Context, id int64, end RunEnd) error {
 			return err
 		}
 		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			if err == nil {
+				err = recordUsage(ctx, tx, id, end)
+			}
 			return err
 		}
 		var status string
@@ -333,13 +338,8 @@ func (s *SQLite) FinishRun(ctx context.Context, id int64, end RunEnd) error {
 		}
 		return fmt.Errorf("%w: it is %s", ErrFinished, status)
 	}
-	var err error
-	if len(end.Logs) > 0 {
-		err = s.w.do(ctx, finish)
-	} else {
-		err = s.w.doOne(ctx, finish)
-	}
-	if err != nil {
+	// The run and its usage at least: two statements, so not doOne.
+	if err := s.w.do(ctx, finish); err != nil {
 		return fmt.Errorf("finishing run %d: %w", id, err)
 	}
 	return nil

@@ -177,6 +177,45 @@ func migrations() []migration {
 			id INTEGER PRIMARY KEY CHECK (id = 1),
 			time TEXT NOT NULL
 		)`,
+	}}, {version: 5, stmts: []string{
+		// What each finished run consumed, deleted with the run; and each
+		// app's totals, kept by a trigger, which survive pruning, so that
+		// what is billed never goes down.
+		`CREATE TABLE run_usage (
+			run_id INTEGER PRIMARY KEY REFERENCES TaskExecutions(ID) ON DELETE CASCADE,
+			app TEXT NOT NULL,
+			end_time TEXT NOT NULL,
+			cpu_ns INTEGER NOT NULL,
+			peak_memory INTEGER NOT NULL,
+			output_bytes INTEGER NOT NULL,
+			log_bytes INTEGER NOT NULL,
+			http_sent INTEGER NOT NULL,
+			http_received INTEGER NOT NULL,
+			kv_written INTEGER NOT NULL,
+			files_written INTEGER NOT NULL
+		)`,
+		`CREATE INDEX idx_run_usage_end ON run_usage(end_time, app)`,
+		`CREATE TABLE app_usage (
+			app TEXT PRIMARY KEY,
+			runs INTEGER NOT NULL,
+			cpu_ns INTEGER NOT NULL,
+			peak_memory INTEGER NOT NULL, -- the largest of its runs'
+			output_bytes INTEGER NOT NULL,
+			log_bytes INTEGER NOT NULL,
+			http_sent INTEGER NOT NULL,
+			http_received INTEGER NOT NULL,
+			kv_written INTEGER NOT NULL,
+			files_written INTEGER NOT NULL
+		) WITHOUT ROWID`,
+		`CREATE TRIGGER run_usage_total AFTER INSERT ON run_usage BEGIN
+			INSERT INTO app_usage VALUES (new.app, 1, new.cpu_ns, new.peak_memory, new.output_bytes,
+				new.log_bytes, new.http_sent, new.http_received, new.kv_written, new.files_written)
+			ON CONFLICT (app) DO UPDATE SET runs = runs + 1, cpu_ns = cpu_ns + excluded.cpu_ns,
+				peak_memory = max(peak_memory, excluded.peak_memory),
+				output_bytes = output_bytes + excluded.output_bytes, log_bytes = log_bytes + excluded.log_bytes,
+				http_sent = http_sent + excluded.http_sent, http_received = http_received + excluded.http_received,
+				kv_written = kv_written + excluded.kv_written, files_written = files_written + excluded.files_written;
+		END`,
 	}}}
 }
 

@@ -4,7 +4,7 @@
 // sessions, app load errors and a window of recent events.
 //
 // The store's contract is a set of small interfaces, one a concern: Runs
-// (with RunReader, its read side), Retention, Overrides, Outcomes,
+// (with RunReader, its read side), Retention, Metering, Overrides, Outcomes,
 // LoadErrors, KeyValue, Tokens, Sessions and EventLog. Their users depend on the ones
 // they call, not on SQL, so that another store (PostgreSQL, serving
 // several nodes) can provide them one at a time; package storetest holds
@@ -126,6 +126,18 @@ type Retention interface {
 	HistoryUsage(ctx context.Context, app string) (int64, error)
 }
 
+// Metering reads what runs consumed, which FinishRun records with them.
+type Metering interface {
+	// RunUsage returns what a finished run consumed, or ErrNotFound.
+	RunUsage(ctx context.Context, id int64) (Usage, error)
+	// UsageSince returns, per app, the usage of its retained runs that
+	// ended at or after since.
+	UsageSince(ctx context.Context, since time.Time) (map[string]AppUsage, error)
+	// UsageTotals returns, per app, the usage of every run it finished,
+	// pruned runs included: totals that never go down.
+	UsageTotals(ctx context.Context) (map[string]AppUsage, error)
+}
+
 // Overrides keeps the runtime overrides of task configuration.
 type Overrides interface {
 	// Overrides returns every override, ordered by app and task.
@@ -226,6 +238,7 @@ type EventLog interface {
 var (
 	_ Runs       = (*SQLite)(nil)
 	_ Retention  = (*SQLite)(nil)
+	_ Metering   = (*SQLite)(nil)
 	_ Overrides  = (*SQLite)(nil)
 	_ Outcomes   = (*SQLite)(nil)
 	_ KeyValue   = (*SQLite)(nil)
