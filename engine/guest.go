@@ -18,6 +18,10 @@ import (
 type guest struct {
 	Call *hostapi.Call
 	Spec runtime.Spec
+	// Account is the run's account of memory and usage, shared by Call
+	// and Spec: what the host holds for the run counts against its memory
+	// limit, and what it moves is metered.
+	Account *runtime.Account
 	// Files is the quota of the app's directory, when it is mounted.
 	Files *runtime.DiskQuota
 }
@@ -41,7 +45,8 @@ type guestApp struct {
 // and progress go to sink. The caller closes Call when the run ends.
 func newGuest(home string, kv store.KeyValue, t app.Task, ga guestApp, runID int64, input json.RawMessage, sink hostapi.Sink) (*guest, error) {
 	perms := ga.Permissions
-	call := &hostapi.Call{Input: input, Config: t.Config, Sink: sink}
+	acct := runtime.NewAccount()
+	call := &hostapi.Call{Input: input, Config: t.Config, Sink: sink, Account: acct}
 	if perms.KV {
 		call.KV = kv.KVWithQuota(t.App, ga.Quotas.KV)
 	}
@@ -49,10 +54,11 @@ func newGuest(home string, kv store.KeyValue, t app.Task, ga guestApp, runID int
 		call.HTTP = &hostapi.HTTP{Allow: perms.HTTP}
 	}
 	spec := runtime.Spec{
-		ID:     strconv.FormatInt(runID, 10),
-		Args:   append([]string{t.Name}, t.Args...),
-		Env:    environ(t.Environment),
-		Limits: t.Limits,
+		ID:      strconv.FormatInt(runID, 10),
+		Args:    append([]string{t.Name}, t.Args...),
+		Env:     environ(t.Environment),
+		Limits:  t.Limits,
+		Account: acct,
 	}
 	if perms.Files {
 		dir := homedir.Home(home).Files(t.App)
@@ -65,7 +71,7 @@ func newGuest(home string, kv store.KeyValue, t app.Task, ga guestApp, runID int
 			files = runtime.NewDiskQuota(ga.Quotas.Files)
 		}
 		spec.Mounts = []runtime.Mount{{HostDir: dir, GuestPath: "/data", Quota: files}}
-		return &guest{Call: call, Spec: spec, Files: files}, nil
+		return &guest{Call: call, Spec: spec, Account: acct, Files: files}, nil
 	}
-	return &guest{Call: call, Spec: spec}, nil
+	return &guest{Call: call, Spec: spec, Account: acct}, nil
 }

@@ -135,6 +135,7 @@ func (e *Engine) runGuest(h *runHandle, log *slog.Logger) store.RunEnd {
 	}
 	call, spec := g.Call, g.Spec
 	defer call.Close()
+	sink.acct = g.Account
 
 	res, err := e.cfg.Runtime.Run(hostapi.WithCall(h.ctx, call), h.module, spec)
 	if g.Files != nil && g.Files.Refusals() > refused {
@@ -155,6 +156,7 @@ func (e *Engine) runGuest(h *runHandle, log *slog.Logger) store.RunEnd {
 			Error:      res.Error,
 			Result:     call.Result(),
 			PeakMemory: res.PeakMemory,
+			Usage:      usageOf(res.Usage),
 		}
 	}
 	switch cause := context.Cause(h.ctx); {
@@ -168,6 +170,14 @@ func (e *Engine) runGuest(h *runHandle, log *slog.Logger) store.RunEnd {
 	}
 	end.Logs, end.LogsDropped = sink.end()
 	return end
+}
+
+// usageOf is a run's usage as the store records it.
+func usageOf(u runtime.Usage) store.Usage {
+	return store.Usage{
+		CPUTime: u.CPUTime, PeakMemory: u.PeakMemory, OutputBytes: u.OutputBytes, LogBytes: u.LogBytes,
+		HTTPSent: u.HTTPSent, HTTPReceived: u.HTTPReceived, KVWritten: u.KVWritten, FilesWritten: u.FilesWritten,
+	}
 }
 
 func (e *Engine) failedEnd(err error) store.RunEnd {
@@ -298,9 +308,13 @@ type runSink struct {
 	h     *runHandle
 	batch int
 	log   *slog.Logger
+	// acct, if set, holds the buffered lines against the run's memory
+	// limit; set before the run starts.
+	acct *runtime.Account
 
 	mu    sync.Mutex
 	buf   []store.LogLine
+	held  int64 // bytes of buf reserved in acct
 	lines int64 // logged so far
 	timer Timer // flushes a batch that has waited LogFlush; nil when buf is empty
 	ended bool  // the run's last flush has been done
@@ -339,7 +353,15 @@ func (s *runSink) Log(level hostapi.Level, msg string) {
 	} else {
 		s.kept += size
 		s.buf = append(s.buf, store.LogLine{Time: s.e.cfg.Clock.Now(), Level: level.String(), Message: msg})
-		full = len(s.buf) >= s.batch
+		// A line kept past this call is held for the run. One that does
+		// not fit in what its memory limit leaves is written at once
+		// instead, while the host call that logs it holds its bytes.
+		if s.acct == nil || s.acct.Reserve(size) == nil {
+			s.held += size
+		} else {
+			full = true
+		}
+		full = full || len(s.buf) >= s.batch
 		if !full && s.timer == nil && !s.ended {
 			s.timer = s.e.crew.afterFunc(s.e.cfg.LogFlush, s.flush)
 		}
@@ -379,12 +401,21 @@ func (s *runSink) end() ([]store.LogLine, int64) {
 	}
 	lines := s.buf
 	s.buf = nil
+	s.releaseLocked()
 	if s.dropped > 0 {
 		lines = append(lines, store.LogLine{Time: s.e.cfg.Clock.Now(), Level: hostapi.LevelWarn.String(),
 			Message: fmt.Sprintf("%d log lines (%s) not stored: the run's logs reached limits.logs, %s",
 				s.dropped, bytesize.Format(s.droppedBytes), bytesize.Format(s.logLimit()))})
 	}
 	return lines, s.dropped
+}
+
+// releaseLocked returns the bytes of the lines taken from buf; s.mu is held.
+func (s *runSink) releaseLocked() {
+	if s.acct != nil {
+		s.acct.Release(s.held)
+	}
+	s.held = 0
 }
 
 // Progress implements hostapi.Sink.
@@ -401,8 +432,8 @@ func (s *runSink) flush() {
 	s.flushing.Lock()
 	defer s.flushing.Unlock()
 	s.mu.Lock()
-	lines := s.buf
-	s.buf = nil
+	lines, held := s.buf, s.held
+	s.buf, s.held = nil, 0
 	if s.timer != nil {
 		s.timer.Stop()
 		s.timer = nil
@@ -413,5 +444,8 @@ func (s *runSink) flush() {
 	}
 	if err := s.e.cfg.Store.Runs.AppendLogs(context.Background(), s.h.req.id, lines); err != nil {
 		s.log.Error("recording run logs", slog.Int("lines", len(lines)), slog.Any("error", err))
+	}
+	if s.acct != nil {
+		s.acct.Release(held)
 	}
 }
