@@ -32,6 +32,9 @@ type appJSON struct {
 	// Storage is what the app's tasks have stored against its quotas;
 	// null for an app that is not loaded.
 	Storage *storageJSON `json:"storage"`
+	// Usage is what the app's runs consumed; null for an app that is not
+	// loaded.
+	Usage *appUsagesJSON `json:"usage"`
 }
 
 type storageJSON struct {
@@ -55,6 +58,11 @@ func (s *Server) appJSONOf(ctx context.Context, info engine.AppInfo, errs []stor
 		return appJSON{}, err
 	default:
 		a.Storage = &storageJSON{KV: st.KV, KVQuota: st.KVQuota, Files: st.Files, FilesQuota: st.FilesQuota}
+		u, err := s.appUsages(ctx)
+		if err != nil {
+			return appJSON{}, err
+		}
+		a.Usage = u.of(info.Name)
 	}
 	return a, nil
 }

@@ -21,7 +21,7 @@ func TestListApps(t *testing.T) {
 	f.run(t, []check{
 		{name: "all", req: req{method: "GET", path: "/api/v1/apps", token: "viewer"}, status: 200,
 			contains: []string{`{"name":"hello","version":"1.0.0","description":"Greetings","enabled":true,"status":"ok","errors":[],"tasks":3,` +
-				`"storage":{"kv":11,"kvQuota":268435456,"files":0,"filesQuota":0}}`,
+				`"storage":{"kv":11,"kvQuota":268435456,"files":0,"filesQuota":0},"usage":{"last24h":{"runs":0,`,
 				`"name":"other"`, `"storage":{"kv":0,"kvQuota":1048576,"files":4196,"filesQuota":2097152}`}},
 		{name: "unknown parameter", req: req{method: "GET", path: "/api/v1/apps?all=1", token: "viewer"}, status: 400, field: "all"},
 		{name: "no token", req: req{method: "GET", path: "/api/v1/apps"}, status: 401},

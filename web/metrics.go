@@ -206,6 +206,10 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) error {
 	p := principalFrom(r.Context())
 	sees := func(app string) bool { return p == nil || p.sees(app) }
 	global := p == nil || p.apps == nil
+	totals, err := s.st.UsageTotals(r.Context())
+	if err != nil {
+		return err
+	}
 
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	bw := bufio.NewWriter(w)
@@ -303,6 +307,7 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) error {
 		pw.sample("cronbox_tasks", []string{"app", a, "state", "enabled"}, float64(enabled[a]))
 		pw.sample("cronbox_tasks", []string{"app", a, "state", "disabled"}, float64(disabled[a]))
 	}
+	writeUsageMetrics(pw, totals, sees)
 	if global {
 		stats := s.cfg.Runtime.Stats()
 		pw.header("cronbox_modules_compiled", "gauge", "Compiled modules the runtime holds.")

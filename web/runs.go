@@ -55,6 +55,7 @@ type runDetailJSON struct {
 	Output      string          `json:"output"`
 	Logs        []logJSON       `json:"logs"`
 	LogsDropped int64           `json:"logsDropped"`
+	Usage       *usageJSON      `json:"usage"`
 }
 
 // duration is a run's duration; for a running run, how long it has run.
@@ -195,9 +196,13 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	usage, err := s.runUsage(r.Context(), run)
+	if err != nil {
+		return err
+	}
 	return writeJSON(w, http.StatusOK, runDetailJSON{
 		runJSON: s.runJSON(*run), Input: rawOrNull(run.Input), Result: rawOrNull(run.Result),
-		Output: run.Output, Logs: logsJSON(logs), LogsDropped: run.LogsDropped,
+		Output: run.Output, Logs: logsJSON(logs), LogsDropped: run.LogsDropped, Usage: usage,
 	})
 }
 
