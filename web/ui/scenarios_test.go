@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -106,6 +107,29 @@ func triggerScenario(t *testing.T, tb *tab, tg *target) {
 	}
 	if eval[bool](tb, `document.body.dataset.pwned === '1'`) {
 		t.Fatal("hostile log text became markup")
+	}
+
+	// The finished run shows what it consumed, as the API reports it.
+	tb.until("the usage shows", `document.querySelectorAll('#run-usage [data-usage]').length === 8`)
+	path := eval[string](tb, `location.pathname`)
+	status, body := tg.Client(t, tg.Tokens["operator"], "GET", path, nil)
+	var run struct {
+		Usage map[string]float64 `json:"usage"`
+	}
+	if err := json.Unmarshal(body, &run); status != 200 || err != nil || run.Usage == nil {
+		t.Fatalf("GET %s = %d %s", path, status, body)
+	}
+	shown := eval[map[string]string](tb, `Object.fromEntries([...document.querySelectorAll('#run-usage [data-usage]')].map((d) => [d.dataset.usage, d.dataset.value]))`)
+	for k, v := range run.Usage {
+		if shown[k] != strconv.FormatFloat(v, 'f', -1, 64) {
+			t.Errorf("usage %s: the page shows %q, the API says %v", k, shown[k], v)
+		}
+	}
+	if run.Usage["logBytes"] <= 0 || run.Usage["cpuSeconds"] <= 0 || run.Usage["peakMemory"] <= 0 {
+		t.Errorf("the run's usage %v lacks its logs, CPU time or memory", run.Usage)
+	}
+	if got := textOf(tb, `#run-usage [data-usage="logBytes"] dd`); !strings.HasSuffix(got, "B") {
+		t.Errorf("logs usage shows %q; want a size", got)
 	}
 }
 

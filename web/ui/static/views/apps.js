@@ -7,7 +7,7 @@ import * as api from '../api.js';
 import { batcher } from '../events.js';
 import { toggle, dialog, notify, field } from '../widgets.js';
 
-const COLUMNS = ['App', 'Version', 'Status', 'Tasks', 'Storage', 'Problems', 'Enabled', 'Actions'];
+const COLUMNS = ['App', 'Version', 'Status', 'Tasks', 'Storage', 'Usage', 'Problems', 'Enabled', 'Actions'];
 
 // storage shows what an app's tasks have stored against its quotas: its
 // key-value store, and its directory when it has the files permission.
@@ -18,6 +18,17 @@ function storage(name, st) {
   return h('div', { class: 'storage' }, parts.map(([label, used, quota]) => h('div', { class: 'mem' },
     bar(quota ? used / quota : 1, `${label} storage of ${name}`),
     h('span', null, `${label} ${fmtBytes(used)} of ${fmtBytes(quota)}`))));
+}
+
+// usage shows what an app's runs consumed in the last 24 hours and in
+// total: runs, CPU time, HTTP bytes and bytes written.
+function usage(name, u) {
+  if (!u) return h('span', { class: 'muted' }, '—');
+  const line = (label, key, p) => h('div', { class: 'usage', dataset: { period: key } },
+    h('strong', null, `${label}: `),
+    `${p.runs} runs, ${p.cpuSeconds.toFixed(2)} s CPU, HTTP ${fmtBytes(p.httpSentBytes)} out / ${fmtBytes(p.httpReceivedBytes)} in, ` +
+    `${fmtBytes(p.kvWrittenBytes + p.filesWrittenBytes)} written, ${fmtBytes(p.logBytes + p.outputBytes)} logged`);
+  return h('div', { 'aria-label': `Usage of ${name}` }, line('24 h', 'last24h', u.last24h), line('Total', 'total', u.total));
 }
 
 // where says where a finding is: file:line:column, as far as known.
@@ -246,6 +257,7 @@ export function appsView(main, _params, ctx) {
       td('Status', badge(a.status)),
       td('Tasks', String(a.tasks ?? 0)),
       td('Storage', storage(a.name, a.storage)),
+      td('Usage', usage(a.name, a.usage)),
       td('Problems', (a.errors || []).length
         ? h('ul', { class: 'problems' }, a.errors.map((e) => h('li', { class: 'problem' },
           e.file ? h('code', null, `${e.file}${e.line ? `:${e.line}` : ''}`) : null,

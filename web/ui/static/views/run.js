@@ -6,6 +6,31 @@ import * as api from '../api.js';
 import { progressBar } from '../widgets.js';
 import { stopRun, tick } from './common.js';
 
+// fmtCPU shows a CPU time given in seconds.
+function fmtCPU(seconds) {
+  const ms = seconds * 1000;
+  return ms < 1000 ? `${ms.toFixed(ms < 10 ? 2 : 0)} ms` : fmtDuration(ms);
+}
+
+// usageSection shows what a finished run consumed: what is metered and
+// billed. Each value carries its raw number in data-value.
+function usageSection(u) {
+  const rows = [
+    ['cpuSeconds', 'CPU time', fmtCPU],
+    ['peakMemory', 'Peak memory (guest and host)', fmtBytes],
+    ['outputBytes', 'Output', fmtBytes],
+    ['logBytes', 'Logs', fmtBytes],
+    ['httpSentBytes', 'HTTP sent', fmtBytes],
+    ['httpReceivedBytes', 'HTTP received', fmtBytes],
+    ['kvWrittenBytes', 'KV written', fmtBytes],
+    ['filesWrittenBytes', 'Files written', fmtBytes],
+  ];
+  return h('section', { 'aria-labelledby': 'usage-title' }, h('h2', { id: 'usage-title' }, 'Usage'),
+    h('dl', { class: 'facts', id: 'run-usage' }, rows.map(([key, label, fmt]) =>
+      h('div', { class: 'kv', dataset: { usage: key, value: String(u[key] ?? 0) } },
+        h('dt', null, label), h('dd', null, fmt(u[key] ?? 0))))));
+}
+
 export function runView(main, [idText], ctx) {
   const id = Number(idText);
   ctx.title(`Run #${id}`);
@@ -203,6 +228,7 @@ export function runView(main, [idText], ctx) {
     if (r.input !== undefined && r.input !== null) {
       extra.append(h('section', null, h('h2', null, 'Input'), h('pre', { class: 'json' }, pretty(r.input))));
     }
+    if (r.usage) extra.append(usageSection(r.usage));
     if (!running) {
       extra.append(h('section', { 'aria-labelledby': 'result-title' }, h('h2', { id: 'result-title' }, 'Result'),
         r.result === undefined || r.result === null ? h('p', { class: 'muted' }, 'No result.') : h('pre', { class: 'json', id: 'run-result' }, pretty(r.result))));
