@@ -80,6 +80,9 @@ func execModule(ctx context.Context, e *env, file string, args []string, f execF
 		return exitUsage, err
 	}
 	defer call.Close()
+	// What the host holds for the run counts against its memory limit.
+	acct := runtime.NewAccount()
+	call.Account, spec.Account = acct, acct
 
 	rt, err := runtime.New(ctx, runtime.Config{CacheDir: f.cache, HostModules: []runtime.HostModule{hostModule()}})
 	if err != nil {

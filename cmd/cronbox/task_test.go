@@ -198,6 +198,18 @@ func TestTaskTrigger(t *testing.T) {
 		if r := runs[0]; string(r.Status) != tc.status || r.Trigger != store.TriggerManual || r.TriggeredByUser == "" {
 			t.Errorf("%q: recorded %+v, want a manual run %s", args, r, tc.status)
 		}
+		if tc.stdout == "hello\n" {
+			// The run's usage is recorded with it.
+			st, err := store.Open(context.Background(), filepath.Join(home, "data", "cronbox.db"), store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			u, err := st.RunUsage(context.Background(), runs[0].ID)
+			st.Close()
+			if err != nil || u.OutputBytes < int64(len("hello\n")) || u.CPUTime <= 0 || u.PeakMemory != runs[0].PeakMemory {
+				t.Errorf("%q: usage %+v, %v", args, u, err)
+			}
+		}
 	}
 }
 
