@@ -67,14 +67,20 @@ func (a *Account) Reserve(n int64) error {
 	}
 	if uint64(n) > a.limit || a.guest+a.held > a.limit-uint64(n) {
 		a.refusals++
-		return fmt.Errorf("%w: holding %s more for the run would pass its memory limit of %s (guest memory %s, held by the host %s)",
-			ErrLimit, bytesize.Format(n), bytesize.Format(int64(a.limit)), bytesize.Format(int64(a.guest)), bytesize.Format(int64(a.held)))
+		return &limitError{fmt.Sprintf("%s more would pass the run's memory limit of %s (guest memory %s, held by the host %s)",
+			bytesize.Format(n), bytesize.Format(int64(a.limit)), bytesize.Format(int64(a.guest)), bytesize.Format(int64(a.held)))}
 	}
 	a.held += uint64(n)
 	a.peakHeld = max(a.peakHeld, a.held)
 	a.peak = max(a.peak, a.guest+a.held)
 	return nil
 }
+
+// limitError is a refused reservation; it wraps ErrLimit.
+type limitError struct{ msg string }
+
+func (e *limitError) Error() string { return e.msg }
+func (e *limitError) Unwrap() error { return ErrLimit }
 
 // Release returns n bytes reserved earlier, once the host has let go of them.
 func (a *Account) Release(n int64) {

@@ -121,6 +121,7 @@ func TestHostHeldMemoryIsBoundedByTheLimit(t *testing.T) {
 			if res.Status != runtime.StatusSucceeded {
 				t.Fatalf("status %s (%s); stderr:\n%s", res.Status, res.Error, res.Stderr)
 			}
+			t.Logf("the guest saw: %s", got["error"])
 			if got["errno"] != "10" || !strings.Contains(got["error"], "memory limit of 32 MiB") {
 				t.Fatalf("the guest saw errno %q, %q; want 10 (ELIMIT) naming the memory limit\nstdout:\n%s", got["errno"], got["error"], res.Stdout)
 			}
