@@ -136,6 +136,8 @@ func (e *Engine) runGuest(h *runHandle, log *slog.Logger) store.RunEnd {
 	call, spec := g.Call, g.Spec
 	defer call.Close()
 	sink.acct = g.Account
+	// Under memory pressure the run's pending log lines are written out.
+	g.Account.OnPressure(sink.flush)
 
 	res, err := e.cfg.Runtime.Run(hostapi.WithCall(h.ctx, call), h.module, spec)
 	if g.Files != nil && g.Files.Refusals() > refused {
@@ -332,36 +334,42 @@ var _ hostapi.Sink = (*runSink)(nil)
 
 // Log implements hostapi.Sink.
 func (s *runSink) Log(level hostapi.Level, msg string) {
+	size := int64(len(msg))
+	s.mu.Lock()
+	// Past limits.logs: counted, not stored. Once a line is dropped, later
+	// ones are too, so the stored lines have no holes. Nor are they shown
+	// live: the stream shows what the history keeps, and a flood holds no
+	// memory in subscribers' buffers. The first one is announced instead,
+	// under the number the run's closing warning will have.
+	keep := s.dropped == 0 && s.kept+size <= s.logLimit()
+	if keep {
+		s.kept += size
+	} else {
+		s.dropped++
+		s.droppedBytes += size
+	}
+	first := s.dropped == 1 && !keep
+	s.mu.Unlock()
+	// A line kept past this call is held for the run (reserving may write
+	// out the lines pending, so it is done without s.mu). One that does
+	// not fit in what the run's memory limit leaves is written at once
+	// instead, while the host call that logs it holds its bytes.
+	held := keep && (s.acct == nil || s.acct.Reserve(size) == nil)
 	s.mu.Lock()
 	s.lines++
 	seq := s.lines
 	full, publish := false, true
-	if size := int64(len(msg)); s.dropped > 0 || s.kept+size > s.logLimit() {
-		// Past limits.logs: counted, not stored. Once a line is dropped,
-		// later ones are too, so the stored lines have no holes. Nor are
-		// they shown live: the stream shows what the history keeps, and a
-		// flood holds no memory in subscribers' buffers. The first one
-		// is announced instead, under the number the run's closing
-		// warning will have.
-		s.dropped++
-		s.droppedBytes += size
-		if s.dropped == 1 {
-			level, msg = hostapi.LevelWarn, fmt.Sprintf("log lines past limits.logs (%s) are counted, not stored or shown", bytesize.Format(s.logLimit()))
-		} else {
-			publish = false
-		}
-	} else {
-		s.kept += size
+	switch {
+	case first:
+		level, msg = hostapi.LevelWarn, fmt.Sprintf("log lines past limits.logs (%s) are counted, not stored or shown", bytesize.Format(s.logLimit()))
+	case !keep:
+		publish = false
+	default:
 		s.buf = append(s.buf, store.LogLine{Time: s.e.cfg.Clock.Now(), Level: level.String(), Message: msg})
-		// A line kept past this call is held for the run. One that does
-		// not fit in what its memory limit leaves is written at once
-		// instead, while the host call that logs it holds its bytes.
-		if s.acct == nil || s.acct.Reserve(size) == nil {
+		if held {
 			s.held += size
-		} else {
-			full = true
 		}
-		full = full || len(s.buf) >= s.batch
+		full = !held || len(s.buf) >= s.batch
 		if !full && s.timer == nil && !s.ended {
 			s.timer = s.e.crew.afterFunc(s.e.cfg.LogFlush, s.flush)
 		}

@@ -30,6 +30,9 @@ type Account struct {
 	peakHeld uint64
 	peak     uint64 // of guest + held
 	refusals int64
+	// flush, if set, is called when a reservation or a growth does not
+	// fit, before it is refused: the host writes out what it can.
+	flush func()
 
 	log, httpSent, httpReceived, kv, files atomic.Int64
 }
@@ -52,11 +55,45 @@ func (a *Account) bind(limit uint64) error {
 	return nil
 }
 
+// OnPressure sets flush, which is called (on the goroutine that asks, with
+// no lock of the account held) when a reservation or a growth of the
+// guest's memory does not fit, before it is refused: it lets the host
+// write out buffers it can do without (a run's pending log lines), which
+// release their bytes, so the request can be tried again. flush must not
+// reserve. Set it before the run starts.
+func (a *Account) OnPressure(flush func()) {
+	a.mu.Lock()
+	a.flush = flush
+	a.mu.Unlock()
+}
+
+// underPressure calls the flush function, if any, and reports whether
+// there was one.
+func (a *Account) underPressure() bool {
+	a.mu.Lock()
+	f := a.flush
+	a.mu.Unlock()
+	if f == nil {
+		return false
+	}
+	f()
+	return true
+}
+
 // Reserve claims n bytes the host is about to allocate for the run. It
 // fails, and counts a refusal, when the guest's memory and what the host
-// holds already would then pass the run's memory limit; the error wraps
-// ErrLimit and names the limit.
+// holds already would then pass the run's memory limit even after the
+// OnPressure function ran; the error wraps ErrLimit and names the limit.
 func (a *Account) Reserve(n int64) error {
+	err := a.reserve(n, false)
+	if err != nil && err != errNotRunning && a.underPressure() {
+		err = a.reserve(n, true)
+	}
+	return err
+}
+
+// reserve is one try of Reserve; a failed last try counts a refusal.
+func (a *Account) reserve(n int64, last bool) error {
 	if n <= 0 {
 		return nil
 	}
@@ -66,7 +103,12 @@ func (a *Account) Reserve(n int64) error {
 		return errNotRunning
 	}
 	if uint64(n) > a.limit || a.guest+a.held > a.limit-uint64(n) {
-		a.refusals++
+		if !last && a.flush == nil {
+			last = true
+		}
+		if last {
+			a.refusals++
+		}
 		return &limitError{fmt.Sprintf("%s more would pass the run's memory limit of %s (guest memory %s, held by the host %s)",
 			bytesize.Format(n), bytesize.Format(int64(a.limit)), bytesize.Format(int64(a.guest)), bytesize.Format(int64(a.held)))}
 	}
@@ -93,8 +135,13 @@ func (a *Account) Release(n int64) {
 }
 
 // grow reports whether the guest's linear memory may grow to size bytes
-// beside what the host holds, and records the growth.
+// beside what the host holds (after the OnPressure function ran, if it
+// does not fit at first), and records the growth.
 func (a *Account) grow(size uint64) bool {
+	return a.tryGrow(size) || a.underPressure() && a.tryGrow(size)
+}
+
+func (a *Account) tryGrow(size uint64) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if size > a.limit || a.held > a.limit-size {
