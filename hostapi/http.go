@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sort"
 	"time"
 
 	"github.com/tetratelabs/wazero/api"
@@ -131,17 +132,24 @@ func newTransport() *http.Transport {
 
 // response is a response kept for the guest; it does not change once kept.
 type response struct {
-	meta []byte   // the JSON of http_response_meta
-	body [][]byte // bodyChunk bytes each, the last one shorter
-	size int64    // of the body
+	meta   []byte   // the JSON of http_response_meta
+	body   [][]byte // the body, in chunks
+	starts []int64  // the offset in the body of each chunk
+	size   int64    // of the body
 	// truncated: the body was longer than the limit; the rest was dropped.
 	truncated bool
 	held      int64 // bytes reserved for it in the run's account
 }
 
-// bodyChunk is the unit in which response bodies are read and reserved:
-// a body is never grown by copying, so the memory it takes is its size.
-const bodyChunk = 64 << 10
+// A response body is read in chunks, each reserved before it is allocated
+// and never grown by copying, so the memory the body takes is its size.
+// A body of unknown length is read in chunks of 4 KiB, then twice as
+// large each time up to 64 KiB, so a small body needs little room; one of
+// announced length in chunks of 64 KiB.
+const (
+	minBodyChunk = 4 << 10
+	maxBodyChunk = 64 << 10
+)
 
 // responseMeta is the JSON of http_response_meta.
 type responseMeta struct {
@@ -329,17 +337,18 @@ func (in *invocation) do(policy *HTTP, rt http.RoundTripper, spec requestSpec, b
 // Either way the connection is dropped, the rest unread. On failure,
 // nothing stays reserved; failed turns a read error into the call's errno.
 func (in *invocation) readBody(r *response, resp *http.Response, limit int64, failed func(error) Errno) Errno {
-	var probe [1]byte
 	fail := func(e Errno) Errno {
 		in.call.release(r.held)
-		r.held, r.body = 0, nil
+		r.held, r.body, r.starts = 0, nil, nil
 		return e
 	}
+	want, next := limit, int64(minBodyChunk)
 	if n := resp.ContentLength; n > 0 {
-		if e := in.hold("a response body", min(n, limit)); e != OK {
+		want, next = min(n, limit), maxBodyChunk
+		if e := in.hold("a response body", want); e != OK {
 			return e
 		}
-		r.held = min(n, limit)
+		r.held = want
 	}
 	received := int64(0)
 	defer func() {
@@ -348,10 +357,11 @@ func (in *invocation) readBody(r *response, resp *http.Response, limit int64, fa
 		}
 	}()
 	for {
-		n := min(bodyChunk, limit-r.size)
+		n := min(next, want-r.size)
 		if n == 0 {
 			// At the limit: one more byte says whether the body was longer.
-			k, _ := io.ReadFull(resp.Body, probe[:])
+			var probe [1]byte
+			k, _, _ := fill(resp.Body, probe[:])
 			received += int64(k)
 			r.truncated = k > 0
 			break
@@ -363,26 +373,43 @@ func (in *invocation) readBody(r *response, resp *http.Response, limit int64, fa
 			r.held += grow
 		}
 		chunk := make([]byte, n)
-		k, err := io.ReadFull(resp.Body, chunk)
+		k, eof, err := fill(resp.Body, chunk)
 		received += int64(k)
 		if k > 0 {
 			if int64(k) < n {
 				chunk = bytes.Clone(chunk[:k])
 			}
-			r.body = append(r.body, chunk)
+			r.body, r.starts = append(r.body, chunk), append(r.starts, r.size)
 			r.size += int64(k)
-		}
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			break
 		}
 		if err != nil {
 			return fail(failed(err))
 		}
+		if eof {
+			break
+		}
+		next = min(2*next, maxBodyChunk)
 	}
 	// A body shorter than announced, or than its last chunk.
 	in.call.release(r.held - r.size)
 	r.held = r.size
 	return OK
+}
+
+// fill reads from rd until b is full, the body ends (eof) or a read fails.
+// A body cut short (io.ErrUnexpectedEOF from the transport) is a failure.
+func fill(rd io.Reader, b []byte) (n int, eof bool, err error) {
+	for n < len(b) {
+		k, err := rd.Read(b[n:])
+		n += k
+		if errors.Is(err, io.EOF) {
+			return n, true, nil
+		}
+		if err != nil {
+			return n, false, err
+		}
+	}
+	return n, false, nil
 }
 
 // requestFailed classifies a failed request: a redirect the policy denies
@@ -434,8 +461,11 @@ func httpResponseBody(in *invocation, p []uint64) Errno {
 		return e
 	}
 	n := uint32(0)
-	for off := int64(offset); off < r.size && n < outCap; {
-		chunk := r.body[off/bodyChunk][off%bodyChunk:]
+	off := int64(offset)
+	// The chunk that holds off: the last that starts at or before it.
+	i := sort.Search(len(r.starts), func(i int) bool { return r.starts[i] > off }) - 1
+	for ; off < r.size && n < outCap; i++ {
+		chunk := r.body[i][off-r.starts[i]:]
 		chunk = chunk[:min(uint64(len(chunk)), uint64(outCap-n))]
 		if !in.mem.Write(outPtr+n, chunk) {
 			return in.fault("output buffer", outPtr+n, uint32(len(chunk)))
