@@ -206,7 +206,7 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) error {
 	p := principalFrom(r.Context())
 	sees := func(app string) bool { return p == nil || p.sees(app) }
 	global := p == nil || p.apps == nil
-	totals, err := s.st.UsageTotals(r.Context())
+	totals, err := s.st.Usage.UsageTotals(r.Context())
 	if err != nil {
 		return err
 	}

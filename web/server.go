@@ -71,11 +71,13 @@ type Store struct {
 	// Events is the event log the event stream records in and resumes
 	// from.
 	Events store.EventLog
+	// Usage is what runs consumed, which the API and the metrics show.
+	Usage store.Metering
 }
 
 // SQLiteStore is the Store of one SQLite database: every field is st.
 func SQLiteStore(st *store.SQLite) Store {
-	return Store{Runs: st, Tokens: st, Sessions: st, LoadErrors: st, Events: st}
+	return Store{Runs: st, Tokens: st, Sessions: st, LoadErrors: st, Events: st, Usage: st}
 }
 
 // Config configures a Server. Engine, Store and Runtime are required.
@@ -84,8 +86,8 @@ type Config struct {
 	// server records its events, so that the events it streams carry their
 	// stored IDs.
 	Engine *engine.Engine
-	// Store is the engine's store: runs, tokens, sessions, load errors and
-	// events, one small interface a concern. Required, every part.
+	// Store is the engine's store: runs, tokens, sessions, load errors,
+	// events and usage, one small interface a concern. Required, every part.
 	Store Store
 	// Runtime is the engine's runtime: instances and modules. Required.
 	Runtime *runtime.Runtime
@@ -146,7 +148,7 @@ func (c Config) withDefaults() (Config, error) {
 	switch {
 	case c.Engine == nil:
 		return c, errors.New("web config: Engine is required")
-	case c.Store.Runs == nil, c.Store.Tokens == nil, c.Store.Sessions == nil, c.Store.LoadErrors == nil, c.Store.Events == nil:
+	case c.Store.Runs == nil, c.Store.Tokens == nil, c.Store.Sessions == nil, c.Store.LoadErrors == nil, c.Store.Events == nil, c.Store.Usage == nil:
 		return c, errors.New("web config: Store is required, every part of it")
 	case c.Runtime == nil:
 		return c, errors.New("web config: Runtime is required")

@@ -50,11 +50,11 @@ type appUsages struct {
 }
 
 func (s *Server) appUsages(ctx context.Context) (appUsages, error) {
-	day, err := s.st.UsageSince(ctx, s.eng.Now().Add(-usageDay))
+	day, err := s.st.Usage.UsageSince(ctx, s.eng.Now().Add(-usageDay))
 	if err != nil {
 		return appUsages{}, err
 	}
-	total, err := s.st.UsageTotals(ctx)
+	total, err := s.st.Usage.UsageTotals(ctx)
 	if err != nil {
 		return appUsages{}, err
 	}
@@ -75,7 +75,7 @@ func (s *Server) runUsage(ctx context.Context, r *store.Run) (*usageJSON, error)
 	if r.Status == store.StatusRunning {
 		return nil, nil
 	}
-	u, err := s.st.RunUsage(ctx, r.ID)
+	u, err := s.st.Usage.RunUsage(ctx, r.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}

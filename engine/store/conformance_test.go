@@ -52,6 +52,13 @@ func TestSQLiteRetention(t *testing.T) {
 	})
 }
 
+func TestSQLiteMetering(t *testing.T) {
+	storetest.Metering(t, func(t *testing.T) (store.Runs, store.Retention, store.Metering) {
+		s := openSQLite(t, store.Options{})
+		return s, s, s
+	})
+}
+
 func TestSQLiteOverrides(t *testing.T) {
 	storetest.Overrides(t, func(t *testing.T, now func() time.Time) store.Overrides {
 		return openSQLite(t, store.Options{Now: now})
