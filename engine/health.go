@@ -296,10 +296,13 @@ func (e *Engine) misfire(ctx context.Context, ts *taskState, runAt, skipAt time.
 		e.log.InfoContext(ctx, "skipping missed fire times", slog.String("task", ts.key), slog.Time("latest", skipAt), slog.String("reason", reason))
 		run := e.storeRun(&runReq{ts: ts, trigger: store.TriggerCatchUp})
 		run.ScheduledTime, run.Reason = skipAt, reason
-		_, err := e.cfg.Store.Runs.RecordSkipped(ctx, run)
+		id, err := e.cfg.Store.Runs.RecordSkipped(ctx, run)
 		if err != nil && !errors.Is(err, store.ErrDuplicate) {
 			e.log.ErrorContext(ctx, "recording missed fire time", slog.String("task", ts.key), slog.Time("scheduled", skipAt), slog.Any("error", err))
 			return !writeFailed(err)
+		}
+		if err == nil {
+			e.publish(Event{Type: EventRunSkipped, App: ts.app, Task: ts.name, RunID: id, Status: store.StatusSkipped, Message: reason})
 		}
 		return true
 	}

@@ -21,11 +21,19 @@ type cronQuery struct {
 }
 
 func parseCronQuery(raw string) (cronQuery, error) {
-	q, err := parseQuery(raw, "expr", "tz", "task", "n")
+	q, err := parseQuery(raw, "expr", "tz", "timezone", "task", "n")
 	if err != nil {
 		return cronQuery{}, err
 	}
-	cq := cronQuery{spec: schedule.Spec{Cron: strings.TrimSpace(q.str("expr")), Timezone: q.str("tz")}, key: q.str("task")}
+	// tz, or timezone as tasks.yaml names it: either, or both alike.
+	tz, timezone := q.str("tz"), q.str("timezone")
+	if tz != "" && timezone != "" && tz != timezone {
+		return cronQuery{}, errorf(http.StatusBadRequest, "timezone", "tz %q and timezone %q differ; give one", tz, timezone)
+	}
+	if tz == "" {
+		tz = timezone
+	}
+	cq := cronQuery{spec: schedule.Spec{Cron: strings.TrimSpace(q.str("expr")), Timezone: tz}, key: q.str("task")}
 	cq.n = int(q.int("n", 5, 0, maxNextTimes))
 	if err := q.errOrNil(); err != nil {
 		return cronQuery{}, err

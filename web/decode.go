@@ -36,7 +36,8 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) er
 		return errorf(http.StatusBadRequest, "", "the body is empty; want a JSON object")
 	}
 	if ct := r.Header.Get("Content-Type"); !isJSON(ct) {
-		return errorf(http.StatusUnsupportedMediaType, "", "the body must be application/json, not %q", ct)
+		// The header is named: curl -d sends a form's type unless told.
+		return errorf(http.StatusUnsupportedMediaType, "", "the body must be JSON sent with the header \"Content-Type: application/json\", not %q", ct)
 	}
 	return decodeJSON(body, v)
 }

@@ -59,7 +59,7 @@ func asAPIError(err error) *apiError {
 	case errors.Is(err, lifecycle.ErrArchive):
 		return errorf(http.StatusUnprocessableEntity, "", "%v", err)
 	case errors.Is(err, lifecycle.ErrExists):
-		return errorf(http.StatusConflict, "", "%v", err)
+		return errorf(http.StatusConflict, "upgrade", "%v; set upgrade=true to replace it", err)
 	case errors.Is(err, lifecycle.ErrNotFound):
 		// Its message may name the app's folder on the server.
 		return notFound("app")

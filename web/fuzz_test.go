@@ -95,7 +95,7 @@ func FuzzRunQuery(f *testing.F) {
 // FuzzCronQuery checks GET /cron/describe's query parsing and that what it
 // accepts parses or fails with a schedule error.
 func FuzzCronQuery(f *testing.F) {
-	for _, s := range []string{"expr=H/5+*+*+*+*&task=a/b", "expr=0+25+*+*+*", "expr=@every+90s&n=3", "expr=*+*+*+*+*&tz=Europe/Berlin", "n=5", "expr=*&task=x"} {
+	for _, s := range []string{"expr=H/5+*+*+*+*&task=a/b", "expr=0+25+*+*+*", "expr=@every+90s&n=3", "expr=*+*+*+*+*&tz=Europe/Berlin", "n=5", "expr=*&task=x", "expr=*+*+*+*+*&timezone=UTC&tz=UTC", "expr=*+*+*+*+*&timezone=UTC&tz=Europe/Berlin"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {

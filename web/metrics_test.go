@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"os"
 	"regexp"
 	"strconv"
@@ -166,5 +167,28 @@ func TestLatenessFromStartEvent(t *testing.T) {
 	}
 	if n != 1 || m.lateness.sum != 3 {
 		t.Errorf("lateness: %d runs, %vs in all; want the scheduled run's 3s alone", n, m.lateness.sum)
+	}
+}
+
+// TestMetricsCountCatchUpSkips checks that the missed fire times the
+// engine records as skipped when it starts count in cronbox_runs_total.
+func TestMetricsCountCatchUpSkips(t *testing.T) {
+	f := newFixture(t, func(c *Config) {
+		// greet last fired an hour before the engine starts: the fire
+		// times since are missed, and its misfire policy skips them.
+		st := c.Store.Runs.(*store.SQLite)
+		last := t0.Add(-time.Hour)
+		if _, err := st.RecordSkipped(context.Background(), store.Run{App: "hello", Task: "greet", Trigger: store.TriggerSchedule,
+			StartTime: last, ScheduledTime: last, Reason: "earlier"}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	caughtUp, err := f.st.ListRuns(context.Background(), store.RunFilter{Apps: []string{"hello"}, Task: "greet", Statuses: []store.Status{store.StatusSkipped}})
+	if err != nil || len(caughtUp) != 2 || caughtUp[0].Trigger != store.TriggerCatchUp {
+		t.Fatalf("skipped runs of greet: %+v, %v; want the catch-up's and the earlier one", caughtUp, err)
+	}
+	body := string(f.send(req{method: "GET", path: "/metrics", token: "viewer"}).body)
+	if want := `cronbox_runs_total{app="hello",task="greet",status="skipped"} 1`; !strings.Contains(body, want) {
+		t.Errorf("metrics lack %q:\n%s", want, body)
 	}
 }

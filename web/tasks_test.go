@@ -142,6 +142,8 @@ func TestTriggerTask(t *testing.T) {
 		{name: "input", req: req{method: "POST", path: "/api/v1/tasks/hello/echo/trigger", token: "operator", body: `{"input":{"n":42}}`}, status: 202},
 		{name: "unknown field", req: req{method: "POST", path: "/api/v1/tasks/hello/echo/trigger", token: "operator", body: `{"inptu":1}`}, status: 400, field: "inptu"},
 		{name: "not JSON", req: req{method: "POST", path: "/api/v1/tasks/hello/echo/trigger", token: "operator", body: `x`, contentType: "text/plain"}, status: 415},
+		{name: "curl -d", req: req{method: "POST", path: "/api/v1/tasks/hello/echo/trigger", token: "operator", body: `{}`, contentType: "application/x-www-form-urlencoded"}, status: 415,
+			contains: []string{`the header \"Content-Type: application/json\"`, `not \"application/x-www-form-urlencoded\"`}},
 		{name: "unknown task", req: req{method: "POST", path: "/api/v1/tasks/hello/nope/trigger", token: "operator"}, status: 404},
 		{name: "viewer", req: req{method: "POST", path: "/api/v1/tasks/hello/greet/trigger", token: "viewer"}, status: 403},
 		{name: "no token", req: req{method: "POST", path: "/api/v1/tasks/hello/greet/trigger"}, status: 401},

@@ -150,7 +150,7 @@ func TestApp(t *testing.T) {
 					t.Errorf("demo = %+v", a)
 				}
 			}},
-		{name: "install again", args: []string{"app", "install", filepath.Join(out, "*.zip")}, code: 1, out: "--upgrade"},
+		{name: "install again", args: []string{"app", "install", filepath.Join(out, "*.zip")}, code: 1, out: "app already installed: demo; add --upgrade to replace it\n"},
 		{name: "upgrade", args: []string{"app", "install", filepath.Join(out, "*.zip"), "--upgrade"}, out: "upgraded demo"},
 		{name: "install junk", args: []string{"app", "install", filepath.Join(home, "apps", "demo", "app.yaml")}, code: 1, out: "archive refused"},
 	}

@@ -151,7 +151,7 @@ func precheck(home, name string, opts InstallOptions) error {
 		return err
 	}
 	if _, err := os.Lstat(dir); err == nil && !opts.Upgrade {
-		return fmt.Errorf("%w: %s (use upgrade to replace it)", ErrExists, name)
+		return fmt.Errorf("%w: %s", ErrExists, name) // each front end names its own way to upgrade
 	}
 	return nil
 }
