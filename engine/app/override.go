@@ -212,3 +212,10 @@ func added(now, before []Problem) []Problem {
 	}
 	return out
 }
+
+// Empty reports whether o changes nothing: no field set. The store keeps
+// such an override for a task that only ran (its failure count lives
+// beside the override), and a tasks file leaves it out.
+func (o Override) Empty() bool {
+	return o.Enabled == nil && o.Schedule == nil && o.Environment == nil && !o.Deleted && o.Custom == nil
+}

@@ -55,7 +55,7 @@ type TasksFileEntry struct {
 
 // ExportTasksFile writes overrides as a tasks file stamped with now, the
 // entries ordered by app and task name. An entry's updatedAt is left out
-// when it equals now.
+// when it equals now; an override that changes nothing is left out.
 func ExportTasksFile(overrides []Override, now time.Time) ([]byte, error) {
 	f := TasksFile{Version: TasksFileVersion, LastModified: now.UTC(), Tasks: []TasksFileEntry{}}
 	for _, o := range overrides {
@@ -64,6 +64,9 @@ func ExportTasksFile(overrides []Override, now time.Time) ([]byte, error) {
 		}
 		if err := ValidName(o.Task); err != nil {
 			return nil, fmt.Errorf("exporting tasks file: override of %s/%s: task name: %w", o.App, o.Task, err)
+		}
+		if o.Empty() {
+			continue // a task that only ran: its run state has a row, no change
 		}
 		e := TasksFileEntry{
 			Name:        o.Task,
