@@ -5,8 +5,10 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/cronbox/cronbox/engine/app"
+	"github.com/cronbox/cronbox/engine/schedule"
 )
 
 // TestSampleApps checks that every app in the repository's apps folder
@@ -18,7 +20,7 @@ func TestSampleApps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	apps := 0
+	apps, quickest := 0, time.Duration(0)
 	for _, ent := range entries {
 		if !ent.IsDir() {
 			continue
@@ -32,6 +34,16 @@ func TestSampleApps(t *testing.T) {
 		if len(a.Tasks) == 0 {
 			t.Errorf("%s has no tasks", ent.Name())
 		}
+		for _, task := range a.Tasks {
+			sched, err := schedule.Parse(schedule.Spec{Cron: task.Schedule.Cron, Timezone: task.Schedule.Timezone, At: task.Schedule.At}, task.Key())
+			if err != nil || task.Schedule.Cron == "" {
+				continue
+			}
+			first := sched.Next(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+			if gap := sched.Next(first).Sub(first); quickest == 0 || gap < quickest {
+				quickest = gap
+			}
+		}
 		for _, p := range a.Errors {
 			if !errors.Is(p, app.ErrNotBuilt) {
 				t.Errorf("%s: %v", ent.Name(), p)
@@ -40,6 +52,10 @@ func TestSampleApps(t *testing.T) {
 		for _, p := range a.Warnings {
 			t.Logf("%s: warning: %v", ent.Name(), p)
 		}
+	}
+	// A newcomer's first serve shows a run within seconds.
+	if quickest == 0 || quickest > 15*time.Second {
+		t.Errorf("the quickest sample task fires every %v; want one every 15s or faster", quickest)
 	}
 	if apps < 2 {
 		t.Errorf("%d sample apps, want at least 2", apps)
