@@ -49,6 +49,7 @@ func commands() []command {
 		{name: "config", usage: "cronbox config export|import [FILE]", summary: "write or read the task overrides as a tasks.json file", run: runConfig},
 		{name: "build", usage: "cronbox build DIR", summary: "compile a task directory (Go, C, Rust or AssemblyScript), or every task below DIR, to .wasm", run: runBuild},
 		{name: "token", usage: "cronbox token create|list|revoke", summary: "create, list or revoke API tokens", run: runToken},
+		{name: "version", usage: "cronbox version [--json]", summary: "print the version, commit, Go and wazero versions", run: runVersion},
 		{name: "app", usage: "cronbox app SUBCOMMAND [NAME|ZIP|DIR]", summary: "manage a home's apps: new, list, info, enable, disable, validate, export, install, uninstall", run: runApp},
 	}
 }
