@@ -10,10 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/cronbox/cronbox/engine/lifecycle"
-	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/internal/build"
 	"github.com/cronbox/cronbox/internal/bytesize"
 	"github.com/cronbox/cronbox/internal/homedir"
@@ -21,8 +19,9 @@ import (
 
 // appFlags are the flags of `cronbox app`; each subcommand uses some.
 type appFlags struct {
-	home, description, author, version, roles, output, lang string
-	asJSON, strict, upgrade, purge, yes, build              bool
+	tg                                                *target
+	description, author, version, roles, output, lang string
+	asJSON, strict, upgrade, purge, yes, build        bool
 }
 
 // confirmInput returns where a confirmation is read from, and whether it
@@ -44,7 +43,7 @@ const appSubcommands = "new, list, info, enable, disable, validate, export, inst
 func runApp(ctx context.Context, e *env, args []string) int {
 	fs := flagSet(e, "app")
 	var f appFlags
-	fs.StringVar(&f.home, "home", ".", "the Cronbox `DIR`ectory")
+	f.tg = targetFlags(fs)
 	fs.BoolVar(&f.asJSON, "json", false, "list, info, validate, export, install, uninstall: print JSON")
 	fs.StringVar(&f.description, "description", "", "new: the app's one-line description")
 	fs.StringVar(&f.author, "author", "", "new: the app's author")
@@ -53,7 +52,7 @@ func runApp(ctx context.Context, e *env, args []string) int {
 	fs.StringVar(&f.lang, "lang", "go", "new: the task's language: go, c, rust or assemblyscript")
 	fs.BoolVar(&f.build, "build", true, "new: build the task's module when the language's toolchain is found")
 	fs.BoolVar(&f.strict, "strict", false, "validate, install: fail on warnings too")
-	fs.StringVar(&f.output, "output", "", "export: the `DIR`ectory to write the zip to (default HOME/data/exports)")
+	fs.StringVar(&f.output, "output", "", "export: the `DIR`ectory to write the zip to (default HOME/data/exports; against a server, the current one)")
 	fs.BoolVar(&f.upgrade, "upgrade", false, "install: replace an installed app of the same name, keeping a backup")
 	fs.BoolVar(&f.purge, "purge", false, "uninstall: also delete the app's KV, history and files")
 	fs.BoolVar(&f.yes, "yes", false, "uninstall: do not ask for confirmation")
@@ -93,22 +92,39 @@ func runApp(ctx context.Context, e *env, args []string) int {
 	}
 	var code int
 	switch sub {
-	case "new":
-		err = appNew(ctx, e, f, arg)
-	case "list":
-		err = appList(e, f)
-	case "info":
-		err = appInfo(e, f, arg)
-	case "enable", "disable":
-		err = appEnable(e, f, arg, sub == "enable")
-	case "validate":
-		code, err = appValidate(ctx, e, f, arg)
-	case "export":
-		err = appExport(e, f, arg)
-	case "install":
-		err = appInstall(ctx, e, f, arg)
-	case "uninstall":
-		code, err = appUninstall(ctx, e, f, arg)
+	case "new", "list", "info":
+		if f.tg.isRemote() {
+			err = errLocalOnly("app " + sub)
+			break
+		}
+		switch sub {
+		case "new":
+			err = appNew(ctx, e, f, arg)
+		case "list":
+			err = appList(e, f)
+		case "info":
+			err = appInfo(e, f, arg)
+		}
+	default:
+		var b backend
+		if b, err = f.tg.open(e); err != nil {
+			break
+		}
+		switch sub {
+		case "enable", "disable":
+			err = appEnable(ctx, e, b, arg, sub == "enable")
+		case "validate":
+			code, err = appValidate(ctx, e, b, f, arg)
+		case "export":
+			err = appExport(ctx, e, b, f, arg)
+		case "install":
+			err = appInstall(ctx, e, b, f, arg)
+		case "uninstall":
+			code, err = appUninstall(ctx, e, b, f, arg)
+		}
+		if cerr := b.Close(); err == nil {
+			err = cerr
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "cronbox app %s: %v\n", sub, err)
@@ -130,7 +146,7 @@ func appNew(ctx context.Context, e *env, f appFlags, name string) error {
 	if err != nil {
 		return err
 	}
-	dir, err := lifecycle.New(f.home, name, lifecycle.NewOptions{Description: f.description, Author: f.author, Version: f.version, Roles: roles, Lang: lang})
+	dir, err := lifecycle.New(f.tg.home, name, lifecycle.NewOptions{Description: f.description, Author: f.author, Version: f.version, Roles: roles, Lang: lang})
 	if err != nil {
 		return err
 	}
@@ -142,7 +158,7 @@ func appNew(ctx context.Context, e *env, f appFlags, name string) error {
 			fmt.Fprintf(e.stderr, "cronbox app new: not building the task: %v\n", err)
 		} else {
 			t := build.Target{Dir: src, Lang: lang, Out: src + ".wasm"}
-			if err := build.Build(ctx, t, build.Options{GoSDK: homeSDK(f.home)}); err != nil {
+			if err := build.Build(ctx, t, build.Options{GoSDK: homeSDK(f.tg.home)}); err != nil {
 				return fmt.Errorf("the app is created, but building its task failed: %w", err)
 			}
 			fmt.Fprintf(e.stdout, "built %s.wasm\n", src)
@@ -171,7 +187,7 @@ func appNew(ctx context.Context, e *env, f appFlags, name string) error {
 }
 
 func appList(e *env, f appFlags) error {
-	list, err := lifecycle.List(f.home)
+	list, err := lifecycle.List(f.tg.home)
 	if err != nil {
 		return err
 	}
@@ -199,7 +215,7 @@ func oneLine(s string, n int) string {
 }
 
 func appInfo(e *env, f appFlags, name string) error {
-	a, err := lifecycle.Get(f.home, name)
+	a, err := lifecycle.Get(f.tg.home, name)
 	if err != nil {
 		return err
 	}
@@ -247,8 +263,8 @@ func appInfo(e *env, f appFlags, name string) error {
 	return nil
 }
 
-func appEnable(e *env, f appFlags, name string, enabled bool) error {
-	if err := lifecycle.SetEnabled(f.home, name, enabled); err != nil {
+func appEnable(ctx context.Context, e *env, b backend, name string, enabled bool) error {
+	if err := b.SetAppEnabled(ctx, name, enabled); err != nil {
 		return err
 	}
 	word := "disabled"
@@ -259,12 +275,8 @@ func appEnable(e *env, f appFlags, name string, enabled bool) error {
 	return nil
 }
 
-func appValidate(ctx context.Context, e *env, f appFlags, name string) (int, error) {
-	dir, err := lifecycle.Dir(f.home, name)
-	if err != nil {
-		return 0, err
-	}
-	rep, err := lifecycle.Validate(ctx, dir, lifecycle.ValidateOptions{CacheDir: homedir.Home(f.home).Cache()})
+func appValidate(ctx context.Context, e *env, b backend, f appFlags, name string) (int, error) {
+	rep, err := b.ValidateApp(ctx, name)
 	if err != nil {
 		return 0, err
 	}
@@ -299,24 +311,24 @@ func printFindings(w io.Writer, rep *lifecycle.Report) {
 	}
 }
 
-func appExport(e *env, f appFlags, name string) error {
-	p, m, err := lifecycle.ExportFile(f.home, name, f.output, time.Now(), lifecycle.Limits{})
+func appExport(ctx context.Context, e *env, b backend, f appFlags, name string) error {
+	p, m, err := b.ExportApp(ctx, name, f.output)
 	if err != nil {
 		return err
+	}
+	files := 0
+	if m != nil {
+		files = len(m.Files)
 	}
 	if f.asJSON {
 		return printJSON(e.stdout, map[string]any{"file": p, "manifest": m})
 	}
-	fmt.Fprintf(e.stdout, "exported %s (%d files) to %s\n", name, len(m.Files), p)
+	fmt.Fprintf(e.stdout, "exported %s (%d files) to %s\n", name, files, p)
 	return nil
 }
 
-func appInstall(ctx context.Context, e *env, f appFlags, src string) error {
-	res, err := lifecycle.Install(ctx, f.home, src, lifecycle.InstallOptions{
-		Upgrade:  f.upgrade,
-		Strict:   f.strict,
-		Validate: lifecycle.ValidateOptions{CacheDir: homedir.Home(f.home).Cache()},
-	})
+func appInstall(ctx context.Context, e *env, b backend, f appFlags, src string) error {
+	res, err := b.InstallApp(ctx, src, f.upgrade, f.strict)
 	if err != nil {
 		if errors.Is(err, lifecycle.ErrExists) {
 			return fmt.Errorf("%w; add --upgrade to replace it", err)
@@ -326,7 +338,7 @@ func appInstall(ctx context.Context, e *env, f appFlags, src string) error {
 	if f.asJSON {
 		return printJSON(e.stdout, res)
 	}
-	for _, p := range res.Report.Warnings {
+	for _, p := range res.Warnings {
 		fmt.Fprintf(e.stderr, "warning: %s\n", p)
 	}
 	how := "installed"
@@ -337,16 +349,22 @@ func appInstall(ctx context.Context, e *env, f appFlags, src string) error {
 	if res.Verified {
 		verified = ", hashes verified"
 	}
-	fmt.Fprintf(e.stdout, "%s %s %s (%d files%s) in %s\n", how, res.App, res.Version, len(res.Files), verified, res.Dir)
+	where := ""
+	if res.Dir != "" {
+		where = " in " + res.Dir
+	}
+	fmt.Fprintf(e.stdout, "%s %s %s (%d files%s)%s\n", how, res.App, res.Version, res.Files, verified, where)
 	if res.Backup != "" {
 		fmt.Fprintf(e.stdout, "the previous version is in %s\n", res.Backup)
 	}
 	return nil
 }
 
-func appUninstall(ctx context.Context, e *env, f appFlags, name string) (int, error) {
-	if _, err := lifecycle.Get(f.home, name); err != nil {
-		return 0, err
+func appUninstall(ctx context.Context, e *env, b backend, f appFlags, name string) (int, error) {
+	if !f.tg.isRemote() {
+		if _, err := lifecycle.Get(f.tg.home, name); err != nil {
+			return 0, err
+		}
 	}
 	if !f.yes {
 		in, tty := confirmInput()
@@ -358,24 +376,14 @@ func appUninstall(ctx context.Context, e *env, f appFlags, name string) (int, er
 		if f.purge {
 			what += " and delete its KV, history and files"
 		}
-		fmt.Fprintf(e.stderr, "%s? A backup of the app is kept in %s. [y/N] ", what, homedir.Home(f.home).Backups())
+		fmt.Fprintf(e.stderr, "%s? A backup of the app is kept in %s. [y/N] ", what, b.Backups())
 		answer, _ := bufio.NewReader(in).ReadString('\n')
 		if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
 			fmt.Fprintln(e.stderr, "\nnot uninstalled")
 			return 1, nil
 		}
 	}
-	opts := lifecycle.UninstallOptions{Purge: f.purge}
-	var st *store.SQLite
-	if f.purge {
-		var err error
-		if st, err = openStore(ctx, f.home); err != nil {
-			return 0, err
-		}
-		defer st.Close()
-		opts.Store = st
-	}
-	res, err := lifecycle.Uninstall(ctx, f.home, name, opts)
+	res, err := b.UninstallApp(ctx, name, f.purge)
 	if err != nil {
 		return 0, err
 	}

@@ -17,7 +17,7 @@ import (
 
 func runConfig(ctx context.Context, e *env, args []string) int {
 	fs := flagSet(e, "config")
-	home := fs.String("home", ".", "the Cronbox `DIR`ectory")
+	tg := targetFlags(fs)
 	pos, _, err := parse(fs, args)
 	if err != nil {
 		return parseError(err)
@@ -35,11 +35,32 @@ func runConfig(ctx context.Context, e *env, args []string) int {
 	if len(pos) == 1 {
 		file = pos[0]
 	}
-	return withStore(ctx, e, *home, func(st *store.SQLite) error {
+	return withBackend(ctx, e, tg, func(b backend) error {
 		if sub == "export" {
-			return configExport(ctx, e.stdout, file, st)
+			data, err := b.ExportConfig(ctx)
+			if err != nil {
+				return err
+			}
+			if file == "-" {
+				_, err = e.stdout.Write(data)
+				return err
+			}
+			return os.WriteFile(file, data, 0o644)
 		}
-		return configImport(ctx, e, *home, file, st)
+		// There is no stdin: env has none.
+		if file == "-" {
+			return errors.New("config import: want a FILE")
+		}
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return err
+		}
+		n, err := b.ImportConfig(ctx, e, data)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(e.stdout, "imported %d overrides\n", n)
+		return err
 	})
 }
 
@@ -69,21 +90,14 @@ func configExport(ctx context.Context, stdout io.Writer, file string, st store.O
 	return os.WriteFile(file, b, 0o644)
 }
 
-// configImport stores the overrides of the tasks file in file (there is no
-// stdin: env has none). Every override is checked against its app first;
-// nothing is stored when any is wrong. Stored overrides of tasks that the
-// file does not name are kept.
-func configImport(ctx context.Context, e *env, home, file string, st store.Overrides) error {
-	if file == "-" {
-		return errors.New("config import: want a FILE")
-	}
-	b, err := os.ReadFile(file)
+// configImport stores the overrides of the tasks file data. Every
+// override is checked against its app first; nothing is stored when any
+// is wrong. Stored overrides of tasks that the file does not name are
+// kept.
+func configImport(ctx context.Context, e *env, home string, data []byte, st store.Overrides) (int, error) {
+	ovs, err := app.ImportTasksFile(data)
 	if err != nil {
-		return err
-	}
-	ovs, err := app.ImportTasksFile(b)
-	if err != nil {
-		return err
+		return 0, err
 	}
 	byApp := map[string][]app.Override{}
 	for _, o := range ovs {
@@ -105,19 +119,18 @@ func configImport(ctx context.Context, e *env, home, file string, st store.Overr
 		}
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("config import: nothing imported:\n%w", errors.Join(problems...))
+		return 0, fmt.Errorf("config import: nothing imported:\n%w", errors.Join(problems...))
 	}
 	for _, o := range ovs {
 		so, err := storeOverride(o)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if err := st.PutOverride(ctx, so); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	_, err = fmt.Fprintf(e.stdout, "imported %d overrides\n", len(ovs))
-	return err
+	return len(ovs), nil
 }
 
 // storeOverride is o as the store keeps it.

@@ -13,7 +13,7 @@ import (
 
 func runRuns(ctx context.Context, e *env, args []string) int {
 	fs := flagSet(e, "runs")
-	home := fs.String("home", ".", "the Cronbox `DIR`ectory")
+	tg := targetFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	task := fs.String("task", "", "only the runs of `APP/TASK` (or of APP)")
 	var statuses listFlag
@@ -27,22 +27,21 @@ func runRuns(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintln(e.stderr, "cronbox runs: takes no arguments; run `cronbox help runs`")
 		return exitUsage
 	}
-	f := store.RunFilter{Limit: *limit}
+	q := runQuery{Limit: *limit}
 	if *task != "" {
-		appName, name, _ := strings.Cut(*task, "/")
-		f.Apps, f.Task = []string{appName}, name
+		q.App, q.Task, _ = strings.Cut(*task, "/")
 	}
 	for _, s := range statuses {
-		f.Statuses = append(f.Statuses, store.Status(s))
+		q.Statuses = append(q.Statuses, store.Status(s))
 	}
-	return withStore(ctx, e, *home, func(st *store.SQLite) error {
-		runs, err := st.ListRuns(ctx, f)
+	return withBackend(ctx, e, tg, func(b backend) error {
+		runs, err := b.Runs(ctx, q)
 		if err != nil {
 			return err
 		}
 		if *asJSON {
 			if runs == nil {
-				runs = []store.Run{}
+				runs = []runRow{}
 			}
 			return printJSON(e.stdout, runs)
 		}
@@ -50,19 +49,23 @@ func runRuns(ctx context.Context, e *env, args []string) int {
 	})
 }
 
-func printRuns(w io.Writer, runs []store.Run) error {
+func printRuns(w io.Writer, runs []runRow) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tTASK\tSTATUS\tTRIGGER\tSTARTED\tDURATION\tEXIT\tERROR")
 	for _, r := range runs {
 		errText := r.Error
-		if r.Status == store.StatusSkipped {
+		if r.Status == string(store.StatusSkipped) {
 			errText = r.Reason
 		}
 		if i := strings.IndexByte(errText, '\n'); i >= 0 {
 			errText = errText[:i]
 		}
-		fmt.Fprintf(tw, "%d\t%s/%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.ID, r.App, r.Task, r.Status, r.Trigger,
-			r.StartTime.Local().Format(time.DateTime), r.Duration, r.ExitCode, errText)
+		exit := "-"
+		if r.ExitCode != nil {
+			exit = fmt.Sprint(*r.ExitCode)
+		}
+		fmt.Fprintf(tw, "%d\t%s/%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.App, r.Task, r.Status, r.Trigger,
+			r.Start.Local().Format(time.DateTime), time.Duration(r.DurationMs)*time.Millisecond, exit, errText)
 	}
 	return tw.Flush()
 }

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -19,7 +17,7 @@ import (
 
 func runTask(ctx context.Context, e *env, args []string) int {
 	fs := flagSet(e, "task")
-	home := fs.String("home", ".", "the Cronbox `DIR`ectory")
+	tg := targetFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	input := fs.String("input", "", "trigger: the run's input `JSON`")
 	pos, _, err := parse(fs, args)
@@ -37,7 +35,13 @@ func runTask(ctx context.Context, e *env, args []string) int {
 			fmt.Fprintln(e.stderr, "cronbox task list: takes no arguments")
 			return exitUsage
 		}
-		return withStore(ctx, e, *home, func(st *store.SQLite) error { return taskList(ctx, e.stdout, e.stderr, *home, st, *asJSON) })
+		return withBackend(ctx, e, tg, func(b backend) error {
+			rows, err := b.Tasks(ctx)
+			if err != nil {
+				return err
+			}
+			return printTasks(e.stdout, rows, *asJSON)
+		})
 	case "enable", "disable", "trigger":
 		if len(pos) != 1 {
 			fmt.Fprintf(e.stderr, "cronbox task %s: want one APP/TASK\n", sub)
@@ -48,96 +52,53 @@ func runTask(ctx context.Context, e *env, args []string) int {
 			fmt.Fprintf(e.stderr, "cronbox task %s: %q is not APP/TASK\n", sub, pos[0])
 			return exitUsage
 		}
-		if sub == "trigger" {
-			if *input != "" && !json.Valid([]byte(*input)) {
-				fmt.Fprintln(e.stderr, "cronbox task trigger: --input: not valid JSON")
-				return exitUsage
-			}
-			var in json.RawMessage
-			if *input != "" {
-				in = json.RawMessage(*input)
-			}
-			if client := localClient(*home); client != nil {
-				// A serve runs this home: the run is its own, under the
-				// task's overlap policy and quotas, and shows live.
-				r, err := triggerRemote(ctx, e, client, appName, task, in)
-				if err != nil {
-					fmt.Fprintf(e.stderr, "cronbox task trigger: %v\n", err)
-					return 1
-				}
-				if *asJSON {
-					if err := printJSON(e.stdout, r); err != nil {
-						return 1
-					}
-				} else {
-					fmt.Fprint(e.stdout, r.Output)
-					exit := -1
-					if r.ExitCode != nil {
-						exit = *r.ExitCode
-					}
-					fmt.Fprintf(e.stderr, "run %d of %s/%s (by the running serve): %s (exit %d) %s%s\n", r.ID, appName, task, r.Status, exit, r.Error, r.Reason)
-				}
-				if r.Status != string(store.StatusSucceeded) {
-					return 1
-				}
-				return 0
-			}
-			failed := false
-			code := withStore(ctx, e, *home, func(st *store.SQLite) error {
-				r, err := triggerTask(ctx, e, *home, st, appName, task, in)
-				if err != nil {
+		if sub != "trigger" {
+			enabled := sub == "enable"
+			return withBackend(ctx, e, tg, func(b backend) error {
+				if err := b.SetTaskEnabled(ctx, appName, task, enabled); err != nil {
 					return err
 				}
-				failed = r.Status != store.StatusSucceeded
-				if *asJSON {
-					return printJSON(e.stdout, r)
-				}
-				fmt.Fprint(e.stdout, r.Output)
-				fmt.Fprintf(e.stderr, "run %d of %s/%s: %s (exit %d) %s\n", r.ID, appName, task, r.Status, r.ExitCode, r.Error)
-				return nil
+				return printEnabled(e.stdout, appName, task, enabled, *asJSON)
 			})
-			if code == 0 && failed {
-				code = 1
-			}
-			return code
 		}
-		enabled := sub == "enable"
-		if client := localClient(*home); client != nil {
-			// A serve runs this home: it makes the change, one at a time
-			// with the API's, and applies it at once.
-			path := "/api/v1/tasks/" + url.PathEscape(appName) + "/" + url.PathEscape(task) + "/" + sub
-			if err := callLocal(ctx, client, "POST", path, nil, http.StatusOK, nil); err != nil {
-				fmt.Fprintf(e.stderr, "cronbox task %s: %v\n", sub, err)
-				return 1
-			}
-			if err := printEnabled(e.stdout, appName, task, enabled, *asJSON); err != nil {
-				return 1
-			}
-			return 0
+		if *input != "" && !json.Valid([]byte(*input)) {
+			fmt.Fprintln(e.stderr, "cronbox task trigger: --input: not valid JSON")
+			return exitUsage
 		}
-		return withStore(ctx, e, *home, func(st *store.SQLite) error {
-			return setEnabled(ctx, e.stdout, *home, st, appName, task, enabled, *asJSON)
+		var in json.RawMessage
+		if *input != "" {
+			in = json.RawMessage(*input)
+		}
+		failed := false
+		code := withBackend(ctx, e, tg, func(b backend) error {
+			r, err := b.Trigger(ctx, e, appName, task, in)
+			if err != nil {
+				return err
+			}
+			failed = r.Status != string(store.StatusSucceeded)
+			if *asJSON {
+				return printJSON(e.stdout, r)
+			}
+			fmt.Fprint(e.stdout, r.Output)
+			exit := -1
+			if r.ExitCode != nil {
+				exit = *r.ExitCode
+			}
+			why := r.Error
+			if why == "" {
+				why = r.Reason
+			}
+			fmt.Fprintf(e.stderr, "run %d of %s/%s: %s (exit %d) %s\n", r.ID, appName, task, r.Status, exit, why)
+			return nil
 		})
+		if code == 0 && failed {
+			code = 1
+		}
+		return code
 	default:
 		fmt.Fprintf(e.stderr, "cronbox task: unknown subcommand %q; want list, trigger, enable or disable\n", sub)
 		return exitUsage
 	}
-}
-
-// withStore opens home's store, runs f with it and reports f's error.
-func withStore(ctx context.Context, e *env, home string, f func(*store.SQLite) error) int {
-	st, err := openStore(ctx, home)
-	if err == nil {
-		err = f(st)
-		if cerr := st.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err != nil {
-		fmt.Fprintf(e.stderr, "cronbox: %v\n", err)
-		return 1
-	}
-	return 0
 }
 
 // taskRow is one task as `task list` prints it.
@@ -181,17 +142,19 @@ type taskListStore interface {
 	store.RunReader
 }
 
-func taskList(ctx context.Context, stdout, stderr io.Writer, home string, st taskListStore, asJSON bool) error {
-	tasks, err := loadTasks(ctx, stderr, home, st)
+// taskRows is the tasks of home as task list shows them: with their
+// overrides, their problems and their last run's status.
+func taskRows(ctx context.Context, warn io.Writer, home string, st taskListStore) ([]taskRow, error) {
+	tasks, err := loadTasks(ctx, warn, home, st)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// What a running (or the last) serve could not load, a module that
 	// does not compile say, is in the store; the definitions' own
 	// problems are found again here.
 	loadErrs, err := st.LoadErrors(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rows := make([]taskRow, 0, len(tasks))
 	for _, t := range tasks {
@@ -206,17 +169,24 @@ func taskList(ctx context.Context, stdout, stderr io.Writer, home string, st tas
 		}
 		last, err := st.ListRuns(ctx, store.RunFilter{Apps: []string{t.App}, Task: t.Name, Limit: 1})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if len(last) > 0 {
 			r.LastStatus = last[0].Status
 		}
 		rows = append(rows, r)
 	}
+	return rows, nil
+}
+
+func printTasks(w io.Writer, rows []taskRow, asJSON bool) error {
 	if asJSON {
-		return printJSON(stdout, rows)
+		if rows == nil {
+			rows = []taskRow{}
+		}
+		return printJSON(w, rows)
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TASK\tSCHEDULE\tENABLED\tLAST\tERRORS")
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s/%s\t%s\t%v\t%s\t%d\n", r.App, r.Task, scheduleText(r.Schedule), r.Enabled, orDash(string(r.LastStatus)), len(r.Errors))
@@ -254,7 +224,7 @@ type overrideStore interface {
 	store.Outcomes
 }
 
-func setEnabled(ctx context.Context, stdout io.Writer, home string, st overrideStore, appName, task string, enabled, asJSON bool) error {
+func setEnabled(ctx context.Context, home string, st overrideStore, appName, task string, enabled bool) error {
 	tasks, err := loadTasks(ctx, io.Discard, home, st)
 	if err != nil {
 		return err
@@ -281,11 +251,9 @@ func setEnabled(ctx context.Context, stdout io.Writer, home string, st overrideS
 		return err
 	}
 	if enabled {
-		if err := st.ResetFailures(ctx, appName, task); err != nil {
-			return err
-		}
+		return st.ResetFailures(ctx, appName, task)
 	}
-	return printEnabled(stdout, appName, task, enabled, asJSON)
+	return nil
 }
 
 // printEnabled says that app/task is now enabled or disabled.

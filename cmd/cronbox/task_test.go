@@ -176,7 +176,7 @@ func TestTaskTrigger(t *testing.T) {
 		status string // of the recorded run, "" for none
 	}{
 		{args: []string{"demo/hello"}, stdout: "hello\n", stderr: "succeeded", status: "succeeded"},
-		{args: []string{"demo/hello", "--json", "--input", `{"n":1}`}, stdout: `"Trigger": "manual"`, status: "succeeded"},
+		{args: []string{"demo/hello", "--json", "--input", `{"n":1}`}, stdout: `"trigger": "manual"`, status: "succeeded"},
 		{args: []string{"demo/spin"}, code: 1, stderr: "timed_out", status: "timed_out"},
 		{args: []string{"demo/nope"}, code: 1, stderr: "demo/nope: task not found"},
 		{args: []string{"demo/hello", "--input", "{"}, code: exitUsage, stderr: "not valid JSON"},
@@ -191,11 +191,11 @@ func TestTaskTrigger(t *testing.T) {
 			continue
 		}
 		_, out, _ := cli(t, "runs", "--home", home, "--json", "--limit", "1")
-		var runs []store.Run
+		var runs []runRow
 		if err := json.Unmarshal([]byte(out), &runs); err != nil || len(runs) != 1 {
 			t.Fatalf("runs: %v: %s", err, out)
 		}
-		if r := runs[0]; string(r.Status) != tc.status || r.Trigger != store.TriggerManual || r.TriggeredByUser == "" {
+		if r := runs[0]; r.Status != tc.status || r.Trigger != string(store.TriggerManual) || r.User == "" {
 			t.Errorf("%q: recorded %+v, want a manual run %s", args, r, tc.status)
 		}
 		if tc.stdout == "hello\n" {

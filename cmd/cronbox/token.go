@@ -17,7 +17,7 @@ import (
 
 func runToken(ctx context.Context, e *env, args []string) int {
 	fs := flagSet(e, "token")
-	home := fs.String("home", ".", "the Cronbox `DIR`ectory")
+	tg := targetFlags(fs)
 	role := fs.String("role", "", "create: the token's `ROLE`: admin, operator or viewer")
 	appsFlag := fs.String("apps", "", "create: the only `APPS` the token may see, comma-separated (default every app)")
 	name := fs.String("name", "", "create: whose token, what for (default \"cli-ROLE\")")
@@ -55,8 +55,8 @@ func runToken(ctx context.Context, e *env, args []string) int {
 		if *name == "" {
 			*name = "cli-" + *role
 		}
-		return withStore(ctx, e, *home, func(st *store.SQLite) error {
-			tok, _, err := createToken(ctx, st, *name, *role, apps)
+		return withBackend(ctx, e, tg, func(b backend) error {
+			tok, err := b.CreateToken(ctx, *name, *role, apps)
 			if err != nil {
 				return err
 			}
@@ -68,7 +68,13 @@ func runToken(ctx context.Context, e *env, args []string) int {
 			fmt.Fprintln(e.stderr, "cronbox token list: takes no arguments")
 			return exitUsage
 		}
-		return withStore(ctx, e, *home, func(st *store.SQLite) error { return tokenList(ctx, e.stdout, st, *asJSON) })
+		return withBackend(ctx, e, tg, func(b backend) error {
+			rows, err := b.ListTokens(ctx)
+			if err != nil {
+				return err
+			}
+			return printTokens(e.stdout, rows, *asJSON)
+		})
 	case "revoke":
 		if len(pos) != 1 {
 			fmt.Fprintln(e.stderr, "cronbox token revoke: want one token ID (see `cronbox token list`)")
@@ -79,8 +85,8 @@ func runToken(ctx context.Context, e *env, args []string) int {
 			fmt.Fprintf(e.stderr, "cronbox token revoke: %q is not a token ID\n", pos[0])
 			return exitUsage
 		}
-		return withStore(ctx, e, *home, func(st *store.SQLite) error {
-			if err := st.RevokeToken(ctx, id); err != nil {
+		return withBackend(ctx, e, tg, func(b backend) error {
+			if err := b.RevokeToken(ctx, id); err != nil {
 				return err
 			}
 			_, err := fmt.Fprintf(e.stderr, "token %d revoked\n", id)
@@ -122,16 +128,21 @@ func timeOrNil(t time.Time) *time.Time {
 	return &u
 }
 
-func tokenList(ctx context.Context, w io.Writer, st store.Tokens, asJSON bool) error {
+// tokenRows is the tokens of st as token list prints them.
+func tokenRows(ctx context.Context, st store.Tokens) ([]tokenRow, error) {
 	toks, err := st.ListTokens(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rows := make([]tokenRow, 0, len(toks))
 	for _, t := range toks {
 		rows = append(rows, tokenRow{ID: t.ID, Name: t.Name, Role: t.Role, Apps: t.Apps, CreatedAt: t.CreatedAt.UTC(),
 			LastUsedAt: timeOrNil(t.LastUsedAt), RevokedAt: timeOrNil(t.RevokedAt)})
 	}
+	return rows, nil
+}
+
+func printTokens(w io.Writer, rows []tokenRow, asJSON bool) error {
 	if asJSON {
 		return printJSON(w, rows)
 	}

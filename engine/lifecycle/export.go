@@ -262,3 +262,13 @@ func walkApp(dir string, all bool, f func(rel string, info fs.FileInfo) error) e
 		return f(rel, info)
 	})
 }
+
+// ExportDir writes the app folder dir, wherever it is, to w as Export
+// does, named by the folder: a client sends an app folder to a server so.
+func ExportDir(dir string, w io.Writer, lim Limits) (*ArchiveManifest, error) {
+	m, err := exportDir(dir, filepath.Base(dir), w, lim, false)
+	if err != nil {
+		return nil, fmt.Errorf("exporting %s: %w", dir, err)
+	}
+	return m, nil
+}
