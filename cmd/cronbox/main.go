@@ -8,6 +8,12 @@
 //	cronbox config export|import [FILE]           task overrides as tasks.json
 //	cronbox app new|list|info|enable|disable      create, show or switch apps
 //	cronbox app validate|export|install|uninstall check, package, install or remove apps
+//	cronbox login URL [--name N] < TOKEN          store a server's token as a context
+//	cronbox context list|use NAME                 list the contexts, or choose one
+//	cronbox version                               the version, commit, Go and wazero
+//
+// The commands that read or change a home act on a server instead with
+// --server URL, --context NAME or --remote (the current context).
 //
 // Run `cronbox help COMMAND` for a command's flags.
 package main
@@ -35,6 +41,10 @@ type command struct {
 // env is what a command sees of the process.
 type env struct {
 	stdout, stderr io.Writer
+	// stdin is where login reads the token; nil: nothing to read.
+	// stdinTTY is set when it is a terminal, to prompt.
+	stdin    io.Reader
+	stdinTTY bool
 	// listening, if set, is told the address serve listens on (tests
 	// listen on port 0).
 	listening func(net.Addr)
@@ -49,6 +59,8 @@ func commands() []command {
 		{name: "config", usage: "cronbox config export|import [FILE]", summary: "write or read the task overrides as a tasks.json file", run: runConfig},
 		{name: "build", usage: "cronbox build DIR", summary: "compile a task directory (Go, C, Rust or AssemblyScript), or every task below DIR, to .wasm", run: runBuild},
 		{name: "token", usage: "cronbox token create|list|revoke", summary: "create, list or revoke API tokens", run: runToken},
+		{name: "login", usage: "cronbox login URL [--name N] < TOKEN", summary: "check a token (read from stdin) against a server and store it as the current context", run: runLogin},
+		{name: "context", usage: "cronbox context list|use NAME", summary: "list the servers logged in to, or choose the current one", run: runContext},
 		{name: "version", usage: "cronbox version [--json]", summary: "print the version, commit, Go and wazero versions", run: runVersion},
 		{name: "app", usage: "cronbox app SUBCOMMAND [NAME|ZIP|DIR]", summary: "manage a home's apps: new, list, info, enable, disable, validate, export, install, uninstall", run: runApp},
 	}
@@ -57,7 +69,8 @@ func commands() []command {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, &env{stdout: os.Stdout, stderr: os.Stderr}, os.Args[1:]))
+	_, tty := confirmInput()
+	os.Exit(run(ctx, &env{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, stdinTTY: tty}, os.Args[1:]))
 }
 
 func run(ctx context.Context, e *env, args []string) int {
