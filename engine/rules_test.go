@@ -34,6 +34,14 @@ tasks:
 	if running := b.engine.Running(); len(running) != 1 || !running[0].Overdue || running[0].ID != id {
 		t.Errorf("Running() = %+v, want run %d overdue", running, id)
 	}
+	// Once it ends, the run keeps that it went overdue.
+	if err := b.engine.Cancel(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	b.idle()
+	if runs := b.runs("demo", "slow"); len(runs) != 1 || !runs[0].Overdue || runs[0].Status != store.StatusCancelled {
+		t.Errorf("recorded %+v, want a cancelled run, overdue", runs)
+	}
 }
 
 func TestQueueFullIsSkipped(t *testing.T) {

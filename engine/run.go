@@ -167,7 +167,8 @@ func (e *Engine) runGuest(h *runHandle, log *slog.Logger) store.RunEnd {
 	case errors.Is(cause, errReplaced), errors.Is(cause, errCancelled):
 		end.Status, end.Error = store.StatusCancelled, cause.Error()
 	}
-	if h.overdue.Load() && end.Error == "" && end.Status != store.StatusSucceeded {
+	end.Overdue = h.overdue.Load()
+	if end.Overdue && end.Error == "" && end.Status != store.StatusSucceeded {
 		end.Error = "overdue: ran past maxRuntime " + t.MaxRuntime.String()
 	}
 	end.Logs, end.LogsDropped = sink.end()

@@ -35,7 +35,8 @@ type runJSON struct {
 	// Only while running:
 	Progress        *int   `json:"progress,omitempty"`
 	ProgressMessage string `json:"progressMessage,omitempty"`
-	Overdue         *bool  `json:"overdue,omitempty"`
+	// While running, and of an ended run that went overdue.
+	Overdue *bool `json:"overdue,omitempty"`
 }
 
 // logJSON is one log line of a run.
@@ -87,6 +88,9 @@ func (s *Server) runJSON(r store.Run) runJSON {
 			out.ProgressMessage = d.ProgressMessage
 		}
 		out.Progress, out.Overdue = &progress, &overdue
+	} else if r.Overdue {
+		overdue := true
+		out.Overdue = &overdue
 	}
 	return out
 }

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
+
+	"github.com/cronbox/cronbox/engine/store"
 )
 
 func TestListRuns(t *testing.T) {
@@ -84,4 +87,18 @@ func TestCancelRun(t *testing.T) {
 		{name: "cancelled", req: req{method: "GET", path: fmt.Sprintf("/api/v1/runs/%d", spin), token: "viewer"}, status: 200, contains: []string{`"status":"cancelled"`}, absent: []string{`"progress"`}},
 		{name: "finished run", req: req{method: "POST", path: path, token: "operator"}, status: http.StatusConflict},
 	})
+}
+
+// TestRunJSONOverdue checks that an ended run that went past its
+// maxRuntime says so, and one that did not leaves overdue out.
+func TestRunJSONOverdue(t *testing.T) {
+	f := newFixture(t)
+	end := t0.Add(2 * time.Hour)
+	for _, overdue := range []bool{false, true} {
+		r := store.Run{ID: 1, App: "hello", Task: "spin", Status: store.StatusSucceeded, Trigger: store.TriggerManual, StartTime: t0, EndTime: end, Overdue: overdue}
+		got := f.srv.runJSON(r).Overdue
+		if overdue && (got == nil || !*got) || !overdue && got != nil {
+			t.Errorf("run with Overdue %v: overdue %v", overdue, got)
+		}
+	}
 }

@@ -84,6 +84,8 @@ type runRow struct {
 	Error      string     `json:"error"`
 	Reason     string     `json:"reason"`
 	PeakMemory int64      `json:"peakMemory"`
+	// Overdue is set when the run went past its maxRuntime.
+	Overdue bool `json:"overdue,omitempty"`
 	// Of one run only (a trigger's), not in listings:
 	Input  json.RawMessage `json:"input,omitempty"`
 	Result json.RawMessage `json:"result,omitempty"`

@@ -115,7 +115,7 @@ func (b *localBackend) Runs(ctx context.Context, q runQuery) ([]runRow, error) {
 func runRowOf(r store.Run) runRow {
 	row := runRow{ID: r.ID, App: r.App, Task: r.Task, Status: string(r.Status), Trigger: string(r.Trigger), User: r.TriggeredByUser,
 		Scheduled: timeOrNil(r.ScheduledTime), Attempt: r.Attempt, Start: r.StartTime.UTC(), End: timeOrNil(r.EndTime),
-		DurationMs: r.Duration.Milliseconds(), Error: r.Error, Reason: r.Reason, PeakMemory: r.PeakMemory}
+		DurationMs: r.Duration.Milliseconds(), Error: r.Error, Reason: r.Reason, PeakMemory: r.PeakMemory, Overdue: r.Overdue}
 	if r.ExitCode >= 0 && r.Status != store.StatusRunning {
 		code := r.ExitCode
 		row.ExitCode = &code

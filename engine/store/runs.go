@@ -101,6 +101,9 @@ type Run struct {
 	// Options.MaxLogLines, or past the task's limits.logs
 	// (RunEnd.LogsDropped).
 	LogsDropped int64
+	// Overdue is set when the run went past its task's maxRuntime
+	// without being stopped (killOnTimeout false).
+	Overdue bool
 }
 
 // RunEnd is how a run ended.
@@ -121,6 +124,8 @@ type RunEnd struct {
 	// LogsDropped counts the lines the engine did not store, past the
 	// task's limits.logs; it is added to Run.LogsDropped.
 	LogsDropped int64
+	// Overdue is set when the run went past its maxRuntime.
+	Overdue bool
 }
 
 // RunFilter selects runs for ListRuns. The zero value selects the newest
@@ -171,14 +176,14 @@ type LogLine struct {
 const runColumns = `ID, AppName, TaskName, Status, coalesce(TriggeredBy, ''), coalesce(TriggeredByUser, ''),
 	coalesce(ScheduledTime, ''), Attempt, StartTime, coalesce(EndTime, ''), coalesce(Duration, 0),
 	coalesce(ExitCode, -1), coalesce(Output, ''), coalesce(ErrorMessage, ''), coalesce(Input, ''),
-	coalesce(Result, ''), coalesce(PeakMemory, 0), coalesce(Reason, ''), LogsDropped`
+	coalesce(Result, ''), coalesce(PeakMemory, 0), coalesce(Reason, ''), LogsDropped, Overdue`
 
 // runSummaryColumns are runColumns without output, input and result, for
 // lists.
 const runSummaryColumns = `ID, AppName, TaskName, Status, coalesce(TriggeredBy, ''), coalesce(TriggeredByUser, ''),
 	coalesce(ScheduledTime, ''), Attempt, StartTime, coalesce(EndTime, ''), coalesce(Duration, 0),
 	coalesce(ExitCode, -1), '', coalesce(ErrorMessage, ''), '',
-	'', coalesce(PeakMemory, 0), coalesce(Reason, ''), LogsDropped`
+	'', coalesce(PeakMemory, 0), coalesce(Reason, ''), LogsDropped, Overdue`
 
 // scanRun reads a row of runColumns or runSummaryColumns.
 func scanRun(sc scanner) (Run, error) {
@@ -192,7 +197,7 @@ func scanRun(sc scanner) (Run, error) {
 	err := sc.Scan(&r.ID, &r.App, &r.Task, &status, &trigger, &r.TriggeredByUser,
 		&sched, &r.Attempt, &start, &end, &durationMS,
 		&r.ExitCode, &r.Output, &r.Error, &input,
-		&result, &r.PeakMemory, &r.Reason, &r.LogsDropped)
+		&result, &r.PeakMemory, &r.Reason, &r.LogsDropped, &r.Overdue)
 	if err != nil {
 		return Run{}, err
 	}
@@ -295,7 +300,7 @@ func (s *SQLite) RecordSkipped(ctx context.Context, r Run) (int64, error) {
 }
 
 const finishRunSQL = `UPDATE TaskExecutions SET Status = ?, EndTime = ?, Duration = ?, ExitCode = ?,
-	Output = ?, ErrorMessage = ?, Result = ?, PeakMemory = ?, LogsDropped = LogsDropped + ?
+	Output = ?, ErrorMessage = ?, Result = ?, PeakMemory = ?, LogsDropped = LogsDropped + ?, Overdue = ?
 	WHERE ID = ? AND Status = 'running'`
 
 // FinishRun implements Runs.
@@ -318,7 +323,7 @@ func (s *SQLite) FinishRun(ctx context.Context, id int64, end RunEnd) error {
 		}
 		res, err := tx.StmtContext(ctx, s.ws.finishRun).ExecContext(ctx,
 			end.Status, formatTime(end.EndTime), end.Duration.Milliseconds(), end.ExitCode,
-			end.Output, nullString(end.Error), nullJSON(end.Result), end.PeakMemory, end.LogsDropped, id)
+			end.Output, nullString(end.Error), nullJSON(end.Result), end.PeakMemory, end.LogsDropped, end.Overdue, id)
 		if err != nil {
 			return err
 		}

@@ -216,6 +216,10 @@ func migrations() []migration {
 				http_sent = http_sent + excluded.http_sent, http_received = http_received + excluded.http_received,
 				kv_written = kv_written + excluded.kv_written, files_written = files_written + excluded.files_written;
 		END`,
+	}}, {version: 6, stmts: []string{
+		// Whether a run went past its maxRuntime without being stopped
+		// (killOnTimeout false): kept once it ends.
+		`ALTER TABLE TaskExecutions ADD COLUMN Overdue INTEGER NOT NULL DEFAULT 0`,
 	}}}
 }
 

@@ -155,6 +155,7 @@ func runsFinishRun(t *testing.T, open func(*testing.T) store.Runs) {
 		Output:     "hello\x00\xff",
 		Result:     json.RawMessage(`{"ok":true}`),
 		PeakMemory: 3 << 20,
+		Overdue:    true,
 	}
 	tests := []struct {
 		name string
@@ -185,7 +186,7 @@ func runsFinishRun(t *testing.T, open func(*testing.T) store.Runs) {
 	}
 	want := manual("a", "t", epoch)
 	want.ID, want.Status, want.EndTime, want.Duration = running, end.Status, end.EndTime, end.Duration
-	want.Output, want.Result, want.PeakMemory = end.Output, end.Result, end.PeakMemory
+	want.Output, want.Result, want.PeakMemory, want.Overdue = end.Output, end.Result, end.PeakMemory, end.Overdue
 	if !runsEqual(*got, want) {
 		t.Errorf("GetRun =\n%+v\nwant\n%+v", *got, want)
 	}
