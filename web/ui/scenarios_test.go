@@ -214,6 +214,10 @@ func disableScenario(t *testing.T, tb *tab, tg *target) {
 	tb.click(sw)
 	tb.until("the row shows the task disabled", `document.querySelector('tr[data-task="demo/quick"]').classList.contains('off')`)
 	tb.until("the count strip follows", fmt.Sprintf(`document.querySelector('.counts .count').textContent !== %s`, js(enabledBefore)))
+	// A disabled task may still be run by hand, and the button says that
+	// the run leaves it disabled.
+	run := `document.querySelector('tr[data-task="demo/quick"] button[aria-label="Run demo/quick now"]')`
+	tb.until("the run button of a disabled task says what it does", run+`.textContent === 'Run once' && `+run+`.title.includes('stays disabled')`)
 	status, body := tg.Client(t, tg.Tokens["operator"], "GET", "/tasks/demo/quick", nil)
 	var task struct{ Enabled bool }
 	if err := json.Unmarshal(body, &task); status != 200 || err != nil || task.Enabled {
@@ -222,6 +226,7 @@ func disableScenario(t *testing.T, tb *tab, tg *target) {
 	// Turn it back on, for the scenarios after this one.
 	tb.click(sw)
 	tb.until("the row shows the task enabled", `!document.querySelector('tr[data-task="demo/quick"]').classList.contains('off')`)
+	tb.until("the run button is Run now again", run+`.textContent === 'Run now' && `+run+`.title === ''`)
 }
 
 func stopScenario(t *testing.T, tb *tab, tg *target) {

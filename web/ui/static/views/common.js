@@ -4,6 +4,18 @@ import { h } from '../dom.js';
 import * as api from '../api.js';
 import { dialog, confirmDialog, notify, field } from '../widgets.js';
 
+// runLabel is the run button's label and tooltip for task t. A disabled
+// task (by hand, or automatically after maxFailures) may still be run by
+// hand: the run does not switch it back on, which the label says.
+export function runLabel(t) {
+  if (t.enabled) return { label: 'Run now', title: '' };
+  const why = t.disabledReason ? ` (${t.disabledReason})` : '';
+  return {
+    label: 'Run once',
+    title: `This task is disabled${why}. A manual run is allowed; the task stays disabled until you switch it on.`,
+  };
+}
+
 // runNow asks for an optional input and triggers app/task; it resolves to
 // the new run, or null.
 export async function runNow(ctx, app, task) {

@@ -5,7 +5,7 @@ import { h, clear, debounce, latest, time, badge, link, fmtDuration, fmtBytes, r
 import * as api from '../api.js';
 import { batcher } from '../events.js';
 import { chart, toggle, notify, field } from '../widgets.js';
-import { runNow, setTaskEnabled } from './common.js';
+import { runNow, runLabel, setTaskEnabled } from './common.js';
 
 export function taskView(main, [app, name], ctx) {
   const full = `${app}/${name}`;
@@ -64,13 +64,14 @@ export function taskView(main, [app, name], ctx) {
       controls.push(h('label', { class: 'switch-label' },
         toggle(t.enabled, `Enabled: ${full}`, (on) => setTaskEnabled(app, name, on).then(load), 'enabled'),
         ' Enabled'));
+      const run = runLabel(t);
       controls.push(h('button', {
-        type: 'button', class: 'primary', dataset: { fk: 'run' },
+        type: 'button', class: 'primary', dataset: { fk: 'run' }, title: run.title,
         onclick: async () => {
-          const run = await runNow(ctx, app, name);
-          if (run) ctx.navigate(runHref(run.id));
+          const r = await runNow(ctx, app, name);
+          if (r) ctx.navigate(runHref(r.id));
         },
-      }, 'Run now'));
+      }, run.label));
     } else {
       controls.push(badge(t.enabled ? 'ok' : 'removed', t.enabled ? 'enabled' : 'disabled'));
     }

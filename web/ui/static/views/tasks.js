@@ -5,7 +5,7 @@ import { h, replace, reconcile, debounce, latest, time, badge, link, taskHref, t
 import * as api from '../api.js';
 import { batcher } from '../events.js';
 import { chart, toggle } from '../widgets.js';
-import { runNow, setTaskEnabled, select, appOptions, fillSelect } from './common.js';
+import { runNow, runLabel, setTaskEnabled, select, appOptions, fillSelect } from './common.js';
 
 export function tasksView(main, _params, ctx) {
   ctx.title('Tasks');
@@ -65,13 +65,14 @@ export function tasksView(main, _params, ctx) {
       : h('span', { class: t.enabled ? '' : 'muted' }, t.enabled ? 'on' : 'off');
     const actions = [];
     if (ctx.can('operator')) {
+      const run = runLabel(t);
       actions.push(h('button', {
-        type: 'button', class: 'small', 'aria-label': `Run ${name} now`, dataset: { fk: `run-${name}` },
+        type: 'button', class: 'small', 'aria-label': `Run ${name} now`, dataset: { fk: `run-${name}` }, title: run.title,
         onclick: async () => {
-          const run = await runNow(ctx, t.app, t.name);
-          if (run) ctx.navigate(`/runs/${run.id}`);
+          const r = await runNow(ctx, t.app, t.name);
+          if (r) ctx.navigate(`/runs/${r.id}`);
         },
-      }, 'Run now'));
+      }, run.label));
     }
     const tr = h('tr', { dataset: { task: name } },
       td('Task', h('div', null, link(taskHref(t.app, t.name), h('span', { class: 'muted' }, `${t.app}/`), t.name)),
