@@ -125,6 +125,9 @@ func serve(ctx context.Context, e *env, log *slog.Logger, home, listen string, m
 	if e.listening != nil {
 		e.listening(ln.Addr())
 	}
+	if err := sdNotify("READY=1"); err != nil {
+		log.Warn("not notified", "err", err)
+	}
 
 	watchCtx, stopWatching := context.WithCancel(ctx)
 	defer stopWatching()
@@ -141,6 +144,9 @@ func serve(ctx context.Context, e *env, log *slog.Logger, home, listen string, m
 	case err = <-served:
 	}
 	log.Info("stopping")
+	if err := sdNotify("STOPPING=1"); err != nil {
+		log.Warn("not notified", "err", err)
+	}
 	stopCtx := context.WithoutCancel(ctx)
 	shutdownCtx, cancel := context.WithTimeout(stopCtx, 5*time.Second)
 	defer cancel()
