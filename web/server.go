@@ -317,6 +317,10 @@ func (s *Server) routes() http.Handler {
 
 			r.Get("/cron/describe", s.h(s.describeCron))
 
+			r.With(admin).Get("/tokens", s.h(s.listTokens))
+			r.With(admin).Post("/tokens", s.h(s.createToken))
+			r.With(admin).Delete("/tokens/{id}", s.h(s.revokeToken))
+
 			r.Get("/events", s.h(s.events))
 		})
 	})

@@ -340,14 +340,27 @@ func (b *remoteBackend) ImportConfig(context.Context, *env, []byte) (int, error)
 	return 0, errLocalOnly("config import")
 }
 
-func (b *remoteBackend) CreateToken(context.Context, string, string, []string) (string, error) {
-	return "", errLocalOnly("token create")
+func (b *remoteBackend) CreateToken(ctx context.Context, name, role string, apps []string) (string, error) {
+	var made struct {
+		Token string `json:"token"`
+	}
+	body := map[string]any{"name": name, "role": role, "apps": apps}
+	if err := b.c.Do(ctx, client.Request{Method: "POST", Path: "/tokens", Body: body, Want: http.StatusCreated}, &made); err != nil {
+		return "", err
+	}
+	return made.Token, nil
 }
 
-func (b *remoteBackend) ListTokens(context.Context) ([]tokenRow, error) {
-	return nil, errLocalOnly("token list")
+func (b *remoteBackend) ListTokens(ctx context.Context) ([]tokenRow, error) {
+	var list struct {
+		Tokens []tokenRow `json:"tokens"`
+	}
+	if err := b.c.Do(ctx, client.Request{Method: "GET", Path: "/tokens", Want: http.StatusOK}, &list); err != nil {
+		return nil, err
+	}
+	return list.Tokens, nil
 }
 
-func (b *remoteBackend) RevokeToken(context.Context, int64) error {
-	return errLocalOnly("token revoke")
+func (b *remoteBackend) RevokeToken(ctx context.Context, id int64) error {
+	return b.c.Do(ctx, client.Request{Method: "DELETE", Path: fmt.Sprintf("/tokens/%d", id), Want: http.StatusOK}, nil)
 }

@@ -151,6 +151,25 @@ func TestRemote(t *testing.T) {
 		t.Errorf("upgrade from a folder: %q", out)
 	}
 
+	// Tokens: made over the API, listed alike, revoked.
+	made := strings.TrimSpace(must("token", "create", "--role", "viewer", "--name", "ci", "--server", server))
+	if !strings.HasPrefix(made, "cbx_") {
+		t.Fatalf("token create: %q", made)
+	}
+	tokens["made"] = made
+	tokenList := same("token", "list", "--json")
+	if !strings.Contains(tokenList, `"name": "ci"`) {
+		t.Errorf("token list:\n%s", tokenList)
+	}
+	same("token", "list")
+	var id string
+	for _, line := range strings.Split(must("token", "list", "--server", server), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[1] == "ci" {
+			id = f[0]
+		}
+	}
+	must("token", "revoke", id, "--server", server)
+
 	// The server's own error messages.
 	for _, tc := range []struct {
 		token string
@@ -162,6 +181,8 @@ func TestRemote(t *testing.T) {
 		{"revoked", []string{"task", "list"}, "a valid token is needed: send Authorization: Bearer <token>, or log in (the token is missing, wrong, expired or revoked: `cronbox login` stores a new one)\n"},
 		{"admin", []string{"runs", "--status", "nope"}, "cronbox: status \"nope\" is not one of running"},
 		{"admin", []string{"config", "export"}, "config export works on a local home only"},
+		{"made", []string{"runs"}, "a valid token is needed"},
+		{"viewer", []string{"token", "list"}, "the token's role may not do this"},
 		{"admin", []string{"app", "list"}, "app list works on a local home only"},
 	} {
 		t.Setenv("CRONBOX_TOKEN", tokens[tc.token])

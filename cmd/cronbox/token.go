@@ -136,7 +136,11 @@ func tokenRows(ctx context.Context, st store.Tokens) ([]tokenRow, error) {
 	}
 	rows := make([]tokenRow, 0, len(toks))
 	for _, t := range toks {
-		rows = append(rows, tokenRow{ID: t.ID, Name: t.Name, Role: t.Role, Apps: t.Apps, CreatedAt: t.CreatedAt.UTC(),
+		apps := t.Apps
+		if apps == nil {
+			apps = []string{} // as the API lists it
+		}
+		rows = append(rows, tokenRow{ID: t.ID, Name: t.Name, Role: t.Role, Apps: apps, CreatedAt: t.CreatedAt.UTC(),
 			LastUsedAt: timeOrNil(t.LastUsedAt), RevokedAt: timeOrNil(t.RevokedAt)})
 	}
 	return rows, nil
