@@ -44,7 +44,7 @@ func runApp(ctx context.Context, e *env, args []string) int {
 	fs := flagSet(e, "app")
 	var f appFlags
 	f.tg = targetFlags(fs)
-	fs.BoolVar(&f.asJSON, "json", false, "list, info, validate, export, install, uninstall: print JSON")
+	fs.BoolVar(&f.asJSON, "json", false, "print JSON")
 	fs.StringVar(&f.description, "description", "", "new: the app's one-line description")
 	fs.StringVar(&f.author, "author", "", "new: the app's author")
 	fs.StringVar(&f.version, "version", lifecycle.DefaultVersion, "new: the app's version")
@@ -112,7 +112,7 @@ func runApp(ctx context.Context, e *env, args []string) int {
 		}
 		switch sub {
 		case "enable", "disable":
-			err = appEnable(ctx, e, b, arg, sub == "enable")
+			err = appEnable(ctx, e, b, f, arg, sub == "enable")
 		case "validate":
 			code, err = appValidate(ctx, e, b, f, arg)
 		case "export":
@@ -263,9 +263,12 @@ func appInfo(e *env, f appFlags, name string) error {
 	return nil
 }
 
-func appEnable(ctx context.Context, e *env, b backend, name string, enabled bool) error {
+func appEnable(ctx context.Context, e *env, b backend, f appFlags, name string, enabled bool) error {
 	if err := b.SetAppEnabled(ctx, name, enabled); err != nil {
 		return err
+	}
+	if f.asJSON {
+		return printJSON(e.stdout, map[string]any{"app": name, "enabled": enabled})
 	}
 	word := "disabled"
 	if enabled {

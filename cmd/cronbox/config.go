@@ -18,6 +18,7 @@ import (
 func runConfig(ctx context.Context, e *env, args []string) int {
 	fs := flagSet(e, "config")
 	tg := targetFlags(fs)
+	asJSON := fs.Bool("json", false, "import: print JSON")
 	pos, _, err := parse(fs, args)
 	if err != nil {
 		return parseError(err)
@@ -58,6 +59,9 @@ func runConfig(ctx context.Context, e *env, args []string) int {
 		n, err := b.ImportConfig(ctx, e, data)
 		if err != nil {
 			return err
+		}
+		if *asJSON {
+			return printJSON(e.stdout, map[string]int{"imported": n})
 		}
 		_, err = fmt.Fprintf(e.stdout, "imported %d overrides\n", n)
 		return err

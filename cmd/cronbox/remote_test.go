@@ -130,7 +130,9 @@ func TestRemote(t *testing.T) {
 	if out := must("app", "disable", "demo", "--server", server); out != "app demo disabled\n" {
 		t.Errorf("app disable: %q", out)
 	}
-	must("app", "enable", "demo", "--server", server)
+	if out := must("app", "enable", "demo", "--server", server, "--json"); out != "{\n  \"app\": \"demo\",\n  \"enabled\": true\n}\n" {
+		t.Errorf("app enable --json: %q", out)
+	}
 
 	out := t.TempDir()
 	exported := must("app", "export", "demo", "--server", server, "--output", out)
@@ -168,7 +170,9 @@ func TestRemote(t *testing.T) {
 			id = f[0]
 		}
 	}
-	must("token", "revoke", id, "--server", server)
+	if out := must("token", "revoke", id, "--server", server, "--json"); !strings.Contains(out, `"revoked": true`) {
+		t.Errorf("token revoke --json: %q", out)
+	}
 
 	// The server's own error messages.
 	for _, tc := range []struct {

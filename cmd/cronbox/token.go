@@ -21,7 +21,7 @@ func runToken(ctx context.Context, e *env, args []string) int {
 	role := fs.String("role", "", "create: the token's `ROLE`: admin, operator or viewer")
 	appsFlag := fs.String("apps", "", "create: the only `APPS` the token may see, comma-separated (default every app)")
 	name := fs.String("name", "", "create: whose token, what for (default \"cli-ROLE\")")
-	asJSON := fs.Bool("json", false, "list: print JSON")
+	asJSON := fs.Bool("json", false, "print JSON")
 	pos, _, err := parse(fs, args)
 	if err != nil {
 		return parseError(err)
@@ -60,6 +60,9 @@ func runToken(ctx context.Context, e *env, args []string) int {
 			if err != nil {
 				return err
 			}
+			if *asJSON {
+				return printJSON(e.stdout, map[string]string{"token": tok})
+			}
 			_, err = fmt.Fprintln(e.stdout, tok)
 			return err
 		})
@@ -88,6 +91,9 @@ func runToken(ctx context.Context, e *env, args []string) int {
 		return withBackend(ctx, e, tg, func(b backend) error {
 			if err := b.RevokeToken(ctx, id); err != nil {
 				return err
+			}
+			if *asJSON {
+				return printJSON(e.stdout, map[string]any{"id": id, "revoked": true})
 			}
 			_, err := fmt.Fprintf(e.stderr, "token %d revoked\n", id)
 			return err
