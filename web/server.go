@@ -317,6 +317,9 @@ func (s *Server) routes() http.Handler {
 
 			r.Get("/cron/describe", s.h(s.describeCron))
 
+			r.With(admin).Get("/config/tasks", s.h(s.exportConfig))
+			r.With(admin).Put("/config/tasks", s.h(s.importConfig))
+
 			r.With(admin).Get("/tokens", s.h(s.listTokens))
 			r.With(admin).Post("/tokens", s.h(s.createToken))
 			r.With(admin).Delete("/tokens/{id}", s.h(s.revokeToken))

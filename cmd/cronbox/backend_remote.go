@@ -332,12 +332,33 @@ func (b *remoteBackend) UninstallApp(ctx context.Context, name string, purge boo
 
 func (b *remoteBackend) Backups() string { return "the server's data/backups" }
 
-func (b *remoteBackend) ExportConfig(context.Context) ([]byte, error) {
-	return nil, errLocalOnly("config export")
+func (b *remoteBackend) ExportConfig(ctx context.Context) ([]byte, error) {
+	var file json.RawMessage
+	if err := b.c.Do(ctx, client.Request{Method: "GET", Path: "/config/tasks", Want: http.StatusOK}, &file); err != nil {
+		return nil, err
+	}
+	// As the server wrote it: the file is its answer.
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, file, "", "  "); err != nil {
+		return nil, err
+	}
+	buf.WriteByte('\n')
+	return buf.Bytes(), nil
 }
 
-func (b *remoteBackend) ImportConfig(context.Context, *env, []byte) (int, error) {
-	return 0, errLocalOnly("config import")
+func (b *remoteBackend) ImportConfig(ctx context.Context, e *env, data []byte) (int, error) {
+	var res struct {
+		Imported int      `json:"imported"`
+		Warnings []string `json:"warnings"`
+	}
+	req := client.Request{Method: "PUT", Path: "/config/tasks", Body: bytes.NewReader(data), ContentType: "application/json", Want: http.StatusOK}
+	if err := b.c.Do(ctx, req, &res); err != nil {
+		return 0, err
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(e.stderr, "cronbox: warning: %s\n", w)
+	}
+	return res.Imported, nil
 }
 
 func (b *remoteBackend) CreateToken(ctx context.Context, name, role string, apps []string) (string, error) {

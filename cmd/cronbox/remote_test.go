@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -153,6 +154,22 @@ func TestRemote(t *testing.T) {
 		t.Errorf("upgrade from a folder: %q", out)
 	}
 
+	// Overrides: imported over the API, exported alike.
+	tasksFile := filepath.Join(t.TempDir(), "tasks.json")
+	mustWrite(t, tasksFile, []byte(`{"version":"1.0","lastModified":"2026-01-05T10:00:00Z","tasks":[{"name":"nightly","appName":"demo","schedule":"0 4 * * *"}]}`))
+	if out := must("config", "import", tasksFile, "--server", server); out != "imported 1 overrides\n" {
+		t.Errorf("config import: %q", out)
+	}
+	stamp := regexp.MustCompile(`"lastModified": "[^"]+"`)
+	localExport := stamp.ReplaceAllString(must("config", "export", "--home", home), "")
+	remoteExport := stamp.ReplaceAllString(must("config", "export", "--server", server), "")
+	if localExport != remoteExport || !strings.Contains(remoteExport, `"schedule": "0 4 * * *"`) {
+		t.Errorf("config export: local\n%s\nremote\n%s", localExport, remoteExport)
+	}
+	if list := must("task", "list", "--server", server); !strings.Contains(list, "demo/nightly  0 4 * * *") {
+		t.Errorf("the import is not applied:\n%s", list)
+	}
+
 	// Tokens: made over the API, listed alike, revoked.
 	made := strings.TrimSpace(must("token", "create", "--role", "viewer", "--name", "ci", "--server", server))
 	if !strings.HasPrefix(made, "cbx_") {
@@ -184,7 +201,6 @@ func TestRemote(t *testing.T) {
 		{"viewer", []string{"task", "trigger", "demo/hello"}, "the token's role may not do this"},
 		{"revoked", []string{"task", "list"}, "a valid token is needed: send Authorization: Bearer <token>, or log in (the token is missing, wrong, expired or revoked: `cronbox login` stores a new one)\n"},
 		{"admin", []string{"runs", "--status", "nope"}, "cronbox: status \"nope\" is not one of running"},
-		{"admin", []string{"config", "export"}, "config export works on a local home only"},
 		{"made", []string{"runs"}, "a valid token is needed"},
 		{"viewer", []string{"token", "list"}, "the token's role may not do this"},
 		{"admin", []string{"app", "list"}, "app list works on a local home only"},
