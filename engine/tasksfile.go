@@ -20,7 +20,7 @@ func (e *Engine) ExportTasksFile(ctx context.Context) ([]byte, error) {
 	}
 	ovs := make([]app.Override, 0, len(stored))
 	for _, o := range stored {
-		ao, err := toAppOverride(o)
+		ao, err := AppOverride(o)
 		if err != nil {
 			return nil, fmt.Errorf("exporting tasks file: %w", err)
 		}
@@ -72,7 +72,7 @@ func (e *Engine) ImportTasksFile(ctx context.Context, data []byte) (int, []error
 		return 0, warnings, fmt.Errorf("importing tasks file: %w: nothing imported:\n%w", ErrInvalidOverride, errors.Join(problems...))
 	}
 	for _, o := range ovs {
-		so, err := toStoreOverride(o)
+		so, err := StoreOverride(o)
 		if err != nil {
 			return 0, warnings, err
 		}
@@ -88,8 +88,8 @@ func (e *Engine) ImportTasksFile(ctx context.Context, data []byte) (int, []error
 	return len(ovs), warnings, nil
 }
 
-// toStoreOverride is o as the store keeps it.
-func toStoreOverride(o app.Override) (store.Override, error) {
+// StoreOverride is o as the store keeps it: AppOverride's inverse.
+func StoreOverride(o app.Override) (store.Override, error) {
 	so := store.Override{App: o.App, Task: o.Task, Enabled: o.Enabled, Environment: o.Environment, Deleted: o.Deleted}
 	if o.Schedule != nil {
 		b, err := json.Marshal(o.Schedule)

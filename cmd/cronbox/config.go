@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -126,7 +125,7 @@ func configImport(ctx context.Context, e *env, home string, data []byte, st stor
 		return 0, fmt.Errorf("config import: nothing imported:\n%w", errors.Join(problems...))
 	}
 	for _, o := range ovs {
-		so, err := storeOverride(o)
+		so, err := engine.StoreOverride(o)
 		if err != nil {
 			return 0, err
 		}
@@ -135,24 +134,4 @@ func configImport(ctx context.Context, e *env, home string, data []byte, st stor
 		}
 	}
 	return len(ovs), nil
-}
-
-// storeOverride is o as the store keeps it.
-func storeOverride(o app.Override) (store.Override, error) {
-	so := store.Override{App: o.App, Task: o.Task, Enabled: o.Enabled, Environment: o.Environment, Deleted: o.Deleted}
-	if o.Schedule != nil {
-		b, err := json.Marshal(o.Schedule)
-		if err != nil {
-			return so, err
-		}
-		so.Schedule = b
-	}
-	if o.Custom != nil {
-		b, err := json.Marshal(o.Custom)
-		if err != nil {
-			return so, err
-		}
-		so.Custom, so.Definition = true, b
-	}
-	return so, nil
 }
