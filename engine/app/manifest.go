@@ -56,6 +56,9 @@ type Manifest struct {
 	Permissions Permissions
 	// Quotas bound the app as a whole.
 	Quotas Quotas
+	// Notify lists the channels told of the app's runs and load errors;
+	// a task's own notify: replaces it. Default none.
+	Notify []Channel
 }
 
 // Permissions are what an app's tasks may use beyond computing.
@@ -105,6 +108,7 @@ type manifestSpec struct {
 	Roles       []string         `json:"roles"`
 	Permissions *permissionsSpec `json:"permissions"`
 	Quotas      *quotasSpec      `json:"quotas"`
+	Notify      []ChannelSpec    `json:"notify"`
 }
 
 type permissionsSpec struct {
@@ -212,6 +216,9 @@ func (c *checker) manifest(spec manifestSpec, folder string) Manifest {
 				}
 			}
 		}
+	}
+	if spec.Notify != nil {
+		m.Notify = c.checkChannels("notify", spec.Notify)
 	}
 	return m
 }

@@ -70,6 +70,9 @@ type TaskSpec struct {
 	Config        json.RawMessage   `json:"config,omitempty"`
 	Tags          []string          `json:"tags,omitempty"`
 	Retention     *RetentionSpec    `json:"retention,omitempty"`
+	// Notify, when given, replaces the app's notify: list for this task;
+	// an empty list silences the app's channels.
+	Notify *[]ChannelSpec `json:"notify,omitempty"`
 }
 
 // TerminationSpec is a task's termination block as written.
@@ -249,6 +252,10 @@ type Task struct {
 	Tags []string
 	// Retention says how much run history is kept.
 	Retention Retention
+	// Notify lists the task's own notification channels when NotifySet;
+	// otherwise its app's (Manifest.Notify) apply.
+	Notify    []Channel
+	NotifySet bool
 	// Custom is true for a task defined by an override rather than in
 	// config/tasks.yaml.
 	Custom bool

@@ -133,6 +133,9 @@ func (x *taskContext) task(c *checker, spec TaskSpec) Task {
 	t.Config = config(c, spec.Config)
 	t.Tags = tags(c, spec.Tags)
 	t.Retention = retention(c, spec.Retention)
+	if spec.Notify != nil {
+		t.Notify, t.NotifySet = c.checkChannels("notify", *spec.Notify), true
+	}
 	t.own = problems{errs: slices.Clip(c.errs), warns: slices.Clip(c.warns)}
 	return t
 }
