@@ -88,3 +88,9 @@ func TestSQLiteTokenSessions(t *testing.T) {
 		return openSQLite(t, store.Options{Now: now})
 	})
 }
+
+func TestSQLiteNotifications(t *testing.T) {
+	storetest.Notifications(t, func(t *testing.T, now func() time.Time) store.Notifications {
+		return openSQLite(t, store.Options{Now: now})
+	})
+}

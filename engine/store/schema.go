@@ -220,6 +220,40 @@ func migrations() []migration {
 		// Whether a run went past its maxRuntime without being stopped
 		// (killOnTimeout false): kept once it ends.
 		`ALTER TABLE TaskExecutions ADD COLUMN Overdue INTEGER NOT NULL DEFAULT 0`,
+	}}, {version: 7, stmts: []string{
+		// The notifications queue: one row a message to one channel, kept
+		// after delivery as the record of its attempts.
+		`CREATE TABLE notifications (
+			id INTEGER PRIMARY KEY AUTOINCREMENT,
+			app TEXT NOT NULL DEFAULT '',
+			task TEXT NOT NULL DEFAULT '',
+			channel TEXT NOT NULL,
+			kind TEXT NOT NULL,
+			event TEXT NOT NULL,
+			run_id INTEGER NOT NULL DEFAULT 0,
+			suppressed INTEGER NOT NULL DEFAULT 0, -- for a summary: the events it stands for
+			payload TEXT NOT NULL,                 -- JSON: what to send and where
+			status TEXT NOT NULL,                  -- pending, sent, failed
+			attempts INTEGER NOT NULL DEFAULT 0,
+			last_error TEXT NOT NULL DEFAULT '',
+			created_at TEXT NOT NULL,
+			next_at TEXT,                          -- when a pending one is tried next
+			done_at TEXT
+		)`,
+		`CREATE INDEX idx_notifications_due ON notifications(next_at) WHERE status = 'pending'`,
+		`CREATE INDEX idx_notifications_app ON notifications(app)`,
+		// One row per task and channel: until when it stays quiet, and how
+		// many events it kept quiet about.
+		`CREATE TABLE notify_windows (
+			app TEXT NOT NULL,
+			task TEXT NOT NULL,
+			channel TEXT NOT NULL,
+			until_at TEXT NOT NULL,
+			window_ms INTEGER NOT NULL,
+			suppressed INTEGER NOT NULL DEFAULT 0,
+			first_at TEXT, -- the first suppressed event
+			PRIMARY KEY (app, task, channel)
+		) WITHOUT ROWID`,
 	}}}
 }
 

@@ -5,7 +5,7 @@
 //
 // The store's contract is a set of small interfaces, one a concern: Runs
 // (with RunReader, its read side), Retention, Metering, Overrides, Outcomes,
-// LoadErrors, KeyValue, Tokens, Sessions and EventLog. Their users depend on the ones
+// LoadErrors, KeyValue, Tokens, Sessions, EventLog and Notifications. Their users depend on the ones
 // they call, not on SQL, so that another store (PostgreSQL, serving
 // several nodes) can provide them one at a time; package storetest holds
 // the behaviour every implementation of each must show. SQLite is the
