@@ -5,6 +5,7 @@ import (
 	"net/mail"
 	"net/url"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -91,6 +92,9 @@ type Channel struct {
 	// messages in between are counted, then summed up. Default 10m.
 	Window time.Duration
 }
+
+// secretRef matches a setting that is wholly a reference to a secret.
+var secretRef = regexp.MustCompile(`^\$\{secret:[A-Za-z0-9_.-]+\}$`)
 
 // Wants reports whether c is told of event.
 func (c Channel) Wants(event string) bool { return slices.Contains(c.On, event) }
@@ -188,6 +192,9 @@ func (c *checker) checkChannel(f string, s ChannelSpec) (Channel, bool) {
 // notifyURL checks a channel's URL: http or https, with a host, and
 // without user information (a secret belongs in secret:).
 func (c *checker) notifyURL(field, s string) string {
+	if secretRef.MatchString(s) {
+		return s // resolved, and checked, when a message is sent
+	}
 	u, err := url.Parse(s)
 	switch {
 	case err != nil:
