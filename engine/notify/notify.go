@@ -22,7 +22,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-		"strconv"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -307,6 +307,9 @@ func (n *Notifier) channels(appName, task string) []scoped {
 
 // handle turns an event into the notifications it calls for.
 func (n *Notifier) handle(ctx context.Context, ev engine.Event) {
+	if ev.Time.IsZero() {
+		ev.Time = n.cfg.Clock.Now()
+	}
 	msg := Message{Time: ev.Time.UTC(), App: ev.App, Task: ev.Task, Node: n.cfg.Server.Node}
 	var events []string // the message's event for a channel: the first of these it wants
 	bypass := false     // state changes, which happen once a streak, skip the quiet window
@@ -344,7 +347,7 @@ func (n *Notifier) handle(ctx context.Context, ev engine.Event) {
 	if ev.Task == "" {
 		msg.URL = n.link("apps")
 	}
-	queued := false
+	touched := false // the queue or a window changed: the loop re-arms
 	for _, sc := range n.channels(ev.App, ev.Task) {
 		event := ""
 		for _, e := range events {
@@ -359,20 +362,21 @@ func (n *Notifier) handle(ctx context.Context, ev engine.Event) {
 		m := msg
 		m.Event = event
 		if !bypass && event != app.NotifyRecovered {
-			open, err := n.cfg.Store.OpenWindow(ctx, store.WindowKey{App: ev.App, Task: ev.Task, Channel: sc.key()}, n.cfg.Clock.Now(), sc.ch.Window)
+			open, err := n.cfg.Store.OpenWindow(ctx, store.WindowKey{App: ev.App, Task: ev.Task, Channel: sc.key()}, ev.Time, sc.ch.Window)
 			if err != nil {
 				n.log.Error("notification window", "app", ev.App, "task", ev.Task, "channel", sc.key(), "err", err)
 				continue
 			}
+			touched = true
 			if !open {
 				continue
 			}
 		}
 		if n.enqueue(ctx, sc, m, ev.RunID) {
-			queued = true
+			touched = true
 		}
 	}
-	if queued {
+	if touched {
 		n.wake()
 	}
 }
@@ -595,6 +599,9 @@ func (n *Notifier) allowed(appName string, u *url.URL) bool {
 	return own.Allows(u)
 }
 
+// errRefused is the error of a connection the guarded dialer refused.
+var errRefused = errors.New("notifications may not reach this server or its loopback addresses (the server's notify.allowLoopback allows it)")
+
 // guardedDialer refuses connections to loopback addresses and to the
 // server's own listen address, unless the operator allows them. It checks
 // the address it connects to, after name resolution, so a name that
@@ -615,7 +622,7 @@ func (n *Notifier) guardedDialer() *net.Dialer {
 			return fmt.Errorf("refusing %s: not an IP address", address)
 		}
 		if refuseIP(ip, port, listenPort) {
-			return fmt.Errorf("refusing %s: notifications may not reach this server or its loopback addresses (the server's notify.allowLoopback allows it)", address)
+			return fmt.Errorf("%w: %s", errRefused, address)
 		}
 		return nil
 	}

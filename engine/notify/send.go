@@ -96,7 +96,7 @@ func (n *Notifier) post(ctx context.Context, u *url.URL, body []byte, header htt
 	req.Header.Set("User-Agent", "Cronbox-Notify/1")
 	resp, err := n.client.Do(req)
 	if err != nil {
-		return false, redact(err, u)
+		return errors.Is(err, errRefused), redact(err, u)
 	}
 	defer resp.Body.Close()
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
