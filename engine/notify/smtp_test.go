@@ -20,8 +20,8 @@ import (
 	"github.com/cronbox/cronbox/engine/store"
 )
 
-// mail is what the test SMTP server received.
-type mail struct {
+// receivedMail is what the test SMTP server received.
+type receivedMail struct {
 	from string
 	to   []string
 	data string
@@ -33,7 +33,7 @@ type mail struct {
 type smtpServer struct {
 	ln    net.Listener
 	tls   *tls.Config // nil: no STARTTLS offered
-	mails chan mail
+	mails chan receivedMail
 	wg    sync.WaitGroup
 }
 
@@ -43,7 +43,7 @@ func newSMTPServer(t *testing.T, withTLS bool) (*smtpServer, *x509.CertPool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &smtpServer{ln: ln, mails: make(chan mail, 10)}
+	s := &smtpServer{ln: ln, mails: make(chan receivedMail, 10)}
 	var pool *x509.CertPool
 	if withTLS {
 		var cert tls.Certificate
@@ -74,7 +74,7 @@ func (s *smtpServer) serve(c net.Conn) {
 	c.SetDeadline(time.Now().Add(waitDeadline))
 	tp := textproto.NewConn(c)
 	tp.PrintfLine("220 test ESMTP")
-	var m mail
+	var m receivedMail
 	for {
 		line, err := tp.ReadLine()
 		if err != nil {
@@ -99,7 +99,7 @@ func (s *smtpServer) serve(c net.Conn) {
 				return
 			}
 			tp = textproto.NewConn(tc)
-			m = mail{tls: true}
+			m = receivedMail{tls: true}
 		case "MAIL":
 			m.from = strings.Trim(strings.TrimPrefix(arg, "FROM:"), "<>")
 			tp.PrintfLine("250 ok")
@@ -161,7 +161,7 @@ func TestEmailOverSTARTTLS(t *testing.T) {
 	h.withApp("demo", []app.Channel{{Name: "mail", Kind: app.ChannelEmail, To: []string{"ops@example.com", "dev@example.com"},
 		On: []string{"failed"}, Window: time.Minute}}, "nightly")
 	h.finish("demo", "nightly", store.StatusFailed, "exit code 3\n.\nafter a lone dot", 2*time.Second)
-	var m mail
+	var m receivedMail
 	select {
 	case m = <-srv.mails:
 	case <-time.After(waitDeadline):
