@@ -169,8 +169,11 @@ func (c *checker) checkChannel(f string, s ChannelSpec) (Channel, bool) {
 		}
 		ch.Name = ch.Kind + ":" + target
 	}
-	if s.On == nil {
+	switch {
+	case s.On == nil:
 		ch.On = slices.Clone(DefaultNotifyOn)
+	case len(s.On) == 0:
+		c.errorf(f+".on", "is empty; list the events to be told of, or leave it out for the default (%s)", strings.Join(DefaultNotifyOn, ", "))
 	}
 	for j, ev := range s.On {
 		if !slices.Contains(NotifyEvents, ev) {
