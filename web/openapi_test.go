@@ -94,6 +94,8 @@ func TestOpenAPIDescribesResponses(t *testing.T) {
 	spin := f.trigger("hello", "spin", "")
 	f.waitRunning(spin)
 	t.Cleanup(func() { f.eng.Cancel(t.Context(), spin); f.idle() })
+	f.enqueueNotification("hello", echo)
+	f.enqueueNotification("hello", 0)
 	for _, c := range []struct {
 		path, schema string
 	}{
@@ -123,6 +125,7 @@ func TestOpenAPIDescribesResponses(t *testing.T) {
 		{"/api/v1/apps", "apps", "App"},
 		{"/api/v1/instances", "instances", "Instance"},
 		{"/api/v1/modules", "modules", "Module"},
+		{"/api/v1/notifications", "notifications", "Notification"},
 	} {
 		t.Run(c.path, func(t *testing.T) {
 			resp := f.send(req{method: "GET", path: c.path, token: "admin"})

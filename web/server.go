@@ -73,11 +73,14 @@ type Store struct {
 	Events store.EventLog
 	// Usage is what runs consumed, which the API and the metrics show.
 	Usage store.Metering
+	// Notifications is the queue of notifications the API lists. Default
+	// nil: GET /notifications answers 501.
+	Notifications store.Notifications
 }
 
 // SQLiteStore is the Store of one SQLite database: every field is st.
 func SQLiteStore(st *store.SQLite) Store {
-	return Store{Runs: st, Tokens: st, Sessions: st, LoadErrors: st, Events: st, Usage: st}
+	return Store{Runs: st, Tokens: st, Sessions: st, LoadErrors: st, Events: st, Usage: st, Notifications: st}
 }
 
 // Config configures a Server. Engine, Store and Runtime are required.
@@ -302,6 +305,7 @@ func (s *Server) routes() http.Handler {
 			r.Get("/runs", s.h(s.listRuns))
 			r.Get("/runs/{id}", s.h(s.getRun))
 			r.Get("/runs/{id}/logs", s.h(s.runLogs))
+			r.Get("/notifications", s.h(s.listNotifications))
 			r.With(operator).Post("/runs/{id}/cancel", s.h(s.cancelRun))
 
 			r.Get("/instances", s.h(s.listInstances))
