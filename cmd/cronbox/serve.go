@@ -7,12 +7,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/cronbox/cronbox/engine"
 	"github.com/cronbox/cronbox/engine/lifecycle"
+	"github.com/cronbox/cronbox/engine/notify"
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/internal/build"
 	"github.com/cronbox/cronbox/internal/homedir"
@@ -30,6 +32,8 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	maxConns := fs.Int("max-conns", 0, "the most HTTP connections held at once; more wait (default: half the open-file limit, at most 16384)")
 	readTimeout := fs.Duration("read-timeout", defaultReadTimeout, "the longest a client may take to send a request, body included")
 	idleTimeout := fs.Duration("idle-timeout", defaultIdleTimeout, "how long an idle kept-alive connection stays open")
+	configFile := fs.String("config", "", "the server's configuration `FILE` (YAML; its notify: section configures notifications)")
+	publicURL := fs.String("public-url", "", "the `URL` people reach the UI at, for links in notifications (default: notify.publicURL of --config, else http://ADDR of --listen)")
 	pos, _, err := parse(fs, args)
 	if err != nil {
 		return parseError(err)
@@ -62,7 +66,22 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "cronbox serve: --log-format %q: want text or json\n", *logFormat)
 		return exitUsage
 	}
-	if err := serve(ctx, e, log, *home, *listen, *metricsOpen, lim); err != nil {
+	notifyCfg := notify.Server{}
+	if *configFile != "" {
+		if notifyCfg, err = notify.LoadServer(*configFile); err != nil {
+			fmt.Fprintln(e.stderr, "cronbox serve: --config:", err)
+			return exitUsage
+		}
+	}
+	if *publicURL != "" {
+		u, err := url.Parse(*publicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			fmt.Fprintf(e.stderr, "cronbox serve: --public-url %q: want an http or https URL\n", *publicURL)
+			return exitUsage
+		}
+		notifyCfg.PublicURL = strings.TrimSuffix(*publicURL, "/")
+	}
+	if err := serve(ctx, e, log, *home, *listen, *metricsOpen, lim, notifyCfg); err != nil {
 		log.Error("serve", "err", err)
 		return 1
 	}
@@ -70,7 +89,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 }
 
 // serve runs the engine and the HTTP server until ctx is done.
-func serve(ctx context.Context, e *env, log *slog.Logger, home, listen string, metricsOpen bool, lim httpLimits) error {
+func serve(ctx context.Context, e *env, log *slog.Logger, home, listen string, metricsOpen bool, lim httpLimits, notifyCfg notify.Server) error {
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return err
@@ -111,6 +130,19 @@ func serve(ctx context.Context, e *env, log *slog.Logger, home, listen string, m
 		return err
 	}
 	defer ws.Close()
+	// The notifier subscribes before the engine starts, so that it sees
+	// every run's end, and stops after the engine, so that it sees the
+	// runs the stop interrupts.
+	notifyCfg.Listen = ln.Addr().String()
+	if notifyCfg.PublicURL == "" {
+		notifyCfg.PublicURL = "http://" + ln.Addr().String()
+	}
+	notifier, err := notify.New(notify.Config{Source: eng, Runs: st, Store: st, Server: notifyCfg, Logger: log})
+	if err != nil {
+		return err
+	}
+	notifier.Start()
+	defer notifier.Stop()
 	if err := eng.Start(ctx); err != nil {
 		return err
 	}

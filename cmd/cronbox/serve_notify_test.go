@@ -1,0 +1,73 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cronbox/cronbox/engine/notify"
+)
+
+// TestServeNotifies: serve --config sends the engine's run ends to an
+// app's webhook, signed, with links under --public-url.
+func TestServeNotifies(t *testing.T) {
+	t.Parallel()
+	type hit struct {
+		sig  string
+		body []byte
+	}
+	hits := make(chan hit, 100)
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		hits <- hit{r.Header.Get(notify.SignatureHeader), b}
+	}))
+	defer rcv.Close()
+	home := testHome(t)
+	mustWrite(t, filepath.Join(home, "apps", "demo", "app.yaml"), []byte(`name: demo
+notify:
+  - webhook: `+rcv.URL+`/hook
+    secret: k3y
+    on: [succeeded]
+`))
+	cfg := filepath.Join(home, "cronbox.yaml")
+	mustWrite(t, cfg, []byte("notify:\n  allowLoopback: true\n  allow: [\""+strings.TrimPrefix(rcv.URL, "http://")+"\"]\n"))
+	_, stop, _ := startServe(t, home, "--config", cfg, "--public-url", "https://cb.example.com/")
+	var h hit
+	select {
+	case h = <-hits:
+	case <-time.After(30 * time.Second):
+		_, logs := stop()
+		t.Fatalf("no notification arrived; serve's log:\n%s", logs)
+	}
+	if err := notify.Verify("k3y", h.sig, h.body, time.Now(), time.Minute); err != nil {
+		t.Errorf("Verify: %v", err)
+	}
+	var m notify.Message
+	if err := json.Unmarshal(h.body, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Event != "succeeded" || m.App != "demo" || m.Task != "hello" || m.Run == nil ||
+		!strings.HasPrefix(m.Run.URL, "https://cb.example.com/runs/") {
+		t.Errorf("message %s", h.body)
+	}
+	if code, stderr := stop(); code != 0 {
+		t.Fatalf("serve exited with %d: %s", code, stderr)
+	}
+}
+
+func TestServeConfigErrors(t *testing.T) {
+	t.Parallel()
+	cfg := filepath.Join(t.TempDir(), "cronbox.yaml")
+	mustWrite(t, cfg, []byte("notify:\n  channels:\n    - slack: nope\n"))
+	if code, _, stderr := cli(t, "serve", "--config", cfg); code != exitUsage || !strings.Contains(stderr, "cronbox.yaml:3:") {
+		t.Errorf("--config with a bad channel: exit %d, %s", code, stderr)
+	}
+	if code, _, stderr := cli(t, "serve", "--public-url", "ftp://x"); code != exitUsage || !strings.Contains(stderr, "--public-url") {
+		t.Errorf("--public-url ftp://x: exit %d, %s", code, stderr)
+	}
+}
