@@ -84,4 +84,3 @@ func TestListNotifications(t *testing.T) {
 		t.Errorf("the list shows a channel's URL: %s", resp.body)
 	}
 }
-
