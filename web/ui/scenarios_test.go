@@ -40,6 +40,46 @@ var scenarios = []scenario{
 	{"AppScopedToken", scopedScenario},
 	{"NarrowWindow", narrowScenario},
 	{"AppLifecycle", appLifecycleScenario},
+	{"Notifications", notificationsScenario},
+}
+
+// notificationsScenario: the Notifications page lists each message with
+// its delivery, hostile error text as text; a token scoped to demo sees
+// nothing of other's.
+func notificationsScenario(t *testing.T, tb *tab, tg *target) {
+	tb.signIn(tg.Tokens["viewer"])
+	tb.click(`nav a[data-section="notifications"]`)
+	tb.until("the page shows", `location.pathname === '/notifications' && document.querySelectorAll('tr[data-notification]').length === 3`)
+	if got := eval[string](tb, `document.querySelector('nav a[aria-current="page"]').dataset.section`); got != "notifications" {
+		t.Errorf("current nav section %q", got)
+	}
+	rows := eval[[]string](tb, `[...document.querySelectorAll('tr[data-notification]')].map(r => r.querySelector('td[data-label="About"]').textContent + ' ' + r.querySelector('td[data-label="Delivery"]').textContent.trim())`)
+	want := []string{"demo/quick failed", "other/ping pending next", "demo/work sent"}
+	if len(rows) != 3 || !strings.HasPrefix(rows[0], want[0]) || !strings.HasPrefix(rows[1], want[1]) || !strings.HasPrefix(rows[2], want[2]) {
+		t.Errorf("rows %q, want prefixes %q", rows, want)
+	}
+	if got := textOf(tb, `tr[data-notification] td[data-label="Last error"]`); got != "smtp: <b>refused</b>" {
+		t.Errorf("last error %q", got)
+	}
+	if countOf(tb, `td[data-label="Last error"] b`) != 0 {
+		t.Error("error text became markup")
+	}
+	// What a screen reader needs: one h1, a captioned table whose cells
+	// name their column, a link to the task of each row.
+	if !eval[bool](tb, `document.querySelectorAll('main h1').length === 1 && !!document.querySelector('main table caption') &&
+		[...document.querySelectorAll('tr[data-notification] td')].every(td => td.dataset.label) &&
+		[...document.querySelectorAll('tr[data-notification] td[data-label="About"] a')].length === 3`) {
+		t.Error("the page lacks its heading, caption, cell labels or task links")
+	}
+
+	tb.click(`.who button`)
+	tb.visible("#token")
+	tb.signIn(tg.Tokens["scoped"])
+	tb.open("/notifications")
+	tb.until("the scoped list shows", `document.querySelectorAll('tr[data-notification]').length === 2`)
+	if eval[bool](tb, `document.querySelector('main').textContent.includes('other')`) {
+		t.Error("a token scoped to demo sees a notification of other")
+	}
 }
 
 func signInScenario(t *testing.T, tb *tab, tg *target) {

@@ -121,6 +121,24 @@ func startServer(t *testing.T) *target {
 		eng.Stop(ctx)
 		srv.Close()
 	})
+	// Notifications as the notifier would have queued them: one sent, one
+	// still being retried, one given up; one of them of the app other.
+	for _, n := range []struct {
+		app, task, event string
+		attempt         *store.NotificationAttempt
+	}{
+		{"demo", "work", "failed", &store.NotificationAttempt{}},
+		{"other", "ping", "timed_out", &store.NotificationAttempt{Err: "hooks.other.example answered 503", Next: time.Now().Add(time.Hour)}},
+		{"demo", "quick", "load_error", &store.NotificationAttempt{Err: "smtp: <b>refused</b>"}},
+	} {
+		id, err := st.EnqueueNotification(ctx, store.Notification{App: n.app, Task: n.task, Channel: "app:hook", Kind: "webhook", Event: n.event, Payload: []byte("{}")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.RecordAttempt(ctx, id, *n.attempt); err != nil {
+			t.Fatal(err)
+		}
+	}
 	tg := &target{URL: hs.URL, Tokens: map[string]string{}, Client: bearerClient(hs.URL), Hold: g.hold}
 	for _, tok := range []struct {
 		name, role string

@@ -11,6 +11,7 @@ import { runsView } from './views/runs.js';
 import { runView } from './views/run.js';
 import { instancesView } from './views/instances.js';
 import { appsView } from './views/apps.js';
+import { notificationsView } from './views/notifications.js';
 
 const ROLES = { viewer: 0, operator: 1, admin: 2 };
 
@@ -21,6 +22,7 @@ const routes = [
   [/^\/runs\/(\d+)\/?$/, runView, 'runs'],
   [/^\/instances\/?$/, instancesView, 'instances'],
   [/^\/apps\/?$/, appsView, 'apps'],
+  [/^\/notifications\/?$/, notificationsView, 'notifications'],
 ];
 
 const root = document.getElementById('app');
@@ -94,7 +96,7 @@ function startSession(s) {
   teardown();
   session = s;
   api.setCSRF(s.csrf || sessionStorage.getItem('cronbox.csrf') || '');
-  const navLinks = [['/tasks', 'Tasks', 'tasks'], ['/runs', 'Runs', 'runs'], ['/instances', 'Instances', 'instances'], ['/apps', 'Apps', 'apps']]
+  const navLinks = [['/tasks', 'Tasks', 'tasks'], ['/runs', 'Runs', 'runs'], ['/instances', 'Instances', 'instances'], ['/apps', 'Apps', 'apps'], ['/notifications', 'Notifications', 'notifications']]
     .map(([href, label, key]) => h('a', { href, dataset: { nav: '', section: key } }, label));
   const liveState = h('span', { class: 'live-state', role: 'status', title: 'Live updates' }, 'connecting');
   const counts = h('div', { class: 'counts', 'aria-label': 'Summary', role: 'group' });
