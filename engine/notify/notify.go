@@ -311,6 +311,15 @@ func (n *Notifier) handle(ctx context.Context, ev engine.Event) {
 		ev.Time = n.cfg.Clock.Now()
 	}
 	msg := Message{Time: ev.Time.UTC(), App: ev.App, Task: ev.Task, Node: n.cfg.Server.Node}
+	switch ev.Type {
+	case engine.EventRunFinished, engine.EventTaskChanged, engine.EventAppReloaded:
+	default:
+		return
+	}
+	chans := n.channels(ev.App, ev.Task)
+	if len(chans) == 0 {
+		return // nobody to tell: no reads, no writes
+	}
 	var events []string // the message's event for a channel: the first of these it wants
 	bypass := false     // state changes, which happen once a streak, skip the quiet window
 	switch ev.Type {
@@ -340,15 +349,13 @@ func (n *Notifier) handle(ctx context.Context, ev engine.Event) {
 			return
 		}
 		events, msg.Error = []string{app.NotifyLoadError}, ev.Message
-	default:
-		return
 	}
 	msg.URL = n.link("tasks", ev.App, ev.Task)
 	if ev.Task == "" {
 		msg.URL = n.link("apps")
 	}
 	touched := false // the queue or a window changed: the loop re-arms
-	for _, sc := range n.channels(ev.App, ev.Task) {
+	for _, sc := range chans {
 		event := ""
 		for _, e := range events {
 			if sc.ch.Wants(e) {
