@@ -125,7 +125,7 @@ func startServer(t *testing.T) *target {
 	// still being retried, one given up; one of them of the app other.
 	for _, n := range []struct {
 		app, task, event string
-		attempt         *store.NotificationAttempt
+		attempt          *store.NotificationAttempt
 	}{
 		{"demo", "work", "failed", &store.NotificationAttempt{}},
 		{"other", "ping", "timed_out", &store.NotificationAttempt{Err: "hooks.other.example answered 503", Next: time.Now().Add(time.Hour)}},
