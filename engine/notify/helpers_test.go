@@ -2,6 +2,7 @@ package notify
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -191,7 +192,11 @@ func (h *harness) waitFor(what string, cond func([]store.Notification) bool) []s
 		select {
 		case <-h.armed:
 		case <-deadline:
-			h.t.Fatalf("waiting for %s: notifications %+v", what, h.list())
+			var b strings.Builder
+			for _, n := range h.list() {
+				fmt.Fprintf(&b, "\n\t#%d %s/%s %s %s: %s after %d attempts: %q", n.ID, n.App, n.Task, n.Channel, n.Event, n.Status, n.Attempts, n.LastError)
+			}
+			h.t.Fatalf("waiting for %s: notifications:%s", what, b.String())
 		}
 	}
 }

@@ -79,6 +79,9 @@ type Config struct {
 	Backoff, MaxBackoff time.Duration
 	// Timeout bounds one attempt. Default 10s.
 	Timeout time.Duration
+	// Keep is how long sent and given-up notifications stay listed.
+	// Default 14 days.
+	Keep time.Duration
 	// Logger receives delivery failures. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -118,11 +121,14 @@ type Notifier struct {
 	client *http.Client
 	allow  hostapi.HTTP
 
-	poke   chan struct{}
-	mu     sync.Mutex
-	timer  engine.Timer
-	cancel context.CancelFunc
-	done   sync.WaitGroup
+	poke       chan struct{}
+	mu         sync.Mutex
+	timer      engine.Timer
+	stopEvents chan struct{}
+	cancel     context.CancelFunc
+	eventsDone sync.WaitGroup
+	done       sync.WaitGroup
+	pruned     time.Time // when the queue was last pruned
 
 	// armed, if set (by tests), is called each time the delivery loop
 	// goes idle, with when it wakes next (zero: only on an event).
@@ -144,6 +150,7 @@ func New(cfg Config) (*Notifier, error) {
 	cfg.Backoff = cmp.Or(cfg.Backoff, 30*time.Second)
 	cfg.MaxBackoff = cmp.Or(cfg.MaxBackoff, time.Hour)
 	cfg.Timeout = cmp.Or(cfg.Timeout, 10*time.Second)
+	cfg.Keep = cmp.Or(cfg.Keep, 14*24*time.Hour)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -174,22 +181,37 @@ func (n *Notifier) Start() {
 	events, unsubscribe := n.cfg.Source.Subscribe()
 	ctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
-	n.done.Add(2)
+	n.stopEvents = make(chan struct{})
+	n.eventsDone.Add(1)
 	go func() {
-		defer n.done.Done()
+		defer n.eventsDone.Done()
 		defer unsubscribe()
+		// Events are handled with a context of their own: on Stop, those
+		// already received are still queued (the runs a stop interrupts).
+		hctx := context.WithoutCancel(ctx)
 		for {
 			select {
-			case <-ctx.Done():
-				return
+			case <-n.stopEvents:
+				for {
+					select {
+					case ev, ok := <-events:
+						if !ok {
+							return
+						}
+						n.handle(hctx, ev)
+					default:
+						return
+					}
+				}
 			case ev, ok := <-events:
 				if !ok {
 					return
 				}
-				n.handle(ctx, ev)
+				n.handle(hctx, ev)
 			}
 		}
 	}()
+	n.done.Add(1)
 	go func() {
 		defer n.done.Done()
 		n.deliverLoop(ctx)
@@ -198,11 +220,20 @@ func (n *Notifier) Start() {
 }
 
 // Stop stops the Notifier's goroutines and its timer and waits for them.
-// What is still queued is delivered after the next Start.
+// The events it has received are queued first; what is queued is
+// delivered after the next Start. Stop it after the engine, so that the
+// events of the engine's stop are among them.
 func (n *Notifier) Stop() {
-	if n.cancel != nil {
-		n.cancel()
+	if n.cancel == nil {
+		return
 	}
+	select {
+	case <-n.stopEvents:
+	default:
+		close(n.stopEvents)
+	}
+	n.eventsDone.Wait()
+	n.cancel()
 	n.done.Wait()
 	n.mu.Lock()
 	if n.timer != nil {
@@ -452,6 +483,7 @@ func (n *Notifier) deliverLoop(ctx context.Context) {
 		case <-n.poke:
 		}
 		n.summarize(ctx)
+		n.prune(ctx)
 		for ctx.Err() == nil {
 			due, err := n.cfg.Store.DueNotifications(ctx, n.cfg.Clock.Now(), 50)
 			if err != nil {
@@ -491,6 +523,18 @@ func (n *Notifier) arm(ctx context.Context) {
 	n.mu.Unlock()
 	if n.armed != nil {
 		n.armed(next)
+	}
+}
+
+// prune deletes old notifications, at most once an hour.
+func (n *Notifier) prune(ctx context.Context) {
+	now := n.cfg.Clock.Now()
+	if now.Sub(n.pruned) < time.Hour {
+		return
+	}
+	n.pruned = now
+	if _, err := n.cfg.Store.PruneNotifications(ctx, now.Add(-n.cfg.Keep)); err != nil && ctx.Err() == nil {
+		n.log.Error("pruning notifications", "err", err)
 	}
 }
 

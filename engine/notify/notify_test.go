@@ -3,6 +3,7 @@ package notify
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -315,5 +316,39 @@ func TestEvents(t *testing.T) {
 	case x := <-rcv.got:
 		t.Fatalf("unexpected message %s", x.body)
 	default:
+	}
+}
+
+// TestStopQueuesReceivedEvents: the events the Notifier has received
+// when it stops are queued, to be sent after the next start.
+func TestStopQueuesReceivedEvents(t *testing.T) {
+	h := newHarness(t, Config{Server: Server{AllowLoopback: true}})
+	h.withApp("demo", []app.Channel{webhook("http://192.0.2.1/hook", "k")}, "t")
+	for i := range 20 {
+		h.withApp("demo", []app.Channel{webhook("http://192.0.2.1/hook", "k")}, fmt.Sprint("t", i))
+	}
+	for i := range 20 {
+		h.finish("demo", fmt.Sprint("t", i), store.StatusInterrupted, "stopped", time.Second)
+	}
+	h.n.Stop()
+	if ns := h.list(); len(ns) != 20 {
+		t.Fatalf("%d notifications queued after Stop, want 20", len(ns))
+	}
+}
+
+// TestPrune: delivered notifications are deleted after Config.Keep.
+func TestPrune(t *testing.T) {
+	rcv := newReceiver(t, nil)
+	h := newHarness(t, Config{Keep: 24 * time.Hour, Server: Server{AllowLoopback: true, Allow: []string{hostPort(rcv.URL)}}})
+	h.withApp("demo", []app.Channel{webhook(rcv.URL, "k")}, "t")
+	h.finish("demo", "t", store.StatusFailed, "x", time.Second)
+	rcv.next(t)
+	h.waitFor("sent", func(ns []store.Notification) bool { return len(ns) == 1 && ns[0].Status == store.NotificationSent })
+	h.clk.Advance(25 * time.Hour)
+	h.finish("demo", "t", store.StatusFailed, "y", time.Second)
+	rcv.next(t)
+	ns := h.waitFor("the old one pruned", func(ns []store.Notification) bool { return len(ns) == 1 && ns[0].Status == store.NotificationSent })
+	if ns[0].ID != 2 {
+		t.Errorf("left %+v, want the second", ns[0])
 	}
 }

@@ -101,6 +101,10 @@ type Notifications interface {
 	// events, and opens a new window of the same length for each (for the
 	// summary that reports them), its count reset.
 	TakeSuppressed(ctx context.Context, now time.Time) ([]Suppressed, error)
+	// PruneNotifications deletes the notifications sent or given up
+	// before before, and the windows that ended before it without
+	// suppressed events; it returns how many notifications it deleted.
+	PruneNotifications(ctx context.Context, before time.Time) (int, error)
 	// NextWake returns the earliest time a pending notification is due or
 	// a window with suppressed events ends; zero if there is none.
 	NextWake(ctx context.Context) (time.Time, error)
@@ -324,4 +328,25 @@ func (s *SQLite) NextWake(ctx context.Context) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("reading next notification time: %w", err)
 	}
 	return parseTime(next)
+}
+
+// PruneNotifications implements Notifications.
+func (s *SQLite) PruneNotifications(ctx context.Context, before time.Time) (int, error) {
+	var n int64
+	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		b := formatTime(before)
+		res, err := tx.ExecContext(ctx, `DELETE FROM notifications WHERE status != 'pending' AND done_at < ?`, b)
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM notify_windows WHERE suppressed = 0 AND until_at < ?`, b)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("pruning notifications: %w", err)
+	}
+	return int(n), nil
 }

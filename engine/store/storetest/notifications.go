@@ -15,6 +15,7 @@ func Notifications(t *testing.T, open func(t *testing.T, now func() time.Time) s
 	t.Run("Queue", func(t *testing.T) { notificationsQueue(t, open) })
 	t.Run("List", func(t *testing.T) { notificationsList(t, open) })
 	t.Run("Windows", func(t *testing.T) { notificationsWindows(t, open) })
+	t.Run("Prune", func(t *testing.T) { notificationsPrune(t, open) })
 }
 
 func notification(app, task, channel string) store.Notification {
@@ -218,5 +219,55 @@ func notificationsWindows(t *testing.T, open func(t *testing.T, now func() time.
 	step(k, 3*w+time.Second, true)
 	if _, err := s.OpenWindow(ctx, store.WindowKey{App: "a"}, epoch, w); !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("OpenWindow without a channel = %v, want ErrInvalid", err)
+	}
+}
+
+func notificationsPrune(t *testing.T, open func(t *testing.T, now func() time.Time) store.Notifications) {
+	t.Parallel()
+	s := open(t, fixed(epoch))
+	ctx := t.Context()
+	var ids []int64
+	for range 3 {
+		id, err := s.EnqueueNotification(ctx, notification("a", "t", "c"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	// ids[0] sent long ago, ids[1] sent recently, ids[2] still pending.
+	if err := s.RecordAttempt(ctx, ids[0], store.NotificationAttempt{Time: epoch.Add(-48 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordAttempt(ctx, ids[1], store.NotificationAttempt{Time: epoch, Err: "gone", Next: time.Time{}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.OpenWindow(ctx, store.WindowKey{App: "a", Task: "old", Channel: "c"}, epoch.Add(-48*time.Hour), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.OpenWindow(ctx, store.WindowKey{App: "a", Task: "busy", Channel: "c"}, epoch.Add(-48*time.Hour), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.OpenWindow(ctx, store.WindowKey{App: "a", Task: "busy", Channel: "c"}, epoch.Add(-48*time.Hour+time.Second), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.PruneNotifications(ctx, epoch.Add(-24*time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("PruneNotifications = %d, %v; want 1", n, err)
+	}
+	ns, err := s.ListNotifications(ctx, store.NotificationFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ns) != 2 || ns[0].ID != ids[2] || ns[1].ID != ids[1] {
+		t.Errorf("after pruning: %+v", ns)
+	}
+	// The old quiet window is gone (a new event opens one at once); the
+	// one holding a count stays for its summary.
+	if open, err := s.OpenWindow(ctx, store.WindowKey{App: "a", Task: "old", Channel: "c"}, epoch, time.Hour); err != nil || !open {
+		t.Errorf("OpenWindow after pruning = %v, %v", open, err)
+	}
+	sup, err := s.TakeSuppressed(ctx, epoch)
+	if err != nil || len(sup) != 1 || sup[0].Task != "busy" || sup[0].Count != 1 {
+		t.Errorf("TakeSuppressed after pruning = %+v, %v", sup, err)
 	}
 }
