@@ -13,9 +13,9 @@ import (
 	"github.com/cronbox/cronbox/engine/notify"
 )
 
-// TestServeNotifies: serve --config sends the engine's run ends to an
+// TestServeSendsNotifications: serve --config sends the engine's run ends to an
 // app's webhook, signed, with links under --public-url.
-func TestServeNotifies(t *testing.T) {
+func TestServeSendsNotifications(t *testing.T) {
 	t.Parallel()
 	type hit struct {
 		sig  string
