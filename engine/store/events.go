@@ -42,11 +42,8 @@ const pruneEventsEvery = 64
 
 // AppendEvent implements EventLog. Old events are pruned as new ones arrive.
 func (s *SQLite) AppendEvent(ctx context.Context, e Event) (int64, error) {
-	switch {
-	case e.Type == "":
-		return 0, fmt.Errorf("appending event: %w: no type", ErrInvalid)
-	case len(e.Payload) > 0 && !json.Valid(e.Payload):
-		return 0, fmt.Errorf("appending event %s: %w: payload is not JSON", e.Type, ErrInvalid)
+	if err := CheckEvent(&e); err != nil {
+		return 0, err
 	}
 	var id int64
 	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {

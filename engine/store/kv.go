@@ -9,7 +9,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/cronbox/cronbox/hostapi"
-	"github.com/cronbox/cronbox/internal/bytesize"
 )
 
 // KV implements KeyValue. The namespace's keys are ordered by their bytes.
@@ -106,8 +105,7 @@ func (kv *appKV) Set(ctx context.Context, key string, value []byte) error {
 				return err
 			}
 			if n := int64(len(key) + len(value)); n > old && used-old+n > kv.quota {
-				return fmt.Errorf("%w: the app's key-value store would hold %s, more than its quota of %s (quotas.kv in app.yaml)",
-					hostapi.ErrQuota, bytesize.Format(used-old+n), bytesize.Format(kv.quota))
+				return QuotaError(used-old+n, kv.quota)
 			}
 		}
 		_, err := tx.StmtContext(ctx, kv.s.ws.kvSet).ExecContext(ctx, kv.app, key, value)
@@ -144,10 +142,7 @@ func (kv *appKV) List(ctx context.Context, prefix, after string, limit int) ([]s
 	}
 	// Keys from the least key that starts with prefix and follows after,
 	// up to (without) the least string past every key with the prefix.
-	from := prefix
-	if after >= from {
-		from = after + "\x00"
-	}
+	from := KVListFrom(prefix, after)
 	var (
 		rows *sql.Rows
 		err  error

@@ -98,11 +98,9 @@ func scanOverride(sc scanner) (Override, error) {
 	if err != nil {
 		return Override{}, err
 	}
-	var c configuration
-	if err := json.Unmarshal([]byte(config), &c); err != nil {
-		return Override{}, fmt.Errorf("override of %s/%s: reading configuration: %w", o.App, o.Task, err)
+	if err := o.DecodeConfiguration([]byte(config)); err != nil {
+		return Override{}, err
 	}
-	o.setConfiguration(c)
 	if o.CreatedAt, err = parseTime(created); err == nil {
 		if o.UpdatedAt, err = parseTime(updated); err == nil {
 			o.Failures.DisabledAt, err = parseTime(disabledAt)
@@ -146,9 +144,9 @@ func checkOverride(doing string, o *Override) error {
 
 // putOverride writes o's configuration, creating the row if needed.
 func (s *SQLite) putOverride(ctx context.Context, tx *sql.Tx, o *Override) error {
-	config, err := json.Marshal(o.configuration())
+	config, err := o.EncodeConfiguration()
 	if err != nil {
-		return fmt.Errorf("encoding configuration: %w", err)
+		return err
 	}
 	now := formatTime(s.opts.Now())
 	_, err = tx.ExecContext(ctx, `INSERT INTO TaskConfigurations
@@ -162,7 +160,7 @@ func (s *SQLite) putOverride(ctx context.Context, tx *sql.Tx, o *Override) error
 // PutOverride implements Overrides.
 func (s *SQLite) PutOverride(ctx context.Context, o Override) error {
 	doing := fmt.Sprintf("putting override of %s/%s", o.App, o.Task)
-	if err := checkOverride(doing, &o); err != nil {
+	if err := CheckOverride(&o); err != nil {
 		return err
 	}
 	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
@@ -194,11 +192,8 @@ const clearFailuresSQL = `UPDATE TaskConfigurations SET ConsecutiveFailures = 0 
 // no failures to clear.
 func (s *SQLite) RecordOutcome(ctx context.Context, app, task string, o Outcome) (FailureState, error) {
 	doing := fmt.Sprintf("recording outcome of %s/%s", app, task)
-	switch {
-	case app == "" || task == "":
-		return FailureState{}, fmt.Errorf("%s: %w: no app or task", doing, ErrInvalid)
-	case o.MaxFailures < 0:
-		return FailureState{}, fmt.Errorf("%s: %w: negative MaxFailures %d", doing, ErrInvalid, o.MaxFailures)
+	if err := CheckOutcome(app, task, o); err != nil {
+		return FailureState{}, err
 	}
 	var state FailureState
 	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
@@ -234,13 +229,7 @@ func (s *SQLite) RecordOutcome(ctx context.Context, app, task string, o Outcome)
 			return err
 		}
 		state = ov.Failures
-		state.ConsecutiveFailures++
-		if o.MaxFailures > 0 && state.ConsecutiveFailures >= o.MaxFailures && state.DisabledReason == "" {
-			state.DisabledReason = o.Reason
-			if state.DisabledReason == "" {
-				state.DisabledReason = fmt.Sprintf("disabled after %d consecutive failures", state.ConsecutiveFailures)
-			}
-			state.DisabledAt = s.opts.Now()
+		if state.Fail(o, s.opts.Now()) {
 			disabled := false
 			ov.Enabled = &disabled
 			if err := s.putOverride(ctx, tx, &ov); err != nil {

@@ -277,26 +277,19 @@ func (s *SQLite) insertRun(ctx context.Context, doing string, r *Run) (int64, er
 
 // StartRun implements Runs.
 func (s *SQLite) StartRun(ctx context.Context, r Run) (int64, error) {
-	doing := fmt.Sprintf("starting run of %s/%s", r.App, r.Task)
-	if err := checkNewRun(doing, &r); err != nil {
+	if err := CheckStart(&r); err != nil {
 		return 0, err
 	}
-	r.Status, r.EndTime, r.Reason = StatusRunning, time.Time{}, ""
-	return s.insertRun(ctx, doing, &r)
+	return s.insertRun(ctx, fmt.Sprintf("starting run of %s/%s", r.App, r.Task), &r)
 }
 
 // RecordSkipped implements Runs. The run ends as it starts, at
 // r.StartTime.
 func (s *SQLite) RecordSkipped(ctx context.Context, r Run) (int64, error) {
-	doing := fmt.Sprintf("recording skipped run of %s/%s", r.App, r.Task)
-	if err := checkNewRun(doing, &r); err != nil {
+	if err := CheckSkipped(&r); err != nil {
 		return 0, err
 	}
-	if r.Reason == "" {
-		return 0, fmt.Errorf("%s: %w: no reason", doing, ErrInvalid)
-	}
-	r.Status, r.EndTime, r.Duration = StatusSkipped, r.StartTime, 0
-	return s.insertRun(ctx, doing, &r)
+	return s.insertRun(ctx, fmt.Sprintf("recording skipped run of %s/%s", r.App, r.Task), &r)
 }
 
 const finishRunSQL = `UPDATE TaskExecutions SET Status = ?, EndTime = ?, Duration = ?, ExitCode = ?,
@@ -305,15 +298,8 @@ const finishRunSQL = `UPDATE TaskExecutions SET Status = ?, EndTime = ?, Duratio
 
 // FinishRun implements Runs.
 func (s *SQLite) FinishRun(ctx context.Context, id int64, end RunEnd) error {
-	switch {
-	case !end.Status.ended():
-		return fmt.Errorf("finishing run %d: %w: status %q is not a final status", id, ErrInvalid, end.Status)
-	case end.EndTime.IsZero():
-		return fmt.Errorf("finishing run %d: %w: no end time", id, ErrInvalid)
-	case len(end.Result) > 0 && !json.Valid(end.Result):
-		return fmt.Errorf("finishing run %d: %w: result is not JSON", id, ErrInvalid)
-	case end.LogsDropped < 0:
-		return fmt.Errorf("finishing run %d: %w: negative logs dropped", id, ErrInvalid)
+	if err := CheckRunEnd(id, &end); err != nil {
+		return err
 	}
 	finish := func(ctx context.Context, tx *sql.Tx) error {
 		if len(end.Logs) > 0 {
@@ -501,7 +487,6 @@ func (s *SQLite) runLogs(ctx context.Context, runID, afterSeq int64, limit int) 
 
 // MarkInterrupted implements Runs.
 func (s *SQLite) MarkInterrupted(ctx context.Context, now time.Time) (int, error) {
-	const message = "interrupted: Cronbox stopped while the run was in progress"
 	var n int
 	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT ID, StartTime FROM TaskExecutions WHERE Status = 'running'`)
@@ -534,7 +519,7 @@ func (s *SQLite) MarkInterrupted(ctx context.Context, now time.Time) (int, error
 		for _, r := range runs {
 			_, err := tx.ExecContext(ctx, `UPDATE TaskExecutions SET Status = ?, EndTime = ?, Duration = ?,
 				ErrorMessage = coalesce(nullif(ErrorMessage, ''), ?) WHERE ID = ?`,
-				StatusInterrupted, formatTime(now), max(0, now.Sub(r.start).Milliseconds()), message, r.id)
+				StatusInterrupted, formatTime(now), max(0, now.Sub(r.start).Milliseconds()), InterruptedMessage, r.id)
 			if err != nil {
 				return err
 			}
@@ -572,13 +557,8 @@ func (s *SQLite) LastScheduled(ctx context.Context, app, task string) (time.Time
 // PruneRuns implements Retention.
 func (s *SQLite) PruneRuns(ctx context.Context, app, task string, keepLast int, maxAge time.Duration, now time.Time) (int, error) {
 	doing := fmt.Sprintf("pruning runs of %s/%s", app, task)
-	switch {
-	case app == "" || task == "":
-		return 0, fmt.Errorf("%s: %w: no app or task", doing, ErrInvalid)
-	case keepLast < 0 || maxAge < 0:
-		return 0, fmt.Errorf("%s: %w: negative limit", doing, ErrInvalid)
-	case keepLast == 0 && maxAge == 0:
-		return 0, nil
+	if due, err := CheckPrune(app, task, keepLast, maxAge); !due {
+		return 0, err
 	}
 	olderThan := "" // no start time is before ""
 	if maxAge > 0 {
@@ -654,11 +634,8 @@ func (s *SQLite) pruneDue(ctx context.Context, app, task string, keepLast int, o
 // PruneHistory implements Retention.
 func (s *SQLite) PruneHistory(ctx context.Context, app string, quota int64) (int, error) {
 	doing := fmt.Sprintf("pruning the run history of %s", app)
-	switch {
-	case app == "":
-		return 0, fmt.Errorf("%s: %w: no app", doing, ErrInvalid)
-	case quota < 0:
-		return 0, fmt.Errorf("%s: %w: negative quota", doing, ErrInvalid)
+	if err := CheckPruneHistory(app, quota); err != nil {
+		return 0, err
 	}
 	used, err := s.HistoryUsage(ctx, app)
 	if err != nil {

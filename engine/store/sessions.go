@@ -36,15 +36,8 @@ type Session struct {
 // PutSession implements Sessions.
 func (s *SQLite) PutSession(ctx context.Context, sess Session) error {
 	const doing = "recording session"
-	switch {
-	case sess.IDHash == SessionHash{}:
-		return fmt.Errorf("%s: %w: no ID hash", doing, ErrInvalid)
-	case sess.TokenHash == TokenHash{}:
-		return fmt.Errorf("%s: %w: no token hash", doing, ErrInvalid)
-	case sess.CSRF == "":
-		return fmt.Errorf("%s: %w: no CSRF token", doing, ErrInvalid)
-	case sess.ExpiresAt.IsZero():
-		return fmt.Errorf("%s: %w: no expiry", doing, ErrInvalid)
+	if err := CheckSession(&sess); err != nil {
+		return err
 	}
 	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= ?`, formatTime(s.opts.Now())); err != nil {

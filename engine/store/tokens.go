@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -52,11 +51,8 @@ func scanToken(sc scanner) (Token, error) {
 		return Token{}, fmt.Errorf("token %d: hash of %d bytes", t.ID, len(hash))
 	}
 	copy(t.Hash[:], hash)
-	if err := json.Unmarshal([]byte(apps), &t.Apps); err != nil {
-		return Token{}, fmt.Errorf("token %d: reading apps: %w", t.ID, err)
-	}
-	if len(t.Apps) == 0 {
-		t.Apps = nil
+	if err := DecodeTokenApps(&t, []byte(apps)); err != nil {
+		return Token{}, err
 	}
 	var err error
 	if t.CreatedAt, err = parseTime(created); err == nil {
@@ -73,23 +69,12 @@ func scanToken(sc scanner) (Token, error) {
 // CreateToken implements Tokens. t.ID, LastUsedAt and RevokedAt are ignored.
 func (s *SQLite) CreateToken(ctx context.Context, t Token) (int64, error) {
 	doing := fmt.Sprintf("creating token %q", t.Name)
-	switch {
-	case t.Name == "":
-		return 0, fmt.Errorf("creating token: %w: no name", ErrInvalid)
-	case t.Role == "":
-		return 0, fmt.Errorf("%s: %w: no role", doing, ErrInvalid)
-	case t.Hash == TokenHash{}:
-		return 0, fmt.Errorf("%s: %w: no hash", doing, ErrInvalid)
-	}
-	apps := []byte("[]")
-	if len(t.Apps) > 0 {
-		var err error
-		if apps, err = json.Marshal(t.Apps); err != nil {
-			return 0, fmt.Errorf("%s: %w", doing, err)
-		}
+	apps, err := CheckToken(&t)
+	if err != nil {
+		return 0, err
 	}
 	var id int64
-	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO api_tokens (name, hash, role, apps, created_at) VALUES (?, ?, ?, ?, ?)`,
 			t.Name, t.Hash[:], t.Role, string(apps), formatTime(s.now(t.CreatedAt)))
 		if err != nil {

@@ -1,0 +1,212 @@
+// Package postgres is the store of a cluster of Cronbox nodes: every
+// interface of package store, kept in one PostgreSQL database that the
+// nodes share.
+//
+// It holds what the SQLite store holds, in the same tables (see
+// migrations), and shows the same behaviour (package storetest checks
+// both). Where SQLite gets its guarantees from having one writer, this
+// store gets them from PostgreSQL's: unique indexes (a scheduled time is
+// recorded once per task, whichever node fires it), row locks (a run's
+// log lines are numbered under the lock of its row; a KV write takes its
+// app's usage row first, so that concurrent writers never pass the
+// quota), and transaction-scoped advisory locks (migrations; events,
+// whose IDs are thus committed in order).
+//
+// Each frequent write is one round trip: a statement, or a batch of
+// statements that PostgreSQL runs as one implicit transaction.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/cronbox/cronbox/engine/store"
+)
+
+// Options configures a PostgreSQL store. The zero value is valid.
+type Options struct {
+	// MaxConns is the most connections the store opens to the database.
+	// Default: the URL's pool_max_conns, else 8.
+	MaxConns int
+	// MaxLogLines is how many log lines a run keeps; later lines are only
+	// counted. Default 10,000.
+	MaxLogLines int
+	// MaxEvents is about how many recent events are kept. Default 10,000.
+	MaxEvents int
+	// Now is the clock of the store's bookkeeping times (when an override
+	// was updated, a token used, an event recorded…). Default time.Now.
+	Now func() time.Time
+}
+
+func (o Options) withDefaults() (Options, error) {
+	for _, f := range []struct {
+		name string
+		v    *int
+		def  int
+	}{
+		{"MaxConns", &o.MaxConns, 0},
+		{"MaxLogLines", &o.MaxLogLines, 10_000},
+		{"MaxEvents", &o.MaxEvents, 10_000},
+	} {
+		if *f.v < 0 {
+			return o, fmt.Errorf("postgres store options: %s %d is negative", f.name, *f.v)
+		}
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o, nil
+}
+
+// Store is a PostgreSQL store; it provides every interface of package
+// store. Create one with Open.
+type Store struct {
+	opts Options
+	pool *pgxpool.Pool
+}
+
+var (
+	_ store.Runs       = (*Store)(nil)
+	_ store.Retention  = (*Store)(nil)
+	_ store.Overrides  = (*Store)(nil)
+	_ store.Outcomes   = (*Store)(nil)
+	_ store.KeyValue   = (*Store)(nil)
+	_ store.Tokens     = (*Store)(nil)
+	_ store.Sessions   = (*Store)(nil)
+	_ store.LoadErrors = (*Store)(nil)
+	_ store.EventLog   = (*Store)(nil)
+)
+
+// Open connects to the database at url (postgres://user@host:port/db?…,
+// as libpq and pgx take it) and migrates its schema to the current
+// version. It fails with store.ErrSchemaTooNew on a database a newer
+// Cronbox has migrated.
+func Open(ctx context.Context, url string, opts Options) (*Store, error) {
+	return open(ctx, url, opts, migrations())
+}
+
+// open is Open with the migrations given, so tests can inject their own.
+func open(ctx context.Context, url string, opts Options, migs []migration) (*Store, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// pgx's message may quote the URL, password included.
+		return nil, fmt.Errorf("opening the PostgreSQL store: %w: the URL is not a PostgreSQL connection string", store.ErrInvalid)
+	}
+	where := fmt.Sprintf("%s@%s:%d/%s", cfg.ConnConfig.User, cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database)
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = int32(min(opts.MaxConns, 1<<20))
+	} else if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = 8
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("opening the PostgreSQL store %s: %w", where, err)
+	}
+	if _, err := migrate(ctx, pool, migs, opts.Now()); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("opening the PostgreSQL store %s: %w", where, err)
+	}
+	return &Store{opts: opts, pool: pool}, nil
+}
+
+// Close closes the store's connections, waiting for the queries under
+// way. Closing again does nothing.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// Pool returns the store's connection pool, for tools that read or copy
+// its tables as a whole.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// now returns the bookkeeping time t, or the store's clock if t is zero.
+func (s *Store) now(t time.Time) time.Time {
+	if t.IsZero() {
+		return s.opts.Now()
+	}
+	return t
+}
+
+// ts returns t as PostgreSQL keeps it (microseconds), or nil for the zero
+// time.
+func ts(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}
+
+// utc returns a time read from the database in UTC, the zero time for
+// NULL.
+func utc(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// text returns s as a text column takes it: valid UTF-8 without NUL
+// bytes, which PostgreSQL's text refuses. Outputs, log messages and KV
+// data are bytea and kept as they are; this is for names and messages
+// that the engine writes, which are text already.
+func text(s string) string {
+	if strings.IndexByte(s, 0) < 0 && utf8.ValidString(s) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// nullText returns s as text, or NULL for the empty string.
+func nullText(s string) any {
+	if s == "" {
+		return nil
+	}
+	return text(s)
+}
+
+// nullJSON returns a JSON document as stored, or NULL if it is empty.
+func nullJSON(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return text(string(b))
+}
+
+// pgCode returns PostgreSQL's SQLSTATE of err, or "".
+func pgCode(err error) string {
+	var e *pgconn.PgError
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+// isUnique reports whether err is a violation of a unique index.
+func isUnique(err error) bool { return pgCode(err) == "23505" }
+
+// batch sends b as one round trip, which PostgreSQL runs as one implicit
+// transaction, and reads its results in order with read.
+func (s *Store) batch(ctx context.Context, b *pgx.Batch, read func(pgx.BatchResults) error) error {
+	br := s.pool.SendBatch(ctx, b)
+	if err := read(br); err != nil {
+		br.Close()
+		return err
+	}
+	return br.Close()
+}

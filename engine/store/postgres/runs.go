@@ -1,0 +1,407 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cronbox/cronbox/engine/store"
+)
+
+// runColumns are the columns scanRun reads, for GetRun.
+const runColumns = `ID, AppName, TaskName, Status, coalesce(TriggeredBy, ''), coalesce(TriggeredByUser, ''),
+	ScheduledTime, Attempt, StartTime, EndTime, coalesce(Duration, 0),
+	coalesce(ExitCode, -1), coalesce(Output, ''::bytea), coalesce(ErrorMessage, ''), coalesce(Input, ''),
+	coalesce(Result, ''), coalesce(PeakMemory, 0), coalesce(Reason, ''), LogsDropped`
+
+// runSummaryColumns are runColumns without output, input and result, for
+// lists.
+const runSummaryColumns = `ID, AppName, TaskName, Status, coalesce(TriggeredBy, ''), coalesce(TriggeredByUser, ''),
+	ScheduledTime, Attempt, StartTime, EndTime, coalesce(Duration, 0),
+	coalesce(ExitCode, -1), ''::bytea, coalesce(ErrorMessage, ''), '',
+	'', coalesce(PeakMemory, 0), coalesce(Reason, ''), LogsDropped`
+
+func scanRun(row pgx.Row) (store.Run, error) {
+	var (
+		r                 store.Run
+		sched, start, end *time.Time
+		output            []byte
+		input, result     string
+		durationMS        int64
+		status, trigger   string
+	)
+	err := row.Scan(&r.ID, &r.App, &r.Task, &status, &trigger, &r.TriggeredByUser,
+		&sched, &r.Attempt, &start, &end, &durationMS,
+		&r.ExitCode, &output, &r.Error, &input,
+		&result, &r.PeakMemory, &r.Reason, &r.LogsDropped)
+	if err != nil {
+		return store.Run{}, err
+	}
+	r.Status, r.Trigger = store.Status(status), store.Trigger(trigger)
+	r.Duration = time.Duration(durationMS) * time.Millisecond
+	r.Output = string(output)
+	if input != "" {
+		r.Input = []byte(input)
+	}
+	if result != "" {
+		r.Result = []byte(result)
+	}
+	r.ScheduledTime, r.StartTime, r.EndTime = utc(sched), utc(start), utc(end)
+	return r, nil
+}
+
+const insertRunSQL = `INSERT INTO TaskExecutions (AppName, TaskName, Status, TriggeredBy, TriggeredByUser,
+	ScheduledTime, Attempt, StartTime, EndTime, Duration, Input, Reason)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING ID`
+
+// insertRun records r, with its Status, EndTime and Duration: one
+// statement.
+func (s *Store) insertRun(ctx context.Context, doing string, r *store.Run) (int64, error) {
+	var duration any
+	if !r.EndTime.IsZero() {
+		duration = r.Duration.Milliseconds()
+	}
+	var id int64
+	err := s.pool.QueryRow(ctx, insertRunSQL,
+		text(r.App), text(r.Task), string(r.Status), string(r.Trigger), nullText(r.TriggeredByUser),
+		ts(r.ScheduledTime), r.Attempt, r.StartTime, ts(r.EndTime), duration,
+		nullJSON(r.Input), nullText(r.Reason)).Scan(&id)
+	switch {
+	case isUnique(err):
+		return 0, fmt.Errorf("%s: scheduled time %s: %w", doing, r.ScheduledTime.UTC().Format(time.RFC3339Nano), store.ErrDuplicate)
+	case err != nil:
+		return 0, fmt.Errorf("%s: %w", doing, err)
+	}
+	return id, nil
+}
+
+// StartRun implements store.Runs.
+func (s *Store) StartRun(ctx context.Context, r store.Run) (int64, error) {
+	if err := store.CheckStart(&r); err != nil {
+		return 0, err
+	}
+	return s.insertRun(ctx, fmt.Sprintf("starting run of %s/%s", r.App, r.Task), &r)
+}
+
+// RecordSkipped implements store.Runs.
+func (s *Store) RecordSkipped(ctx context.Context, r store.Run) (int64, error) {
+	if err := store.CheckSkipped(&r); err != nil {
+		return 0, err
+	}
+	return s.insertRun(ctx, fmt.Sprintf("recording skipped run of %s/%s", r.App, r.Task), &r)
+}
+
+// lockRunSQL locks a run's row for the rest of the transaction, so that
+// its log lines are numbered one writer at a time, and says how it
+// stands. The statements after it in a batch see what the writers before
+// committed.
+const lockRunSQL = `SELECT Status FROM TaskExecutions WHERE ID = $1 FOR UPDATE`
+
+// appendLogsCTE inserts the lines $2-$4 (times, levels, messages) after
+// the last line of run $1, up to $5 lines in all, as ins(size).
+const appendLogsCTE = `last AS (SELECT coalesce(max(seq), 0) AS n FROM run_logs WHERE run_id = $1),
+	ins AS (INSERT INTO run_logs (run_id, seq, time, level, message)
+		SELECT $1, last.n + l.i, l.t, l.lv, l.m
+		FROM last, unnest($2::timestamptz[], $3::text[], $4::bytea[]) WITH ORDINALITY AS l(t, lv, m, i)
+		WHERE last.n + l.i <= $5
+		RETURNING octet_length(message) AS size)`
+
+// logArgs returns the arguments $2-$5 of appendLogsCTE.
+func (s *Store) logArgs(lines []store.LogLine) []any {
+	times := make([]time.Time, len(lines))
+	levels := make([]string, len(lines))
+	msgs := make([][]byte, len(lines))
+	for i, l := range lines {
+		times[i], levels[i], msgs[i] = s.now(l.Time), text(l.Level), []byte(l.Message)
+	}
+	return []any{times, levels, msgs, s.opts.MaxLogLines}
+}
+
+// FinishRun implements store.Runs: one round trip, which locks the run,
+// appends end.Logs and ends it in one transaction.
+func (s *Store) FinishRun(ctx context.Context, id int64, end store.RunEnd) error {
+	if err := store.CheckRunEnd(id, &end); err != nil {
+		return err
+	}
+	args := append([]any{id}, s.logArgs(end.Logs)...)
+	args = append(args, string(end.Status), end.EndTime, end.Duration.Milliseconds(), end.ExitCode,
+		[]byte(end.Output), nullText(end.Error), nullJSON(end.Result), end.PeakMemory, end.LogsDropped)
+	b := &pgx.Batch{}
+	b.Queue(lockRunSQL, id)
+	b.Queue(`WITH running AS (SELECT 1 FROM TaskExecutions WHERE ID = $1 AND Status = 'running'), `+
+		strings.Replace(appendLogsCTE, "FROM last, unnest", "FROM running, last, unnest", 1)+`
+		UPDATE TaskExecutions SET Status = $6, EndTime = $7, Duration = $8, ExitCode = $9,
+			Output = $10, ErrorMessage = $11, Result = $12, PeakMemory = $13,
+			LogsDropped = LogsDropped + $14 + cardinality($4::bytea[]) - (SELECT count(*) FROM ins),
+			LogBytes = LogBytes + (SELECT coalesce(sum(size), 0) FROM ins)
+		WHERE ID = $1 AND Status = 'running'`, args...)
+	var status string
+	err := s.batch(ctx, b, func(br pgx.BatchResults) error {
+		if err := br.QueryRow().Scan(&status); err != nil {
+			if errors.Is(err, pgx.ErrNoRows) {
+				return store.ErrNotFound
+			}
+			return err
+		}
+		_, err := br.Exec()
+		return err
+	})
+	if err == nil && status != string(store.StatusRunning) {
+		err = fmt.Errorf("%w: it is %s", store.ErrFinished, status)
+	}
+	if err != nil {
+		return fmt.Errorf("finishing run %d: %w", id, err)
+	}
+	return nil
+}
+
+// AppendLogs implements store.Runs: one round trip.
+func (s *Store) AppendLogs(ctx context.Context, runID int64, lines []store.LogLine) error {
+	if len(lines) == 0 {
+		return nil
+	}
+	b := &pgx.Batch{}
+	b.Queue(lockRunSQL, runID)
+	b.Queue(`WITH `+appendLogsCTE+`
+		UPDATE TaskExecutions SET LogsDropped = LogsDropped + cardinality($4::bytea[]) - (SELECT count(*) FROM ins),
+			LogBytes = LogBytes + (SELECT coalesce(sum(size), 0) FROM ins)
+		WHERE ID = $1`, append([]any{runID}, s.logArgs(lines)...)...)
+	err := s.batch(ctx, b, func(br pgx.BatchResults) error {
+		var status string
+		if err := br.QueryRow().Scan(&status); err != nil {
+			if errors.Is(err, pgx.ErrNoRows) {
+				return store.ErrNotFound
+			}
+			return err
+		}
+		_, err := br.Exec()
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("appending logs to run %d: %w", runID, err)
+	}
+	return nil
+}
+
+// GetRun implements store.RunReader.
+func (s *Store) GetRun(ctx context.Context, id int64) (*store.Run, error) {
+	r, err := scanRun(s.pool.QueryRow(ctx, `SELECT `+runColumns+` FROM TaskExecutions WHERE ID = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("getting run %d: %w", id, err)
+	}
+	return &r, nil
+}
+
+// ListRuns implements store.RunReader.
+func (s *Store) ListRuns(ctx context.Context, f store.RunFilter) ([]store.Run, error) {
+	if f.Apps != nil && len(f.Apps) == 0 {
+		return nil, nil
+	}
+	var (
+		q    strings.Builder
+		args []any
+	)
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	q.WriteString(`SELECT ` + runSummaryColumns + ` FROM TaskExecutions WHERE true`)
+	if len(f.Apps) > 0 {
+		q.WriteString(` AND AppName = ANY(` + arg(f.Apps) + `)`)
+	}
+	if f.Task != "" {
+		q.WriteString(` AND TaskName = ` + arg(f.Task))
+	}
+	if len(f.Statuses) > 0 {
+		statuses := make([]string, len(f.Statuses))
+		for i, st := range f.Statuses {
+			statuses[i] = string(st)
+		}
+		q.WriteString(` AND Status = ANY(` + arg(statuses) + `)`)
+	}
+	if !f.Since.IsZero() {
+		q.WriteString(` AND StartTime >= ` + arg(f.Since))
+	}
+	if f.BeforeID > 0 {
+		q.WriteString(` AND ID < ` + arg(f.BeforeID))
+	}
+	q.WriteString(` ORDER BY ID DESC LIMIT ` + arg(store.ClampLimit(f.Limit)))
+	rows, err := s.pool.Query(ctx, q.String(), args...)
+	var runs []store.Run
+	if err == nil {
+		runs, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Run, error) { return scanRun(row) })
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing runs: %w", err)
+	}
+	return runs, nil
+}
+
+// RunLogs implements store.RunReader.
+func (s *Store) RunLogs(ctx context.Context, runID, afterSeq int64, limit int) ([]store.LogLine, error) {
+	// The run's row, joined to its lines: an unknown run has none, a
+	// run without lines (yet) has one with a NULL seq.
+	rows, err := s.pool.Query(ctx, `SELECT l.seq, l.time, l.level, l.message FROM TaskExecutions r
+		LEFT JOIN LATERAL (SELECT seq, time, level, message FROM run_logs
+			WHERE run_id = r.ID AND seq > $2 ORDER BY seq LIMIT $3) l ON true
+		WHERE r.ID = $1 ORDER BY l.seq`, runID, afterSeq, store.ClampLimit(limit))
+	var (
+		found bool
+		lines []store.LogLine
+	)
+	if err == nil {
+		var (
+			seq   *int64
+			t     *time.Time
+			level *string
+			msg   []byte
+		)
+		_, err = pgx.ForEachRow(rows, []any{&seq, &t, &level, &msg}, func() error {
+			found = true
+			if seq != nil {
+				lines = append(lines, store.LogLine{Seq: *seq, Time: utc(t), Level: *level, Message: string(msg)})
+			}
+			return nil
+		})
+	}
+	if err == nil && !found {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading logs of run %d: %w", runID, err)
+	}
+	return lines, nil
+}
+
+// MarkInterrupted implements store.Runs: one statement.
+func (s *Store) MarkInterrupted(ctx context.Context, now time.Time) (int, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE TaskExecutions SET Status = $1, EndTime = $2,
+		Duration = greatest(0, floor(extract(epoch FROM $2::timestamptz - StartTime) * 1000))::bigint,
+		ErrorMessage = coalesce(nullif(ErrorMessage, ''), $3) WHERE Status = 'running'`,
+		string(store.StatusInterrupted), now, store.InterruptedMessage)
+	if err != nil {
+		return 0, fmt.Errorf("marking interrupted runs: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// lastScheduledSQL selects the run holding the latest ScheduledTime of
+// task $1/$2 recorded by the schedule and catch-up triggers.
+const lastScheduledSQL = `SELECT ID, ScheduledTime FROM TaskExecutions
+	WHERE AppName = $1 AND TaskName = $2 AND ScheduledTime IS NOT NULL AND TriggeredBy IN ('schedule', 'catch-up')
+	ORDER BY ScheduledTime DESC LIMIT 1`
+
+// LastScheduled implements store.Runs.
+func (s *Store) LastScheduled(ctx context.Context, app, task string) (time.Time, error) {
+	var (
+		id int64
+		t  time.Time
+	)
+	err := s.pool.QueryRow(ctx, lastScheduledSQL, app, task).Scan(&id, &t)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("reading last scheduled time of %s/%s: %w", app, task, err)
+	}
+	return t.UTC(), nil
+}
+
+// Heartbeat implements store.Runs.
+func (s *Store) Heartbeat(ctx context.Context, now time.Time) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO heartbeat (id, time) VALUES (1, $1)
+		ON CONFLICT (id) DO UPDATE SET time = excluded.time`, now)
+	if err != nil {
+		return fmt.Errorf("writing heartbeat: %w", err)
+	}
+	return nil
+}
+
+// PruneRuns implements store.Retention. It first looks, with a read,
+// whether the task has more than keepLast runs or one older than maxAge;
+// then deletes in one statement.
+func (s *Store) PruneRuns(ctx context.Context, app, task string, keepLast int, maxAge time.Duration, now time.Time) (int, error) {
+	doing := fmt.Sprintf("pruning runs of %s/%s", app, task)
+	if due, err := store.CheckPrune(app, task, keepLast, maxAge); !due {
+		return 0, err
+	}
+	var olderThan any // NULL: no start time is older
+	if maxAge > 0 {
+		olderThan = now.Add(-maxAge)
+	}
+	var due bool
+	err := s.pool.QueryRow(ctx, `SELECT ($3::bigint > 0 AND EXISTS (SELECT 1 FROM TaskExecutions
+			WHERE AppName = $1 AND TaskName = $2 ORDER BY ID DESC LIMIT 1 OFFSET $3::bigint))
+		OR coalesce((SELECT StartTime FROM TaskExecutions WHERE AppName = $1 AND TaskName = $2 ORDER BY ID LIMIT 1) < $4::timestamptz, false)`,
+		app, task, keepLast, olderThan).Scan(&due)
+	if err != nil || !due {
+		if err != nil {
+			err = fmt.Errorf("%s: %w", doing, err)
+		}
+		return 0, err
+	}
+	// Finished runs past the newest keepLast, or started before
+	// olderThan; never the run holding LastScheduled.
+	tag, err := s.pool.Exec(ctx, `DELETE FROM TaskExecutions
+		WHERE AppName = $1 AND TaskName = $2 AND Status <> 'running'
+		AND ID <> coalesce((SELECT ID FROM TaskExecutions
+			WHERE AppName = $1 AND TaskName = $2 AND ScheduledTime IS NOT NULL AND TriggeredBy IN ('schedule', 'catch-up')
+			ORDER BY ScheduledTime DESC LIMIT 1), 0)
+		AND (($3::bigint > 0 AND ID < coalesce((SELECT ID FROM TaskExecutions
+				WHERE AppName = $1 AND TaskName = $2 AND Status <> 'running'
+				ORDER BY ID DESC LIMIT 1 OFFSET greatest($3::bigint - 1, 0)), 0))
+			OR StartTime < $4::timestamptz)`, app, task, keepLast, olderThan)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", doing, err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// PruneHistory implements store.Retention: a read, then, if the history is
+// past quota, one statement that deletes the oldest finished runs, but
+// those holding LastScheduled of their task, until what is left fits.
+func (s *Store) PruneHistory(ctx context.Context, app string, quota int64) (int, error) {
+	doing := fmt.Sprintf("pruning the run history of %s", app)
+	if err := store.CheckPruneHistory(app, quota); err != nil {
+		return 0, err
+	}
+	used, err := s.HistoryUsage(ctx, app)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", doing, err)
+	}
+	if used <= quota {
+		return 0, nil
+	}
+	tag, err := s.pool.Exec(ctx, `WITH keep AS (
+			SELECT DISTINCT ON (TaskName) ID FROM TaskExecutions
+			WHERE AppName = $1 AND ScheduledTime IS NOT NULL AND TriggeredBy IN ('schedule', 'catch-up')
+			ORDER BY TaskName, ScheduledTime DESC),
+		used AS (SELECT coalesce((SELECT bytes FROM history_usage WHERE app = $1), 0) AS bytes),
+		old AS (
+			SELECT ID, sum(`+runBytes("")+`) OVER (ORDER BY ID) - (`+runBytes("")+`) AS freed_before
+			FROM TaskExecutions WHERE AppName = $1 AND Status <> 'running' AND ID NOT IN (SELECT ID FROM keep))
+		DELETE FROM TaskExecutions WHERE ID IN (SELECT ID FROM old, used WHERE used.bytes - old.freed_before > $2)`,
+		app, quota)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", doing, err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// HistoryUsage implements store.Retention.
+func (s *Store) HistoryUsage(ctx context.Context, app string) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, `SELECT coalesce((SELECT bytes FROM history_usage WHERE app = $1), 0)`, app).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("reading the history usage of %s: %w", app, err)
+	}
+	return n, nil
+}
