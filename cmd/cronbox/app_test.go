@@ -199,7 +199,7 @@ func TestAppUninstallPurge(t *testing.T) {
 	ctx := context.Background()
 	for _, purge := range []bool{false, true} {
 		home := appTestHome(t)
-		st, err := openStore(ctx, home)
+		st, err := openStore(ctx, home, "")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -114,14 +114,15 @@ func errLocalOnly(what string) error {
 // Every command that reads or changes a home takes these flags, and
 // opens its backend with open: the one place that chooses.
 type target struct {
-	home, server, context, ca string
-	remote                    bool
+	home, store, server, context, ca string
+	remote                           bool
 }
 
 // targetFlags defines the flags of target on fs.
 func targetFlags(fs *flag.FlagSet) *target {
 	t := &target{}
 	fs.StringVar(&t.home, "home", ".", "the Cronbox `DIR`ectory")
+	fs.Var(storeValue{&t.store}, "store", storeUsage)
 	fs.StringVar(&t.server, "server", "", "act on the server at `URL` instead of a home; the token is $CRONBOX_TOKEN, else the config file's for that server")
 	fs.StringVar(&t.context, "context", "", "act on the server of the config file's context `NAME` (see `cronbox context list`)")
 	fs.BoolVar(&t.remote, "remote", false, "act on the server of the config file's current context")
@@ -135,7 +136,7 @@ func (t *target) isRemote() bool { return t.server != "" || t.context != "" || t
 // open returns the backend the flags name.
 func (t *target) open(e *env) (backend, error) {
 	if !t.isRemote() {
-		return &localBackend{home: t.home, warn: e.stderr}, nil
+		return &localBackend{home: t.home, storeURL: t.store, warn: e.stderr}, nil
 	}
 	cfg, err := t.clientConfig()
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/internal/client"
 	"github.com/cronbox/cronbox/internal/homedir"
+	"github.com/cronbox/cronbox/internal/storeurl"
 )
 
 // localBackend acts on a home: its store and its apps folder. What a
@@ -18,14 +19,15 @@ import (
 // off) it asks that serve over the home's local socket, with the same
 // client as a remote server's.
 type localBackend struct {
-	home string
-	warn io.Writer     // where the problems of loading apps go
-	st   *store.SQLite // opened on first use
+	home     string
+	storeURL string         // --store; "": $CRONBOX_STORE, else the home's
+	warn     io.Writer      // where the problems of loading apps go
+	st       storeurl.Store // opened on first use
 }
 
-func (b *localBackend) store(ctx context.Context) (*store.SQLite, error) {
+func (b *localBackend) store(ctx context.Context) (storeurl.Store, error) {
 	if b.st == nil {
-		st, err := openStore(ctx, b.home)
+		st, err := openStore(ctx, b.home, b.storeURL)
 		if err != nil {
 			return nil, err
 		}

@@ -114,7 +114,7 @@ func TestServeStopsWithAStreamThatDoesNotRead(t *testing.T) {
 	// Recorded events far larger, together, than a socket holds: a
 	// stream that resumes from the first is sent them all.
 	ctx := context.Background()
-	st, err := openStore(ctx, home)
+	st, err := openStore(ctx, home, "")
 	if err != nil {
 		t.Fatal(err)
 	}

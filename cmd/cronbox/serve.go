@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -19,6 +20,7 @@ import (
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/internal/build"
 	"github.com/cronbox/cronbox/internal/homedir"
+	"github.com/cronbox/cronbox/internal/storeurl"
 	"github.com/cronbox/cronbox/runtime"
 	"github.com/cronbox/cronbox/web"
 	"github.com/cronbox/cronbox/web/ui"
@@ -27,6 +29,7 @@ import (
 func runServe(ctx context.Context, e *env, args []string) int {
 	fs := flagSet(e, "serve")
 	home := fs.String("home", ".", "the Cronbox home: apps under `DIR`/apps, data under DIR/data")
+	storeURL := storeFlag(fs)
 	listen := fs.String("listen", "127.0.0.1:8080", "the `ADDR`ess the HTTP server listens on")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	metricsOpen := fs.Bool("metrics-open", false, "serve /metrics without a token")
@@ -82,7 +85,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		}
 		notifyCfg.PublicURL = strings.TrimSuffix(*publicURL, "/")
 	}
-	if err := serve(ctx, e, log, *home, *listen, *metricsOpen, lim, notifyCfg); err != nil {
+	if err := serve(ctx, e, log, *home, *storeURL, *listen, *metricsOpen, lim, notifyCfg); err != nil {
 		log.Error("serve", "err", err)
 		return 1
 	}
@@ -90,7 +93,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 }
 
 // serve runs the engine and the HTTP server until ctx is done.
-func serve(ctx context.Context, e *env, log *slog.Logger, home, listen string, metricsOpen bool, lim httpLimits, notifyCfg notify.Server) error {
+func serve(ctx context.Context, e *env, log *slog.Logger, home, storeURL, listen string, metricsOpen bool, lim httpLimits, notifyCfg notify.Server) error {
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return err
@@ -98,7 +101,7 @@ func serve(ctx context.Context, e *env, log *slog.Logger, home, listen string, m
 	defer ln.Close() // when serve fails before the server takes it over
 	buildApps(ctx, log, home)
 
-	st, err := openStore(ctx, home)
+	st, err := openStore(ctx, home, storeURL)
 	if err != nil {
 		return err
 	}
@@ -110,7 +113,7 @@ func serve(ctx context.Context, e *env, log *slog.Logger, home, listen string, m
 	defer rt.Close(context.WithoutCancel(ctx))
 	// A deep event buffer (about 2 MB for each subscriber) lets the web
 	// server's event recorder ride out bursts of runs without missing any.
-	eng, err := engine.New(engine.Config{Home: home, Store: engine.SQLiteStore(st), Runtime: rt, Logger: log, EventBuffer: 1 << 14})
+	eng, err := engine.New(engine.Config{Home: home, Store: engineStore(st), Runtime: rt, Logger: log, EventBuffer: 1 << 14})
 	if err != nil {
 		return err
 	}
@@ -122,7 +125,7 @@ func serve(ctx context.Context, e *env, log *slog.Logger, home, listen string, m
 	// stop interrupts are recorded too.
 	homeApps := lifecycle.Home{Dir: home, Store: st, CacheDir: homedir.Home(home).Cache()}
 	ws, err := web.New(web.Config{
-		Engine: eng, Store: web.SQLiteStore(st), Runtime: rt, Logger: log, MetricsOpen: metricsOpen, UI: ui.Handler(),
+		Engine: eng, Store: webStore(st), Runtime: rt, Logger: log, MetricsOpen: metricsOpen, UI: ui.Handler(),
 		Apps:      homeApps,
 		Lifecycle: homeApps,
 		TempDir:   webTempDir(log, home),
@@ -138,12 +141,16 @@ func serve(ctx context.Context, e *env, log *slog.Logger, home, listen string, m
 	if notifyCfg.PublicURL == "" {
 		notifyCfg.PublicURL = "http://" + ln.Addr().String()
 	}
-	notifier, err := notify.New(notify.Config{Source: eng, Runs: st, Store: st, Server: notifyCfg, Logger: log})
-	if err != nil {
-		return err
+	if ns, ok := st.(store.Notifications); ok {
+		notifier, err := notify.New(notify.Config{Source: eng, Runs: st, Store: ns, Server: notifyCfg, Logger: log})
+		if err != nil {
+			return err
+		}
+		notifier.Start()
+		defer notifier.Stop()
+	} else {
+		log.Warn("this store keeps no notification queue yet: no notifications are sent")
 	}
-	notifier.Start()
-	defer notifier.Stop()
 	if err := eng.Start(ctx); err != nil {
 		return err
 	}
@@ -223,9 +230,43 @@ func stopEngine(ctx context.Context, log *slog.Logger, eng *engine.Engine) {
 	}
 }
 
-// openStore opens the store of home, at home/data/cronbox.db.
-func openStore(ctx context.Context, home string) (*store.SQLite, error) {
-	return store.Open(ctx, homedir.Home(home).DB(), store.Options{})
+// storeUsage is the help of --store.
+const storeUsage = "the store's `URL`: sqlite:PATH or postgres://USER@HOST:PORT/DATABASE (default $" + storeurl.Env + ", else HOME/data/cronbox.db)"
+
+// storeValue is --store: a string without a default in the flag itself,
+// so that help never prints $CRONBOX_STORE, password included.
+type storeValue struct{ p *string }
+
+func (v storeValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return *v.p
+}
+func (v storeValue) Set(s string) error { *v.p = s; return nil }
+
+// storeFlag defines --store on fs, for the commands without target
+// flags (serve).
+func storeFlag(fs *flag.FlagSet) *string {
+	var s string
+	fs.Var(storeValue{&s}, "store", storeUsage)
+	return &s
+}
+
+// openStore opens the store that storeURL names (see package storeurl):
+// by default home's, at home/data/cronbox.db.
+func openStore(ctx context.Context, home, storeURL string) (storeurl.Store, error) {
+	return storeurl.Open(ctx, storeURL, home)
+}
+
+// engineStore is the engine's view of st: every part of it.
+func engineStore(st storeurl.Store) engine.Store {
+	return engine.Store{Runs: st, Retention: st, Overrides: st, Outcomes: st, LoadErrors: st, KV: st, Events: st}
+}
+
+// webStore is the web server's view of st: every part of it.
+func webStore(st storeurl.Store) web.Store {
+	return web.Store{Runs: st, Tokens: st, Sessions: st, LoadErrors: st, Events: st}
 }
 
 // buildApps builds the tasks of every app under home/apps whose .wasm is
