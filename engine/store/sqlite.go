@@ -260,7 +260,11 @@ func (s *SQLite) now(t time.Time) time.Time {
 
 // timeLayout is how times are stored: fixed width, so text order is time
 // order.
-const timeLayout = "2006-01-02T15:04:05.000000000Z"
+const timeLayout = TimeLayout
+
+// TimeLayout is how the SQLite store keeps times, as text in UTC, for
+// tools that read or write its tables directly.
+const TimeLayout = "2006-01-02T15:04:05.000000000Z"
 
 // formatTime returns t as stored.
 func formatTime(t time.Time) string {

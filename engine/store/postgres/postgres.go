@@ -188,17 +188,12 @@ func nullJSON(b []byte) any {
 	return text(string(b))
 }
 
-// pgCode returns PostgreSQL's SQLSTATE of err, or "".
-func pgCode(err error) string {
+// violates reports whether err is a violation of the unique index or
+// constraint named name.
+func violates(err error, name string) bool {
 	var e *pgconn.PgError
-	if errors.As(err, &e) {
-		return e.Code
-	}
-	return ""
+	return errors.As(err, &e) && e.Code == "23505" && e.ConstraintName == name
 }
-
-// isUnique reports whether err is a violation of a unique index.
-func isUnique(err error) bool { return pgCode(err) == "23505" }
 
 // batch sends b as one round trip, which PostgreSQL runs as one implicit
 // transaction, and reads its results in order with read.

@@ -300,3 +300,20 @@ func TestEventIDsConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestDuplicateIsOnlyTheScheduledTime: only the index of scheduled times
+// makes StartRun answer ErrDuplicate; another unique violation (an ID
+// taken behind the sequence's back) is an error of its own.
+func TestDuplicateIsOnlyTheScheduledTime(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, pgtest.URL(t), Options{})
+	ctx := t.Context()
+	at := time.Date(2026, 1, 16, 10, 30, 0, 0, time.UTC)
+	if _, err := s.pool.Exec(ctx, `INSERT INTO TaskExecutions (ID, AppName, TaskName, Status, StartTime) VALUES (1, 'a', 't', 'running', $1)`, at); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.StartRun(ctx, store.Run{App: "a", Task: "t", Trigger: store.TriggerManual, StartTime: at})
+	if err == nil || errors.Is(err, store.ErrDuplicate) {
+		t.Errorf("StartRun on a taken ID = %v; want an error that is not ErrDuplicate", err)
+	}
+}

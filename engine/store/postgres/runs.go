@@ -72,7 +72,7 @@ func (s *Store) insertRun(ctx context.Context, doing string, r *store.Run) (int6
 		ts(r.ScheduledTime), r.Attempt, r.StartTime, ts(r.EndTime), duration,
 		nullJSON(r.Input), nullText(r.Reason)).Scan(&id)
 	switch {
-	case isUnique(err):
+	case violates(err, "idx_scheduled_once"):
 		return 0, fmt.Errorf("%s: scheduled time %s: %w", doing, r.ScheduledTime.UTC().Format(time.RFC3339Nano), store.ErrDuplicate)
 	case err != nil:
 		return 0, fmt.Errorf("%s: %w", doing, err)

@@ -203,7 +203,7 @@ func (s *Store) CreateToken(ctx context.Context, t store.Token) (int64, error) {
 	var id int64
 	err = s.pool.QueryRow(ctx, `INSERT INTO api_tokens (name, hash, role, apps, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
 		text(t.Name), t.Hash[:], text(t.Role), text(string(apps)), s.now(t.CreatedAt)).Scan(&id)
-	if isUnique(err) {
+	if violates(err, "api_tokens_hash_key") {
 		err = store.ErrDuplicate
 	}
 	if err != nil {
@@ -289,7 +289,7 @@ func (s *Store) PutSession(ctx context.Context, sess store.Session) error {
 		_, err := br.Exec()
 		return err
 	})
-	if isUnique(err) {
+	if violates(err, "sessions_pkey") {
 		err = store.ErrDuplicate
 	}
 	if err != nil {

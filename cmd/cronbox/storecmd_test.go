@@ -1,0 +1,206 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/engine/store/postgres"
+	"github.com/cronbox/cronbox/internal/pgtest"
+	"github.com/cronbox/cronbox/internal/storeurl"
+)
+
+// fillStore records some of everything a store holds in st.
+func fillStore(t *testing.T, st storeurl.Store, at time.Time) {
+	t.Helper()
+	ctx := t.Context()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3 {
+		r := store.Run{App: "a", Task: "t", Trigger: store.TriggerSchedule, ScheduledTime: at.Add(time.Duration(i) * time.Minute),
+			StartTime: at.Add(time.Duration(i)*time.Minute + 1500*time.Microsecond), Input: json.RawMessage(`{"n":1}`)}
+		id, err := st.StartRun(ctx, r)
+		must(err)
+		must(st.AppendLogs(ctx, id, []store.LogLine{{Time: at, Level: "info", Message: "line ✓"}, {Time: at, Level: "warn", Message: "two"}}))
+		if i < 2 {
+			must(st.FinishRun(ctx, id, store.RunEnd{Status: store.StatusFailed, EndTime: r.StartTime.Add(time.Second), Duration: time.Second,
+				ExitCode: 2, Output: "out\x00\xff", Error: "exit 2", Result: json.RawMessage(`[1]`), PeakMemory: 1 << 20}))
+		}
+	}
+	_, err := st.RecordSkipped(ctx, store.Run{App: "b", Task: "u", Trigger: store.TriggerManual, StartTime: at, Reason: "quota"})
+	must(err)
+	must(st.PutOverride(ctx, store.Override{App: "a", Task: "t", Schedule: json.RawMessage(`"@every 5m"`), Environment: map[string]string{"K": "v"}}))
+	_, err = st.RecordOutcome(ctx, "a", "u", store.Outcome{Failed: true, MaxFailures: 1})
+	must(err)
+	must(st.KV("a").Set(ctx, "k/é", []byte{0, 1, 0xff}))
+	must(st.KV("b").Set(ctx, "x", nil))
+	tid, err := st.CreateToken(ctx, store.Token{Name: "admin", Hash: store.HashToken("cbx_1"), Role: "admin"})
+	must(err)
+	_, err = st.CreateToken(ctx, store.Token{Name: "ci", Hash: store.HashToken("cbx_2"), Role: "viewer", Apps: []string{"a"}})
+	must(err)
+	must(st.TouchToken(ctx, tid))
+	must(st.PutSession(ctx, store.Session{IDHash: store.HashSession("c"), TokenHash: store.HashToken("cbx_2"), CSRF: "x", ExpiresAt: at.Add(24 * time.Hour)}))
+	must(st.SetLoadErrors(ctx, "c", []store.LoadError{{Message: "bad yaml", File: "app.yaml", Line: 3}, {Task: "z", Message: "no module"}}))
+	for _, typ := range []string{"run.started", "apps.reloaded"} {
+		_, err := st.AppendEvent(ctx, store.Event{Type: typ, App: "a", Payload: json.RawMessage(`{"x":1}`)})
+		must(err)
+	}
+}
+
+// dumpStore reads everything st holds through its interfaces, for
+// comparing two stores.
+func dumpStore(t *testing.T, st storeurl.Store) map[string]any {
+	t.Helper()
+	ctx := t.Context()
+	d := map[string]any{}
+	check := func(name string, v any, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		d[name] = v
+	}
+	runs, err := st.ListRuns(ctx, store.RunFilter{Limit: store.MaxLimit})
+	check("runs", runs, err)
+	for _, r := range runs {
+		full, err := st.GetRun(ctx, r.ID)
+		check("run "+r.Task+r.StartTime.String(), full, err)
+		logs, err := st.RunLogs(ctx, r.ID, 0, store.MaxLimit)
+		check("logs of "+r.StartTime.String(), logs, err)
+	}
+	ovs, err := st.Overrides(ctx)
+	check("overrides", ovs, err)
+	for _, app := range []string{"a", "b"} {
+		keys, err := st.KV(app).List(ctx, "", "", 100)
+		check("keys of "+app, keys, err)
+		for _, k := range keys {
+			v, _, err := st.KV(app).Get(ctx, k)
+			check("value "+app+k, v, err)
+		}
+		n, err := st.KVUsage(ctx, app)
+		check("kv usage "+app, n, err)
+		h, err := st.HistoryUsage(ctx, app)
+		check("history usage "+app, h, err)
+	}
+	toks, err := st.ListTokens(ctx)
+	check("tokens", toks, err)
+	sess, ok, err := st.Session(ctx, store.HashSession("c"))
+	check("session", []any{sess, ok}, err)
+	les, err := st.LoadErrors(ctx)
+	check("load errors", les, err)
+	evs, err := st.Events(ctx, store.EventFilter{})
+	check("events", evs, err)
+	last, err := st.LastScheduled(ctx, "a", "t")
+	check("last scheduled", last, err)
+	return d
+}
+
+// TestStoreCopyRoundTrip copies a SQLite store to PostgreSQL and back:
+// every table arrives whole and checked, the copy refuses a target that
+// holds data unless --force, and the stores number new runs and events
+// after the copied ones.
+func TestStoreCopyRoundTrip(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dir := t.TempDir()
+	at := time.Date(2026, 1, 16, 10, 30, 0, 0, time.UTC)
+	clock := func() time.Time { return at }
+	orig, err := store.Open(ctx, filepath.Join(dir, "a.db"), store.Options{Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fillStore(t, orig, at)
+	want := dumpStore(t, orig)
+	orig.Close()
+
+	pg := pgtest.URL(t)
+	code, out, errOut := cli(t, "store", "copy", "--from", "sqlite:"+filepath.Join(dir, "a.db"), "--to", pg)
+	if code != 0 {
+		t.Fatalf("copy to PostgreSQL: exit %d: %s", code, errOut)
+	}
+	for _, table := range []string{"TaskExecutions", "run_logs", "TaskConfigurations", "kv", "api_tokens", "sessions", "load_errors", "events"} {
+		if !strings.Contains(out, table) {
+			t.Errorf("the report does not list %s:\n%s", table, out)
+		}
+	}
+	if strings.Count(out, " ok\n") != 8 || !strings.Contains(out, "TaskExecutions                4") {
+		t.Errorf("the report does not show 8 tables checked, 4 runs:\n%s", out)
+	}
+	if code, _, errOut := cli(t, "store", "copy", "--from", "sqlite:"+filepath.Join(dir, "a.db"), "--to", pg); code == 0 || !strings.Contains(errOut, "not empty") || !strings.Contains(errOut, "--force") {
+		t.Errorf("copy to a store that holds data: exit %d, %s; want it refused", code, errOut)
+	}
+	if code, _, errOut := cli(t, "store", "copy", "--from", "sqlite:"+filepath.Join(dir, "a.db"), "--to", pg, "--force"); code != 0 {
+		t.Errorf("copy --force: exit %d, %s", code, errOut)
+	}
+
+	pst, err := postgres.Open(ctx, pg, postgres.Options{MaxConns: 2, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pst.Close()
+	if got := dumpStore(t, pst); !reflect.DeepEqual(got, want) {
+		for k := range want {
+			if !reflect.DeepEqual(got[k], want[k]) {
+				t.Errorf("PostgreSQL after the copy: %s =\n%+v\nwant\n%+v", k, got[k], want[k])
+			}
+		}
+	}
+
+	back := filepath.Join(dir, "back.db")
+	if code, out, errOut := cli(t, "store", "copy", "--from", pg, "--to", "sqlite:"+back); code != 0 || strings.Count(out, " ok\n") != 8 {
+		t.Fatalf("copy back to SQLite: exit %d: %s\n%s", code, errOut, out)
+	}
+	lst, err := store.Open(ctx, back, store.Options{Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lst.Close()
+	if got := dumpStore(t, lst); !reflect.DeepEqual(got, want) {
+		for k := range want {
+			if !reflect.DeepEqual(got[k], want[k]) {
+				t.Errorf("SQLite after the round trip: %s =\n%+v\nwant\n%+v", k, got[k], want[k])
+			}
+		}
+	}
+
+	// Both number what comes next after what was copied.
+	for name, st := range map[string]storeurl.Store{"PostgreSQL": pst, "SQLite": lst} {
+		id, err := st.StartRun(ctx, store.Run{App: "a", Task: "t", Trigger: store.TriggerManual, StartTime: at})
+		if err != nil || id != 5 {
+			t.Errorf("%s: a new run got ID %d, %v; want 5", name, id, err)
+		}
+		eid, err := st.AppendEvent(ctx, store.Event{Type: "x"})
+		if err != nil || eid != 3 {
+			t.Errorf("%s: a new event got ID %d, %v; want 3", name, eid, err)
+		}
+		if _, err := st.StartRun(ctx, store.Run{App: "a", Task: "t", Trigger: store.TriggerSchedule, ScheduledTime: at, StartTime: at}); err == nil {
+			t.Errorf("%s: a copied scheduled time fired again", name)
+		}
+	}
+}
+
+func TestStoreCopyUsage(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"store"}, "want copy"},
+		{[]string{"store", "copy", "--from", "sqlite:" + filepath.Join(dir, "a.db")}, "--from and --to are required"},
+		{[]string{"store", "copy", "--from", "mysql://x", "--to", "sqlite:b.db"}, `unknown scheme "mysql"`},
+		{[]string{"store", "copy", "--from", "sqlite:" + filepath.Join(dir, "a.db"), "--to", "sqlite:" + filepath.Join(dir, "a.db")}, "the same store"},
+	} {
+		if code, _, stderr := cli(t, tt.args...); code == 0 || !strings.Contains(stderr, tt.want) {
+			t.Errorf("%v: exit %d, %s; want %q", tt.args, code, stderr, tt.want)
+		}
+	}
+}
