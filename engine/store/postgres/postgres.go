@@ -44,6 +44,9 @@ type Options struct {
 	// Now is the clock of the store's bookkeeping times (when an override
 	// was updated, a token used, an event recorded…). Default time.Now.
 	Now func() time.Time
+
+	// tracer, in tests, sees every query and batch the store sends.
+	tracer pgx.QueryTracer
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -112,6 +115,9 @@ func open(ctx context.Context, url string, opts Options, migs []migration) (*Sto
 		cfg.MaxConns = int32(min(opts.MaxConns, 1<<20))
 	} else if !strings.Contains(url, "pool_max_conns") {
 		cfg.MaxConns = 8
+	}
+	if opts.tracer != nil {
+		cfg.ConnConfig.Tracer = opts.tracer
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
