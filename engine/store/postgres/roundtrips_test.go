@@ -52,10 +52,16 @@ func TestRoundTripsPerRun(t *testing.T) {
 		{"FinishRun", 1, func(id *int64) error {
 			return s.FinishRun(ctx, *id, store.RunEnd{Status: store.StatusSucceeded, EndTime: at, Logs: lines, Output: "ok"})
 		}},
-		{"RecordOutcome", 1, func(*int64) error { _, err := s.RecordOutcome(ctx, "a", "t", store.Outcome{MaxFailures: 3}); return err }},
+		{"RecordOutcome", 1, func(*int64) error {
+			_, err := s.RecordOutcome(ctx, "a", "t", store.Outcome{MaxFailures: 3})
+			return err
+		}},
 		{"PruneRuns", 1, func(*int64) error { _, err := s.PruneRuns(ctx, "a", "t", 1000, 0, at); return err }},
 		{"PruneHistory", 1, func(*int64) error { _, err := s.PruneHistory(ctx, "a", 1<<30); return err }},
-		{"AppendEvent", 1, func(*int64) error { _, err := s.AppendEvent(ctx, store.Event{Type: "run.finished", App: "a"}); return err }},
+		{"AppendEvent", 1, func(*int64) error {
+			_, err := s.AppendEvent(ctx, store.Event{Type: "run.finished", App: "a"})
+			return err
+		}},
 	}
 	var id int64
 	for _, st := range steps {
