@@ -122,7 +122,7 @@ type target struct {
 func targetFlags(fs *flag.FlagSet) *target {
 	t := &target{}
 	fs.StringVar(&t.home, "home", ".", "the Cronbox `DIR`ectory")
-	fs.Var(storeValue{&t.store}, "store", storeUsage)
+	fs.StringVar(&t.store, "store", "", storeUsage)
 	fs.StringVar(&t.server, "server", "", "act on the server at `URL` instead of a home; the token is $CRONBOX_TOKEN, else the config file's for that server")
 	fs.StringVar(&t.context, "context", "", "act on the server of the config file's context `NAME` (see `cronbox context list`)")
 	fs.BoolVar(&t.remote, "remote", false, "act on the server of the config file's current context")

@@ -59,13 +59,10 @@ func commands() []command {
 		{name: "config", usage: "cronbox config export|import [FILE]", summary: "write or read the task overrides as a tasks.json file", run: runConfig},
 		{name: "build", usage: "cronbox build DIR", summary: "compile a task directory (Go, C, Rust or AssemblyScript), or every task below DIR, to .wasm", run: runBuild},
 		{name: "token", usage: "cronbox token create|list|revoke", summary: "create, list or revoke API tokens", run: runToken},
-<<<<<<< HEAD
 		{name: "login", usage: "cronbox login URL [--name N] < TOKEN", summary: "check a token (read from stdin) against a server and store it as the current context", run: runLogin},
 		{name: "context", usage: "cronbox context list|use NAME", summary: "list the servers logged in to, or choose the current one", run: runContext},
 		{name: "version", usage: "cronbox version [--json]", summary: "print the version, commit, Go and wazero versions", run: runVersion},
-=======
 		{name: "store", usage: "cronbox store copy --from URL --to URL [--force]", summary: "copy a store's whole state to another, SQLite or PostgreSQL", run: runStore},
->>>>>>> a703dbb (cronbox store copy: a home's whole state between SQLite and PostgreSQL, either way, checked by counts and hashes)
 		{name: "app", usage: "cronbox app SUBCOMMAND [NAME|ZIP|DIR]", summary: "manage a home's apps: new, list, info, enable, disable, validate, export, install, uninstall", run: runApp},
 	}
 }

@@ -230,32 +230,24 @@ func stopEngine(ctx context.Context, log *slog.Logger, eng *engine.Engine) {
 	}
 }
 
-// storeUsage is the help of --store.
+// storeUsage is the help of --store. The flag has no default of its own:
+// help would print $CRONBOX_STORE's value, password included; openStore
+// reads the variable.
 const storeUsage = "the store's `URL`: sqlite:PATH or postgres://USER@HOST:PORT/DATABASE (default $" + storeurl.Env + ", else HOME/data/cronbox.db)"
-
-// storeValue is --store: a string without a default in the flag itself,
-// so that help never prints $CRONBOX_STORE, password included.
-type storeValue struct{ p *string }
-
-func (v storeValue) String() string {
-	if v.p == nil {
-		return ""
-	}
-	return *v.p
-}
-func (v storeValue) Set(s string) error { *v.p = s; return nil }
 
 // storeFlag defines --store on fs, for the commands without target
 // flags (serve).
 func storeFlag(fs *flag.FlagSet) *string {
-	var s string
-	fs.Var(storeValue{&s}, "store", storeUsage)
-	return &s
+	return fs.String("store", "", storeUsage)
 }
 
-// openStore opens the store that storeURL names (see package storeurl):
-// by default home's, at home/data/cronbox.db.
+// openStore opens the store that storeURL names (see package storeurl),
+// else the one $CRONBOX_STORE names, else home's, at
+// home/data/cronbox.db.
 func openStore(ctx context.Context, home, storeURL string) (storeurl.Store, error) {
+	if storeURL == "" {
+		storeURL = os.Getenv(storeurl.Env)
+	}
 	return storeurl.Open(ctx, storeURL, home)
 }
 

@@ -103,6 +103,10 @@ func TestStoreFlagErrors(t *testing.T) {
 	if code, _, stderr := cli(t, "runs", "--home", home); code == 0 || !strings.Contains(stderr, "no file after sqlite:") {
 		t.Errorf("runs with %s=sqlite: exit %d, %s; want it refused", storeurl.Env, code, stderr)
 	}
+	t.Setenv(storeurl.Env, "postgres://u:SECRETPW@127.0.0.1:1/c")
+	if _, _, stderr := cli(t, "help", "serve"); strings.Contains(stderr, "SECRETPW") {
+		t.Errorf("help serve shows %s's password:\n%s", storeurl.Env, stderr)
+	}
 	t.Setenv(storeurl.Env, "sqlite:"+filepath.Join(home, "elsewhere.db"))
 	if code, _, stderr := cli(t, "token", "create", "--role", "admin", "--home", home); code != 0 {
 		t.Fatalf("token create with %s: exit %d, %s", storeurl.Env, code, stderr)
