@@ -253,7 +253,7 @@ func openStore(ctx context.Context, home, storeURL string) (storeurl.Store, erro
 
 // engineStore is the engine's view of st: every part of it.
 func engineStore(st storeurl.Store) engine.Store {
-	return engine.Store{Runs: st, Retention: st, Overrides: st, Outcomes: st, LoadErrors: st, KV: st, Events: st}
+	return engine.Store{Runs: st, Retention: st, Overrides: st, Outcomes: st, LoadErrors: st, KV: st}
 }
 
 // webStore is the web server's view of st: every part of it.

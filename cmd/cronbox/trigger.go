@@ -10,6 +10,7 @@ import (
 	"github.com/cronbox/cronbox/engine"
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/internal/homedir"
+	"github.com/cronbox/cronbox/internal/storeurl"
 	"github.com/cronbox/cronbox/runtime"
 )
 
@@ -20,13 +21,13 @@ import (
 // see the run while it goes (its overlap policy, quotas and the task's
 // retries and dependents do not apply), and it is not cancelled when serve
 // stops.
-func triggerTask(ctx context.Context, e *env, home string, st *store.SQLite, appName, task string, input json.RawMessage) (store.Run, error) {
+func triggerTask(ctx context.Context, e *env, home string, st storeurl.Store, appName, task string, input json.RawMessage) (store.Run, error) {
 	rt, err := runtime.New(ctx, runtime.Config{CacheDir: homedir.Home(home).Cache(), HostModules: []runtime.HostModule{hostModule()}})
 	if err != nil {
 		return store.Run{}, err
 	}
 	defer rt.Close(context.WithoutCancel(ctx))
-	eng, err := engine.New(engine.Config{Home: home, Store: engine.SQLiteStore(st), Runtime: rt, EventBuffer: 1 << 14})
+	eng, err := engine.New(engine.Config{Home: home, Store: engineStore(st), Runtime: rt, EventBuffer: 1 << 14})
 	if err != nil {
 		return store.Run{}, err
 	}

@@ -434,6 +434,15 @@ func (s *Store) AppendEvent(ctx context.Context, e store.Event) (int64, error) {
 	return id, nil
 }
 
+// LastEventID implements store.EventLog.
+func (s *Store) LastEventID(ctx context.Context) (int64, error) {
+	var id int64
+	if err := s.pool.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM events`).Scan(&id); err != nil {
+		return 0, fmt.Errorf("reading the last event ID: %w", err)
+	}
+	return id, nil
+}
+
 // Events implements store.EventLog.
 func (s *Store) Events(ctx context.Context, f store.EventFilter) ([]store.Event, error) {
 	if f.Apps != nil && len(f.Apps) == 0 {

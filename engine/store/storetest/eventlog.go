@@ -14,6 +14,26 @@ import (
 // empty store for each test, whose clock is now.
 func EventLog(t *testing.T, open func(t *testing.T, now func() time.Time) store.EventLog) {
 	t.Run("Events", func(t *testing.T) { eventLogEvents(t, open) })
+	t.Run("LastEventID", func(t *testing.T) { eventLogLastEventID(t, open) })
+}
+
+// eventLogLastEventID: the greatest ID kept, 0 before any event.
+func eventLogLastEventID(t *testing.T, open func(t *testing.T, now func() time.Time) store.EventLog) {
+	t.Parallel()
+	s := open(t, fixed(epoch))
+	ctx := t.Context()
+	if got, err := s.LastEventID(ctx); err != nil || got != 0 {
+		t.Fatalf("LastEventID of a new store = %d, %v; want 0", got, err)
+	}
+	for _, app := range []string{"a", "", "b"} {
+		id, err := s.AppendEvent(ctx, store.Event{Type: "x", App: app})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.LastEventID(ctx); err != nil || got != id {
+			t.Errorf("LastEventID = %d, %v; want %d", got, err, id)
+		}
+	}
 }
 
 func eventLogEvents(t *testing.T, open func(t *testing.T, now func() time.Time) store.EventLog) {
