@@ -80,3 +80,10 @@ func TestTokenSessions(t *testing.T) {
 		return openPG(t, postgres.Options{Now: now})
 	})
 }
+
+func TestMetering(t *testing.T) {
+	storetest.Metering(t, func(t *testing.T) (store.Runs, store.Retention, store.Metering) {
+		s := openPG(t, postgres.Options{})
+		return s, s, s
+	})
+}

@@ -82,6 +82,7 @@ type Store struct {
 var (
 	_ store.Runs       = (*Store)(nil)
 	_ store.Retention  = (*Store)(nil)
+	_ store.Metering   = (*Store)(nil)
 	_ store.Overrides  = (*Store)(nil)
 	_ store.Outcomes   = (*Store)(nil)
 	_ store.KeyValue   = (*Store)(nil)

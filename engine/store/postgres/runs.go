@@ -129,17 +129,23 @@ func (s *Store) FinishRun(ctx context.Context, id int64, end store.RunEnd) error
 		return err
 	}
 	args := append([]any{id}, s.logArgs(end.Logs)...)
+	u := end.Usage
 	args = append(args, string(end.Status), end.EndTime, end.Duration.Milliseconds(), end.ExitCode,
-		[]byte(end.Output), nullText(end.Error), nullJSON(end.Result), end.PeakMemory, end.LogsDropped)
+		[]byte(end.Output), nullText(end.Error), nullJSON(end.Result), end.PeakMemory, end.LogsDropped,
+		int64(u.CPUTime), u.PeakMemory, u.OutputBytes, u.LogBytes, u.HTTPSent, u.HTTPReceived, u.KVWritten, u.FilesWritten)
 	b := &pgx.Batch{}
 	b.Queue(lockRunSQL, id)
 	b.Queue(`WITH running AS (SELECT 1 FROM TaskExecutions WHERE ID = $1 AND Status = 'running'), `+
-		strings.Replace(appendLogsCTE, "FROM last, unnest", "FROM running, last, unnest", 1)+`
-		UPDATE TaskExecutions SET Status = $6, EndTime = $7, Duration = $8, ExitCode = $9,
+		strings.Replace(appendLogsCTE, "FROM last, unnest", "FROM running, last, unnest", 1)+`,
+		upd AS (UPDATE TaskExecutions SET Status = $6, EndTime = $7, Duration = $8, ExitCode = $9,
 			Output = $10, ErrorMessage = $11, Result = $12, PeakMemory = $13,
 			LogsDropped = LogsDropped + $14 + cardinality($4::bytea[]) - (SELECT count(*) FROM ins),
 			LogBytes = LogBytes + (SELECT coalesce(sum(size), 0) FROM ins)
-		WHERE ID = $1 AND Status = 'running'`, args...)
+			WHERE ID = $1 AND Status = 'running'
+			RETURNING ID, AppName)
+		INSERT INTO run_usage (run_id, app, end_time, cpu_ns, peak_memory, output_bytes, log_bytes,
+			http_sent, http_received, kv_written, files_written)
+		SELECT ID, AppName, $7, $15, $16, $17, $18, $19, $20, $21, $22 FROM upd`, args...)
 	var status string
 	err := s.batch(ctx, b, func(br pgx.BatchResults) error {
 		if err := br.QueryRow().Scan(&status); err != nil {

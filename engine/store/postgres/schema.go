@@ -185,6 +185,47 @@ func migrations() []migration {
 			id integer PRIMARY KEY CHECK (id = 1),
 			time timestamptz NOT NULL
 		)`,
+	}}, {version: 5, stmts: []string{
+		// What each finished run consumed, deleted with the run; and each
+		// app's totals, kept by a trigger, which survive pruning.
+		`CREATE TABLE run_usage (
+			run_id bigint PRIMARY KEY REFERENCES TaskExecutions(ID) ON DELETE CASCADE,
+			app text NOT NULL,
+			end_time timestamptz NOT NULL,
+			cpu_ns bigint NOT NULL,
+			peak_memory bigint NOT NULL,
+			output_bytes bigint NOT NULL,
+			log_bytes bigint NOT NULL,
+			http_sent bigint NOT NULL,
+			http_received bigint NOT NULL,
+			kv_written bigint NOT NULL,
+			files_written bigint NOT NULL
+		)`,
+		`CREATE INDEX idx_run_usage_end ON run_usage(end_time, app)`,
+		`CREATE TABLE app_usage (
+			app text PRIMARY KEY,
+			runs bigint NOT NULL,
+			cpu_ns bigint NOT NULL,
+			peak_memory bigint NOT NULL, -- the largest of its runs'
+			output_bytes bigint NOT NULL,
+			log_bytes bigint NOT NULL,
+			http_sent bigint NOT NULL,
+			http_received bigint NOT NULL,
+			kv_written bigint NOT NULL,
+			files_written bigint NOT NULL
+		)`,
+		`CREATE FUNCTION run_usage_total() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			INSERT INTO app_usage AS u VALUES (NEW.app, 1, NEW.cpu_ns, NEW.peak_memory, NEW.output_bytes,
+				NEW.log_bytes, NEW.http_sent, NEW.http_received, NEW.kv_written, NEW.files_written)
+			ON CONFLICT (app) DO UPDATE SET runs = u.runs + 1, cpu_ns = u.cpu_ns + excluded.cpu_ns,
+				peak_memory = greatest(u.peak_memory, excluded.peak_memory),
+				output_bytes = u.output_bytes + excluded.output_bytes, log_bytes = u.log_bytes + excluded.log_bytes,
+				http_sent = u.http_sent + excluded.http_sent, http_received = u.http_received + excluded.http_received,
+				kv_written = u.kv_written + excluded.kv_written, files_written = u.files_written + excluded.files_written;
+			RETURN NULL;
+		END $$`,
+		`CREATE TRIGGER run_usage_total AFTER INSERT ON run_usage FOR EACH ROW EXECUTE FUNCTION run_usage_total()`,
 	}}}
 }
 
