@@ -45,7 +45,18 @@ type Store struct {
 }
 
 // SQLiteStore is the Store of one SQLite database: every field is st.
-func SQLiteStore(st *store.SQLite) Store {
+func SQLiteStore(st *store.SQLite) Store { return StoreOf(st) }
+
+// StoreOf is the Store of one store that provides every part of it (the
+// SQLite store, the PostgreSQL store): every field is st.
+func StoreOf(st interface {
+	store.Runs
+	store.Retention
+	store.Overrides
+	store.Outcomes
+	store.LoadErrors
+	store.KeyValue
+}) Store {
 	return Store{Runs: st, Retention: st, Overrides: st, Outcomes: st, LoadErrors: st, KV: st}
 }
 

@@ -79,8 +79,24 @@ type Store struct {
 }
 
 // SQLiteStore is the Store of one SQLite database: every field is st.
-func SQLiteStore(st *store.SQLite) Store {
-	return Store{Runs: st, Tokens: st, Sessions: st, LoadErrors: st, Events: st, Usage: st, Notifications: st}
+func SQLiteStore(st *store.SQLite) Store { return StoreOf(st) }
+
+// StoreOf is the Store of one store that provides every part of it (the
+// SQLite store, the PostgreSQL store): every field is st, Notifications
+// too if st keeps them.
+func StoreOf(st interface {
+	store.RunReader
+	store.Tokens
+	store.Sessions
+	store.LoadErrors
+	store.EventLog
+	store.Metering
+}) Store {
+	s := Store{Runs: st, Tokens: st, Sessions: st, LoadErrors: st, Events: st, Usage: st}
+	if ns, ok := st.(store.Notifications); ok {
+		s.Notifications = ns
+	}
+	return s
 }
 
 // Config configures a Server. Engine, Store and Runtime are required.

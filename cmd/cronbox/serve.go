@@ -113,7 +113,7 @@ func serve(ctx context.Context, e *env, log *slog.Logger, home, storeURL, listen
 	defer rt.Close(context.WithoutCancel(ctx))
 	// A deep event buffer (about 2 MB for each subscriber) lets the web
 	// server's event recorder ride out bursts of runs without missing any.
-	eng, err := engine.New(engine.Config{Home: home, Store: engineStore(st), Runtime: rt, Logger: log, EventBuffer: 1 << 14})
+	eng, err := engine.New(engine.Config{Home: home, Store: engine.StoreOf(st), Runtime: rt, Logger: log, EventBuffer: 1 << 14})
 	if err != nil {
 		return err
 	}
@@ -125,7 +125,7 @@ func serve(ctx context.Context, e *env, log *slog.Logger, home, storeURL, listen
 	// stop interrupts are recorded too.
 	homeApps := lifecycle.Home{Dir: home, Store: st, CacheDir: homedir.Home(home).Cache()}
 	ws, err := web.New(web.Config{
-		Engine: eng, Store: webStore(st), Runtime: rt, Logger: log, MetricsOpen: metricsOpen, UI: ui.Handler(),
+		Engine: eng, Store: web.StoreOf(st), Runtime: rt, Logger: log, MetricsOpen: metricsOpen, UI: ui.Handler(),
 		Apps:      homeApps,
 		Lifecycle: homeApps,
 		TempDir:   webTempDir(log, home),
@@ -249,16 +249,6 @@ func openStore(ctx context.Context, home, storeURL string) (storeurl.Store, erro
 		storeURL = os.Getenv(storeurl.Env)
 	}
 	return storeurl.Open(ctx, storeURL, home)
-}
-
-// engineStore is the engine's view of st: every part of it.
-func engineStore(st storeurl.Store) engine.Store {
-	return engine.Store{Runs: st, Retention: st, Overrides: st, Outcomes: st, LoadErrors: st, KV: st}
-}
-
-// webStore is the web server's view of st: every part of it.
-func webStore(st storeurl.Store) web.Store {
-	return web.Store{Runs: st, Tokens: st, Sessions: st, LoadErrors: st, Events: st}
 }
 
 // buildApps builds the tasks of every app under home/apps whose .wasm is

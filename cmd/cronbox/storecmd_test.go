@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -32,16 +34,28 @@ func fillStore(t *testing.T, st storeurl.Store, at time.Time) {
 		must(st.AppendLogs(ctx, id, []store.LogLine{{Time: at, Level: "info", Message: "line ✓"}, {Time: at, Level: "warn", Message: "two"}}))
 		if i < 2 {
 			must(st.FinishRun(ctx, id, store.RunEnd{Status: store.StatusFailed, EndTime: r.StartTime.Add(time.Second), Duration: time.Second,
-				ExitCode: 2, Output: "out\x00\xff", Error: "exit 2", Result: json.RawMessage(`[1]`), PeakMemory: 1 << 20}))
+				ExitCode: 2, Output: "out\x00\xff", Error: "exit 2", Result: json.RawMessage(`[1]`), PeakMemory: 1 << 20,
+				Usage: store.Usage{CPUTime: time.Duration(i+1) * time.Millisecond, PeakMemory: int64(i+1) << 20, KVWritten: 7}}))
 		}
 	}
-	_, err := st.RecordSkipped(ctx, store.Run{App: "b", Task: "u", Trigger: store.TriggerManual, StartTime: at, Reason: "quota"})
+	// A run pruned: its usage goes, the app's totals keep it.
+	pruned, err := st.StartRun(ctx, store.Run{App: "a", Task: "p", Trigger: store.TriggerManual, StartTime: at})
+	must(err)
+	must(st.FinishRun(ctx, pruned, store.RunEnd{Status: store.StatusSucceeded, EndTime: at, Usage: store.Usage{CPUTime: time.Second, HTTPSent: 99}}))
+	keep, err := st.StartRun(ctx, store.Run{App: "a", Task: "p", Trigger: store.TriggerManual, StartTime: at})
+	must(err)
+	must(st.FinishRun(ctx, keep, store.RunEnd{Status: store.StatusSucceeded, EndTime: at}))
+	if n, err := st.PruneRuns(ctx, "a", "p", 1, 0, at); err != nil || n != 1 {
+		t.Fatalf("PruneRuns = %d, %v", n, err)
+	}
+	_, err = st.RecordSkipped(ctx, store.Run{App: "b", Task: "u", Trigger: store.TriggerManual, StartTime: at, Reason: "quota"})
 	must(err)
 	must(st.PutOverride(ctx, store.Override{App: "a", Task: "t", Schedule: json.RawMessage(`"@every 5m"`), Environment: map[string]string{"K": "v"}}))
 	_, err = st.RecordOutcome(ctx, "a", "u", store.Outcome{Failed: true, MaxFailures: 1})
 	must(err)
 	must(st.KV("a").Set(ctx, "k/é", []byte{0, 1, 0xff}))
 	must(st.KV("b").Set(ctx, "x", nil))
+	must(st.KV("B").Set(ctx, "x", []byte("upper case sorts first by bytes")))
 	tid, err := st.CreateToken(ctx, store.Token{Name: "admin", Hash: store.HashToken("cbx_1"), Role: "admin"})
 	must(err)
 	_, err = st.CreateToken(ctx, store.Token{Name: "ci", Hash: store.HashToken("cbx_2"), Role: "viewer", Apps: []string{"a"}})
@@ -78,7 +92,7 @@ func dumpStore(t *testing.T, st storeurl.Store) map[string]any {
 	}
 	ovs, err := st.Overrides(ctx)
 	check("overrides", ovs, err)
-	for _, app := range []string{"a", "b"} {
+	for _, app := range []string{"a", "b", "B"} {
 		keys, err := st.KV(app).List(ctx, "", "", 100)
 		check("keys of "+app, keys, err)
 		for _, k := range keys {
@@ -100,6 +114,17 @@ func dumpStore(t *testing.T, st storeurl.Store) map[string]any {
 	check("events", evs, err)
 	last, err := st.LastScheduled(ctx, "a", "t")
 	check("last scheduled", last, err)
+	for _, r := range runs {
+		u, err := st.RunUsage(ctx, r.ID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			t.Fatal(err)
+		}
+		d[fmt.Sprint("usage of run ", r.ID)] = u
+	}
+	totals, err := st.UsageTotals(ctx)
+	check("usage totals", totals, err)
+	since, err := st.UsageSince(ctx, time.Time{})
+	check("usage since", since, err)
 	return d
 }
 
@@ -126,13 +151,13 @@ func TestStoreCopyRoundTrip(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("copy to PostgreSQL: exit %d: %s", code, errOut)
 	}
-	for _, table := range []string{"TaskExecutions", "run_logs", "TaskConfigurations", "kv", "api_tokens", "sessions", "load_errors", "events"} {
+	for _, table := range []string{"TaskExecutions", "run_logs", "run_usage", "app_usage", "TaskConfigurations", "kv", "api_tokens", "sessions", "load_errors", "events"} {
 		if !strings.Contains(out, table) {
 			t.Errorf("the report does not list %s:\n%s", table, out)
 		}
 	}
-	if strings.Count(out, " ok\n") != 8 || !strings.Contains(out, "TaskExecutions                4") {
-		t.Errorf("the report does not show 8 tables checked, 4 runs:\n%s", out)
+	if strings.Count(out, " ok\n") != 10 || !strings.Contains(out, "TaskExecutions                5") {
+		t.Errorf("the report does not show 10 tables checked, 5 runs:\n%s", out)
 	}
 	if code, _, errOut := cli(t, "store", "copy", "--from", "sqlite:"+filepath.Join(dir, "a.db"), "--to", pg); code == 0 || !strings.Contains(errOut, "not empty") || !strings.Contains(errOut, "--force") {
 		t.Errorf("copy to a store that holds data: exit %d, %s; want it refused", code, errOut)
@@ -155,7 +180,7 @@ func TestStoreCopyRoundTrip(t *testing.T) {
 	}
 
 	back := filepath.Join(dir, "back.db")
-	if code, out, errOut := cli(t, "store", "copy", "--from", pg, "--to", "sqlite:"+back); code != 0 || strings.Count(out, " ok\n") != 8 {
+	if code, out, errOut := cli(t, "store", "copy", "--from", pg, "--to", "sqlite:"+back); code != 0 || strings.Count(out, " ok\n") != 10 {
 		t.Fatalf("copy back to SQLite: exit %d: %s\n%s", code, errOut, out)
 	}
 	lst, err := store.Open(ctx, back, store.Options{Now: clock})
@@ -174,8 +199,8 @@ func TestStoreCopyRoundTrip(t *testing.T) {
 	// Both number what comes next after what was copied.
 	for name, st := range map[string]storeurl.Store{"PostgreSQL": pst, "SQLite": lst} {
 		id, err := st.StartRun(ctx, store.Run{App: "a", Task: "t", Trigger: store.TriggerManual, StartTime: at})
-		if err != nil || id != 5 {
-			t.Errorf("%s: a new run got ID %d, %v; want 5", name, id, err)
+		if err != nil || id != 7 {
+			t.Errorf("%s: a new run got ID %d, %v; want 7", name, id, err)
 		}
 		eid, err := st.AppendEvent(ctx, store.Event{Type: "x"})
 		if err != nil || eid != 3 {

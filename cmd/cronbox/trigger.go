@@ -27,7 +27,7 @@ func triggerTask(ctx context.Context, e *env, home string, st storeurl.Store, ap
 		return store.Run{}, err
 	}
 	defer rt.Close(context.WithoutCancel(ctx))
-	eng, err := engine.New(engine.Config{Home: home, Store: engineStore(st), Runtime: rt, EventBuffer: 1 << 14})
+	eng, err := engine.New(engine.Config{Home: home, Store: engine.StoreOf(st), Runtime: rt, EventBuffer: 1 << 14})
 	if err != nil {
 		return store.Run{}, err
 	}

@@ -57,6 +57,9 @@ type table struct {
 	// identity is the column PostgreSQL numbers, whose sequence is moved
 	// past the copied rows.
 	identity string
+	// replace: the target's triggers fill the table from those copied
+	// before; its rows are deleted before the source's are copied.
+	replace bool
 }
 
 func cols(spec string) []column {
@@ -73,15 +76,21 @@ func cols(spec string) []column {
 var tables = []table{
 	{"TaskExecutions", "ID", cols(`ID:i TaskName:s AppName:s StartTime:t EndTime:t Duration:i Status:s ExitCode:i
 		Output:b ErrorMessage:s TriggeredBy:s TriggeredByUser:s CreatedAt:t ScheduledTime:t Attempt:i Input:s Result:s
-		PeakMemory:i Reason:s LogsDropped:i LogBytes:i`), "ID"},
-	{"run_logs", "run_id, seq", cols(`run_id:i seq:i time:t level:s message:b`), ""},
+		PeakMemory:i Reason:s LogsDropped:i LogBytes:i`), "ID", false},
+	{"run_logs", "run_id, seq", cols(`run_id:i seq:i time:t level:s message:b`), "", false},
+	{"run_usage", "run_id", cols(`run_id:i app:s end_time:t cpu_ns:i peak_memory:i output_bytes:i log_bytes:i
+		http_sent:i http_received:i kv_written:i files_written:i`), "", false},
+	// The totals, which survive pruning: the source's replace what the
+	// target's trigger summed from the retained runs' usage.
+	{"app_usage", "app", cols(`app:s runs:i cpu_ns:i peak_memory:i output_bytes:i log_bytes:i
+		http_sent:i http_received:i kv_written:i files_written:i`), "", true},
 	{"TaskConfigurations", "ID", cols(`ID:i TaskName:s AppName:s Configuration:s IsCustom:? IsDeleted:? CreatedAt:t UpdatedAt:t
-		ConsecutiveFailures:i DisabledReason:s DisabledAt:t`), "ID"},
-	{"kv", "app, key", cols(`app:s key:b value:B`), ""},
-	{"api_tokens", "id", cols(`id:i name:s hash:B role:s apps:s created_at:t last_used_at:t revoked_at:t`), "id"},
-	{"sessions", "id_hash", cols(`id_hash:B token_hash:B csrf:s expires_at:t`), ""},
-	{"load_errors", "id", cols(`id:i app:s task:s message:s file:s line:i time:t`), "id"},
-	{"events", "id", cols(`id:i time:t type:s app:s task:s payload:s`), "id"},
+		ConsecutiveFailures:i DisabledReason:s DisabledAt:t`), "ID", false},
+	{"kv", "app, key", cols(`app:s key:b value:B`), "", false},
+	{"api_tokens", "id", cols(`id:i name:s hash:B role:s apps:s created_at:t last_used_at:t revoked_at:t`), "id", false},
+	{"sessions", "id_hash", cols(`id_hash:B token_hash:B csrf:s expires_at:t`), "", false},
+	{"load_errors", "id", cols(`id:i app:s task:s message:s file:s line:i time:t`), "id", false},
+	{"events", "id", cols(`id:i time:t type:s app:s task:s payload:s`), "id", false},
 }
 
 // derived are the tables the target's triggers fill, emptied with --force.
@@ -146,6 +155,11 @@ func Copy(ctx context.Context, from, to storeurl.Target, force bool) ([]TableRep
 						h.row(row)
 						return yield(row)
 					})
+				}
+				if tb.replace {
+					if err := w.clear(ctx, tb.name); err != nil {
+						return fmt.Errorf("copying %s: %w", tb.name, err)
+					}
 				}
 				if err := w.insert(ctx, tb, rows); err != nil {
 					return fmt.Errorf("copying %s: %w", tb.name, err)
@@ -314,6 +328,7 @@ type writer interface {
 	// holds some.
 	count(ctx context.Context) (int64, string, error)
 	empty(ctx context.Context) error
+	clear(ctx context.Context, table string) error
 	insert(ctx context.Context, tb table, rows func(yield func([]any) error) error) error
 	finish(ctx context.Context) error
 }
@@ -418,11 +433,25 @@ func countAll(ctx context.Context, count func(string) (int64, error)) (int64, st
 	return total, first, nil
 }
 
+// byteOrder returns tb's key for PostgreSQL's ORDER BY with its text
+// columns compared by their bytes, as SQLite compares them.
+func byteOrder(tb table) string {
+	keys := strings.Split(tb.key, ", ")
+	for i, k := range keys {
+		for _, c := range tb.columns {
+			if c.name == k && c.kind == kText {
+				keys[i] += ` COLLATE "C"`
+			}
+		}
+	}
+	return strings.Join(keys, ", ")
+}
+
 // pgSide reads and writes a PostgreSQL store in a transaction.
 type pgSide struct{ tx pgx.Tx }
 
 func (p pgSide) each(ctx context.Context, tb table, fn func([]any) error) error {
-	rows, err := p.tx.Query(ctx, `SELECT `+columnList(tb)+` FROM `+tb.name+` ORDER BY `+tb.key)
+	rows, err := p.tx.Query(ctx, `SELECT `+columnList(tb)+` FROM `+tb.name+` ORDER BY `+byteOrder(tb))
 	if err != nil {
 		return err
 	}
@@ -442,6 +471,11 @@ func (p pgSide) each(ctx context.Context, tb table, fn func([]any) error) error 
 		}
 	}
 	return rows.Err()
+}
+
+func (p pgSide) clear(ctx context.Context, name string) error {
+	_, err := p.tx.Exec(ctx, `DELETE FROM `+name)
+	return err
 }
 
 func (p pgSide) count(ctx context.Context) (int64, string, error) {
@@ -560,6 +594,11 @@ func (l liteSide) each(ctx context.Context, tb table, fn func([]any) error) erro
 		}
 	}
 	return rows.Err()
+}
+
+func (l liteSide) clear(ctx context.Context, name string) error {
+	_, err := l.tx.ExecContext(ctx, `DELETE FROM `+name)
+	return err
 }
 
 func (l liteSide) count(ctx context.Context) (int64, string, error) {

@@ -31,6 +31,7 @@ const Env = "CRONBOX_STORE"
 type Store interface {
 	store.Runs
 	store.Retention
+	store.Metering
 	store.Overrides
 	store.Outcomes
 	store.KeyValue
