@@ -17,14 +17,14 @@ import (
 const runColumns = `ID, AppName, TaskName, Status, coalesce(TriggeredBy, ''), coalesce(TriggeredByUser, ''),
 	ScheduledTime, Attempt, StartTime, EndTime, coalesce(Duration, 0),
 	coalesce(ExitCode, -1), coalesce(Output, ''::bytea), coalesce(ErrorMessage, ''), coalesce(Input, ''),
-	coalesce(Result, ''), coalesce(PeakMemory, 0), coalesce(Reason, ''), LogsDropped`
+	coalesce(Result, ''), coalesce(PeakMemory, 0), coalesce(Reason, ''), LogsDropped, Overdue`
 
 // runSummaryColumns are runColumns without output, input and result, for
 // lists.
 const runSummaryColumns = `ID, AppName, TaskName, Status, coalesce(TriggeredBy, ''), coalesce(TriggeredByUser, ''),
 	ScheduledTime, Attempt, StartTime, EndTime, coalesce(Duration, 0),
 	coalesce(ExitCode, -1), ''::bytea, coalesce(ErrorMessage, ''), '',
-	'', coalesce(PeakMemory, 0), coalesce(Reason, ''), LogsDropped`
+	'', coalesce(PeakMemory, 0), coalesce(Reason, ''), LogsDropped, Overdue`
 
 func scanRun(row pgx.Row) (store.Run, error) {
 	var (
@@ -38,7 +38,7 @@ func scanRun(row pgx.Row) (store.Run, error) {
 	err := row.Scan(&r.ID, &r.App, &r.Task, &status, &trigger, &r.TriggeredByUser,
 		&sched, &r.Attempt, &start, &end, &durationMS,
 		&r.ExitCode, &output, &r.Error, &input,
-		&result, &r.PeakMemory, &r.Reason, &r.LogsDropped)
+		&result, &r.PeakMemory, &r.Reason, &r.LogsDropped, &r.Overdue)
 	if err != nil {
 		return store.Run{}, err
 	}
@@ -132,7 +132,8 @@ func (s *Store) FinishRun(ctx context.Context, id int64, end store.RunEnd) error
 	u := end.Usage
 	args = append(args, string(end.Status), end.EndTime, end.Duration.Milliseconds(), end.ExitCode,
 		[]byte(end.Output), nullText(end.Error), nullJSON(end.Result), end.PeakMemory, end.LogsDropped,
-		int64(u.CPUTime), u.PeakMemory, u.OutputBytes, u.LogBytes, u.HTTPSent, u.HTTPReceived, u.KVWritten, u.FilesWritten)
+		int64(u.CPUTime), u.PeakMemory, u.OutputBytes, u.LogBytes, u.HTTPSent, u.HTTPReceived, u.KVWritten, u.FilesWritten,
+		end.Overdue)
 	b := &pgx.Batch{}
 	b.Queue(lockRunSQL, id)
 	b.Queue(`WITH running AS (SELECT 1 FROM TaskExecutions WHERE ID = $1 AND Status = 'running'), `+
@@ -140,7 +141,7 @@ func (s *Store) FinishRun(ctx context.Context, id int64, end store.RunEnd) error
 		upd AS (UPDATE TaskExecutions SET Status = $6, EndTime = $7, Duration = $8, ExitCode = $9,
 			Output = $10, ErrorMessage = $11, Result = $12, PeakMemory = $13,
 			LogsDropped = LogsDropped + $14 + cardinality($4::bytea[]) - (SELECT count(*) FROM ins),
-			LogBytes = LogBytes + (SELECT coalesce(sum(size), 0) FROM ins)
+			LogBytes = LogBytes + (SELECT coalesce(sum(size), 0) FROM ins), Overdue = $23
 			WHERE ID = $1 AND Status = 'running'
 			RETURNING ID, AppName)
 		INSERT INTO run_usage (run_id, app, end_time, cpu_ns, peak_memory, output_bytes, log_bytes,

@@ -226,6 +226,10 @@ func migrations() []migration {
 			RETURN NULL;
 		END $$`,
 		`CREATE TRIGGER run_usage_total AFTER INSERT ON run_usage FOR EACH ROW EXECUTE FUNCTION run_usage_total()`,
+	}}, {version: 6, stmts: []string{
+		// Whether a run went past its maxRuntime without being stopped
+		// (killOnTimeout false): kept once it ends.
+		`ALTER TABLE TaskExecutions ADD COLUMN Overdue boolean NOT NULL DEFAULT false`,
 	}}}
 }
 
