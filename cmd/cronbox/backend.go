@@ -138,6 +138,9 @@ func (t *target) open(e *env) (backend, error) {
 	if !t.isRemote() {
 		return &localBackend{home: t.home, storeURL: t.store, warn: e.stderr}, nil
 	}
+	if t.store != "" {
+		return nil, errors.New("--store names a home's store: give it or a server (--server, --context, --remote), not both")
+	}
 	cfg, err := t.clientConfig()
 	if err != nil {
 		return nil, err

@@ -99,6 +99,9 @@ func TestStoreFlagErrors(t *testing.T) {
 			t.Errorf("%v: exit %d, %s; want the scheme refused", args, code, stderr)
 		}
 	}
+	if code, _, stderr := cli(t, "runs", "--store", "sqlite:x.db", "--server", "http://127.0.0.1:1"); code == 0 || !strings.Contains(stderr, "not both") {
+		t.Errorf("runs --store --server: exit %d, %s; want them refused together", code, stderr)
+	}
 	t.Setenv(storeurl.Env, "sqlite:")
 	if code, _, stderr := cli(t, "runs", "--home", home); code == 0 || !strings.Contains(stderr, "no file after sqlite:") {
 		t.Errorf("runs with %s=sqlite: exit %d, %s; want it refused", storeurl.Env, code, stderr)
