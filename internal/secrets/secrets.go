@@ -211,6 +211,9 @@ func (b *Box) Set(ctx context.Context, app, name string, value []byte) error {
 // store.ErrNotFound if there is none, ErrWrongKey if it does not open.
 func (b *Box) Value(ctx context.Context, app, name string) (string, error) {
 	sec, err := b.st.Secret(ctx, app, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", fmt.Errorf("app %s has no secret %s (cronbox secret set %s %s): %w", app, name, app, name, store.ErrNotFound)
+	}
 	if err != nil {
 		return "", err
 	}
