@@ -159,6 +159,7 @@ func (s *Server) installApp(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.auditInstall(r, res)
 	if err := s.eng.ReloadApp(ctx, res.App); err != nil {
 		return err
 	}
@@ -338,6 +339,7 @@ func (s *Server) uninstallApp(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.audit(r, ActionAppUninstall, name, name, nil, map[string]any{"backup": filepath.Base(res.Backup), "purged": res.Purged})
 	// Reload, not ReloadApp: only a look at the whole apps folder
 	// notices an app that is gone.
 	if err := s.eng.Reload(ctx); err != nil {
@@ -363,4 +365,17 @@ func (s *Server) validateApp(w http.ResponseWriter, r *http.Request) error {
 		App: name, Version: rep.Version, Tasks: rep.Tasks, OK: rep.OK(false),
 		Errors: findingList("error", rep.Errors), Warnings: findingList("warning", rep.Warnings),
 	})
+}
+
+// auditInstall records an install or an upgrade.
+func (s *Server) auditInstall(r *http.Request, res *lifecycle.Installed) {
+	action := ActionAppInstall
+	if res.Replaced {
+		action = ActionAppUpgrade
+	}
+	after := map[string]any{"version": res.Version, "files": len(res.Files), "verified": res.Verified}
+	if res.Backup != "" {
+		after["backup"] = filepath.Base(res.Backup)
+	}
+	s.audit(r, action, res.App, res.App, nil, after)
 }
