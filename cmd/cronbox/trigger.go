@@ -10,6 +10,7 @@ import (
 	"github.com/cronbox/cronbox/engine"
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/internal/homedir"
+	"github.com/cronbox/cronbox/internal/secrets"
 	"github.com/cronbox/cronbox/runtime"
 )
 
@@ -26,7 +27,8 @@ func triggerTask(ctx context.Context, e *env, home string, st *store.SQLite, app
 		return store.Run{}, err
 	}
 	defer rt.Close(context.WithoutCancel(ctx))
-	eng, err := engine.New(engine.Config{Home: home, Store: engine.SQLiteStore(st), Runtime: rt, EventBuffer: 1 << 14})
+	eng, err := engine.New(engine.Config{Home: home, Store: engine.SQLiteStore(st), Runtime: rt, EventBuffer: 1 << 14,
+		Secrets: secrets.OpenLazily(homedir.Home(home), st)})
 	if err != nil {
 		return store.Run{}, err
 	}

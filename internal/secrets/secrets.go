@@ -26,6 +26,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/chacha20poly1305"
 
@@ -287,4 +288,41 @@ func Expand(env map[string]string, lookup func(name string) (string, error)) (ma
 		}
 	}
 	return out, nil
+}
+
+// Lazy is a Box whose key is loaded (and its file created) on first use,
+// so that a home that never uses secrets gets no key file. It is safe for
+// concurrent use; a failure to load the key is returned by every call.
+type Lazy struct {
+	home homedir.Home
+	st   store.Secrets
+	once sync.Once
+	box  *Box
+	err  error
+}
+
+// OpenLazily returns a Lazy for the secrets of st under home's key.
+func OpenLazily(home homedir.Home, st store.Secrets) *Lazy { return &Lazy{home: home, st: st} }
+
+func (l *Lazy) open() (*Box, error) {
+	l.once.Do(func() { l.box, l.err = Open(l.home, l.st) })
+	return l.box, l.err
+}
+
+// Set is Box.Set, once the key is loaded.
+func (l *Lazy) Set(ctx context.Context, app, name string, value []byte) error {
+	b, err := l.open()
+	if err != nil {
+		return err
+	}
+	return b.Set(ctx, app, name, value)
+}
+
+// Value is Box.Value, once the key is loaded.
+func (l *Lazy) Value(ctx context.Context, app, name string) (string, error) {
+	b, err := l.open()
+	if err != nil {
+		return "", err
+	}
+	return b.Value(ctx, app, name)
 }

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/web"
+)
+
+// cliActor names the person at the command line in the audit log.
+func cliActor() string { return "cli:" + currentUser() }
+
+// recordAudit records a change the command line made on the store
+// directly. The change is made already: a failure to record it is a
+// warning on stderr.
+func recordAudit(ctx context.Context, stderr io.Writer, st store.Audit, action, app, target string, before, after any) {
+	_, err := st.AppendAudit(context.WithoutCancel(ctx), store.AuditEntry{Actor: cliActor(), Action: action, App: app, Target: target,
+		Before: web.AuditJSON(before), After: web.AuditJSON(after)})
+	if err != nil {
+		fmt.Fprintf(stderr, "cronbox: warning: the change is made, but recording it in the audit log failed: %v\n", err)
+	}
+}
+
+// withAudit opens home's store and records a change in its audit log.
+func withAudit(ctx context.Context, stderr io.Writer, home, action, app, target string, before, after any) {
+	st, err := openStore(ctx, home)
+	if err != nil {
+		fmt.Fprintf(stderr, "cronbox: warning: the change is made, but recording it in the audit log failed: %v\n", err)
+		return
+	}
+	defer st.Close()
+	recordAudit(ctx, stderr, st, action, app, target, before, after)
+}
+
+func runAudit(ctx context.Context, e *env, args []string) int {
+	fs := flagSet(e, "audit")
+	home := fs.String("home", ".", "the Cronbox `DIR`ectory")
+	appName := fs.String("app", "", "only this `APP`'s entries")
+	actor := fs.String("actor", "", "only this `ACTOR`'s entries (token:NAME, local, cli:USER)")
+	action := fs.String("action", "", "only entries of this `ACTION` (task.update, secret.set, ...)")
+	since := fs.String("since", "", "only entries of the last `DURATION` (e.g. 24h) or since a time (RFC 3339)")
+	limit := fs.Int("limit", 100, "at most `N` entries, newest first (up to 1000)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, _, err := parse(fs, args)
+	if err != nil {
+		return parseError(err)
+	}
+	if len(pos) != 0 {
+		fmt.Fprintln(e.stderr, "cronbox audit: takes no arguments")
+		return exitUsage
+	}
+	f := store.AuditFilter{App: *appName, Actor: *actor, Action: *action, Limit: *limit}
+	if *since != "" {
+		if d, err := time.ParseDuration(*since); err == nil && d > 0 {
+			f.Since = time.Now().Add(-d)
+		} else if t, err := time.Parse(time.RFC3339, *since); err == nil {
+			f.Since = t
+		} else {
+			fmt.Fprintf(e.stderr, "cronbox audit: --since %q: want a duration (24h) or an RFC 3339 time\n", *since)
+			return exitUsage
+		}
+	}
+	if *limit < 1 || *limit > store.MaxLimit {
+		fmt.Fprintf(e.stderr, "cronbox audit: --limit %d: want 1 to %d\n", *limit, store.MaxLimit)
+		return exitUsage
+	}
+	return withStore(ctx, e, *home, func(st *store.SQLite) error {
+		list, err := st.ListAudit(ctx, f)
+		if err != nil {
+			return err
+		}
+		return printAudit(e.stdout, list, *asJSON)
+	})
+}
+
+// auditRow is an audit entry as `cronbox audit --json` prints it.
+type auditRow struct {
+	ID      int64           `json:"id"`
+	Time    time.Time       `json:"time"`
+	Actor   string          `json:"actor"`
+	TokenID int64           `json:"tokenId,omitempty"`
+	Action  string          `json:"action"`
+	App     string          `json:"app"`
+	Target  string          `json:"target"`
+	Before  json.RawMessage `json:"before"`
+	After   json.RawMessage `json:"after"`
+}
+
+func printAudit(w io.Writer, list []store.AuditEntry, asJSON bool) error {
+	rows := make([]auditRow, len(list))
+	for i, a := range list {
+		rows[i] = auditRow{ID: a.ID, Time: a.Time.UTC(), Actor: a.Actor, TokenID: a.TokenID, Action: a.Action, App: a.App, Target: a.Target,
+			Before: orNull(a.Before), After: orNull(a.After)}
+	}
+	if asJSON {
+		return printJSON(w, rows)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tTIME\tACTOR\tACTION\tTARGET\tCHANGE")
+	for _, r := range rows {
+		actor := r.Actor
+		if r.TokenID != 0 {
+			actor += fmt.Sprintf(" (#%d)", r.TokenID)
+		}
+		change := strings.TrimSpace(string(r.Before) + " -> " + string(r.After))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Time.Format(time.RFC3339), actor, r.Action, orDash(r.Target), oneLine(change, 120))
+	}
+	return tw.Flush()
+}
+
+func orNull(b json.RawMessage) json.RawMessage {
+	if len(b) == 0 {
+		return json.RawMessage("null")
+	}
+	return b
+}
+
+// withStore opens home's store, runs f with it and reports f's error:
+// for the commands that work on a home's store only (secret, audit).
+func withStore(ctx context.Context, e *env, home string, f func(*store.SQLite) error) int {
+	st, err := openStore(ctx, home)
+	if err == nil {
+		err = f(st)
+		if cerr := st.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "cronbox: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// audit records a change the backend made on the home's store itself.
+func (b *localBackend) audit(ctx context.Context, action, app, target string, before, after any) {
+	st, err := b.store(ctx)
+	if err != nil {
+		fmt.Fprintf(b.warn, "cronbox: warning: the change is made, but recording it in the audit log failed: %v\n", err)
+		return
+	}
+	recordAudit(ctx, b.warn, st, action, app, target, before, after)
+}
+
+// auditOverrides records a config.import entry for each override that
+// differs between before and after.
+func auditOverrides(ctx context.Context, w io.Writer, st store.Audit, before, after []store.Override) {
+	was := map[string]store.Override{}
+	for _, o := range before {
+		was[o.App+"/"+o.Task] = o
+	}
+	for _, o := range after {
+		key := o.App + "/" + o.Task
+		old, ok := was[key]
+		if ok && bytes.Equal(web.AuditJSON(old), web.AuditJSON(o)) {
+			continue
+		}
+		var b any
+		if ok {
+			b = old
+		}
+		recordAudit(ctx, w, st, web.ActionConfigImport, o.App, key, b, o)
+	}
+}
