@@ -142,3 +142,24 @@ func TestOpenAPIDescribesAuditAndSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestTaskChangedEventNamesTheActor changes a task through the API: the
+// task.changed event names who did, live and when a stream resumes from
+// the store.
+func TestTaskChangedEventNamesTheActor(t *testing.T) {
+	f := newFixture(t)
+	live := f.openStream(t, "admin", 0)
+	if r := f.send(req{method: "POST", path: "/api/v1/tasks/hello/greet/disable", token: "operator"}); r.status != 200 {
+		t.Fatalf("disable: %d %s", r.status, r.body)
+	}
+	changed := func(ev sse) bool { return ev.event == "task.changed" && ev.data.Task == "greet" }
+	evs := live.until(changed)
+	if got := evs[len(evs)-1].data.Actor; got != "token:operator" {
+		t.Errorf("live task.changed actor = %q, want token:operator", got)
+	}
+	resumed := f.openStream(t, "admin", 1)
+	evs = resumed.until(changed)
+	if got := evs[len(evs)-1].data.Actor; got != "token:operator" {
+		t.Errorf("resumed task.changed actor = %q, want token:operator", got)
+	}
+}
