@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/internal/wasmtest"
 )
 
 // syncBuffer is a bytes.Buffer that a logger and a test may share.
@@ -146,5 +147,19 @@ func TestSecretValueIsNowhere(t *testing.T) {
 	}
 	if seen < 10 {
 		t.Fatalf("only %d routes looked at", seen)
+	}
+}
+
+// TestInstallWarnsOfMissingSecrets installs an app whose task references
+// a secret that is not set: the answer warns of it.
+func TestInstallWarnsOfMissingSecrets(t *testing.T) {
+	f := newFixture(t)
+	z := makeZip(t,
+		zipEntry{name: "fresh/app.yaml", body: []byte("name: fresh\nversion: 2.0.0\n")},
+		zipEntry{name: "fresh/config/tasks.yaml", body: []byte("tasks:\n  - name: hi\n    environment: { TOKEN: \"${secret:API_TOKEN}\", PLAIN: x }\n")},
+		zipEntry{name: "fresh/tasks/hi.wasm", body: wasmtest.Hello()})
+	r := f.send(req{method: "POST", path: "/api/v1/apps", token: "admin", body: string(z), contentType: "application/zip"})
+	if r.status != 201 || !bytes.Contains(r.body, []byte(`${secret:API_TOKEN}, which is not set`)) || !bytes.Contains(r.body, []byte(`"task":"hi"`)) {
+		t.Errorf("install: %d %s; want a warning of the missing secret", r.status, r.body)
 	}
 }

@@ -326,3 +326,32 @@ func (l *Lazy) Value(ctx context.Context, app, name string) (string, error) {
 	}
 	return b.Value(ctx, app, name)
 }
+
+// Missing returns the secrets that env references and that st does not
+// hold for app, sorted: what `app install` warns of.
+func Missing(ctx context.Context, st store.Secrets, app string, env map[string]string) ([]string, error) {
+	refs := References(env)
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	list, err := st.ListSecrets(ctx, app)
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]bool{}
+	for _, s := range list {
+		have[s.Name] = true
+	}
+	var out []string
+	for _, r := range refs {
+		if !have[r] {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// MissingMessage says that a task references a secret that is not set.
+func MissingMessage(app, name string) string {
+	return fmt.Sprintf("the environment references ${secret:%s}, which is not set: its runs fail until `cronbox secret set %s %s`", name, app, name)
+}
