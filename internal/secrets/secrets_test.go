@@ -202,3 +202,22 @@ func FuzzExpand(f *testing.F) {
 		}
 	})
 }
+
+func TestLazyMakesTheKeyOnFirstUse(t *testing.T) {
+	t.Setenv(KeyEnv, "")
+	os.Unsetenv(KeyEnv)
+	home := homedir.Home(t.TempDir())
+	l := OpenLazily(home, openStore(t))
+	if _, err := os.Stat(home.SecretKey()); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a key file before any use: %v", err)
+	}
+	if err := l.Set(t.Context(), "a", "K", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(home.SecretKey()); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file after the first Set: %v, %v", fi, err)
+	}
+	if v, err := l.Value(t.Context(), "a", "K"); err != nil || v != "v" {
+		t.Errorf("Value = %q, %v", v, err)
+	}
+}
