@@ -61,6 +61,9 @@ func TestAuditRecordsEveryChangeThroughTheAPI(t *testing.T) {
 		{"admin", "POST", "/api/v1/apps", "", 201, ActionAppInstall, "fresh", "fresh", "", `"version"`},
 		{"admin", "POST", "/api/v1/apps?upgrade=true", "", 200, ActionAppUpgrade, "fresh", "fresh", "", `"backup"`},
 		{"admin", "DELETE", "/api/v1/apps/fresh", "", 200, ActionAppUninstall, "fresh", "fresh", "", `"backup"`},
+		{"admin", "POST", "/api/v1/tokens", `{"name":"ci","role":"viewer"}`, 201, ActionTokenCreate, "", "6", "", `"ci"`},
+		{"admin", "DELETE", "/api/v1/tokens/6", "", 200, ActionTokenRevoke, "", "6", "", `"revoked"`},
+		{"admin", "PUT", "/api/v1/config/tasks", `{"version":"1.0","tasks":[{"name":"greet","appName":"hello","schedule":"0 5 * * *"}]}`, 200, ActionConfigImport, "", "tasks file", "", `"imported":1`},
 	}
 	for _, st := range steps {
 		r := req{method: st.method, path: st.path, token: st.token, body: st.body}
