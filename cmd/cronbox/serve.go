@@ -147,7 +147,7 @@ func serve(ctx context.Context, e *env, log *slog.Logger, home, listen string, m
 	if notifyCfg.PublicURL == "" {
 		notifyCfg.PublicURL = "http://" + ln.Addr().String()
 	}
-	notifier, err := notify.New(notify.Config{Source: eng, Runs: st, Store: st, Server: notifyCfg, Logger: log})
+	notifier, err := notify.New(notify.Config{Source: eng, Runs: st, Store: st, Server: notifyCfg, Logger: log, Secrets: box})
 	if err != nil {
 		return err
 	}

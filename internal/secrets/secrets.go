@@ -327,6 +327,27 @@ func (l *Lazy) Value(ctx context.Context, app, name string) (string, error) {
 	return b.Value(ctx, app, name)
 }
 
+// Resolve returns value with every ${secret:NAME} replaced by the secret
+// NAME of app, for settings outside a task's environment (a notification
+// channel's URL or password). The server's own settings (app "") belong
+// to no app and so can reference no secret. A value that references none
+// needs no key.
+func (l *Lazy) Resolve(ctx context.Context, app, value string) (string, error) {
+	if !refRE.MatchString(value) {
+		return value, nil
+	}
+	if app == "" {
+		return "", errors.New("a server setting cannot reference a secret: secrets belong to apps")
+	}
+	out, err := Expand(map[string]string{"setting": value}, func(name string) (string, error) {
+		return l.Value(ctx, app, name)
+	})
+	if err != nil {
+		return "", err
+	}
+	return out["setting"], nil
+}
+
 // Missing returns the secrets that env references and that st does not
 // hold for app, sorted: what `app install` warns of.
 func Missing(ctx context.Context, st store.Secrets, app string, env map[string]string) ([]string, error) {

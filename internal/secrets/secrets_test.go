@@ -221,3 +221,33 @@ func TestLazyMakesTheKeyOnFirstUse(t *testing.T) {
 		t.Errorf("Value = %q, %v", v, err)
 	}
 }
+
+// TestResolveSetting checks what a notification channel's settings get:
+// an app's secrets in place of their references, nothing for the server's
+// own settings, and no key file for a setting without a reference.
+func TestResolveSetting(t *testing.T) {
+	t.Setenv(KeyEnv, "")
+	os.Unsetenv(KeyEnv)
+	home := homedir.Home(t.TempDir())
+	l := OpenLazily(home, openStore(t))
+	ctx := t.Context()
+	if v, err := l.Resolve(ctx, "a", "https://hooks.example/plain"); err != nil || v != "https://hooks.example/plain" {
+		t.Errorf("Resolve without a reference = %q, %v", v, err)
+	}
+	if _, err := os.Stat(home.SecretKey()); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a setting without a reference made a key file: %v", err)
+	}
+	if err := l.Set(ctx, "a", "HOOK", []byte("s3cr3t")); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := l.Resolve(ctx, "a", "https://hooks.example/${secret:HOOK}?x=1"); err != nil || v != "https://hooks.example/s3cr3t?x=1" {
+		t.Errorf("Resolve = %q, %v", v, err)
+	}
+	_, err := l.Resolve(ctx, "b", "${secret:HOOK}")
+	if err == nil || !strings.Contains(err.Error(), "HOOK") || strings.Contains(err.Error(), "s3cr3t") {
+		t.Errorf("another app's secret: %v; want an error naming the secret, not its value", err)
+	}
+	if _, err := l.Resolve(ctx, "", "${secret:HOOK}"); err == nil || !strings.Contains(err.Error(), "server setting") {
+		t.Errorf("a server setting's reference: %v", err)
+	}
+}
