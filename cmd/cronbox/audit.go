@@ -6,11 +6,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/internal/client"
 	"github.com/cronbox/cronbox/web"
 )
 
@@ -41,7 +45,7 @@ func withAudit(ctx context.Context, stderr io.Writer, home, action, app, target 
 
 func runAudit(ctx context.Context, e *env, args []string) int {
 	fs := flagSet(e, "audit")
-	home := fs.String("home", ".", "the Cronbox `DIR`ectory")
+	t := targetFlags(fs)
 	appName := fs.String("app", "", "only this `APP`'s entries")
 	actor := fs.String("actor", "", "only this `ACTOR`'s entries (token:NAME, local, cli:USER)")
 	action := fs.String("action", "", "only entries of this `ACTION` (task.update, secret.set, ...)")
@@ -71,12 +75,12 @@ func runAudit(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "cronbox audit: --limit %d: want 1 to %d\n", *limit, store.MaxLimit)
 		return exitUsage
 	}
-	return withStore(ctx, e, *home, func(st *store.SQLite) error {
-		list, err := st.ListAudit(ctx, f)
+	return withBackend(ctx, e, t, func(b backend) error {
+		rows, err := b.Audit(ctx, f)
 		if err != nil {
 			return err
 		}
-		return printAudit(e.stdout, list, *asJSON)
+		return printAudit(e.stdout, rows, *asJSON)
 	})
 }
 
@@ -93,12 +97,7 @@ type auditRow struct {
 	After   json.RawMessage `json:"after"`
 }
 
-func printAudit(w io.Writer, list []store.AuditEntry, asJSON bool) error {
-	rows := make([]auditRow, len(list))
-	for i, a := range list {
-		rows[i] = auditRow{ID: a.ID, Time: a.Time.UTC(), Actor: a.Actor, TokenID: a.TokenID, Action: a.Action, App: a.App, Target: a.Target,
-			Before: orNull(a.Before), After: orNull(a.After)}
-	}
+func printAudit(w io.Writer, rows []auditRow, asJSON bool) error {
 	if asJSON {
 		return printJSON(w, rows)
 	}
@@ -120,23 +119,6 @@ func orNull(b json.RawMessage) json.RawMessage {
 		return json.RawMessage("null")
 	}
 	return b
-}
-
-// withStore opens home's store, runs f with it and reports f's error:
-// for the commands that work on a home's store only (secret, audit).
-func withStore(ctx context.Context, e *env, home string, f func(*store.SQLite) error) int {
-	st, err := openStore(ctx, home)
-	if err == nil {
-		err = f(st)
-		if cerr := st.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err != nil {
-		fmt.Fprintf(e.stderr, "cronbox: %v\n", err)
-		return 1
-	}
-	return 0
 }
 
 // audit records a change the backend made on the home's store itself.
@@ -167,5 +149,59 @@ func auditOverrides(ctx context.Context, w io.Writer, st store.Audit, before, af
 			b = old
 		}
 		recordAudit(ctx, w, st, web.ActionConfigImport, o.App, key, b, o)
+	}
+}
+
+func (b *localBackend) Audit(ctx context.Context, f store.AuditFilter) ([]auditRow, error) {
+	st, err := b.store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	list, err := st.ListAudit(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]auditRow, len(list))
+	for i, a := range list {
+		rows[i] = auditRow{ID: a.ID, Time: a.Time.UTC(), Actor: a.Actor, TokenID: a.TokenID, Action: a.Action, App: a.App, Target: a.Target,
+			Before: orNull(a.Before), After: orNull(a.After)}
+	}
+	return rows, nil
+}
+
+// Audit pages through GET /audit with its cursor until it has f.Limit
+// entries or the log ends.
+func (b *remoteBackend) Audit(ctx context.Context, f store.AuditFilter) ([]auditRow, error) {
+	v := url.Values{}
+	for k, s := range map[string]string{"app": f.App, "actor": f.Actor, "action": f.Action} {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	if !f.Since.IsZero() {
+		v.Set("since", f.Since.UTC().Format(time.RFC3339Nano))
+	}
+	if !f.Until.IsZero() {
+		v.Set("until", f.Until.UTC().Format(time.RFC3339Nano))
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > store.MaxLimit {
+		limit = store.MaxLimit
+	}
+	var rows []auditRow
+	for {
+		v.Set("limit", strconv.Itoa(limit-len(rows)))
+		var page struct {
+			Entries []auditRow `json:"entries"`
+			Next    string     `json:"next"`
+		}
+		if err := b.c.Do(ctx, client.Request{Method: "GET", Path: "/audit?" + v.Encode(), Want: http.StatusOK}, &page); err != nil {
+			return nil, err
+		}
+		rows = append(rows, page.Entries...)
+		if page.Next == "" || len(page.Entries) == 0 || len(rows) >= limit {
+			return rows, nil
+		}
+		v.Set("cursor", page.Next)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -13,23 +15,15 @@ import (
 	"github.com/cronbox/cronbox/engine/app"
 	"github.com/cronbox/cronbox/engine/lifecycle"
 	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/internal/client"
 	"github.com/cronbox/cronbox/internal/homedir"
 	"github.com/cronbox/cronbox/internal/secrets"
 	"github.com/cronbox/cronbox/web"
 )
 
-// secretInput returns where a secret's value is read from, and the
-// terminal it is, if it is one. Tests replace it.
-var secretInput = func() (io.Reader, *os.File) {
-	if _, tty := confirmInput(); tty {
-		return os.Stdin, os.Stdin
-	}
-	return os.Stdin, nil
-}
-
 func runSecret(ctx context.Context, e *env, args []string) int {
 	fs := flagSet(e, "secret")
-	home := fs.String("home", ".", "the Cronbox `DIR`ectory")
+	t := targetFlags(fs)
 	asJSON := fs.Bool("json", false, "list: print JSON")
 	pos, _, err := parse(fs, args)
 	if err != nil {
@@ -65,41 +59,18 @@ func runSecret(ctx context.Context, e *env, args []string) int {
 			fmt.Fprintf(e.stderr, "cronbox secret set: %v\n", err)
 			return 1
 		}
-		return withStore(ctx, e, *home, func(st *store.SQLite) error {
-			box, err := secrets.Open(homedir.Home(*home), st)
-			if err != nil {
+		return withBackend(ctx, e, t, func(b backend) error {
+			if err := b.SetSecret(ctx, appName, name, value); err != nil {
 				return err
 			}
-			_, err = st.Secret(ctx, appName, name)
-			existed := err == nil
-			if err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-			if err := box.Set(ctx, appName, name, []byte(value)); err != nil {
-				return err
-			}
-			masked := map[string]string{"name": name, "value": "********"}
-			var before any
-			if existed {
-				before = masked
-			}
-			recordAudit(ctx, e.stderr, st, web.ActionSecretSet, appName, name, before, masked)
-			_, err = fmt.Fprintf(e.stderr, "secret %s of %s set\n", name, appName)
+			_, err := fmt.Fprintf(e.stderr, "secret %s of %s set\n", name, appName)
 			return err
 		})
 	case "list":
-		return withStore(ctx, e, *home, func(st *store.SQLite) error {
-			list, err := st.ListSecrets(ctx, appName)
+		return withBackend(ctx, e, t, func(b backend) error {
+			rows, err := b.ListSecrets(ctx, appName)
 			if err != nil {
 				return err
-			}
-			type row struct {
-				Name      string    `json:"name"`
-				UpdatedAt time.Time `json:"updatedAt"`
-			}
-			rows := make([]row, len(list))
-			for i, s := range list {
-				rows[i] = row{s.Name, s.UpdatedAt.UTC()}
 			}
 			if *asJSON {
 				return printJSON(e.stdout, rows)
@@ -112,18 +83,104 @@ func runSecret(ctx context.Context, e *env, args []string) int {
 			return tw.Flush()
 		})
 	default: // delete
-		return withStore(ctx, e, *home, func(st *store.SQLite) error {
-			if err := st.DeleteSecret(ctx, appName, name); err != nil {
-				if errors.Is(err, store.ErrNotFound) {
-					return fmt.Errorf("app %s has no secret %s", appName, name)
-				}
+		return withBackend(ctx, e, t, func(b backend) error {
+			if err := b.DeleteSecret(ctx, appName, name); err != nil {
 				return err
 			}
-			recordAudit(ctx, e.stderr, st, web.ActionSecretDelete, appName, name, map[string]string{"name": name, "value": "********"}, nil)
 			_, err := fmt.Fprintf(e.stderr, "secret %s of %s deleted\n", name, appName)
 			return err
 		})
 	}
+}
+
+// secretRow is a secret as `cronbox secret list` prints it: its name and
+// time, never its value; in JSON the same as the API's.
+type secretRow struct {
+	Name      string    `json:"name"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+func (b *localBackend) SetSecret(ctx context.Context, appName, name, value string) error {
+	st, err := b.store(ctx)
+	if err != nil {
+		return err
+	}
+	box, err := secrets.Open(homedir.Home(b.home), st)
+	if err != nil {
+		return err
+	}
+	_, err = st.Secret(ctx, appName, name)
+	existed := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if err := box.Set(ctx, appName, name, []byte(value)); err != nil {
+		return err
+	}
+	masked := map[string]string{"name": name, "value": "********"}
+	var before any
+	if existed {
+		before = masked
+	}
+	b.audit(ctx, web.ActionSecretSet, appName, name, before, masked)
+	return nil
+}
+
+func (b *localBackend) ListSecrets(ctx context.Context, appName string) ([]secretRow, error) {
+	st, err := b.store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	list, err := st.ListSecrets(ctx, appName)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]secretRow, len(list))
+	for i, s := range list {
+		rows[i] = secretRow{s.Name, s.UpdatedAt.UTC()}
+	}
+	return rows, nil
+}
+
+func (b *localBackend) DeleteSecret(ctx context.Context, appName, name string) error {
+	st, err := b.store(ctx)
+	if err != nil {
+		return err
+	}
+	if err := st.DeleteSecret(ctx, appName, name); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("app %s has no secret %s", appName, name)
+		}
+		return err
+	}
+	b.audit(ctx, web.ActionSecretDelete, appName, name, map[string]string{"name": name, "value": "********"}, nil)
+	return nil
+}
+
+func secretPath(appName, name string) string {
+	p := "/apps/" + url.PathEscape(appName) + "/secrets"
+	if name != "" {
+		p += "/" + url.PathEscape(name)
+	}
+	return p
+}
+
+func (b *remoteBackend) SetSecret(ctx context.Context, appName, name, value string) error {
+	return b.c.Do(ctx, client.Request{Method: "PUT", Path: secretPath(appName, name), Body: map[string]string{"value": value}}, nil)
+}
+
+func (b *remoteBackend) ListSecrets(ctx context.Context, appName string) ([]secretRow, error) {
+	var list struct {
+		Secrets []secretRow `json:"secrets"`
+	}
+	if err := b.c.Do(ctx, client.Request{Method: "GET", Path: secretPath(appName, ""), Want: http.StatusOK}, &list); err != nil {
+		return nil, err
+	}
+	return list.Secrets, nil
+}
+
+func (b *remoteBackend) DeleteSecret(ctx context.Context, appName, name string) error {
+	return b.c.Do(ctx, client.Request{Method: "DELETE", Path: secretPath(appName, name), Want: http.StatusNoContent}, nil)
 }
 
 // readSecretValue reads a secret's value from stdin: one line typed
@@ -131,16 +188,18 @@ func runSecret(ctx context.Context, e *env, args []string) int {
 // newline. Values never come from the command line, where other users
 // and the shell's history would see them.
 func readSecretValue(e *env) (string, error) {
-	in, tty := secretInput()
+	if e.stdin == nil {
+		return "", errors.New("no stdin to read the value from")
+	}
 	var value string
-	if tty != nil {
+	if tty, ok := e.stdin.(*os.File); ok && e.stdinTTY {
 		v, err := readNoEcho(tty, e.stderr)
 		if err != nil {
 			return "", err
 		}
 		value = v
 	} else {
-		b, err := io.ReadAll(io.LimitReader(in, secrets.MaxValue+2))
+		b, err := io.ReadAll(io.LimitReader(e.stdin, secrets.MaxValue+2))
 		if err != nil {
 			return "", fmt.Errorf("reading the value from stdin: %w", err)
 		}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,14 +11,6 @@ import (
 
 	"github.com/cronbox/cronbox/engine/store"
 )
-
-// stdinValue makes `secret set` read value from a pipe.
-func stdinValue(t *testing.T, value string) {
-	t.Helper()
-	old := secretInput
-	secretInput = func() (io.Reader, *os.File) { return strings.NewReader(value), nil }
-	t.Cleanup(func() { secretInput = old })
-}
 
 type auditOut struct {
 	Actor   string          `json:"actor"`
@@ -65,8 +56,7 @@ func TestSecretCommands(t *testing.T) {
 		t.Errorf("trigger without the secret: %d %q; want a failed run naming the secret", code, errOut)
 	}
 
-	stdinValue(t, value+"\n")
-	code, out, errOut := cli(t, "secret", "set", "--home", home, "demo", "API_TOKEN")
+	code, out, errOut := cliIn(t, value+"\n", "secret", "set", "--home", home, "demo", "API_TOKEN")
 	if code != 0 || strings.Contains(out+errOut, value) {
 		t.Fatalf("secret set: %d %q %q", code, out, errOut)
 	}
@@ -105,8 +95,7 @@ func TestSecretCommands(t *testing.T) {
 	if code, _, errOut := cli(t, "secret", "delete", "--home", home, "demo", "API_TOKEN"); code != 1 || !strings.Contains(errOut, "no secret API_TOKEN") {
 		t.Errorf("secret delete again: %d %q", code, errOut)
 	}
-	stdinValue(t, "")
-	if code, _, errOut := cli(t, "secret", "set", "--home", home, "demo", "EMPTY"); code != 1 || !strings.Contains(errOut, "empty") {
+	if code, _, errOut := cliIn(t, "", "secret", "set", "--home", home, "demo", "EMPTY"); code != 1 || !strings.Contains(errOut, "empty") {
 		t.Errorf("secret set of nothing: %d %q", code, errOut)
 	}
 	if code, _, _ := cli(t, "secret", "set", "--home", home, "demo", "API_TOKEN", value); code != exitUsage {
