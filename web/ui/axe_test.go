@@ -66,15 +66,19 @@ type axeViolation struct {
 }
 
 // pageState names what the tab shows, for checking each page and dialog
-// once: the path, and whether the sign-in form, a dialog, the view's
-// heading and table rows are there.
+// once: the path; whether the sign-in form, a dialog, the view's heading
+// and table rows are there; how many sections (h2) it has; and the
+// states (data-state) of the parts of the view that load on their own,
+// such as an app's validation or an install's result.
 const pageState = `(() => {
   const m = document.querySelector('main');
   return [location.pathname,
     document.querySelector('#token') ? 'sign-in' : '',
     document.querySelector('dialog[open]') ? 'dialog' : '',
     m && m.querySelector('h1') ? 'h1' : '',
-    m && m.querySelector('tbody tr') ? 'rows' : ''].join('|');
+    m && m.querySelector('tbody tr') ? 'rows' : '',
+    m ? m.querySelectorAll('h2').length : 0,
+    m ? [...m.querySelectorAll('[data-state]')].map((e) => e.dataset.state).join(',') : ''].join('|');
 })()`
 
 // accessible runs axe on what the tab shows, once for each state (see

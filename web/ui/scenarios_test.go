@@ -115,8 +115,8 @@ func signInScenario(t *testing.T, tb *tab, tg *target) {
 
 func triggerScenario(t *testing.T, tb *tab, tg *target) {
 	tb.signIn(tg.Tokens["operator"])
-	tb.visible(`button[aria-label="Run demo/work now"]`)
-	tb.click(`button[aria-label="Run demo/work now"]`)
+	tb.visible(`button[aria-label="Run now demo/work"]`)
+	tb.click(`button[aria-label="Run now demo/work"]`)
 	tb.visible(`dialog[open] textarea[name="input"]`)
 	if !eval[bool](tb, `document.activeElement === document.querySelector('dialog[open] textarea')`) {
 		t.Error("the run-now dialog does not take the focus")
@@ -257,8 +257,8 @@ func disableScenario(t *testing.T, tb *tab, tg *target) {
 	tb.until("the count strip follows", fmt.Sprintf(`document.querySelector('.counts .count').textContent !== %s`, js(enabledBefore)))
 	// A disabled task may still be run by hand, and the button says that
 	// the run leaves it disabled.
-	run := `document.querySelector('tr[data-task="demo/quick"] button[aria-label="Run demo/quick now"]')`
-	tb.until("the run button of a disabled task says what it does", run+`.textContent === 'Run once' && `+run+`.title.includes('stays disabled')`)
+	run := `document.querySelector('tr[data-task="demo/quick"] button[data-fk="run-demo/quick"]')`
+	tb.until("the run button of a disabled task says what it does", run+`.textContent === 'Run once' && `+run+`.getAttribute('aria-label') === 'Run once demo/quick' && `+run+`.title.includes('stays disabled')`)
 	status, body := tg.Client(t, tg.Tokens["operator"], "GET", "/tasks/demo/quick", nil)
 	var task struct{ Enabled bool }
 	if err := json.Unmarshal(body, &task); status != 200 || err != nil || task.Enabled {
@@ -303,7 +303,7 @@ func stopScenario(t *testing.T, tb *tab, tg *target) {
 func viewerScenario(t *testing.T, tb *tab, tg *target) {
 	tb.signIn(tg.Tokens["viewer"])
 	tb.visible(`tr[data-task="demo/work"]`)
-	for _, sel := range []string{"input.switch", `button[aria-label$="now"]`} {
+	for _, sel := range []string{"input.switch", `button[data-fk^="run-"]`} {
 		if n := countOf(tb, sel); n != 0 {
 			t.Errorf("a viewer sees %d %s on the tasks page", n, sel)
 		}
@@ -467,7 +467,7 @@ func appLifecycleScenario(t *testing.T, tb *tab, tg *target) {
 	tb.click(`button[aria-label="Validation of spare"]`)
 	tb.until("its validation shows", `(() => { const v = document.querySelector('.validation[data-app="spare"]'); return v && v.dataset.state === 'ok' &&
 		[...v.querySelectorAll('.finding.warning')].some((li) => li.textContent.includes('tasks/unused.wasm')); })()`)
-	if eval[string](tb, `document.querySelector('button[aria-label="Validation of spare"]').getAttribute('aria-expanded')`) != "true" {
+	if eval[string](tb, `document.querySelector('button[data-fk="validate-spare"]').getAttribute('aria-expanded')`) != "true" {
 		t.Error("the validation button does not say it is expanded")
 	}
 	status, body := tg.Client(t, tg.Tokens["admin"], "GET", "/tasks/spare/tick", nil)
