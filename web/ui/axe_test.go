@@ -118,7 +118,7 @@ func (tb *tab) checkAccessible(what string) {
 		return
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s breaks WCAG 2.1 AA in %d ways:", what, len(vs))
+	fmt.Fprintf(&b, "axe finds %d WCAG 2.1 AA violations on %s:", len(vs), what)
 	for _, v := range vs {
 		fmt.Fprintf(&b, "\n  %s (%s): %s", v.ID, v.Impact, v.Help)
 		for i, n := range v.Nodes {
