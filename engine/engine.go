@@ -42,6 +42,9 @@ type Store struct {
 	LoadErrors store.LoadErrors
 	// KV holds the apps' key-value data. Required.
 	KV store.KeyValue
+	// Audit is the audit log, which the engine prunes to
+	// Config.AuditRetention with the run history. Default nil: not pruned.
+	Audit store.Audit
 }
 
 // SQLiteStore is the Store of one SQLite database: every field is st.
@@ -57,7 +60,11 @@ func StoreOf(st interface {
 	store.LoadErrors
 	store.KeyValue
 }) Store {
-	return Store{Runs: st, Retention: st, Overrides: st, Outcomes: st, LoadErrors: st, KV: st}
+	s := Store{Runs: st, Retention: st, Overrides: st, Outcomes: st, LoadErrors: st, KV: st}
+	if a, ok := st.(store.Audit); ok {
+		s.Audit = a
+	}
+	return s
 }
 
 // Config configures an Engine. Store and Runtime are required.
@@ -104,6 +111,14 @@ type Config struct {
 	// retention maxAge is pruned in the background, since runs age out
 	// without new ones being added. Default 1h.
 	PruneInterval time.Duration
+	// Secrets gives runs the values of their app's secrets, which their
+	// environment references as ${secret:NAME}. Default nil: a run whose
+	// environment references a secret fails.
+	Secrets SecretValues
+	// AuditRetention is how long entries of Store.Audit are kept; they
+	// are pruned when the engine starts and with every sweep of the
+	// history (PruneInterval). Default 400 days.
+	AuditRetention time.Duration
 	// WriteRetry is how long after a write that the store failed (a full
 	// disk) the engine tries again the writes it owes: the ends of runs,
 	// then a heartbeat, then the misfire policies of the fire times it
@@ -144,7 +159,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"GracePeriod", int64(c.GracePeriod)}, {"MaxOutput", int64(c.MaxOutput)},
 		{"LogBatch", int64(c.LogBatch)}, {"LogFlush", int64(c.LogFlush)}, {"EventBuffer", int64(c.EventBuffer)},
 		{"PruneEvery", int64(c.PruneEvery)}, {"PruneInterval", int64(c.PruneInterval)},
-		{"WriteRetry", int64(c.WriteRetry)},
+		{"WriteRetry", int64(c.WriteRetry)}, {"AuditRetention", int64(c.AuditRetention)},
 	}
 	for _, ch := range checks {
 		if ch.v < 0 {
@@ -174,6 +189,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.WriteRetry == 0 {
 		c.WriteRetry = time.Second
+	}
+	if c.AuditRetention == 0 {
+		c.AuditRetention = DefaultAuditRetention
 	}
 	if c.PruneInterval == 0 {
 		c.PruneInterval = time.Hour

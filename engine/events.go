@@ -46,6 +46,9 @@ type Event struct {
 	// store numbers the lines it keeps) and its level, for EventRunLog.
 	Seq   int64
 	Level string
+	// Actor is who made a change that a person made through the API or
+	// the command line (see WithActor), for EventTaskChanged.
+	Actor string
 }
 
 // eventHub fans events out to subscribers without ever blocking the engine:

@@ -10,6 +10,7 @@ import (
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/hostapi"
 	"github.com/cronbox/cronbox/internal/homedir"
+	"github.com/cronbox/cronbox/internal/secrets"
 	"github.com/cronbox/cronbox/runtime"
 )
 
@@ -35,15 +36,24 @@ type guestApp struct {
 	// Files counts what the app's directory holds against Quotas.Files:
 	// give every run of the app the same one. Nil: one is made for the run.
 	Files *runtime.DiskQuota
+	// Secrets returns the value of the app's secret name, for the
+	// ${secret:NAME} references of the task's environment. Nil: a
+	// reference fails the run.
+	Secrets func(name string) (string, error)
 }
 
 // newGuest prepares run runID of task t, whose app gives ga, in home: the
 // run's input and the task's config, the app's KV in kv if permitted (held
 // to its quota), its HTTP allow-list, its file directory
 // (home/data/files/<app>, created if needed) mounted at /data if permitted
-// (held to its quota), the task's arguments, environment and limits. Logs
+// (held to its quota), the task's arguments, environment (its secrets
+// resolved with ga.Secrets: a missing one is an error naming it) and limits. Logs
 // and progress go to sink. The caller closes Call when the run ends.
 func newGuest(home string, kv store.KeyValue, t app.Task, ga guestApp, runID int64, input json.RawMessage, sink hostapi.Sink) (*guest, error) {
+	env, err := secrets.Expand(t.Environment, ga.Secrets)
+	if err != nil {
+		return nil, fmt.Errorf("task %s: %w", t.Key(), err)
+	}
 	perms := ga.Permissions
 	acct := runtime.NewAccount()
 	call := &hostapi.Call{Input: input, Config: t.Config, Sink: sink, Account: acct}
@@ -56,7 +66,7 @@ func newGuest(home string, kv store.KeyValue, t app.Task, ga guestApp, runID int
 	spec := runtime.Spec{
 		ID:      strconv.FormatInt(runID, 10),
 		Args:    append([]string{t.Name}, t.Args...),
-		Env:     environ(t.Environment),
+		Env:     environ(env),
 		Limits:  t.Limits,
 		Account: acct,
 	}

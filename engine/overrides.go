@@ -79,7 +79,7 @@ func (e *Engine) UpdateTask(ctx context.Context, appName, task string, u TaskUpd
 		attrs = append(attrs, slog.Bool("enabled", *u.Enabled))
 	}
 	e.log.InfoContext(ctx, "task updated", attrs...)
-	e.publish(Event{Type: EventTaskChanged, App: appName, Task: task})
+	e.publish(Event{Type: EventTaskChanged, App: appName, Task: task, Actor: ActorFrom(ctx)})
 	return nil
 }
 
@@ -117,7 +117,7 @@ func (e *Engine) CreateTask(ctx context.Context, appName string, spec app.TaskSp
 		return err
 	}
 	e.log.InfoContext(ctx, "custom task created", slog.String("app", appName), slog.String("task", spec.Name))
-	e.publish(Event{Type: EventTaskChanged, App: appName, Task: spec.Name})
+	e.publish(Event{Type: EventTaskChanged, App: appName, Task: spec.Name, Actor: ActorFrom(ctx)})
 	return nil
 }
 
@@ -152,7 +152,7 @@ func (e *Engine) DeleteTask(ctx context.Context, appName, task string) error {
 		return fmt.Errorf("deleting %s/%s: %w", appName, task, err)
 	}
 	e.log.InfoContext(ctx, "task deleted", slog.String("app", appName), slog.String("task", task))
-	e.publish(Event{Type: EventTaskChanged, App: appName, Task: task, Message: "deleted"})
+	e.publish(Event{Type: EventTaskChanged, App: appName, Task: task, Message: "deleted", Actor: ActorFrom(ctx)})
 	return nil
 }
 

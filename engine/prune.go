@@ -79,4 +79,12 @@ func (e *Engine) pruneAll() {
 	if deleted > 0 {
 		e.log.Info("pruned run history", slog.Int("tasks", len(tasks)), slog.Int("runs", deleted))
 	}
+	if a := e.cfg.Store.Audit; a != nil && !e.retriesOff.Load() {
+		n, err := a.PruneAudit(ctx, now.Add(-e.cfg.AuditRetention))
+		if err != nil {
+			e.log.Error("pruning the audit log", slog.Any("error", err))
+		} else if n > 0 {
+			e.log.Info("pruned the audit log", slog.Int("entries", n))
+		}
+	}
 }

@@ -55,7 +55,7 @@ func (e *Engine) startLocked(as *appState, r *runReq) {
 func (e *Engine) newRunHandleLocked(parent context.Context, as *appState, r *runReq) *runHandle {
 	ctx, cancel := context.WithCancelCause(parent)
 	m := as.app.Manifest
-	ga := guestApp{Permissions: m.Permissions, Quotas: m.Quotas, Files: as.filesQuotaLocked()}
+	ga := guestApp{Permissions: m.Permissions, Quotas: m.Quotas, Files: as.filesQuotaLocked(), Secrets: e.secretsOf(ctx, as.name)}
 	return &runHandle{req: r, as: as, task: r.ts.task, app: ga, module: r.ts.module, ctx: ctx, cancel: cancel, started: e.cfg.Clock.Now()}
 }
 

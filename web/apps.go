@@ -120,9 +120,15 @@ func (s *Server) enableApp(on bool) handlerFunc {
 		if s.cfg.Apps == nil {
 			return errorf(http.StatusNotImplemented, "", "this server cannot switch apps on and off")
 		}
+		before, _ := s.eng.App(name)
 		if err := s.cfg.Apps.SetEnabled(r.Context(), name, on); err != nil {
 			return err
 		}
+		action := ActionAppDisable
+		if on {
+			action = ActionAppEnable
+		}
+		s.audit(r, action, name, name, map[string]bool{"enabled": before.Manifest.Enabled}, map[string]bool{"enabled": on})
 		if err := s.eng.ReloadApp(r.Context(), name); err != nil {
 			return err
 		}

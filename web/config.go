@@ -56,6 +56,7 @@ func (s *Server) importConfig(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.audit(r, ActionConfigImport, "", "tasks file", nil, map[string]int{"imported": n})
 	out := struct {
 		Imported int      `json:"imported"`
 		Warnings []string `json:"warnings"`

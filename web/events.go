@@ -34,6 +34,9 @@ type eventJSON struct {
 	// as GET /runs/{id}/logs gives them.
 	Seq   int64  `json:"seq,omitempty"`
 	Level string `json:"level,omitempty"`
+	// Actor is who made the change of a task.changed event, when a
+	// person did.
+	Actor string `json:"actor,omitempty"`
 }
 
 // payloadJSON is the payload of a recorded event: what eventJSON has
@@ -43,6 +46,7 @@ type payloadJSON struct {
 	Status   string `json:"status,omitempty"`
 	Progress int    `json:"progress,omitempty"`
 	Message  string `json:"message,omitempty"`
+	Actor    string `json:"actor,omitempty"`
 }
 
 // streamEvent is an event ready to send: its stored ID (0 for a live-only
@@ -76,7 +80,7 @@ func storedEvent(e store.Event) streamEvent {
 	}
 	return formatEvent(e.ID, eventJSON{
 		Type: e.Type, Time: e.Time.UTC(), App: e.App, Task: e.Task,
-		Run: p.RunID, Status: p.Status, Progress: p.Progress, Message: p.Message,
+		Run: p.RunID, Status: p.Status, Progress: p.Progress, Message: p.Message, Actor: p.Actor,
 	})
 }
 
@@ -139,7 +143,7 @@ func (h *hub) run(ch <-chan engine.Event) {
 		h.metrics.observe(h.eng, ev)
 		var id int64
 		if !liveOnly[ev.Type] {
-			payload, _ := json.Marshal(payloadJSON{RunID: ev.RunID, Status: string(ev.Status), Progress: ev.Progress, Message: ev.Message})
+			payload, _ := json.Marshal(payloadJSON{RunID: ev.RunID, Status: string(ev.Status), Progress: ev.Progress, Message: ev.Message, Actor: ev.Actor})
 			var err error
 			id, err = h.st.AppendEvent(context.Background(), store.Event{Time: ev.Time, Type: string(ev.Type), App: ev.App, Task: ev.Task, Payload: payload})
 			if err != nil {
@@ -152,7 +156,7 @@ func (h *hub) run(ch <-chan engine.Event) {
 		h.broadcast(formatEvent(id, eventJSON{
 			Type: string(ev.Type), Time: ev.Time.UTC(), App: ev.App, Task: ev.Task, Run: ev.RunID,
 			Status: string(ev.Status), Progress: ev.Progress, Message: ev.Message,
-			Seq: ev.Seq, Level: ev.Level,
+			Seq: ev.Seq, Level: ev.Level, Actor: ev.Actor,
 		}))
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/cronbox/cronbox/engine"
 	"github.com/cronbox/cronbox/engine/lifecycle"
 	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/internal/secrets"
 	"github.com/cronbox/cronbox/internal/testenv"
 	"github.com/cronbox/cronbox/internal/wasmtest"
 	"github.com/cronbox/cronbox/runtime"
@@ -98,12 +99,16 @@ func newFixture(t *testing.T, adjust ...func(*Config)) *fixture {
 	ctx := context.Background()
 	st, rt := testenv.Open(t, home)
 	clock := engine.NewFakeClock(t0)
-	eng, err := engine.New(engine.Config{Home: home, Store: engine.SQLiteStore(st), Runtime: rt, Clock: clock, GracePeriod: time.Second})
+	box, err := secrets.New(bytes.Repeat([]byte{9}, secrets.KeySize), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(engine.Config{Home: home, Store: engine.SQLiteStore(st), Runtime: rt, Clock: clock, GracePeriod: time.Second, Secrets: box})
 	if err != nil {
 		t.Fatal(err)
 	}
 	admin := lifecycle.Home{Dir: home, Store: st, CacheDir: wasmtest.CompilationCacheDir()}
-	cfg := Config{Engine: eng, Store: SQLiteStore(st), Runtime: rt, Apps: admin, Lifecycle: admin, TempDir: filepath.Join(home, "data", "staging"), PingInterval: time.Hour}
+	cfg := Config{Engine: eng, Store: SQLiteStore(st), Runtime: rt, Apps: admin, Lifecycle: admin, Secrets: box, TempDir: filepath.Join(home, "data", "staging"), PingInterval: time.Hour}
 	for _, f := range adjust {
 		f(&cfg)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -15,9 +16,11 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/cronbox/cronbox/engine"
 	"github.com/cronbox/cronbox/engine/app"
 	"github.com/cronbox/cronbox/engine/lifecycle"
 	"github.com/cronbox/cronbox/internal/bytesize"
+	"github.com/cronbox/cronbox/internal/secrets"
 )
 
 // uploadField is the multipart form field that carries an app archive.
@@ -159,6 +162,7 @@ func (s *Server) installApp(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.auditInstall(r, res)
 	if err := s.eng.ReloadApp(ctx, res.App); err != nil {
 		return err
 	}
@@ -184,6 +188,7 @@ func (s *Server) installApp(w http.ResponseWriter, r *http.Request) error {
 	if res.Report != nil {
 		out.Warnings = findingList("warning", res.Report.Warnings)
 	}
+	out.Warnings = append(out.Warnings, s.missingSecrets(ctx, res.App)...)
 	status := http.StatusCreated
 	if res.Replaced {
 		status = http.StatusOK
@@ -338,6 +343,7 @@ func (s *Server) uninstallApp(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.audit(r, ActionAppUninstall, name, name, nil, map[string]any{"backup": filepath.Base(res.Backup), "purged": res.Purged})
 	// Reload, not ReloadApp: only a look at the whole apps folder
 	// notices an app that is gone.
 	if err := s.eng.Reload(ctx); err != nil {
@@ -363,4 +369,42 @@ func (s *Server) validateApp(w http.ResponseWriter, r *http.Request) error {
 		App: name, Version: rep.Version, Tasks: rep.Tasks, OK: rep.OK(false),
 		Errors: findingList("error", rep.Errors), Warnings: findingList("warning", rep.Warnings),
 	})
+}
+
+// auditInstall records an install or an upgrade.
+func (s *Server) auditInstall(r *http.Request, res *lifecycle.Installed) {
+	action := ActionAppInstall
+	if res.Replaced {
+		action = ActionAppUpgrade
+	}
+	after := map[string]any{"version": res.Version, "files": len(res.Files), "verified": res.Verified}
+	if res.Backup != "" {
+		after["backup"] = filepath.Base(res.Backup)
+	}
+	s.audit(r, action, res.App, res.App, nil, after)
+}
+
+// missingSecrets warns of the secrets that the app's tasks reference and
+// that are not set.
+func (s *Server) missingSecrets(ctx context.Context, appName string) []findingJSON {
+	if s.st.Secrets == nil {
+		return nil
+	}
+	var out []findingJSON
+	for _, key := range s.eng.TaskKeys(func(info *engine.TaskInfo) bool { return info.Task.App == appName }) {
+		_, task, _ := strings.Cut(key, "/")
+		info, ok := s.eng.Task(appName, task)
+		if !ok {
+			continue
+		}
+		missing, err := secrets.Missing(ctx, s.st.Secrets, appName, info.Task.Environment)
+		if err != nil {
+			s.log.WarnContext(ctx, "checking an app's secrets", slog.String("app", appName), slog.Any("error", err))
+			return out
+		}
+		for _, name := range missing {
+			out = append(out, findingJSON{Level: "warning", Task: task, Field: "environment", Message: secrets.MissingMessage(appName, name)})
+		}
+	}
+	return out
 }

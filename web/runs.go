@@ -241,12 +241,13 @@ func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) error {
 	if run.Status != store.StatusRunning {
 		return errorf(http.StatusConflict, "", "run %d is not running: its status is %s", run.ID, run.Status)
 	}
-	if err := s.eng.Cancel(r.Context(), run.ID); err != nil {
+	if err := s.eng.Cancel(withActor(r), run.ID); err != nil {
 		if errors.Is(err, engine.ErrNotFound) {
 			return errorf(http.StatusConflict, "", "run %d is not running", run.ID)
 		}
 		return err
 	}
+	s.audit(r, ActionRunCancel, run.App, strconv.FormatInt(run.ID, 10), map[string]any{"task": run.App + "/" + run.Task, "status": run.Status}, nil)
 	if again, err := s.st.Runs.GetRun(r.Context(), run.ID); err == nil {
 		run = again
 	}

@@ -76,6 +76,13 @@ type Store struct {
 	// Notifications is the queue of notifications the API lists. Default
 	// nil: GET /notifications answers 501.
 	Notifications store.Notifications
+	// Secrets are the apps' secrets, of which the API lists names and
+	// deletes. Default nil: the secrets routes answer 501.
+	Secrets store.Secrets
+	// Audit is the audit log, where every change made through the API is
+	// recorded and which GET /audit reads. Default nil: changes are not
+	// recorded and the route answers 501.
+	Audit store.Audit
 }
 
 // SQLiteStore is the Store of one SQLite database: every field is st.
@@ -83,7 +90,7 @@ func SQLiteStore(st *store.SQLite) Store { return StoreOf(st) }
 
 // StoreOf is the Store of one store that provides every part of it (the
 // SQLite store, the PostgreSQL store): every field is st, Notifications
-// too if st keeps them.
+// Secrets and Audit too if st keeps them.
 func StoreOf(st interface {
 	store.RunReader
 	store.Tokens
@@ -96,6 +103,12 @@ func StoreOf(st interface {
 	if ns, ok := st.(store.Notifications); ok {
 		s.Notifications = ns
 	}
+	if ss, ok := st.(store.Secrets); ok {
+		s.Secrets = ss
+	}
+	if as, ok := st.(store.Audit); ok {
+		s.Audit = as
+	}
 	return s
 }
 
@@ -106,7 +119,8 @@ type Config struct {
 	// stored IDs.
 	Engine *engine.Engine
 	// Store is the engine's store: runs, tokens, sessions, load errors,
-	// events and usage, one small interface a concern. Required, every part.
+	// events, usage, secrets and the audit log, one small interface a
+	// concern. Required, every part but Secrets and Audit.
 	Store Store
 	// Runtime is the engine's runtime: instances and modules. Required.
 	Runtime *runtime.Runtime
@@ -116,6 +130,9 @@ type Config struct {
 	// Lifecycle installs, exports, validates and uninstalls apps. Default
 	// nil: those endpoints answer 501.
 	Lifecycle AppLifecycle
+	// Secrets seals the secrets that PUT /apps/{app}/secrets/{name} sets.
+	// Default nil: the secrets routes answer 501.
+	Secrets SecretSealer
 	// MaxUpload is the largest app archive POST /apps accepts; larger
 	// uploads answer 413. Default 64 MiB.
 	MaxUpload int64
@@ -334,6 +351,11 @@ func (s *Server) routes() http.Handler {
 			r.Get("/apps/{app}/validation", s.h(s.validateApp))
 			r.With(operator).Post("/apps/{app}/enable", s.h(s.enableApp(true)))
 			r.With(operator).Post("/apps/{app}/disable", s.h(s.enableApp(false)))
+			r.Get("/apps/{app}/secrets", s.h(s.listSecrets))
+			r.With(admin).Put("/apps/{app}/secrets/{name}", s.h(s.putSecret))
+			r.With(admin).Delete("/apps/{app}/secrets/{name}", s.h(s.deleteSecret))
+
+			r.With(admin).Get("/audit", s.h(s.listAudit))
 
 			r.Get("/cron/describe", s.h(s.describeCron))
 

@@ -409,9 +409,10 @@ func (s *Server) patchTask(w http.ResponseWriter, r *http.Request) error {
 	if u.Enabled == nil && body.Schedule == nil && body.Environment == nil {
 		return errorf(http.StatusBadRequest, "", "the body changes nothing: give enabled, schedule or environment")
 	}
-	if err := s.eng.UpdateTask(r.Context(), info.Task.App, info.Task.Name, u); err != nil {
+	if err := s.eng.UpdateTask(withActor(r), info.Task.App, info.Task.Name, u); err != nil {
 		return err
 	}
+	s.auditTask(r, ActionTaskUpdate, &info)
 	return s.writeTaskDetail(w, r, http.StatusOK, info.Task.App, info.Task.Name)
 }
 
@@ -453,8 +454,11 @@ func (s *Server) createTask(w http.ResponseWriter, r *http.Request) error {
 	if err := checkEnvironment(body.Environment); err != nil {
 		return err
 	}
-	if err := s.eng.CreateTask(r.Context(), body.App, spec); err != nil {
+	if err := s.eng.CreateTask(withActor(r), body.App, spec); err != nil {
 		return err
+	}
+	if info, ok := s.eng.Task(body.App, body.Name); ok {
+		s.audit(r, ActionTaskCreate, body.App, info.Task.Key(), nil, taskAudit(info))
 	}
 	return s.writeTaskDetail(w, r, http.StatusCreated, body.App, body.Name)
 }
@@ -464,9 +468,10 @@ func (s *Server) deleteTask(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.eng.DeleteTask(r.Context(), info.Task.App, info.Task.Name); err != nil {
+	if err := s.eng.DeleteTask(withActor(r), info.Task.App, info.Task.Name); err != nil {
 		return err
 	}
+	s.audit(r, ActionTaskDelete, info.Task.App, info.Task.Key(), taskAudit(info), nil)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -482,10 +487,11 @@ func (s *Server) triggerTask(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(w, r, &body, true); err != nil {
 		return err
 	}
-	id, err := s.eng.Trigger(r.Context(), info.Task.App, info.Task.Name, body.Input, principalFrom(r.Context()).user())
+	id, err := s.eng.Trigger(withActor(r), info.Task.App, info.Task.Name, body.Input, principalFrom(r.Context()).user())
 	if err != nil {
 		return err
 	}
+	s.audit(r, ActionTaskTrigger, info.Task.App, info.Task.Key(), nil, map[string]any{"run": id, "input": rawOrNull(body.Input)})
 	run, err := s.st.Runs.GetRun(r.Context(), id)
 	if err != nil {
 		return err
@@ -499,9 +505,14 @@ func (s *Server) enableTask(on bool) handlerFunc {
 		if err != nil {
 			return err
 		}
-		if err := s.eng.SetEnabled(r.Context(), info.Task.App, info.Task.Name, on); err != nil {
+		if err := s.eng.SetEnabled(withActor(r), info.Task.App, info.Task.Name, on); err != nil {
 			return err
 		}
+		action := ActionTaskDisable
+		if on {
+			action = ActionTaskEnable
+		}
+		s.auditTask(r, action, &info)
 		info, ok := s.eng.Task(info.Task.App, info.Task.Name)
 		if !ok {
 			return notFound("task")
@@ -552,3 +563,32 @@ func (s *Server) summary(w http.ResponseWriter, r *http.Request) error {
 
 // failedStatuses are the statuses of runs that failed.
 var failedStatuses = []store.Status{store.StatusFailed, store.StatusTimedOut, store.StatusOutOfMemory, store.StatusTrapped}
+
+// taskAuditJSON is a task as the audit log records it: what a change to
+// its override can change.
+type taskAuditJSON struct {
+	Enabled     bool              `json:"enabled"`
+	Schedule    *scheduleJSON     `json:"schedule"`
+	Environment map[string]string `json:"environment"`
+}
+
+func taskAudit(info engine.TaskInfo) taskAuditJSON {
+	return taskAuditJSON{Enabled: info.Task.Enabled, Schedule: scheduleOf(info.Task.Schedule), Environment: nonNilMap(info.Task.Environment)}
+}
+
+func nonNilMap(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+// auditTask records a change to a task, before being *before and after
+// the task as it is now.
+func (s *Server) auditTask(r *http.Request, action string, before *engine.TaskInfo) {
+	var after any
+	if now, ok := s.eng.Task(before.Task.App, before.Task.Name); ok {
+		after = taskAudit(now)
+	}
+	s.audit(r, action, before.Task.App, before.Task.Key(), taskAudit(*before), after)
+}

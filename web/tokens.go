@@ -100,6 +100,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	t.ID, t.CreatedAt = id, time.Now()
+	s.audit(r, ActionTokenCreate, "", strconv.FormatInt(id, 10), nil, map[string]any{"name": t.Name, "role": t.Role, "apps": t.Apps})
 	out := tokenJSONOf(t)
 	out.Token = secret
 	return writeJSON(w, http.StatusCreated, out)
@@ -119,6 +120,7 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
 	if err := s.st.Tokens.RevokeToken(r.Context(), id); err != nil {
 		return err
 	}
+	s.audit(r, ActionTokenRevoke, "", strconv.FormatInt(id, 10), nil, map[string]bool{"revoked": true})
 	// Its streams end now, not at their next check.
 	toks, err := s.st.Tokens.ListTokens(r.Context())
 	if err != nil {

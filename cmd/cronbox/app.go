@@ -327,6 +327,7 @@ func appExport(ctx context.Context, e *env, b backend, f appFlags, name string) 
 		return printJSON(e.stdout, map[string]any{"file": p, "manifest": m})
 	}
 	fmt.Fprintf(e.stdout, "exported %s (%d files) to %s\n", name, files, p)
+	fmt.Fprintf(e.stdout, "the app's secrets are left out: they are in the home's store, not in the app folder; set them again where the app is installed (cronbox secret set %s NAME)\n", name)
 	return nil
 }
 

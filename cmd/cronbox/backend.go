@@ -56,6 +56,16 @@ type backend interface {
 	ListTokens(ctx context.Context) ([]tokenRow, error)
 	RevokeToken(ctx context.Context, id int64) error
 
+	// SetSecret stores value as the secret name of an app, sealed;
+	// ListSecrets lists an app's secrets, names and times, never values;
+	// DeleteSecret removes one.
+	SetSecret(ctx context.Context, appName, name, value string) error
+	ListSecrets(ctx context.Context, appName string) ([]secretRow, error)
+	DeleteSecret(ctx context.Context, appName, name string) error
+
+	// Audit lists the audit log's entries that f keeps, newest first.
+	Audit(ctx context.Context, f store.AuditFilter) ([]auditRow, error)
+
 	Close() error
 }
 

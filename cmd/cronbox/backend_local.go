@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/cronbox/cronbox/engine/lifecycle"
@@ -12,6 +14,7 @@ import (
 	"github.com/cronbox/cronbox/internal/client"
 	"github.com/cronbox/cronbox/internal/homedir"
 	"github.com/cronbox/cronbox/internal/storeurl"
+	"github.com/cronbox/cronbox/web"
 )
 
 // localBackend acts on a home: its store and its apps folder. What a
@@ -71,7 +74,15 @@ func (b *localBackend) SetTaskEnabled(ctx context.Context, appName, task string,
 	if err != nil {
 		return err
 	}
-	return setEnabled(ctx, b.home, st, appName, task, on)
+	if err := setEnabled(ctx, b.home, st, appName, task, on); err != nil {
+		return err
+	}
+	action := web.ActionTaskDisable
+	if on {
+		action = web.ActionTaskEnable
+	}
+	b.audit(ctx, action, appName, appName+"/"+task, nil, map[string]bool{"enabled": on})
+	return nil
 }
 
 func (b *localBackend) Trigger(ctx context.Context, e *env, appName, task string, input json.RawMessage) (runRow, error) {
@@ -88,6 +99,7 @@ func (b *localBackend) Trigger(ctx context.Context, e *env, appName, task string
 	if err != nil {
 		return runRow{}, err
 	}
+	b.audit(ctx, web.ActionTaskTrigger, appName, appName+"/"+task, nil, map[string]any{"run": r.ID, "input": orNull(input)})
 	row := runRowOf(r)
 	row.Input, row.Result, row.Output = r.Input, r.Result, r.Output
 	return row, nil
@@ -125,8 +137,16 @@ func runRowOf(r store.Run) runRow {
 	return row
 }
 
-func (b *localBackend) SetAppEnabled(_ context.Context, name string, on bool) error {
-	return lifecycle.SetEnabled(b.home, name, on)
+func (b *localBackend) SetAppEnabled(ctx context.Context, name string, on bool) error {
+	if err := lifecycle.SetEnabled(b.home, name, on); err != nil {
+		return err
+	}
+	action := web.ActionAppDisable
+	if on {
+		action = web.ActionAppEnable
+	}
+	b.audit(ctx, action, name, name, nil, map[string]bool{"enabled": on})
+	return nil
 }
 
 func (b *localBackend) ValidateApp(ctx context.Context, name string) (*lifecycle.Report, error) {
@@ -155,6 +175,16 @@ func (b *localBackend) InstallApp(ctx context.Context, src string, upgrade, stri
 	if res.Report != nil {
 		row.Warnings = append(row.Warnings, res.Report.Warnings...)
 	}
+	action := web.ActionAppInstall
+	if res.Replaced {
+		action = web.ActionAppUpgrade
+	}
+	after := map[string]any{"version": res.Version, "files": len(res.Files), "verified": res.Verified}
+	if res.Backup != "" {
+		after["backup"] = filepath.Base(res.Backup)
+	}
+	b.audit(ctx, action, res.App, res.App, nil, after)
+	row.Warnings = append(row.Warnings, b.missingSecrets(ctx, res.App)...)
 	return row, nil
 }
 
@@ -167,7 +197,12 @@ func (b *localBackend) UninstallApp(ctx context.Context, name string, purge bool
 		}
 		opts.Store = st
 	}
-	return lifecycle.Uninstall(ctx, b.home, name, opts)
+	res, err := lifecycle.Uninstall(ctx, b.home, name, opts)
+	if err != nil {
+		return nil, err
+	}
+	b.audit(ctx, web.ActionAppUninstall, name, name, nil, map[string]any{"backup": filepath.Base(res.Backup), "purged": res.Purged})
+	return res, nil
 }
 
 func (b *localBackend) Backups() string { return homedir.Home(b.home).Backups() }
@@ -189,7 +224,20 @@ func (b *localBackend) ImportConfig(ctx context.Context, e *env, data []byte) (i
 	if err != nil {
 		return 0, err
 	}
-	return configImport(ctx, e, b.home, data, st)
+	before, err := st.Overrides(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n, err := configImport(ctx, e, b.home, data, st)
+	if err != nil {
+		return n, err
+	}
+	after, err := st.Overrides(ctx)
+	if err != nil {
+		return n, err
+	}
+	auditOverrides(ctx, b.warn, st, before, after)
+	return n, nil
 }
 
 func (b *localBackend) CreateToken(ctx context.Context, name, role string, apps []string) (string, error) {
@@ -197,8 +245,12 @@ func (b *localBackend) CreateToken(ctx context.Context, name, role string, apps 
 	if err != nil {
 		return "", err
 	}
-	tok, _, err := createToken(ctx, st, name, role, apps)
-	return tok, err
+	tok, id, err := createToken(ctx, st, name, role, apps)
+	if err != nil {
+		return "", err
+	}
+	b.audit(ctx, web.ActionTokenCreate, "", strconv.FormatInt(id, 10), nil, map[string]any{"name": name, "role": role, "apps": apps})
+	return tok, nil
 }
 
 func (b *localBackend) ListTokens(ctx context.Context) ([]tokenRow, error) {
@@ -214,5 +266,9 @@ func (b *localBackend) RevokeToken(ctx context.Context, id int64) error {
 	if err != nil {
 		return err
 	}
-	return st.RevokeToken(ctx, id)
+	if err := st.RevokeToken(ctx, id); err != nil {
+		return err
+	}
+	b.audit(ctx, web.ActionTokenRevoke, "", strconv.FormatInt(id, 10), nil, map[string]bool{"revoked": true})
+	return nil
 }

@@ -71,6 +71,16 @@ func TestTriggerThroughServe(t *testing.T) {
 		t.Errorf("enable of an unknown task through serve: exit %d, %s", code, stderr)
 	}
 
+	// The serve made the changes, for the home's owner: its audit log
+	// names the actor local.
+	var actions []string
+	for _, a := range auditLog(t, home, "--actor", "local") {
+		actions = append(actions, a.Action+" "+a.Target)
+	}
+	if got, want := strings.Join(actions, ", "), "task.enable demo/hello, task.disable demo/hello, task.trigger demo/hello"; got != want {
+		t.Errorf("audit entries by local: %s; want %s", got, want)
+	}
+
 	if code, stderr := stop(); code != 0 {
 		t.Fatalf("serve exited with %d: %s", code, stderr)
 	}

@@ -11,6 +11,8 @@
 //	cronbox login URL [--name N] < TOKEN          store a server's token as a context
 //	cronbox context list|use NAME                 list the contexts, or choose one
 //	cronbox version                               the version, commit, Go and wazero
+//	cronbox secret set|list|delete APP [NAME]      an app's secrets (values from stdin)
+//	cronbox audit [--app A] [--since D] [--json]  the audit log
 //
 // The commands that read or change a home act on a server instead with
 // --server URL, --context NAME or --remote (the current context).
@@ -63,6 +65,8 @@ func commands() []command {
 		{name: "context", usage: "cronbox context list|use NAME", summary: "list the servers logged in to, or choose the current one", run: runContext},
 		{name: "version", usage: "cronbox version [--json]", summary: "print the version, commit, Go and wazero versions", run: runVersion},
 		{name: "store", usage: "cronbox store copy --from URL --to URL [--force]", summary: "copy a store's whole state to another, SQLite or PostgreSQL", run: runStore},
+		{name: "secret", usage: "cronbox secret set|list|delete APP [NAME]", summary: "set (value from stdin), list or delete an app's secrets", run: runSecret},
+		{name: "audit", usage: "cronbox audit [--app A] [--since D] [--json]", summary: "list the audit log's entries, newest first", run: runAudit},
 		{name: "app", usage: "cronbox app SUBCOMMAND [NAME|ZIP|DIR]", summary: "manage a home's apps: new, list, info, enable, disable, validate, export, install, uninstall", run: runApp},
 	}
 }

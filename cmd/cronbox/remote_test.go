@@ -191,6 +191,39 @@ func TestRemote(t *testing.T) {
 		t.Errorf("token revoke --json: %q", out)
 	}
 
+	// Secrets: the value from stdin, never printed; listed alike; each
+	// change in the audit log, which reads alike.
+	const secretValue = "rEm0te-S3cret-v4lue"
+	if code, stdout, stderr := cliIn(t, secretValue+"\n", "secret", "set", "demo", "API_KEY", "--server", server); code != 0 ||
+		stderr != "secret API_KEY of demo set\n" || strings.Contains(stdout+stderr, secretValue) {
+		t.Fatalf("secret set: exit %d: %q %q\nserve's log:\n%s", code, stdout, stderr, logs())
+	}
+	if list := same("secret", "list", "demo", "--json"); !strings.Contains(list, `"name": "API_KEY"`) || strings.Contains(list, secretValue) {
+		t.Errorf("secret list:\n%s", list)
+	}
+	if list := same("secret", "list", "demo"); !strings.HasPrefix(list, "NAME     UPDATED\nAPI_KEY  ") {
+		t.Errorf("secret list:\n%s", list)
+	}
+	if code, _, stderr := cli(t, "secret", "delete", "demo", "API_KEY", "--server", server); code != 0 || stderr != "secret API_KEY of demo deleted\n" {
+		t.Errorf("secret delete: exit %d: %q", code, stderr)
+	}
+	if list := same("secret", "list", "demo", "--json"); list != "[]\n" {
+		t.Errorf("secret list after delete:\n%s", list)
+	}
+	audit := same("audit", "--json", "--app", "demo", "--since", "1h")
+	for _, want := range []string{`"actor": "token:admin"`, `"action": "secret.set"`, `"action": "secret.delete"`, `"target": "API_KEY"`} {
+		if !strings.Contains(audit, want) {
+			t.Errorf("audit lacks %q:\n%s", want, audit)
+		}
+	}
+	if strings.Contains(audit, secretValue) {
+		t.Errorf("audit holds the secret's value:\n%s", audit)
+	}
+	same("audit")
+	if one := same("audit", "--action", "secret.set", "--limit", "1", "--json"); strings.Count(one, `"id"`) != 1 || !strings.Contains(one, `"action": "secret.set"`) {
+		t.Errorf("audit --action secret.set --limit 1:\n%s", one)
+	}
+
 	// The server's own error messages.
 	for _, tc := range []struct {
 		token string
@@ -203,10 +236,14 @@ func TestRemote(t *testing.T) {
 		{"admin", []string{"runs", "--status", "nope"}, "cronbox: status \"nope\" is not one of running"},
 		{"made", []string{"runs"}, "a valid token is needed"},
 		{"viewer", []string{"token", "list"}, "the token's role may not do this"},
+		{"viewer", []string{"secret", "set", "demo", "API_KEY"}, "cronbox: the token's role may not do this"},
+		{"viewer", []string{"audit"}, "the token's role may not do this"},
+		{"admin", []string{"secret", "delete", "demo", "API_KEY"}, "cronbox: secret not found\n"},
+		{"admin", []string{"secret", "list", "nope"}, "cronbox: app not found\n"},
 		{"admin", []string{"app", "list"}, "app list works on a local home only"},
 	} {
 		t.Setenv("CRONBOX_TOKEN", tokens[tc.token])
-		code, _, stderr := cli(t, append(tc.args, "--server", server)...)
+		code, _, stderr := cliIn(t, "v4lue\n", append(tc.args, "--server", server)...)
 		if code != 1 || !strings.Contains(stderr, tc.want) {
 			t.Errorf("%s %q: exit %d: %q; want %q", tc.token, tc.args, code, stderr, tc.want)
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/internal/build"
 	"github.com/cronbox/cronbox/internal/homedir"
+	"github.com/cronbox/cronbox/internal/secrets"
 	"github.com/cronbox/cronbox/internal/storeurl"
 	"github.com/cronbox/cronbox/runtime"
 	"github.com/cronbox/cronbox/web"
@@ -38,12 +39,17 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	idleTimeout := fs.Duration("idle-timeout", defaultIdleTimeout, "how long an idle kept-alive connection stays open")
 	configFile := fs.String("config", "", "the server's configuration `FILE` (YAML; its notify: section configures notifications)")
 	publicURL := fs.String("public-url", "", "the `URL` people reach the UI at, for links in notifications (default: notify.publicURL of --config, else http://ADDR of --listen)")
+	auditRetention := fs.Duration("audit-retention", engine.DefaultAuditRetention, "how long audit log entries are kept (pruned at start and hourly)")
 	pos, _, err := parse(fs, args)
 	if err != nil {
 		return parseError(err)
 	}
 	if len(pos) != 0 {
 		fmt.Fprintln(e.stderr, "cronbox serve: takes no arguments; run `cronbox help serve`")
+		return exitUsage
+	}
+	if *auditRetention <= 0 {
+		fmt.Fprintln(e.stderr, "cronbox serve: --audit-retention must be positive")
 		return exitUsage
 	}
 	if *readTimeout <= 0 || *idleTimeout <= 0 {
@@ -85,7 +91,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		}
 		notifyCfg.PublicURL = strings.TrimSuffix(*publicURL, "/")
 	}
-	if err := serve(ctx, e, log, *home, *storeURL, *listen, *metricsOpen, lim, notifyCfg); err != nil {
+	if err := serve(ctx, e, log, *home, *storeURL, *listen, *metricsOpen, lim, notifyCfg, *auditRetention); err != nil {
 		log.Error("serve", "err", err)
 		return 1
 	}
@@ -93,7 +99,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 }
 
 // serve runs the engine and the HTTP server until ctx is done.
-func serve(ctx context.Context, e *env, log *slog.Logger, home, storeURL, listen string, metricsOpen bool, lim httpLimits, notifyCfg notify.Server) error {
+func serve(ctx context.Context, e *env, log *slog.Logger, home, storeURL, listen string, metricsOpen bool, lim httpLimits, notifyCfg notify.Server, auditRetention time.Duration) error {
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return err
@@ -113,7 +119,9 @@ func serve(ctx context.Context, e *env, log *slog.Logger, home, storeURL, listen
 	defer rt.Close(context.WithoutCancel(ctx))
 	// A deep event buffer (about 2 MB for each subscriber) lets the web
 	// server's event recorder ride out bursts of runs without missing any.
-	eng, err := engine.New(engine.Config{Home: home, Store: engine.StoreOf(st), Runtime: rt, Logger: log, EventBuffer: 1 << 14})
+	box := secrets.OpenLazily(homedir.Home(home), st) // the key is made when a secret is first set or used
+	eng, err := engine.New(engine.Config{Home: home, Store: engine.StoreOf(st), Runtime: rt, Logger: log, EventBuffer: 1 << 14,
+		Secrets: box, AuditRetention: auditRetention})
 	if err != nil {
 		return err
 	}
@@ -128,6 +136,7 @@ func serve(ctx context.Context, e *env, log *slog.Logger, home, storeURL, listen
 		Engine: eng, Store: web.StoreOf(st), Runtime: rt, Logger: log, MetricsOpen: metricsOpen, UI: ui.Handler(),
 		Apps:      homeApps,
 		Lifecycle: homeApps,
+		Secrets:   box,
 		TempDir:   webTempDir(log, home),
 	})
 	if err != nil {
@@ -142,7 +151,7 @@ func serve(ctx context.Context, e *env, log *slog.Logger, home, storeURL, listen
 		notifyCfg.PublicURL = "http://" + ln.Addr().String()
 	}
 	if ns, ok := st.(store.Notifications); ok {
-		notifier, err := notify.New(notify.Config{Source: eng, Runs: st, Store: ns, Server: notifyCfg, Logger: log})
+		notifier, err := notify.New(notify.Config{Source: eng, Runs: st, Store: ns, Server: notifyCfg, Logger: log, Secrets: box})
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/cronbox/cronbox/internal/homedir"
+	"github.com/cronbox/cronbox/internal/secrets"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -28,10 +30,20 @@ func TestServeSendsNotifications(t *testing.T) {
 	}))
 	defer rcv.Close()
 	home := testHome(t)
+	// The signing key is a secret of the app's, resolved when a message
+	// is sent.
+	st, err := openStore(t.Context(), home, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := secrets.OpenLazily(homedir.Home(home), st).Set(t.Context(), "demo", "HOOK_KEY", []byte("k3y")); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
 	mustWrite(t, filepath.Join(home, "apps", "demo", "app.yaml"), []byte(`name: demo
 notify:
   - webhook: `+rcv.URL+`/hook
-    secret: k3y
+    secret: ${secret:HOOK_KEY}
     on: [succeeded]
 `))
 	cfg := filepath.Join(home, "cronbox.yaml")

@@ -10,6 +10,7 @@ import (
 	"github.com/cronbox/cronbox/engine"
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/internal/homedir"
+	"github.com/cronbox/cronbox/internal/secrets"
 	"github.com/cronbox/cronbox/internal/storeurl"
 	"github.com/cronbox/cronbox/runtime"
 )
@@ -27,7 +28,8 @@ func triggerTask(ctx context.Context, e *env, home string, st storeurl.Store, ap
 		return store.Run{}, err
 	}
 	defer rt.Close(context.WithoutCancel(ctx))
-	eng, err := engine.New(engine.Config{Home: home, Store: engine.StoreOf(st), Runtime: rt, EventBuffer: 1 << 14})
+	eng, err := engine.New(engine.Config{Home: home, Store: engine.StoreOf(st), Runtime: rt, EventBuffer: 1 << 14,
+		Secrets: secrets.OpenLazily(homedir.Home(home), st)})
 	if err != nil {
 		return store.Run{}, err
 	}

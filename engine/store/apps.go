@@ -7,8 +7,9 @@ import (
 )
 
 // DeleteAppData removes everything the store holds for an app: its
-// key-value data, runs and logs, overrides, load errors and events.
-// Tokens are left: they belong to people, not to apps. It runs in one
+// key-value data, runs and logs, overrides, load errors, events and
+// secrets. Tokens are left: they belong to people, not to apps; so is the
+// audit log, the record of what was done to the app. It runs in one
 // transaction: the app's data goes as a whole or not at all.
 func (s *SQLite) DeleteAppData(ctx context.Context, app string) error {
 	if app == "" {
@@ -22,6 +23,7 @@ func (s *SQLite) DeleteAppData(ctx context.Context, app string) error {
 			`DELETE FROM TaskConfigurations WHERE AppName = ?`,
 			`DELETE FROM load_errors WHERE app = ?`,
 			`DELETE FROM events WHERE app = ?`,
+			`DELETE FROM secrets WHERE app = ?`,
 		} {
 			if _, err := tx.ExecContext(ctx, q, app); err != nil {
 				return err

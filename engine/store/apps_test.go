@@ -34,6 +34,12 @@ func TestDeleteAppData(t *testing.T) {
 		if _, err := s.AppendEvent(ctx, Event{Type: "x", App: app}); err != nil {
 			t.Fatal(err)
 		}
+		if err := s.PutSecret(ctx, Secret{App: app, Name: "K", Ciphertext: []byte("sealed")}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.AppendAudit(ctx, AuditEntry{Actor: "cli:u", Action: "secret.set", App: app}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, err := s.CreateToken(ctx, Token{Name: "a's", Role: "viewer", Apps: []string{"a"}, Hash: HashToken("t")}); err != nil {
 		t.Fatal(err)
@@ -56,6 +62,7 @@ func TestDeleteAppData(t *testing.T) {
 		{"overrides", `SELECT count(*) FROM TaskConfigurations WHERE AppName = ?`, 1},
 		{"load errors", `SELECT count(*) FROM load_errors WHERE app = ?`, 1},
 		{"events", `SELECT count(*) FROM events WHERE app = ?`, 1},
+		{"secrets", `SELECT count(*) FROM secrets WHERE app = ?`, 1},
 	}
 	for _, tt := range tables {
 		t.Run(tt.name, func(t *testing.T) {
@@ -72,6 +79,9 @@ func TestDeleteAppData(t *testing.T) {
 	}
 	if n := count(t, s, `SELECT count(*) FROM run_logs WHERE run_id NOT IN (SELECT ID FROM TaskExecutions)`); n != 0 {
 		t.Errorf("%d log lines of deleted runs left", n)
+	}
+	if list, err := s.ListAudit(ctx, AuditFilter{App: "a"}); err != nil || len(list) != 1 {
+		t.Errorf("ListAudit(a) = %v, %v; the audit log keeps what was done to a purged app", list, err)
 	}
 	if list, err := s.ListTokens(ctx); err != nil || len(list) != 1 {
 		t.Errorf("ListTokens = %v, %v; tokens belong to people and stay", list, err)

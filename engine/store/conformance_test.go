@@ -94,3 +94,15 @@ func TestSQLiteNotifications(t *testing.T) {
 		return openSQLite(t, store.Options{Now: now})
 	})
 }
+
+func TestSQLiteSecrets(t *testing.T) {
+	storetest.Secrets(t, func(t *testing.T, now func() time.Time) store.Secrets {
+		return openSQLite(t, store.Options{Now: now})
+	})
+}
+
+func TestSQLiteAudit(t *testing.T) {
+	storetest.Audit(t, func(t *testing.T, now func() time.Time) store.Audit {
+		return openSQLite(t, store.Options{Now: now})
+	})
+}

@@ -254,6 +254,31 @@ func migrations() []migration {
 			first_at TEXT, -- the first suppressed event
 			PRIMARY KEY (app, task, channel)
 		) WITHOUT ROWID`,
+	}}, {version: 8, stmts: []string{
+		// Each app's secrets, sealed by package secrets before they get
+		// here: the store holds ciphertext only.
+		`CREATE TABLE secrets (
+			app TEXT NOT NULL,
+			name TEXT NOT NULL,
+			ciphertext BLOB NOT NULL,
+			updated_at TEXT NOT NULL,
+			PRIMARY KEY (app, name)
+		) WITHOUT ROWID`,
+		// The audit log: every change, by whom, before and after. Kept
+		// apart from the run history, with a retention of its own.
+		`CREATE TABLE audit_log (
+			id INTEGER PRIMARY KEY AUTOINCREMENT,
+			time TEXT NOT NULL,
+			actor TEXT NOT NULL,
+			token_id INTEGER NOT NULL DEFAULT 0,
+			action TEXT NOT NULL,
+			app TEXT NOT NULL DEFAULT '',
+			target TEXT NOT NULL DEFAULT '',
+			before TEXT, -- JSON
+			after TEXT   -- JSON
+		)`,
+		`CREATE INDEX idx_audit_time ON audit_log(time)`,
+		`CREATE INDEX idx_audit_app ON audit_log(app, id)`,
 	}}}
 }
 

@@ -5,7 +5,7 @@
 //
 // The store's contract is a set of small interfaces, one a concern: Runs
 // (with RunReader, its read side), Retention, Metering, Overrides, Outcomes,
-// LoadErrors, KeyValue, Tokens, Sessions, EventLog and Notifications. Their users depend on the ones
+// LoadErrors, KeyValue, Tokens, Sessions, EventLog, Notifications, Secrets and Audit. Their users depend on the ones
 // they call, not on SQL, so that another store (PostgreSQL, serving
 // several nodes) can provide them one at a time; package storetest holds
 // the behaviour every implementation of each must show. SQLite is the
@@ -234,6 +234,36 @@ type EventLog interface {
 	LastEventID(ctx context.Context) (int64, error)
 }
 
+// Secrets keeps each app's secrets, sealed: the store takes and gives
+// ciphertext only (package internal/secrets seals and opens it, bound to
+// the app and the name), so it never holds a secret's value in clear.
+type Secrets interface {
+	// PutSecret creates or replaces a secret. s's App, Name and
+	// Ciphertext are required (ErrInvalid); UpdatedAt is set by the
+	// store if zero.
+	PutSecret(ctx context.Context, s Secret) error
+	// Secret returns a secret with its ciphertext, or ErrNotFound.
+	Secret(ctx context.Context, app, name string) (Secret, error)
+	// ListSecrets returns an app's secrets ordered by name, without
+	// their ciphertext.
+	ListSecrets(ctx context.Context, app string) ([]Secret, error)
+	// DeleteSecret deletes a secret, or returns ErrNotFound.
+	DeleteSecret(ctx context.Context, app, name string) error
+}
+
+// Audit keeps the audit log: who changed what, when, from what to what.
+type Audit interface {
+	// AppendAudit records an entry and returns its ID, greater than
+	// every earlier entry's. e's Actor and Action are required
+	// (ErrInvalid); Time is set by the store if zero.
+	AppendAudit(ctx context.Context, e AuditEntry) (int64, error)
+	// ListAudit returns entries newest first (by ID) that match f.
+	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
+	// PruneAudit deletes the entries recorded before t and returns how
+	// many.
+	PruneAudit(ctx context.Context, before time.Time) (int, error)
+}
+
 // *SQLite provides every interface of the store.
 var (
 	_ Runs       = (*SQLite)(nil)
@@ -246,12 +276,14 @@ var (
 	_ Sessions   = (*SQLite)(nil)
 	_ LoadErrors = (*SQLite)(nil)
 	_ EventLog   = (*SQLite)(nil)
+	_ Secrets    = (*SQLite)(nil)
+	_ Audit      = (*SQLite)(nil)
 )
 
 // The errors of the store. Methods wrap them; test with errors.Is.
 var (
-	// ErrNotFound reports that a run, override, token or session does
-	// not exist.
+	// ErrNotFound reports that a run, override, token, session or
+	// secret does not exist.
 	ErrNotFound = errors.New("not found")
 	// ErrDuplicate reports that a record would duplicate a unique one: a
 	// scheduled time already recorded for a task, or a known token or

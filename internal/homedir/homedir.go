@@ -4,6 +4,7 @@
 //	apps/<name>/          the installed apps
 //	data/cronbox.db       the store
 //	data/cronbox.sock     the socket the CLI reaches a running serve on
+//	data/secret.key       the key that seals the apps' secrets (mode 0600)
 //	data/cache/           compiled machine code
 //	data/files/<app>/     each app's directory, mounted at /data
 //	data/sdk/<hash>/      the Go SDK that apps build against
@@ -45,6 +46,10 @@ func (h Home) DB() string { return h.data("cronbox.db") }
 
 // Socket is the local socket of a running serve, <home>/data/cronbox.sock.
 func (h Home) Socket() string { return h.data("cronbox.sock") }
+
+// SecretKey is the key file that seals the apps' secrets,
+// <home>/data/secret.key.
+func (h Home) SecretKey() string { return h.data("secret.key") }
 
 // Cache is the compiled-code cache, <home>/data/cache.
 func (h Home) Cache() string { return h.data("cache") }

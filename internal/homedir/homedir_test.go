@@ -13,6 +13,7 @@ func TestPaths(t *testing.T) {
 		{h.Data(), "/srv/cb/data"},
 		{h.DB(), "/srv/cb/data/cronbox.db"},
 		{h.Socket(), "/srv/cb/data/cronbox.sock"},
+		{h.SecretKey(), "/srv/cb/data/secret.key"},
 		{h.Cache(), "/srv/cb/data/cache"},
 		{h.Files("demo"), "/srv/cb/data/files/demo"},
 		{h.SDK(), "/srv/cb/data/sdk"},

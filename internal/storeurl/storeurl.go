@@ -39,6 +39,8 @@ type Store interface {
 	store.Sessions
 	store.LoadErrors
 	store.EventLog
+	store.Secrets
+	store.Audit
 	// DeleteAppData removes what the store holds for an app.
 	DeleteAppData(ctx context.Context, app string) error
 	Close() error

@@ -109,6 +109,11 @@ type tab struct {
 
 	mu       sync.Mutex
 	problems []string
+
+	// axe is axe-core's source ("" to skip the accessibility check);
+	// checked holds the states of the page it has checked.
+	axe     string
+	checked map[string]bool
 }
 
 // detectProblems reports scripts that throw and content-security-policy
@@ -120,7 +125,7 @@ const detectProblems = `document.addEventListener('securitypolicyviolation', (e)
 func newTab(t *testing.T, browser context.Context, base string) *tab {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
-	tb := &tab{t: t, ctx: ctx, base: base}
+	tb := &tab{t: t, ctx: ctx, base: base, axe: axeScript(t), checked: map[string]bool{}}
 	exceptions := chromedp.Events(ctx, cdpruntime.ExceptionThrown)
 	go func() {
 		for ev, err := range exceptions {
@@ -200,7 +205,8 @@ func (tb *tab) open(path string) {
 	tb.do("opening "+path, chromedp.Navigate(tb.base+path))
 }
 
-// until waits for the JavaScript expression to be truthy.
+// until waits for the JavaScript expression to be truthy. Like visible,
+// it then checks the page's accessibility when it shows something new.
 func (tb *tab) until(what, expr string) {
 	tb.t.Helper()
 	ctx, cancel := context.WithTimeout(tb.ctx, wait+5*time.Second)
@@ -210,6 +216,7 @@ func (tb *tab) until(what, expr string) {
 	if err != nil {
 		tb.t.Fatalf("waiting until %s: %v", what, err)
 	}
+	tb.accessible()
 }
 
 // eval evaluates a JavaScript expression (promises awaited) into T.
@@ -232,6 +239,7 @@ func (tb *tab) click(sel string) {
 func (tb *tab) visible(sel string) {
 	tb.t.Helper()
 	tb.do("waiting for "+sel, chromedp.WaitVisible(chromedp.CSS(sel)))
+	tb.accessible()
 }
 
 func (tb *tab) typeInto(sel, text string) {

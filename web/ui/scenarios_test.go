@@ -41,6 +41,7 @@ var scenarios = []scenario{
 	{"NarrowWindow", narrowScenario},
 	{"AppLifecycle", appLifecycleScenario},
 	{"Notifications", notificationsScenario},
+	{"AuditLog", auditScenario},
 }
 
 // notificationsScenario: the Notifications page lists each message with
@@ -114,8 +115,8 @@ func signInScenario(t *testing.T, tb *tab, tg *target) {
 
 func triggerScenario(t *testing.T, tb *tab, tg *target) {
 	tb.signIn(tg.Tokens["operator"])
-	tb.visible(`button[aria-label="Run demo/work now"]`)
-	tb.click(`button[aria-label="Run demo/work now"]`)
+	tb.visible(`button[aria-label="Run now demo/work"]`)
+	tb.click(`button[aria-label="Run now demo/work"]`)
 	tb.visible(`dialog[open] textarea[name="input"]`)
 	if !eval[bool](tb, `document.activeElement === document.querySelector('dialog[open] textarea')`) {
 		t.Error("the run-now dialog does not take the focus")
@@ -256,8 +257,8 @@ func disableScenario(t *testing.T, tb *tab, tg *target) {
 	tb.until("the count strip follows", fmt.Sprintf(`document.querySelector('.counts .count').textContent !== %s`, js(enabledBefore)))
 	// A disabled task may still be run by hand, and the button says that
 	// the run leaves it disabled.
-	run := `document.querySelector('tr[data-task="demo/quick"] button[aria-label="Run demo/quick now"]')`
-	tb.until("the run button of a disabled task says what it does", run+`.textContent === 'Run once' && `+run+`.title.includes('stays disabled')`)
+	run := `document.querySelector('tr[data-task="demo/quick"] button[data-fk="run-demo/quick"]')`
+	tb.until("the run button of a disabled task says what it does", run+`.textContent === 'Run once' && `+run+`.getAttribute('aria-label') === 'Run once demo/quick' && `+run+`.title.includes('stays disabled')`)
 	status, body := tg.Client(t, tg.Tokens["operator"], "GET", "/tasks/demo/quick", nil)
 	var task struct{ Enabled bool }
 	if err := json.Unmarshal(body, &task); status != 200 || err != nil || task.Enabled {
@@ -302,7 +303,7 @@ func stopScenario(t *testing.T, tb *tab, tg *target) {
 func viewerScenario(t *testing.T, tb *tab, tg *target) {
 	tb.signIn(tg.Tokens["viewer"])
 	tb.visible(`tr[data-task="demo/work"]`)
-	for _, sel := range []string{"input.switch", `button[aria-label$="now"]`} {
+	for _, sel := range []string{"input.switch", `button[data-fk^="run-"]`} {
 		if n := countOf(tb, sel); n != 0 {
 			t.Errorf("a viewer sees %d %s on the tasks page", n, sel)
 		}
@@ -466,7 +467,7 @@ func appLifecycleScenario(t *testing.T, tb *tab, tg *target) {
 	tb.click(`button[aria-label="Validation of spare"]`)
 	tb.until("its validation shows", `(() => { const v = document.querySelector('.validation[data-app="spare"]'); return v && v.dataset.state === 'ok' &&
 		[...v.querySelectorAll('.finding.warning')].some((li) => li.textContent.includes('tasks/unused.wasm')); })()`)
-	if eval[string](tb, `document.querySelector('button[aria-label="Validation of spare"]').getAttribute('aria-expanded')`) != "true" {
+	if eval[string](tb, `document.querySelector('button[data-fk="validate-spare"]').getAttribute('aria-expanded')`) != "true" {
 		t.Error("the validation button does not say it is expanded")
 	}
 	status, body := tg.Client(t, tg.Tokens["admin"], "GET", "/tasks/spare/tick", nil)
@@ -498,4 +499,76 @@ func zipOf(t *testing.T, files map[string]string) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// a11yProblems is a check, in the page, of what a screen reader needs of
+// the view: every control and link has a name, every table a caption,
+// every image a text, one h1, no ID twice.
+const a11yProblems = `(() => {
+  const out = [];
+  const named = (el) => {
+    if ((el.getAttribute('aria-label') || '').trim()) return true;
+    const by = el.getAttribute('aria-labelledby');
+    if (by && by.split(/\s+/).some((id) => (document.getElementById(id)?.textContent || '').trim())) return true;
+    if (el.id && document.querySelector('label[for="' + CSS.escape(el.id) + '"]')) return true;
+    if (el.closest('label')) return true;
+    if (el.title && el.title.trim()) return true;
+    return !['INPUT', 'SELECT', 'TEXTAREA'].includes(el.tagName) && el.textContent.trim() !== '';
+  };
+  for (const el of document.querySelectorAll('main a, main button, main input, main select, main textarea, nav a')) {
+    if (el.type !== 'hidden' && !named(el)) out.push('no name: ' + el.outerHTML.slice(0, 80));
+  }
+  for (const t of document.querySelectorAll('main table')) if (!t.querySelector('caption')) out.push('a table without a caption');
+  for (const i of document.querySelectorAll('main img')) if (!i.hasAttribute('alt')) out.push('an image without alt');
+  if (document.querySelectorAll('main h1').length !== 1) out.push(document.querySelectorAll('main h1').length + ' h1 elements');
+  const ids = [...document.querySelectorAll('[id]')].map((e) => e.id);
+  for (const id of new Set(ids.filter((id, i) => ids.indexOf(id) !== i))) out.push('id twice: ' + id);
+  if (!document.documentElement.lang) out.push('no lang on html');
+  return out;
+})()`
+
+func auditScenario(t *testing.T, tb *tab, tg *target) {
+	// Changes that leave what the other scenarios watch alone: an
+	// environment variable of demo/quick and of other/ping.
+	for _, path := range []string{"/tasks/other/ping", "/tasks/demo/quick"} {
+		if status, body := tg.Client(t, tg.Tokens["admin"], "PATCH", path, map[string]any{"environment": map[string]string{"AUDITED": "yes"}}); status != 200 {
+			t.Fatalf("PATCH %s = %d %s", path, status, body)
+		}
+	}
+	// A viewer has no Audit page.
+	tb.signIn(tg.Tokens["viewer"])
+	if n := countOf(tb, `nav a[href="/audit"]`); n != 0 {
+		t.Error("a viewer sees the Audit link")
+	}
+	signOut := func() {
+		tb.click(`.who button`)
+		tb.visible("#token")
+	}
+	signOut()
+	tb.signIn(tg.Tokens["admin"])
+	tb.click(`nav a[href="/audit"]`)
+	tb.until("the audit page lists the changes", `document.querySelectorAll('tr[data-action="task.update"]').length >= 2`)
+	row := `tr[data-action="task.update"]`
+	if got := textOf(tb, row+` td[data-label="Actor"]`); !strings.Contains(got, "token:admin") {
+		t.Errorf("the newest change's actor shows %q, want token:admin", got)
+	}
+	if got := textOf(tb, row+` td[data-label="Change"]`); !strings.Contains(got, `"AUDITED":"yes"`) {
+		t.Errorf("the change shows %q, want the environment after", got)
+	}
+	if probs := eval[[]string](tb, a11yProblems); len(probs) > 0 {
+		t.Errorf("accessibility problems on the audit page: %v", probs)
+	}
+	// Filtering by app leaves the other app's entries out.
+	tb.until("the app filter has other", `[...document.querySelectorAll('select[name="app"] option')].some((o) => o.value === 'other')`)
+	tb.do("filtering by app", chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector('select[name="app"]'); s.value = 'other'; s.dispatchEvent(new Event('change')); })()`))
+	tb.until("only other's entries show", `(() => { const cells = [...document.querySelectorAll('td[data-label="App"]')]; return cells.length >= 1 && cells.every((c) => c.textContent === 'other'); })()`)
+
+	// A token scoped to demo sees demo's entries only.
+	signOut()
+	tb.signIn(tg.Tokens["scoped-admin"])
+	tb.open("/audit")
+	tb.until("the scoped audit page lists demo's change", `document.querySelectorAll('tr[data-action="task.update"]').length >= 1`)
+	if got := eval[[]string](tb, `[...document.querySelectorAll('td[data-label="App"]')].map((c) => c.textContent)`); len(got) == 0 || strings.Contains(strings.Join(got, ","), "other") {
+		t.Errorf("a token scoped to demo sees entries of %v", got)
+	}
 }

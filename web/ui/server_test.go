@@ -145,7 +145,7 @@ func startServer(t *testing.T) *target {
 		apps       []string
 	}{
 		{"admin", web.RoleAdmin, nil}, {"operator", web.RoleOperator, nil}, {"viewer", web.RoleViewer, nil},
-		{"scoped", web.RoleOperator, []string{"demo"}},
+		{"scoped", web.RoleOperator, []string{"demo"}}, {"scoped-admin", web.RoleAdmin, []string{"demo"}},
 	} {
 		secret := "cbx_ui_test_" + tok.name
 		if _, err := st.CreateToken(ctx, store.Token{Name: tok.name, Hash: store.HashToken(secret), Role: tok.role, Apps: tok.apps}); err != nil {

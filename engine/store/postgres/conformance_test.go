@@ -87,3 +87,15 @@ func TestMetering(t *testing.T) {
 		return s, s, s
 	})
 }
+
+func TestSecrets(t *testing.T) {
+	storetest.Secrets(t, func(t *testing.T, now func() time.Time) store.Secrets {
+		return openPG(t, postgres.Options{Now: now})
+	})
+}
+
+func TestAudit(t *testing.T) {
+	storetest.Audit(t, func(t *testing.T, now func() time.Time) store.Audit {
+		return openPG(t, postgres.Options{Now: now})
+	})
+}

@@ -498,6 +498,7 @@ func (s *Store) DeleteAppData(ctx context.Context, app string) error {
 			`DELETE FROM TaskConfigurations WHERE AppName = $1`,
 			`DELETE FROM load_errors WHERE app = $1`,
 			`DELETE FROM events WHERE app = $1`,
+			`DELETE FROM secrets WHERE app = $1`, // the audit log keeps its entries
 		} {
 			if _, err := tx.Exec(ctx, q, app); err != nil {
 				return err

@@ -12,6 +12,7 @@ import { runView } from './views/run.js';
 import { instancesView } from './views/instances.js';
 import { appsView } from './views/apps.js';
 import { notificationsView } from './views/notifications.js';
+import { auditView } from './views/audit.js';
 
 const ROLES = { viewer: 0, operator: 1, admin: 2 };
 
@@ -23,6 +24,7 @@ const routes = [
   [/^\/instances\/?$/, instancesView, 'instances'],
   [/^\/apps\/?$/, appsView, 'apps'],
   [/^\/notifications\/?$/, notificationsView, 'notifications'],
+  [/^\/audit\/?$/, auditView, 'audit'],
 ];
 
 const root = document.getElementById('app');
@@ -96,7 +98,9 @@ function startSession(s) {
   teardown();
   session = s;
   api.setCSRF(s.csrf || sessionStorage.getItem('cronbox.csrf') || '');
-  const navLinks = [['/tasks', 'Tasks', 'tasks'], ['/runs', 'Runs', 'runs'], ['/instances', 'Instances', 'instances'], ['/apps', 'Apps', 'apps'], ['/notifications', 'Notifications', 'notifications']]
+  const sections = [['/tasks', 'Tasks', 'tasks'], ['/runs', 'Runs', 'runs'], ['/instances', 'Instances', 'instances'], ['/apps', 'Apps', 'apps'], ['/notifications', 'Notifications', 'notifications']];
+  if (ROLES[s.role] >= ROLES.admin) sections.push(['/audit', 'Audit', 'audit']);
+  const navLinks = sections
     .map(([href, label, key]) => h('a', { href, dataset: { nav: '', section: key } }, label));
   const liveState = h('span', { class: 'live-state', role: 'status', title: 'Live updates' }, 'connecting');
   const counts = h('div', { class: 'counts', 'aria-label': 'Summary', role: 'group' });

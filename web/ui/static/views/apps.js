@@ -205,10 +205,11 @@ export function appsView(main, _params, ctx) {
   function actions(a) {
     if (a.status === 'removed') return h('span', { class: 'muted' }, 'removed');
     const open = validations.has(a.name);
+    const text = open ? 'Hide validation' : 'Validation';
     const val = h('button', {
       type: 'button', class: 'small', 'aria-expanded': open ? 'true' : 'false',
-      'aria-controls': `validation-${a.name}`, 'aria-label': `Validation of ${a.name}`, dataset: { fk: `validate-${a.name}` },
-    }, open ? 'Hide validation' : 'Validation');
+      'aria-controls': `validation-${a.name}`, 'aria-label': `${text} of ${a.name}`, dataset: { fk: `validate-${a.name}` },
+    }, text);
     val.addEventListener('click', () => toggleValidation(a.name));
     if (!admin) return h('div', { class: 'row-actions' }, val);
     const exp = h('a', { href: api.appExportURL(a.name), download: '', class: 'button small', 'aria-label': `Export ${a.name}` }, 'Export');

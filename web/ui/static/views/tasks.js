@@ -67,7 +67,7 @@ export function tasksView(main, _params, ctx) {
     if (ctx.can('operator')) {
       const run = runLabel(t);
       actions.push(h('button', {
-        type: 'button', class: 'small', 'aria-label': `Run ${name} now`, dataset: { fk: `run-${name}` }, title: run.title,
+        type: 'button', class: 'small', 'aria-label': `${run.label} ${name}`, dataset: { fk: `run-${name}` }, title: run.title,
         onclick: async () => {
           const r = await runNow(ctx, t.app, t.name);
           if (r) ctx.navigate(`/runs/${r.id}`);
