@@ -10,6 +10,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -292,9 +294,18 @@ func (f *fixture) trigger(app, task, input string) int64 {
 // waitRunning waits until run id executes.
 func (f *fixture) waitRunning(id int64) {
 	f.t.Helper()
+	// Running is the engine knowing the run and its guest being live:
+	// the engine knows a run a moment before the runtime lists its
+	// instance.
+	live := func() bool {
+		if _, ok := f.eng.Run(id); !ok {
+			return false
+		}
+		return slices.ContainsFunc(f.rt.Instances(), func(in runtime.Instance) bool { return in.RunID == strconv.FormatInt(id, 10) })
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		if _, ok := f.eng.Run(id); ok {
+		if live() {
 			return
 		}
 		time.Sleep(5 * time.Millisecond)
