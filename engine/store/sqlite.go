@@ -207,10 +207,29 @@ func openWriter(ctx context.Context, abs string, opts Options) (*sql.DB, error) 
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
+	// The first connection sets the journal mode, and SQLite answers a
+	// change of mode that meets another process's opening of the same
+	// new file with SQLITE_BUSY at once, without its busy handler: that
+	// is retried, backing off, for up to the busy timeout.
 	var mode string
-	if err := db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
-		db.Close()
-		return nil, err
+	deadline := time.Now().Add(opts.BusyTimeout)
+	for wait := time.Millisecond; ; wait *= 2 {
+		err := db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode)
+		if err == nil {
+			break
+		}
+		if sqliteCode(err)&0xff != sqlite3.SQLITE_BUSY || time.Now().Add(wait).After(deadline) {
+			db.Close()
+			return nil, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			db.Close()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
 	}
 	if mode != "wal" {
 		db.Close()
