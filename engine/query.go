@@ -66,6 +66,9 @@ type Storage struct {
 	// Files is what its directory, data/files/<app>, holds as its files
 	// quota counts it; both are 0 without the files permission.
 	Files, FilesQuota int64
+	// History is what its run history holds (logs, outputs, results,
+	// inputs), against quotas.history.
+	History, HistoryQuota int64
 }
 
 // Storage returns what the app name's tasks have stored. Its directory is
@@ -78,11 +81,14 @@ func (e *Engine) Storage(ctx context.Context, name string) (Storage, error) {
 		e.mu.Unlock()
 		return Storage{}, fmt.Errorf("storage of %s: app %w", name, ErrNotFound)
 	}
-	out := Storage{KVQuota: as.app.Manifest.Quotas.KV}
+	out := Storage{KVQuota: as.app.Manifest.Quotas.KV, HistoryQuota: as.app.Manifest.Quotas.History}
 	files := as.filesQuotaLocked()
 	e.mu.Unlock()
 	var err error
 	if out.KV, err = e.cfg.Store.KV.KVUsage(ctx, name); err != nil {
+		return Storage{}, fmt.Errorf("storage of %s: %w", name, err)
+	}
+	if out.History, err = e.cfg.Store.Retention.HistoryUsage(ctx, name); err != nil {
 		return Storage{}, fmt.Errorf("storage of %s: %w", name, err)
 	}
 	if files != nil {

@@ -42,6 +42,10 @@ type storageJSON struct {
 	KVQuota    int64 `json:"kvQuota"`
 	Files      int64 `json:"files"`
 	FilesQuota int64 `json:"filesQuota"`
+	// History is what the app's run history holds, against
+	// quotas.history.
+	History      int64 `json:"history"`
+	HistoryQuota int64 `json:"historyQuota"`
 }
 
 // appJSONOf is the app as the API shows it: its state, its load errors
@@ -57,7 +61,7 @@ func (s *Server) appJSONOf(ctx context.Context, info engine.AppInfo, errs []stor
 	case err != nil:
 		return appJSON{}, err
 	default:
-		a.Storage = &storageJSON{KV: st.KV, KVQuota: st.KVQuota, Files: st.Files, FilesQuota: st.FilesQuota}
+		a.Storage = &storageJSON{KV: st.KV, KVQuota: st.KVQuota, Files: st.Files, FilesQuota: st.FilesQuota, History: st.History, HistoryQuota: st.HistoryQuota}
 		u, err := s.appUsages(ctx)
 		if err != nil {
 			return appJSON{}, err

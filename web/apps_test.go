@@ -13,7 +13,7 @@ func TestListApps(t *testing.T) {
 	if err := f.st.KV("hello").Set(t.Context(), "k", make([]byte, 10)); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(f.home, "apps", "other", "app.yaml"), []byte("name: other\npermissions: { files: true }\nquotas: { kv: 1MiB, files: 2MiB }\n"))
+	writeFile(t, filepath.Join(f.home, "apps", "other", "app.yaml"), []byte("name: other\npermissions: { files: true }\nquotas: { kv: 1MiB, files: 2MiB, history: 4MiB }\n"))
 	writeFile(t, filepath.Join(f.home, "data", "files", "other", "f"), make([]byte, 100))
 	if err := f.eng.Reload(t.Context()); err != nil {
 		t.Fatal(err)
@@ -21,11 +21,18 @@ func TestListApps(t *testing.T) {
 	f.run(t, []check{
 		{name: "all", req: req{method: "GET", path: "/api/v1/apps", token: "viewer"}, status: 200,
 			contains: []string{`{"name":"hello","version":"1.0.0","description":"Greetings","enabled":true,"status":"ok","errors":[],"tasks":3,` +
-				`"storage":{"kv":11,"kvQuota":268435456,"files":0,"filesQuota":0},"usage":{"last24h":{"runs":0,`,
-				`"name":"other"`, `"storage":{"kv":0,"kvQuota":1048576,"files":4196,"filesQuota":2097152}`}},
+				`"storage":{"kv":11,"kvQuota":268435456,"files":0,"filesQuota":0,"history":0,"historyQuota":1073741824},"usage":{"last24h":{"runs":0,`,
+				`"name":"other"`, `"storage":{"kv":0,"kvQuota":1048576,"files":4196,"filesQuota":2097152,"history":0,"historyQuota":4194304}`}},
 		{name: "unknown parameter", req: req{method: "GET", path: "/api/v1/apps?all=1", token: "viewer"}, status: 400, field: "all"},
 		{name: "no token", req: req{method: "GET", path: "/api/v1/apps"}, status: 401},
 		{name: "scoped", req: req{method: "GET", path: "/api/v1/apps", token: "scoped"}, status: 200, contains: []string{`"hello"`}, absent: []string{`"other"`}},
+	})
+	// A run's input, output and logs count in its app's history.
+	f.trigger("hello", "echo", `"some input"`)
+	f.idle()
+	f.run(t, []check{
+		{name: "history", req: req{method: "GET", path: "/api/v1/apps", token: "viewer"}, status: 200,
+			contains: []string{`"filesQuota":0,"history":`}, absent: []string{`"filesQuota":0,"history":0,`}},
 	})
 	// A broken tasks.yaml entry shows as an error of the app.
 	writeFile(t, filepath.Join(f.home, "apps", "other", "config", "tasks.yaml"), []byte(otherTasks+"  - name: broken\n    limits: { memory: lots }\n"))

@@ -141,7 +141,7 @@ func TestInstallApp(t *testing.T) {
 		{name: "operator", req: req{method: "POST", path: "/api/v1/apps", token: "operator", body: fresh, contentType: zipType}, status: 403},
 		{name: "scoped to other apps", req: req{method: "POST", path: "/api/v1/apps", token: "scoped", body: fresh, contentType: zipType}, status: 403},
 		{name: "install", req: req{method: "POST", path: "/api/v1/apps", token: "admin", body: fresh, contentType: zipType}, status: 201,
-			contains: []string{`"app":{"name":"fresh","version":"2.0.0","description":"","enabled":true,"status":"ok","errors":[],"tasks":1,"storage":{"kv":0,"kvQuota":268435456,"files":0,"filesQuota":0},"usage":{"last24h":{"runs":0,`, `"replaced":false`, `"files":3`, `"warnings":[]`},
+			contains: []string{`"app":{"name":"fresh","version":"2.0.0","description":"","enabled":true,"status":"ok","errors":[],"tasks":1,"storage":{"kv":0,"kvQuota":268435456,"files":0,"filesQuota":0,"history":0,"historyQuota":1073741824},"usage":{"last24h":{"runs":0,`, `"replaced":false`, `"files":3`, `"warnings":[]`},
 			absent:   []string{`"backup"`, f.home}},
 		{name: "its task runs on schedule", req: req{method: "GET", path: "/api/v1/tasks?app=fresh", token: "viewer"}, status: 200,
 			contains: []string{`"app":"fresh","name":"hi","description":"Installed through the API","enabled":true`, `"total":1`}, absent: []string{`"next":null`}},

@@ -392,8 +392,9 @@ func appLifecycleScenario(t *testing.T, tb *tab, tg *target) {
 	tb.open("/apps")
 	tb.visible(`tr[data-app="spare"]`)
 	tb.visible(`form.install-form input[type="file"]`)
-	// Each app shows what its key-value store holds against its quota.
-	if got := textOf(tb, `tr[data-app="other"] td[data-label="Storage"]`); got != "KV 0 B of 256 MiB" {
+	// Each app shows what its key-value store and its history hold
+	// against their quotas.
+	if got := textOf(tb, `tr[data-app="other"] td[data-label="Storage"]`); got != "KV 0 B of 256 MiBHistory 0 B of 1.0 GiB" {
 		t.Errorf("storage of other: %q", got)
 	}
 

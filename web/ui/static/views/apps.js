@@ -10,11 +10,13 @@ import { toggle, dialog, notify, field } from '../widgets.js';
 const COLUMNS = ['App', 'Version', 'Status', 'Tasks', 'Storage', 'Usage', 'Problems', 'Enabled', 'Actions'];
 
 // storage shows what an app's tasks have stored against its quotas: its
-// key-value store, and its directory when it has the files permission.
+// key-value store, its directory when it has the files permission, and
+// its run history.
 function storage(name, st) {
   if (!st) return h('span', { class: 'muted' }, '—');
   const parts = [['KV', st.kv, st.kvQuota]];
   if (st.filesQuota) parts.push(['Files', st.files, st.filesQuota]);
+  parts.push(['History', st.history, st.historyQuota]);
   return h('div', { class: 'storage' }, parts.map(([label, used, quota]) => h('div', { class: 'mem' },
     bar(quota ? used / quota : 1, `${label} storage of ${name}`),
     h('span', null, `${label} ${fmtBytes(used)} of ${fmtBytes(quota)}`))));
