@@ -143,7 +143,7 @@ func TestAppStorageQuotas(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustWrite(t, filepath.Join(b.home, "data", "files", "demo", "old"), strings.Repeat("x", 1000))
-	if st, err := b.engine.Storage(ctx, "demo"); err != nil || st != (Storage{KV: 0, KVQuota: 200 << 10, Files: 4096 + 1000, FilesQuota: 1 << 20}) {
+	if st, err := b.engine.Storage(ctx, "demo"); err != nil || st != (Storage{KV: 0, KVQuota: 200 << 10, Files: 4096 + 1000, FilesQuota: 1 << 20, HistoryQuota: 1 << 30}) {
 		t.Fatalf("storage before any run: %+v, %v", st, err)
 	}
 	r := b.trigger("demo", "echo", []byte(`{"kvFill": 65536}`))
@@ -171,7 +171,7 @@ func TestAppStorageQuotas(t *testing.T) {
 	if err != nil || fi.Size() != 3*262144 {
 		t.Errorf("data/files/demo/fill: %v, %v; want the 3 writes that fit", fi, err)
 	}
-	if st, err := b.engine.Storage(ctx, "demo"); err != nil || st.KV != 3*65541 || st.Files != 2*4096+1000+3*262144 {
+	if st, err := b.engine.Storage(ctx, "demo"); err != nil || st.KV != 3*65541 || st.Files != 2*4096+1000+3*262144 || st.History == 0 {
 		t.Errorf("storage after the runs: %+v, %v", st, err)
 	}
 	if _, err := b.engine.Storage(ctx, "nope"); !errors.Is(err, ErrNotFound) {
