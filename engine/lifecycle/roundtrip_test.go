@@ -14,6 +14,7 @@ import (
 	"github.com/cronbox/cronbox/engine/app"
 	"github.com/cronbox/cronbox/engine/lifecycle"
 	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/internal/build"
 	"github.com/cronbox/cronbox/internal/gobuild"
 	"github.com/cronbox/cronbox/internal/wasmtest"
 )
@@ -37,7 +38,7 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	targets, err := gobuild.Find(dir)
+	targets, err := build.Find(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"go/parser"
 	"go/token"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -185,62 +184,6 @@ func goVersion(sdkDir string) (string, error) {
 	return "", fmt.Errorf("%s/go.mod has no go directive", sdkDir)
 }
 
-// Target is one Go task to build: its source directory and the module it
-// becomes.
-type Target struct {
-	Dir string // the main package's directory
-	Out string // Dir + ".wasm", beside the directory
-}
-
-// Find returns what `cronbox build DIR` builds: DIR itself when it holds a
-// Go main package, otherwise every main package below it (skipping
-// testdata, vendor, node_modules and hidden directories), each to a module
-// named after its directory, beside it: tasks/cleanup/ → tasks/cleanup.wasm.
-func Find(dir string) ([]Target, error) {
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return nil, fmt.Errorf("finding Go tasks: %w", err)
-	}
-	if !fi.IsDir() {
-		return nil, fmt.Errorf("finding Go tasks: %s is not a directory", dir)
-	}
-	dir = filepath.Clean(dir)
-	if ok, err := IsMain(dir); err != nil {
-		return nil, err
-	} else if ok {
-		return []Target{{Dir: dir, Out: dir + ".wasm"}}, nil
-	}
-	var targets []Target
-	err = filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !e.IsDir() || p == dir {
-			return nil
-		}
-		switch n := e.Name(); {
-		case n == "testdata" || n == "vendor" || n == "node_modules" || strings.HasPrefix(n, ".") || strings.HasPrefix(n, "_"):
-			return filepath.SkipDir
-		}
-		ok, err := IsMain(p)
-		if err != nil {
-			return err
-		}
-		if ok {
-			targets = append(targets, Target{Dir: p, Out: p + ".wasm"})
-			return filepath.SkipDir
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("finding Go tasks in %s: %w", dir, err)
-	}
-	if len(targets) == 0 {
-		return nil, fmt.Errorf("finding Go tasks: no Go main package in %s or below it", dir)
-	}
-	return targets, nil
-}
-
 // IsMain reports whether dir holds a non-test Go file of package main.
 func IsMain(dir string) (bool, error) {
 	entries, err := os.ReadDir(dir)
@@ -262,27 +205,4 @@ func IsMain(dir string) (bool, error) {
 		}
 	}
 	return false, nil
-}
-
-// Stale reports whether t.Out is missing or older than any Go source file,
-// go.mod or go.sum in t.Dir.
-func (t Target) Stale() bool {
-	out, err := os.Stat(t.Out)
-	if err != nil {
-		return true
-	}
-	entries, err := os.ReadDir(t.Dir)
-	if err != nil {
-		return true
-	}
-	for _, e := range entries {
-		n := e.Name()
-		if !strings.HasSuffix(n, ".go") && n != "go.mod" && n != "go.sum" {
-			continue
-		}
-		if fi, err := e.Info(); err != nil || fi.ModTime().After(out.ModTime()) {
-			return true
-		}
-	}
-	return false
 }

@@ -6,10 +6,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 func write(t *testing.T, path, content string) {
@@ -19,71 +17,6 @@ func write(t *testing.T, path, content string) {
 	}
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
-	}
-}
-
-func TestFind(t *testing.T) {
-	t.Parallel()
-	app := t.TempDir()
-	write(t, filepath.Join(app, "app.yaml"), "name: x\n")
-	write(t, filepath.Join(app, "tasks/a/main.go"), "package main\nfunc main() {}\n")
-	write(t, filepath.Join(app, "tasks/b/main.go"), "// A task.\npackage main\n")
-	write(t, filepath.Join(app, "tasks/lib/lib.go"), "package lib\n")
-	write(t, filepath.Join(app, "tasks/onlytest/x_test.go"), "package main\n")
-	write(t, filepath.Join(app, "tasks/testdata/c/main.go"), "package main\n")
-	write(t, filepath.Join(app, ".hidden/d/main.go"), "package main\n")
-
-	got, err := Find(app)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var dirs []string
-	for _, tg := range got {
-		rel, _ := filepath.Rel(app, tg.Dir)
-		dirs = append(dirs, rel)
-		if tg.Out != tg.Dir+".wasm" {
-			t.Errorf("Out %s; want beside the directory", tg.Out)
-		}
-	}
-	if want := []string{"tasks/a", "tasks/b"}; !slices.Equal(dirs, want) {
-		t.Fatalf("found %v; want %v", dirs, want)
-	}
-
-	one, err := Find(filepath.Join(app, "tasks/a"))
-	if err != nil || len(one) != 1 || one[0].Dir != filepath.Join(app, "tasks/a") {
-		t.Fatalf("Find(task dir) = %v, %v", one, err)
-	}
-	if _, err := Find(filepath.Join(app, "tasks/lib")); err == nil || !strings.Contains(err.Error(), "no Go main package") {
-		t.Fatalf("Find(library) error %v", err)
-	}
-	if _, err := Find(filepath.Join(app, "app.yaml")); err == nil {
-		t.Fatal("Find(file) succeeded")
-	}
-}
-
-func TestStale(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	src := filepath.Join(dir, "task")
-	write(t, filepath.Join(src, "main.go"), "package main\n")
-	tg := Target{Dir: src, Out: src + ".wasm"}
-	if !tg.Stale() {
-		t.Fatal("missing module is not stale")
-	}
-	write(t, tg.Out, "module")
-	old := time.Now().Add(-time.Hour)
-	if err := os.Chtimes(filepath.Join(src, "main.go"), old, old); err != nil {
-		t.Fatal(err)
-	}
-	if tg.Stale() {
-		t.Fatal("module newer than its sources is stale")
-	}
-	future := time.Now().Add(time.Hour)
-	if err := os.Chtimes(filepath.Join(src, "main.go"), future, future); err != nil {
-		t.Fatal(err)
-	}
-	if !tg.Stale() {
-		t.Fatal("module older than a source is not stale")
 	}
 }
 
