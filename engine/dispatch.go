@@ -135,7 +135,7 @@ func (e *Engine) storeRun(r *runReq) store.Run {
 	return store.Run{
 		App: r.ts.app, Task: r.ts.name, Status: store.StatusRunning,
 		Trigger: r.trigger, TriggeredByUser: r.user, ScheduledTime: r.scheduled,
-		Attempt: r.attempt, StartTime: e.cfg.Clock.Now(), Input: r.input,
+		Attempt: r.attempt, StartTime: e.cfg.Clock.Now(), Input: r.input, Node: e.cfg.Node,
 	}
 }
 

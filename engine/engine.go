@@ -79,6 +79,9 @@ type Config struct {
 	Runtime *runtime.Runtime
 	// Clock is the source of time. Default RealClock.
 	Clock Clock
+	// Node is the name of this node, recorded with every run it starts
+	// (store.Run.Node). Default "": runs name no node.
+	Node string
 	// Logger receives the engine's diagnostics. Default: discarded.
 	Logger *slog.Logger
 	// MaxConcurrent is how many runs may go at once over all apps.

@@ -104,6 +104,9 @@ type Run struct {
 	// Overdue is set when the run went past its task's maxRuntime
 	// without being stopped (killOnTimeout false).
 	Overdue bool
+	// Node is the name of the node the run ran on (serve --node); empty
+	// for runs recorded before nodes had names.
+	Node string
 }
 
 // RunEnd is how a run ended.
@@ -176,14 +179,14 @@ type LogLine struct {
 const runColumns = `ID, AppName, TaskName, Status, coalesce(TriggeredBy, ''), coalesce(TriggeredByUser, ''),
 	coalesce(ScheduledTime, ''), Attempt, StartTime, coalesce(EndTime, ''), coalesce(Duration, 0),
 	coalesce(ExitCode, -1), coalesce(Output, ''), coalesce(ErrorMessage, ''), coalesce(Input, ''),
-	coalesce(Result, ''), coalesce(PeakMemory, 0), coalesce(Reason, ''), LogsDropped, Overdue`
+	coalesce(Result, ''), coalesce(PeakMemory, 0), coalesce(Reason, ''), LogsDropped, Overdue, Node`
 
 // runSummaryColumns are runColumns without output, input and result, for
 // lists.
 const runSummaryColumns = `ID, AppName, TaskName, Status, coalesce(TriggeredBy, ''), coalesce(TriggeredByUser, ''),
 	coalesce(ScheduledTime, ''), Attempt, StartTime, coalesce(EndTime, ''), coalesce(Duration, 0),
 	coalesce(ExitCode, -1), '', coalesce(ErrorMessage, ''), '',
-	'', coalesce(PeakMemory, 0), coalesce(Reason, ''), LogsDropped, Overdue`
+	'', coalesce(PeakMemory, 0), coalesce(Reason, ''), LogsDropped, Overdue, Node`
 
 // scanRun reads a row of runColumns or runSummaryColumns.
 func scanRun(sc scanner) (Run, error) {
@@ -197,7 +200,7 @@ func scanRun(sc scanner) (Run, error) {
 	err := sc.Scan(&r.ID, &r.App, &r.Task, &status, &trigger, &r.TriggeredByUser,
 		&sched, &r.Attempt, &start, &end, &durationMS,
 		&r.ExitCode, &r.Output, &r.Error, &input,
-		&result, &r.PeakMemory, &r.Reason, &r.LogsDropped, &r.Overdue)
+		&result, &r.PeakMemory, &r.Reason, &r.LogsDropped, &r.Overdue, &r.Node)
 	if err != nil {
 		return Run{}, err
 	}
@@ -245,8 +248,8 @@ func checkNewRun(doing string, r *Run) error {
 }
 
 const insertRunSQL = `INSERT INTO TaskExecutions (AppName, TaskName, Status, TriggeredBy, TriggeredByUser,
-	ScheduledTime, Attempt, StartTime, EndTime, Duration, Input, Reason)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	ScheduledTime, Attempt, StartTime, EndTime, Duration, Input, Reason, Node)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // insertRun records r, with its Status, EndTime and Duration.
 func (s *SQLite) insertRun(ctx context.Context, doing string, r *Run) (int64, error) {
@@ -259,7 +262,7 @@ func (s *SQLite) insertRun(ctx context.Context, doing string, r *Run) (int64, er
 		res, err := tx.StmtContext(ctx, s.ws.insertRun).ExecContext(ctx,
 			r.App, r.Task, r.Status, r.Trigger, nullString(r.TriggeredByUser),
 			nullTime(r.ScheduledTime), r.Attempt, formatTime(r.StartTime), end, duration,
-			nullJSON(r.Input), nullString(r.Reason))
+			nullJSON(r.Input), nullString(r.Reason), r.Node)
 		if err != nil {
 			return err
 		}

@@ -279,6 +279,10 @@ func migrations() []migration {
 		)`,
 		`CREATE INDEX idx_audit_time ON audit_log(time)`,
 		`CREATE INDEX idx_audit_app ON audit_log(app, id)`,
+	}}, {version: 9, stmts: []string{
+		// The node a run ran on: the name given to serve --node, which in
+		// a home of one node only labels its runs.
+		`ALTER TABLE TaskExecutions ADD COLUMN Node TEXT NOT NULL DEFAULT ''`,
 	}}}
 }
 

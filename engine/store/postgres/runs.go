@@ -17,14 +17,14 @@ import (
 const runColumns = `ID, AppName, TaskName, Status, coalesce(TriggeredBy, ''), coalesce(TriggeredByUser, ''),
 	ScheduledTime, Attempt, StartTime, EndTime, coalesce(Duration, 0),
 	coalesce(ExitCode, -1), coalesce(Output, ''::bytea), coalesce(ErrorMessage, ''), coalesce(Input, ''),
-	coalesce(Result, ''), coalesce(PeakMemory, 0), coalesce(Reason, ''), LogsDropped, Overdue`
+	coalesce(Result, ''), coalesce(PeakMemory, 0), coalesce(Reason, ''), LogsDropped, Overdue, Node`
 
 // runSummaryColumns are runColumns without output, input and result, for
 // lists.
 const runSummaryColumns = `ID, AppName, TaskName, Status, coalesce(TriggeredBy, ''), coalesce(TriggeredByUser, ''),
 	ScheduledTime, Attempt, StartTime, EndTime, coalesce(Duration, 0),
 	coalesce(ExitCode, -1), ''::bytea, coalesce(ErrorMessage, ''), '',
-	'', coalesce(PeakMemory, 0), coalesce(Reason, ''), LogsDropped, Overdue`
+	'', coalesce(PeakMemory, 0), coalesce(Reason, ''), LogsDropped, Overdue, Node`
 
 func scanRun(row pgx.Row) (store.Run, error) {
 	var (
@@ -38,7 +38,7 @@ func scanRun(row pgx.Row) (store.Run, error) {
 	err := row.Scan(&r.ID, &r.App, &r.Task, &status, &trigger, &r.TriggeredByUser,
 		&sched, &r.Attempt, &start, &end, &durationMS,
 		&r.ExitCode, &output, &r.Error, &input,
-		&result, &r.PeakMemory, &r.Reason, &r.LogsDropped, &r.Overdue)
+		&result, &r.PeakMemory, &r.Reason, &r.LogsDropped, &r.Overdue, &r.Node)
 	if err != nil {
 		return store.Run{}, err
 	}
@@ -56,8 +56,8 @@ func scanRun(row pgx.Row) (store.Run, error) {
 }
 
 const insertRunSQL = `INSERT INTO TaskExecutions (AppName, TaskName, Status, TriggeredBy, TriggeredByUser,
-	ScheduledTime, Attempt, StartTime, EndTime, Duration, Input, Reason)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING ID`
+	ScheduledTime, Attempt, StartTime, EndTime, Duration, Input, Reason, Node)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING ID`
 
 // insertRun records r, with its Status, EndTime and Duration: one
 // statement.
@@ -70,7 +70,7 @@ func (s *Store) insertRun(ctx context.Context, doing string, r *store.Run) (int6
 	err := s.pool.QueryRow(ctx, insertRunSQL,
 		text(r.App), text(r.Task), string(r.Status), string(r.Trigger), nullText(r.TriggeredByUser),
 		ts(r.ScheduledTime), r.Attempt, r.StartTime, ts(r.EndTime), duration,
-		nullJSON(r.Input), nullText(r.Reason)).Scan(&id)
+		nullJSON(r.Input), nullText(r.Reason), text(r.Node)).Scan(&id)
 	switch {
 	case violates(err, "idx_scheduled_once"):
 		return 0, fmt.Errorf("%s: scheduled time %s: %w", doing, r.ScheduledTime.UTC().Format(time.RFC3339Nano), store.ErrDuplicate)

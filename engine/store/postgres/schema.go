@@ -255,6 +255,9 @@ func migrations() []migration {
 		)`,
 		`CREATE INDEX audit_log_time ON audit_log (time)`,
 		`CREATE INDEX audit_log_app ON audit_log (app, id)`,
+	}}, {version: 8, stmts: []string{
+		// The node a run ran on (serve --node).
+		`ALTER TABLE TaskExecutions ADD COLUMN Node text NOT NULL DEFAULT ''`,
 	}}}
 }
 

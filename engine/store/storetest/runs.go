@@ -82,6 +82,8 @@ func runsStartRun(t *testing.T, open func(*testing.T) store.Runs) {
 	catchUp.Trigger = store.TriggerCatchUp
 	byUser := manual("a", "t", epoch)
 	byUser.TriggeredByUser = "ada"
+	onNode := scheduled("a", "t", at.Add(time.Hour))
+	onNode.Node = "n2"
 	badInput := manual("a", "t", epoch)
 	badInput.Input = json.RawMessage(`{`)
 	negative := manual("a", "t", epoch)
@@ -99,6 +101,7 @@ func runsStartRun(t *testing.T, open func(*testing.T) store.Runs) {
 	}{
 		{"scheduled with input", withInput, nil},
 		{"manual by user", byUser, nil},
+		{"on a node", onNode, nil},
 		{"another scheduled time", scheduled("a", "t", at), nil},
 		{"same scheduled time again", scheduled("a", "t", at), store.ErrDuplicate},
 		{"same time as catch-up", catchUp, store.ErrDuplicate},
@@ -131,6 +134,10 @@ func runsStartRun(t *testing.T, open func(*testing.T) store.Runs) {
 			want.StartTime, want.ScheduledTime = want.StartTime.UTC(), want.ScheduledTime.UTC()
 			if !runsEqual(*got, want) {
 				t.Errorf("GetRun =\n%+v\nwant\n%+v", *got, want)
+			}
+			list, err := s.ListRuns(t.Context(), store.RunFilter{Apps: []string{want.App}, BeforeID: id + 1, Limit: 1})
+			if err != nil || len(list) != 1 || list[0].ID != id || list[0].Node != want.Node {
+				t.Errorf("ListRuns = %+v, %v; want run %d on node %q", list, err, id, want.Node)
 			}
 		})
 	}
