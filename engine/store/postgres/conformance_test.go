@@ -99,3 +99,9 @@ func TestAudit(t *testing.T) {
 		return openPG(t, postgres.Options{Now: now})
 	})
 }
+
+func TestBundles(t *testing.T) {
+	storetest.Bundles(t, func(t *testing.T, now func() time.Time) store.Bundles {
+		return openPG(t, postgres.Options{Now: now})
+	})
+}

@@ -258,6 +258,27 @@ func migrations() []migration {
 	}}, {version: 8, stmts: []string{
 		// The node a run ran on (serve --node).
 		`ALTER TABLE TaskExecutions ADD COLUMN Node text NOT NULL DEFAULT ''`,
+	}}, {version: 9, stmts: []string{
+		// The cluster's apps as versioned bundles (see bundles.go): each
+		// distinct content of an app once, and its versions, the highest
+		// the current one.
+		`CREATE TABLE app_bundles (
+			app text NOT NULL,
+			hash text NOT NULL,
+			data bytea NOT NULL,
+			PRIMARY KEY (app, hash)
+		)`,
+		`CREATE TABLE app_versions (
+			app text NOT NULL,
+			version bigint NOT NULL,
+			hash text NOT NULL,
+			removed boolean NOT NULL DEFAULT false,
+			app_version text NOT NULL DEFAULT '',
+			node text NOT NULL DEFAULT '',
+			size bigint NOT NULL DEFAULT 0,
+			published_at timestamptz NOT NULL,
+			PRIMARY KEY (app, version)
+		)`,
 	}}}
 }
 
