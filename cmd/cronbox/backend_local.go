@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"path/filepath"
 	"strconv"
@@ -141,6 +142,9 @@ func (b *localBackend) SetAppEnabled(ctx context.Context, name string, on bool) 
 	if err := lifecycle.SetEnabled(b.home, name, on); err != nil {
 		return err
 	}
+	if err := b.publishApp(ctx, name); err != nil {
+		return err
+	}
 	action := web.ActionAppDisable
 	if on {
 		action = web.ActionAppEnable
@@ -168,6 +172,9 @@ func (b *localBackend) InstallApp(ctx context.Context, src string, upgrade, stri
 		Validate: lifecycle.ValidateOptions{CacheDir: homedir.Home(b.home).Cache()},
 	})
 	if err != nil {
+		return installRow{}, err
+	}
+	if err := b.publishApp(ctx, res.App); err != nil {
 		return installRow{}, err
 	}
 	row := installRow{App: res.App, Dir: res.Dir, Version: res.Version, Files: len(res.Files), Verified: res.Verified,
@@ -198,7 +205,20 @@ func (b *localBackend) UninstallApp(ctx context.Context, name string, purge bool
 		opts.Store = st
 	}
 	res, err := lifecycle.Uninstall(ctx, b.home, name, opts)
+	if errors.Is(err, lifecycle.ErrNotFound) {
+		// Not in this home, maybe in the cluster's store.
+		if gone, uerr := b.unpublishApp(ctx, name); uerr != nil || gone {
+			if uerr != nil {
+				return nil, uerr
+			}
+			b.audit(ctx, web.ActionAppUninstall, name, name, nil, map[string]any{"purged": false})
+			return &lifecycle.Uninstalled{App: name}, nil
+		}
+	}
 	if err != nil {
+		return nil, err
+	}
+	if _, err := b.unpublishApp(ctx, name); err != nil {
 		return nil, err
 	}
 	b.audit(ctx, web.ActionAppUninstall, name, name, nil, map[string]any{"backup": filepath.Base(res.Backup), "purged": res.Purged})

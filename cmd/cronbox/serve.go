@@ -125,6 +125,13 @@ func serve(ctx context.Context, e *env, log *slog.Logger, home, storeURL, listen
 	if err != nil {
 		return err
 	}
+	// A cluster's apps are installed before the engine starts, and kept
+	// in step until it stops.
+	stopAppSync, err := startAppSync(ctx, log, home, st, eng)
+	if err != nil {
+		return err
+	}
+	defer stopAppSync()
 	if err := firstToken(ctx, log, st); err != nil {
 		return err
 	}

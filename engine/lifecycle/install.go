@@ -33,6 +33,10 @@ type InstallOptions struct {
 	Validate ValidateOptions
 	// Now dates the backup. Default time.Now.
 	Now time.Time
+	// NoBackup leaves out the backup of the version an upgrade replaces,
+	// for a caller that keeps every version elsewhere (a cluster's
+	// store). Default false.
+	NoBackup bool
 
 	// hook, in tests, fails the install at a chosen step.
 	hook func(op, path string) error
@@ -193,7 +197,7 @@ func installStaged(ctx context.Context, home, name string, opts InstallOptions, 
 	}
 	target := homedir.Home(home).App(name)
 	res := &Installed{App: name, Dir: target, Version: rep.Version, Files: files, Verified: verified, Report: rep}
-	if opts.Upgrade {
+	if opts.Upgrade && !opts.NoBackup {
 		if _, err := os.Lstat(target); err == nil {
 			now := opts.Now
 			if now.IsZero() {

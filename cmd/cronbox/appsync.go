@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/cronbox/cronbox/engine"
+	"github.com/cronbox/cronbox/engine/lifecycle"
+	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/internal/appsync"
+	"github.com/cronbox/cronbox/internal/homedir"
+	"github.com/cronbox/cronbox/internal/storeurl"
+)
+
+// startAppSync keeps home's apps folder in step with the apps of the
+// cluster when st keeps them (PostgreSQL) and returns its stop; a SQLite
+// home is its own truth, and nothing starts. Called before the engine
+// starts, it installs the cluster's current apps first.
+func startAppSync(ctx context.Context, log *slog.Logger, home string, st storeurl.Store, eng *engine.Engine) (stop func(), err error) {
+	bs, ok := st.(store.Bundles)
+	if !ok {
+		return func() {}, nil
+	}
+	s, err := appsync.New(appsync.Config{Home: home, Store: bs, Changes: eng, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	s.Start(ctx)
+	return s.Stop, nil
+}
+
+// bundles returns the backend's store as the keeper of the cluster's
+// apps, or nil when it keeps none (SQLite).
+func (b *localBackend) bundles(ctx context.Context) (store.Bundles, error) {
+	st, err := b.store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	bs, _ := st.(store.Bundles)
+	return bs, nil
+}
+
+// publishApp publishes the app name of the home, just changed, to the
+// cluster's store, when the store is one: the change reaches every node
+// whether a serve runs here or not.
+func (b *localBackend) publishApp(ctx context.Context, name string) error {
+	bs, err := b.bundles(ctx)
+	if err != nil || bs == nil {
+		return err
+	}
+	if _, _, err := appsync.Publish(ctx, b.home, bs, name, nodeName(), lifecycle.ValidateOptions{CacheDir: homedir.Home(b.home).Cache()}); err != nil {
+		return fmt.Errorf("app %s is changed in %s, but publishing it to the cluster failed: %w", name, b.home, err)
+	}
+	return nil
+}
+
+// unpublishApp publishes that the app name is uninstalled, when the store
+// keeps the cluster's apps; it reports whether the store had the app.
+func (b *localBackend) unpublishApp(ctx context.Context, name string) (bool, error) {
+	bs, err := b.bundles(ctx)
+	if err != nil || bs == nil {
+		return false, err
+	}
+	_, published, err := appsync.Unpublish(ctx, bs, name, nodeName())
+	if err != nil {
+		return false, fmt.Errorf("uninstalling app %s from the cluster: %w", name, err)
+	}
+	return published, nil
+}
+
+// nodeName names this machine in what it publishes.
+func nodeName() string {
+	h, _ := os.Hostname()
+	return h
+}

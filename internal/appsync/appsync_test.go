@@ -1,0 +1,364 @@
+package appsync_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cronbox/cronbox/engine"
+	"github.com/cronbox/cronbox/engine/lifecycle"
+	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/engine/store/postgres"
+	"github.com/cronbox/cronbox/hostapi"
+	"github.com/cronbox/cronbox/internal/appsync"
+	"github.com/cronbox/cronbox/internal/homedir"
+	"github.com/cronbox/cronbox/internal/pgtest"
+	"github.com/cronbox/cronbox/internal/wasmtest"
+	"github.com/cronbox/cronbox/runtime"
+)
+
+// bound is how long a change may take to reach another node: the
+// cluster's promise is 5 s; the tests wait longer before they fail, so
+// that a loaded machine does not fail them, and log what it took.
+const bound = 5 * time.Second
+
+// node is one Cronbox node of a test: a home, its own connections to the
+// shared database, an engine watching the home and a syncer.
+type node struct {
+	t      *testing.T
+	name   string
+	home   string
+	st     *postgres.Store
+	eng    *engine.Engine
+	sync   *appsync.Syncer
+	events <-chan engine.Event
+}
+
+// startNode starts a node on the database url in a new home, as serve
+// does: the syncer first, then the engine, then the engine's watch.
+func startNode(t *testing.T, name, url string) *node {
+	t.Helper()
+	ctx := context.Background()
+	n := &node{t: t, name: name, home: t.TempDir()}
+	st, err := postgres.Open(ctx, url, postgres.Options{MaxConns: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	n.st = st
+	rt, err := runtime.New(ctx, runtime.Config{
+		CacheDir:    wasmtest.CompilationCacheDir(),
+		HostModules: []runtime.HostModule{{Name: hostapi.ModuleName, Instantiate: hostapi.Instantiate}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close(context.Background()) })
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("test_node", name)
+	n.eng, err = engine.New(engine.Config{Home: n.home, Store: engine.StoreOf(st), Runtime: rt, Logger: log, EventBuffer: 1 << 12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, unsubscribe := n.eng.Subscribe()
+	n.events = events
+	n.sync, err = appsync.New(appsync.Config{Home: n.home, Store: st, Node: name, Changes: n.eng, Logger: log,
+		CacheDir: wasmtest.CompilationCacheDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.sync.Start(ctx)
+	if err := n.eng.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		n.eng.Watch(watchCtx, engine.WatchConfig{})
+	}()
+	t.Cleanup(func() {
+		stopWatch()
+		<-watched
+		n.sync.Stop()
+		n.eng.Stop(context.Background())
+		unsubscribe()
+	})
+	return n
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
+}
+
+// waitReload waits for the node's engine to report a reload of app that
+// ok accepts, and returns how long it took since start.
+func (n *node) waitReload(app string, start time.Time, ok func(engine.Event) bool) time.Duration {
+	n.t.Helper()
+	deadline := time.NewTimer(6 * bound)
+	defer deadline.Stop()
+	for {
+		select {
+		case ev := <-n.events:
+			if ev.Type == engine.EventAppReloaded && ev.App == app && ok(ev) {
+				return time.Since(start)
+			}
+		case <-deadline.C:
+			n.t.Fatalf("node %s: no reload of app %s after %s", n.name, app, 6*bound)
+		}
+	}
+}
+
+func loaded(ev engine.Event) bool  { return ev.Message == "" }
+func removed(ev engine.Event) bool { return ev.Message == "removed" }
+func failed(ev engine.Event) bool  { return ev.Message != "" && ev.Message != "removed" }
+
+// run runs app's task hi once on the node and fails the test unless it
+// succeeds.
+func (n *node) run(app string) {
+	n.t.Helper()
+	id, err := n.eng.Trigger(context.Background(), app, "hi", nil, "test")
+	if err != nil {
+		n.t.Fatalf("node %s: triggering %s/hi: %v", n.name, app, err)
+	}
+	deadline := time.NewTimer(6 * bound)
+	defer deadline.Stop()
+	for {
+		select {
+		case ev := <-n.events:
+			if ev.Type == engine.EventRunFinished && ev.RunID == id {
+				if ev.Status != store.StatusSucceeded {
+					n.t.Fatalf("node %s: %s/hi ended %s (%s); want success", n.name, app, ev.Status, ev.Message)
+				}
+				return
+			}
+		case <-deadline.C:
+			n.t.Fatalf("node %s: run %d of %s/hi did not end", n.name, id, app)
+		}
+	}
+}
+
+// waitFor waits until cond holds, looking again at every change of the
+// node's syncer or engine, at most a few times a second.
+func (n *node) waitFor(what string, cond func() bool) {
+	n.t.Helper()
+	deadline := time.Now().Add(6 * bound)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			n.t.Fatalf("node %s: still not %s after %s", n.name, what, 6*bound)
+		}
+		<-tick.C
+	}
+}
+
+// writeApp writes the app name, whose task hi runs the hello module, into
+// dir, with extra lines in its app.yaml.
+func writeApp(t *testing.T, dir, name, extra string) {
+	t.Helper()
+	files := map[string][]byte{
+		"app.yaml":          []byte("name: " + name + "\nversion: 1.0.0\n" + extra),
+		"config/tasks.yaml": []byte("tasks:\n  - name: hi\n    module: tasks/hi.wasm\n"),
+		"tasks/hi.wasm":     wasmtest.Hello(),
+	}
+	for rel, b := range files {
+		p := filepath.Join(dir, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// versions lists the store's current versions as app@version[:removed].
+func versions(t *testing.T, st store.Bundles) string {
+	t.Helper()
+	list, err := st.CurrentBundles(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts []string
+	for _, b := range list {
+		s := b.App + "@" + strconv.FormatInt(b.Version, 10)
+		if b.Removed {
+			s += ":removed"
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, " ")
+}
+
+// settled waits until every node has the store's current version of
+// every app: nothing is on its way any more.
+func settled(t *testing.T, nodes ...*node) {
+	t.Helper()
+	heads, err := nodes[0].st.CurrentBundles(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		n.waitFor("up to date", func() bool {
+			got := n.sync.Status()
+			for _, h := range heads {
+				if got[h.App].Version != h.Version {
+					return false
+				}
+			}
+			return true
+		})
+	}
+}
+
+// TestCluster runs two nodes on one store, and a third that starts late:
+// an app installed on one runs on the other; one dropped into a node's
+// folder reaches the other; switching an app off and uninstalling it are
+// cluster-wide; a broken version stays where it was dropped, with its
+// error shown, and the last good one runs everywhere; the late node gets
+// every current app. No version goes round: each change is one version.
+func TestCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three engines")
+	}
+	url := pgtest.URL(t)
+	a := startNode(t, "a", url)
+	b := startNode(t, "b", url)
+
+	// Installed on A as the API installs (into A's folder; A's engine
+	// reloads it and A's syncer publishes it): it runs on B.
+	src := filepath.Join(t.TempDir(), "hello")
+	writeApp(t, src, "hello", "")
+	var zipped bytes.Buffer
+	if _, err := lifecycle.ExportDir(src, &zipped, lifecycle.Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := lifecycle.InstallArchive(context.Background(), a.home, bytes.NewReader(zipped.Bytes()), int64(zipped.Len()), lifecycle.InstallOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("install on a loaded on b in %s", b.waitReload("hello", start, loaded))
+	b.run("hello")
+
+	// Dropped into B's folder: it runs on A.
+	start = time.Now()
+	writeApp(t, homedir.Home(b.home).App("drop"), "drop", "")
+	t.Logf("hot-drop on b loaded on a in %s", a.waitReload("drop", start, loaded))
+	a.run("drop")
+
+	// Switched off on A, then on again: B follows.
+	start = time.Now()
+	if err := lifecycle.SetEnabled(a.home, "hello", false); err != nil {
+		t.Fatal(err)
+	}
+	b.waitReload("hello", start, loaded)
+	if info, _ := b.eng.App("hello"); info.Manifest.Enabled {
+		t.Errorf("hello is still on on b after it was switched off on a")
+	}
+	start = time.Now()
+	if err := lifecycle.SetEnabled(a.home, "hello", true); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("enable on a applied on b in %s", b.waitReload("hello", start, loaded))
+	if info, _ := b.eng.App("hello"); !info.Manifest.Enabled {
+		t.Errorf("hello is still off on b after it was switched on on a")
+	}
+	settled(t, a, b)
+	before := versions(t, a.st)
+
+	// A broken version dropped on B: B keeps running the last good one and
+	// shows the error; it is not published, so A keeps the good one too.
+	yaml := filepath.Join(homedir.Home(b.home).App("drop"), "app.yaml")
+	if err := os.WriteFile(yaml, []byte("name: drop\nquotas: [not, a, mapping\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b.waitReload("drop", time.Now(), failed)
+	b.waitFor("showing drop's error", func() bool { return b.sync.Status()["drop"].Error != "" })
+	t.Logf("b's status of drop: %+v", b.sync.Status()["drop"])
+	errs, err := a.st.LoadErrors(context.Background())
+	if err != nil || len(errs["drop"]) == 0 {
+		t.Errorf("load errors seen from a = %v, %v; want drop's", errs, err)
+	}
+	b.run("drop")
+	a.run("drop")
+	if got := versions(t, a.st); got != before {
+		t.Errorf("versions after the broken drop = %s, want %s as before", got, before)
+	}
+
+	// Uninstalled on A: gone from B.
+	start = time.Now()
+	if _, err := lifecycle.Uninstall(context.Background(), a.home, "hello", lifecycle.UninstallOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("uninstall on a applied on b in %s", b.waitReload("hello", start, removed))
+	if _, err := os.Stat(homedir.Home(b.home).App("hello")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("hello's folder on b: %v; want it gone", err)
+	}
+
+	// A node that starts later gets every current app, the last good
+	// version of drop.
+	c := startNode(t, "c", url)
+	if _, err := os.Stat(homedir.Home(c.home).App("hello")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the uninstalled hello is on c: %v", err)
+	}
+	c.run("drop")
+
+	settled(t, a, b, c)
+	// hello: installed, off, on, removed; drop: dropped. Nothing more: no
+	// node published what it had installed from the store.
+	if got, want := versions(t, a.st), "drop@1 hello@4:removed"; got != want {
+		t.Errorf("versions = %s, want %s", got, want)
+	}
+}
+
+// TestRestartStale: a node that was away while an app changed does not
+// publish its old copy on return, it installs the current one; and what
+// it changed while away is published.
+func TestRestartStale(t *testing.T) {
+	url := pgtest.URL(t)
+	st, err := postgres.Open(context.Background(), url, postgres.Options{MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	home := t.TempDir()
+	publish := func(extra string) store.AppBundle {
+		t.Helper()
+		writeApp(t, homedir.Home(home).App("hello"), "hello", extra)
+		v, _, err := appsync.Publish(ctx, home, st, "hello", "elsewhere", lifecycle.ValidateOptions{CacheDir: wasmtest.CompilationCacheDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	publish("")                 // version 1, which the node holds
+	publish("description: 2\n") // version 2, published while the node was away
+	writeApp(t, homedir.Home(home).App("hello"), "hello", "")
+	writeApp(t, homedir.Home(home).App("mine"), "mine", "") // made while away
+
+	s, err := appsync.New(appsync.Config{Home: home, Store: st, Node: "n", CacheDir: wasmtest.CompilationCacheDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(homedir.Home(home).App("hello"), "app.yaml"))
+	if err != nil || !strings.Contains(string(b), "description: 2") {
+		t.Errorf("hello's app.yaml = %q, %v; want version 2's", b, err)
+	}
+	if got, want := versions(t, st), "hello@2 mine@1"; got != want {
+		t.Errorf("versions = %s, want %s", got, want)
+	}
+}
