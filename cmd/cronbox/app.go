@@ -365,7 +365,7 @@ func appInstall(ctx context.Context, e *env, b backend, f appFlags, src string) 
 }
 
 func appUninstall(ctx context.Context, e *env, b backend, f appFlags, name string) (int, error) {
-	if !f.tg.isRemote() {
+	if !f.tg.isRemote() && !f.tg.cluster() { // a cluster's store may hold an app this home does not
 		if _, err := lifecycle.Get(f.tg.home, name); err != nil {
 			return 0, err
 		}
@@ -394,7 +394,11 @@ func appUninstall(ctx context.Context, e *env, b backend, f appFlags, name strin
 	if f.asJSON {
 		return 0, printJSON(e.stdout, res)
 	}
-	fmt.Fprintf(e.stdout, "uninstalled %s; backup in %s\n", name, res.Backup)
+	if res.Backup == "" {
+		fmt.Fprintf(e.stdout, "uninstalled %s from the cluster\n", name)
+	} else {
+		fmt.Fprintf(e.stdout, "uninstalled %s; backup in %s\n", name, res.Backup)
+	}
 	if res.Purged {
 		fmt.Fprintf(e.stdout, "deleted its KV, history and files\n")
 	}

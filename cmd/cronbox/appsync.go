@@ -75,3 +75,14 @@ func nodeName() string {
 	h, _ := os.Hostname()
 	return h
 }
+
+// cluster reports whether t names a cluster's store (PostgreSQL), whose
+// apps are the cluster's and not only the home's.
+func (t *target) cluster() bool {
+	raw := t.store
+	if raw == "" {
+		raw = os.Getenv(storeurl.Env)
+	}
+	tg, err := storeurl.Parse(raw, t.home)
+	return err == nil && tg.Kind == storeurl.Postgres
+}

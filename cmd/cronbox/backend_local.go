@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"path/filepath"
 	"strconv"
@@ -211,8 +212,15 @@ func (b *localBackend) UninstallApp(ctx context.Context, name string, purge bool
 			if uerr != nil {
 				return nil, uerr
 			}
-			b.audit(ctx, web.ActionAppUninstall, name, name, nil, map[string]any{"purged": false})
-			return &lifecycle.Uninstalled{App: name}, nil
+			res := &lifecycle.Uninstalled{App: name}
+			if purge {
+				if err := opts.Store.DeleteAppData(ctx, name); err != nil {
+					return res, fmt.Errorf("app %s is uninstalled, but purging its data failed: %w", name, err)
+				}
+				res.Purged = true
+			}
+			b.audit(ctx, web.ActionAppUninstall, name, name, nil, map[string]any{"purged": res.Purged})
+			return res, nil
 		}
 	}
 	if err != nil {

@@ -233,7 +233,7 @@ func (s *Syncer) loop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-poll.C:
-			if err := s.pull(ctx); err != nil && ctx.Err() == nil {
+			if err := s.Sync(ctx); err != nil && ctx.Err() == nil {
 				s.log.WarnContext(ctx, "reading the apps' versions", slog.Any("error", err))
 			}
 		case <-s.wake:
@@ -254,8 +254,8 @@ func (s *Syncer) loop(ctx context.Context) {
 
 // Sync brings the apps folder and the store in step once: versions the
 // folder lacks are installed, and what the folder holds that the store
-// never had is published. Start calls it; while the Syncer runs, only
-// its goroutine may.
+// never had is published. Start calls it first, then every Poll; while
+// the Syncer runs, only its goroutine may.
 func (s *Syncer) Sync(ctx context.Context) error {
 	heads, err := s.cfg.Store.CurrentBundles(ctx)
 	if err != nil {
@@ -270,7 +270,10 @@ func (s *Syncer) Sync(ctx context.Context) error {
 		byName[h.App] = h
 	}
 	for _, h := range heads {
-		if _, known := s.apps[h.App]; known {
+		if st, known := s.apps[h.App]; known {
+			if h.Version > st.version && h.Version != st.failed {
+				s.apply(ctx, h)
+			}
 			continue
 		}
 		if local[h.App] {
@@ -299,29 +302,12 @@ func (s *Syncer) Sync(ctx context.Context) error {
 		s.apps[h.App] = &appState{}
 		s.apply(ctx, h)
 	}
-	for name := range local {
-		if _, ok := byName[name]; !ok {
+	for _, name := range sortedKeys(local) {
+		if _, inStore := byName[name]; !inStore {
 			if _, known := s.apps[name]; !known {
-				s.apps[name] = &appState{}
+				s.push(ctx, name)
 			}
-			s.push(ctx, name)
 		}
-	}
-	return nil
-}
-
-// pull applies the versions published since the last look.
-func (s *Syncer) pull(ctx context.Context) error {
-	heads, err := s.cfg.Store.CurrentBundles(ctx)
-	if err != nil {
-		return err
-	}
-	for _, h := range heads {
-		st := s.state(h.App)
-		if h.Version <= st.version || h.Version == st.failed {
-			continue
-		}
-		s.apply(ctx, h)
 	}
 	return nil
 }

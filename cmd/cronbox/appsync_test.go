@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/cronbox/cronbox/engine/store/postgres"
+	"github.com/cronbox/cronbox/internal/appsync"
+	"github.com/cronbox/cronbox/internal/pgtest"
+	"github.com/cronbox/cronbox/internal/wasmtest"
+)
+
+// TestAppStorePostgres: `cronbox app install|disable|uninstall --store
+// postgres://…` publish to the cluster's store with no serve running, and
+// a node's syncer applies what they published. An uninstall works from a
+// home that does not hold the app.
+func TestAppStorePostgres(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	src := filepath.Join(appTestHome(t), "apps", "demo")
+	admin := t.TempDir()
+	ctx := context.Background()
+	st, err := postgres.Open(ctx, url, postgres.Options{MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	current := func() string {
+		t.Helper()
+		list, err := st.CurrentBundles(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var parts []string
+		for _, b := range list {
+			s := b.App + "@" + strconv.FormatInt(b.Version, 10)
+			if b.Removed {
+				s += ":removed"
+			}
+			parts = append(parts, s)
+		}
+		return strings.Join(parts, " ")
+	}
+	do := func(args ...string) {
+		t.Helper()
+		if code, _, stderr := cli(t, append(args, "--store", url)...); code != 0 {
+			t.Fatalf("%s: exit %d: %s", strings.Join(args, " "), code, stderr)
+		}
+	}
+
+	do("app", "install", src, "--home", admin)
+	if got := current(); got != "demo@1" {
+		t.Fatalf("after install: %s, want demo@1", got)
+	}
+	do("app", "disable", "demo", "--home", admin)
+	if got := current(); got != "demo@2" {
+		t.Fatalf("after disable: %s, want demo@2", got)
+	}
+	do("app", "disable", "demo", "--home", admin) // no change, no version
+	if got := current(); got != "demo@2" {
+		t.Fatalf("after a second disable: %s, want demo@2", got)
+	}
+
+	node := t.TempDir()
+	s, err := appsync.New(appsync.Config{Home: node, Store: st, CacheDir: wasmtest.CompilationCacheDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(node, "apps", "demo", "app.yaml"))
+	if err != nil || !strings.Contains(string(b), "enabled: false") {
+		t.Fatalf("the node's demo/app.yaml = %q, %v; want the disabled version", b, err)
+	}
+
+	do("app", "uninstall", "demo", "--yes", "--home", t.TempDir())
+	if got := current(); got != "demo@3:removed" {
+		t.Fatalf("after uninstall: %s, want demo@3:removed", got)
+	}
+	if code, _, stderr := cli(t, "app", "uninstall", "demo", "--yes", "--home", t.TempDir(), "--store", url); code == 0 || !strings.Contains(stderr, "not") {
+		t.Errorf("a second uninstall: exit %d: %s; want an error saying it is not installed", code, stderr)
+	}
+	if err := s.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(node, "apps", "demo")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the node's demo: %v; want it uninstalled", err)
+	}
+}
