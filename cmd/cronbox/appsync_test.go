@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cronbox/cronbox/engine/store/postgres"
 	"github.com/cronbox/cronbox/internal/appsync"
@@ -91,5 +92,39 @@ func TestAppStorePostgres(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(node, "apps", "demo")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the node's demo: %v; want it uninstalled", err)
+	}
+}
+
+// TestServeClusterApps runs two serves on one PostgreSQL store: the second
+// starts with the first's app, and an app dropped into the first's apps
+// folder is installed and loaded by the second.
+func TestServeClusterApps(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	homeA, homeB := testHome(t), t.TempDir()
+	_, stopA, logsA := startServe(t, homeA, "--store", url)
+	_, stopB, logsB := startServe(t, homeB, "--store", url)
+	if _, err := os.Stat(filepath.Join(homeB, "apps", "demo", "tasks", "hello.wasm")); err != nil {
+		t.Errorf("the second serve started without the first's app: %v\n%s", err, logsB())
+	}
+
+	extra := filepath.Join(homeA, "apps", "extra")
+	mustWrite(t, filepath.Join(extra, "app.yaml"), []byte("name: extra\n"))
+	mustWrite(t, filepath.Join(extra, "config", "tasks.yaml"), []byte("tasks:\n  - name: hi\n    module: tasks/hi.wasm\n"))
+	mustWrite(t, filepath.Join(extra, "tasks", "hi.wasm"), wasmtest.Hello())
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(30 * time.Second)
+	for !strings.Contains(logsB(), `msg="app loaded" app=extra`) {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("the app dropped into the first serve's folder is not loaded by the second; first's log:\n%s\nsecond's log:\n%s", logsA(), logsB())
+		}
+	}
+	for _, stop := range []func() (int, string){stopB, stopA} {
+		if code, stderr := stop(); code != 0 {
+			t.Errorf("serve exited with %d: %s", code, stderr)
+		}
 	}
 }
