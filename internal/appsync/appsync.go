@@ -278,11 +278,14 @@ func (s *Syncer) Sync(ctx context.Context) error {
 		}
 		if local[h.App] {
 			b, err := export(s.cfg.Home, h.App, s.cfg.Limits)
-			sum := b.sum
 			if err != nil {
+				// Left as it is, until a newer version comes.
+				s.apps[h.App] = &appState{failed: h.Version}
 				s.log.WarnContext(ctx, "reading an app", slog.String("app", h.App), slog.Any("error", err))
+				s.setStatus(h.App, Status{Error: fmt.Sprintf("version %d: reading the app's folder: %v", h.Version, err)})
 				continue
 			}
+			sum := b.sum
 			if sum == h.Hash && !h.Removed {
 				s.apps[h.App] = &appState{version: h.Version, local: sum}
 				s.setStatus(h.App, Status{Version: h.Version, Hash: sum})
@@ -293,13 +296,16 @@ func (s *Syncer) Sync(ctx context.Context) error {
 				return err
 			}
 			if !old {
-				// Changed while this node was away: the newest.
+				// Changed while this node was away: the newest,
+				// unless it is broken, when the current version
+				// replaces it.
 				s.apps[h.App] = &appState{}
 				s.push(ctx, h.App)
-				continue
+				if s.apps[h.App].version >= h.Version {
+					continue
+				}
 			}
 		}
-		s.apps[h.App] = &appState{}
 		s.apply(ctx, h)
 	}
 	for _, name := range sortedKeys(local) {

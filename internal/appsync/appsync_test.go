@@ -322,8 +322,9 @@ func TestCluster(t *testing.T) {
 }
 
 // TestRestartStale: a node that was away while an app changed does not
-// publish its old copy on return, it installs the current one; and what
-// it changed while away is published.
+// publish its old copy on return, it installs the current one; what it
+// changed while away is published, unless it is broken, when the current
+// version replaces it.
 func TestRestartStale(t *testing.T) {
 	url := pgtest.URL(t)
 	st, err := postgres.Open(context.Background(), url, postgres.Options{MaxConns: 2})
@@ -346,6 +347,15 @@ func TestRestartStale(t *testing.T) {
 	publish("description: 2\n") // version 2, published while the node was away
 	writeApp(t, homedir.Home(home).App("hello"), "hello", "")
 	writeApp(t, homedir.Home(home).App("mine"), "mine", "") // made while away
+	// Published, then broken while away: the published version comes back.
+	writeApp(t, homedir.Home(home).App("bad"), "bad", "")
+	if _, _, err := appsync.Publish(ctx, home, st, "bad", "elsewhere", lifecycle.ValidateOptions{CacheDir: wasmtest.CompilationCacheDir()}); err != nil {
+		t.Fatal(err)
+	}
+	badYAML := filepath.Join(homedir.Home(home).App("bad"), "app.yaml")
+	if err := os.WriteFile(badYAML, []byte("name: [bad\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	s, err := appsync.New(appsync.Config{Home: home, Store: st, Node: "n", CacheDir: wasmtest.CompilationCacheDir()})
 	if err != nil {
@@ -358,7 +368,10 @@ func TestRestartStale(t *testing.T) {
 	if err != nil || !strings.Contains(string(b), "description: 2") {
 		t.Errorf("hello's app.yaml = %q, %v; want version 2's", b, err)
 	}
-	if got, want := versions(t, st), "hello@2 mine@1"; got != want {
+	if b, err := os.ReadFile(badYAML); err != nil || !strings.Contains(string(b), "version: 1.0.0") {
+		t.Errorf("bad's app.yaml = %q, %v; want the published version's", b, err)
+	}
+	if got, want := versions(t, st), "bad@1 hello@2 mine@1"; got != want {
 		t.Errorf("versions = %s, want %s", got, want)
 	}
 }
