@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -37,15 +37,7 @@ func TestAppStorePostgres(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var parts []string
-		for _, b := range list {
-			s := b.App + "@" + strconv.FormatInt(b.Version, 10)
-			if b.Removed {
-				s += ":removed"
-			}
-			parts = append(parts, s)
-		}
-		return strings.Join(parts, " ")
+		return strings.Trim(fmt.Sprint(list), "[]")
 	}
 	do := func(args ...string) {
 		t.Helper()

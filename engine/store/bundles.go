@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strconv"
 	"time"
 )
 
@@ -56,4 +57,13 @@ type Bundles interface {
 	// HasBundle reports whether a version of app ever had that content
 	// hash: a folder with such content is an old version, not a new one.
 	HasBundle(ctx context.Context, app, hash string) (bool, error)
+}
+
+// String is b for messages: app@version, with ":removed" for a tombstone.
+func (b AppBundle) String() string {
+	s := b.App + "@" + strconv.FormatInt(b.Version, 10)
+	if b.Removed {
+		s += ":removed"
+	}
+	return s
 }

@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,12 +16,11 @@ import (
 	"github.com/cronbox/cronbox/engine/lifecycle"
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/engine/store/postgres"
-	"github.com/cronbox/cronbox/hostapi"
 	"github.com/cronbox/cronbox/internal/appsync"
 	"github.com/cronbox/cronbox/internal/homedir"
 	"github.com/cronbox/cronbox/internal/pgtest"
+	"github.com/cronbox/cronbox/internal/testenv"
 	"github.com/cronbox/cronbox/internal/wasmtest"
-	"github.com/cronbox/cronbox/runtime"
 )
 
 // bound is how long a change may take to reach another node: the
@@ -53,14 +52,7 @@ func startNode(t *testing.T, name, url string) *node {
 	}
 	t.Cleanup(func() { st.Close() })
 	n.st = st
-	rt, err := runtime.New(ctx, runtime.Config{
-		CacheDir:    wasmtest.CompilationCacheDir(),
-		HostModules: []runtime.HostModule{{Name: hostapi.ModuleName, Instantiate: hostapi.Instantiate}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rt.Close(context.Background()) })
+	rt := testenv.Runtime(t)
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("test_node", name)
 	n.eng, err = engine.New(engine.Config{Home: n.home, Store: engine.StoreOf(st), Runtime: rt, Logger: log, EventBuffer: 1 << 12})
 	if err != nil {
@@ -182,22 +174,14 @@ func writeApp(t *testing.T, dir, name, extra string) {
 	}
 }
 
-// versions lists the store's current versions as app@version[:removed].
+// versions lists the store's current versions.
 func versions(t *testing.T, st store.Bundles) string {
 	t.Helper()
 	list, err := st.CurrentBundles(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	var parts []string
-	for _, b := range list {
-		s := b.App + "@" + strconv.FormatInt(b.Version, 10)
-		if b.Removed {
-			s += ":removed"
-		}
-		parts = append(parts, s)
-	}
-	return strings.Join(parts, " ")
+	return strings.Trim(fmt.Sprint(list), "[]")
 }
 
 // settled waits until every node has the store's current version of

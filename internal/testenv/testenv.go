@@ -24,7 +24,14 @@ func Open(t testing.TB, home string) (*store.SQLite, *runtime.Runtime) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	rt, err := runtime.New(ctx, runtime.Config{
+	return st, Runtime(t)
+}
+
+// Runtime returns a runtime with the host API and the tests' shared
+// compilation cache, closed when the test ends.
+func Runtime(t testing.TB) *runtime.Runtime {
+	t.Helper()
+	rt, err := runtime.New(context.Background(), runtime.Config{
 		CacheDir:    wasmtest.CompilationCacheDir(),
 		HostModules: []runtime.HostModule{{Name: hostapi.ModuleName, Instantiate: hostapi.Instantiate}},
 	})
@@ -32,5 +39,5 @@ func Open(t testing.TB, home string) (*store.SQLite, *runtime.Runtime) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rt.Close(context.Background()) })
-	return st, rt
+	return rt
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -144,15 +145,14 @@ func bundlesConcurrent(t *testing.T, open func(t *testing.T, now func() time.Tim
 // brief is a listing of bundles as app@version:hash[:removed], for
 // messages.
 func brief(list []store.AppBundle) string {
-	var b bytes.Buffer
-	for i, x := range list {
-		if i > 0 {
-			b.WriteByte(' ')
+	parts := make([]string, 0, len(list))
+	for _, x := range list {
+		s, removed := strings.CutSuffix(x.String(), ":removed")
+		s += ":" + x.Hash
+		if removed {
+			s += ":removed"
 		}
-		fmt.Fprintf(&b, "%s@%d:%s", x.App, x.Version, x.Hash)
-		if x.Removed {
-			b.WriteString(":removed")
-		}
+		parts = append(parts, s)
 	}
-	return b.String()
+	return strings.Join(parts, " ")
 }
