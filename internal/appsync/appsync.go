@@ -118,8 +118,9 @@ type appState struct {
 	// local is the content hash of the app's folder as it was then, ""
 	// for no folder.
 	local string
-	// failed is a version that could not be installed, and rejected a
-	// local content that was not published: neither is tried again.
+	// failed is a version refused by the install, and rejected a local
+	// content refused by the check before publishing: neither is tried
+	// again.
 	failed   int64
 	rejected string
 }
@@ -347,7 +348,11 @@ func (s *Syncer) apply(ctx context.Context, h store.AppBundle) {
 	st := s.state(h.App)
 	log := s.log.With(slog.String("app", h.App), slog.Int64("version", h.Version))
 	fail := func(err error) {
-		st.failed = h.Version
+		// A version refused is not tried again; one that failed
+		// otherwise (the store unreachable, say) is, at the next poll.
+		if errors.Is(err, lifecycle.ErrArchive) || errors.Is(err, lifecycle.ErrInvalid) {
+			st.failed = h.Version
+		}
 		log.ErrorContext(ctx, "the app's latest version is not installed; the one before stays", slog.Any("error", err))
 		s.setStatus(h.App, Status{Version: st.version, Hash: st.local, Error: fmt.Sprintf("version %d: %v", h.Version, err)})
 	}

@@ -359,3 +359,76 @@ func TestRestartStale(t *testing.T) {
 		t.Errorf("versions = %s, want %s", got, want)
 	}
 }
+
+// TestBadBundle: a version that does not install leaves the version
+// before in the folder, with the error in the node's status, and is not
+// tried again; the next good version installs.
+func TestBadBundle(t *testing.T) {
+	url := pgtest.URL(t)
+	ctx := context.Background()
+	st, err := postgres.Open(ctx, url, postgres.Options{MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	src := t.TempDir()
+	vopts := lifecycle.ValidateOptions{CacheDir: wasmtest.CompilationCacheDir()}
+	writeApp(t, homedir.Home(src).App("hello"), "hello", "")
+	if _, _, err := appsync.Publish(ctx, src, st, "hello", "elsewhere", vopts); err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir()
+	cs := &countingStore{Bundles: st}
+	s, err := appsync.New(appsync.Config{Home: home, Store: cs, Node: "n", CacheDir: wasmtest.CompilationCacheDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	yaml := filepath.Join(homedir.Home(home).App("hello"), "app.yaml")
+	good, err := os.ReadFile(yaml)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if _, _, err := st.PublishBundle(ctx, store.AppBundle{App: "hello", Hash: "sha256:bad"}, []byte("not a zip")); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := s.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if cs.reads != 2 {
+		t.Errorf("%d bundles read; want 2, version 1 and version 2 once", cs.reads)
+	}
+	if got := s.Status()["hello"]; got.Version != 1 || !strings.Contains(got.Error, "version 2") || !strings.Contains(got.Error, "archive refused") {
+		t.Errorf("status = %+v; want version 1, with version 2's refusal", got)
+	}
+	if b, err := os.ReadFile(yaml); err != nil || !bytes.Equal(b, good) {
+		t.Errorf("app.yaml = %q, %v; want version 1's, %q", b, err, good)
+	}
+
+	writeApp(t, homedir.Home(src).App("hello"), "hello", "description: 3\n")
+	if _, _, err := appsync.Publish(ctx, src, st, "hello", "elsewhere", vopts); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Status()["hello"]; got.Version != 3 || got.Error != "" {
+		t.Errorf("status after version 3 = %+v; want version 3, no error", got)
+	}
+}
+
+// countingStore counts the bundles read.
+type countingStore struct {
+	store.Bundles
+	reads int
+}
+
+func (c *countingStore) BundleData(ctx context.Context, app, hash string) ([]byte, error) {
+	c.reads++
+	return c.Bundles.BundleData(ctx, app, hash)
+}
