@@ -12,6 +12,7 @@ import (
 	"github.com/cronbox/cronbox/internal/appsync"
 	"github.com/cronbox/cronbox/internal/homedir"
 	"github.com/cronbox/cronbox/internal/storeurl"
+	"github.com/cronbox/cronbox/web"
 )
 
 // startAppSync keeps home's apps folder in step with the apps of the
@@ -68,6 +69,33 @@ func (b *localBackend) unpublishApp(ctx context.Context, name string) (bool, err
 		return false, fmt.Errorf("uninstalling app %s from the cluster: %w", name, err)
 	}
 	return published, nil
+}
+
+// uninstallElsewhere uninstalls the app name, which this home does not
+// hold, from the cluster's store; notHere, the error that says the home
+// lacks it, is the answer when the store does not hold it either (or
+// keeps no apps).
+func (b *localBackend) uninstallElsewhere(ctx context.Context, name string, purge bool, notHere error) (*lifecycle.Uninstalled, error) {
+	gone, err := b.unpublishApp(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if !gone {
+		return nil, notHere
+	}
+	res := &lifecycle.Uninstalled{App: name}
+	if purge {
+		st, err := b.store(ctx)
+		if err == nil {
+			err = st.DeleteAppData(ctx, name)
+		}
+		if err != nil {
+			return res, fmt.Errorf("app %s is uninstalled, but purging its data failed: %w", name, err)
+		}
+		res.Purged = true
+	}
+	b.audit(ctx, web.ActionAppUninstall, name, name, nil, map[string]any{"purged": res.Purged})
+	return res, nil
 }
 
 // nodeName names this machine in what it publishes.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"path/filepath"
 	"strconv"
@@ -143,15 +142,12 @@ func (b *localBackend) SetAppEnabled(ctx context.Context, name string, on bool) 
 	if err := lifecycle.SetEnabled(b.home, name, on); err != nil {
 		return err
 	}
-	if err := b.publishApp(ctx, name); err != nil {
-		return err
-	}
 	action := web.ActionAppDisable
 	if on {
 		action = web.ActionAppEnable
 	}
 	b.audit(ctx, action, name, name, nil, map[string]bool{"enabled": on})
-	return nil
+	return b.publishApp(ctx, name)
 }
 
 func (b *localBackend) ValidateApp(ctx context.Context, name string) (*lifecycle.Report, error) {
@@ -175,9 +171,6 @@ func (b *localBackend) InstallApp(ctx context.Context, src string, upgrade, stri
 	if err != nil {
 		return installRow{}, err
 	}
-	if err := b.publishApp(ctx, res.App); err != nil {
-		return installRow{}, err
-	}
 	row := installRow{App: res.App, Dir: res.Dir, Version: res.Version, Files: len(res.Files), Verified: res.Verified,
 		Replaced: res.Replaced, Backup: res.Backup, Warnings: []lifecycle.Finding{}}
 	if res.Report != nil {
@@ -193,7 +186,7 @@ func (b *localBackend) InstallApp(ctx context.Context, src string, upgrade, stri
 	}
 	b.audit(ctx, action, res.App, res.App, nil, after)
 	row.Warnings = append(row.Warnings, b.missingSecrets(ctx, res.App)...)
-	return row, nil
+	return row, b.publishApp(ctx, res.App)
 }
 
 func (b *localBackend) UninstallApp(ctx context.Context, name string, purge bool) (*lifecycle.Uninstalled, error) {
@@ -207,29 +200,15 @@ func (b *localBackend) UninstallApp(ctx context.Context, name string, purge bool
 	}
 	res, err := lifecycle.Uninstall(ctx, b.home, name, opts)
 	if errors.Is(err, lifecycle.ErrNotFound) {
-		// Not in this home, maybe in the cluster's store.
-		if gone, uerr := b.unpublishApp(ctx, name); uerr != nil || gone {
-			if uerr != nil {
-				return nil, uerr
-			}
-			res := &lifecycle.Uninstalled{App: name}
-			if purge {
-				if err := opts.Store.DeleteAppData(ctx, name); err != nil {
-					return res, fmt.Errorf("app %s is uninstalled, but purging its data failed: %w", name, err)
-				}
-				res.Purged = true
-			}
-			b.audit(ctx, web.ActionAppUninstall, name, name, nil, map[string]any{"purged": res.Purged})
-			return res, nil
-		}
+		return b.uninstallElsewhere(ctx, name, purge, err)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if _, err := b.unpublishApp(ctx, name); err != nil {
-		return nil, err
-	}
 	b.audit(ctx, web.ActionAppUninstall, name, name, nil, map[string]any{"backup": filepath.Base(res.Backup), "purged": res.Purged})
+	if _, err := b.unpublishApp(ctx, name); err != nil {
+		return res, err
+	}
 	return res, nil
 }
 
