@@ -364,6 +364,12 @@ func (w watchedRuns) FinishRun(ctx context.Context, id int64, end store.RunEnd) 
 	return err
 }
 
+func (w watchedRuns) EndRun(ctx context.Context, id int64, end store.RunEnd, after store.AfterEnd) (store.Ended, error) {
+	ended, err := w.Runs.EndRun(ctx, id, end, after)
+	w.e.wrote(err)
+	return ended, err
+}
+
 func (w watchedRuns) RecordSkipped(ctx context.Context, r store.Run) (int64, error) {
 	id, err := w.Runs.RecordSkipped(ctx, r)
 	w.e.wrote(err)

@@ -61,6 +61,16 @@ func (s *failingStore) FinishRun(ctx context.Context, id int64, end store.RunEnd
 	return s.SQLite.FinishRun(ctx, id, end)
 }
 
+func (s *failingStore) EndRun(ctx context.Context, id int64, end store.RunEnd, after store.AfterEnd) (store.Ended, error) {
+	if err := s.fail(); err != nil {
+		return store.Ended{}, err
+	}
+	if s.endsFail.Load() {
+		return store.Ended{}, errDiskFull
+	}
+	return s.SQLite.EndRun(ctx, id, end, after)
+}
+
 func (s *failingStore) AppendLogs(ctx context.Context, id int64, lines []store.LogLine) error {
 	if err := s.fail(); err != nil {
 		return err

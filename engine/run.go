@@ -64,17 +64,18 @@ func (e *Engine) newRunHandleLocked(parent context.Context, as *appState, r *run
 func (e *Engine) execute(h *runHandle) {
 	defer h.cancel(nil)
 	log := e.runLogger(h)
-	end, state := e.runAndRecord(h, log)
-	e.afterRun(h, end.Status, state, log)
+	end, ended := e.runAndRecord(h, log)
+	e.afterRun(h, end.Status, ended, log)
 }
 
 func (e *Engine) runLogger(h *runHandle) *slog.Logger {
 	return e.log.With(slog.String("app", h.task.App), slog.String("task", h.task.Name), slog.Int64("run", h.req.id))
 }
 
-// runAndRecord runs the guest of a started run and records how it ended:
-// the one way every run, scheduled, triggered or run once, goes.
-func (e *Engine) runAndRecord(h *runHandle, log *slog.Logger) (store.RunEnd, *store.FailureState) {
+// runAndRecord runs the guest of a started run and records how it ended,
+// with its outcome, and whether its history is due for pruning: the one
+// way every run, scheduled, triggered or run once, goes.
+func (e *Engine) runAndRecord(h *runHandle, log *slog.Logger) (store.RunEnd, store.Ended) {
 	r, t := h.req, h.task
 	// The run is overdue maxRuntime after it started: the timer is set
 	// before anyone hears of the start, so a clock that moves on at once
@@ -96,23 +97,32 @@ func (e *Engine) runAndRecord(h *runHandle, log *slog.Logger) (store.RunEnd, *st
 	}
 
 	bg := context.Background()
-	if err := e.cfg.Store.Runs.FinishRun(bg, r.id, end); writeFailed(err) {
+	after := store.AfterEnd{App: t.App, Task: t.Name, Keep: t.Retention.Keep, MaxAge: t.Retention.MaxAge,
+		Now: e.cfg.Clock.Now(), HistoryQuota: h.app.Quotas.History}
+	if counted(end.Status) {
+		after.Outcome = &store.Outcome{Failed: end.Status != store.StatusSucceeded, MaxFailures: t.MaxFailures}
+	}
+	ended, err := e.cfg.Store.Runs.EndRun(bg, r.id, end, after)
+	switch {
+	case err == nil:
+	case !ended.Recorded && writeFailed(err):
 		e.keepEnd(r.id, t.Key(), end, err)
-	} else if err != nil {
+	default:
 		log.Error("recording run end", slog.Any("error", err))
 	}
-	var state *store.FailureState
-	if counted(end.Status) {
-		fs, err := e.cfg.Store.Outcomes.RecordOutcome(bg, t.App, t.Name, store.Outcome{Failed: end.Status != store.StatusSucceeded, MaxFailures: t.MaxFailures})
+	if after.Outcome != nil && ended.State == nil {
+		// The end was not recorded, or the outcome not counted with it:
+		// the outcome is counted on its own, as the end will be.
+		fs, err := e.cfg.Store.Outcomes.RecordOutcome(bg, t.App, t.Name, *after.Outcome)
 		if err != nil {
 			log.Error("recording run outcome", slog.Any("error", err))
 		} else {
-			state = &fs
+			ended.State = &fs
 		}
 	}
 	log.Info("run finished", slog.String("status", string(end.Status)), slog.Duration("duration", end.Duration), slog.Int("exit_code", end.ExitCode))
 	e.publish(Event{Type: EventRunFinished, App: t.App, Task: t.Name, RunID: r.id, Status: end.Status, Message: end.Error})
-	return end, state
+	return end, ended
 }
 
 // counted reports whether a status counts for the failure count: runs
@@ -213,7 +223,8 @@ func environ(env map[string]string) []string {
 
 // afterRun releases the run's slot and applies the failure count, retries
 // and dependencies.
-func (e *Engine) afterRun(h *runHandle, status store.Status, state *store.FailureState, log *slog.Logger) {
+func (e *Engine) afterRun(h *runHandle, status store.Status, ended store.Ended, log *slog.Logger) {
+	state := ended.State
 	r := h.req
 	ts := r.ts
 	e.mu.Lock()
@@ -248,7 +259,7 @@ func (e *Engine) afterRun(h *runHandle, status store.Status, state *store.Failur
 		e.fireDependentsLocked(ts)
 	}
 	ts.sincePrune++
-	if ts.sincePrune >= e.cfg.PruneEvery {
+	if ts.sincePrune >= e.cfg.PruneEvery && ended.PruneDue {
 		ts.sincePrune = 0
 		t, quota := h.task, h.app.Quotas.History
 		e.crew.spawn(func() { e.prune(t, quota, log) })

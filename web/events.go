@@ -137,27 +137,61 @@ func startHub(eng *engine.Engine, st store.EventLog, log *slog.Logger, m *metric
 	return h
 }
 
+// maxEventBatch is the most events the hub records in one write.
+const maxEventBatch = 256
+
+// run records and fans out the events of ch. The events that arrive while
+// a write is under way are recorded together by the next: one write (one
+// round trip to a PostgreSQL store) for a burst, not one an event.
 func (h *hub) run(ch <-chan engine.Event) {
 	defer close(h.done)
+	var (
+		batch  []engine.Event
+		stored []store.Event
+	)
 	for ev := range ch {
-		h.metrics.observe(h.eng, ev)
-		var id int64
-		if !liveOnly[ev.Type] {
-			payload, _ := json.Marshal(payloadJSON{RunID: ev.RunID, Status: string(ev.Status), Progress: ev.Progress, Message: ev.Message, Actor: ev.Actor})
-			var err error
-			id, err = h.st.AppendEvent(context.Background(), store.Event{Time: ev.Time, Type: string(ev.Type), App: ev.App, Task: ev.Task, Payload: payload})
-			if err != nil {
-				h.log.Error("recording event", slog.String("type", string(ev.Type)), slog.Any("error", err))
-				id = 0
-			} else {
-				h.lastID.Store(id)
+		batch = append(batch[:0], ev)
+	drain:
+		for len(batch) < maxEventBatch {
+			select {
+			case ev, ok := <-ch:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, ev)
+			default:
+				break drain
 			}
 		}
-		h.broadcast(formatEvent(id, eventJSON{
-			Type: string(ev.Type), Time: ev.Time.UTC(), App: ev.App, Task: ev.Task, Run: ev.RunID,
-			Status: string(ev.Status), Progress: ev.Progress, Message: ev.Message,
-			Seq: ev.Seq, Level: ev.Level, Actor: ev.Actor,
-		}))
+		stored = stored[:0]
+		for _, ev := range batch {
+			if !liveOnly[ev.Type] {
+				payload, _ := json.Marshal(payloadJSON{RunID: ev.RunID, Status: string(ev.Status), Progress: ev.Progress, Message: ev.Message, Actor: ev.Actor})
+				stored = append(stored, store.Event{Time: ev.Time, Type: string(ev.Type), App: ev.App, Task: ev.Task, Payload: payload})
+			}
+		}
+		var ids []int64
+		if len(stored) > 0 {
+			var err error
+			if ids, err = h.st.AppendEvents(context.Background(), stored); err != nil {
+				h.log.Error("recording events", slog.Int("events", len(stored)), slog.String("type", stored[0].Type), slog.Any("error", err))
+				ids = nil
+			} else {
+				h.lastID.Store(ids[len(ids)-1])
+			}
+		}
+		for _, ev := range batch {
+			h.metrics.observe(h.eng, ev)
+			var id int64
+			if !liveOnly[ev.Type] && ids != nil {
+				id, ids = ids[0], ids[1:]
+			}
+			h.broadcast(formatEvent(id, eventJSON{
+				Type: string(ev.Type), Time: ev.Time.UTC(), App: ev.App, Task: ev.Task, Run: ev.RunID,
+				Status: string(ev.Status), Progress: ev.Progress, Message: ev.Message,
+				Seq: ev.Seq, Level: ev.Level, Actor: ev.Actor,
+			}))
+		}
 	}
 }
 

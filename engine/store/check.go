@@ -205,6 +205,20 @@ func CheckEvent(e *Event) error {
 	return nil
 }
 
+// CheckEvents validates the arguments of AppendEvents: at least one
+// event, each valid for AppendEvent.
+func CheckEvents(events []Event) error {
+	if len(events) == 0 {
+		return fmt.Errorf("appending events: %w: none", ErrInvalid)
+	}
+	for i := range events {
+		if err := CheckEvent(&events[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // CheckKVKey reports a key that the host functions would never pass to
 // Set: empty, with a NUL byte, or not valid UTF-8.
 func CheckKVKey(key string) error { return checkKey(key) }

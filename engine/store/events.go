@@ -42,28 +42,49 @@ const pruneEventsEvery = 64
 
 // AppendEvent implements EventLog. Old events are pruned as new ones arrive.
 func (s *SQLite) AppendEvent(ctx context.Context, e Event) (int64, error) {
-	if err := CheckEvent(&e); err != nil {
+	ids, err := s.AppendEvents(ctx, []Event{e})
+	if err != nil {
 		return 0, err
 	}
-	var id int64
+	return ids[0], nil
+}
+
+// AppendEvents implements EventLog: one transaction.
+func (s *SQLite) AppendEvents(ctx context.Context, events []Event) ([]int64, error) {
+	if err := CheckEvents(events); err != nil {
+		return nil, err
+	}
+	ids := make([]int64, len(events))
 	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.StmtContext(ctx, s.ws.insertEvent).ExecContext(ctx,
-			formatTime(s.now(e.Time)), e.Type, e.App, e.Task, nullJSON(e.Payload))
-		if err != nil {
-			return err
+		for i, e := range events {
+			res, err := tx.StmtContext(ctx, s.ws.insertEvent).ExecContext(ctx,
+				formatTime(s.now(e.Time)), e.Type, e.App, e.Task, nullJSON(e.Payload))
+			if err != nil {
+				return err
+			}
+			if ids[i], err = res.LastInsertId(); err != nil {
+				return err
+			}
+			if ids[i]%pruneEventsEvery == 0 {
+				if _, err := tx.ExecContext(ctx, `DELETE FROM events WHERE id <= ?`, ids[i]-int64(s.opts.MaxEvents)); err != nil {
+					return err
+				}
+			}
 		}
-		if id, err = res.LastInsertId(); err != nil {
-			return err
-		}
-		if id%pruneEventsEvery == 0 {
-			_, err = tx.ExecContext(ctx, `DELETE FROM events WHERE id <= ?`, id-int64(s.opts.MaxEvents))
-		}
-		return err
+		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("appending event %s: %w", e.Type, err)
+		return nil, fmt.Errorf("appending %s: %w", eventsNamed(events), err)
 	}
-	return id, nil
+	return ids, nil
+}
+
+// eventsNamed names events in an error: "event TYPE" for one.
+func eventsNamed(events []Event) string {
+	if len(events) == 1 {
+		return "event " + events[0].Type
+	}
+	return fmt.Sprintf("%d events", len(events))
 }
 
 // LastEventID implements EventLog.

@@ -131,6 +131,39 @@ type RunEnd struct {
 	Overdue bool
 }
 
+// AfterEnd is what Runs.EndRun does with a run's end, in the same write
+// where the store can: count the task's outcome, and look whether its
+// history is due for pruning.
+type AfterEnd struct {
+	// App and Task are the run's task. Required with Outcome.
+	App, Task string
+	// Outcome, if not nil, is counted for the task, as
+	// Outcomes.RecordOutcome counts it, once the end is recorded.
+	Outcome *Outcome
+	// Keep, MaxAge and Now are the task's retention as
+	// Retention.PruneRuns takes them, HistoryQuota the app's as
+	// PruneHistory takes it: EndRun reports whether either would delete
+	// a run. Zero limits are not checked.
+	Keep         int
+	MaxAge       time.Duration
+	Now          time.Time
+	HistoryQuota int64
+}
+
+// Ended is what Runs.EndRun found.
+type Ended struct {
+	// Recorded reports whether the end was recorded: false with an error
+	// of FinishRun's.
+	Recorded bool
+	// State is the task's failure state after AfterEnd.Outcome was
+	// counted; nil when it was not (no Outcome, or an error).
+	State *FailureState
+	// PruneDue reports whether PruneRuns or PruneHistory, with the limits
+	// of AfterEnd, would delete a run. It may be true when neither
+	// would: callers prune, and pruning finds out.
+	PruneDue bool
+}
+
 // RunFilter selects runs for ListRuns. The zero value selects the newest
 // runs of every app.
 type RunFilter struct {
@@ -632,6 +665,47 @@ func (s *SQLite) pruneDue(ctx context.Context, app, task string, keepLast int, o
 		return err == nil && start < olderThan, err
 	}
 	return false, nil
+}
+
+// EndRun implements Runs: FinishRun, RecordOutcome and the reads of
+// PruneRuns and PruneHistory, one after another. SQLite has no round
+// trips to save, and its writer groups the two writes into one commit
+// when others wait.
+func (s *SQLite) EndRun(ctx context.Context, id int64, end RunEnd, after AfterEnd) (Ended, error) {
+	var ended Ended
+	if err := s.FinishRun(ctx, id, end); err != nil {
+		return ended, err
+	}
+	ended.Recorded = true
+	if after.Outcome != nil {
+		fs, err := s.RecordOutcome(ctx, after.App, after.Task, *after.Outcome)
+		if err != nil {
+			return ended, err
+		}
+		ended.State = &fs
+	}
+	var err error
+	ended.PruneDue, err = s.endPruneDue(ctx, after)
+	return ended, err
+}
+
+// endPruneDue reports whether PruneRuns or PruneHistory with the limits
+// of after would delete a run.
+func (s *SQLite) endPruneDue(ctx context.Context, after AfterEnd) (bool, error) {
+	if after.Keep > 0 || after.MaxAge > 0 {
+		olderThan := ""
+		if after.MaxAge > 0 {
+			olderThan = formatTime(after.Now.Add(-after.MaxAge))
+		}
+		if due, err := s.pruneDue(ctx, after.App, after.Task, after.Keep, olderThan); due || err != nil {
+			return due, err
+		}
+	}
+	if after.HistoryQuota <= 0 {
+		return false, nil
+	}
+	used, err := s.HistoryUsage(ctx, after.App)
+	return used > after.HistoryQuota, err
 }
 
 // PruneHistory implements Retention.

@@ -84,6 +84,13 @@ type Runs interface {
 	// ErrNotFound for an unknown run and ErrFinished for a run that is no
 	// longer running, and then appends none of end.Logs.
 	FinishRun(ctx context.Context, id int64, end RunEnd) error
+	// EndRun is FinishRun followed, once the end is recorded, by what
+	// after asks: the task's outcome counted and its retention checked,
+	// in the same round trip where the store can (PostgreSQL: one for a
+	// success), so that the one path every run takes costs one write.
+	// With an error, Ended.Recorded says whether the end was recorded
+	// and Ended.State whether the outcome was counted.
+	EndRun(ctx context.Context, id int64, end RunEnd, after AfterEnd) (Ended, error)
 	// RecordSkipped records a run that could not start, with r.Reason
 	// saying why; it is subject to the same ScheduledTime uniqueness as
 	// StartRun.
@@ -228,6 +235,10 @@ type EventLog interface {
 	// than every earlier event's. About Options.MaxEvents recent events
 	// are kept.
 	AppendEvent(ctx context.Context, e Event) (int64, error)
+	// AppendEvents records events in one write, in order, and returns
+	// their IDs, rising in that order: a batch of the events that
+	// arrived while the last write was under way.
+	AppendEvents(ctx context.Context, events []Event) ([]int64, error)
 	// Events returns events in ID order, for a client resuming a stream.
 	Events(ctx context.Context, f EventFilter) ([]Event, error)
 	// LastEventID returns the greatest ID of the events kept; 0 if none.

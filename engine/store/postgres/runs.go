@@ -125,29 +125,82 @@ func (s *Store) logArgs(lines []store.LogLine) []any {
 // FinishRun implements store.Runs: one round trip, which locks the run,
 // appends end.Logs and ends it in one transaction.
 func (s *Store) FinishRun(ctx context.Context, id int64, end store.RunEnd) error {
-	if err := store.CheckRunEnd(id, &end); err != nil {
-		return err
+	_, err := s.EndRun(ctx, id, end, store.AfterEnd{})
+	return err
+}
+
+// endRunSQL appends the last lines of run $1 and ends it, if it is
+// running ($2-$23), and then resets the failure count of its task
+// $25/$26 if $24 (a success's outcome). It says whether it ended the run,
+// and the task's DisabledReason and DisabledAt.
+var endRunSQL = `WITH running AS (SELECT 1 FROM TaskExecutions WHERE ID = $1 AND Status = 'running'), ` +
+	strings.Replace(appendLogsCTE, "FROM last, unnest", "FROM running, last, unnest", 1) + `,
+	upd AS (UPDATE TaskExecutions SET Status = $6, EndTime = $7, Duration = $8, ExitCode = $9,
+		Output = $10, ErrorMessage = $11, Result = $12, PeakMemory = $13,
+		LogsDropped = LogsDropped + $14 + cardinality($4::bytea[]) - (SELECT count(*) FROM ins),
+		LogBytes = LogBytes + (SELECT coalesce(sum(size), 0) FROM ins), Overdue = $23
+		WHERE ID = $1 AND Status = 'running'
+		RETURNING ID, AppName),
+	usage AS (INSERT INTO run_usage (run_id, app, end_time, cpu_ns, peak_memory, output_bytes, log_bytes,
+			http_sent, http_received, kv_written, files_written)
+		SELECT ID, AppName, $7, $15, $16, $17, $18, $19, $20, $21, $22 FROM upd),
+	cleared AS (UPDATE TaskConfigurations SET ConsecutiveFailures = 0
+		WHERE $24 AND EXISTS (SELECT 1 FROM upd) AND AppName = $25 AND TaskName = $26 AND ConsecutiveFailures <> 0)
+	SELECT EXISTS (SELECT 1 FROM upd),
+		(SELECT DisabledReason FROM TaskConfigurations WHERE AppName = $25 AND TaskName = $26),
+		(SELECT DisabledAt FROM TaskConfigurations WHERE AppName = $25 AND TaskName = $26)`
+
+// pruneDueSQL says whether PruneRuns of task $1/$2 with keepLast $3 and
+// olderThan $4, or PruneHistory of app $1 with quota $5, would delete a
+// run: PruneRuns's read and PruneHistory's, as one.
+const pruneDueSQL = `SELECT ($3::bigint > 0 AND EXISTS (SELECT 1 FROM TaskExecutions
+		WHERE AppName = $1 AND TaskName = $2 ORDER BY ID DESC LIMIT 1 OFFSET $3::bigint))
+	OR coalesce((SELECT StartTime FROM TaskExecutions WHERE AppName = $1 AND TaskName = $2 ORDER BY ID LIMIT 1) < $4::timestamptz, false)
+	OR ($5::bigint > 0 AND coalesce((SELECT bytes FROM history_usage WHERE app = $1), 0) > $5::bigint)`
+
+// olderThan is the start time before which PruneRuns deletes runs, NULL
+// for no limit of age.
+func olderThan(maxAge time.Duration, now time.Time) any {
+	if maxAge > 0 {
+		return now.Add(-maxAge)
 	}
+	return nil
+}
+
+// EndRun implements store.Runs: one round trip for the end, a success's
+// outcome and the retention check, as one batch that PostgreSQL runs as
+// one transaction (lock the run; end it and reset the failure count;
+// look whether pruning is due). A failure's outcome follows in a
+// transaction of its own: rare, and it decides in Go whether the task
+// is disabled.
+func (s *Store) EndRun(ctx context.Context, id int64, end store.RunEnd, after store.AfterEnd) (store.Ended, error) {
+	var ended store.Ended
+	if err := store.CheckRunEnd(id, &end); err != nil {
+		return ended, err
+	}
+	o := after.Outcome
+	if o != nil {
+		if err := store.CheckOutcome(after.App, after.Task, *o); err != nil {
+			return ended, err
+		}
+	}
+	checkPrune := after.App != "" && after.Task != "" && (after.Keep > 0 || after.MaxAge > 0 || after.HistoryQuota > 0)
 	args := append([]any{id}, s.logArgs(end.Logs)...)
 	u := end.Usage
 	args = append(args, string(end.Status), end.EndTime, end.Duration.Milliseconds(), end.ExitCode,
 		[]byte(end.Output), nullText(end.Error), nullJSON(end.Result), end.PeakMemory, end.LogsDropped,
 		int64(u.CPUTime), u.PeakMemory, u.OutputBytes, u.LogBytes, u.HTTPSent, u.HTTPReceived, u.KVWritten, u.FilesWritten,
-		end.Overdue)
+		end.Overdue, o != nil && !o.Failed, text(after.App), text(after.Task))
 	b := &pgx.Batch{}
 	b.Queue(lockRunSQL, id)
-	b.Queue(`WITH running AS (SELECT 1 FROM TaskExecutions WHERE ID = $1 AND Status = 'running'), `+
-		strings.Replace(appendLogsCTE, "FROM last, unnest", "FROM running, last, unnest", 1)+`,
-		upd AS (UPDATE TaskExecutions SET Status = $6, EndTime = $7, Duration = $8, ExitCode = $9,
-			Output = $10, ErrorMessage = $11, Result = $12, PeakMemory = $13,
-			LogsDropped = LogsDropped + $14 + cardinality($4::bytea[]) - (SELECT count(*) FROM ins),
-			LogBytes = LogBytes + (SELECT coalesce(sum(size), 0) FROM ins), Overdue = $23
-			WHERE ID = $1 AND Status = 'running'
-			RETURNING ID, AppName)
-		INSERT INTO run_usage (run_id, app, end_time, cpu_ns, peak_memory, output_bytes, log_bytes,
-			http_sent, http_received, kv_written, files_written)
-		SELECT ID, AppName, $7, $15, $16, $17, $18, $19, $20, $21, $22 FROM upd`, args...)
-	var status string
+	b.Queue(endRunSQL, args...)
+	if checkPrune {
+		b.Queue(pruneDueSQL, text(after.App), text(after.Task), after.Keep, olderThan(after.MaxAge, after.Now), after.HistoryQuota)
+	}
+	var (
+		status, reason *string
+		disabledAt     *time.Time
+	)
 	err := s.batch(ctx, b, func(br pgx.BatchResults) error {
 		if err := br.QueryRow().Scan(&status); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
@@ -155,16 +208,36 @@ func (s *Store) FinishRun(ctx context.Context, id int64, end store.RunEnd) error
 			}
 			return err
 		}
-		_, err := br.Exec()
-		return err
+		if err := br.QueryRow().Scan(&ended.Recorded, &reason, &disabledAt); err != nil {
+			return err
+		}
+		if checkPrune {
+			return br.QueryRow().Scan(&ended.PruneDue)
+		}
+		return nil
 	})
-	if err == nil && status != string(store.StatusRunning) {
-		err = fmt.Errorf("%w: it is %s", store.ErrFinished, status)
+	if err == nil && !ended.Recorded {
+		err = fmt.Errorf("%w: it is %s", store.ErrFinished, *status)
 	}
 	if err != nil {
-		return fmt.Errorf("finishing run %d: %w", id, err)
+		return store.Ended{}, fmt.Errorf("finishing run %d: %w", id, err)
 	}
-	return nil
+	switch {
+	case o == nil:
+	case o.Failed:
+		fs, err := s.recordFailure(ctx, after.App, after.Task, *o)
+		if err != nil {
+			return ended, fmt.Errorf("recording outcome of %s/%s: %w", after.App, after.Task, err)
+		}
+		ended.State = &fs
+	default:
+		fs := store.FailureState{DisabledAt: utc(disabledAt)}
+		if reason != nil {
+			fs.DisabledReason = *reason
+		}
+		ended.State = &fs
+	}
+	return ended, nil
 }
 
 // AppendLogs implements store.Runs: one round trip.

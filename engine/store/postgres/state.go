@@ -412,26 +412,63 @@ const pruneEventsEvery = 64
 // AppendEvent implements store.EventLog: one round trip. Old events are
 // pruned as new ones arrive.
 func (s *Store) AppendEvent(ctx context.Context, e store.Event) (int64, error) {
-	if err := store.CheckEvent(&e); err != nil {
+	ids, err := s.AppendEvents(ctx, []store.Event{e})
+	if err != nil {
 		return 0, err
+	}
+	return ids[0], nil
+}
+
+// AppendEvents implements store.EventLog: one round trip, under the
+// events' advisory lock, whatever the number of events.
+func (s *Store) AppendEvents(ctx context.Context, events []store.Event) ([]int64, error) {
+	if err := store.CheckEvents(events); err != nil {
+		return nil, err
+	}
+	var (
+		times                        = make([]time.Time, len(events))
+		types, apps, tasks, payloads = make([]string, len(events)), make([]string, len(events)), make([]string, len(events)), make([]*string, len(events))
+	)
+	for i, e := range events {
+		times[i], types[i], apps[i], tasks[i] = s.now(e.Time), text(e.Type), text(e.App), text(e.Task)
+		if len(e.Payload) > 0 {
+			p := text(string(e.Payload))
+			payloads[i] = &p
+		}
 	}
 	b := &pgx.Batch{}
 	b.Queue(`SELECT pg_advisory_xact_lock($1)`, int64(eventLock))
-	b.Queue(`WITH ins AS (INSERT INTO events (time, type, app, task, payload) VALUES ($1, $2, $3, $4, $5) RETURNING id),
-		prune AS (DELETE FROM events WHERE (SELECT id FROM ins) % $6 = 0 AND id <= (SELECT id FROM ins) - $7)
-		SELECT id FROM ins`, s.now(e.Time), text(e.Type), text(e.App), text(e.Task), nullJSON(e.Payload),
+	// The IDs are drawn in the order of the rows, which is the events'.
+	b.Queue(`WITH ins AS (INSERT INTO events (time, type, app, task, payload)
+			SELECT t, ty, a, tk, p FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[])
+				WITH ORDINALITY AS e(t, ty, a, tk, p, i) ORDER BY i
+			RETURNING id),
+		prune AS (DELETE FROM events WHERE EXISTS (SELECT 1 FROM ins WHERE id % $6 = 0)
+			AND id <= (SELECT max(id) FROM ins) - $7)
+		SELECT id FROM ins ORDER BY id`, times, types, apps, tasks, payloads,
 		int64(pruneEventsEvery), int64(s.opts.MaxEvents))
-	var id int64
+	var ids []int64
 	err := s.batch(ctx, b, func(br pgx.BatchResults) error {
 		if _, err := br.Exec(); err != nil {
 			return err
 		}
-		return br.QueryRow().Scan(&id)
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
+		ids, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+		return err
 	})
-	if err != nil {
-		return 0, fmt.Errorf("appending event %s: %w", e.Type, err)
+	if err == nil && len(ids) != len(events) {
+		err = fmt.Errorf("recorded %d of them", len(ids))
 	}
-	return id, nil
+	if err != nil {
+		if len(events) == 1 {
+			return nil, fmt.Errorf("appending event %s: %w", events[0].Type, err)
+		}
+		return nil, fmt.Errorf("appending %d events: %w", len(events), err)
+	}
+	return ids, nil
 }
 
 // LastEventID implements store.EventLog.

@@ -15,6 +15,55 @@ import (
 func EventLog(t *testing.T, open func(t *testing.T, now func() time.Time) store.EventLog) {
 	t.Run("Events", func(t *testing.T) { eventLogEvents(t, open) })
 	t.Run("LastEventID", func(t *testing.T) { eventLogLastEventID(t, open) })
+	t.Run("AppendEvents", func(t *testing.T) { eventLogAppendEvents(t, open) })
+}
+
+// eventLogAppendEvents: a batch is recorded whole, in order, with rising
+// IDs after the events before it; a batch with a bad event not at all.
+func eventLogAppendEvents(t *testing.T, open func(t *testing.T, now func() time.Time) store.EventLog) {
+	t.Parallel()
+	s := open(t, fixed(epoch))
+	ctx := t.Context()
+	first, err := s.AppendEvent(ctx, store.Event{Type: "first"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := []store.Event{
+		{Type: "run.started", App: "a", Task: "t", Payload: json.RawMessage(`{"runId":1}`)},
+		{Type: "task.changed", App: "b"},
+		{Type: "run.finished", App: "a", Task: "t", Time: epoch.Add(time.Second), Payload: json.RawMessage(`{"runId":1}`)},
+	}
+	ids, err := s.AppendEvents(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != len(batch) || ids[0] <= first || !slices.IsSorted(ids) || ids[1] == ids[0] || ids[2] == ids[1] {
+		t.Fatalf("AppendEvents IDs = %v after %d, want %d rising", ids, first, len(batch))
+	}
+	got, err := s.Events(ctx, store.EventFilter{AfterID: first})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(batch) {
+		t.Fatalf("Events = %+v, want the batch", got)
+	}
+	for i, e := range got {
+		want := batch[i]
+		if e.ID != ids[i] || e.Type != want.Type || e.App != want.App || e.Task != want.Task || string(e.Payload) != string(want.Payload) {
+			t.Errorf("event %d = %+v, want %+v with ID %d", i, e, want, ids[i])
+		}
+	}
+	if !got[2].Time.Equal(epoch.Add(time.Second)) || !got[0].Time.Equal(epoch) {
+		t.Errorf("times = %v, %v; want the event's, else the clock's", got[0].Time, got[2].Time)
+	}
+	for _, bad := range [][]store.Event{nil, {{Type: "ok"}, {Type: ""}}, {{Type: "x", Payload: json.RawMessage("{")}}} {
+		if _, err := s.AppendEvents(ctx, bad); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("AppendEvents(%+v) = %v, want ErrInvalid", bad, err)
+		}
+	}
+	if last, err := s.LastEventID(ctx); err != nil || last != ids[2] {
+		t.Errorf("LastEventID after refused batches = %d, %v; want %d", last, err, ids[2])
+	}
 }
 
 // eventLogLastEventID: the greatest ID kept, 0 before any event.

@@ -27,6 +27,7 @@ func Runs(t *testing.T, open func(t *testing.T) store.Runs) {
 	t.Run("LastScheduled", func(t *testing.T) { runsLastScheduled(t, open) })
 	t.Run("FinishRunWithLogs", func(t *testing.T) { runsFinishRunWithLogs(t, open) })
 	t.Run("Logs", func(t *testing.T) { runsLogs(t, open) })
+	t.Run("EndRun", func(t *testing.T) { runsEndRun(t, open) })
 }
 
 // manual returns a manual run of app/task that starts at start.
@@ -520,5 +521,66 @@ func runsLogs(t *testing.T, open func(*testing.T) store.Runs) {
 				t.Errorf("RunLogs = %+v, %v; want %+v, %v", got, err, tt.want, tt.wantErr)
 			}
 		})
+	}
+}
+
+// runsEndRun checks that EndRun ends a run, counts its outcome with it
+// and tells whether pruning is due, and does neither for a run no longer
+// running.
+func runsEndRun(t *testing.T, open func(*testing.T) store.Runs) {
+	t.Parallel()
+	s := open(t)
+	ctx := t.Context()
+	start := time.Date(2026, 1, 16, 10, 30, 0, 0, time.UTC)
+	end := func(status store.Status, after store.AfterEnd) (int64, store.Ended) {
+		t.Helper()
+		id := mustStart(t, s, manual("a", "t", start))
+		ended, err := s.EndRun(ctx, id, store.RunEnd{Status: status, EndTime: start.Add(time.Second), Duration: time.Second}, after)
+		if err != nil || !ended.Recorded {
+			t.Fatalf("EndRun(%d) = %+v, %v", id, ended, err)
+		}
+		r, err := s.GetRun(ctx, id)
+		if err != nil || r.Status != status {
+			t.Fatalf("GetRun(%d) = %+v, %v; want status %s", id, r, err, status)
+		}
+		return id, ended
+	}
+	fail := &store.Outcome{Failed: true, MaxFailures: 2, Reason: "too many"}
+	_, ended := end(store.StatusFailed, store.AfterEnd{App: "a", Task: "t", Outcome: fail})
+	if ended.State == nil || ended.State.ConsecutiveFailures != 1 || ended.State.DisabledReason != "" {
+		t.Fatalf("first failure: State = %+v, want 1 failure", ended.State)
+	}
+	_, ended = end(store.StatusFailed, store.AfterEnd{App: "a", Task: "t", Outcome: fail})
+	if ended.State == nil || ended.State.ConsecutiveFailures != 2 || ended.State.DisabledReason != "too many" {
+		t.Fatalf("second failure: State = %+v, want 2 failures, disabled", ended.State)
+	}
+	id, ended := end(store.StatusSucceeded, store.AfterEnd{App: "a", Task: "t", Outcome: &store.Outcome{MaxFailures: 2}})
+	if ended.State == nil || ended.State.ConsecutiveFailures != 0 || ended.State.DisabledReason != "too many" {
+		t.Fatalf("success: State = %+v, want 0 failures, still disabled", ended.State)
+	}
+	if ended.PruneDue {
+		t.Error("PruneDue without limits")
+	}
+	// Three runs: past a keep of 2, within one of 3 and of an age limit.
+	for _, tt := range []struct {
+		after store.AfterEnd
+		due   bool
+	}{
+		{store.AfterEnd{App: "a", Task: "t", Keep: 3}, true}, // a fourth run
+		{store.AfterEnd{App: "a", Task: "t", Keep: 10, MaxAge: time.Hour, Now: start.Add(30 * time.Minute)}, false},
+		{store.AfterEnd{App: "a", Task: "t", MaxAge: time.Hour, Now: start.Add(2 * time.Hour)}, true},
+		{store.AfterEnd{App: "a", Task: "t", HistoryQuota: 1 << 30}, false},
+	} {
+		if _, ended := end(store.StatusSucceeded, tt.after); ended.PruneDue != tt.due || ended.State != nil {
+			t.Errorf("EndRun with %+v: PruneDue %v, State %+v; want %v, nil", tt.after, ended.PruneDue, ended.State, tt.due)
+		}
+	}
+	// A run no longer running: nothing recorded, no outcome counted.
+	ended, err := s.EndRun(ctx, id, store.RunEnd{Status: store.StatusFailed, EndTime: start}, store.AfterEnd{App: "a", Task: "t", Outcome: fail})
+	if !errors.Is(err, store.ErrFinished) || ended.Recorded || ended.State != nil {
+		t.Errorf("EndRun of an ended run = %+v, %v; want ErrFinished, nothing recorded", ended, err)
+	}
+	if _, err := s.EndRun(ctx, 1<<40, store.RunEnd{Status: store.StatusFailed, EndTime: start}, store.AfterEnd{}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("EndRun of an unknown run = %v, want ErrNotFound", err)
 	}
 }
