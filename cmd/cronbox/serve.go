@@ -17,7 +17,6 @@ import (
 	"github.com/cronbox/cronbox/engine"
 	"github.com/cronbox/cronbox/engine/lifecycle"
 	"github.com/cronbox/cronbox/engine/notify"
-	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/internal/build"
 	"github.com/cronbox/cronbox/internal/homedir"
 	"github.com/cronbox/cronbox/internal/secrets"
@@ -157,16 +156,12 @@ func serve(ctx context.Context, e *env, log *slog.Logger, home, storeURL, listen
 	if notifyCfg.PublicURL == "" {
 		notifyCfg.PublicURL = "http://" + ln.Addr().String()
 	}
-	if ns, ok := st.(store.Notifications); ok {
-		notifier, err := notify.New(notify.Config{Source: eng, Runs: st, Store: ns, Server: notifyCfg, Logger: log, Secrets: box})
-		if err != nil {
-			return err
-		}
-		notifier.Start()
-		defer notifier.Stop()
-	} else {
-		log.Warn("this store keeps no notification queue yet: no notifications are sent")
+	notifier, err := notify.New(notify.Config{Source: eng, Runs: st, Store: st, Server: notifyCfg, Logger: log, Secrets: box})
+	if err != nil {
+		return err
 	}
+	notifier.Start()
+	defer notifier.Stop()
 	if err := eng.Start(ctx); err != nil {
 		return err
 	}

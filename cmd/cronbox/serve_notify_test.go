@@ -13,12 +13,20 @@ import (
 	"time"
 
 	"github.com/cronbox/cronbox/engine/notify"
+	"github.com/cronbox/cronbox/internal/pgtest"
 )
 
 // TestServeSendsNotifications: serve --config sends the engine's run ends to an
-// app's webhook, signed, with links under --public-url.
+// app's webhook, signed, with links under --public-url, on either store.
 func TestServeSendsNotifications(t *testing.T) {
 	t.Parallel()
+	t.Run("sqlite", func(t *testing.T) { t.Parallel(); serveSendsNotifications(t, "") })
+	t.Run("postgres", func(t *testing.T) { t.Parallel(); serveSendsNotifications(t, pgtest.URL(t)) })
+}
+
+// serveSendsNotifications runs TestServeSendsNotifications on the store
+// storeURL ("": the home's SQLite file).
+func serveSendsNotifications(t *testing.T, storeURL string) {
 	type hit struct {
 		sig  string
 		body []byte
@@ -32,7 +40,7 @@ func TestServeSendsNotifications(t *testing.T) {
 	home := testHome(t)
 	// The signing key is a secret of the app's, resolved when a message
 	// is sent.
-	st, err := openStore(t.Context(), home, "")
+	st, err := openStore(t.Context(), home, storeURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +56,11 @@ notify:
 `))
 	cfg := filepath.Join(home, "cronbox.yaml")
 	mustWrite(t, cfg, []byte("notify:\n  allowLoopback: true\n  allow: [\""+strings.TrimPrefix(rcv.URL, "http://")+"\"]\n"))
-	_, stop, _ := startServe(t, home, "--config", cfg, "--public-url", "https://cb.example.com/")
+	flags := []string{"--config", cfg, "--public-url", "https://cb.example.com/"}
+	if storeURL != "" {
+		flags = append(flags, "--store", storeURL)
+	}
+	_, stop, _ := startServe(t, home, flags...)
 	var h hit
 	select {
 	case h = <-hits:

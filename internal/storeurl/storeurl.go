@@ -41,6 +41,7 @@ type Store interface {
 	store.EventLog
 	store.Secrets
 	store.Audit
+	store.Notifications
 	// DeleteAppData removes what the store holds for an app.
 	DeleteAppData(ctx context.Context, app string) error
 	Close() error

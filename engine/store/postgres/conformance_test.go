@@ -105,3 +105,9 @@ func TestBundles(t *testing.T) {
 		return openPG(t, postgres.Options{Now: now})
 	})
 }
+
+func TestNotifications(t *testing.T) {
+	storetest.Notifications(t, func(t *testing.T, now func() time.Time) store.Notifications {
+		return openPG(t, postgres.Options{Now: now})
+	})
+}

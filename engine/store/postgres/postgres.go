@@ -18,6 +18,8 @@ package postgres
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -44,6 +46,12 @@ type Options struct {
 	// Now is the clock of the store's bookkeeping times (when an override
 	// was updated, a token used, an event recorded…). Default time.Now.
 	Now func() time.Time
+	// NotifyClaim is how long a notification that DueNotifications
+	// returns stays claimed by this store: the other stores on the
+	// database (the other nodes) do not send it meanwhile, and send it
+	// after, if this one has not recorded an attempt. It must outlast the
+	// delivery of a batch. Default 5 minutes.
+	NotifyClaim time.Duration
 
 	// tracer, in tests, sees every query and batch the store sends.
 	tracer pgx.QueryTracer
@@ -69,6 +77,12 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.NotifyClaim < 0 {
+		return o, fmt.Errorf("postgres store options: NotifyClaim %v is negative", o.NotifyClaim)
+	}
+	if o.NotifyClaim == 0 {
+		o.NotifyClaim = 5 * time.Minute
+	}
 	return o, nil
 }
 
@@ -77,19 +91,23 @@ func (o Options) withDefaults() (Options, error) {
 type Store struct {
 	opts Options
 	pool *pgxpool.Pool
+	// name tells this store's claims on the notification queue from
+	// other stores' (other nodes'): random, new at each Open.
+	name string
 }
 
 var (
-	_ store.Runs       = (*Store)(nil)
-	_ store.Retention  = (*Store)(nil)
-	_ store.Metering   = (*Store)(nil)
-	_ store.Overrides  = (*Store)(nil)
-	_ store.Outcomes   = (*Store)(nil)
-	_ store.KeyValue   = (*Store)(nil)
-	_ store.Tokens     = (*Store)(nil)
-	_ store.Sessions   = (*Store)(nil)
-	_ store.LoadErrors = (*Store)(nil)
-	_ store.EventLog   = (*Store)(nil)
+	_ store.Runs          = (*Store)(nil)
+	_ store.Retention     = (*Store)(nil)
+	_ store.Metering      = (*Store)(nil)
+	_ store.Overrides     = (*Store)(nil)
+	_ store.Outcomes      = (*Store)(nil)
+	_ store.KeyValue      = (*Store)(nil)
+	_ store.Tokens        = (*Store)(nil)
+	_ store.Sessions      = (*Store)(nil)
+	_ store.LoadErrors    = (*Store)(nil)
+	_ store.EventLog      = (*Store)(nil)
+	_ store.Notifications = (*Store)(nil)
 )
 
 // Open connects to the database at url (postgres://user@host:port/db?…,
@@ -128,7 +146,9 @@ func open(ctx context.Context, url string, opts Options, migs []migration) (*Sto
 		pool.Close()
 		return nil, fmt.Errorf("opening the PostgreSQL store %s: %w", where, err)
 	}
-	return &Store{opts: opts, pool: pool}, nil
+	var name [12]byte
+	_, _ = rand.Read(name[:]) // never fails
+	return &Store{opts: opts, pool: pool, name: hex.EncodeToString(name[:])}, nil
 }
 
 // Close closes the store's connections, waiting for the queries under
