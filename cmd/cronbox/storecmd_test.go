@@ -67,6 +67,28 @@ func fillStore(t *testing.T, st storeurl.Store, at time.Time) {
 		_, err := st.AppendEvent(ctx, store.Event{Type: typ, App: "a", Payload: json.RawMessage(`{"x":1}`)})
 		must(err)
 	}
+	// A notification sent, one waiting for its retry, and a quiet window
+	// that kept quiet about one event.
+	for i, ch := range []string{"hook", "slack"} {
+		id, err := st.EnqueueNotification(ctx, store.Notification{App: "a", Task: "t", Channel: ch, Kind: "webhook", Event: "failed",
+			RunID: 1, Payload: json.RawMessage(`{"url":"https://h.example.com/"}`), Created: at})
+		must(err)
+		a := store.NotificationAttempt{Time: at.Add(time.Second)}
+		if i == 1 {
+			a.Err, a.Next = "503", at.Add(time.Minute)
+		}
+		must(st.RecordAttempt(ctx, id, a))
+	}
+	for _, now := range []time.Time{at, at.Add(time.Second)} {
+		_, err := st.OpenWindow(ctx, store.WindowKey{App: "a", Task: "t", Channel: "hook"}, now, time.Hour)
+		must(err)
+	}
+	must(st.PutSecret(ctx, store.Secret{App: "a", Name: "TOKEN", Ciphertext: []byte{0, 1, 0xff}, UpdatedAt: at}))
+	for _, action := range []string{"task.update", "secret.set"} {
+		_, err := st.AppendAudit(ctx, store.AuditEntry{Time: at, Actor: "local", Action: action, App: "a", Target: "t",
+			Before: json.RawMessage(`{"enabled":true}`)})
+		must(err)
+	}
 }
 
 // dumpStore reads everything st holds through its interfaces, for
@@ -121,6 +143,16 @@ func dumpStore(t *testing.T, st storeurl.Store) map[string]any {
 		}
 		d[fmt.Sprint("usage of run ", r.ID)] = u
 	}
+	ns, err := st.ListNotifications(ctx, store.NotificationFilter{})
+	check("notifications", ns, err)
+	wake, err := st.NextWake(ctx)
+	check("notification wake", wake, err)
+	secs, err := st.ListSecrets(ctx, "a")
+	check("secrets", secs, err)
+	sec, err := st.Secret(ctx, "a", "TOKEN")
+	check("secret", sec, err)
+	audit, err := st.ListAudit(ctx, store.AuditFilter{})
+	check("audit", audit, err)
 	totals, err := st.UsageTotals(ctx)
 	check("usage totals", totals, err)
 	since, err := st.UsageSince(ctx, time.Time{})
@@ -151,13 +183,14 @@ func TestStoreCopyRoundTrip(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("copy to PostgreSQL: exit %d: %s", code, errOut)
 	}
-	for _, table := range []string{"TaskExecutions", "run_logs", "run_usage", "app_usage", "TaskConfigurations", "kv", "api_tokens", "sessions", "load_errors", "events"} {
+	for _, table := range []string{"TaskExecutions", "run_logs", "run_usage", "app_usage", "TaskConfigurations", "kv", "api_tokens", "sessions", "load_errors", "events",
+		"notifications", "notify_windows", "secrets", "audit_log"} {
 		if !strings.Contains(out, table) {
 			t.Errorf("the report does not list %s:\n%s", table, out)
 		}
 	}
-	if strings.Count(out, " ok\n") != 10 || !strings.Contains(out, "TaskExecutions                5") {
-		t.Errorf("the report does not show 10 tables checked, 5 runs:\n%s", out)
+	if strings.Count(out, " ok\n") != 14 || !strings.Contains(out, "TaskExecutions                5") {
+		t.Errorf("the report does not show 14 tables checked, 5 runs:\n%s", out)
 	}
 	if code, _, errOut := cli(t, "store", "copy", "--from", "sqlite:"+filepath.Join(dir, "a.db"), "--to", pg); code == 0 || !strings.Contains(errOut, "not empty") || !strings.Contains(errOut, "--force") {
 		t.Errorf("copy to a store that holds data: exit %d, %s; want it refused", code, errOut)
@@ -180,7 +213,7 @@ func TestStoreCopyRoundTrip(t *testing.T) {
 	}
 
 	back := filepath.Join(dir, "back.db")
-	if code, out, errOut := cli(t, "store", "copy", "--from", pg, "--to", "sqlite:"+back); code != 0 || strings.Count(out, " ok\n") != 10 {
+	if code, out, errOut := cli(t, "store", "copy", "--from", pg, "--to", "sqlite:"+back); code != 0 || strings.Count(out, " ok\n") != 14 {
 		t.Fatalf("copy back to SQLite: exit %d: %s\n%s", code, errOut, out)
 	}
 	lst, err := store.Open(ctx, back, store.Options{Now: clock})
@@ -205,6 +238,14 @@ func TestStoreCopyRoundTrip(t *testing.T) {
 		eid, err := st.AppendEvent(ctx, store.Event{Type: "x"})
 		if err != nil || eid != 3 {
 			t.Errorf("%s: a new event got ID %d, %v; want 3", name, eid, err)
+		}
+		nid, err := st.EnqueueNotification(ctx, store.Notification{Channel: "c", Kind: "webhook", Event: "failed", Payload: json.RawMessage(`{}`)})
+		if err != nil || nid != 3 {
+			t.Errorf("%s: a new notification got ID %d, %v; want 3", name, nid, err)
+		}
+		aid, err := st.AppendAudit(ctx, store.AuditEntry{Actor: "local", Action: "x"})
+		if err != nil || aid != 3 {
+			t.Errorf("%s: a new audit entry got ID %d, %v; want 3", name, aid, err)
 		}
 		if _, err := st.StartRun(ctx, store.Run{App: "a", Task: "t", Trigger: store.TriggerSchedule, ScheduledTime: at, StartTime: at}); err == nil {
 			t.Errorf("%s: a copied scheduled time fired again", name)

@@ -1,13 +1,16 @@
 // Package storecopy copies the whole state of a Cronbox store to another,
 // SQLite or PostgreSQL either way: runs with their log lines, overrides,
-// KV data, tokens, sessions, load errors and events. It checks the copy
-// by counting each table's rows and hashing them, on both sides.
+// KV data, tokens, sessions, load errors, events, the notification queue
+// with its windows, secrets (ciphertext, as stored) and the audit log. It
+// checks the copy by counting each table's rows and hashing them, on both
+// sides.
 //
-// Rows keep their IDs (runs, tokens, events), so links and resumable
-// event streams stay valid. The usage tables (KV and history bytes) are
-// not copied: the target's triggers count them as rows arrive. Times are
-// compared to the microsecond, PostgreSQL's precision: a copy from
-// SQLite to PostgreSQL keeps them to the microsecond.
+// Rows keep their IDs (runs, tokens, events, notifications, audit
+// entries), so links and resumable event streams stay valid. The usage
+// tables (KV and history bytes) are not copied: the target's triggers
+// count them as rows arrive. Times are compared to the microsecond,
+// PostgreSQL's precision: a copy from SQLite to PostgreSQL keeps them to
+// the microsecond.
 package storecopy
 
 import (
@@ -91,6 +94,14 @@ var tables = []table{
 	{"sessions", "id_hash", cols(`id_hash:B token_hash:B csrf:s expires_at:t`), "", false},
 	{"load_errors", "id", cols(`id:i app:s task:s message:s file:s line:i time:t`), "id", false},
 	{"events", "id", cols(`id:i time:t type:s app:s task:s payload:s`), "id", false},
+	// PostgreSQL's claims on notifications (claimed_by, claim_until) are
+	// a node's, of the moment: not copied, so every pending one is free
+	// to be sent by the target's nodes.
+	{"notifications", "id", cols(`id:i app:s task:s channel:s kind:s event:s run_id:i suppressed:i payload:s status:s
+		attempts:i last_error:s created_at:t next_at:t done_at:t`), "id", false},
+	{"notify_windows", "app, task, channel", cols(`app:s task:s channel:s until_at:t window_ms:i suppressed:i first_at:t`), "", false},
+	{"secrets", "app, name", cols(`app:s name:s ciphertext:B updated_at:t`), "", false},
+	{"audit_log", "id", cols(`id:i time:t actor:s token_id:i action:s app:s target:s before:s after:s`), "id", false},
 }
 
 // derived are the tables the target's triggers fill, emptied with --force.
