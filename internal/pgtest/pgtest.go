@@ -14,6 +14,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -45,9 +46,9 @@ func URL(t testing.TB) string {
 	server := ServerURL()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := connect(ctx, server)
-	if err != nil {
-		msg := fmt.Sprintf("PostgreSQL at %s (CRONBOX_TEST_POSTGRES) is unreachable: %v", redact(server), err)
+	u, drop, err := Create(ctx, server, "cronbox_test_")
+	if errors.Is(err, errUnreachable) {
+		msg := fmt.Sprintf("PostgreSQL at %s (CRONBOX_TEST_POSTGRES) is %v", redact(server), err)
 		if Required() {
 			t.Fatalf("%s; CRONBOX_REQUIRE_POSTGRES=1 requires it", msg)
 		} else {
@@ -55,29 +56,52 @@ func URL(t testing.TB) string {
 		}
 		return ""
 	}
-	defer conn.Close(context.Background())
-	name := "cronbox_test_" + randomHex(8)
-	if _, err := conn.Exec(ctx, `CREATE DATABASE `+name+` TEMPLATE template0`); err != nil {
-		t.Fatalf("creating test database %s: %v", name, err)
+	if err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
+		if err := drop(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	return u
+}
+
+// errUnreachable reports a server Create cannot connect to.
+var errUnreachable = errors.New("unreachable")
+
+// Create creates a new, empty database on server (the URL of a user who
+// may create databases), named prefix and random hex digits, and returns
+// its URL and a function that drops it, closing its connections.
+func Create(ctx context.Context, server, prefix string) (string, func(context.Context) error, error) {
+	u, err := url.Parse(server)
+	if err != nil {
+		return "", nil, fmt.Errorf("%s is not a PostgreSQL URL", redact(server))
+	}
+	conn, err := connect(ctx, server)
+	if err != nil {
+		return "", nil, fmt.Errorf("%w: %v", errUnreachable, err)
+	}
+	defer conn.Close(context.Background())
+	name := prefix + randomHex(8)
+	if _, err := conn.Exec(ctx, `CREATE DATABASE `+name+` TEMPLATE template0`); err != nil {
+		return "", nil, fmt.Errorf("creating database %s: %w", name, err)
+	}
+	drop := func(ctx context.Context) error {
 		conn, err := connect(ctx, server)
 		if err == nil {
 			defer conn.Close(context.Background())
 			_, err = conn.Exec(ctx, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`)
 		}
 		if err != nil {
-			t.Errorf("dropping test database %s: %v", name, err)
+			return fmt.Errorf("dropping database %s: %w", name, err)
 		}
-	})
-	u, err := url.Parse(server)
-	if err != nil {
-		t.Fatalf("CRONBOX_TEST_POSTGRES: %v", err)
+		return nil
 	}
 	u.Path = "/" + name
-	return u.String()
+	return u.String(), drop, nil
 }
 
 func connect(ctx context.Context, server string) (*pgx.Conn, error) {

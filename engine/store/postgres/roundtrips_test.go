@@ -1,33 +1,13 @@
 package postgres
 
 import (
-	"context"
 	"fmt"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/internal/pgtest"
 )
-
-// roundTrips counts the queries and batches sent to the server: each is
-// one round trip.
-type roundTrips struct{ n atomic.Int64 }
-
-func (c *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
-	c.n.Add(1)
-	return ctx
-}
-func (c *roundTrips) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
-func (c *roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
-	c.n.Add(1)
-	return ctx
-}
-func (c *roundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
-func (c *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
 
 // TestRoundTripsPerRun counts what the store sends for the life of a run
 // as the engine records it: StartRun; EndRun with the last lines, the
@@ -37,8 +17,8 @@ func (c *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEnd
 // trips a run, plus one per batch of log lines written while it runs.
 func TestRoundTripsPerRun(t *testing.T) {
 	t.Parallel()
-	count := &roundTrips{}
-	s := openTest(t, pgtest.URL(t), Options{tracer: count})
+	count := &RoundTrips{}
+	s := openTest(t, pgtest.URL(t), Options{Tracer: count})
 	ctx := t.Context()
 	at := time.Date(2026, 1, 16, 10, 30, 0, 0, time.UTC)
 	lines := []store.LogLine{{Time: at, Level: "info", Message: "a"}, {Time: at, Level: "info", Message: "b"}}
@@ -66,18 +46,18 @@ func TestRoundTripsPerRun(t *testing.T) {
 		}},
 	}
 	var id int64
-	total := count.n.Load()
+	total := count.Load()
 	for _, st := range steps {
-		before := count.n.Load()
+		before := count.Load()
 		if err := st.do(&id); err != nil {
 			t.Fatalf("%s: %v", st.name, err)
 		}
-		if got := count.n.Load() - before; got != st.want {
+		if got := count.Load() - before; got != st.want {
 			t.Errorf("%s took %d round trips, want %d", st.name, got, st.want)
 		}
 	}
 	// Without the log batch written while it ran.
-	if got := count.n.Load() - total - 1; got > 3 {
+	if got := count.Load() - total - 1; got > 3 {
 		t.Errorf("a run took %d round trips, want at most 3", got)
 	}
 }
