@@ -272,40 +272,145 @@ type lateness struct {
 	times []time.Duration
 }
 
-// benchLateness schedules fire tasks at the same second, a few seconds
-// ahead, with a seconds cron field, and measures when their run.queued and
-// run.started events arrive after that instant.
+// benchLateness measures the lateness of fire tasks due in the same
+// second on one engine with its history in SQLite.
 func benchLateness(ctx context.Context, fire int) ([]lateness, error) {
-	home, err := os.MkdirTemp("", "cronbox-bench-engine-")
+	return measureLateness(ctx, fire, 1, sqliteStore)
+}
+
+// storeOpener opens the store of a node whose home is home, and returns
+// it as the engine's with the function that closes it.
+type storeOpener func(ctx context.Context, home string) (engine.Store, func(), error)
+
+// sqliteStore opens the SQLite store of home.
+func sqliteStore(ctx context.Context, home string) (engine.Store, func(), error) {
+	st, err := store.Open(ctx, homedir.Home(home).DB(), store.Options{})
 	if err != nil {
-		return nil, err
+		return engine.Store{}, nil, err
 	}
-	defer os.RemoveAll(home)
+	return engine.SQLiteStore(st), func() { st.Close() }, nil
+}
+
+// nodes are engines, each with its home, runtime and store, made by
+// newNodes and not yet started.
+type nodes struct {
+	engines []*engine.Engine
+	closers []func()
+}
+
+// newNodes makes n engines: each with a home of its own, which write
+// fills, a runtime of its own and a store that open opens, configured
+// as cfg (Home, Store, Runtime and Node set per node).
+func newNodes(ctx context.Context, n int, open storeOpener, write func(node int, home string) error, cfg engine.Config) (*nodes, error) {
+	ns := &nodes{}
+	for i := range n {
+		home, err := os.MkdirTemp("", "cronbox-bench-engine-")
+		if err != nil {
+			ns.close(ctx)
+			return nil, err
+		}
+		ns.closers = append(ns.closers, func() { os.RemoveAll(home) })
+		if err := write(i, home); err != nil {
+			ns.close(ctx)
+			return nil, err
+		}
+		st, closeStore, err := open(ctx, home)
+		if err != nil {
+			ns.close(ctx)
+			return nil, err
+		}
+		ns.closers = append(ns.closers, closeStore)
+		rt, err := newRuntime(ctx)
+		if err != nil {
+			ns.close(ctx)
+			return nil, err
+		}
+		ns.closers = append(ns.closers, func() { rt.Close(ctx) })
+		c := cfg
+		c.Home, c.Store, c.Runtime, c.Node = home, st, rt, fmt.Sprintf("node%d", i+1)
+		e, err := engine.New(c)
+		if err != nil {
+			ns.close(ctx)
+			return nil, err
+		}
+		ns.engines = append(ns.engines, e)
+	}
+	return ns, nil
+}
+
+// start starts every engine.
+func (ns *nodes) start(ctx context.Context) error {
+	for _, e := range ns.engines {
+		if err := e.Start(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// close stops the engines and closes what newNodes opened, in reverse.
+func (ns *nodes) close(ctx context.Context) {
+	for _, e := range ns.engines {
+		e.Stop(ctx)
+	}
+	for i := len(ns.closers) - 1; i >= 0; i-- {
+		ns.closers[i]()
+	}
+}
+
+// measureLateness schedules fire tasks at the same second, a few seconds
+// ahead, with a seconds cron field, in 10 apps spread over n nodes, and
+// measures when their run.queued and run.started events arrive after that
+// instant.
+func measureLateness(ctx context.Context, fire, n int, open storeOpener) ([]lateness, error) {
 	apps := min(10, fire)
 	per := (fire + apps - 1) / apps
 	fire = apps * per
-	sec := time.Now().Add(6 * time.Second).Second()
-	err = writeApps(home, wasmtest.Hello(), apps, per, per, func(a, i int) string {
-		return fmt.Sprintf("  - name: t%d\n    schedule: \"%d * * * * *\"\n    module: tasks/t.wasm\n", i, sec)
-	})
+	sec := time.Now().Add(8 * time.Second).Second()
+	write := func(node int, home string) error {
+		if err := writeApps(home, wasmtest.Hello(), apps, per, per, func(a, i int) string {
+			return fmt.Sprintf("  - name: t%d\n    schedule: \"%d * * * * *\"\n    module: tasks/t.wasm\n", i, sec)
+		}); err != nil {
+			return err
+		}
+		// The node keeps the apps it is given: a%n == node.
+		for a := range apps {
+			if a%n != node {
+				if err := os.RemoveAll(homedir.Home(home).App(fmt.Sprintf("a%03d", a))); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	ns, err := newNodes(ctx, n, open, write, engine.Config{EventBuffer: 4*fire + 256, MaxQueued: per + 1})
 	if err != nil {
 		return nil, err
 	}
-	b, err := openBundle(ctx, home)
-	if err != nil {
+	defer ns.close(ctx)
+	// The events of every node, in one channel; the forwarders end when
+	// done is closed.
+	events := make(chan engine.Event, 4*fire)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer close(done)
+	for _, e := range ns.engines {
+		ch, unsubscribe := e.Subscribe()
+		defer unsubscribe()
+		wg.Go(func() {
+			for ev := range ch {
+				select {
+				case events <- ev:
+				case <-done:
+					return
+				}
+			}
+		})
+	}
+	if err := ns.start(ctx); err != nil {
 		return nil, err
 	}
-	defer b.close(ctx)
-	e, err := engine.New(engine.Config{Home: home, Store: engine.SQLiteStore(b.st), Runtime: b.rt, EventBuffer: 4*fire + 256, MaxQueued: per + 1})
-	if err != nil {
-		return nil, err
-	}
-	events, unsubscribe := e.Subscribe()
-	defer unsubscribe()
-	if err := e.Start(ctx); err != nil {
-		return nil, err
-	}
-	defer e.Stop(ctx)
 	// scheduled is the last instant at second sec at or before t.
 	scheduled := func(t time.Time) time.Time {
 		s := t.Truncate(time.Minute).Add(time.Duration(sec) * time.Second)
@@ -319,10 +424,7 @@ func benchLateness(ctx context.Context, fire int) ([]lateness, error) {
 	timeout := time.After(90 * time.Second)
 	for len(started.times) < fire {
 		select {
-		case ev, ok := <-events:
-			if !ok {
-				return nil, fmt.Errorf("event channel closed")
-			}
+		case ev := <-events:
 			now := time.Now()
 			switch ev.Type {
 			case engine.EventRunQueued:
@@ -337,11 +439,13 @@ func benchLateness(ctx context.Context, fire int) ([]lateness, error) {
 			return nil, fmt.Errorf("only %d of %d runs started within 90s", len(started.times), fire)
 		}
 	}
-	if err := e.WaitIdle(ctx); err != nil {
-		return nil, err
-	}
-	if d := e.DroppedEvents(); d > 0 {
-		return nil, fmt.Errorf("%d events dropped", d)
+	for _, e := range ns.engines {
+		if err := e.WaitIdle(ctx); err != nil {
+			return nil, err
+		}
+		if d := e.DroppedEvents(); d > 0 {
+			return nil, fmt.Errorf("%d events dropped", d)
+		}
 	}
 	return []lateness{queued, started, stamped}, nil
 }
@@ -350,60 +454,21 @@ func benchLateness(ctx context.Context, fire int) ([]lateness, error) {
 // run recorded in the store on disk) and of the bare runtime with the same
 // concurrency.
 func benchThroughput(ctx context.Context, wasm []byte, runs, conc int) (float64, float64, error) {
-	home, err := os.MkdirTemp("", "cronbox-bench-engine-")
+	ns, err := newNodes(ctx, 1, sqliteStore, throughputApp(wasm, conc), engine.Config{MaxConcurrent: conc, MaxQueued: runs + 100})
 	if err != nil {
 		return 0, 0, err
 	}
-	defer os.RemoveAll(home)
-	err = writeApps(home, wasm, 1, 1, conc, func(a, i int) string {
-		return "  - name: t\n    module: tasks/t.wasm\n    concurrency: allow\n"
-	})
+	defer ns.close(ctx)
+	if err := ns.start(ctx); err != nil {
+		return 0, 0, err
+	}
+	engineRuns := func(n int) (time.Duration, error) { return triggerRuns(ctx, ns.engines, n, conc) }
+	rt, err := newRuntime(ctx)
 	if err != nil {
 		return 0, 0, err
 	}
-	b, err := openBundle(ctx, home)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer b.close(ctx)
-	e, err := engine.New(engine.Config{Home: home, Store: engine.SQLiteStore(b.st), Runtime: b.rt, MaxConcurrent: conc, MaxQueued: runs + 100})
-	if err != nil {
-		return 0, 0, err
-	}
-	if err := e.Start(ctx); err != nil {
-		return 0, 0, err
-	}
-	defer e.Stop(ctx)
-	engineRuns := func(n int) (time.Duration, error) {
-		// Trigger from conc goroutines: a trigger waits for its run to
-		// be recorded, so one caller would measure the store's latency.
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		errs := make(chan error, conc)
-		start := time.Now()
-		for range conc {
-			wg.Go(func() {
-				for next.Add(1) <= int64(n) {
-					if _, err := e.Trigger(ctx, "a000", "t", nil, "bench"); err != nil {
-						errs <- err
-						return
-					}
-				}
-			})
-		}
-		wg.Wait()
-		select {
-		case err := <-errs:
-			return 0, err
-		default:
-		}
-		if err := e.WaitIdle(ctx); err != nil {
-			return 0, err
-		}
-		return time.Since(start), nil
-	}
-
-	m, _, err := b.rt.Load(ctx, wasm)
+	defer rt.Close(ctx)
+	m, _, err := rt.Load(ctx, wasm)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -416,7 +481,7 @@ func benchThroughput(ctx context.Context, wasm []byte, runs, conc int) (float64,
 			wg.Go(func() {
 				for next.Add(1) <= int64(n) {
 					call := &hostapi.Call{}
-					res, err := b.rt.Run(hostapi.WithCall(ctx, call), m, runtime.Spec{})
+					res, err := rt.Run(hostapi.WithCall(ctx, call), m, runtime.Spec{})
 					call.Close()
 					if err == nil && res.Status != runtime.StatusSucceeded {
 						err = fmt.Errorf("run %s: %s", res.Status, res.Error)
@@ -461,4 +526,49 @@ func benchThroughput(ctx context.Context, wasm []byte, runs, conc int) (float64,
 		engT += d
 	}
 	return float64(runs) / engT.Seconds(), float64(runs) / bareT.Seconds(), nil
+}
+
+// throughputApp writes the app of the throughput measurement: one task,
+// triggered, any number of its runs at once up to conc.
+func throughputApp(wasm []byte, conc int) func(int, string) error {
+	return func(_ int, home string) error {
+		return writeApps(home, wasm, 1, 1, conc, func(a, i int) string {
+			return "  - name: t\n    module: tasks/t.wasm\n    concurrency: allow\n"
+		})
+	}
+}
+
+// triggerRuns triggers n runs of a000/t over the engines, from conc
+// goroutines an engine (a trigger waits for its run to be recorded, so
+// one caller would measure the store's latency), and returns the time
+// until every engine is idle again.
+func triggerRuns(ctx context.Context, engines []*engine.Engine, n, conc int) (time.Duration, error) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, conc*len(engines))
+	start := time.Now()
+	for _, e := range engines {
+		for range conc {
+			wg.Go(func() {
+				for next.Add(1) <= int64(n) {
+					if _, err := e.Trigger(ctx, "a000", "t", nil, "bench"); err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return 0, err
+	default:
+	}
+	for _, e := range engines {
+		if err := e.WaitIdle(ctx); err != nil {
+			return 0, err
+		}
+	}
+	return time.Since(start), nil
 }
