@@ -106,6 +106,28 @@ tasks:
 	}
 }
 
+// TestRetentionSlack: a full history is pruned some runs at a time: a
+// keep of 64 lets 2 more runs (1/32) stay until the next makes them 3,
+// then prunes back to 64.
+func TestRetentionSlack(t *testing.T) {
+	t.Parallel()
+	b := newBundle(t, Config{}, testApp{name: "demo", tasks: `
+tasks:
+  - name: tick
+    schedule: "* * * * *"
+    retention: { keep: 64 }
+`, modules: map[string][]byte{"tick": wasmtest.Hello()}})
+	b.start()
+	b.advance(66*time.Minute, time.Minute)
+	if n := len(b.runs("demo", "tick")); n != 66 {
+		t.Fatalf("%d runs kept, want 66 (keep 64 and its slack of 2)", n)
+	}
+	b.advance(time.Minute, time.Minute)
+	if n := len(b.runs("demo", "tick")); n != 64 {
+		t.Fatalf("%d runs kept past the slack, want 64", n)
+	}
+}
+
 // TestRetentionAgesOut checks that runs past a task's maxAge are pruned in
 // the background even when the task does not run again.
 func TestRetentionAgesOut(t *testing.T) {

@@ -97,8 +97,11 @@ func (e *Engine) runAndRecord(h *runHandle, log *slog.Logger) (store.RunEnd, sto
 	}
 
 	bg := context.Background()
-	after := store.AfterEnd{App: t.App, Task: t.Name, Keep: t.Retention.Keep, MaxAge: t.Retention.MaxAge,
-		Now: e.cfg.Clock.Now(), HistoryQuota: h.app.Quotas.History}
+	// The limits are checked with a slack of 1/32, so that a full
+	// history is pruned some runs at a time rather than after every run.
+	keep, quota := t.Retention.Keep, h.app.Quotas.History
+	after := store.AfterEnd{App: t.App, Task: t.Name, Keep: keep + keep/32, MaxAge: t.Retention.MaxAge,
+		Now: e.cfg.Clock.Now(), HistoryQuota: quota + quota/32}
 	if counted(end.Status) {
 		after.Outcome = &store.Outcome{Failed: end.Status != store.StatusSucceeded, MaxFailures: t.MaxFailures}
 	}
