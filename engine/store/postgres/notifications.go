@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -106,23 +105,16 @@ func (s *Store) ListNotifications(ctx context.Context, f store.NotificationFilte
 	if f.Apps != nil && len(f.Apps) == 0 {
 		return nil, nil
 	}
-	var (
-		q    strings.Builder
-		args []any
-	)
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
+	var q query
 	q.WriteString(`SELECT ` + notificationCols + ` FROM notifications WHERE true`)
 	if len(f.Apps) > 0 {
-		q.WriteString(` AND app = ANY(` + arg(f.Apps) + `)`)
+		q.WriteString(` AND app = ANY(` + q.arg(f.Apps) + `)`)
 	}
 	if f.BeforeID > 0 {
-		q.WriteString(` AND id < ` + arg(f.BeforeID))
+		q.WriteString(` AND id < ` + q.arg(f.BeforeID))
 	}
-	q.WriteString(` ORDER BY id DESC LIMIT ` + arg(store.ClampLimit(f.Limit)))
-	return s.queryNotifications(ctx, q.String(), args...)
+	q.WriteString(` ORDER BY id DESC LIMIT ` + q.arg(store.ClampLimit(f.Limit)))
+	return s.queryNotifications(ctx, q.String(), q.args...)
 }
 
 func (s *Store) queryNotifications(ctx context.Context, q string, args ...any) ([]store.Notification, error) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -285,36 +284,29 @@ func (s *Store) ListRuns(ctx context.Context, f store.RunFilter) ([]store.Run, e
 	if f.Apps != nil && len(f.Apps) == 0 {
 		return nil, nil
 	}
-	var (
-		q    strings.Builder
-		args []any
-	)
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
+	var q query
 	q.WriteString(`SELECT ` + runSummaryColumns + ` FROM TaskExecutions WHERE true`)
 	if len(f.Apps) > 0 {
-		q.WriteString(` AND AppName = ANY(` + arg(f.Apps) + `)`)
+		q.WriteString(` AND AppName = ANY(` + q.arg(f.Apps) + `)`)
 	}
 	if f.Task != "" {
-		q.WriteString(` AND TaskName = ` + arg(f.Task))
+		q.WriteString(` AND TaskName = ` + q.arg(f.Task))
 	}
 	if len(f.Statuses) > 0 {
 		statuses := make([]string, len(f.Statuses))
 		for i, st := range f.Statuses {
 			statuses[i] = string(st)
 		}
-		q.WriteString(` AND Status = ANY(` + arg(statuses) + `)`)
+		q.WriteString(` AND Status = ANY(` + q.arg(statuses) + `)`)
 	}
 	if !f.Since.IsZero() {
-		q.WriteString(` AND StartTime >= ` + arg(f.Since))
+		q.WriteString(` AND StartTime >= ` + q.arg(f.Since))
 	}
 	if f.BeforeID > 0 {
-		q.WriteString(` AND ID < ` + arg(f.BeforeID))
+		q.WriteString(` AND ID < ` + q.arg(f.BeforeID))
 	}
-	q.WriteString(` ORDER BY ID DESC LIMIT ` + arg(store.ClampLimit(f.Limit)))
-	rows, err := s.pool.Query(ctx, q.String(), args...)
+	q.WriteString(` ORDER BY ID DESC LIMIT ` + q.arg(store.ClampLimit(f.Limit)))
+	rows, err := s.pool.Query(ctx, q.String(), q.args...)
 	var runs []store.Run
 	if err == nil {
 		runs, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Run, error) { return scanRun(row) })
