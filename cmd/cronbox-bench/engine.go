@@ -22,6 +22,7 @@ import (
 	"github.com/cronbox/cronbox/internal/homedir"
 	"github.com/cronbox/cronbox/internal/wasmtest"
 	"github.com/cronbox/cronbox/runtime"
+	"github.com/cronbox/cronbox/web"
 )
 
 // mainEngine runs `cronbox-bench engine`.
@@ -279,16 +280,16 @@ func benchLateness(ctx context.Context, fire int) ([]lateness, error) {
 }
 
 // storeOpener opens the store of a node whose home is home, and returns
-// it as the engine's with the function that closes it.
-type storeOpener func(ctx context.Context, home string) (engine.Store, func(), error)
+// it as the engine's and the server's, with the function that closes it.
+type storeOpener func(ctx context.Context, home string) (engine.Store, web.Store, func(), error)
 
 // sqliteStore opens the SQLite store of home.
-func sqliteStore(ctx context.Context, home string) (engine.Store, func(), error) {
+func sqliteStore(ctx context.Context, home string) (engine.Store, web.Store, func(), error) {
 	st, err := store.Open(ctx, homedir.Home(home).DB(), store.Options{})
 	if err != nil {
-		return engine.Store{}, nil, err
+		return engine.Store{}, web.Store{}, nil, err
 	}
-	return engine.SQLiteStore(st), func() { st.Close() }, nil
+	return engine.SQLiteStore(st), web.SQLiteStore(st), func() { st.Close() }, nil
 }
 
 // nodes are engines, each with its home, runtime and store, made by
@@ -300,7 +301,9 @@ type nodes struct {
 
 // newNodes makes n engines: each with a home of its own, which write
 // fills, a runtime of its own and a store that open opens, configured
-// as cfg (Home, Store, Runtime and Node set per node).
+// as cfg (Home, Store, Runtime and Node set per node), and the server of
+// each, not listening, whose hub records the engine's events as serve's
+// does.
 func newNodes(ctx context.Context, n int, open storeOpener, write func(node int, home string) error, cfg engine.Config) (*nodes, error) {
 	ns := &nodes{}
 	for i := range n {
@@ -314,7 +317,7 @@ func newNodes(ctx context.Context, n int, open storeOpener, write func(node int,
 			ns.close(ctx)
 			return nil, err
 		}
-		st, closeStore, err := open(ctx, home)
+		st, wst, closeStore, err := open(ctx, home)
 		if err != nil {
 			ns.close(ctx)
 			return nil, err
@@ -334,6 +337,12 @@ func newNodes(ctx context.Context, n int, open storeOpener, write func(node int,
 			return nil, err
 		}
 		ns.engines = append(ns.engines, e)
+		srv, err := web.New(web.Config{Engine: e, Store: wst, Runtime: rt})
+		if err != nil {
+			ns.close(ctx)
+			return nil, err
+		}
+		ns.closers = append(ns.closers, func() { srv.Close() })
 	}
 	return ns, nil
 }
