@@ -107,6 +107,11 @@ type Run struct {
 	// Node is the name of the node the run ran on (serve --node); empty
 	// for runs recorded before nodes had names.
 	Node string
+	// NoOverlap asks a store shared by several nodes to refuse StartRun,
+	// with ErrOverlap, while another run of the task with NoOverlap is
+	// running: the task's overlap policy is forbid. It is not read back.
+	// A store of one node ignores it (its engine checks that itself).
+	NoOverlap bool
 }
 
 // RunEnd is how a run ended.

@@ -111,3 +111,7 @@ func TestNotifications(t *testing.T) {
 		return openPG(t, postgres.Options{Now: now})
 	})
 }
+
+func TestNodes(t *testing.T) {
+	storetest.Nodes(t, func(t *testing.T) storetest.NodesStore { return openPG(t, postgres.Options{}) })
+}

@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -96,6 +97,9 @@ type Store struct {
 	// name tells this store's claims on the notification queue from
 	// other stores' (other nodes'): random, new at each Open.
 	name string
+	// fences holds, by node name, the epoch RegisterNode gave it: the
+	// runs of that node are recorded only under its live lease.
+	fences sync.Map
 }
 
 var (
@@ -110,6 +114,7 @@ var (
 	_ store.LoadErrors    = (*Store)(nil)
 	_ store.EventLog      = (*Store)(nil)
 	_ store.Notifications = (*Store)(nil)
+	_ store.Nodes         = (*Store)(nil)
 )
 
 // Open connects to the database at url (postgres://user@host:port/db?…,

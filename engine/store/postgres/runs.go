@@ -66,11 +66,19 @@ func (s *Store) insertRun(ctx context.Context, doing string, r *store.Run) (int6
 		duration = r.Duration.Milliseconds()
 	}
 	var id int64
-	err := s.pool.QueryRow(ctx, insertRunSQL,
+	query, args := insertRunSQL, []any{
 		text(r.App), text(r.Task), string(r.Status), string(r.Trigger), nullText(r.TriggeredByUser),
 		ts(r.ScheduledTime), r.Attempt, r.StartTime, ts(r.EndTime), duration,
-		nullJSON(r.Input), nullText(r.Reason), text(r.Node)).Scan(&id)
+		nullJSON(r.Input), nullText(r.Reason), text(r.Node)}
+	if epoch, ok := s.fences.Load(r.Node); ok && r.Node != "" {
+		query, args = fencedInsertRunSQL, append(args, r.NoOverlap && r.Status == store.StatusRunning, epoch)
+	}
+	err := s.pool.QueryRow(ctx, query, args...).Scan(&id)
 	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return 0, fmt.Errorf("%s on node %s: %w", doing, r.Node, store.ErrFenced)
+	case violates(err, "idx_running_no_overlap"):
+		return 0, fmt.Errorf("%s: %w", doing, store.ErrOverlap)
 	case violates(err, "idx_scheduled_once"):
 		return 0, fmt.Errorf("%s: scheduled time %s: %w", doing, r.ScheduledTime.UTC().Format(time.RFC3339Nano), store.ErrDuplicate)
 	case err != nil:

@@ -314,6 +314,31 @@ func migrations() []migration {
 			first_at timestamptz,
 			PRIMARY KEY (app, task, channel)
 		)`,
+	}}, {version: 11, stmts: []string{
+		// The nodes of the cluster and their leases (store.Nodes). Times
+		// are the database's clock. state is running, stopped (left) or
+		// dead (taken over).
+		`CREATE TABLE nodes (
+			name text PRIMARY KEY,
+			epoch bigint NOT NULL,
+			addr text NOT NULL DEFAULT '',
+			version text NOT NULL DEFAULT '',
+			started_at timestamptz NOT NULL,
+			heartbeat_at timestamptz NOT NULL,
+			lease_until timestamptz NOT NULL,
+			running integer NOT NULL DEFAULT 0,
+			capacity integer NOT NULL DEFAULT 0,
+			apps text NOT NULL DEFAULT '{}', -- JSON: app name to version
+			state text NOT NULL DEFAULT 'running'
+		)`,
+		// Runs of tasks whose overlap policy is forbid: at most one
+		// running per task over every node, held by the index, which
+		// sees the rows other transactions committed whatever the
+		// statement's snapshot.
+		`ALTER TABLE TaskExecutions ADD COLUMN NoOverlap boolean NOT NULL DEFAULT false`,
+		`CREATE UNIQUE INDEX idx_running_no_overlap ON TaskExecutions(AppName, TaskName)
+			WHERE Status = 'running' AND NoOverlap`,
+		`CREATE INDEX idx_running_node ON TaskExecutions(Node) WHERE Status = 'running'`,
 	}}}
 }
 

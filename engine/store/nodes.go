@@ -1,0 +1,96 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// NodeState is how a node of a cluster stands, as the store's clock sees
+// its lease.
+type NodeState string
+
+// The states of a node.
+const (
+	// NodeAlive: its lease is live.
+	NodeAlive NodeState = "alive"
+	// NodeSuspect: its lease has ended, and no node has taken its work
+	// over yet.
+	NodeSuspect NodeState = "suspect"
+	// NodeDead: it stopped, or another node took its work over.
+	NodeDead NodeState = "dead"
+)
+
+// NodeStatus is what a node reports of itself when it registers and at
+// every renewal of its lease.
+type NodeStatus struct {
+	// Name is the node's name (serve --node). Required.
+	Name string
+	// Addr is where its API listens; Version its Cronbox version.
+	Addr, Version string
+	// Running is how many runs it has running; Capacity how many it may
+	// run at once.
+	Running, Capacity int
+	// Apps are the apps it has loaded, with their versions.
+	Apps map[string]string
+}
+
+// Node is a node of a cluster, as the registry holds it.
+type Node struct {
+	NodeStatus
+	// Epoch is the node's incarnation: it grows at every RegisterNode of
+	// the name, and fences the runs of the incarnations before.
+	Epoch int64
+	// StartedAt is when this incarnation registered; HeartbeatAt when it
+	// last renewed its lease; LeaseUntil when the lease ends. All are the
+	// store's clock.
+	StartedAt, HeartbeatAt, LeaseUntil time.Time
+	// State is computed from the store's clock when the node is read.
+	State NodeState
+}
+
+// Nodes is the registry of the nodes of a cluster that share one store,
+// with their leases. Every time of a lease is the store's clock, never a
+// node's, so that nodes' clocks may disagree. A store of one node (SQLite)
+// does not provide it.
+type Nodes interface {
+	// RegisterNode starts a new incarnation of the node st.Name, with a
+	// new epoch and a lease of ttl. It returns ErrNodeRunning if the name
+	// holds a live lease. From then on the store refuses, with ErrFenced,
+	// to record a run of Run.Node st.Name (StartRun, RecordSkipped) unless
+	// the lease of that epoch is live.
+	RegisterNode(ctx context.Context, st NodeStatus, ttl time.Duration) (Node, error)
+	// RenewLease extends the lease of the incarnation epoch of node name
+	// to ttl from now, records st, and returns every node as ListNodes
+	// does, in one round trip. It returns ErrFenced if that incarnation
+	// is no longer current, has left, or its lease has already ended: it
+	// must then register again.
+	RenewLease(ctx context.Context, name string, epoch int64, ttl time.Duration, st NodeStatus) ([]Node, error)
+	// ListNodes returns every node the registry knows, ordered by name.
+	ListNodes(ctx context.Context) ([]Node, error)
+	// InterruptNodeRuns ends as interrupted the runs of node name still
+	// running, and returns them with their input. A node calls it when it
+	// registers: those runs belong to an incarnation before it.
+	InterruptNodeRuns(ctx context.Context, name string) ([]Run, error)
+	// SweepNodes marks dead every node that left or whose lease ended
+	// more than grace ago, and ends its running runs as interrupted, in
+	// one transaction; of nodes sweeping at once, one takes each node.
+	// It returns the runs it ended, with their input.
+	SweepNodes(ctx context.Context, grace time.Duration) ([]Run, error)
+	// LeaveNode ends the lease of the incarnation epoch of node name at
+	// once, leaving the runs it still has to the next SweepNodes.
+	LeaveNode(ctx context.Context, name string, epoch int64) error
+}
+
+// The errors of a store shared by several nodes.
+var (
+	// ErrNodeRunning reports a RegisterNode of a name whose lease is
+	// live.
+	ErrNodeRunning = errors.New("node is already running")
+	// ErrFenced reports a write of a node whose lease is not live: it
+	// must not start runs, and must register again.
+	ErrFenced = errors.New("node's lease is not live")
+	// ErrOverlap reports a StartRun of a run with NoOverlap while another
+	// run of its task with NoOverlap is running.
+	ErrOverlap = errors.New("another run of the task is running")
+)

@@ -1,0 +1,212 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cronbox/cronbox/engine/store"
+)
+
+// fencedInsertRunSQL is insertRunSQL for a node that registered: the row
+// is inserted only while the lease of the node's epoch ($15) is live, in
+// the same statement, so fencing costs no round trip. $14 is NoOverlap.
+const fencedInsertRunSQL = `INSERT INTO TaskExecutions (AppName, TaskName, Status, TriggeredBy, TriggeredByUser,
+	ScheduledTime, Attempt, StartTime, EndTime, Duration, Input, Reason, Node, NoOverlap)
+	SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::timestamptz, $7::integer, $8::timestamptz,
+		$9::timestamptz, $10::bigint, $11::text, $12::text, $13::text, $14::boolean
+	WHERE EXISTS (SELECT 1 FROM nodes WHERE name = $13::text AND epoch = $15::bigint
+		AND state = 'running' AND lease_until > now())
+	RETURNING ID`
+
+// nodeColumns are the columns scanNode reads; state is computed from the
+// database's clock.
+const nodeColumns = `name, epoch, addr, version, started_at, heartbeat_at, lease_until, running, capacity, apps,
+	CASE WHEN state <> 'running' THEN 'dead' WHEN lease_until >= now() THEN 'alive' ELSE 'suspect' END`
+
+func scanNode(row pgx.Row) (store.Node, error) {
+	var (
+		n    store.Node
+		apps string
+	)
+	err := row.Scan(&n.Name, &n.Epoch, &n.Addr, &n.Version, &n.StartedAt, &n.HeartbeatAt, &n.LeaseUntil,
+		&n.Running, &n.Capacity, &apps, &n.State)
+	if err != nil {
+		return n, err
+	}
+	n.StartedAt, n.HeartbeatAt, n.LeaseUntil = n.StartedAt.UTC(), n.HeartbeatAt.UTC(), n.LeaseUntil.UTC()
+	if err := json.Unmarshal([]byte(apps), &n.Apps); err != nil {
+		return n, fmt.Errorf("node %s: apps: %w", n.Name, err)
+	}
+	return n, nil
+}
+
+// checkStatus validates what a node reports and returns its apps as JSON.
+func checkStatus(doing string, st *store.NodeStatus, ttl time.Duration) (string, error) {
+	switch {
+	case st.Name == "":
+		return "", fmt.Errorf("%s: %w: no node name", doing, store.ErrInvalid)
+	case ttl <= 0:
+		return "", fmt.Errorf("%s: %w: lease %s is not positive", doing, store.ErrInvalid, ttl)
+	}
+	apps := st.Apps
+	if apps == nil {
+		apps = map[string]string{}
+	}
+	b, err := json.Marshal(apps)
+	return string(b), err
+}
+
+// RegisterNode implements store.Nodes: one statement, which takes the
+// name unless its lease is live.
+func (s *Store) RegisterNode(ctx context.Context, st store.NodeStatus, ttl time.Duration) (store.Node, error) {
+	doing := fmt.Sprintf("registering node %s", st.Name)
+	apps, err := checkStatus(doing, &st, ttl)
+	if err != nil {
+		return store.Node{}, err
+	}
+	n, err := scanNode(s.pool.QueryRow(ctx, `INSERT INTO nodes AS n (name, epoch, addr, version, started_at, heartbeat_at,
+			lease_until, running, capacity, apps, state)
+		VALUES ($1, 1, $2, $3, now(), now(), now() + $4 * interval '1 microsecond', $5, $6, $7, 'running')
+		ON CONFLICT (name) DO UPDATE SET epoch = n.epoch + 1, addr = excluded.addr, version = excluded.version,
+			started_at = now(), heartbeat_at = now(), lease_until = excluded.lease_until, running = excluded.running,
+			capacity = excluded.capacity, apps = excluded.apps, state = 'running'
+		WHERE n.state <> 'running' OR n.lease_until < now()
+		RETURNING `+nodeColumns,
+		st.Name, st.Addr, st.Version, ttl.Microseconds(), st.Running, st.Capacity, apps))
+	if errors.Is(err, pgx.ErrNoRows) {
+		var last time.Time
+		var ago float64
+		if err := s.pool.QueryRow(ctx, `SELECT heartbeat_at, extract(epoch FROM now() - heartbeat_at)::float8 FROM nodes WHERE name = $1`,
+			st.Name).Scan(&last, &ago); err != nil {
+			return store.Node{}, fmt.Errorf("%s: %w", doing, err)
+		}
+		return store.Node{}, fmt.Errorf("node %s is already running (last heartbeat %s ago, at %s): %w",
+			st.Name, (time.Duration(ago * float64(time.Second))).Round(time.Millisecond), last.UTC().Format(time.RFC3339), store.ErrNodeRunning)
+	}
+	if err != nil {
+		return store.Node{}, fmt.Errorf("%s: %w", doing, err)
+	}
+	s.fences.Store(n.Name, n.Epoch)
+	return n, nil
+}
+
+// RenewLease implements store.Nodes: one round trip, a batch of the
+// renewal and the list.
+func (s *Store) RenewLease(ctx context.Context, name string, epoch int64, ttl time.Duration, st store.NodeStatus) ([]store.Node, error) {
+	doing := fmt.Sprintf("renewing the lease of node %s", name)
+	st.Name = name
+	apps, err := checkStatus(doing, &st, ttl)
+	if err != nil {
+		return nil, err
+	}
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE nodes SET heartbeat_at = now(), lease_until = now() + $3 * interval '1 microsecond',
+			addr = $4, version = $5, running = $6, capacity = $7, apps = $8
+		WHERE name = $1 AND epoch = $2 AND state = 'running' AND lease_until >= now()`,
+		name, epoch, ttl.Microseconds(), st.Addr, st.Version, st.Running, st.Capacity, apps)
+	b.Queue(`SELECT ` + nodeColumns + ` FROM nodes ORDER BY name`)
+	var nodes []store.Node
+	err = s.batch(ctx, b, func(br pgx.BatchResults) error {
+		tag, err := br.Exec()
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() != 1 {
+			return store.ErrFenced
+		}
+		nodes, err = readNodes(br.Query())
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", doing, err)
+	}
+	return nodes, nil
+}
+
+func readNodes(rows pgx.Rows, err error) ([]store.Node, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var nodes []store.Node
+	for rows.Next() {
+		n, err := scanNode(rows)
+		if err != nil {
+			return nil, err
+		}
+		nodes = append(nodes, n)
+	}
+	return nodes, rows.Err()
+}
+
+// ListNodes implements store.Nodes.
+func (s *Store) ListNodes(ctx context.Context) ([]store.Node, error) {
+	nodes, err := readNodes(s.pool.Query(ctx, `SELECT `+nodeColumns+` FROM nodes ORDER BY name`))
+	if err != nil {
+		return nil, fmt.Errorf("listing nodes: %w", err)
+	}
+	return nodes, nil
+}
+
+// interruptSet is the SET clause that ends a run as interrupted at the
+// database's now, with the SQL expression msg as its error unless it has
+// one.
+func interruptSet(msg string) string {
+	return `SET Status = 'interrupted', EndTime = now(),
+	Duration = greatest(0, floor(extract(epoch FROM now() - StartTime) * 1000))::bigint,
+	ErrorMessage = coalesce(nullif(ErrorMessage, ''), ` + msg + `)`
+}
+
+func (s *Store) readRuns(doing string, rows pgx.Rows, err error) ([]store.Run, error) {
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", doing, err)
+	}
+	defer rows.Close()
+	var runs []store.Run
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", doing, err)
+		}
+		runs = append(runs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", doing, err)
+	}
+	return runs, nil
+}
+
+// InterruptNodeRuns implements store.Nodes: one statement.
+func (s *Store) InterruptNodeRuns(ctx context.Context, name string) ([]store.Run, error) {
+	rows, err := s.pool.Query(ctx, `UPDATE TaskExecutions `+interruptSet(`'interrupted: node ' || Node || ' stopped or lost its lease'`)+`
+		WHERE Status = 'running' AND Node = $1 RETURNING `+runColumns, name)
+	return s.readRuns(fmt.Sprintf("interrupting the runs of node %s", name), rows, err)
+}
+
+// SweepNodes implements store.Nodes: one statement, whose FOR UPDATE SKIP
+// LOCKED gives each node to one sweeper.
+func (s *Store) SweepNodes(ctx context.Context, grace time.Duration) ([]store.Run, error) {
+	rows, err := s.pool.Query(ctx, `WITH lost AS (
+			SELECT name FROM nodes
+			WHERE state = 'stopped' OR (state = 'running' AND lease_until < now() - $1 * interval '1 microsecond')
+			FOR UPDATE SKIP LOCKED),
+		dead AS (UPDATE nodes SET state = 'dead' FROM lost WHERE nodes.name = lost.name RETURNING nodes.name)
+		UPDATE TaskExecutions `+interruptSet(`'interrupted: node ' || Node || ' was lost'`)+`
+		WHERE Status = 'running' AND Node IN (SELECT name FROM dead) RETURNING `+runColumns,
+		grace.Microseconds())
+	return s.readRuns("sweeping lost nodes", rows, err)
+}
+
+// LeaveNode implements store.Nodes.
+func (s *Store) LeaveNode(ctx context.Context, name string, epoch int64) error {
+	if _, err := s.pool.Exec(ctx, `UPDATE nodes SET state = 'stopped', lease_until = now()
+		WHERE name = $1 AND epoch = $2 AND state = 'running'`, name, epoch); err != nil {
+		return fmt.Errorf("node %s leaving: %w", name, err)
+	}
+	return nil
+}
