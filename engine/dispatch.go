@@ -39,35 +39,14 @@ const (
 // admitted is recorded as skipped (manual runs return ErrBusy instead).
 func (e *Engine) submit(ctx context.Context, r *runReq) (int64, error) {
 	ts := r.ts
+	if e.fenced() {
+		return 0, e.refuseFenced(ctx, r, store.ErrFenced)
+	}
 	e.mu.Lock()
 	reason := e.admitLocked(r)
 	e.mu.Unlock()
 	if reason != "" {
-		if r.trigger == store.TriggerManual {
-			if reason == reasonInvalid || reason == reasonRemoved {
-				return 0, fmt.Errorf("triggering %s: %w: %s", ts.key, ErrInvalidTask, reason)
-			}
-			return 0, fmt.Errorf("triggering %s: %w: %s", ts.key, ErrBusy, reason)
-		}
-		if reason == reasonStopping {
-			return 0, nil
-		}
-		run := e.storeRun(r)
-		run.Reason = reason
-		id, err := e.cfg.Store.Runs.RecordSkipped(ctx, run)
-		switch {
-		case errors.Is(err, store.ErrDuplicate):
-			return 0, nil
-		case writeFailed(err) && fired(r.trigger):
-			e.missedFire(ts, r.scheduled, err)
-			return 0, fmt.Errorf("recording skipped run of %s: %w", ts.key, err)
-		case err != nil:
-			e.log.ErrorContext(ctx, "recording skipped run", slog.String("task", ts.key), slog.Any("error", err))
-			return 0, fmt.Errorf("recording skipped run of %s: %w", ts.key, err)
-		}
-		e.log.InfoContext(ctx, "run skipped", slog.String("task", ts.key), slog.String("reason", reason), slog.Time("scheduled", r.scheduled))
-		e.publish(Event{Type: EventRunSkipped, App: ts.app, Task: ts.name, RunID: id, Status: store.StatusSkipped, Message: reason})
-		return 0, nil
+		return e.skip(ctx, r, reason)
 	}
 
 	id, err := e.cfg.Store.Runs.StartRun(ctx, e.storeRun(r))
@@ -79,9 +58,14 @@ func (e *Engine) submit(ctx context.Context, r *runReq) (int64, error) {
 			e.forgetAppLocked(as)
 		}
 		e.mu.Unlock()
-		if errors.Is(err, store.ErrDuplicate) {
+		switch {
+		case errors.Is(err, store.ErrDuplicate):
 			e.log.DebugContext(ctx, "scheduled time already fired", slog.String("task", ts.key), slog.Time("scheduled", r.scheduled))
 			return 0, nil
+		case errors.Is(err, store.ErrOverlap): // a run on another node
+			return e.skip(ctx, r, reasonOverlap)
+		case errors.Is(err, store.ErrFenced):
+			return 0, e.refuseFenced(ctx, r, err)
 		}
 		if writeFailed(err) && fired(r.trigger) {
 			e.missedFire(ts, r.scheduled, err)
@@ -91,6 +75,45 @@ func (e *Engine) submit(ctx context.Context, r *runReq) (int64, error) {
 			slog.Time("scheduled", r.scheduled), slog.Any("error", err))
 		return 0, fmt.Errorf("recording start of %s: %w", ts.key, err)
 	}
+	return e.queue(ctx, r, id)
+}
+
+// skip refuses a run that cannot be admitted for reason: a manual run
+// gets an error, any other is recorded as skipped.
+func (e *Engine) skip(ctx context.Context, r *runReq, reason string) (int64, error) {
+	ts := r.ts
+	if r.trigger == store.TriggerManual {
+		if reason == reasonInvalid || reason == reasonRemoved {
+			return 0, fmt.Errorf("triggering %s: %w: %s", ts.key, ErrInvalidTask, reason)
+		}
+		return 0, fmt.Errorf("triggering %s: %w: %s", ts.key, ErrBusy, reason)
+	}
+	if reason == reasonStopping {
+		return 0, nil
+	}
+	run := e.storeRun(r)
+	run.Reason = reason
+	id, err := e.cfg.Store.Runs.RecordSkipped(ctx, run)
+	switch {
+	case errors.Is(err, store.ErrDuplicate):
+		return 0, nil
+	case errors.Is(err, store.ErrFenced):
+		return 0, e.refuseFenced(ctx, r, err)
+	case writeFailed(err) && fired(r.trigger):
+		e.missedFire(ts, r.scheduled, err)
+		return 0, fmt.Errorf("recording skipped run of %s: %w", ts.key, err)
+	case err != nil:
+		e.log.ErrorContext(ctx, "recording skipped run", slog.String("task", ts.key), slog.Any("error", err))
+		return 0, fmt.Errorf("recording skipped run of %s: %w", ts.key, err)
+	}
+	e.log.InfoContext(ctx, "run skipped", slog.String("task", ts.key), slog.String("reason", reason), slog.Time("scheduled", r.scheduled))
+	e.publish(Event{Type: EventRunSkipped, App: ts.app, Task: ts.name, RunID: id, Status: store.StatusSkipped, Message: reason})
+	return 0, nil
+}
+
+// queue queues run r, recorded as id, and dispatches.
+func (e *Engine) queue(ctx context.Context, r *runReq, id int64) (int64, error) {
+	ts := r.ts
 	r.id = id
 	e.mu.Lock()
 	as := e.apps[ts.app]
@@ -136,6 +159,7 @@ func (e *Engine) storeRun(r *runReq) store.Run {
 		App: r.ts.app, Task: r.ts.name, Status: store.StatusRunning,
 		Trigger: r.trigger, TriggeredByUser: r.user, ScheduledTime: r.scheduled,
 		Attempt: r.attempt, StartTime: e.cfg.Clock.Now(), Input: r.input, Node: e.cfg.Node,
+		NoOverlap: e.cl != nil && r.ts.task.Concurrency == app.ConcurrencyForbid,
 	}
 }
 

@@ -80,8 +80,12 @@ type Config struct {
 	// Clock is the source of time. Default RealClock.
 	Clock Clock
 	// Node is the name of this node, recorded with every run it starts
-	// (store.Run.Node). Default "": runs name no node.
+	// (store.Run.Node). Default "": runs name no node. Required with
+	// Cluster.
 	Node string
+	// Cluster makes the engine a node of a cluster that shares its
+	// store. Default nil: a single node, which owns every task.
+	Cluster *Cluster
 	// Logger receives the engine's diagnostics. Default: discarded.
 	Logger *slog.Logger
 	// MaxConcurrent is how many runs may go at once over all apps.
@@ -144,6 +148,13 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Runtime == nil {
 		return c, fmt.Errorf("engine config: Runtime is required")
+	}
+	cl, err := c.Cluster.withDefaults()
+	if err != nil {
+		return c, err
+	}
+	if c.Cluster = cl; cl != nil && c.Node == "" {
+		return c, fmt.Errorf("engine config: Node is required with Cluster")
 	}
 	if c.Home == "" {
 		c.Home = "."
@@ -219,6 +230,8 @@ type Engine struct {
 
 	// crew starts and counts every goroutine and timer of the engine.
 	crew *crew
+	// cl is the engine's view of its cluster; nil for a single node.
+	cl *clusterState
 
 	mu       sync.Mutex
 	started  bool
@@ -264,6 +277,7 @@ func New(cfg Config) (*Engine, error) {
 		runs:    map[int64]*runHandle{},
 		modules: map[string]*runtime.Module{},
 		crew:    newCrew(cfg.Clock),
+		cl:      newClusterState(cfg.Cluster, cfg.Node, cfg.Clock),
 	}
 	e.cfg.Store.Runs = watchedRuns{Runs: cfg.Store.Runs, e: e}
 	e.cfg.Store.Outcomes = watchedOutcomes{Outcomes: cfg.Store.Outcomes, e: e}
@@ -286,12 +300,20 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.started = true
 	e.mu.Unlock()
 
-	n, err := e.cfg.Store.Runs.MarkInterrupted(ctx, e.cfg.Clock.Now())
-	if err != nil {
-		return fmt.Errorf("starting engine: marking interrupted runs: %w", err)
-	}
-	if n > 0 {
-		e.log.InfoContext(ctx, "marked runs interrupted", slog.Int("runs", n))
+	var interrupted []store.Run // the runs of the node's incarnations before
+	if e.cl != nil {
+		var err error
+		if interrupted, err = e.register(ctx); err != nil {
+			return fmt.Errorf("starting engine: %w", err)
+		}
+	} else {
+		n, err := e.cfg.Store.Runs.MarkInterrupted(ctx, e.cfg.Clock.Now())
+		if err != nil {
+			return fmt.Errorf("starting engine: marking interrupted runs: %w", err)
+		}
+		if n > 0 {
+			e.log.InfoContext(ctx, "marked runs interrupted", slog.Int("runs", n))
+		}
 	}
 	if err := e.Reload(ctx); err != nil {
 		return fmt.Errorf("starting engine: %w", err)
@@ -299,7 +321,9 @@ func (e *Engine) Start(ctx context.Context) error {
 	if err := e.restoreDependencies(ctx); err != nil {
 		e.log.ErrorContext(ctx, "restoring dependency state", slog.Any("error", err))
 	}
-	if err := e.restoreRetries(ctx); err != nil {
+	if e.cl != nil {
+		e.retryInterrupted(ctx, interrupted)
+	} else if err := e.restoreRetries(ctx); err != nil {
 		e.log.ErrorContext(ctx, "restoring retries", slog.Any("error", err))
 	}
 	e.catchUp(ctx)
@@ -308,6 +332,9 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.armLocked()
 	e.armPruneLocked()
 	e.mu.Unlock()
+	if e.cl != nil {
+		e.armHeartbeat()
+	}
 	return nil
 }
 
@@ -354,6 +381,9 @@ func (e *Engine) Stop(ctx context.Context) error {
 	// What ran until now found the engine stopping and armed nothing
 	// new; a timer armed before it saw so is cancelled here.
 	e.crew.stopTimers()
+	if e.cl != nil {
+		e.leave(context.WithoutCancel(ctx))
+	}
 	return nil
 }
 

@@ -97,21 +97,28 @@ func (e *Engine) runAndRecord(h *runHandle, log *slog.Logger) (store.RunEnd, sto
 	}
 
 	bg := context.Background()
-	// The limits are checked with a slack of 1/32, so that a full
-	// history is pruned some runs at a time rather than after every run.
-	keep, quota := t.Retention.Keep, h.app.Quotas.History
-	after := store.AfterEnd{App: t.App, Task: t.Name, Keep: keep + keep/32, MaxAge: t.Retention.MaxAge,
-		Now: e.cfg.Clock.Now(), HistoryQuota: quota + quota/32}
-	if counted(end.Status) {
-		after.Outcome = &store.Outcome{Failed: end.Status != store.StatusSucceeded, MaxFailures: t.MaxFailures}
-	}
-	ended, err := e.cfg.Store.Runs.EndRun(bg, r.id, end, after)
-	switch {
-	case err == nil:
-	case !ended.Recorded && writeFailed(err):
-		e.keepEnd(r.id, t.Key(), end, err)
-	default:
-		log.Error("recording run end", slog.Any("error", err))
+	var ended store.Ended
+	var after store.AfterEnd
+	if unrecorded(context.Cause(h.ctx)) {
+		log.Warn("run cut short: its end is left to the node that takes it over", slog.Any("cause", context.Cause(h.ctx)))
+	} else {
+		// The limits are checked with a slack of 1/32, so that a full
+		// history is pruned some runs at a time rather than after every run.
+		keep, quota := t.Retention.Keep, h.app.Quotas.History
+		after = store.AfterEnd{App: t.App, Task: t.Name, Keep: keep + keep/32, MaxAge: t.Retention.MaxAge,
+			Now: e.cfg.Clock.Now(), HistoryQuota: quota + quota/32}
+		if counted(end.Status) {
+			after.Outcome = &store.Outcome{Failed: end.Status != store.StatusSucceeded, MaxFailures: t.MaxFailures}
+		}
+		var err error
+		ended, err = e.cfg.Store.Runs.EndRun(bg, r.id, end, after)
+		switch {
+		case err == nil:
+		case !ended.Recorded && writeFailed(err):
+			e.keepEnd(r.id, t.Key(), end, err)
+		default:
+			log.Error("recording run end", slog.Any("error", err))
+		}
 	}
 	if after.Outcome != nil && ended.State == nil {
 		// The end was not recorded, or the outcome not counted with it:
@@ -175,7 +182,7 @@ func (e *Engine) runGuest(h *runHandle, log *slog.Logger) store.RunEnd {
 		}
 	}
 	switch cause := context.Cause(h.ctx); {
-	case errors.Is(cause, errShutdown):
+	case errors.Is(cause, errShutdown), errors.Is(cause, errFenced):
 		end.Status, end.Error = store.StatusInterrupted, cause.Error()
 	case errors.Is(cause, errReplaced), errors.Is(cause, errCancelled):
 		end.Status, end.Error = store.StatusCancelled, cause.Error()

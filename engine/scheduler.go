@@ -54,10 +54,12 @@ func (e *Engine) onTimer() {
 		if ts == nil || ts.next.After(now) {
 			break
 		}
-		ts.fires = append(ts.fires, ts.next)
-		if !ts.firing {
-			ts.firing = true
-			start = append(start, ts)
+		if e.owns(ts.key) {
+			ts.fires = append(ts.fires, ts.next)
+			if !ts.firing {
+				ts.firing = true
+				start = append(start, ts)
+			}
 		}
 		ts.next = ts.sched.Next(ts.next)
 		if ts.next.IsZero() {
@@ -101,6 +103,11 @@ const reasonMissed = "missed while Cronbox was not running"
 // time is recorded as skipped, so that no missed time goes unrecorded in
 // silence, but a long downtime does not flood the history.
 func (e *Engine) catchUp(ctx context.Context) {
+	e.catchUpWhere(ctx, func(ts *taskState) bool { return e.owns(ts.key) })
+}
+
+// catchUpWhere is catchUp for the tasks for which want is true.
+func (e *Engine) catchUpWhere(ctx context.Context, want func(*taskState) bool) {
 	type candidate struct {
 		ts    *taskState
 		task  app.Task
@@ -110,7 +117,7 @@ func (e *Engine) catchUp(ctx context.Context) {
 	e.mu.Lock()
 	var candidates []candidate
 	for _, ts := range e.tasks {
-		if as := e.apps[ts.app]; as != nil && ts.schedulable(as) {
+		if as := e.apps[ts.app]; as != nil && ts.schedulable(as) && want(ts) {
 			candidates = append(candidates, candidate{ts, ts.task, ts.sched, ts.next})
 		}
 	}

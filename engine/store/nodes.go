@@ -14,10 +14,10 @@ type NodeState string
 const (
 	// NodeAlive: its lease is live.
 	NodeAlive NodeState = "alive"
-	// NodeSuspect: its lease has ended, and no node has taken its work
-	// over yet.
+	// NodeSuspect: its lease has ended, or it left, and no node has
+	// taken its work over yet (SweepNodes).
 	NodeSuspect NodeState = "suspect"
-	// NodeDead: it stopped, or another node took its work over.
+	// NodeDead: a node took its work over.
 	NodeDead NodeState = "dead"
 )
 

@@ -26,7 +26,7 @@ const fencedInsertRunSQL = `INSERT INTO TaskExecutions (AppName, TaskName, Statu
 // nodeColumns are the columns scanNode reads; state is computed from the
 // database's clock.
 const nodeColumns = `name, epoch, addr, version, started_at, heartbeat_at, lease_until, running, capacity, apps,
-	CASE WHEN state <> 'running' THEN 'dead' WHEN lease_until >= now() THEN 'alive' ELSE 'suspect' END`
+	CASE WHEN state = 'dead' THEN 'dead' WHEN state = 'running' AND lease_until >= now() THEN 'alive' ELSE 'suspect' END`
 
 func scanNode(row pgx.Row) (store.Node, error) {
 	var (

@@ -211,7 +211,7 @@ func nodesLeave(t *testing.T, open func(*testing.T) NodesStore) {
 	if err := s.LeaveNode(t.Context(), "n1", n.Epoch); err != nil {
 		t.Fatal(err)
 	}
-	waitState(t, s, "n1", store.NodeDead)
+	waitState(t, s, "n1", store.NodeSuspect)
 	if _, err := s.StartRun(t.Context(), onNode(manual("a", "t", epoch), "n1")); !errors.Is(err, store.ErrFenced) {
 		t.Errorf("StartRun after leaving = %v; want ErrFenced", err)
 	}
@@ -219,5 +219,6 @@ func nodesLeave(t *testing.T, open func(*testing.T) NodesStore) {
 	if err != nil || len(runs) != 1 || runs[0].ID != id {
 		t.Errorf("SweepNodes after leaving = %+v, %v; want run %d", runs, err, id)
 	}
+	waitState(t, s, "n1", store.NodeDead)
 	mustRegister(t, s, "n1", longLease)
 }
