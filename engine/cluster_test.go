@@ -1,0 +1,339 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/engine/store/postgres"
+	"github.com/cronbox/cronbox/internal/pgtest"
+	"github.com/cronbox/cronbox/internal/testenv"
+	"github.com/cronbox/cronbox/internal/wasmtest"
+)
+
+// cutNodes is a registry that a test can cut the node off from.
+type cutNodes struct {
+	store.Nodes
+	cut atomic.Bool
+}
+
+var errCut = errors.New("connection refused (cut off by the test)")
+
+func (c *cutNodes) RegisterNode(ctx context.Context, st store.NodeStatus, ttl time.Duration) (store.Node, error) {
+	if c.cut.Load() {
+		return store.Node{}, errCut
+	}
+	return c.Nodes.RegisterNode(ctx, st, ttl)
+}
+
+func (c *cutNodes) RenewLease(ctx context.Context, name string, epoch int64, ttl time.Duration, st store.NodeStatus) ([]store.Node, error) {
+	if c.cut.Load() {
+		return nil, errCut
+	}
+	return c.Nodes.RenewLease(ctx, name, epoch, ttl, st)
+}
+
+// clusterNode is an engine of a cluster under test, on its own home and
+// connection pool.
+type clusterNode struct {
+	name   string
+	engine *Engine
+	store  *postgres.Store
+	nodes  *cutNodes
+	clock  Clock
+}
+
+// newClusterNode starts node name on the database url with the apps, on
+// clock (a *FakeClock, or RealClock).
+func newClusterNode(t *testing.T, url, name string, clock Clock, cl Cluster, apps ...testApp) *clusterNode {
+	t.Helper()
+	home := t.TempDir()
+	for _, a := range apps {
+		writeApp(t, home, a)
+	}
+	_, rt := testenv.Open(t, home)
+	st, err := postgres.Open(t.Context(), url, postgres.Options{MaxConns: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	n := &clusterNode{name: name, store: st, nodes: &cutNodes{Nodes: st}, clock: clock}
+	cl.Nodes = n.nodes
+	e, err := New(Config{Home: home, Store: StoreOf(st), Runtime: rt, Clock: clock, Node: name, Cluster: &cl, GracePeriod: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		e.Stop(ctx)
+	})
+	n.engine = e
+	return n
+}
+
+func (n *clusterNode) idle(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := n.engine.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// allRuns returns every run of the cluster, oldest first.
+func allRuns(t *testing.T, s store.RunReader) []store.Run {
+	t.Helper()
+	list, err := s.ListRuns(t.Context(), store.RunFilter{Limit: store.MaxLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, j := 0, len(list)-1; i < j; i, j = i+1, j-1 {
+		list[i], list[j] = list[j], list[i]
+	}
+	return list
+}
+
+// everyMinuteApp is an app of n tasks that fire every minute.
+func everyMinuteApp(n int) testApp {
+	var tasks strings.Builder
+	modules := map[string][]byte{}
+	tasks.WriteString("tasks:\n")
+	for i := range n {
+		name := fmt.Sprintf("t%02d", i)
+		fmt.Fprintf(&tasks, "  - name: %s\n    schedule: \"* * * * *\"\n", name)
+		modules[name] = wasmtest.Hello()
+	}
+	return testApp{name: "demo", quota: 8, tasks: tasks.String(), modules: modules}
+}
+
+// TestClusterSpreadsSchedulesOnce runs three nodes on one database, two
+// of them with clocks one second apart from the third: every (task,
+// minute) is fired exactly once, by the task's owner, and the tasks
+// spread over the nodes.
+func TestClusterSpreadsSchedulesOnce(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	const tasks, minutes = 12, 3
+	cl := Cluster{HeartbeatInterval: 20 * time.Second, LeaseTTL: time.Minute}
+	var nodes []*clusterNode
+	var clocks []*FakeClock
+	for i, skew := range []time.Duration{0, time.Second, -time.Second} {
+		c := NewFakeClock(t0.Add(skew))
+		clocks = append(clocks, c)
+		nodes = append(nodes, newClusterNode(t, url, fmt.Sprintf("n%d", i+1), c, cl, everyMinuteApp(tasks)))
+	}
+	for _, n := range nodes { // each sees all three
+		n.engine.heartbeat(t.Context())
+	}
+	for m := range minutes + 1 {
+		step := time.Minute
+		if m == minutes {
+			step = 2 * time.Second // the clock behind reaches the last minute
+		}
+		for i, n := range nodes {
+			clocks[i].Advance(step)
+			n.idle(t)
+		}
+	}
+	runs := allRuns(t, nodes[0].store)
+	fired := map[string]map[time.Time]int{}
+	byNode := map[string]string{}
+	for _, r := range runs {
+		if r.Trigger != store.TriggerSchedule {
+			t.Errorf("run %d: trigger %s, want schedule", r.ID, r.Trigger)
+			continue
+		}
+		if fired[r.Task] == nil {
+			fired[r.Task] = map[time.Time]int{}
+		}
+		fired[r.Task][r.ScheduledTime]++
+		if prev, ok := byNode[r.Task]; ok && prev != r.Node {
+			t.Errorf("task %s fired on %s and %s", r.Task, prev, r.Node)
+		}
+		byNode[r.Task] = r.Node
+		if r.Status != store.StatusSucceeded {
+			t.Errorf("run %d of %s on %s: %s", r.ID, r.Task, r.Node, r.Status)
+		}
+	}
+	if len(fired) != tasks {
+		t.Errorf("%d tasks fired, want %d", len(fired), tasks)
+	}
+	for task, times := range fired {
+		for m := 1; m <= minutes; m++ {
+			if at := t0.Add(time.Duration(m) * time.Minute); times[at] != 1 {
+				t.Errorf("task %s fired %d times for %s, want once", task, times[at], at.Format(time.TimeOnly))
+			}
+		}
+		for at, n := range times {
+			if n != 1 {
+				t.Errorf("task %s fired %d times for %s", task, n, at.Format(time.TimeOnly))
+			}
+		}
+	}
+	used := map[string]int{}
+	for _, n := range byNode {
+		used[n]++
+	}
+	if len(used) < 2 {
+		t.Errorf("tasks by node %v: the schedules did not spread", used)
+	}
+	for task, node := range byNode {
+		if want := owner([]string{"n1", "n2", "n3"}, "demo/"+task); node != want {
+			t.Errorf("task %s fired on %s, its owner is %s", task, node, want)
+		}
+	}
+}
+
+// TestClusterNodeTakesOverGainedSchedules loses one of two nodes: the
+// other gains its tasks once the lost node's lease has ended, and applies
+// their misfire policy (run-once) to the gap.
+func TestClusterNodeTakesOverGainedSchedules(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	app := testApp{name: "demo", tasks: "tasks:\n", modules: map[string][]byte{}}
+	for i := range 8 {
+		name := fmt.Sprintf("t%d", i)
+		app.tasks += "  - name: " + name + "\n    schedule: \"* * * * *\"\n    misfire: run-once\n"
+		app.modules[name] = wasmtest.Hello()
+	}
+	cl := Cluster{HeartbeatInterval: 20 * time.Second, LeaseTTL: time.Minute}
+	clock := NewFakeClock(t0)
+	a := newClusterNode(t, url, "a", clock, cl, app)
+	b := newClusterNode(t, url, "b", NewFakeClock(t0), cl, app)
+	bClock := b.clock.(*FakeClock)
+	a.engine.heartbeat(t.Context())
+	b.engine.heartbeat(t.Context())
+	clock.Advance(time.Minute)
+	a.idle(t)
+	bClock.Advance(time.Minute)
+	b.idle(t)
+	// b is lost: its clock stands still, it renews nothing, and a sees
+	// it alive until its lease ends.
+	b.nodes.cut.Store(true)
+	clock.Advance(2 * time.Minute)
+	a.idle(t)
+	if _, err := a.store.Pool().Exec(t.Context(), `UPDATE nodes SET lease_until = now() - interval '1 hour' WHERE name = 'b'`); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(cl.HeartbeatInterval)
+	a.idle(t)
+	runs := allRuns(t, a.store)
+	got := map[string][]store.Trigger{}
+	for _, r := range runs {
+		got[r.Task] = append(got[r.Task], r.Trigger)
+		if want := owner([]string{"a", "b"}, "demo/"+r.Task); r.Trigger == store.TriggerSchedule && r.Node != want {
+			t.Errorf("scheduled run %d of %s on node %q, want its owner %s", r.ID, r.Task, r.Node, want)
+		}
+		if r.Trigger == store.TriggerCatchUp && !r.ScheduledTime.Equal(t0.Add(3*time.Minute)) {
+			t.Errorf("catch-up run %d for %s, want the latest missed time", r.ID, r.ScheduledTime)
+		}
+	}
+	gained := 0
+	for task, triggers := range got {
+		switch {
+		case owner([]string{"a", "b"}, "demo/"+task) == "a":
+			if want := []store.Trigger{"schedule", "schedule", "schedule"}; !slices.Equal(triggers, want) {
+				t.Errorf("a's own task %s ran %v, want %v", task, triggers, want)
+			}
+		default:
+			gained++
+			if want := []store.Trigger{"schedule", "catch-up"}; !slices.Equal(triggers, want) {
+				t.Errorf("gained task %s ran %v, want %v", task, triggers, want)
+			}
+		}
+	}
+	if gained == 0 || len(got) != 8 {
+		t.Errorf("runs by task %v: want every task, some of them gained", got)
+	}
+}
+
+// TestClusterFencingAndTakeover cuts a node off from the registry: once
+// its lease runs out on its own clock it starts no run and cancels its
+// running one without recording it; the other node, once the lease has
+// ended on the database's clock, records that run interrupted and runs
+// its retry. A forbidden overlap holds across the nodes meanwhile.
+func TestClusterFencingAndTakeover(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	app := testApp{name: "demo", tasks: `
+tasks:
+  - name: spin
+    concurrency: forbid
+    termination: { maxRuntime: 1h }
+    retry: { max: 1, backoff: 1s }
+`, modules: map[string][]byte{"spin": wasmtest.Spin()}}
+	cl := Cluster{HeartbeatInterval: 100 * time.Millisecond, LeaseTTL: time.Second, Margin: 300 * time.Millisecond, Grace: time.Millisecond}
+	a := newClusterNode(t, url, "a", RealClock{}, cl, app)
+	b := newClusterNode(t, url, "b", RealClock{}, cl, app)
+	ch, cancel := b.engine.Subscribe()
+	defer cancel()
+
+	id, err := a.engine.Trigger(t.Context(), "demo", "spin", nil, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Forbid holds across nodes: b may not start spin while a runs it.
+	if _, err := b.engine.Trigger(t.Context(), "demo", "spin", nil, "alice"); !errors.Is(err, ErrBusy) {
+		t.Errorf("Trigger on b while a runs the task = %v; want ErrBusy", err)
+	}
+
+	a.nodes.cut.Store(true) // heartbeats fail; the lease runs out
+	waitFor(t, "a to count its lease lost", a.engine.fenced)
+	if _, err := a.engine.Trigger(t.Context(), "demo", "spin", nil, "alice"); !errors.Is(err, ErrBusy) {
+		t.Errorf("Trigger on a fenced node = %v; want ErrBusy", err)
+	}
+
+	// b sweeps once a's lease ends on the database's clock, then retries.
+	deadline := time.After(30 * time.Second)
+	var retry Event
+	for retry.RunID == 0 {
+		select {
+		case e := <-ch:
+			if e.Type == EventRunStarted && e.Trigger == store.TriggerRetry {
+				retry = e
+			}
+		case <-deadline:
+			t.Fatal("b did not retry a's run")
+		}
+	}
+	r, err := b.store.GetRun(t.Context(), id)
+	if err != nil || r.Status != store.StatusInterrupted || !strings.Contains(r.Error, "node a was lost") {
+		t.Errorf("a's run after takeover = %+v, %v; want interrupted, naming a", r, err)
+	}
+	rr, err := b.store.GetRun(t.Context(), retry.RunID)
+	if err != nil || rr.Node != "b" || rr.Attempt != 1 || rr.TriggeredByUser != "alice" {
+		t.Errorf("retry = %+v, %v; want attempt 1 on b by alice", rr, err)
+	}
+	// a comes back: it registers again, with a new epoch.
+	a.nodes.cut.Store(false)
+	waitFor(t, "a to register again", func() bool { return !a.engine.fenced() })
+	runs := allRuns(t, b.store)
+	if len(runs) != 2 {
+		t.Errorf("runs = %+v; want a's and its one retry", runs)
+	}
+}
+
+// waitFor waits until cond holds, polling.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(30 * time.Second)
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
