@@ -118,12 +118,12 @@ func (l *procLog) String() string {
 	return l.raw.String()
 }
 
-// startServeProc starts `cronbox serve` on home in a process of its own
-// and waits until it listens and answers /healthz.
-func startServeProc(t *testing.T, home string) *serveProc {
+// startServeProc starts `cronbox serve` on home, with the flags extra, in
+// a process of its own and waits until it listens and answers /healthz.
+func startServeProc(t *testing.T, home string, extra ...string) *serveProc {
 	t.Helper()
 	log := &procLog{finished: map[int64]store.Status{}, byTask: map[string]int{}}
-	cmd := exec.Command(os.Args[0], "serve", "--home", home, "--listen", "127.0.0.1:0", "--log-format", "json")
+	cmd := exec.Command(os.Args[0], append([]string{"serve", "--home", home, "--listen", "127.0.0.1:0", "--log-format", "json"}, extra...)...)
 	cmd.Env = append(os.Environ(), mainEnv+"=1")
 	cmd.Stderr = log
 	if err := cmd.Start(); err != nil {

@@ -39,6 +39,8 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	configFile := fs.String("config", "", "the server's configuration `FILE` (YAML; its notify: section configures notifications)")
 	publicURL := fs.String("public-url", "", "the `URL` people reach the UI at, for links in notifications (default: notify.publicURL of --config, else http://ADDR of --listen)")
 	auditRetention := fs.Duration("audit-retention", engine.DefaultAuditRetention, "how long audit log entries are kept (pruned at start and hourly)")
+	nodeName := fs.String("node", "", "the node's `NAME` in a cluster, recorded with each run it starts; on a SQLite store it only labels runs (default $"+nodeEnv+", else the host name)")
+	leaseTTL := fs.Duration("lease-ttl", 10*time.Second, "how long a node's lease in a cluster lasts: a lost node's work is taken over within about 1.4 times it; it heartbeats every fifth of it")
 	pos, _, err := parse(fs, args)
 	if err != nil {
 		return parseError(err)
@@ -49,6 +51,11 @@ func runServe(ctx context.Context, e *env, args []string) int {
 	}
 	if *auditRetention <= 0 {
 		fmt.Fprintln(e.stderr, "cronbox serve: --audit-retention must be positive")
+		return exitUsage
+	}
+	node, err := nodeOf(*nodeName, *leaseTTL)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "cronbox serve:", err)
 		return exitUsage
 	}
 	if *readTimeout <= 0 || *idleTimeout <= 0 {
@@ -90,7 +97,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		}
 		notifyCfg.PublicURL = strings.TrimSuffix(*publicURL, "/")
 	}
-	if err := serve(ctx, e, log, *home, *storeURL, *listen, *metricsOpen, lim, notifyCfg, *auditRetention); err != nil {
+	if err := serve(ctx, e, log, *home, *storeURL, *listen, *metricsOpen, lim, notifyCfg, *auditRetention, node); err != nil {
 		log.Error("serve", "err", err)
 		return 1
 	}
@@ -98,7 +105,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 }
 
 // serve runs the engine and the HTTP server until ctx is done.
-func serve(ctx context.Context, e *env, log *slog.Logger, home, storeURL, listen string, metricsOpen bool, lim httpLimits, notifyCfg notify.Server, auditRetention time.Duration) error {
+func serve(ctx context.Context, e *env, log *slog.Logger, home, storeURL, listen string, metricsOpen bool, lim httpLimits, notifyCfg notify.Server, auditRetention time.Duration, node serveNode) error {
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return err
@@ -106,7 +113,7 @@ func serve(ctx context.Context, e *env, log *slog.Logger, home, storeURL, listen
 	defer ln.Close() // when serve fails before the server takes it over
 	buildApps(ctx, log, home)
 
-	st, err := openStore(ctx, home, storeURL)
+	st, err := openStore(ctx, home, withAppName(storeURL, node.Name))
 	if err != nil {
 		return err
 	}
@@ -120,7 +127,7 @@ func serve(ctx context.Context, e *env, log *slog.Logger, home, storeURL, listen
 	// server's event recorder ride out bursts of runs without missing any.
 	box := secrets.OpenLazily(homedir.Home(home), st) // the key is made when a secret is first set or used
 	eng, err := engine.New(engine.Config{Home: home, Store: engine.StoreOf(st), Runtime: rt, Logger: log, EventBuffer: 1 << 14,
-		Secrets: box, AuditRetention: auditRetention})
+		Secrets: box, AuditRetention: auditRetention, Node: node.Name, Cluster: node.cluster(st, ln.Addr().String())})
 	if err != nil {
 		return err
 	}
