@@ -83,9 +83,22 @@ func (c *Cluster) withDefaults() (*Cluster, error) {
 // lease: their ends are left to the node that takes them over.
 var errFenced = errors.New("node lost its lease")
 
+// errLeft is the cancel cause of the runs a node of a cluster still has
+// when its grace period at Stop is over: another node takes them over,
+// and retries them.
+var errLeft = fmt.Errorf("%w: the node left the cluster; another takes its runs over", errShutdown)
+
+// shutdownCause is the cancel cause of the runs Stop cuts short.
+func (e *Engine) shutdownCause() error {
+	if e.cl != nil {
+		return errLeft
+	}
+	return errShutdown
+}
+
 // unrecorded reports whether a run cancelled for cause must leave its
 // end unrecorded, for the node that takes it over.
-func unrecorded(cause error) bool { return errors.Is(cause, errFenced) }
+func unrecorded(cause error) bool { return errors.Is(cause, errFenced) || errors.Is(cause, errLeft) }
 
 // clusterState is an engine's view of its cluster.
 type clusterState struct {

@@ -337,3 +337,49 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 	}
 }
+
+// TestClusterStopHandsOver stops a node while its run is under way: past
+// its grace period the run is left to another node, which records it
+// interrupted and retries it at once, without waiting for a lease to end.
+func TestClusterStopHandsOver(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	app := testApp{name: "demo", tasks: `
+tasks:
+  - name: spin
+    termination: { maxRuntime: 1h }
+    retry: { max: 1, backoff: 1s }
+`, modules: map[string][]byte{"spin": wasmtest.Spin()}}
+	cl := Cluster{HeartbeatInterval: 100 * time.Millisecond, LeaseTTL: time.Minute}
+	a := newClusterNode(t, url, "a", RealClock{}, cl, app)
+	b := newClusterNode(t, url, "b", RealClock{}, cl, app)
+	ch, cancel := b.engine.Subscribe()
+	defer cancel()
+	id, err := a.engine.Trigger(t.Context(), "demo", "spin", nil, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	if err := a.engine.Stop(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case e := <-ch:
+			if e.Type != EventRunStarted || e.Trigger != store.TriggerRetry {
+				continue
+			}
+			if d := time.Since(stopped); d >= cl.LeaseTTL {
+				t.Errorf("retried %v after the stop, want before the lease would end", d)
+			}
+			r, err := b.store.GetRun(t.Context(), id)
+			if err != nil || r.Status != store.StatusInterrupted || r.Node != "a" {
+				t.Errorf("a's run = %+v, %v; want interrupted", r, err)
+			}
+			return
+		case <-deadline:
+			t.Fatal("b did not take a's run over")
+		}
+	}
+}

@@ -372,7 +372,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 	if err != nil {
 		e.mu.Lock()
 		for _, h := range e.runs {
-			h.cancel(errShutdown)
+			h.cancel(e.shutdownCause())
 		}
 		e.mu.Unlock()
 		e.crew.wait(context.Background())
