@@ -265,13 +265,7 @@ func TestClusterNodeTakesOverGainedSchedules(t *testing.T) {
 func TestClusterFencingAndTakeover(t *testing.T) {
 	t.Parallel()
 	url := pgtest.URL(t)
-	app := testApp{name: "demo", tasks: `
-tasks:
-  - name: spin
-    concurrency: forbid
-    termination: { maxRuntime: 1h }
-    retry: { max: 1, backoff: 1s }
-`, modules: map[string][]byte{"spin": wasmtest.Spin()}}
+	app := spinApp("forbid")
 	cl := Cluster{HeartbeatInterval: 100 * time.Millisecond, LeaseTTL: time.Second, Margin: 300 * time.Millisecond, Grace: time.Millisecond}
 	a := newClusterNode(t, url, "a", RealClock{}, cl, app)
 	b := newClusterNode(t, url, "b", RealClock{}, cl, app)
@@ -294,18 +288,7 @@ tasks:
 	}
 
 	// b sweeps once a's lease ends on the database's clock, then retries.
-	deadline := time.After(30 * time.Second)
-	var retry Event
-	for retry.RunID == 0 {
-		select {
-		case e := <-ch:
-			if e.Type == EventRunStarted && e.Trigger == store.TriggerRetry {
-				retry = e
-			}
-		case <-deadline:
-			t.Fatal("b did not retry a's run")
-		}
-	}
+	retry := waitRetry(t, ch)
 	r, err := b.store.GetRun(t.Context(), id)
 	if err != nil || r.Status != store.StatusInterrupted || !strings.Contains(r.Error, "node a was lost") {
 		t.Errorf("a's run after takeover = %+v, %v; want interrupted, naming a", r, err)
@@ -344,12 +327,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestClusterStopHandsOver(t *testing.T) {
 	t.Parallel()
 	url := pgtest.URL(t)
-	app := testApp{name: "demo", tasks: `
-tasks:
-  - name: spin
-    termination: { maxRuntime: 1h }
-    retry: { max: 1, backoff: 1s }
-`, modules: map[string][]byte{"spin": wasmtest.Spin()}}
+	app := spinApp("allow")
 	cl := Cluster{HeartbeatInterval: 100 * time.Millisecond, LeaseTTL: time.Minute}
 	a := newClusterNode(t, url, "a", RealClock{}, cl, app)
 	b := newClusterNode(t, url, "b", RealClock{}, cl, app)
@@ -363,23 +341,40 @@ tasks:
 	if err := a.engine.Stop(t.Context()); err != nil {
 		t.Fatal(err)
 	}
+	waitRetry(t, ch)
+	if d := time.Since(stopped); d >= cl.LeaseTTL {
+		t.Errorf("retried %v after the stop, want before the lease would end", d)
+	}
+	r, err := b.store.GetRun(t.Context(), id)
+	if err != nil || r.Status != store.StatusInterrupted || r.Node != "a" {
+		t.Errorf("a's run = %+v, %v; want interrupted", r, err)
+	}
+}
+
+// spinApp is an app of one task, spin, which runs until stopped, with
+// the overlap policy concurrency and one retry.
+func spinApp(concurrency string) testApp {
+	return testApp{name: "demo", tasks: `
+tasks:
+  - name: spin
+    concurrency: ` + concurrency + `
+    termination: { maxRuntime: 1h }
+    retry: { max: 1, backoff: 1s }
+`, modules: map[string][]byte{"spin": wasmtest.Spin()}}
+}
+
+// waitRetry returns the next start of a retry among events ch.
+func waitRetry(t *testing.T, ch <-chan Event) Event {
+	t.Helper()
 	deadline := time.After(30 * time.Second)
 	for {
 		select {
 		case e := <-ch:
-			if e.Type != EventRunStarted || e.Trigger != store.TriggerRetry {
-				continue
+			if e.Type == EventRunStarted && e.Trigger == store.TriggerRetry {
+				return e
 			}
-			if d := time.Since(stopped); d >= cl.LeaseTTL {
-				t.Errorf("retried %v after the stop, want before the lease would end", d)
-			}
-			r, err := b.store.GetRun(t.Context(), id)
-			if err != nil || r.Status != store.StatusInterrupted || r.Node != "a" {
-				t.Errorf("a's run = %+v, %v; want interrupted", r, err)
-			}
-			return
 		case <-deadline:
-			t.Fatal("b did not take a's run over")
+			t.Fatal("no retry started")
 		}
 	}
 }
