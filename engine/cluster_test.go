@@ -378,3 +378,30 @@ func waitRetry(t *testing.T, ch <-chan Event) Event {
 		}
 	}
 }
+
+// TestOwnerMovesOnlyTheLostNodesTasks checks the rendezvous hashing:
+// tasks spread over the nodes, and losing a node moves its tasks only.
+func TestOwnerMovesOnlyTheLostNodesTasks(t *testing.T) {
+	t.Parallel()
+	three, two := []string{"n1", "n2", "n3"}, []string{"n1", "n3"}
+	count := map[string]int{}
+	for i := range 3000 {
+		key := fmt.Sprintf("app%d/task%d", i%7, i)
+		before, after := owner(three, key), owner(two, key)
+		count[before]++
+		if before != "n2" && after != before {
+			t.Fatalf("%s moved from %s to %s though %s is still live", key, before, after, before)
+		}
+		if after == "n2" {
+			t.Fatalf("%s owned by n2, which is gone", key)
+		}
+	}
+	for _, n := range three {
+		if count[n] < 800 || count[n] > 1200 {
+			t.Errorf("tasks by node %v: uneven", count)
+		}
+	}
+	if owner(nil, "a/t") != "" {
+		t.Error("a task has an owner among no nodes")
+	}
+}
