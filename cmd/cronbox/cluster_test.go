@@ -215,6 +215,8 @@ func TestClusterProcesses(t *testing.T) {
 	takenOver(r)
 	if d := time.Since(killedAt); d > 15*time.Second {
 		t.Errorf("takeover took %v after the kill", d)
+	} else {
+		t.Logf("%s's run retried on another node %v after SIGKILL (lease %v)", r.Node, d.Round(time.Millisecond), ttl)
 	}
 	start(victim)
 
