@@ -94,8 +94,8 @@ func TestServeClusterApps(t *testing.T) {
 	t.Parallel()
 	url := pgtest.URL(t)
 	homeA, homeB := testHome(t), t.TempDir()
-	_, stopA, logsA := startServe(t, homeA, "--store", url)
-	_, stopB, logsB := startServe(t, homeB, "--store", url)
+	_, stopA, logsA := startServe(t, homeA, "--store", url, "--node", "a")
+	_, stopB, logsB := startServe(t, homeB, "--store", url, "--node", "b")
 	if _, err := os.Stat(filepath.Join(homeB, "apps", "demo", "tasks", "hello.wasm")); err != nil {
 		t.Errorf("the second serve started without the first's app: %v\n%s", err, logsB())
 	}
