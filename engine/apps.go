@@ -346,6 +346,7 @@ func (e *Engine) install(name string, a *app.App, loaded []loadedTask, failures 
 		if !ok {
 			ts = &taskState{key: key, app: name, name: lt.task.Name, heapIdx: -1}
 			e.tasks[key] = ts
+			e.byName = nil
 		}
 		oldSched := ts.sched
 		ts.task = lt.task
@@ -439,4 +440,5 @@ func (e *Engine) dropTaskLocked(key string) {
 	e.heap.remove(ts)
 	ts.removed = true
 	delete(e.tasks, key)
+	e.byName = nil
 }

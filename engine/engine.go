@@ -240,8 +240,11 @@ type Engine struct {
 	appOrder []string // round-robin order of the dispatcher
 	rr       int      // the app the dispatcher serves first next
 	tasks    map[string]*taskState
-	heap     fireHeap
-	timer    Timer
+	// byName is the keys of tasks sorted by app, then task, for TaskPage;
+	// nil when a task was added or dropped since.
+	byName []string
+	heap   fireHeap
+	timer  Timer
 	// pruneTimer is the next background sweep of the history.
 	pruneTimer Timer
 	timerAt    time.Time

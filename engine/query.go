@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/cronbox/cronbox/engine/app"
@@ -128,7 +127,7 @@ func (e *Engine) Task(appName, task string) (TaskInfo, bool) {
 func (e *Engine) taskInfoLocked(ts *taskState) TaskInfo {
 	info := TaskInfo{
 		Task: ts.task, Running: len(ts.running), Queued: ts.queued,
-		LastStatus: ts.lastStatus, Failures: ts.failures,
+		LastStatus: ts.lastStatus, LastDuration: ts.lastDuration, Failures: ts.failures,
 		DisabledReason: ts.disabledReason, LoadError: ts.loadErr,
 	}
 	if ts.heapIdx >= 0 {
@@ -163,11 +162,7 @@ func (e *Engine) TaskKeys(keep func(*TaskInfo) bool) []string {
 	}
 	e.mu.Unlock()
 	// By app, then task, as Tasks orders them ("a/x" before "a-b/x").
-	slices.SortFunc(keys, func(a, b string) int {
-		aApp, aTask, _ := strings.Cut(a, "/")
-		bApp, bTask, _ := strings.Cut(b, "/")
-		return cmp.Or(cmp.Compare(aApp, bApp), cmp.Compare(aTask, bTask))
-	})
+	slices.SortFunc(keys, compareKeys)
 	return keys
 }
 

@@ -245,6 +245,7 @@ func (e *Engine) afterRun(h *runHandle, status store.Status, ended store.Ended, 
 	h.as.memory -= h.task.Limits.Memory
 	e.running--
 	ts.lastStatus = status
+	ts.lastDuration = e.cfg.Clock.Now().Sub(h.started)
 	if state != nil {
 		ts.failures = state.ConsecutiveFailures
 		if state.DisabledReason != "" && ts.task.Enabled {

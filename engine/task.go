@@ -30,6 +30,7 @@ type taskState struct {
 
 	sincePrune     int // finished runs since the history was pruned
 	lastStatus     store.Status
+	lastDuration   time.Duration
 	failures       int
 	disabledReason string
 	// lastStartSeq and lastSuccessSeq order the task's last admitted run
@@ -55,8 +56,10 @@ type TaskInfo struct {
 	Next time.Time
 	// Running and Queued count its runs executing and waiting for a slot.
 	Running, Queued int
-	// LastStatus is how its last run ended, "" if none since start.
-	LastStatus store.Status
+	// LastStatus is how its last run ended, "" if none since start;
+	// LastDuration is how long that run took.
+	LastStatus   store.Status
+	LastDuration time.Duration
 	// Failures counts its consecutive failed runs.
 	Failures int
 	// DisabledReason says why failures disabled it, if they did.

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/cronbox/cronbox/engine/schedule"
+	"github.com/cronbox/cronbox/engine"
 	"github.com/cronbox/cronbox/engine/store"
 )
 
@@ -46,7 +47,7 @@ func FuzzDecodeBody(f *testing.F) {
 
 // FuzzTaskQuery checks GET /tasks's query parsing.
 func FuzzTaskQuery(f *testing.F) {
-	for _, s := range []string{"", "app=hello&limit=5", "status=failing&offset=3", "limit=0", "limit=99999999999999999999", "q=%zz", "x=1", "tag=a&tag=b"} {
+	for _, s := range []string{"", "app=hello&limit=5", "status=failing&sort=-next&after=0:a/b", "q=busy/fl&sort=duration", "sort=-", "sort=sleepy", "limit=0", "limit=99999999999999999999", "q=%zz", "x=1", "tag=a&tag=b"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
@@ -58,8 +59,11 @@ func FuzzTaskQuery(f *testing.F) {
 			}
 			return
 		}
-		if tq.limit < 1 || tq.limit > store.MaxLimit || tq.offset < 0 {
-			t.Fatalf("%q: limit %d offset %d", raw, tq.limit, tq.offset)
+		if tq.limit < 1 || tq.limit > store.MaxLimit {
+			t.Fatalf("%q: limit %d", raw, tq.limit)
+		}
+		if tq.order != "" && !slices.Contains(engine.TaskOrders, tq.order) {
+			t.Fatalf("%q: order %q", raw, tq.order)
 		}
 		if tq.status != "" && !slices.Contains(taskStatuses, tq.status) {
 			t.Fatalf("%q: status %q", raw, tq.status)
@@ -69,7 +73,7 @@ func FuzzTaskQuery(f *testing.F) {
 
 // FuzzRunQuery checks GET /runs's query parsing.
 func FuzzRunQuery(f *testing.F) {
-	for _, s := range []string{"", "status=running,failed&limit=10", "before=5", "since=2026-01-05T10:00:00Z", "since=2026-13-01", "before=-1", "status=,", "app=a&task=b"} {
+	for _, s := range []string{"", "status=running,failed&limit=10", "before=5", "since=2026-01-05T10:00:00Z", "since=2026-13-01", "before=-1", "status=,", "app=a&task=b", "trigger=manual,retry&q=503", "trigger=cron", "since=2026-01-05T10:00:00Z&until=2026-01-04T10:00:00Z", "after=7"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {

@@ -119,12 +119,13 @@ var runStatuses = []store.Status{
 // parseRunQuery reads GET /runs's query into a filter; the principal's
 // scope is applied by the caller.
 func parseRunQuery(raw string) (store.RunFilter, string, error) {
-	q, err := parseQuery(raw, "app", "task", "status", "since", "before", "limit")
+	q, err := parseQuery(raw, "app", "task", "status", "trigger", "since", "until", "q", "before", "after", "limit")
 	if err != nil {
 		return store.RunFilter{}, "", err
 	}
-	f := store.RunFilter{Task: q.str("task"), Since: q.time("since")}
+	f := store.RunFilter{Task: q.str("task"), Since: q.time("since"), Until: q.time("until"), Text: strings.TrimSpace(q.str("q"))}
 	f.BeforeID = q.int("before", 0, 1, 1<<62)
+	f.AfterID = q.int("after", 0, 1, 1<<62)
 	f.Limit = int(q.int("limit", store.DefaultLimit, 1, store.MaxLimit))
 	if err := q.errOrNil(); err != nil {
 		return store.RunFilter{}, "", err
@@ -139,6 +140,20 @@ func parseRunQuery(raw string) (store.RunFilter, string, error) {
 				f.Statuses = append(f.Statuses, s)
 			}
 		}
+	}
+	if tr := q.str("trigger"); tr != "" {
+		for _, part := range strings.Split(tr, ",") {
+			t := store.Trigger(strings.TrimSpace(part))
+			if !t.Valid() {
+				return store.RunFilter{}, "", errorf(http.StatusBadRequest, "trigger", "trigger %q is not one of schedule, catch-up, manual, retry, dependency", t)
+			}
+			if !slices.Contains(f.Triggers, t) {
+				f.Triggers = append(f.Triggers, t)
+			}
+		}
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
+		return store.RunFilter{}, "", errorf(http.StatusBadRequest, "until", "until must be after since")
 	}
 	return f, q.str("app"), nil
 }

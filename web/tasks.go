@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -220,33 +221,71 @@ var taskStatuses = []string{"enabled", "disabled", "running", "failing", "error"
 // taskQuery is what GET /tasks asks for.
 type taskQuery struct {
 	app, tag, status, q string
-	limit, offset       int
+	order               engine.TaskOrder
+	desc                bool
+	after               string
+	limit               int
 }
 
+// taskQueryParams are the parameters of GET /tasks.
+var taskQueryParams = []string{"app", "tag", "status", "q", "sort", "after", "limit"}
+
 func parseTaskQuery(raw string) (taskQuery, error) {
-	q, err := parseQuery(raw, "app", "tag", "status", "q", "limit", "offset")
+	q, err := parseQuery(raw, taskQueryParams...)
 	if err != nil {
 		return taskQuery{}, err
 	}
-	tq := taskQuery{app: q.str("app"), tag: q.str("tag"), status: q.str("status"), q: strings.ToLower(q.str("q"))}
-	tq.limit = int(q.int("limit", store.DefaultLimit, 1, store.MaxLimit))
-	tq.offset = int(q.int("offset", 0, 0, 1<<31-1))
+	tq := taskQuery{app: q.str("app"), tag: q.str("tag"), status: q.str("status"), q: strings.TrimSpace(q.str("q")), after: q.str("after")}
+	tq.limit = int(q.int("limit", engine.DefaultTaskPage, 1, store.MaxLimit))
 	if err := q.errOrNil(); err != nil {
 		return taskQuery{}, err
 	}
 	if tq.status != "" && !slices.Contains(taskStatuses, tq.status) {
 		return taskQuery{}, errorf(http.StatusBadRequest, "status", "status must be one of %s, not %q", strings.Join(taskStatuses, ", "), tq.status)
 	}
+	sort := q.str("sort")
+	tq.order = engine.TaskOrder(strings.TrimPrefix(sort, "-"))
+	tq.desc = strings.HasPrefix(sort, "-")
+	if sort != "" && !slices.Contains(engine.TaskOrders, tq.order) {
+		return taskQuery{}, errorf(http.StatusBadRequest, "sort", "sort must be one of name, next, status, failures, duration, each with an optional - to reverse it, not %q", sort)
+	}
 	return tq, nil
 }
 
+// filters reports whether tq selects fewer than every task.
+func (tq taskQuery) filters() bool {
+	return tq.app != "" || tq.tag != "" || tq.status != "" || tq.q != ""
+}
+
+// containsFold reports whether sub is within s, ignoring case.
+func containsFold(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(sub)], sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchesText reports whether a task's app, name, "app/name",
+// description or a tag contains text, ignoring case.
+func matchesText(t *app.Task, text string) bool {
+	if containsFold(t.App, text) || containsFold(t.Name, text) || containsFold(t.Description, text) {
+		return true
+	}
+	if a, n, ok := strings.Cut(text, "/"); ok && len(t.App) >= len(a) && len(t.Name) >= len(n) &&
+		strings.EqualFold(t.App[len(t.App)-len(a):], a) && strings.EqualFold(t.Name[:len(n)], n) {
+		return true
+	}
+	return slices.ContainsFunc(t.Tags, func(tag string) bool { return containsFold(tag, text) })
+}
+
 func (tq taskQuery) matches(info *engine.TaskInfo) bool {
-	t := info.Task
+	t := &info.Task
 	if tq.app != "" && t.App != tq.app || tq.tag != "" && !slices.Contains(t.Tags, tq.tag) {
 		return false
 	}
-	if tq.q != "" && !strings.Contains(strings.ToLower(t.App), tq.q) && !strings.Contains(strings.ToLower(t.Name), tq.q) &&
-		!strings.Contains(strings.ToLower(t.Description), tq.q) {
+	if tq.q != "" && !matchesText(t, tq.q) {
 		return false
 	}
 	switch tq.status {
@@ -259,9 +298,29 @@ func (tq taskQuery) matches(info *engine.TaskInfo) bool {
 	case "failing":
 		return info.Failures > 0
 	case "error":
-		return info.LoadError != "" || info.AppLoadError != ""
+		return broken(info)
 	}
 	return true
+}
+
+// broken reports a task that cannot run as it is: it or its app has
+// errors.
+func broken(info *engine.TaskInfo) bool { return info.LoadError != "" || info.AppLoadError != "" }
+
+// keep returns the TaskQuery.Keep of the tasks that tq selects and p may
+// see; nil (every task, the cheap listing) when that is all of them.
+func (tq taskQuery) keep(p *principal) func(*engine.TaskInfo) bool {
+	if p.apps == nil && !tq.filters() {
+		return nil
+	}
+	return func(info *engine.TaskInfo) bool { return p.sees(info.Task.App) && tq.matches(info) }
+}
+
+// taskPageJSON is a page of GET /tasks.
+type taskPageJSON struct {
+	Tasks []taskJSON `json:"tasks"`
+	Total int        `json:"total"`
+	Next  *string    `json:"next"`
 }
 
 func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) error {
@@ -269,25 +328,38 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p := principalFrom(r.Context())
-	keys := s.eng.TaskKeys(func(info *engine.TaskInfo) bool { return p.sees(info.Task.App) && tq.matches(info) })
-	total := len(keys)
-	page := keys[min(tq.offset, total):min(tq.offset+tq.limit, total)]
-	out := struct {
-		Tasks []taskJSON `json:"tasks"`
-		Total int        `json:"total"`
-	}{Tasks: make([]taskJSON, 0, len(page)), Total: total}
-	for _, key := range page {
-		appName, task, _ := strings.Cut(key, "/")
-		info, ok := s.eng.Task(appName, task)
-		if !ok { // removed since
-			continue
+	page, err := s.eng.TaskPage(engine.TaskQuery{
+		Keep: tq.keep(principalFrom(r.Context())), Order: tq.order, Desc: tq.desc, After: tq.after, Limit: tq.limit,
+	})
+	if errors.Is(err, engine.ErrInvalidCursor) {
+		return errorf(http.StatusBadRequest, "after", "after must be the next of a page of tasks, not %q", tq.after)
+	}
+	if err != nil {
+		return err
+	}
+	refs := make([]store.TaskRef, len(page.Tasks))
+	for i, info := range page.Tasks {
+		refs[i] = store.TaskRef{App: info.Task.App, Task: info.Task.Name}
+	}
+	runs, err := s.st.Runs.RecentRuns(r.Context(), refs, recentRuns)
+	if err != nil {
+		return err
+	}
+	byTask := make(map[store.TaskRef][]store.Run, len(refs))
+	for i := 0; i < len(runs); {
+		j, ref := i+1, store.TaskRef{App: runs[i].App, Task: runs[i].Task}
+		for j < len(runs) && runs[j].App == ref.App && runs[j].Task == ref.Task {
+			j++
 		}
-		runs, err := s.recent(r.Context(), info.Task)
-		if err != nil {
-			return err
-		}
-		out.Tasks = append(out.Tasks, s.taskJSON(info, runs))
+		byTask[ref] = runs[i:j]
+		i = j
+	}
+	out := taskPageJSON{Tasks: make([]taskJSON, 0, len(page.Tasks)), Total: page.Total}
+	for i, info := range page.Tasks {
+		out.Tasks = append(out.Tasks, s.taskJSON(info, byTask[refs[i]]))
+	}
+	if page.Next != "" {
+		out.Next = &page.Next
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
@@ -534,6 +606,7 @@ func (s *Server) summary(w http.ResponseWriter, r *http.Request) error {
 	var out struct {
 		TasksEnabled  int `json:"tasksEnabled"`
 		TasksDisabled int `json:"tasksDisabled"`
+		TasksBroken   int `json:"tasksBroken"`
 		Running       int `json:"running"`
 		Queued        int `json:"queued"`
 		Failures24h   int `json:"failures24h"`
@@ -542,9 +615,12 @@ func (s *Server) summary(w http.ResponseWriter, r *http.Request) error {
 		if !p.sees(info.Task.App) {
 			return false
 		}
-		if info.Task.Enabled {
+		switch {
+		case broken(info):
+			out.TasksBroken++
+		case info.Task.Enabled:
 			out.TasksEnabled++
-		} else {
+		default:
 			out.TasksDisabled++
 		}
 		out.Running += info.Running

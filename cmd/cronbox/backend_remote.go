@@ -53,12 +53,15 @@ type apiTask struct {
 
 func (b *remoteBackend) Tasks(ctx context.Context) ([]taskRow, error) {
 	var rows []taskRow
-	for offset := 0; ; {
+	for after := ""; ; {
 		var page struct {
 			Tasks []apiTask `json:"tasks"`
-			Total int       `json:"total"`
+			Next  string    `json:"next"`
 		}
-		path := fmt.Sprintf("/tasks?limit=%d&offset=%d", store.MaxLimit, offset)
+		path := fmt.Sprintf("/tasks?limit=%d", store.MaxLimit)
+		if after != "" {
+			path += "&after=" + url.QueryEscape(after)
+		}
 		if err := b.c.Do(ctx, client.Request{Method: "GET", Path: path, Want: http.StatusOK}, &page); err != nil {
 			return nil, err
 		}
@@ -80,10 +83,10 @@ func (b *remoteBackend) Tasks(ctx context.Context) ([]taskRow, error) {
 			}
 			rows = append(rows, r)
 		}
-		offset += len(page.Tasks)
-		if len(page.Tasks) == 0 || offset >= page.Total {
+		if page.Next == "" {
 			return rows, nil
 		}
+		after = page.Next
 	}
 }
 

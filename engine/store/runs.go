@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -49,8 +50,8 @@ const (
 	TriggerCatchUp    Trigger = "catch-up" // a scheduled time missed while Cronbox was down
 )
 
-// valid reports whether t is a known trigger.
-func (t Trigger) valid() bool {
+// Valid reports whether t is a known trigger.
+func (t Trigger) Valid() bool {
 	switch t {
 	case TriggerSchedule, TriggerManual, TriggerRetry, TriggerDependency, TriggerCatchUp:
 		return true
@@ -182,13 +183,24 @@ type RunFilter struct {
 	Statuses []Status
 	// Since, if set, selects runs that started at or after it.
 	Since time.Time
+	// Until, if set, selects runs that started before it.
+	Until time.Time
+	// Triggers, if set, selects runs fired by one of these triggers.
+	Triggers []Trigger
+	// Text, if set, selects runs whose error, reason or a log line
+	// contains it, ignoring case (of ASCII letters).
+	Text string
 	// BeforeID, if set, selects runs with a smaller ID: pass the last ID
-	// of a page to get the next one.
-	BeforeID int64
+	// of a page to get the next one. AfterID, if set, selects runs with
+	// a larger ID: those started since a page was read.
+	BeforeID, AfterID int64
 	// Limit is the most runs returned: DefaultLimit if zero or less, at
 	// most MaxLimit.
 	Limit int
 }
+
+// TaskRef names a task, for RecentRuns.
+type TaskRef struct{ App, Task string }
 
 // The page sizes of ListRuns and RunLogs.
 const (
@@ -271,7 +283,7 @@ func checkNewRun(doing string, r *Run) error {
 		problem = "no task"
 	case r.StartTime.IsZero():
 		problem = "no start time"
-	case !r.Trigger.valid():
+	case !r.Trigger.Valid():
 		problem = fmt.Sprintf("unknown trigger %q", r.Trigger)
 	case r.Trigger.scheduled() && r.ScheduledTime.IsZero():
 		problem = fmt.Sprintf("trigger %q without a scheduled time", r.Trigger)
@@ -471,9 +483,27 @@ func (s *SQLite) ListRuns(ctx context.Context, f RunFilter) ([]Run, error) {
 		q.WriteString(` AND StartTime >= ?`)
 		args = append(args, formatTime(f.Since))
 	}
+	if !f.Until.IsZero() {
+		q.WriteString(` AND StartTime < ?`)
+		args = append(args, formatTime(f.Until))
+	}
+	if len(f.Triggers) > 0 {
+		in, args = inClause(args, f.Triggers)
+		q.WriteString(` AND TriggeredBy IN ` + in)
+	}
+	if f.Text != "" {
+		pat := LikePattern(f.Text)
+		q.WriteString(` AND (ErrorMessage LIKE ? ESCAPE '\' OR Reason LIKE ? ESCAPE '\'
+			OR EXISTS (SELECT 1 FROM run_logs WHERE run_id = ID AND message LIKE ? ESCAPE '\'))`)
+		args = append(args, pat, pat, pat)
+	}
 	if f.BeforeID > 0 {
 		q.WriteString(` AND ID < ?`)
 		args = append(args, f.BeforeID)
+	}
+	if f.AfterID > 0 {
+		q.WriteString(` AND ID > ?`)
+		args = append(args, f.AfterID)
 	}
 	q.WriteString(` ORDER BY ID DESC LIMIT ?`)
 	args = append(args, clampLimit(f.Limit))
@@ -484,6 +514,43 @@ func (s *SQLite) ListRuns(ctx context.Context, f RunFilter) ([]Run, error) {
 		return nil, fmt.Errorf("listing runs: %w", err)
 	}
 	return runs, nil
+}
+
+// LikePattern returns a LIKE pattern (escaped by \\) that matches text
+// anywhere.
+func LikePattern(text string) string {
+	return "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(text) + "%"
+}
+
+// recentChunk is how many tasks one query of RecentRuns asks for, within
+// SQLite's limit of terms of a compound SELECT.
+const recentChunk = 200
+
+// RecentRuns implements RunReader.
+func (s *SQLite) RecentRuns(ctx context.Context, tasks []TaskRef, n int) ([]Run, error) {
+	n = clampLimit(n)
+	var out []Run
+	for chunk := range slices.Chunk(tasks, recentChunk) {
+		var (
+			q    strings.Builder
+			args []any
+		)
+		for i, t := range chunk {
+			if i > 0 {
+				q.WriteString(` UNION ALL `)
+			}
+			q.WriteString(`SELECT * FROM (SELECT ` + runSummaryColumns + ` FROM TaskExecutions
+				WHERE AppName = ? AND TaskName = ? ORDER BY ID DESC LIMIT ?)`)
+			args = append(args, t.App, t.Task, n)
+		}
+		rows, err := s.rdb.QueryContext(ctx, q.String(), args...)
+		runs, err := collect(rows, err, scanRun)
+		if err != nil {
+			return nil, fmt.Errorf("listing recent runs: %w", err)
+		}
+		out = append(out, runs...)
+	}
+	return out, nil
 }
 
 // RunLogs implements RunReader.

@@ -65,6 +65,10 @@ type RunReader interface {
 	// ListRuns returns runs, newest first, without their output, input and
 	// result.
 	ListRuns(ctx context.Context, f RunFilter) ([]Run, error)
+	// RecentRuns returns the newest runs, up to n (clamped as
+	// RunFilter.Limit is), of each of tasks, in one go: each task's runs
+	// are together, newest first. A task without runs has none.
+	RecentRuns(ctx context.Context, tasks []TaskRef, n int) ([]Run, error)
 	// RunLogs returns up to limit log lines of a run with Seq > afterSeq,
 	// in order; limit is clamped as RunFilter.Limit is. It returns
 	// ErrNotFound for an unknown run.

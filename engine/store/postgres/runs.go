@@ -310,8 +310,29 @@ func (s *Store) ListRuns(ctx context.Context, f store.RunFilter) ([]store.Run, e
 	if !f.Since.IsZero() {
 		q.WriteString(` AND StartTime >= ` + q.arg(f.Since))
 	}
+	if !f.Until.IsZero() {
+		q.WriteString(` AND StartTime < ` + q.arg(f.Until))
+	}
+	if len(f.Triggers) > 0 {
+		triggers := make([]string, len(f.Triggers))
+		for i, t := range f.Triggers {
+			triggers[i] = string(t)
+		}
+		q.WriteString(` AND TriggeredBy = ANY(` + q.arg(triggers) + `)`)
+	}
+	if f.Text != "" {
+		// A log line is bytes: ILIKE over its escaped form ignores the
+		// case of ASCII letters, LIKE over its bytes finds other text.
+		pat := q.arg(store.LikePattern(f.Text))
+		q.WriteString(` AND (ErrorMessage ILIKE ` + pat + ` OR Reason ILIKE ` + pat + `
+			OR EXISTS (SELECT 1 FROM run_logs WHERE run_id = ID
+				AND (encode(message, 'escape') ILIKE ` + pat + ` OR message LIKE convert_to(` + pat + `, 'UTF8'))))`)
+	}
 	if f.BeforeID > 0 {
 		q.WriteString(` AND ID < ` + q.arg(f.BeforeID))
+	}
+	if f.AfterID > 0 {
+		q.WriteString(` AND ID > ` + q.arg(f.AfterID))
 	}
 	q.WriteString(` ORDER BY ID DESC LIMIT ` + q.arg(store.ClampLimit(f.Limit)))
 	rows, err := s.pool.Query(ctx, q.String(), q.args...)
@@ -321,6 +342,29 @@ func (s *Store) ListRuns(ctx context.Context, f store.RunFilter) ([]store.Run, e
 	}
 	if err != nil {
 		return nil, fmt.Errorf("listing runs: %w", err)
+	}
+	return runs, nil
+}
+
+// RecentRuns implements store.RunReader.
+func (s *Store) RecentRuns(ctx context.Context, tasks []store.TaskRef, n int) ([]store.Run, error) {
+	if len(tasks) == 0 {
+		return nil, nil
+	}
+	apps, names := make([]string, len(tasks)), make([]string, len(tasks))
+	for i, t := range tasks {
+		apps[i], names[i] = t.App, t.Task
+	}
+	rows, err := s.pool.Query(ctx, `SELECT r.* FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(app, task, i)
+		CROSS JOIN LATERAL (SELECT `+runSummaryColumns+` FROM TaskExecutions
+			WHERE AppName = k.app AND TaskName = k.task ORDER BY ID DESC LIMIT $3) r
+		ORDER BY k.i, r.ID DESC`, apps, names, store.ClampLimit(n))
+	var runs []store.Run
+	if err == nil {
+		runs, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Run, error) { return scanRun(row) })
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing recent runs: %w", err)
 	}
 	return runs, nil
 }

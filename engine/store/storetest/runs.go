@@ -23,6 +23,8 @@ func Runs(t *testing.T, open func(t *testing.T) store.Runs) {
 	t.Run("RecordSkipped", func(t *testing.T) { runsRecordSkipped(t, open) })
 	t.Run("ListRuns", func(t *testing.T) { runsListRuns(t, open) })
 	t.Run("ListRunsSummaries", func(t *testing.T) { runsListRunsSummaries(t, open) })
+	t.Run("ListRunsSearch", func(t *testing.T) { runsListRunsSearch(t, open) })
+	t.Run("RecentRuns", func(t *testing.T) { runsRecentRuns(t, open) })
 	t.Run("MarkInterrupted", func(t *testing.T) { runsMarkInterrupted(t, open) })
 	t.Run("LastScheduled", func(t *testing.T) { runsLastScheduled(t, open) })
 	t.Run("FinishRunWithLogs", func(t *testing.T) { runsFinishRunWithLogs(t, open) })
@@ -329,6 +331,96 @@ func runsListRuns(t *testing.T, open func(*testing.T) store.Runs) {
 				t.Errorf("ListRuns = %v, want %v", gotIDs, tt.want)
 			}
 		})
+	}
+}
+
+// runsListRunsSearch checks the filters of a search of the history: a
+// time range, triggers, text in the error, the reason or the logs, and
+// runs after an ID.
+func runsListRunsSearch(t *testing.T, open func(*testing.T) store.Runs) {
+	t.Parallel()
+	s := open(t)
+	ctx := t.Context()
+	// 1: manual, failed "upstream returned 503"; 2: scheduled, logs "Disk
+	// 95% full"; 3: a retry, succeeded; 4: skipped, "queue_full".
+	one := mustStart(t, s, manual("a", "x", epoch))
+	if err := s.FinishRun(ctx, one, store.RunEnd{Status: store.StatusFailed, EndTime: epoch.Add(time.Second), Error: "upstream returned 503"}); err != nil {
+		t.Fatal(err)
+	}
+	two := mustStart(t, s, scheduled("a", "y", epoch.Add(time.Hour)))
+	if err := s.AppendLogs(ctx, two, []store.LogLine{{Time: epoch, Level: "info", Message: "starting"}, {Time: epoch, Level: "warn", Message: "Disk 95% full"}}); err != nil {
+		t.Fatal(err)
+	}
+	retry := manual("a", "x", epoch.Add(2*time.Hour))
+	retry.Trigger, retry.Attempt = store.TriggerRetry, 1
+	three := mustStart(t, s, retry)
+	mustFinish(t, s, three, store.StatusSucceeded, retry.StartTime)
+	skipped := scheduled("b", "x", epoch.Add(3*time.Hour))
+	skipped.Status, skipped.Reason = store.StatusSkipped, "queue_full: 4 waiting"
+	if _, err := s.RecordSkipped(ctx, skipped); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		filter store.RunFilter
+		want   []int64
+	}{
+		{"until", store.RunFilter{Until: epoch.Add(time.Hour)}, []int64{1}},
+		{"a range", store.RunFilter{Since: epoch.Add(time.Hour), Until: epoch.Add(3 * time.Hour)}, []int64{3, 2}},
+		{"a trigger", store.RunFilter{Triggers: []store.Trigger{store.TriggerRetry}}, []int64{3}},
+		{"two triggers", store.RunFilter{Triggers: []store.Trigger{store.TriggerSchedule, store.TriggerManual}}, []int64{4, 2, 1}},
+		{"text in the error, any case", store.RunFilter{Text: "UPSTREAM"}, []int64{1}},
+		{"text in a log line", store.RunFilter{Text: "disk"}, []int64{2}},
+		{"a % is a percent sign", store.RunFilter{Text: "95%"}, []int64{2}},
+		{"a _ is an underscore", store.RunFilter{Text: "e_f"}, []int64{4}},
+		{"no such text", store.RunFilter{Text: "teapot"}, nil},
+		{"after", store.RunFilter{AfterID: 2}, []int64{4, 3}},
+		{"after and before", store.RunFilter{AfterID: 1, BeforeID: 4}, []int64{3, 2}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := s.ListRuns(t.Context(), tt.filter)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []int64
+			for _, r := range got {
+				ids = append(ids, r.ID)
+			}
+			if !slices.Equal(ids, tt.want) {
+				t.Errorf("ListRuns = %v, want %v", ids, tt.want)
+			}
+		})
+	}
+}
+
+// runsRecentRuns checks that RecentRuns returns each task's newest runs,
+// together, newest first.
+func runsRecentRuns(t *testing.T, open func(*testing.T) store.Runs) {
+	t.Parallel()
+	s := open(t)
+	for i := range 12 {
+		mustStart(t, s, manual([]string{"a", "b", "c"}[i%3], "x", epoch.Add(time.Duration(i)*time.Minute)))
+	}
+	// 250 tasks: more than a query of some stores asks for at once.
+	refs := []store.TaskRef{{App: "b", Task: "x"}, {App: "none", Task: "x"}, {App: "a", Task: "x"}}
+	for i := range 250 {
+		refs = append(refs, store.TaskRef{App: "z", Task: fmt.Sprint(i)})
+	}
+	got, err := s.RecentRuns(t.Context(), refs, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for _, r := range got {
+		ids = append(ids, r.ID)
+	}
+	if want := []int64{11, 8, 5, 10, 7, 4}; !slices.Equal(ids, want) {
+		t.Errorf("RecentRuns = %v, want %v", ids, want)
+	}
+	if got, err := s.RecentRuns(t.Context(), nil, 3); err != nil || len(got) != 0 {
+		t.Errorf("RecentRuns of no task = %v, %v", got, err)
 	}
 }
 
