@@ -8,8 +8,8 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/cronbox/cronbox/engine/schedule"
 	"github.com/cronbox/cronbox/engine"
+	"github.com/cronbox/cronbox/engine/schedule"
 	"github.com/cronbox/cronbox/engine/store"
 )
 
