@@ -328,6 +328,8 @@ func (s *Server) routes() http.Handler {
 
 			r.Get("/tasks", s.h(s.listTasks))
 			r.With(admin).Post("/tasks", s.h(s.createTask))
+			r.With(operator).Post("/tasks/enable", s.h(s.bulkEnable(true)))
+			r.With(operator).Post("/tasks/disable", s.h(s.bulkEnable(false)))
 			r.Get("/tasks/{app}/{task}", s.h(s.getTask))
 			r.With(admin).Patch("/tasks/{app}/{task}", s.h(s.patchTask))
 			r.With(admin).Delete("/tasks/{app}/{task}", s.h(s.deleteTask))

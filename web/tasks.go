@@ -668,3 +668,75 @@ func (s *Server) auditTask(r *http.Request, action string, before *engine.TaskIn
 	}
 	s.audit(r, action, before.Task.App, before.Task.Key(), taskAudit(*before), after)
 }
+
+// maxBulk is the most tasks a bulk switch names one by one.
+const maxBulk = 10_000
+
+// bulkEnable switches many tasks on or off: those named, or every task a
+// filter of GET /tasks selects (of the apps the principal sees).
+func (s *Server) bulkEnable(on bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var body struct {
+			Tasks  []string `json:"tasks"`
+			Filter *struct {
+				App    string `json:"app"`
+				Tag    string `json:"tag"`
+				Status string `json:"status"`
+				Q      string `json:"q"`
+			} `json:"filter"`
+		}
+		if err := decodeBody(w, r, &body, false); err != nil {
+			return err
+		}
+		p := principalFrom(r.Context())
+		var keys []string
+		switch {
+		case body.Filter != nil && body.Tasks != nil:
+			return errorf(http.StatusBadRequest, "", "give tasks or filter, not both")
+		case body.Filter != nil:
+			tq := taskQuery{app: body.Filter.App, tag: body.Filter.Tag, status: body.Filter.Status, q: strings.TrimSpace(body.Filter.Q)}
+			if tq.status != "" && !slices.Contains(taskStatuses, tq.status) {
+				return errorf(http.StatusBadRequest, "filter.status", "status must be one of %s, not %q", strings.Join(taskStatuses, ", "), tq.status)
+			}
+			keep := tq.keep(p)
+			keys = s.eng.TaskKeys(func(info *engine.TaskInfo) bool { return info.Task.Enabled != on && (keep == nil || keep(info)) })
+		case len(body.Tasks) > maxBulk:
+			return errorf(http.StatusBadRequest, "tasks", "at most %d tasks at once, not %d", maxBulk, len(body.Tasks))
+		case body.Tasks != nil:
+			for _, key := range body.Tasks {
+				a, t, ok := strings.Cut(key, "/")
+				if !ok || t == "" {
+					return errorf(http.StatusBadRequest, "tasks", "%q is not app/task", key)
+				}
+				if _, found := s.eng.Task(a, t); !found || !p.sees(a) {
+					return errorf(http.StatusNotFound, "tasks", "no task %s", key)
+				}
+				keys = append(keys, key)
+			}
+		default:
+			return errorf(http.StatusBadRequest, "", "give tasks (a list of app/task) or filter (as GET /tasks takes it)")
+		}
+		before := make(map[string]engine.TaskInfo, len(keys))
+		for _, key := range keys {
+			a, t, _ := strings.Cut(key, "/")
+			if info, ok := s.eng.Task(a, t); ok {
+				before[key] = info
+			}
+		}
+		changed, err := s.eng.SetEnabledMany(withActor(r), keys, on)
+		action := ActionTaskDisable
+		if on {
+			action = ActionTaskEnable
+		}
+		for _, key := range changed {
+			info := before[key]
+			s.auditTask(r, action, &info)
+		}
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, struct {
+			Changed []string `json:"changed"`
+		}{nonNil(changed)})
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 )
@@ -522,35 +521,36 @@ func LikePattern(text string) string {
 	return "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(text) + "%"
 }
 
-// recentChunk is how many tasks one query of RecentRuns asks for, within
-// SQLite's limit of terms of a compound SELECT.
-const recentChunk = 200
+// recentRunsSQL reads the newest runs (up to ?2) of the tasks ?1, a JSON
+// array of [app, task] pairs, in their order. The tasks are one
+// parameter compared with no column: a statement prepared once is run
+// as it is, never prepared again for the values bound to it.
+const recentRunsSQL = `SELECT ` + runSummaryColumns + ` FROM (
+	SELECT t.*, k.key AS k_order FROM json_each(?1) AS k, TaskExecutions AS t
+	WHERE t.ID IN (SELECT r.ID FROM TaskExecutions AS r
+		WHERE r.AppName = json_extract(k.value, '$[0]') AND r.TaskName = json_extract(k.value, '$[1]')
+		ORDER BY r.ID DESC LIMIT ?2))
+	ORDER BY k_order, ID DESC`
 
 // RecentRuns implements RunReader.
 func (s *SQLite) RecentRuns(ctx context.Context, tasks []TaskRef, n int) ([]Run, error) {
-	n = clampLimit(n)
-	var out []Run
-	for chunk := range slices.Chunk(tasks, recentChunk) {
-		var (
-			q    strings.Builder
-			args []any
-		)
-		for i, t := range chunk {
-			if i > 0 {
-				q.WriteString(` UNION ALL `)
-			}
-			q.WriteString(`SELECT * FROM (SELECT ` + runSummaryColumns + ` FROM TaskExecutions
-				WHERE AppName = ? AND TaskName = ? ORDER BY ID DESC LIMIT ?)`)
-			args = append(args, t.App, t.Task, n)
-		}
-		rows, err := s.rdb.QueryContext(ctx, q.String(), args...)
-		runs, err := collect(rows, err, scanRun)
-		if err != nil {
-			return nil, fmt.Errorf("listing recent runs: %w", err)
-		}
-		out = append(out, runs...)
+	if len(tasks) == 0 {
+		return nil, nil
 	}
-	return out, nil
+	pairs := make([][2]string, len(tasks))
+	for i, t := range tasks {
+		pairs[i] = [2]string{t.App, t.Task}
+	}
+	keys, err := json.Marshal(pairs)
+	if err != nil {
+		return nil, fmt.Errorf("listing recent runs: %w", err)
+	}
+	rows, err := s.rs.recentRuns.QueryContext(ctx, string(keys), clampLimit(n))
+	runs, err := collect(rows, err, scanRun)
+	if err != nil {
+		return nil, fmt.Errorf("listing recent runs: %w", err)
+	}
+	return runs, nil
 }
 
 // RunLogs implements RunReader.

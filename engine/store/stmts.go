@@ -46,11 +46,13 @@ type readStmts struct {
 	pruneDueKeep, pruneDueAge                 *sql.Stmt
 	kvGet, kvListFrom, kvListRange            *sql.Stmt
 	tokenByHash                               *sql.Stmt
+	recentRuns                                *sql.Stmt
 }
 
 func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 	return prepareAll(ctx, db, []stmtDef{
 		{&r.getRun, `SELECT ` + runColumns + ` FROM TaskExecutions WHERE ID = ?`},
+		{&r.recentRuns, recentRunsSQL},
 		{&r.runExists, `SELECT 1 FROM TaskExecutions WHERE ID = ?`},
 		{&r.runLogs, `SELECT seq, time, level, message FROM run_logs WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?`},
 		{&r.lastScheduled, lastScheduledSQL},
