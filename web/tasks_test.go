@@ -203,3 +203,27 @@ func TestSummary(t *testing.T) {
 		{name: "no token", req: req{method: "GET", path: "/api/v1/summary"}, status: 401},
 	})
 }
+
+func TestBulkEnable(t *testing.T) {
+	f := newFixture(t)
+	f.run(t, []check{
+		{name: "neither", req: req{method: "POST", path: "/api/v1/tasks/disable", token: "operator", body: `{}`}, status: 400},
+		{name: "both", req: req{method: "POST", path: "/api/v1/tasks/disable", token: "operator", body: `{"tasks":[],"filter":{}}`}, status: 400},
+		{name: "not app/task", req: req{method: "POST", path: "/api/v1/tasks/disable", token: "operator", body: `{"tasks":["greet"]}`}, status: 400, field: "tasks"},
+		{name: "unknown task", req: req{method: "POST", path: "/api/v1/tasks/disable", token: "operator", body: `{"tasks":["hello/nope"]}`}, status: 404, field: "tasks"},
+		{name: "bad status", req: req{method: "POST", path: "/api/v1/tasks/disable", token: "operator", body: `{"filter":{"status":"sleepy"}}`}, status: 400, field: "filter.status"},
+		{name: "viewer", req: req{method: "POST", path: "/api/v1/tasks/disable", token: "viewer", body: `{"tasks":["hello/greet"]}`}, status: 403},
+		{name: "scoped names another app's task", req: req{method: "POST", path: "/api/v1/tasks/disable", token: "scoped", body: `{"tasks":["other/job"]}`}, status: 404, field: "tasks"},
+		{name: "by name", req: req{method: "POST", path: "/api/v1/tasks/disable", token: "operator", body: `{"tasks":["hello/greet","hello/echo"]}`}, status: 200,
+			contains: []string{`{"changed":["hello/greet","hello/echo"]}`}},
+		{name: "again changes nothing", req: req{method: "POST", path: "/api/v1/tasks/disable", token: "operator", body: `{"tasks":["hello/greet"]}`}, status: 200, contains: []string{`{"changed":[]}`}},
+		{name: "disabled", req: req{method: "GET", path: "/api/v1/tasks?status=disabled", token: "viewer"}, status: 200, contains: []string{`"total":2`}},
+		{name: "scoped filter of every task reaches its app only", req: req{method: "POST", path: "/api/v1/tasks/disable", token: "scoped", body: `{"filter":{}}`}, status: 200,
+			contains: []string{`{"changed":["hello/spin"]}`}},
+		{name: "other app untouched", req: req{method: "GET", path: "/api/v1/tasks/other/job", token: "viewer"}, status: 200, contains: []string{`"enabled":true`}},
+		{name: "enable by filter", req: req{method: "POST", path: "/api/v1/tasks/enable", token: "operator", body: `{"filter":{"q":"hello/"}}`}, status: 200,
+			contains: []string{`{"changed":["hello/echo","hello/greet","hello/spin"]}`}},
+		{name: "enabled again", req: req{method: "GET", path: "/api/v1/tasks?status=enabled", token: "viewer"}, status: 200, contains: []string{`"total":4`}},
+		{name: "audited", req: req{method: "GET", path: "/api/v1/audit?app=hello", token: "admin"}, status: 200, contains: []string{`"action":"task.disable"`, `"action":"task.enable"`}},
+	})
+}
