@@ -80,7 +80,8 @@ func appOf(info engine.AppInfo, errs []store.LoadError) appJSON {
 	switch {
 	case info.Removed:
 		out.Status = "removed"
-	case !info.Loaded || info.LoadError != "":
+	case !info.Loaded || info.LoadError != "" || len(errs) > 0:
+		// An app that runs with some of its tasks broken is not ok.
 		out.Status = "error"
 	}
 	for _, e := range errs {

@@ -2,8 +2,11 @@ package web
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
+
+	"github.com/cronbox/cronbox/engine"
 )
 
 // instanceJSON is a live sandbox instance: one running run.
@@ -64,10 +67,15 @@ func (s *Server) listInstances(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, out)
 }
 
+// moduleTasksShown is how many of a module's tasks GET /modules names.
+const moduleTasksShown = 5
+
 // moduleJSON is a compiled module.
 type moduleJSON struct {
 	ID        string    `json:"id"`
 	Apps      []string  `json:"apps"`
+	Tasks     []string  `json:"tasks"`
+	TaskCount int       `json:"taskCount"`
 	Size      int       `json:"size"`
 	CompileMs int64     `json:"compileMs"`
 	CacheHits int64     `json:"cacheHits"`
@@ -82,6 +90,21 @@ func (s *Server) listModules(w http.ResponseWriter, r *http.Request) error {
 	}
 	p := principalFrom(r.Context())
 	uses := s.eng.ModuleApps()
+	// The tasks whose module it is now, to name it by: a few of them
+	// and how many.
+	tasks := map[string][]string{}
+	counts := map[string]int{}
+	s.eng.TaskKeys(func(info *engine.TaskInfo) bool {
+		if info.Module != "" && p.sees(info.Task.App) {
+			if counts[info.Module]++; len(tasks[info.Module]) < moduleTasksShown {
+				tasks[info.Module] = append(tasks[info.Module], info.Task.Key())
+			}
+		}
+		return false
+	})
+	for _, keys := range tasks {
+		slices.Sort(keys)
+	}
 	out := struct {
 		Modules []moduleJSON `json:"modules"`
 	}{Modules: []moduleJSON{}}
@@ -108,7 +131,7 @@ func (s *Server) listModules(w http.ResponseWriter, r *http.Request) error {
 			continue
 		}
 		mj := moduleJSON{
-			ID: m.Hash, Apps: nonNil(apps), Size: m.Size, CompileMs: m.CompileTime.Milliseconds(),
+			ID: m.Hash, Apps: nonNil(apps), Tasks: nonNil(tasks[m.Hash]), TaskCount: counts[m.Hash], Size: m.Size, CompileMs: m.CompileTime.Milliseconds(),
 			CacheHits: m.Hits(), Instances: m.Instances(), Runs: m.Runs(), Loaded: m.Loaded.UTC(),
 		}
 		if p.apps != nil {

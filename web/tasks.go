@@ -70,6 +70,7 @@ type taskJSON struct {
 	AppLoadError   string        `json:"appLoadError"`
 	Custom         bool          `json:"custom"`
 	Tags           []string      `json:"tags"`
+	After          []string      `json:"after"`
 	Recent         []recentJSON  `json:"recent"`
 }
 
@@ -100,7 +101,6 @@ type taskDetailJSON struct {
 	Module      string            `json:"module"`
 	Concurrency string            `json:"concurrency"`
 	Misfire     string            `json:"misfire"`
-	After       []string          `json:"after"`
 	Retry       *retryJSON        `json:"retry"`
 	Termination terminationJSON   `json:"termination"`
 	Limits      limitsJSON        `json:"limits"`
@@ -146,7 +146,7 @@ func (s *Server) taskJSON(info engine.TaskInfo, runs []store.Run) taskJSON {
 		Schedule: scheduleOf(t.Schedule), ScheduleText: describe(t), Next: utc(info.Next),
 		Running: info.Running, Queued: info.Queued, LastStatus: string(info.LastStatus),
 		Failures: info.Failures, DisabledReason: info.DisabledReason, LoadError: info.LoadError,
-		AppLoadError: info.AppLoadError, Custom: t.Custom, Tags: nonNil(slices.Clone(t.Tags)),
+		AppLoadError: info.AppLoadError, Custom: t.Custom, Tags: nonNil(slices.Clone(t.Tags)), After: nonNil(slices.Clone(t.After)),
 		Recent: make([]recentJSON, 0, len(runs)),
 	}
 	for i := len(runs) - 1; i >= 0; i-- {
@@ -182,7 +182,6 @@ func (s *Server) taskDetail(ctx context.Context, info engine.TaskInfo) (*taskDet
 		Module:      s.modulePath(t),
 		Concurrency: string(t.Concurrency),
 		Misfire:     string(t.Misfire),
-		After:       nonNil(slices.Clone(t.After)),
 		Termination: terminationJSON{
 			MaxRuntimeMs: t.MaxRuntime.Milliseconds(), KillOnTimeout: t.KillOnTimeout,
 			MaxFailures: t.MaxFailures, HardLimitMs: t.HardLimit.Milliseconds(),
@@ -289,10 +288,10 @@ func (tq taskQuery) matches(info *engine.TaskInfo) bool {
 		return false
 	}
 	switch tq.status {
-	case "enabled":
-		return t.Enabled
+	case "enabled": // and able to run, as the summary counts them
+		return t.Enabled && !broken(info)
 	case "disabled":
-		return !t.Enabled
+		return !t.Enabled && !broken(info)
 	case "running":
 		return info.Running > 0
 	case "failing":

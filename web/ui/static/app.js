@@ -153,8 +153,13 @@ async function loadSummary() {
   const kids = [
     item('/tasks?status=enabled', sum.tasksEnabled, 'enabled'),
     item('/tasks?status=disabled', sum.tasksDisabled, 'disabled'),
-    item('/runs', sum.running, 'running'),
   ];
+  if (sum.tasksBroken) {
+    const broken = item('/tasks?status=error', sum.tasksBroken, 'cannot run');
+    broken.classList.add('bad');
+    kids.push(broken);
+  }
+  kids.push(item('/runs', sum.running, 'running'));
   if (sum.queued) kids.push(item('/runs', sum.queued, 'queued'));
   const fail = item('/runs?status=failed,timed_out,out_of_memory,trapped', sum.failures24h, 'failures (24 h)');
   if (sum.failures24h) fail.classList.add('bad');

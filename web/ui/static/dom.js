@@ -170,12 +170,13 @@ export function badge(status, label) {
   return h('span', { class: `badge ${statusKind(status)}` }, label || String(status).replace(/_/g, ' '));
 }
 
-// bar is a horizontal gauge; fraction from 0 to 1.
-export function bar(fraction, label) {
+// bar is a horizontal gauge; fraction from 0 to 1. Past 90% it takes the
+// danger colour, unless plain (a share of the largest, not of a limit).
+export function bar(fraction, label, { plain = false } = {}) {
   const f = Math.max(0, Math.min(1, Number(fraction) || 0));
   const fill = h('span', { class: 'bar-fill' });
   fill.style.width = `${(f * 100).toFixed(1)}%`;
-  if (f > 0.9) fill.classList.add('high');
+  if (f > 0.9 && !plain) fill.classList.add('high');
   return h('span', {
     class: 'bar', role: 'meter', 'aria-label': label,
     'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': Math.round(f * 100),

@@ -39,13 +39,22 @@ export function instancesView(main, _params, ctx) {
       if (!list.length) inst.tbody.append(h('tr', null, h('td', { colspan: 5, class: 'empty' }, 'No instance is running.')));
       const ms = rm.modules || [];
       const maxSize = Math.max(1, ...ms.map((m) => m.size || 0));
-      clear(mods.tbody).append(...ms.map((m) => h('tr', null,
-        td('Module', h('code', { title: m.id }, String(m.id || '').slice(0, 12))),
-        td('Apps', (m.apps || []).join(', ')),
-        td('Size', h('div', { class: 'mem' }, bar((m.size || 0) / maxSize, `Size of module ${String(m.id || '').slice(0, 12)}`), h('span', null, fmtBytes(m.size)))),
+      clear(mods.tbody).append(...ms.map((m) => {
+        // A module is named by its tasks; its hash tells modules apart.
+        const hash = String(m.id || '').slice(0, 12);
+        const tasks = m.tasks || [];
+        const more = (m.taskCount || 0) - tasks.length;
+        const name = tasks.length ? `${tasks.join(', ')}${more > 0 ? ` and ${more} more` : ''}` : `module ${hash}`;
+        return h('tr', null,
+          td('Module', h('div', null, tasks.length ? tasks.map((k, i) => [i ? ', ' : '', link(taskHref(...k.split('/')), k)]) : 'no task now',
+            more > 0 ? ` and ${more} more` : ''), h('code', { class: 'muted', title: m.id }, hash)),
+          td('Apps', (m.apps || []).join(', ')),
+          // Relative size is no danger: the gauge keeps its plain colour.
+          td('Size', h('div', { class: 'mem' }, bar((m.size || 0) / maxSize, `Size of ${name}`, { plain: true }), h('span', null, fmtBytes(m.size)))),
         td('Compile time', fmtDuration(m.compileMs)),
         td('Cache', m.cacheHit ? 'hit' : 'compiled'),
-        td('Instances', String(m.instances || 0)))));
+          td('Instances', String(m.instances || 0)));
+      }));
       if (!ms.length) mods.tbody.append(h('tr', null, h('td', { colspan: 6, class: 'empty' }, 'No module is compiled.')));
     } catch (e) {
       ctx.fail(e);

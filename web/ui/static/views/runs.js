@@ -1,7 +1,7 @@
 // The Runs view: the running runs with their progress, elapsed time and a
 // stop button, then the history with filters.
 
-import { h, clear, reconcile, debounce, latest, time, badge, link, fmtDuration, runHref, taskHref, table, td } from '../dom.js';
+import { h, clear, replace, reconcile, debounce, latest, time, badge, link, fmtDuration, runHref, taskHref, table, td } from '../dom.js';
 import * as api from '../api.js';
 import { batcher } from '../events.js';
 import { progressBar } from '../widgets.js';
@@ -24,15 +24,25 @@ export function runsView(main, _params, ctx) {
     statusSel.append(h('option', { value: q.get('status') }, q.get('status')));
     statusSel.value = q.get('status');
   }
+  const triggerSel = select('trigger', 'Filter runs by trigger', [
+    ['', 'Any trigger'], ['schedule,catch-up', 'Schedule'], ['manual', 'Manual'], ['retry', 'Retry'], ['dependency', 'Dependency'],
+  ], q.get('trigger') || '');
+  const textIn = h('input', { type: 'search', name: 'q', 'aria-label': 'Search run errors and logs', placeholder: 'Text in error or logs', value: q.get('q') || '' });
+  const sinceIn = h('input', { type: 'date', name: 'since', 'aria-label': 'Runs started on or after this day', value: dayOf(q.get('since')) });
+  const untilIn = h('input', { type: 'date', name: 'until', 'aria-label': 'Runs started on or before this day', value: dayOf(q.get('until'), -1) });
   const { wrap, tbody } = table(['Run', 'Task', 'Status', 'Trigger', 'Started', 'Duration', 'Error'], [], { caption: 'Run history' });
   const more = h('button', { type: 'button', hidden: true }, 'Older runs');
+  const fresh = h('button', { type: 'button', class: 'small', hidden: true });
+  const freshNote = h('div', { role: 'status', class: 'fresh' }, fresh);
   main.append(
     h('div', { class: 'head' }, h('h1', null, 'Runs')),
     h('section', { 'aria-labelledby': 'running-title' }, h('h2', { id: 'running-title' }, 'Running'), runningBody),
     h('section', { 'aria-labelledby': 'history-title' },
       h('h2', { id: 'history-title' }, 'History'),
-      h('form', { class: 'filters', role: 'search', 'aria-label': 'Run filters', onsubmit: (e) => e.preventDefault() }, appSel, taskIn, statusSel),
-      wrap, more));
+      h('form', { class: 'filters', role: 'search', 'aria-label': 'Run filters', onsubmit: (e) => e.preventDefault() },
+        appSel, taskIn, statusSel, triggerSel, textIn,
+        h('label', { class: 'inline' }, 'From ', sinceIn), h('label', { class: 'inline' }, 'to ', untilIn)),
+      freshNote, wrap, more));
 
   appOptions(ctx).then((names) => fillSelect(appSel, names, q.get('app') || ''));
 
@@ -103,25 +113,72 @@ export function runsView(main, _params, ctx) {
   tick(ctx, () => runningBody.querySelectorAll('.elapsed').forEach(updateElapsed));
 
   // ---- history ----
+  // The history is read a page at a time, older pages appended; live
+  // events never move it: a run shown is updated in place, new runs are
+  // counted and announced, and shown when asked for.
   let cursor = null;
+  let top = 0; // the newest run's ID shown
+  const historyRows = new Map();
   const historyAnswer = latest();
-  const filters = () => ({ app: appSel.value, task: taskIn.value.trim(), status: statusSel.value });
+  const filters = () => ({
+    app: appSel.value, task: taskIn.value.trim(), status: statusSel.value, trigger: triggerSel.value, q: textIn.value.trim(),
+    since: sinceIn.value ? new Date(`${sinceIn.value}T00:00`).toISOString() : '',
+    until: untilIn.value ? new Date(new Date(`${untilIn.value}T00:00`).getTime() + 86400000).toISOString() : '',
+  });
 
   async function loadHistory(append) {
     const f = filters();
     ctx.setQuery(f);
-    const fresh = historyAnswer();
+    const isFresh = historyAnswer();
     try {
       const r = await api.get('/runs', { ...f, limit: 50, before: append ? cursor : '' }, { signal: ctx.signal });
-      if (!fresh()) return;
+      if (!isFresh()) return;
       const runs = r.runs || [];
-      if (!append) clear(tbody);
-      tbody.append(...runs.map(historyRow));
+      if (!append) {
+        clear(tbody);
+        historyRows.clear();
+        top = runs.length ? runs[0].id : top;
+        fresh.hidden = true;
+      }
+      for (const run of runs) {
+        const tr = historyRow(run);
+        historyRows.set(run.id, tr);
+        tbody.append(tr);
+      }
       if (!append && !runs.length) tbody.append(h('tr', null, h('td', { colspan: 7, class: 'empty' }, 'No runs match.')));
       cursor = r.next || null;
       more.hidden = !cursor;
     } catch (e) {
       ctx.fail(e);
+    }
+  }
+
+  // countNew announces the runs that match the filters and started after
+  // the newest one shown.
+  async function countNew() {
+    const f = filters();
+    try {
+      const r = await api.get('/runs', { ...f, after: top || '', limit: 1000 }, { signal: ctx.signal });
+      const n = (r.runs || []).length;
+      fresh.hidden = n === 0;
+      fresh.textContent = `${n === 1000 ? '1,000+' : n} new run${n === 1 ? '' : 's'} — show`;
+    } catch (e) {
+      ctx.fail(e);
+    }
+  }
+
+  // updateShown brings the rows of the runs shown that changed up to date.
+  async function updateShown(ids) {
+    for (const id of ids) {
+      const cur = historyRows.get(id);
+      if (!cur) continue;
+      try {
+        const run = await api.get(`/runs/${id}`, null, { signal: ctx.signal });
+        const now = historyRows.get(id);
+        if (now && now.isConnected) historyRows.set(id, replace(now, historyRow(run)));
+      } catch (e) {
+        if (e.status !== 404) ctx.fail(e);
+      }
     }
   }
 
@@ -137,16 +194,19 @@ export function runsView(main, _params, ctx) {
   }
 
   more.addEventListener('click', () => loadHistory(true));
+  fresh.addEventListener('click', () => loadHistory(false));
   const reload = debounce(() => loadHistory(false), 250);
-  appSel.addEventListener('change', () => loadHistory(false));
-  statusSel.addEventListener('change', () => loadHistory(false));
+  for (const el of [appSel, statusSel, triggerSel, sinceIn, untilIn]) el.addEventListener('change', () => loadHistory(false));
   taskIn.addEventListener('input', reload);
+  textIn.addEventListener('input', reload);
   ctx.cleanup(() => reload.cancel());
 
   // ---- live ----
   const refreshAll = batcher((keys) => {
     loadRunning();
-    if (keys.includes('history')) loadHistory(false);
+    if (keys.includes('history')) countNew();
+    const ids = keys.filter((k) => typeof k === 'number');
+    if (ids.length) updateShown(ids);
   }, 300);
   ctx.on((ev) => {
     if (ev.type === 'run.progress') {
@@ -158,11 +218,23 @@ export function runsView(main, _params, ctx) {
       return;
     }
     if (ev.type === 'run.log' || ev.type === 'task.changed') return;
-    refreshAll(ev.type === 'run.started' || ev.type === 'run.overdue' ? 'running' : 'history');
+    if (ev.run && historyRows.has(ev.run)) refreshAll(ev.run);
+    refreshAll(ev.type === 'run.overdue' ? 'running' : 'history');
   });
   ctx.onReopen(() => refreshAll('history'));
   ctx.cleanup(() => refreshAll.cancel());
 
   loadRunning();
   loadHistory(false);
+}
+
+// dayOf is the local day (YYYY-MM-DD) of an ISO time, shifted by shift
+// days; "" for none.
+function dayOf(iso, shift = 0) {
+  if (!iso) return '';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '';
+  d.setDate(d.getDate() + shift);
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
 }

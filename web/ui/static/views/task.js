@@ -95,7 +95,8 @@ export function taskView(main, [app, name], ctx) {
         h('dd', null, value)));
     };
     add('enabled', 'Enabled', t.enabled ? 'yes' : 'no');
-    add('schedule', 'Schedule', t.schedule ? (t.schedule.cron ? `${t.schedule.cron} (${t.schedule.timezone || 'UTC'})` : `at ${t.schedule.at}`) : 'none (manual only)');
+    add('schedule', 'Schedule', t.schedule ? (t.schedule.cron ? `${t.schedule.cron} (${t.schedule.timezone || 'UTC'})` : `at ${t.schedule.at}`)
+      : t.after && t.after.length ? `none (runs after ${t.after.join(', ')})` : 'none (manual only)');
     add('module', 'Module', t.module || '—');
     add('concurrency', 'Concurrency', t.concurrency || '—');
     add('misfire', 'Misfire', t.misfire || '—');
@@ -121,10 +122,27 @@ export function taskView(main, [app, name], ctx) {
 
   function renderSchedule(t) {
     const s = t.schedule || {};
-    const desc = h('p', { class: 'describe', id: 'sched-desc', 'aria-live': 'polite' }, t.scheduleText || (t.schedule ? '' : 'No schedule: runs only when triggered.'));
+    const unscheduled = t.after && t.after.length
+      ? `No schedule: runs after ${t.after.join(', ')} succeeds, or when triggered.` : 'No schedule: runs only when triggered.';
+    const desc = h('p', { class: 'describe', id: 'sched-desc', 'aria-live': 'polite' }, t.scheduleText || (t.schedule ? '' : unscheduled));
     const err = h('p', { class: 'field-error', id: 'sched-error', role: 'alert' });
-    const nextList = h('ol', { class: 'next-times', 'aria-label': 'Next fire times' },
-      (t.nextTimes || []).map((x) => h('li', null, time(x))));
+    // The next times are shown in the schedule's zone, as its text is,
+    // and say which.
+    const nextTitle = h('p', { class: 'muted', id: 'next-title' });
+    const nextOl = h('ol', { class: 'next-times', 'aria-labelledby': 'next-title' });
+    const nextList = h('div', { class: 'next-times-box' }, nextTitle, nextOl);
+    const showNext = (times, zone) => {
+      let fmt;
+      try {
+        fmt = new Intl.DateTimeFormat('en-GB', { timeZone: zone || 'UTC', dateStyle: 'medium', timeStyle: 'medium' });
+      } catch {
+        fmt = null; // a zone the browser does not know: its own
+      }
+      nextTitle.textContent = times.length ? `Next fire times (${fmt ? zone || 'UTC' : 'your time zone'})` : '';
+      clear(nextOl).append(...times.map((x) => h('li', null,
+        h('time', { datetime: x, title: fmtTime(x) }, fmt ? fmt.format(new Date(x)) : fmtTime(x)))));
+    };
+    showNext(t.nextTimes || [], s.timezone);
     const parts = [h('h2', { id: 'sched-title' }, 'Schedule')];
     if (s.at) {
       parts.push(h('p', null, `Once at ${fmtTime(s.at)}`), desc, nextList);
@@ -166,7 +184,7 @@ export function taskView(main, [app, name], ctx) {
       if (!e) {
         desc.textContent = '';
         err.textContent = 'schedule: enter a cron expression (to stop the task firing, disable it)';
-        clear(nextList);
+        showNext([], '');
         return;
       }
       try {
@@ -176,7 +194,7 @@ export function taskView(main, [app, name], ctx) {
         err.textContent = '';
         expr.removeAttribute('aria-invalid');
         tz.removeAttribute('aria-invalid');
-        clear(nextList).append(...(r.next || []).map((x) => h('li', null, time(x))));
+        showNext(r.next || [], tz.value.trim() || 'UTC');
       } catch (ex) {
         if (ex.name === 'AbortError') return;
         showError(ex);
@@ -187,7 +205,7 @@ export function taskView(main, [app, name], ctx) {
       err.textContent = ex.field ? `${ex.field === 'expr' ? 'schedule' : ex.field}: ${ex.message}` : ex.message;
       bad.setAttribute('aria-invalid', 'true');
       desc.textContent = '';
-      clear(nextList);
+      showNext([], '');
     }
     const changed = () => {
       editing = expr.value !== (s.cron || '') || tz.value !== (s.timezone || 'UTC');
@@ -203,7 +221,7 @@ export function taskView(main, [app, name], ctx) {
     });
     const form = h('form', { class: 'sched-form', 'aria-label': 'Edit schedule' },
       h('div', { class: 'row' },
-        field('Cron expression', expr, h('small', { class: 'muted' }, 'Five fields, H for a stable spread, or @every 5m.')),
+        field('Cron expression', expr, h('small', { class: 'muted' }, 'Five fields, or six with seconds first; H for a stable spread, or @every 5m.')),
         field('Time zone', tz), zones),
       desc, err, nextList,
       h('div', { class: 'actions' }, defaults, reset, save));
