@@ -254,6 +254,8 @@ func (e *Engine) loadApp(ctx context.Context, name string, ov overrideSet) {
 	var lerrs []store.LoadError
 	seenErr := map[string]bool{}
 	loaded := make([]loadedTask, 0, len(merged))
+	// Tasks that share a module file read and hash it once a load.
+	modules := map[string]*runtime.Module{}
 	for _, t := range merged {
 		lt := loadedTask{task: t}
 		for _, p := range t.Errors {
@@ -263,7 +265,10 @@ func (e *Engine) loadApp(ctx context.Context, name string, ov overrideSet) {
 		if t.Valid() {
 			lt.sched, err = parseSchedule(t)
 			if err == nil {
-				lt.module, err = e.loadModule(ctx, t.Module)
+				if lt.module = modules[t.Module]; lt.module == nil {
+					lt.module, err = e.loadModule(ctx, t.Module)
+					modules[t.Module] = lt.module
+				}
 			}
 			if err != nil {
 				lt.loadErr = err.Error()

@@ -164,7 +164,8 @@ func newTab(t *testing.T, browser context.Context, base string) *tab {
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
 
-func (tb *tab) screenshot() {
+// screenshot saves what the tab shows, named by the test and suffix.
+func (tb *tab) screenshot(suffix ...string) {
 	dir := os.Getenv("CRONBOX_SCREENSHOTS")
 	if dir == "" {
 		dir = filepath.Join(os.TempDir(), "cronbox-screenshots")
@@ -180,7 +181,7 @@ func (tb *tab) screenshot() {
 		tb.t.Logf("screenshot: %v", err)
 		return
 	}
-	p := filepath.Join(dir, unsafeName.ReplaceAllString(tb.t.Name(), "_")+".png")
+	p := filepath.Join(dir, unsafeName.ReplaceAllString(strings.Join(append([]string{tb.t.Name()}, suffix...), "-"), "_")+".png")
 	if err := os.WriteFile(p, buf, 0o644); err != nil {
 		tb.t.Logf("screenshot: %v", err)
 		return

@@ -42,6 +42,7 @@ var scenarios = []scenario{
 	{"AppLifecycle", appLifecycleScenario},
 	{"Notifications", notificationsScenario},
 	{"AuditLog", auditScenario},
+	{"LongLists", listsScenario},
 }
 
 // notificationsScenario: the Notifications page lists each message with
