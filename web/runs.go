@@ -119,11 +119,11 @@ var runStatuses = []store.Status{
 // parseRunQuery reads GET /runs's query into a filter; the principal's
 // scope is applied by the caller.
 func parseRunQuery(raw string) (store.RunFilter, string, error) {
-	q, err := parseQuery(raw, "app", "task", "status", "trigger", "since", "until", "q", "before", "after", "limit")
+	q, err := parseQuery(raw, "app", "task", "status", "trigger", "node", "since", "until", "q", "before", "after", "limit")
 	if err != nil {
 		return store.RunFilter{}, "", err
 	}
-	f := store.RunFilter{Task: q.str("task"), Since: q.time("since"), Until: q.time("until"), Text: strings.TrimSpace(q.str("q"))}
+	f := store.RunFilter{Task: q.str("task"), Since: q.time("since"), Until: q.time("until"), Node: q.str("node"), Text: strings.TrimSpace(q.str("q"))}
 	f.BeforeID = q.int("before", 0, 1, 1<<62)
 	f.AfterID = q.int("after", 0, 1, 1<<62)
 	f.Limit = int(q.int("limit", store.DefaultLimit, 1, store.MaxLimit))

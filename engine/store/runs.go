@@ -186,6 +186,8 @@ type RunFilter struct {
 	Until time.Time
 	// Triggers, if set, selects runs fired by one of these triggers.
 	Triggers []Trigger
+	// Node, if set, selects the runs of that node (Run.Node).
+	Node string
 	// Text, if set, selects runs whose error, reason or a log line
 	// contains it, ignoring case (of ASCII letters).
 	Text string
@@ -489,6 +491,10 @@ func (s *SQLite) ListRuns(ctx context.Context, f RunFilter) ([]Run, error) {
 	if len(f.Triggers) > 0 {
 		in, args = inClause(args, f.Triggers)
 		q.WriteString(` AND TriggeredBy IN ` + in)
+	}
+	if f.Node != "" {
+		q.WriteString(` AND Node = ?`)
+		args = append(args, f.Node)
 	}
 	if f.Text != "" {
 		pat := LikePattern(f.Text)

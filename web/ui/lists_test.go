@@ -51,6 +51,19 @@ const taskRows = `document.querySelectorAll('main tbody tr[data-task]')`
 // firstTask is the app/task of the first row of the list of tasks.
 const firstTask = `(document.querySelector('main tbody tr[data-task]') || {dataset: {}}).dataset.task`
 
+// manyTasks is how many tasks the app volume has in TestBrowserLists.
+const manyTasks = 1500
+
+// TestBrowserLists runs the scenarios of long lists against a server of
+// its own, whose app volume has manyTasks tasks (the other scenarios'
+// pages stay short).
+func TestBrowserLists(t *testing.T) {
+	browser, started := newBrowser(t)
+	tg := startServerWith(t, manyTasks)
+	started()
+	listsScenario(t, newTab(t, browser, tg.URL), tg)
+}
+
 // listsScenario runs the scenarios of long lists one after the other,
 // in one tab signed in as an operator: each page of 50 rows is checked
 // for accessibility once, not once a scenario.

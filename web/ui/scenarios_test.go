@@ -42,7 +42,6 @@ var scenarios = []scenario{
 	{"AppLifecycle", appLifecycleScenario},
 	{"Notifications", notificationsScenario},
 	{"AuditLog", auditScenario},
-	{"LongLists", listsScenario},
 }
 
 // notificationsScenario: the Notifications page lists each message with

@@ -54,9 +54,6 @@ const (
 `
 )
 
-// manyTasks is how many tasks the app many has.
-const manyTasks = 1500
-
 func write(t *testing.T, path string, b []byte) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -70,7 +67,11 @@ func write(t *testing.T, path string, b []byte) {
 // startServer runs the real engine and API server, with the UI, on a
 // temporary home with the apps demo and other, and makes a token for
 // each role.
-func startServer(t *testing.T) *target {
+func startServer(t *testing.T) *target { return startServerWith(t, 0) }
+
+// startServerWith is startServer with, when volume is more than 0, the
+// app volume of that many generated tasks too.
+func startServerWith(t *testing.T, volume int) *target {
 	t.Helper()
 	wasm := wasmtest.Build(t, "testdata/progress")
 	home := t.TempDir()
@@ -91,19 +92,20 @@ func startServer(t *testing.T) *target {
 	write(t, filepath.Join(spare, "config", "tasks.yaml"), []byte(spareTasks))
 	write(t, filepath.Join(spare, "tasks", "tick.wasm"), wasm)
 	write(t, filepath.Join(spare, "tasks", "unused.wasm"), wasmtest.Hello())
-	// volume holds manyTasks generated tasks: the lists are paged, sorted
-	// and searched over them. It sorts after the other apps, so the first
-	// page of tasks shows theirs.
-	volume := filepath.Join(home, "apps", "volume")
-	write(t, filepath.Join(volume, "app.yaml"), []byte("name: volume\ndescription: Generated tasks\nquotas:\n  concurrency: 8\n"))
-	var manyYAML strings.Builder
-	manyYAML.WriteString("tasks:\n")
-	for i := range manyTasks {
-		fmt.Fprintf(&manyYAML, "  - name: t%04d\n    description: generated task %d\n    schedule: \"H H 1 1 *\"\n    module: tasks/t.wasm\n    concurrency: allow\n    tags: [%s]\n    environment: { STEPS: \"1\", SLEEP_MS: \"1\" }\n",
-			i, i, []string{"even", "odd"}[i%2])
+	// The app volume sorts after the other apps, so the first page of
+	// tasks shows theirs.
+	if volume > 0 {
+		dir := filepath.Join(home, "apps", "volume")
+		write(t, filepath.Join(dir, "app.yaml"), []byte("name: volume\ndescription: Generated tasks\nquotas:\n  concurrency: 8\n"))
+		var manyYAML strings.Builder
+		manyYAML.WriteString("tasks:\n")
+		for i := range volume {
+			fmt.Fprintf(&manyYAML, "  - name: t%04d\n    description: generated task %d\n    schedule: \"H H 1 1 *\"\n    module: tasks/t.wasm\n    concurrency: allow\n    tags: [%s]\n    environment: { STEPS: \"1\", SLEEP_MS: \"1\" }\n",
+				i, i, []string{"even", "odd"}[i%2])
+		}
+		write(t, filepath.Join(dir, "config", "tasks.yaml"), []byte(manyYAML.String()))
+		write(t, filepath.Join(dir, "tasks", "t.wasm"), wasm)
 	}
-	write(t, filepath.Join(volume, "config", "tasks.yaml"), []byte(manyYAML.String()))
-	write(t, filepath.Join(volume, "tasks", "t.wasm"), wasm)
 
 	ctx := context.Background()
 	st, rt := testenv.Open(t, home)

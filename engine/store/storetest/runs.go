@@ -352,7 +352,7 @@ func runsListRunsSearch(t *testing.T, open func(*testing.T) store.Runs) {
 		t.Fatal(err)
 	}
 	retry := manual("a", "x", epoch.Add(2*time.Hour))
-	retry.Trigger, retry.Attempt = store.TriggerRetry, 1
+	retry.Trigger, retry.Attempt, retry.Node = store.TriggerRetry, 1, "n2"
 	three := mustStart(t, s, retry)
 	mustFinish(t, s, three, store.StatusSucceeded, retry.StartTime)
 	skipped := scheduled("b", "x", epoch.Add(3*time.Hour))
@@ -375,6 +375,7 @@ func runsListRunsSearch(t *testing.T, open func(*testing.T) store.Runs) {
 		{"a _ is an underscore", store.RunFilter{Text: "e_f"}, []int64{4}},
 		{"no such text", store.RunFilter{Text: "teapot"}, nil},
 		{"after", store.RunFilter{AfterID: 2}, []int64{4, 3}},
+		{"a node", store.RunFilter{Node: "n2"}, []int64{3}},
 		{"after and before", store.RunFilter{AfterID: 1, BeforeID: 4}, []int64{3, 2}},
 	}
 	for _, tt := range tests {
