@@ -32,6 +32,7 @@ func TestListRuns(t *testing.T) {
 		{name: "by other trigger", req: req{method: "GET", path: "/api/v1/runs?trigger=schedule,retry", token: "viewer"}, status: 200, contains: []string{`"runs":[]`}},
 		{name: "until", req: req{method: "GET", path: "/api/v1/runs?until=2026-01-05T00:00:00Z", token: "viewer"}, status: 200, contains: []string{`"runs":[]`}},
 		{name: "newer than a page", req: req{method: "GET", path: "/api/v1/runs?after=2", token: "viewer"}, status: 200, contains: []string{`"id":3`}, absent: []string{`"id":2,`, `"id":1,`}},
+		{name: "another node", req: req{method: "GET", path: "/api/v1/runs?node=elsewhere", token: "viewer"}, status: 200, contains: []string{`"runs":[]`}},
 		{name: "text nowhere", req: req{method: "GET", path: "/api/v1/runs?q=teapot", token: "viewer"}, status: 200, contains: []string{`"runs":[]`}},
 		{name: "bad trigger", req: req{method: "GET", path: "/api/v1/runs?trigger=cron", token: "viewer"}, status: 400, field: "trigger"},
 		{name: "until before since", req: req{method: "GET", path: "/api/v1/runs?since=2026-01-06T00:00:00Z&until=2026-01-05T00:00:00Z", token: "viewer"}, status: 400, field: "until"},
