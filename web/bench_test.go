@@ -17,7 +17,7 @@ import (
 	"github.com/cronbox/cronbox/runtime"
 )
 
-// BenchmarkListTasks measures GET /api/v1/tasks (a page of 100) over
+// BenchmarkListTasks measures GET /api/v1/tasks (a page of 50) over
 // 10,000 tasks in 100 apps.
 func BenchmarkListTasks(b *testing.B) {
 	home := b.TempDir()
