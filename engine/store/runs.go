@@ -468,48 +468,34 @@ func (s *SQLite) ListRuns(ctx context.Context, f RunFilter) ([]Run, error) {
 		in   string
 	)
 	q.WriteString(`SELECT ` + runSummaryColumns + ` FROM TaskExecutions WHERE 1`)
+	// and adds a condition with its values, when set is true.
+	and := func(set bool, cond string, vals ...any) {
+		if set {
+			q.WriteString(` AND ` + cond)
+			args = append(args, vals...)
+		}
+	}
 	if len(f.Apps) > 0 {
 		in, args = inClause(args, f.Apps)
 		q.WriteString(` AND AppName IN ` + in)
-	}
-	if f.Task != "" {
-		q.WriteString(` AND TaskName = ?`)
-		args = append(args, f.Task)
 	}
 	if len(f.Statuses) > 0 {
 		in, args = inClause(args, f.Statuses)
 		q.WriteString(` AND Status IN ` + in)
 	}
-	if !f.Since.IsZero() {
-		q.WriteString(` AND StartTime >= ?`)
-		args = append(args, formatTime(f.Since))
-	}
-	if !f.Until.IsZero() {
-		q.WriteString(` AND StartTime < ?`)
-		args = append(args, formatTime(f.Until))
-	}
 	if len(f.Triggers) > 0 {
 		in, args = inClause(args, f.Triggers)
 		q.WriteString(` AND TriggeredBy IN ` + in)
 	}
-	if f.Node != "" {
-		q.WriteString(` AND Node = ?`)
-		args = append(args, f.Node)
-	}
-	if f.Text != "" {
-		pat := LikePattern(f.Text)
-		q.WriteString(` AND (ErrorMessage LIKE ? ESCAPE '\' OR Reason LIKE ? ESCAPE '\'
-			OR EXISTS (SELECT 1 FROM run_logs WHERE run_id = ID AND message LIKE ? ESCAPE '\'))`)
-		args = append(args, pat, pat, pat)
-	}
-	if f.BeforeID > 0 {
-		q.WriteString(` AND ID < ?`)
-		args = append(args, f.BeforeID)
-	}
-	if f.AfterID > 0 {
-		q.WriteString(` AND ID > ?`)
-		args = append(args, f.AfterID)
-	}
+	and(f.Task != "", `TaskName = ?`, f.Task)
+	and(!f.Since.IsZero(), `StartTime >= ?`, formatTime(f.Since))
+	and(!f.Until.IsZero(), `StartTime < ?`, formatTime(f.Until))
+	and(f.Node != "", `Node = ?`, f.Node)
+	pat := LikePattern(f.Text)
+	and(f.Text != "", `(ErrorMessage LIKE ? ESCAPE '\' OR Reason LIKE ? ESCAPE '\'
+		OR EXISTS (SELECT 1 FROM run_logs WHERE run_id = ID AND message LIKE ? ESCAPE '\'))`, pat, pat, pat)
+	and(f.BeforeID > 0, `ID < ?`, f.BeforeID)
+	and(f.AfterID > 0, `ID > ?`, f.AfterID)
 	q.WriteString(` ORDER BY ID DESC LIMIT ?`)
 	args = append(args, clampLimit(f.Limit))
 
