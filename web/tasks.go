@@ -256,14 +256,27 @@ func (tq taskQuery) filters() bool {
 	return tq.app != "" || tq.tag != "" || tq.status != "" || tq.q != ""
 }
 
-// containsFold reports whether sub is within s, ignoring case.
+// containsFold reports whether sub is within s, ignoring case. A window
+// is compared only when its first byte could match: a search runs over
+// every task.
 func containsFold(s, sub string) bool {
+	if sub == "" {
+		return true
+	}
+	first := lowerASCII(sub[0])
 	for i := 0; i+len(sub) <= len(s); i++ {
-		if strings.EqualFold(s[i:i+len(sub)], sub) {
+		if (lowerASCII(s[i]) == first || s[i] >= 0x80) && strings.EqualFold(s[i:i+len(sub)], sub) {
 			return true
 		}
 	}
 	return false
+}
+
+func lowerASCII(b byte) byte {
+	if 'A' <= b && b <= 'Z' {
+		return b + 'a' - 'A'
+	}
+	return b
 }
 
 // matchesText reports whether a task's app, name, "app/name",

@@ -227,3 +227,16 @@ func TestBulkEnable(t *testing.T) {
 		{name: "audited", req: req{method: "GET", path: "/api/v1/audit?app=hello", token: "admin"}, status: 200, contains: []string{`"action":"task.disable"`, `"action":"task.enable"`}},
 	})
 }
+
+func TestContainsFold(t *testing.T) {
+	for _, c := range []struct {
+		s, sub string
+		want   bool
+	}{
+		{"Weather", "ATH", true}, {"weather", "", true}, {"Ümlaut", "üml", true}, {"report", "ports", false}, {"ab", "abc", false}, {"a-b", "A-B", true},
+	} {
+		if got := containsFold(c.s, c.sub); got != c.want {
+			t.Errorf("containsFold(%q, %q) = %v", c.s, c.sub, got)
+		}
+	}
+}
