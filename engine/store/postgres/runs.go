@@ -321,7 +321,7 @@ func (s *Store) ListRuns(ctx context.Context, f store.RunFilter) ([]store.Run, e
 		q.WriteString(` AND TriggeredBy = ANY(` + q.arg(triggers) + `)`)
 	}
 	if f.Node != "" {
-		q.WriteString(` AND Node = ` + arg(f.Node))
+		q.WriteString(` AND Node = ` + q.arg(f.Node))
 	}
 	if f.Text != "" {
 		// A log line is bytes: ILIKE over its escaped form ignores the
