@@ -37,6 +37,9 @@ type Limits struct {
 	// MaxOpenResponses is how many HTTP responses a run may hold open at
 	// once. Default (and maximum) 16.
 	MaxOpenResponses int
+	// MaxResponse is the size in bytes of the largest response body a
+	// route's handler may set. Default (and maximum) 10 MiB.
+	MaxResponse int
 }
 
 // capped returns v when it lies in 1..limit, else limit.
@@ -52,6 +55,7 @@ func (l Limits) maxResult() int        { return capped(l.MaxResult, DefaultMaxRe
 func (l Limits) maxKey() int           { return capped(l.MaxKey, DefaultMaxKey) }
 func (l Limits) maxValue() int         { return capped(l.MaxValue, DefaultMaxValue) }
 func (l Limits) maxOpenResponses() int { return capped(l.MaxOpenResponses, DefaultMaxOpenResponses) }
+func (l Limits) maxResponse() int      { return capped(l.MaxResponse, DefaultMaxResponse) }
 
 // Call is one run's host state: the capabilities the run was given and what
 // the guest hands back. Set the exported fields before the run starts and
@@ -79,9 +83,14 @@ type Call struct {
 	// sends, receives and stores are metered in it. Nil: nothing is
 	// reserved or metered.
 	Account Account
+	// Request is the HTTP request the run serves when it is a route's
+	// handler; nil for a task, whose request_* and response_set calls
+	// then return ENOTFOUND.
+	Request *Request
 
 	mu         sync.Mutex
 	result     []byte
+	answer     *Response // set with response_set
 	lastErr    string
 	responses  map[uint32]*response
 	lastHandle uint32

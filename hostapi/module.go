@@ -37,6 +37,9 @@ func functions() []function {
 		{"http_response_meta", "http", append([]string{"handle"}, out...), httpResponseMeta},
 		{"http_response_body", "http", append([]string{"handle", "offset"}, out...), httpResponseBody},
 		{"http_response_close", "http", []string{"handle"}, httpResponseClose},
+		{"request_get", "request", out, requestGet},
+		{"request_body", "request", append([]string{"offset"}, out...), requestBody},
+		{"response_set", "response", []string{"meta_ptr", "meta_len", "body_ptr", "body_len"}, responseSet},
 	}
 }
 

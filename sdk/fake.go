@@ -45,6 +45,7 @@ type Fake struct {
 	handlers  map[string]http.Handler
 	responses map[uint32]*fakeResponse
 	handles   uint32 // the last response handle given out
+	route     fakeRoute
 }
 
 // LogEntry is a log line a [Fake] recorded.

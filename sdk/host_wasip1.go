@@ -115,3 +115,26 @@ func hostHTTPResponseClose(handle uint32) Errno { return wasmHTTPResponseClose(h
 
 // ptr returns the address of b's first byte (nil for a nil b).
 func ptr(b []byte) *byte { return unsafe.SliceData(b) }
+
+//go:wasmimport cronbox request_get
+func wasmRequestGet(out *byte, outCap uint32, n *uint32) Errno
+
+//go:wasmimport cronbox request_body
+func wasmRequestBody(offset uint32, out *byte, outCap uint32, n *uint32) Errno
+
+//go:wasmimport cronbox response_set
+func wasmResponseSet(meta *byte, metaLen uint32, body *byte, bodyLen uint32) Errno
+
+func hostRequestGet(out []byte) (n uint32, code Errno) {
+	code = wasmRequestGet(ptr(out), uint32(len(out)), &n)
+	return n, code
+}
+
+func hostRequestBody(offset uint32, out []byte) (n uint32, code Errno) {
+	code = wasmRequestBody(offset, ptr(out), uint32(len(out)), &n)
+	return n, code
+}
+
+func hostResponseSet(meta, body []byte) Errno {
+	return wasmResponseSet(ptr(meta), uint32(len(meta)), ptr(body), uint32(len(body)))
+}
