@@ -109,7 +109,7 @@ func Load(dir string, opts Options) (*App, error) {
 	if problem != nil {
 		return nil, &InvalidError{What: what, Problems: []Problem{*problem}}
 	}
-	manifest, warnings, problems := loadManifest(data, folder)
+	manifest, warnings, problems := loadManifestIn(data, folder, real, opts)
 	if len(problems) > 0 {
 		return nil, &InvalidError{What: what, Problems: problems}
 	}
@@ -163,8 +163,15 @@ func readFile(root *os.Root, name string) ([]byte, *Problem, error) {
 	return data, nil, nil
 }
 
-// loadManifest decodes and checks app.yaml.
+// loadManifest decodes and checks app.yaml, without looking for the
+// modules of its routes.
 func loadManifest(data []byte, folder string) (m Manifest, warnings, errs []Problem) {
+	return loadManifestIn(data, folder, "", Options{})
+}
+
+// loadManifestIn decodes and checks app.yaml of the app folder dir (its
+// real path), whose routes' modules it finds there unless dir is "".
+func loadManifestIn(data []byte, folder, dir string, opts Options) (m Manifest, warnings, errs []Problem) {
 	root, problem := parseYAML(data, ManifestPath)
 	switch {
 	case problem != nil:
@@ -178,7 +185,12 @@ func loadManifest(data []byte, folder string) (m Manifest, warnings, errs []Prob
 	errs, pos := d.take()
 	c := &checker{file: ManifestPath, pos: pos}
 	if !d.exhausted {
-		m = c.manifest(spec, folder)
+		m = c.manifest(spec, folder, func(m Manifest) *taskContext {
+			if dir == "" {
+				return nil
+			}
+			return newTaskContext(dir, m, opts)
+		})
 	}
 	errs = append(errs, c.errs...)
 	sortProblems(errs)

@@ -322,7 +322,7 @@ func TestLoadManifestWarnings(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		`app.yaml:2:9: roles[0]: unknown role "wizard"; the roles are admin, operator, viewer`,
+		`app.yaml:2:9: roles[0]: unknown role "wizard": not a token role (admin, operator, viewer), nor required by any of routes:`,
 		`app.yaml:3:34: permissions.http[1]: "A.example" is listed twice`,
 		"config/tasks.yaml: not found; the app has no tasks of its own",
 	}

@@ -3,6 +3,7 @@ package app
 import (
 	"fmt"
 	"slices"
+
 	"strings"
 
 	"github.com/cronbox/cronbox/hostapi"
@@ -34,8 +35,8 @@ const (
 	minQuotaHistory = 2 << 20
 )
 
-// Roles an app may require. Others are allowed, with a warning, for roles
-// a later version may add.
+// The roles of tokens. An app's other roles are its own, which its routes
+// may require and tokens be granted; one no route requires is warned of.
 var knownRoles = []string{"admin", "operator", "viewer"}
 
 // Manifest is an app's app.yaml with its defaults applied.
@@ -49,8 +50,9 @@ type Manifest struct {
 	// Enabled is false when the app is switched off: none of its tasks
 	// are scheduled. Default true.
 	Enabled bool
-	// Roles are the roles a user needs to see and control the app's tasks
-	// (informational for now). Default none.
+	// Roles are the app's roles: those of tokens (informational) and its
+	// own, which its routes may require and tokens be granted in their
+	// app scope ("app:role"). Default none.
 	Roles []string
 	// Permissions are the capabilities the app's tasks get.
 	Permissions Permissions
@@ -59,6 +61,8 @@ type Manifest struct {
 	// Notify lists the channels told of the app's runs and load errors;
 	// a task's own notify: replaces it. Default none.
 	Notify []Channel
+	// Routes are the app's HTTP endpoints, in file order. Default none.
+	Routes []Route
 }
 
 // Permissions are what an app's tasks may use beyond computing.
@@ -109,6 +113,7 @@ type manifestSpec struct {
 	Permissions *permissionsSpec `json:"permissions"`
 	Quotas      *quotasSpec      `json:"quotas"`
 	Notify      []ChannelSpec    `json:"notify"`
+	Routes      []RouteSpec      `json:"routes"`
 }
 
 type permissionsSpec struct {
@@ -130,7 +135,7 @@ const maxVersion = 64
 
 // manifest checks spec and returns it with defaults applied. folder is the
 // name of the app's folder, which the name must equal.
-func (c *checker) manifest(spec manifestSpec, folder string) Manifest {
+func (c *checker) manifest(spec manifestSpec, folder string, x func(Manifest) *taskContext) Manifest {
 	m := Manifest{
 		Name:        spec.Name,
 		Version:     spec.Version,
@@ -156,8 +161,6 @@ func (c *checker) manifest(spec manifestSpec, folder string) Manifest {
 		field := fmt.Sprintf("roles[%d]", i)
 		if err := ValidName(r); err != nil {
 			c.errorf(field, "%v", err)
-		} else if !slices.Contains(knownRoles, r) {
-			c.warnf(field, "unknown role %q; the roles are %s", r, strings.Join(knownRoles, ", "))
 		}
 	}
 	if p := spec.Permissions; p != nil {
@@ -219,6 +222,15 @@ func (c *checker) manifest(spec manifestSpec, folder string) Manifest {
 	}
 	if spec.Notify != nil {
 		m.Notify = c.checkChannels("notify", spec.Notify)
+	}
+	if spec.Routes != nil {
+		m.Routes = c.routes(spec.Routes, m, x(m))
+	}
+	for i, r := range spec.Roles {
+		used := slices.ContainsFunc(m.Routes, func(rt Route) bool { return slices.Contains(rt.Roles, r) })
+		if ValidName(r) == nil && !slices.Contains(knownRoles, r) && !used {
+			c.warnf(fmt.Sprintf("roles[%d]", i), "unknown role %q: not a token role (%s), nor required by any of routes:", r, strings.Join(knownRoles, ", "))
+		}
 	}
 	return m
 }
