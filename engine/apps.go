@@ -38,6 +38,10 @@ type appState struct {
 	// overrides identifies the stored overrides it was last loaded with
 	// (see overrideStamps), whether the load succeeded or not.
 	overrides string
+	// routes are the routes of its last good version; routeSet what
+	// they share (engine/routes.go).
+	routes   []*loadedRoute
+	routeSet *routeSet
 }
 
 // filesQuotaLocked returns the quota of the app's directory, made again
@@ -81,6 +85,7 @@ func (e *Engine) unloadUnused(ctx context.Context) {
 	for _, h := range e.runs {
 		used[h.module] = true
 	}
+	e.routeModulesLocked(used)
 	var unused []*runtime.Module
 	for hash, m := range e.modules {
 		if !used[m] {
@@ -284,8 +289,15 @@ func (e *Engine) loadApp(ctx context.Context, name string, ov overrideSet) {
 			lerrs = append(lerrs, problemError(p, ""))
 		}
 	}
+	routes, rerrs := e.loadRoutes(ctx, a)
+	for _, err := range rerrs {
+		lerrs = append(lerrs, store.LoadError{File: app.ManifestPath, Message: err.Error()})
+	}
 	e.setLoadErrors(ctx, name, lerrs)
 	e.install(name, a, loaded, ov.failures)
+	e.mu.Lock()
+	e.appLocked(name).installRoutesLocked(routes)
+	e.mu.Unlock()
 	e.log.InfoContext(ctx, "app loaded", slog.String("app", name), slog.Int("tasks", len(loaded)), slog.Int("errors", len(lerrs)))
 	e.publish(Event{Type: EventAppReloaded, App: name})
 }

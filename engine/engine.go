@@ -132,6 +132,10 @@ type Config struct {
 	// could not record. The wait doubles after each failed try, up to 1m.
 	// Default 1s.
 	WriteRetry time.Duration
+	// RouteWait is how long a request for an app's route waits for a slot
+	// of the app's concurrency quota before ServeRoute refuses it with
+	// ErrRouteBusy. Default 1s.
+	RouteWait time.Duration
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -173,7 +177,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"GracePeriod", int64(c.GracePeriod)}, {"MaxOutput", int64(c.MaxOutput)},
 		{"LogBatch", int64(c.LogBatch)}, {"LogFlush", int64(c.LogFlush)}, {"EventBuffer", int64(c.EventBuffer)},
 		{"PruneEvery", int64(c.PruneEvery)}, {"PruneInterval", int64(c.PruneInterval)},
-		{"WriteRetry", int64(c.WriteRetry)}, {"AuditRetention", int64(c.AuditRetention)},
+		{"WriteRetry", int64(c.WriteRetry)}, {"AuditRetention", int64(c.AuditRetention)}, {"RouteWait", int64(c.RouteWait)},
 	}
 	for _, ch := range checks {
 		if ch.v < 0 {
@@ -203,6 +207,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.WriteRetry == 0 {
 		c.WriteRetry = time.Second
+	}
+	if c.RouteWait == 0 {
+		c.RouteWait = time.Second
 	}
 	if c.AuditRetention == 0 {
 		c.AuditRetention = DefaultAuditRetention
@@ -355,6 +362,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 		return nil
 	}
 	e.stopping = true
+	e.cancelRoutesLocked()
 	e.retriesOff.Store(true)
 	e.timer, e.pruneTimer = nil, nil // stopped with every other timer
 	var dropped []*runReq
