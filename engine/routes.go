@@ -35,7 +35,8 @@ type RouteResult struct {
 	Body   []byte
 	// RunStatus is how the handler's run ended.
 	RunStatus runtime.Status
-	// Error says why the run failed, for a status of 500 or more.
+	// Error says why the run failed, for a status of 500 or more; the
+	// response of a failed run is then empty.
 	Error string
 	// Duration is how long the run took.
 	Duration time.Duration
@@ -247,9 +248,10 @@ func (e *Engine) runRoute(ctx context.Context, appName string, route app.Route, 
 	return failedRoute(http.StatusInternalServerError, res.Status, msg)
 }
 
+// failedRoute is the result of a handler that failed: no response of its
+// own, and why, for the log (the caller chooses what to tell the client).
 func failedRoute(status int, rs runtime.Status, msg string) RouteResult {
-	h := http.Header{"Content-Type": {"text/plain; charset=utf-8"}}
-	return RouteResult{Status: status, Header: h, Body: []byte(http.StatusText(status) + "\n"), RunStatus: rs, Error: msg}
+	return RouteResult{Status: status, Header: http.Header{}, RunStatus: rs, Error: msg}
 }
 
 // countRoute counts a served request, and logs it if it failed.
@@ -366,4 +368,16 @@ func (s *routeSink) lines() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.logs)
+}
+
+// AppDir returns the folder of the loaded version of app, if it is loaded
+// and on.
+func (e *Engine) AppDir(appName string) (string, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	as := e.apps[appName]
+	if as == nil || !as.enabled() {
+		return "", false
+	}
+	return as.app.Dir, true
 }

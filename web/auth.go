@@ -281,7 +281,8 @@ func (s *Server) tokenPrincipal(ctx context.Context, h store.TokenHash) (*princi
 	if len(t.Apps) > 0 {
 		p.apps = make(map[string]bool, len(t.Apps))
 		for _, a := range t.Apps {
-			p.apps[a] = true
+			name, _, _ := strings.Cut(a, ":") // "app:role" grants a role of the app
+			p.apps[name] = true
 		}
 	}
 	s.touch(ctx, t.ID)

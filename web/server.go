@@ -371,6 +371,8 @@ func (s *Server) routes() http.Handler {
 			r.Get("/events", s.h(s.events))
 		})
 	})
+	r.HandleFunc("/apps/{app}", s.h(s.serveApp))
+	r.HandleFunc("/apps/{app}/*", s.h(s.serveApp))
 	if s.cfg.UI != nil {
 		r.Handle("/*", s.cfg.UI)
 	}

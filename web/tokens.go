@@ -8,7 +8,6 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/cronbox/cronbox/engine/app"
 	"github.com/cronbox/cronbox/engine/store"
 )
 
@@ -89,7 +88,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 		body.Name = "api-" + body.Role
 	}
 	for _, a := range body.Apps {
-		if err := app.ValidName(a); err != nil {
+		if err := ValidScope(a); err != nil {
 			return errorf(http.StatusBadRequest, "apps", "apps: %v", err)
 		}
 	}

@@ -10,7 +10,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/cronbox/cronbox/engine/app"
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/web"
 )
@@ -19,7 +18,7 @@ func runToken(ctx context.Context, e *env, args []string) int {
 	fs := flagSet(e, "token")
 	tg := targetFlags(fs)
 	role := fs.String("role", "", "create: the token's `ROLE`: admin, operator or viewer")
-	appsFlag := fs.String("apps", "", "create: the only `APPS` the token may see, comma-separated (default every app)")
+	appsFlag := fs.String("apps", "", "create: the only `APPS` the token may see, comma-separated (default every app); app:role also grants the app's own role to call its routes")
 	name := fs.String("name", "", "create: whose token, what for (default \"cli-ROLE\")")
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, _, err := parse(fs, args)
@@ -46,7 +45,7 @@ func runToken(ctx context.Context, e *env, args []string) int {
 			if a = strings.TrimSpace(a); a == "" {
 				continue
 			}
-			if err := app.ValidName(a); err != nil {
+			if err := web.ValidScope(a); err != nil {
 				fmt.Fprintf(e.stderr, "cronbox token create: --apps: %v\n", err)
 				return exitUsage
 			}
