@@ -42,6 +42,9 @@ type appState struct {
 	// they share (engine/routes.go).
 	routes   []*loadedRoute
 	routeSet *routeSet
+	// initKey identifies the version its init task last succeeded for
+	// (engine/appinit.go).
+	initKey string
 }
 
 // filesQuotaLocked returns the quota of the app's directory, made again
@@ -237,22 +240,7 @@ func (e *Engine) loadApp(ctx context.Context, name string, ov overrideSet) {
 	e.mu.Unlock()
 	a, merged, err := loadDefinition(e.appsDir(), name, ov)
 	if err != nil {
-		e.log.WarnContext(ctx, "app failed to load; keeping its last good version", slog.String("app", name), slog.Any("error", err))
-		var lerrs []store.LoadError
-		var inv *app.InvalidError
-		if errors.As(err, &inv) {
-			for _, p := range inv.Problems {
-				lerrs = append(lerrs, problemError(p, ""))
-			}
-		} else {
-			lerrs = append(lerrs, store.LoadError{Message: err.Error()})
-		}
-		e.setLoadErrors(ctx, name, lerrs)
-		e.mu.Lock()
-		as := e.appLocked(name)
-		as.loadErr = err.Error()
-		e.mu.Unlock()
-		e.publish(Event{Type: EventAppReloaded, App: name, Message: err.Error()})
+		e.loadFailed(ctx, name, err, "")
 		return
 	}
 
@@ -289,6 +277,11 @@ func (e *Engine) loadApp(ctx context.Context, name string, ov overrideSet) {
 			lerrs = append(lerrs, problemError(p, ""))
 		}
 	}
+	initKey, err := e.initApp(ctx, name, a, loaded)
+	if err != nil {
+		e.loadFailed(ctx, name, err, InitTask)
+		return
+	}
 	routes, rerrs := e.loadRoutes(ctx, a)
 	for _, err := range rerrs {
 		lerrs = append(lerrs, store.LoadError{File: app.ManifestPath, Message: err.Error()})
@@ -296,10 +289,33 @@ func (e *Engine) loadApp(ctx context.Context, name string, ov overrideSet) {
 	e.setLoadErrors(ctx, name, lerrs)
 	e.install(name, a, loaded, ov.failures)
 	e.mu.Lock()
-	e.appLocked(name).installRoutesLocked(routes)
+	as := e.appLocked(name)
+	as.installRoutesLocked(routes)
+	as.initKey = initKey
 	e.mu.Unlock()
 	e.log.InfoContext(ctx, "app loaded", slog.String("app", name), slog.Int("tasks", len(loaded)), slog.Int("errors", len(lerrs)))
 	e.publish(Event{Type: EventAppReloaded, App: name})
+}
+
+// loadFailed records why a version of app name failed to load (in its
+// task, if one), keeping its last good version.
+func (e *Engine) loadFailed(ctx context.Context, name string, err error, task string) {
+	e.log.WarnContext(ctx, "app failed to load; keeping its last good version", slog.String("app", name), slog.Any("error", err))
+	var lerrs []store.LoadError
+	var inv *app.InvalidError
+	if errors.As(err, &inv) {
+		for _, p := range inv.Problems {
+			lerrs = append(lerrs, problemError(p, task))
+		}
+	} else {
+		lerrs = append(lerrs, store.LoadError{Task: task, Message: err.Error()})
+	}
+	e.setLoadErrors(ctx, name, lerrs)
+	e.mu.Lock()
+	as := e.appLocked(name)
+	as.loadErr = err.Error()
+	e.mu.Unlock()
+	e.publish(Event{Type: EventAppReloaded, App: name, Message: err.Error()})
 }
 
 func problemError(p app.Problem, task string) store.LoadError {
