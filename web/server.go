@@ -257,6 +257,7 @@ type Server struct {
 
 	hub     *hub
 	metrics *metrics
+	hooks   seenHooks // webhook signatures already used
 
 	closeOnce sync.Once
 }
@@ -371,6 +372,7 @@ func (s *Server) routes() http.Handler {
 			r.Get("/events", s.h(s.events))
 		})
 	})
+	r.Post("/hooks/{app}/{task}", s.h(s.webhook))
 	r.HandleFunc("/apps/{app}", s.h(s.serveApp))
 	r.HandleFunc("/apps/{app}/*", s.h(s.serveApp))
 	if s.cfg.UI != nil {

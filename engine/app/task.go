@@ -73,6 +73,16 @@ type TaskSpec struct {
 	// Notify, when given, replaces the app's notify: list for this task;
 	// an empty list silences the app's channels.
 	Notify *[]ChannelSpec `json:"notify,omitempty"`
+	// Webhook, when given, lets POST /hooks/<app>/<task> start the task,
+	// signed with the app's secret it names.
+	Webhook *WebhookSpec `json:"webhook,omitempty"`
+}
+
+// WebhookSpec is a task's webhook block as written.
+type WebhookSpec struct {
+	// Secret names the app's secret (cronbox secret set) whose value
+	// signs the webhook's requests.
+	Secret string `json:"secret,omitempty"`
 }
 
 // TerminationSpec is a task's termination block as written.
@@ -250,6 +260,10 @@ type Task struct {
 	Config json.RawMessage
 	// Tags label the task for filtering.
 	Tags []string
+	// Webhook names the app's secret that signs the requests of the
+	// task's webhook, POST /hooks/<app>/<task>; "" (the default): the
+	// task has no webhook.
+	Webhook string
 	// Retention says how much run history is kept.
 	Retention Retention
 	// Notify lists the task's own notification channels when NotifySet;

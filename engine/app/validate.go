@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/cronbox/cronbox/internal/secrets"
 	"maps"
 	"slices"
 	"strings"
@@ -132,6 +133,13 @@ func (x *taskContext) task(c *checker, spec TaskSpec) Task {
 	environment(c, "environment", t.Environment)
 	t.Config = config(c, spec.Config)
 	t.Tags = tags(c, spec.Tags)
+	if w := spec.Webhook; w != nil {
+		if err := secrets.ValidName(w.Secret); err != nil {
+			c.errorf("webhook.secret", "%v; the webhook needs the name of the app's secret that signs its requests", err)
+		} else {
+			t.Webhook = w.Secret
+		}
+	}
 	t.Retention = retention(c, spec.Retention)
 	if spec.Notify != nil {
 		t.Notify, t.NotifySet = c.checkChannels("notify", *spec.Notify), true
