@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -147,5 +148,41 @@ func TestAppPages(t *testing.T) {
 	}
 	if resp := f.send(req{method: "GET", path: "/apps/hello"}); resp.status != 200 || !strings.Contains(string(resp.body), "Hello page") {
 		t.Errorf("/apps/hello is not redirected to its page: %d %s", resp.status, resp.body)
+	}
+}
+
+// TestAppRoutesShown: the routes' counts, failed requests and page are in
+// the API, as the schema says, and their series in /metrics.
+func TestAppRoutesShown(t *testing.T) {
+	f := newFixture(t)
+	f.withRoutes()
+	f.send(req{method: "GET", path: "/apps/hello/count", token: "viewer"})
+	f.send(req{method: "GET", path: "/apps/hello/loop"})
+	resp := f.send(req{method: "GET", path: "/api/v1/apps/hello/routes", token: "viewer"})
+	if resp.status != 200 {
+		t.Fatalf("%d %s", resp.status, resp.body)
+	}
+	var v any
+	if err := json.Unmarshal(resp.body, &v); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range conform(loadOpenAPI(t), map[string]any{"$ref": "#/components/schemas/AppRoutes"}, v, "$") {
+		t.Error(p)
+	}
+	for _, want := range []string{`"page":"/apps/hello/"`, `"path":"/count","url":"/apps/hello/count","roles":["viewer"],"requests":1,"errors":0`,
+		`"path":"/loop","url":"/apps/hello/loop","roles":["public"],"requests":1,"errors":1`, `"status":504`} {
+		if !strings.Contains(string(resp.body), want) {
+			t.Errorf("routes lack %s: %s", want, resp.body)
+		}
+	}
+	if resp := f.send(req{method: "GET", path: "/api/v1/apps/hello/routes", token: "elsewhere"}); resp.status != 404 {
+		t.Errorf("a token of other apps: %d", resp.status)
+	}
+	metrics := f.send(req{method: "GET", path: "/metrics", token: "viewer"})
+	for _, want := range []string{`cronbox_route_requests_total{app="hello",method="GET",path="/count"} 1`, `cronbox_route_errors_total{app="hello",method="GET",path="/loop"} 1`,
+		`cronbox_route_duration_seconds_count{app="hello",method="GET",path="/count"} 1`} {
+		if !strings.Contains(string(metrics.body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }

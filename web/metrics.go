@@ -308,6 +308,7 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) error {
 		pw.sample("cronbox_tasks", []string{"app", a, "state", "disabled"}, float64(disabled[a]))
 	}
 	writeUsageMetrics(pw, totals, sees)
+	s.writeRouteMetrics(pw, sees)
 	if global {
 		stats := s.cfg.Runtime.Stats()
 		pw.header("cronbox_modules_compiled", "gauge", "Compiled modules the runtime holds.")

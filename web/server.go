@@ -355,6 +355,7 @@ func (s *Server) routes() http.Handler {
 			r.With(operator).Post("/apps/{app}/enable", s.h(s.enableApp(true)))
 			r.With(operator).Post("/apps/{app}/disable", s.h(s.enableApp(false)))
 			r.Get("/apps/{app}/secrets", s.h(s.listSecrets))
+			r.Get("/apps/{app}/routes", s.h(s.listAppRoutes))
 			r.With(admin).Put("/apps/{app}/secrets/{name}", s.h(s.putSecret))
 			r.With(admin).Delete("/apps/{app}/secrets/{name}", s.h(s.deleteSecret))
 
