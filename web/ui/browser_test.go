@@ -292,6 +292,8 @@ func apiStatus(tb *tab, method, path string, csrf bool) int {
 // target is a server under test.
 type target struct {
 	URL string
+	// Home is the server's home; apps written to Home/apps are loaded.
+	Home string
 	// Tokens by what they may do: admin, operator, viewer, and "scoped",
 	// an operator limited to the app "demo".
 	Tokens map[string]string

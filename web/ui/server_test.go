@@ -159,7 +159,7 @@ func startServerWith(t *testing.T, volume int) *target {
 			t.Fatal(err)
 		}
 	}
-	tg := &target{URL: hs.URL, Tokens: map[string]string{}, Client: bearerClient(hs.URL), Hold: g.hold}
+	tg := &target{URL: hs.URL, Home: home, Tokens: map[string]string{}, Client: bearerClient(hs.URL), Hold: g.hold}
 	for _, tok := range []struct {
 		name, role string
 		apps       []string

@@ -6,6 +6,7 @@ import { h, clear, reconcile, badge, link, table, td, latest, bar, fmtBytes } fr
 import * as api from '../api.js';
 import { batcher } from '../events.js';
 import { toggle, dialog, notify, field } from '../widgets.js';
+import { loadRoutes, routesBlock } from './approutes.js';
 
 const COLUMNS = ['App', 'Version', 'Status', 'Tasks', 'Storage', 'Usage', 'Problems', 'Enabled', 'Actions'];
 
@@ -255,7 +256,7 @@ export function appsView(main, _params, ctx) {
   function appRow(a) {
     return h('tr', { dataset: { app: a.name } },
       td('App', h('div', null, link(`/tasks?app=${encodeURIComponent(a.name)}`, a.name)),
-        a.description ? h('div', { class: 'desc muted' }, a.description) : null),
+        a.description ? h('div', { class: 'desc muted' }, a.description) : null, routesBlock(a.name, a.routes)),
       td('Version', a.version || '—'),
       td('Status', badge(a.status)),
       td('Tasks', String(a.tasks ?? 0)),
@@ -278,6 +279,7 @@ export function appsView(main, _params, ctx) {
     const fresh = answer();
     try {
       const r = await api.get('/apps', null, { signal: ctx.signal });
+      await loadRoutes(r.apps || [], ctx.signal);
       if (!fresh()) return;
       apps = r.apps || [];
       for (const name of validations.keys()) {
