@@ -99,6 +99,9 @@ func (e *Engine) loadRoutes(ctx context.Context, a *app.App) ([]*loadedRoute, []
 	var out []*loadedRoute
 	var errs []error
 	for i, r := range a.Manifest.Routes {
+		if len(r.Errors) > 0 {
+			continue // among the app's errors
+		}
 		m, err := e.loadModule(ctx, r.Module)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("routes[%d] (%s %s): %w", i, r.Method, r.Path, err))

@@ -115,6 +115,9 @@ func Load(dir string, opts Options) (*App, error) {
 	}
 
 	a := &App{Dir: real, Manifest: manifest, Warnings: warnings, opts: opts}
+	for _, r := range manifest.Routes {
+		a.Errors = append(a.Errors, r.Errors...)
+	}
 	data, problem, err = readFile(root, TasksPath)
 	switch {
 	case err != nil:

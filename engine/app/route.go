@@ -62,6 +62,10 @@ type Route struct {
 	// MaxBody is the largest request body it takes, in bytes. Default
 	// 1 MiB; at most 64 MiB.
 	MaxBody int64
+	// Errors are the problems of its module (missing, not built yet): a
+	// route with errors is not served, and they are among the app's
+	// Errors; the rest of the app works.
+	Errors []Problem
 }
 
 // Prefix reports whether the route answers every path below its own.
@@ -126,7 +130,10 @@ func (c *checker) routes(specs []RouteSpec, m Manifest, x *taskContext) []Route 
 		if s.Module == "" {
 			c.errorf(f("module"), "is required: the handler's .wasm file, such as routes/status.wasm")
 		} else if x != nil {
-			r.Module, _ = x.module(c, f("module"), s.Module)
+			mc := &checker{file: c.file, pos: c.pos}
+			r.Module, _ = x.module(mc, f("module"), s.Module)
+			r.Errors = mc.errs
+			c.warns = append(c.warns, mc.warns...)
 		}
 		if len(r.Roles) == 0 {
 			r.Roles = []string{RoleViewer}

@@ -63,8 +63,6 @@ routes:
 
 func TestLoadRoutesRefusesBadRoutes(t *testing.T) {
 	for _, c := range []struct{ route, field, want string }{
-		{"{path: /x, module: routes/missing.wasm}", "routes[0].module", "does not exist"},
-		{"{path: /x, module: ../out.wasm}", "routes[0].module", `".."`},
 		{"{path: x, module: routes/r.wasm}", "routes[0].path", "does not start with /"},
 		{"{path: /a/../b, module: routes/r.wasm}", "routes[0].path", ". or .."},
 		{"{path: '/a b', module: routes/r.wasm}", "routes[0].path", "may hold only"},
@@ -84,6 +82,24 @@ func TestLoadRoutesRefusesBadRoutes(t *testing.T) {
 		}
 		if p, ok := findProblem(inv.Problems, c.field); !ok || !strings.Contains(p.Message, c.want) {
 			t.Errorf("%s: problems %s, want %s: …%s…", c.route, problemsString(inv.Problems), c.field, c.want)
+		}
+	}
+}
+
+// TestLoadRouteWithoutModule: a route whose module is missing is left
+// out, with an error of the app; the app and its other routes load.
+func TestLoadRouteWithoutModule(t *testing.T) {
+	for _, c := range []struct{ module, want string }{{"routes/missing.wasm", "does not exist"}, {"../out.wasm", `".."`}} {
+		dir := newApp(t, "web", map[string]string{"app.yaml": "name: web\nroutes:\n  - {path: /x, module: " + c.module + "}\n  - {path: /y, module: routes/r.wasm}\n", "routes/r.wasm": wasmHeader})
+		a, err := Load(dir, Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", c.module, err)
+		}
+		if p, ok := findProblem(a.Errors, "routes[0].module"); !ok || !strings.Contains(p.Message, c.want) {
+			t.Errorf("%s: errors %s, want routes[0].module: …%s…", c.module, problemsString(a.Errors), c.want)
+		}
+		if rs := a.Manifest.Routes; len(rs) != 2 || len(rs[0].Errors) == 0 || len(rs[1].Errors) != 0 {
+			t.Errorf("%s: routes %+v", c.module, rs)
 		}
 	}
 }
