@@ -157,11 +157,17 @@ func appNew(ctx context.Context, e *env, f appFlags, name string) error {
 		if err := build.Toolchain(lang, src); err != nil {
 			fmt.Fprintf(e.stderr, "cronbox app new: not building the task: %v\n", err)
 		} else {
-			t := build.Target{Dir: src, Lang: lang, Out: src + ".wasm"}
-			if err := build.Build(ctx, t, build.Options{GoSDK: homeSDK(f.tg.home)}); err != nil {
-				return fmt.Errorf("the app is created, but building its task failed: %w", err)
+			// The task, and in Go the route the template adds.
+			targets, err := build.Find(dir)
+			if err != nil {
+				return fmt.Errorf("the app is created, but finding what to build failed: %w", err)
 			}
-			fmt.Fprintf(e.stdout, "built %s.wasm\n", src)
+			for _, t := range targets {
+				if err := build.Build(ctx, t, build.Options{GoSDK: homeSDK(f.tg.home)}); err != nil {
+					return fmt.Errorf("the app is created, but building %s failed: %w", t.Out, err)
+				}
+				fmt.Fprintf(e.stdout, "built %s\n", t.Out)
+			}
 			built = true
 		}
 	}

@@ -196,6 +196,7 @@ func Validate(ctx context.Context, dir string, opts ValidateOptions) (*Report, e
 		r.Warnings = append(r.Warnings, finding(p))
 	}
 	r.permissions(a.Manifest.Permissions)
+	r.public(a.Dir)
 	if err := r.modules(ctx, a, wasm, opts); err != nil {
 		return nil, fmt.Errorf("validating %s: %w", dir, err)
 	}
@@ -312,6 +313,11 @@ func (r *Report) modules(ctx context.Context, a *app.App, wasm map[string]bool, 
 	for _, t := range a.Tasks {
 		if t.Module != "" {
 			used[t.Module] = true
+		}
+	}
+	for _, rt := range a.Manifest.Routes {
+		if rt.Module != "" {
+			used[rt.Module] = true
 		}
 	}
 	for p := range wasm {
