@@ -108,7 +108,10 @@ func main() {
 
 // buildGoTask builds the benchmark's Go SDK task (testdata/trivial) and
 // returns its module.
-func buildGoTask(ctx context.Context) ([]byte, error) {
+func buildGoTask(ctx context.Context) ([]byte, error) { return buildGoGuest(ctx, "trivial") }
+
+// buildGoGuest builds the Go guest in testdata/dir and returns its module.
+func buildGoGuest(ctx context.Context, dir string) ([]byte, error) {
 	root, err := repoRoot()
 	if err != nil {
 		return nil, err
@@ -118,7 +121,7 @@ func buildGoTask(ctx context.Context) ([]byte, error) {
 		cacheDir = os.TempDir()
 	}
 	cache := &gobuild.Cache{Dir: filepath.Join(cacheDir, "cronbox", "bench")}
-	goTask, err := cache.Build(ctx, filepath.Join(root, "cmd", "cronbox-bench", "testdata", "trivial"))
+	goTask, err := cache.Build(ctx, filepath.Join(root, "cmd", "cronbox-bench", "testdata", dir))
 	if err != nil {
 		return nil, err
 	}

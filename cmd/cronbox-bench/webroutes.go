@@ -10,8 +10,6 @@ import (
 	"sync"
 	"text/tabwriter"
 	"time"
-
-	"github.com/cronbox/cronbox/internal/gobuild"
 )
 
 // nativePath is the path of the native Go handler the route is measured
@@ -90,20 +88,7 @@ func (w *webBench) load(path string, clients, n int) (routeLoad, error) {
 // native handler, with 1 and 32 clients, and returns the route's p99 at
 // one client.
 func (w *webBench) benchRoutes(ctx context.Context, out io.Writer, requests int) (time.Duration, error) {
-	root, err := repoRoot()
-	if err != nil {
-		return 0, err
-	}
-	cacheDir, err := os.UserCacheDir()
-	if err != nil {
-		cacheDir = os.TempDir()
-	}
-	cache := &gobuild.Cache{Dir: filepath.Join(cacheDir, "cronbox", "bench")}
-	mod, err := cache.Build(ctx, filepath.Join(root, "cmd", "cronbox-bench", "testdata", "route"))
-	if err != nil {
-		return 0, err
-	}
-	wasm, err := os.ReadFile(mod)
+	wasm, err := buildGoGuest(ctx, "route")
 	if err != nil {
 		return 0, err
 	}
