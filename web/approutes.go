@@ -178,14 +178,16 @@ func (s *Server) authorizeRoute(r *http.Request, appName string, route app.Route
 
 // setAppHeaders sets the security headers of an app's page or route: a
 // Content-Security-Policy that lets the page load and call only what lies
-// under the app's own path, never the management API.
+// under the app's own path, never the management API, and sandboxes it
+// without popups, so that it cannot open a window of the UI, which shares
+// its origin, and act in it.
 func setAppHeaders(w http.ResponseWriter, r *http.Request, appName string) {
 	own := "'none'"
 	if validHost(r.Host) {
 		own = r.Host + appPrefix(appName)
 	}
 	h := w.Header()
-	h.Set("Content-Security-Policy", fmt.Sprintf("default-src 'none'; script-src %[1]s; style-src %[1]s; img-src %[1]s data:; font-src %[1]s; media-src %[1]s; connect-src %[1]s; form-action %[1]s; base-uri 'none'; object-src 'none'; frame-ancestors 'none'", own))
+	h.Set("Content-Security-Policy", fmt.Sprintf("default-src 'none'; script-src %[1]s; style-src %[1]s; img-src %[1]s data:; font-src %[1]s; media-src %[1]s; connect-src %[1]s; form-action %[1]s; base-uri 'none'; object-src 'none'; frame-ancestors 'none'; sandbox allow-scripts allow-forms allow-same-origin", own))
 	h.Set("Cross-Origin-Resource-Policy", "same-origin")
 }
 

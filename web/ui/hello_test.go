@@ -90,6 +90,12 @@ func TestHelloPage(t *testing.T) {
 		t.Error("the app's page could fetch /api/v1/session")
 	}
 
+	// Nor open a window of the UI, which shares its origin, to act in it
+	// with the user's session: the page is sandboxed without popups.
+	if opened := eval[bool](tb, `window.open('/', '_blank') !== null`); opened {
+		t.Error("the app's page could open a window of the UI")
+	}
+
 	tb.open("/apps")
 	tb.until("hello's route counts its requests", `(() => { const r = document.querySelector('tr[data-app="hello"] [data-route="GET /api/greeting"]'); return r && /[1-9]\d* requests/.test(r.textContent); })()`)
 }
