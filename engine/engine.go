@@ -251,6 +251,7 @@ type Engine struct {
 	// nil when a task was added or dropped since.
 	byName []string
 	heap   fireHeap
+	firing fireQueue // tasks with due instants, for the fire workers
 	timer  Timer
 	// pruneTimer is the next background sweep of the history.
 	pruneTimer Timer

@@ -68,10 +68,46 @@ func (e *Engine) onTimer() {
 			heap.Fix(&e.heap, 0)
 		}
 	}
+	e.firing.tasks = append(e.firing.tasks, start...)
+	spawn := min(len(e.firing.tasks), maxFireWorkers-e.firing.workers)
+	e.firing.workers += spawn
 	e.armLocked()
 	e.mu.Unlock()
-	for _, ts := range start {
-		e.crew.spawn(func() { e.drainFires(ts) })
+	for range spawn {
+		e.crew.spawn(e.fireWorker)
+	}
+}
+
+// maxFireWorkers bounds the goroutines recording due instants. A goroutine
+// per task due would start thousands at once when thousands are due
+// together: they would then compete for the processors with the store's
+// writer that records their fires, and be answered together when it
+// finally ran. A few dozen keep the writer's batches full.
+const maxFireWorkers = 64
+
+// fireQueue holds the tasks whose due instants wait for a fire worker.
+type fireQueue struct {
+	tasks   []*taskState
+	workers int // fire workers running
+}
+
+// fireWorker drains the due instants of the queued tasks, one task at a
+// time, until none is left.
+func (e *Engine) fireWorker() {
+	for {
+		e.mu.Lock()
+		q := &e.firing
+		if len(q.tasks) == 0 {
+			q.tasks = nil // let a large tick's queue go
+			q.workers--
+			e.mu.Unlock()
+			return
+		}
+		ts := q.tasks[0]
+		q.tasks[0] = nil
+		q.tasks = q.tasks[1:]
+		e.mu.Unlock()
+		e.drainFires(ts)
 	}
 }
 

@@ -283,6 +283,29 @@ func migrations() []migration {
 		// The node a run ran on: the name given to serve --node, which in
 		// a home of one node only labels its runs.
 		`ALTER TABLE TaskExecutions ADD COLUMN Node TEXT NOT NULL DEFAULT ''`,
+	}}, {version: 10, stmts: []string{
+		// A run starts holding no bytes of history: the triggers keeping
+		// history_usage write only when the bytes change (the update
+		// creates the app's row if the insert did not), which takes a
+		// write of another table, and its statement journal, off every
+		// run recorded: a batch of fires waits for each of its runs.
+		`DROP TRIGGER history_usage_insert`,
+		`DROP TRIGGER history_usage_update`,
+		`DROP TRIGGER history_usage_delete`,
+		`CREATE TRIGGER history_usage_insert AFTER INSERT ON TaskExecutions
+			WHEN ` + runBytes("new.") + ` <> 0 BEGIN
+			INSERT INTO history_usage (app, bytes) VALUES (new.AppName, ` + runBytes("new.") + `)
+				ON CONFLICT (app) DO UPDATE SET bytes = bytes + excluded.bytes;
+		END`,
+		`CREATE TRIGGER history_usage_update AFTER UPDATE OF Output, Input, Result, LogBytes ON TaskExecutions
+			WHEN ` + runBytes("new.") + ` <> ` + runBytes("old.") + ` BEGIN
+			INSERT INTO history_usage (app, bytes) VALUES (new.AppName, ` + runBytes("new.") + ` - (` + runBytes("old.") + `))
+				ON CONFLICT (app) DO UPDATE SET bytes = bytes + excluded.bytes;
+		END`,
+		`CREATE TRIGGER history_usage_delete AFTER DELETE ON TaskExecutions
+			WHEN ` + runBytes("old.") + ` <> 0 BEGIN
+			UPDATE history_usage SET bytes = bytes - (` + runBytes("old.") + `) WHERE app = old.AppName;
+		END`,
 	}}}
 }
 
