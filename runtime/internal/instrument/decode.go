@@ -310,21 +310,28 @@ const (
 
 // Opcodes the instrumenter reads or writes.
 const (
-	opUnreachable = 0x00
-	opLoop        = 0x03
-	opIf          = 0x04
-	opEnd         = 0x0b
-	opCall        = 0x10
-	opDrop        = 0x1a
-	opGlobalGet   = 0x23
-	opGlobalSet   = 0x24
-	opMemoryGrow  = 0x40
-	opI32Const    = 0x41
-	opI32LeS      = 0x4c
-	opI32Sub      = 0x6b
-	opPrefixFC    = 0xfc
-	opPrefixFD    = 0xfd
-	blockTypeNone = 0x40
+	opUnreachable  = 0x00
+	opLoop         = 0x03
+	opIf           = 0x04
+	opEnd          = 0x0b
+	opBr           = 0x0c
+	opBrIf         = 0x0d
+	opReturn       = 0x0f
+	opCall         = 0x10
+	opCallIndirect = 0x11
+	opLocalGet     = 0x20
+	opLocalSet     = 0x21
+	opLocalTee     = 0x22
+	opDrop         = 0x1a
+	opGlobalGet    = 0x23
+	opGlobalSet    = 0x24
+	opMemoryGrow   = 0x40
+	opI32Const     = 0x41
+	opI32LeS       = 0x4c
+	opI32Sub       = 0x6b
+	opPrefixFC     = 0xfc
+	opPrefixFD     = 0xfd
+	blockTypeNone  = 0x40
 )
 
 // opcodeImmediates maps each single-byte opcode of WebAssembly 2.0 to its
@@ -451,6 +458,22 @@ func skipImmediates(b []byte, i int, imm immediate) int {
 		return i
 	}
 	return -1
+}
+
+// skipBrTable steps over the labels of br_table, reporting whether one of
+// them is depth: the label of the function, when depth blocks are open.
+func skipBrTable(b []byte, i, depth int) (int, bool) {
+	n, i := readU32(b, i)
+	if i < 0 || uint64(n) >= uint64(len(b)-i) {
+		return -1, false // each label takes at least one byte
+	}
+	found := false
+	for k := uint64(0); k <= uint64(n) && i >= 0; k++ {
+		var label uint32
+		label, i = readU32(b, i)
+		found = found || uint64(label) == uint64(depth)
+	}
+	return i, found
 }
 
 // memargHasMemory is the bit of a memarg's alignment field telling that a

@@ -404,19 +404,80 @@ func checkBodies(t *testing.T, in, out []byte, x indices) int {
 	if slow := outBodies[len(inBodies)]; !bytes.Equal(slow, x.slowBody()) {
 		t.Errorf("last body\n% x\nwant $slow\n% x", slow, x.slowBody())
 	}
-	check := x.check()
+	params := funcParams(t, in)
 	checks := 0
 	for i, b := range inBodies {
 		got := outBodies[i]
-		if at := localsEnd(t, b); !bytes.HasPrefix(got[at:], check) {
-			t.Errorf("body %d does not begin with a check after its local declarations:\n% x", i, got)
+		groups, n := testULEB(t, b)
+		at := localsEnd(t, b)
+		local := params[i] + declaredLocals(t, b)
+		// The budget's local is declared last.
+		wantDecls := cat(uleb(groups+1), b[n:at], []byte{1, tI32})
+		if !bytes.HasPrefix(got, wantDecls) {
+			t.Errorf("body %d does not declare the budget's local %d last:\n% x", i, local, got)
+			continue
 		}
-		checks += bytes.Count(got, check)
-		if !bytes.Equal(bytes.ReplaceAll(got, check, nil), b) {
-			t.Errorf("body %d, checks removed:\n% x\nwant\n% x", i, bytes.ReplaceAll(got, check, nil), b)
+		rest := got[len(wantDecls):]
+		if !bytes.HasPrefix(rest, x.entry(local)) {
+			t.Errorf("body %d does not begin with the budget's load and a check after its local declarations:\n% x", i, got)
+		}
+		checks += bytes.Count(rest, x.check(local))
+		stripped := bytes.ReplaceAll(rest, x.check(local), nil)
+		stripped = bytes.ReplaceAll(stripped, x.reload(local), nil)
+		stripped = bytes.ReplaceAll(stripped, x.spill(local), nil)
+		if !bytes.Equal(cat(b[:at], stripped), b) {
+			t.Errorf("body %d, insertions removed:\n% x\nwant\n% x", i, cat(b[:at], stripped), b)
+		}
+		if !bytes.HasSuffix(rest, cat(x.spill(local), []byte{wEnd})) {
+			t.Errorf("body %d does not spill the budget before its final end:\n% x", i, got)
 		}
 	}
 	return checks
+}
+
+// declaredLocals returns the number of locals body declares.
+func declaredLocals(t testing.TB, body []byte) uint32 {
+	t.Helper()
+	count, i := testULEB(t, body)
+	var n uint64
+	for range count {
+		c, k := testULEB(t, body[i:])
+		n += c
+		i += k
+		if typ := body[i]; typ == 0x63 || typ == 0x64 { // typed reference
+			_, k := testULEB(t, body[i+1:])
+			i += k
+		}
+		i++
+	}
+	return uint32(n)
+}
+
+// funcParams returns the number of parameters of each function that module
+// defines, whose types have parameters of one-byte value types.
+func funcParams(t testing.TB, module []byte) []uint32 {
+	t.Helper()
+	var typeParams []uint32
+	if types := sectionByID(t, module, sectionType); types != nil {
+		count, b := vectorItems(t, types)
+		for range count {
+			n, k := testULEB(t, b[1:]) // after 0x60
+			typeParams = append(typeParams, uint32(n))
+			b = b[1+k+int(n):]
+			r, k := testULEB(t, b)
+			b = b[k+int(r):]
+		}
+	}
+	var params []uint32
+	if funcs := sectionByID(t, module, sectionFunction); funcs != nil {
+		count, b := vectorItems(t, funcs)
+		for range count {
+			ti, k := testULEB(t, b)
+			params = append(params, typeParams[ti])
+			b = b[k:]
+		}
+	}
+	return params
 }
 
 // codeModule returns a module with a function of type () -> () for each
@@ -455,7 +516,9 @@ func TestInstrumentFindsLoops(t *testing.T) {
 		{"bulk table ops", [][]byte{{wMisc, 0x0c, 3, 3, wMisc, 0x0e, 3, 3, wMisc, 0x11, 3}, loop, nil, {wEnd, wEnd}}},
 		{"else", [][]byte{i32Const(1), {wIf, tVoid}, loop, nil, {wEnd, wElse}, loop, nil, {wEnd, wEnd, wEnd}}},
 	}
-	check := indices{stop: 0, budget: 1, slow: 1}.check()
+	// The budget is in local 2, after the two i64 locals.
+	x := indices{stop: 0, budget: 1, slow: 1}
+	check := x.check(2)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -472,7 +535,14 @@ func TestInstrumentFindsLoops(t *testing.T) {
 				t.Fatalf("Instrument: %v", err)
 			}
 			got := codeBodies(t, out)[0]
-			if want := cat([]byte{1, 2, tI64}, check, want); !bytes.Equal(got, want) {
+			// A call spills the budget before and reloads it after; the
+			// final end spills it.
+			if tc.name == "call_indirect" {
+				callIndirect := []byte{wCallIndirect, 0x03, 0x03}
+				want = bytes.ReplaceAll(want, callIndirect, cat(x.spill(2), callIndirect, x.reload(2)))
+			}
+			want = cat(want[:len(want)-1], x.spill(2), []byte{wEnd})
+			if want := cat([]byte{2, 2, tI64, 1, tI32}, x.entry(2), want); !bytes.Equal(got, want) {
 				t.Errorf("body\n% x\nwant\n% x", got, want)
 			}
 		})
@@ -528,7 +598,7 @@ func TestInstrumentGolden(t *testing.T) {
 				sec(6, uleb(2), small.globalItems()),
 				sec(7, uleb(2), small.exportItems(-1)),
 				sec(10, vec(
-					body(nil, small.check(), []byte{wLoop, tVoid}, small.check(), []byte{wBr, 0, wEnd, wEnd}),
+					body([]byte{1, tI32}, small.entry(0), []byte{wLoop, tVoid}, small.check(0), []byte{wBr, 0, wEnd}, small.spill(0), []byte{wEnd}),
 					sized(small.slowBody())))),
 		},
 		{
@@ -548,7 +618,7 @@ func TestInstrumentGolden(t *testing.T) {
 				sec(6, uleb(132), cat(manyGlobals...), wide.globalItems()),
 				sec(7, uleb(3), exportEntry("run", kindFunc, 0), wide.exportItems(-1)),
 				sec(10, vec(
-					body(nil, wide.check(), []byte{wLoop, tVoid}, wide.check(), []byte{wBr, 0, wEnd, wEnd}),
+					body([]byte{1, tI32}, wide.entry(0), []byte{wLoop, tVoid}, wide.check(0), []byte{wBr, 0, wEnd}, wide.spill(0), []byte{wEnd}),
 					sized(wide.slowBody()))),
 				customSec("notes", []byte{1, 2, 3})),
 		},
@@ -570,7 +640,7 @@ func TestInstrumentGolden(t *testing.T) {
 				noMaxMemory,
 				sec(6, uleb(2), all.globalItems()),
 				sec(7, uleb(2), all.exportItems(-1)),
-				sec(10, vec(body(nil, all.check(), []byte{wLocalGet, 0, wEnd}), sized(all.slowBody()))),
+				sec(10, vec(body([]byte{1, tI32}, all.entry(1), []byte{wLocalGet, 0}, all.spill(1), []byte{wEnd}), sized(all.slowBody()))),
 				names(cat(uleb(0), name("imp")), cat(uleb(1), name("f")), cat(uleb(2), name(slowName)))),
 		},
 		{
@@ -590,7 +660,7 @@ func TestInstrumentGolden(t *testing.T) {
 				sec(5, vec([]byte{0x00, 1})),
 				sec(6, uleb(2), all.globalItems()),
 				sec(7, uleb(4), exportEntry("f", kindFunc, 0), all.exportItems(1)),
-				sec(10, vec(body(nil, all.check(), []byte{wEnd}), sized(all.slowBody())))),
+				sec(10, vec(body([]byte{1, tI32}, all.entry(0), all.spill(0), []byte{wEnd}), sized(all.slowBody())))),
 			hadStart: true,
 		},
 		{
@@ -767,7 +837,7 @@ func TestInstrumentAcceptsWazeroEncodings(t *testing.T) {
 // writes, with the longest indices and yield interval.
 func TestInstrumentPieceLengths(t *testing.T) {
 	t.Parallel()
-	if n := len(appendCheck(nil, math.MaxUint32, math.MaxUint32)); n != maxCheckLen {
+	if n := len(appendCheck(nil, math.MaxUint32, math.MaxUint32, math.MaxUint32)); n != maxCheckLen {
 		t.Errorf("longest check: %d bytes, want maxCheckLen = %d", n, maxCheckLen)
 	}
 	if n := len(appendSlow(nil, math.MaxUint32, math.MaxUint32, math.MaxInt32)); n != maxSlowLen {
@@ -781,5 +851,46 @@ func TestInstrumentPieceLengths(t *testing.T) {
 	x := indices{stop: 1 << 20, budget: 1<<20 + 1, slow: 1 << 20}
 	if !bytes.Equal(appendSlow(nil, x.stop, x.budget, YieldInterval), sized(x.slowBody())) {
 		t.Errorf("$slow differs from the tests' reading of it")
+	}
+}
+
+// TestInstrumentSpillsBudget checks that the budget's local is stored to
+// the budget global before every call and every way out of the function,
+// branches to the function's own label included, and loaded after every
+// call, and nowhere else.
+func TestInstrumentSpillsBudget(t *testing.T) {
+	t.Parallel()
+	x := indices{stop: 0, budget: 1, slow: 1}
+	spill, reload := x.spill(0), x.reload(0)
+	code := cat(
+		[]byte{wBlock, tVoid},
+		i32Const(0), []byte{wBrIf, 0}, // to the block
+		i32Const(0), []byte{wBrIf, 1}, // to the function
+		[]byte{wBr, 1},
+		[]byte{wEnd},
+		i32Const(0), []byte{wBrTable, 1, 0, 0}, // one label is the function's
+		[]byte{wCall, 0},
+		[]byte{wReturn},
+	)
+	want := cat(
+		[]byte{wBlock, tVoid},
+		i32Const(0), []byte{wBrIf, 0},
+		i32Const(0), spill, []byte{wBrIf, 1},
+		spill, []byte{wBr, 1},
+		[]byte{wEnd},
+		i32Const(0), spill, []byte{wBrTable, 1, 0, 0},
+		spill, []byte{wCall, 0}, reload,
+		spill, []byte{wReturn},
+	)
+	out, _, err := Instrument(codeModule(body(nil, code, []byte{wEnd})))
+	if err != nil {
+		t.Fatalf("Instrument: %v", err)
+	}
+	got := codeBodies(t, out)[0]
+	if want := cat([]byte{1, 1, tI32}, x.entry(0), want, x.spill(0), []byte{wEnd}); !bytes.Equal(got, want) {
+		t.Errorf("body\n% x\nwant\n% x", got, want)
+	}
+	if _, err := newRuntime(t).CompileModule(context.Background(), out); err != nil {
+		t.Errorf("compiling the output: %v", err)
 	}
 }

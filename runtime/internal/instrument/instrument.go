@@ -19,20 +19,26 @@
 // which has no effect with a delta of 0.
 //
 // The budget counts checks, which Instrument inserts at the head of every
-// loop body and at the entry of every function. Any unbounded computation
+// loop body and at the entry of every function. Each function keeps the
+// budget in a local of its own while it runs, a register in compiled code,
+// and stores it to the global only where another function or the host may
+// read it: before calls and on the way out. Any unbounded computation
 // either loops or calls functions (an exponential call tree can run for ages
 // without a loop and without growing deep), so it passes checks regularly:
 // between two of them, a guest runs only straight-line code and returns,
 // plus bulk memory and table instructions and calls to the host. Every
 // YieldInterval checks, the guest enters Go and reads the stop flag, trapping
 // with unreachable once the host has set it. The host sets the budget to 0
-// as well to make that happen at the next check. A goroutine running a guest
+// as well to make that happen sooner: at the next check after a function
+// loads the budget from the global, and at the latest when the local of the
+// running function runs out. A goroutine running a guest
 // thus reaches a point where the Go scheduler can stop it every
 // YieldInterval checks.
 //
-// The guest cannot reach the added globals to refill its own budget: code
-// naming a global beyond the module's own is refused rather than left for the
-// added globals to make valid.
+// The guest cannot reach the added globals and locals to refill its own
+// budget: code naming a global beyond the module's own, or a local beyond
+// its function's own, is refused rather than left for the added ones to make
+// valid.
 //
 // # The start function
 //
@@ -82,6 +88,7 @@ package instrument
 import (
 	"errors"
 	"fmt"
+	"math"
 )
 
 // Names of the exports that Instrument adds.
@@ -176,13 +183,23 @@ var errReservedExport = errors.New("export name reserved for the instrumentation
 //     has a well-formed one.
 //   - A memory of 0 pages at most is added if the module has none, for
 //     memory.grow.
-//   - The head of every loop body and the entry of every function body (just
-//     after its local declarations), $slow excepted, get the check
-//     `global.get $budget; i32.const 0; i32.le_s; if; call $slow; end;
-//     global.get $budget; i32.const 1; i32.sub; global.set $budget`. It
-//     compares with le_s rather than testing for 0 because the host's write
-//     of 0 may land between the guest's read and write of the budget,
-//     leaving -1.
+//   - Every function body, $slow excepted, declares one more i32 local,
+//     $b, after its own, which holds the budget while the function runs:
+//     its entry (just after the local declarations) gets `global.get
+//     $budget; local.set $b`, every call and call_indirect gets `local.get
+//     $b; global.set $budget` before it and `global.get $budget; local.set
+//     $b` after it, and every return, every branch (br, br_if, br_table)
+//     that may target the function's own label and the final end get
+//     `local.get $b; global.set $budget` before them.
+//   - The head of every loop body and the entry of every function body,
+//     after the load of $b, get the check `local.get $b; i32.const 0;
+//     i32.le_s; if; call $slow; global.get $budget; local.set $b; end;
+//     local.get $b; i32.const 1; i32.sub; local.set $b`. It compares with
+//     le_s rather than testing for 0 because the host's write of 0 may
+//     land between the guest's read and write of the budget, leaving -1.
+//     A write of the host may also be overwritten by the guest's next
+//     store of $b; the stop global is then read when $b runs out, within
+//     YieldInterval checks.
 //   - The start section is removed and its function exported as
 //     StartExport; Info.HadStart tells.
 //   - Defined tables whose maximum size is absent or greater than
@@ -216,9 +233,11 @@ var errReservedExport = errors.New("export name reserved for the instrumentation
 // error wrapping ErrMalformed for anything else, including SIMD instructions
 // encoded so that wazero, which reads the sub-opcode after the 0xfd prefix as
 // one byte rather than as LEB128, would decode them differently (a loop hidden
-// in the difference would escape instrumentation), and global.get or
-// global.set of an index beyond the module's globals (which the appended
-// globals would make valid, letting the guest reset its own budget). It
+// in the difference would escape instrumentation), global.get or
+// global.set of an index beyond the module's globals, and local.get,
+// local.set or local.tee of an index beyond the function's locals (which the
+// appended globals and local would make valid, letting the guest reset its
+// own budget). It
 // returns an error wrapping ErrLimit for a module beyond the table limits, and
 // an error if the module already exports StopGlobal, BudgetGlobal or
 // StartExport. Instrument does not fully validate the module: wazero does
@@ -331,15 +350,27 @@ type section struct {
 
 // codeBody locates a function body of the input.
 type codeBody struct {
-	content int // offset of the local declarations
-	end     int // offset just past the final end
-	checks  int // number of checks: one at entry, one per loop
+	content   int    // offset of the local declarations
+	groupsEnd int    // offset just past the count of local declarations
+	end       int    // offset just past the final end
+	groups    uint32 // number of local declarations
+	local     uint32 // index of the added local holding the budget
+	inserts   int    // number of insertions: the entry, loops, calls, exits
 }
 
-// newSize returns the size of the body once it gets its checks of checkLen
-// bytes.
-func (b codeBody) newSize(checkLen int) uint64 {
-	return uint64(b.end-b.content) + uint64(b.checks)*uint64(checkLen)
+// The kinds of code inserted in a function body.
+const (
+	insEntry  uint8 = iota // load the budget into its local, then check
+	insCheck               // check, at a loop head
+	insSpill               // store the local to the budget: before an exit
+	insCall                // spill before a call
+	insReload              // load the budget into its local: after a call
+)
+
+// insertion is code of a kind to insert at an offset of the input.
+type insertion struct {
+	at   uint32
+	kind uint8
 }
 
 // cappedTable locates the limits of a defined table whose maximum Instrument
@@ -375,10 +406,15 @@ type module struct {
 	tables           []cappedTable
 	names            nameSubsection
 	bodies           []codeBody
-	// checks holds, for every check in order, the input offset where it
-	// goes: for each body, just after its local declarations then just
-	// after the block type of each of its loops.
-	checks []int
+	// typeParams holds the number of parameters of each type, and
+	// funcTypes the type of each defined function.
+	typeParams, funcTypes []uint32
+	// inserts holds, for every insertion in order, the input offset where
+	// it goes and its kind: for each body, the entry just after its local
+	// declarations, then a check just after the block type of each of its
+	// loops, a spill before each call and a reload after it, and a spill
+	// before each way out of the function.
+	inserts []insertion
 	// maxDataGap is the largest gap between data segments filled in to
 	// merge them.
 	maxDataGap uint32
@@ -501,6 +537,8 @@ func (m *module) scanSection(s *section, index int) error {
 	switch s.id {
 	case sectionType:
 		return m.scanTypes(s)
+	case sectionFunction:
+		return m.scanFunctions(s)
 	case sectionTable:
 		return m.scanTables(s)
 	case sectionExport:
@@ -607,6 +645,7 @@ func (m *module) scanImports(b []byte, i int) error {
 func (m *module) scanTypes(s *section) error {
 	b := m.in[:s.end]
 	i := s.items
+	m.typeParams = make([]uint32, 0, s.count)
 	for k := uint32(0); k < s.count; k++ {
 		next, void := skipFuncType(b, i)
 		if next < 0 {
@@ -615,10 +654,33 @@ func (m *module) scanTypes(s *section) error {
 		if void && m.voidType < 0 {
 			m.voidType = int64(k)
 		}
+		params, _ := readU32(b, i+1) // well formed: skipFuncType read it
+		m.typeParams = append(m.typeParams, params)
 		i = next
 	}
 	if i != len(b) {
 		return malformed("type section: %d bytes after the last type", len(b)-i)
+	}
+	return nil
+}
+
+// scanFunctions reads the type of each defined function.
+func (m *module) scanFunctions(s *section) error {
+	b := m.in[:s.end]
+	i := s.items
+	m.funcTypes = make([]uint32, 0, s.count)
+	for k := uint32(0); k < s.count; k++ {
+		var t uint32
+		if t, i = readU32(b, i); i < 0 {
+			return malformed("function section: malformed type index of function %d", k)
+		}
+		if uint64(t) >= uint64(len(m.typeParams)) {
+			return malformed("function section: type index %d of function %d out of range", t, k)
+		}
+		m.funcTypes = append(m.funcTypes, t)
+	}
+	if i != len(b) {
+		return malformed("function section: %d bytes after the last type index", len(b)-i)
 	}
 	return nil
 }
@@ -726,8 +788,9 @@ func (m *module) scanCode(s *section) error {
 		return malformed("code section: %d function bodies cannot fit in %d bytes", s.count, len(b)-i)
 	}
 	m.bodies = make([]codeBody, 0, s.count)
-	// Go modules have about one loop per 1300 bytes of code.
-	m.checks = make([]int, 0, int(s.count)+(len(b)-i)/1024)
+	// Go modules have about one call per 16 bytes of code, each with two
+	// insertions.
+	m.inserts = make([]insertion, 0, 2*int(s.count)+(len(b)-i)/8)
 	globals := m.globals()
 	for k := uint32(0); k < s.count; k++ {
 		funcIndex := uint64(m.importedFuncs) + uint64(k)
@@ -739,11 +802,19 @@ func (m *module) scanCode(s *section) error {
 		if end < 0 {
 			return malformed("function %d: body size %d exceeds the code section", funcIndex, size)
 		}
-		checksBefore := len(m.checks)
-		if err := m.scanBody(b[:end], content, funcIndex, globals); err != nil {
+		before := len(m.inserts)
+		body := codeBody{content: content, end: end}
+		// wazero refuses a module whose bodies outnumber its functions,
+		// whatever the index given their budget's local.
+		var params uint64
+		if k < uint32(len(m.funcTypes)) {
+			params = uint64(m.typeParams[m.funcTypes[k]])
+		}
+		if err := m.scanBody(b[:end], &body, funcIndex, params, globals); err != nil {
 			return err
 		}
-		m.bodies = append(m.bodies, codeBody{content: content, end: end, checks: len(m.checks) - checksBefore})
+		body.inserts = len(m.inserts) - before
+		m.bodies = append(m.bodies, body)
 		i = end
 	}
 	if i != len(b) {
@@ -752,14 +823,16 @@ func (m *module) scanCode(s *section) error {
 	return nil
 }
 
-// scanBody decodes the function body b[i:], appending the offsets of its
-// checks to m.checks. globals is the number of globals of the module.
-func (m *module) scanBody(b []byte, i int, funcIndex, globals uint64) error {
-	locals, i := readU32(b, i)
+// scanBody decodes the function body b[body.content:], of a function with
+// params parameters, appending its insertions to m.inserts and setting
+// body's locals. globals is the number of globals of the module.
+func (m *module) scanBody(b []byte, body *codeBody, funcIndex, params, globals uint64) error {
+	locals, i := readU32(b, body.content)
 	// A local declaration takes at least two bytes: its count and its type.
 	if i < 0 || uint64(locals) > uint64(len(b)-i)/2 {
 		return malformed("function %d: malformed local declarations", funcIndex)
 	}
+	body.groups, body.groupsEnd = locals, i
 	var declared uint64
 	for k := uint32(0); k < locals && i >= 0; k++ {
 		var n uint32
@@ -773,7 +846,14 @@ func (m *module) scanBody(b []byte, i int, funcIndex, globals uint64) error {
 	if declared > MaxLocals {
 		return fmt.Errorf("instrumenting module: %w: function %d declares %d locals; at most %d are allowed", ErrLimit, funcIndex, declared, MaxLocals)
 	}
-	m.checks = append(m.checks, i)
+	if params+declared >= math.MaxUint32 || locals == math.MaxUint32 {
+		return malformed("function %d: %d parameters and %d locals leave no index for another local", funcIndex, params, declared)
+	}
+	body.local = uint32(params + declared)
+	insert := func(at int, kind uint8) {
+		m.inserts = append(m.inserts, insertion{at: uint32(at), kind: kind})
+	}
+	insert(i, insEntry)
 	depth := 0 // open blocks, loops and ifs
 	for i < len(b) {
 		at, op := i, b[i]
@@ -782,8 +862,33 @@ func (m *module) scanBody(b []byte, i int, funcIndex, globals uint64) error {
 		// these branches are predicted better than a switch's jump table.
 		imm := opcodeImmediates[op]
 		if imm == immIndex || imm == immI32 {
-			i = skipLEB(b, i, maxLEB32)
+			switch op {
+			case opCall:
+				insert(at, insCall)
+				if i = skipLEB(b, i, maxLEB32); i >= 0 {
+					insert(i, insReload)
+				}
+				continue
+			case opLocalGet, opLocalSet, opLocalTee:
+				// The budget's local must be out of the guest's reach, as
+				// the added globals are.
+				var local uint32
+				if local, i = readU32(b, i); i >= 0 && local >= body.local {
+					return malformed("function %d: local index %d out of range at offset %#x", funcIndex, local, at)
+				}
+			case opBr, opBrIf:
+				// A branch to the function's own label returns.
+				var label uint32
+				if label, i = readU32(b, i); i >= 0 && uint64(label) == uint64(depth) {
+					insert(at, insSpill)
+				}
+			default:
+				i = skipLEB(b, i, maxLEB32)
+			}
 		} else if imm == immNone {
+			if op == opReturn {
+				insert(at, insSpill)
+			}
 			continue
 		} else if imm == immMemarg {
 			if i+1 < len(b) && b[i] < memargHasMemory && b[i+1] < 0x80 {
@@ -804,7 +909,7 @@ func (m *module) scanBody(b []byte, i int, funcIndex, globals uint64) error {
 				if i = skipBlockType(b, i); i >= 0 {
 					depth++
 					if imm == immLoop {
-						m.checks = append(m.checks, i)
+						insert(i, insCheck)
 					}
 				}
 			case immEnd:
@@ -812,9 +917,24 @@ func (m *module) scanBody(b []byte, i int, funcIndex, globals uint64) error {
 					if i != len(b) {
 						return malformed("function %d: %d bytes after the final end", funcIndex, len(b)-i)
 					}
+					insert(at, insSpill)
 					return nil
 				}
 				depth--
+			case immTwoIndices:
+				if op == opCallIndirect {
+					insert(at, insCall)
+					if i = skipImmediates(b, i, imm); i >= 0 {
+						insert(i, insReload)
+					}
+				} else {
+					i = skipImmediates(b, i, imm)
+				}
+			case immBrTable:
+				var toFunction bool
+				if i, toFunction = skipBrTable(b, i, depth); toFunction {
+					insert(at, insSpill)
+				}
 			case immPrefixFC:
 				sub, next := readU32(b, i)
 				switch {

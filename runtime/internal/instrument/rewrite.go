@@ -15,10 +15,10 @@ const slowName = "cronbox.slow"
 
 // Maximum lengths of the pieces that Instrument writes, with 5-byte indices.
 const (
-	// maxCheckLen is the length of the check: global.get, i32.const 0,
-	// i32.le_s, if, call, end, global.get, i32.const 1, i32.sub,
-	// global.set.
-	maxCheckLen = (1 + maxLEB32) + 2 + 1 + 2 + (1 + maxLEB32) + 1 + (1 + maxLEB32) + 2 + 1 + (1 + maxLEB32)
+	// maxCheckLen is the length of the check: local.get, i32.const 0,
+	// i32.le_s, if, call, global.get, local.set, end, local.get,
+	// i32.const 1, i32.sub, local.set.
+	maxCheckLen = (1 + maxLEB32) + 2 + 1 + 2 + (1 + maxLEB32) + 2*(1+maxLEB32) + 1 + (1 + maxLEB32) + 2 + 1 + (1 + maxLEB32)
 	// maxSlowLen is the length of $slow with its body size and local
 	// count: i32.const 0, memory.grow 0, drop, global.get, if,
 	// unreachable, end, i32.const, global.set, end.
@@ -30,8 +30,8 @@ const (
 	maxExportsLen = 3*(1+1+maxLEB32) + len(StopGlobal) + len(BudgetGlobal) + len(StartExport)
 	// maxAppendedLen is the length of everything appended to sections but
 	// the name of $slow: a type, a function, a memory, the globals, the
-	// exports and $slow, plus the check.
-	maxAppendedLen = 3 + maxLEB32 + 3 + maxGlobalsLen + maxExportsLen + maxSlowLen + maxCheckLen
+	// exports and $slow.
+	maxAppendedLen = 3 + maxLEB32 + 3 + maxGlobalsLen + maxExportsLen + maxSlowLen
 )
 
 // appended holds the items that the rewrite appends to a vector section.
@@ -59,8 +59,8 @@ type rewriter struct {
 	*module
 	// appended holds, by section id, the items appended to the section.
 	appended [sectionDataCount + 1]appended
-	// check is the code inserted at function entries and loop heads.
-	check []byte
+	// budget and slow are the indices of $budget and $slow.
+	budget, slow uint32
 	// nameEntry is the entry appended to the function names, or nil.
 	nameEntry []byte
 	codeSize  uint64 // content size of the output code section
@@ -121,7 +121,7 @@ func (m *module) rewrite(yieldInterval int32) ([]byte, error) {
 		return b
 	})
 	add(sectionCode, 1, func(b []byte) []byte { return appendSlow(b, uint32(stop), uint32(budget), yieldInterval) })
-	r.check = appendCheck(buf, uint32(budget), uint32(slow))[len(buf):]
+	r.budget, r.slow = uint32(budget), uint32(slow)
 	if m.names.section >= 0 && (m.names.count == 0 || m.names.last < uint32(slow)) {
 		r.nameEntry = append(appendU32(appendU32(nil, uint32(slow)), uint32(len(slowName))), slowName...)
 	}
@@ -260,8 +260,10 @@ func (r *rewriter) newCodeSize() (uint64, error) {
 	s := r.sections[r.index[sectionCode]]
 	slow := r.appended[sectionCode]
 	size := uint64(lebSize(uint64(s.count)+1) + len(slow.items))
+	inserts := r.inserts
 	for k, body := range r.bodies {
-		n := body.newSize(len(r.check))
+		n := r.newBodySize(body, inserts[:body.inserts])
+		inserts = inserts[body.inserts:]
 		if n > math.MaxUint32 {
 			return 0, fmt.Errorf("instrumenting module: function %d: instrumented body exceeds 4 GiB", uint64(r.importedFuncs)+uint64(k))
 		}
@@ -279,18 +281,76 @@ func (r *rewriter) appendCode(out []byte) []byte {
 	s := r.sections[r.index[sectionCode]]
 	out = appendU32(append(out, sectionCode), uint32(r.codeSize))
 	out = appendU32(out, s.count+1)
-	checks := r.checks
+	inserts := r.inserts
 	for _, body := range r.bodies {
-		out = appendU32(out, uint32(body.newSize(len(r.check))))
-		at := body.content
-		for _, c := range checks[:body.checks] {
-			out = append(append(out, r.in[at:c]...), r.check...)
-			at = c
+		ins := inserts[:body.inserts]
+		inserts = inserts[body.inserts:]
+		out = appendU32(out, uint32(r.newBodySize(body, ins)))
+		// The local declarations, with the budget's local last: the
+		// entry, the first insertion, follows them.
+		out = appendU32(out, body.groups+1)
+		at := int(ins[0].at)
+		out = append(append(out, r.in[body.groupsEnd:at]...), 1, valTypeI32)
+		for _, in := range ins {
+			out = append(out, r.in[at:in.at]...)
+			out = r.appendInsertion(out, in.kind, body.local)
+			at = int(in.at)
 		}
-		checks = checks[body.checks:]
 		out = append(out, r.in[at:body.end]...)
 	}
 	return append(out, r.appended[sectionCode].items...)
+}
+
+// newBodySize returns the size of body once instrumented with its
+// insertions ins.
+func (r *rewriter) newBodySize(body codeBody, ins []insertion) uint64 {
+	var sizes [insReload + 1]uint64
+	for kind := range sizes {
+		sizes[kind] = uint64(insertionSize(uint8(kind), r.budget, r.slow, body.local))
+	}
+	n := uint64(lebSize(uint64(body.groups)+1)) + 2 + uint64(body.end-body.groupsEnd)
+	for _, in := range ins {
+		n += sizes[in.kind]
+	}
+	return n
+}
+
+// insertionSize returns the length of the code of kind for a function whose
+// budget's local is local.
+func insertionSize(kind uint8, budget, slow, local uint32) int {
+	b, l := 1+lebSize(uint64(budget)), 1+lebSize(uint64(local))
+	switch kind {
+	case insSpill, insCall, insReload:
+		return b + l
+	case insCheck:
+		return checkSize(b, l, slow)
+	}
+	return b + l + checkSize(b, l, slow) // insEntry
+}
+
+// checkSize returns the length of the check for the lengths b and l of a
+// global.get of $budget and a local.get of its local.
+func checkSize(b, l int, slow uint32) int {
+	return l + 2 + 1 + 2 + (1 + lebSize(uint64(slow))) + b + l + 1 + l + 2 + 1 + l
+}
+
+// appendInsertion appends the code of kind for a function whose budget's
+// local is local.
+func (r *rewriter) appendInsertion(out []byte, kind uint8, local uint32) []byte {
+	switch kind {
+	case insSpill, insCall:
+		return appendU32(append(appendU32(append(out, opLocalGet), local), opGlobalSet), r.budget)
+	case insReload:
+		return appendReload(out, r.budget, local)
+	case insCheck:
+		return appendCheck(out, r.budget, r.slow, local)
+	}
+	return appendCheck(appendReload(out, r.budget, local), r.budget, r.slow, local) // insEntry
+}
+
+// appendReload appends the load of the budget into its local.
+func appendReload(out []byte, budget, local uint32) []byte {
+	return appendU32(append(appendU32(append(out, opGlobalGet), budget), opLocalSet), local)
 }
 
 // cappedLimitsSize returns the size of limits l with their maximum set to
@@ -342,12 +402,14 @@ func appendSlow(out []byte, stop, budget uint32, yieldInterval int32) []byte {
 	return out
 }
 
-// appendCheck appends the check inserted at function entries and loop heads.
-func appendCheck(out []byte, budget, slow uint32) []byte {
-	out = appendU32(append(out, opGlobalGet), budget)
+// appendCheck appends the check inserted at function entries and loop
+// heads, counting down the budget held in local.
+func appendCheck(out []byte, budget, slow, local uint32) []byte {
+	out = appendU32(append(out, opLocalGet), local)
 	out = appendU32(append(out, opI32Const, 0, opI32LeS, opIf, blockTypeNone, opCall), slow)
-	out = appendU32(append(out, opEnd, opGlobalGet), budget)
-	return appendU32(append(out, opI32Const, 1, opI32Sub, opGlobalSet), budget)
+	out = appendReload(out, budget, local)
+	out = appendU32(append(out, opEnd, opLocalGet), local)
+	return appendU32(append(out, opI32Const, 1, opI32Sub, opLocalSet), local)
 }
 
 // appendExport appends an export.

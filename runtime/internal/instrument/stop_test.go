@@ -511,3 +511,60 @@ func TestInstrumentRefusesGlobalsBeyondTheModule(t *testing.T) {
 	_, _, err := Instrument(resetBudget)
 	checkMalformed(t, err, "function 0: global index 1 out of range")
 }
+
+// TestInstrumentRefusesLocalsBeyondTheFunction checks that a function
+// cannot name the local that holds its budget, which it does not declare.
+func TestInstrumentRefusesLocalsBeyondTheFunction(t *testing.T) {
+	t.Parallel()
+	for _, op := range []byte{wLocalGet, wLocalSet, wLocalTee} {
+		// One parameter and one declared local: local 2 is the budget's.
+		code := []byte{wLoop, tVoid, wLocalGet, 1, wLocalSet, 0}
+		switch op {
+		case wLocalGet:
+			code = append(code, wLocalGet, 2, wDrop)
+		case wLocalSet:
+			code = append(code, wI32Const, 0x80, 0x80, 0x01, wLocalSet, 2)
+		case wLocalTee:
+			code = append(code, wI32Const, 0x80, 0x80, 0x01, wLocalTee, 2, wDrop)
+		}
+		resetBudget := newModule(
+			sec(1, vec(funcType([]byte{tI32}, nil))),
+			sec(3, vec([]byte{0})),
+			sec(10, vec(body([]byte{1, tI32}, code, []byte{wBr, 0, wEnd, wEnd}))),
+		)
+		_, _, err := Instrument(resetBudget)
+		checkMalformed(t, err, "function 0: local index 2 out of range")
+	}
+}
+
+// TestInstrumentBudgetAcrossCalls checks that a function holding the budget
+// in a local hands it to its callees and takes back what they left: every
+// check counts once, wherever it is.
+func TestInstrumentBudgetAcrossCalls(t *testing.T) {
+	t.Parallel()
+	// f calls g three times; g has one loop that runs twice.
+	wasm := newModule(
+		sec(1, vec(typeVoid)),
+		sec(3, vec([]byte{0}, []byte{0})),
+		sec(6, vec(cat([]byte{tI32, 1}, i32Const(0), []byte{wEnd}))),
+		sec(7, vec(exportEntry("f", kindFunc, 0))),
+		sec(10, vec(
+			body(nil, []byte{wCall, 1, wCall, 1, wCall, 1, wEnd}),
+			body(nil,
+				[]byte{wLoop, tVoid},
+				[]byte{wGlobalGet, 0}, i32Const(1), []byte{wI32Add, wGlobalSet, 0},
+				[]byte{wGlobalGet, 0}, i32Const(1), []byte{0x71}, // i32.and: odd after the first pass
+				[]byte{wBrIf, 0},
+				[]byte{wEnd, wEnd}),
+		)),
+	)
+	mod, _ := instantiate(t, newRuntime(t), wasm)
+	budget := mutableI32(t, mod, BudgetGlobal)
+	if _, err := mod.ExportedFunction("f").Call(context.Background()); err != nil {
+		t.Fatalf("f: %v", err)
+	}
+	// f's entry, then for each call g's entry and two passes of its loop.
+	if got, want := int32(budget.Get()), int32(YieldInterval-1-3*3); got != want {
+		t.Errorf("budget after f: %d, want %d", got, want)
+	}
+}

@@ -31,6 +31,7 @@ const (
 	wBr           = 0x0c
 	wBrIf         = 0x0d
 	wBrTable      = 0x0e
+	wReturn       = 0x0f
 	wCall         = 0x10
 	wCallIndirect = 0x11
 	wDrop         = 0x1a
@@ -322,13 +323,28 @@ type indices struct {
 	stop, budget, slow uint32
 }
 
-// check returns the instructions Instrument inserts at function entries and
-// loop heads.
-func (x indices) check() []byte {
-	budget := uleb(uint64(x.budget))
+// check returns the check Instrument inserts at loop heads, for a
+// function whose budget is in local.
+func (x indices) check(local uint32) []byte {
+	l := uleb(uint64(local))
 	return cat(
-		[]byte{wGlobalGet}, budget, []byte{wI32Const, 0, wI32LeS, wIf, tVoid, wCall}, uleb(uint64(x.slow)), []byte{wEnd},
-		[]byte{wGlobalGet}, budget, []byte{wI32Const, 1, wI32Sub, wGlobalSet}, budget)
+		[]byte{wLocalGet}, l, []byte{wI32Const, 0, wI32LeS, wIf, tVoid, wCall}, uleb(uint64(x.slow)), x.reload(local),
+		[]byte{wEnd, wLocalGet}, l, []byte{wI32Const, 1, wI32Sub, wLocalSet}, l)
+}
+
+// entry returns what Instrument inserts at the entry of a function whose
+// budget is in local: the load of the budget, then a check.
+func (x indices) entry(local uint32) []byte { return cat(x.reload(local), x.check(local)) }
+
+// reload returns the load of the budget into local, after a call.
+func (x indices) reload(local uint32) []byte {
+	return cat([]byte{wGlobalGet}, uleb(uint64(x.budget)), []byte{wLocalSet}, uleb(uint64(local)))
+}
+
+// spill returns the store of local to the budget, before a call and a way
+// out of the function.
+func (x indices) spill(local uint32) []byte {
+	return cat([]byte{wLocalGet}, uleb(uint64(local)), []byte{wGlobalSet}, uleb(uint64(x.budget)))
 }
 
 // slowBody returns the body of $slow, without its size.
