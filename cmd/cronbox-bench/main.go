@@ -209,6 +209,7 @@ func benchRuntime(ctx context.Context, w io.Writer, runs, rounds int, loopN int3
 	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
 	fmt.Fprintln(tw, "module\tsize\trunner\tmedian\tp99\t")
 	medians := map[string]map[string]time.Duration{}
+	var targets []target
 	for _, m := range modules {
 		times, err := measure(runners, m.wasm, runs, rounds)
 		if err != nil {
@@ -219,6 +220,17 @@ func benchRuntime(ctx context.Context, w io.Writer, runs, rounds int, loopN int3
 			med, p99 := percentile(times[r.name], 0.5), percentile(times[r.name], 0.99)
 			medians[m.name][r.name] = med
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", m.name, bytesize.Format(int64(len(m.wasm))), r.name, ms(med), ms(p99))
+			if r.name != "cronbox" {
+				continue
+			}
+			switch m.name {
+			case "Go SDK task":
+				targets = append(targets,
+					target{name: "Go SDK task p50", got: ms(med), want: "≤ 0.5 ms", met: med <= 500*time.Microsecond, measured: true},
+					target{name: "Go SDK task p99", got: ms(p99), want: "≤ 1.5 ms", met: p99 <= 1500*time.Microsecond, measured: true})
+			case "minimal by hand":
+				targets = append(targets, target{name: "minimal module p50", got: ms(med), want: "≤ 0.005 ms", met: med <= 5*time.Microsecond, measured: true})
+			}
 		}
 	}
 	if nodeErr != nil {
@@ -240,6 +252,8 @@ func benchRuntime(ctx context.Context, w io.Writer, runs, rounds int, loopN int3
 		fmt.Fprintf(tw, "%s\t%s\t%.2fx\t\n", l.name, ms(l.time), float64(l.time)/float64(loop[0].time))
 	}
 	tw.Flush()
+	slowdown := float64(loop[1].time) / float64(loop[0].time)
+	targets = append(targets, target{name: "timeout enforcement", got: fmt.Sprintf("%.2fx", slowdown), want: "≤ 1.10x", met: slowdown <= 1.10, measured: true})
 
 	g := medians["Go SDK task"]
 	fmt.Fprintf(w, "\nspeedup (Go SDK task, median per run): %.2fx vs bare wazero", float64(g["wazero (default)"])/float64(g["cronbox"]))
@@ -249,6 +263,7 @@ func benchRuntime(ctx context.Context, w io.Writer, runs, rounds int, loopN int3
 		fmt.Fprint(w, ", node skipped (not on PATH)")
 	}
 	fmt.Fprintln(w)
+	fmt.Fprintf(w, "summary: %s\n", joinTargets(targets))
 	return nil
 }
 
