@@ -45,6 +45,10 @@ type Options struct {
 	MaxLogLines int
 	// MaxEvents is about how many recent events are kept. Default 10,000.
 	MaxEvents int
+	// WatchPoll is how long WatchEvents and WatchCancels wait for a
+	// notification before they read the database anyway, in case one
+	// was lost. Default 2s.
+	WatchPoll time.Duration
 	// Now is the clock of the store's bookkeeping times (when an override
 	// was updated, a token used, an event recorded…). Default time.Now.
 	Now func() time.Time
@@ -76,6 +80,12 @@ func (o Options) withDefaults() (Options, error) {
 		if *f.v == 0 {
 			*f.v = f.def
 		}
+	}
+	if o.WatchPoll < 0 {
+		return o, fmt.Errorf("postgres store options: WatchPoll %v is negative", o.WatchPoll)
+	}
+	if o.WatchPoll == 0 {
+		o.WatchPoll = 2 * time.Second
 	}
 	if o.Now == nil {
 		o.Now = time.Now

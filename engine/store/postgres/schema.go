@@ -339,6 +339,13 @@ func migrations() []migration {
 		`CREATE UNIQUE INDEX idx_running_no_overlap ON TaskExecutions(AppName, TaskName)
 			WHERE Status = 'running' AND NoOverlap`,
 		`CREATE INDEX idx_running_node ON TaskExecutions(Node) WHERE Status = 'running'`,
+	}}, {version: 12, stmts: []string{
+		// Requests to cancel a run, from any node to the node that runs
+		// it: kept until that node has cancelled it or the run has ended.
+		`CREATE TABLE run_cancels (
+			run_id bigint PRIMARY KEY,
+			requested_at timestamptz NOT NULL
+		)`,
 	}}}
 }
 

@@ -445,7 +445,7 @@ func (s *Store) AppendEvents(ctx context.Context, events []store.Event) ([]int64
 			RETURNING id),
 		prune AS (DELETE FROM events WHERE EXISTS (SELECT 1 FROM ins WHERE id % $6 = 0)
 			AND id <= (SELECT max(id) FROM ins) - $7)
-		SELECT id FROM ins ORDER BY id`, times, types, apps, tasks, payloads,
+		SELECT id FROM ins, (SELECT pg_notify('`+eventsChannel+`', (SELECT max(id) FROM ins)::text)) notified ORDER BY id`, times, types, apps, tasks, payloads,
 		int64(pruneEventsEvery), int64(s.opts.MaxEvents))
 	var ids []int64
 	err := s.batch(ctx, b, func(br pgx.BatchResults) error {

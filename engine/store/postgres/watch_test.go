@@ -1,0 +1,131 @@
+package postgres
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/internal/pgtest"
+)
+
+// watch runs f in a goroutine until the test ends.
+func watch(t *testing.T, f func(ctx context.Context) error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != context.Canceled {
+			t.Errorf("watch ended with %v, want context.Canceled", err)
+		}
+	})
+}
+
+// TestWatchEvents: a node that watches is woken once it listens, then
+// with the ID of each event another node appends, without polling (the
+// poll is an hour).
+func TestWatchEvents(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	a := openTest(t, url, Options{WatchPoll: time.Hour})
+	b := openTest(t, url, Options{WatchPoll: time.Hour})
+	woken := make(chan int64, 16)
+	watch(t, func(ctx context.Context) error { return a.WatchEvents(ctx, func(id int64) { woken <- id }) })
+	next := func() int64 {
+		t.Helper()
+		select {
+		case id := <-woken:
+			return id
+		case <-time.After(10 * time.Second):
+			t.Fatal("not woken")
+			return 0
+		}
+	}
+	if id := next(); id != 0 {
+		t.Fatalf("first wake-up %d, want 0 (read after listening)", id)
+	}
+	for range 2 {
+		id, err := b.AppendEvent(t.Context(), store.Event{Type: "task.changed", App: "a", Task: "t"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := next(); got != id {
+			t.Fatalf("woken with %d, want the appended event's %d", got, id)
+		}
+	}
+}
+
+// TestWatchCancels: a cancel requested on one node reaches the node that
+// runs the run, which cancels it, and the request is then gone; a
+// request of a run that has ended is dropped without a call.
+func TestWatchCancels(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	a := openTest(t, url, Options{WatchPoll: time.Hour})
+	b := openTest(t, url, Options{WatchPoll: time.Hour})
+	ctx := t.Context()
+	now := time.Date(2026, 1, 16, 10, 30, 0, 0, time.UTC)
+	mine, err := a.StartRun(ctx, store.Run{App: "a", Task: "t", Trigger: store.TriggerManual, StartTime: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended, err := a.StartRun(ctx, store.Run{App: "a", Task: "t", Trigger: store.TriggerManual, StartTime: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.RequestCancel(ctx, ended); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.FinishRun(ctx, ended, store.RunEnd{Status: store.StatusSucceeded, EndTime: now}); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var calls []int64
+	cancelled := make(chan int64, 4)
+	watch(t, func(ctx context.Context) error {
+		return a.WatchCancels(ctx, func(_ context.Context, id int64) bool {
+			mu.Lock()
+			calls = append(calls, id)
+			mu.Unlock()
+			cancelled <- id
+			return id == mine
+		})
+	})
+	if err := b.RequestCancel(ctx, mine); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case id := <-cancelled:
+		if id != mine {
+			t.Fatalf("cancel of run %d, want %d", id, mine)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the cancel request never reached the watcher")
+	}
+	// The request is deleted once cancelled; the ended run's was never
+	// passed on.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var n int
+		if err := a.pool.QueryRow(ctx, `SELECT count(*) FROM run_cancels`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d cancel requests left, want none", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, id := range calls {
+		if id == ended {
+			t.Errorf("the cancel of ended run %d was passed on", ended)
+		}
+	}
+}
