@@ -193,6 +193,10 @@ func (e *Engine) NextTimes(appName, task string, n int) ([]time.Time, error) {
 	return out, nil
 }
 
+// MaxConcurrent returns how many runs may go at once over all apps
+// (Config.MaxConcurrent): this node's capacity.
+func (e *Engine) MaxConcurrent() int { return e.cfg.MaxConcurrent }
+
 // Now returns the time on the engine's clock.
 func (e *Engine) Now() time.Time { return e.cfg.Clock.Now() }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -87,12 +88,24 @@ func storedEvent(e store.Event) streamEvent {
 // hub records the engine's events in the store, so that a stream can
 // resume, and fans them out to the open streams with their stored IDs.
 // One goroutine records and fans out, so the IDs that streams see rise
-// in the order the events happened.
+// in the order the events happened. With a watcher (a cluster) it also
+// fans out the events other nodes recorded, read from the store, merged
+// with its own in the order of their IDs.
 type hub struct {
 	st      store.EventLog
 	log     *slog.Logger
 	metrics *metrics
 	eng     *engine.Engine
+
+	// watch, if set, wakes the hub when other nodes recorded events;
+	// wake is signalled, and want raised to the greatest ID notified
+	// (math.MaxInt64 when unknown), by the goroutine that watches,
+	// which stopWatch stops.
+	watch     EventWatcher
+	wake      chan struct{}
+	want      atomic.Int64
+	stopWatch func()
+	watchDone chan struct{}
 
 	// maxQueued bounds the bytes of the events a subscriber holds
 	// unsent; 0 means no bound.
@@ -125,7 +138,7 @@ type subscriber struct {
 // take accounts for ev, received from ch, leaving the buffer.
 func (sub *subscriber) take(ev streamEvent) { sub.queued.Add(-int64(len(ev.text))) }
 
-func startHub(eng *engine.Engine, st store.EventLog, log *slog.Logger, m *metrics, maxQueued int64) *hub {
+func startHub(eng *engine.Engine, st store.EventLog, watch EventWatcher, log *slog.Logger, m *metrics, maxQueued int64) *hub {
 	ch, cancel := eng.Subscribe()
 	h := &hub{st: st, log: log, metrics: m, eng: eng, maxQueued: maxQueued, subs: map[*subscriber]struct{}{}, cancel: cancel, done: make(chan struct{})}
 	last, err := st.LastEventID(context.Background())
@@ -133,6 +146,17 @@ func startHub(eng *engine.Engine, st store.EventLog, log *slog.Logger, m *metric
 		log.Error("reading the last event ID", slog.Any("error", err))
 	}
 	h.lastID.Store(last)
+	if watch != nil {
+		h.watch, h.wake, h.watchDone = watch, make(chan struct{}, 1), make(chan struct{})
+		ctx, stop := context.WithCancel(context.Background())
+		h.stopWatch = stop
+		go func() {
+			defer close(h.watchDone)
+			if err := watch.WatchEvents(ctx, h.woken); err != nil && ctx.Err() == nil {
+				log.Error("watching the events of other nodes", slog.Any("error", err))
+			}
+		}()
+	}
 	go h.run(ch)
 	return h
 }
@@ -140,16 +164,48 @@ func startHub(eng *engine.Engine, st store.EventLog, log *slog.Logger, m *metric
 // maxEventBatch is the most events the hub records in one write.
 const maxEventBatch = 256
 
+// woken is the watcher's call: events up to id (0: unknown) may be in
+// the store.
+func (h *hub) woken(id int64) {
+	if id <= 0 {
+		id = math.MaxInt64
+	}
+	for {
+		w := h.want.Load()
+		if w >= id || h.want.CompareAndSwap(w, id) {
+			break
+		}
+	}
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
+}
+
 // run records and fans out the events of ch. The events that arrive while
 // a write is under way are recorded together by the next: one write (one
-// round trip to a PostgreSQL store) for a burst, not one an event.
+// round trip to a PostgreSQL store) for a burst, not one an event. With a
+// watcher, it also fans out the events other nodes recorded.
 func (h *hub) run(ch <-chan engine.Event) {
 	defer close(h.done)
 	var (
 		batch  []engine.Event
 		stored []store.Event
 	)
-	for ev := range ch {
+	for {
+		var ev engine.Event
+		select {
+		case e, ok := <-ch:
+			if !ok {
+				return
+			}
+			ev = e
+		case <-h.wake: // nil without a watcher
+			if h.want.Swap(0) > h.lastID.Load() {
+				h.catchUp(math.MaxInt64)
+			}
+			continue
+		}
 		batch = append(batch[:0], ev)
 	drain:
 		for len(batch) < maxEventBatch {
@@ -176,8 +232,6 @@ func (h *hub) run(ch <-chan engine.Event) {
 			if ids, err = h.st.AppendEvents(context.Background(), stored); err != nil {
 				h.log.Error("recording events", slog.Int("events", len(stored)), slog.String("type", stored[0].Type), slog.Any("error", err))
 				ids = nil
-			} else {
-				h.lastID.Store(ids[len(ids)-1])
 			}
 		}
 		for _, ev := range batch {
@@ -185,12 +239,43 @@ func (h *hub) run(ch <-chan engine.Event) {
 			var id int64
 			if !liveOnly[ev.Type] && ids != nil {
 				id, ids = ids[0], ids[1:]
+				// Events commit in the order of their IDs: those of
+				// other nodes before this one are in the store, and go
+				// out first.
+				if h.watch != nil && id > h.lastID.Load()+1 {
+					h.catchUp(id)
+				}
+				h.lastID.Store(id)
 			}
 			h.broadcast(formatEvent(id, eventJSON{
 				Type: string(ev.Type), Time: ev.Time.UTC(), App: ev.App, Task: ev.Task, Run: ev.RunID,
 				Status: string(ev.Status), Progress: ev.Progress, Message: ev.Message,
 				Seq: ev.Seq, Level: ev.Level, Actor: ev.Actor,
 			}))
+		}
+	}
+}
+
+// catchUp fans out the events other nodes recorded after the last one
+// sent, up to before. A store that fails leaves them for the next
+// wake-up.
+func (h *hub) catchUp(before int64) {
+	for {
+		after := h.lastID.Load()
+		evs, err := h.st.Events(context.Background(), store.EventFilter{AfterID: after, Limit: store.MaxLimit})
+		if err != nil {
+			h.log.Error("reading the events of other nodes", slog.Any("error", err))
+			return
+		}
+		for _, e := range evs {
+			if e.ID >= before {
+				return
+			}
+			h.broadcast(storedEvent(e))
+			h.lastID.Store(e.ID)
+		}
+		if len(evs) < store.MaxLimit {
+			return
 		}
 	}
 }
@@ -244,6 +329,10 @@ func (h *hub) subscribe(p *principal, buffer int) (*subscriber, func()) {
 // close ends the engine subscription once the events published so far are
 // recorded.
 func (h *hub) close() {
+	if h.stopWatch != nil {
+		h.stopWatch()
+		<-h.watchDone
+	}
 	h.cancel()
 	<-h.done
 }
@@ -299,7 +388,11 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) error {
 	// history (a database replaced under the client): it is ignored.
 	sent := last
 	if last > s.hub.lastID.Load() {
-		sent = 0
+		// Another node may have sent an event this one has not yet: the
+		// store says whether it exists.
+		if stored, err := s.st.Events.LastEventID(r.Context()); err != nil || last > stored {
+			sent = 0
+		}
 	}
 	if sent > 0 {
 		// Events after sent that the store no longer keeps are lost to

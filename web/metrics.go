@@ -320,6 +320,7 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) error {
 		pw.sample("cronbox_memory_pool_idle", nil, float64(stats.IdleMemories))
 		pw.header("cronbox_events_dropped_total", "counter", "Engine events that slow subscribers missed.")
 		pw.sample("cronbox_events_dropped_total", nil, float64(s.eng.DroppedEvents()))
+		s.writeNodeMetrics(r.Context(), pw)
 		pw.header("go_goroutines", "gauge", "Number of goroutines that currently exist.")
 		pw.sample("go_goroutines", nil, float64(goruntime.NumGoroutine()))
 		if n, ok := openFDs(); ok {

@@ -126,6 +126,7 @@ func TestOpenAPIDescribesResponses(t *testing.T) {
 		{"/api/v1/instances", "instances", "Instance"},
 		{"/api/v1/modules", "modules", "Module"},
 		{"/api/v1/notifications", "notifications", "Notification"},
+		{"/api/v1/nodes", "nodes", "Node"},
 	} {
 		t.Run(c.path, func(t *testing.T) {
 			resp := f.send(req{method: "GET", path: c.path, token: "admin"})

@@ -37,6 +37,10 @@ type runJSON struct {
 	ProgressMessage string `json:"progressMessage,omitempty"`
 	// While running, and of an ended run that went overdue.
 	Overdue *bool `json:"overdue,omitempty"`
+	// Remote is true while the run runs on another node of the
+	// cluster: its log lines are stored at least every second, and
+	// neither they nor its progress come live on this node's events.
+	Remote bool `json:"remote,omitempty"`
 }
 
 // logJSON is one log line of a run.
@@ -86,6 +90,8 @@ func (s *Server) runJSON(r store.Run) runJSON {
 		if d, ok := s.eng.Run(r.ID); ok {
 			progress, overdue = d.Progress, d.Overdue
 			out.ProgressMessage = d.ProgressMessage
+		} else {
+			out.Remote = s.cfg.Cluster.clustered()
 		}
 		out.Progress, out.Overdue = &progress, &overdue
 	} else if r.Overdue {
@@ -257,10 +263,17 @@ func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusConflict, "", "run %d is not running: its status is %s", run.ID, run.Status)
 	}
 	if err := s.eng.Cancel(withActor(r), run.ID); err != nil {
-		if errors.Is(err, engine.ErrNotFound) {
+		switch {
+		case errors.Is(err, engine.ErrNotFound) && s.cfg.Cluster.Cancels != nil:
+			// Another node runs it: that node cancels it.
+			if err := s.cfg.Cluster.Cancels.RequestCancel(r.Context(), run.ID); err != nil {
+				return err
+			}
+		case errors.Is(err, engine.ErrNotFound):
 			return errorf(http.StatusConflict, "", "run %d is not running", run.ID)
+		default:
+			return err
 		}
-		return err
 	}
 	s.audit(r, ActionRunCancel, run.App, strconv.FormatInt(run.ID, 10), map[string]any{"task": run.App + "/" + run.Task, "status": run.Status}, nil)
 	if again, err := s.st.Runs.GetRun(r.Context(), run.ID); err == nil {

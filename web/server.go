@@ -178,6 +178,10 @@ type Config struct {
 	// Clock is the source of time of browser sessions and token uses;
 	// give it the engine's. Default engine.RealClock.
 	Clock engine.Clock
+	// Cluster joins the server to the other nodes that share its store:
+	// their events, runs, cancels and nodes. The zero value is one node
+	// alone.
+	Cluster Cluster
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -236,6 +240,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Clock == nil {
 		c.Clock = engine.RealClock{}
 	}
+	if c.Cluster.Node == "" {
+		c.Cluster.Node = nodeName()
+	}
 	return c, nil
 }
 
@@ -258,6 +265,11 @@ type Server struct {
 	hub     *hub
 	metrics *metrics
 	hooks   seenHooks // webhook signatures already used
+	started time.Time // when New made the server: this node's start
+
+	// stopCancels stops the watcher of other nodes' cancels, if any,
+	// and waits for it.
+	stopCancels func()
 
 	closeOnce sync.Once
 }
@@ -274,8 +286,19 @@ func New(cfg Config) (*Server, error) {
 		sessions: sessions{st: cfg.Store.Sessions, log: cfg.Logger, m: map[string]*session{}},
 		touched:  map[int64]time.Time{},
 		metrics:  newMetrics(),
+		started:  cfg.Engine.Now().UTC(),
 	}
-	s.hub = startHub(cfg.Engine, cfg.Store.Events, cfg.Logger, s.metrics, cfg.StreamBufferBytes)
+	s.hub = startHub(cfg.Engine, cfg.Store.Events, cfg.Cluster.Events, cfg.Logger, s.metrics, cfg.StreamBufferBytes)
+	s.stopCancels = func() {}
+	if cfg.Cluster.Cancels != nil {
+		ctx, stop := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s.watchCancels(ctx)
+		}()
+		s.stopCancels = func() { stop(); <-done }
+	}
 	s.handler = s.routes()
 	return s, nil
 }
@@ -294,7 +317,10 @@ func (s *Server) CloseStreams() { s.hub.shutdown() }
 // stopped, so that the runs it interrupted are recorded too.
 func (s *Server) Close() error {
 	s.CloseStreams()
-	s.closeOnce.Do(s.hub.close)
+	s.closeOnce.Do(func() {
+		s.stopCancels()
+		s.hub.close()
+	})
 	return nil
 }
 
@@ -371,6 +397,7 @@ func (s *Server) routes() http.Handler {
 			r.With(admin).Delete("/tokens/{id}", s.h(s.revokeToken))
 
 			r.Get("/events", s.h(s.events))
+			r.Get("/nodes", s.h(s.listNodes))
 		})
 	})
 	r.Post("/hooks/{app}/{task}", s.h(s.webhook))

@@ -151,6 +151,7 @@ func serve(ctx context.Context, e *env, log *slog.Logger, home, storeURL, listen
 		Lifecycle: homeApps,
 		Secrets:   box,
 		TempDir:   webTempDir(log, home),
+		Cluster:   clusterOf(st, ln.Addr().String()),
 	})
 	if err != nil {
 		return err
@@ -314,4 +315,18 @@ func buildApps(ctx context.Context, log *slog.Logger, home string) {
 			log.Info("built", "module", t.Out, "lang", string(t.Lang), "took", time.Since(start).Round(time.Millisecond))
 		}
 	}
+}
+
+// clusterOf is what the web server shares with the other nodes on st,
+// where st carries it (PostgreSQL's store): their events and the cancels
+// of their runs.
+func clusterOf(st storeurl.Store, addr string) web.Cluster {
+	c := web.Cluster{Addr: addr, Version: buildVersion().Version}
+	if w, ok := st.(web.EventWatcher); ok {
+		c.Events = w
+	}
+	if cr, ok := st.(web.CancelRequests); ok {
+		c.Cancels = cr
+	}
+	return c
 }
