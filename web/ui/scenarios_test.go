@@ -42,6 +42,55 @@ var scenarios = []scenario{
 	{"AppLifecycle", appLifecycleScenario},
 	{"Notifications", notificationsScenario},
 	{"AuditLog", auditScenario},
+	{"Nodes", nodesScenario},
+}
+
+// nodesScenario: the Nodes page lists the cluster's three nodes by name,
+// with their states, runs against capacity and apps, markup as text; it
+// fits a 1400 px and a 400 px window; a token scoped to demo sees only
+// demo among the apps.
+func nodesScenario(t *testing.T, tb *tab, tg *target) {
+	tb.do("a wide window", emulateWidth(1400, 900))
+	tb.signIn(tg.Tokens["viewer"])
+	tb.click(`nav a[data-section="nodes"]`)
+	tb.until("the page lists three nodes", `location.pathname === '/nodes' && document.querySelectorAll('tr[data-node]').length === 3`)
+	if got := eval[[]string](tb, `[...document.querySelectorAll('tr[data-node]')].map((r) => r.dataset.node + ' ' + r.dataset.state)`); strings.Join(got, ",") != "node-a alive,node-b suspect,node-c dead" {
+		t.Errorf("rows %q", got)
+	}
+	if got := textOf(tb, `tr[data-node="node-a"] td[data-label="Node"]`); !strings.Contains(got, "(this node)") || !strings.Contains(got, "10.0.0.1:8080") {
+		t.Errorf("node-a's cell %q, want it marked as this node, with its address", got)
+	}
+	if got := textOf(tb, `tr[data-node="node-b"] td[data-label="Runs"]`); got != "8 of 8" {
+		t.Errorf("node-b's runs %q, want 8 of 8", got)
+	}
+	if got := textOf(tb, `tr[data-node="node-a"] td[data-label="Apps"]`); got != "demo 1.0.0other 0.1.0" {
+		t.Errorf("node-a's apps %q", got)
+	}
+	if got := textOf(tb, `tr[data-node="node-c"] td[data-label="Version"]`); got != "v0.9.0 <b>old</b>" || countOf(tb, `td[data-label="Version"] b`) != 0 {
+		t.Errorf("node-c's version %q, or its markup became elements", got)
+	}
+	if got := textOf(tb, `#nodes-note`); got != "3 nodes, 1 alive." {
+		t.Errorf("note %q", got)
+	}
+	if probs := eval[[]string](tb, a11yProblems); len(probs) > 0 {
+		t.Errorf("accessibility problems on the nodes page: %v", probs)
+	}
+	if w := eval[int](tb, `document.documentElement.scrollWidth - window.innerWidth`); w > 1 {
+		t.Errorf("the nodes page is %d px wider than a 1400 px window", w)
+	}
+	tb.do("narrowing the window", emulateWidth(400, 800))
+	tb.until("the navigation becomes a top bar", `(() => { const n = document.querySelector('.side').getBoundingClientRect(); return n.width > 350 && n.height < 200; })()`)
+	if w := eval[int](tb, `document.documentElement.scrollWidth - window.innerWidth`); w > 1 {
+		t.Errorf("the nodes page is %d px wider than a 400 px window", w)
+	}
+	tb.click(`.who button`)
+	tb.visible("#token")
+	tb.signIn(tg.Tokens["scoped"])
+	tb.open("/nodes")
+	tb.until("the scoped page lists the nodes", `document.querySelectorAll('tr[data-node]').length === 3`)
+	if got := textOf(tb, `tr[data-node="node-a"] td[data-label="Apps"]`); got != "demo 1.0.0" {
+		t.Errorf("a token scoped to demo sees node-a's apps %q", got)
+	}
 }
 
 // notificationsScenario: the Notifications page lists each message with

@@ -114,7 +114,8 @@ func startServerWith(t *testing.T, volume int) *target {
 		t.Fatal(err)
 	}
 	admin := lifecycle.Home{Dir: home, Store: st, CacheDir: wasmtest.CompilationCacheDir()}
-	srv, err := web.New(web.Config{Engine: eng, Store: web.SQLiteStore(st), Runtime: rt, Apps: admin, Lifecycle: admin, TempDir: filepath.Join(home, "data", "staging"), UI: ui.Handler()})
+	srv, err := web.New(web.Config{Engine: eng, Store: web.SQLiteStore(st), Runtime: rt, Apps: admin, Lifecycle: admin, TempDir: filepath.Join(home, "data", "staging"), UI: ui.Handler(),
+		Cluster: web.Cluster{Node: "node-a", Nodes: threeNodes{}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,6 +175,22 @@ func startServerWith(t *testing.T, volume int) *target {
 		tg.Tokens[tok.name] = secret
 	}
 	return tg
+}
+
+// threeNodes lists a cluster of three nodes: node-a (the server under
+// test) alive, node-b suspect, node-c dead; a version carries markup,
+// which the UI must show as text.
+type threeNodes struct{}
+
+func (threeNodes) Nodes(context.Context) ([]web.NodeInfo, error) {
+	now := time.Now()
+	return []web.NodeInfo{
+		{Name: "node-c", Addr: "10.0.0.3:8080", Version: "v0.9.0 <b>old</b>", Started: now.Add(-3 * time.Hour), Heartbeat: now.Add(-5 * time.Minute), State: web.NodeDead, Capacity: 8},
+		{Name: "node-a", Addr: "10.0.0.1:8080", Version: "v1.0.0", Started: now.Add(-time.Hour), Heartbeat: now.Add(-time.Second), State: web.NodeAlive, Running: 3, Capacity: 8,
+			Apps: []web.NodeApp{{Name: "demo", Version: "1.0.0"}, {Name: "other", Version: "0.1.0"}}},
+		{Name: "node-b", Addr: "10.0.0.2:8080", Version: "v1.0.0", Started: now.Add(-time.Hour), Heartbeat: now.Add(-12 * time.Second), State: web.NodeSuspect, Running: 8, Capacity: 8,
+			Apps: []web.NodeApp{{Name: "demo", Version: "1.0.0"}}},
+	}, nil
 }
 
 // gate holds back the answer to one request, for a scenario that needs

@@ -13,6 +13,7 @@ import { instancesView } from './views/instances.js';
 import { appsView } from './views/apps.js';
 import { notificationsView } from './views/notifications.js';
 import { auditView } from './views/audit.js';
+import { nodesView } from './views/nodes.js';
 
 const ROLES = { viewer: 0, operator: 1, admin: 2 };
 
@@ -25,6 +26,7 @@ const routes = [
   [/^\/apps\/?$/, appsView, 'apps'],
   [/^\/notifications\/?$/, notificationsView, 'notifications'],
   [/^\/audit\/?$/, auditView, 'audit'],
+  [/^\/nodes\/?$/, nodesView, 'nodes'],
 ];
 
 const root = document.getElementById('app');
@@ -98,7 +100,7 @@ function startSession(s) {
   teardown();
   session = s;
   api.setCSRF(s.csrf || sessionStorage.getItem('cronbox.csrf') || '');
-  const sections = [['/tasks', 'Tasks', 'tasks'], ['/runs', 'Runs', 'runs'], ['/instances', 'Instances', 'instances'], ['/apps', 'Apps', 'apps'], ['/notifications', 'Notifications', 'notifications']];
+  const sections = [['/tasks', 'Tasks', 'tasks'], ['/runs', 'Runs', 'runs'], ['/instances', 'Instances', 'instances'], ['/apps', 'Apps', 'apps'], ['/notifications', 'Notifications', 'notifications'], ['/nodes', 'Nodes', 'nodes']];
   if (ROLES[s.role] >= ROLES.admin) sections.push(['/audit', 'Audit', 'audit']);
   const navLinks = sections
     .map(([href, label, key]) => h('a', { href, dataset: { nav: '', section: key } }, label));

@@ -202,7 +202,13 @@ export function runView(main, [idText], ctx) {
         h('p', null, link(taskHref(r.app, r.task), `${r.app}/${r.task}`))),
       h('div', { class: 'controls' }, stop));
     clear(progress);
-    if (running) {
+    if (running && r.remote) {
+      // Another node runs it: its progress and live lines stay there;
+      // its stored lines are read every second.
+      bar = pctText = msgText = null;
+      progress.append(h('p', { class: 'muted', id: 'run-remote' },
+        'This run executes on another node of the cluster: its log lines show here about a second after it writes them; its progress is not shown here.'));
+    } else if (running) {
       bar = progressBar(r.progress, `Progress of run #${r.id}`);
       pctText = h('span', { class: 'pct', id: 'run-pct' }, r.progress ? `${r.progress}%` : '');
       msgText = h('span', { class: 'muted progress-msg' }, r.progressMessage || '');
@@ -243,6 +249,11 @@ export function runView(main, [idText], ctx) {
     el.textContent = fmtDuration(Math.max(0, Date.now() - new Date(el.dataset.start).getTime()));
   }
   tick(ctx, updateElapsed);
+  // A run on another node sends no run.log events here: its lines are
+  // followed in the store, where that node writes them every second.
+  tick(ctx, () => {
+    if (run && run.status === 'running' && run.remote) backfill();
+  });
 
   ctx.on((ev) => {
     if (ev.run !== id) return;
