@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cronbox/cronbox/engine/store"
 )
 
 // fakeNodes is a NodeLister that lists nodes it was given, or fails.
@@ -140,5 +142,60 @@ func TestNodesLister(t *testing.T) {
 	resp := f.send(req{method: "GET", path: "/metrics", token: "viewer"})
 	if resp.status != 200 || strings.Contains(string(resp.body), "cronbox_node_up{") || !strings.Contains(string(resp.body), "cronbox_runs_total") {
 		t.Errorf("metrics with a failing lister: %d, want 200 without node series:\n%s", resp.status, resp.body)
+	}
+}
+
+// fakeWatcher is an EventWatcher the test wakes by hand.
+type fakeWatcher struct{ wake chan func(int64) }
+
+func (w *fakeWatcher) WatchEvents(ctx context.Context, wake func(int64)) error {
+	w.wake <- wake
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestHubMergesOtherNodesEvents: events another node appends reach the
+// stream when the watcher wakes the hub, and before an event of this
+// node's that follows them in the store even without a wake-up; every
+// event once, in ID order.
+func TestHubMergesOtherNodesEvents(t *testing.T) {
+	w := &fakeWatcher{wake: make(chan func(int64), 1)}
+	f := newFixture(t, func(c *Config) { c.Cluster = Cluster{Node: "a", Events: w} })
+	wake := <-w.wake
+	s := f.openStream(t, "viewer", 0)
+	ctx := context.Background()
+	other := func(task string) int64 {
+		id, err := f.st.AppendEvent(ctx, store.Event{Type: "task.changed", App: "hello", Task: task})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	x := other("woken")
+	wake(x)
+	if ev := s.next(); ev.id != x || ev.data.Task != "woken" {
+		t.Fatalf("after the wake-up: %+v, want event %d of task woken", ev, x)
+	}
+	y := other("unwoken")
+	run := f.trigger("hello", "greet", "")
+	got := s.until(finished(run))
+	if got[0].id != y || got[0].data.Task != "unwoken" {
+		t.Fatalf("first event after the other node's unannounced one: %+v, want it (%d) first", got[0], y)
+	}
+	last := x
+	for _, ev := range got {
+		if ev.id != 0 {
+			if ev.id <= last {
+				t.Fatalf("ID %d after %d: %v", ev.id, last, types(got))
+			}
+			last = ev.id
+		}
+	}
+	// A wake-up with nothing new sends nothing twice.
+	wake(0)
+	z := other("last")
+	wake(z)
+	if ev := s.next(); ev.id != z {
+		t.Fatalf("after a spurious wake-up: %+v, want event %d", ev, z)
 	}
 }
