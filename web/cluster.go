@@ -111,9 +111,11 @@ type nodeJSON struct {
 	Started   time.Time `json:"started"`
 	Heartbeat time.Time `json:"heartbeat"`
 	State     string    `json:"state"`
-	Running   int       `json:"running"`
-	Capacity  int       `json:"capacity"`
-	Apps      []NodeApp `json:"apps"`
+	// Running is null to a token scoped to some apps: it counts the
+	// runs of every app.
+	Running  *int      `json:"running"`
+	Capacity int       `json:"capacity"`
+	Apps     []NodeApp `json:"apps"`
 	// Self marks the node that answers.
 	Self bool `json:"self"`
 }
@@ -157,7 +159,8 @@ func (s *Server) selfNode() NodeInfo {
 }
 
 // listNodes serves GET /nodes: every node, to any role. A token scoped to
-// some apps sees only those apps among each node's.
+// some apps sees only those apps among each node's, and not how many runs
+// each executes.
 func (s *Server) listNodes(w http.ResponseWriter, r *http.Request) error {
 	if _, err := parseQuery(r.URL.RawQuery); err != nil {
 		return err
@@ -177,9 +180,13 @@ func (s *Server) listNodes(w http.ResponseWriter, r *http.Request) error {
 				apps = append(apps, a)
 			}
 		}
+		var running *int
+		if p.apps == nil {
+			running = &n.Running
+		}
 		out.Nodes = append(out.Nodes, nodeJSON{
 			Name: n.Name, Address: n.Addr, Version: n.Version, Started: n.Started.UTC(), Heartbeat: n.Heartbeat.UTC(),
-			State: n.State, Running: n.Running, Capacity: n.Capacity, Apps: apps, Self: n.Name == s.cfg.Cluster.Node,
+			State: n.State, Running: running, Capacity: n.Capacity, Apps: apps, Self: n.Name == s.cfg.Cluster.Node,
 		})
 	}
 	return writeJSON(w, http.StatusOK, out)

@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,10 +12,9 @@ import (
 	"github.com/cronbox/cronbox/engine"
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/engine/store/postgres"
-	"github.com/cronbox/cronbox/hostapi"
 	"github.com/cronbox/cronbox/internal/pgtest"
+	"github.com/cronbox/cronbox/internal/testenv"
 	"github.com/cronbox/cronbox/internal/wasmtest"
-	"github.com/cronbox/cronbox/runtime"
 )
 
 // clusterNode is one node of a cluster under test: an engine and a server
@@ -46,37 +44,13 @@ func newClusterNode(t *testing.T, url, name string) *clusterNode {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pg.Close() })
-	rt, err := runtime.New(ctx, runtime.Config{
-		CacheDir:    wasmtest.CompilationCacheDir(),
-		HostModules: []runtime.HostModule{{Name: hostapi.ModuleName, Instantiate: hostapi.Instantiate}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rt.Close(context.Background()) })
+	rt := testenv.Runtime(t)
 	eng, err := engine.New(engine.Config{Home: home, Store: engine.StoreOf(pg), Runtime: rt, GracePeriod: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Config{Engine: eng, Store: StoreOf(pg), Runtime: rt, PingInterval: time.Hour,
+	srv, hs := serveEngine(t, Config{Engine: eng, Store: StoreOf(pg), Runtime: rt, PingInterval: time.Hour,
 		Cluster: Cluster{Node: name, Events: pg, Cancels: pg}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := eng.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewUnstartedServer(srv.Handler())
-	hs.Config.RegisterOnShutdown(srv.CloseStreams)
-	hs.Start()
-	t.Cleanup(func() {
-		srv.CloseStreams()
-		hs.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		eng.Stop(ctx)
-		srv.Close()
-	})
 	f := &fixture{t: t, home: home, rt: rt, eng: eng, srv: srv, http: hs, tokens: map[string]string{"admin": "cbx_test_admin"}}
 	return &clusterNode{fixture: f, pg: pg}
 }

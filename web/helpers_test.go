@@ -114,25 +114,8 @@ func newFixture(t *testing.T, adjust ...func(*Config)) *fixture {
 	for _, f := range adjust {
 		f(&cfg)
 	}
-	srv, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := eng.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewUnstartedServer(srv.Handler())
-	hs.Config.RegisterOnShutdown(srv.CloseStreams)
-	hs.Start()
+	srv, hs := serveEngine(t, cfg)
 	f := &fixture{t: t, home: home, clock: clock, st: st, rt: rt, eng: eng, srv: srv, http: hs, tokens: map[string]string{}}
-	t.Cleanup(func() {
-		srv.CloseStreams()
-		hs.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		eng.Stop(ctx)
-		srv.Close()
-	})
 	for _, tok := range []struct {
 		name, role string
 		apps       []string
@@ -154,6 +137,31 @@ func newFixture(t *testing.T, adjust ...func(*Config)) *fixture {
 	}
 	f.idle()
 	return f
+}
+
+// serveEngine makes the server of cfg, starts its engine and serves it
+// over HTTP, until the test ends.
+func serveEngine(t *testing.T, cfg Config) (*Server, *httptest.Server) {
+	t.Helper()
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Engine.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewUnstartedServer(srv.Handler())
+	hs.Config.RegisterOnShutdown(srv.CloseStreams)
+	hs.Start()
+	t.Cleanup(func() {
+		srv.CloseStreams()
+		hs.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		cfg.Engine.Stop(ctx)
+		srv.Close()
+	})
+	return srv, hs
 }
 
 // idle waits until the engine has nothing queued or running.

@@ -73,6 +73,18 @@ func TestServePostgres(t *testing.T) {
 			t.Errorf("GET /api/v1/runs: %s; want the runs of hello", body)
 		}
 	}
+	// The node lists itself, at the address it serves.
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/api/v1/nodes", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"address":"`+addr+`"`) || !strings.Contains(string(body), `"self":true`) {
+		t.Errorf("GET /api/v1/nodes: %s %s; want this node at %s", resp.Status, body, addr)
+	}
 	if code, stderr := stop(); code != 0 {
 		t.Fatalf("serve exited with %d: %s", code, stderr)
 	}

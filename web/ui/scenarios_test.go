@@ -91,6 +91,9 @@ func nodesScenario(t *testing.T, tb *tab, tg *target) {
 	if got := textOf(tb, `tr[data-node="node-a"] td[data-label="Apps"]`); got != "demo 1.0.0" {
 		t.Errorf("a token scoped to demo sees node-a's apps %q", got)
 	}
+	if got := textOf(tb, `tr[data-node="node-b"] td[data-label="Runs"]`); got != "8 at most" {
+		t.Errorf("a token scoped to demo sees node-b's runs as %q, want its capacity only", got)
+	}
 }
 
 // notificationsScenario: the Notifications page lists each message with

@@ -34,14 +34,16 @@ export function nodesView(main, _params, ctx) {
     const alive = list.filter((n) => n.state === 'alive').length;
     note.textContent = list.length === 1 ? 'One node.' : `${list.length} nodes, ${alive} alive.`;
     clear(nodes.tbody).append(...list.map((n) => {
-      const frac = n.capacity ? n.running / n.capacity : 0;
+      // running is null to a token scoped to some apps.
+      const known = typeof n.running === 'number';
+      const frac = known && n.capacity ? n.running / n.capacity : 0;
       return h('tr', { dataset: { node: n.name, state: n.state } },
         td('Node', h('strong', null, n.name), n.self ? h('span', { class: 'muted' }, ' (this node)') : null,
           n.address ? h('div', { class: 'muted' }, n.address) : null),
         td('State', h('span', { class: `badge ${stateKind[n.state] || 'muted'}` }, n.state)),
         td('Runs', h('div', { class: 'mem' },
           bar(frac, `Runs of node ${n.name}`),
-          h('span', null, `${n.running} of ${n.capacity}`))),
+          h('span', null, known ? `${n.running} of ${n.capacity}` : `${n.capacity} at most`))),
         td('Last heartbeat', time(n.heartbeat, true)),
         td('Started', time(n.started)),
         td('Version', n.version || '—'),
