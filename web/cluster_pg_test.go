@@ -45,7 +45,7 @@ func newClusterNode(t *testing.T, url, name string) *clusterNode {
 	}
 	t.Cleanup(func() { pg.Close() })
 	rt := testenv.Runtime(t)
-	eng, err := engine.New(engine.Config{Home: home, Store: engine.StoreOf(pg), Runtime: rt, GracePeriod: time.Second})
+	eng, err := engine.New(engine.Config{Home: home, Store: engine.StoreOf(pg), Runtime: rt, GracePeriod: time.Second, Node: name})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,8 +114,8 @@ func TestClusterOneView(t *testing.T) {
 
 	// The log line B's run wrote is stored within LogFlush, and A
 	// follows it.
-	if run := a.getRun(long); run["status"] != "running" || run["remote"] != true {
-		t.Fatalf("B's run as A shows it: status %v, remote %v; want running, remote", run["status"], run["remote"])
+	if run := a.getRun(long); run["status"] != "running" || run["remote"] != true || run["node"] != "b" {
+		t.Fatalf("B's run as A shows it: status %v, remote %v, node %v; want running, remote, b", run["status"], run["remote"], run["node"])
 	}
 	waitFor(t, "A follows the log line of B's run", func() bool {
 		resp := a.send(req{method: "GET", path: fmt.Sprintf("/api/v1/runs/%d/logs?after=0", long), token: "admin"})

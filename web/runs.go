@@ -32,6 +32,8 @@ type runJSON struct {
 	Error      string     `json:"error"`
 	Reason     string     `json:"reason"`
 	PeakMemory int64      `json:"peakMemory"`
+	// Node is the node the run ran on; "" when not known.
+	Node string `json:"node"`
 	// Only while running:
 	Progress        *int   `json:"progress,omitempty"`
 	ProgressMessage string `json:"progressMessage,omitempty"`
@@ -79,7 +81,7 @@ func (s *Server) runJSON(r store.Run) runJSON {
 		ID: r.ID, App: r.App, Task: r.Task, Status: string(r.Status), Trigger: string(r.Trigger),
 		User: r.TriggeredByUser, Scheduled: utc(r.ScheduledTime), Attempt: r.Attempt, Start: r.StartTime.UTC(),
 		End: utc(r.EndTime), DurationMs: s.duration(r).Milliseconds(), Error: r.Error, Reason: r.Reason,
-		PeakMemory: r.PeakMemory,
+		PeakMemory: r.PeakMemory, Node: r.Node,
 	}
 	if r.ExitCode >= 0 && r.Status != store.StatusRunning {
 		code := r.ExitCode

@@ -207,7 +207,7 @@ export function runView(main, [idText], ctx) {
       // its stored lines are read every second.
       bar = pctText = msgText = null;
       progress.append(h('p', { class: 'muted', id: 'run-remote' },
-        'This run executes on another node of the cluster: its log lines show here about a second after it writes them; its progress is not shown here.'));
+        `This run executes on ${r.node ? `node ${r.node}` : 'another node'} of the cluster: its log lines show here about a second after it writes them; its progress shows only there.`));
     } else if (running) {
       bar = progressBar(r.progress, `Progress of run #${r.id}`);
       pctText = h('span', { class: 'pct', id: 'run-pct' }, r.progress ? `${r.progress}%` : '');
@@ -224,6 +224,7 @@ export function runView(main, [idText], ctx) {
       ['Ended', r.end ? time(r.end) : null],
       ['Duration', running ? h('span', { class: 'elapsed', dataset: { start: r.start || '' } }) : fmtDuration(r.durationMs)],
       ['Exit code', r.exitCode ?? null],
+      ['Node', r.node || null],
       ['Peak memory', r.peakMemory ? fmtBytes(r.peakMemory) : null],
       ['Error', r.error ? h('span', { class: 'error-text' }, r.error) : null],
       ['Reason', r.reason || null],
