@@ -117,8 +117,8 @@ type hub struct {
 
 	cancel func()
 	done   chan struct{}
-	// lastID is the greatest event ID the store holds, as far as the hub
-	// knows: what it found at start, then what it appended.
+	// lastID is the greatest event ID the hub has sent: what the store
+	// held at start, then what it appended or read of other nodes'.
 	lastID atomic.Int64
 }
 
