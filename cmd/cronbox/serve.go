@@ -6,17 +6,20 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/cronbox/cronbox/engine"
 	"github.com/cronbox/cronbox/engine/lifecycle"
 	"github.com/cronbox/cronbox/engine/notify"
+	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/internal/build"
 	"github.com/cronbox/cronbox/internal/homedir"
 	"github.com/cronbox/cronbox/internal/secrets"
@@ -151,7 +154,7 @@ func serve(ctx context.Context, e *env, log *slog.Logger, home, storeURL, listen
 		Lifecycle: homeApps,
 		Secrets:   box,
 		TempDir:   webTempDir(log, home),
-		Cluster:   clusterOf(st, ln.Addr().String()),
+		Cluster:   clusterOf(st, node.Name, ln.Addr().String()),
 	})
 	if err != nil {
 		return err
@@ -318,15 +321,40 @@ func buildApps(ctx context.Context, log *slog.Logger, home string) {
 }
 
 // clusterOf is what the web server shares with the other nodes on st,
-// where st carries it (PostgreSQL's store): their events and the cancels
-// of their runs.
-func clusterOf(st storeurl.Store, addr string) web.Cluster {
-	c := web.Cluster{Addr: addr, Version: buildVersion().Version}
+// where st carries it (PostgreSQL's store): their events, the cancels of
+// their runs and the registry of the nodes.
+func clusterOf(st storeurl.Store, name, addr string) web.Cluster {
+	c := web.Cluster{Node: name, Addr: addr, Version: buildVersion().Version}
 	if w, ok := st.(web.EventWatcher); ok {
 		c.Events = w
 	}
 	if cr, ok := st.(web.CancelRequests); ok {
 		c.Cancels = cr
 	}
+	if ns, ok := st.(store.Nodes); ok {
+		c.Nodes = registryNodes{ns}
+	}
 	return c
+}
+
+// registryNodes lists the registry's nodes for the web server.
+type registryNodes struct{ st store.Nodes }
+
+func (r registryNodes) Nodes(ctx context.Context) ([]web.NodeInfo, error) {
+	ns, err := r.st.ListNodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]web.NodeInfo, 0, len(ns))
+	for _, n := range ns {
+		info := web.NodeInfo{
+			Name: n.Name, Addr: n.Addr, Version: n.Version, Started: n.StartedAt, Heartbeat: n.HeartbeatAt,
+			State: string(n.State), Running: n.Running, Capacity: n.Capacity, Apps: []web.NodeApp{},
+		}
+		for _, app := range slices.Sorted(maps.Keys(n.Apps)) {
+			info.Apps = append(info.Apps, web.NodeApp{Name: app, Version: n.Apps[app]})
+		}
+		out = append(out, info)
+	}
+	return out, nil
 }
