@@ -106,3 +106,10 @@ func TestSQLiteAudit(t *testing.T) {
 		return openSQLite(t, store.Options{Now: now})
 	})
 }
+
+func TestSQLiteStats(t *testing.T) {
+	storetest.Stats(t, func(t *testing.T) (store.Runs, store.Stats) {
+		s := openSQLite(t, store.Options{})
+		return s, s
+	})
+}

@@ -91,6 +91,9 @@ type Run struct {
 	Output string
 	// Error says, for a person, why the run did not succeed.
 	Error string
+	// ErrorLine is the last error-level line the run logged, "" if none:
+	// what a list shows as the cause of a failure.
+	ErrorLine string
 	// Input is the JSON the run was given; Result the JSON it returned.
 	Input, Result json.RawMessage
 	// PeakMemory is the most linear memory the guest used, in bytes.
@@ -230,14 +233,14 @@ type LogLine struct {
 const runColumns = `ID, AppName, TaskName, Status, coalesce(TriggeredBy, ''), coalesce(TriggeredByUser, ''),
 	coalesce(ScheduledTime, ''), Attempt, StartTime, coalesce(EndTime, ''), coalesce(Duration, 0),
 	coalesce(ExitCode, -1), coalesce(Output, ''), coalesce(ErrorMessage, ''), coalesce(Input, ''),
-	coalesce(Result, ''), coalesce(PeakMemory, 0), coalesce(Reason, ''), LogsDropped, Overdue, Node`
+	coalesce(Result, ''), coalesce(PeakMemory, 0), coalesce(Reason, ''), LogsDropped, Overdue, Node, coalesce(ErrorLine, '')`
 
 // runSummaryColumns are runColumns without output, input and result, for
 // lists.
 const runSummaryColumns = `ID, AppName, TaskName, Status, coalesce(TriggeredBy, ''), coalesce(TriggeredByUser, ''),
 	coalesce(ScheduledTime, ''), Attempt, StartTime, coalesce(EndTime, ''), coalesce(Duration, 0),
 	coalesce(ExitCode, -1), '', coalesce(ErrorMessage, ''), '',
-	'', coalesce(PeakMemory, 0), coalesce(Reason, ''), LogsDropped, Overdue, Node`
+	'', coalesce(PeakMemory, 0), coalesce(Reason, ''), LogsDropped, Overdue, Node, coalesce(ErrorLine, '')`
 
 // scanRun reads a row of runColumns or runSummaryColumns.
 func scanRun(sc scanner) (Run, error) {
@@ -251,7 +254,7 @@ func scanRun(sc scanner) (Run, error) {
 	err := sc.Scan(&r.ID, &r.App, &r.Task, &status, &trigger, &r.TriggeredByUser,
 		&sched, &r.Attempt, &start, &end, &durationMS,
 		&r.ExitCode, &r.Output, &r.Error, &input,
-		&result, &r.PeakMemory, &r.Reason, &r.LogsDropped, &r.Overdue, &r.Node)
+		&result, &r.PeakMemory, &r.Reason, &r.LogsDropped, &r.Overdue, &r.Node, &r.ErrorLine)
 	if err != nil {
 		return Run{}, err
 	}
@@ -423,6 +426,11 @@ func (s *SQLite) appendLogs(ctx context.Context, tx *sql.Tx, runID int64, lines 
 			return err
 		}
 		size += int64(len(l.Message))
+	}
+	if msg, ok := LastErrorLine(lines); ok {
+		if _, err := tx.ExecContext(ctx, `UPDATE TaskExecutions SET ErrorLine = ? WHERE ID = ?`, msg, runID); err != nil {
+			return err
+		}
 	}
 	if size > 0 {
 		if _, err := tx.StmtContext(ctx, s.ws.addLogBytes).ExecContext(ctx, size, runID); err != nil {

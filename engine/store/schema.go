@@ -306,6 +306,11 @@ func migrations() []migration {
 			WHEN ` + runBytes("old.") + ` <> 0 BEGIN
 			UPDATE history_usage SET bytes = bytes - (` + runBytes("old.") + `) WHERE app = old.AppName;
 		END`,
+	}}, {version: 11, stmts: []string{
+		// The last error-level line a run logged: the cause of its failure
+		// that run lists show, kept as the lines are appended so that a
+		// list reads no logs.
+		`ALTER TABLE TaskExecutions ADD COLUMN ErrorLine TEXT`,
 	}}}
 }
 

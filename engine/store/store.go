@@ -5,7 +5,7 @@
 //
 // The store's contract is a set of small interfaces, one a concern: Runs
 // (with RunReader, its read side), Retention, Metering, Overrides, Outcomes,
-// LoadErrors, KeyValue, Tokens, Sessions, EventLog, Notifications, Secrets and Audit. Their users depend on the ones
+// LoadErrors, KeyValue, Tokens, Sessions, EventLog, Notifications, Secrets, Audit and Stats. Their users depend on the ones
 // they call, not on SQL, so that another store (PostgreSQL, serving
 // several nodes) can provide them one at a time; package storetest holds
 // the behaviour every implementation of each must show. SQLite is the
@@ -293,6 +293,7 @@ var (
 	_ EventLog   = (*SQLite)(nil)
 	_ Secrets    = (*SQLite)(nil)
 	_ Audit      = (*SQLite)(nil)
+	_ Stats      = (*SQLite)(nil)
 )
 
 // The errors of the store. Methods wrap them; test with errors.Is.

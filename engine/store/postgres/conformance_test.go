@@ -115,3 +115,10 @@ func TestNotifications(t *testing.T) {
 func TestNodes(t *testing.T) {
 	storetest.Nodes(t, func(t *testing.T) storetest.NodesStore { return openPG(t, postgres.Options{}) })
 }
+
+func TestStats(t *testing.T) {
+	storetest.Stats(t, func(t *testing.T) (store.Runs, store.Stats) {
+		s := openPG(t, postgres.Options{})
+		return s, s
+	})
+}

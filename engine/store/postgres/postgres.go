@@ -125,6 +125,7 @@ var (
 	_ store.EventLog      = (*Store)(nil)
 	_ store.Notifications = (*Store)(nil)
 	_ store.Nodes         = (*Store)(nil)
+	_ store.Stats         = (*Store)(nil)
 )
 
 // Open connects to the database at url (postgres://user@host:port/db?…,

@@ -16,14 +16,14 @@ import (
 const runColumns = `ID, AppName, TaskName, Status, coalesce(TriggeredBy, ''), coalesce(TriggeredByUser, ''),
 	ScheduledTime, Attempt, StartTime, EndTime, coalesce(Duration, 0),
 	coalesce(ExitCode, -1), coalesce(Output, ''::bytea), coalesce(ErrorMessage, ''), coalesce(Input, ''),
-	coalesce(Result, ''), coalesce(PeakMemory, 0), coalesce(Reason, ''), LogsDropped, Overdue, Node`
+	coalesce(Result, ''), coalesce(PeakMemory, 0), coalesce(Reason, ''), LogsDropped, Overdue, Node, coalesce(ErrorLine, '')`
 
 // runSummaryColumns are runColumns without output, input and result, for
 // lists.
 const runSummaryColumns = `ID, AppName, TaskName, Status, coalesce(TriggeredBy, ''), coalesce(TriggeredByUser, ''),
 	ScheduledTime, Attempt, StartTime, EndTime, coalesce(Duration, 0),
 	coalesce(ExitCode, -1), ''::bytea, coalesce(ErrorMessage, ''), '',
-	'', coalesce(PeakMemory, 0), coalesce(Reason, ''), LogsDropped, Overdue, Node`
+	'', coalesce(PeakMemory, 0), coalesce(Reason, ''), LogsDropped, Overdue, Node, coalesce(ErrorLine, '')`
 
 func scanRun(row pgx.Row) (store.Run, error) {
 	var (
@@ -37,7 +37,7 @@ func scanRun(row pgx.Row) (store.Run, error) {
 	err := row.Scan(&r.ID, &r.App, &r.Task, &status, &trigger, &r.TriggeredByUser,
 		&sched, &r.Attempt, &start, &end, &durationMS,
 		&r.ExitCode, &output, &r.Error, &input,
-		&result, &r.PeakMemory, &r.Reason, &r.LogsDropped, &r.Overdue, &r.Node)
+		&result, &r.PeakMemory, &r.Reason, &r.LogsDropped, &r.Overdue, &r.Node, &r.ErrorLine)
 	if err != nil {
 		return store.Run{}, err
 	}
@@ -145,7 +145,8 @@ var endRunSQL = `WITH running AS (SELECT 1 FROM TaskExecutions WHERE ID = $1 AND
 	upd AS (UPDATE TaskExecutions SET Status = $6, EndTime = $7, Duration = $8, ExitCode = $9,
 		Output = $10, ErrorMessage = $11, Result = $12, PeakMemory = $13,
 		LogsDropped = LogsDropped + $14 + cardinality($4::bytea[]) - (SELECT count(*) FROM ins),
-		LogBytes = LogBytes + (SELECT coalesce(sum(size), 0) FROM ins), Overdue = $23
+		LogBytes = LogBytes + (SELECT coalesce(sum(size), 0) FROM ins), Overdue = $23,
+		ErrorLine = coalesce($27::text, ErrorLine)
 		WHERE ID = $1 AND Status = 'running'
 		RETURNING ID, AppName),
 	usage AS (INSERT INTO run_usage (run_id, app, end_time, cpu_ns, peak_memory, output_bytes, log_bytes,
@@ -197,7 +198,7 @@ func (s *Store) EndRun(ctx context.Context, id int64, end store.RunEnd, after st
 	args = append(args, string(end.Status), end.EndTime, end.Duration.Milliseconds(), end.ExitCode,
 		[]byte(end.Output), nullText(end.Error), nullJSON(end.Result), end.PeakMemory, end.LogsDropped,
 		int64(u.CPUTime), u.PeakMemory, u.OutputBytes, u.LogBytes, u.HTTPSent, u.HTTPReceived, u.KVWritten, u.FilesWritten,
-		end.Overdue, o != nil && !o.Failed, text(after.App), text(after.Task))
+		end.Overdue, o != nil && !o.Failed, text(after.App), text(after.Task), errorLine(end.Logs))
 	b := &pgx.Batch{}
 	b.Queue(lockRunSQL, id)
 	b.Queue(endRunSQL, args...)
@@ -256,8 +257,9 @@ func (s *Store) AppendLogs(ctx context.Context, runID int64, lines []store.LogLi
 	b.Queue(lockRunSQL, runID)
 	b.Queue(`WITH `+appendLogsCTE+`
 		UPDATE TaskExecutions SET LogsDropped = LogsDropped + cardinality($4::bytea[]) - (SELECT count(*) FROM ins),
-			LogBytes = LogBytes + (SELECT coalesce(sum(size), 0) FROM ins)
-		WHERE ID = $1`, append([]any{runID}, s.logArgs(lines)...)...)
+			LogBytes = LogBytes + (SELECT coalesce(sum(size), 0) FROM ins),
+			ErrorLine = coalesce($6::text, ErrorLine)
+		WHERE ID = $1`, append(append([]any{runID}, s.logArgs(lines)...), errorLine(lines))...)
 	err := s.batch(ctx, b, func(br pgx.BatchResults) error {
 		var status string
 		if err := br.QueryRow().Scan(&status); err != nil {
@@ -271,6 +273,15 @@ func (s *Store) AppendLogs(ctx context.Context, runID int64, lines []store.LogLi
 	})
 	if err != nil {
 		return fmt.Errorf("appending logs to run %d: %w", runID, err)
+	}
+	return nil
+}
+
+// errorLine is the last error-level line of lines as ErrorLine keeps it,
+// NULL if there is none.
+func errorLine(lines []store.LogLine) any {
+	if msg, ok := store.LastErrorLine(lines); ok {
+		return text(msg)
 	}
 	return nil
 }

@@ -346,6 +346,10 @@ func migrations() []migration {
 			run_id bigint PRIMARY KEY,
 			requested_at timestamptz NOT NULL
 		)`,
+	}}, {version: 13, stmts: []string{
+		// The last error-level line a run logged: the cause of its failure
+		// that run lists show, kept as the lines are appended.
+		`ALTER TABLE TaskExecutions ADD COLUMN ErrorLine text`,
 	}}}
 }
 
