@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -30,8 +31,11 @@ type runJSON struct {
 	DurationMs int64      `json:"durationMs"`
 	ExitCode   *int       `json:"exitCode"`
 	Error      string     `json:"error"`
-	Reason     string     `json:"reason"`
-	PeakMemory int64      `json:"peakMemory"`
+	// Cause is why a run that ended did not succeed, for lists: its last
+	// error-level log line, or else its error or skip reason.
+	Cause      string `json:"cause,omitempty"`
+	Reason     string `json:"reason"`
+	PeakMemory int64  `json:"peakMemory"`
 	// Node is the node the run ran on; "" when not known.
 	Node string `json:"node"`
 	// Only while running:
@@ -82,6 +86,9 @@ func (s *Server) runJSON(r store.Run) runJSON {
 		User: r.TriggeredByUser, Scheduled: utc(r.ScheduledTime), Attempt: r.Attempt, Start: r.StartTime.UTC(),
 		End: utc(r.EndTime), DurationMs: s.duration(r).Milliseconds(), Error: r.Error, Reason: r.Reason,
 		PeakMemory: r.PeakMemory, Node: r.Node,
+	}
+	if r.Status != store.StatusRunning && r.Status != store.StatusSucceeded {
+		out.Cause = cmp.Or(r.ErrorLine, r.Error, r.Reason)
 	}
 	if r.ExitCode >= 0 && r.Status != store.StatusRunning {
 		code := r.ExitCode
@@ -234,7 +241,7 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) runLogs(w http.ResponseWriter, r *http.Request) error {
-	q, err := parseQuery(r.URL.RawQuery, "after", "limit")
+	q, err := parseQuery(r.URL.RawQuery, "after", "limit", "format")
 	if err != nil {
 		return err
 	}
@@ -243,9 +250,17 @@ func (s *Server) runLogs(w http.ResponseWriter, r *http.Request) error {
 	if err := q.errOrNil(); err != nil {
 		return err
 	}
+	format := q.str("format")
+	if format != "" && format != "json" && format != "text" {
+		return errorf(http.StatusBadRequest, "format", "format %q is not one of json, text", format)
+	}
 	run, err := s.visibleRun(r)
 	if err != nil {
 		return err
+	}
+	if format == "text" {
+		// Every line: a download of the whole log.
+		return s.writeLogText(w, r, run)
 	}
 	logs, err := s.st.Runs.RunLogs(r.Context(), run.ID, after, int(limit))
 	if err != nil {
@@ -282,4 +297,25 @@ func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) error {
 		run = again
 	}
 	return writeJSON(w, http.StatusAccepted, s.runJSON(*run))
+}
+
+// runAgain triggers a run's task again with the run's input.
+func (s *Server) runAgain(w http.ResponseWriter, r *http.Request) error {
+	run, err := s.visibleRun(r)
+	if err != nil {
+		return err
+	}
+	if err := decodeBody(w, r, &struct{}{}, true); err != nil {
+		return err
+	}
+	id, err := s.eng.Trigger(withActor(r), run.App, run.Task, run.Input, principalFrom(r.Context()).user())
+	if err != nil {
+		return err
+	}
+	s.audit(r, ActionTaskTrigger, run.App, run.App+"/"+run.Task, nil, map[string]any{"run": id, "input": rawOrNull(run.Input), "again": run.ID})
+	again, err := s.st.Runs.GetRun(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusAccepted, s.runJSON(*again))
 }

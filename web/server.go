@@ -83,6 +83,9 @@ type Store struct {
 	// recorded and which GET /audit reads. Default nil: changes are not
 	// recorded and the route answers 501.
 	Audit store.Audit
+	// Stats are the aggregates the charts draw. Default nil: the
+	// overview and task statistics answer 501.
+	Stats store.Stats
 }
 
 // SQLiteStore is the Store of one SQLite database: every field is st.
@@ -90,7 +93,7 @@ func SQLiteStore(st *store.SQLite) Store { return StoreOf(st) }
 
 // StoreOf is the Store of one store that provides every part of it (the
 // SQLite store, the PostgreSQL store): every field is st, Notifications
-// Secrets and Audit too if st keeps them.
+// Secrets, Audit and Stats too if st keeps them.
 func StoreOf(st interface {
 	store.RunReader
 	store.Tokens
@@ -108,6 +111,9 @@ func StoreOf(st interface {
 	}
 	if as, ok := st.(store.Audit); ok {
 		s.Audit = as
+	}
+	if ss, ok := st.(store.Stats); ok {
+		s.Stats = ss
 	}
 	return s
 }
@@ -358,6 +364,8 @@ func (s *Server) routes() http.Handler {
 			r.With(operator).Post("/tasks/enable", s.h(s.bulkEnable(true)))
 			r.With(operator).Post("/tasks/disable", s.h(s.bulkEnable(false)))
 			r.Get("/tasks/{app}/{task}", s.h(s.getTask))
+			r.Get("/tasks/{app}/{task}/stats", s.h(s.taskStats))
+			r.Get("/overview", s.h(s.overview))
 			r.With(admin).Patch("/tasks/{app}/{task}", s.h(s.patchTask))
 			r.With(admin).Delete("/tasks/{app}/{task}", s.h(s.deleteTask))
 			r.With(operator).Post("/tasks/{app}/{task}/trigger", s.h(s.triggerTask))
@@ -369,6 +377,7 @@ func (s *Server) routes() http.Handler {
 			r.Get("/runs/{id}/logs", s.h(s.runLogs))
 			r.Get("/notifications", s.h(s.listNotifications))
 			r.With(operator).Post("/runs/{id}/cancel", s.h(s.cancelRun))
+			r.With(operator).Post("/runs/{id}/again", s.h(s.runAgain))
 
 			r.Get("/instances", s.h(s.listInstances))
 			r.Get("/modules", s.h(s.listModules))
