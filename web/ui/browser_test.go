@@ -250,10 +250,10 @@ func (tb *tab) typeInto(sel, text string) {
 		chromedp.SendKeys(chromedp.CSS(sel), text))
 }
 
-// signIn opens the UI and signs in with token.
+// signIn opens the UI at the task list and signs in with token.
 func (tb *tab) signIn(token string) {
 	tb.t.Helper()
-	tb.open("/")
+	tb.open("/tasks")
 	tb.typeInto("#token", token)
 	tb.click(`form.signin button[type="submit"]`)
 	tb.visible(`nav[aria-label="Main"]`)

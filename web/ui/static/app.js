@@ -14,10 +14,12 @@ import { appsView } from './views/apps.js';
 import { notificationsView } from './views/notifications.js';
 import { auditView } from './views/audit.js';
 import { nodesView } from './views/nodes.js';
+import { overviewView } from './views/overview.js';
 
 const ROLES = { viewer: 0, operator: 1, admin: 2 };
 
 const routes = [
+  [/^\/$/, overviewView, 'overview'],
   [/^\/tasks\/?$/, tasksView, 'tasks'],
   [/^\/tasks\/([^/]+)\/([^/]+)\/?$/, taskView, 'tasks'],
   [/^\/runs\/?$/, runsView, 'runs'],
@@ -100,7 +102,7 @@ function startSession(s) {
   teardown();
   session = s;
   api.setCSRF(s.csrf || sessionStorage.getItem('cronbox.csrf') || '');
-  const sections = [['/tasks', 'Tasks', 'tasks'], ['/runs', 'Runs', 'runs'], ['/instances', 'Instances', 'instances'], ['/apps', 'Apps', 'apps'], ['/notifications', 'Notifications', 'notifications'], ['/nodes', 'Nodes', 'nodes']];
+  const sections = [['/', 'Overview', 'overview'], ['/tasks', 'Tasks', 'tasks'], ['/runs', 'Runs', 'runs'], ['/instances', 'Instances', 'instances'], ['/apps', 'Apps', 'apps'], ['/notifications', 'Notifications', 'notifications'], ['/nodes', 'Nodes', 'nodes']];
   if (ROLES[s.role] >= ROLES.admin) sections.push(['/audit', 'Audit', 'audit']);
   const navLinks = sections
     .map(([href, label, key]) => h('a', { href, dataset: { nav: '', section: key } }, label));
@@ -115,7 +117,7 @@ function startSession(s) {
     h('a', { href: '#main', class: 'skip' }, 'Skip to content'),
     h('div', { class: 'layout' },
       h('aside', { class: 'side' },
-        h('a', { href: '/tasks', class: 'brand', dataset: { nav: '' } }, 'Cronbox'),
+        h('a', { href: '/', class: 'brand', dataset: { nav: '' } }, 'Cronbox'),
         h('nav', { 'aria-label': 'Main' }, navLinks),
         h('div', { class: 'who' },
           h('span', { class: 'role', dataset: { role: s.role } }, s.role),
@@ -174,11 +176,7 @@ async function loadSummary() {
 
 function route() {
   if (!session || !shell) return;
-  let path = location.pathname;
-  if (path === '/' || path === '') {
-    history.replaceState(null, '', '/tasks');
-    path = '/tasks';
-  }
+  const path = location.pathname || '/';
   if (current) current.destroy();
   current = null;
   const main = clear(shell.main);
@@ -251,8 +249,10 @@ function navigate(href, replace = false) {
 document.addEventListener('click', (e) => {
   const a = e.target.closest && e.target.closest('a[href]');
   if (!a || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
-  if (a.target || a.hasAttribute('download')) return;
-  const url = new URL(a.href, location.href);
+  // An SVG link's href and target are SVGAnimatedStrings.
+  const target = a.target && a.target.baseVal !== undefined ? a.target.baseVal : a.target;
+  if (target || a.hasAttribute('download')) return;
+  const url = new URL(a.href && a.href.baseVal !== undefined ? a.href.baseVal : a.href, location.href);
   if (url.origin !== location.origin || url.pathname.startsWith('/api/') || url.pathname.startsWith('/ui/')) return;
   if (a.getAttribute('href').startsWith('#')) return;
   e.preventDefault();

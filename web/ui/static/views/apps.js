@@ -13,7 +13,7 @@ const COLUMNS = ['App', 'Version', 'Status', 'Tasks', 'Storage', 'Usage', 'Probl
 // storage shows what an app's tasks have stored against its quotas: its
 // key-value store, its directory when it has the files permission, and
 // its run history.
-function storage(name, st) {
+export function storage(name, st) {
   if (!st) return h('span', { class: 'muted' }, '—');
   const parts = [['KV', st.kv, st.kvQuota]];
   if (st.filesQuota) parts.push(['Files', st.files, st.filesQuota]);

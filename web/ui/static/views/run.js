@@ -1,9 +1,10 @@
-// A run's page: its state, live logs (run.log events, backfilled from
-// /runs/{id}/logs), output and result.
+// A run's page: its state, live logs (run.log events merged by seq with
+// /runs/{id}/logs, see logview.js), output and result, and "Run again".
 
-import { h, clear, latest, time, badge, link, fmtDuration, fmtBytes, pretty, taskHref } from '../dom.js';
+import { h, clear, latest, time, badge, link, fmtDuration, fmtBytes, pretty, taskHref, runHref } from '../dom.js';
 import * as api from '../api.js';
-import { progressBar } from '../widgets.js';
+import { progressBar, confirmDialog, notify } from '../widgets.js';
+import { logViewer } from '../logview.js';
 import { stopRun, tick } from './common.js';
 
 // fmtCPU shows a CPU time given in seconds.
@@ -37,115 +38,22 @@ export function runView(main, [idText], ctx) {
   const head = h('div', { class: 'head' });
   const facts = h('dl', { class: 'facts' });
   const progress = h('div', { class: 'run-progress' });
-  const logList = h('ol', { class: 'logs', 'aria-label': 'Log lines' });
-  const logBox = h('div', { class: 'log-box', tabindex: '0', role: 'log', 'aria-label': 'Logs', 'aria-live': 'polite' }, logList);
-  const logNote = h('p', { class: 'muted' });
-  const follow = h('input', { type: 'checkbox', checked: true, id: 'follow' });
+  // Subscribed (ctx.on below) before the first load: live lines and
+  // stored ones overlap, and the viewer merges them by seq.
+  const logs = logViewer(ctx, id);
   const extra = h('div');
   main.append(
     h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, link('/runs', 'Runs'), ` / #${id}`),
-    head, progress, facts,
-    h('section', { 'aria-labelledby': 'logs-title' },
-      h('div', { class: 'section-head' }, h('h2', { id: 'logs-title' }, 'Logs'),
-        h('label', { class: 'inline' }, follow, ' Follow')),
-      logBox, logNote),
-    extra);
+    head, progress, facts, logs.section, extra);
 
   let run = null;
-  let lastSeq = 0;
-  let loading = null;
-  let backfillAgain = false;
   let bar = null;
   let pctText = null;
   let msgText = null;
 
-  // Stored lines carry a seq. Lines that arrive live (run.log events)
-  // carry none while the engine batches its writes, so they show at once
-  // and are confirmed by the stored copy that a later backfill brings:
-  // the oldest unconfirmed live line with the same message.
-  let live = [];
-  let early = null; // live lines that arrive while the page loads
-
-  function logNode(l, isLive) {
-    const attrs = l.attrs && typeof l.attrs === 'object'
-      ? Object.entries(l.attrs).map(([k, v]) => ` ${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join('')
-      : '';
-    const li = h('li', { class: `log ${l.level || 'info'}${isLive ? ' live' : ''}`, dataset: { seq: isLive ? '' : String(l.seq ?? '') } },
-      h('time', { datetime: l.time || '', class: 'log-time' }, l.time ? new Date(l.time).toLocaleTimeString() : ''),
-      h('span', { class: 'log-level' }, l.level || ''),
-      h('span', { class: 'log-msg' }, l.message || '', attrs ? h('span', { class: 'muted' }, attrs) : null));
-    li.message = l.message || '';
-    return li;
-  }
-
-  function scrolled(fn) {
-    const atEnd = logBox.scrollTop + logBox.clientHeight >= logBox.scrollHeight - 8;
-    fn();
-    if (follow.checked && atEnd) logBox.scrollTop = logBox.scrollHeight;
-  }
-
-  function addLogs(lines) {
-    scrolled(() => {
-      for (const l of lines || []) {
-        if (typeof l.seq !== 'number' || l.seq <= lastSeq) continue;
-        lastSeq = l.seq;
-        const node = logNode(l, false);
-        if (live.length && live[0].message === (l.message || '')) {
-          live.shift().replaceWith(node);
-        } else if (live.length) {
-          live[0].before(node);
-        } else {
-          logList.append(node);
-        }
-      }
-    });
-  }
-
-  function addLive(ev) {
-    if (typeof ev.seq === 'number') {
-      addLogs([ev]);
-      return;
-    }
-    const node = logNode({ time: ev.time, level: ev.level, message: ev.message, attrs: ev.attrs }, true);
-    live.push(node);
-    scrolled(() => logList.append(node));
-  }
-
-  // resetLogs forgets the lines shown, for a reload from the store.
-  function resetLogs() {
-    clear(logList);
-    lastSeq = 0;
-    live = [];
-  }
-
-  // backfill fetches the stored lines after the last one shown; calls
-  // coalesce.
-  async function backfill() {
-    if (loading) {
-      backfillAgain = true;
-      return loading;
-    }
-    loading = (async () => {
-      try {
-        do {
-          backfillAgain = false;
-          const r = await api.get(`/runs/${id}/logs`, { after: lastSeq, limit: 1000 }, { signal: ctx.signal });
-          addLogs(r.logs || []);
-          if ((r.logs || []).length >= 1000) backfillAgain = true;
-        } while (backfillAgain);
-      } catch (e) {
-        ctx.fail(e);
-      } finally {
-        loading = null;
-      }
-    })();
-    return loading;
-  }
-
   const answer = latest();
   async function load() {
     const fresh = answer();
-    if (!run) early = early || [];
     let r;
     try {
       r = await api.get(`/runs/${id}`, null, { signal: ctx.signal });
@@ -158,31 +66,22 @@ export function runView(main, [idText], ctx) {
       return;
     }
     if (!fresh()) return;
-    const wasRunning = run && run.status === 'running';
     run = r;
     render();
-    if (wasRunning && run.status !== 'running') {
-      // Every line is stored once the run has ended: show the store's.
-      resetLogs();
+    logs.stored(run);
+  }
+
+  async function runAgain(r) {
+    const input = r.input === undefined || r.input === null ? 'no input' : `the input ${JSON.stringify(r.input)}`;
+    const ok = await confirmDialog(`Run ${r.app}/${r.task} again?`, `A new run of ${r.app}/${r.task} starts now, with ${input}, as run #${r.id} had.`, 'Run again', false);
+    if (!ok) return;
+    try {
+      const again = await api.post(`/runs/${encodeURIComponent(r.id)}/again`);
+      notify(`Run #${again.id} of ${r.app}/${r.task} started.`);
+      ctx.navigate(runHref(again.id));
+    } catch (e) {
+      notify(e.message, 'error');
     }
-    addLogs(run.logs || []);
-    if (early) {
-      // Lines that came live during the load and are stored already are
-      // the first ones after the stored lines' longest matching tail.
-      const shown = [...logList.children].map((li) => li.message);
-      let skip = 0;
-      for (let k = Math.min(early.length, shown.length); k > 0; k--) {
-        if (early.slice(0, k).every((ev, i) => ev.message === shown[shown.length - k + i])) {
-          skip = k;
-          break;
-        }
-      }
-      const rest = run.status === 'running' ? early.slice(skip) : [];
-      early = null;
-      rest.forEach(addLive);
-    }
-    logNote.textContent = run.logsDropped ? `${run.logsDropped} log lines were dropped.` : '';
-    backfill();
   }
 
   function render() {
@@ -196,11 +95,14 @@ export function runView(main, [idText], ctx) {
         },
       }, 'Stop')
       : null;
+    const again = ctx.can('operator')
+      ? h('button', { type: 'button', id: 'run-again', onclick: () => runAgain(r) }, 'Run again')
+      : null;
     clear(head).append(
       h('div', null,
         h('h1', null, `Run #${r.id} `, badge(r.status), r.overdue ? h('span', { class: 'badge warn' }, 'overdue') : null),
         h('p', null, link(taskHref(r.app, r.task), `${r.app}/${r.task}`))),
-      h('div', { class: 'controls' }, stop));
+      h('div', { class: 'controls' }, again, stop));
     clear(progress);
     if (running && r.remote) {
       // Another node runs it: its progress and live lines stay there;
@@ -227,6 +129,7 @@ export function runView(main, [idText], ctx) {
       ['Node', r.node || null],
       ['Peak memory', r.peakMemory ? fmtBytes(r.peakMemory) : null],
       ['Error', r.error ? h('span', { class: 'error-text' }, r.error) : null],
+      ['Cause', r.cause && r.cause !== r.error && r.cause !== r.reason ? h('span', { class: 'error-text', id: 'run-cause' }, r.cause) : null],
       ['Reason', r.reason || null],
     ].filter(([, v]) => v !== null && v !== undefined && v !== '');
     clear(facts).append(...f.map(([k, v]) => h('div', { class: 'kv' }, h('dt', null, k), h('dd', null, v))));
@@ -260,8 +163,7 @@ export function runView(main, [idText], ctx) {
     if (ev.run !== id) return;
     switch (ev.type) {
       case 'run.log':
-        if (early) early.push(ev);
-        else addLive(ev);
+        logs.live(ev);
         break;
       case 'run.progress':
         if (bar) {

@@ -6,6 +6,7 @@ import * as api from '../api.js';
 import { batcher } from '../events.js';
 import { chart, toggle, notify, field } from '../widgets.js';
 import { runNow, runLabel, setTaskEnabled } from './common.js';
+import { taskCharts } from '../charts.js';
 
 export function taskView(main, [app, name], ctx) {
   const full = `${app}/${name}`;
@@ -15,9 +16,10 @@ export function taskView(main, [app, name], ctx) {
   const config = h('section', { 'aria-labelledby': 'cfg-title' });
   const sched = h('section', { 'aria-labelledby': 'sched-title' });
   const hist = h('section', { 'aria-labelledby': 'hist-title' });
+  const charts = taskCharts(ctx, app, name);
   main.append(
     h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, link('/tasks', 'Tasks'), ' / ', full),
-    header, sched, config, hist);
+    header, sched, config, charts.section, hist);
 
   let editing = false; // the schedule editor keeps what the user typed
   // Loads and saves of the task: only the latest one's answer is shown.
@@ -278,7 +280,10 @@ export function taskView(main, [app, name], ctx) {
 
   const refresh = batcher((keys) => {
     load();
-    if (keys.includes('runs')) loadRuns();
+    if (keys.includes('runs')) {
+      loadRuns();
+      charts.load();
+    }
   }, 300);
   ctx.on((ev) => {
     if (ev.type === 'run.log' || ev.type === 'run.progress') return;
@@ -289,4 +294,5 @@ export function taskView(main, [app, name], ctx) {
   ctx.cleanup(() => refresh.cancel());
   load();
   loadRuns();
+  charts.load();
 }
