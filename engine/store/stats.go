@@ -191,21 +191,11 @@ func ComputeTaskStats(ctx context.Context, db StatsQuerier, d StatsDialect, app,
 	if q.Runs <= 0 {
 		n = DefaultStatsRuns
 	}
-	newest := `SELECT ID, Status, ` + d.Time("StartTime") + ` AS st, ` + d.Time("EndTime") + ` AS et, coalesce(Duration, 0) AS dur
-		FROM TaskExecutions WHERE AppName = ? AND TaskName = ? AND ` + finished + ` ORDER BY ID DESC LIMIT ?`
-	err := db.QueryRows(ctx, `SELECT ID, Status, st, coalesce(et, ''), dur FROM (`+newest+`) r ORDER BY ID`,
+	newest := `SELECT ` + pointColumns(d) + ` FROM TaskExecutions
+		WHERE AppName = ? AND TaskName = ? AND ` + finished + ` ORDER BY ID DESC LIMIT ?`
+	err := db.QueryRows(ctx, `SELECT `+pointOrder+` FROM (`+newest+`) r ORDER BY ID`,
 		[]any{app, task, n}, func(scan func(...any) error) error {
-			p := RunPoint{App: app, Task: task}
-			var start, end, status string
-			var ms int64
-			if err := scan(&p.ID, &status, &start, &end, &ms); err != nil {
-				return err
-			}
-			p.Status, p.Duration = Status(status), time.Duration(ms)*time.Millisecond
-			var err error
-			if p.Start, err = statsTime(start); err == nil {
-				p.End, err = statsTime(end)
-			}
+			p, err := scanPoint(scan)
 			out.Runs = append(out.Runs, p)
 			return err
 		})
@@ -285,23 +275,10 @@ func ComputeOverview(ctx context.Context, db StatsQuerier, d StatsDialect, q Ove
 		return err
 	})
 
-	query("timeline", `SELECT ID, AppName, TaskName, Status, st, coalesce(et, ''), dur FROM (
-		SELECT ID, AppName, TaskName, Status, `+d.Time("StartTime")+` AS st, `+d.Time("EndTime")+` AS et, coalesce(Duration, 0) AS dur
-		FROM TaskExecutions WHERE (StartTime >= ? OR Status = 'running') AND Status <> 'skipped'`+apps+`
+	query("timeline", `SELECT `+pointOrder+` FROM (SELECT `+pointColumns(d)+` FROM TaskExecutions
+		WHERE (StartTime >= ? OR Status = 'running') AND Status <> 'skipped'`+apps+`
 		ORDER BY ID DESC LIMIT ?) r ORDER BY ID`, append(with(d.Arg(tlSince)), tlLimit), func(scan func(...any) error) error {
-		var (
-			p                  RunPoint
-			status, start, end string
-			ms                 int64
-		)
-		if err := scan(&p.ID, &p.App, &p.Task, &status, &start, &end, &ms); err != nil {
-			return err
-		}
-		p.Status, p.Duration = Status(status), time.Duration(ms)*time.Millisecond
-		var err error
-		if p.Start, err = statsTime(start); err == nil {
-			p.End, err = statsTime(end)
-		}
+		p, err := scanPoint(scan)
 		out.Timeline = append(out.Timeline, p)
 		return err
 	})
@@ -372,6 +349,47 @@ func ComputeOverview(ctx context.Context, db StatsQuerier, d StatsDialect, q Ove
 		return Overview{}, fmt.Errorf("computing the overview: %w", errs[0])
 	}
 	return out, nil
+}
+
+// pointColumns are the columns of a RunPoint, named for pointOrder, which
+// selects them from a subquery for scanPoint.
+func pointColumns(d StatsDialect) string {
+	return `ID, AppName, TaskName, Status, ` + d.Time("StartTime") + ` AS st, ` + d.Time("EndTime") + ` AS et, coalesce(Duration, 0) AS dur`
+}
+
+const pointOrder = `ID, AppName, TaskName, Status, st, coalesce(et, ''), dur`
+
+// scanPoint reads a row of pointOrder.
+func scanPoint(scan func(...any) error) (RunPoint, error) {
+	var (
+		p                  RunPoint
+		status, start, end string
+		ms                 int64
+	)
+	if err := scan(&p.ID, &p.App, &p.Task, &status, &start, &end, &ms); err != nil {
+		return p, err
+	}
+	p.Status, p.Duration = Status(status), time.Duration(ms)*time.Millisecond
+	var err error
+	if p.Start, err = statsTime(start); err == nil {
+		p.End, err = statsTime(end)
+	}
+	return p, err
+}
+
+// EachRow calls row for each row of rows (a *sql.Rows or pgx.Rows), for
+// a StatsQuerier; the caller closes rows.
+func EachRow(rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}, row func(scan func(dest ...any) error) error) error {
+	for rows.Next() {
+		if err := row(rows.Scan); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // statsTime reads a time of the statistics' SQL: RFC 3339 text, or "".

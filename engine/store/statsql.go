@@ -26,12 +26,7 @@ func (q sqliteRows) QueryRows(ctx context.Context, query string, args []any, row
 		return err
 	}
 	defer rows.Close()
-	for rows.Next() {
-		if err := row(rows.Scan); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return EachRow(rows, row)
 }
 
 // TaskStats implements Stats.
