@@ -162,6 +162,7 @@ func chartsScenario(t *testing.T, tb *tab, tg *target) {
 			!!ok && ok.dataset.succeeded === String(day.succeeded) && bad.dataset.failed === String(day.failed) &&
 			day.succeeded === 2 && day.failed === 1;
 	})()`)
+	tb.until("the run history shows the failure's cause", `[...document.querySelectorAll('td[data-label="Error"]')].some((td) => td.textContent.startsWith('reading input'))`)
 	if got := textOf(tb, `#duration-summary`); !strings.Contains(got, "p95") {
 		t.Errorf("the duration chart's summary says %q", got)
 	}

@@ -190,7 +190,7 @@ export function runsView(main, _params, ctx) {
       td('Trigger', run.trigger || '', run.attempt ? ` (attempt ${run.attempt + 1})` : ''),
       td('Started', time(run.start)),
       td('Duration', run.status === 'running' ? '…' : fmtDuration(run.durationMs)),
-      td('Error', h('span', { class: 'error-text' }, run.error || run.reason || '')));
+      td('Error', h('span', { class: 'error-text' }, run.cause || run.error || run.reason || '')));
   }
 
   more.addEventListener('click', () => loadHistory(true));

@@ -271,7 +271,7 @@ export function taskView(main, [app, name], ctx) {
         td('Trigger', run.trigger || ''),
         td('Started', time(run.start)),
         td('Duration', run.status === 'running' ? '…' : fmtDuration(run.durationMs)),
-        td('Error', h('span', { class: 'error-text' }, run.error || run.reason || '')))));
+        td('Error', h('span', { class: 'error-text' }, run.cause || run.error || run.reason || '')))));
       if (!runs.length) tbody.append(h('tr', null, h('td', { colspan: 6, class: 'empty' }, 'No runs yet.')));
     } catch (e) {
       ctx.fail(e);
