@@ -1,8 +1,10 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -283,67 +285,96 @@ func ComputeOverview(ctx context.Context, db StatsQuerier, d StatsDialect, q Ove
 		return err
 	})
 
-	query("failing tasks", `SELECT t.AppName, t.TaskName, t.ID, t.Status, `+d.Time("t.StartTime")+`,
-			coalesce(nullif(t.ErrorLine, ''), t.ErrorMessage, ''),
-			(SELECT count(*) FROM TaskExecutions f WHERE f.AppName = t.AppName AND f.TaskName = t.TaskName
-				AND f.StartTime >= ? AND f.Status NOT IN ('running', 'skipped', 'succeeded'))
-		FROM TaskExecutions t JOIN (SELECT max(ID) AS ID FROM TaskExecutions
-			WHERE StartTime >= ? AND `+finished+apps+` GROUP BY AppName, TaskName) l ON t.ID = l.ID
-		WHERE t.Status <> 'succeeded' ORDER BY t.ID DESC LIMIT ?`, append(with(since, since), top), func(scan func(...any) error) error {
-		var (
-			f             FailingTask
-			status, start string
-			n             int64
-		)
-		if err := scan(&f.App, &f.Task, &f.RunID, &status, &start, &f.Cause, &n); err != nil {
-			return err
-		}
-		f.Status, f.Failures = Status(status), int(n)
-		var err error
-		f.Start, err = statsTime(start)
-		out.Failing = append(out.Failing, f)
-		return err
-	})
-
-	query("slowest tasks", `SELECT g.AppName, g.TaskName, g.n, g.mean, g.mx,
-			(SELECT max(ID) FROM TaskExecutions x WHERE x.AppName = g.AppName AND x.TaskName = g.TaskName
-				AND x.StartTime >= ? AND `+finished+` AND x.Duration = g.mx)
-		FROM (SELECT AppName, TaskName, count(*) AS n, CAST(sum(Duration) AS BIGINT) / count(*) AS mean, max(Duration) AS mx
-			FROM TaskExecutions WHERE StartTime >= ? AND `+finished+apps+` GROUP BY AppName, TaskName) g
-		ORDER BY g.mean DESC, g.AppName, g.TaskName LIMIT ?`, append(with(since, since), top), func(scan func(...any) error) error {
-		var (
-			s             SlowTask
-			n, mean, most int64
-		)
-		if err := scan(&s.App, &s.Task, &n, &mean, &most, &s.MaxRunID); err != nil {
-			return err
-		}
-		s.Runs, s.Mean, s.Max = int(n), time.Duration(mean)*time.Millisecond, time.Duration(most)*time.Millisecond
-		out.Slowest = append(out.Slowest, s)
-		return nil
-	})
-
+	// One pass over the window's runs, grouped by task, answers the
+	// three rankings; the runs they name are read by ID after.
+	type agg struct {
+		app, task                    string
+		finished, total, most, fails int64
+		last, scheduled, late, delay int64
+	}
+	var tasks []agg
+	sched := `ScheduledTime IS NOT NULL AND TriggeredBy IN ('schedule', 'catch-up')`
 	delay := d.Millis("ScheduledTime", "StartTime")
-	query("late tasks", `SELECT AppName, TaskName, count(*) AS n,
-			sum(CASE WHEN Status = 'skipped' OR `+delay+` > ? THEN 1 ELSE 0 END) AS late,
-			coalesce(max(CASE WHEN Status <> 'skipped' THEN `+delay+` END), 0)
-		FROM TaskExecutions WHERE StartTime >= ? AND ScheduledTime IS NOT NULL
-			AND TriggeredBy IN ('schedule', 'catch-up')`+apps+`
-		GROUP BY AppName, TaskName HAVING sum(CASE WHEN Status = 'skipped' OR `+delay+` > ? THEN 1 ELSE 0 END) > 0
-		ORDER BY late DESC, AppName, TaskName LIMIT ?`,
-		append(append([]any{lateAfter.Milliseconds(), since}, appArgs...), lateAfter.Milliseconds(), top),
-		func(scan func(...any) error) error {
+	query("tasks", `SELECT AppName, TaskName,
+			sum(CASE WHEN `+finished+` THEN 1 ELSE 0 END),
+			coalesce(sum(CASE WHEN `+finished+` THEN Duration END), 0),
+			coalesce(max(CASE WHEN `+finished+` THEN Duration END), 0),
+			sum(CASE WHEN Status NOT IN ('running', 'skipped', 'succeeded') THEN 1 ELSE 0 END),
+			coalesce(max(CASE WHEN `+finished+` THEN ID END), 0),
+			sum(CASE WHEN `+sched+` THEN 1 ELSE 0 END),
+			sum(CASE WHEN `+sched+` AND (Status = 'skipped' OR `+delay+` > ?) THEN 1 ELSE 0 END),
+			coalesce(max(CASE WHEN `+sched+` AND Status <> 'skipped' THEN `+delay+` END), 0)
+		FROM TaskExecutions WHERE StartTime >= ?`+apps+` GROUP BY AppName, TaskName`,
+		append([]any{lateAfter.Milliseconds(), since}, appArgs...), func(scan func(...any) error) error {
+			var a agg
+			err := scan(&a.app, &a.task, &a.finished, &a.total, &a.most, &a.fails, &a.last, &a.scheduled, &a.late, &a.delay)
+			tasks = append(tasks, a)
+			return err
+		})
+
+	// Failing: the tasks whose newest finished run did not succeed.
+	var lastIDs []int64
+	byLast := map[int64]agg{}
+	for _, a := range tasks {
+		if a.last > 0 {
+			lastIDs = append(lastIDs, a.last)
+			byLast[a.last] = a
+		}
+	}
+	for len(lastIDs) > 0 && len(errs) == 0 {
+		batch := lastIDs[:min(len(lastIDs), 500)]
+		lastIDs = lastIDs[len(batch):]
+		in, args := inClause(nil, batch)
+		query("failing tasks", `SELECT ID, Status, `+d.Time("StartTime")+`, coalesce(nullif(ErrorLine, ''), ErrorMessage, '')
+			FROM TaskExecutions WHERE ID IN `+in+` AND Status <> 'succeeded'`, args, func(scan func(...any) error) error {
 			var (
-				l              LateTask
-				n, late, delay int64
+				f             FailingTask
+				status, start string
 			)
-			if err := scan(&l.App, &l.Task, &n, &late, &delay); err != nil {
+			if err := scan(&f.RunID, &status, &start, &f.Cause); err != nil {
 				return err
 			}
-			l.Scheduled, l.Late, l.MaxDelay = int(n), int(late), time.Duration(delay)*time.Millisecond
-			out.Late = append(out.Late, l)
-			return nil
+			a := byLast[f.RunID]
+			f.App, f.Task, f.Status, f.Failures = a.app, a.task, Status(status), int(a.fails)
+			var err error
+			f.Start, err = statsTime(start)
+			out.Failing = append(out.Failing, f)
+			return err
 		})
+	}
+	slices.SortFunc(out.Failing, func(a, b FailingTask) int { return cmp.Compare(b.RunID, a.RunID) })
+	out.Failing = out.Failing[:min(len(out.Failing), top)]
+
+	// Slowest: by mean duration; the run that took the longest is read
+	// for each of the top.
+	for _, a := range tasks {
+		if a.finished > 0 {
+			out.Slowest = append(out.Slowest, SlowTask{App: a.app, Task: a.task, Runs: int(a.finished),
+				Mean: time.Duration(a.total/a.finished) * time.Millisecond, Max: time.Duration(a.most) * time.Millisecond})
+		}
+	}
+	slices.SortFunc(out.Slowest, func(a, b SlowTask) int {
+		return cmp.Or(cmp.Compare(b.Mean, a.Mean), cmp.Compare(a.App, b.App), cmp.Compare(a.Task, b.Task))
+	})
+	out.Slowest = out.Slowest[:min(len(out.Slowest), top)]
+	for i := range out.Slowest {
+		x := &out.Slowest[i]
+		query("slowest run", `SELECT coalesce(max(ID), 0) FROM TaskExecutions
+			WHERE AppName = ? AND TaskName = ? AND StartTime >= ? AND `+finished+` AND Duration = ?`,
+			[]any{x.App, x.Task, since, x.Max.Milliseconds()}, func(scan func(...any) error) error { return scan(&x.MaxRunID) })
+	}
+
+	// Late: by the count of late runs.
+	for _, a := range tasks {
+		if a.late > 0 {
+			out.Late = append(out.Late, LateTask{App: a.app, Task: a.task, Scheduled: int(a.scheduled), Late: int(a.late),
+				MaxDelay: time.Duration(a.delay) * time.Millisecond})
+		}
+	}
+	slices.SortFunc(out.Late, func(a, b LateTask) int {
+		return cmp.Or(cmp.Compare(b.Late, a.Late), cmp.Compare(a.App, b.App), cmp.Compare(a.Task, b.Task))
+	})
+	out.Late = out.Late[:min(len(out.Late), top)]
 
 	if len(errs) > 0 {
 		return Overview{}, fmt.Errorf("computing the overview: %w", errs[0])
