@@ -137,7 +137,7 @@ func (s *Store) FinishRun(ctx context.Context, id int64, end store.RunEnd) error
 }
 
 // endRunSQL appends the last lines of run $1 and ends it, if it is
-// running ($2-$23), and then resets the failure count of its task
+// running ($2-$23, and $27 its last error line), and then resets the failure count of its task
 // $25/$26 if $24 (a success's outcome). It says whether it ended the run,
 // and the task's DisabledReason and DisabledAt.
 var endRunSQL = `WITH running AS (SELECT 1 FROM TaskExecutions WHERE ID = $1 AND Status = 'running'), ` +
