@@ -202,5 +202,8 @@ export function logViewer(ctx, id) {
       add([{ seq: ev.seq, time: ev.time, level: ev.level, message: ev.message, attrs: ev.attrs }], false);
       if (shownTo < top) backfill();
     },
+    // follow reads the store's lines past those shown: for a run on
+    // another node, whose lines reach this one only through the store.
+    follow: backfill,
   };
 }

@@ -156,7 +156,7 @@ export function runView(main, [idText], ctx) {
   // A run on another node sends no run.log events here: its lines are
   // followed in the store, where that node writes them every second.
   tick(ctx, () => {
-    if (run && run.status === 'running' && run.remote) backfill();
+    if (run && run.status === 'running' && run.remote) logs.follow();
   });
 
   ctx.on((ev) => {
