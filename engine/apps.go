@@ -151,6 +151,15 @@ func AppOverride(o store.Override) (app.Override, error) {
 		}
 		ao.Schedule = &s
 	}
+	if len(o.Fields) > 0 {
+		var f app.OverrideFields
+		if err := json.Unmarshal(o.Fields, &f); err != nil {
+			return ao, fmt.Errorf("reading fields of override %s/%s: %w", o.App, o.Task, err)
+		}
+		if !f.IsZero() {
+			ao.Fields = &f
+		}
+	}
 	if o.Custom {
 		var ts app.TaskSpec
 		if err := json.Unmarshal(o.Definition, &ts); err != nil {

@@ -1,11 +1,13 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 
@@ -28,6 +30,11 @@ type TaskUpdate struct {
 	// over the definition's). ResetEnvironment drops them instead.
 	Environment      map[string]string
 	ResetEnvironment bool
+	// Fields sets or resets other fields of the override, by their names
+	// in app.OverrideFieldNames: a value as tasks.yaml spells the field
+	// (JSON) replaces it, JSON null drops it so that the definition's
+	// applies again. Fields not named are left as they are.
+	Fields map[string]json.RawMessage
 }
 
 // UpdateTask changes the override of the task app/task, checks it against
@@ -61,6 +68,11 @@ func (e *Engine) UpdateTask(ctx context.Context, appName, task string, u TaskUpd
 		o.Environment = nil
 	case u.Environment != nil:
 		o.Environment = u.Environment
+	}
+	if len(u.Fields) > 0 {
+		if o.Fields, err = updateFields(o.Fields, u.Fields); err != nil {
+			return fmt.Errorf("updating %s/%s: %w: %w", appName, task, ErrInvalidOverride, err)
+		}
 	}
 	if err := e.storeOverride(ctx, o); err != nil {
 		return err
@@ -206,6 +218,53 @@ func problemsAsErrors(ps []app.Problem) []error {
 		out[i] = p
 	}
 	return out
+}
+
+// updateFields returns the stored fields of an override (a JSON object)
+// with set applied: each name of app.OverrideFieldNames is set to its value,
+// or dropped for JSON null. "misfire" is a policy, or {"misfire",
+// "misfireWindow"}, the two keys tasks.yaml has for it. Values are not checked here: the
+// override is checked as a whole, by app.CheckOverrides.
+func updateFields(stored json.RawMessage, set map[string]json.RawMessage) (json.RawMessage, error) {
+	m := make(map[string]json.RawMessage)
+	if len(stored) > 0 {
+		if err := json.Unmarshal(stored, &m); err != nil {
+			return nil, fmt.Errorf("reading stored fields: %w", err)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(set)) {
+		v := set[name]
+		if !slices.Contains(app.OverrideFieldNames, name) {
+			return nil, fmt.Errorf("%q is not a field an override sets; want one of %s", name, strings.Join(app.OverrideFieldNames, ", "))
+		}
+		null := bytes.Equal(bytes.TrimSpace(v), []byte("null"))
+		if name != "misfire" {
+			if null {
+				delete(m, name)
+			} else {
+				m[name] = v
+			}
+			continue
+		}
+		delete(m, "misfire")
+		delete(m, "misfireWindow")
+		if null {
+			continue
+		}
+		var mf map[string]json.RawMessage
+		if bytes.HasPrefix(bytes.TrimSpace(v), []byte(`"`)) {
+			mf = map[string]json.RawMessage{"misfire": v}
+		} else if err := json.Unmarshal(v, &mf); err != nil {
+			return nil, fmt.Errorf("misfire: want a policy or {\"misfire\", \"misfireWindow\"}: %w", err)
+		}
+		for k, w := range mf {
+			m[k] = w // unknown keys are left to the strict check
+		}
+	}
+	if len(m) == 0 {
+		return nil, nil
+	}
+	return json.Marshal(m)
 }
 
 // storedOverride returns the task's override, or a new one.

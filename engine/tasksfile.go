@@ -98,6 +98,13 @@ func StoreOverride(o app.Override) (store.Override, error) {
 		}
 		so.Schedule = b
 	}
+	if !o.Fields.IsZero() {
+		b, err := json.Marshal(o.Fields)
+		if err != nil {
+			return so, err
+		}
+		so.Fields = b
+	}
 	if o.Custom != nil {
 		b, err := json.Marshal(o.Custom)
 		if err != nil {

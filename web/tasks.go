@@ -89,6 +89,12 @@ type terminationJSON struct {
 type limitsJSON struct {
 	Memory int64 `json:"memory"`
 	Output int64 `json:"output"`
+	Logs   int64 `json:"logs"`
+}
+
+type retentionJSON struct {
+	Keep     int   `json:"keep"`
+	MaxAgeMs int64 `json:"maxAgeMs"`
 }
 
 // taskDetailJSON is one task with its whole configuration.
@@ -101,9 +107,12 @@ type taskDetailJSON struct {
 	Module      string            `json:"module"`
 	Concurrency string            `json:"concurrency"`
 	Misfire     string            `json:"misfire"`
-	Retry       *retryJSON        `json:"retry"`
-	Termination terminationJSON   `json:"termination"`
-	Limits      limitsJSON        `json:"limits"`
+	// MisfireWindowMs is how far back a missed time still runs (run-once).
+	MisfireWindowMs int64           `json:"misfireWindowMs"`
+	Retry           *retryJSON      `json:"retry"`
+	Retention       retentionJSON   `json:"retention"`
+	Termination     terminationJSON `json:"termination"`
+	Limits          limitsJSON      `json:"limits"`
 }
 
 // utc returns t in UTC, or nil for the zero time.
@@ -186,7 +195,9 @@ func (s *Server) taskDetail(ctx context.Context, info engine.TaskInfo) (*taskDet
 			MaxRuntimeMs: t.MaxRuntime.Milliseconds(), KillOnTimeout: t.KillOnTimeout,
 			MaxFailures: t.MaxFailures, HardLimitMs: t.HardLimit.Milliseconds(),
 		},
-		Limits: limitsJSON{Memory: t.Limits.Memory, Output: t.Limits.Output},
+		Limits:          limitsJSON{Memory: t.Limits.Memory, Output: t.Limits.Output, Logs: t.LogLimit},
+		MisfireWindowMs: t.MisfireWindow.Milliseconds(),
+		Retention:       retentionJSON{Keep: t.Retention.Keep, MaxAgeMs: t.Retention.MaxAge.Milliseconds()},
 	}
 	if d.Environment == nil {
 		d.Environment = map[string]string{}
@@ -450,11 +461,27 @@ func (s *Server) patchTask(w http.ResponseWriter, r *http.Request) error {
 		Enabled     json.RawMessage `json:"enabled"`
 		Schedule    json.RawMessage `json:"schedule"`
 		Environment json.RawMessage `json:"environment"`
+		Termination json.RawMessage `json:"termination"`
+		Limits      json.RawMessage `json:"limits"`
+		Retry       json.RawMessage `json:"retry"`
+		Concurrency json.RawMessage `json:"concurrency"`
+		Misfire     json.RawMessage `json:"misfire"`
+		Retention   json.RawMessage `json:"retention"`
 	}
 	if err := decodeBody(w, r, &body, false); err != nil {
 		return err
 	}
 	var u engine.TaskUpdate
+	// The other fields are checked by the engine, as tasks.yaml's are.
+	for name, v := range map[string]json.RawMessage{"termination": body.Termination, "limits": body.Limits,
+		"retry": body.Retry, "concurrency": body.Concurrency, "misfire": body.Misfire, "retention": body.Retention} {
+		if v != nil {
+			if u.Fields == nil {
+				u.Fields = make(map[string]json.RawMessage)
+			}
+			u.Fields[name] = v
+		}
+	}
 	if body.Enabled != nil {
 		var on bool
 		if bytes.Equal(body.Enabled, jsonNull) || json.Unmarshal(body.Enabled, &on) != nil {
@@ -490,8 +517,8 @@ func (s *Server) patchTask(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	if u.Enabled == nil && body.Schedule == nil && body.Environment == nil {
-		return errorf(http.StatusBadRequest, "", "the body changes nothing: give enabled, schedule or environment")
+	if u.Enabled == nil && body.Schedule == nil && body.Environment == nil && u.Fields == nil {
+		return errorf(http.StatusBadRequest, "", "the body changes nothing: give enabled, schedule, environment, termination, limits, retry, concurrency, misfire or retention")
 	}
 	if err := s.eng.UpdateTask(withActor(r), info.Task.App, info.Task.Name, u); err != nil {
 		return err

@@ -240,3 +240,56 @@ func TestContainsFold(t *testing.T) {
 		}
 	}
 }
+
+// TestPatchTaskFields edits each field an override may set, resets it to
+// the file's, and gives each a bad value, refused with the message
+// config/tasks.yaml gets for it.
+func TestPatchTaskFields(t *testing.T) {
+	f := newFixture(t)
+	patch := func(body string) req {
+		return req{method: "PATCH", path: "/api/v1/tasks/hello/echo", token: "admin", body: body}
+	}
+	f.run(t, []check{
+		{name: "termination", req: patch(`{"termination":{"maxRuntime":"30s","maxFailures":3}}`), status: 200,
+			contains: []string{`"overridden":["termination"]`, `"termination":{"maxRuntimeMs":30000,"killOnTimeout":true,"maxFailures":3`}},
+		{name: "termination reset", req: patch(`{"termination":null}`), status: 200,
+			contains: []string{`"overridden":[]`, `"termination":{"maxRuntimeMs":60000`}},
+		{name: "limits", req: patch(`{"limits":{"memory":"32MiB","logs":"1KiB"}}`), status: 200,
+			contains: []string{`"overridden":["limits"]`, `"limits":{"memory":33554432,"output":`, `"logs":1024}`}},
+		{name: "retry too", req: patch(`{"retry":{"max":2,"backoff":"5s"}}`), status: 200,
+			contains: []string{`"overridden":["limits","retry"]`, `"retry":{"max":2,"backoffMs":5000}`}},
+		{name: "limits reset, retry kept", req: patch(`{"limits":null}`), status: 200,
+			contains: []string{`"overridden":["retry"]`, `"limits":{"memory":67108864`}},
+		{name: "retry reset", req: patch(`{"retry":null}`), status: 200, contains: []string{`"overridden":[]`, `"retry":null`}},
+		{name: "concurrency", req: patch(`{"concurrency":"replace"}`), status: 200,
+			contains: []string{`"overridden":["concurrency"]`, `"concurrency":"replace"`}},
+		{name: "concurrency reset", req: patch(`{"concurrency":null}`), status: 200, contains: []string{`"concurrency":"forbid"`}},
+		{name: "misfire", req: patch(`{"misfire":{"misfire":"run-once","misfireWindow":"2h"}}`), status: 200,
+			contains: []string{`"overridden":["misfire"]`, `"misfire":"run-once"`, `"misfireWindowMs":7200000`}},
+		{name: "misfire policy alone", req: patch(`{"misfire":"run-once"}`), status: 200,
+			contains: []string{`"misfire":"run-once"`, `"misfireWindowMs":3600000`}},
+		{name: "misfire reset", req: patch(`{"misfire":null}`), status: 200, contains: []string{`"overridden":[]`, `"misfire":"skip"`}},
+		{name: "retention", req: patch(`{"retention":{"keep":10,"maxAge":"48h"}}`), status: 200,
+			contains: []string{`"overridden":["retention"]`, `"retention":{"keep":10,"maxAgeMs":172800000}`}},
+		{name: "retention reset", req: patch(`{"retention":null}`), status: 200, contains: []string{`"overridden":[]`, `"retention":{"keep":1000,"maxAgeMs":0}`}},
+		{name: "environment with a secret", req: patch(`{"environment":{"TOKEN":"${secret:API_TOKEN}"}}`), status: 200,
+			contains: []string{`"overridden":["environment"]`, `"TOKEN":"${secret:API_TOKEN}"`}},
+		{name: "environment reset", req: patch(`{"environment":null}`), status: 200, contains: []string{`"overridden":[]`}, absent: []string{"TOKEN"}},
+
+		// Bad values: the message is config/tasks.yaml's.
+		{name: "bad termination", req: patch(`{"termination":{"maxFailures":-1}}`), status: 422,
+			contains: []string{`termination.maxFailures: -1 is negative; want 0 (never disable the task) or more`}},
+		{name: "bad limits", req: patch(`{"limits":{"memory":"1KiB"}}`), status: 422,
+			contains: []string{`limits.memory: 1 KiB is less than one 64 KiB page`}},
+		{name: "bad retry", req: patch(`{"retry":{"max":-2}}`), status: 422, contains: []string{`retry.max: -2 is outside 0..`}},
+		{name: "bad concurrency", req: patch(`{"concurrency":"sometimes"}`), status: 422,
+			contains: []string{`concurrency: \"sometimes\" is not a policy; want allow, forbid (the default) or replace`}},
+		{name: "bad misfire", req: patch(`{"misfire":"later"}`), status: 422,
+			contains: []string{`misfire: \"later\" is not a policy; want skip (the default) or run-once`}},
+		{name: "bad retention", req: patch(`{"retention":{"maxAge":"soon"}}`), status: 422, contains: []string{`retention.maxAge`}},
+		{name: "unknown field of a block", req: patch(`{"limits":{"cpu":"1"}}`), status: 422, contains: []string{`cpu`}},
+		{name: "block of the wrong kind", req: patch(`{"retry":3}`), status: 422, contains: []string{`retry`}},
+		{name: "bad values left nothing", req: req{method: "GET", path: "/api/v1/tasks/hello/echo", token: "admin"}, status: 200,
+			contains: []string{`"overridden":[]`, `"concurrency":"forbid"`, `"limits":{"memory":67108864`}},
+	})
+}

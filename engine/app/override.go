@@ -22,6 +22,9 @@ type Override struct {
 	// Environment sets these variables, each replacing the definition's
 	// value of the same name; the definition's other variables stay.
 	Environment map[string]string `json:"environment,omitempty"`
+	// Fields, when set, replaces blocks of the task's definition, each
+	// spelled and checked as in config/tasks.yaml.
+	Fields *OverrideFields `json:"fields,omitempty"`
 	// Deleted removes the task (the other fields are then ignored).
 	Deleted bool `json:"deleted,omitempty"`
 	// Custom defines a task that config/tasks.yaml does not have. Its Name
@@ -33,12 +36,44 @@ type Override struct {
 	UpdatedAt time.Time `json:"updatedAt,omitzero"`
 }
 
+// OverrideFields are the blocks of a task's definition an override may
+// replace, spelled as in config/tasks.yaml. A block given replaces the
+// file's block whole: what it leaves out takes the default, as it would in
+// the file. Misfire and MisfireWindow are one field, "misfire": giving
+// either replaces both.
+type OverrideFields struct {
+	Termination   *TerminationSpec `json:"termination,omitempty"`
+	Limits        *LimitsSpec      `json:"limits,omitempty"`
+	Retry         *RetrySpec       `json:"retry,omitempty"`
+	Concurrency   string           `json:"concurrency,omitempty"`
+	Misfire       string           `json:"misfire,omitempty"`
+	MisfireWindow string           `json:"misfireWindow,omitempty"`
+	Retention     *RetentionSpec   `json:"retention,omitempty"`
+}
+
+// OverrideFieldNames are the names of the fields an OverrideFields may
+// set, as Task.Overridden names them.
+var OverrideFieldNames = []string{"termination", "limits", "retry", "concurrency", "misfire", "retention"}
+
+// UnmarshalJSON reads the fields strictly, like config/tasks.yaml: unknown
+// and repeated fields and values of the wrong kind are errors that name the
+// field.
+func (f *OverrideFields) UnmarshalJSON(data []byte) error {
+	return decodeJSON(data, f, "decoding override fields")
+}
+
+// IsZero reports whether f sets no field.
+func (f *OverrideFields) IsZero() bool {
+	return f == nil || *f == OverrideFields{}
+}
+
 // Merge returns a's tasks with overrides applied; overrides of other apps
 // are skipped. The overrides win:
 //
-//   - Enabled and Schedule replace the task's; Environment is merged by
-//     variable, the override's value winning. Task.Overridden names each
-//     field an override sets.
+//   - Enabled and Schedule replace the task's, and each block of Fields
+//     the file's block, checked as config/tasks.yaml's; Environment is
+//     merged by variable, the override's value winning. Task.Overridden
+//     names each field an override sets.
 //   - Deleted removes the task. Tasks that ran after it get a warning.
 //   - A Custom definition adds a task with Custom set, checked like a
 //     task of config/tasks.yaml (with the Options a was loaded with); its
@@ -170,7 +205,8 @@ func overrideChecker(name, sub string) *checker {
 	return &checker{prefix: prefix}
 }
 
-// apply applies the enabled, schedule and environment of o to t. The
+// apply applies the enabled, schedule, fields and environment of o to t,
+// each field through the checker of config/tasks.yaml. The
 // problems found are recorded in c and added to t's.
 func (x *taskContext) apply(c *checker, t *Task, o Override) {
 	n, m := len(c.errs), len(c.warns)
@@ -181,6 +217,32 @@ func (x *taskContext) apply(c *checker, t *Task, o Override) {
 	if o.Schedule != nil {
 		t.Schedule = x.schedule(c, "schedule", o.Schedule, t.Key())
 		t.Overridden = append(t.Overridden, "schedule")
+	}
+	if f := o.Fields; f != nil {
+		if f.Termination != nil {
+			x.termination(c, t, f.Termination)
+			t.Overridden = append(t.Overridden, "termination")
+		}
+		if f.Limits != nil {
+			x.limits(c, t, f.Limits)
+			t.Overridden = append(t.Overridden, "limits")
+		}
+		if f.Retry != nil {
+			t.Retry = retry(c, f.Retry)
+			t.Overridden = append(t.Overridden, "retry")
+		}
+		if f.Concurrency != "" {
+			concurrency(c, t, f.Concurrency)
+			t.Overridden = append(t.Overridden, "concurrency")
+		}
+		if f.Misfire != "" || f.MisfireWindow != "" {
+			misfire(c, t, f.Misfire, f.MisfireWindow)
+			t.Overridden = append(t.Overridden, "misfire")
+		}
+		if f.Retention != nil {
+			t.Retention = retention(c, f.Retention)
+			t.Overridden = append(t.Overridden, "retention")
+		}
 	}
 	if len(o.Environment) > 0 {
 		environment(c, "environment", o.Environment)
@@ -217,5 +279,5 @@ func added(now, before []Problem) []Problem {
 // such an override for a task that only ran (its failure count lives
 // beside the override), and a tasks file leaves it out.
 func (o Override) Empty() bool {
-	return o.Enabled == nil && o.Schedule == nil && o.Environment == nil && !o.Deleted && o.Custom == nil
+	return o.Enabled == nil && o.Schedule == nil && o.Environment == nil && o.Fields.IsZero() && !o.Deleted && o.Custom == nil
 }

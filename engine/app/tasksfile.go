@@ -45,7 +45,11 @@ type TasksFileEntry struct {
 	// triggered; leaving it out leaves the schedule alone.
 	Schedule    *ScheduleSpec     `json:"schedule,omitempty"`
 	Environment map[string]string `json:"environment,omitempty"`
-	Deleted     bool              `json:"deleted,omitempty"`
+	// Fields replaces blocks of the task's definition (termination,
+	// limits, retry, concurrency, misfire, retention) as tasks.yaml
+	// spells them.
+	Fields  *OverrideFields `json:"fields,omitempty"`
+	Deleted bool            `json:"deleted,omitempty"`
 	// Custom marks the definition of a custom task, which Definition then
 	// holds (a TaskSpec as JSON).
 	Custom     bool            `json:"custom,omitempty"`
@@ -74,6 +78,7 @@ func ExportTasksFile(overrides []Override, now time.Time) ([]byte, error) {
 			Enabled:     o.Enabled,
 			Schedule:    o.Schedule,
 			Environment: o.Environment,
+			Fields:      o.Fields,
 			Deleted:     o.Deleted,
 		}
 		if !o.UpdatedAt.Equal(f.LastModified) {
@@ -156,6 +161,7 @@ func ImportTasksFile(data []byte) ([]Override, error) {
 			Enabled:     e.Enabled,
 			Schedule:    e.Schedule,
 			Environment: e.Environment,
+			Fields:      e.Fields,
 			Deleted:     e.Deleted,
 			UpdatedAt:   e.UpdatedAt,
 		}

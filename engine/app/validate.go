@@ -121,14 +121,8 @@ func (x *taskContext) task(c *checker, spec TaskSpec) Task {
 	x.termination(c, &t, spec.Termination)
 	x.limits(c, &t, spec.Limits)
 	t.Retry = retry(c, spec.Retry)
-	switch Concurrency(spec.Concurrency) {
-	case "":
-	case ConcurrencyAllow, ConcurrencyForbid, ConcurrencyReplace:
-		t.Concurrency = Concurrency(spec.Concurrency)
-	default:
-		c.errorf("concurrency", "%s is not a policy; want allow, forbid (the default) or replace", quote(spec.Concurrency))
-	}
-	misfire(c, &t, spec)
+	concurrency(c, &t, spec.Concurrency)
+	misfire(c, &t, spec.Misfire, spec.MisfireWindow)
 	after(c, &t, spec.After)
 	environment(c, "environment", t.Environment)
 	t.Config = config(c, spec.Config)
@@ -315,19 +309,35 @@ func retry(c *checker, spec *RetrySpec) Retry {
 	return r
 }
 
-func misfire(c *checker, t *Task, spec TaskSpec) {
+// concurrency sets t's overlap policy from policy as written ("" for the
+// default, forbid).
+func concurrency(c *checker, t *Task, policy string) {
+	t.Concurrency = ConcurrencyForbid
+	switch Concurrency(policy) {
+	case "":
+	case ConcurrencyAllow, ConcurrencyForbid, ConcurrencyReplace:
+		t.Concurrency = Concurrency(policy)
+	default:
+		c.errorf("concurrency", "%s is not a policy; want allow, forbid (the default) or replace", quote(policy))
+	}
+}
+
+// misfire sets t's misfire policy and window from policy and window as
+// written ("" for the defaults).
+func misfire(c *checker, t *Task, policy, window string) {
+	t.Misfire = MisfireSkip
 	t.MisfireWindow = DefaultMisfireWindow
-	switch Misfire(spec.Misfire) {
+	switch Misfire(policy) {
 	case "":
 	case MisfireSkip, MisfireRunOnce:
-		t.Misfire = Misfire(spec.Misfire)
+		t.Misfire = Misfire(policy)
 	default:
-		c.errorf("misfire", "%s is not a policy; want skip (the default) or run-once", quote(spec.Misfire))
+		c.errorf("misfire", "%s is not a policy; want skip (the default) or run-once", quote(policy))
 	}
-	if spec.MisfireWindow == "" {
+	if window == "" {
 		return
 	}
-	if d, ok := c.duration("misfireWindow", spec.MisfireWindow, false); ok {
+	if d, ok := c.duration("misfireWindow", window, false); ok {
 		if d > maxMisfireWindow {
 			c.errorf("misfireWindow", "%v is more than %v", d, maxMisfireWindow)
 			return

@@ -98,7 +98,7 @@ func CheckOverride(o *Override) error {
 }
 
 // EncodeConfiguration returns the JSON an override's configuration is
-// stored as: its name, app, enabled, schedule, environment and
+// stored as: its name, app, enabled, schedule, environment, fields and
 // definition.
 func (o *Override) EncodeConfiguration() ([]byte, error) {
 	b, err := json.Marshal(o.configuration())

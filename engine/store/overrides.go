@@ -22,6 +22,9 @@ type Override struct {
 	Schedule json.RawMessage
 	// Environment, if not nil, changes the task's environment.
 	Environment map[string]string
+	// Fields, if set, replaces other fields of the task: a JSON object of
+	// them as tasks.yaml spells them (termination, limits, retry, ...).
+	Fields json.RawMessage
 	// Deleted removes the task from execution.
 	Deleted bool
 	// Custom marks a task that the app's defaults do not have; Definition
@@ -65,6 +68,7 @@ type configuration struct {
 	Enabled     *bool             `json:"enabled,omitempty"`
 	Schedule    json.RawMessage   `json:"schedule,omitempty"`
 	Environment map[string]string `json:"environment,omitzero"`
+	Fields      json.RawMessage   `json:"fields,omitempty"`
 	Definition  json.RawMessage   `json:"definition,omitempty"`
 }
 
@@ -75,12 +79,13 @@ func (o *Override) configuration() configuration {
 		Enabled:     o.Enabled,
 		Schedule:    o.Schedule,
 		Environment: o.Environment,
+		Fields:      o.Fields,
 		Definition:  o.Definition,
 	}
 }
 
 func (o *Override) setConfiguration(c configuration) {
-	o.Enabled, o.Schedule, o.Environment, o.Definition = c.Enabled, c.Schedule, c.Environment, c.Definition
+	o.Enabled, o.Schedule, o.Environment, o.Fields, o.Definition = c.Enabled, c.Schedule, c.Environment, c.Fields, c.Definition
 }
 
 // overrideColumns are the columns scanOverride reads.
@@ -130,6 +135,8 @@ func checkOverride(doing string, o *Override) error {
 		problem = "no app or task"
 	case len(o.Schedule) > 0 && !json.Valid(o.Schedule):
 		problem = "schedule is not JSON"
+	case len(o.Fields) > 0 && !json.Valid(o.Fields):
+		problem = "fields is not JSON"
 	case o.Custom && len(o.Definition) == 0:
 		problem = "a custom task without a definition"
 	case !o.Custom && len(o.Definition) > 0:

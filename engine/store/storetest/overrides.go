@@ -48,7 +48,8 @@ func overridesRoundTrip(t *testing.T, open func(t *testing.T, now func() time.Ti
 			Environment: map[string]string{"LOG_LEVEL": "DEBUG"}},
 		{App: "a", Task: "custom", Custom: true, Definition: json.RawMessage(`{"name":"custom","module":"tasks/c.wasm"}`)},
 		{App: "a", Task: "gone", Deleted: true, Environment: map[string]string{}},
-		{App: "a", Task: "plain", Schedule: json.RawMessage(`"@every 5m"`)},
+		{App: "a", Task: "plain", Schedule: json.RawMessage(`"@every 5m"`),
+			Fields: json.RawMessage(`{"limits":{"memory":"32MiB"},"retry":{"backoff":"10s","max":3}}`)},
 	}
 	for _, o := range puts {
 		if err := s.PutOverride(ctx, o); err != nil {
@@ -101,6 +102,7 @@ func overridesPutInvalid(t *testing.T, open func(t *testing.T, now func() time.T
 		{"no app", store.Override{Task: "t"}},
 		{"no task", store.Override{App: "a"}},
 		{"schedule not JSON", store.Override{App: "a", Task: "t", Schedule: json.RawMessage("0 3 * * *")}},
+		{"fields not JSON", store.Override{App: "a", Task: "t", Fields: json.RawMessage("{limits: 1}")}},
 		{"custom without definition", store.Override{App: "a", Task: "t", Custom: true}},
 		{"definition without custom", store.Override{App: "a", Task: "t", Definition: json.RawMessage(`{}`)}},
 		{"definition not JSON", store.Override{App: "a", Task: "t", Custom: true, Definition: json.RawMessage(`{`)}},
