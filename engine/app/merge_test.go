@@ -345,3 +345,79 @@ func TestMergeKeepsTheFilesProblems(t *testing.T) {
 		t.Errorf("b errors:%s; want a cycle and a bad misfire", problemsString(a.Tasks[1].Errors))
 	}
 }
+
+// TestMergeFields checks that an override's fields are applied and checked
+// by the checker of config/tasks.yaml: a good value replaces the file's
+// block, a bad one is the task's error with the message the file gets.
+func TestMergeFields(t *testing.T) {
+	t.Parallel()
+	a := loadFixture(t)
+	const app = "log-archiver"
+	file := find(a.Tasks, "cleanup")
+	good := Override{App: app, Task: "cleanup", Fields: &OverrideFields{
+		Termination: &TerminationSpec{MaxRuntime: "30s", MaxFailures: 4},
+		Limits:      &LimitsSpec{Memory: "32MiB", Logs: "2KiB"},
+		Retry:       &RetrySpec{Max: 2, Backoff: "5s"},
+		Concurrency: "allow",
+		Misfire:     "run-once", MisfireWindow: "2h",
+		Retention:   &RetentionSpec{Keep: ptr(7), MaxAge: "48h"},
+	}}
+	tasks := Merge(a, []Override{good})
+	got := find(tasks, "cleanup")
+	if len(got.Errors) > 0 {
+		t.Fatalf("good fields: errors %v", got.Errors)
+	}
+	if got.MaxRuntime != 30*time.Second || got.Limits.Timeout != 30*time.Second || got.MaxFailures != 4 ||
+		got.Limits.Memory != 32<<20 || got.LogLimit != 2<<10 || got.Retry.Max != 2 || got.Retry.Backoff != 5*time.Second ||
+		got.Concurrency != ConcurrencyAllow || got.Misfire != MisfireRunOnce || got.MisfireWindow != 2*time.Hour ||
+		got.Retention.Keep != 7 || got.Retention.MaxAge != 48*time.Hour {
+		t.Errorf("good fields not applied: %+v", got)
+	}
+	want := []string{"termination", "limits", "retry", "concurrency", "misfire", "retention"}
+	if !slices.Equal(got.Overridden, want) {
+		t.Errorf("Overridden = %v, want %v", got.Overridden, want)
+	}
+	if again := find(a.Tasks, "cleanup"); !reflect.DeepEqual(again.Overridden, file.Overridden) || again.Limits != file.Limits {
+		t.Error("Merge changed the app's tasks")
+	}
+
+	// Each bad value: the file's checker gives the problem, under the
+	// override's prefix, with the message tasks.yaml gets.
+	bad := []struct {
+		fields OverrideFields
+		field  string
+	}{
+		{OverrideFields{Termination: &TerminationSpec{MaxFailures: -1}}, "termination.maxFailures"},
+		{OverrideFields{Limits: &LimitsSpec{Memory: "1KiB"}}, "limits.memory"},
+		{OverrideFields{Retry: &RetrySpec{Max: -1}}, "retry.max"},
+		{OverrideFields{Concurrency: "sometimes"}, "concurrency"},
+		{OverrideFields{Misfire: "later"}, "misfire"},
+		{OverrideFields{Retention: &RetentionSpec{MaxAge: "soon"}}, "retention.maxAge"},
+	}
+	for _, b := range bad {
+		o := Override{App: app, Task: "cleanup", Fields: &b.fields}
+		errs, _ := CheckOverrides(a, []Override{o})
+		if len(errs) != 1 || errs[0].Field != "override[cleanup]."+b.field {
+			t.Errorf("%s: CheckOverrides errors = %v, want one at override[cleanup].%s", b.field, errs, b.field)
+			continue
+		}
+		// The same block in a task of the file gets the same message.
+		c := &checker{}
+		x := newTaskContext(a.Dir, a.Manifest, a.opts)
+		spec := TaskSpec{Name: "cleanup", Termination: b.fields.Termination, Limits: b.fields.Limits, Retry: b.fields.Retry,
+			Concurrency: b.fields.Concurrency, Misfire: b.fields.Misfire, Retention: b.fields.Retention}
+		x.task(c, spec)
+		var fileMsg string
+		for _, p := range c.errs {
+			if p.Field == b.field {
+				fileMsg = p.Message
+			}
+		}
+		if fileMsg == "" || errs[0].Message != fileMsg {
+			t.Errorf("%s: override message %q, tasks.yaml's %q", b.field, errs[0].Message, fileMsg)
+		}
+		if find(Merge(a, []Override{o}), "cleanup").Errors == nil {
+			t.Errorf("%s: the merged task has no error", b.field)
+		}
+	}
+}

@@ -19,6 +19,11 @@ func TestTasksFileRoundTrip(t *testing.T) {
 		{App: "hello", Task: "greet", Schedule: &ScheduleSpec{Cron: "H * * * *", Timezone: "Europe/Berlin"}, UpdatedAt: t0},
 		{App: "hello", Task: "once", Schedule: &ScheduleSpec{At: t0.Add(24 * time.Hour)}, UpdatedAt: t0},
 		{App: "hello", Task: "manual", Schedule: &ScheduleSpec{}, UpdatedAt: t0},
+		{App: "hello", Task: "limited", UpdatedAt: t0, Fields: &OverrideFields{
+			Termination: &TerminationSpec{MaxRuntime: "30s"}, Limits: &LimitsSpec{Memory: "32MiB", Logs: "1KiB"},
+			Retry: &RetrySpec{Max: 3}, Concurrency: "replace", Misfire: "run-once", MisfireWindow: "2h",
+			Retention: &RetentionSpec{Keep: ptr(5)},
+		}},
 		{App: "hello", Task: "backup", UpdatedAt: t0, Custom: &TaskSpec{
 			Description: "Back up",
 			Enabled:     ptr(true),
@@ -46,7 +51,7 @@ func TestTasksFileRoundTrip(t *testing.T) {
 		t.Fatalf("%v\n%s", err, data)
 	}
 	// Export orders by app and task.
-	want := []Override{overrides[5], overrides[2], overrides[4], overrides[3], overrides[1], overrides[0]}
+	want := []Override{overrides[6], overrides[2], overrides[5], overrides[4], overrides[3], overrides[1], overrides[0]}
 	if len(got) != len(want) {
 		t.Fatalf("got %d overrides; want %d", len(got), len(want))
 	}
