@@ -34,6 +34,7 @@ var scenarios = []scenario{
 	{"SignIn", signInScenario},
 	{"TriggerAndWatchLive", triggerScenario},
 	{"EditSchedule", editScheduleScenario},
+	{"EditOverrides", editOverridesScenario},
 	{"LateAnswerIgnored", lateAnswerScenario},
 	{"DisableTask", disableScenario},
 	{"StopLongRun", stopScenario},
@@ -256,6 +257,53 @@ func editScheduleScenario(t *testing.T, tb *tab, tg *target) {
 	tb.until("the default schedule is back", fmt.Sprintf(
 		`document.querySelector('input[name="cron"]').value === 'H * * * *' && document.querySelector('#sched-desc').textContent === %s &&
 		 ![...document.querySelectorAll('.kv.overridden dt')].some((dt) => dt.textContent.includes('Schedule'))`, js(before)))
+}
+
+// editOverridesScenario edits the limits and retry of a task of its own
+// (custom, disabled: no other scenario counts it among the enabled) in the
+// page, sees a bad limit refused with tasks.yaml's message, and resets the
+// limits to the definition's while the retry stays overridden.
+func editOverridesScenario(t *testing.T, tb *tab, tg *target) {
+	if status, body := tg.Client(t, tg.Tokens["admin"], "POST", "/tasks", map[string]any{
+		"app": "demo", "name": "tuned", "module": "tasks/quick.wasm", "enabled": false}); status != 201 {
+		t.Fatalf("creating demo/tuned = %d %s", status, body)
+	}
+	tb.signIn(tg.Tokens["admin"])
+	tb.open("/tasks/demo/tuned")
+	tb.visible(`form[data-field="limits"] input[name="memory"]`)
+	if got := eval[string](tb, `document.querySelector('form[data-field="limits"] input[name="memory"]').value`); got != "64MiB" {
+		t.Errorf("the memory field shows %q, want the definition's 64MiB", got)
+	}
+
+	tb.typeInto(`form[data-field="limits"] input[name="memory"]`, "1KiB")
+	tb.click(`form[data-field="limits"] button[type="submit"]`)
+	tb.until("the bad limit is refused with the file's message",
+		`document.querySelector('#edit-limits-error').textContent.includes('limits.memory: 1 KiB is less than one 64 KiB page')`)
+
+	tb.typeInto(`form[data-field="limits"] input[name="memory"]`, "32MiB")
+	tb.click(`form[data-field="limits"] button[type="submit"]`)
+	tb.until("the limits are saved and marked overridden",
+		`!!document.querySelector('form.overridden[data-field="limits"] button[data-action="reset-limits"]') &&
+		 document.querySelector('form[data-field="limits"] input[name="memory"]').value === '32MiB'`)
+
+	tb.typeInto(`form[data-field="retry"] input[name="max"]`, "2")
+	tb.typeInto(`form[data-field="retry"] input[name="backoff"]`, "5s")
+	tb.click(`form[data-field="retry"] button[type="submit"]`)
+	tb.until("the retry is saved and marked overridden", `!!document.querySelector('form.overridden[data-field="retry"]')`)
+	status, body := tg.Client(t, tg.Tokens["admin"], "GET", "/tasks/demo/tuned", nil)
+	if status != 200 || !strings.Contains(string(body), `"overridden":["limits","retry"]`) || !strings.Contains(string(body), `"memory":33554432`) ||
+		!strings.Contains(string(body), `"retry":{"max":2,"backoffMs":5000}`) {
+		t.Errorf("after saving, GET the task = %d %s", status, body)
+	}
+
+	tb.click(`button[data-action="reset-limits"]`)
+	tb.until("the limits follow the file again",
+		`!document.querySelector('form.overridden[data-field="limits"]') && !!document.querySelector('form.overridden[data-field="retry"]') &&
+		 document.querySelector('form[data-field="limits"] input[name="memory"]').value === '64MiB'`)
+	status, body = tg.Client(t, tg.Tokens["admin"], "GET", "/tasks/demo/tuned", nil)
+	if status != 200 || !strings.Contains(string(body), `"overridden":["retry"]`) || !strings.Contains(string(body), `"memory":67108864`) {
+		t.Errorf("after the reset, GET the task = %d %s", status, body)
+	}
 }
 
 // lateAnswerScenario has the server answer a task page's load after the

@@ -1,5 +1,6 @@
 // A task's page: its configuration (overridden fields marked), a schedule
-// editor that explains itself as you type, and its run history.
+// editor that explains itself as you type, an editor of the other fields
+// an override may set, and its run history.
 
 import { h, clear, debounce, latest, time, badge, link, fmtDuration, fmtBytes, runHref, table, td, fmtTime } from '../dom.js';
 import * as api from '../api.js';
@@ -8,6 +9,43 @@ import { chart, toggle, notify, field } from '../widgets.js';
 import { runNow, runLabel, setTaskEnabled } from './common.js';
 import { taskCharts } from '../charts.js';
 
+// yamlDuration spells milliseconds as config/tasks.yaml would: 90s, 2h.
+function yamlDuration(ms) {
+  if (!ms) return '';
+  for (const [unit, n] of [['h', 3600000], ['m', 60000], ['s', 1000]]) {
+    if (ms % n === 0) return `${ms / n}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+// yamlSize spells bytes as config/tasks.yaml would: 64MiB.
+function yamlSize(b) {
+  if (b == null) return '';
+  for (const [unit, n] of [['GiB', 1 << 30], ['MiB', 1 << 20], ['KiB', 1 << 10]]) {
+    if (b && b % n === 0) return `${b / n}${unit}`;
+  }
+  return `${b}B`;
+}
+
+// num reads a number field; what is not a number is sent as it is, for the
+// server to name.
+function num(v) {
+  const n = Number(v);
+  return v.trim() !== '' && Number.isInteger(n) ? n : v;
+}
+
+// envObject reads NAME=value lines.
+function envObject(text) {
+  const out = {};
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    const i = line.indexOf('=');
+    if (i < 0) out[line.trim()] = '';
+    else out[line.slice(0, i).trim()] = line.slice(i + 1);
+  }
+  return out;
+}
+
 export function taskView(main, [app, name], ctx) {
   const full = `${app}/${name}`;
   ctx.title(full);
@@ -15,13 +53,15 @@ export function taskView(main, [app, name], ctx) {
   const header = h('div', { class: 'head' });
   const config = h('section', { 'aria-labelledby': 'cfg-title' });
   const sched = h('section', { 'aria-labelledby': 'sched-title' });
+  const edit = h('section', { 'aria-labelledby': 'edit-title' });
   const hist = h('section', { 'aria-labelledby': 'hist-title' });
   const charts = taskCharts(ctx, app, name);
   main.append(
     h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, link('/tasks', 'Tasks'), ' / ', full),
-    header, sched, config, charts.section, hist);
+    header, sched, config, edit, charts.section, hist);
 
   let editing = false; // the schedule editor keeps what the user typed
+  const dirty = new Set(); // the fields of the editor the user changed
   // Loads and saves of the task: only the latest one's answer is shown.
   const taskAnswer = latest();
 
@@ -58,6 +98,107 @@ export function taskView(main, [app, name], ctx) {
     if (!editing) {
       draw('schedule', [t.schedule, (t.overridden || []).includes('schedule'), t.scheduleText, t.nextTimes], () => renderSchedule(t));
     }
+    if (!dirty.size && ctx.can('admin')) {
+      draw('edit', [t.overridden, t.environment, t.termination, t.limits, t.retry, t.concurrency, t.misfire,
+        t.misfireWindowMs, t.retention], () => renderEdit(t));
+    }
+  }
+
+  // The fields an override may set besides the schedule, each with Save
+  // and, when overridden, Reset to file. Values are spelled as in
+  // config/tasks.yaml and checked by the server as the file's are; a
+  // value refused shows the file's message.
+  function renderEdit(t) {
+    const over = new Set(t.overridden || []);
+    const tm = t.termination || {};
+    const lim = t.limits || {};
+    const rt = t.retry || { max: 0, backoffMs: 0 };
+    const rn = t.retention || {};
+    const input = (name, value, attrs) => h('input', Object.assign({ name, value: value ?? '', spellcheck: 'false', autocomplete: 'off' }, attrs));
+    const select = (name, value, options) => h('select', { name },
+      options.map((o) => h('option', { value: o, selected: o === value }, o)));
+    const check = (name, on) => h('input', { type: 'checkbox', name, checked: on });
+    const env = Object.entries(t.environment || {}).map(([k, v]) => `${k}=${v}`).join('\n');
+    const kinds = [
+      ['termination', 'Termination', [
+        ['Max runtime', input('maxRuntime', yamlDuration(tm.maxRuntimeMs))],
+        ['Disable after failures in a row (0: never)', input('maxFailures', tm.maxFailures ?? 0, { type: 'number', min: 0 })],
+        ['Kill on timeout', check('killOnTimeout', tm.killOnTimeout !== false)],
+      ], (f) => ({
+        maxRuntime: f.maxRuntime.value.trim(), maxFailures: num(f.maxFailures.value),
+        killOnTimeout: f.killOnTimeout.checked,
+      })],
+      ['limits', 'Limits', [
+        ['Memory', input('memory', yamlSize(lim.memory))],
+        ['Output', input('output', yamlSize(lim.output))],
+        ['Logs', input('logs', yamlSize(lim.logs))],
+      ], (f) => ({ memory: f.memory.value.trim(), output: f.output.value.trim(), logs: f.logs.value.trim() })],
+      ['retry', 'Retry', [
+        ['Retries', input('max', rt.max, { type: 'number', min: 0 })],
+        ['Backoff', input('backoff', rt.backoffMs ? yamlDuration(rt.backoffMs) : '')],
+      ], (f) => ({ max: num(f.max.value), backoff: f.backoff.value.trim() })],
+      ['concurrency', 'Concurrency', [
+        ['Policy', select('concurrency', t.concurrency, ['forbid', 'allow', 'replace'])],
+      ], (f) => f.concurrency.value],
+      ['misfire', 'Misfire', [
+        ['Policy', select('misfire', t.misfire, ['skip', 'run-once'])],
+        ['Window', input('misfireWindow', yamlDuration(t.misfireWindowMs))],
+      ], (f) => ({ misfire: f.misfire.value, misfireWindow: f.misfireWindow.value.trim() })],
+      ['retention', 'Retention', [
+        ['Runs kept', input('keep', rn.keep, { type: 'number', min: 0 })],
+        ['Max age (empty: any)', input('maxAge', rn.maxAgeMs ? yamlDuration(rn.maxAgeMs) : '')],
+      ], (f) => ({ keep: num(f.keep.value), maxAge: f.maxAge.value.trim() })],
+      ['environment', 'Environment', [
+        ['Variables, NAME=value a line; ${secret:NAME} names a secret', h('textarea', { name: 'env', rows: 3, spellcheck: 'false' }, env)],
+      ], (f) => envObject(f.env.value)],
+    ];
+    const forms = kinds.map(([key, label, inputs, value]) => {
+      const err = h('p', { class: 'field-error', role: 'alert', id: `edit-${key}-error` });
+      const save = h('button', { type: 'submit', class: 'primary' }, `Save ${label.toLowerCase()}`);
+      const patch = async (body, done) => {
+        save.disabled = true;
+        const fresh = taskAnswer();
+        try {
+          const t2 = await api.patch(path, body, { signal: ctx.signal });
+          dirty.delete(key);
+          delete drawn.edit;
+          notify(done);
+          if (fresh()) show(t2);
+        } catch (ex) {
+          if (ex.status === 422 || ex.status === 400) {
+            err.textContent = ex.message;
+            form.querySelectorAll('input, select, textarea').forEach((el) => el.setAttribute('aria-invalid', 'true'));
+          } else ctx.fail(ex);
+        } finally {
+          save.disabled = false;
+        }
+      };
+      const reset = over.has(key) ? h('button', {
+        type: 'button', dataset: { action: `reset-${key}` }, 'aria-label': `Reset ${label.toLowerCase()} to file`,
+        onclick: () => patch({ [key]: null }, `${full} follows config/tasks.yaml for ${label.toLowerCase()} again.`),
+      }, 'Reset to file') : null;
+      const legend = h('legend', null, label,
+        over.has(key) ? h('span', { class: 'tag', title: 'Changed at runtime; differs from config/tasks.yaml' }, 'overridden') : null);
+      const form = h('form', { class: over.has(key) ? 'override-form overridden' : 'override-form', dataset: { field: key } },
+        h('fieldset', null, legend,
+          h('div', { class: 'row' }, inputs.map(([l, el]) => {
+            el.setAttribute('aria-describedby', err.id);
+            return el.type === 'checkbox' ? h('label', { class: 'check' }, el, ` ${l}`) : field(l, el);
+          })),
+          err,
+          h('div', { class: 'actions' }, reset, save)));
+      form.addEventListener('input', () => dirty.add(key));
+      form.addEventListener('change', () => dirty.add(key));
+      form.addEventListener('submit', (e) => {
+        e.preventDefault();
+        err.textContent = '';
+        patch({ [key]: value(form.elements) }, `Saved the ${label.toLowerCase()} of ${full}.`);
+      });
+      return form;
+    });
+    clear(edit).append(h('h2', { id: 'edit-title' }, 'Overrides'),
+      h('p', { class: 'muted' }, 'Changes made here override config/tasks.yaml until reset; values are spelled as in the file.'),
+      ...forms);
   }
 
   function renderHeader(t) {
