@@ -110,6 +110,48 @@ func TestUpdateTask(t *testing.T) {
 	}
 }
 
+// UpdateTask sets the fields of an override one by one, keeps those not
+// named, resets one with JSON null, and refuses unknown names and bad
+// values, leaving the stored override as it was.
+func TestUpdateTaskFields(t *testing.T) {
+	b := apiBundle(t)
+	ctx := context.Background()
+	set := func(fields map[string]string) error {
+		u := TaskUpdate{Fields: map[string]json.RawMessage{}}
+		for k, v := range fields {
+			u.Fields[k] = json.RawMessage(v)
+		}
+		return b.engine.UpdateTask(ctx, "a", "tick", u)
+	}
+	if err := set(map[string]string{"limits": `{"memory":"32MiB"}`, "misfire": `"run-once"`}); err != nil {
+		t.Fatal(err)
+	}
+	if err := set(map[string]string{"retry": `{"max":2}`}); err != nil {
+		t.Fatal(err)
+	}
+	info, _ := b.engine.Task("a", "tick")
+	if info.Task.Limits.Memory != 32<<20 || info.Task.Misfire != app.MisfireRunOnce || info.Task.Retry.Max != 2 ||
+		!slices.Equal(info.Task.Overridden, []string{"limits", "retry", "misfire"}) {
+		t.Errorf("after setting: %+v overridden %v", info.Task, info.Task.Overridden)
+	}
+	if err := set(map[string]string{"limits": `null`, "misfire": `null`}); err != nil {
+		t.Fatal(err)
+	}
+	info, _ = b.engine.Task("a", "tick")
+	if info.Task.Limits.Memory == 32<<20 || info.Task.Misfire != app.MisfireSkip || !slices.Equal(info.Task.Overridden, []string{"retry"}) {
+		t.Errorf("after reset: %+v overridden %v", info.Task, info.Task.Overridden)
+	}
+	for _, bad := range []map[string]string{{"cpu": `"1"`}, {"retry": `{"max":-1}`}, {"limits": `{"memory":1}`}, {"misfire": `[1]`}} {
+		if err := set(bad); !errors.Is(err, ErrInvalidOverride) {
+			t.Errorf("%v: %v, want ErrInvalidOverride", bad, err)
+		}
+	}
+	info, _ = b.engine.Task("a", "tick")
+	if !slices.Equal(info.Task.Overridden, []string{"retry"}) || info.Task.Retry.Max != 2 {
+		t.Errorf("a refused update changed the task: %+v", info.Task)
+	}
+}
+
 // Changes of different fields of one task made at the same time all stick:
 // each reads, changes and writes the task's override, and none of them may
 // write over another's change with what it read before it.

@@ -360,7 +360,7 @@ func TestMergeFields(t *testing.T) {
 		Retry:       &RetrySpec{Max: 2, Backoff: "5s"},
 		Concurrency: "allow",
 		Misfire:     "run-once", MisfireWindow: "2h",
-		Retention:   &RetentionSpec{Keep: ptr(7), MaxAge: "48h"},
+		Retention: &RetentionSpec{Keep: ptr(7), MaxAge: "48h"},
 	}}
 	tasks := Merge(a, []Override{good})
 	got := find(tasks, "cleanup")

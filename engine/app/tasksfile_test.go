@@ -133,6 +133,7 @@ func TestImportTasksFileErrors(t *testing.T) {
 		{"bad time", `{"version":"1.0","lastModified":"yesterday"}`, `lastModified: want a time with a zone offset`},
 		{"unknown entry field", entry(`,"enabeld":true`), `tasks[0]: unknown field "enabeld"; did you mean "enabled"?`},
 		{"enabled a string", entry(`,"enabled":"no"`), `tasks[0].enabled: want true or false, got "no"`},
+		{"unknown override field", entry(`,"fields":{"limits":{"cpu":1}}`), `tasks[0].fields.limits: unknown field "cpu"`},
 		{"schedule a number", entry(`,"schedule":5`), ``},
 		{"schedule unknown field", entry(`,"schedule":{"crom":"x"}`), `tasks[0].schedule: unknown field "crom"; did you mean "cron"?`},
 		{"bad app name", `{"version":"1.0","tasks":[{"name":"t","appName":"a/b"}]}`, `tasks[0].appName: invalid name "a/b"`},
