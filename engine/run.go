@@ -65,7 +65,7 @@ func (e *Engine) execute(h *runHandle) {
 	defer h.cancel(nil)
 	log := e.runLogger(h)
 	end, ended := e.runAndRecord(h, log)
-	e.afterRun(h, end.Status, ended, log)
+	e.afterRun(h, end, ended, log)
 }
 
 func (e *Engine) runLogger(h *runHandle) *slog.Logger {
@@ -131,8 +131,14 @@ func (e *Engine) runAndRecord(h *runHandle, log *slog.Logger) (store.RunEnd, sto
 		}
 	}
 	log.Info("run finished", slog.String("status", string(end.Status)), slog.Duration("duration", end.Duration), slog.Int("exit_code", end.ExitCode))
-	e.publish(Event{Type: EventRunFinished, App: t.App, Task: t.Name, RunID: r.id, Status: end.Status, Message: end.Error})
 	return end, ended
+}
+
+// finishedEvent is the event of a run's end. It is published once the
+// engine has let go of the run, so that whoever hears of it may start the
+// task again at once.
+func finishedEvent(h *runHandle, end store.RunEnd) Event {
+	return Event{Type: EventRunFinished, App: h.task.App, Task: h.task.Name, RunID: h.req.id, Status: end.Status, Message: end.Error}
 }
 
 // counted reports whether a status counts for the failure count: runs
@@ -233,7 +239,8 @@ func environ(env map[string]string) []string {
 
 // afterRun releases the run's slot and applies the failure count, retries
 // and dependencies.
-func (e *Engine) afterRun(h *runHandle, status store.Status, ended store.Ended, log *slog.Logger) {
+func (e *Engine) afterRun(h *runHandle, end store.RunEnd, ended store.Ended, log *slog.Logger) {
+	status := end.Status
 	state := ended.State
 	r := h.req
 	ts := r.ts
@@ -244,6 +251,7 @@ func (e *Engine) afterRun(h *runHandle, status store.Status, ended store.Ended, 
 	h.as.running--
 	h.as.memory -= h.task.Limits.Memory
 	e.running--
+	e.publish(finishedEvent(h, end))
 	ts.lastStatus = status
 	ts.lastDuration = e.cfg.Clock.Now().Sub(h.started)
 	if state != nil {

@@ -132,6 +132,7 @@ func (e *Engine) RunOnce(ctx context.Context, appName, task string, input json.R
 	stop := context.AfterFunc(ctx, func() { h.cancel(errShutdown) })
 	defer stop()
 	end, _ := e.runAndRecord(h, e.runLogger(h))
+	e.publish(finishedEvent(h, end))
 	// An end the store did not take is tried once more now, not by a
 	// timer that would outlive the call.
 	e.stopRetries()

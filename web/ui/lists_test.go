@@ -169,6 +169,9 @@ func bulkDisableScenario(t *testing.T, tb *tab, tg *target) {
 		t.Errorf("the dialog asks %q", title)
 	}
 	tb.click(`dialog[open] button[value="ok"]`)
+	// The rows go off as the server's events arrive; the notice comes
+	// with the answer, once every task of the filter is off.
+	tb.until("the server's answer", `[...document.querySelectorAll('#notices .notice')].some((n) => n.textContent.includes(' tasks disabled ('))`)
 	tb.until("the page shows them off", `[...document.querySelectorAll('main tbody tr[data-task]')].every((r) => r.classList.contains('off'))`)
 	if n := getList(t, tg, op, "/tasks?limit=1&app=volume&status=disabled").Total; n != want {
 		t.Errorf("%d tasks of volume are disabled, want %d", n, want)
