@@ -145,6 +145,9 @@ func chartsScenario(t *testing.T, tb *tab, tg *target) {
 	}
 	tb.click(`#hourly a`)
 	tb.until("the bar leads to its runs", fmt.Sprintf(`location.pathname === '/runs' && new URLSearchParams(location.search).get('status') === %s`, js(status)))
+	// Of its hour, not of its day: the page keeps the link's instants.
+	hour := eval[map[string]string](tb, fmt.Sprintf(`Object.fromEntries(new URL(%s, location.href).searchParams)`, js(href)))
+	tb.until("the runs page keeps the hour", fmt.Sprintf(`(() => { const q = new URLSearchParams(location.search); return q.get('since') === new Date(%s).toISOString() && q.get('until') === new Date(%s).toISOString(); })()`, js(hour["since"]), js(hour["until"])))
 
 	// The task's charts: a point a run, p50 and p95 and the days as the
 	// API computes them.

@@ -120,10 +120,16 @@ export function runsView(main, _params, ctx) {
   let top = 0; // the newest run's ID shown
   const historyRows = new Map();
   const historyAnswer = latest();
+  // A link may carry exact instants (a chart's hour): they hold until a
+  // day is chosen in the form, which shows only their days.
+  const exact = (v) => (v && !Number.isNaN(Date.parse(v)) ? new Date(v).toISOString() : '');
+  let exactSince = exact(q.get('since')), exactUntil = exact(q.get('until'));
+  sinceIn.addEventListener('input', () => { exactSince = ''; });
+  untilIn.addEventListener('input', () => { exactUntil = ''; });
   const filters = () => ({
     app: appSel.value, task: taskIn.value.trim(), status: statusSel.value, trigger: triggerSel.value, q: textIn.value.trim(),
-    since: sinceIn.value ? new Date(`${sinceIn.value}T00:00`).toISOString() : '',
-    until: untilIn.value ? new Date(new Date(`${untilIn.value}T00:00`).getTime() + 86400000).toISOString() : '',
+    since: exactSince || (sinceIn.value ? new Date(`${sinceIn.value}T00:00`).toISOString() : ''),
+    until: exactUntil || (untilIn.value ? new Date(new Date(`${untilIn.value}T00:00`).getTime() + 86400000).toISOString() : ''),
   });
 
   async function loadHistory(append) {
