@@ -215,6 +215,11 @@ func runsPageScenario(t *testing.T, tb *tab, tg *target) {
 	newest := getList(t, tg, op, "/runs?app=volume&limit=1").Runs[0].ID
 	tb.click(`.fresh button`)
 	tb.until("the newest runs shown", fmt.Sprintf(`document.querySelectorAll('main tbody tr[data-run]').length === 50 && document.querySelector('main tbody tr[data-run]').dataset.run === '%d' && document.querySelector('.fresh button').hidden`, newest))
+
+	// The node a run ran on filters too, from the address: none of these
+	// ran on a node of that name.
+	tb.open("/runs?app=volume&node=elsewhere")
+	tb.until("no run of node elsewhere", `(document.querySelector('input[name="node"]') || {}).value === 'elsewhere' && document.querySelectorAll('main tbody tr[data-run]').length === 0 && !!document.querySelector('main tbody td.empty')`)
 }
 
 // commas writes n as the UI does, with thousands separated by commas.

@@ -27,6 +27,7 @@ export function runsView(main, _params, ctx) {
   const triggerSel = select('trigger', 'Filter runs by trigger', [
     ['', 'Any trigger'], ['schedule,catch-up', 'Schedule'], ['manual', 'Manual'], ['retry', 'Retry'], ['dependency', 'Dependency'],
   ], q.get('trigger') || '');
+  const nodeIn = h('input', { type: 'search', name: 'node', 'aria-label': 'Filter runs by the node they ran on', placeholder: 'Node', value: q.get('node') || '' });
   const textIn = h('input', { type: 'search', name: 'q', 'aria-label': 'Search run errors and logs', placeholder: 'Text in error or logs', value: q.get('q') || '' });
   const sinceIn = h('input', { type: 'date', name: 'since', 'aria-label': 'Runs started on or after this day', value: dayOf(q.get('since')) });
   const untilIn = h('input', { type: 'date', name: 'until', 'aria-label': 'Runs started on or before this day', value: dayOf(q.get('until'), -1) });
@@ -40,7 +41,7 @@ export function runsView(main, _params, ctx) {
     h('section', { 'aria-labelledby': 'history-title' },
       h('h2', { id: 'history-title' }, 'History'),
       h('form', { class: 'filters', role: 'search', 'aria-label': 'Run filters', onsubmit: (e) => e.preventDefault() },
-        appSel, taskIn, statusSel, triggerSel, textIn,
+        appSel, taskIn, statusSel, triggerSel, nodeIn, textIn,
         h('label', { class: 'inline' }, 'From ', sinceIn), h('label', { class: 'inline' }, 'to ', untilIn)),
       freshNote, wrap, more));
 
@@ -127,7 +128,7 @@ export function runsView(main, _params, ctx) {
   sinceIn.addEventListener('input', () => { exactSince = ''; });
   untilIn.addEventListener('input', () => { exactUntil = ''; });
   const filters = () => ({
-    app: appSel.value, task: taskIn.value.trim(), status: statusSel.value, trigger: triggerSel.value, q: textIn.value.trim(),
+    app: appSel.value, task: taskIn.value.trim(), status: statusSel.value, trigger: triggerSel.value, node: nodeIn.value.trim(), q: textIn.value.trim(),
     since: exactSince || (sinceIn.value ? new Date(`${sinceIn.value}T00:00`).toISOString() : ''),
     until: exactUntil || (untilIn.value ? new Date(new Date(`${untilIn.value}T00:00`).getTime() + 86400000).toISOString() : ''),
   });
@@ -205,6 +206,7 @@ export function runsView(main, _params, ctx) {
   for (const el of [appSel, statusSel, triggerSel, sinceIn, untilIn]) el.addEventListener('change', () => loadHistory(false));
   taskIn.addEventListener('input', reload);
   textIn.addEventListener('input', reload);
+  nodeIn.addEventListener('input', reload);
   ctx.cleanup(() => reload.cancel());
 
   // ---- live ----
