@@ -25,7 +25,7 @@
 // process, each with its own home, runtime and connection pool) against
 // one node on SQLite, measured in the same run: trivial runs per second
 // with history, the database round trips per run, and the lateness of
-// tasks due in the same second spread over the nodes; with the issue's
+// tasks due in the same second spread over the nodes; with its
 // targets, met or not.
 //
 // soak: a real `cronbox serve` runs normal and hostile tasks (log flood,
