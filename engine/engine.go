@@ -240,8 +240,12 @@ type Engine struct {
 	// cl is the engine's view of its cluster; nil for a single node.
 	cl *clusterState
 
-	mu       sync.Mutex
-	started  bool
+	mu      sync.Mutex
+	started bool
+	// armed is set once Start has restored what an earlier process left
+	// (interrupted runs, pending retries, missed fires): no schedule fires
+	// before, so that a fire cannot slip in ahead of a retry it would hide.
+	armed    bool
 	stopping bool
 	apps     map[string]*appState
 	appOrder []string // round-robin order of the dispatcher
@@ -340,6 +344,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.catchUp(ctx)
 	e.pruneAll()
 	e.mu.Lock()
+	e.armed = true
 	e.armLocked()
 	e.armPruneLocked()
 	e.mu.Unlock()

@@ -2,6 +2,9 @@ package engine
 
 import (
 	"context"
+	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -197,5 +200,63 @@ func TestRestoreRetries(t *testing.T) {
 				t.Errorf("retry ended %s, want trapped", r.Status)
 			}
 		})
+	}
+}
+
+// clockOnList advances a fake clock the first time runs are listed, as
+// real time goes on while Start restores the state of a crash.
+type clockOnList struct {
+	store.Runs
+	once  sync.Once
+	clock *FakeClock
+	idle  func()
+}
+
+func (c *clockOnList) ListRuns(ctx context.Context, f store.RunFilter) ([]store.Run, error) {
+	c.once.Do(func() {
+		c.clock.Advance(3 * time.Second)
+		c.idle()
+	})
+	return c.Runs.ListRuns(ctx, f)
+}
+
+// TestNoFireBeforeRetriesRestored starts an engine on the run a crash
+// left running, of a task due every second, while the clock moves on
+// during the start: the retry restored from that run must not be hidden
+// by a scheduled run that fired before the engine looked for retries.
+func TestNoFireBeforeRetriesRestored(t *testing.T) {
+	t.Parallel()
+	b := newBundle(t, Config{}, testApp{name: "demo", tasks: `
+tasks:
+  - name: tick
+    schedule: "@every 1s"
+    retry: { max: 1, backoff: 1s }
+`, modules: map[string][]byte{"tick": wasmtest.Hello()}})
+	ctx := context.Background()
+	crashed, err := b.store.StartRun(ctx, store.Run{App: "demo", Task: "tick", Trigger: store.TriggerSchedule,
+		ScheduledTime: t0.Add(-time.Second), StartTime: t0.Add(-time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := &clockOnList{Runs: b.store, clock: b.clock, idle: b.idle}
+	e, err := New(Config{Home: b.home, Store: Store{Runs: runs, Retention: b.store, Overrides: b.store,
+		Outcomes: b.store, LoadErrors: b.store, KV: b.store}, Runtime: b.rt, Clock: b.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.engine = e
+	t.Cleanup(func() { e.Stop(context.Background()) })
+	b.start()
+	b.advance(5*time.Second, time.Second)
+	var retries int
+	var seen []string
+	for _, r := range b.runs("demo", "tick") {
+		if r.ID > crashed && r.Trigger == store.TriggerRetry {
+			retries++
+		}
+		seen = append(seen, fmt.Sprintf("%d %s %s", r.ID, r.Trigger, r.Status))
+	}
+	if retries != 1 {
+		t.Fatalf("%d retries of the run the crash cut short, want 1; runs: %s", retries, strings.Join(seen, ", "))
 	}
 }

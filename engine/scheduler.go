@@ -17,7 +17,7 @@ const maxCatchUpSteps = 1_000_000
 
 // armLocked sets the clock's timer for the earliest fire time.
 func (e *Engine) armLocked() {
-	if !e.started || e.stopping {
+	if !e.armed || e.stopping {
 		return
 	}
 	first := e.heap.peek()
