@@ -82,6 +82,41 @@ type Nodes interface {
 	LeaveNode(ctx context.Context, name string, epoch int64) error
 }
 
+// Slot is what a run takes of its app's quotas on a store shared by
+// several nodes, for as long as it executes.
+type Slot struct {
+	// Concurrency is the app's quotas.concurrency: at most that many runs
+	// of the app hold a slot at once, over every node.
+	Concurrency int
+	// Memory is the run's memory limit, and MemoryQuota the app's memory
+	// quota: the runs that hold the app's slots have limits that sum to
+	// at most MemoryQuota, unless one holds a slot alone.
+	Memory, MemoryQuota int64
+	// Taken is set by Runs.StartRun when it took the slot (Run.Slot).
+	Taken bool
+}
+
+// Slots shares the quotas of each app among the nodes of a cluster: a run
+// executes only while it holds a slot of its app. A slot is taken with
+// the start of a run (Run.Slot) or later (TakeSlot), and given back by
+// whatever ends the run (FinishRun, EndRun, InterruptNodeRuns,
+// SweepNodes, MarkInterrupted) or deletes it, in the same write. A store
+// of one node (SQLite) does not provide it.
+type Slots interface {
+	// TakeSlot takes a slot of its app for run id, which is running
+	// (recorded, waiting in its node's queue), if the app's quotas leave
+	// room for it beside the runs holding slots (s.Concurrency,
+	// s.MemoryQuota). It reports whether the run holds a slot: true also
+	// when it held one already, false when the quotas are full or the run
+	// has ended.
+	TakeSlot(ctx context.Context, id int64, s Slot) (bool, error)
+	// WatchSlots calls wake with the name of each app one of whose slots
+	// was given back, on any node, and with "" when it cannot tell
+	// (after each connection to the store, and periodically), until ctx
+	// is done; it returns ctx's error.
+	WatchSlots(ctx context.Context, wake func(app string)) error
+}
+
 // The errors of a store shared by several nodes.
 var (
 	// ErrNodeRunning reports a RegisterNode of a name whose lease is

@@ -115,6 +115,13 @@ type Run struct {
 	// running: the task's overlap policy is forbid. It is not read back.
 	// A store of one node ignores it (its engine checks that itself).
 	NoOverlap bool
+	// Slot, if not nil, asks a store shared by several nodes to take a
+	// slot of the app's quotas for the run (Slots) in the write that
+	// records its start, and says whether it did (Slot.Taken): a run
+	// that got none is recorded all the same, and takes its slot later
+	// with Slots.TakeSlot. It is not read back. A store of one node
+	// ignores it (its engine counts the app's runs itself).
+	Slot *Slot
 }
 
 // RunEnd is how a run ended.

@@ -15,13 +15,53 @@ import (
 // fencedInsertRunSQL is insertRunSQL for a node that registered: the row
 // is inserted only while the lease of the node's epoch ($15) is live, in
 // the same statement, so fencing costs no round trip. $14 is NoOverlap.
-const fencedInsertRunSQL = `INSERT INTO TaskExecutions (AppName, TaskName, Status, TriggeredBy, TriggeredByUser,
-	ScheduledTime, Attempt, StartTime, EndTime, Duration, Input, Reason, Node, NoOverlap)
+// If $16 (the app's quotas.concurrency, 0 for none) is positive, the run
+// takes a slot of its app as takeSlotCTE does, with its memory limit $17
+// against the app's memory quota $18, and holds it if it got it: the
+// second column says so.
+var fencedInsertRunSQL = `WITH live AS (SELECT 1 FROM nodes WHERE name = $13::text AND epoch = $15::bigint
+		AND state = 'running' AND lease_until > now()),
+	slot AS (` + takeSlotCTE("SELECT $1::text, 1, $17::bigint FROM live WHERE $16::integer > 0", "$16::integer", "$18::bigint") + `)
+	INSERT INTO TaskExecutions (AppName, TaskName, Status, TriggeredBy, TriggeredByUser,
+		ScheduledTime, Attempt, StartTime, EndTime, Duration, Input, Reason, Node, NoOverlap, SlotMemory)
 	SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::timestamptz, $7::integer, $8::timestamptz,
-		$9::timestamptz, $10::bigint, $11::text, $12::text, $13::text, $14::boolean
-	WHERE EXISTS (SELECT 1 FROM nodes WHERE name = $13::text AND epoch = $15::bigint
-		AND state = 'running' AND lease_until > now())
-	RETURNING ID`
+		$9::timestamptz, $10::bigint, $11::text, $12::text, $13::text, $14::boolean,
+		CASE WHEN EXISTS (SELECT 1 FROM slot) THEN $17::bigint END
+	FROM live
+	RETURNING ID, SlotMemory IS NOT NULL`
+
+// takeSlotCTE is an upsert of app_slots that takes a slot of an app for
+// the row (app, 1, memory) that rows selects, if there is one, unless
+// the app's slots already number concurrency, or its memory limits,
+// summed with the run's, would pass memoryQuota while any is held. It
+// returns a row if it took the slot. Concurrent takers
+// of an app wait for each other on its row, and each checks the quotas
+// on the row as the last one left it (ON CONFLICT DO UPDATE reads the
+// latest version, not the statement's snapshot), so together they never
+// pass them.
+func takeSlotCTE(rows, concurrency, memoryQuota string) string {
+	return `INSERT INTO app_slots AS s (app, running, memory) ` + rows + `
+		ON CONFLICT (app) DO UPDATE SET running = s.running + 1, memory = s.memory + excluded.memory
+		WHERE s.running < ` + concurrency + ` AND (s.running = 0 OR s.memory + excluded.memory <= ` + memoryQuota + `)
+		RETURNING 1`
+}
+
+// TakeSlot implements store.Slots: one statement, which locks the run,
+// so that a run that ends meanwhile (and gives back what it holds) takes
+// nothing.
+func (s *Store) TakeSlot(ctx context.Context, id int64, slot store.Slot) (bool, error) {
+	var held bool
+	err := s.pool.QueryRow(ctx, `WITH run AS (SELECT AppName, SlotMemory FROM TaskExecutions
+			WHERE ID = $1 AND Status = 'running' FOR UPDATE),
+		slot AS (`+takeSlotCTE("SELECT AppName, 1, $3::bigint FROM run WHERE SlotMemory IS NULL", "$2::integer", "$4::bigint")+`),
+		upd AS (UPDATE TaskExecutions SET SlotMemory = $3::bigint WHERE ID = $1 AND EXISTS (SELECT 1 FROM slot) RETURNING 1)
+		SELECT EXISTS (SELECT 1 FROM upd) OR EXISTS (SELECT 1 FROM run WHERE SlotMemory IS NOT NULL)`,
+		id, slot.Concurrency, slot.Memory, slot.MemoryQuota).Scan(&held)
+	if err != nil {
+		return false, fmt.Errorf("taking a slot for run %d: %w", id, err)
+	}
+	return held, nil
+}
 
 // nodeColumns are the columns scanNode reads; state is computed from the
 // database's clock.

@@ -70,10 +70,18 @@ func (s *Store) insertRun(ctx context.Context, doing string, r *store.Run) (int6
 		text(r.App), text(r.Task), string(r.Status), string(r.Trigger), nullText(r.TriggeredByUser),
 		ts(r.ScheduledTime), r.Attempt, r.StartTime, ts(r.EndTime), duration,
 		nullJSON(r.Input), nullText(r.Reason), text(r.Node)}
+	var taken bool
+	dest := []any{&id}
 	if epoch, ok := s.fences.Load(r.Node); ok && r.Node != "" {
-		query, args = fencedInsertRunSQL, append(args, r.NoOverlap && r.Status == store.StatusRunning, epoch)
+		var slot store.Slot // none: Concurrency 0
+		if r.Slot != nil && r.Status == store.StatusRunning {
+			slot = *r.Slot
+		}
+		query, args = fencedInsertRunSQL, append(args, r.NoOverlap && r.Status == store.StatusRunning, epoch,
+			slot.Concurrency, slot.Memory, slot.MemoryQuota)
+		dest = append(dest, &taken)
 	}
-	err := s.pool.QueryRow(ctx, query, args...).Scan(&id)
+	err := s.pool.QueryRow(ctx, query, args...).Scan(dest...)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return 0, fmt.Errorf("%s on node %s: %w", doing, r.Node, store.ErrFenced)
@@ -83,6 +91,9 @@ func (s *Store) insertRun(ctx context.Context, doing string, r *store.Run) (int6
 		return 0, fmt.Errorf("%s: scheduled time %s: %w", doing, r.ScheduledTime.UTC().Format(time.RFC3339Nano), store.ErrDuplicate)
 	case err != nil:
 		return 0, fmt.Errorf("%s: %w", doing, err)
+	}
+	if r.Slot != nil {
+		r.Slot.Taken = taken
 	}
 	return id, nil
 }

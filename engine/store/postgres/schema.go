@@ -350,6 +350,35 @@ func migrations() []migration {
 		// The last error-level line a run logged: the cause of its failure
 		// that run lists show, kept as the lines are appended.
 		`ALTER TABLE TaskExecutions ADD COLUMN ErrorLine text`,
+	}}, {version: 14, stmts: []string{
+		// The slots of each app's quotas over every node (store.Slots):
+		// how many runs hold one, and their memory limits, summed. A run
+		// takes a slot by one conditional upsert of its app's row, which
+		// concurrent takers pass one at a time, each re-checking the
+		// quotas on the row as the one before left it.
+		`CREATE TABLE app_slots (
+			app text PRIMARY KEY,
+			running integer NOT NULL DEFAULT 0,
+			memory bigint NOT NULL DEFAULT 0
+		)`,
+		// The memory limit of a run that holds a slot; NULL for one that
+		// holds none.
+		`ALTER TABLE TaskExecutions ADD COLUMN SlotMemory bigint`,
+		// Whatever ends a run that holds a slot, or deletes it, gives the
+		// slot back in the same transaction, and wakes the nodes whose
+		// runs wait for one: no path can forget it.
+		`CREATE FUNCTION app_slot_release() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			UPDATE app_slots SET running = running - 1, memory = memory - OLD.SlotMemory WHERE app = OLD.AppName;
+			PERFORM pg_notify('` + slotsChannel + `', OLD.AppName);
+			RETURN NULL;
+		END $$`,
+		`CREATE TRIGGER app_slot_end AFTER UPDATE OF Status ON TaskExecutions FOR EACH ROW
+			WHEN (OLD.Status = 'running' AND NEW.Status <> 'running' AND OLD.SlotMemory IS NOT NULL)
+			EXECUTE FUNCTION app_slot_release()`,
+		`CREATE TRIGGER app_slot_delete AFTER DELETE ON TaskExecutions FOR EACH ROW
+			WHEN (OLD.Status = 'running' AND OLD.SlotMemory IS NOT NULL)
+			EXECUTE FUNCTION app_slot_release()`,
 	}}}
 }
 

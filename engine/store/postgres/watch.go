@@ -26,6 +26,8 @@ const (
 	eventsChannel = "cronbox_events"
 	// cancelsChannel carries the run ID of each cancel requested.
 	cancelsChannel = "cronbox_cancels"
+	// slotsChannel carries the app of each slot given back (store.Slots).
+	slotsChannel = "cronbox_slots"
 )
 
 // listen calls wake with the payload of each notification on channel,
@@ -97,6 +99,16 @@ func (s *Store) WatchEvents(ctx context.Context, wake func(id int64)) error {
 	return s.listen(ctx, eventsChannel, func(_ context.Context, payload string) error {
 		id, _ := strconv.ParseInt(payload, 10, 64) // "" is 0: read
 		wake(id)
+		return nil
+	})
+}
+
+// WatchSlots implements store.Slots: it listens on a connection of its
+// own, and calls wake with "" after each connection and every
+// Options.WatchPoll without a notification.
+func (s *Store) WatchSlots(ctx context.Context, wake func(app string)) error {
+	return s.listen(ctx, slotsChannel, func(_ context.Context, app string) error {
+		wake(app)
 		return nil
 	})
 }

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 type NodesStore interface {
 	store.Nodes
 	store.Runs
+	store.Slots
 }
 
 // Nodes checks an implementation of store.Nodes, with the fencing and
@@ -26,6 +28,9 @@ func Nodes(t *testing.T, open func(t *testing.T) NodesStore) {
 	t.Run("NoOverlap", func(t *testing.T) { nodesNoOverlap(t, open) })
 	t.Run("Sweep", func(t *testing.T) { nodesSweep(t, open) })
 	t.Run("Leave", func(t *testing.T) { nodesLeave(t, open) })
+	t.Run("Slots", func(t *testing.T) { nodesSlots(t, open) })
+	t.Run("SlotsRace", func(t *testing.T) { nodesSlotsRace(t, open) })
+	t.Run("SlotsOfLostNodes", func(t *testing.T) { nodesSlotsOfLostNodes(t, open) })
 }
 
 const (
@@ -221,4 +226,166 @@ func nodesLeave(t *testing.T, open func(*testing.T) NodesStore) {
 	}
 	waitState(t, s, "n1", store.NodeDead)
 	mustRegister(t, s, "n1", longLease)
+}
+
+// startSlot starts r on node, asking for a slot of its app's quotas of
+// concurrency and memory, and returns its ID and whether it got one.
+func startSlot(t *testing.T, s store.Runs, r store.Run, node string, slot store.Slot) (int64, bool) {
+	t.Helper()
+	r.Node, r.Slot = node, &slot
+	return mustStart(t, s, r), slot.Taken
+}
+
+func mustTake(t *testing.T, s store.Slots, id int64, slot store.Slot, want bool) {
+	t.Helper()
+	got, err := s.TakeSlot(t.Context(), id, slot)
+	if err != nil || got != want {
+		t.Fatalf("TakeSlot(%d, %+v) = %v, %v; want %v", id, slot, got, err, want)
+	}
+}
+
+func nodesSlots(t *testing.T, open func(*testing.T) NodesStore) {
+	t.Parallel()
+	s := open(t)
+	for _, node := range []string{"n1", "n2"} {
+		mustRegister(t, s, node, longLease)
+	}
+	two := store.Slot{Concurrency: 2, Memory: 10, MemoryQuota: 1000}
+	first, ok1 := startSlot(t, s, manual("a", "t", epoch), "n1", two)
+	second, ok2 := startSlot(t, s, manual("a", "u", epoch), "n2", two)
+	third, ok3 := startSlot(t, s, manual("a", "t", epoch), "n2", two)
+	if !ok1 || !ok2 || ok3 {
+		t.Fatalf("slots taken by three starts with a quota of 2 = %v, %v, %v; want the first two", ok1, ok2, ok3)
+	}
+	if _, ok := startSlot(t, s, manual("b", "t", epoch), "n1", two); !ok {
+		t.Error("another app's run got no slot")
+	}
+	mustTake(t, s, third, two, false)
+	mustFinish(t, s, first, store.StatusSucceeded, epoch)
+	mustTake(t, s, third, two, true)
+	mustTake(t, s, third, two, true) // held already: not taken twice
+	fourth, _ := startSlot(t, s, manual("a", "t", epoch), "n1", two)
+	mustTake(t, s, fourth, two, false)
+	mustTake(t, s, first, two, false) // ended
+
+	// Memory: 600 + 600 passes 1000, unless alone; 600 + 400 does not.
+	mem := func(m int64) store.Slot { return store.Slot{Concurrency: 10, Memory: m, MemoryQuota: 1000} }
+	big, okBig := startSlot(t, s, manual("m", "t", epoch), "n1", mem(600))
+	big2, okBig2 := startSlot(t, s, manual("m", "t", epoch), "n2", mem(600))
+	if !okBig || okBig2 {
+		t.Fatalf("slots of two runs of 600 under a memory quota of 1000 = %v, %v; want the first only", okBig, okBig2)
+	}
+	small, okSmall := startSlot(t, s, manual("m", "u", epoch), "n2", mem(400))
+	if !okSmall {
+		t.Error("a run of 400 beside one of 600 got no slot under a memory quota of 1000")
+	}
+	mustFinish(t, s, big, store.StatusFailed, epoch)
+	mustTake(t, s, big2, mem(600), true)
+	mustFinish(t, s, small, store.StatusCancelled, epoch)
+	mustFinish(t, s, big2, store.StatusSucceeded, epoch)
+	huge, okHuge := startSlot(t, s, manual("m", "t", epoch), "n1", mem(5000))
+	if !okHuge {
+		t.Error("a run past the memory quota, alone, got no slot")
+	}
+	mustFinish(t, s, huge, store.StatusSucceeded, epoch)
+
+	// A start without Slot takes none, nor does a skipped run.
+	plain := mustStart(t, s, onNode(manual("a", "t", epoch), "n1"))
+	mustFinish(t, s, second, store.StatusSucceeded, epoch)
+	mustTake(t, s, plain, two, true)
+	mustTake(t, s, fourth, two, false)
+}
+
+// nodesSlotsRace takes the slots of an app from many runs at once: the
+// quota holds.
+func nodesSlotsRace(t *testing.T, open func(*testing.T) NodesStore) {
+	t.Parallel()
+	s := open(t)
+	mustRegister(t, s, "n1", longLease)
+	slot := store.Slot{Concurrency: 3, Memory: 1, MemoryQuota: 100}
+	const n = 12
+	ids := make([]int64, n)
+	for i := range ids {
+		ids[i] = mustStart(t, s, onNode(manual("a", "t", epoch), "n1"))
+	}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		taken int
+	)
+	for _, id := range ids {
+		wg.Go(func() {
+			ok, err := s.TakeSlot(t.Context(), id, slot)
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				mu.Lock()
+				taken++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if taken != slot.Concurrency {
+		t.Errorf("%d runs took a slot at once; want %d", taken, slot.Concurrency)
+	}
+}
+
+// nodesSlotsOfLostNodes checks that the runs ended by the takeover of a
+// lost node, and by a node's new incarnation, give their slots back, and
+// that WatchSlots hears of it.
+func nodesSlotsOfLostNodes(t *testing.T, open func(*testing.T) NodesStore) {
+	t.Parallel()
+	s := open(t)
+	mustRegister(t, s, "live", longLease)
+	mustRegister(t, s, "lost", shortLease)
+	one := store.Slot{Concurrency: 1, Memory: 1, MemoryQuota: 100}
+	if _, ok := startSlot(t, s, manual("a", "t", epoch), "lost", one); !ok {
+		t.Fatal("no slot for the first run")
+	}
+	waiting, _ := startSlot(t, s, manual("a", "t", epoch), "live", one)
+	mustTake(t, s, waiting, one, false)
+
+	woken := make(chan string, 16)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	watched := make(chan error, 1)
+	go func() { watched <- s.WatchSlots(ctx, func(app string) { woken <- app }) }()
+	waitWake(t, woken, "") // listening
+
+	waitState(t, s, "lost", store.NodeSuspect)
+	if runs, err := s.SweepNodes(t.Context(), 0); err != nil || len(runs) != 1 {
+		t.Fatalf("SweepNodes = %+v, %v; want the lost node's run", runs, err)
+	}
+	waitWake(t, woken, "a")
+	mustTake(t, s, waiting, one, true)
+
+	// A node that registers again gives back the slots of its runs
+	// before.
+	if _, err := s.InterruptNodeRuns(t.Context(), "live"); err != nil {
+		t.Fatal(err)
+	}
+	next, _ := startSlot(t, s, manual("a", "t", epoch), "live", one)
+	mustTake(t, s, next, one, true)
+	cancel()
+	if err := <-watched; !errors.Is(err, context.Canceled) {
+		t.Errorf("WatchSlots = %v; want context.Canceled", err)
+	}
+}
+
+// waitWake waits for app among the apps woken.
+func waitWake(t *testing.T, woken <-chan string, app string) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case got := <-woken:
+			if got == app {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("WatchSlots never woke for %q", app)
+		}
+	}
 }
