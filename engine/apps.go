@@ -30,8 +30,12 @@ type appState struct {
 	reserved   int // admitted runs not yet in queue
 	running    int
 	memory     int64 // the memory limits of its running runs, summed
-	gone       bool  // removed from disk
-	loadErr    string
+	// claiming is set while the first queued run takes a slot of the
+	// app's quotas from the cluster (Cluster.Slots); starved when it got
+	// none, until a slot is given back on any node.
+	claiming, starved bool
+	gone              bool // removed from disk
+	loadErr           string
 	// files is the quota of its directory, data/files/<app>, shared by its
 	// runs; made at the first run that mounts it.
 	files *runtime.DiskQuota
@@ -74,6 +78,15 @@ func (a *appState) fits(mem int64) bool {
 		return true
 	}
 	return a.memory+mem <= a.app.Manifest.Quotas.Memory
+}
+
+// slot is what run r of the app takes of the app's quotas in a cluster.
+func (a *appState) slot(r *runReq) store.Slot {
+	s := store.Slot{Concurrency: a.quota(), Memory: r.ts.task.Limits.Memory}
+	if a.app != nil {
+		s.MemoryQuota = a.app.Manifest.Quotas.Memory
+	}
+	return s
 }
 
 func (a *appState) enabled() bool { return a.app != nil && a.app.Manifest.Enabled && !a.gone }

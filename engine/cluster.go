@@ -23,6 +23,10 @@ import (
 type Cluster struct {
 	// Nodes is the registry of the shared store. Required.
 	Nodes store.Nodes
+	// Slots shares each app's quotas.concurrency and memory quota among
+	// the nodes: a run executes only while it holds a slot of its app.
+	// Default nil: the quotas hold on each node.
+	Slots store.Slots
 	// Addr is where the node's API listens; Version its Cronbox version.
 	// Both are reported to the registry. Default "".
 	Addr, Version string
@@ -122,6 +126,8 @@ type clusterState struct {
 	expiry Timer
 	// stopped is set by leave: nothing is armed after it.
 	stopped bool
+	// unwatch stops the watch of the slots given back (watchSlots).
+	unwatch context.CancelFunc
 }
 
 func newClusterState(cfg *Cluster, name string, clock Clock) *clusterState {
@@ -395,12 +401,38 @@ func (e *Engine) retryInterrupted(ctx context.Context, runs []store.Run) {
 	}
 }
 
+// watchSlots has the runs that wait for a slot of their app's quotas try
+// again when another node gives one back (Cluster.Slots), until leave.
+func (e *Engine) watchSlots() {
+	slots := e.sharedSlots()
+	if slots == nil {
+		return
+	}
+	cl := e.cl
+	ctx, cancel := context.WithCancel(context.Background())
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	if cl.stopped {
+		cancel()
+		return
+	}
+	cl.unwatch = cancel
+	cl.crew.spawn(func() {
+		if err := slots.WatchSlots(ctx, e.slotFreed); err != nil && ctx.Err() == nil {
+			e.log.Error("watching the slots other nodes give back", slog.Any("error", err))
+		}
+	})
+}
+
 // leave stops the heartbeats once the engine's runs have ended, and ends
 // the node's lease, so that the other nodes take its schedules at once.
 func (e *Engine) leave(ctx context.Context) {
 	cl := e.cl
 	cl.mu.Lock()
 	cl.stopped = true
+	if cl.unwatch != nil {
+		cl.unwatch()
+	}
 	cl.mu.Unlock()
 	cl.crew.stopTimers()
 	cl.crew.wait(context.Background())

@@ -64,7 +64,7 @@ func newClusterNode(t *testing.T, url, name string, clock Clock, cl Cluster, app
 	}
 	t.Cleanup(func() { st.Close() })
 	n := &clusterNode{name: name, store: st, nodes: &cutNodes{Nodes: st}, clock: clock}
-	cl.Nodes = n.nodes
+	cl.Nodes, cl.Slots = n.nodes, st
 	e, err := New(Config{Home: home, Store: StoreOf(st), Runtime: rt, Clock: clock, Node: name, Cluster: &cl, GracePeriod: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

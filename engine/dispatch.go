@@ -22,6 +22,9 @@ type runReq struct {
 	input     json.RawMessage
 	user      string
 	id        int64 // set once recorded
+	// slot is set when the run holds a slot of its app's quotas in the
+	// cluster (Cluster.Slots): it may execute.
+	slot bool
 }
 
 // The reasons a run is not admitted.
@@ -42,14 +45,18 @@ func (e *Engine) submit(ctx context.Context, r *runReq) (int64, error) {
 	if e.fenced() {
 		return 0, e.refuseFenced(ctx, r, store.ErrFenced)
 	}
+	run := e.storeRun(r)
 	e.mu.Lock()
 	reason := e.admitLocked(r)
+	if reason == "" {
+		run.Slot = e.slotNowLocked(r)
+	}
 	e.mu.Unlock()
 	if reason != "" {
 		return e.skip(ctx, r, reason)
 	}
 
-	id, err := e.cfg.Store.Runs.StartRun(ctx, e.storeRun(r))
+	id, err := e.cfg.Store.Runs.StartRun(ctx, run)
 	if err != nil {
 		e.mu.Lock()
 		ts.queued--
@@ -75,7 +82,30 @@ func (e *Engine) submit(ctx context.Context, r *runReq) (int64, error) {
 			slog.Time("scheduled", r.scheduled), slog.Any("error", err))
 		return 0, fmt.Errorf("recording start of %s: %w", ts.key, err)
 	}
+	r.slot = run.Slot != nil && run.Slot.Taken
 	return e.queue(ctx, r, id)
+}
+
+// slotNowLocked returns the slot of the cluster's app quotas that run r
+// asks for with its start (store.Run.Slot): when the node would start it
+// at once, so that it does not hold a slot while it waits for the node;
+// nil otherwise, or for a single node.
+func (e *Engine) slotNowLocked(r *runReq) *store.Slot {
+	as := e.apps[r.ts.app]
+	if e.sharedSlots() == nil || len(as.queue) > 0 || e.running+e.claims >= e.cfg.MaxConcurrent {
+		return nil
+	}
+	s := as.slot(r)
+	return &s
+}
+
+// sharedSlots returns the slots of the cluster's app quotas; nil for a
+// single node, which counts an app's runs itself.
+func (e *Engine) sharedSlots() store.Slots {
+	if e.cl == nil {
+		return nil
+	}
+	return e.cl.cfg.Slots
 }
 
 // skip refuses a run that cannot be admitted for reason: a manual run
@@ -192,9 +222,12 @@ func (e *Engine) admitLocked(r *runReq) string {
 // dispatchLocked starts queued runs while slots are free, serving the apps
 // with queued runs in turn, one run each, so that one app's flood never
 // starves another. An app's slots are bounded by its concurrency quota and
-// by its memory quota (the memory limits of its running runs, summed).
+// by its memory quota (the memory limits of its running runs, summed): on
+// this node, and in a cluster with Cluster.Slots over every node, where a
+// run first takes a slot from the store (claimLocked) unless its start
+// took one.
 func (e *Engine) dispatchLocked() {
-	for !e.stopping && e.running < e.cfg.MaxConcurrent {
+	for !e.stopping && e.running+e.claims < e.cfg.MaxConcurrent {
 		n := len(e.appOrder)
 		started := false
 		for i := 0; i < n; i++ {
@@ -204,10 +237,20 @@ func (e *Engine) dispatchLocked() {
 				continue
 			}
 			r := as.queue[0]
+			cancelled := r.trigger != store.TriggerManual && (r.ts.removed || !r.ts.task.Enabled)
+			if !cancelled && !r.slot && e.sharedSlots() != nil {
+				if as.claiming || as.starved {
+					continue
+				}
+				e.rr = (idx + 1) % n
+				e.claimLocked(as, r)
+				started = true
+				break
+			}
 			as.queue[0] = nil
 			as.queue = as.queue[1:]
 			started = true
-			if r.trigger != store.TriggerManual && (r.ts.removed || !r.ts.task.Enabled) {
+			if cancelled {
 				// Disabled or removed while it waited: it is recorded
 				// as cancelled (a recorded run cannot become skipped).
 				e.crew.spawn(func() {
@@ -223,6 +266,41 @@ func (e *Engine) dispatchLocked() {
 			return
 		}
 	}
+}
+
+// claimLocked takes a slot of the app's quotas from the cluster for r,
+// the first run of as's queue, and dispatches again: r starts when it
+// got one; otherwise the app waits until a slot is given back (slotFreed).
+func (e *Engine) claimLocked(as *appState, r *runReq) {
+	as.claiming = true
+	e.claims++
+	slot := as.slot(r)
+	e.crew.spawn(func() {
+		ok, err := e.sharedSlots().TakeSlot(context.Background(), r.id, slot)
+		if err != nil {
+			e.log.Warn("taking a slot of the app's quotas", slog.String("task", r.ts.key), slog.Int64("run", r.id), slog.Any("error", err))
+		}
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		as.claiming = false
+		e.claims--
+		r.slot = ok
+		as.starved = !ok
+		e.dispatchLocked()
+	})
+}
+
+// slotFreed is called when a slot of app was given back on any node, or
+// of any app when app is "": the apps that found none try again.
+func (e *Engine) slotFreed(app string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for name, as := range e.apps {
+		if app == "" || name == app {
+			as.starved = false
+		}
+	}
+	e.dispatchLocked()
 }
 
 // finishUnstarted records a queued run that will not start.

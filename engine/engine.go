@@ -261,9 +261,12 @@ type Engine struct {
 	pruneTimer Timer
 	timerAt    time.Time
 	running    int // runs executing, over all apps
-	runs       map[int64]*runHandle
-	modules    map[string]*runtime.Module // by the hex SHA-256 of the file
-	seq        int64                      // orders successes and starts for dependencies
+	// claims counts the slots of the cluster's apps being taken for
+	// queued runs (Cluster.Slots): each holds a place of MaxConcurrent.
+	claims  int
+	runs    map[int64]*runHandle
+	modules map[string]*runtime.Module // by the hex SHA-256 of the file
+	seq     int64                      // orders successes and starts for dependencies
 
 	events eventHub
 
@@ -350,6 +353,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.mu.Unlock()
 	if e.cl != nil {
 		e.armHeartbeat()
+		e.watchSlots()
 	}
 	return nil
 }

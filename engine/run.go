@@ -251,6 +251,9 @@ func (e *Engine) afterRun(h *runHandle, end store.RunEnd, ended store.Ended, log
 	h.as.running--
 	h.as.memory -= h.task.Limits.Memory
 	e.running--
+	if r.slot { // given back with its end
+		h.as.starved = false
+	}
 	e.publish(finishedEvent(h, end))
 	ts.lastStatus = status
 	ts.lastDuration = e.cfg.Clock.Now().Sub(h.started)

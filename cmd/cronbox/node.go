@@ -54,8 +54,12 @@ func (n serveNode) cluster(st storeurl.Store, addr string) *engine.Cluster {
 	if !ok {
 		return nil
 	}
-	return &engine.Cluster{Nodes: nodes, Addr: addr, Version: buildVersion().Version,
+	cl := &engine.Cluster{Nodes: nodes, Addr: addr, Version: buildVersion().Version,
 		LeaseTTL: n.LeaseTTL, HeartbeatInterval: n.LeaseTTL / 5, Grace: n.LeaseTTL / 5}
+	if slots, ok := st.(store.Slots); ok {
+		cl.Slots = slots
+	}
+	return cl
 }
 
 // withAppName returns a PostgreSQL store URL with application_name set to

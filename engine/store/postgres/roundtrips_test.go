@@ -61,3 +61,62 @@ func TestRoundTripsPerRun(t *testing.T) {
 		t.Errorf("a run took %d round trips, want at most 3", got)
 	}
 }
+
+// TestRoundTripsOfASlot counts what a slot of an app's quotas costs a
+// node of a cluster: nothing more when the run takes it with its start
+// and gives it back with its end; one round trip for a run that takes it
+// later.
+func TestRoundTripsOfASlot(t *testing.T) {
+	t.Parallel()
+	count := &RoundTrips{}
+	s := openTest(t, pgtest.URL(t), Options{Tracer: count})
+	ctx := t.Context()
+	if _, err := s.RegisterNode(ctx, store.NodeStatus{Name: "n"}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 1, 16, 10, 30, 0, 0, time.UTC)
+	one := store.Slot{Concurrency: 1, Memory: 1 << 20, MemoryQuota: 1 << 30}
+	start := func() (int64, bool) {
+		slot := one
+		id, err := s.StartRun(ctx, store.Run{App: "a", Task: "t", Trigger: store.TriggerManual, StartTime: at, Node: "n", Slot: &slot})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id, slot.Taken
+	}
+	var first, second int64
+	steps := []struct {
+		name string
+		do   func() error
+	}{{"StartRun taking a slot", func() error {
+		var ok bool
+		if first, ok = start(); !ok {
+			return fmt.Errorf("no slot taken")
+		}
+		return nil
+	}}, {"StartRun finding none", func() error {
+		var ok bool
+		if second, ok = start(); ok {
+			return fmt.Errorf("a second slot taken under a quota of 1")
+		}
+		return nil
+	}}, {"EndRun giving it back", func() error {
+		_, err := s.EndRun(ctx, first, store.RunEnd{Status: store.StatusSucceeded, EndTime: at},
+			store.AfterEnd{App: "a", Task: "t", Outcome: &store.Outcome{MaxFailures: 3}, Keep: 1000, Now: at})
+		return err
+	}}, {"TakeSlot", func() error {
+		if ok, err := s.TakeSlot(ctx, second, one); err != nil || !ok {
+			return fmt.Errorf("TakeSlot = %v, %v; want the slot given back", ok, err)
+		}
+		return nil
+	}}}
+	for _, st := range steps {
+		before := count.Load()
+		if err := st.do(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		if got := count.Load() - before; got != 1 {
+			t.Errorf("%s took %d round trips, want 1", st.name, got)
+		}
+	}
+}

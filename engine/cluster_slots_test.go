@@ -1,0 +1,159 @@
+package engine
+
+import (
+	"testing"
+	"time"
+
+	"github.com/cronbox/cronbox/internal/pgtest"
+	"github.com/cronbox/cronbox/internal/wasmtest"
+)
+
+// executing returns how many runs the node executes, and whether every
+// run it has queued is settled: no slot is being taken, and its app found
+// none in the cluster and waits for one to be given back, or has no room
+// on the node.
+func (n *clusterNode) executing() (running int, settled bool) {
+	e := n.engine
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	settled = e.claims == 0
+	for _, as := range e.apps {
+		if len(as.queue) > 0 && !as.starved && as.running < as.quota() && as.fits(as.queue[0].ts.task.Limits.Memory) {
+			settled = false
+		}
+	}
+	return e.running, settled
+}
+
+// waitExecuting waits until the nodes a and b are settled and execute
+// onA and onB runs, and fails if more than max execute between them
+// meanwhile.
+func waitExecuting(t *testing.T, what string, a, b *clusterNode, onA, onB, max int) {
+	t.Helper()
+	waitFor(t, what, func() bool {
+		ra, sa := a.executing()
+		rb, sb := b.executing()
+		if ra+rb > max {
+			t.Fatalf("%d runs of the app execute over the nodes; its quota is %d", ra+rb, max)
+		}
+		return sa && sb && ra == onA && rb == onB
+	})
+}
+
+// queued returns the runs the node has queued.
+func (n *clusterNode) queued() int {
+	e := n.engine
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	q := 0
+	for _, as := range e.apps {
+		q += len(as.queue)
+	}
+	return q
+}
+
+// TestClusterAppConcurrencyQuota runs an app with quotas.concurrency 2 on
+// two nodes: its runs queue on b while a executes two, and when one of
+// a's ends, b starts one, woken by the slot given back.
+func TestClusterAppConcurrencyQuota(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	app := spinApp("allow")
+	app.quota = 2
+	cl := Cluster{HeartbeatInterval: time.Second, LeaseTTL: time.Minute}
+	a := newClusterNode(t, url, "a", RealClock{}, cl, app)
+	b := newClusterNode(t, url, "b", RealClock{}, cl, app)
+	var onA []int64
+	for range 2 {
+		id, err := a.engine.Trigger(t.Context(), "demo", "spin", nil, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		onA = append(onA, id)
+	}
+	waitExecuting(t, "a to execute its two runs", a, b, 2, 0, 2)
+	for range 3 {
+		if _, err := b.engine.Trigger(t.Context(), "demo", "spin", nil, "bob"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitExecuting(t, "b's runs to wait for the app's slots", a, b, 2, 0, 2)
+	if b.queued() != 3 {
+		t.Fatalf("b queues %d runs; want 3", b.queued())
+	}
+	for i, id := range onA {
+		if err := a.engine.Cancel(t.Context(), id); err != nil {
+			t.Fatal(err)
+		}
+		waitExecuting(t, "b to start a run in the slot a gave back", a, b, 1-i, i+1, 2)
+		if b.queued() != 2-i {
+			t.Fatalf("after %d of a's runs ended, b queues %d; want %d", i+1, b.queued(), 2-i)
+		}
+	}
+}
+
+// TestClusterAppMemoryQuota runs an app whose memory quota holds one run's
+// limit but not two on two nodes: one runs at a time over both.
+func TestClusterAppMemoryQuota(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	app := testApp{name: "demo", manifest: "name: demo\nquotas: { concurrency: 4, memory: 96MiB }\n", tasks: `
+tasks:
+  - name: spin
+    concurrency: allow
+    termination: { maxRuntime: 1h }
+    limits: { memory: 64MiB }
+`, modules: map[string][]byte{"spin": wasmtest.Spin()}}
+	cl := Cluster{HeartbeatInterval: time.Second, LeaseTTL: time.Minute}
+	a := newClusterNode(t, url, "a", RealClock{}, cl, app)
+	b := newClusterNode(t, url, "b", RealClock{}, cl, app)
+	first, err := a.engine.Trigger(t.Context(), "demo", "spin", nil, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitExecuting(t, "a to execute its run", a, b, 1, 0, 1)
+	if _, err := b.engine.Trigger(t.Context(), "demo", "spin", nil, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	waitExecuting(t, "b's run to wait for the app's memory", a, b, 1, 0, 1)
+	if b.queued() != 1 {
+		t.Fatalf("b queues %d runs; want 1", b.queued())
+	}
+	if err := a.engine.Cancel(t.Context(), first); err != nil {
+		t.Fatal(err)
+	}
+	waitExecuting(t, "b to start its run", a, b, 0, 1, 1)
+}
+
+// TestClusterSlotsOfALostNode cuts off a node that holds the one slot of
+// an app: the node that takes its run over gives the slot back, and
+// starts the run that waited for it.
+func TestClusterSlotsOfALostNode(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	app := spinApp("allow")
+	app.quota = 1
+	cl := Cluster{HeartbeatInterval: 100 * time.Millisecond, LeaseTTL: time.Second, Margin: 300 * time.Millisecond, Grace: time.Millisecond}
+	a := newClusterNode(t, url, "a", RealClock{}, cl, app)
+	b := newClusterNode(t, url, "b", RealClock{}, cl, app)
+	if _, err := a.engine.Trigger(t.Context(), "demo", "spin", nil, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	waitExecuting(t, "a to execute its run", a, b, 1, 0, 1)
+	waiting, err := b.engine.Trigger(t.Context(), "demo", "spin", nil, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitExecuting(t, "b's run to wait for the app's slot", a, b, 1, 0, 1)
+	a.nodes.cut.Store(true)
+	// a stops its run when its lease runs out; b takes it over once the
+	// lease has ended on the database's clock, and its slot with it.
+	waitFor(t, "b to start its run", func() bool {
+		b.engine.mu.Lock()
+		defer b.engine.mu.Unlock()
+		return b.engine.runs[waiting] != nil
+	})
+	// a stops its run on its own clock, Margin before b may take it
+	// over: on a loaded machine the guest may take longer to return.
+	waitExecuting(t, "b to execute one run", a, b, 0, 1, 2)
+}
