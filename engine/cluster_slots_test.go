@@ -1,9 +1,11 @@
 package engine
 
 import (
+	"context"
 	"testing"
 	"time"
 
+	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/internal/pgtest"
 	"github.com/cronbox/cronbox/internal/wasmtest"
 )
@@ -156,4 +158,70 @@ func TestClusterSlotsOfALostNode(t *testing.T) {
 	// a stops its run on its own clock, Margin before b may take it
 	// over: on a loaded machine the guest may take longer to return.
 	waitExecuting(t, "b to execute one run", a, b, 0, 1, 2)
+}
+
+// watchCancels cancels the node's runs whose cancel another node asked
+// for, as the server of a node does, until the test ends.
+func (n *clusterNode) watchCancels(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		n.store.WatchCancels(ctx, func(ctx context.Context, id int64) bool { return n.engine.Cancel(ctx, id) == nil })
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+}
+
+// waitRun waits until node n executes run id, and the other node
+// nothing, failing if the two execute more than one run meanwhile.
+func waitRun(t *testing.T, what string, n, other *clusterNode, id int64) {
+	t.Helper()
+	waitFor(t, what, func() bool {
+		rn, _ := n.executing()
+		ro, _ := other.executing()
+		if rn+ro > 1 {
+			t.Fatalf("%d runs of the task execute over the nodes; want at most 1", rn+ro)
+		}
+		n.engine.mu.Lock()
+		defer n.engine.mu.Unlock()
+		return n.engine.runs[id] != nil && rn == 1 && ro == 0
+	})
+}
+
+// TestClusterReplace starts a run of a task whose overlap policy is
+// replace on one node while another node runs it: the other node cancels
+// its run, and the new one starts once that has ended.
+func TestClusterReplace(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	app := spinApp("replace")
+	cl := Cluster{HeartbeatInterval: time.Second, LeaseTTL: time.Minute}
+	a := newClusterNode(t, url, "a", RealClock{}, cl, app)
+	b := newClusterNode(t, url, "b", RealClock{}, cl, app)
+	a.watchCancels(t)
+	b.watchCancels(t)
+	trigger := func(n *clusterNode) int64 {
+		id, err := n.engine.Trigger(t.Context(), "demo", "spin", nil, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	first := trigger(a)
+	waitRun(t, "a to execute its run", a, b, first)
+	second := trigger(b)
+	waitRun(t, "b's run to replace a's", b, a, second)
+	// b replaces its own run, and a replaces that, on b.
+	third := trigger(b)
+	waitRun(t, "b's third run to replace its second", b, a, third)
+	last := trigger(a)
+	waitRun(t, "a's run to replace b's", a, b, last)
+	for _, id := range []int64{first, second, third} {
+		if r, err := a.store.GetRun(t.Context(), id); err != nil || r.Status != store.StatusCancelled {
+			t.Errorf("replaced run %d = %+v, %v; want cancelled", id, r, err)
+		}
+	}
 }

@@ -190,6 +190,7 @@ func (e *Engine) storeRun(r *runReq) store.Run {
 		Trigger: r.trigger, TriggeredByUser: r.user, ScheduledTime: r.scheduled,
 		Attempt: r.attempt, StartTime: e.cfg.Clock.Now(), Input: r.input, Node: e.cfg.Node,
 		NoOverlap: e.cl != nil && r.ts.task.Concurrency == app.ConcurrencyForbid,
+		Replace:   e.sharedSlots() != nil && r.ts.task.Concurrency == app.ConcurrencyReplace,
 	}
 }
 

@@ -122,6 +122,13 @@ type Run struct {
 	// with Slots.TakeSlot. It is not read back. A store of one node
 	// ignores it (its engine counts the app's runs itself).
 	Slot *Slot
+	// Replace asks a store shared by several nodes to request the cancel
+	// (as RequestCancel does) of the other runs of the task with Replace
+	// running on other nodes, with the write that records the start, and
+	// to give the run a slot of its app (Slots) only while no other run
+	// of its task with Replace holds one: the task's overlap policy is
+	// replace. It is not read back. A store of one node ignores it.
+	Replace bool
 }
 
 // RunEnd is how a run ended.

@@ -14,21 +14,38 @@ import (
 
 // fencedInsertRunSQL is insertRunSQL for a node that registered: the row
 // is inserted only while the lease of the node's epoch ($15) is live, in
-// the same statement, so fencing costs no round trip. $14 is NoOverlap.
-// If $16 (the app's quotas.concurrency, 0 for none) is positive, the run
-// takes a slot of its app as takeSlotCTE does, with its memory limit $17
-// against the app's memory quota $18, and holds it if it got it: the
-// second column says so.
+// the same statement, so fencing costs no round trip. $14 is NoOverlap,
+// $19 Replace. If $16 (the app's quotas.concurrency, 0 for none) is
+// positive, the run takes a slot of its app as takeSlotCTE does, with its
+// memory limit $17 against the app's memory quota $18, and holds it if it
+// got it: the second column says so. A run with Replace asks for the
+// cancel of the other runs of its task with Replace on other nodes.
 var fencedInsertRunSQL = `WITH live AS (SELECT 1 FROM nodes WHERE name = $13::text AND epoch = $15::bigint
 		AND state = 'running' AND lease_until > now()),
-	slot AS (` + takeSlotCTE("SELECT $1::text, 1, $17::bigint FROM live WHERE $16::integer > 0", "$16::integer", "$18::bigint") + `)
+	slot AS (` + takeSlotCTE(`SELECT $1::text, 1, $17::bigint FROM live WHERE $16::integer > 0
+		AND NOT ($19::boolean AND `+replaceHeldSQL("$1::text", "$2::text")+`)`, "$16::integer", "$18::bigint") + `),
+	cancels AS (INSERT INTO run_cancels (run_id, requested_at)
+		SELECT ID, now() FROM TaskExecutions, live
+		WHERE $19::boolean AND AppName = $1::text AND TaskName = $2::text AND Status = 'running' AND Replace AND Node <> $13::text
+		ON CONFLICT (run_id) DO NOTHING
+		RETURNING run_id)
 	INSERT INTO TaskExecutions (AppName, TaskName, Status, TriggeredBy, TriggeredByUser,
-		ScheduledTime, Attempt, StartTime, EndTime, Duration, Input, Reason, Node, NoOverlap, SlotMemory)
+		ScheduledTime, Attempt, StartTime, EndTime, Duration, Input, Reason, Node, NoOverlap, SlotMemory, Replace)
 	SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::timestamptz, $7::integer, $8::timestamptz,
 		$9::timestamptz, $10::bigint, $11::text, $12::text, $13::text, $14::boolean,
-		CASE WHEN EXISTS (SELECT 1 FROM slot) THEN $17::bigint END
+		CASE WHEN EXISTS (SELECT 1 FROM slot) THEN $17::bigint END, $19::boolean
 	FROM live
+	WHERE CASE WHEN EXISTS (SELECT 1 FROM cancels) THEN pg_notify('` + cancelsChannel + `', '') IS NOT NULL ELSE true END
 	RETURNING ID, SlotMemory IS NOT NULL`
+
+// replaceHeldSQL is true when a run of task app/task with Replace holds a
+// slot: a run of it with Replace may then take none. Two runs that find
+// none at once both try; the index idx_running_replace refuses the
+// second.
+func replaceHeldSQL(app, task string) string {
+	return `EXISTS (SELECT 1 FROM TaskExecutions WHERE AppName = ` + app + ` AND TaskName = ` + task + `
+		AND Status = 'running' AND Replace AND SlotMemory IS NOT NULL)`
+}
 
 // takeSlotCTE is an upsert of app_slots that takes a slot of an app for
 // the row (app, 1, memory) that rows selects, if there is one, unless
@@ -51,12 +68,16 @@ func takeSlotCTE(rows, concurrency, memoryQuota string) string {
 // nothing.
 func (s *Store) TakeSlot(ctx context.Context, id int64, slot store.Slot) (bool, error) {
 	var held bool
-	err := s.pool.QueryRow(ctx, `WITH run AS (SELECT AppName, SlotMemory FROM TaskExecutions
+	err := s.pool.QueryRow(ctx, `WITH run AS (SELECT AppName, TaskName, SlotMemory, Replace FROM TaskExecutions
 			WHERE ID = $1 AND Status = 'running' FOR UPDATE),
-		slot AS (`+takeSlotCTE("SELECT AppName, 1, $3::bigint FROM run WHERE SlotMemory IS NULL", "$2::integer", "$4::bigint")+`),
+		slot AS (`+takeSlotCTE(`SELECT AppName, 1, $3::bigint FROM run WHERE SlotMemory IS NULL
+			AND NOT (Replace AND `+replaceHeldSQL("run.AppName", "run.TaskName")+`)`, "$2::integer", "$4::bigint")+`),
 		upd AS (UPDATE TaskExecutions SET SlotMemory = $3::bigint WHERE ID = $1 AND EXISTS (SELECT 1 FROM slot) RETURNING 1)
 		SELECT EXISTS (SELECT 1 FROM upd) OR EXISTS (SELECT 1 FROM run WHERE SlotMemory IS NOT NULL)`,
 		id, slot.Concurrency, slot.Memory, slot.MemoryQuota).Scan(&held)
+	if violates(err, "idx_running_replace") { // another run of the task took one at once
+		return false, nil
+	}
 	if err != nil {
 		return false, fmt.Errorf("taking a slot for run %d: %w", id, err)
 	}

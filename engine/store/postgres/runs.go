@@ -77,11 +77,18 @@ func (s *Store) insertRun(ctx context.Context, doing string, r *store.Run) (int6
 		if r.Slot != nil && r.Status == store.StatusRunning {
 			slot = *r.Slot
 		}
-		query, args = fencedInsertRunSQL, append(args, r.NoOverlap && r.Status == store.StatusRunning, epoch,
-			slot.Concurrency, slot.Memory, slot.MemoryQuota)
+		running := r.Status == store.StatusRunning
+		query, args = fencedInsertRunSQL, append(args, r.NoOverlap && running, epoch,
+			slot.Concurrency, slot.Memory, slot.MemoryQuota, r.Replace && running)
 		dest = append(dest, &taken)
 	}
 	err := s.pool.QueryRow(ctx, query, args...).Scan(dest...)
+	if violates(err, "idx_running_replace") {
+		// Another run of the task took its slot at once: this one is
+		// recorded without, and takes it later.
+		args[15] = 0
+		err = s.pool.QueryRow(ctx, query, args...).Scan(dest...)
+	}
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return 0, fmt.Errorf("%s on node %s: %w", doing, r.Node, store.ErrFenced)

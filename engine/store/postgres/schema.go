@@ -364,6 +364,12 @@ func migrations() []migration {
 		// The memory limit of a run that holds a slot; NULL for one that
 		// holds none.
 		`ALTER TABLE TaskExecutions ADD COLUMN SlotMemory bigint`,
+		// Runs of tasks whose overlap policy is replace: of those, one
+		// holds a slot at a time per task over every node; a new one
+		// waits for the others, whose cancel it asks for.
+		`ALTER TABLE TaskExecutions ADD COLUMN Replace boolean NOT NULL DEFAULT false`,
+		`CREATE UNIQUE INDEX idx_running_replace ON TaskExecutions(AppName, TaskName)
+			WHERE Status = 'running' AND Replace AND SlotMemory IS NOT NULL`,
 		// Whatever ends a run that holds a slot, or deletes it, gives the
 		// slot back in the same transaction, and wakes the nodes whose
 		// runs wait for one: no path can forget it.

@@ -31,6 +31,7 @@ func Nodes(t *testing.T, open func(t *testing.T) NodesStore) {
 	t.Run("Slots", func(t *testing.T) { nodesSlots(t, open) })
 	t.Run("SlotsRace", func(t *testing.T) { nodesSlotsRace(t, open) })
 	t.Run("SlotsOfLostNodes", func(t *testing.T) { nodesSlotsOfLostNodes(t, open) })
+	t.Run("SlotsReplace", func(t *testing.T) { nodesSlotsReplace(t, open) })
 }
 
 const (
@@ -388,4 +389,34 @@ func waitWake(t *testing.T, woken <-chan string, app string) {
 			t.Fatalf("WatchSlots never woke for %q", app)
 		}
 	}
+}
+
+// nodesSlotsReplace checks that of the runs of a task with Replace, one
+// holds a slot at a time over the nodes.
+func nodesSlotsReplace(t *testing.T, open func(*testing.T) NodesStore) {
+	t.Parallel()
+	s := open(t)
+	for _, node := range []string{"n1", "n2"} {
+		mustRegister(t, s, node, longLease)
+	}
+	four := store.Slot{Concurrency: 4, Memory: 1, MemoryQuota: 100}
+	replace := manual("a", "t", epoch)
+	replace.Replace = true
+	first, ok1 := startSlot(t, s, replace, "n1", four)
+	second, ok2 := startSlot(t, s, replace, "n2", four)
+	if !ok1 || ok2 {
+		t.Fatalf("slots of two runs of a task with Replace = %v, %v; want the first only", ok1, ok2)
+	}
+	mustTake(t, s, second, four, false)
+	if _, ok := startSlot(t, s, manual("a", "u", epoch), "n2", four); !ok {
+		t.Error("a run of another task got no slot")
+	}
+	mustFinish(t, s, first, store.StatusCancelled, epoch)
+	mustTake(t, s, second, four, true)
+	third, ok3 := startSlot(t, s, replace, "n1", four)
+	if ok3 {
+		t.Error("a third run of a task with Replace took a slot beside the second")
+	}
+	mustFinish(t, s, second, store.StatusCancelled, epoch)
+	mustTake(t, s, third, four, true)
 }
