@@ -257,6 +257,17 @@ func TestClusterProcesses(t *testing.T) {
 		}
 	}
 
+	// Every slot of the app's quotas was given back: by the ends of its
+	// runs, and by the takeovers of the runs of the killed node and of
+	// the node cut off.
+	var slots, memory int64
+	if err := st.Pool().QueryRow(t.Context(), `SELECT running, memory FROM app_slots WHERE app = 'cl'`).Scan(&slots, &memory); err != nil {
+		t.Fatal(err)
+	}
+	if slots != 0 || memory != 0 {
+		t.Errorf("app cl holds %d slots (memory %d) with every node stopped; want none", slots, memory)
+	}
+
 	all := allRuns(t, st)
 	ids := make([]int64, 0, len(all))
 	for id := range all {
