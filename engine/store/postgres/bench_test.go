@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -82,4 +83,60 @@ func BenchmarkRecordRuns(b *testing.B) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "runs/s")
 		})
 	}
+}
+
+// BenchmarkSlots measures what the slots of an app's quotas cost a node
+// of a cluster: runs of one app started and finished by 32 goroutines,
+// StartRun taking a slot (and FinishRun giving it back), against the same
+// without slots, in alternating rounds of the same run. It reports both
+// rates and their ratio: every start and end of an app's run locks the
+// app's row of app_slots until it commits.
+//
+//	go test -run '^$' -bench Slots -benchtime 5x ./engine/store/postgres/
+func BenchmarkSlots(b *testing.B) {
+	s, err := Open(b.Context(), pgtest.URL(b), Options{MaxConns: 16})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.RegisterNode(b.Context(), store.NodeStatus{Name: "n"}, time.Hour); err != nil {
+		b.Fatal(err)
+	}
+	const workers, perWorker = 32, 50
+	round := func(slot bool) time.Duration {
+		start := time.Now()
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				for range perWorker {
+					r := store.Run{App: "bench", Task: fmt.Sprint("t", w%8), Trigger: store.TriggerManual, StartTime: time.Now(), Node: "n"}
+					if slot {
+						r.Slot = &store.Slot{Concurrency: 1000, Memory: 1 << 20, MemoryQuota: 1 << 40}
+					}
+					id, err := s.StartRun(b.Context(), r)
+					if err == nil && slot && !r.Slot.Taken {
+						err = fmt.Errorf("no slot taken")
+					}
+					if err == nil {
+						err = s.FinishRun(b.Context(), id, store.RunEnd{Status: store.StatusSucceeded, EndTime: time.Now()})
+					}
+					if err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		return time.Since(start)
+	}
+	var without, with time.Duration
+	for b.Loop() {
+		without += round(false)
+		with += round(true)
+	}
+	runs := float64(b.N * workers * perWorker)
+	b.ReportMetric(runs/without.Seconds(), "runs/s")
+	b.ReportMetric(runs/with.Seconds(), "slot-runs/s")
+	b.ReportMetric(with.Seconds()/without.Seconds(), "slot/plain")
 }
