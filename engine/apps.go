@@ -32,8 +32,11 @@ type appState struct {
 	memory     int64 // the memory limits of its running runs, summed
 	// claiming is set while the first queued run takes a slot of the
 	// app's quotas from the cluster (Cluster.Slots); starved when it got
-	// none, until a slot is given back on any node.
+	// none, until a slot is given back on any node. freed counts the
+	// slots given back, so that one given back while a take was under
+	// way is not missed.
 	claiming, starved bool
+	freed             uint64
 	gone              bool // removed from disk
 	loadErr           string
 	// files is the quota of its directory, data/files/<app>, shared by its

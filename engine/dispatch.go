@@ -275,7 +275,7 @@ func (e *Engine) dispatchLocked() {
 func (e *Engine) claimLocked(as *appState, r *runReq) {
 	as.claiming = true
 	e.claims++
-	slot := as.slot(r)
+	slot, freed := as.slot(r), as.freed
 	e.crew.spawn(func() {
 		ok, err := e.sharedSlots().TakeSlot(context.Background(), r.id, slot)
 		if err != nil {
@@ -286,7 +286,8 @@ func (e *Engine) claimLocked(as *appState, r *runReq) {
 		as.claiming = false
 		e.claims--
 		r.slot = ok
-		as.starved = !ok
+		// A slot given back since the take began may be free now.
+		as.starved = !ok && as.freed == freed
 		e.dispatchLocked()
 	})
 }
@@ -299,6 +300,7 @@ func (e *Engine) slotFreed(app string) {
 	for name, as := range e.apps {
 		if app == "" || name == app {
 			as.starved = false
+			as.freed++
 		}
 	}
 	e.dispatchLocked()

@@ -253,6 +253,7 @@ func (e *Engine) afterRun(h *runHandle, end store.RunEnd, ended store.Ended, log
 	e.running--
 	if r.slot { // given back with its end
 		h.as.starved = false
+		h.as.freed++
 	}
 	e.publish(finishedEvent(h, end))
 	ts.lastStatus = status
