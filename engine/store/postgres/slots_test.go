@@ -44,25 +44,22 @@ func TestReplaceRequestsCancels(t *testing.T) {
 			return true
 		})
 	}()
-	select {
-	case id := <-asked:
-		if id != old {
-			t.Errorf("cancel asked for run %d; want %d", id, old)
+	waitAsked := func(want int64) {
+		t.Helper()
+		select {
+		case id := <-asked:
+			if id != want {
+				t.Errorf("cancel asked for run %d; want %d", id, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no cancel asked for run %d", want)
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no cancel asked for")
 	}
+	waitAsked(old)
 	// A later start wakes the watch, by notification (its poll is an
 	// hour), and asks for the cancel of the run n2 holds, not n1's own.
 	start("n1", "t", true)
-	select {
-	case id := <-asked:
-		if id != mine {
-			t.Errorf("cancel asked for run %d; want %d", id, mine)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no cancel asked for the second time")
-	}
+	waitAsked(mine)
 	stop()
 	<-done
 }

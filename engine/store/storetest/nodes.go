@@ -73,6 +73,15 @@ func mustRegister(t *testing.T, s store.Nodes, name string, ttl time.Duration) s
 	return n
 }
 
+// openNodes opens a store and registers the nodes with long leases.
+func openNodes(t *testing.T, open func(*testing.T) NodesStore, nodes ...string) NodesStore {
+	s := open(t)
+	for _, node := range nodes {
+		mustRegister(t, s, node, longLease)
+	}
+	return s
+}
+
 func onNode(r store.Run, node string) store.Run {
 	r.Node = node
 	return r
@@ -135,10 +144,7 @@ func nodesFencing(t *testing.T, open func(*testing.T) NodesStore) {
 
 func nodesNoOverlap(t *testing.T, open func(*testing.T) NodesStore) {
 	t.Parallel()
-	s := open(t)
-	for _, node := range []string{"n1", "n2"} {
-		mustRegister(t, s, node, longLease)
-	}
+	s := openNodes(t, open, "n1", "n2")
 	solo := func(node string, at time.Time) store.Run {
 		r := onNode(scheduled("a", "t", at), node)
 		r.NoOverlap = true
@@ -247,10 +253,7 @@ func mustTake(t *testing.T, s store.Slots, id int64, slot store.Slot, want bool)
 
 func nodesSlots(t *testing.T, open func(*testing.T) NodesStore) {
 	t.Parallel()
-	s := open(t)
-	for _, node := range []string{"n1", "n2"} {
-		mustRegister(t, s, node, longLease)
-	}
+	s := openNodes(t, open, "n1", "n2")
 	two := store.Slot{Concurrency: 2, Memory: 10, MemoryQuota: 1000}
 	first, ok1 := startSlot(t, s, manual("a", "t", epoch), "n1", two)
 	second, ok2 := startSlot(t, s, manual("a", "u", epoch), "n2", two)
@@ -395,10 +398,7 @@ func waitWake(t *testing.T, woken <-chan string, app string) {
 // holds a slot at a time over the nodes.
 func nodesSlotsReplace(t *testing.T, open func(*testing.T) NodesStore) {
 	t.Parallel()
-	s := open(t)
-	for _, node := range []string{"n1", "n2"} {
-		mustRegister(t, s, node, longLease)
-	}
+	s := openNodes(t, open, "n1", "n2")
 	four := store.Slot{Concurrency: 4, Memory: 1, MemoryQuota: 100}
 	replace := manual("a", "t", epoch)
 	replace.Replace = true
