@@ -135,8 +135,11 @@ func TestClusterSlotsOfALostNode(t *testing.T) {
 	url := pgtest.URL(t)
 	app := spinApp("allow")
 	app.quota = 1
+	// a's lease is short, to be lost; b's long, so that b, which takes
+	// a over, keeps its own however slow the machine.
 	cl := Cluster{HeartbeatInterval: 100 * time.Millisecond, LeaseTTL: time.Second, Margin: 300 * time.Millisecond, Grace: time.Millisecond}
 	a := newClusterNode(t, url, "a", RealClock{}, cl, app)
+	cl.LeaseTTL, cl.Margin = time.Minute, 0
 	b := newClusterNode(t, url, "b", RealClock{}, cl, app)
 	if _, err := a.engine.Trigger(t.Context(), "demo", "spin", nil, "alice"); err != nil {
 		t.Fatal(err)
