@@ -53,7 +53,7 @@ func (e *Engine) initApp(ctx context.Context, name string, a *app.App, loaded []
 	t := init.task
 	ga := guestApp{Permissions: a.Manifest.Permissions, Quotas: a.Manifest.Quotas, Files: files, Secrets: e.secretsOf(ctx, name)}
 	sink := &routeSink{}
-	g, err := newGuest(e.cfg.Home, e.cfg.Store.KV, t, ga, 0, nil, sink)
+	g, err := newGuest(e.cfg.Home, e.cfg.Store.KV, *t, ga, 0, nil, sink)
 	if err != nil {
 		return "", fmt.Errorf("init task: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 
 	"github.com/cronbox/cronbox/engine/app"
@@ -251,15 +252,52 @@ func LoadDefinitions(ctx context.Context, home string, st store.Overrides) (Defi
 
 // loadedTask is a task with what running it needs, prepared outside the lock.
 type loadedTask struct {
-	task    app.Task
+	task    *app.Task
 	sched   schedule.Schedule
 	module  *runtime.Module
 	loadErr string
 }
 
+// shareTasks returns the merged tasks of a, each the task a holds when no
+// override changed it, else a copy of its own: the engine keeps both the
+// app as loaded (overrides are checked against it) and its tasks as they
+// run, and most tasks have no override, so each is kept once. A copy of
+// its own, so that the merged slice is not kept whole for a few tasks.
+func shareTasks(a *app.App, merged []app.Task) []*app.Task {
+	loaded := make(map[string]*app.Task, len(a.Tasks))
+	for i := range a.Tasks {
+		loaded[a.Tasks[i].Name] = &a.Tasks[i]
+	}
+	out := make([]*app.Task, len(merged))
+	for i := range merged {
+		if t := loaded[merged[i].Name]; t != nil && reflect.DeepEqual(*t, merged[i]) {
+			out[i] = t
+			continue
+		}
+		t := merged[i]
+		out[i] = &t
+	}
+	return out
+}
+
+// load is what the apps loaded together share.
+type load struct {
+	overrides overrideSet
+	// schedules parses the tasks' schedules, one schedule for the tasks
+	// that share a cron expression.
+	schedules *schedule.Parser
+}
+
+// newLoad reads the store's overrides for a load.
+func (e *Engine) newLoad(ctx context.Context) (load, error) {
+	ov, err := e.overrides(ctx)
+	return load{overrides: ov, schedules: new(schedule.Parser)}, err
+}
+
 // loadApp loads one app folder and installs it; a failure keeps the last
 // good version.
-func (e *Engine) loadApp(ctx context.Context, name string, ov overrideSet) {
+func (e *Engine) loadApp(ctx context.Context, name string, l load) {
+	ov := l.overrides
 	e.mu.Lock()
 	e.appLocked(name).overrides = ov.stamps[name]
 	e.mu.Unlock()
@@ -274,14 +312,14 @@ func (e *Engine) loadApp(ctx context.Context, name string, ov overrideSet) {
 	loaded := make([]loadedTask, 0, len(merged))
 	// Tasks that share a module file read and hash it once a load.
 	modules := map[string]*runtime.Module{}
-	for _, t := range merged {
+	for _, t := range shareTasks(a, merged) {
 		lt := loadedTask{task: t}
 		for _, p := range t.Errors {
 			lerrs = append(lerrs, problemError(p, t.Name))
 			seenErr[p.Error()] = true
 		}
 		if t.Valid() {
-			lt.sched, err = parseSchedule(t)
+			lt.sched, err = parseSchedule(l.schedules, t)
 			if err == nil {
 				if lt.module = modules[t.Module]; lt.module == nil {
 					lt.module, err = e.loadModule(ctx, t.Module)

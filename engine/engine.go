@@ -419,11 +419,11 @@ func (e *Engine) WaitIdle(ctx context.Context) error {
 }
 
 // parseSchedule parses a task's schedule; nil for a task without one.
-func parseSchedule(t app.Task) (schedule.Schedule, error) {
+func parseSchedule(p *schedule.Parser, t *app.Task) (schedule.Schedule, error) {
 	if t.Schedule.IsZero() {
 		return nil, nil
 	}
-	s, err := schedule.Parse(schedule.Spec{Cron: t.Schedule.Cron, Timezone: t.Schedule.Timezone, At: t.Schedule.At}, t.Key())
+	s, err := p.Parse(schedule.Spec{Cron: t.Schedule.Cron, Timezone: t.Schedule.Timezone, At: t.Schedule.At}, t.Key())
 	if err != nil {
 		return nil, fmt.Errorf("parsing schedule of %s: %w", t.Key(), err)
 	}

@@ -39,7 +39,7 @@ func (e *Engine) sweep() {
 // quota lowered while Cronbox was down holds at once, and so does sweep.
 func (e *Engine) pruneAll() {
 	e.mu.Lock()
-	var tasks []app.Task
+	tasks := make([]*app.Task, 0, len(e.tasks)) // never changed: see taskState
 	for _, ts := range e.tasks {
 		tasks = append(tasks, ts.task)
 	}

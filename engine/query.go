@@ -126,7 +126,7 @@ func (e *Engine) Task(appName, task string) (TaskInfo, bool) {
 
 func (e *Engine) taskInfoLocked(ts *taskState) TaskInfo {
 	info := TaskInfo{
-		Task: ts.task, Running: len(ts.running), Queued: ts.queued,
+		Task: *ts.task, Running: len(ts.running), Queued: ts.queued,
 		LastStatus: ts.lastStatus, LastDuration: ts.lastDuration, Failures: ts.failures,
 		DisabledReason: ts.disabledReason, LoadError: ts.loadErr,
 	}

@@ -27,7 +27,7 @@ func (e *Engine) ReloadApp(ctx context.Context, name string) error {
 func (e *Engine) Reload(ctx context.Context) error {
 	e.reloadMu.Lock()
 	defer e.reloadMu.Unlock()
-	overrides, err := e.overrides(ctx)
+	l, err := e.newLoad(ctx)
 	if err != nil {
 		return fmt.Errorf("reloading apps: %w", err)
 	}
@@ -38,7 +38,7 @@ func (e *Engine) Reload(ctx context.Context) error {
 	seen := map[string]bool{}
 	for _, name := range names {
 		seen[name] = true
-		e.loadApp(ctx, name, overrides)
+		e.loadApp(ctx, name, l)
 	}
 	e.mu.Lock()
 	var gone []string
@@ -66,11 +66,11 @@ func (e *Engine) reloadApp(ctx context.Context, name string) error {
 		e.unloadUnused(ctx)
 		return nil
 	}
-	ov, err := e.overrides(ctx)
+	l, err := e.newLoad(ctx)
 	if err != nil {
 		return fmt.Errorf("reloading app %s: %w", name, err)
 	}
-	e.loadApp(ctx, name, ov)
+	e.loadApp(ctx, name, l)
 	e.unloadUnused(ctx)
 	return nil
 }
@@ -80,12 +80,12 @@ func (e *Engine) reloadApp(ctx context.Context, name string) error {
 func (e *Engine) reloadApps(ctx context.Context, changed, gone []string) error {
 	e.reloadMu.Lock()
 	defer e.reloadMu.Unlock()
-	ov, err := e.overrides(ctx)
+	l, err := e.newLoad(ctx)
 	if err != nil {
 		return fmt.Errorf("reloading apps: %w", err)
 	}
 	for _, name := range changed {
-		e.loadApp(ctx, name, ov)
+		e.loadApp(ctx, name, l)
 	}
 	for _, name := range gone {
 		e.mu.Lock()

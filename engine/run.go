@@ -56,7 +56,7 @@ func (e *Engine) newRunHandleLocked(parent context.Context, as *appState, r *run
 	ctx, cancel := context.WithCancelCause(parent)
 	m := as.app.Manifest
 	ga := guestApp{Permissions: m.Permissions, Quotas: m.Quotas, Files: as.filesQuotaLocked(), Secrets: e.secretsOf(ctx, as.name)}
-	return &runHandle{req: r, as: as, task: r.ts.task, app: ga, module: r.ts.module, ctx: ctx, cancel: cancel, started: e.cfg.Clock.Now()}
+	return &runHandle{req: r, as: as, task: *r.ts.task, app: ga, module: r.ts.module, ctx: ctx, cancel: cancel, started: e.cfg.Clock.Now()}
 }
 
 // execute runs the guest, records how it ended and applies the rules that
@@ -261,7 +261,9 @@ func (e *Engine) afterRun(h *runHandle, end store.RunEnd, ended store.Ended, log
 	if state != nil {
 		ts.failures = state.ConsecutiveFailures
 		if state.DisabledReason != "" && ts.task.Enabled {
-			ts.task.Enabled = false
+			t := *ts.task // shared with the app as loaded
+			t.Enabled = false
+			ts.task = &t
 			ts.disabledReason = state.DisabledReason
 			e.heap.remove(ts)
 			e.armLocked()

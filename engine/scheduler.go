@@ -146,7 +146,7 @@ func (e *Engine) catchUp(ctx context.Context) {
 func (e *Engine) catchUpWhere(ctx context.Context, want func(*taskState) bool) {
 	type candidate struct {
 		ts    *taskState
-		task  app.Task
+		task  *app.Task // never changed: see taskState
 		sched schedule.Schedule
 		next  time.Time
 	}
@@ -178,11 +178,11 @@ func (e *Engine) catchUpWhere(ctx context.Context, want func(*taskState) bool) {
 			if window <= 0 {
 				window = app.DefaultMisfireWindow
 			}
-			runAt = missedTime(c.task, c.sched, last, now, window)
+			runAt = missedTime(*c.task, c.sched, last, now, window)
 		}
 		var skipAt time.Time
 		if runAt.IsZero() {
-			if skipAt = missedTime(c.task, c.sched, last, now, 0); skipAt.IsZero() {
+			if skipAt = missedTime(*c.task, c.sched, last, now, 0); skipAt.IsZero() {
 				continue
 			}
 		}

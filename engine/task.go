@@ -11,10 +11,10 @@ import (
 
 // taskState is a task as the engine runs it. The engine's mutex guards it.
 type taskState struct {
-	key     string // "app/task"; never changes
-	app     string // never changes
-	name    string // never changes
-	task    app.Task
+	key     string            // "app/task"; never changes
+	app     string            // never changes
+	name    string            // never changes
+	task    *app.Task         // shared with the app as loaded when no override changes it; never changed
 	sched   schedule.Schedule // nil: runs only when triggered
 	module  *runtime.Module   // nil: cannot run
 	loadErr string

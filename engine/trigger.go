@@ -118,7 +118,7 @@ func (e *Engine) RunOnce(ctx context.Context, appName, task string, input json.R
 	}
 	defer e.unloadUnused(context.WithoutCancel(ctx))
 
-	ts := &taskState{key: key, app: appName, name: task, task: t, module: mod, heapIdx: -1}
+	ts := &taskState{key: key, app: appName, name: task, task: &t, module: mod, heapIdx: -1}
 	r := &runReq{ts: ts, trigger: store.TriggerManual, input: input, user: user}
 	run := e.storeRun(r)
 	if r.id, err = e.cfg.Store.Runs.StartRun(ctx, run); err != nil {

@@ -31,13 +31,14 @@ func mainEngine(args []string) {
 	tasksFlag := fs.String("tasks", "10000,100000", "comma-separated task counts for the load and memory measurement")
 	fireFlag := fs.String("fire", "1000,10000", "comma-separated counts of tasks due in the same second for the lateness measurement")
 	runs := fs.Int("runs", 2000, "trivial runs for the throughput measurement, engine and bare runtime each")
+	drops := fs.Int("drops", 3, "hot drops of a Go task into a watching engine, each on a fresh engine and runtime")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the whole benchmark to `FILE`")
 	fs.StringVar(&memProfile, "memprofile", "", "write a heap profile, taken after the largest -tasks count has started, to `FILE`")
 	_ = fs.Parse(args)
 	counts := parseCounts("-tasks", *tasksFlag)
 	fires := parseCounts("-fire", *fireFlag)
-	if *runs < 1 {
-		fmt.Fprintln(os.Stderr, "cronbox-bench: -runs must be positive")
+	if *runs < 1 || *drops < 1 {
+		fmt.Fprintln(os.Stderr, "cronbox-bench: -runs and -drops must be positive")
 		os.Exit(2)
 	}
 	if *profile != "" {
@@ -53,7 +54,7 @@ func mainEngine(args []string) {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := benchEngine(context.Background(), os.Stdout, counts, fires, *runs); err != nil {
+	if err := benchEngine(context.Background(), os.Stdout, counts, fires, *runs, *drops); err != nil {
 		fmt.Fprintf(os.Stderr, "cronbox-bench: %v\n", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
@@ -95,7 +96,7 @@ func (t target) String() string {
 	return fmt.Sprintf("%s %s (target %s: %s)", t.name, t.got, t.want, verdict)
 }
 
-func benchEngine(ctx context.Context, w io.Writer, counts, fires []int, runs int) error {
+func benchEngine(ctx context.Context, w io.Writer, counts, fires []int, runs, drops int) error {
 	fmt.Fprintf(w, "Cronbox engine benchmark: %s %s/%s, %d CPUs\n\n", goruntime.Version(), goruntime.GOOS, goruntime.GOARCH, goruntime.NumCPU())
 
 	// 1. Load time and memory per task.
@@ -180,8 +181,178 @@ func benchEngine(ctx context.Context, w io.Writer, counts, fires []int, runs int
 		targets = append(targets, target{name: "engine/bare of " + m.name, got: fmt.Sprintf("%.2f", eng/bare), want: fmt.Sprintf("≥ %.1f", want), met: eng/bare >= want, measured: true})
 	}
 
+	// 4. Hot drop.
+	fmt.Fprintf(w, "\nHot drop of a %.1f MB Go task (its app folder renamed into apps/ of a watching engine, default WatchConfig, cold compilation cache), %d drops, median:\n\n", float64(len(goWasm))/1e6, drops)
+	var drop hotDrop
+	var times []hotDrop
+	for range drops {
+		d, err := benchHotDrop(ctx, goWasm)
+		if err != nil {
+			return fmt.Errorf("hot drop: %w", err)
+		}
+		times = append(times, d)
+	}
+	drop = medianDrop(times)
+	tw = tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	fmt.Fprintln(tw, "from the rename to\tafter\t")
+	fmt.Fprintf(tw, "app loaded (watch settled, module compiled)\t%s\t\n", ms(drop.loaded))
+	fmt.Fprintf(tw, "its first run started (triggered when loaded)\t%s\t\n", ms(drop.started))
+	fmt.Fprintf(tw, "its first run finished\t%s\t\n", ms(drop.finished))
+	fmt.Fprintf(tw, "baseline: bare runtime, cold compile of the module\t%s\t\n", ms(drop.compile))
+	fmt.Fprintf(tw, "baseline: bare runtime, cold compile and first run\t%s\t\n", ms(drop.bare))
+	tw.Flush()
+	targets = append(targets, target{name: "hot drop to first run", got: ms(drop.started), want: "≤ 1 s", met: drop.started <= time.Second, measured: true})
+
 	fmt.Fprintf(w, "\nsummary: %s\n", joinTargets(targets))
 	return nil
+}
+
+// hotDrop is when a dropped app reached each step, from its rename, and
+// what the bare runtime takes for the same module in the same process.
+type hotDrop struct {
+	loaded, started, finished time.Duration
+	compile, bare             time.Duration
+}
+
+// medianDrop returns the median of each time of ds.
+func medianDrop(ds []hotDrop) hotDrop {
+	pick := func(f func(hotDrop) time.Duration) time.Duration {
+		ts := make([]time.Duration, len(ds))
+		for i, d := range ds {
+			ts[i] = f(d)
+		}
+		return percentile(ts, 0.5)
+	}
+	return hotDrop{
+		loaded:   pick(func(d hotDrop) time.Duration { return d.loaded }),
+		started:  pick(func(d hotDrop) time.Duration { return d.started }),
+		finished: pick(func(d hotDrop) time.Duration { return d.finished }),
+		compile:  pick(func(d hotDrop) time.Duration { return d.compile }),
+		bare:     pick(func(d hotDrop) time.Duration { return d.bare }),
+	}
+}
+
+// benchHotDrop starts a fresh engine watching its apps folder, drops a
+// probe app and waits for it to load (so the watch is running), then
+// renames an app folder with wasm as its one task into apps/, triggers
+// the task when the app has loaded, and times each step from the rename.
+// Its baseline compiles and runs wasm in a fresh bare runtime.
+func benchHotDrop(ctx context.Context, wasm []byte) (hotDrop, error) {
+	var d hotDrop
+	rt, err := newRuntime(ctx)
+	if err != nil {
+		return d, err
+	}
+	start := time.Now()
+	m, _, err := rt.Load(ctx, wasm)
+	d.compile = time.Since(start)
+	if err == nil {
+		call := &hostapi.Call{}
+		var res *runtime.Result
+		res, err = rt.Run(hostapi.WithCall(ctx, call), m, runtime.Spec{})
+		call.Close()
+		if err == nil && res.Status != runtime.StatusSucceeded {
+			err = fmt.Errorf("run %s: %s", res.Status, res.Error)
+		}
+	}
+	d.bare = time.Since(start)
+	rt.Close(ctx)
+	if err != nil {
+		return d, err
+	}
+
+	var home string
+	ns, err := newNodes(ctx, 1, sqliteStore, func(_ int, h string) error {
+		home = h
+		return os.MkdirAll(homedir.Home(h).Apps(), 0o755)
+	}, engine.Config{})
+	if err != nil {
+		return d, err
+	}
+	defer ns.close(ctx)
+	e := ns.engines[0]
+	events, unsubscribe := e.Subscribe()
+	defer unsubscribe()
+	if err := ns.start(ctx); err != nil {
+		return d, err
+	}
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer stopWatch()
+	wg.Go(func() { e.Watch(watchCtx, engine.WatchConfig{}) })
+
+	// drop writes app name with module wasm outside apps/ and renames it in.
+	drop := func(name string, wasm []byte) error {
+		staging := filepath.Join(home, "staging")
+		if err := writeApps(staging, wasm, 1, 1, 1, func(a, i int) string {
+			return "  - name: t\n    module: tasks/t.wasm\n"
+		}); err != nil {
+			return err
+		}
+		dir := homedir.Home(staging).App("a000")
+		manifest := fmt.Sprintf("name: %s\nquotas:\n  concurrency: 1\n", name)
+		if err := os.WriteFile(filepath.Join(dir, "app.yaml"), []byte(manifest), 0o644); err != nil {
+			return err
+		}
+		return os.Rename(dir, homedir.Home(home).App(name))
+	}
+	// await waits for the event of app name that match reports.
+	timeout := time.NewTimer(time.Minute)
+	defer timeout.Stop()
+	await := func(name string, match func(engine.Event) (bool, error)) error {
+		for {
+			select {
+			case ev := <-events:
+				if ev.App != name {
+					continue
+				}
+				if ok, err := match(ev); ok || err != nil {
+					return err
+				}
+			case <-timeout.C:
+				return fmt.Errorf("app %s: no event within a minute", name)
+			}
+		}
+	}
+	reloaded := func(ev engine.Event) (bool, error) {
+		if ev.Type == engine.EventAppReloaded && ev.Message != "" {
+			return false, fmt.Errorf("app %s failed to load: %s", ev.App, ev.Message)
+		}
+		return ev.Type == engine.EventAppReloaded, nil
+	}
+	if err := drop("probe", wasmtest.Hello()); err != nil {
+		return d, err
+	}
+	if err := await("probe", reloaded); err != nil {
+		return d, err
+	}
+
+	start = time.Now()
+	if err := drop("dropped", wasm); err != nil {
+		return d, err
+	}
+	if err := await("dropped", reloaded); err != nil {
+		return d, err
+	}
+	d.loaded = time.Since(start)
+	if _, err := e.Trigger(ctx, "dropped", "t", nil, "bench"); err != nil {
+		return d, err
+	}
+	err = await("dropped", func(ev engine.Event) (bool, error) {
+		switch ev.Type {
+		case engine.EventRunStarted:
+			d.started = time.Since(start)
+		case engine.EventRunFinished:
+			d.finished = time.Since(start)
+			if ev.Status != store.StatusSucceeded {
+				return false, fmt.Errorf("first run of the dropped task %s: %s", ev.Status, ev.Message)
+			}
+			return true, nil
+		}
+		return false, nil
+	})
+	return d, err
 }
 
 func joinTargets(ts []target) string {

@@ -219,6 +219,7 @@ func (a *App) loadTasks(data []byte) []Problem {
 	}
 	x := newTaskContext(a.Dir, a.Manifest, a.opts)
 	first := make(map[string]int) // name → index of the entry that has it
+	a.Tasks = make([]Task, 0, len(list))
 	for i, n := range list {
 		field := fmt.Sprintf("tasks[%d]", i)
 		var spec TaskSpec

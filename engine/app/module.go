@@ -37,36 +37,67 @@ func (x *taskContext) module(c *checker, field, rel string) (module, source stri
 		return "", ""
 	}
 	path := filepath.Join(x.dir, filepath.FromSlash(slashed))
-	source, lang := x.taskSource(strings.TrimSuffix(path, ".wasm"))
-	real, err := filepath.EvalSymlinks(path)
+	f := x.moduleFile(path)
 	switch {
-	case errors.Is(err, fs.ErrNotExist) && source != "":
-		srcRel, _ := filepath.Rel(x.dir, source)
-		c.problemf(field, ErrNotBuilt, "%s is not built yet: build it from its %s source in %s/ (cronbox build)", quote(rel), langName(lang), filepath.ToSlash(srcRel))
-		return path, source
-	case errors.Is(err, fs.ErrNotExist):
+	case errors.Is(f.err, fs.ErrNotExist) && f.source != "":
+		srcRel, _ := filepath.Rel(x.dir, f.source)
+		c.problemf(field, ErrNotBuilt, "%s is not built yet: build it from its %s source in %s/ (cronbox build)", quote(rel), langName(f.lang), filepath.ToSlash(srcRel))
+		return path, f.source
+	case errors.Is(f.err, fs.ErrNotExist):
 		c.errorf(field, "%s does not exist", quote(rel))
 		return "", ""
-	case err != nil:
-		c.errorf(field, "%s: %v", quote(rel), err)
+	case f.err != nil:
+		c.errorf(field, "%s: %v", quote(rel), f.err)
 		return "", ""
-	case !inside(x.dir, real):
+	case !inside(x.dir, f.real):
 		c.errorf(field, "%s leads out of the app folder through a symbolic link", quote(rel))
 		return "", ""
-	}
-	fi, err := os.Stat(real)
-	switch {
-	case err != nil:
-		c.errorf(field, "%s: %v", quote(rel), err)
+	case f.statErr != nil:
+		c.errorf(field, "%s: %v", quote(rel), f.statErr)
 		return "", ""
-	case !fi.Mode().IsRegular():
+	case !f.regular:
 		c.errorf(field, "%s is not a regular file", quote(rel))
 		return "", ""
 	}
-	if source != "" && (build.Target{Dir: source, Lang: lang, Out: real}).Stale() {
-		c.warnf(field, "%s is older than its %s source; rebuild it (cronbox build)", quote(rel), langName(lang))
+	if f.stale {
+		c.warnf(field, "%s is older than its %s source; rebuild it (cronbox build)", quote(rel), langName(f.lang))
 	}
-	return real, source
+	return f.real, f.source
+}
+
+// moduleFile is what the file system says of a module path: what module
+// reports, looked up once a load for the tasks that share the module.
+type moduleFile struct {
+	source  string     // the source directory beside it, if any
+	lang    build.Lang // the language of source
+	real    string     // the path with symlinks resolved
+	err     error      // resolving the symlinks failed
+	statErr error      // reading real failed
+	regular bool       // real is a regular file
+	stale   bool       // real is older than its source
+}
+
+// moduleFile looks path up, or returns what an earlier lookup of this
+// load found: every task of an app shares one module in the common case,
+// and the answer cannot change within a load that reads the folder once.
+func (x *taskContext) moduleFile(path string) moduleFile {
+	if f, ok := x.modules[path]; ok {
+		return f
+	}
+	var f moduleFile
+	f.source, f.lang = x.taskSource(strings.TrimSuffix(path, ".wasm"))
+	f.real, f.err = filepath.EvalSymlinks(path)
+	if f.err == nil && inside(x.dir, f.real) {
+		var fi os.FileInfo
+		if fi, f.statErr = os.Stat(f.real); f.statErr == nil {
+			f.regular = fi.Mode().IsRegular()
+		}
+		if f.statErr == nil && f.regular && f.source != "" {
+			f.stale = build.Target{Dir: f.source, Lang: f.lang, Out: f.real}.Stale()
+		}
+	}
+	x.modules[path] = f
+	return f
 }
 
 // taskSource returns the real path of dir and the language of the task

@@ -57,7 +57,8 @@ type taskContext struct {
 	dir      string // the app folder's real path
 	quotaMem int64
 	ceiling  runtime.Limits
-	zones    map[string]error // time zones already looked up
+	zones    map[string]error      // time zones already looked up
+	modules  map[string]moduleFile // module paths already looked up
 }
 
 func newTaskContext(dir string, m Manifest, opts Options) *taskContext {
@@ -77,6 +78,7 @@ func newTaskContext(dir string, m Manifest, opts Options) *taskContext {
 		quotaMem: m.Quotas.Memory,
 		ceiling:  ceiling,
 		zones:    make(map[string]error),
+		modules:  make(map[string]moduleFile),
 	}
 }
 

@@ -37,10 +37,16 @@ type Schedule interface {
 
 // Parser parses schedules and loads each time zone only once, which matters
 // when the engine holds many schedules: a loaded zone takes about 3 KB and
-// 30 µs. The zero value is ready to use; a Parser is safe for concurrent use.
+// 30 µs. It also returns one schedule for the cron expressions that are
+// the same once H is resolved, in the same zone: schedules never change,
+// and tasks that share an expression ("H H * * *" over many tasks takes
+// at most 1,440 values) need not each hold a copy. A Parser keeps what it
+// parsed: parse a set of schedules with one and let it go. The zero value
+// is ready to use; a Parser is safe for concurrent use.
 type Parser struct {
 	mu    sync.Mutex
 	zones map[string]*time.Location
+	crons map[string]*cronSchedule // by zone name, NUL, resolved expression
 }
 
 // Parse parses spec. key is the task's stable identity (such as
@@ -56,9 +62,25 @@ func (p *Parser) Parse(spec Spec, key string) (Schedule, error) {
 	case err != nil:
 		return nil, err
 	case e != nil:
-		return e.compile(loc), nil
+		return p.cron(spec.Timezone, e, loc), nil
 	}
 	return s, nil
+}
+
+// cron returns the schedule of e in the zone named zone, compiled once.
+func (p *Parser) cron(zone string, e *expr, loc *time.Location) *cronSchedule {
+	key := zone + "\x00" + e.text
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c, ok := p.crons[key]; ok {
+		return c
+	}
+	if p.crons == nil {
+		p.crons = make(map[string]*cronSchedule)
+	}
+	c := e.compile(loc)
+	p.crons[key] = c
+	return c
 }
 
 // zone returns the location named name, loaded once.
