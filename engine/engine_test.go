@@ -373,6 +373,14 @@ tasks:
 	if info.Task.Enabled || info.DisabledReason == "" || info.Failures != 2 || !info.Next.IsZero() {
 		t.Fatalf("after 2 failures: enabled %v, reason %q, failures %d, next %v", info.Task.Enabled, info.DisabledReason, info.Failures, info.Next)
 	}
+	// The task as the app loaded it, which overrides are checked against,
+	// is not the one disabled.
+	b.engine.mu.Lock()
+	loaded, _ := b.engine.apps["demo"].app.Task("broken")
+	b.engine.mu.Unlock()
+	if !loaded.Enabled {
+		t.Fatal("disabling the task changed the app as loaded")
+	}
 	// A reload keeps it disabled: the store's override says so.
 	if err := b.engine.Reload(context.Background()); err != nil {
 		t.Fatal(err)
@@ -682,5 +690,37 @@ tasks:
 		if r.Trigger == store.TriggerCatchUp && !r.ScheduledTime.Equal(t0.Add(10*time.Minute)) {
 			t.Errorf("catch-up for %v, want 10:10, the last time before the next fire (10:15)", r.ScheduledTime.Format("15:04"))
 		}
+	}
+}
+
+func TestTasksShareTheAppAsLoaded(t *testing.T) {
+	t.Parallel()
+	b := newDemo(t, Config{}, `
+tasks:
+  - name: kept
+    schedule: "5 * * * *"
+  - name: overridden
+    schedule: "5 * * * *"
+  - name: other
+    schedule: "6 * * * *"
+`, map[string][]byte{"kept": wasmtest.Hello(), "overridden": wasmtest.Hello(), "other": wasmtest.Hello()})
+	b.start()
+	if err := b.engine.SetEnabled(context.Background(), "demo", "overridden", false); err != nil {
+		t.Fatal(err)
+	}
+	b.engine.mu.Lock()
+	defer b.engine.mu.Unlock()
+	a := b.engine.apps["demo"].app
+	kept, overridden, other := b.engine.tasks["demo/kept"], b.engine.tasks["demo/overridden"], b.engine.tasks["demo/other"]
+	if kept.task != &a.Tasks[0] {
+		t.Error("a task without an override is a copy of the app's, not the app's")
+	}
+	if overridden.task == &a.Tasks[1] || overridden.task.Enabled || !a.Tasks[1].Enabled {
+		t.Errorf("overridden task: shared %v, enabled %v, enabled as loaded %v; want a copy, disabled, the app's enabled",
+			overridden.task == &a.Tasks[1], overridden.task.Enabled, a.Tasks[1].Enabled)
+	}
+	if kept.sched != overridden.sched || kept.sched == other.sched {
+		t.Errorf("schedules: kept and overridden (both %q) shared %v, kept and other (%q) shared %v; want one schedule for the same expression",
+			kept.sched, kept.sched == overridden.sched, other.sched, kept.sched == other.sched)
 	}
 }

@@ -537,3 +537,42 @@ func TestLoadOtherLanguageSources(t *testing.T) {
 		t.Errorf("web Source %q errors:%s; want a plain missing module (package.json alone is no task)", web.Source, problemsString(web.Errors))
 	}
 }
+
+func TestTasksSharingAModule(t *testing.T) {
+	t.Parallel()
+	// The file system is asked once a load about a module the tasks
+	// share; each task still gets the answer, its problems placed at its
+	// own module field.
+	dir := newApp(t, "shared", map[string]string{
+		"tasks/t.wasm": wasmHeader,
+		"config/tasks.yaml": `tasks:
+  - name: a
+    module: tasks/t.wasm
+  - name: b
+    module: tasks/t.wasm
+  - name: c
+    module: tasks/gone.wasm
+  - name: d
+    module: tasks/gone.wasm
+`,
+	})
+	a, err := Load(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Tasks) != 4 {
+		t.Fatalf("%d tasks, want 4", len(a.Tasks))
+	}
+	want := filepath.Join(a.Dir, "tasks", "t.wasm")
+	for _, task := range a.Tasks[:2] {
+		if !task.Valid() || task.Module != want {
+			t.Errorf("task %s: module %q, errors:%s; want %q, none", task.Name, task.Module, problemsString(task.Errors), want)
+		}
+	}
+	for i, line := range []int{7, 9} {
+		task := a.Tasks[2+i]
+		if len(task.Errors) != 1 || task.Errors[0].Line != line || !strings.Contains(task.Errors[0].Message, `"tasks/gone.wasm" does not exist`) {
+			t.Errorf("task %s errors:%s; want one, at line %d, that tasks/gone.wasm does not exist", task.Name, problemsString(task.Errors), line)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"strconv"
 	"testing"
 	"time"
 	_ "time/tzdata" // the tests need the zones on every machine
@@ -436,5 +437,45 @@ func TestParser(t *testing.T) {
 	}
 	if _, err := p.Parse(Spec{Cron: "0 * * * *", Timezone: "Nowhere/Atlantis"}, "c"); err == nil {
 		t.Error("an unknown zone parsed")
+	}
+}
+
+func TestParserSharesSchedules(t *testing.T) {
+	t.Parallel()
+	// The expressions that are the same once H is resolved, in the same
+	// zone, share one schedule; any difference makes another.
+	var p Parser
+	parse := func(cron, zone, key string) Schedule {
+		t.Helper()
+		s, err := p.Parse(Spec{Cron: cron, Timezone: zone}, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	a := parse("5 * * * *", "", "a")
+	if b := parse(" 5 * * * * ", "", "b"); b != a {
+		t.Error("the same expression in the same zone made two schedules")
+	}
+	var h string
+	for i := 0; h == "" && i < 1000; i++ {
+		if s := parse("H * * * *", "", "k"+strconv.Itoa(i)); s.String() == "5 * * * *" {
+			h = s.String()
+			if s != a {
+				t.Error("H resolved to the expression of another schedule made a schedule of its own")
+			}
+		}
+	}
+	if h == "" {
+		t.Fatal("no key of 1000 resolves H to 5")
+	}
+	for _, other := range []Schedule{parse("6 * * * *", "", "a"), parse("5 * * * *", "Europe/Berlin", "a"), parse("0 5 * * * *", "", "a")} {
+		if other == a {
+			t.Errorf("%q shares the schedule of %q in UTC", other, a)
+		}
+	}
+	after := time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC)
+	if got, want := parse("5 * * * *", "", "c").Next(after), time.Date(2026, 1, 5, 10, 5, 0, 0, time.UTC); !got.Equal(want) {
+		t.Errorf("shared schedule: next %v, want %v", got, want)
 	}
 }
