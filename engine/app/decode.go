@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -349,8 +350,16 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, field string, dept
 	}
 }
 
+// fieldsByType holds structFields' maps, by type: the decoder's struct
+// types are few and fixed, and their fields were looked up for every task
+// of every load. The maps are never changed once stored.
+var fieldsByType sync.Map // reflect.Type → map[string]int
+
 // structFields maps the json names of t's fields to their indexes.
 func structFields(t reflect.Type) map[string]int {
+	if m, ok := fieldsByType.Load(t); ok {
+		return m.(map[string]int)
+	}
 	m := make(map[string]int, t.NumField())
 	for i := range t.NumField() {
 		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
@@ -358,6 +367,7 @@ func structFields(t reflect.Type) map[string]int {
 			m[name] = i
 		}
 	}
+	fieldsByType.Store(t, m)
 	return m
 }
 
