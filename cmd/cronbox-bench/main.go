@@ -2,7 +2,7 @@
 // same run, on the same machine, and prints the ratios.
 //
 //	go run ./cmd/cronbox-bench runtime [-runs 300] [-rounds 5]
-//	go run ./cmd/cronbox-bench engine [-tasks 10000,100000] [-fire 1000,10000] [-runs 2000]
+//	go run ./cmd/cronbox-bench engine [-tasks 10000,100000] [-fire 1000,10000] [-runs 2000] [-drops 3]
 //	go run ./cmd/cronbox-bench web [-tasks 10000] [-requests 1000] [-clients 200] [-runs 500] [-rate 100]
 //	go run ./cmd/cronbox-bench soak [-minutes 10] [-interval 5s] [-conns 5000] [-disk-cap 4GiB] [-keep]
 //	go run ./cmd/cronbox-bench cluster [-nodes 1,2,3] [-fire 1000] [-runs 3000] [-postgres URL]
@@ -15,8 +15,11 @@
 // of timeout enforcement on a tight loop.
 //
 // engine: time to start and heap per task with many scheduled tasks, firing
-// lateness of tasks due in the same second on the real clock, and the
-// throughput of trivial runs with history recorded against the bare runtime.
+// lateness of tasks due in the same second on the real clock, the
+// throughput of trivial runs with history recorded against the bare
+// runtime, and the time from dropping a Go task's app folder into a
+// watching engine to its first run, against the bare runtime's cold
+// compile.
 //
 // web: API latency over loopback HTTP with many tasks, delivery latency of
 // events to many concurrent event streams while runs fire, and the heap.
@@ -85,7 +88,7 @@ func main() {
 	}
 	if len(os.Args) < 2 || os.Args[1] != "runtime" {
 		fmt.Fprintln(os.Stderr, "usage: cronbox-bench runtime [-runs N] [-rounds R] [-loop N]")
-		fmt.Fprintln(os.Stderr, "       cronbox-bench engine [-tasks 10000,100000] [-fire 1000,10000] [-runs 2000]")
+		fmt.Fprintln(os.Stderr, "       cronbox-bench engine [-tasks 10000,100000] [-fire 1000,10000] [-runs 2000] [-drops 3]")
 		fmt.Fprintln(os.Stderr, "       cronbox-bench web [-tasks 10000] [-requests 1000] [-clients 200] [-runs 500] [-rate 100]")
 		fmt.Fprintln(os.Stderr, "       cronbox-bench soak [-minutes 10] [-interval 5s] [-conns 5000] [-disk-cap 4GiB] [-keep]")
 		fmt.Fprintln(os.Stderr, "       cronbox-bench cluster [-nodes 1,2,3] [-fire 1000] [-runs 3000] [-postgres URL]")
