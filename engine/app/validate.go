@@ -59,6 +59,9 @@ type taskContext struct {
 	ceiling  runtime.Limits
 	zones    map[string]error      // time zones already looked up
 	modules  map[string]moduleFile // module paths already looked up
+	// schedules checks the schedules, each zone loaded and each cron
+	// expression compiled once a load.
+	schedules schedule.Parser
 }
 
 func newTaskContext(dir string, m Manifest, opts Options) *taskContext {
@@ -174,7 +177,7 @@ func (x *taskContext) schedule(c *checker, field string, s *ScheduleSpec, key st
 	if len(c.errs) > n || spec.IsZero() {
 		return spec
 	}
-	if _, err := schedule.Parse(schedule.Spec{Cron: spec.Cron, Timezone: spec.Timezone, At: spec.At}, key); err != nil {
+	if _, err := x.schedules.Parse(schedule.Spec{Cron: spec.Cron, Timezone: spec.Timezone, At: spec.At}, key); err != nil {
 		f := field + ".cron"
 		if spec.Cron == "" {
 			f = field + ".at"
