@@ -103,15 +103,19 @@ func benchEngine(ctx context.Context, w io.Writer, counts, fires []int, runs, dr
 	fmt.Fprintln(w, "Scheduled tasks (\"H H * * *\", nothing fires): time to Start (load + schedule), heap per task after GC:")
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
-	fmt.Fprintln(tw, "tasks\tstart\theap total\theap per task\treading the apps alone (YAML, checks; engine.LoadDefinitions)\t")
+	fmt.Fprintln(tw, "tasks\tstart\tCPU time of start\theap total\theap per task\treading the apps alone (YAML, checks; engine.LoadDefinitions)\t")
 	var largest, largestHeap uint64
 	var largestStart time.Duration
 	for _, n := range counts {
-		d, heap, defs, err := benchLoad(ctx, n)
+		d, cpu, heap, defs, err := benchLoad(ctx, n)
 		if err != nil {
 			return fmt.Errorf("load %d tasks: %w", n, err)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%.1f MB\t%.0f B\t%s\t\n", n, ms(d), float64(heap)/1e6, float64(heap)/float64(n), ms(defs))
+		cpuText := "unknown"
+		if cpu > 0 {
+			cpuText = ms(cpu)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%.1f MB\t%.0f B\t%s\t\n", n, ms(d), cpuText, float64(heap)/1e6, float64(heap)/float64(n), ms(defs))
 		if uint64(n) >= largest {
 			largest, largestHeap, largestStart = uint64(n), heap, d
 		}
@@ -445,13 +449,15 @@ func writeHeapProfile(path string) error {
 }
 
 // benchLoad starts an engine on n tasks in 100 apps (fewer when n < 100)
-// and returns the time Start took, the heap it keeps, and the time
+// and returns the time Start took and the CPU time the process used
+// meanwhile (0 if unknown: on a shared machine the steadier of the two),
+// the heap it keeps, and the time
 // reading the same apps takes without an engine (the part of Start that
 // decodes and checks the files).
-func benchLoad(ctx context.Context, n int) (time.Duration, uint64, time.Duration, error) {
+func benchLoad(ctx context.Context, n int) (time.Duration, time.Duration, uint64, time.Duration, error) {
 	home, err := os.MkdirTemp("", "cronbox-bench-engine-")
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	defer os.RemoveAll(home)
 	apps := min(100, n)
@@ -461,36 +467,41 @@ func benchLoad(ctx context.Context, n int) (time.Duration, uint64, time.Duration
 		return fmt.Sprintf("  - name: t%d\n    schedule: \"H H * * *\"\n    module: tasks/t.wasm\n", i)
 	})
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	b, err := openBundle(ctx, home)
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	defer b.close(ctx)
 	before := heapAfterGC()
 	e, err := engine.New(engine.Config{Home: home, Store: engine.SQLiteStore(b.st), Runtime: b.rt})
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
+	cpu0, cpuKnown := processCPU()
 	start := time.Now()
 	if err := e.Start(ctx); err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	d := time.Since(start)
+	var cpu time.Duration
+	if cpu1, ok := processCPU(); ok && cpuKnown {
+		cpu = cpu1 - cpu0
+	}
 	after := heapAfterGC()
 	if memProfile != "" {
 		if err := writeHeapProfile(memProfile); err != nil {
 			e.Stop(ctx)
-			return 0, 0, 0, err
+			return 0, 0, 0, 0, err
 		}
 	}
 	if got := len(e.Tasks()); got != n {
 		e.Stop(ctx)
-		return 0, 0, 0, fmt.Errorf("engine has %d tasks, want %d", got, n)
+		return 0, 0, 0, 0, fmt.Errorf("engine has %d tasks, want %d", got, n)
 	}
 	if err := e.Stop(ctx); err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	var heap uint64
 	if after > before {
@@ -499,12 +510,12 @@ func benchLoad(ctx context.Context, n int) (time.Duration, uint64, time.Duration
 	start = time.Now()
 	defs, err := engine.LoadDefinitions(ctx, home, b.st)
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	if len(defs.Tasks) != n {
-		return 0, 0, 0, fmt.Errorf("read %d tasks, want %d", len(defs.Tasks), n)
+		return 0, 0, 0, 0, fmt.Errorf("read %d tasks, want %d", len(defs.Tasks), n)
 	}
-	return d, heap, time.Since(start), nil
+	return d, cpu, heap, time.Since(start), nil
 }
 
 type lateness struct {
