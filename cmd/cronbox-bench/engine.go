@@ -302,7 +302,9 @@ func benchHotDrop(ctx context.Context, wasm []byte) (hotDrop, error) {
 		return os.Rename(dir, homedir.Home(home).App(name))
 	}
 	// await waits for the event of app name that match reports.
-	timeout := time.NewTimer(time.Minute)
+	// A deadline generous enough for a compile on a busy machine.
+	const patience = 5 * time.Minute
+	timeout := time.NewTimer(patience)
 	defer timeout.Stop()
 	await := func(name string, match func(engine.Event) (bool, error)) error {
 		for {
@@ -315,7 +317,7 @@ func benchHotDrop(ctx context.Context, wasm []byte) (hotDrop, error) {
 					return err
 				}
 			case <-timeout.C:
-				return fmt.Errorf("app %s: no event within a minute", name)
+				return fmt.Errorf("app %s: no event within %s", name, patience)
 			}
 		}
 	}
