@@ -374,9 +374,11 @@ func TestLoadTasksFileProblems(t *testing.T) {
 	}
 }
 
-// TestLoadAliasBomb checks that alias bombs stop in reasonable time with
-// a problem that says why: the decoder's budget, or the size limit of the
-// value they are in.
+// TestLoadAliasBomb checks that alias bombs stop with a problem that says
+// why: the decoder's budget, or the size limit of the value they are in.
+// The budget is what bounds the time; a bomb expanded in full would take
+// minutes and hit the test's timeout, not a clock of its own, which a busy
+// machine would trip.
 func TestLoadAliasBomb(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ name, manifest, tasks, want string }{
@@ -393,7 +395,6 @@ func TestLoadAliasBomb(t *testing.T) {
 			if tt.manifest != "" {
 				files["app.yaml"] = tt.manifest
 			}
-			start := time.Now()
 			a, err := Load(newApp(t, "demo", files), Options{})
 			var ps []Problem
 			var invalid *InvalidError
@@ -411,9 +412,6 @@ func TestLoadAliasBomb(t *testing.T) {
 			}
 			if !found {
 				t.Errorf("problems:%s\nwant one with %q", problemsString(ps), tt.want)
-			}
-			if d := time.Since(start); d > 10*time.Second {
-				t.Errorf("Load took %v", d)
 			}
 		})
 	}
