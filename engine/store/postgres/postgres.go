@@ -12,8 +12,10 @@
 // quota), and transaction-scoped advisory locks (migrations; events,
 // whose IDs are thus committed in order).
 //
-// Each frequent write is one round trip: a statement, or a batch of
-// statements that PostgreSQL runs as one implicit transaction.
+// Each frequent write is one round trip at most: a statement, or a batch
+// of statements that PostgreSQL runs as one implicit transaction. A run's
+// start, log lines and end, and events, go through a group writer: those
+// that arrive together share one round trip and one commit.
 package postgres
 
 import (
@@ -59,6 +61,13 @@ type Options struct {
 	// delivery of a batch. Default 5 minutes.
 	NotifyClaim time.Duration
 
+	// Writers is how many connections at most send the frequent writes
+	// (a run's start, log lines and end; events), each sending the
+	// writes that queued while the others were busy as one transaction
+	// (see groupWriter). At most MaxConns. Default: half the pool's
+	// connections, at least 1.
+	Writers int
+
 	// Tracer, if set, sees every query and batch the store sends: each is
 	// one round trip (tests and cronbox-bench count them). Default nil.
 	Tracer pgx.QueryTracer
@@ -73,6 +82,7 @@ func (o Options) withDefaults() (Options, error) {
 		{"MaxConns", &o.MaxConns, 0},
 		{"MaxLogLines", &o.MaxLogLines, 10_000},
 		{"MaxEvents", &o.MaxEvents, 10_000},
+		{"Writers", &o.Writers, 0},
 	} {
 		if *f.v < 0 {
 			return o, fmt.Errorf("postgres store options: %s %d is negative", f.name, *f.v)
@@ -107,6 +117,8 @@ type Store struct {
 	// name tells this store's claims on the notification queue from
 	// other stores' (other nodes'): random, new at each Open.
 	name string
+	// writes sends the frequent writes in groups.
+	writes *groupWriter
 	// fences holds, by node name, the epoch RegisterNode gave it: the
 	// runs of that node are recorded only under its live lease.
 	fences sync.Map
@@ -156,6 +168,10 @@ func open(ctx context.Context, url string, opts Options, migs []migration) (*Sto
 	if opts.Tracer != nil {
 		cfg.ConnConfig.Tracer = opts.Tracer
 	}
+	if opts.Writers == 0 {
+		opts.Writers = max(1, int(cfg.MaxConns)/2)
+	}
+	opts.Writers = min(opts.Writers, int(cfg.MaxConns))
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("opening the PostgreSQL store %s: %w", where, err)
@@ -166,12 +182,14 @@ func open(ctx context.Context, url string, opts Options, migs []migration) (*Sto
 	}
 	var name [12]byte
 	_, _ = rand.Read(name[:]) // never fails
-	return &Store{opts: opts, pool: pool, name: hex.EncodeToString(name[:])}, nil
+	return &Store{opts: opts, pool: pool, name: hex.EncodeToString(name[:]), writes: newGroupWriter(pool, opts.Writers)}, nil
 }
 
-// Close closes the store's connections, waiting for the queries under
-// way. Closing again does nothing.
+// Close closes the store's connections, once the writes queued have been
+// answered and the queries under way are done. Later writes fail with
+// store.ErrClosed. Closing again does nothing.
 func (s *Store) Close() error {
+	s.writes.close()
 	s.pool.Close()
 	return nil
 }
@@ -249,6 +267,19 @@ func (s *Store) batch(ctx context.Context, b *pgx.Batch, read func(pgx.BatchResu
 		return err
 	}
 	return br.Close()
+}
+
+// write is batch for the frequent writes: b is sent in a group with the
+// writes that queued meanwhile, in one transaction (see groupWriter); read
+// must read every result of b or return an error.
+func (s *Store) write(ctx context.Context, b *pgx.Batch, read func(pgx.BatchResults) error) error {
+	return s.writes.do(ctx, b, read, false)
+}
+
+// writeLast is write for a write that takes a lock that every writer
+// takes: it goes after the other writes of its group.
+func (s *Store) writeLast(ctx context.Context, b *pgx.Batch, read func(pgx.BatchResults) error) error {
+	return s.writes.do(ctx, b, read, true)
 }
 
 // query is a statement built piece by piece, with its arguments.

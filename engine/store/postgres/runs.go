@@ -59,7 +59,7 @@ const insertRunSQL = `INSERT INTO TaskExecutions (AppName, TaskName, Status, Tri
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING ID`
 
 // insertRun records r, with its Status, EndTime and Duration: one
-// statement.
+// statement, sent with the writes that queue with it.
 func (s *Store) insertRun(ctx context.Context, doing string, r *store.Run) (int64, error) {
 	var duration any
 	if !r.EndTime.IsZero() {
@@ -82,12 +82,17 @@ func (s *Store) insertRun(ctx context.Context, doing string, r *store.Run) (int6
 			slot.Concurrency, slot.Memory, slot.MemoryQuota, r.Replace && running)
 		dest = append(dest, &taken)
 	}
-	err := s.pool.QueryRow(ctx, query, args...).Scan(dest...)
+	insert := func() error {
+		b := &pgx.Batch{}
+		b.Queue(query, args...)
+		return s.write(ctx, b, func(br pgx.BatchResults) error { return br.QueryRow().Scan(dest...) })
+	}
+	err := insert()
 	if violates(err, "idx_running_replace") {
 		// Another run of the task took its slot at once: this one is
 		// recorded without, and takes it later.
 		args[15] = 0
-		err = s.pool.QueryRow(ctx, query, args...).Scan(dest...)
+		err = insert()
 	}
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
@@ -147,8 +152,8 @@ func (s *Store) logArgs(lines []store.LogLine) []any {
 	return []any{times, levels, msgs, s.opts.MaxLogLines}
 }
 
-// FinishRun implements store.Runs: one round trip, which locks the run,
-// appends end.Logs and ends it in one transaction.
+// FinishRun implements store.Runs: EndRun's round trip, which locks the
+// run, appends end.Logs and ends it in one transaction.
 func (s *Store) FinishRun(ctx context.Context, id int64, end store.RunEnd) error {
 	_, err := s.EndRun(ctx, id, end, store.AfterEnd{})
 	return err
@@ -194,8 +199,8 @@ func olderThan(maxAge time.Duration, now time.Time) any {
 }
 
 // EndRun implements store.Runs: one round trip for the end, a success's
-// outcome and the retention check, as one batch that PostgreSQL runs as
-// one transaction (lock the run; end it and reset the failure count;
+// outcome and the retention check, as one batch that PostgreSQL runs in
+// one transaction, with the writes grouped with it (lock the run; end it and reset the failure count;
 // look whether pruning is due). A failure's outcome follows in a
 // transaction of its own: rare, and it decides in Go whether the task
 // is disabled.
@@ -227,7 +232,7 @@ func (s *Store) EndRun(ctx context.Context, id int64, end store.RunEnd, after st
 		status, reason *string
 		disabledAt     *time.Time
 	)
-	err := s.batch(ctx, b, func(br pgx.BatchResults) error {
+	err := s.write(ctx, b, func(br pgx.BatchResults) error {
 		if err := br.QueryRow().Scan(&status); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
 				return store.ErrNotFound
@@ -266,7 +271,8 @@ func (s *Store) EndRun(ctx context.Context, id int64, end store.RunEnd, after st
 	return ended, nil
 }
 
-// AppendLogs implements store.Runs: one round trip.
+// AppendLogs implements store.Runs: one round trip, shared with the
+// writes grouped with it.
 func (s *Store) AppendLogs(ctx context.Context, runID int64, lines []store.LogLine) error {
 	if len(lines) == 0 {
 		return nil
@@ -278,7 +284,7 @@ func (s *Store) AppendLogs(ctx context.Context, runID int64, lines []store.LogLi
 			LogBytes = LogBytes + (SELECT coalesce(sum(size), 0) FROM ins),
 			ErrorLine = coalesce($6::text, ErrorLine)
 		WHERE ID = $1`, append(append([]any{runID}, s.logArgs(lines)...), errorLine(lines))...)
-	err := s.batch(ctx, b, func(br pgx.BatchResults) error {
+	err := s.write(ctx, b, func(br pgx.BatchResults) error {
 		var status string
 		if err := br.QueryRow().Scan(&status); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {

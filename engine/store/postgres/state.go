@@ -420,7 +420,9 @@ func (s *Store) AppendEvent(ctx context.Context, e store.Event) (int64, error) {
 }
 
 // AppendEvents implements store.EventLog: one round trip, under the
-// events' advisory lock, whatever the number of events.
+// events' advisory lock, whatever the number of events. It goes last in
+// its group of writes, so that the group takes the lock only when all
+// else is done.
 func (s *Store) AppendEvents(ctx context.Context, events []store.Event) ([]int64, error) {
 	if err := store.CheckEvents(events); err != nil {
 		return nil, err
@@ -448,7 +450,7 @@ func (s *Store) AppendEvents(ctx context.Context, events []store.Event) ([]int64
 		SELECT id FROM ins, (SELECT pg_notify('`+eventsChannel+`', (SELECT max(id) FROM ins)::text)) notified ORDER BY id`, times, types, apps, tasks, payloads,
 		int64(pruneEventsEvery), int64(s.opts.MaxEvents))
 	var ids []int64
-	err := s.batch(ctx, b, func(br pgx.BatchResults) error {
+	err := s.writeLast(ctx, b, func(br pgx.BatchResults) error {
 		if _, err := br.Exec(); err != nil {
 			return err
 		}

@@ -1,0 +1,249 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/cronbox/cronbox/engine/store"
+)
+
+// maxGroup is the most writes a group holds.
+const maxGroup = 256
+
+// groupWriter sends the frequent writes of the store (a run's start, its
+// log lines and its end, events) in groups. Each write is a batch of
+// statements with the function that reads their results, as the store
+// function that makes it owns them; the writer knows no SQL. Writes that
+// arrive while every sender is busy queue up, and the next free sender
+// sends all of them as one batch: one round trip, one transaction, one
+// commit for the group. A caller returns once the transaction holding its
+// write has committed, as if it had sent it alone.
+//
+// A statement that fails aborts its group's transaction, and with it the
+// others' writes: the writer then sends each write of the group again
+// alone, so that the failure is its own write's only. The frequent
+// writes' statements report their usual outcomes (a fenced start, a run
+// already ended) as results, not errors; what fails a statement (a unique
+// index's violation: a time fired twice, a forbid task running on two
+// nodes; a deadlock) is rare, and costs the group a second round trip.
+type groupWriter struct {
+	pool *pgxpool.Pool
+
+	mu      sync.Mutex
+	more    *sync.Cond // the queue grew, or the writer closed
+	queue   []*groupOp
+	closed  bool
+	senders sync.WaitGroup
+}
+
+// The states of a groupOp.
+const (
+	opQueued    int32 = iota
+	opTaken           // a sender has it: the caller waits for the outcome
+	opAbandoned       // the caller left before a sender took it
+)
+
+// groupOp is a write waiting for its outcome.
+type groupOp struct {
+	b    *pgx.Batch
+	read func(pgx.BatchResults) error
+	// last marks a write that takes a lock every writer of the database
+	// takes (the events' advisory lock): it goes after the others of
+	// its group, so that the group holds the lock from its last
+	// statements to its commit, and never waits for another lock while
+	// it holds it.
+	last  bool
+	state atomic.Int32
+	done  chan error // buffered: a sender never waits for the caller
+}
+
+// newGroupWriter starts senders goroutines that send writes to pool.
+func newGroupWriter(pool *pgxpool.Pool, senders int) *groupWriter {
+	w := &groupWriter{pool: pool}
+	w.more = sync.NewCond(&w.mu)
+	w.senders.Add(senders)
+	for range senders {
+		go w.send()
+	}
+	return w
+}
+
+// do sends the statements of b in a group and reads their results, in
+// order, with read, which must read them all or return an error. It
+// returns read's error, or the transaction's; if it returns an error
+// other than read's, nothing of b was committed. ctx bounds the wait for
+// a sender only: once a sender has taken the write, do waits for the
+// outcome.
+func (w *groupWriter) do(ctx context.Context, b *pgx.Batch, read func(pgx.BatchResults) error, last bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	op := &groupOp{b: b, read: read, last: last, done: make(chan error, 1)}
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return store.ErrClosed
+	}
+	w.queue = append(w.queue, op)
+	w.mu.Unlock()
+	w.more.Signal()
+	select {
+	case err := <-op.done:
+		return err
+	case <-ctx.Done():
+		if op.state.CompareAndSwap(opQueued, opAbandoned) {
+			return ctx.Err()
+		}
+		return <-op.done
+	}
+}
+
+// close makes later writes fail and returns once the writes queued before
+// have been answered.
+func (w *groupWriter) close() {
+	w.mu.Lock()
+	w.closed = true
+	w.mu.Unlock()
+	w.more.Broadcast()
+	w.senders.Wait()
+}
+
+// take waits for queued writes and moves up to maxGroup of them into
+// group, those marked last after the others; it returns an empty group
+// once the writer is closed and its queue empty.
+func (w *groupWriter) take(group []*groupOp) []*groupOp {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for len(w.queue) == 0 && !w.closed {
+		w.more.Wait()
+	}
+	n := min(len(w.queue), maxGroup)
+	group = group[:0]
+	for _, last := range []bool{false, true} {
+		for _, op := range w.queue[:n] {
+			if op.last == last {
+				group = append(group, op)
+			}
+		}
+	}
+	rest := copy(w.queue, w.queue[n:])
+	clear(w.queue[rest:]) // drop references to taken writes
+	w.queue = w.queue[:rest]
+	return group
+}
+
+// send sends groups until the writer is closed.
+func (w *groupWriter) send() {
+	defer w.senders.Done()
+	var (
+		group []*groupOp
+		errs  []error
+	)
+	for {
+		group = w.take(group)
+		if len(group) == 0 {
+			return
+		}
+		live := group[:0]
+		for _, op := range group {
+			if op.state.CompareAndSwap(opQueued, opTaken) {
+				live = append(live, op)
+			}
+		}
+		errs = slices.Grow(errs[:0], len(live))[:len(live)]
+		clear(errs)
+		if len(live) > 0 && w.commit(live, errs) && len(live) > 1 {
+			// The group's transaction failed on a statement: nothing of
+			// it was committed. Each write alone finds whose it was.
+			for i, op := range live {
+				w.commit([]*groupOp{op}, errs[i:i+1])
+			}
+		}
+		for i, op := range live {
+			op.done <- errs[i]
+		}
+		clear(group) // drop references to answered writes
+	}
+}
+
+// commit sends group as one batch, one transaction, and records each
+// write's outcome in errs. It reports whether the transaction failed on a
+// statement (the database rolled it back, and said so), which sending
+// each write again alone would tell apart.
+func (w *groupWriter) commit(group []*groupOp, errs []error) (failedStatement bool) {
+	// The statements are queued afresh: pgx keeps in each queued
+	// statement the prepared statement it was sent as, which a failed
+	// batch deallocates.
+	b := &pgx.Batch{}
+	for _, op := range group {
+		for _, q := range op.b.QueuedQueries {
+			b.Queue(q.SQL, q.Arguments...)
+		}
+	}
+	br := w.pool.SendBatch(context.Background(), b)
+	for i, op := range group {
+		r := &opResults{BatchResults: br, left: op.b.Len()}
+		errs[i] = op.read(r)
+		// Whatever op left unread (after its error) is not the next
+		// write's.
+		for r.left > 0 {
+			r.Exec()
+		}
+	}
+	err := br.Close()
+	var pgErr *pgconn.PgError
+	failedStatement = errors.As(err, &pgErr)
+	for i := range errs {
+		failedStatement = failedStatement || errors.As(errs[i], &pgErr)
+	}
+	if err != nil || failedStatement {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+			if errs[i] == nil { // another write's statement failed
+				errs[i] = errGroupFailed
+			}
+		}
+	}
+	return failedStatement
+}
+
+// errGroupFailed is the outcome of a write whose group's transaction
+// failed on another write's statement, before it is sent again alone.
+var errGroupFailed = errors.New("the transaction of the write failed")
+
+// opResults are the results of one write's statements among its group's.
+type opResults struct {
+	pgx.BatchResults
+	left int // statements whose results are unread
+}
+
+// Exec implements pgx.BatchResults.
+func (r *opResults) Exec() (pgconn.CommandTag, error) {
+	r.left--
+	return r.BatchResults.Exec()
+}
+
+// Query implements pgx.BatchResults.
+func (r *opResults) Query() (pgx.Rows, error) {
+	r.left--
+	return r.BatchResults.Query()
+}
+
+// QueryRow implements pgx.BatchResults.
+func (r *opResults) QueryRow() pgx.Row {
+	r.left--
+	return r.BatchResults.QueryRow()
+}
+
+// Close implements pgx.BatchResults: the writer closes the group's
+// results, not a write.
+func (r *opResults) Close() error { return nil }
