@@ -64,8 +64,8 @@ type Options struct {
 	// Writers is how many connections at most send the frequent writes
 	// (a run's start, log lines and end; events), each sending the
 	// writes that queued while the others were busy as one transaction
-	// (see groupWriter). At most MaxConns. Default: half the pool's
-	// connections, at least 1.
+	// (see groupWriter). Fewer writers make larger groups: fewer round
+	// trips and commits for as many writes. At most MaxConns. Default 2.
 	Writers int
 
 	// Tracer, if set, sees every query and batch the store sends: each is
@@ -169,7 +169,7 @@ func open(ctx context.Context, url string, opts Options, migs []migration) (*Sto
 		cfg.ConnConfig.Tracer = opts.Tracer
 	}
 	if opts.Writers == 0 {
-		opts.Writers = max(1, int(cfg.MaxConns)/2)
+		opts.Writers = 2
 	}
 	opts.Writers = min(opts.Writers, int(cfg.MaxConns))
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
