@@ -386,7 +386,7 @@ func (s *SQLite) FinishRun(ctx context.Context, id int64, end RunEnd) error {
 		}
 		if n, err := res.RowsAffected(); err != nil || n == 1 {
 			if err == nil {
-				err = recordUsage(ctx, tx, id, end)
+				err = s.recordUsage(ctx, tx, id, end)
 			}
 			return err
 		}
@@ -873,7 +873,7 @@ func (s *SQLite) PruneHistory(ctx context.Context, app string, quota int64) (int
 // HistoryUsage implements Retention.
 func (s *SQLite) HistoryUsage(ctx context.Context, app string) (int64, error) {
 	var n int64
-	err := s.rdb.QueryRowContext(ctx, `SELECT coalesce((SELECT bytes FROM history_usage WHERE app = ?), 0)`, app).Scan(&n)
+	err := s.rs.historyUsage.QueryRowContext(ctx, app).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("reading the history usage of %s: %w", app, err)
 	}

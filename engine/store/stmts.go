@@ -9,7 +9,7 @@ import (
 // writeStmts are the statements of frequent writes, prepared once on the
 // write connection; a write uses them through tx.StmtContext.
 type writeStmts struct {
-	insertRun, finishRun                  *sql.Stmt
+	insertRun, finishRun, insertUsage     *sql.Stmt
 	lastLogSeq, insertLog, addLogsDropped *sql.Stmt
 	addLogBytes                           *sql.Stmt
 	kvSet, kvDelete, kvRoom               *sql.Stmt
@@ -22,6 +22,9 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 	return prepareAll(ctx, db, []stmtDef{
 		{&w.insertRun, insertRunSQL},
 		{&w.finishRun, finishRunSQL},
+		{&w.insertUsage, `INSERT INTO run_usage (run_id, app, end_time, cpu_ns, peak_memory,
+				output_bytes, log_bytes, http_sent, http_received, kv_written, files_written)
+			SELECT ID, AppName, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM TaskExecutions WHERE ID = ?`},
 		{&w.lastLogSeq, `SELECT coalesce(max(seq), 0) FROM run_logs WHERE run_id = ?`},
 		{&w.insertLog, `INSERT INTO run_logs (run_id, seq, time, level, message) VALUES (?, ?, ?, ?, ?)`},
 		{&w.addLogsDropped, `UPDATE TaskExecutions SET LogsDropped = LogsDropped + ? WHERE ID = ?`},
@@ -43,7 +46,7 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 // pool (database/sql prepares each on every connection that runs it).
 type readStmts struct {
 	getRun, runExists, runLogs, lastScheduled *sql.Stmt
-	pruneDueKeep, pruneDueAge                 *sql.Stmt
+	pruneDueKeep, pruneDueAge, historyUsage   *sql.Stmt
 	kvGet, kvListFrom, kvListRange            *sql.Stmt
 	tokenByHash                               *sql.Stmt
 	recentRuns                                *sql.Stmt
@@ -58,6 +61,7 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 		{&r.lastScheduled, lastScheduledSQL},
 		{&r.pruneDueKeep, `SELECT 1 FROM TaskExecutions WHERE AppName = ? AND TaskName = ? ORDER BY ID DESC LIMIT 1 OFFSET ?`},
 		{&r.pruneDueAge, `SELECT StartTime FROM TaskExecutions WHERE AppName = ? AND TaskName = ? ORDER BY ID LIMIT 1`},
+		{&r.historyUsage, `SELECT coalesce((SELECT bytes FROM history_usage WHERE app = ?), 0)`},
 		{&r.kvGet, `SELECT value FROM kv WHERE app = ? AND key = ?`},
 		{&r.kvListFrom, `SELECT key FROM kv WHERE app = ? AND key >= ? ORDER BY key LIMIT ?`},
 		{&r.kvListRange, `SELECT key FROM kv WHERE app = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?`},

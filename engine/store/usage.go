@@ -35,11 +35,9 @@ type AppUsage struct {
 
 // recordUsage records the usage of run id, which has just ended, in tx; a
 // trigger adds it to its app's totals.
-func recordUsage(ctx context.Context, tx *sql.Tx, id int64, end RunEnd) error {
+func (s *SQLite) recordUsage(ctx context.Context, tx *sql.Tx, id int64, end RunEnd) error {
 	u := end.Usage
-	_, err := tx.ExecContext(ctx, `INSERT INTO run_usage (run_id, app, end_time, cpu_ns, peak_memory,
-			output_bytes, log_bytes, http_sent, http_received, kv_written, files_written)
-		SELECT ID, AppName, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM TaskExecutions WHERE ID = ?`,
+	_, err := tx.StmtContext(ctx, s.ws.insertUsage).ExecContext(ctx,
 		formatTime(end.EndTime), int64(u.CPUTime), u.PeakMemory, u.OutputBytes, u.LogBytes,
 		u.HTTPSent, u.HTTPReceived, u.KVWritten, u.FilesWritten, id)
 	if err != nil {
