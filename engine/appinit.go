@@ -19,7 +19,7 @@ import (
 // schedules and routes go live. A version whose init fails is not
 // activated: the last good one stays, with the error shown as a load
 // error of the task.
-const InitTask = "init"
+const InitTask = app.InitTask
 
 // initApp runs the init task of a, the version of app name just loaded
 // with its tasks' modules in loaded, unless it succeeded for this very

@@ -4,19 +4,25 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/cronbox/cronbox/engine/app"
 )
 
-// apiPrefix is where the document's server URL puts its paths.
-const apiPrefix = "/api/v1"
+// undocumented are the routes openapi.json leaves out: the probes and
+// metrics, which the README describes for the operator's tooling.
+var undocumented = []string{"/healthz", "/readyz", "/metrics"}
 
 type openAPIDoc struct {
 	OpenAPI    string                                `json:"openapi"`
+	Servers    []struct{ URL string }                `json:"servers"`
 	Paths      map[string]map[string]json.RawMessage `json:"paths"`
 	Components struct {
 		Schemas map[string]any `json:"schemas"`
@@ -32,34 +38,78 @@ func loadOpenAPI(t *testing.T) openAPIDoc {
 	if !strings.HasPrefix(doc.OpenAPI, "3.1") {
 		t.Fatalf("openapi %q, want 3.1", doc.OpenAPI)
 	}
+	if len(doc.Servers) != 1 {
+		t.Fatalf("servers %v, want one", doc.Servers)
+	}
 	return doc
 }
 
-// TestOpenAPIMatchesRoutes checks that every API route and method is in
+// TestOpenAPIMatchesRoutes checks that every route and method the server
+// serves (the API, the apps' pages and routes, the webhooks) is in
 // openapi.json, and every operation of the document is a route.
 func TestOpenAPIMatchesRoutes(t *testing.T) {
 	f := newFixture(t)
 	doc := loadOpenAPI(t)
-	routes := map[string]bool{}
-	err := chi.Walk(f.srv.Handler().(chi.Routes), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
-		if p, ok := strings.CutPrefix(route, apiPrefix); ok {
-			routes[strings.ToLower(method)+" "+p] = true
+	routes := routeTable(t, f.srv.Handler())
+	for _, want := range []string{"get /api/v1/tasks", "post /hooks/{app}/{task}", "get /apps/{app}", "post /apps/{app}/{path}"} {
+		if !routes[want] {
+			t.Fatalf("the route table lacks %s: %v", want, routes)
 		}
+	}
+	missing, extra := compareOperations(routes, doc)
+	if len(missing) > 0 {
+		t.Errorf("routes missing from openapi.json: %v", missing)
+	}
+	if len(extra) > 0 {
+		t.Errorf("openapi.json operations without a route: %v", extra)
+	}
+	// The comparison fails when an operation is left out of the document.
+	for _, op := range []string{"post /hooks/{app}/{task}", "delete /apps/{app}/{path}", "get /apps/{app}", "get /api/v1/tasks"} {
+		method, p, _ := strings.Cut(op, " ")
+		trimmed := loadOpenAPI(t)
+		delete(trimmed.Paths[p], method)
+		if missing, _ := compareOperations(routes, trimmed); !slices.Equal(missing, []string{op}) {
+			t.Errorf("without %s, missing is %v", op, missing)
+		}
+	}
+}
+
+// routeTable is every method and route pattern of h, as "method path" with
+// the method in lower case and chi's trailing wildcard as the document's
+// {path}.
+func routeTable(t *testing.T, h http.Handler) map[string]bool {
+	t.Helper()
+	routes := map[string]bool{}
+	err := chi.Walk(h.(chi.Routes), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		if slices.Contains(undocumented, route) {
+			return nil
+		}
+		if p, ok := strings.CutSuffix(route, "/*"); ok {
+			route = p + "/{path}"
+		}
+		routes[strings.ToLower(method)+" "+route] = true
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return routes
+}
+
+// compareOperations returns the routes the document lacks and the
+// document's operations that are no route, sorted. A path's address is
+// the document's server URL and the path.
+func compareOperations(routes map[string]bool, doc openAPIDoc) (missing, extra []string) {
+	base := strings.TrimSuffix(doc.Servers[0].URL, "/")
 	documented := map[string]bool{}
 	for p, ops := range doc.Paths {
 		for method := range ops {
 			if method == "parameters" {
 				continue
 			}
-			documented[method+" "+p] = true
+			documented[method+" "+base+p] = true
 		}
 	}
-	var missing, extra []string
 	for r := range routes {
 		if !documented[r] {
 			missing = append(missing, r)
@@ -72,15 +122,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	}
 	sort.Strings(missing)
 	sort.Strings(extra)
-	if len(missing) > 0 {
-		t.Errorf("routes missing from openapi.json: %v", missing)
-	}
-	if len(extra) > 0 {
-		t.Errorf("openapi.json operations without a route: %v", extra)
-	}
-	if len(routes) < 20 {
-		t.Errorf("only %d API routes walked", len(routes))
-	}
+	return missing, extra
 }
 
 // TestOpenAPIDescribesResponses checks real answers against the document's
@@ -242,4 +284,102 @@ func hasType(typ any, v any) bool {
 		}
 	}
 	return false
+}
+
+// TestOpenAPIDescribesAppAnswers checks the answers of an app's routes
+// and pages and of a webhook against their operations in the document:
+// each status is one the operation documents, with its schema, and the
+// 503 of a full concurrency quota documents its Retry-After.
+func TestOpenAPIDescribesAppAnswers(t *testing.T) {
+	f := newFixture(t)
+	f.withRoutes()
+	writeFile(t, filepath.Join(f.home, "apps", "hello", "config", "tasks.yaml"),
+		[]byte(strings.Replace(helloTasks, "    environment: { GREETING: hi }\n", "    environment: { GREETING: hi }\n    webhook: { secret: HOOK }\n", 1)))
+	if err := f.eng.ReloadApp(t.Context(), "hello"); err != nil {
+		t.Fatal(err)
+	}
+	f.run(t, []check{{name: "set the secret", req: req{method: "PUT", path: "/api/v1/apps/hello/secrets/HOOK", token: "admin", body: `{"value":"s3cret"}`}, status: 201}})
+	doc := loadOpenAPI(t)
+	var raw struct {
+		Paths      map[string]map[string]json.RawMessage `json:"paths"`
+		Components struct {
+			Responses map[string]openAPIResponse `json:"responses"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(openAPI, &raw); err != nil {
+		t.Fatal(err)
+	}
+	// response is the documented response of an operation to status (a
+	// code or "default"), its $ref resolved.
+	response := func(path, method, status string) (openAPIResponse, bool) {
+		var op struct {
+			Responses map[string]openAPIResponse `json:"responses"`
+		}
+		if err := json.Unmarshal(raw.Paths[path][method], &op); err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		r, ok := op.Responses[status]
+		if ref, isRef := strings.CutPrefix(r.Ref, "#/components/responses/"); isRef {
+			r, ok = raw.Components.Responses[ref]
+		}
+		return r, ok
+	}
+	signed := map[string]string{SignatureHeader: SignWebhook([]byte("s3cret"), []byte(`{"a":1}`), f.srv.cfg.Clock.Now())}
+	for _, c := range []struct {
+		name    string
+		req     req
+		doc     string // the operation's path in the document
+		want    int
+		handler bool // the answer is the handler's own
+	}{
+		{"a route", req{method: "POST", path: "/apps/hello/echo", body: "x"}, "/apps/{app}/{path}", 200, true},
+		{"a handler's own status", req{method: "GET", path: "/apps/hello/teapot", token: "operator"}, "/apps/{app}/{path}", 418, true},
+		{"a page", req{method: "GET", path: "/apps/hello/"}, "/apps/{app}/{path}", 200, false},
+		{"no token", req{method: "GET", path: "/apps/hello/count"}, "/apps/{app}/{path}", 401, false},
+		{"no role", req{method: "GET", path: "/apps/hello/admin", token: "viewer"}, "/apps/{app}/{path}", 403, false},
+		{"no route", req{method: "DELETE", path: "/apps/hello/count", token: "admin"}, "/apps/{app}/{path}", 404, false},
+		{"past maxBody", req{method: "POST", path: "/apps/hello/echo", body: strings.Repeat("x", 1025)}, "/apps/{app}/{path}", 413, false},
+		{"past its time", req{method: "GET", path: "/apps/hello/loop"}, "/apps/{app}/{path}", 504, false},
+		{"a webhook", req{method: "POST", path: "/hooks/hello/echo", body: `{"a":1}`, header: signed}, "/hooks/{app}/{task}", 202, false},
+		{"a webhook unsigned", req{method: "POST", path: "/hooks/hello/echo", body: `{"a":1}`}, "/hooks/{app}/{task}", 401, false},
+		{"no webhook", req{method: "POST", path: "/hooks/hello/greet", body: `{"a":1}`, header: signed}, "/hooks/{app}/{task}", 404, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			resp := f.send(c.req)
+			if resp.status != c.want {
+				t.Fatalf("status %d, want %d: %s", resp.status, c.want, resp.body)
+			}
+			r, ok := response(c.doc, strings.ToLower(c.req.method), strconv.Itoa(resp.status))
+			if !ok && c.handler {
+				r, ok = response(c.doc, strings.ToLower(c.req.method), "default")
+			}
+			if !ok {
+				t.Fatalf("%s %s does not document %d", c.req.method, c.doc, resp.status)
+			}
+			if s, ok := r.Content["application/json"]; ok && s.Schema != nil {
+				var v any
+				if err := json.Unmarshal(resp.body, &v); err != nil {
+					t.Fatalf("body %q: %v", resp.body, err)
+				}
+				for _, p := range conform(doc, s.Schema, v, "$") {
+					t.Error(p)
+				}
+			}
+		})
+	}
+	for _, m := range append([]string{"head"}, app.RouteMethods...) {
+		r, ok := response("/apps/{app}/{path}", strings.ToLower(m), "503")
+		if _, retry := r.Headers["Retry-After"]; !ok || !retry {
+			t.Errorf("%s /apps/{app}/{path} does not document 503 with Retry-After", m)
+		}
+	}
+}
+
+// openAPIResponse is a response object of the document.
+type openAPIResponse struct {
+	Ref     string                     `json:"$ref"`
+	Headers map[string]json.RawMessage `json:"headers"`
+	Content map[string]struct {
+		Schema map[string]any `json:"schema"`
+	} `json:"content"`
 }

@@ -3,8 +3,9 @@
 // event stream, Prometheus metrics, health checks, and the UI when one is
 // given.
 //
-// The API is described by the OpenAPI document openapi.json, served at
-// /api/v1/openapi.json; a test keeps it and the routes in step.
+// The API, the apps' routes and their webhooks are described by the
+// OpenAPI document openapi.json, served at /api/v1/openapi.json; a test
+// keeps it and the routes in step.
 package web
 
 import (
@@ -23,6 +24,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/cronbox/cronbox/engine"
+	"github.com/cronbox/cronbox/engine/app"
 	"github.com/cronbox/cronbox/engine/lifecycle"
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/runtime"
@@ -410,8 +412,12 @@ func (s *Server) routes() http.Handler {
 		})
 	})
 	r.Post("/hooks/{app}/{task}", s.h(s.webhook))
-	r.HandleFunc("/apps/{app}", s.h(s.serveApp))
-	r.HandleFunc("/apps/{app}/*", s.h(s.serveApp))
+	// An app's pages and routes answer the methods a route may declare,
+	// and HEAD.
+	for _, m := range append([]string{http.MethodHead}, app.RouteMethods...) {
+		r.Method(m, "/apps/{app}", s.h(s.serveApp))
+		r.Method(m, "/apps/{app}/*", s.h(s.serveApp))
+	}
 	if s.cfg.UI != nil {
 		r.Handle("/*", s.cfg.UI)
 	}

@@ -14,7 +14,8 @@ import (
 )
 
 // TestAppNewEachLanguage creates an app in each language other than Go,
-// builds its task, validates the app, runs the task's own native tests and
+// builds its task, validates the app, loads it with its init task, runs
+// the task's own native tests and
 // runs its module once with an input. It skips a language whose toolchain
 // is missing, unless CRONBOX_REQUIRE_TOOLCHAINS=1.
 func TestAppNewEachLanguage(t *testing.T) {
@@ -43,6 +44,8 @@ func TestAppNewEachLanguage(t *testing.T) {
 			if code, stdout, stderr := cli(t, "build", filepath.Join(home, "apps", name)); code != 0 || !strings.Contains(stdout, "built "+taskDir+".wasm") {
 				t.Fatalf("build: exit %d\n%s%s", code, stdout, stderr)
 			}
+
+			loadsWithInit(t, home, name)
 
 			if _, err := exec.LookPath(c.need); err != nil && os.Getenv("CRONBOX_REQUIRE_TOOLCHAINS") != "1" {
 				t.Logf("not running the task's own tests: %v", err)

@@ -9,9 +9,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/cronbox/cronbox/engine"
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/internal/gobuild"
+	"github.com/cronbox/cronbox/internal/testenv"
 	"github.com/cronbox/cronbox/internal/wasmtest"
 )
 
@@ -94,7 +97,7 @@ func TestApp(t *testing.T) {
 		{name: "new", args: []string{"app", "new", "greeter", "--description", "Greets: people", "--author", "Ada", "--roles", "operator,viewer", "--build=false"}, out: "created",
 			after: func(t *testing.T) {
 				a := info(t, "greeter")
-				if a.Version != "0.1.0" || len(a.Roles) != 2 || len(a.Tasks) != 1 || a.Tasks[0].Built {
+				if a.Version != "0.1.0" || len(a.Roles) != 2 || len(a.Tasks) != 2 || a.Tasks[0].Built {
 					t.Errorf("greeter = %+v", a)
 				}
 			}},
@@ -253,5 +256,35 @@ func TestAppNewBuilds(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(home, "apps", "built", "tasks", "hello.wasm")); err != nil {
 		t.Fatal(err)
+	}
+	loadsWithInit(t, home, "built")
+}
+
+// loadsWithInit starts an engine on home and checks that it loads the app
+// name, built already, and that its init task ran once: the template's
+// init runs the greeting, which counts itself in the app's key-value store.
+func loadsWithInit(t *testing.T, home, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, rt := testenv.Open(t, home)
+	eng, err := engine.New(engine.Config{Home: home, Store: engine.SQLiteStore(st), Runtime: rt,
+		Clock: engine.NewFakeClock(time.Date(2026, 1, 5, 10, 0, 30, 0, time.UTC))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Stop(ctx)
+	if info, ok := eng.App(name); !ok || !info.Loaded || info.LoadError != "" {
+		t.Fatalf("app %s: %+v", name, info)
+	}
+	if task, ok := eng.Task(name, engine.InitTask); !ok || task.LoadError != "" {
+		t.Fatalf("init task: %+v, %v", task, ok)
+	}
+	runs, ok, err := st.KV(name).Get(ctx, "runs")
+	if err != nil || !ok || string(runs) != "1" {
+		t.Fatalf("the count after loading: %q, %v, %v; want 1, from the init task", runs, ok, err)
 	}
 }

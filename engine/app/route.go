@@ -36,6 +36,9 @@ const (
 	RoleAdmin    = "admin"
 )
 
+// RouteMethods are the methods a route may answer.
+var RouteMethods = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
+
 // Route is one HTTP endpoint of an app: an entry of routes: in app.yaml,
 // served under /apps/<app> by a fresh instance of its module per request.
 type Route struct {
@@ -115,8 +118,8 @@ func (c *checker) routes(specs []RouteSpec, m Manifest, x *taskContext) []Route 
 		if r.Method == "" {
 			r.Method = "GET"
 		}
-		if !slices.Contains([]string{"GET", "POST", "PUT", "PATCH", "DELETE"}, r.Method) {
-			c.errorf(f("method"), "%s is not one of GET, POST, PUT, PATCH, DELETE", quote(s.Method))
+		if !slices.Contains(RouteMethods, r.Method) {
+			c.errorf(f("method"), "%s is not one of %s", quote(s.Method), strings.Join(RouteMethods, ", "))
 			ok = false
 		}
 		if msg := checkRoutePath(s.Path); msg != "" {

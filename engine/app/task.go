@@ -192,6 +192,11 @@ type Retention struct {
 	MaxAge time.Duration
 }
 
+// InitTask is the name of an app's init task: when the app has one, the
+// engine runs it once each time a version of the app is loaded, before
+// the version's schedules and routes go live.
+const InitTask = "init"
+
 // Task is one task of an app, checked and with its defaults applied, and,
 // after Merge, with the app's overrides applied.
 //

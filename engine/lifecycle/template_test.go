@@ -34,7 +34,7 @@ func TestNew(t *testing.T) {
 	if m.Name != "my-app" || m.Description != desc || m.Author != "Ada: L. <ada@example.com>" || m.Version != "2.0" || !slices.Equal(m.Roles, []string{"operator", "viewer"}) || !m.Enabled {
 		t.Errorf("manifest = %+v", m)
 	}
-	if len(a.Tasks) != 1 || a.Tasks[0].Name != TemplateTask || !errors.Is(a.Tasks[0].Errors[0], app.ErrNotBuilt) {
+	if len(a.Tasks) != 2 || a.Tasks[0].Name != TemplateTask || a.Tasks[1].Name != app.InitTask || !errors.Is(a.Tasks[0].Errors[0], app.ErrNotBuilt) {
 		t.Errorf("tasks = %+v", a.Tasks)
 	}
 	for _, f := range []string{"README.md", "go.mod", "tasks/hello/main.go", "tasks/hello/main_test.go"} {
@@ -222,8 +222,14 @@ func TestNewEachLanguage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(a.Tasks) != 1 || len(a.Tasks[0].Errors) != 1 || !errors.Is(a.Tasks[0].Errors[0], app.ErrNotBuilt) {
+		// The task and the init task, which runs its module.
+		if len(a.Tasks) != 2 || a.Tasks[1].Name != app.InitTask || a.Tasks[1].Module != a.Tasks[0].Module {
 			t.Errorf("%s: tasks = %+v", lang, a.Tasks)
+		}
+		for _, task := range a.Tasks {
+			if len(task.Errors) != 1 || !errors.Is(task.Errors[0], app.ErrNotBuilt) {
+				t.Errorf("%s: task %s: errors %v, want that it is not built", lang, task.Name, task.Errors)
+			}
 		}
 		if _, err := os.Stat(filepath.Join(home, "data", "sdk")); (err == nil) != (lang == build.Go) {
 			t.Errorf("%s: the Go SDK extracted: %v", lang, err == nil)

@@ -137,11 +137,15 @@ type ValidateOptions struct {
 //     in case; no symlinks and no file larger than an export may hold
 //     (warnings);
 //   - app.yaml and config/tasks.yaml: every schema error with its file,
-//     line and column (app.Load), schedules parsed by the scheduler;
-//   - modules: each task's module is present and compiles in the sandbox
-//     runtime, importing only host functions this Cronbox provides, and
-//     declares no more memory than the task's limit; a .wasm that no task
-//     uses is a warning;
+//     line and column (app.Load), schedules parsed by the scheduler,
+//     routes' methods, paths and roles (one of the app's roles: or a
+//     token's); an init task with a schedule is a warning;
+//   - public/: a symbolic link out of it is an error, no index.html a
+//     warning;
+//   - modules: each task's and route's module is present and compiles in
+//     the sandbox runtime, importing only host functions this Cronbox
+//     provides, and declares no more memory than the task's or route's
+//     limit; a .wasm that no task or route uses is a warning;
 //   - permissions: HTTP entries that open a whole top-level domain or
 //     reach loopback, private or link-local addresses are warnings.
 //
@@ -196,6 +200,7 @@ func Validate(ctx context.Context, dir string, opts ValidateOptions) (*Report, e
 		r.Warnings = append(r.Warnings, finding(p))
 	}
 	r.permissions(a.Manifest.Permissions)
+	r.initTask(a)
 	r.public(a.Dir)
 	if err := r.modules(ctx, a, wasm, opts); err != nil {
 		return nil, fmt.Errorf("validating %s: %w", dir, err)
@@ -306,7 +311,21 @@ func (r *Report) permissions(p app.Permissions) {
 	}
 }
 
-// modules compiles each valid task's module.
+// initTask flags an init task that would also run other than at each
+// load of the app.
+func (r *Report) initTask(a *app.App) {
+	for _, t := range a.Tasks {
+		if t.Name != app.InitTask {
+			continue
+		}
+		if !t.Schedule.IsZero() {
+			r.Warnings = append(r.Warnings, Finding{File: app.TasksPath, Task: t.Name, Field: "schedule",
+				Message: "the init task runs once each time the app is loaded; its schedule runs it again"})
+		}
+	}
+}
+
+// modules compiles each valid task's module and each route's.
 func (r *Report) modules(ctx context.Context, a *app.App, wasm map[string]bool, opts ValidateOptions) error {
 	rt := opts.Runtime
 	used := map[string]bool{}
@@ -327,10 +346,24 @@ func (r *Report) modules(ctx context.Context, a *app.App, wasm map[string]bool, 
 		}
 	}
 	sort.SliceStable(r.Warnings, func(i, j int) bool { return r.Warnings[i].File < r.Warnings[j].File })
+	// What to compile: the module of each task and route without errors,
+	// with the memory it is given.
+	type use struct {
+		module, task, route string
+		memory              int64
+	}
+	var uses []use
 	for _, t := range a.Tasks {
-		if !t.Valid() || t.Module == "" {
-			continue
+		if t.Valid() && t.Module != "" {
+			uses = append(uses, use{module: t.Module, task: t.Name, memory: t.Limits.Memory})
 		}
+	}
+	for i, rt := range a.Manifest.Routes {
+		if len(rt.Errors) == 0 && rt.Module != "" {
+			uses = append(uses, use{module: rt.Module, route: fmt.Sprintf("routes[%d]", i), memory: rt.Limits.Memory})
+		}
+	}
+	for _, u := range uses {
 		if rt == nil {
 			var err error
 			rt, err = NewRuntime(ctx, opts.CacheDir)
@@ -339,18 +372,22 @@ func (r *Report) modules(ctx context.Context, a *app.App, wasm map[string]bool, 
 			}
 			defer rt.Close(ctx)
 		}
-		rel, _ := filepath.Rel(a.Dir, t.Module)
+		rel, _ := filepath.Rel(a.Dir, u.module)
 		rel = filepath.ToSlash(rel)
-		m, _, err := rt.LoadFile(ctx, t.Module)
+		what, field := "task", ""
+		if u.route != "" {
+			what, field = "route", u.route+".module"
+		}
+		m, _, err := rt.LoadFile(ctx, u.module)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			r.Errors = append(r.Errors, Finding{File: rel, Task: t.Name, Message: err.Error()})
+			r.Errors = append(r.Errors, Finding{File: rel, Task: u.task, Field: field, Message: err.Error()})
 			continue
 		}
-		if m.MinMemory > t.Limits.Memory {
-			r.Errors = append(r.Errors, Finding{File: rel, Task: t.Name, Message: fmt.Sprintf("the module needs %s of memory at start, more than the task's limit of %s", bytesize.Format(m.MinMemory), bytesize.Format(t.Limits.Memory))})
+		if m.MinMemory > u.memory {
+			r.Errors = append(r.Errors, Finding{File: rel, Task: u.task, Field: field, Message: fmt.Sprintf("the module needs %s of memory at start, more than the %s's limit of %s", bytesize.Format(m.MinMemory), what, bytesize.Format(u.memory))})
 		}
 		if opts.Runtime == nil {
 			rt.Unload(ctx, m)

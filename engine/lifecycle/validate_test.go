@@ -81,6 +81,20 @@ func TestValidate(t *testing.T) {
 		{name: "name differs from folder", change: map[string][]byte{"app.yaml": []byte("name: other\n")},
 			want: want{errs: []string{"differs from the folder's name"}}},
 		{name: "no app.yaml", change: map[string][]byte{"app.yaml": nil}, want: want{errs: []string{"app.yaml"}}},
+		{name: "init task", change: map[string][]byte{"config/tasks.yaml": []byte("tasks:\n  - name: init\n    module: tasks/hello.wasm\n")},
+			want: want{ok: true, strict: true}},
+		{name: "init task with a schedule", change: map[string][]byte{"config/tasks.yaml": []byte("tasks:\n  - name: init\n    module: tasks/hello.wasm\n    schedule: \"H * * * *\"\n")},
+			want: want{warns: []string{"config/tasks.yaml: schedule: the init task runs once each time the app is loaded"}, ok: true}},
+		{name: "route", change: map[string][]byte{"app.yaml": []byte("name: demo\nroles: [reader]\nroutes:\n  - {path: /status, module: routes/status.wasm, roles: [reader, public]}\n"), "routes/status.wasm": wasmtest.Hello()},
+			want: want{ok: true, strict: true}},
+		{name: "route with an unknown role", change: map[string][]byte{"app.yaml": []byte("name: demo\nroutes:\n  - {path: /status, module: routes/status.wasm, roles: [reader]}\n"), "routes/status.wasm": wasmtest.Hello()},
+			want: want{errs: []string{`routes[0].roles[0]: "reader" is not public, viewer, operator, admin nor one of the app's roles`}}},
+		{name: "route module not wasm", change: map[string][]byte{"app.yaml": []byte("name: demo\nroutes:\n  - {path: /status, module: routes/status.wasm}\n"), "routes/status.wasm": []byte("#!/bin/sh\n")},
+			want: want{errs: []string{"routes/status.wasm: routes[0].module: "}}},
+		{name: "route module needs more memory than its limit", change: map[string][]byte{"app.yaml": []byte("name: demo\nroutes:\n  - {path: /status, module: routes/status.wasm, memory: 64MiB}\n"), "routes/status.wasm": wasmtest.BigMemory(2048)},
+			want: want{errs: []string{"more than the route's limit of 64 MiB"}}},
+		{name: "unused route module", change: map[string][]byte{"routes/old.wasm": wasmtest.Hello()},
+			want: want{warns: []string{"routes/old.wasm: no task uses this module"}, ok: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
