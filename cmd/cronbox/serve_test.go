@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -132,42 +134,72 @@ func TestServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		runs, err := st.ListRuns(ctx, store.RunFilter{Task: "hello", Statuses: []store.Status{store.StatusSucceeded}})
+	code, token, stderr := cli(t, "token", "create", "--role", "viewer", "--name", "test", "--home", home)
+	if code != 0 {
+		t.Fatalf("token create: exit %d: %s", code, stderr)
+	}
+	get := func(path string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+addr+path, nil)
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(token))
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(runs) > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			_, stderr := stop()
-			t.Fatalf("no succeeded run of demo/hello recorded; serve's log:\n%s", stderr)
-		}
-		time.Sleep(100 * time.Millisecond)
+		return resp
 	}
 
-	// A task disabled by the CLI, through serve, stops firing.
+	// The schedule runs demo/hello: its run ends in the event stream.
+	events := get("/api/v1/events")
+	defer events.Body.Close()
+	finished := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(events.Body)
+		for sc.Scan() {
+			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok && strings.Contains(data, `"type":"run.finished"`) && strings.Contains(data, `"task":"hello"`) {
+				finished <- data
+				return
+			}
+		}
+		close(finished)
+	}()
+	select {
+	case data, ok := <-finished:
+		if !ok || !strings.Contains(data, `"status":"succeeded"`) {
+			_, stderr := stop()
+			t.Fatalf("demo/hello's run: %q; serve's log:\n%s", data, stderr)
+		}
+	case <-time.After(20 * time.Second):
+		_, stderr := stop()
+		t.Fatalf("no run of demo/hello finished; serve's log:\n%s", stderr)
+	}
+
+	// A task disabled by the CLI, through serve, stops firing: serve has
+	// applied the change when the CLI returns, and holds no next fire.
 	if code, _, stderr := cli(t, "task", "disable", "demo/hello", "--home", home); code != 0 {
 		t.Fatalf("task disable: exit %d: %s", code, stderr)
 	}
-	for !strings.Contains(logs(), "task updated") {
-		if time.Now().After(deadline) {
-			_, stderr := stop()
-			t.Fatalf("serve did not reload after task disable:\n%s", stderr)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 	before := helloRuns(t, st)
-	time.Sleep(2500 * time.Millisecond)
-	if after := helloRuns(t, st); after > before+1 { // one fire may have been under way
-		t.Errorf("demo/hello ran %d times after it was disabled", after-before)
+	if !strings.Contains(logs(), "task updated") {
+		t.Errorf("serve's log does not show the task disabled:\n%s", logs())
+	}
+	resp = get("/api/v1/tasks/demo/hello")
+	var task struct {
+		Enabled bool
+		Next    *time.Time
+	}
+	err = json.NewDecoder(resp.Body).Decode(&task)
+	resp.Body.Close()
+	if err != nil || task.Enabled || task.Next != nil {
+		t.Errorf("demo/hello after disable: %+v (%v), want disabled with no next fire", task, err)
 	}
 
-	code, stderr := stop()
+	code, stderr = stop()
 	if code != 0 {
 		t.Fatalf("serve exited with %d: %s", code, stderr)
+	}
+	if after := helloRuns(t, st); after > before+1 { // one fire may have been under way
+		t.Errorf("demo/hello ran %d times after it was disabled", after-before)
 	}
 	if !strings.Contains(stderr, "msg=listening") {
 		t.Errorf("serve's log lacks the listening line:\n%s", stderr)
