@@ -269,6 +269,9 @@ type Engine struct {
 	seq     int64                      // orders successes and starts for dependencies
 
 	events eventHub
+	// releasing, set only by tests, is called as a run that ended is
+	// about to release its slot (afterRun), before mu is taken.
+	releasing func(*runHandle)
 
 	// hmu guards health; it is never held while taking mu.
 	hmu    sync.Mutex

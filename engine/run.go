@@ -244,6 +244,9 @@ func (e *Engine) afterRun(h *runHandle, end store.RunEnd, ended store.Ended, log
 	state := ended.State
 	r := h.req
 	ts := r.ts
+	if e.releasing != nil {
+		e.releasing(h)
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	delete(ts.running, r.id)
