@@ -1,7 +1,6 @@
 package web
 
 import (
-	"cmp"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -14,40 +13,8 @@ import (
 
 	"github.com/cronbox/cronbox/engine"
 	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/internal/runjson"
 )
-
-// runJSON is a run in a listing.
-type runJSON struct {
-	ID         int64      `json:"id"`
-	App        string     `json:"app"`
-	Task       string     `json:"task"`
-	Status     string     `json:"status"`
-	Trigger    string     `json:"trigger"`
-	User       string     `json:"user"`
-	Scheduled  *time.Time `json:"scheduled"`
-	Attempt    int        `json:"attempt"`
-	Start      time.Time  `json:"start"`
-	End        *time.Time `json:"end"`
-	DurationMs int64      `json:"durationMs"`
-	ExitCode   *int       `json:"exitCode"`
-	Error      string     `json:"error"`
-	// Cause is why a run that ended did not succeed, for lists: its last
-	// error-level log line, or else its error or skip reason.
-	Cause      string `json:"cause,omitempty"`
-	Reason     string `json:"reason"`
-	PeakMemory int64  `json:"peakMemory"`
-	// Node is the node the run ran on; "" when not known.
-	Node string `json:"node"`
-	// Only while running:
-	Progress        *int   `json:"progress,omitempty"`
-	ProgressMessage string `json:"progressMessage,omitempty"`
-	// While running, and of an ended run that went overdue.
-	Overdue *bool `json:"overdue,omitempty"`
-	// Remote is true while the run runs on another node of the
-	// cluster: its log lines are stored at least every second, and
-	// neither they nor its progress come live on this node's events.
-	Remote bool `json:"remote,omitempty"`
-}
 
 // logJSON is one log line of a run.
 type logJSON struct {
@@ -60,7 +27,7 @@ type logJSON struct {
 
 // runDetailJSON is a run with its input, result, output and first logs.
 type runDetailJSON struct {
-	runJSON
+	runjson.Run
 	Input       json.RawMessage `json:"input"`
 	Result      json.RawMessage `json:"result"`
 	Output      string          `json:"output"`
@@ -69,45 +36,16 @@ type runDetailJSON struct {
 	Usage       *usageJSON      `json:"usage"`
 }
 
-// duration is a run's duration; for a running run, how long it has run.
-func (s *Server) duration(r store.Run) time.Duration {
+// runJSON is r as the API shows it in a listing, with its progress if
+// this node runs it.
+func (s *Server) runJSON(r store.Run) runjson.Run {
+	var live *runjson.Live
 	if r.Status == store.StatusRunning {
-		if d := s.eng.Now().Sub(r.StartTime); d > 0 {
-			return d
-		}
-		return 0
-	}
-	return r.Duration
-}
-
-func (s *Server) runJSON(r store.Run) runJSON {
-	out := runJSON{
-		ID: r.ID, App: r.App, Task: r.Task, Status: string(r.Status), Trigger: string(r.Trigger),
-		User: r.TriggeredByUser, Scheduled: utc(r.ScheduledTime), Attempt: r.Attempt, Start: r.StartTime.UTC(),
-		End: utc(r.EndTime), DurationMs: s.duration(r).Milliseconds(), Error: r.Error, Reason: r.Reason,
-		PeakMemory: r.PeakMemory, Node: r.Node,
-	}
-	if r.Status != store.StatusRunning && r.Status != store.StatusSucceeded {
-		out.Cause = cmp.Or(r.ErrorLine, r.Error, r.Reason)
-	}
-	if r.ExitCode >= 0 && r.Status != store.StatusRunning {
-		code := r.ExitCode
-		out.ExitCode = &code
-	}
-	if r.Status == store.StatusRunning {
-		progress, overdue := 0, false
 		if d, ok := s.eng.Run(r.ID); ok {
-			progress, overdue = d.Progress, d.Overdue
-			out.ProgressMessage = d.ProgressMessage
-		} else {
-			out.Remote = s.cfg.Cluster.clustered()
+			live = &runjson.Live{Progress: d.Progress, Message: d.ProgressMessage, Overdue: d.Overdue}
 		}
-		out.Progress, out.Overdue = &progress, &overdue
-	} else if r.Overdue {
-		overdue := true
-		out.Overdue = &overdue
 	}
-	return out
+	return runjson.Of(r, s.eng.Now(), live, s.cfg.Cluster.clustered())
 }
 
 func rawOrNull(b json.RawMessage) json.RawMessage {
@@ -191,9 +129,9 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out := struct {
-		Runs []runJSON `json:"runs"`
-		Next *string   `json:"next"`
-	}{Runs: make([]runJSON, 0, len(runs))}
+		Runs []runjson.Run `json:"runs"`
+		Next *string       `json:"next"`
+	}{Runs: make([]runjson.Run, 0, len(runs))}
 	for _, run := range runs {
 		out.Runs = append(out.Runs, s.runJSON(run))
 	}
@@ -235,7 +173,7 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, runDetailJSON{
-		runJSON: s.runJSON(*run), Input: rawOrNull(run.Input), Result: rawOrNull(run.Result),
+		Run: s.runJSON(*run), Input: rawOrNull(run.Input), Result: rawOrNull(run.Result),
 		Output: run.Output, Logs: logsJSON(logs), LogsDropped: run.LogsDropped, Usage: usage,
 	})
 }

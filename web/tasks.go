@@ -18,6 +18,7 @@ import (
 	"github.com/cronbox/cronbox/engine/app"
 	"github.com/cronbox/cronbox/engine/schedule"
 	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/internal/runjson"
 )
 
 // recentRuns is how many recent runs a task shows.
@@ -102,7 +103,7 @@ type taskDetailJSON struct {
 	taskJSON
 	Overridden  []string          `json:"overridden"`
 	NextTimes   []time.Time       `json:"nextTimes"`
-	LastRun     *runJSON          `json:"lastRun"`
+	LastRun     *runjson.Run      `json:"lastRun"`
 	Environment map[string]string `json:"environment"`
 	Module      string            `json:"module"`
 	Concurrency string            `json:"concurrency"`
@@ -160,7 +161,7 @@ func (s *Server) taskJSON(info engine.TaskInfo, runs []store.Run) taskJSON {
 	}
 	for i := len(runs) - 1; i >= 0; i-- {
 		r := runs[i]
-		out.Recent = append(out.Recent, recentJSON{ID: r.ID, Status: string(r.Status), DurationMs: s.duration(r).Milliseconds(), Start: r.StartTime.UTC()})
+		out.Recent = append(out.Recent, recentJSON{ID: r.ID, Status: string(r.Status), DurationMs: runjson.Duration(r, s.eng.Now()).Milliseconds(), Start: r.StartTime.UTC()})
 	}
 	if out.LastStatus == "" {
 		for _, r := range runs { // newest first

@@ -7,11 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"time"
 
 	"github.com/cronbox/cronbox/engine/lifecycle"
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/internal/client"
+	"github.com/cronbox/cronbox/internal/runjson"
 )
 
 // backend is what the commands that read or change a home act on: the
@@ -79,23 +79,7 @@ type runQuery struct {
 // runRow is a run as the CLI prints it, in JSON the same as the API's
 // (GET /api/v1/runs/{id}), whether it comes from a home or a server.
 type runRow struct {
-	ID         int64      `json:"id"`
-	App        string     `json:"app"`
-	Task       string     `json:"task"`
-	Status     string     `json:"status"`
-	Trigger    string     `json:"trigger"`
-	User       string     `json:"user"`
-	Scheduled  *time.Time `json:"scheduled"`
-	Attempt    int        `json:"attempt"`
-	Start      time.Time  `json:"start"`
-	End        *time.Time `json:"end"`
-	DurationMs int64      `json:"durationMs"`
-	ExitCode   *int       `json:"exitCode"`
-	Error      string     `json:"error"`
-	Reason     string     `json:"reason"`
-	PeakMemory int64      `json:"peakMemory"`
-	// Overdue is set when the run went past its maxRuntime.
-	Overdue bool `json:"overdue,omitempty"`
+	runjson.Run
 	// Of one run only (a trigger's), not in listings:
 	Input  json.RawMessage `json:"input,omitempty"`
 	Result json.RawMessage `json:"result,omitempty"`

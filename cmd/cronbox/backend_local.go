@@ -14,6 +14,7 @@ import (
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/internal/client"
 	"github.com/cronbox/cronbox/internal/homedir"
+	"github.com/cronbox/cronbox/internal/runjson"
 	"github.com/cronbox/cronbox/internal/storeurl"
 	"github.com/cronbox/cronbox/web"
 )
@@ -126,16 +127,10 @@ func (b *localBackend) Runs(ctx context.Context, q runQuery) ([]runRow, error) {
 	return rows, nil
 }
 
-// runRowOf is r as the API shows it in a listing.
+// runRowOf is r as the API shows it in a listing. A home's store says
+// nothing of a running run's progress.
 func runRowOf(r store.Run) runRow {
-	row := runRow{ID: r.ID, App: r.App, Task: r.Task, Status: string(r.Status), Trigger: string(r.Trigger), User: r.TriggeredByUser,
-		Scheduled: timeOrNil(r.ScheduledTime), Attempt: r.Attempt, Start: r.StartTime.UTC(), End: timeOrNil(r.EndTime),
-		DurationMs: r.Duration.Milliseconds(), Error: r.Error, Reason: r.Reason, PeakMemory: r.PeakMemory, Overdue: r.Overdue}
-	if r.ExitCode >= 0 && r.Status != store.StatusRunning {
-		code := r.ExitCode
-		row.ExitCode = &code
-	}
-	return row
+	return runRow{Run: runjson.Of(r, time.Now(), nil, false)}
 }
 
 func (b *localBackend) SetAppEnabled(ctx context.Context, name string, on bool) error {
