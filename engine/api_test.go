@@ -273,17 +273,16 @@ func TestCreateAndDeleteTask(t *testing.T) {
 
 func TestRunDetailAndModuleApps(t *testing.T) {
 	b := apiBundle(t)
+	events, unsubscribe := b.engine.Subscribe()
+	defer unsubscribe()
 	id, err := b.engine.Trigger(context.Background(), "a", "spin", nil, "me")
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	var d RunDetail
-	for ok := false; !ok; d, ok = b.engine.Run(id) {
-		if time.Now().After(deadline) {
-			t.Fatal("run never started")
-		}
-		time.Sleep(time.Millisecond)
+	waitEvent(t, events, func(ev Event) bool { return ev.Type == EventRunStarted && ev.RunID == id })
+	d, ok := b.engine.Run(id)
+	if !ok {
+		t.Fatal("the started run is not known")
 	}
 	if d.App != "a" || d.Task != "spin" || d.User != "me" || d.Limits.Memory == 0 || d.Module == "" || !d.Scheduled.IsZero() {
 		t.Errorf("RunDetail %+v", d)

@@ -202,3 +202,22 @@ func (b *bundle) task(app, task string) TaskInfo {
 	b.t.Fatalf("no task %s/%s", app, task)
 	return TaskInfo{}
 }
+
+// waitEvent receives events until one matches, for at most 30 seconds.
+func waitEvent(t *testing.T, events <-chan Event, match func(Event) bool) Event {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				t.Fatal("the event stream ended")
+			}
+			if match(ev) {
+				return ev
+			}
+		case <-deadline:
+			t.Fatal("the event never came")
+		}
+	}
+}

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/internal/wasmtest"
@@ -85,6 +84,7 @@ func TestServeAppLifecycle(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(home, "apps", "extra", "tasks", "hi.wasm")); err != nil {
 		t.Fatalf("installed app not in apps/: %v", err)
 	}
+	runEnd := runEnds(t, addr, token)
 	if code, body := do("POST", "/api/v1/tasks/extra/hi/trigger", "", nil); code != http.StatusAccepted {
 		t.Fatalf("trigger the installed task: %d %s", code, body)
 	}
@@ -99,17 +99,9 @@ func TestServeAppLifecycle(t *testing.T) {
 		t.Errorf("export is not a zip: %v", err)
 	}
 
-	// Uninstall waits for nothing: the run of hi may still be recorded.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		code, body := do("GET", "/api/v1/runs?app=extra&status=succeeded", "", nil)
-		if code == http.StatusOK && strings.Contains(string(body), `"task":"hi"`) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no succeeded run of extra/hi: %d %s\n%s", code, body, logs())
-		}
-		time.Sleep(50 * time.Millisecond)
+	// Uninstall waits for nothing: the run of hi must have ended first.
+	if data, ok := runEnd("extra", "hi"); !ok || !strings.Contains(data, `"status":"succeeded"`) {
+		t.Fatalf("the run of extra/hi: %q\n%s", data, logs())
 	}
 	code, body = do("DELETE", "/api/v1/apps/extra", "", nil)
 	if code != http.StatusOK {

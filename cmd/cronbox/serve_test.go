@@ -104,6 +104,59 @@ func startServe(t *testing.T, home string, flags ...string) (addr string, stop f
 	return addr, stop, stderr.String
 }
 
+// runEnds follows the event stream of serve at addr with token, and
+// returns a function that waits for the next run.finished of app/task and
+// returns its data, or false if none came within 20 seconds.
+func runEnds(t *testing.T, addr, token string) func(app, task string) (string, bool) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+addr+"/api/v1/events", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		cancel()
+		t.Fatalf("GET /api/v1/events: %s", resp.Status)
+	}
+	ends := make(chan string, 64)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok && strings.Contains(data, `"type":"run.finished"`) {
+				select {
+				case ends <- data:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		resp.Body.Close()
+		<-done
+	})
+	return func(app, task string) (string, bool) {
+		t.Helper()
+		deadline := time.After(20 * time.Second)
+		for {
+			select {
+			case data := <-ends:
+				if strings.Contains(data, `"app":"`+app+`"`) && strings.Contains(data, `"task":"`+task+`"`) {
+					return data, true
+				}
+			case <-deadline:
+				return "", false
+			}
+		}
+	}
+}
+
 func helloRuns(t *testing.T, st store.RunReader) int {
 	t.Helper()
 	runs, err := st.ListRuns(context.Background(), store.RunFilter{Task: "hello", Limit: store.MaxLimit})
@@ -150,28 +203,9 @@ func TestServe(t *testing.T) {
 	}
 
 	// The schedule runs demo/hello: its run ends in the event stream.
-	events := get("/api/v1/events")
-	defer events.Body.Close()
-	finished := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(events.Body)
-		for sc.Scan() {
-			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok && strings.Contains(data, `"type":"run.finished"`) && strings.Contains(data, `"task":"hello"`) {
-				finished <- data
-				return
-			}
-		}
-		close(finished)
-	}()
-	select {
-	case data, ok := <-finished:
-		if !ok || !strings.Contains(data, `"status":"succeeded"`) {
-			_, stderr := stop()
-			t.Fatalf("demo/hello's run: %q; serve's log:\n%s", data, stderr)
-		}
-	case <-time.After(20 * time.Second):
+	if data, ok := runEnds(t, addr, strings.TrimSpace(token))("demo", "hello"); !ok || !strings.Contains(data, `"status":"succeeded"`) {
 		_, stderr := stop()
-		t.Fatalf("no run of demo/hello finished; serve's log:\n%s", stderr)
+		t.Fatalf("demo/hello's run: %q; serve's log:\n%s", data, stderr)
 	}
 
 	// A task disabled by the CLI, through serve, stops firing: serve has
