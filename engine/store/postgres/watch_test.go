@@ -98,17 +98,22 @@ func TestWatchCancels(t *testing.T) {
 			return id == mine
 		})
 	})
-	if err := b.RequestCancel(ctx, mine); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case id := <-cancelled:
-		if id != mine {
-			t.Fatalf("cancel of run %d, want %d", id, mine)
+	// request asks b to cancel run, and waits for the watcher's call.
+	request := func(run int64) {
+		t.Helper()
+		if err := b.RequestCancel(ctx, run); err != nil {
+			t.Fatal(err)
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the cancel request never reached the watcher")
+		select {
+		case id := <-cancelled:
+			if id != run {
+				t.Fatalf("cancel of run %d, want %d", id, run)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the cancel request of run %d never reached the watcher", run)
+		}
 	}
+	request(mine)
 	// The request is deleted once cancelled, before the watcher calls
 	// cancel again: the request of a run another node runs, made now,
 	// reaches it after that, and is left for that node.
@@ -116,17 +121,7 @@ func TestWatchCancels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.RequestCancel(ctx, other); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case id := <-cancelled:
-		if id != other {
-			t.Fatalf("cancel of run %d, want %d", id, other)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the second cancel request never reached the watcher")
-	}
+	request(other)
 	var left []int64
 	rows, err := a.pool.Query(ctx, `SELECT run_id FROM run_cancels ORDER BY run_id`)
 	if err == nil {
