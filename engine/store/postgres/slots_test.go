@@ -44,22 +44,11 @@ func TestReplaceRequestsCancels(t *testing.T) {
 			return true
 		})
 	}()
-	waitAsked := func(want int64) {
-		t.Helper()
-		select {
-		case id := <-asked:
-			if id != want {
-				t.Errorf("cancel asked for run %d; want %d", id, want)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("no cancel asked for run %d", want)
-		}
-	}
-	waitAsked(old)
+	waitCancel(t, asked, old)
 	// A later start wakes the watch, by notification (its poll is an
 	// hour), and asks for the cancel of the run n2 holds, not n1's own.
 	start("n1", "t", true)
-	waitAsked(mine)
+	waitCancel(t, asked, mine)
 	stop()
 	<-done
 }

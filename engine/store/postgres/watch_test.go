@@ -104,14 +104,7 @@ func TestWatchCancels(t *testing.T) {
 		if err := b.RequestCancel(ctx, run); err != nil {
 			t.Fatal(err)
 		}
-		select {
-		case id := <-cancelled:
-			if id != run {
-				t.Fatalf("cancel of run %d, want %d", id, run)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("the cancel request of run %d never reached the watcher", run)
-		}
+		waitCancel(t, cancelled, run)
 	}
 	request(mine)
 	// The request is deleted once cancelled, before the watcher calls
@@ -139,5 +132,19 @@ func TestWatchCancels(t *testing.T) {
 		if id == ended {
 			t.Errorf("the cancel of ended run %d was passed on", ended)
 		}
+	}
+}
+
+// waitCancel waits for the next call of a WatchCancels callback, sent on
+// asked, and checks that it is for run want.
+func waitCancel(t *testing.T, asked <-chan int64, want int64) {
+	t.Helper()
+	select {
+	case id := <-asked:
+		if id != want {
+			t.Fatalf("cancel asked for run %d; want %d", id, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no cancel asked for run %d", want)
 	}
 }
