@@ -280,17 +280,19 @@ func (e *Engine) armHeartbeat() {
 // heartbeat renews the node's lease and reads the live nodes; on a lost
 // lease it fences the node, and registers it again when it can. A node
 // that gains tasks applies their misfire policies to the gap since their
-// last fire; a node that sees a node whose lease ended sweeps, and
-// retries the runs it took over.
+// last fire, and takes on the pending retries of the lost nodes' runs
+// of the tasks it owns; a node that sees a node whose lease ended sweeps,
+// and retries the runs it took over.
 func (e *Engine) heartbeat(ctx context.Context) {
 	cl := e.cl
 	cl.mu.Lock()
 	epoch, before := cl.epoch, cl.live
 	cl.mu.Unlock()
 	var (
-		nodes   []store.Node
-		retries []store.Run
-		err     error
+		nodes      []store.Node
+		retries    []store.Run
+		registered bool
+		err        error
 	)
 	ctx, cancel := context.WithTimeout(ctx, cl.cfg.LeaseTTL)
 	defer cancel()
@@ -318,6 +320,7 @@ func (e *Engine) heartbeat(ctx context.Context) {
 			e.log.WarnContext(ctx, "registering the node again", slog.String("node", cl.name), slog.Any("error", err))
 			return
 		}
+		registered = true
 		if nodes, err = cl.cfg.Nodes.ListNodes(ctx); err != nil {
 			return
 		}
@@ -341,7 +344,11 @@ func (e *Engine) heartbeat(ctx context.Context) {
 	cl.mu.Lock()
 	after := cl.live
 	cl.mu.Unlock()
-	if !slices.Equal(before, after) && !stopping {
+	changed := !slices.Equal(before, after)
+	if (changed || registered) && !stopping {
+		e.adoptRetries(ctx, registered, retries)
+	}
+	if changed && !stopping {
 		e.log.InfoContext(ctx, "live nodes changed", slog.String("node", cl.name), slog.Any("live", after))
 		e.catchUpWhere(ctx, func(ts *taskState) bool {
 			return owner(after, ts.key) == cl.name && owner(before, ts.key) != cl.name
@@ -377,6 +384,34 @@ func (e *Engine) loseLease(ctx context.Context, why error) {
 	}
 }
 
+// adoptRetries schedules the retries pending in the history that this
+// node takes on (restoreRetries): those of the tasks it owns whose latest
+// run ran on a node that is not live, whose timers died with it; and,
+// when it has just registered (self), those of its own name, whose
+// timers died with its earlier incarnation or were refused while it held
+// no lease. The runs in taken, interrupted by this node's register or
+// sweep, are left to retryInterrupted. A retry the lost node, or another
+// node, already recorded is found in the history, or refused by the
+// store as a second retry of its run.
+func (e *Engine) adoptRetries(ctx context.Context, self bool, taken []store.Run) {
+	cl := e.cl
+	cl.mu.Lock()
+	live := cl.live
+	cl.mu.Unlock()
+	err := e.restoreRetries(ctx, func(key string, last store.Run) bool {
+		switch {
+		case slices.ContainsFunc(taken, func(r store.Run) bool { return r.ID == last.ID }):
+			return false
+		case last.Node == cl.name:
+			return self
+		}
+		return !slices.Contains(live, last.Node) && owner(live, key) == cl.name
+	})
+	if err != nil {
+		e.log.ErrorContext(ctx, "taking on the retries of lost nodes", slog.Any("error", err))
+	}
+}
+
 // retryInterrupted retries, per their tasks' retry policies, the runs
 // this node took over, interrupted.
 func (e *Engine) retryInterrupted(ctx context.Context, runs []store.Run) {
@@ -397,7 +432,7 @@ func (e *Engine) retryInterrupted(ctx context.Context, runs []store.Run) {
 		e.log.InfoContext(ctx, "retrying a run taken over", slog.String("task", ts.key), slog.Int64("run", r.ID),
 			slog.String("node", r.Node), slog.Int("attempt", attempt), slog.Duration("delay", delay))
 		e.retryAfter(delay, &runReq{ts: ts, trigger: store.TriggerRetry, scheduled: r.ScheduledTime,
-			attempt: attempt, input: r.Input, user: r.TriggeredByUser})
+			attempt: attempt, input: r.Input, user: r.TriggeredByUser, retryOf: r.ID})
 	}
 }
 

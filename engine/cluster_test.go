@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -404,4 +405,87 @@ func TestOwnerMovesOnlyTheLostNodesTasks(t *testing.T) {
 	if owner(nil, "a/t") != "" {
 		t.Error("a task has an owner among no nodes")
 	}
+}
+
+// TestClusterRetriesOutliveTheirNode fails a run on node a, whose retry
+// waits in a's timer, and loses a: b, which sees a's lease ended, takes
+// the retry on and runs it when the backoff says, with the run's input,
+// user and scheduled time. a comes back with its timer still set, and
+// the store refuses a second retry of the run.
+func TestClusterRetriesOutliveTheirNode(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	url := pgtest.URL(t)
+	app := testApp{name: "demo", tasks: `
+tasks:
+  - name: fail
+    retry: { max: 2, backoff: 1m }
+`, modules: map[string][]byte{"fail": wasmtest.Unreachable()}}
+	cl := Cluster{HeartbeatInterval: 20 * time.Second, LeaseTTL: time.Minute}
+	aClock, bClock := NewFakeClock(t0), NewFakeClock(t0)
+	a := newClusterNode(t, url, "a", aClock, cl, app)
+	b := newClusterNode(t, url, "b", bClock, cl, app)
+	a.engine.heartbeat(ctx)
+	b.engine.heartbeat(ctx)
+	id, err := a.engine.Trigger(ctx, "demo", "fail", json.RawMessage(`{"n":1}`), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.idle(t)
+	failed, err := a.store.GetRun(ctx, id)
+	if err != nil || failed.Status != store.StatusTrapped {
+		t.Fatalf("run = %+v, %v; want trapped", failed, err)
+	}
+
+	// a is lost with its timer: it renews nothing and its clock stands
+	// still; its lease ends.
+	a.nodes.cut.Store(true)
+	if _, err := b.store.Pool().Exec(ctx, `UPDATE nodes SET lease_until = now() - interval '1 hour' WHERE name = 'a'`); err != nil {
+		t.Fatal(err)
+	}
+	bClock.Advance(cl.HeartbeatInterval) // b sees a lost
+	b.idle(t)
+	due := failed.EndTime.Add(time.Minute)
+	bClock.Set(due.Add(-time.Second))
+	b.idle(t)
+	if runs := allRuns(t, b.store); len(runs) != 1 {
+		t.Fatalf("runs before the backoff is over = %+v; want the failed one only", runs)
+	}
+	bClock.Set(due)
+	b.idle(t)
+	retries := retriesOf(t, b.store, id)
+	if len(retries) != 1 {
+		t.Fatalf("retries of run %d = %+v; want one", id, retries)
+	}
+	r, err := b.store.GetRun(ctx, retries[0].ID) // with its input
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Node != "b" || r.Trigger != store.TriggerRetry || r.Attempt != 1 || !r.StartTime.Equal(due) ||
+		string(r.Input) != `{"n":1}` || r.TriggeredByUser != "alice" || !r.ScheduledTime.Equal(failed.ScheduledTime) {
+		t.Errorf("retry = %+v; want attempt 1 on b at %s with the run's input, user and scheduled time", r, due)
+	}
+
+	// a comes back: it registers again, and its timer fires.
+	a.nodes.cut.Store(false)
+	aClock.Set(due)
+	a.idle(t)
+	if a.engine.fenced() {
+		t.Fatal("a did not register again")
+	}
+	if retries := retriesOf(t, b.store, id); len(retries) != 1 {
+		t.Errorf("retries of run %d after a came back = %+v; want one", id, retries)
+	}
+}
+
+// retriesOf returns the runs that retry run id.
+func retriesOf(t *testing.T, s store.RunReader, id int64) []store.Run {
+	t.Helper()
+	var out []store.Run
+	for _, r := range allRuns(t, s) {
+		if r.RetryOf == id {
+			out = append(out, r)
+		}
+	}
+	return out
 }

@@ -21,7 +21,10 @@ type runReq struct {
 	attempt   int
 	input     json.RawMessage
 	user      string
-	id        int64 // set once recorded
+	// retryOf is the run a retry retries: the store records one retry of
+	// a run, whichever node asks first.
+	retryOf int64
+	id      int64 // set once recorded
 	// slot is set when the run holds a slot of its app's quotas in the
 	// cluster (Cluster.Slots): it may execute.
 	slot bool
@@ -66,6 +69,9 @@ func (e *Engine) submit(ctx context.Context, r *runReq) (int64, error) {
 		}
 		e.mu.Unlock()
 		switch {
+		case errors.Is(err, store.ErrDuplicate) && r.retryOf != 0:
+			e.log.InfoContext(ctx, "run already retried", slog.String("task", ts.key), slog.Int64("run", r.retryOf))
+			return 0, nil
 		case errors.Is(err, store.ErrDuplicate):
 			e.log.DebugContext(ctx, "scheduled time already fired", slog.String("task", ts.key), slog.Time("scheduled", r.scheduled))
 			return 0, nil
@@ -188,7 +194,7 @@ func (e *Engine) storeRun(r *runReq) store.Run {
 	return store.Run{
 		App: r.ts.app, Task: r.ts.name, Status: store.StatusRunning,
 		Trigger: r.trigger, TriggeredByUser: r.user, ScheduledTime: r.scheduled,
-		Attempt: r.attempt, StartTime: e.cfg.Clock.Now(), Input: r.input, Node: e.cfg.Node,
+		Attempt: r.attempt, StartTime: e.cfg.Clock.Now(), Input: r.input, Node: e.cfg.Node, RetryOf: r.retryOf,
 		NoOverlap: e.cl != nil && r.ts.task.Concurrency == app.ConcurrencyForbid,
 		Replace:   e.sharedSlots() != nil && r.ts.task.Concurrency == app.ConcurrencyReplace,
 	}

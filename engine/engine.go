@@ -344,7 +344,8 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	if e.cl != nil {
 		e.retryInterrupted(ctx, interrupted)
-	} else if err := e.restoreRetries(ctx); err != nil {
+		e.adoptRetries(ctx, true, interrupted)
+	} else if err := e.restoreRetries(ctx, everyRun); err != nil {
 		e.log.ErrorContext(ctx, "restoring retries", slog.Any("error", err))
 	}
 	e.catchUp(ctx)

@@ -24,17 +24,22 @@ func retryable(s store.Status) bool {
 	return false
 }
 
-// restoreRetries schedules again the retries a previous process left
-// pending: a retry lives in a timer, which a stop or a crash loses. For each
-// enabled task with retries whose latest run that started (skipped runs do
-// not count) failed or was interrupted with attempts left, it schedules the
-// next attempt at the run's end plus the backoff of that attempt, or at once
-// if that time has passed. The retry carries the run's scheduled time,
-// input and user, as a retry in the same process would.
+// restoreRetries schedules again the retries left pending by a process
+// that stopped or crashed, or by a node of a cluster that was lost: a
+// retry lives in a timer, which dies with its process. For each enabled
+// task with retries whose latest run that started (skipped runs do not
+// count) failed or was interrupted with attempts left, and which mine
+// accepts (the task's key and that run), it schedules the next attempt
+// at the run's end plus the backoff of that attempt, or at once if that
+// time has passed. The retry carries the run's scheduled time, input and
+// user, as a retry in the same process would, and the run's ID: the
+// store records one retry of a run, so that two nodes that both restore
+// it run it once.
 //
-// It runs in Start after MarkInterrupted, so the runs a crash cut short are
-// interrupted by then and retried like the others.
-func (e *Engine) restoreRetries(ctx context.Context) error {
+// On a single node it runs in Start after MarkInterrupted, so the runs a
+// crash cut short are interrupted by then and retried like the others;
+// in a cluster, adoptRetries calls it.
+func (e *Engine) restoreRetries(ctx context.Context, mine func(key string, last store.Run) bool) error {
 	type candidate struct {
 		ts    *taskState
 		retry app.Retry
@@ -59,7 +64,7 @@ func (e *Engine) restoreRetries(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("restoring retry of %s: %w", ts.key, err))
 			continue
 		}
-		if len(runs) == 0 || !retryable(runs[0].Status) || runs[0].Attempt >= c.retry.Max {
+		if len(runs) == 0 || !retryable(runs[0].Status) || runs[0].Attempt >= c.retry.Max || !mine(ts.key, runs[0]) {
 			continue
 		}
 		last, err := e.cfg.Store.Runs.GetRun(ctx, runs[0].ID) // ListRuns leaves the input out
@@ -74,9 +79,10 @@ func (e *Engine) restoreRetries(ctx context.Context) error {
 		}
 		delay := max(0, ended.Add(c.retry.Delay(attempt)).Sub(now))
 		e.log.InfoContext(ctx, "restoring retry", slog.String("task", ts.key), slog.Int64("run", last.ID),
-			slog.String("status", string(last.Status)), slog.Int("attempt", attempt), slog.Duration("delay", delay))
+			slog.String("node", last.Node), slog.String("status", string(last.Status)), slog.Int("attempt", attempt),
+			slog.Duration("delay", delay))
 		e.retryAfter(delay, &runReq{ts: ts, trigger: store.TriggerRetry, scheduled: last.ScheduledTime,
-			attempt: attempt, input: last.Input, user: last.TriggeredByUser})
+			attempt: attempt, input: last.Input, user: last.TriggeredByUser, retryOf: last.ID})
 		restored++
 	}
 	if restored > 0 {
@@ -84,6 +90,10 @@ func (e *Engine) restoreRetries(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
+
+// everyRun is restoreRetries' filter on a single node: every pending
+// retry is its own.
+func everyRun(string, store.Run) bool { return true }
 
 // retryAfter submits r once d has passed. A retry that comes due after Stop
 // finds the engine stopping and is dropped; it is restored on the next

@@ -279,7 +279,8 @@ func (e *Engine) afterRun(h *runHandle, end store.RunEnd, ended store.Ended, log
 		attempt := r.attempt + 1
 		delay := h.task.Retry.Delay(attempt)
 		log.Info("retrying", slog.Int("attempt", attempt), slog.Duration("delay", delay))
-		e.retryAfter(delay, &runReq{ts: ts, trigger: store.TriggerRetry, scheduled: r.scheduled, attempt: attempt, input: r.input, user: r.user})
+		e.retryAfter(delay, &runReq{ts: ts, trigger: store.TriggerRetry, scheduled: r.scheduled, attempt: attempt,
+			input: r.input, user: r.user, retryOf: r.id})
 	}
 	if status == store.StatusSucceeded && !ts.removed {
 		e.seq++

@@ -129,6 +129,11 @@ type Run struct {
 	// of its task with Replace holds one: the task's overlap policy is
 	// replace. It is not read back. A store of one node ignores it.
 	Replace bool
+	// RetryOf is the ID of the run this run retries, 0 if none. A store
+	// records at most one run retrying a given run (StartRun and
+	// RecordSkipped return ErrDuplicate for a second), so that nodes
+	// that each think a retry theirs run it once.
+	RetryOf int64
 }
 
 // RunEnd is how a run ended.
@@ -247,14 +252,14 @@ type LogLine struct {
 const runColumns = `ID, AppName, TaskName, Status, coalesce(TriggeredBy, ''), coalesce(TriggeredByUser, ''),
 	coalesce(ScheduledTime, ''), Attempt, StartTime, coalesce(EndTime, ''), coalesce(Duration, 0),
 	coalesce(ExitCode, -1), coalesce(Output, ''), coalesce(ErrorMessage, ''), coalesce(Input, ''),
-	coalesce(Result, ''), coalesce(PeakMemory, 0), coalesce(Reason, ''), LogsDropped, Overdue, Node, coalesce(ErrorLine, '')`
+	coalesce(Result, ''), coalesce(PeakMemory, 0), coalesce(Reason, ''), LogsDropped, Overdue, Node, coalesce(ErrorLine, ''), coalesce(RetryOf, 0)`
 
 // runSummaryColumns are runColumns without output, input and result, for
 // lists.
 const runSummaryColumns = `ID, AppName, TaskName, Status, coalesce(TriggeredBy, ''), coalesce(TriggeredByUser, ''),
 	coalesce(ScheduledTime, ''), Attempt, StartTime, coalesce(EndTime, ''), coalesce(Duration, 0),
 	coalesce(ExitCode, -1), '', coalesce(ErrorMessage, ''), '',
-	'', coalesce(PeakMemory, 0), coalesce(Reason, ''), LogsDropped, Overdue, Node, coalesce(ErrorLine, '')`
+	'', coalesce(PeakMemory, 0), coalesce(Reason, ''), LogsDropped, Overdue, Node, coalesce(ErrorLine, ''), coalesce(RetryOf, 0)`
 
 // scanRun reads a row of runColumns or runSummaryColumns.
 func scanRun(sc scanner) (Run, error) {
@@ -268,7 +273,7 @@ func scanRun(sc scanner) (Run, error) {
 	err := sc.Scan(&r.ID, &r.App, &r.Task, &status, &trigger, &r.TriggeredByUser,
 		&sched, &r.Attempt, &start, &end, &durationMS,
 		&r.ExitCode, &r.Output, &r.Error, &input,
-		&result, &r.PeakMemory, &r.Reason, &r.LogsDropped, &r.Overdue, &r.Node, &r.ErrorLine)
+		&result, &r.PeakMemory, &r.Reason, &r.LogsDropped, &r.Overdue, &r.Node, &r.ErrorLine, &r.RetryOf)
 	if err != nil {
 		return Run{}, err
 	}
@@ -316,8 +321,8 @@ func checkNewRun(doing string, r *Run) error {
 }
 
 const insertRunSQL = `INSERT INTO TaskExecutions (AppName, TaskName, Status, TriggeredBy, TriggeredByUser,
-	ScheduledTime, Attempt, StartTime, EndTime, Duration, Input, Reason, Node)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	ScheduledTime, Attempt, StartTime, EndTime, Duration, Input, Reason, Node, RetryOf)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // insertRun records r, with its Status, EndTime and Duration.
 func (s *SQLite) insertRun(ctx context.Context, doing string, r *Run) (int64, error) {
@@ -330,7 +335,7 @@ func (s *SQLite) insertRun(ctx context.Context, doing string, r *Run) (int64, er
 		res, err := tx.StmtContext(ctx, s.ws.insertRun).ExecContext(ctx,
 			r.App, r.Task, r.Status, r.Trigger, nullString(r.TriggeredByUser),
 			nullTime(r.ScheduledTime), r.Attempt, formatTime(r.StartTime), end, duration,
-			nullJSON(r.Input), nullString(r.Reason), r.Node)
+			nullJSON(r.Input), nullString(r.Reason), r.Node, nullID(r.RetryOf))
 		if err != nil {
 			return err
 		}
@@ -338,6 +343,8 @@ func (s *SQLite) insertRun(ctx context.Context, doing string, r *Run) (int64, er
 		return err
 	})
 	switch {
+	case isUnique(err) && r.RetryOf != 0 && !r.Trigger.scheduled():
+		return 0, fmt.Errorf("%s: run %d is retried already: %w", doing, r.RetryOf, ErrDuplicate)
 	case isUnique(err):
 		return 0, fmt.Errorf("%s: scheduled time %s: %w", doing, formatTime(r.ScheduledTime), ErrDuplicate)
 	case err != nil:

@@ -311,6 +311,11 @@ func migrations() []migration {
 		// that run lists show, kept as the lines are appended so that a
 		// list reads no logs.
 		`ALTER TABLE TaskExecutions ADD COLUMN ErrorLine TEXT`,
+	}}, {version: 12, stmts: []string{
+		// The run a retry retries: each run is retried at most once,
+		// whichever node of a cluster schedules the retry.
+		`ALTER TABLE TaskExecutions ADD COLUMN RetryOf INTEGER`,
+		`CREATE UNIQUE INDEX idx_retry_once ON TaskExecutions(RetryOf) WHERE RetryOf IS NOT NULL`,
 	}}}
 }
 

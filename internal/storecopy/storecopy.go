@@ -79,7 +79,7 @@ func cols(spec string) []column {
 var tables = []table{
 	{"TaskExecutions", "ID", cols(`ID:i TaskName:s AppName:s StartTime:t EndTime:t Duration:i Status:s ExitCode:i
 		Output:b ErrorMessage:s TriggeredBy:s TriggeredByUser:s CreatedAt:t ScheduledTime:t Attempt:i Input:s Result:s
-		PeakMemory:i Reason:s LogsDropped:i LogBytes:i Overdue:? Node:s ErrorLine:s`), "ID", false},
+		PeakMemory:i Reason:s LogsDropped:i LogBytes:i Overdue:? Node:s ErrorLine:s RetryOf:i`), "ID", false},
 	{"run_logs", "run_id, seq", cols(`run_id:i seq:i time:t level:s message:b`), "", false},
 	{"run_usage", "run_id", cols(`run_id:i app:s end_time:t cpu_ns:i peak_memory:i output_bytes:i log_bytes:i
 		http_sent:i http_received:i kv_written:i files_written:i`), "", false},

@@ -13,27 +13,27 @@ import (
 )
 
 // fencedInsertRunSQL is insertRunSQL for a node that registered: the row
-// is inserted only while the lease of the node's epoch ($15) is live, in
-// the same statement, so fencing costs no round trip. $14 is NoOverlap,
-// $19 Replace. If $16 (the app's quotas.concurrency, 0 for none) is
-// positive, the run takes a slot of its app as takeSlotCTE does, with its
-// memory limit $17 against the app's memory quota $18, and holds it if it
+// is inserted only while the lease of the node's epoch ($16) is live, in
+// the same statement, so fencing costs no round trip. $14 is RetryOf,
+// $15 NoOverlap, $20 Replace. If $17 (the app's quotas.concurrency, 0 for
+// none) is positive, the run takes a slot of its app as takeSlotCTE does, with its
+// memory limit $18 against the app's memory quota $19, and holds it if it
 // got it: the second column says so. A run with Replace asks for the
 // cancel of the other runs of its task with Replace on other nodes.
-var fencedInsertRunSQL = `WITH live AS (SELECT 1 FROM nodes WHERE name = $13::text AND epoch = $15::bigint
+var fencedInsertRunSQL = `WITH live AS (SELECT 1 FROM nodes WHERE name = $13::text AND epoch = $16::bigint
 		AND state = 'running' AND lease_until > now()),
-	slot AS (` + takeSlotCTE(`SELECT $1::text, 1, $17::bigint FROM live WHERE $16::integer > 0
-		AND NOT ($19::boolean AND `+replaceHeldSQL("$1::text", "$2::text")+`)`, "$16::integer", "$18::bigint") + `),
+	slot AS (` + takeSlotCTE(`SELECT $1::text, 1, $18::bigint FROM live WHERE $17::integer > 0
+		AND NOT ($20::boolean AND `+replaceHeldSQL("$1::text", "$2::text")+`)`, "$17::integer", "$19::bigint") + `),
 	cancels AS (INSERT INTO run_cancels (run_id, requested_at)
 		SELECT ID, now() FROM TaskExecutions, live
-		WHERE $19::boolean AND AppName = $1::text AND TaskName = $2::text AND Status = 'running' AND Replace AND Node <> $13::text
+		WHERE $20::boolean AND AppName = $1::text AND TaskName = $2::text AND Status = 'running' AND Replace AND Node <> $13::text
 		ON CONFLICT (run_id) DO NOTHING
 		RETURNING run_id)
 	INSERT INTO TaskExecutions (AppName, TaskName, Status, TriggeredBy, TriggeredByUser,
-		ScheduledTime, Attempt, StartTime, EndTime, Duration, Input, Reason, Node, NoOverlap, SlotMemory, Replace)
+		ScheduledTime, Attempt, StartTime, EndTime, Duration, Input, Reason, Node, RetryOf, NoOverlap, SlotMemory, Replace)
 	SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::timestamptz, $7::integer, $8::timestamptz,
-		$9::timestamptz, $10::bigint, $11::text, $12::text, $13::text, $14::boolean,
-		CASE WHEN EXISTS (SELECT 1 FROM slot) THEN $17::bigint END, $19::boolean
+		$9::timestamptz, $10::bigint, $11::text, $12::text, $13::text, $14::bigint, $15::boolean,
+		CASE WHEN EXISTS (SELECT 1 FROM slot) THEN $18::bigint END, $20::boolean
 	FROM live
 	WHERE CASE WHEN EXISTS (SELECT 1 FROM cancels) THEN pg_notify('` + cancelsChannel + `', '') IS NOT NULL ELSE true END
 	RETURNING ID, SlotMemory IS NOT NULL`

@@ -243,6 +243,14 @@ func nullText(s string) any {
 	return text(s)
 }
 
+// nullID returns a row's ID, or NULL for 0.
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}
+
 // nullJSON returns a JSON document as stored, or NULL if it is empty.
 func nullJSON(b []byte) any {
 	if len(b) == 0 {

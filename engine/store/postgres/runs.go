@@ -16,14 +16,14 @@ import (
 const runColumns = `ID, AppName, TaskName, Status, coalesce(TriggeredBy, ''), coalesce(TriggeredByUser, ''),
 	ScheduledTime, Attempt, StartTime, EndTime, coalesce(Duration, 0),
 	coalesce(ExitCode, -1), coalesce(Output, ''::bytea), coalesce(ErrorMessage, ''), coalesce(Input, ''),
-	coalesce(Result, ''), coalesce(PeakMemory, 0), coalesce(Reason, ''), LogsDropped, Overdue, Node, coalesce(ErrorLine, '')`
+	coalesce(Result, ''), coalesce(PeakMemory, 0), coalesce(Reason, ''), LogsDropped, Overdue, Node, coalesce(ErrorLine, ''), coalesce(RetryOf, 0)`
 
 // runSummaryColumns are runColumns without output, input and result, for
 // lists.
 const runSummaryColumns = `ID, AppName, TaskName, Status, coalesce(TriggeredBy, ''), coalesce(TriggeredByUser, ''),
 	ScheduledTime, Attempt, StartTime, EndTime, coalesce(Duration, 0),
 	coalesce(ExitCode, -1), ''::bytea, coalesce(ErrorMessage, ''), '',
-	'', coalesce(PeakMemory, 0), coalesce(Reason, ''), LogsDropped, Overdue, Node, coalesce(ErrorLine, '')`
+	'', coalesce(PeakMemory, 0), coalesce(Reason, ''), LogsDropped, Overdue, Node, coalesce(ErrorLine, ''), coalesce(RetryOf, 0)`
 
 func scanRun(row pgx.Row) (store.Run, error) {
 	var (
@@ -37,7 +37,7 @@ func scanRun(row pgx.Row) (store.Run, error) {
 	err := row.Scan(&r.ID, &r.App, &r.Task, &status, &trigger, &r.TriggeredByUser,
 		&sched, &r.Attempt, &start, &end, &durationMS,
 		&r.ExitCode, &output, &r.Error, &input,
-		&result, &r.PeakMemory, &r.Reason, &r.LogsDropped, &r.Overdue, &r.Node, &r.ErrorLine)
+		&result, &r.PeakMemory, &r.Reason, &r.LogsDropped, &r.Overdue, &r.Node, &r.ErrorLine, &r.RetryOf)
 	if err != nil {
 		return store.Run{}, err
 	}
@@ -55,8 +55,8 @@ func scanRun(row pgx.Row) (store.Run, error) {
 }
 
 const insertRunSQL = `INSERT INTO TaskExecutions (AppName, TaskName, Status, TriggeredBy, TriggeredByUser,
-	ScheduledTime, Attempt, StartTime, EndTime, Duration, Input, Reason, Node)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING ID`
+	ScheduledTime, Attempt, StartTime, EndTime, Duration, Input, Reason, Node, RetryOf)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING ID`
 
 // insertRun records r, with its Status, EndTime and Duration: one
 // statement, sent with the writes that queue with it.
@@ -69,7 +69,7 @@ func (s *Store) insertRun(ctx context.Context, doing string, r *store.Run) (int6
 	query, args := insertRunSQL, []any{
 		text(r.App), text(r.Task), string(r.Status), string(r.Trigger), nullText(r.TriggeredByUser),
 		ts(r.ScheduledTime), r.Attempt, r.StartTime, ts(r.EndTime), duration,
-		nullJSON(r.Input), nullText(r.Reason), text(r.Node)}
+		nullJSON(r.Input), nullText(r.Reason), text(r.Node), nullID(r.RetryOf)}
 	var taken bool
 	dest := []any{&id}
 	if epoch, ok := s.fences.Load(r.Node); ok && r.Node != "" {
@@ -91,7 +91,7 @@ func (s *Store) insertRun(ctx context.Context, doing string, r *store.Run) (int6
 	if violates(err, "idx_running_replace") {
 		// Another run of the task took its slot at once: this one is
 		// recorded without, and takes it later.
-		args[15] = 0
+		args[16] = 0 // the slot's Concurrency ($17): none
 		err = insert()
 	}
 	switch {
@@ -99,6 +99,8 @@ func (s *Store) insertRun(ctx context.Context, doing string, r *store.Run) (int6
 		return 0, fmt.Errorf("%s on node %s: %w", doing, r.Node, store.ErrFenced)
 	case violates(err, "idx_running_no_overlap"):
 		return 0, fmt.Errorf("%s: %w", doing, store.ErrOverlap)
+	case violates(err, "idx_retry_once"):
+		return 0, fmt.Errorf("%s: run %d is retried already: %w", doing, r.RetryOf, store.ErrDuplicate)
 	case violates(err, "idx_scheduled_once"):
 		return 0, fmt.Errorf("%s: scheduled time %s: %w", doing, r.ScheduledTime.UTC().Format(time.RFC3339Nano), store.ErrDuplicate)
 	case err != nil:

@@ -385,6 +385,11 @@ func migrations() []migration {
 		`CREATE TRIGGER app_slot_delete AFTER DELETE ON TaskExecutions FOR EACH ROW
 			WHEN (OLD.Status = 'running' AND OLD.SlotMemory IS NOT NULL)
 			EXECUTE FUNCTION app_slot_release()`,
+	}}, {version: 15, stmts: []string{
+		// The run a retry retries: each run is retried at most once,
+		// whichever node schedules the retry (store.Run.RetryOf).
+		`ALTER TABLE TaskExecutions ADD COLUMN RetryOf bigint`,
+		`CREATE UNIQUE INDEX idx_retry_once ON TaskExecutions(RetryOf) WHERE RetryOf IS NOT NULL`,
 	}}}
 }
 

@@ -32,6 +32,7 @@ func Nodes(t *testing.T, open func(t *testing.T) NodesStore) {
 	t.Run("SlotsRace", func(t *testing.T) { nodesSlotsRace(t, open) })
 	t.Run("SlotsOfLostNodes", func(t *testing.T) { nodesSlotsOfLostNodes(t, open) })
 	t.Run("SlotsReplace", func(t *testing.T) { nodesSlotsReplace(t, open) })
+	t.Run("RetryOnce", func(t *testing.T) { nodesRetryOnce(t, open) })
 }
 
 const (
@@ -419,4 +420,12 @@ func nodesSlotsReplace(t *testing.T, open func(*testing.T) NodesStore) {
 	}
 	mustFinish(t, s, second, store.StatusCancelled, epoch)
 	mustTake(t, s, third, four, true)
+}
+
+// nodesRetryOnce checks RetryOf through the inserts of a registered node.
+func nodesRetryOnce(t *testing.T, open func(*testing.T) NodesStore) {
+	t.Parallel()
+	s := open(t)
+	mustRegister(t, s, "n1", longLease)
+	checkRetryOnce(t, s, onNode(manual("a", "t", epoch), "n1"))
 }

@@ -30,6 +30,54 @@ func Runs(t *testing.T, open func(t *testing.T) store.Runs) {
 	t.Run("FinishRunWithLogs", func(t *testing.T) { runsFinishRunWithLogs(t, open) })
 	t.Run("Logs", func(t *testing.T) { runsLogs(t, open) })
 	t.Run("EndRun", func(t *testing.T) { runsEndRun(t, open) })
+	t.Run("RetryOnce", func(t *testing.T) { runsRetryOnce(t, open) })
+}
+
+// retryOf returns the retry of run id of a/t, attempt 1, at start.
+func retryOf(id int64, start time.Time) store.Run {
+	return store.Run{App: "a", Task: "t", Trigger: store.TriggerRetry, Attempt: 1, StartTime: start, RetryOf: id}
+}
+
+// checkRetryOnce checks that s records one retry of a run, started or
+// skipped, and refuses a second with ErrDuplicate.
+func checkRetryOnce(t *testing.T, s store.Runs, first store.Run) {
+	t.Helper()
+	ctx := t.Context()
+	failed := mustStart(t, s, first)
+	mustFinish(t, s, failed, store.StatusFailed, first.StartTime)
+	retry := retryOf(failed, first.StartTime.Add(time.Minute))
+	retry.Node = first.Node
+	id := mustStart(t, s, retry)
+	got, err := s.GetRun(ctx, id)
+	if err != nil || got.RetryOf != failed {
+		t.Fatalf("GetRun of the retry = %+v, %v; want RetryOf %d", got, err, failed)
+	}
+	if _, err := s.StartRun(ctx, retry); !errors.Is(err, store.ErrDuplicate) {
+		t.Errorf("StartRun of a second retry of run %d = %v, want %v", failed, err, store.ErrDuplicate)
+	}
+	skipped := retry
+	skipped.Reason = "previous run still running"
+	if _, err := s.RecordSkipped(ctx, skipped); !errors.Is(err, store.ErrDuplicate) {
+		t.Errorf("RecordSkipped of a second retry of run %d = %v, want %v", failed, err, store.ErrDuplicate)
+	}
+	// The retry's own retry is another run's.
+	next := retryOf(id, first.StartTime.Add(2*time.Minute))
+	next.Node, next.Attempt = first.Node, 2
+	next.Reason = "previous run still running"
+	if _, err := s.RecordSkipped(ctx, next); err != nil {
+		t.Errorf("RecordSkipped of the retry of run %d = %v", id, err)
+	}
+	if _, err := s.StartRun(ctx, next); !errors.Is(err, store.ErrDuplicate) {
+		t.Errorf("StartRun after a skipped retry of run %d = %v, want %v", id, err, store.ErrDuplicate)
+	}
+}
+
+func runsRetryOnce(t *testing.T, open func(*testing.T) store.Runs) {
+	t.Parallel()
+	s := open(t)
+	checkRetryOnce(t, s, manual("a", "t", epoch))
+	// Two manual runs of the same instant are retried once each.
+	checkRetryOnce(t, s, manual("a", "t", epoch))
 }
 
 // manual returns a manual run of app/task that starts at start.
