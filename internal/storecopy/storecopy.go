@@ -63,6 +63,9 @@ type table struct {
 	// replace: the target's triggers fill the table from those copied
 	// before; its rows are deleted before the source's are copied.
 	replace bool
+	// pgOnly: only PostgreSQL's schema has the table; it is copied
+	// between PostgreSQL stores only (see pgOnlyReason).
+	pgOnly bool
 }
 
 func cols(spec string) []column {
@@ -79,29 +82,69 @@ func cols(spec string) []column {
 var tables = []table{
 	{"TaskExecutions", "ID", cols(`ID:i TaskName:s AppName:s StartTime:t EndTime:t Duration:i Status:s ExitCode:i
 		Output:b ErrorMessage:s TriggeredBy:s TriggeredByUser:s CreatedAt:t ScheduledTime:t Attempt:i Input:s Result:s
-		PeakMemory:i Reason:s LogsDropped:i LogBytes:i Overdue:? Node:s ErrorLine:s RetryOf:i`), "ID", false},
-	{"run_logs", "run_id, seq", cols(`run_id:i seq:i time:t level:s message:b`), "", false},
+		PeakMemory:i Reason:s LogsDropped:i LogBytes:i Overdue:? Node:s ErrorLine:s RetryOf:i`), "ID", false, false},
+	{"run_logs", "run_id, seq", cols(`run_id:i seq:i time:t level:s message:b`), "", false, false},
 	{"run_usage", "run_id", cols(`run_id:i app:s end_time:t cpu_ns:i peak_memory:i output_bytes:i log_bytes:i
-		http_sent:i http_received:i kv_written:i files_written:i`), "", false},
+		http_sent:i http_received:i kv_written:i files_written:i`), "", false, false},
 	// The totals, which survive pruning: the source's replace what the
 	// target's trigger summed from the retained runs' usage.
 	{"app_usage", "app", cols(`app:s runs:i cpu_ns:i peak_memory:i output_bytes:i log_bytes:i
-		http_sent:i http_received:i kv_written:i files_written:i`), "", true},
+		http_sent:i http_received:i kv_written:i files_written:i`), "", true, false},
 	{"TaskConfigurations", "ID", cols(`ID:i TaskName:s AppName:s Configuration:s IsCustom:? IsDeleted:? CreatedAt:t UpdatedAt:t
-		ConsecutiveFailures:i DisabledReason:s DisabledAt:t`), "ID", false},
-	{"kv", "app, key", cols(`app:s key:b value:B`), "", false},
-	{"api_tokens", "id", cols(`id:i name:s hash:B role:s apps:s created_at:t last_used_at:t revoked_at:t`), "id", false},
-	{"sessions", "id_hash", cols(`id_hash:B token_hash:B csrf:s expires_at:t`), "", false},
-	{"load_errors", "id", cols(`id:i app:s task:s message:s file:s line:i time:t`), "id", false},
-	{"events", "id", cols(`id:i time:t type:s app:s task:s payload:s`), "id", false},
+		ConsecutiveFailures:i DisabledReason:s DisabledAt:t`), "ID", false, false},
+	{"kv", "app, key", cols(`app:s key:b value:B`), "", false, false},
+	{"api_tokens", "id", cols(`id:i name:s hash:B role:s apps:s created_at:t last_used_at:t revoked_at:t`), "id", false, false},
+	{"sessions", "id_hash", cols(`id_hash:B token_hash:B csrf:s expires_at:t`), "", false, false},
+	{"load_errors", "id", cols(`id:i app:s task:s message:s file:s line:i time:t`), "id", false, false},
+	{"events", "id", cols(`id:i time:t type:s app:s task:s payload:s`), "id", false, false},
 	// PostgreSQL's claims on notifications (claimed_by, claim_until) are
 	// a node's, of the moment: not copied, so every pending one is free
 	// to be sent by the target's nodes.
 	{"notifications", "id", cols(`id:i app:s task:s channel:s kind:s event:s run_id:i suppressed:i payload:s status:s
-		attempts:i last_error:s created_at:t next_at:t done_at:t`), "id", false},
-	{"notify_windows", "app, task, channel", cols(`app:s task:s channel:s until_at:t window_ms:i suppressed:i first_at:t`), "", false},
-	{"secrets", "app, name", cols(`app:s name:s ciphertext:B updated_at:t`), "", false},
-	{"audit_log", "id", cols(`id:i time:t actor:s token_id:i action:s app:s target:s before:s after:s`), "id", false},
+		attempts:i last_error:s created_at:t next_at:t done_at:t`), "id", false, false},
+	{"notify_windows", "app, task, channel", cols(`app:s task:s channel:s until_at:t window_ms:i suppressed:i first_at:t`), "", false, false},
+	{"secrets", "app, name", cols(`app:s name:s ciphertext:B updated_at:t`), "", false, false},
+	{"audit_log", "id", cols(`id:i time:t actor:s token_id:i action:s app:s target:s before:s after:s`), "id", false, false},
+	// A cluster's apps, as versioned bundles (store.Bundles).
+	{name: "app_bundles", key: "app, hash", columns: cols(`app:s hash:s data:B`), pgOnly: true},
+	{name: "app_versions", key: "app, version", columns: cols(`app:s version:i hash:s removed:? app_version:s node:s size:i
+		published_at:t`), pgOnly: true},
+}
+
+// pgOnlyReason is why a copy with a SQLite side leaves the pgOnly tables
+// out: a home of one node keeps its apps in its apps folder, the truth
+// that the bundles of a cluster replicate. A cluster's nodes publish the
+// apps of their folders on their first sync (from SQLite), and each node
+// of a cluster has the current version of every app in its own folder
+// (to SQLite); the history of versions stays with the cluster.
+const pgOnlyReason = "not copied: SQLite keeps apps in the home's apps folder"
+
+// notCopied are the tables of the schemas that a copy leaves out, with
+// why: each store's own bookkeeping, or a cluster's state of the moment.
+var notCopied = map[string]string{
+	"schema_version": "each store records its own migrations",
+	"heartbeat":      "a probe row, rewritten to test that the store can write",
+	"nodes":          "the registry of a cluster's live nodes and leases, of the moment",
+	"run_cancels":    "requests to the node running a run to cancel it, of the moment",
+}
+
+// notCopiedColumns are the columns of copied tables that a copy leaves
+// out, by table.column, with why.
+var notCopiedColumns = map[string]string{
+	"notifications.claimed_by":  "a node's claim on a notification, of the moment",
+	"notifications.claim_until": "a node's claim on a notification, of the moment",
+	"taskexecutions.nooverlap":  "a running run's flag for the cluster's overlap index; not read back",
+}
+
+// copied returns the tables a copy between stores of these kinds copies.
+func copied(bothPostgres bool) []table {
+	var out []table
+	for _, tb := range tables {
+		if bothPostgres || !tb.pgOnly {
+			out = append(out, tb)
+		}
+	}
+	return out
 }
 
 // derived are the tables the target's triggers fill, emptied with --force.
@@ -109,7 +152,9 @@ var derived = []string{"kv_usage", "history_usage"}
 
 // TableReport is what Copy found of one table.
 type TableReport struct {
-	Table         string
+	Table string
+	// Skipped says why the table was not copied, "" if it was.
+	Skipped       string
 	Rows          int64
 	SourceHash    string // SHA-256 of the rows, in key order
 	TargetRows    int64
@@ -146,20 +191,21 @@ func Copy(ctx context.Context, from, to storeurl.Target, force bool) ([]TableRep
 	}
 	defer dst.close()
 
-	reports := make([]TableReport, len(tables))
+	list := copied(src.pg != nil && dst.pg != nil)
+	reports := make([]TableReport, len(list))
 	err = src.read(ctx, func(q querier) error {
 		return dst.write(ctx, func(w writer) error {
-			if n, which, err := w.count(ctx); err != nil {
+			if n, which, err := w.count(ctx, list); err != nil {
 				return err
 			} else if n > 0 {
 				if !force {
 					return fmt.Errorf("%w: %s holds %d rows (%s first); pass --force to replace its contents", ErrNotEmpty, to, n, which)
 				}
-				if err := w.empty(ctx); err != nil {
+				if err := w.empty(ctx, list); err != nil {
 					return fmt.Errorf("emptying the target: %w", err)
 				}
 			}
-			for i, tb := range tables {
+			for i, tb := range list {
 				h := newHasher()
 				rows := func(yield func([]any) error) error {
 					return q.each(ctx, tb, func(row []any) error {
@@ -177,12 +223,12 @@ func Copy(ctx context.Context, from, to storeurl.Target, force bool) ([]TableRep
 				}
 				reports[i] = TableReport{Table: tb.name, Rows: h.n, SourceHash: h.sum()}
 			}
-			if err := w.finish(ctx); err != nil {
+			if err := w.finish(ctx, list); err != nil {
 				return err
 			}
 			// The check reads the target inside its transaction: what
 			// commits is what was checked.
-			for i, tb := range tables {
+			for i, tb := range list {
 				h := newHasher()
 				if err := w.each(ctx, tb, func(row []any) error { h.row(row); return nil }); err != nil {
 					return fmt.Errorf("checking %s: %w", tb.name, err)
@@ -203,6 +249,11 @@ func Copy(ctx context.Context, from, to storeurl.Target, force bool) ([]TableRep
 	if err != nil {
 		return reports, err
 	}
+	for _, tb := range tables {
+		if len(list) < len(tables) && tb.pgOnly {
+			reports = append(reports, TableReport{Table: tb.name, Skipped: pgOnlyReason})
+		}
+	}
 	return reports, nil
 }
 
@@ -211,6 +262,10 @@ func Print(w io.Writer, reports []TableReport) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%-20s %10s  %-16s  %s\n", "TABLE", "ROWS", "SHA-256", "CHECK")
 	for _, r := range reports {
+		if r.Skipped != "" {
+			fmt.Fprintf(&b, "%-20s %10s  %-16s  %s\n", r.Table, "-", "-", r.Skipped)
+			continue
+		}
 		check := "ok"
 		if !r.RowsIdentical {
 			check = fmt.Sprintf("DIFFERS: target has %d rows, hash %.16s", r.TargetRows, r.TargetHash)
@@ -337,11 +392,11 @@ type writer interface {
 	querier
 	// count returns how many rows the tables hold, and the first that
 	// holds some.
-	count(ctx context.Context) (int64, string, error)
-	empty(ctx context.Context) error
+	count(ctx context.Context, list []table) (int64, string, error)
+	empty(ctx context.Context, list []table) error
 	clear(ctx context.Context, table string) error
 	insert(ctx context.Context, tb table, rows func(yield func([]any) error) error) error
-	finish(ctx context.Context) error
+	finish(ctx context.Context, list []table) error
 }
 
 // side is one store of a copy.
@@ -425,13 +480,13 @@ func columnList(tb table) string {
 	return strings.Join(names, ", ")
 }
 
-// countAll counts the rows of every table with count.
-func countAll(ctx context.Context, count func(string) (int64, error)) (int64, string, error) {
+// countAll counts the rows of every table of list with count.
+func countAll(list []table, count func(string) (int64, error)) (int64, string, error) {
 	var (
 		total int64
 		first string
 	)
-	for _, tb := range tables {
+	for _, tb := range list {
 		n, err := count(tb.name)
 		if err != nil {
 			return 0, "", err
@@ -489,16 +544,16 @@ func (p pgSide) clear(ctx context.Context, name string) error {
 	return err
 }
 
-func (p pgSide) count(ctx context.Context) (int64, string, error) {
-	return countAll(ctx, func(name string) (n int64, err error) {
+func (p pgSide) count(ctx context.Context, list []table) (int64, string, error) {
+	return countAll(list, func(name string) (n int64, err error) {
 		err = p.tx.QueryRow(ctx, `SELECT count(*) FROM `+name).Scan(&n)
 		return n, err
 	})
 }
 
-func (p pgSide) empty(ctx context.Context) error {
-	for i := len(tables) - 1; i >= 0; i-- {
-		if _, err := p.tx.Exec(ctx, `DELETE FROM `+tables[i].name); err != nil {
+func (p pgSide) empty(ctx context.Context, list []table) error {
+	for i := len(list) - 1; i >= 0; i-- {
+		if _, err := p.tx.Exec(ctx, `DELETE FROM `+list[i].name); err != nil {
 			return err
 		}
 	}
@@ -562,8 +617,8 @@ func textValue(s string) string {
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
-func (p pgSide) finish(ctx context.Context) error {
-	for _, tb := range tables {
+func (p pgSide) finish(ctx context.Context, list []table) error {
+	for _, tb := range list {
 		if tb.identity == "" {
 			continue
 		}
@@ -612,16 +667,16 @@ func (l liteSide) clear(ctx context.Context, name string) error {
 	return err
 }
 
-func (l liteSide) count(ctx context.Context) (int64, string, error) {
-	return countAll(ctx, func(name string) (n int64, err error) {
+func (l liteSide) count(ctx context.Context, list []table) (int64, string, error) {
+	return countAll(list, func(name string) (n int64, err error) {
 		err = l.tx.QueryRowContext(ctx, `SELECT count(*) FROM `+name).Scan(&n)
 		return n, err
 	})
 }
 
-func (l liteSide) empty(ctx context.Context) error {
-	for i := len(tables) - 1; i >= 0; i-- {
-		if _, err := l.tx.ExecContext(ctx, `DELETE FROM `+tables[i].name); err != nil {
+func (l liteSide) empty(ctx context.Context, list []table) error {
+	for i := len(list) - 1; i >= 0; i-- {
+		if _, err := l.tx.ExecContext(ctx, `DELETE FROM `+list[i].name); err != nil {
 			return err
 		}
 	}
@@ -658,4 +713,4 @@ func (l liteSide) insert(ctx context.Context, tb table, rows func(yield func([]a
 	})
 }
 
-func (l liteSide) finish(context.Context) error { return nil }
+func (l liteSide) finish(context.Context, []table) error { return nil }
