@@ -1,9 +1,9 @@
 // Package storecopy copies the whole state of a Cronbox store to another,
 // SQLite or PostgreSQL either way: runs with their log lines, overrides,
 // KV data, tokens, sessions, load errors, events, the notification queue
-// with its windows, secrets (ciphertext, as stored) and the audit log. It
-// checks the copy by counting each table's rows and hashing them, on both
-// sides.
+// with its windows, secrets (ciphertext, as stored), the audit log and,
+// between PostgreSQL stores, a cluster's app bundles. It checks the copy
+// by counting each table's rows and hashing them, on both sides.
 //
 // Rows keep their IDs (runs, tokens, events, notifications, audit
 // entries), so links and resumable event streams stay valid. The usage
