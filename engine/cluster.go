@@ -194,7 +194,7 @@ func (e *Engine) status() store.NodeStatus {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	st := store.NodeStatus{Name: e.cl.name, Addr: e.cl.cfg.Addr, Version: e.cl.cfg.Version,
-		Running: e.running, Capacity: e.cfg.MaxConcurrent, Apps: map[string]string{}}
+		Running: e.running, Capacity: e.cfg.MaxConcurrent, Apps: map[string]string{}, Runs: e.RunCounts()}
 	for name, as := range e.apps {
 		if as.app != nil {
 			st.Apps[name] = as.app.Manifest.Version

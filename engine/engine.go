@@ -268,7 +268,8 @@ type Engine struct {
 	modules map[string]*runtime.Module // by the hex SHA-256 of the file
 	seq     int64                      // orders successes and starts for dependencies
 
-	events eventHub
+	events  eventHub
+	counter runCounter
 	// releasing, set only by tests, is called as a run that ended is
 	// about to release its slot (afterRun), before mu is taken.
 	releasing func(*runHandle)

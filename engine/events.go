@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"cmp"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -107,5 +109,43 @@ func (e *Engine) publish(ev Event) {
 	if ev.Time.IsZero() {
 		ev.Time = e.cfg.Clock.Now()
 	}
+	if ev.Type == EventRunFinished || ev.Type == EventRunSkipped {
+		e.countRun(ev)
+	}
 	e.events.publish(ev)
+}
+
+// runCounter counts the runs that ended (or were skipped) by task and
+// status: what /metrics shows, and what a node of a cluster reports to
+// the others with its lease.
+type runCounter struct {
+	mu     sync.Mutex
+	counts map[store.RunCount]uint64 // keyed with N zero
+}
+
+func (e *Engine) countRun(ev Event) {
+	c := &e.counter
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.counts == nil {
+		c.counts = map[store.RunCount]uint64{}
+	}
+	c.counts[store.RunCount{App: ev.App, Task: ev.Task, Status: ev.Status}]++
+}
+
+// RunCounts returns how many runs ended (or were skipped) on this engine
+// since it was made, by task and status, sorted.
+func (e *Engine) RunCounts() []store.RunCount {
+	c := &e.counter
+	c.mu.Lock()
+	out := make([]store.RunCount, 0, len(c.counts))
+	for k, n := range c.counts {
+		k.N = n
+		out = append(out, k)
+	}
+	c.mu.Unlock()
+	slices.SortFunc(out, func(a, b store.RunCount) int {
+		return cmp.Or(cmp.Compare(a.App, b.App), cmp.Compare(a.Task, b.Task), cmp.Compare(a.Status, b.Status))
+	})
+	return out
 }

@@ -7,7 +7,10 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/cronbox/cronbox/engine/store"
 )
 
 // Cluster joins a server to the other nodes of a cluster, the cronbox
@@ -35,6 +38,11 @@ type Cluster struct {
 	// series of /metrics. Default nil: this node alone, from what the
 	// server knows of it.
 	Nodes NodeLister
+	// MetricsNodesTTL is how long /metrics reuses the list of nodes it
+	// read from Nodes: scrapes of several nodes, or by several
+	// Prometheus servers, cost the database one read every few seconds.
+	// Default 3s; negative: read at every scrape.
+	MetricsNodesTTL time.Duration
 }
 
 // clustered reports whether the server is one node of several: a run
@@ -95,6 +103,9 @@ type NodeInfo struct {
 	Running, Capacity int
 	// Apps are the apps it has loaded, with their versions.
 	Apps []NodeApp
+	// Runs counts the runs that ended on it since it started, by task
+	// and status, as it last reported them.
+	Runs []store.RunCount
 }
 
 // NodeApp is an app a node has loaded, at a version.
@@ -192,10 +203,70 @@ func (s *Server) listNodes(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, out)
 }
 
+// nodesCache is the list of nodes /metrics last read.
+type nodesCache struct {
+	mu    sync.Mutex
+	at    time.Time
+	nodes []NodeInfo
+}
+
+// metricsNodes returns the cluster's nodes for /metrics, read at most
+// once every Cluster.MetricsNodesTTL.
+func (s *Server) metricsNodes(ctx context.Context) ([]NodeInfo, error) {
+	c := &s.nodesCache
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := s.cfg.Clock.Now()
+	if c.nodes != nil && now.Sub(c.at) < s.cfg.Cluster.MetricsNodesTTL {
+		return c.nodes, nil
+	}
+	ns, err := s.nodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.at, c.nodes = now, ns
+	return ns, nil
+}
+
+// writeRunCounts writes cronbox_runs_total: this engine's counts alone,
+// or in a cluster every node's, labelled by node, as each reported them
+// with its last lease renewal (this node's are its engine's, of now).
+func (s *Server) writeRunCounts(ctx context.Context, pw promWriter, sees func(app string) bool) {
+	pw.header("cronbox_runs_total", "counter", "Runs that ended (or were skipped) since the node started, by node in a cluster, app, task and status.")
+	own := s.eng.RunCounts()
+	if s.cfg.Cluster.Nodes == nil {
+		for _, c := range own {
+			if sees(c.App) {
+				pw.sample("cronbox_runs_total", []string{"app", c.App, "task", c.Task, "status", string(c.Status)}, float64(c.N))
+			}
+		}
+		return
+	}
+	ns, err := s.metricsNodes(ctx)
+	if err != nil {
+		s.log.WarnContext(ctx, "metrics: listing the nodes", slog.Any("error", err))
+	}
+	self := s.cfg.Cluster.Node
+	if !slices.ContainsFunc(ns, func(n NodeInfo) bool { return n.Name == self }) {
+		ns = append(slices.Clip(ns), NodeInfo{Name: self})
+	}
+	for _, n := range ns {
+		runs := n.Runs
+		if n.Name == self {
+			runs = own
+		}
+		for _, c := range runs {
+			if sees(c.App) {
+				pw.sample("cronbox_runs_total", []string{"node", n.Name, "app", c.App, "task", c.Task, "status", string(c.Status)}, float64(c.N))
+			}
+		}
+	}
+}
+
 // writeNodeMetrics writes the per-node series: whether each node is
 // alive, and its running runs against its capacity.
 func (s *Server) writeNodeMetrics(ctx context.Context, pw promWriter) {
-	ns, err := s.nodes(ctx)
+	ns, err := s.metricsNodes(ctx)
 	if err != nil {
 		s.log.WarnContext(ctx, "metrics: listing the nodes", slog.Any("error", err))
 		return

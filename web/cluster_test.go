@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/cronbox/cronbox/engine"
 	"github.com/cronbox/cronbox/engine/store"
 )
 
@@ -15,9 +17,13 @@ import (
 type fakeNodes struct {
 	nodes []NodeInfo
 	err   error
+	reads atomic.Int64
 }
 
-func (f fakeNodes) Nodes(context.Context) ([]NodeInfo, error) { return f.nodes, f.err }
+func (f *fakeNodes) Nodes(context.Context) ([]NodeInfo, error) {
+	f.reads.Add(1)
+	return f.nodes, f.err
+}
 
 // threeNodes are a cluster's nodes: a alive (the node under test), b
 // suspect, c dead.
@@ -89,7 +95,7 @@ func TestNodesSingle(t *testing.T) {
 // 500 for the API and no series for /metrics.
 func TestNodesLister(t *testing.T) {
 	lister := &fakeNodes{nodes: threeNodes()}
-	f := newFixture(t, func(c *Config) { c.Cluster = Cluster{Node: "a", Nodes: lister} })
+	f := newFixture(t, func(c *Config) { c.Cluster = Cluster{Node: "a", Nodes: lister, MetricsNodesTTL: -1} })
 	p := f.nodes("viewer")
 	var names []string
 	for _, n := range p.Nodes {
@@ -186,5 +192,47 @@ func TestHubMergesOtherNodesEvents(t *testing.T) {
 	wake(z)
 	if ev := s.next(); ev.id != z {
 		t.Fatalf("after a spurious wake-up: %+v, want event %d", ev, z)
+	}
+}
+
+// TestMetricsClusterRunCounts: in a cluster, /metrics shows the run
+// counters of every node, labelled by node: the others' as the registry
+// holds them, this node's from its engine. Scrapes within
+// MetricsNodesTTL read the registry once.
+func TestMetricsClusterRunCounts(t *testing.T) {
+	nodes := threeNodes()
+	nodes[1].Runs = []store.RunCount{{App: "hello", Task: "greet", Status: store.StatusSucceeded, N: 99}} // a, reported earlier
+	nodes[2].Runs = []store.RunCount{{App: "hello", Task: "greet", Status: store.StatusFailed, N: 7},
+		{App: "other", Task: "job", Status: store.StatusSucceeded, N: 2}} // b
+	lister := &fakeNodes{nodes: nodes}
+	clock := engine.NewFakeClock(t0)
+	f := newFixture(t, func(c *Config) { c.Clock = clock; c.Cluster = Cluster{Node: "a", Nodes: lister} })
+	s := f.openStream(t, "viewer", 0)
+	s.until(finished(f.trigger("hello", "greet", "")))
+
+	body := string(f.send(req{method: "GET", path: "/metrics", token: "viewer"}).body)
+	for _, want := range []string{
+		`cronbox_runs_total{node="a",app="hello",task="greet",status="succeeded"} 1`,
+		`cronbox_runs_total{node="b",app="hello",task="greet",status="failed"} 7`,
+		`cronbox_runs_total{node="b",app="other",task="job",status="succeeded"} 2`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, `} 99`) {
+		t.Errorf("metrics show the registry's stale count of this node:\n%s", body)
+	}
+	scoped := string(f.send(req{method: "GET", path: "/metrics", token: "scoped"}).body)
+	if !strings.Contains(scoped, `cronbox_runs_total{node="b",app="hello",task="greet",status="failed"} 7`) || strings.Contains(scoped, `app="other"`) {
+		t.Errorf("a token scoped to hello: want b's hello series only:\n%s", scoped)
+	}
+	if n := lister.reads.Load(); n != 1 {
+		t.Errorf("the registry was read %d times for scrapes within the TTL, want once", n)
+	}
+	clock.Advance(3 * time.Second)
+	f.send(req{method: "GET", path: "/metrics", token: "viewer"})
+	if n := lister.reads.Load(); n != 2 {
+		t.Errorf("the registry was read %d times, want again once the TTL passed", n)
 	}
 }

@@ -42,18 +42,14 @@ func (h *histogram) observe(v float64) {
 
 type taskKey struct{ app, task string }
 
-type runKey struct {
-	taskKey
-	status string
-}
-
 // moduleApp is a module (the runtime's hash) and an app that runs it.
 type moduleApp struct{ module, app string }
 
-// metrics counts what the hub sees of the engine's events.
+// metrics counts what the hub sees of the engine's events. The runs that
+// ended are counted by the engine (Engine.RunCounts), which a node of a
+// cluster reports to the others.
 type metrics struct {
-	mu   sync.Mutex
-	runs map[runKey]uint64
+	mu sync.Mutex
 	// moduleRuns counts the runs started of each module by app: a token
 	// scoped to some apps sees only its apps' runs of a shared module.
 	moduleRuns map[moduleApp]int64
@@ -64,7 +60,7 @@ type metrics struct {
 
 func newMetrics() *metrics {
 	return &metrics{
-		runs: map[runKey]uint64{}, moduleRuns: map[moduleApp]int64{}, durations: map[taskKey]*histogram{},
+		moduleRuns: map[moduleApp]int64{}, durations: map[taskKey]*histogram{},
 		started: map[int64]time.Time{}, lateness: newHistogram(latenessBuckets),
 	}
 }
@@ -92,7 +88,6 @@ func (m *metrics) observe(eng *engine.Engine, ev engine.Event) {
 	case engine.EventRunFinished, engine.EventRunSkipped:
 		k := taskKey{ev.App, ev.Task}
 		m.mu.Lock()
-		m.runs[runKey{k, string(ev.Status)}]++
 		if start, ok := m.started[ev.RunID]; ok {
 			delete(m.started, ev.RunID)
 			h := m.durations[k]
@@ -216,20 +211,8 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) error {
 	pw := promWriter{w: bw}
 	m := s.metrics
 
+	s.writeRunCounts(r.Context(), pw, sees)
 	m.mu.Lock()
-	runKeys := make([]runKey, 0, len(m.runs))
-	for k := range m.runs {
-		if sees(k.app) {
-			runKeys = append(runKeys, k)
-		}
-	}
-	slices.SortFunc(runKeys, func(a, b runKey) int {
-		return strings.Compare(a.app+"/"+a.task+"/"+a.status, b.app+"/"+b.task+"/"+b.status)
-	})
-	pw.header("cronbox_runs_total", "counter", "Runs that ended (or were skipped) since the server started, by app, task and status.")
-	for _, k := range runKeys {
-		pw.sample("cronbox_runs_total", []string{"app", k.app, "task", k.task, "status", k.status}, float64(m.runs[k]))
-	}
 	durKeys := make([]taskKey, 0, len(m.durations))
 	for k := range m.durations {
 		if sees(k.app) {

@@ -251,6 +251,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Cluster.Node == "" {
 		c.Cluster.Node = nodeName()
 	}
+	if c.Cluster.MetricsNodesTTL == 0 {
+		c.Cluster.MetricsNodesTTL = 3 * time.Second
+	}
 	return c, nil
 }
 
@@ -272,8 +275,10 @@ type Server struct {
 
 	hub     *hub
 	metrics *metrics
-	hooks   seenHooks // webhook signatures already used
-	started time.Time // when New made the server: this node's start
+	// nodesCache is the list of nodes /metrics last read.
+	nodesCache nodesCache
+	hooks      seenHooks // webhook signatures already used
+	started    time.Time // when New made the server: this node's start
 
 	// stopCancels stops the watcher of other nodes' cancels, if any,
 	// and waits for it.

@@ -349,7 +349,7 @@ func (r registryNodes) Nodes(ctx context.Context) ([]web.NodeInfo, error) {
 	for _, n := range ns {
 		info := web.NodeInfo{
 			Name: n.Name, Addr: n.Addr, Version: n.Version, Started: n.StartedAt, Heartbeat: n.HeartbeatAt,
-			State: string(n.State), Running: n.Running, Capacity: n.Capacity, Apps: []web.NodeApp{},
+			State: string(n.State), Running: n.Running, Capacity: n.Capacity, Apps: []web.NodeApp{}, Runs: n.Runs,
 		}
 		for _, app := range slices.Sorted(maps.Keys(n.Apps)) {
 			info.Apps = append(info.Apps, web.NodeApp{Name: app, Version: n.Apps[app]})

@@ -33,6 +33,17 @@ type NodeStatus struct {
 	Running, Capacity int
 	// Apps are the apps it has loaded, with their versions.
 	Apps map[string]string
+	// Runs counts the runs that ended on it since it started, by task
+	// and status: its /metrics counters, which any node shows.
+	Runs []RunCount
+}
+
+// RunCount is how many runs of a task ended with a status.
+type RunCount struct {
+	App    string `json:"app"`
+	Task   string `json:"task"`
+	Status Status `json:"status"`
+	N      uint64 `json:"n"`
 }
 
 // Node is a node of a cluster, as the registry holds it.

@@ -86,16 +86,16 @@ func (s *Store) TakeSlot(ctx context.Context, id int64, slot store.Slot) (bool, 
 
 // nodeColumns are the columns scanNode reads; state is computed from the
 // database's clock.
-const nodeColumns = `name, epoch, addr, version, started_at, heartbeat_at, lease_until, running, capacity, apps,
+const nodeColumns = `name, epoch, addr, version, started_at, heartbeat_at, lease_until, running, capacity, apps, runs,
 	CASE WHEN state = 'dead' THEN 'dead' WHEN state = 'running' AND lease_until >= now() THEN 'alive' ELSE 'suspect' END`
 
 func scanNode(row pgx.Row) (store.Node, error) {
 	var (
-		n    store.Node
-		apps string
+		n          store.Node
+		apps, runs string
 	)
 	err := row.Scan(&n.Name, &n.Epoch, &n.Addr, &n.Version, &n.StartedAt, &n.HeartbeatAt, &n.LeaseUntil,
-		&n.Running, &n.Capacity, &apps, &n.State)
+		&n.Running, &n.Capacity, &apps, &runs, &n.State)
 	if err != nil {
 		return n, err
 	}
@@ -103,42 +103,52 @@ func scanNode(row pgx.Row) (store.Node, error) {
 	if err := json.Unmarshal([]byte(apps), &n.Apps); err != nil {
 		return n, fmt.Errorf("node %s: apps: %w", n.Name, err)
 	}
+	if err := json.Unmarshal([]byte(runs), &n.Runs); err != nil {
+		return n, fmt.Errorf("node %s: runs: %w", n.Name, err)
+	}
 	return n, nil
 }
 
-// checkStatus validates what a node reports and returns its apps as JSON.
-func checkStatus(doing string, st *store.NodeStatus, ttl time.Duration) (string, error) {
+// checkStatus validates what a node reports and returns its apps and
+// its run counts as JSON.
+func checkStatus(doing string, st *store.NodeStatus, ttl time.Duration) (apps, runs string, err error) {
 	switch {
 	case st.Name == "":
-		return "", fmt.Errorf("%s: %w: no node name", doing, store.ErrInvalid)
+		return "", "", fmt.Errorf("%s: %w: no node name", doing, store.ErrInvalid)
 	case ttl <= 0:
-		return "", fmt.Errorf("%s: %w: lease %s is not positive", doing, store.ErrInvalid, ttl)
+		return "", "", fmt.Errorf("%s: %w: lease %s is not positive", doing, store.ErrInvalid, ttl)
 	}
-	apps := st.Apps
-	if apps == nil {
-		apps = map[string]string{}
+	if st.Apps == nil {
+		st.Apps = map[string]string{}
 	}
-	b, err := json.Marshal(apps)
-	return string(b), err
+	if st.Runs == nil {
+		st.Runs = []store.RunCount{}
+	}
+	a, err := json.Marshal(st.Apps)
+	if err != nil {
+		return "", "", err
+	}
+	r, err := json.Marshal(st.Runs)
+	return string(a), string(r), err
 }
 
 // RegisterNode implements store.Nodes: one statement, which takes the
 // name unless its lease is live.
 func (s *Store) RegisterNode(ctx context.Context, st store.NodeStatus, ttl time.Duration) (store.Node, error) {
 	doing := fmt.Sprintf("registering node %s", st.Name)
-	apps, err := checkStatus(doing, &st, ttl)
+	apps, runs, err := checkStatus(doing, &st, ttl)
 	if err != nil {
 		return store.Node{}, err
 	}
 	n, err := scanNode(s.pool.QueryRow(ctx, `INSERT INTO nodes AS n (name, epoch, addr, version, started_at, heartbeat_at,
-			lease_until, running, capacity, apps, state)
-		VALUES ($1, 1, $2, $3, now(), now(), now() + $4 * interval '1 microsecond', $5, $6, $7, 'running')
+			lease_until, running, capacity, apps, runs, state)
+		VALUES ($1, 1, $2, $3, now(), now(), now() + $4 * interval '1 microsecond', $5, $6, $7, $8, 'running')
 		ON CONFLICT (name) DO UPDATE SET epoch = n.epoch + 1, addr = excluded.addr, version = excluded.version,
 			started_at = now(), heartbeat_at = now(), lease_until = excluded.lease_until, running = excluded.running,
-			capacity = excluded.capacity, apps = excluded.apps, state = 'running'
+			capacity = excluded.capacity, apps = excluded.apps, runs = excluded.runs, state = 'running'
 		WHERE n.state <> 'running' OR n.lease_until < now()
 		RETURNING `+nodeColumns,
-		st.Name, st.Addr, st.Version, ttl.Microseconds(), st.Running, st.Capacity, apps))
+		st.Name, st.Addr, st.Version, ttl.Microseconds(), st.Running, st.Capacity, apps, runs))
 	if errors.Is(err, pgx.ErrNoRows) {
 		var last time.Time
 		var ago float64
@@ -161,15 +171,15 @@ func (s *Store) RegisterNode(ctx context.Context, st store.NodeStatus, ttl time.
 func (s *Store) RenewLease(ctx context.Context, name string, epoch int64, ttl time.Duration, st store.NodeStatus) ([]store.Node, error) {
 	doing := fmt.Sprintf("renewing the lease of node %s", name)
 	st.Name = name
-	apps, err := checkStatus(doing, &st, ttl)
+	apps, runs, err := checkStatus(doing, &st, ttl)
 	if err != nil {
 		return nil, err
 	}
 	b := &pgx.Batch{}
 	b.Queue(`UPDATE nodes SET heartbeat_at = now(), lease_until = now() + $3 * interval '1 microsecond',
-			addr = $4, version = $5, running = $6, capacity = $7, apps = $8
+			addr = $4, version = $5, running = $6, capacity = $7, apps = $8, runs = $9
 		WHERE name = $1 AND epoch = $2 AND state = 'running' AND lease_until >= now()`,
-		name, epoch, ttl.Microseconds(), st.Addr, st.Version, st.Running, st.Capacity, apps)
+		name, epoch, ttl.Microseconds(), st.Addr, st.Version, st.Running, st.Capacity, apps, runs)
 	b.Queue(`SELECT ` + nodeColumns + ` FROM nodes ORDER BY name`)
 	var nodes []store.Node
 	err = s.batch(ctx, b, func(br pgx.BatchResults) error {

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -109,6 +110,15 @@ func nodesRegister(t *testing.T, open func(*testing.T) NodesStore) {
 	}
 	if _, err := s.RenewLease(t.Context(), "n1", 2, longLease, store.NodeStatus{}); !errors.Is(err, store.ErrFenced) {
 		t.Errorf("RenewLease of a wrong epoch = %v; want ErrFenced", err)
+	}
+	// The run counters a node reports reach every node's list.
+	runs := []store.RunCount{{App: "a", Task: "t", Status: store.StatusFailed, N: 3}, {App: "a", Task: "t", Status: store.StatusSucceeded, N: 40}}
+	if _, err := s.RenewLease(t.Context(), "n1", 1, longLease, store.NodeStatus{Runs: runs}); err != nil {
+		t.Fatal(err)
+	}
+	nodes, err = s.ListNodes(t.Context())
+	if err != nil || len(nodes) != 2 || !slices.Equal(nodes[0].Runs, runs) || len(nodes[1].Runs) != 0 {
+		t.Errorf("ListNodes after a renewal with run counts = %+v, %v; want n1's counts %+v", nodes, err, runs)
 	}
 }
 
