@@ -17,14 +17,15 @@ import (
 
 // startAppSync keeps home's apps folder in step with the apps of the
 // cluster when st keeps them (PostgreSQL) and returns its stop; a SQLite
-// home is its own truth, and nothing starts. Called before the engine
-// starts, it installs the cluster's current apps first.
-func startAppSync(ctx context.Context, log *slog.Logger, home string, st storeurl.Store, eng *engine.Engine) (stop func(), err error) {
+// home is its own truth, and nothing starts. What it publishes is
+// signed with node, the node's name. Called before the engine starts,
+// it installs the cluster's current apps first.
+func startAppSync(ctx context.Context, log *slog.Logger, home, node string, st storeurl.Store, eng *engine.Engine) (stop func(), err error) {
 	bs, ok := st.(store.Bundles)
 	if !ok {
 		return func() {}, nil
 	}
-	s, err := appsync.New(appsync.Config{Home: home, Store: bs, Changes: eng, Logger: log})
+	s, err := appsync.New(appsync.Config{Home: home, Store: bs, Node: node, Changes: eng, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -98,8 +99,13 @@ func (b *localBackend) uninstallElsewhere(ctx context.Context, name string, purg
 	return res, nil
 }
 
-// nodeName names this machine in what it publishes.
+// nodeName names this machine in what the CLI publishes, and serve's
+// node when --node is not given: $CRONBOX_NODE, else the host name; ""
+// if neither is known.
 func nodeName() string {
+	if n := os.Getenv(nodeEnv); n != "" {
+		return n
+	}
 	h, _ := os.Hostname()
 	return h
 }

@@ -119,4 +119,19 @@ func TestServeClusterApps(t *testing.T) {
 			t.Errorf("serve exited with %d: %s", code, stderr)
 		}
 	}
+	// What a serve publishes is signed with its --node.
+	st, err := postgres.Open(t.Context(), url, postgres.Options{MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	heads, err := st.CurrentBundles(t.Context())
+	if err != nil || len(heads) != 2 {
+		t.Fatalf("CurrentBundles = %+v, %v; want demo and extra", heads, err)
+	}
+	for _, h := range heads {
+		if h.Node != "a" {
+			t.Errorf("%s was published by %q, want node a", h.App, h.Node)
+		}
+	}
 }

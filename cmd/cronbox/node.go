@@ -28,14 +28,9 @@ type serveNode struct {
 // nodeOf checks --node and --lease-ttl and fills in the defaults.
 func nodeOf(name string, leaseTTL time.Duration) (serveNode, error) {
 	if name == "" {
-		name = os.Getenv(nodeEnv)
-	}
-	if name == "" {
-		h, err := os.Hostname()
-		if err != nil {
-			return serveNode{}, fmt.Errorf("--node not given, and the host name is unknown: %w", err)
+		if name = nodeName(); name == "" {
+			return serveNode{}, fmt.Errorf("--node not given, $%s empty, and the host name is unknown", nodeEnv)
 		}
-		name = h
 	}
 	if len(name) > 253 || strings.ContainsFunc(name, func(r rune) bool { return r < 0x21 || r == 0x7f }) {
 		return serveNode{}, fmt.Errorf("--node %q: want a name of at most 253 characters without spaces or control characters", name)

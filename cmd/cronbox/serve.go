@@ -136,7 +136,7 @@ func serve(ctx context.Context, e *env, log *slog.Logger, home, storeURL, listen
 	}
 	// A cluster's apps are installed before the engine starts, and kept
 	// in step until it stops.
-	stopAppSync, err := startAppSync(ctx, log, home, st, eng)
+	stopAppSync, err := startAppSync(ctx, log, home, node.Name, st, eng)
 	if err != nil {
 		return err
 	}
