@@ -64,7 +64,6 @@ func schemaColumns(t *testing.T, kind storeurl.Kind) map[string][]string {
 		t.Fatal(err)
 	}
 	defer sd.close()
-	out := map[string][]string{}
 	if sd.pg != nil {
 		rows, err := sd.pg.Pool().Query(ctx, `SELECT table_name, column_name FROM information_schema.columns
 			WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position`)
@@ -72,17 +71,7 @@ func schemaColumns(t *testing.T, kind storeurl.Kind) map[string][]string {
 			t.Fatal(err)
 		}
 		defer rows.Close()
-		for rows.Next() {
-			var tb, col string
-			if err := rows.Scan(&tb, &col); err != nil {
-				t.Fatal(err)
-			}
-			out[tb] = append(out[tb], strings.ToLower(col))
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		return out
+		return readColumns(t, rows)
 	}
 	rows, err := sd.lite.QueryContext(ctx, `SELECT m.name, p.name FROM sqlite_schema m, pragma_table_info(m.name) p
 		WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' ORDER BY m.name, p.cid`)
@@ -90,6 +79,18 @@ func schemaColumns(t *testing.T, kind storeurl.Kind) map[string][]string {
 		t.Fatal(err)
 	}
 	defer rows.Close()
+	return readColumns(t, rows)
+}
+
+// readColumns reads rows of (table, column) into columns by lower-case
+// table name.
+func readColumns(t *testing.T, rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
 	for rows.Next() {
 		var tb, col string
 		if err := rows.Scan(&tb, &col); err != nil {
