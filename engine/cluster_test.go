@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -44,6 +46,7 @@ func (c *cutNodes) RenewLease(ctx context.Context, name string, epoch int64, ttl
 // connection pool.
 type clusterNode struct {
 	name   string
+	home   string
 	engine *Engine
 	store  *postgres.Store
 	nodes  *cutNodes
@@ -64,7 +67,7 @@ func newClusterNode(t *testing.T, url, name string, clock Clock, cl Cluster, app
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	n := &clusterNode{name: name, store: st, nodes: &cutNodes{Nodes: st}, clock: clock}
+	n := &clusterNode{name: name, home: home, store: st, nodes: &cutNodes{Nodes: st}, clock: clock}
 	cl.Nodes, cl.Slots = n.nodes, st
 	e, err := New(Config{Home: home, Store: StoreOf(st), Runtime: rt, Clock: clock, Node: name, Cluster: &cl, GracePeriod: time.Millisecond})
 	if err != nil {
@@ -488,4 +491,62 @@ func retriesOf(t *testing.T, s store.RunReader, id int64) []store.Run {
 		}
 	}
 	return out
+}
+
+// TestClusterStorageQuotas checks the storage rule of a cluster: an
+// app's files are a folder per node, each held to quotas.files, and its
+// key-value store is the cluster's, held to quotas.kv over every node.
+func TestClusterStorageQuotas(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	wasm, err := os.ReadFile(wasmtest.BuildFile(t, "testdata/echo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := testApp{name: "demo", tasks: "tasks:\n  - name: echo\n", modules: map[string][]byte{"echo": wasm},
+		manifest: "name: demo\npermissions: { files: true }\nquotas: { kv: 200KiB, files: 1MiB }\n"}
+	url := pgtest.URL(t)
+	cl := Cluster{HeartbeatInterval: 20 * time.Second, LeaseTTL: time.Minute}
+	a := newClusterNode(t, url, "a", NewFakeClock(t0), cl, app)
+	b := newClusterNode(t, url, "b", NewFakeClock(t0), cl, app)
+	run := func(n *clusterNode, input string) (*store.Run, string) {
+		t.Helper()
+		id, err := n.engine.Trigger(ctx, "demo", "echo", json.RawMessage(input), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.idle(t)
+		r, err := n.store.GetRun(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		logs, err := n.store.RunLogs(ctx, id, 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r, fmt.Sprint(logs)
+	}
+	for _, n := range []*clusterNode{a, b} {
+		r, logs := run(n, `{"fileFill": 262144}`)
+		if r.Status != store.StatusFailed || !strings.Contains(logs, "after 3 writes") || !strings.Contains(logs, "quotas.files") {
+			t.Errorf("filling the directory on %s: %s\n%s", n.name, r.Status, logs)
+		}
+		fi, err := os.Stat(filepath.Join(n.home, "data", "files", "demo", "fill"))
+		if err != nil || fi.Size() != 3*262144 {
+			t.Errorf("%s's data/files/demo/fill: %v, %v; want the 3 writes that fit in its folder", n.name, fi, err)
+		}
+	}
+	if r, logs := run(a, `{"kvFill": 65536}`); r.Status != store.StatusFailed || !strings.Contains(logs, "after 3 values") {
+		t.Errorf("filling the KV store on a: %s\n%s", r.Status, logs)
+	}
+	// b counts a's values against the app's quota: its own fill adds
+	// nothing past it.
+	if st, err := b.engine.Storage(ctx, "demo"); err != nil || st.KV != 3*65541 || st.Files != 4096+3*262144 {
+		t.Errorf("storage seen from b: %+v, %v; want a's KV values and b's own files", st, err)
+	}
+	r, logs := run(b, `{"kvFill": 65536}`)
+	keys, err := b.store.KV("demo").List(ctx, "", "", 100)
+	if r.Status != store.StatusFailed || err != nil || len(keys) > 3 {
+		t.Errorf("filling the KV store on b: %s, keys %v (%v); want no room past a's values\n%s", r.Status, keys, err, logs)
+	}
 }
