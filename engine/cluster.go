@@ -398,14 +398,19 @@ func (e *Engine) adoptRetries(ctx context.Context, self bool, taken []store.Run)
 	cl.mu.Lock()
 	live := cl.live
 	cl.mu.Unlock()
-	err := e.restoreRetries(ctx, func(key string, last store.Run) bool {
+	owned := func(key string) bool { return owner(live, key) == cl.name }
+	tasks := owned
+	if self {
+		tasks = everyTask
+	}
+	err := e.restoreRetries(ctx, tasks, func(key string, last store.Run) bool {
 		switch {
 		case slices.ContainsFunc(taken, func(r store.Run) bool { return r.ID == last.ID }):
 			return false
 		case last.Node == cl.name:
 			return self
 		}
-		return !slices.Contains(live, last.Node) && owner(live, key) == cl.name
+		return !slices.Contains(live, last.Node) && owned(key)
 	})
 	if err != nil {
 		e.log.ErrorContext(ctx, "taking on the retries of lost nodes", slog.Any("error", err))

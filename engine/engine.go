@@ -346,7 +346,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	if e.cl != nil {
 		e.retryInterrupted(ctx, interrupted)
 		e.adoptRetries(ctx, true, interrupted)
-	} else if err := e.restoreRetries(ctx, everyRun); err != nil {
+	} else if err := e.restoreRetries(ctx, everyTask, everyRun); err != nil {
 		e.log.ErrorContext(ctx, "restoring retries", slog.Any("error", err))
 	}
 	e.catchUp(ctx)

@@ -28,8 +28,9 @@ func retryable(s store.Status) bool {
 // that stopped or crashed, or by a node of a cluster that was lost: a
 // retry lives in a timer, which dies with its process. For each enabled
 // task with retries whose latest run that started (skipped runs do not
-// count) failed or was interrupted with attempts left, and which mine
-// accepts (the task's key and that run), it schedules the next attempt
+// count) failed or was interrupted with attempts left, whose key tasks
+// accepts and which mine accepts (the task's key and that run; tasks
+// spares the reads of the others), it schedules the next attempt
 // at the run's end plus the backoff of that attempt, or at once if that
 // time has passed. The retry carries the run's scheduled time, input and
 // user, as a retry in the same process would, and the run's ID: the
@@ -39,7 +40,7 @@ func retryable(s store.Status) bool {
 // On a single node it runs in Start after MarkInterrupted, so the runs a
 // crash cut short are interrupted by then and retried like the others;
 // in a cluster, adoptRetries calls it.
-func (e *Engine) restoreRetries(ctx context.Context, mine func(key string, last store.Run) bool) error {
+func (e *Engine) restoreRetries(ctx context.Context, tasks func(key string) bool, mine func(key string, last store.Run) bool) error {
 	type candidate struct {
 		ts    *taskState
 		retry app.Retry
@@ -47,7 +48,7 @@ func (e *Engine) restoreRetries(ctx context.Context, mine func(key string, last 
 	e.mu.Lock()
 	var candidates []candidate
 	for _, ts := range e.tasks {
-		if ts.task.Retry.Max > 0 && ts.task.Enabled && !ts.removed {
+		if ts.task.Retry.Max > 0 && ts.task.Enabled && !ts.removed && tasks(ts.key) {
 			candidates = append(candidates, candidate{ts, ts.task.Retry})
 		}
 	}
@@ -91,8 +92,10 @@ func (e *Engine) restoreRetries(ctx context.Context, mine func(key string, last 
 	return errors.Join(errs...)
 }
 
-// everyRun is restoreRetries' filter on a single node: every pending
-// retry is its own.
+// everyTask and everyRun are restoreRetries' filters on a single node:
+// every pending retry is its own.
+func everyTask(string) bool { return true }
+
 func everyRun(string, store.Run) bool { return true }
 
 // retryAfter submits r once d has passed. A retry that comes due after Stop
