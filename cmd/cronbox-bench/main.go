@@ -27,9 +27,10 @@
 // cluster: nodes sharing one PostgreSQL database (engines in this
 // process, each with its own home, runtime and connection pool) against
 // one node on SQLite, measured in the same run: trivial runs per second
-// with history, the database round trips per run, and the lateness of
-// tasks due in the same second spread over the nodes; with its
-// targets, met or not.
+// with history, the database round trips per run, the lateness of
+// tasks due in the same second spread over the nodes, and the time until
+// a killed node's run is taken over by another; with its targets, met or
+// not.
 //
 // soak: a real `cronbox serve` runs normal and hostile tasks (log flood,
 // memory bomb, HTTP hog, tight loop, file filler) for minutes, with
