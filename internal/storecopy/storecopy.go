@@ -126,6 +126,7 @@ var notCopied = map[string]string{
 	"heartbeat":      "a probe row, rewritten to test that the store can write",
 	"nodes":          "the registry of a cluster's live nodes and leases, of the moment",
 	"run_cancels":    "requests to the node running a run to cancel it, of the moment",
+	"app_slots":      "the slots of each app's quotas that running runs hold, of the moment",
 }
 
 // notCopiedColumns are the columns of copied tables that a copy leaves
@@ -134,6 +135,8 @@ var notCopiedColumns = map[string]string{
 	"notifications.claimed_by":  "a node's claim on a notification, of the moment",
 	"notifications.claim_until": "a node's claim on a notification, of the moment",
 	"taskexecutions.nooverlap":  "a running run's flag for the cluster's overlap index; not read back",
+	"taskexecutions.slotmemory": "the slot of its app's quotas a running run holds, of the moment",
+	"taskexecutions.replace":    "a running run's flag for the cluster's replace index; not read back",
 }
 
 // copied returns the tables a copy between stores of these kinds copies.

@@ -390,7 +390,7 @@ func migrations() []migration {
 		// whichever node schedules the retry (store.Run.RetryOf).
 		`ALTER TABLE TaskExecutions ADD COLUMN RetryOf bigint`,
 		`CREATE UNIQUE INDEX idx_retry_once ON TaskExecutions(RetryOf) WHERE RetryOf IS NOT NULL`,
-	}}, {version: 15, stmts: []string{
+	}}, {version: 16, stmts: []string{
 		// Each node's run counters (store.NodeStatus.Runs), renewed with
 		// its lease, so that any node's /metrics shows every node's.
 		`ALTER TABLE nodes ADD COLUMN runs text NOT NULL DEFAULT '[]' -- JSON`,
