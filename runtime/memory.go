@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -21,19 +22,39 @@ import (
 // outside the Go heap: a guest that fills its memory does not move the
 // host's heap at all.
 
-// memPool recycles linear memory mappings by reservation size.
+// memPool recycles linear memory mappings by reservation size. A finished
+// run's mapping is dirty until scrubbed: the pool's scrubber goroutine
+// zeroes it after the run has returned, so that clearing the last guest's
+// pages is not part of any run's latency. A run that finds no zeroed
+// mapping of its size but a dirty one scrubs that one itself rather than
+// mapping fresh pages, so the work is never done twice and never skipped.
 type memPool struct {
 	mu      sync.Mutex
-	idle    map[uint64][]*mapping
-	nIdle   int
+	idle    map[uint64][]*mapping // zeroed, by size
+	dirty   []*mapping            // waiting for the scrubber, oldest first
+	nIdle   int                   // len of every idle list plus len(dirty)
 	maxIdle int
+	closed  bool
 	// resident is the scrub threshold: a mapping with more resident bytes
 	// than this is released to the OS instead of cleared by hand.
 	resident uint64
+
+	wake chan struct{} // one pending signal: dirty is not empty
+	stop chan struct{} // closed by close
+	done chan struct{} // closed when the scrubber returns
 }
 
 func newMemPool(maxIdle int) *memPool {
-	return &memPool{idle: map[uint64][]*mapping{}, maxIdle: maxIdle, resident: 32 << 20}
+	p := &memPool{
+		idle:     map[uint64][]*mapping{},
+		maxIdle:  maxIdle,
+		resident: 32 << 20,
+		wake:     make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	go p.scrubber()
+	return p
 }
 
 // get returns a zeroed mapping of exactly size bytes.
@@ -46,29 +67,86 @@ func (p *memPool) get(size uint64) (*mapping, error) {
 		p.mu.Unlock()
 		return m, nil
 	}
+	for i := len(p.dirty) - 1; i >= 0; i-- { // the newest is the most resident
+		if m := p.dirty[i]; uint64(len(m.buf)) == size {
+			p.dirty = slices.Delete(p.dirty, i, i+1)
+			p.nIdle--
+			p.mu.Unlock()
+			if err := m.scrub(p.resident); err != nil {
+				m.release()
+				return newMapping(size)
+			}
+			return m, nil
+		}
+	}
 	p.mu.Unlock()
 	return newMapping(size)
 }
 
-// put scrubs m and keeps it for reuse, or unmaps it when the pool is full.
+// put hands m to the scrubber, or unmaps it when the pool is full or
+// closed.
 func (p *memPool) put(m *mapping) {
-	if err := m.scrub(p.resident); err != nil {
+	p.mu.Lock()
+	if p.closed || p.nIdle >= p.maxIdle {
+		p.mu.Unlock()
 		m.release()
 		return
 	}
+	p.dirty = append(p.dirty, m)
+	p.nIdle++
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default: // a signal is pending already
+	}
+}
+
+// scrubber zeroes dirty mappings until close.
+func (p *memPool) scrubber() {
+	defer close(p.done)
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-p.wake:
+		}
+		for {
+			p.mu.Lock()
+			if len(p.dirty) == 0 || p.closed {
+				p.mu.Unlock()
+				break
+			}
+			m := p.dirty[0]
+			p.dirty = slices.Delete(p.dirty, 0, 1)
+			p.mu.Unlock()
+			err := m.scrub(p.resident)
+			p.mu.Lock()
+			switch {
+			case err != nil || p.closed:
+				p.nIdle--
+				p.mu.Unlock()
+				m.release()
+			default:
+				size := uint64(len(m.buf))
+				p.idle[size] = append(p.idle[size], m)
+				p.mu.Unlock()
+			}
+		}
+	}
+}
+
+// close stops the scrubber and unmaps every pooled mapping. Mappings put
+// afterwards are unmapped at once.
+func (p *memPool) close() {
 	p.mu.Lock()
-	if p.nIdle < p.maxIdle {
-		p.idle[uint64(len(m.buf))] = append(p.idle[uint64(len(m.buf))], m)
-		p.nIdle++
+	if p.closed {
 		p.mu.Unlock()
 		return
 	}
+	p.closed = true
 	p.mu.Unlock()
-	m.release()
-}
-
-// close unmaps every idle mapping.
-func (p *memPool) close() {
+	close(p.stop)
+	<-p.done
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for size, l := range p.idle {
@@ -77,6 +155,10 @@ func (p *memPool) close() {
 		}
 		delete(p.idle, size)
 	}
+	for _, m := range p.dirty {
+		m.release()
+	}
+	p.dirty = nil
 	p.nIdle = 0
 }
 
