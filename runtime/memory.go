@@ -44,6 +44,10 @@ type memPool struct {
 	done chan struct{} // closed when the scrubber returns
 }
 
+// inlineScrub is the most bytes a guest may have been handed of a mapping
+// that put scrubs itself.
+const inlineScrub = 64 << 10
+
 func newMemPool(maxIdle int) *memPool {
 	p := &memPool{
 		idle:     map[uint64][]*mapping{},
@@ -84,16 +88,30 @@ func (p *memPool) get(size uint64) (*mapping, error) {
 }
 
 // put hands m to the scrubber, or unmaps it when the pool is full or
-// closed.
+// closed. A mapping of which at most inlineScrub bytes were handed out is
+// scrubbed at once: waking the scrubber would cost more.
 func (p *memPool) put(m *mapping) {
+	small := m.high <= inlineScrub
+	if small {
+		if err := m.scrub(p.resident); err != nil {
+			m.release()
+			return
+		}
+	}
 	p.mu.Lock()
 	if p.closed || p.nIdle >= p.maxIdle {
 		p.mu.Unlock()
 		m.release()
 		return
 	}
-	p.dirty = append(p.dirty, m)
 	p.nIdle++
+	if small {
+		size := uint64(len(m.buf))
+		p.idle[size] = append(p.idle[size], m)
+		p.mu.Unlock()
+		return
+	}
+	p.dirty = append(p.dirty, m)
 	p.mu.Unlock()
 	select {
 	case p.wake <- struct{}{}:

@@ -16,32 +16,39 @@ func dirty(m *mapping, n uint64) {
 	m.touch(n)
 }
 
-// A mapping comes back from the pool zeroed, whether the scrubber cleared
-// it or the run that took it back did, and each is reused rather than a
-// new one mapped.
+// A mapping comes back from the pool zeroed, whether put cleared it (a
+// small one), the scrubber did or the run that took it back did, and each
+// is reused rather than a new one mapped.
 func TestPoolHandsOutZeroedMappings(t *testing.T) {
-	const size, used = 1 << 20, 256 << 10
-	p := newMemPool(2)
-	defer p.close()
-	seen := map[*mapping]bool{}
-	for i := range 200 {
-		m, err := p.get(size)
-		if err != nil {
-			t.Fatal(err)
-		}
-		seen[m] = true
-		for j, b := range m.buf[:used] {
-			if b != 0 {
-				t.Fatalf("get %d: byte %d is %#x, want 0", i, j, b)
+	const size = 1 << 20
+	for _, c := range []struct {
+		used     uint64
+		mappings int // at most, for runs one at a time
+	}{
+		{used: 4 << 10, mappings: 1},     // scrubbed by put
+		{used: inlineScrub, mappings: 1}, // likewise
+		{used: 256 << 10, mappings: 2},   // by the scrubber, which may hold the last one
+	} {
+		p := newMemPool(2)
+		seen := map[*mapping]bool{}
+		for i := range 200 {
+			m, err := p.get(size)
+			if err != nil {
+				t.Fatal(err)
 			}
+			seen[m] = true
+			for j, b := range m.buf[:c.used] {
+				if b != 0 {
+					t.Fatalf("%d bytes used, get %d: byte %d is %#x, want 0", c.used, i, j, b)
+				}
+			}
+			dirty(m, c.used)
+			p.put(m)
 		}
-		dirty(m, used)
-		p.put(m)
-	}
-	// Runs one at a time need one mapping, or two while the scrubber
-	// holds the last one.
-	if len(seen) > 2 {
-		t.Errorf("%d mappings were made for 200 runs one at a time; want at most 2", len(seen))
+		p.close()
+		if len(seen) > c.mappings {
+			t.Errorf("%d bytes used: %d mappings were made for 200 runs one at a time; want at most %d", c.used, len(seen), c.mappings)
+		}
 	}
 }
 
