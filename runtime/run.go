@@ -159,8 +159,9 @@ func (r *Runtime) Run(ctx context.Context, m *Module, spec Spec) (*Result, error
 	// The guest's descriptor table, in front of wazero's (see package wasi).
 	runCtx, cancel := context.WithCancelCause(wasi.WithState(ctx, wasi.NewState(mounts)))
 	defer cancel(nil)
-	runCtx, cancelTimeout := context.WithTimeoutCause(runCtx, lim.Timeout, errTimedOut)
-	defer cancelTimeout()
+	// The time limit cancels the same context (one context, not a second
+	// one with a deadline beneath it).
+	defer time.AfterFunc(lim.Timeout, func() { cancel(errTimedOut) }).Stop()
 	mem := &runMemory{pool: r.pool, limit: uint64(lim.Memory), acct: acct}
 	cfg = cfg.WithStdout(stdout).WithStderr(stderr).WithNanosleep(sleeper(runCtx))
 
@@ -232,14 +233,7 @@ func (r *Runtime) moduleConfig(spec Spec, acct *Account) (wazero.ModuleConfig, [
 	if len(args) == 0 {
 		args = []string{"task"}
 	}
-	cfg := wazero.NewModuleConfig().
-		WithName("").
-		WithStartFunctions().
-		WithArgs(args...).
-		WithSysWalltime().
-		WithSysNanotime().
-		WithRandSource(rand.Reader).
-		WithOsyield(goruntime.Gosched)
+	cfg := r.base.WithArgs(args...)
 	for _, kv := range spec.Env {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" || strings.ContainsRune(kv, 0) {
@@ -280,6 +274,18 @@ func (r *Runtime) moduleConfig(spec Spec, acct *Account) (wazero.ModuleConfig, [
 		fsc = fsc.(sysfs.FSConfig).WithSysFSMount(j, mnt.GuestPath)
 	}
 	return cfg.WithFSConfig(fsc), mounts, closeAll, nil
+}
+
+// baseModuleConfig is what the instance configuration of every run
+// shares, made once: each With of a wazero.ModuleConfig copies it.
+func baseModuleConfig() wazero.ModuleConfig {
+	return wazero.NewModuleConfig().
+		WithName("").
+		WithStartFunctions().
+		WithSysWalltime().
+		WithSysNanotime().
+		WithRandSource(rand.Reader).
+		WithOsyield(goruntime.Gosched)
 }
 
 // sleeper is the guest's sleep: real time, cut short when the run ends.

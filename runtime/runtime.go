@@ -62,6 +62,7 @@ type Config struct {
 type Runtime struct {
 	cfg   Config
 	wz    wazero.Runtime
+	base  wazero.ModuleConfig // see baseModuleConfig
 	cache wazero.CompilationCache
 	pool  *memPool
 	known map[string]map[string]api.FunctionDefinition // module → function → definition
@@ -123,6 +124,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	r := &Runtime{
 		cfg:     cfg,
 		wz:      wz,
+		base:    baseModuleConfig(),
 		cache:   cache,
 		pool:    newMemPool(cfg.IdleMemories),
 		known:   map[string]map[string]api.FunctionDefinition{},
