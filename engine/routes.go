@@ -185,15 +185,8 @@ func (e *Engine) ServeRoute(ctx context.Context, appName string, req *hostapi.Re
 	route := lr.route
 	e.mu.Unlock()
 
-	wait := time.NewTimer(e.cfg.RouteWait)
-	select {
-	case slots <- struct{}{}:
-		wait.Stop()
-	case <-wait.C:
-		return RouteResult{}, ErrRouteBusy
-	case <-ctx.Done():
-		wait.Stop()
-		return RouteResult{}, context.Cause(ctx)
+	if err := acquireSlot(ctx, slots, e.cfg.RouteWait); err != nil {
+		return RouteResult{}, err
 	}
 	defer func() { <-slots }()
 
@@ -215,6 +208,26 @@ func (e *Engine) ServeRoute(ctx context.Context, appName string, req *hostapi.Re
 	res.Duration = time.Since(started)
 	e.countRoute(as, lr, req, res, sink)
 	return res, nil
+}
+
+// acquireSlot takes a slot of slots, waiting at most wait for one: a free
+// slot is taken without a timer.
+func acquireSlot(ctx context.Context, slots chan struct{}, wait time.Duration) error {
+	select {
+	case slots <- struct{}{}:
+		return nil
+	default:
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case slots <- struct{}{}:
+		return nil
+	case <-t.C:
+		return ErrRouteBusy
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
 }
 
 // runRoute runs the handler of route for req.
