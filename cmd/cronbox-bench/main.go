@@ -212,19 +212,25 @@ func benchRuntime(ctx context.Context, w io.Writer, runs, rounds int, loopN int3
 	modules = append(modules, module{"minimal by hand", wasmtest.Hello()})
 
 	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
-	fmt.Fprintln(tw, "module\tsize\trunner\tmedian\tp99\t")
+	fmt.Fprintln(tw, "module\tsize\trunner\tmedian\tp99\tprocess CPU per run\t")
 	medians := map[string]map[string]time.Duration{}
+	cpus := map[string]map[string]time.Duration{}
 	var targets []target
 	for _, m := range modules {
-		times, err := measure(runners, m.wasm, runs, rounds)
+		times, cpu, err := measure(runners, m.wasm, runs, rounds)
 		if err != nil {
 			return fmt.Errorf("%s: %w", m.name, err)
 		}
 		medians[m.name] = map[string]time.Duration{}
+		cpus[m.name] = cpu
 		for _, r := range runners {
 			med, p99 := percentile(times[r.name], 0.5), percentile(times[r.name], 0.99)
 			medians[m.name][r.name] = med
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", m.name, bytesize.Format(int64(len(m.wasm))), r.name, ms(med), ms(p99))
+			cpuCol := "—"
+			if c, ok := cpu[r.name]; ok {
+				cpuCol = ms(c)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", m.name, bytesize.Format(int64(len(m.wasm))), r.name, ms(med), ms(p99), cpuCol)
 			if r.name != "cronbox" {
 				continue
 			}
@@ -262,6 +268,9 @@ func benchRuntime(ctx context.Context, w io.Writer, runs, rounds int, loopN int3
 
 	g := medians["Go SDK task"]
 	fmt.Fprintf(w, "\nspeedup (Go SDK task, median per run): %.2fx vs bare wazero", float64(g["wazero (default)"])/float64(g["cronbox"]))
+	if gc := cpus["Go SDK task"]; gc["cronbox"] > 0 {
+		fmt.Fprintf(w, " (CPU per run: %.2fx)", float64(gc["wazero (default)"])/float64(gc["cronbox"]))
+	}
 	if nodeErr == nil {
 		fmt.Fprintf(w, ", %.2fx vs node", float64(g["node (WASI)"])/float64(g["cronbox"]))
 	} else {
@@ -272,9 +281,13 @@ func benchRuntime(ctx context.Context, w io.Writer, runs, rounds int, loopN int3
 	return nil
 }
 
-// measure runs every runner on wasm, interleaved in rounds.
-func measure(runners []runner, wasm []byte, runs, rounds int) (map[string][]time.Duration, error) {
+// measure runs every runner on wasm, interleaved in rounds. It returns
+// the latency of each run and, for runners that run in this process, the
+// CPU time the process spent per run (processCPU, where it is known): the
+// garbage collector's and background work's share counts too.
+func measure(runners []runner, wasm []byte, runs, rounds int) (map[string][]time.Duration, map[string]time.Duration, error) {
 	times := map[string][]time.Duration{}
+	cpu := map[string]time.Duration{}
 	type live struct {
 		run     func() error
 		closeFn func()
@@ -291,12 +304,12 @@ func measure(runners []runner, wasm []byte, runs, rounds int) (map[string][]time
 		}
 		run, closeFn, err := r.setup(wasm)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", r.name, err)
+			return nil, nil, fmt.Errorf("%s: %w", r.name, err)
 		}
 		lives[r.name] = live{run, closeFn}
 		for range 20 { // warm-up: caches, pools, the Go heap
 			if err := run(); err != nil {
-				return nil, fmt.Errorf("%s: %w", r.name, err)
+				return nil, nil, fmt.Errorf("%s: %w", r.name, err)
 			}
 		}
 	}
@@ -306,22 +319,29 @@ func measure(runners []runner, wasm []byte, runs, rounds int) (map[string][]time
 			if r.batch != nil {
 				ts, err := r.batch(wasm, per)
 				if err != nil {
-					return nil, fmt.Errorf("%s: %w", r.name, err)
+					return nil, nil, fmt.Errorf("%s: %w", r.name, err)
 				}
 				times[r.name] = append(times[r.name], ts...)
 				continue
 			}
 			run := lives[r.name].run
+			cpu0, cpuKnown := processCPU()
 			for range per {
 				start := time.Now()
 				if err := run(); err != nil {
-					return nil, fmt.Errorf("%s: %w", r.name, err)
+					return nil, nil, fmt.Errorf("%s: %w", r.name, err)
 				}
 				times[r.name] = append(times[r.name], time.Since(start))
 			}
+			if cpu1, ok := processCPU(); ok && cpuKnown {
+				cpu[r.name] += cpu1 - cpu0
+			}
 		}
 	}
-	return times, nil
+	for name := range cpu {
+		cpu[name] /= time.Duration(per * rounds)
+	}
+	return times, cpu, nil
 }
 
 // cronboxRunner runs through Cronbox's runtime, as the engine does.
