@@ -720,9 +720,23 @@ func (s *SQLite) PruneRuns(ctx context.Context, app, task string, keepLast int, 
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
+		// Each bound alone lets SQLite walk idx_app_task (whose entries
+		// end in the ID) over the range it names; the two joined by OR
+		// would read every run of the task, at every prune.
+		var bounds []string
+		args := []any{app, task, keep}
+		if cutoff > 0 {
+			bounds, args = append(bounds, "ID < ?"), append(args, cutoff)
+		}
+		if olderThan != "" {
+			bounds, args = append(bounds, "StartTime < ?"), append(args, olderThan)
+		}
+		if len(bounds) == 0 {
+			return nil
+		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM TaskExecutions
 			WHERE AppName = ? AND TaskName = ? AND Status <> 'running' AND ID <> ?
-			AND (ID < ? OR StartTime < ?)`, app, task, keep, cutoff, olderThan)
+			AND (`+strings.Join(bounds, " OR ")+`)`, args...)
 		if err != nil {
 			return err
 		}

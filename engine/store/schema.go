@@ -316,6 +316,11 @@ func migrations() []migration {
 		// whichever node of a cluster schedules the retry.
 		`ALTER TABLE TaskExecutions ADD COLUMN RetryOf INTEGER`,
 		`CREATE UNIQUE INDEX idx_retry_once ON TaskExecutions(RetryOf) WHERE RetryOf IS NOT NULL`,
+	}}, {version: 13, stmts: []string{
+		// A task's finished runs, newest last: pruning to a task's keep
+		// finds the newest keep-th of them in this index alone, where
+		// idx_app_task would have it read every run to see its status.
+		`CREATE INDEX idx_task_finished ON TaskExecutions(AppName, TaskName) WHERE Status <> 'running'`,
 	}}}
 }
 
