@@ -220,11 +220,7 @@ func (e *Engine) register(ctx context.Context) ([]store.Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	cl.mu.Lock()
-	cl.epoch = n.Epoch
-	cl.live = liveNames(nodes)
-	e.renewedLocked(n.Epoch, sent)
-	cl.mu.Unlock()
+	e.setLive(n.Epoch, true, liveNames(nodes), sent)
 	e.log.InfoContext(ctx, "node registered", slog.String("node", cl.name), slog.Int64("epoch", n.Epoch),
 		slog.Int("interrupted", len(runs)), slog.Any("live", liveNames(nodes)))
 	return runs, nil
@@ -239,6 +235,39 @@ func liveNames(nodes []store.Node) []string {
 	}
 	slices.Sort(live)
 	return live
+}
+
+// setLive counts the lease of epoch renewed by a request sent at sent
+// (registered: the request registered the node as epoch), and makes live
+// the live nodes, unless the node was fenced since. The tasks the node
+// gains wait for their catch-up (catchUpPending) from the same critical
+// section: the scheduler, which fires a task once owns reports it is the
+// node's, cannot fire one of them before it waits. It reports whether
+// the live nodes changed.
+func (e *Engine) setLive(epoch int64, registered bool, live []string, sent time.Time) bool {
+	cl := e.cl
+	e.mu.Lock() // before cl.mu, as onTimer takes them
+	defer e.mu.Unlock()
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	if registered {
+		cl.epoch = epoch
+	}
+	e.renewedLocked(epoch, sent)
+	if cl.epoch != epoch {
+		return false
+	}
+	before := cl.live // nil while the node was fenced: it fired nothing
+	cl.live = live
+	if slices.Equal(before, live) {
+		return false
+	}
+	for _, ts := range e.tasks {
+		if owner(live, ts.key) == cl.name && owner(before, ts.key) != cl.name {
+			e.awaitCatchUpLocked(ts)
+		}
+	}
+	return true
 }
 
 // renewedLocked counts the lease of epoch renewed by a request sent at
@@ -286,12 +315,13 @@ func (e *Engine) armHeartbeat() {
 func (e *Engine) heartbeat(ctx context.Context) {
 	cl := e.cl
 	cl.mu.Lock()
-	epoch, before := cl.epoch, cl.live
+	epoch := cl.epoch
 	cl.mu.Unlock()
 	var (
 		nodes      []store.Node
 		retries    []store.Run
 		registered bool
+		changed    bool // the live nodes, by a renewal
 		err        error
 	)
 	ctx, cancel := context.WithTimeout(ctx, cl.cfg.LeaseTTL)
@@ -301,12 +331,9 @@ func (e *Engine) heartbeat(ctx context.Context) {
 		nodes, err = cl.cfg.Nodes.RenewLease(ctx, cl.name, epoch, cl.cfg.LeaseTTL, e.status())
 		switch {
 		case err == nil:
-			cl.mu.Lock()
-			if cl.epoch == epoch {
-				cl.live = liveNames(nodes)
+			if changed = e.setLive(epoch, false, liveNames(nodes), sent); changed {
+				e.log.InfoContext(ctx, "live nodes changed", slog.String("node", cl.name), slog.Any("live", liveNames(nodes)))
 			}
-			e.renewedLocked(epoch, sent)
-			cl.mu.Unlock()
 		case errors.Is(err, store.ErrFenced) || e.fenced():
 			e.loseLease(ctx, err)
 			epoch = 0
@@ -322,7 +349,7 @@ func (e *Engine) heartbeat(ctx context.Context) {
 		}
 		registered = true
 		if nodes, err = cl.cfg.Nodes.ListNodes(ctx); err != nil {
-			return
+			e.log.WarnContext(ctx, "listing the nodes", slog.Any("error", err))
 		}
 	}
 	e.mu.Lock()
@@ -341,18 +368,11 @@ func (e *Engine) heartbeat(ctx context.Context) {
 		}
 	}
 	e.retryInterrupted(ctx, retries)
-	cl.mu.Lock()
-	after := cl.live
-	cl.mu.Unlock()
-	changed := !slices.Equal(before, after)
 	if (changed || registered) && !stopping {
 		e.adoptRetries(ctx, registered, retries)
 	}
-	if changed && !stopping {
-		e.log.InfoContext(ctx, "live nodes changed", slog.String("node", cl.name), slog.Any("live", after))
-		e.catchUpWhere(ctx, func(ts *taskState) bool {
-			return owner(after, ts.key) == cl.name && owner(before, ts.key) != cl.name
-		})
+	if !stopping {
+		e.catchUpPending(ctx)
 	}
 }
 

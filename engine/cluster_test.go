@@ -20,10 +20,31 @@ import (
 	"github.com/cronbox/cronbox/internal/wasmtest"
 )
 
-// cutNodes is a registry that a test can cut the node off from.
+// cutNodes is a registry that a test can cut the node off from, or slow
+// down.
 type cutNodes struct {
 	store.Nodes
 	cut atomic.Bool
+	// slow, when set, is called before each ListNodes and SweepNodes: a
+	// test advances the node's fake clock in it, as a round trip that
+	// takes long lets the time pass.
+	slow atomic.Pointer[func()]
+}
+
+func (c *cutNodes) roundTrip() {
+	if f := c.slow.Load(); f != nil {
+		(*f)()
+	}
+}
+
+func (c *cutNodes) ListNodes(ctx context.Context) ([]store.Node, error) {
+	c.roundTrip()
+	return c.Nodes.ListNodes(ctx)
+}
+
+func (c *cutNodes) SweepNodes(ctx context.Context, grace time.Duration) ([]store.Run, error) {
+	c.roundTrip()
+	return c.Nodes.SweepNodes(ctx, grace)
 }
 
 var errCut = errors.New("connection refused (cut off by the test)")
@@ -120,6 +141,18 @@ func everyMinuteApp(n int) testApp {
 	return testApp{name: "demo", quota: 8, tasks: tasks.String(), modules: modules}
 }
 
+// runOnceApp is an app of n tasks that fire every minute, with the
+// misfire policy run-once.
+func runOnceApp(n int) testApp {
+	app := testApp{name: "demo", tasks: "tasks:\n", modules: map[string][]byte{}}
+	for i := range n {
+		name := fmt.Sprintf("t%d", i)
+		app.tasks += "  - name: " + name + "\n    schedule: \"* * * * *\"\n    misfire: run-once\n"
+		app.modules[name] = wasmtest.Hello()
+	}
+	return app
+}
+
 // TestClusterSpreadsSchedulesOnce runs three nodes on one database, two
 // of them with clocks one second apart from the third: every (task,
 // minute) is fired exactly once, by the task's owner, and the tasks
@@ -204,12 +237,7 @@ func TestClusterSpreadsSchedulesOnce(t *testing.T) {
 func TestClusterNodeTakesOverGainedSchedules(t *testing.T) {
 	t.Parallel()
 	url := pgtest.URL(t)
-	app := testApp{name: "demo", tasks: "tasks:\n", modules: map[string][]byte{}}
-	for i := range 8 {
-		name := fmt.Sprintf("t%d", i)
-		app.tasks += "  - name: " + name + "\n    schedule: \"* * * * *\"\n    misfire: run-once\n"
-		app.modules[name] = wasmtest.Hello()
-	}
+	app := runOnceApp(8)
 	cl := Cluster{HeartbeatInterval: 20 * time.Second, LeaseTTL: time.Minute}
 	clock := NewFakeClock(t0)
 	a := newClusterNode(t, url, "a", clock, cl, app)
@@ -259,6 +287,105 @@ func TestClusterNodeTakesOverGainedSchedules(t *testing.T) {
 	if gained == 0 || len(got) != 8 {
 		t.Errorf("runs by task %v: want every task, some of them gained", got)
 	}
+}
+
+// TestClusterGainedCatchUpMeetsTheScheduler gains tasks while the
+// heartbeat's round trips take long (the fake clock moves inside them):
+// the fire times nobody fired before the node owned a task are caught up
+// (run-once: the latest of them), and every later one is fired by the
+// scheduler; none is both, none is lost. Gained from a lost node (the
+// sweep is slow), and by registering again after a lost lease (the list
+// of nodes is slow): fenced, the node fired nothing.
+func TestClusterGainedCatchUpMeetsTheScheduler(t *testing.T) {
+	t.Parallel()
+	// Heartbeats are the test's: none is due within its minutes.
+	cl := Cluster{HeartbeatInterval: time.Hour, LeaseTTL: 2 * time.Hour}
+	want := func(first string) []string {
+		return []string{first, "catch-up 3m0s", "schedule 4m0s", "schedule 5m0s"}
+	}
+	t.Run("lost node", func(t *testing.T) {
+		t.Parallel()
+		url := pgtest.URL(t)
+		clock := NewFakeClock(t0)
+		a := newClusterNode(t, url, "a", clock, cl, runOnceApp(8))
+		b := newClusterNode(t, url, "b", NewFakeClock(t0), cl, runOnceApp(8))
+		a.engine.heartbeat(t.Context())
+		b.engine.heartbeat(t.Context())
+		clock.Advance(time.Minute)
+		a.idle(t)
+		b.clock.(*FakeClock).Advance(time.Minute)
+		b.idle(t)
+		// b is lost after its fires of minute 1; a fires its own tasks
+		// of minutes 2 and 3, and b's lease ends.
+		clock.Advance(2 * time.Minute)
+		a.idle(t)
+		if _, err := a.store.Pool().Exec(t.Context(), `UPDATE nodes SET lease_until = now() - interval '1 hour' WHERE name = 'b'`); err != nil {
+			t.Fatal(err)
+		}
+		a.nodes.slow.Store(new(func() {
+			clock.Advance(2 * time.Minute)
+			a.idle(t)
+		}))
+		a.engine.heartbeat(t.Context())
+		a.idle(t)
+		gained := 0
+		for task, got := range firesByTask(t, a.store) {
+			if owner([]string{"a", "b"}, "demo/"+task) == "a" {
+				if w := []string{"schedule 1m0s", "schedule 2m0s", "schedule 3m0s", "schedule 4m0s", "schedule 5m0s"}; !slices.Equal(got, w) {
+					t.Errorf("a's own task %s: %v, want %v", task, got, w)
+				}
+				continue
+			}
+			gained++
+			if w := want("schedule 1m0s"); !slices.Equal(got, w) {
+				t.Errorf("gained task %s: %v, want %v", task, got, w)
+			}
+		}
+		if gained == 0 {
+			t.Error("a gained no task")
+		}
+	})
+	t.Run("registered again", func(t *testing.T) {
+		t.Parallel()
+		url := pgtest.URL(t)
+		clock := NewFakeClock(t0)
+		a := newClusterNode(t, url, "a", clock, cl, runOnceApp(4))
+		clock.Advance(time.Minute)
+		a.idle(t)
+		// a's lease ends: its next renewal is refused, and it registers
+		// again, while minutes 2 and 3 pass, then 4 and 5.
+		if _, err := a.store.Pool().Exec(t.Context(), `UPDATE nodes SET lease_until = now() - interval '1 hour' WHERE name = 'a'`); err != nil {
+			t.Fatal(err)
+		}
+		a.nodes.slow.Store(new(func() {
+			clock.Advance(2 * time.Minute)
+			a.idle(t)
+		}))
+		a.engine.heartbeat(t.Context())
+		a.idle(t)
+		fires := firesByTask(t, a.store)
+		for task, got := range fires {
+			if w := want("schedule 1m0s"); !slices.Equal(got, w) {
+				t.Errorf("task %s: %v, want %v", task, got, w)
+			}
+		}
+		if len(fires) != 4 {
+			t.Errorf("%d tasks ran, want 4", len(fires))
+		}
+	})
+}
+
+// firesByTask returns the trigger and scheduled time (after t0) of each
+// task's runs, by scheduled time.
+func firesByTask(t *testing.T, s store.RunReader) map[string][]string {
+	t.Helper()
+	runs := allRuns(t, s)
+	slices.SortStableFunc(runs, func(x, y store.Run) int { return x.ScheduledTime.Compare(y.ScheduledTime) })
+	got := map[string][]string{}
+	for _, r := range runs {
+		got[r.Task] = append(got[r.Task], fmt.Sprintf("%s %s", r.Trigger, r.ScheduledTime.Sub(t0)))
+	}
+	return got
 }
 
 // TestClusterFencingAndTakeover cuts a node off from the registry: once

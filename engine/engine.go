@@ -256,7 +256,9 @@ type Engine struct {
 	byName []string
 	heap   fireHeap
 	firing fireQueue // tasks with due instants, for the fire workers
-	timer  Timer
+	// catchUps are the tasks whose catch-up is pending (catchingUp).
+	catchUps []*taskState
+	timer    Timer
 	// pruneTimer is the next background sweep of the history.
 	pruneTimer Timer
 	timerAt    time.Time

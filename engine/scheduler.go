@@ -56,8 +56,7 @@ func (e *Engine) onTimer() {
 		}
 		if e.owns(ts.key) {
 			ts.fires = append(ts.fires, ts.next)
-			if !ts.firing {
-				ts.firing = true
+			if e.claimFiresLocked(ts) {
 				start = append(start, ts)
 			}
 		}
@@ -68,12 +67,34 @@ func (e *Engine) onTimer() {
 			heap.Fix(&e.heap, 0)
 		}
 	}
-	e.firing.tasks = append(e.firing.tasks, start...)
-	spawn := min(len(e.firing.tasks), maxFireWorkers-e.firing.workers)
-	e.firing.workers += spawn
+	spawn := e.queueFiresLocked(start)
 	e.armLocked()
 	e.mu.Unlock()
-	for range spawn {
+	e.spawnFireWorkers(spawn)
+}
+
+// claimFiresLocked reports whether ts's due instants are to be queued for
+// a fire worker: it has some, no worker drains them yet, and no catch-up
+// holds them back. It then counts them as drained.
+func (e *Engine) claimFiresLocked(ts *taskState) bool {
+	if ts.firing || ts.catchingUp || len(ts.fires) == 0 {
+		return false
+	}
+	ts.firing = true
+	return true
+}
+
+// queueFiresLocked queues tasks claimed by claimFiresLocked for the fire
+// workers, and returns how many workers to spawn (spawnFireWorkers).
+func (e *Engine) queueFiresLocked(tasks []*taskState) int {
+	e.firing.tasks = append(e.firing.tasks, tasks...)
+	spawn := min(len(e.firing.tasks), maxFireWorkers-e.firing.workers)
+	e.firing.workers += spawn
+	return spawn
+}
+
+func (e *Engine) spawnFireWorkers(n int) {
+	for range n {
 		e.crew.spawn(e.fireWorker)
 	}
 }
@@ -116,7 +137,7 @@ func (e *Engine) fireWorker() {
 func (e *Engine) drainFires(ts *taskState) {
 	for {
 		e.mu.Lock()
-		if len(ts.fires) == 0 {
+		if len(ts.fires) == 0 || ts.catchingUp {
 			ts.firing = false
 			e.mu.Unlock()
 			return
@@ -139,50 +160,77 @@ const reasonMissed = "missed while Cronbox was not running"
 // time is recorded as skipped, so that no missed time goes unrecorded in
 // silence, but a long downtime does not flood the history.
 func (e *Engine) catchUp(ctx context.Context) {
-	e.catchUpWhere(ctx, func(ts *taskState) bool { return e.owns(ts.key) })
-}
-
-// catchUpWhere is catchUp for the tasks for which want is true.
-func (e *Engine) catchUpWhere(ctx context.Context, want func(*taskState) bool) {
-	type candidate struct {
-		ts    *taskState
-		task  *app.Task // never changed: see taskState
-		sched schedule.Schedule
-		next  time.Time
-	}
 	e.mu.Lock()
-	var candidates []candidate
 	for _, ts := range e.tasks {
-		if as := e.apps[ts.app]; as != nil && ts.schedulable(as) && want(ts) {
-			candidates = append(candidates, candidate{ts, ts.task, ts.sched, ts.next})
+		if e.owns(ts.key) {
+			e.awaitCatchUpLocked(ts)
 		}
 	}
 	e.mu.Unlock()
-	clockNow := e.cfg.Clock.Now()
-	for _, c := range candidates {
-		ts := c.ts
-		// Reload set the task's next fire time from the clock a moment
-		// ago: a time from it on is the scheduler's to fire, not missed.
-		now := clockNow
-		if !c.next.IsZero() && !c.next.After(now) {
-			now = c.next.Add(-time.Nanosecond)
-		}
+	e.catchUpPending(ctx)
+}
+
+// awaitCatchUpLocked makes a scheduled task wait for its catch-up
+// (catchUpPending), once this node has come to own it: the fire times
+// before its next one were not this node's to fire, and the node fires
+// the later ones. The caller holds e.mu, and has held it since the node
+// came to own the task, so that no fire of the scheduler slips in between.
+func (e *Engine) awaitCatchUpLocked(ts *taskState) {
+	if as := e.apps[ts.app]; ts.catchingUp || as == nil || !ts.schedulable(as) {
+		return
+	}
+	ts.catchingUp, ts.catchUpFrom = true, ts.next
+	e.catchUps = append(e.catchUps, ts)
+}
+
+// catchUpPending applies the misfire policy of each task that waits for
+// its catch-up to the times after its last recorded fire and before the
+// first the scheduler handled as the task's, then lets the scheduler's
+// fires of the task go.
+func (e *Engine) catchUpPending(ctx context.Context) {
+	e.mu.Lock()
+	pending := e.catchUps
+	e.catchUps = nil
+	e.mu.Unlock()
+	for _, ts := range pending {
+		// Read while the scheduler's fires of the task wait: the last
+		// fire recorded is another node's, or of before the wait.
 		last, err := e.cfg.Store.Runs.LastScheduled(ctx, ts.app, ts.name)
+		e.mu.Lock()
+		from, task, sched := ts.catchUpFrom, ts.task, ts.sched
+		as := e.apps[ts.app]
+		schedulable := as != nil && ts.schedulable(as)
+		ts.catchingUp, ts.catchUpFrom = false, time.Time{}
+		var spawn int
+		if !e.stopping && e.claimFiresLocked(ts) {
+			spawn = e.queueFiresLocked([]*taskState{ts})
+		}
+		e.mu.Unlock()
+		e.spawnFireWorkers(spawn)
 		if err != nil {
 			e.log.ErrorContext(ctx, "reading last scheduled time", slog.String("task", ts.key), slog.Any("error", err))
 			continue
 		}
+		if !schedulable {
+			continue
+		}
+		// A time from the task's next on is the scheduler's to fire, not
+		// missed.
+		now := e.cfg.Clock.Now()
+		if !from.IsZero() && !from.After(now) {
+			now = from.Add(-time.Nanosecond)
+		}
 		var runAt time.Time
-		if c.task.Misfire == app.MisfireRunOnce {
-			window := c.task.MisfireWindow
+		if task.Misfire == app.MisfireRunOnce {
+			window := task.MisfireWindow
 			if window <= 0 {
 				window = app.DefaultMisfireWindow
 			}
-			runAt = missedTime(*c.task, c.sched, last, now, window)
+			runAt = missedTime(*task, sched, last, now, window)
 		}
 		var skipAt time.Time
 		if runAt.IsZero() {
-			if skipAt = missedTime(*c.task, c.sched, last, now, 0); skipAt.IsZero() {
+			if skipAt = missedTime(*task, sched, last, now, 0); skipAt.IsZero() {
 				continue
 			}
 		}

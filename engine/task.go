@@ -23,6 +23,14 @@ type taskState struct {
 	heapIdx int         // index in the heap, -1 when not in it
 	fires   []time.Time // due instants not yet submitted
 	firing  bool        // a drainFires goroutine submits fires
+	// catchingUp is set while the task waits for its catch-up
+	// (catchUpPending): the misfire policy of the fire times before
+	// catchUpFrom, which no node fired (zero: every time until the
+	// catch-up). Its fires from catchUpFrom on are the scheduler's; they
+	// wait in fires until the catch-up has read the task's last recorded
+	// fire time, which none of them may be yet.
+	catchingUp  bool
+	catchUpFrom time.Time
 
 	queued  int                  // admitted runs not yet running
 	running map[int64]*runHandle // nil until its first run starts
