@@ -32,7 +32,9 @@ const maxGroup = 256
 // writes' statements report their usual outcomes (a fenced start, a run
 // already ended) as results, not errors; what fails a statement (a unique
 // index's violation: a time fired twice, a forbid task running on two
-// nodes; a deadlock) is rare, and costs the group a second round trip.
+// nodes; a deadlock) is rare, and costs the group a second round trip. A
+// write that meets a deadlock or a serialization failure alone is sent
+// again (commitAlone).
 type groupWriter struct {
 	pool *pgxpool.Pool
 
@@ -159,11 +161,11 @@ func (w *groupWriter) send() {
 		}
 		errs = slices.Grow(errs[:0], len(live))[:len(live)]
 		clear(errs)
-		if len(live) > 0 && w.commit(live, errs) && len(live) > 1 {
+		if len(live) > 0 && w.commit(live, errs) && (len(live) > 1 || transient(errs[0])) {
 			// The group's transaction failed on a statement: nothing of
 			// it was committed. Each write alone finds whose it was.
 			for i, op := range live {
-				w.commit([]*groupOp{op}, errs[i:i+1])
+				w.commitAlone(op, errs[i:i+1])
 			}
 		}
 		for i, op := range live {
@@ -171,6 +173,33 @@ func (w *groupWriter) send() {
 		}
 		clear(group) // drop references to answered writes
 	}
+}
+
+// maxAlone is how often a write is sent alone while it fails on a
+// deadlock or a serialization failure.
+const maxAlone = 5
+
+// commitAlone sends op alone and records its outcome in err[0], sending
+// it again while it fails on a deadlock or a serialization failure: the
+// database ends such a conflict by rolling one of its transactions back,
+// nothing of it committed, and the same statements sent again get past
+// it. Two groups of one node, or of two nodes, that touch the same rows
+// in other orders meet such conflicts now and then; a caller should not
+// see them.
+func (w *groupWriter) commitAlone(op *groupOp, err []error) {
+	for range maxAlone {
+		w.commit([]*groupOp{op}, err)
+		if !transient(err[0]) {
+			return
+		}
+	}
+}
+
+// transient reports whether err is a deadlock or a serialization
+// failure, which the same transaction sent again may not meet.
+func transient(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001")
 }
 
 // commit sends group as one batch, one transaction, and records each

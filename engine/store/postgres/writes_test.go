@@ -236,3 +236,58 @@ func TestGroupWriterAbandoned(t *testing.T) {
 		t.Errorf("StartRun of the abandoned time = %v, want it recorded now", err)
 	}
 }
+
+// TestWriteAgainAfterDeadlock sends writes whose statement fails with a
+// deadlock a number of times first, as a conflict with another node's
+// transaction would: a write is sent again until it gets past the
+// conflict, and only one that keeps failing reports it.
+func TestWriteAgainAfterDeadlock(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	s := openTest(t, url, Options{Writers: 1})
+	ctx := t.Context()
+	// conflicted(name, n) fails with deadlock_detected the first n times
+	// it is called for name: a sequence counts the calls, and is not
+	// rolled back with the transaction that failed.
+	if _, err := s.Pool().Exec(ctx, `CREATE FUNCTION conflicted(seq text, n integer) RETURNS integer AS $$
+		BEGIN
+			IF nextval(seq) <= n THEN
+				RAISE EXCEPTION 'conflict' USING ERRCODE = 'deadlock_detected';
+			END IF;
+			RETURN 1;
+		END $$ LANGUAGE plpgsql`); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name      string
+		conflicts int
+		wantErr   bool
+	}{
+		{"once", 1, false},
+		{"twice", 2, false},
+		{"always", 1000, true},
+	} {
+		seq := "calls_" + tt.name
+		if _, err := s.Pool().Exec(ctx, `CREATE SEQUENCE `+seq); err != nil {
+			t.Fatal(err)
+		}
+		b := &pgx.Batch{}
+		b.Queue(`SELECT conflicted($1, $2)`, seq, tt.conflicts)
+		var got int
+		err := s.write(ctx, b, func(br pgx.BatchResults) error { return br.QueryRow().Scan(&got) })
+		var calls int
+		if err := s.Pool().QueryRow(ctx, `SELECT last_value FROM `+seq).Scan(&calls); err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case tt.wantErr && !transient(err):
+			t.Errorf("%s: %v, want the deadlock", tt.name, err)
+		case tt.wantErr && calls != 1+maxAlone:
+			t.Errorf("%s: sent %d times, want %d", tt.name, calls, 1+maxAlone)
+		case !tt.wantErr && (err != nil || got != 1):
+			t.Errorf("%s: %d, %v; want the write made", tt.name, got, err)
+		case !tt.wantErr && calls != tt.conflicts+1:
+			t.Errorf("%s: sent %d times, want %d", tt.name, calls, tt.conflicts+1)
+		}
+	}
+}
