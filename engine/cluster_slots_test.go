@@ -7,6 +7,7 @@ import (
 
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/internal/pgtest"
+	"github.com/cronbox/cronbox/internal/testenv"
 	"github.com/cronbox/cronbox/internal/wasmtest"
 )
 
@@ -32,7 +33,7 @@ func (n *clusterNode) executing() (running int, settled bool) {
 // meanwhile.
 func waitExecuting(t *testing.T, what string, a, b *clusterNode, onA, onB, max int) {
 	t.Helper()
-	waitFor(t, what, func() bool {
+	testenv.WaitFor(t, what, func() bool {
 		ra, sa := a.executing()
 		rb, sb := b.executing()
 		if ra+rb > max {
@@ -153,7 +154,7 @@ func TestClusterSlotsOfALostNode(t *testing.T) {
 	a.nodes.cut.Store(true)
 	// a stops its run when its lease runs out; b takes it over once the
 	// lease has ended on the database's clock, and its slot with it.
-	waitFor(t, "b to start its run", func() bool {
+	testenv.WaitFor(t, "b to start its run", func() bool {
 		b.engine.mu.Lock()
 		defer b.engine.mu.Unlock()
 		return b.engine.runs[waiting] != nil
@@ -182,7 +183,7 @@ func (n *clusterNode) watchCancels(t *testing.T) {
 // nothing, failing if the two execute more than one run meanwhile.
 func waitRun(t *testing.T, what string, n, other *clusterNode, id int64) {
 	t.Helper()
-	waitFor(t, what, func() bool {
+	testenv.WaitFor(t, what, func() bool {
 		rn, _ := n.executing()
 		ro, _ := other.executing()
 		if rn+ro > 1 {

@@ -413,7 +413,7 @@ func TestClusterFencingAndTakeover(t *testing.T) {
 	}
 
 	a.nodes.cut.Store(true) // heartbeats fail; the lease runs out
-	waitFor(t, "a to count its lease lost", a.engine.fenced)
+	testenv.WaitFor(t, "a to count its lease lost", a.engine.fenced)
 	if _, err := a.engine.Trigger(t.Context(), "demo", "spin", nil, "alice"); !errors.Is(err, ErrBusy) {
 		t.Errorf("Trigger on a fenced node = %v; want ErrBusy", err)
 	}
@@ -430,25 +430,10 @@ func TestClusterFencingAndTakeover(t *testing.T) {
 	}
 	// a comes back: it registers again, with a new epoch.
 	a.nodes.cut.Store(false)
-	waitFor(t, "a to register again", func() bool { return !a.engine.fenced() })
+	testenv.WaitFor(t, "a to register again", func() bool { return !a.engine.fenced() })
 	runs := allRuns(t, b.store)
 	if len(runs) != 2 {
 		t.Errorf("runs = %+v; want a's and its one retry", runs)
-	}
-}
-
-// waitFor waits until cond holds, polling.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(30 * time.Second)
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("timed out waiting for %s", what)
-		}
 	}
 }
 

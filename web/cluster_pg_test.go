@@ -65,18 +65,6 @@ func (n *clusterNode) getRun(id int64) map[string]any {
 	return resp.json(n.t)
 }
 
-// waitFor polls cond until it holds, failing after 20 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("never: %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestClusterOneView runs two nodes on one PostgreSQL database: node A's
 // event stream carries node B's events among its own, in the order of
 // their IDs and each once; a stream resumes on A from an ID that B sent;
@@ -117,7 +105,7 @@ func TestClusterOneView(t *testing.T) {
 	if run := a.getRun(long); run["status"] != "running" || run["remote"] != true || run["node"] != "b" {
 		t.Fatalf("B's run as A shows it: status %v, remote %v, node %v; want running, remote, b", run["status"], run["remote"], run["node"])
 	}
-	waitFor(t, "A follows the log line of B's run", func() bool {
+	testenv.WaitFor(t, "A follows the log line of B's run", func() bool {
 		resp := a.send(req{method: "GET", path: fmt.Sprintf("/api/v1/runs/%d/logs?after=0", long), token: "admin"})
 		return resp.status == 200 && strings.Contains(string(resp.body), "got input")
 	})

@@ -5,6 +5,7 @@ package testenv
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/hostapi"
@@ -40,4 +41,21 @@ func Runtime(t testing.TB) *runtime.Runtime {
 	}
 	t.Cleanup(func() { rt.Close(context.Background()) })
 	return rt
+}
+
+// WaitFor checks cond every 10 ms until it holds, and fails the test,
+// naming what it waited for, if it does not within 30 s: for a state of
+// another process or connection that offers no event to wait on.
+func WaitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(30 * time.Second)
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
 }

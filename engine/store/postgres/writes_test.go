@@ -11,6 +11,7 @@ import (
 
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/internal/pgtest"
+	"github.com/cronbox/cronbox/internal/testenv"
 )
 
 // queued returns how many writes wait for a sender.
@@ -18,21 +19,6 @@ func (w *groupWriter) queued() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return len(w.queue)
-}
-
-// waitFor waits until cond holds, polling.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(30 * time.Second)
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
 }
 
 // holdSender keeps the only sender of s busy: it appends an event while
@@ -53,7 +39,7 @@ func holdSender(t *testing.T, url string, s *Store) (release func()) {
 		_, err := s.AppendEvents(context.Background(), []store.Event{{Type: "held"}})
 		done <- err
 	}()
-	waitFor(t, "the sender to wait for the events' lock", func() bool {
+	testenv.WaitFor(t, "the sender to wait for the events' lock", func() bool {
 		var waiting bool
 		err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
 			AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))`).Scan(&waiting)
@@ -110,7 +96,7 @@ func TestGroupWrites(t *testing.T) {
 		wg.Go(func() {
 			endErr = s.FinishRun(ctx, 1<<40, store.RunEnd{Status: store.StatusSucceeded, EndTime: at})
 		})
-		waitFor(t, "the writes to queue", func() bool { return s.writes.queued() == len(times)+1 })
+		testenv.WaitFor(t, "the writes to queue", func() bool { return s.writes.queued() == len(times)+1 })
 		before := count.Load()
 		release()
 		wg.Wait()
@@ -190,13 +176,13 @@ func TestGroupWriterClose(t *testing.T) {
 	wg.Go(func() {
 		id, err = s.StartRun(context.Background(), store.Run{App: "a", Task: "t", Trigger: store.TriggerManual, StartTime: at})
 	})
-	waitFor(t, "the start to queue", func() bool { return s.writes.queued() == 1 })
+	testenv.WaitFor(t, "the start to queue", func() bool { return s.writes.queued() == 1 })
 	closed := make(chan struct{})
 	go func() {
 		s.Close()
 		close(closed)
 	}()
-	waitFor(t, "Close to begin", func() bool {
+	testenv.WaitFor(t, "Close to begin", func() bool {
 		s.writes.mu.Lock()
 		defer s.writes.mu.Unlock()
 		return s.writes.closed
@@ -226,7 +212,7 @@ func TestGroupWriterAbandoned(t *testing.T) {
 		_, err := s.StartRun(ctx, store.Run{App: "a", Task: "t", Trigger: store.TriggerSchedule, ScheduledTime: at, StartTime: at})
 		done <- err
 	}()
-	waitFor(t, "the start to queue", func() bool { return s.writes.queued() == 1 })
+	testenv.WaitFor(t, "the start to queue", func() bool { return s.writes.queued() == 1 })
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Errorf("StartRun abandoned = %v, want context.Canceled", err)
