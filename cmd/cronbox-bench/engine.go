@@ -42,23 +42,32 @@ func mainEngine(args []string) {
 		fmt.Fprintln(os.Stderr, "cronbox-bench: -runs and -drops must be positive")
 		os.Exit(2)
 	}
-	if *profile != "" {
-		f, err := os.Create(*profile)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "cronbox-bench: %v\n", err)
-			os.Exit(1)
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintf(os.Stderr, "cronbox-bench: %v\n", err)
-			os.Exit(1)
-		}
-		defer pprof.StopCPUProfile()
-	}
+	stop := startCPUProfile(*profile)
+	defer stop()
 	if err := benchEngine(context.Background(), os.Stdout, counts, fires, *runs, *drops); err != nil {
 		fmt.Fprintf(os.Stderr, "cronbox-bench: %v\n", err)
-		pprof.StopCPUProfile()
+		stop()
 		os.Exit(1)
+	}
+}
+
+// startCPUProfile writes a CPU profile of what follows to path, if path is
+// not empty, until the returned function is called.
+func startCPUProfile(path string) (stop func()) {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "cronbox-bench: %v\n", err)
+		os.Exit(1)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
 	}
 }
 

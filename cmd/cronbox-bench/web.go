@@ -31,13 +31,17 @@ func mainWeb(args []string) {
 	clients := fs.Int("clients", 200, "concurrent event-stream clients")
 	runs := fs.Int("runs", 500, "runs triggered while the streams are open")
 	rate := fs.Int("rate", 100, "runs triggered per second")
+	profile := fs.String("cpuprofile", "", "write a CPU profile of the whole benchmark to `FILE`")
 	_ = fs.Parse(args)
 	if *tasks < 100 || *requests < 10 || *clients < 1 || *runs < 1 || *rate < 1 {
 		fmt.Fprintln(os.Stderr, "cronbox-bench: -tasks must be at least 100, -requests 10, -clients, -runs and -rate positive")
 		os.Exit(2)
 	}
+	stop := startCPUProfile(*profile)
+	defer stop()
 	if err := benchWeb(context.Background(), os.Stdout, *tasks, *requests, *clients, *runs, *rate); err != nil {
 		fmt.Fprintf(os.Stderr, "cronbox-bench: %v\n", err)
+		stop()
 		os.Exit(1)
 	}
 }
