@@ -3,7 +3,6 @@ package sdk
 import (
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"strings"
 )
 
@@ -22,12 +21,6 @@ type RouteRequest struct {
 	Header Header `json:"headers"`
 	// Body is the request's body, whole.
 	Body []byte `json:"-"`
-}
-
-// QueryValue returns the first value of the query parameter name, or "".
-func (r *RouteRequest) QueryValue(name string) string {
-	v, _ := url.ParseQuery(r.Query)
-	return v.Get(name)
 }
 
 // RouteResponse is what a route's handler answers.
@@ -57,13 +50,8 @@ func JSON(status int, v any) RouteResponse {
 	return RouteResponse{Status: status, Header: Header{"Content-Type": {"application/json"}}, Body: b}
 }
 
-// routeMeta is the argument of response_set and, with the body size, the
-// result of request_get.
-type routeMeta struct {
-	Status  int    `json:"status,omitempty"`
-	Headers Header `json:"headers,omitempty"`
-}
-
+// requestMeta is the result of request_get: the request without its body,
+// and the body's size.
 type requestMeta struct {
 	RouteRequest
 	BodySize int `json:"body_size"`
@@ -76,8 +64,8 @@ func ReadRequest() (*RouteRequest, error) {
 	if err != nil {
 		return nil, err
 	}
-	var m requestMeta
-	if err := json.Unmarshal(mj, &m); err != nil {
+	m, err := decodeRequestMeta(mj)
+	if err != nil {
 		return nil, fmt.Errorf("request_get: decoding the request: %w", err)
 	}
 	if m.BodySize < 0 || m.BodySize > maxBuffer {
@@ -107,11 +95,7 @@ func WriteResponse(resp RouteResponse) error {
 			return &CallError{Op: "response_set", Code: ErrInvalid, Message: fmt.Sprintf("header %q is set by the host, not by handlers", name)}
 		}
 	}
-	meta, err := json.Marshal(routeMeta{Status: resp.Status, Headers: resp.Header})
-	if err != nil {
-		return fmt.Errorf("response_set: %w", err)
-	}
-	return check("response_set", hostResponseSet(meta, resp.Body))
+	return check("response_set", hostResponseSet(appendResponseMeta(nil, resp.Status, resp.Header), resp.Body))
 }
 
 // Handle serves the run's request with h: it reads the request, calls h

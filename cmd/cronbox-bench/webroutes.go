@@ -33,6 +33,9 @@ func withNative(h http.Handler) http.Handler {
 type routeLoad struct {
 	perSec   float64
 	p50, p99 time.Duration
+	// cpu is the process's CPU time per request, client and server
+	// together, or 0 where it is not known.
+	cpu time.Duration
 }
 
 // load sends n GETs of path from clients concurrent clients, after a
@@ -59,6 +62,7 @@ func (w *webBench) load(path string, clients, n int) (routeLoad, error) {
 	lat := make([]time.Duration, n)
 	errs := make([]error, clients)
 	var wg sync.WaitGroup
+	cpu0, cpuKnown := processCPU()
 	start := time.Now()
 	for c := range clients {
 		wg.Add(1)
@@ -76,12 +80,16 @@ func (w *webBench) load(path string, clients, n int) (routeLoad, error) {
 	}
 	wg.Wait()
 	took := time.Since(start)
+	var cpu time.Duration
+	if cpu1, ok := processCPU(); ok && cpuKnown {
+		cpu = (cpu1 - cpu0) / time.Duration(n)
+	}
 	for _, err := range errs {
 		if err != nil {
 			return routeLoad{}, err
 		}
 	}
-	return routeLoad{perSec: float64(n) / took.Seconds(), p50: percentile(lat, 0.5), p99: percentile(lat, 0.99)}, nil
+	return routeLoad{perSec: float64(n) / took.Seconds(), p50: percentile(lat, 0.5), p99: percentile(lat, 0.99), cpu: cpu}, nil
 }
 
 // benchRoutes measures a trivial Go handler route of an app against the
@@ -109,7 +117,7 @@ func (w *webBench) benchRoutes(ctx context.Context, out io.Writer, requests int)
 
 	fmt.Fprintf(out, "\nApp route: a trivial Go handler (a fresh sandbox per request) against a native Go handler on the same server, %d requests each:\n\n", requests)
 	tw := tabwriter.NewWriter(out, 0, 0, 3, ' ', 0)
-	fmt.Fprintln(tw, "handler\tclients\treq/s\tp50\tp99\t")
+	fmt.Fprintln(tw, "handler\tclients\treq/s\tp50\tp99\tCPU per request\t")
 	var p99 time.Duration
 	for _, clients := range []int{1, 32} {
 		for _, h := range []struct{ name, path string }{{"route (wasm)", "/apps/bench-routes/trivial"}, {"native Go", nativePath}} {
@@ -120,7 +128,11 @@ func (w *webBench) benchRoutes(ctx context.Context, out io.Writer, requests int)
 			if clients == 1 && h.path != nativePath {
 				p99 = l.p99
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t\n", h.name, clients, l.perSec, ms(l.p50), ms(l.p99))
+			cpu := "—"
+			if l.cpu > 0 {
+				cpu = ms(l.cpu)
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t%s\t\n", h.name, clients, l.perSec, ms(l.p50), ms(l.p99), cpu)
 		}
 	}
 	tw.Flush()
