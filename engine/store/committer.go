@@ -30,6 +30,11 @@ type committer struct {
 
 	wake    chan struct{} // buffered 1: the queue may have grown
 	stopped chan struct{}
+
+	// checkpoint asks for the log to be copied back into the database
+	// file, when the writer is idle or has committed checkpointEvery
+	// times in a row (see checkpointer).
+	checkpoint func()
 }
 
 // The states of a writeOp.
@@ -53,12 +58,13 @@ type writeOp struct {
 
 // newCommitter starts the goroutine that writes to db, which must have
 // exactly one connection, opened with _txlock=immediate.
-func newCommitter(ctx context.Context, db *sql.DB, maxBatch int) (*committer, error) {
+func newCommitter(ctx context.Context, db *sql.DB, maxBatch int, checkpoint func()) (*committer, error) {
 	c := &committer{
-		db:       db,
-		maxBatch: maxBatch,
-		wake:     make(chan struct{}, 1),
-		stopped:  make(chan struct{}),
+		db:         db,
+		maxBatch:   maxBatch,
+		checkpoint: checkpoint,
+		wake:       make(chan struct{}, 1),
+		stopped:    make(chan struct{}),
 	}
 	err := prepareAll(ctx, db, []stmtDef{
 		{&c.save, "SAVEPOINT write"},
@@ -147,13 +153,18 @@ func (c *committer) take(batch []*writeOp) ([]*writeOp, bool) {
 func (c *committer) loop() {
 	defer close(c.stopped)
 	var (
-		batch  []*writeOp
-		closed bool
-		errs   = make([]error, c.maxBatch)
+		batch   []*writeOp
+		closed  bool
+		errs    = make([]error, c.maxBatch)
+		commits int // since the last request for a checkpoint
 	)
 	for {
 		batch, closed = c.take(batch)
 		if len(batch) == 0 {
+			if commits > 0 {
+				c.checkpoint()
+				commits = 0
+			}
 			if closed {
 				return
 			}
@@ -162,6 +173,10 @@ func (c *committer) loop() {
 		}
 		c.run(batch, errs)
 		clear(batch) // drop references to answered writes
+		if commits++; commits >= checkpointEvery {
+			c.checkpoint()
+			commits = 0
+		}
 	}
 }
 

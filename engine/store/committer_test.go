@@ -25,7 +25,7 @@ func newTestCommitter(t *testing.T) (*committer, *sql.DB) {
 	if _, err := db.Exec(`CREATE TABLE t (x INTEGER UNIQUE)`); err != nil {
 		t.Fatal(err)
 	}
-	c := &committer{db: db, maxBatch: 8, wake: make(chan struct{}, 1), stopped: make(chan struct{})}
+	c := &committer{db: db, maxBatch: 8, wake: make(chan struct{}, 1), stopped: make(chan struct{}), checkpoint: func() {}}
 	if err := prepareAll(t.Context(), db, []stmtDef{
 		{&c.save, "SAVEPOINT write"}, {&c.undo, "ROLLBACK TO write"}, {&c.release, "RELEASE write"},
 	}); err != nil {

@@ -53,6 +53,9 @@ type Options struct {
 	// Now is the clock of the store's bookkeeping times (when an override
 	// was updated, a token used, an event recorded…). Default time.Now.
 	Now func() time.Time
+
+	// checkpointHold, set by tests, is called before each checkpoint.
+	checkpointHold func()
 }
 
 // withDefaults returns o with its zero fields set to their defaults, or an
@@ -99,6 +102,7 @@ func (o Options) withDefaults() (Options, error) {
 type SQLite struct {
 	opts Options
 	w    *committer
+	ckpt *checkpointer
 	ws   writeStmts
 	rdb  *sql.DB
 	rs   readStmts
@@ -176,7 +180,11 @@ func connect(ctx context.Context, abs string, opts Options, migs []migration) (_
 	if err = s.rs.prepare(ctx, s.rdb); err != nil {
 		return nil, err
 	}
-	if s.w, err = newCommitter(ctx, wdb, opts.MaxBatch); err != nil {
+	if s.ckpt, err = openCheckpointer(ctx, abs, opts); err != nil {
+		return nil, err
+	}
+	if s.w, err = newCommitter(ctx, wdb, opts.MaxBatch, s.ckpt.request); err != nil {
+		s.ckpt.close()
 		return nil, err
 	}
 	return s, nil
@@ -198,6 +206,8 @@ func openWriter(ctx context.Context, abs string, opts Options) (*sql.DB, error) 
 	// Each write of a group commit runs in a savepoint, whose journal
 	// would otherwise be a temporary file: a write per page per write.
 	q.Add("_pragma", "temp_store(MEMORY)")
+	// The checkpointer copies the log back, off the commit path.
+	q.Add("_pragma", "wal_autocheckpoint(0)")
 	q.Set("_txlock", "immediate") // take the write lock at BEGIN: no deadlock upgrading a read lock
 	db, err := sql.Open("sqlite", dsn(abs, q))
 	if err != nil {
@@ -261,7 +271,7 @@ func openReader(ctx context.Context, abs string, opts Options) (*sql.DB, error) 
 func (s *SQLite) Close() error {
 	s.closeOnce.Do(func() {
 		s.w.close()
-		s.closeErr = errors.Join(s.w.db.Close(), s.rdb.Close())
+		s.closeErr = errors.Join(s.ckpt.close(), s.w.db.Close(), s.rdb.Close())
 		if s.closeErr != nil {
 			s.closeErr = fmt.Errorf("closing store: %w", s.closeErr)
 		}
