@@ -43,14 +43,10 @@ type checkpointer struct {
 func openCheckpointer(ctx context.Context, abs string, opts Options) (*checkpointer, error) {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)+")")
-	db, err := sql.Open("sqlite", dsn(abs, q))
+	db, err := openOne(abs, q)
 	if err != nil {
 		return nil, err
 	}
-	db.SetMaxOpenConns(1)
-	db.SetMaxIdleConns(1)
-	db.SetConnMaxLifetime(0)
-	db.SetConnMaxIdleTime(0)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, err

@@ -209,14 +209,10 @@ func openWriter(ctx context.Context, abs string, opts Options) (*sql.DB, error) 
 	// The checkpointer copies the log back, off the commit path.
 	q.Add("_pragma", "wal_autocheckpoint(0)")
 	q.Set("_txlock", "immediate") // take the write lock at BEGIN: no deadlock upgrading a read lock
-	db, err := sql.Open("sqlite", dsn(abs, q))
+	db, err := openOne(abs, q)
 	if err != nil {
 		return nil, err
 	}
-	db.SetMaxOpenConns(1)
-	db.SetMaxIdleConns(1)
-	db.SetConnMaxLifetime(0)
-	db.SetConnMaxIdleTime(0)
 	// The first connection sets the journal mode, and SQLite answers a
 	// change of mode that meets another process's opening of the same
 	// new file with SQLITE_BUSY at once, without its busy handler: that
@@ -245,6 +241,20 @@ func openWriter(ctx context.Context, abs string, opts Options) (*sql.DB, error) 
 		db.Close()
 		return nil, fmt.Errorf("enabling WAL mode: the journal mode is %q (a file system without shared memory?)", mode)
 	}
+	return db, nil
+}
+
+// openOne opens a pool of exactly one connection, kept open, to the file
+// at abs with query parameters q.
+func openOne(abs string, q url.Values) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", dsn(abs, q))
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
 	return db, nil
 }
 
