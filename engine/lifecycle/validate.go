@@ -342,7 +342,7 @@ func (r *Report) modules(ctx context.Context, a *app.App, wasm map[string]bool, 
 	for p := range wasm {
 		if !used[p] {
 			rel, _ := filepath.Rel(a.Dir, p)
-			r.Warnings = append(r.Warnings, Finding{File: filepath.ToSlash(rel), Message: "no task uses this module"})
+			r.Warnings = append(r.Warnings, Finding{File: filepath.ToSlash(rel), Message: "no task or route uses this module"})
 		}
 	}
 	sort.SliceStable(r.Warnings, func(i, j int) bool { return r.Warnings[i].File < r.Warnings[j].File })

@@ -62,7 +62,7 @@ func TestValidate(t *testing.T) {
 			"config/tasks.yaml": []byte("tasks:\n  - name: hello\n    limits: { memory: 64MiB }\n")},
 			want: want{errs: []string{"more than the task's limit"}}},
 		{name: "unused module", change: map[string][]byte{"tasks/old.wasm": wasmtest.Hello()},
-			want: want{warns: []string{"tasks/old.wasm: no task uses this module"}, ok: true}},
+			want: want{warns: []string{"tasks/old.wasm: no task or route uses this module"}, ok: true}},
 		{name: "wide and internal hosts", change: map[string][]byte{"app.yaml": []byte("name: demo\npermissions:\n  http: [\"*.com\", localhost:8080, 169.254.169.254, api.example.com]\n")},
 			want: want{warns: []string{"every host under .com", "Cronbox host itself", "link-local"}, ok: true}},
 		{name: "unknown role", change: map[string][]byte{"app.yaml": []byte("name: demo\nroles: [wizard]\n")},
@@ -94,7 +94,7 @@ func TestValidate(t *testing.T) {
 		{name: "route module needs more memory than its limit", change: map[string][]byte{"app.yaml": []byte("name: demo\nroutes:\n  - {path: /status, module: routes/status.wasm, memory: 64MiB}\n"), "routes/status.wasm": wasmtest.BigMemory(2048)},
 			want: want{errs: []string{"more than the route's limit of 64 MiB"}}},
 		{name: "unused route module", change: map[string][]byte{"routes/old.wasm": wasmtest.Hello()},
-			want: want{warns: []string{"routes/old.wasm: no task uses this module"}, ok: true}},
+			want: want{warns: []string{"routes/old.wasm: no task or route uses this module"}, ok: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
