@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/internal/testenv"
 	"github.com/cronbox/cronbox/internal/wasmtest"
 )
 
@@ -102,20 +103,13 @@ func TestLogsOfRunningRunAreStored(t *testing.T) {
 		t.Fatalf("logs before LogFlush passed: %+v, %v; want none yet (the batch waits)", lines, err)
 	}
 	b.clock.Advance(time.Second)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testenv.WaitFor(t, "the running run's line to be stored once LogFlush passed", func() bool {
 		lines, err := b.store.RunLogs(ctx, id, 0, 10)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(lines) == 1 && strings.Contains(lines[0].Message, "got input") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("logs of the running run: %+v; want its line stored once LogFlush passed", lines)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return len(lines) == 1 && strings.Contains(lines[0].Message, "got input")
+	})
 	if err := b.engine.Cancel(ctx, id); err != nil {
 		t.Fatal(err)
 	}

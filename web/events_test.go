@@ -5,13 +5,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/internal/testenv"
 )
 
 // sse is one message of an event stream.
@@ -153,21 +156,18 @@ func finished(run int64) func(sse) bool {
 // returns the recorded events.
 func (f *fixture) recorded(run int64) []store.Event {
 	f.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		evs, err := f.st.Events(context.Background(), store.EventFilter{Limit: store.MaxLimit})
+	var evs []store.Event
+	testenv.WaitFor(f.t, fmt.Sprintf("run %d's end to be recorded", run), func() bool {
+		var err error
+		evs, err = f.st.Events(context.Background(), store.EventFilter{Limit: store.MaxLimit})
 		if err != nil {
 			f.t.Fatal(err)
 		}
-		for _, e := range evs {
-			if e.Type == "run.finished" && strings.Contains(string(e.Payload), `"runId":`+strconv.FormatInt(run, 10)+`,`) {
-				return evs
-			}
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	f.t.Fatalf("run %d's end never recorded", run)
-	return nil
+		return slices.ContainsFunc(evs, func(e store.Event) bool {
+			return e.Type == "run.finished" && strings.Contains(string(e.Payload), `"runId":`+strconv.FormatInt(run, 10)+`,`)
+		})
+	})
+	return evs
 }
 
 func types(evs []sse) []string {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -311,14 +312,7 @@ func (f *fixture) waitRunning(id int64) {
 		}
 		return slices.ContainsFunc(f.rt.Instances(), func(in runtime.Instance) bool { return in.RunID == strconv.FormatInt(id, 10) })
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if live() {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	f.t.Fatalf("run %d never started", id)
+	testenv.WaitFor(f.t, fmt.Sprintf("run %d and its instance to start", id), live)
 }
 
 // storeToken is a token named name whose secret is "cbx_test_"+name.

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cronbox/cronbox/internal/testenv"
 )
 
 // dialSmall opens a connection to the fixture's server whose receive
@@ -40,21 +42,17 @@ func (f *fixture) dialSmall(t *testing.T, token string) net.Conn {
 // returns it.
 func (f *fixture) soleSubscriber(t *testing.T) *subscriber {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	var subs []*subscriber
+	testenv.WaitFor(t, "the stream to subscribe", func() bool {
 		f.srv.hub.mu.Lock()
-		var subs []*subscriber
+		defer f.srv.hub.mu.Unlock()
+		subs = subs[:0]
 		for s := range f.srv.hub.subs {
 			subs = append(subs, s)
 		}
-		f.srv.hub.mu.Unlock()
-		if len(subs) == 1 {
-			return subs[0]
-		}
-		time.Sleep(time.Millisecond)
-	}
-	t.Fatal("the stream never subscribed")
-	return nil
+		return len(subs) == 1
+	})
+	return subs[0]
 }
 
 // stuck sends the stream an event larger than any socket buffer, and
@@ -64,13 +62,7 @@ func (f *fixture) stuck(t *testing.T, sub *subscriber) {
 	t.Helper()
 	big := streamEvent{app: "hello", text: []byte(": " + strings.Repeat("x", 8<<20) + "\n\n")}
 	f.srv.hub.broadcast(big)
-	deadline := time.Now().Add(10 * time.Second)
-	for len(sub.ch) > 0 || sub.queued.Load() > 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the stream never took the event")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testenv.WaitFor(t, "the stream to take the event", func() bool { return len(sub.ch) == 0 && sub.queued.Load() == 0 })
 }
 
 func TestShutdownWithAStreamThatDoesNotRead(t *testing.T) {
@@ -98,13 +90,7 @@ func TestStreamThatDoesNotReadTimesOut(t *testing.T) {
 	f.dialSmall(t, "viewer")
 	sub := f.soleSubscriber(t)
 	f.stuck(t, sub)
-	deadline := time.Now().Add(10 * time.Second)
-	for f.subscribed(sub) {
-		if time.Now().After(deadline) {
-			t.Fatal("the stream of a client that does not read is still open")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testenv.WaitFor(t, "the stream of a client that does not read to be closed", func() bool { return !f.subscribed(sub) })
 }
 
 // subscribed reports whether sub's stream is still open.
