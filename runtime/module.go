@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -39,19 +40,27 @@ type Module struct {
 	Hash string
 	// Size is the module's size in bytes.
 	Size int
-	// CompileTime is how long Load took to compile it (near zero when the
-	// machine code came from the on-disk cache).
+	// CompileTime is how long Load took to compile it, for the tier it
+	// was loaded for (near zero when the machine code came from the
+	// on-disk cache). See also NativeCompileTime.
 	CompileTime time.Duration
 	// MinMemory is the memory the module declares it needs at start.
 	MinMemory int64
 	// Loaded is when it was compiled.
 	Loaded time.Time
 
-	compiled  wazero.CompiledModule
-	hadStart  bool         // the start section was moved to an export by instrumentation
-	instances atomic.Int64 // live instances
-	runs      atomic.Int64 // runs started
-	hits      atomic.Int64 // Loads that found it compiled
+	hadStart    bool         // the start section was moved to an export by instrumentation
+	instances   atomic.Int64 // live instances
+	runs        atomic.Int64 // runs started
+	interpreted atomic.Int64 // runs started on the interpreter
+	hits        atomic.Int64 // Loads that found it compiled
+
+	mu                sync.Mutex
+	code              *code // what runs instantiate now
+	unloaded          bool
+	stopNative        context.CancelFunc // stops the background compilation; nil without one
+	native            chan struct{}      // see Native
+	nativeCompileTime time.Duration
 }
 
 // Hits is how many times Load returned the module already compiled, from
@@ -90,6 +99,7 @@ func (r *Runtime) LoadFile(ctx context.Context, path string) (*Module, bool, err
 // Load compiles a module, or returns the one already compiled from the same
 // bytes (hit is then true). It checks that the module is a WASI command
 // importing only functions the runtime provides, with matching signatures.
+// Which tier it compiles the module for is Config.Tier's to say.
 func (r *Runtime) Load(ctx context.Context, wasm []byte) (m *Module, hit bool, err error) {
 	sum := sha256.Sum256(wasm)
 	hash := hex.EncodeToString(sum[:])
@@ -117,56 +127,58 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte) (m *Module, hit bool, e
 		}
 		return nil, false, fmt.Errorf("%w: %v", ErrInvalidModule, err)
 	}
-	compiled, err := r.compile(ctx, code)
+	key := codeKey(code)
+	tier, later := r.plan(key)
+	c, err := r.compile(ctx, tier, code)
 	if err != nil {
 		return nil, false, fmt.Errorf("%w: %v", ErrInvalidModule, err)
 	}
-	m = &Module{Hash: hash, Size: len(wasm), compiled: compiled, hadStart: info.HadStart, Loaded: time.Now()}
+	m = &Module{Hash: hash, Size: len(wasm), code: c, hadStart: info.HadStart, Loaded: time.Now(), native: make(chan struct{})}
+	if tier == TierNative {
+		close(m.native)
+	}
 	m.CompileTime = m.Loaded.Sub(start)
-	if err := r.check(m); err != nil {
-		compiled.Close(ctx)
+	if err := r.check(m, c.compiled); err != nil {
+		c.compiled.Close(ctx)
 		return nil, false, err
 	}
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.modules == nil {
-		compiled.Close(ctx)
+	if r.closed {
+		c.compiled.Close(ctx)
 		return nil, false, ErrClosed
 	}
 	if prev := r.modules[hash]; prev != nil { // another goroutine won the race
-		compiled.Close(ctx)
+		c.compiled.Close(ctx)
 		prev.hits.Add(1)
 		r.hits.Add(1)
 		return prev, true, nil
 	}
 	r.modules[hash] = m
 	r.compiles.Add(1)
+	if later {
+		r.compileLater(m, code, key)
+	}
 	return m, false, nil
 }
 
-// compile compiles an instrumented module. wazero's decoder is not
-// hardened against every hostile input (some make it panic); such a panic
-// is the module's fault and becomes its error.
-func (r *Runtime) compile(ctx context.Context, code []byte) (c wazero.CompiledModule, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			c, err = nil, fmt.Errorf("the module could not be decoded: %v", p)
-		}
-	}()
-	return r.wz.CompileModule(ctx, code)
-}
-
-// Unload forgets a module. Runs still using it finish normally.
+// Unload forgets a module and stops compiling its machine code. Runs
+// still using it finish normally.
 func (r *Runtime) Unload(ctx context.Context, m *Module) {
 	r.mu.Lock()
 	if r.modules[m.Hash] == m {
 		delete(r.modules, m.Hash)
 	}
 	r.mu.Unlock()
-	if m.instances.Load() == 0 {
-		_ = m.compiled.Close(ctx)
+	m.mu.Lock()
+	m.unloaded = true
+	if m.stopNative != nil {
+		m.stopNative()
 	}
+	c := m.code
+	m.mu.Unlock()
+	m.retire(ctx, c)
 }
 
 // Modules lists the compiled modules.
@@ -198,9 +210,9 @@ func sniff(b []byte, maxSize int64) error {
 	return nil
 }
 
-// check verifies imports and exports of a compiled module.
-func (r *Runtime) check(m *Module) error {
-	for _, def := range m.compiled.ImportedFunctions() {
+// check verifies imports and exports of m, compiled as compiled.
+func (r *Runtime) check(m *Module, compiled wazero.CompiledModule) error {
+	for _, def := range compiled.ImportedFunctions() {
 		modName, name, _ := def.Import()
 		fns, ok := r.known[modName]
 		if !ok {
@@ -218,14 +230,14 @@ func (r *Runtime) check(m *Module) error {
 			return fmt.Errorf("%w: %s.%s is imported as %s but Cronbox defines it as %s", ErrUnknownImport, modName, name, signature(def), signature(want))
 		}
 	}
-	for _, mem := range m.compiled.ImportedMemories() {
+	for _, mem := range compiled.ImportedMemories() {
 		modName, name, _ := mem.Import()
 		return fmt.Errorf("%w: memory %s.%s: a module must define its own memory", ErrUnknownImport, modName, name)
 	}
-	for _, mem := range m.compiled.ExportedMemories() {
+	for _, mem := range compiled.ExportedMemories() {
 		m.MinMemory = max(m.MinMemory, int64(mem.Min())*pageSize)
 	}
-	start, ok := m.compiled.ExportedFunctions()["_start"]
+	start, ok := compiled.ExportedFunctions()["_start"]
 	if !ok {
 		return fmt.Errorf("%w: the module exports no _start function", ErrNotCommand)
 	}

@@ -80,7 +80,10 @@ func (r *Result) classify(err error, runCtx context.Context, mem *runMemory, lim
 		r.Status, r.ExitCode = StatusSucceeded, 0
 		return
 	}
-	if exit != nil {
+	// The interpreter ends a run whose context ended with an exit code
+	// of its own, which is no exit of the guest's.
+	stopped := runCtx.Err() != nil && exit != nil && (exit.ExitCode() == sys.ExitCodeContextCanceled || exit.ExitCode() == sys.ExitCodeDeadlineExceeded)
+	if exit != nil && !stopped {
 		r.ExitCode = int(exit.ExitCode())
 	}
 	switch {

@@ -171,10 +171,15 @@ func (r *Runtime) Run(ctx context.Context, m *Module, spec Spec) (*Result, error
 	defer goruntime.UnlockOSThread()
 	cpu0 := threadCPU()
 	started := time.Now()
+	c := m.acquire()
+	defer m.release(ctx, c)
 	m.runs.Add(1)
+	if c.tier == TierInterpreter {
+		m.interpreted.Add(1)
+	}
 	m.instances.Add(1)
 	defer m.instances.Add(-1)
-	mod, err := r.wz.InstantiateModule(experimental.WithMemoryAllocator(runCtx, mem), m.compiled, cfg)
+	mod, err := c.rt.InstantiateModule(experimental.WithMemoryAllocator(runCtx, mem), c.compiled, cfg)
 	if err != nil {
 		if mem.err != nil {
 			return nil, fmt.Errorf("starting run: %w", mem.err)
@@ -195,8 +200,11 @@ func (r *Runtime) Run(ctx context.Context, m *Module, spec Spec) (*Result, error
 		r.mu.Unlock()
 	}()
 	// The guest checks its budget at every loop head and function entry;
-	// halting is what ends a guest that never calls the host.
-	defer context.AfterFunc(runCtx, live.halt)()
+	// halting is what ends a guest that never calls the host. (The
+	// interpreter checks runCtx itself: see newWazero.)
+	if c.tier == TierNative {
+		defer context.AfterFunc(runCtx, live.halt)()
+	}
 
 	if m.hadStart {
 		_, err = mod.ExportedFunction(instrument.StartExport).Call(runCtx)

@@ -26,8 +26,8 @@ import (
 type HostModule struct {
 	// Name is the import module name, e.g. "cronbox".
 	Name string
-	// Instantiate defines the module's functions in r. It is called once,
-	// by New.
+	// Instantiate defines the module's functions in r. New calls it once
+	// for each wazero runtime it makes (one a tier).
 	Instantiate func(ctx context.Context, r wazero.Runtime) error
 	// Hint, if set, is added to the error for an import of a function the
 	// module lacks, e.g. "built for a newer Cronbox?".
@@ -56,20 +56,37 @@ type Config struct {
 	IdleMemories int
 	// Logger receives the runtime's own diagnostics. Default: discarded.
 	Logger *slog.Logger
+	// Tier, if set, runs every module on that tier alone. Default 0,
+	// tiered: a module whose machine code CacheDir holds is loaded
+	// natively; any other is loaded for the interpreter, which compiles
+	// it several times faster, and runs there until its machine code,
+	// compiled in the background, takes over for the runs that start
+	// after it.
+	Tier Tier
 }
 
 // Runtime compiles modules and runs them. It is safe for concurrent use.
 type Runtime struct {
-	cfg   Config
-	wz    wazero.Runtime
-	base  wazero.ModuleConfig // see baseModuleConfig
-	cache wazero.CompilationCache
-	pool  *memPool
-	known map[string]map[string]api.FunctionDefinition // module → function → definition
-	hints map[string]string
-	log   *slog.Logger
+	cfg    Config
+	native wazero.Runtime      // nil when Config.Tier is TierInterpreter
+	interp wazero.Runtime      // nil when Config.Tier is TierNative
+	base   wazero.ModuleConfig // see baseModuleConfig
+	cache  wazero.CompilationCache
+	pool   *memPool
+	known  map[string]map[string]api.FunctionDefinition // module → function → definition
+	hints  map[string]string
+	log    *slog.Logger
+
+	// bg is the background compilations, which bgCtx's end stops.
+	bg       sync.WaitGroup
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
+	// nativeGate, when not nil, holds background compilations back until
+	// it is closed (tests).
+	nativeGate chan struct{}
 
 	mu      sync.Mutex
+	closed  bool
 	modules map[string]*Module // by hash
 	live    map[*liveRun]struct{}
 
@@ -107,23 +124,19 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 
-	rc := wazero.NewRuntimeConfigCompiler().
-		WithCoreFeatures(api.CoreFeaturesV2).
-		WithMemoryLimitPages(uint32(min(cfg.Ceiling.Memory>>16, 65536))).
-		WithCloseOnContextDone(false) // loops are stopped by instrumentation (internal/instrument, run.go)
+	if cfg.Tier > TierInterpreter {
+		return nil, fmt.Errorf("runtime config: Tier %s is not a tier", cfg.Tier)
+	}
 	var cache wazero.CompilationCache
-	if cfg.CacheDir != "" {
+	if cfg.CacheDir != "" && cfg.Tier != TierInterpreter {
 		c, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
 		if err != nil {
 			return nil, fmt.Errorf("opening compilation cache %s: %w", cfg.CacheDir, err)
 		}
 		cache = c
-		rc = rc.WithCompilationCache(cache)
 	}
-	wz := wazero.NewRuntimeWithConfig(ctx, rc)
 	r := &Runtime{
 		cfg:     cfg,
-		wz:      wz,
 		base:    baseModuleConfig(),
 		cache:   cache,
 		pool:    newMemPool(cfg.IdleMemories),
@@ -133,37 +146,85 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		modules: map[string]*Module{},
 		live:    map[*liveRun]struct{}{},
 	}
+	r.bgCtx, r.bgCancel = context.WithCancel(context.WithoutCancel(ctx))
 	hosts := append([]HostModule{{Name: wasi.ModuleName, Instantiate: wasi.Instantiate}}, cfg.HostModules...)
 	for _, h := range hosts {
 		if h.Name == "" || h.Instantiate == nil {
 			r.Close(ctx)
 			return nil, fmt.Errorf("runtime config: HostModules: a module needs a Name and an Instantiate func")
 		}
-		if err := h.Instantiate(ctx, wz); err != nil {
-			r.Close(ctx)
-			return nil, fmt.Errorf("defining host module %s: %w", h.Name, err)
+	}
+	for _, tier := range []Tier{TierNative, TierInterpreter} {
+		if cfg.Tier != 0 && cfg.Tier != tier {
+			continue
 		}
-		mod := wz.Module(h.Name)
-		if mod == nil {
-			r.Close(ctx)
-			return nil, fmt.Errorf("defining host module %s: Instantiate did not instantiate a module of that name", h.Name)
+		wz, err := r.newWazero(ctx, tier, hosts)
+		if tier == TierNative {
+			r.native = wz
+		} else {
+			r.interp = wz
 		}
-		r.known[h.Name] = mod.ExportedFunctionDefinitions()
-		r.hints[h.Name] = h.Hint
+		if err != nil {
+			r.Close(ctx)
+			return nil, err
+		}
 	}
 	return r, nil
 }
 
-// Close frees every compiled module and the runtime. Runs still going are
-// cancelled by closing their instances.
+// newWazero makes the wazero runtime of a tier, with hosts defined in it,
+// and notes their functions for Load's checks. It returns the runtime
+// even with an error, for Close.
+func (r *Runtime) newWazero(ctx context.Context, tier Tier, hosts []HostModule) (wazero.Runtime, error) {
+	rc := wazero.NewRuntimeConfigInterpreter()
+	if tier == TierNative {
+		rc = wazero.NewRuntimeConfigCompiler()
+		if r.cache != nil {
+			rc = rc.WithCompilationCache(r.cache)
+		}
+	}
+	// Native code is stopped by instrumentation (internal/instrument,
+	// run.go): the host sets globals the guest reads. The interpreter
+	// reads them as Go code, which must not see another goroutine's
+	// plain writes; its own check of the run's context, at every loop
+	// head and call, is what stops it.
+	rc = rc.WithCoreFeatures(api.CoreFeaturesV2).
+		WithMemoryLimitPages(uint32(min(r.cfg.Ceiling.Memory>>16, 65536))).
+		WithCloseOnContextDone(tier == TierInterpreter)
+	wz := wazero.NewRuntimeWithConfig(ctx, rc)
+	for _, h := range hosts {
+		if err := h.Instantiate(ctx, wz); err != nil {
+			return wz, fmt.Errorf("defining host module %s: %w", h.Name, err)
+		}
+		mod := wz.Module(h.Name)
+		if mod == nil {
+			return wz, fmt.Errorf("defining host module %s: Instantiate did not instantiate a module of that name", h.Name)
+		}
+		r.known[h.Name] = mod.ExportedFunctionDefinitions()
+		r.hints[h.Name] = h.Hint
+	}
+	return wz, nil
+}
+
+// Close frees every compiled module and the runtime, once the background
+// compilations have stopped. Runs still going are cancelled by closing
+// their instances.
 func (r *Runtime) Close(ctx context.Context) error {
 	r.mu.Lock()
+	r.closed = true
 	for l := range r.live {
 		l.cancel(ErrClosed)
 	}
 	r.modules = map[string]*Module{}
 	r.mu.Unlock()
-	err := r.wz.Close(ctx)
+	r.bgCancel()
+	r.bg.Wait()
+	var err error
+	for _, wz := range []wazero.Runtime{r.native, r.interp} {
+		if wz != nil {
+			err = errors.Join(err, wz.Close(ctx))
+		}
+	}
 	if r.cache != nil {
 		err = errors.Join(err, r.cache.Close(ctx))
 	}
@@ -173,7 +234,10 @@ func (r *Runtime) Close(ctx context.Context) error {
 
 // Stats describes what a Runtime holds right now.
 type Stats struct {
-	Modules      int // compiled modules
+	Modules int // compiled modules
+	// Interpreted counts the modules that run on the interpreter, in
+	// tiered mode the ones whose machine code is still compiling.
+	Interpreted  int
 	LiveRuns     int // runs with an instance
 	IdleMemories int // pooled memory mappings
 	// Compiles counts the Loads that compiled a module (its machine code
@@ -186,6 +250,11 @@ type Stats struct {
 func (r *Runtime) Stats() Stats {
 	r.mu.Lock()
 	s := Stats{Modules: len(r.modules), LiveRuns: len(r.live), Compiles: r.compiles.Load(), Hits: r.hits.Load()}
+	for _, m := range r.modules {
+		if m.Tier() == TierInterpreter {
+			s.Interpreted++
+		}
+	}
 	r.mu.Unlock()
 	r.pool.mu.Lock()
 	s.IdleMemories = r.pool.nIdle

@@ -55,6 +55,9 @@ func newFixture(t testing.TB, cfg runtime.Config) *fixture {
 	if cfg.CacheDir == "" {
 		cfg.CacheDir = wasmtest.CompilationCacheDir()
 	}
+	if cfg.Tier == 0 {
+		cfg.Tier = runtime.TierNative // the tiered default is TestTiering's
+	}
 	rt, err := runtime.New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -72,6 +75,14 @@ func newFixture(t testing.TB, cfg runtime.Config) *fixture {
 		t.Fatal(err)
 	}
 	return &fixture{rt: rt, guest: guest}
+}
+
+// onTiers runs test once on each tier, as a subtest named after it.
+func onTiers(t *testing.T, test func(t *testing.T, tier runtime.Tier)) {
+	t.Helper()
+	for _, tier := range []runtime.Tier{runtime.TierNative, runtime.TierInterpreter} {
+		t.Run(tier.String(), func(t *testing.T) { test(t, tier) })
+	}
 }
 
 func (f *fixture) run(t testing.TB, ctx context.Context, spec runtime.Spec, args ...string) *runtime.Result {
@@ -97,44 +108,47 @@ func (f *fixture) runAsync(ctx context.Context, spec runtime.Spec, args ...strin
 
 func TestStatuses(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, runtime.Config{})
-	tests := []struct {
-		name      string
-		args      []string
-		limits    runtime.Limits
-		status    runtime.Status
-		exitCode  int
-		stdout    string // substring
-		errorText string // substring of Result.Error
-	}{
-		{name: "succeeded", args: []string{"ok"}, status: runtime.StatusSucceeded, stdout: "hello from the guest"},
-		{name: "failed with its exit code", args: []string{"exit", "3"}, status: runtime.StatusFailed, exitCode: 3, errorText: "exited with code 3: leaving with 3"},
-		{name: "panic is a failure with the panic message", args: []string{"panic"}, status: runtime.StatusFailed, exitCode: 2, errorText: "panic: something broke"},
-		{name: "trap names the trap and the function", args: []string{"trap"}, status: runtime.StatusTrapped, exitCode: -1, errorText: "trap: out of bounds memory access in main.main"},
-		{name: "infinite loop times out", args: []string{"loop"}, limits: runtime.Limits{Timeout: 300 * time.Millisecond}, status: runtime.StatusTimedOut, exitCode: -1, errorText: "time limit of 300ms"},
-		{name: "sleep times out", args: []string{"sleep"}, limits: runtime.Limits{Timeout: 300 * time.Millisecond}, status: runtime.StatusTimedOut, exitCode: -1},
-		{name: "host call times out", args: []string{"block"}, limits: runtime.Limits{Timeout: 300 * time.Millisecond}, status: runtime.StatusTimedOut, exitCode: -1},
-		{name: "memory bomb runs out of memory", args: []string{"membomb"}, limits: runtime.Limits{Memory: 32 << 20}, status: runtime.StatusOutOfMemory, exitCode: 2, errorText: "limit is 32 MiB"},
-		{name: "allocation within the limit succeeds", args: []string{"alloc", "16"}, limits: runtime.Limits{Memory: 64 << 20}, status: runtime.StatusSucceeded, stdout: "16777216"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			res := f.run(t, context.Background(), runtime.Spec{Limits: tt.limits}, tt.args...)
-			if res.Status != tt.status || res.ExitCode != tt.exitCode {
-				t.Fatalf("status %s exit %d (%s); want %s exit %d\nstderr: %s", res.Status, res.ExitCode, res.Error, tt.status, tt.exitCode, res.Stderr)
-			}
-			if !strings.Contains(string(res.Stdout), tt.stdout) {
-				t.Errorf("stdout %q; want it to contain %q", res.Stdout, tt.stdout)
-			}
-			if !strings.Contains(res.Error, tt.errorText) {
-				t.Errorf("error %q; want it to contain %q", res.Error, tt.errorText)
-			}
-			if tt.status == runtime.StatusSucceeded && res.Error != "" {
-				t.Errorf("error %q on success", res.Error)
-			}
-		})
-	}
+	onTiers(t, func(t *testing.T, tier runtime.Tier) {
+		t.Parallel()
+		f := newFixture(t, runtime.Config{Tier: tier})
+		tests := []struct {
+			name      string
+			args      []string
+			limits    runtime.Limits
+			status    runtime.Status
+			exitCode  int
+			stdout    string // substring
+			errorText string // substring of Result.Error
+		}{
+			{name: "succeeded", args: []string{"ok"}, status: runtime.StatusSucceeded, stdout: "hello from the guest"},
+			{name: "failed with its exit code", args: []string{"exit", "3"}, status: runtime.StatusFailed, exitCode: 3, errorText: "exited with code 3: leaving with 3"},
+			{name: "panic is a failure with the panic message", args: []string{"panic"}, status: runtime.StatusFailed, exitCode: 2, errorText: "panic: something broke"},
+			{name: "trap names the trap and the function", args: []string{"trap"}, status: runtime.StatusTrapped, exitCode: -1, errorText: "trap: out of bounds memory access in main.main"},
+			{name: "infinite loop times out", args: []string{"loop"}, limits: runtime.Limits{Timeout: 300 * time.Millisecond}, status: runtime.StatusTimedOut, exitCode: -1, errorText: "time limit of 300ms"},
+			{name: "sleep times out", args: []string{"sleep"}, limits: runtime.Limits{Timeout: 300 * time.Millisecond}, status: runtime.StatusTimedOut, exitCode: -1},
+			{name: "host call times out", args: []string{"block"}, limits: runtime.Limits{Timeout: 300 * time.Millisecond}, status: runtime.StatusTimedOut, exitCode: -1},
+			{name: "memory bomb runs out of memory", args: []string{"membomb"}, limits: runtime.Limits{Memory: 32 << 20}, status: runtime.StatusOutOfMemory, exitCode: 2, errorText: "limit is 32 MiB"},
+			{name: "allocation within the limit succeeds", args: []string{"alloc", "16"}, limits: runtime.Limits{Memory: 64 << 20}, status: runtime.StatusSucceeded, stdout: "16777216"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				t.Parallel()
+				res := f.run(t, context.Background(), runtime.Spec{Limits: tt.limits}, tt.args...)
+				if res.Status != tt.status || res.ExitCode != tt.exitCode {
+					t.Fatalf("status %s exit %d (%s); want %s exit %d\nstderr: %s", res.Status, res.ExitCode, res.Error, tt.status, tt.exitCode, res.Stderr)
+				}
+				if !strings.Contains(string(res.Stdout), tt.stdout) {
+					t.Errorf("stdout %q; want it to contain %q", res.Stdout, tt.stdout)
+				}
+				if !strings.Contains(res.Error, tt.errorText) {
+					t.Errorf("error %q; want it to contain %q", res.Error, tt.errorText)
+				}
+				if tt.status == runtime.StatusSucceeded && res.Error != "" {
+					t.Errorf("error %q on success", res.Error)
+				}
+			})
+		}
+	})
 }
 
 // A stopped guest must stop at its limit, not some time after: within
@@ -143,32 +157,34 @@ func TestStatuses(t *testing.T) {
 // Go, sleeping, blocking in a host call, spinning by hand or in a start
 // function, or sleeping and then returning, ends as timed out.
 func TestTimeoutStops(t *testing.T) {
-	f := newFixture(t, runtime.Config{})
-	const limit = 200 * time.Millisecond
-	hand := loadAll(t, f.rt, map[string][]byte{"spin": wasmtest.Spin(), "spin in start": wasmtest.SpinInStart(),
-		"sleep and return": wasmtest.Sleep(time.Minute)})
-	for _, name := range []string{"loop", "sleep", "block", "spin", "spin in start", "sleep and return"} {
-		t.Run(name, func(t *testing.T) {
-			var res *runtime.Result
-			spec := runtime.Spec{Limits: runtime.Limits{Timeout: limit}}
-			if m, ok := hand[name]; ok {
-				var err error
-				if res, err = f.rt.Run(context.Background(), m, spec); err != nil {
-					t.Fatal(err)
+	onTiers(t, func(t *testing.T, tier runtime.Tier) {
+		f := newFixture(t, runtime.Config{Tier: tier})
+		const limit = 200 * time.Millisecond
+		hand := loadAll(t, f.rt, map[string][]byte{"spin": wasmtest.Spin(), "spin in start": wasmtest.SpinInStart(),
+			"sleep and return": wasmtest.Sleep(time.Minute)})
+		for _, name := range []string{"loop", "sleep", "block", "spin", "spin in start", "sleep and return"} {
+			t.Run(name, func(t *testing.T) {
+				var res *runtime.Result
+				spec := runtime.Spec{Limits: runtime.Limits{Timeout: limit}}
+				if m, ok := hand[name]; ok {
+					var err error
+					if res, err = f.rt.Run(context.Background(), m, spec); err != nil {
+						t.Fatal(err)
+					}
+				} else {
+					res = f.run(t, context.Background(), spec, name)
 				}
-			} else {
-				res = f.run(t, context.Background(), spec, name)
-			}
-			if res.Status != runtime.StatusTimedOut {
-				t.Fatalf("status %s (%s); want timed_out", res.Status, res.Error)
-			}
-			// How promptly is measured by BenchmarkTimeoutLatency; on a
-			// shared machine a test only checks that the stop came.
-			if over := res.Duration - limit; over > 5*time.Second {
-				t.Fatalf("stopped %s after its limit", over)
-			}
-		})
-	}
+				if res.Status != runtime.StatusTimedOut {
+					t.Fatalf("status %s (%s); want timed_out", res.Status, res.Error)
+				}
+				// How promptly is measured by BenchmarkTimeoutLatency; on a
+				// shared machine a test only checks that the stop came.
+				if over := res.Duration - limit; over > 5*time.Second {
+					t.Fatalf("stopped %s after its limit", over)
+				}
+			})
+		}
+	})
 }
 
 func loadAll(t testing.TB, rt *runtime.Runtime, mods map[string][]byte) map[string]*runtime.Module {
@@ -186,25 +202,28 @@ func loadAll(t testing.TB, rt *runtime.Runtime, mods map[string][]byte) map[stri
 
 func TestCancelStopsRunInHostCall(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, runtime.Config{})
-	for _, scenario := range []string{"block", "loop", "sleep"} {
-		t.Run(scenario, func(t *testing.T) {
-			t.Parallel()
-			ctx, cancel := context.WithCancelCause(context.Background())
-			done := make(chan *runtime.Result)
-			go func() { done <- f.runAsync(ctx, runtime.Spec{}, scenario) }()
-			waitFor(t, func() bool { return len(f.rt.Instances()) > 0 })
-			cancel(errors.New("stopped by the test"))
-			select {
-			case res := <-done:
-				if res.Status != runtime.StatusCancelled || !strings.Contains(res.Error, "stopped by the test") {
-					t.Fatalf("status %s (%s); want cancelled by the test", res.Status, res.Error)
+	onTiers(t, func(t *testing.T, tier runtime.Tier) {
+		t.Parallel()
+		f := newFixture(t, runtime.Config{Tier: tier})
+		for _, scenario := range []string{"block", "loop", "sleep"} {
+			t.Run(scenario, func(t *testing.T) {
+				t.Parallel()
+				ctx, cancel := context.WithCancelCause(context.Background())
+				done := make(chan *runtime.Result)
+				go func() { done <- f.runAsync(ctx, runtime.Spec{}, scenario) }()
+				waitFor(t, func() bool { return len(f.rt.Instances()) > 0 })
+				cancel(errors.New("stopped by the test"))
+				select {
+				case res := <-done:
+					if res.Status != runtime.StatusCancelled || !strings.Contains(res.Error, "stopped by the test") {
+						t.Fatalf("status %s (%s); want cancelled by the test", res.Status, res.Error)
+					}
+				case <-time.After(5 * time.Second):
+					t.Fatal("run did not end after cancel")
 				}
-			case <-time.After(5 * time.Second):
-				t.Fatal("run did not end after cancel")
-			}
-		})
-	}
+			})
+		}
+	})
 }
 
 // waitFor polls cond for up to 10 s.
@@ -221,34 +240,37 @@ func waitFor(t testing.TB, cond func() bool) {
 
 func TestHandAssembledModules(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, runtime.Config{})
-	tests := []struct {
-		name   string
-		wasm   []byte
-		status runtime.Status
-		stdout string
-		errSub string
-	}{
-		{name: "minimal non-Go command", wasm: wasmtest.Hello(), status: runtime.StatusSucceeded, stdout: "hello\n"},
-		{name: "counting loop", wasm: wasmtest.Loop(1_000_000), status: runtime.StatusSucceeded},
-		{name: "unreachable", wasm: wasmtest.Unreachable(), status: runtime.StatusTrapped, errSub: "trap: unreachable"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			m, _, err := f.rt.Load(context.Background(), tt.wasm)
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := f.rt.Run(context.Background(), m, runtime.Spec{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.Status != tt.status || string(res.Stdout) != tt.stdout || !strings.Contains(res.Error, tt.errSub) {
-				t.Fatalf("got %s %q %q; want %s %q %q", res.Status, res.Stdout, res.Error, tt.status, tt.stdout, tt.errSub)
-			}
-		})
-	}
+	onTiers(t, func(t *testing.T, tier runtime.Tier) {
+		t.Parallel()
+		f := newFixture(t, runtime.Config{Tier: tier})
+		tests := []struct {
+			name   string
+			wasm   []byte
+			status runtime.Status
+			stdout string
+			errSub string
+		}{
+			{name: "minimal non-Go command", wasm: wasmtest.Hello(), status: runtime.StatusSucceeded, stdout: "hello\n"},
+			{name: "counting loop", wasm: wasmtest.Loop(1_000_000), status: runtime.StatusSucceeded},
+			{name: "unreachable", wasm: wasmtest.Unreachable(), status: runtime.StatusTrapped, errSub: "trap: unreachable"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				t.Parallel()
+				m, _, err := f.rt.Load(context.Background(), tt.wasm)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res, err := f.rt.Run(context.Background(), m, runtime.Spec{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.Status != tt.status || string(res.Stdout) != tt.stdout || !strings.Contains(res.Error, tt.errSub) {
+					t.Fatalf("got %s %q %q; want %s %q %q", res.Status, res.Stdout, res.Error, tt.status, tt.stdout, tt.errSub)
+				}
+			})
+		}
+	})
 }
 
 func TestLoadErrors(t *testing.T) {
@@ -284,19 +306,22 @@ func TestLoadErrors(t *testing.T) {
 
 func TestMemoryMinimumAboveLimitDoesNotStart(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, runtime.Config{})
-	m, _, err := f.rt.Load(context.Background(), wasmtest.BigMemory(2048)) // 128 MiB
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = f.rt.Run(context.Background(), m, runtime.Spec{Limits: runtime.Limits{Memory: 64 << 20}})
-	if !errors.Is(err, runtime.ErrLimit) || !strings.Contains(err.Error(), "needs 128 MiB of memory at start; the limit is 64 MiB") {
-		t.Fatalf("Run error %v; want a memory limit error", err)
-	}
-	res, err := f.rt.Run(context.Background(), m, runtime.Spec{Limits: runtime.Limits{Memory: 256 << 20}})
-	if err != nil || res.Status != runtime.StatusSucceeded {
-		t.Fatalf("with room: %v %v", res, err)
-	}
+	onTiers(t, func(t *testing.T, tier runtime.Tier) {
+		t.Parallel()
+		f := newFixture(t, runtime.Config{Tier: tier})
+		m, _, err := f.rt.Load(context.Background(), wasmtest.BigMemory(2048)) // 128 MiB
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.rt.Run(context.Background(), m, runtime.Spec{Limits: runtime.Limits{Memory: 64 << 20}})
+		if !errors.Is(err, runtime.ErrLimit) || !strings.Contains(err.Error(), "needs 128 MiB of memory at start; the limit is 64 MiB") {
+			t.Fatalf("Run error %v; want a memory limit error", err)
+		}
+		res, err := f.rt.Run(context.Background(), m, runtime.Spec{Limits: runtime.Limits{Memory: 256 << 20}})
+		if err != nil || res.Status != runtime.StatusSucceeded {
+			t.Fatalf("with room: %v %v", res, err)
+		}
+	})
 }
 
 // A guest that fills its memory must not move the host's heap: guest
