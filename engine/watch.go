@@ -24,9 +24,15 @@ import (
 
 // WatchConfig configures Engine.Watch. The zero value is ready to use.
 type WatchConfig struct {
-	// Settle is how long the apps folder must be quiet after a file event
-	// before Watch looks at it; a change is reloaded once two looks, a
-	// Settle apart, find the same content. Default 500ms.
+	// Quiet is how long the apps folder must be quiet after a file event
+	// (each event starts it again) before Watch looks at it. A changed app
+	// folder the look finds complete (see appComplete) is reloaded at
+	// once. Default 100ms.
+	Quiet time.Duration
+	// Settle is how far apart two looks must be that agree on a change
+	// the looks cannot vouch for (an app folder that is not complete, or
+	// gone, or a change found by polling) before it is reloaded. Default
+	// 500ms.
 	Settle time.Duration
 	// Poll is how often Watch looks at the apps folder without any file
 	// event, so that a lost event delays a reload but never loses it; when
@@ -43,11 +49,14 @@ func (c WatchConfig) withDefaults() (WatchConfig, error) {
 	checks := []struct {
 		name string
 		v    time.Duration
-	}{{"Settle", c.Settle}, {"Poll", c.Poll}, {"Overrides", c.Overrides}}
+	}{{"Quiet", c.Quiet}, {"Settle", c.Settle}, {"Poll", c.Poll}, {"Overrides", c.Overrides}}
 	for _, ch := range checks {
 		if ch.v < 0 {
 			return c, fmt.Errorf("watch config: %s must not be negative, got %s", ch.name, ch.v)
 		}
+	}
+	if c.Quiet == 0 {
+		c.Quiet = 100 * time.Millisecond
 	}
 	if c.Settle == 0 {
 		c.Settle = 500 * time.Millisecond
@@ -67,14 +76,20 @@ func (c WatchConfig) withDefaults() (WatchConfig, error) {
 //
 // Apps: Watch follows file events (fsnotify) on <home>/apps and every
 // folder below it, adding folders as they appear. Once the events have
-// stopped for cfg.Settle, it fingerprints each app folder (names, sizes,
-// modification times), and again a Settle later; an app whose fingerprint
-// changed and was the same at both looks is reloaded on its own, a new one
-// is loaded, a removed one stops firing (its running runs finish). So a
-// folder being copied is not loaded half-way unless the copy stalls for
-// two settle periods, and then its next change reloads it. Every cfg.Poll
-// Watch also looks without an event, so a dropped event or an event queue
-// overflow only delays a reload; when file events cannot be set up
+// stopped for cfg.Quiet, it fingerprints each app folder (names, sizes,
+// modification times). An app folder whose fingerprint changed is
+// reloaded on its own at once if it is complete: its definition has no
+// problem and each module it names is a whole WebAssembly binary, as an
+// app folder renamed into apps/ is. Any other change (a folder missing a
+// file or holding a module cut short, as one being copied may; a removed
+// folder) is reloaded once two looks, at least cfg.Settle apart, find
+// the same content. A new app is loaded, a removed one stops firing (its
+// running runs finish). So a folder being copied is not loaded half-way
+// unless the copy stalls for longer than Quiet where it looks complete,
+// or for longer than Settle anywhere, and then its next change reloads
+// it. Every cfg.Poll Watch also looks without an event, so a dropped
+// event or an event queue overflow only delays a reload (such a look
+// always waits for a second one); when file events cannot be set up
 // (inotify limits, say) it logs a warning and polling is all it does.
 //
 // Overrides: every cfg.Overrides Watch reads the store's overrides and
@@ -117,9 +132,9 @@ func (e *Engine) newWatchLoop(ctx context.Context, cfg WatchConfig) (*watchLoop,
 	// The first fingerprints are taken before the file watches are set
 	// up: a change made in between then differs from them, and the first
 	// poll finds it.
-	if l.w, err = e.newWatcher(); err != nil {
+	if l.w, err = e.newWatcher(cfg.Settle); err != nil {
 		e.log.WarnContext(ctx, "watching apps", slog.Any("error", err))
-		l.w = &watcher{e: e, loaded: map[string]string{}}
+		l.w = &watcher{e: e, settle: cfg.Settle, loaded: map[string]string{}}
 	}
 	l.n = e.newNotifier(ctx, cfg.Poll)
 	return l, nil
@@ -148,9 +163,9 @@ func (l *watchLoop) run(ctx context.Context) error {
 			// A burst of events puts the look off, but not beyond Poll.
 			if now := e.cfg.Clock.Now(); l.quiet.c == nil {
 				l.burst = now
-				l.quiet.set(cfg.Settle)
+				l.quiet.set(cfg.Quiet)
 			} else if now.Sub(l.burst) < cfg.Poll {
-				l.quiet.set(cfg.Settle)
+				l.quiet.set(cfg.Quiet)
 			}
 		case err, ok := <-l.n.errors():
 			if !ok {
@@ -166,15 +181,15 @@ func (l *watchLoop) run(ctx context.Context) error {
 			if l.quiet.c == nil {
 				l.burst = e.cfg.Clock.Now()
 			}
-			l.quiet.set(cfg.Settle)
+			l.quiet.set(cfg.Quiet)
 		case <-l.quiet.c:
 			l.quiet.stop()
-			l.look(ctx)
+			l.look(ctx, true)
 		case <-l.poll.c:
 			l.poll.set(cfg.Poll)
 			// Unless a look is due anyway; a change found here was
 			// missed by the file events, maybe a new folder's too.
-			if l.quiet.c == nil && l.look(ctx) {
+			if l.quiet.c == nil && l.look(ctx, false) {
 				l.n.addTree(ctx, l.n.apps)
 			}
 		case <-l.ovPoll.c:
@@ -193,11 +208,12 @@ func (l *watchLoop) run(ctx context.Context) error {
 	}
 }
 
-// look looks at the apps folder, reloading the changes it confirms, and
+// look looks at the apps folder, reloading the changes it confirms (and,
+// after a quiet period, the complete app folders it finds changed), and
 // sets quiet for the look that confirms the changes it sees. It reports
 // whether it found the folder changed.
-func (l *watchLoop) look(ctx context.Context) bool {
-	reloaded, err := l.w.step(ctx)
+func (l *watchLoop) look(ctx context.Context, quiet bool) bool {
+	reloaded, err := l.w.step(ctx, quiet)
 	if err != nil {
 		if ctx.Err() == nil {
 			l.e.log.WarnContext(ctx, "watching apps", slog.Any("error", err))
@@ -341,50 +357,70 @@ func (n *notifier) refused(ctx context.Context, path string, err error) {
 }
 
 // watcher is Watch's view of the apps folder: the fingerprint of each app
-// folder as last loaded, and of changes seen once and not yet confirmed.
+// folder as last loaded, and of changes seen and not yet confirmed.
 type watcher struct {
 	e      *Engine
+	settle time.Duration
 	loaded map[string]string // by app name
 	// pending holds, by app name, a changed fingerprint seen by the last
-	// look, or "" for an app folder the last look found gone.
-	pending map[string]string
+	// look, or "" for an app folder the last look found gone, with when
+	// a look first saw it.
+	pending map[string]sighting
 }
 
-func (e *Engine) newWatcher() (*watcher, error) {
+// sighting is a fingerprint and when it was first seen.
+type sighting struct {
+	sum  string
+	seen time.Time
+}
+
+func (e *Engine) newWatcher(settle time.Duration) (*watcher, error) {
 	fp, err := e.fingerprints()
 	if err != nil {
 		return nil, err
 	}
-	return &watcher{e: e, loaded: fp}, nil
+	return &watcher{e: e, settle: settle, loaded: fp}, nil
 }
 
-// step looks at the apps folder once and reloads the apps whose change the
-// look before saw already; it reports whether it reloaded any.
-func (w *watcher) step(ctx context.Context) (bool, error) {
+// step looks at the apps folder once and reloads the apps whose change an
+// earlier look, at least settle ago, saw already and, after a quiet
+// period, the changed app folders that are complete; it reports whether
+// it reloaded any.
+func (w *watcher) step(ctx context.Context, quiet bool) (bool, error) {
 	fp, err := w.e.fingerprints()
 	if err != nil {
 		return false, err
 	}
-	pending := map[string]string{}
+	now := w.e.cfg.Clock.Now()
+	pending := map[string]sighting{}
+	// confirmed reports whether the last looks saw sum since settle ago,
+	// and notes it as pending otherwise.
+	confirmed := func(name, sum string) bool {
+		s, ok := w.pending[name]
+		if !ok || s.sum != sum {
+			s = sighting{sum: sum, seen: now}
+		}
+		if now.Sub(s.seen) >= w.settle {
+			return true
+		}
+		pending[name] = s
+		return false
+	}
 	var changed, gone []string
 	for name, sum := range fp {
 		if old, ok := w.loaded[name]; ok && old == sum {
 			continue
 		}
-		if seen, ok := w.pending[name]; ok && seen == sum {
+		if (quiet && w.e.appComplete(name)) || confirmed(name, sum) {
 			changed = append(changed, name)
-		} else {
-			pending[name] = sum
 		}
 	}
 	for name := range w.loaded {
 		if _, ok := fp[name]; ok {
 			continue
 		}
-		if seen, ok := w.pending[name]; ok && seen == "" {
+		if confirmed(name, "") {
 			gone = append(gone, name)
-		} else {
-			pending[name] = ""
 		}
 	}
 	w.pending = pending
@@ -397,10 +433,10 @@ func (w *watcher) step(ctx context.Context) (bool, error) {
 	if err := w.e.reloadApps(ctx, changed, gone); err != nil {
 		// The next look finds the same and tries again.
 		for _, name := range changed {
-			pending[name] = fp[name]
+			pending[name] = sighting{sum: fp[name], seen: now.Add(-w.settle)}
 		}
 		for _, name := range gone {
-			pending[name] = ""
+			pending[name] = sighting{seen: now.Add(-w.settle)}
 		}
 		return false, err
 	}

@@ -61,17 +61,18 @@ func (b *bundle) until(what string, step time.Duration, cond func() bool) {
 }
 
 // watcherStep returns a function that takes one look at the apps folder
-// with a watcher of its own, as Watch would, and reports whether it
-// reloaded anything.
+// with a watcher of its own, a settle period after the last, as Watch
+// would after a poll, and reports whether it reloaded anything.
 func (b *bundle) watcherStep() func() bool {
 	b.t.Helper()
-	w, err := b.engine.newWatcher()
+	w, err := b.engine.newWatcher(testSettle)
 	if err != nil {
 		b.t.Fatal(err)
 	}
 	return func() bool {
 		b.t.Helper()
-		reloaded, err := w.step(context.Background())
+		b.clock.Advance(testSettle)
+		reloaded, err := w.step(context.Background(), false)
 		if err != nil {
 			b.t.Fatal(err)
 		}
@@ -142,6 +143,7 @@ func TestWatchConfig(t *testing.T) {
 		cfg  WatchConfig
 		want string
 	}{
+		{"negative quiet", WatchConfig{Quiet: -1}, "Quiet"},
 		{"negative settle", WatchConfig{Settle: -1}, "Settle"},
 		{"negative poll", WatchConfig{Poll: -time.Second}, "Poll"},
 		{"negative overrides", WatchConfig{Overrides: -time.Second}, "Overrides"},
@@ -159,7 +161,7 @@ func TestWatchConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (WatchConfig{Settle: 500 * time.Millisecond, Poll: 30 * time.Second, Overrides: time.Second}); cfg != want {
+	if want := (WatchConfig{Quiet: 100 * time.Millisecond, Settle: 500 * time.Millisecond, Poll: 30 * time.Second, Overrides: time.Second}); cfg != want {
 		t.Errorf("defaults %+v, want %+v", cfg, want)
 	}
 	b := newBundle(t, Config{})
