@@ -347,7 +347,7 @@ func measure(runners []runner, wasm []byte, runs, rounds int) (map[string][]time
 // cronboxRunner runs through Cronbox's runtime, as the engine does.
 func cronboxRunner(ctx context.Context) runner {
 	return runner{name: "cronbox", setup: func(wasm []byte) (func() error, func(), error) {
-		rt, err := runtime.New(ctx, runtime.Config{HostModules: []runtime.HostModule{{Name: hostapi.ModuleName, Instantiate: hostapi.Instantiate}}})
+		rt, err := newRuntime(ctx, runtime.TierNative) // runs as machine code, as wazero's runner's do
 		if err != nil {
 			return nil, nil, err
 		}

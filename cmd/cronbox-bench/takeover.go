@@ -143,7 +143,7 @@ func measureTakeover(ctx context.Context, dbURL string) (time.Duration, error) {
 			return 0, err
 		}
 		closers = append(closers, func() { st.Close() })
-		rt, err := newRuntime(ctx)
+		rt, err := newRuntime(ctx, 0)
 		if err != nil {
 			return 0, err
 		}
