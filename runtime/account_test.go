@@ -93,7 +93,7 @@ func holdRun(t *testing.T, rt *runtime.Runtime, m *runtime.Module, srvURL string
 	defer call.Close()
 	res, err := rt.Run(hostapi.WithCall(context.Background(), call), m, runtime.Spec{
 		Args:    append([]string{"abi", "httphold", srvURL}, args...),
-		Limits:  runtime.Limits{Memory: limit},
+		Limits:  runtime.Limits{Memory: limit, Timeout: slowFill},
 		Account: acct,
 	})
 	if err != nil {
