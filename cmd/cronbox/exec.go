@@ -84,7 +84,9 @@ func execModule(ctx context.Context, e *env, file string, args []string, f execF
 	acct := runtime.NewAccount()
 	call.Account, spec.Account = acct, acct
 
-	rt, err := runtime.New(ctx, runtime.Config{CacheDir: f.cache, HostModules: []runtime.HostModule{hostModule()}})
+	// One run: its machine code is worth the compile (and cached for the
+	// next), where the interpreter would run it all many times slower.
+	rt, err := runtime.New(ctx, runtime.Config{CacheDir: f.cache, Tier: runtime.TierNative, HostModules: []runtime.HostModule{hostModule()}})
 	if err != nil {
 		return exitUsage, err
 	}

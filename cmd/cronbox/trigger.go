@@ -23,7 +23,8 @@ import (
 // retries and dependents do not apply), and it is not cancelled when serve
 // stops.
 func triggerTask(ctx context.Context, e *env, home string, st storeurl.Store, appName, task string, input json.RawMessage) (store.Run, error) {
-	rt, err := runtime.New(ctx, runtime.Config{CacheDir: homedir.Home(home).Cache(), HostModules: []runtime.HostModule{hostModule()}})
+	// One run: natively, as exec's (see there).
+	rt, err := runtime.New(ctx, runtime.Config{CacheDir: homedir.Home(home).Cache(), Tier: runtime.TierNative, HostModules: []runtime.HostModule{hostModule()}})
 	if err != nil {
 		return store.Run{}, err
 	}
