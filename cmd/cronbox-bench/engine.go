@@ -472,12 +472,14 @@ type bundle struct {
 	rt   *runtime.Runtime
 }
 
-func openBundle(ctx context.Context, home string) (*bundle, error) {
+// openBundle opens the store of home and a runtime whose modules run on
+// tier (0: the runtime's tiers).
+func openBundle(ctx context.Context, home string, tier runtime.Tier) (*bundle, error) {
 	st, err := store.Open(ctx, homedir.Home(home).DB(), store.Options{})
 	if err != nil {
 		return nil, err
 	}
-	rt, err := newRuntime(ctx, 0)
+	rt, err := newRuntime(ctx, tier)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -535,7 +537,7 @@ func benchLoad(ctx context.Context, n int) (time.Duration, time.Duration, uint64
 	if err != nil {
 		return 0, 0, 0, 0, err
 	}
-	b, err := openBundle(ctx, home)
+	b, err := openBundle(ctx, home, 0)
 	if err != nil {
 		return 0, 0, 0, 0, err
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/cronbox/cronbox/engine"
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/internal/wasmtest"
+	"github.com/cronbox/cronbox/runtime"
 	"github.com/cronbox/cronbox/web"
 )
 
@@ -74,7 +75,9 @@ func startWebBench(ctx context.Context, tasks int) (*webBench, error) {
 		os.RemoveAll(home)
 		return nil, err
 	}
-	b, err := openBundle(ctx, home)
+	// Machine code from the start: the benchmark measures serving, not
+	// the interpreter's first runs of a module just loaded.
+	b, err := openBundle(ctx, home, runtime.TierNative)
 	if err != nil {
 		os.RemoveAll(home)
 		return nil, err
