@@ -128,6 +128,13 @@ type Slots interface {
 	WatchSlots(ctx context.Context, wake func(app string)) error
 }
 
+// TaskModule is a task a node can run, and the hash of the module it runs
+// it with: of the runs that wait on other nodes, a node takes over only
+// those it runs with the same module.
+type TaskModule struct {
+	App, Task, Module string
+}
+
 // The errors of a store shared by several nodes.
 var (
 	// ErrNodeRunning reports a RegisterNode of a name whose lease is
@@ -139,4 +146,8 @@ var (
 	// ErrOverlap reports a StartRun of a run with NoOverlap while another
 	// run of its task with NoOverlap is running.
 	ErrOverlap = errors.New("another run of the task is running")
+	// ErrNotWaiting reports the start of a run recorded as waiting
+	// (Run.Waiting) that is no longer the node's: another node took it
+	// over, or it has ended.
+	ErrNotWaiting = errors.New("run no longer waits on this node")
 )

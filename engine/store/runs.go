@@ -129,6 +129,14 @@ type Run struct {
 	// of its task with Replace holds one: the task's overlap policy is
 	// replace. It is not read back. A store of one node ignores it.
 	Replace bool
+	// Waiting marks a run recorded while its node had no room to execute
+	// it: it waits in the node's queue, and a node of the cluster with
+	// room may take it over (a store that hands runs over, as PostgreSQL's
+	// ClaimRuns). Module is then the hash of the module it runs: only a
+	// node that runs the task with that module takes it. Neither is read
+	// back. A store of one node ignores them.
+	Waiting bool
+	Module  string
 	// RetryOf is the ID of the run this run retries, 0 if none. A store
 	// records at most one run retrying a given run (StartRun and
 	// RecordSkipped return ErrDuplicate for a second), so that nodes

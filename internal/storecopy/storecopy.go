@@ -137,6 +137,8 @@ var notCopiedColumns = map[string]string{
 	"taskexecutions.nooverlap":  "a running run's flag for the cluster's overlap index; not read back",
 	"taskexecutions.slotmemory": "the slot of its app's quotas a running run holds, of the moment",
 	"taskexecutions.replace":    "a running run's flag for the cluster's replace index; not read back",
+	"taskexecutions.waiting":    "a running run's wait for room on its node, of the moment",
+	"taskexecutions.module":     "the module a waiting run needs of the node that takes it over, of the moment",
 }
 
 // copied returns the tables a copy between stores of these kinds copies.

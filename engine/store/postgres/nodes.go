@@ -19,7 +19,9 @@ import (
 // none) is positive, the run takes a slot of its app as takeSlotCTE does, with its
 // memory limit $18 against the app's memory quota $19, and holds it if it
 // got it: the second column says so. A run with Replace asks for the
-// cancel of the other runs of its task with Replace on other nodes.
+// cancel of the other runs of its task with Replace on other nodes. A run
+// that waits for room on its node ($21, with its module $22) wakes the
+// nodes that may take it over (handoff.go).
 var fencedInsertRunSQL = `WITH live AS (SELECT 1 FROM nodes WHERE name = $13::text AND epoch = $16::bigint
 		AND state = 'running' AND lease_until > now()),
 	slot AS (` + takeSlotCTE(`SELECT $1::text, 1, $18::bigint FROM live WHERE $17::integer > 0
@@ -30,12 +32,14 @@ var fencedInsertRunSQL = `WITH live AS (SELECT 1 FROM nodes WHERE name = $13::te
 		ON CONFLICT (run_id) DO NOTHING
 		RETURNING run_id)
 	INSERT INTO TaskExecutions (AppName, TaskName, Status, TriggeredBy, TriggeredByUser,
-		ScheduledTime, Attempt, StartTime, EndTime, Duration, Input, Reason, Node, RetryOf, NoOverlap, SlotMemory, Replace)
+		ScheduledTime, Attempt, StartTime, EndTime, Duration, Input, Reason, Node, RetryOf, NoOverlap, SlotMemory, Replace,
+		Waiting, Module)
 	SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::timestamptz, $7::integer, $8::timestamptz,
 		$9::timestamptz, $10::bigint, $11::text, $12::text, $13::text, $14::bigint, $15::boolean,
-		CASE WHEN EXISTS (SELECT 1 FROM slot) THEN $18::bigint END, $20::boolean
+		CASE WHEN EXISTS (SELECT 1 FROM slot) THEN $18::bigint END, $20::boolean, $21::boolean, $22::text
 	FROM live
 	WHERE CASE WHEN EXISTS (SELECT 1 FROM cancels) THEN pg_notify('` + cancelsChannel + `', '') IS NOT NULL ELSE true END
+		AND CASE WHEN $21::boolean THEN pg_notify('` + waitingChannel + `', $1::text) IS NOT NULL ELSE true END
 	RETURNING ID, SlotMemory IS NOT NULL`
 
 // replaceHeldSQL is true when a run of task app/task with Replace holds a

@@ -120,3 +120,48 @@ func TestRoundTripsOfASlot(t *testing.T) {
 		}
 	}
 }
+
+// TestRoundTripsOfAHandoff counts what a run that waited for room on its
+// node costs: nothing more to be recorded waiting; one round trip to
+// start, with the slot of its app; one round trip for a node to take over
+// several.
+func TestRoundTripsOfAHandoff(t *testing.T) {
+	t.Parallel()
+	count := &RoundTrips{}
+	s := openTest(t, pgtest.URL(t), Options{Tracer: count})
+	registerNodes(t, s, "a", "b")
+	var first int64
+	steps := []struct {
+		name string
+		do   func() error
+	}{{"StartRun waiting", func() error {
+		first = startWaiting(t, s, "a", "m")
+		startWaiting(t, s, "a", "m")
+		startWaiting(t, s, "a", "m")
+		return nil
+	}}, {"BeginRun with a slot", func() error {
+		slot := store.Slot{Concurrency: 1, Memory: 1, MemoryQuota: 100}
+		if began, err := s.BeginRun(t.Context(), first, "a", &slot); err != nil || !began {
+			return fmt.Errorf("BeginRun = %v, %v; want started", began, err)
+		}
+		return nil
+	}}, {"ClaimRuns of two", func() error {
+		if runs, err := s.ClaimRuns(t.Context(), "b", moduleM, 5); err != nil || len(runs) != 2 {
+			return fmt.Errorf("ClaimRuns = %d runs, %v; want 2", len(runs), err)
+		}
+		return nil
+	}}}
+	for i, st := range steps {
+		before := count.Load()
+		if err := st.do(); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		want := int64(1)
+		if i == 0 {
+			want = 3 // a StartRun each
+		}
+		if got := count.Load() - before; got != want {
+			t.Errorf("%s took %d round trips, want %d", st.name, got, want)
+		}
+	}
+}

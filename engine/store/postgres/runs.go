@@ -78,8 +78,12 @@ func (s *Store) insertRun(ctx context.Context, doing string, r *store.Run) (int6
 			slot = *r.Slot
 		}
 		running := r.Status == store.StatusRunning
+		var module any // NULL but for a run that waits
+		if r.Waiting && running {
+			module = text(r.Module)
+		}
 		query, args = fencedInsertRunSQL, append(args, r.NoOverlap && running, epoch,
-			slot.Concurrency, slot.Memory, slot.MemoryQuota, r.Replace && running)
+			slot.Concurrency, slot.Memory, slot.MemoryQuota, r.Replace && running, r.Waiting && running, module)
 		dest = append(dest, &taken)
 	}
 	insert := func() error {

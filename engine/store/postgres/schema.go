@@ -394,6 +394,13 @@ func migrations() []migration {
 		// Each node's run counters (store.NodeStatus.Runs), renewed with
 		// its lease, so that any node's /metrics shows every node's.
 		`ALTER TABLE nodes ADD COLUMN runs text NOT NULL DEFAULT '[]' -- JSON`,
+	}}, {version: 17, stmts: []string{
+		// A run recorded while its node had no room for it: it waits in
+		// the node's queue, and a node with room may take it over
+		// (handoff.go) if it runs the task with the same module.
+		`ALTER TABLE TaskExecutions ADD COLUMN Waiting boolean NOT NULL DEFAULT false`,
+		`ALTER TABLE TaskExecutions ADD COLUMN Module text`,
+		`CREATE INDEX idx_running_waiting ON TaskExecutions(ID) WHERE Status = 'running' AND Waiting`,
 	}}}
 }
 

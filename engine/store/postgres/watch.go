@@ -28,6 +28,9 @@ const (
 	cancelsChannel = "cronbox_cancels"
 	// slotsChannel carries the app of each slot given back (store.Slots).
 	slotsChannel = "cronbox_slots"
+	// waitingChannel carries the app of each run recorded waiting for
+	// room on its node (handoff.go).
+	waitingChannel = "cronbox_waiting"
 )
 
 // listen calls wake with the payload of each notification on channel,
