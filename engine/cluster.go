@@ -126,8 +126,9 @@ type clusterState struct {
 	expiry Timer
 	// stopped is set by leave: nothing is armed after it.
 	stopped bool
-	// unwatch stops the watch of the slots given back (watchSlots).
-	unwatch context.CancelFunc
+	// unwatch stops the watches of the slots given back (watchSlots) and
+	// of the runs recorded waiting (watchWaiting).
+	unwatch []context.CancelFunc
 }
 
 func newClusterState(cfg *Cluster, name string, clock Clock) *clusterState {
@@ -468,6 +469,14 @@ func (e *Engine) watchSlots() {
 	if slots == nil {
 		return
 	}
+	e.watchCluster("the slots other nodes give back", func(ctx context.Context) error {
+		return slots.WatchSlots(ctx, e.slotFreed)
+	})
+}
+
+// watchCluster runs watch, a watch of the store for what other nodes do,
+// in the cluster's crew until leave cancels its ctx.
+func (e *Engine) watchCluster(what string, watch func(ctx context.Context) error) {
 	cl := e.cl
 	ctx, cancel := context.WithCancel(context.Background())
 	cl.mu.Lock()
@@ -476,10 +485,10 @@ func (e *Engine) watchSlots() {
 		cancel()
 		return
 	}
-	cl.unwatch = cancel
+	cl.unwatch = append(cl.unwatch, cancel)
 	cl.crew.spawn(func() {
-		if err := slots.WatchSlots(ctx, e.slotFreed); err != nil && ctx.Err() == nil {
-			e.log.Error("watching the slots other nodes give back", slog.Any("error", err))
+		if err := watch(ctx); err != nil && ctx.Err() == nil {
+			e.log.Error("watching "+what, slog.Any("error", err))
 		}
 	})
 }
@@ -490,8 +499,8 @@ func (e *Engine) leave(ctx context.Context) {
 	cl := e.cl
 	cl.mu.Lock()
 	cl.stopped = true
-	if cl.unwatch != nil {
-		cl.unwatch()
+	for _, unwatch := range cl.unwatch {
+		unwatch()
 	}
 	cl.mu.Unlock()
 	cl.crew.stopTimers()

@@ -195,6 +195,16 @@ func waitRun(t *testing.T, what string, n, other *clusterNode, id int64) {
 	})
 }
 
+// triggerSpin triggers a run of the task demo/spin on node n.
+func (n *clusterNode) triggerSpin(t *testing.T) int64 {
+	t.Helper()
+	id, err := n.engine.Trigger(t.Context(), "demo", "spin", nil, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
 // TestClusterReplace starts a run of a task whose overlap policy is
 // replace on one node while another node runs it: the other node cancels
 // its run, and the new one starts once that has ended.
@@ -207,13 +217,7 @@ func TestClusterReplace(t *testing.T) {
 	b := newClusterNode(t, url, "b", RealClock{}, cl, app)
 	a.watchCancels(t)
 	b.watchCancels(t)
-	trigger := func(n *clusterNode) int64 {
-		id, err := n.engine.Trigger(t.Context(), "demo", "spin", nil, "alice")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return id
-	}
+	trigger := func(n *clusterNode) int64 { return n.triggerSpin(t) }
 	first := trigger(a)
 	waitRun(t, "a to execute its run", a, b, first)
 	second := trigger(b)

@@ -78,6 +78,13 @@ type clusterNode struct {
 // clock (a *FakeClock, or RealClock).
 func newClusterNode(t *testing.T, url, name string, clock Clock, cl Cluster, apps ...testApp) *clusterNode {
 	t.Helper()
+	return newClusterNodeWith(t, url, name, clock, cl, nil, apps...)
+}
+
+// newClusterNodeWith is newClusterNode with configure, if not nil, called
+// on the engine's Config.
+func newClusterNodeWith(t *testing.T, url, name string, clock Clock, cl Cluster, configure func(*Config), apps ...testApp) *clusterNode {
+	t.Helper()
 	home := t.TempDir()
 	for _, a := range apps {
 		writeApp(t, home, a)
@@ -90,7 +97,11 @@ func newClusterNode(t *testing.T, url, name string, clock Clock, cl Cluster, app
 	t.Cleanup(func() { st.Close() })
 	n := &clusterNode{name: name, home: home, store: st, nodes: &cutNodes{Nodes: st}, clock: clock}
 	cl.Nodes, cl.Slots = n.nodes, st
-	e, err := New(Config{Home: home, Store: StoreOf(st), Runtime: rt, Clock: clock, Node: name, Cluster: &cl, GracePeriod: time.Millisecond})
+	cfg := Config{Home: home, Store: StoreOf(st), Runtime: rt, Clock: clock, Node: name, Cluster: &cl, GracePeriod: time.Millisecond}
+	if configure != nil {
+		configure(&cfg)
+	}
+	e, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

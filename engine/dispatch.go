@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/cronbox/cronbox/engine/app"
@@ -28,6 +29,10 @@ type runReq struct {
 	// slot is set when the run holds a slot of its app's quotas in the
 	// cluster (Cluster.Slots): it may execute.
 	slot bool
+	// waiting is set while the run is recorded as waiting for room on
+	// the node (store.Run.Waiting): another node may take it over, and
+	// the node starts it only by RunHandoff.BeginRun.
+	waiting bool
 }
 
 // The reasons a run is not admitted.
@@ -53,6 +58,10 @@ func (e *Engine) submit(ctx context.Context, r *runReq) (int64, error) {
 	reason := e.admitLocked(r)
 	if reason == "" {
 		run.Slot = e.slotNowLocked(r)
+		run.Waiting = e.waitsLocked(r)
+		if run.Waiting {
+			run.Module = r.ts.module.Hash
+		}
 	}
 	e.mu.Unlock()
 	if reason != "" {
@@ -89,7 +98,17 @@ func (e *Engine) submit(ctx context.Context, r *runReq) (int64, error) {
 		return 0, fmt.Errorf("recording start of %s: %w", ts.key, err)
 	}
 	r.slot = run.Slot != nil && run.Slot.Taken
+	r.waiting = run.Waiting
 	return e.queue(ctx, r, id)
+}
+
+// waitsLocked reports whether run r is to be recorded waiting for room
+// on the node (store.Run.Waiting), so that a node with room may take it
+// over (RunHandoff): in a cluster, when the node has none. A run of a
+// replace task is not handed over: the node that records it cancels the
+// task's other runs on it, as one node does.
+func (e *Engine) waitsLocked(r *runReq) bool {
+	return e.handoff != nil && e.running+e.claims >= e.cfg.MaxConcurrent && r.ts.task.Concurrency != app.ConcurrencyReplace
 }
 
 // slotNowLocked returns the slot of the cluster's app quotas that run r
@@ -245,7 +264,7 @@ func (e *Engine) dispatchLocked() {
 			}
 			r := as.queue[0]
 			cancelled := r.trigger != store.TriggerManual && (r.ts.removed || !r.ts.task.Enabled)
-			if !cancelled && !r.slot && e.sharedSlots() != nil {
+			if !cancelled && (r.waiting || !r.slot && e.sharedSlots() != nil) {
 				if as.claiming || as.starved {
 					continue
 				}
@@ -275,27 +294,69 @@ func (e *Engine) dispatchLocked() {
 	}
 }
 
-// claimLocked takes a slot of the app's quotas from the cluster for r,
-// the first run of as's queue, and dispatches again: r starts when it
-// got one; otherwise the app waits until a slot is given back (slotFreed).
+// claimLocked takes from the cluster what r, the first run of as's
+// queue, needs to start, and dispatches again: a slot of its app's
+// quotas, and for a run that waited, its start (RunHandoff.BeginRun, which
+// takes the slot in the same write). r starts when it got them;
+// otherwise the app waits until a slot is given back (slotFreed). A run
+// another node took over meanwhile leaves the queue.
 func (e *Engine) claimLocked(as *appState, r *runReq) {
 	as.claiming = true
 	e.claims++
-	slot, freed := as.slot(r), as.freed
+	var slot *store.Slot
+	if !r.slot && e.sharedSlots() != nil {
+		s := as.slot(r)
+		slot = &s
+	}
+	waiting, freed := r.waiting, as.freed
 	e.crew.spawn(func() {
-		ok, err := e.sharedSlots().TakeSlot(context.Background(), r.id, slot)
-		if err != nil {
-			e.log.Warn("taking a slot of the app's quotas", slog.String("task", r.ts.key), slog.Int64("run", r.id), slog.Any("error", err))
+		ctx := context.Background()
+		var (
+			ok  bool
+			err error
+		)
+		if waiting {
+			ok, err = e.handoff.BeginRun(ctx, r.id, e.cfg.Node, slot)
+		} else {
+			ok, err = e.sharedSlots().TakeSlot(ctx, r.id, *slot)
+			slot.Taken = ok
+		}
+		gone := errors.Is(err, store.ErrNotWaiting)
+		switch {
+		case gone:
+			e.log.Debug("run taken over by another node", slog.String("task", r.ts.key), slog.Int64("run", r.id))
+		case errors.Is(err, store.ErrFenced):
+			e.loseLease(ctx, err)
+		case err != nil:
+			e.log.Warn("starting a queued run in the cluster", slog.String("task", r.ts.key), slog.Int64("run", r.id), slog.Any("error", err))
 		}
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		as.claiming = false
 		e.claims--
-		r.slot = ok
+		if ok {
+			r.waiting = false
+			r.slot = r.slot || slot != nil && slot.Taken
+		}
+		if gone {
+			e.dropQueuedLocked(as, r)
+		}
 		// A slot given back since the take began may be free now.
-		as.starved = !ok && as.freed == freed
+		as.starved = !ok && !gone && as.freed == freed
 		e.dispatchLocked()
 	})
+}
+
+// dropQueuedLocked drops r from the queue of its app as, if it is still
+// there: another node took it over.
+func (e *Engine) dropQueuedLocked(as *appState, r *runReq) {
+	i := slices.Index(as.queue, r)
+	if i < 0 {
+		return // dropped meanwhile, by whoever dropped it
+	}
+	as.queue = slices.Delete(as.queue, i, i+1)
+	r.ts.queued--
+	e.forgetAppLocked(as)
 }
 
 // slotFreed is called when a slot of app was given back on any node, or
@@ -312,15 +373,29 @@ func (e *Engine) slotFreed(app string) {
 	e.dispatchLocked()
 }
 
-// finishUnstarted records a queued run that will not start.
-func (e *Engine) finishUnstarted(ctx context.Context, r *runReq, status store.Status, msg string) {
-	now := e.cfg.Clock.Now()
-	end := store.RunEnd{Status: status, EndTime: now, ExitCode: -1, Error: msg}
-	err := e.cfg.Store.Runs.FinishRun(context.WithoutCancel(ctx), r.id, end)
-	if writeFailed(err) {
-		e.keepEnd(r.id, r.ts.key, end, err)
-	} else if err != nil {
-		e.log.ErrorContext(ctx, "recording unstarted run", slog.Int64("run", r.id), slog.Any("error", err))
+// finishUnstarted records a queued run that will not start, and reports
+// whether it did: a run recorded waiting (RunHandoff) is the node's to
+// record only while no other node took it over.
+func (e *Engine) finishUnstarted(ctx context.Context, r *runReq, status store.Status, msg string) bool {
+	e.mu.Lock()
+	waiting := r.waiting
+	e.mu.Unlock()
+	mine := true
+	if waiting {
+		_, err := e.handoff.BeginRun(context.WithoutCancel(ctx), r.id, e.cfg.Node, nil)
+		if mine = err == nil; !mine && !errors.Is(err, store.ErrNotWaiting) {
+			e.log.WarnContext(ctx, "recording unstarted run: it waits in the cluster", slog.Int64("run", r.id), slog.Any("error", err))
+		}
+	}
+	if mine {
+		now := e.cfg.Clock.Now()
+		end := store.RunEnd{Status: status, EndTime: now, ExitCode: -1, Error: msg}
+		err := e.cfg.Store.Runs.FinishRun(context.WithoutCancel(ctx), r.id, end)
+		if writeFailed(err) {
+			e.keepEnd(r.id, r.ts.key, end, err)
+		} else if err != nil {
+			e.log.ErrorContext(ctx, "recording unstarted run", slog.Int64("run", r.id), slog.Any("error", err))
+		}
 	}
 	e.mu.Lock()
 	r.ts.queued--
@@ -328,5 +403,8 @@ func (e *Engine) finishUnstarted(ctx context.Context, r *runReq, status store.St
 		e.forgetAppLocked(as)
 	}
 	e.mu.Unlock()
-	e.publish(Event{Type: EventRunFinished, App: r.ts.app, Task: r.ts.name, RunID: r.id, Status: status, Message: msg})
+	if mine {
+		e.publish(Event{Type: EventRunFinished, App: r.ts.app, Task: r.ts.name, RunID: r.id, Status: status, Message: msg})
+	}
+	return mine
 }

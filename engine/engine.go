@@ -67,6 +67,35 @@ func StoreOf(st interface {
 	return s
 }
 
+// RunHandoff hands the runs that a node of a cluster has no room for to
+// the nodes that have: a run recorded while its node is full waits
+// (store.Run.Waiting), and either a node with room takes it over
+// (ClaimRuns), or its node starts it (BeginRun), never both. A node of a
+// Cluster uses it when its Store.Runs provides it, as PostgreSQL's does;
+// a store of one node need not.
+type RunHandoff interface {
+	// BeginRun starts run id, recorded as waiting on node, in one write
+	// fenced by the node's lease. With slot, the run takes a slot of its
+	// app's quotas in the same write (as Slots.TakeSlot), and waits on
+	// without one (false, nil); slot.Taken says whether it holds one. A
+	// run that started on node already is reported started. It returns
+	// store.ErrNotWaiting if the run is not node's (another node took it
+	// over) or has ended, store.ErrFenced if node's lease is not live.
+	BeginRun(ctx context.Context, id int64, node string, slot *store.Slot) (bool, error)
+	// ClaimRuns takes over for node, in one write fenced by its lease, at
+	// most limit runs waiting on other nodes, the oldest first, of the
+	// tasks it runs with the same modules, and returns them: each is
+	// node's from then on, started as if node had recorded it, and no
+	// other node takes or starts it. Of nodes that claim at once, each
+	// run goes to one.
+	ClaimRuns(ctx context.Context, node string, tasks []store.TaskModule, limit int) ([]store.Run, error)
+	// WatchWaiting calls wake with the app of each run recorded waiting
+	// on any node, and with "" when it cannot tell (after each
+	// connection to the store, and periodically), until ctx is done; it
+	// returns ctx's error.
+	WatchWaiting(ctx context.Context, wake func(app string)) error
+}
+
 // Config configures an Engine. Store and Runtime are required.
 type Config struct {
 	// Home is the Cronbox home directory: apps are read from Home/apps and
@@ -264,11 +293,20 @@ type Engine struct {
 	timerAt    time.Time
 	running    int // runs executing, over all apps
 	// claims counts the slots of the cluster's apps being taken for
-	// queued runs (Cluster.Slots): each holds a place of MaxConcurrent.
-	claims  int
-	runs    map[int64]*runHandle
-	modules map[string]*runtime.Module // by the hex SHA-256 of the file
-	seq     int64                      // orders successes and starts for dependencies
+	// queued runs (Cluster.Slots), and the starts of runs that waited
+	// (RunHandoff.BeginRun): each holds a place of MaxConcurrent.
+	claims int
+	// handoff hands the runs this node has no room for to other nodes,
+	// and theirs to it; nil for a single node, or a store without it.
+	handoff RunHandoff
+	// takingOver is set while the node takes over runs waiting on other
+	// nodes (takeOver); othersWait when some may wait: the last take
+	// took all it asked for, or a run recorded waiting found the node
+	// without room.
+	takingOver, othersWait bool
+	runs                   map[int64]*runHandle
+	modules                map[string]*runtime.Module // by the hex SHA-256 of the file
+	seq                    int64                      // orders successes and starts for dependencies
 
 	events  eventHub
 	counter runCounter
@@ -302,6 +340,9 @@ func New(cfg Config) (*Engine, error) {
 		modules: map[string]*runtime.Module{},
 		crew:    newCrew(cfg.Clock),
 		cl:      newClusterState(cfg.Cluster, cfg.Node, cfg.Clock),
+	}
+	if h, ok := cfg.Store.Runs.(RunHandoff); ok && e.cl != nil {
+		e.handoff = h
 	}
 	e.cfg.Store.Runs = watchedRuns{Runs: cfg.Store.Runs, e: e}
 	e.cfg.Store.Outcomes = watchedOutcomes{Outcomes: cfg.Store.Outcomes, e: e}
@@ -361,6 +402,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	if e.cl != nil {
 		e.armHeartbeat()
 		e.watchSlots()
+		e.watchWaiting()
 	}
 	return nil
 }

@@ -295,6 +295,9 @@ func (e *Engine) afterRun(h *runHandle, end store.RunEnd, ended store.Ended, log
 	}
 	e.dispatchLocked()
 	e.forgetAppLocked(h.as)
+	if e.othersWait && !e.takingOver && e.roomLocked() > 0 {
+		e.crew.spawn(func() { e.takeOver(context.Background()) })
+	}
 }
 
 // prune deletes the task's runs past its retention, then its app's oldest

@@ -62,7 +62,9 @@ func (e *Engine) Cancel(ctx context.Context, runID int64) error {
 	if queued == nil {
 		return fmt.Errorf("cancelling run %d: run %w or not running", runID, ErrNotFound)
 	}
-	e.finishUnstarted(ctx, queued, store.StatusCancelled, "not started: "+errCancelled.Error())
+	if !e.finishUnstarted(ctx, queued, store.StatusCancelled, "not started: "+errCancelled.Error()) {
+		return fmt.Errorf("cancelling run %d: %w: another node took it over", runID, ErrNotFound)
+	}
 	return nil
 }
 
