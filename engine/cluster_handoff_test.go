@@ -8,6 +8,7 @@ import (
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/internal/pgtest"
 	"github.com/cronbox/cronbox/internal/testenv"
+	"github.com/cronbox/cronbox/internal/wasmtest"
 )
 
 // executingIDs returns the runs the node executes, and how many it has
@@ -122,5 +123,42 @@ func TestClusterHandoff(t *testing.T) {
 	}
 	if len(started) != len(want) {
 		t.Errorf("runs started: %v; want %v", started, want)
+	}
+}
+
+// TestClusterHandoffRefused: a node takes over none of the runs that
+// wait on another node when it lost its lease, though the database still
+// counts it live, or when it runs their task with another module.
+func TestClusterHandoffRefused(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		module []byte // b's module of the task
+		fence  bool
+	}{{"fenced", wasmtest.Spin(), true}, {"other module", wasmtest.Hello(), false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			url := pgtest.URL(t)
+			app := spinApp("allow")
+			app.quota = 8
+			cl := Cluster{HeartbeatInterval: time.Second, LeaseTTL: time.Minute}
+			a := newClusterNodeWith(t, url, "a", NewFakeClock(t0), cl, func(c *Config) { c.MaxConcurrent = 1 }, app)
+			clockB := NewFakeClock(t0)
+			app.modules = map[string][]byte{"spin": tc.module}
+			b := newClusterNodeWith(t, url, "b", clockB, cl, func(c *Config) { c.MaxConcurrent = 3 }, app)
+			if tc.fence {
+				b.nodes.cut.Store(true)
+				clockB.Advance(cl.LeaseTTL)
+				testenv.WaitFor(t, "b to count its lease lost", b.engine.fenced)
+			}
+			first := a.triggerSpin(t)
+			waitRuns(t, "a to execute its first run", a, b, []int64{first}, nil, 0)
+			waiting := a.triggerSpin(t)
+			b.engine.takeOver(t.Context())
+			if r, err := a.store.GetRun(t.Context(), waiting); err != nil || r.Node != "a" {
+				t.Errorf("run %d = %+v, %v; want it waiting on a", waiting, r, err)
+			}
+			waitRuns(t, "a to keep its runs", a, b, []int64{first}, nil, 1)
+		})
 	}
 }
