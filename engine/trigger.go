@@ -63,7 +63,7 @@ func (e *Engine) Cancel(ctx context.Context, runID int64) error {
 		return fmt.Errorf("cancelling run %d: run %w or not running", runID, ErrNotFound)
 	}
 	if !e.finishUnstarted(ctx, queued, store.StatusCancelled, "not started: "+errCancelled.Error()) {
-		return fmt.Errorf("cancelling run %d: %w: another node took it over", runID, ErrNotFound)
+		return fmt.Errorf("cancelling run %d: %w: it waited for room on this node, and another node took it over", runID, ErrNotFound)
 	}
 	return nil
 }
