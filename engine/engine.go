@@ -89,11 +89,12 @@ type RunHandoff interface {
 	// other node takes or starts it. Of nodes that claim at once, each
 	// run goes to one.
 	ClaimRuns(ctx context.Context, node string, tasks []store.TaskModule, limit int) ([]store.Run, error)
-	// WatchWaiting calls wake with the app of each run recorded waiting
-	// on any node, and with "" when it cannot tell (after each
-	// connection to the store, and periodically), until ctx is done; it
+	// WatchWaiting calls waiting with the app of each run recorded
+	// waiting on any node, and with "" when it cannot tell (after each
+	// connection to the store, and periodically), and taken with the IDs
+	// of the runs each ClaimRuns took over, until ctx is done; it
 	// returns ctx's error.
-	WatchWaiting(ctx context.Context, wake func(app string)) error
+	WatchWaiting(ctx context.Context, waiting func(app string), taken func(ids []int64)) error
 }
 
 // Config configures an Engine. Store and Runtime are required.

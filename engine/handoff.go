@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"log/slog"
+	"slices"
 
 	"github.com/cronbox/cronbox/engine/store"
 )
@@ -22,8 +23,24 @@ func (e *Engine) watchWaiting() {
 				e.slotFreed("")
 			}
 			e.takeOver(ctx)
-		})
+		}, e.dropTaken)
 	})
+}
+
+// dropTaken drops from the node's queue the runs in ids that waited on it
+// and that another node took over, at once rather than when the node
+// would have started them: they no longer count against its MaxQueued,
+// nor hold back its next runs of a task whose overlap policy is forbid.
+func (e *Engine) dropTaken(ids []int64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, as := range e.apps {
+		for _, r := range slices.Clone(as.queue) {
+			if r.waiting && slices.Contains(ids, r.id) {
+				e.dropQueuedLocked(as, r)
+			}
+		}
+	}
 }
 
 // roomLocked is how many more runs the node has room for: the places of

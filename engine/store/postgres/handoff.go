@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -86,18 +88,25 @@ func (s *Store) BeginRun(ctx context.Context, id int64, node string, slot *store
 
 // claimRunsSQL makes node $1 of epoch $2, if its lease is live, the node
 // of at most $6 runs waiting on other nodes, the oldest first, of the
-// tasks $3/$4 that it runs with the modules $5. FOR UPDATE SKIP LOCKED
-// gives each run to one taker: a run that another node is taking, or
-// that its node is starting, is left to them.
+// tasks $3/$4 that it runs with the modules $5, and notifies the runs it
+// took (takenPrefix). FOR UPDATE SKIP LOCKED gives each run to one
+// taker: a run that another node is taking, or that its node is
+// starting, is left to them.
 var claimRunsSQL = `WITH live AS (` + liveSQL("$1", "$2") + `),
 	picked AS (SELECT r.ID AS claimed FROM TaskExecutions r
 		JOIN unnest($3::text[], $4::text[], $5::text[]) AS k(app, task, module)
 			ON r.AppName = k.app AND r.TaskName = k.task AND r.Module = k.module
 		WHERE r.Status = 'running' AND r.Waiting AND r.Node <> $1::text AND EXISTS (SELECT 1 FROM live)
 		ORDER BY r.ID LIMIT $6
-		FOR UPDATE OF r SKIP LOCKED)
-	UPDATE TaskExecutions SET Node = $1::text, Waiting = false, Module = NULL FROM picked WHERE ID = picked.claimed
-	RETURNING ` + runColumns
+		FOR UPDATE OF r SKIP LOCKED),
+	claimed AS (UPDATE TaskExecutions SET Node = $1::text, Waiting = false, Module = NULL FROM picked WHERE ID = picked.claimed
+		RETURNING TaskExecutions.*)
+	SELECT ` + runColumns + ` FROM claimed
+	WHERE pg_notify('` + waitingChannel + `', (SELECT '` + takenPrefix + `' || string_agg(ID::text, ',') FROM claimed)) IS NOT NULL`
+
+// takenPrefix starts the payload of a notification on waitingChannel
+// that lists the runs a node took over, which no app name starts with.
+const takenPrefix = "#"
 
 // ClaimRuns takes over, for node, at most limit runs waiting on other
 // nodes (store.Run.Waiting), the oldest first, of the tasks it runs with
@@ -123,14 +132,26 @@ func (s *Store) ClaimRuns(ctx context.Context, node string, tasks []store.TaskMo
 	return s.readRuns(doing, rows, err)
 }
 
-// WatchWaiting calls wake with the app of each run recorded waiting for
-// room on its node (store.Run.Waiting), on any node, and with "" when it
-// cannot tell (after each connection to the database, and every
-// Options.WatchPoll without a notification), until ctx is done; it
-// returns ctx's error. It listens on a connection of its own.
-func (s *Store) WatchWaiting(ctx context.Context, wake func(app string)) error {
-	return s.listen(ctx, waitingChannel, func(_ context.Context, app string) error {
-		wake(app)
+// WatchWaiting calls waiting with the app of each run recorded waiting
+// for room on its node (store.Run.Waiting), on any node, and with "" when
+// it cannot tell (after each connection to the database, and every
+// Options.WatchPoll without a notification); and taken with the IDs of
+// the runs each ClaimRuns took over; until ctx is done. It returns ctx's
+// error. It listens on a connection of its own.
+func (s *Store) WatchWaiting(ctx context.Context, waiting func(app string), taken func(ids []int64)) error {
+	return s.listen(ctx, waitingChannel, func(_ context.Context, payload string) error {
+		list, ok := strings.CutPrefix(payload, takenPrefix)
+		if !ok {
+			waiting(payload)
+			return nil
+		}
+		var ids []int64
+		for _, f := range strings.Split(list, ",") {
+			if id, err := strconv.ParseInt(f, 10, 64); err == nil {
+				ids = append(ids, id)
+			}
+		}
+		taken(ids)
 		return nil
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -223,27 +224,44 @@ func TestBeginRunTakesASlot(t *testing.T) {
 	}
 }
 
-// TestWatchWaiting: a run recorded waiting wakes the watchers, by
-// notification.
+// TestWatchWaiting: a run recorded waiting wakes the watchers, and so do
+// the runs a node takes over, by notification.
 func TestWatchWaiting(t *testing.T) {
 	t.Parallel()
 	s := openTest(t, pgtest.URL(t), Options{WatchPoll: time.Hour})
-	registerNodes(t, s, "a")
+	registerNodes(t, s, "a", "b")
 	woken := make(chan string, 8)
+	taken := make(chan []int64, 8)
 	ctx, stop := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	go func() { done <- s.WatchWaiting(ctx, func(app string) { woken <- app }) }()
+	go func() {
+		done <- s.WatchWaiting(ctx, func(app string) { woken <- app }, func(ids []int64) { taken <- ids })
+	}()
 	if app := <-woken; app != "" {
 		t.Fatalf("first wake = %q; want \"\" after LISTEN", app)
 	}
-	startWaiting(t, s, "a", "m")
+	first, second := startWaiting(t, s, "a", "m"), startWaiting(t, s, "a", "m")
+	for range 2 {
+		select {
+		case app := <-woken:
+			if app != "a" {
+				t.Errorf("woken for app %q; want a", app)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("no wake for a run recorded waiting")
+		}
+	}
+	if _, err := s.ClaimRuns(t.Context(), "b", moduleM, 2); err != nil {
+		t.Fatal(err)
+	}
 	select {
-	case app := <-woken:
-		if app != "a" {
-			t.Errorf("woken for app %q; want a", app)
+	case ids := <-taken:
+		slices.Sort(ids)
+		if !slices.Equal(ids, []int64{first, second}) {
+			t.Errorf("taken %v; want %d and %d", ids, first, second)
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatal("no wake for a run recorded waiting")
+		t.Fatal("no wake for the runs taken over")
 	}
 	stop()
 	<-done
