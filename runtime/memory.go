@@ -1,20 +1,30 @@
 package runtime
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
 
 	"github.com/tetratelabs/wazero/experimental"
+
+	"github.com/cronbox/cronbox/runtime/internal/instrument"
 )
 
 // Linear memories are the largest per-run cost of a fresh instance: a Go
 // guest grows its memory to several MiB while its runtime starts, and every
 // page it touches in a freshly mapped region costs a page fault. The pool
 // keeps the mappings of finished runs and hands them to new runs, so the
-// pages a task touched last time are already resident. A mapping is zeroed
+// pages a task touched last time are already resident. A mapping is reset
 // before reuse (resident pages only, see scrub), so no run ever sees the
 // bytes of another.
+//
+// A mapping is reset to the image of the module it was last handed to:
+// the bytes the module's data segments write, zeros elsewhere (see
+// instrument.InstrumentImage, which takes the segments out of the module
+// wazero instantiates). The next run of that module finds its data in
+// place, copied after the last run rather than before this one; a run of
+// another module finds the memory reset to its own image first.
 //
 // Each mapping reserves the whole limit of its run up front as address space
 // only; pages are backed as the guest touches them. Growing a memory is
@@ -22,17 +32,18 @@ import (
 // outside the Go heap: a guest that fills its memory does not move the
 // host's heap at all.
 
-// memPool recycles linear memory mappings by reservation size. A finished
-// run's mapping is dirty until scrubbed: the pool's scrubber goroutine
-// zeroes it after the run has returned, so that clearing the last guest's
-// pages is not part of any run's latency. A run that finds no zeroed
-// mapping of its size but a dirty one scrubs that one itself rather than
-// mapping fresh pages, so the work is never done twice and never skipped.
+// memPool recycles linear memory mappings by reservation size and image. A
+// finished run's mapping is dirty until reset: the pool's scrubber
+// goroutine resets it after the run has returned, so that clearing the last
+// guest's pages and copying the module's data are not part of any run's
+// latency. A run that finds no reset mapping of its size but a dirty one
+// resets that one itself rather than mapping fresh pages, so the work is
+// never done twice and never skipped.
 type memPool struct {
 	mu      sync.Mutex
-	idle    map[uint64][]*mapping // zeroed, by size
-	dirty   []*mapping            // waiting for the scrubber, oldest first
-	nIdle   int                   // len of every idle list plus len(dirty)
+	idle    map[poolKey][]*mapping // reset, by size and image
+	dirty   []*mapping             // waiting for the scrubber, oldest first
+	nIdle   int                    // len of every idle list plus len(dirty)
 	maxIdle int
 	closed  bool
 	// resident is the scrub threshold: a mapping with more resident bytes
@@ -44,13 +55,21 @@ type memPool struct {
 	done chan struct{} // closed when the scrubber returns
 }
 
+// poolKey is what a mapping of the pool is: its size, and the image of
+// the module it was last handed to, which it holds again once reset (nil:
+// zeroed throughout).
+type poolKey struct {
+	size  uint64
+	image *instrument.Image
+}
+
 // inlineScrub is the most bytes a guest may have been handed of a mapping
 // that put scrubs itself.
 const inlineScrub = 64 << 10
 
 func newMemPool(maxIdle int) *memPool {
 	p := &memPool{
-		idle:     map[uint64][]*mapping{},
+		idle:     map[poolKey][]*mapping{},
 		maxIdle:  maxIdle,
 		resident: 32 << 20,
 		wake:     make(chan struct{}, 1),
@@ -61,39 +80,93 @@ func newMemPool(maxIdle int) *memPool {
 	return p
 }
 
-// get returns a zeroed mapping of exactly size bytes.
-func (p *memPool) get(size uint64) (*mapping, error) {
-	p.mu.Lock()
-	if l := p.idle[size]; len(l) > 0 {
-		m := l[len(l)-1]
-		p.idle[size] = l[:len(l)-1]
-		p.nIdle--
-		p.mu.Unlock()
-		return m, nil
+// get returns a mapping of exactly size bytes holding img, zeroed
+// elsewhere (img may be nil: zeroed throughout). It prefers one that holds
+// img already, then a zeroed one, then one holding another image.
+func (p *memPool) get(size uint64, img *instrument.Image) (*mapping, error) {
+	if img != nil && img.Size > size {
+		return nil, fmt.Errorf("the module's data spans %d bytes, more than the %d of its memory", img.Size, size)
 	}
-	for i := len(p.dirty) - 1; i >= 0; i-- { // the newest is the most resident
-		if m := p.dirty[i]; uint64(len(m.buf)) == size {
+	p.mu.Lock()
+	m := p.takeIdle(poolKey{size, img})
+	if m == nil && img != nil {
+		m = p.takeIdle(poolKey{size, nil})
+	}
+	if m == nil {
+		for k := range p.idle {
+			if k.size == size {
+				m = p.takeIdle(k)
+				break
+			}
+		}
+	}
+	for i := len(p.dirty) - 1; m == nil && i >= 0; i-- { // the newest is the most resident
+		if d := p.dirty[i]; uint64(len(d.buf)) == size {
 			p.dirty = slices.Delete(p.dirty, i, i+1)
 			p.nIdle--
-			p.mu.Unlock()
-			if err := m.scrub(p.resident); err != nil {
-				m.release()
-				return newMapping(size)
-			}
-			return m, nil
+			m = d
 		}
 	}
 	p.mu.Unlock()
-	return newMapping(size)
+	if m != nil {
+		if err := m.reset(img, p.resident); err == nil {
+			return m, nil
+		}
+		m.release()
+	}
+	m, err := newMapping(size)
+	if err != nil {
+		return nil, err
+	}
+	return m, m.reset(img, p.resident)
+}
+
+// takeIdle removes an idle mapping of key k from the pool and returns it,
+// or nil; p.mu is held.
+func (p *memPool) takeIdle(k poolKey) *mapping {
+	l := p.idle[k]
+	if len(l) == 0 {
+		return nil
+	}
+	m := l[len(l)-1]
+	if len(l) == 1 {
+		delete(p.idle, k)
+	} else {
+		p.idle[k] = l[:len(l)-1]
+	}
+	p.nIdle--
+	return m
+}
+
+// reset makes m hold img, zeroed elsewhere, from any contents. A mapping
+// that holds img already and was handed to no guest since is left alone.
+func (m *mapping) reset(img *instrument.Image, resident uint64) error {
+	if m.image == img && m.clean {
+		return nil
+	}
+	if err := m.scrub(resident); err != nil {
+		return err
+	}
+	m.image, m.clean = img, true
+	if img != nil {
+		for _, s := range img.Segments {
+			copy(m.buf[s.Offset:], s.Bytes)
+		}
+		m.touch(img.Size)
+	}
+	return nil
 }
 
 // put hands m to the scrubber, or unmaps it when the pool is full or
 // closed. A mapping of which at most inlineScrub bytes were handed out is
-// scrubbed at once: waking the scrubber would cost more.
+// reset at once: waking the scrubber would cost more. Either way it is
+// reset to the image it was handed out with, so that the next run of the
+// same module finds its data in place.
 func (p *memPool) put(m *mapping) {
+	m.clean = false
 	small := m.high <= inlineScrub
 	if small {
-		if err := m.scrub(p.resident); err != nil {
+		if err := m.reset(m.image, p.resident); err != nil {
 			m.release()
 			return
 		}
@@ -106,8 +179,8 @@ func (p *memPool) put(m *mapping) {
 	}
 	p.nIdle++
 	if small {
-		size := uint64(len(m.buf))
-		p.idle[size] = append(p.idle[size], m)
+		k := poolKey{uint64(len(m.buf)), m.image}
+		p.idle[k] = append(p.idle[k], m)
 		p.mu.Unlock()
 		return
 	}
@@ -119,7 +192,7 @@ func (p *memPool) put(m *mapping) {
 	}
 }
 
-// scrubber zeroes dirty mappings until close.
+// scrubber resets dirty mappings until close.
 func (p *memPool) scrubber() {
 	defer close(p.done)
 	for {
@@ -137,7 +210,7 @@ func (p *memPool) scrubber() {
 			m := p.dirty[0]
 			p.dirty = slices.Delete(p.dirty, 0, 1)
 			p.mu.Unlock()
-			err := m.scrub(p.resident)
+			err := m.reset(m.image, p.resident)
 			p.mu.Lock()
 			switch {
 			case err != nil || p.closed:
@@ -145,8 +218,8 @@ func (p *memPool) scrubber() {
 				p.mu.Unlock()
 				m.release()
 			default:
-				size := uint64(len(m.buf))
-				p.idle[size] = append(p.idle[size], m)
+				k := poolKey{uint64(len(m.buf)), m.image}
+				p.idle[k] = append(p.idle[k], m)
 				p.mu.Unlock()
 			}
 		}
@@ -185,6 +258,7 @@ func (p *memPool) close() {
 // Account, which records the sizes), and whether the guest was refused.
 type runMemory struct {
 	pool    *memPool
+	image   *instrument.Image // what the module's memory starts with
 	limit   uint64
 	acct    *Account
 	refused atomic.Bool
@@ -196,7 +270,7 @@ var _ experimental.MemoryAllocator = (*runMemory)(nil)
 // Allocate implements experimental.MemoryAllocator.
 func (r *runMemory) Allocate(_, max uint64) experimental.LinearMemory {
 	size := min(max, r.limit)
-	m, err := r.pool.get(size)
+	m, err := r.pool.get(size, r.image)
 	if err != nil {
 		r.err = err
 		return &linearMemory{run: r}

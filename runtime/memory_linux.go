@@ -8,6 +8,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cronbox/cronbox/runtime/internal/instrument"
 )
 
 // mapping is an anonymous private mapping. Only its first high bytes were
@@ -15,6 +17,10 @@ import (
 type mapping struct {
 	buf  []byte
 	high uint64
+	// image is what the mapping holds, zeroed elsewhere, when clean: it
+	// was reset and handed to no guest since (see memPool).
+	image *instrument.Image
+	clean bool
 }
 
 func newMapping(size uint64) (*mapping, error) {

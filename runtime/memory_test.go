@@ -1,8 +1,11 @@
 package runtime
 
 import (
+	"bytes"
 	"os"
 	"testing"
+
+	"github.com/cronbox/cronbox/runtime/internal/instrument"
 )
 
 // dirty writes a non-zero byte to every page of the first n bytes of m, as
@@ -32,7 +35,7 @@ func TestPoolHandsOutZeroedMappings(t *testing.T) {
 		p := newMemPool(2)
 		seen := map[*mapping]bool{}
 		for i := range 200 {
-			m, err := p.get(size)
+			m, err := p.get(size, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -60,7 +63,7 @@ func TestPoolBoundsAndClose(t *testing.T) {
 	p := newMemPool(2)
 	var ms []*mapping
 	for range 3 {
-		m, err := p.get(size)
+		m, err := p.get(size, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,4 +100,45 @@ func TestPoolBoundsAndClose(t *testing.T) {
 		t.Error("a mapping put after close was kept")
 	}
 	p.close() // a second close is harmless
+}
+
+// holds reports whether m holds exactly img on zeros.
+func holds(m *mapping, img *instrument.Image) bool {
+	want := make([]byte, len(m.buf))
+	if img != nil {
+		for _, s := range img.Segments {
+			copy(want[s.Offset:], s.Bytes)
+		}
+	}
+	return bytes.Equal(m.buf, want)
+}
+
+// A mapping comes back from the pool holding the image asked for, whatever
+// it held and however much of it the last guest wrote; one that holds the
+// image already is reused first.
+func TestPoolHandsOutMappingsHoldingTheImage(t *testing.T) {
+	const size = 1 << 20
+	a := &instrument.Image{Segments: []instrument.Segment{{Offset: 10, Bytes: []byte("aaaa")}, {Offset: 70000, Bytes: []byte("a2")}}, Size: 70002}
+	b := &instrument.Image{Segments: []instrument.Segment{{Offset: 12, Bytes: []byte("bb")}}, Size: 14}
+	p := newMemPool(4)
+	defer p.close()
+	for i, c := range []struct {
+		img  *instrument.Image
+		used uint64
+	}{
+		{a, 4 << 10}, {a, 256 << 10}, {b, 4 << 10}, {nil, 256 << 10}, {a, size}, {b, 4 << 10}, {nil, 0}, {a, 4 << 10},
+	} {
+		m, err := p.get(size, c.img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !holds(m, c.img) {
+			t.Fatalf("get %d: the mapping does not hold exactly the image asked for", i)
+		}
+		dirty(m, c.used)
+		p.put(m)
+	}
+	if _, err := p.get(8, a); err == nil {
+		t.Error("get of a mapping smaller than the image succeeded")
+	}
 }

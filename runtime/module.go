@@ -49,11 +49,12 @@ type Module struct {
 	// Loaded is when it was compiled.
 	Loaded time.Time
 
-	hadStart    bool         // the start section was moved to an export by instrumentation
-	instances   atomic.Int64 // live instances
-	runs        atomic.Int64 // runs started
-	interpreted atomic.Int64 // runs started on the interpreter
-	hits        atomic.Int64 // Loads that found it compiled
+	hadStart    bool              // the start section was moved to an export by instrumentation
+	image       *instrument.Image // the data segments, taken out of the compiled code
+	instances   atomic.Int64      // live instances
+	runs        atomic.Int64      // runs started
+	interpreted atomic.Int64      // runs started on the interpreter
+	hits        atomic.Int64      // Loads that found it compiled
 
 	mu                sync.Mutex
 	code              *code // what runs instantiate now
@@ -120,7 +121,7 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte) (m *Module, hit bool, e
 		return nil, false, err
 	}
 	start := time.Now()
-	code, info, err := instrument.Instrument(wasm)
+	code, info, err := instrument.InstrumentImage(wasm)
 	if err != nil {
 		if errors.Is(err, instrument.ErrLimit) {
 			return nil, false, fmt.Errorf("%w: %v", ErrLimit, err)
@@ -133,7 +134,7 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte) (m *Module, hit bool, e
 	if err != nil {
 		return nil, false, fmt.Errorf("%w: %v", ErrInvalidModule, err)
 	}
-	m = &Module{Hash: hash, Size: len(wasm), code: c, hadStart: info.HadStart, Loaded: time.Now(), native: make(chan struct{})}
+	m = &Module{Hash: hash, Size: len(wasm), code: c, hadStart: info.HadStart, image: info.Image, Loaded: time.Now(), native: make(chan struct{})}
 	if tier == TierNative {
 		close(m.native)
 	}
@@ -236,6 +237,9 @@ func (r *Runtime) check(m *Module, compiled wazero.CompiledModule) error {
 	}
 	for _, mem := range compiled.ExportedMemories() {
 		m.MinMemory = max(m.MinMemory, int64(mem.Min())*pageSize)
+	}
+	if m.image != nil { // the memory, exported or not, holds the image
+		m.MinMemory = max(m.MinMemory, int64(m.image.Size+pageSize-1)/pageSize*pageSize)
 	}
 	start, ok := compiled.ExportedFunctions()["_start"]
 	if !ok {

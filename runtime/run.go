@@ -162,7 +162,7 @@ func (r *Runtime) Run(ctx context.Context, m *Module, spec Spec) (*Result, error
 	// The time limit cancels the same context (one context, not a second
 	// one with a deadline beneath it).
 	defer time.AfterFunc(lim.Timeout, func() { cancel(errTimedOut) }).Stop()
-	mem := &runMemory{pool: r.pool, limit: uint64(lim.Memory), acct: acct}
+	mem := &runMemory{pool: r.pool, image: m.image, limit: uint64(lim.Memory), acct: acct}
 	cfg = cfg.WithStdout(stdout).WithStderr(stderr).WithNanosleep(sleeper(runCtx))
 
 	// The guest, and the host functions it calls, run on this goroutine:

@@ -380,6 +380,47 @@ func TestReusedMemoryIsZeroed(t *testing.T) {
 	}
 }
 
+// A module's data is in its memory when the guest starts, every run, and
+// nothing that a run of it or of another module wrote is: pooled memory is
+// reset to the image of the module it goes to, whether it held that
+// module's image, another's or none, and whether put, the scrubber or the
+// next run reset it. Each guest checks all its memory and the page it grows
+// (MemoryCheck), then overwrites both.
+func TestReusedMemoryHoldsTheModulesData(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, runtime.Config{IdleMemories: 2})
+	ctx := context.Background()
+	load := func(wasm []byte) *runtime.Module {
+		t.Helper()
+		m, _, err := f.rt.Load(ctx, wasm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	modules := []*runtime.Module{
+		// Within what put resets itself.
+		load(wasmtest.MemoryCheck(1, false, wasmtest.Segment{Offset: 16, Bytes: []byte("small")})),
+		// Beyond it, with data across a page and at the memory's end.
+		load(wasmtest.MemoryCheck(3, true,
+			wasmtest.Segment{Offset: 1<<16 - 3, Bytes: []byte("across")},
+			wasmtest.Segment{Offset: 1 << 17, Bytes: bytes.Repeat([]byte{7}, 300)},
+			wasmtest.Segment{Offset: 3<<16 - 4, Bytes: []byte("end!")})),
+		// No data at all.
+		load(wasmtest.MemoryCheck(2, true)),
+	}
+	for i := range 60 {
+		m := modules[i%len(modules)]
+		if i%7 == 0 {
+			m = modules[1]
+		}
+		res, err := f.rt.Run(ctx, m, runtime.Spec{})
+		if err != nil || res.Status != runtime.StatusSucceeded {
+			t.Fatalf("run %d: %v %v", i, res, err)
+		}
+	}
+}
+
 func TestArgsEnvClocksRandom(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, runtime.Config{})

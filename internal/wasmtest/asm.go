@@ -281,3 +281,96 @@ func Sleep(d time.Duration) []byte {
 		section(secData, vec(data)),
 	)
 }
+
+// Segment is an active data segment at a constant offset.
+type Segment struct {
+	Offset uint32
+	Bytes  []byte
+}
+
+// MemoryHash is the hash that MemoryCheck's guest computes of a memory's
+// contents, whose length is a multiple of 8.
+func MemoryHash(mem []byte) uint64 {
+	var h uint64
+	for i := 0; i+8 <= len(mem); i += 8 {
+		h = (h ^ binary.LittleEndian.Uint64(mem[i:])) * memoryHashPrime
+	}
+	return h
+}
+
+const memoryHashPrime = 0x100000001b3
+
+// MemoryCheck is a WASI command with a memory of pages pages and the data
+// segments segs. Its _start traps (unreachable) unless the memory it starts
+// with is exactly the segments on zeros; then it overwrites all of it with
+// 0xa5 bytes. If grow is set, it then grows the memory by one page, traps
+// unless the new page is zeros, and overwrites that as well. Every run of
+// it in a fresh instance must succeed, however many ran before.
+func MemoryCheck(pages uint32, grow bool, segs ...Segment) []byte {
+	const (
+		opIf        = 0x04
+		opLocalSet  = 0x21
+		opI64Load   = 0x29
+		opI64Const  = 0x42
+		opI32Ne     = 0x47
+		opI64Ne     = 0x52
+		opI64Mul    = 0x7e
+		opI64Xor    = 0x85
+		opMemGrow   = 0x40
+		prefixFC    = 0xfc
+		opMemFill   = 0x0b
+		typeI64     = 0x7e
+		localAddr   = 0
+		localHash   = 1
+		pageBytes   = 1 << 16
+		blockTypeNo = 0x40
+	)
+	i64 := func(v uint64) []byte { return append([]byte{opI64Const}, sleb(int64(v))...) }
+	// check traps unless the hash of memory from start to end is want.
+	check := func(start, end uint32, want uint64) []byte {
+		var b []byte
+		b = append(append(b, i64(0)...), opLocalSet, localHash)
+		b = append(append(b, i32(int32(start))...), opLocalSet, localAddr)
+		b = append(b, opLoop, blockTypeNo,
+			opLocalGet, localHash, opLocalGet, localAddr, opI64Load, 3, 0, opI64Xor)
+		b = append(append(b, i64(memoryHashPrime)...), opI64Mul, opLocalSet, localHash, opLocalGet, localAddr)
+		b = append(append(b, i32(8)...), opI32Add, opLocalTee, localAddr)
+		b = append(append(b, i32(int32(end))...), opI32LtU, opBrIf, 0, opEnd)
+		b = append(append(b, opLocalGet, localHash), i64(want)...)
+		return append(b, opI64Ne, opIf, blockTypeNo, opUnreachable, opEnd)
+	}
+	fill := func(start, end uint32) []byte {
+		b := append(i32(int32(start)), i32(0xa5)...)
+		b = append(b, i32(int32(end-start))...)
+		return append(b, prefixFC, opMemFill, 0)
+	}
+	mem := make([]byte, pages*pageBytes)
+	for _, s := range segs {
+		copy(mem[s.Offset:], s.Bytes)
+	}
+	size := pages * pageBytes
+	code := append(check(0, size, MemoryHash(mem)), fill(0, size)...)
+	if grow {
+		code = append(code, i32(1)...)
+		code = append(code, opMemGrow, 0)
+		code = append(code, i32(int32(pages))...)
+		code = append(code, opI32Ne, opIf, blockTypeNo, opUnreachable, opEnd)
+		code = append(code, check(size, size+pageBytes, MemoryHash(make([]byte, pageBytes)))...)
+		code = append(code, fill(size, size+pageBytes)...)
+	}
+	code = append(code, opEnd)
+	fn := append(vec(append(uleb(1), typeI32), append(uleb(1), typeI64)), code...)
+	var data [][]byte
+	for _, s := range segs {
+		d := append(append([]byte{0x00}, i32(int32(s.Offset))...), opEnd)
+		data = append(data, append(d, name(string(s.Bytes))...))
+	}
+	return module(
+		section(secType, vec(funcType(nil, nil))),
+		section(secFunc, vec(uleb(0))),
+		section(secMemory, vec(memory(pages))),
+		section(secExport, vec(exportMemory(), exportFunc("_start", 0))),
+		section(secCode, vec(append(uleb(uint64(len(fn))), fn...))),
+		section(secData, vec(data...)),
+	)
+}

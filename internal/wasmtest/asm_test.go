@@ -37,6 +37,8 @@ func TestAssembledModules(t *testing.T) {
 		{name: "importing", wasm: Importing("env", "f")},
 		{name: "many locals", wasm: ManyLocals(1000), run: true},
 		{name: "sleep", wasm: Sleep(time.Millisecond), run: true},
+		{name: "memory check", wasm: MemoryCheck(2, true, Segment{8, []byte("data")}, Segment{1<<16 - 2, []byte("span")}), run: true},
+		{name: "memory check failing", wasm: memoryCheckOf(MemoryCheck(1, false, Segment{8, []byte("data")})), run: true, wantErr: "unreachable"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -63,4 +65,13 @@ func TestAssembledModules(t *testing.T) {
 			}
 		})
 	}
+}
+
+// memoryCheckOf returns a MemoryCheck module whose data differs from what
+// its guest expects (the first byte of data changed).
+func memoryCheckOf(wasm []byte) []byte {
+	out := bytes.Clone(wasm)
+	i := bytes.LastIndex(out, []byte("data"))
+	out[i] = 'D'
+	return out
 }

@@ -148,6 +148,9 @@ type Info struct {
 	// in the input and in the output, which has fewer when Instrument
 	// merged some.
 	DataSegmentsIn, DataSegmentsOut int
+	// Image, set only by InstrumentImage, holds what the data segments
+	// that it took out of the module write to memory 0 at instantiation.
+	Image *Image
 }
 
 // ErrMalformed is wrapped by the errors that Instrument returns for input that
@@ -254,6 +257,8 @@ type options struct {
 	// maxDataGap is the largest gap between data segments filled in to
 	// merge them.
 	maxDataGap uint32
+	// image is whether to take the data segments out (InstrumentImage).
+	image bool
 }
 
 // defaultOptions are the options of Instrument.
@@ -261,7 +266,7 @@ var defaultOptions = options{yieldInterval: YieldInterval, maxDataGap: maxDataGa
 
 // instrument is Instrument with the given options.
 func instrument(wasm []byte, o options) ([]byte, Info, error) {
-	m := module{in: wasm, voidType: -1, names: nameSubsection{section: -1}, maxDataGap: o.maxDataGap}
+	m := module{in: wasm, voidType: -1, names: nameSubsection{section: -1}, maxDataGap: o.maxDataGap, wantImage: o.image}
 	for id := range m.index {
 		m.index[id] = -1
 	}
@@ -272,11 +277,16 @@ func instrument(wasm []byte, o options) ([]byte, Info, error) {
 	if err != nil {
 		return nil, Info{}, err
 	}
-	return out, Info{
+	info := Info{
 		HadStart:        m.index[sectionStart] >= 0,
 		DataSegmentsIn:  int(m.data.in),
 		DataSegmentsOut: int(m.data.out),
-	}, nil
+		Image:           m.image,
+	}
+	if m.image != nil {
+		info.DataSegmentsOut = 0
+	}
+	return out, info, nil
 }
 
 // Section ids.
@@ -419,6 +429,10 @@ type module struct {
 	// merge them.
 	maxDataGap uint32
 	data       dataPlan
+	// wantImage asks for the data segments to be taken out into image
+	// (InstrumentImage).
+	wantImage bool
+	image     *Image
 }
 
 // malformed returns an error wrapping ErrMalformed.
@@ -517,6 +531,9 @@ func (m *module) scanSection(s *section, index int) error {
 		return m.scanImports(b, s.content)
 	case sectionData:
 		m.scanData(s)
+		if m.wantImage {
+			m.takeImage(s)
+		}
 		return nil
 	case sectionDataCount:
 		// wazero reads a data count section at the end of the module that

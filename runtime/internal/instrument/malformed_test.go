@@ -364,6 +364,7 @@ func FuzzInstrument(f *testing.F) {
 		// not the output: it may change memory, or never return.
 		if !info.HadStart {
 			checkSameInstantiation(t, ctx, small, wasm, out)
+			checkImage(t, small, wasm)
 		}
 	})
 }
