@@ -77,10 +77,10 @@ func TestPoolBoundsAndClose(t *testing.T) {
 		t.Error("a third mapping was kept by a pool of 2")
 	}
 	p.mu.Lock()
-	n := p.nIdle
+	n, mapped := p.nIdle, p.mapped
 	p.mu.Unlock()
-	if n != 2 {
-		t.Errorf("the pool holds %d mappings, want 2", n)
+	if n != 2 || mapped != 2 {
+		t.Errorf("the pool holds %d mappings and counts %d, want 2", n, mapped)
 	}
 	p.close()
 	select {
@@ -88,8 +88,8 @@ func TestPoolBoundsAndClose(t *testing.T) {
 	default:
 		t.Fatal("close returned before the scrubber stopped")
 	}
-	if ms[0].buf != nil || ms[1].buf != nil || p.nIdle != 0 {
-		t.Error("close left mappings mapped")
+	if ms[0].buf != nil || ms[1].buf != nil || p.nIdle != 0 || p.mapped != 0 {
+		t.Errorf("close left mappings mapped (%d counted)", p.mapped)
 	}
 	late, err := newMapping(size)
 	if err != nil {
