@@ -44,3 +44,20 @@ func BenchmarkTimeoutLatency(b *testing.B) {
 	}
 	b.ReportMetric(float64(over.Microseconds())/1000/float64(b.N), "ms-over-limit")
 }
+
+// BenchmarkRunMinimal measures one run of a minimal module (it writes a
+// line) in a fresh instance: the runtime's own cost per run.
+func BenchmarkRunMinimal(b *testing.B) {
+	f := newFixture(b, runtime.Config{})
+	ctx := context.Background()
+	m, _, err := f.rt.Load(ctx, wasmtest.Hello())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		res, err := f.rt.Run(ctx, m, runtime.Spec{})
+		if err != nil || res.Status != runtime.StatusSucceeded {
+			b.Fatal(res, err)
+		}
+	}
+}

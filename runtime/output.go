@@ -40,6 +40,10 @@ func (c *capture) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// minCapture is the first capacity of a capture's buffer: most runs print
+// a line or two, and result copies what is kept anyway.
+const minCapture = 256
+
 // room makes the buffer's capacity hold n more bytes, reserving the growth,
 // and reports whether it does. It grows by doubling, up to max, or by what
 // is needed when the doubling does not fit in the account.
@@ -48,7 +52,7 @@ func (c *capture) room(n int) bool {
 	if need <= cap(c.data) {
 		return true
 	}
-	size := int(min(int64(max(2*cap(c.data), need, 4096)), c.max))
+	size := int(min(int64(max(2*cap(c.data), need, minCapture)), c.max))
 	if c.acct.Reserve(int64(size-cap(c.data))) != nil {
 		size = need
 		if c.acct.Reserve(int64(size-cap(c.data))) != nil {

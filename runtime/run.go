@@ -237,11 +237,10 @@ func (r *Runtime) Run(ctx context.Context, m *Module, spec Spec) (*Result, error
 // and sleep, which depend on the run's context, and its mounted file
 // systems, in order. Writes to mounted directories are metered in acct.
 func (r *Runtime) moduleConfig(spec Spec, acct *Account) (wazero.ModuleConfig, []wasi.FS, func(), error) {
-	args := spec.Args
-	if len(args) == 0 {
-		args = []string{"task"}
+	cfg := r.base // with the default arguments
+	if len(spec.Args) > 0 {
+		cfg = cfg.WithArgs(spec.Args...)
 	}
-	cfg := r.base.WithArgs(args...)
 	for _, kv := range spec.Env {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" || strings.ContainsRune(kv, 0) {
@@ -289,6 +288,7 @@ func (r *Runtime) moduleConfig(spec Spec, acct *Account) (wazero.ModuleConfig, [
 func baseModuleConfig() wazero.ModuleConfig {
 	return wazero.NewModuleConfig().
 		WithName("").
+		WithArgs("task").
 		WithStartFunctions().
 		WithSysWalltime().
 		WithSysNanotime().
