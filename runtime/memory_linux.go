@@ -36,12 +36,23 @@ func newMapping(size uint64) (*mapping, error) {
 
 func (m *mapping) touch(size uint64) { m.high = max(m.high, size) }
 
+// directScrub is the most bytes that scrub clears outright, without asking
+// mincore which pages are resident: on the VMs measured, the system call
+// alone (2.4 to 5 µs) costs more than clearing 64 KiB (1.2 to 2.9 µs). The
+// pages it clears stay resident, at most 64 KiB a mapping.
+const directScrub = 64 << 10
+
 // scrub zeroes the mapping for its next user. Pages that were never touched
 // are still the kernel's zero pages and are left alone (mincore tells which);
 // resident pages are cleared in place so they stay resident. Past limit
 // resident bytes it is cheaper to let the kernel drop them.
 func (m *mapping) scrub(limit uint64) error {
 	if m.high == 0 {
+		return nil
+	}
+	if m.high <= directScrub {
+		clear(m.buf[:m.high])
+		m.high = 0
 		return nil
 	}
 	page := uint64(os.Getpagesize())
