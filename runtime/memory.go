@@ -46,8 +46,6 @@ type memPool struct {
 	nIdle   int                    // len of every idle list plus len(dirty)
 	maxIdle int
 	closed  bool
-	// mapped counts the pool's mappings: idle, dirty and handed out.
-	mapped int
 	// resident is the scrub threshold: a mapping with more resident bytes
 	// than this is released to the OS instead of cleared by hand.
 	resident uint64
@@ -102,46 +100,25 @@ func (p *memPool) get(size uint64, img *instrument.Image) (*mapping, error) {
 			}
 		}
 	}
-	// A run resets a dirty mapping itself only when the pool may map no
-	// more: until then a fresh one, whose pages fault in once, lets the
-	// scrubber reset the dirty one while this run goes on, so that runs
-	// back to back find the next one reset.
-	for i := len(p.dirty) - 1; m == nil && p.mapped >= p.maxIdle && i >= 0; i-- { // the newest is the most resident
+	for i := len(p.dirty) - 1; m == nil && i >= 0; i-- { // the newest is the most resident
 		if d := p.dirty[i]; uint64(len(d.buf)) == size {
 			p.dirty = slices.Delete(p.dirty, i, i+1)
 			p.nIdle--
 			m = d
 		}
 	}
-	if m == nil {
-		p.mapped++
-	}
 	p.mu.Unlock()
 	if m != nil {
 		if err := m.reset(img, p.resident); err == nil {
 			return m, nil
 		}
-		m.release() // its count goes to the fresh one
-	}
-	m, err := newMapping(size)
-	if err == nil {
-		err = m.reset(img, p.resident)
-	}
-	if err != nil {
-		p.release(m)
-		return nil, err
-	}
-	return m, nil
-}
-
-// release unmaps m, a mapping of the pool.
-func (p *memPool) release(m *mapping) {
-	if m != nil {
 		m.release()
 	}
-	p.mu.Lock()
-	p.mapped--
-	p.mu.Unlock()
+	m, err := newMapping(size)
+	if err != nil {
+		return nil, err
+	}
+	return m, m.reset(img, p.resident)
 }
 
 // takeIdle removes an idle mapping of key k from the pool and returns it,
@@ -190,13 +167,12 @@ func (p *memPool) put(m *mapping) {
 	small := m.high <= inlineScrub
 	if small {
 		if err := m.reset(m.image, p.resident); err != nil {
-			p.release(m)
+			m.release()
 			return
 		}
 	}
 	p.mu.Lock()
 	if p.closed || p.nIdle >= p.maxIdle {
-		p.mapped--
 		p.mu.Unlock()
 		m.release()
 		return
@@ -239,7 +215,6 @@ func (p *memPool) scrubber() {
 			switch {
 			case err != nil || p.closed:
 				p.nIdle--
-				p.mapped--
 				p.mu.Unlock()
 				m.release()
 			default:
@@ -268,13 +243,11 @@ func (p *memPool) close() {
 	for size, l := range p.idle {
 		for _, m := range l {
 			m.release()
-			p.mapped--
 		}
 		delete(p.idle, size)
 	}
 	for _, m := range p.dirty {
 		m.release()
-		p.mapped--
 	}
 	p.dirty = nil
 	p.nIdle = 0
