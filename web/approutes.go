@@ -247,14 +247,16 @@ func (s *Server) servePublic(w http.ResponseWriter, r *http.Request, appName, su
 
 // publicName is the request path sub (under the app's prefix) as a name
 // in its public/ folder: "." for the folder itself. A path with a ".."
-// or "." element, a backslash or a NUL is refused.
+// or "." element, a backslash or a NUL is refused, and so is a hidden
+// one (app.Hidden: only .well-known is served), which is not part of the
+// app and so not on every node.
 func publicName(sub string) (string, bool) {
 	rel := strings.TrimPrefix(sub, "/")
 	if rel == "" {
 		return ".", true
 	}
 	rel = strings.TrimSuffix(rel, "/")
-	if strings.ContainsAny(rel, "\\\x00") || !fs.ValidPath(rel) {
+	if strings.ContainsAny(rel, "\\\x00") || !fs.ValidPath(rel) || app.Hidden("public/"+rel) {
 		return "", false
 	}
 	return rel, true

@@ -124,6 +124,11 @@ func TestAppPages(t *testing.T) {
 	if err := os.Symlink("js/app.js", filepath.Join(hello, "public", "inside.js")); err != nil {
 		t.Fatal(err)
 	}
+	// Hidden files are not part of the app, except .well-known.
+	writeFile(t, filepath.Join(hello, "public", ".well-known", "security.txt"), []byte("Contact: x"))
+	writeFile(t, filepath.Join(hello, "public", ".env"), []byte("top secret"))
+	writeFile(t, filepath.Join(hello, "public", ".git", "config"), []byte("top secret"))
+	writeFile(t, filepath.Join(hello, "public", ".well-known", ".x"), []byte("top secret"))
 	for _, c := range []struct {
 		path, want string
 		status     int
@@ -140,6 +145,11 @@ func TestAppPages(t *testing.T) {
 		{"/apps/hello/..%2f..%2fsecret.txt", "", 404},
 		{"/apps/hello/app.yaml", "", 404},
 		{"/apps/other/", "", 404}, // other has no public/
+		{"/apps/hello/.well-known/security.txt", "Contact", 200},
+		{"/apps/hello/.env", "", 404},
+		{"/apps/hello/.git/config", "", 404},
+		{"/apps/hello/.well-known/.x", "", 404},
+		{"/apps/hello/sub/.env", "", 404},
 	} {
 		resp := f.send(req{method: "GET", path: c.path})
 		if resp.status != c.status || c.want != "" && !strings.Contains(string(resp.body), c.want) || strings.Contains(string(resp.body), "top secret") {

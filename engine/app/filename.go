@@ -55,3 +55,26 @@ func CheckFileName(rel string) error {
 func FoldFileName(rel string) string {
 	return strings.ToLower(rel)
 }
+
+// WellKnown is the folder of an app's public/ that holds the well-known
+// URIs of RFC 8615 (/.well-known/acme-challenge/…, security.txt): the one
+// name starting with '.' that belongs to an app.
+const WellKnown = "public/.well-known"
+
+// Hidden reports whether the slash path rel, relative to an app's folder,
+// is not part of the app: one of its elements starts with '.' (.git,
+// .env, editor droppings), unless that element is the .well-known folder
+// directly in public/. Export, install and a cluster's bundles leave
+// hidden files out, and the server does not serve them, so that an app is
+// the same files on every node and in every export.
+func Hidden(rel string) bool {
+	if rest, ok := strings.CutPrefix(rel, WellKnown); ok && (rest == "" || rest[0] == '/') {
+		rel = rest
+	}
+	for e := range strings.SplitSeq(rel, "/") {
+		if strings.HasPrefix(e, ".") {
+			return true
+		}
+	}
+	return false
+}

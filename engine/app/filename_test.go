@@ -43,3 +43,24 @@ func TestCheckFileName(t *testing.T) {
 		t.Error("FoldFileName does not fold case")
 	}
 }
+
+func TestHidden(t *testing.T) {
+	for rel, want := range map[string]bool{
+		"app.yaml":                            false,
+		"public/index.html":                   false,
+		"public/.well-known":                  false,
+		"public/.well-known/acme-challenge/x": false,
+		".env":                                true,
+		".git/config":                         true,
+		"tasks/.x.wasm":                       true,
+		"public/.env":                         true,
+		"public/.well-known/.x":               true,
+		"public/.well-knownx":                 true,
+		"public/sub/.well-known/x":            true,
+		".well-known/x":                       true,
+	} {
+		if got := Hidden(rel); got != want {
+			t.Errorf("Hidden(%q) = %v, want %v", rel, got, want)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -102,6 +103,9 @@ type Archive struct {
 	Manifest *ArchiveManifest
 	// Files are the app's files, by path relative to the app folder.
 	Files []string
+	// LeftOut are the hidden files of the archive (app.Hidden), which are
+	// not part of the app and are not extracted: a backup holds them.
+	LeftOut []string
 
 	entries map[string]*zip.File
 	lim     Limits
@@ -120,7 +124,9 @@ func refuse(format string, args ...any) error {
 // colons), names that differ only in case at any level, symlinks
 // and other special files, encrypted entries, methods other than store and
 // deflate, entries outside the app's folder, and archives over the limits
-// (files, sizes as declared, compression ratio). The sizes are checked
+// (files, sizes as declared, compression ratio). Hidden entries
+// (app.Hidden) are listed in LeftOut, not in Files, and are not extracted;
+// a manifest's hidden files are not compared. The sizes are checked
 // again while extracting, where a lying header cannot hide them.
 func OpenArchive(r io.ReaderAt, size int64, lim Limits) (*Archive, error) {
 	lim = lim.withDefaults()
@@ -183,6 +189,12 @@ func OpenArchive(r io.ReaderAt, size int64, lim Limits) (*Archive, error) {
 		if !nested {
 			continue // the app's folder itself
 		}
+		if app.Hidden(rel) {
+			if !dir {
+				a.LeftOut = append(a.LeftOut, rel)
+			}
+			continue
+		}
 		low := app.FoldFileName(rel)
 		if prev, ok := seen[low]; ok && !(dir && isDir[low] && prev == rel) {
 			return nil, refuse("%q appears twice (as %q)%s", name, prev, caseNote(prev, rel))
@@ -228,6 +240,7 @@ func OpenArchive(r io.ReaderAt, size int64, lim Limits) (*Archive, error) {
 		return nil, refuse("no %s in the app's folder %q", app.ManifestPath, a.App)
 	}
 	sort.Strings(a.Files)
+	sort.Strings(a.LeftOut)
 	if manifest != nil {
 		m, err := readManifest(manifest)
 		if err != nil {
@@ -337,7 +350,8 @@ func (a *Archive) extract(dir string, hook func(op, path string) error) ([]FileH
 		hashes = append(hashes, h)
 	}
 	if a.Manifest != nil {
-		if err := compareManifest(a.Manifest.Files, hashes); err != nil {
+		listed := slices.DeleteFunc(slices.Clone(a.Manifest.Files), func(f FileHash) bool { return app.Hidden(f.Path) })
+		if err := compareManifest(listed, hashes); err != nil {
 			return nil, err
 		}
 	}

@@ -50,8 +50,8 @@ func isAlnum(c byte) bool {
 // Export writes the app name of home to w as a zip archive: the app's
 // files under a folder named after it, in path order, then MANIFEST.json
 // listing each file's size and SHA-256. Entries carry a fixed time and
-// mode, so an export of the same files is the same bytes. Files and
-// folders whose names start with '.' are left out; symlinks, special
+// mode, so an export of the same files is the same bytes. Hidden files
+// and folders (app.Hidden) are left out; symlinks, special
 // files and an app over lim are errors (an install would refuse them).
 // The manifest is returned.
 func Export(home, name string, w io.Writer, lim Limits) (*ArchiveManifest, error) {
@@ -221,7 +221,7 @@ func exportFile(zw *zip.Writer, dir, name, rel string, size int64, lim Limits, m
 }
 
 // walkApp calls f for each regular file under dir in path order, with
-// its slash path relative to dir, leaving out names that start with '.'.
+// its slash path relative to dir, leaving out hidden ones (app.Hidden).
 // A symlink or special file is an error. With all, names that start with
 // '.' are walked too, and f is called for symlinks (not followed).
 func walkApp(dir string, all bool, f func(rel string, info fs.FileInfo) error) error {
@@ -232,17 +232,17 @@ func walkApp(dir string, all bool, f func(rel string, info fs.FileInfo) error) e
 		if p == dir {
 			return nil
 		}
-		if !all && strings.HasPrefix(d.Name(), ".") {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
 		rel, err := filepath.Rel(dir, p)
 		if err != nil {
 			return err
 		}
 		rel = filepath.ToSlash(rel)
+		if !all && app.Hidden(rel) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
 		switch t := d.Type(); {
 		case t&fs.ModeSymlink != 0 && all:
 		case t&fs.ModeSymlink != 0:

@@ -38,7 +38,8 @@ func TestExport(t *testing.T) {
 	t.Parallel()
 	home := t.TempDir()
 	dir := installDemo(t, home, "demo")
-	writeFiles(t, dir, map[string][]byte{".cache/x": []byte("hidden"), ".DS_Store": []byte("x")})
+	writeFiles(t, dir, map[string][]byte{".cache/x": []byte("hidden"), ".DS_Store": []byte("x"),
+		"public/.well-known/security.txt": []byte("Contact: x"), "public/.env": []byte("hidden"), "public/.well-known/.x": []byte("hidden")})
 
 	p1, m1, err := ExportFile(home, "demo", "", time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC), Limits{})
 	if err != nil {
@@ -93,7 +94,7 @@ func TestExport(t *testing.T) {
 			t.Errorf("%s: time %v mode %v", f.Name, f.Modified, f.Mode())
 		}
 	}
-	want := "demo/README.md demo/app.yaml demo/config/tasks.yaml demo/tasks/hello.wasm MANIFEST.json"
+	want := "demo/README.md demo/app.yaml demo/config/tasks.yaml demo/public/.well-known/security.txt demo/tasks/hello.wasm MANIFEST.json"
 	if got := strings.Join(names, " "); got != want {
 		t.Errorf("entries %s, want %s", got, want)
 	}

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -106,9 +107,26 @@ func InstallArchive(ctx context.Context, home string, r io.ReaderAt, size int64,
 	if err := precheck(home, a.App, opts); err != nil {
 		return nil, err
 	}
-	return installStaged(ctx, home, a.App, opts, func(staged string, st *stage) ([]FileHash, error) {
+	res, err := installStaged(ctx, home, a.App, opts, func(staged string, st *stage) ([]FileHash, error) {
 		return a.extract(staged, st.check)
 	}, a.Manifest != nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(a.LeftOut) > 0 {
+		res.Report.Warnings = append(res.Report.Warnings, leftOut(a.LeftOut))
+	}
+	return res, nil
+}
+
+// leftOut is the warning that the hidden files paths were not installed.
+func leftOut(paths []string) Finding {
+	const shown = 5
+	list := strings.Join(paths[:min(len(paths), shown)], ", ")
+	if len(paths) > shown {
+		list += fmt.Sprintf(" and %d more", len(paths)-shown)
+	}
+	return Finding{Message: fmt.Sprintf("hidden files are not part of an app and were not installed: %s", list)}
 }
 
 // installDir installs a copy of the app folder src.

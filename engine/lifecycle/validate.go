@@ -224,7 +224,7 @@ func (r *Report) structure(dir string, lim Limits) (map[string]bool, error) {
 		}
 		rel, _ := filepath.Rel(root, p)
 		rel = filepath.ToSlash(rel)
-		if p != root && !hidden(rel) {
+		if p != root && !app.Hidden(rel) {
 			// Names as install takes them: every entry is walked, so a
 			// folder colliding with another is caught at the folder.
 			if err := app.CheckFileName(rel); err != nil {
@@ -261,14 +261,14 @@ func (r *Report) structure(dir string, lim Limits) (map[string]bool, error) {
 		if err != nil {
 			return err
 		}
-		if !hidden(rel) {
+		if !app.Hidden(rel) {
 			files++
 			total += info.Size()
 		}
 		if info.Size() > lim.MaxFileSize {
 			r.Warnings = append(r.Warnings, Finding{File: rel, Message: fmt.Sprintf("is %s, more than an export may hold (%s a file)", bytesize.Format(info.Size()), bytesize.Format(lim.MaxFileSize))})
 		}
-		if strings.HasSuffix(p, ".wasm") && !hidden(rel) {
+		if strings.HasSuffix(p, ".wasm") && !app.Hidden(rel) {
 			wasm[p] = true
 		}
 		return nil
@@ -378,6 +378,10 @@ func (r *Report) modules(ctx context.Context, a *app.App, wasm map[string]bool, 
 		if u.route != "" {
 			what, field = "route", u.route+".module"
 		}
+		if app.Hidden(rel) {
+			r.Errors = append(r.Errors, Finding{File: rel, Task: u.task, Field: field, Message: "is hidden (a name in its path starts with '.'): an export, an install and the other nodes of a cluster leave it out"})
+			continue
+		}
 		m, _, err := rt.LoadFile(ctx, u.module)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -404,16 +408,4 @@ func NewRuntime(ctx context.Context, cacheDir string) (*runtime.Runtime, error) 
 		Instantiate: hostapi.Instantiate,
 		Hint:        fmt.Sprintf("built for a newer Cronbox? This one implements host ABI version %d", hostapi.Version),
 	}}})
-}
-
-// hidden reports whether the slash path rel has an element starting with
-// a dot: such files (.git, editor droppings, temporary builds) are not
-// part of an app's export.
-func hidden(rel string) bool {
-	for _, e := range strings.Split(rel, "/") {
-		if strings.HasPrefix(e, ".") {
-			return true
-		}
-	}
-	return false
 }

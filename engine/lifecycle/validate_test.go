@@ -77,6 +77,8 @@ func TestValidate(t *testing.T) {
 			want: want{errs: []string{`"docs/invoice\u202etxt.exe" holds an invisible formatting character (U+202E`}}},
 		{name: "hidden files are not exported", change: map[string][]byte{".notes/caf\u00e9": []byte("x"), ".notes/CAF": []byte("x"), ".notes/caf": []byte("x")},
 			want: want{ok: true, strict: true}},
+		{name: "hidden module", change: map[string][]byte{".build/hello.wasm": wasmtest.Hello(), "config/tasks.yaml": []byte("tasks:\n  - name: hello\n    module: .build/hello.wasm\n")},
+			want: want{errs: []string{".build/hello.wasm: task hello: is hidden"}}},
 		{name: "symlink", link: "passwd", want: want{warns: []string{"passwd: is a symlink"}, ok: true}},
 		{name: "name differs from folder", change: map[string][]byte{"app.yaml": []byte("name: other\n")},
 			want: want{errs: []string{"differs from the folder's name"}}},

@@ -422,6 +422,9 @@ func (s *Syncer) push(ctx context.Context, name string) {
 	}
 	b, err := export(s.cfg.Home, name, s.cfg.Limits)
 	if err != nil {
+		// A symlink, a file over the limits: the other nodes could not
+		// get what this one runs.
+		s.setStatus(name, Status{Version: st.version, Hash: st.local, Error: "not published: " + err.Error()})
 		log.WarnContext(ctx, "exporting an app to publish it", slog.Any("error", err))
 		return
 	}

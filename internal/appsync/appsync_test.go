@@ -1,10 +1,13 @@
 package appsync_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -13,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cronbox/cronbox/engine"
+	"github.com/cronbox/cronbox/engine/app"
 	"github.com/cronbox/cronbox/engine/lifecycle"
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/engine/store/postgres"
@@ -158,11 +162,16 @@ func (n *node) waitFor(what string, cond func() bool) {
 // dir, with extra lines in its app.yaml.
 func writeApp(t *testing.T, dir, name, extra string) {
 	t.Helper()
-	files := map[string][]byte{
+	writeFiles(t, dir, map[string][]byte{
 		"app.yaml":          []byte("name: " + name + "\nversion: 1.0.0\n" + extra),
 		"config/tasks.yaml": []byte("tasks:\n  - name: hi\n    module: tasks/hi.wasm\n"),
 		"tasks/hi.wasm":     wasmtest.Hello(),
-	}
+	})
+}
+
+// writeFiles writes files, by slash path, under dir.
+func writeFiles(t *testing.T, dir string, files map[string][]byte) {
+	t.Helper()
 	for rel, b := range files {
 		p := filepath.Join(dir, filepath.FromSlash(rel))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -431,4 +440,111 @@ type countingStore struct {
 func (c *countingStore) BundleData(ctx context.Context, app, hash string) ([]byte, error) {
 	c.reads++
 	return c.Bundles.BundleData(ctx, app, hash)
+}
+
+// TestHiddenFiles: every node holds the same files of an app, whether it
+// came as an archive (an API install, a backup) or was dropped into a
+// node's folder: public/.well-known reaches every node, and the hidden
+// files that are not part of an app (app.Hidden) reach none, not even the
+// node an archive brought them to.
+func TestHiddenFiles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two engines")
+	}
+	url := pgtest.URL(t)
+	a := startNode(t, "a", url)
+	b := startNode(t, "b", url)
+	extra := map[string][]byte{
+		"public/index.html":                          []byte("<p>hello"),
+		"public/.well-known/acme-challenge/token123": []byte("token123.key"),
+		".env":                  []byte("SECRET=1"),
+		".git/config":           []byte("[core]"),
+		"public/.env":           []byte("SECRET=2"),
+		"public/.well-known/.x": []byte("x"),
+	}
+	makeApp := func(name string) string {
+		dir := filepath.Join(t.TempDir(), name)
+		writeApp(t, dir, name, "")
+		writeFiles(t, dir, extra)
+		return dir
+	}
+	// What the nodes must hold: the app's files, .well-known's included.
+	want := filesOf(t, makeApp("want"), false)
+	delete(want, "app.yaml")
+	if _, ok := want["public/.well-known/acme-challenge/token123"]; !ok || len(want) != 4 {
+		t.Fatalf("the app's files are %v", want)
+	}
+	same := func(n *node, app string) func() bool {
+		return func() bool {
+			got := filesOf(t, homedir.Home(n.home).App(app), true)
+			delete(got, "app.yaml")
+			return fmt.Sprint(got) == fmt.Sprint(want)
+		}
+	}
+
+	// An archive that holds every file of the folder, as a backup does,
+	// installed on A.
+	zipped := zipAll(t, makeApp("hello"))
+	if _, err := lifecycle.InstallArchive(context.Background(), a.home, bytes.NewReader(zipped), int64(len(zipped)), lifecycle.InstallOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, "the installed app's files on b", same(b, "hello"))
+	if !same(a, "hello")() {
+		t.Errorf("a holds %v, want %v", filesOf(t, homedir.Home(a.home).App("hello"), true), want)
+	}
+
+	// A folder dropped into B's apps, hidden files and all: A gets the
+	// app's files; B keeps what was dropped.
+	if err := os.Rename(makeApp("drop"), homedir.Home(b.home).App("drop")); err != nil {
+		t.Fatal(err)
+	}
+	testenv.WaitFor(t, "the dropped app's files on a", same(a, "drop"))
+	if got := filesOf(t, homedir.Home(b.home).App("drop"), true); got[".env"] != "SECRET=1" {
+		t.Errorf("b's dropped folder lost its .env: %v", got)
+	}
+}
+
+// filesOf returns the files under dir by slash path, with their content;
+// with all, the hidden ones too.
+func filesOf(t *testing.T, dir string, all bool) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		rel = filepath.ToSlash(rel)
+		if !all && app.Hidden(rel) {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		out[rel] = string(b)
+		return err
+	})
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// zipAll archives every file under dir, hidden ones included, in a folder
+// named as dir.
+func zipAll(t *testing.T, dir string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for rel, body := range filesOf(t, dir, true) {
+		w, err := zw.Create(filepath.Base(dir) + "/" + rel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(w, body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
