@@ -33,6 +33,36 @@ func startAppSync(ctx context.Context, log *slog.Logger, home, node string, st s
 	return s.Stop, nil
 }
 
+// clusterLifecycle is the lifecycle of serve's home when its store keeps
+// the cluster's apps: an uninstall that purges publishes a purged
+// tombstone at once, so that every node deletes its files of the app (the
+// syncer, which sees only a folder gone, publishes a plain one).
+type clusterLifecycle struct {
+	lifecycle.Home
+	bundles store.Bundles
+	node    string
+}
+
+// appLifecycle returns serve's lifecycle of home: clusterLifecycle when st
+// keeps the cluster's apps, home itself otherwise.
+func appLifecycle(home lifecycle.Home, st storeurl.Store, node string) web.AppLifecycle {
+	if bs, ok := st.(store.Bundles); ok {
+		return clusterLifecycle{Home: home, bundles: bs, node: node}
+	}
+	return home
+}
+
+func (c clusterLifecycle) Uninstall(ctx context.Context, name string, purge bool) (*lifecycle.Uninstalled, error) {
+	res, err := c.Home.Uninstall(ctx, name, purge)
+	if err != nil || !purge {
+		return res, err
+	}
+	if _, _, err := appsync.Unpublish(ctx, c.bundles, name, c.node, true); err != nil {
+		return res, fmt.Errorf("app %s is uninstalled and purged on this node, but publishing the purge to the cluster failed: %w", name, err)
+	}
+	return res, nil
+}
+
 // bundles returns the backend's store as the keeper of the cluster's
 // apps, or nil when it keeps none (SQLite).
 func (b *localBackend) bundles(ctx context.Context) (store.Bundles, error) {
@@ -58,14 +88,16 @@ func (b *localBackend) publishApp(ctx context.Context, name string) error {
 	return nil
 }
 
-// unpublishApp publishes that the app name is uninstalled, when the store
-// keeps the cluster's apps; it reports whether the store had the app.
-func (b *localBackend) unpublishApp(ctx context.Context, name string) (bool, error) {
+// unpublishApp publishes that the app name is uninstalled, and with purge
+// that every node deletes its files of it, when the store keeps the
+// cluster's apps; it reports whether the store had the app (removed
+// without a purge, with purge).
+func (b *localBackend) unpublishApp(ctx context.Context, name string, purge bool) (bool, error) {
 	bs, err := b.bundles(ctx)
 	if err != nil || bs == nil {
 		return false, err
 	}
-	_, published, err := appsync.Unpublish(ctx, bs, name, nodeName())
+	_, published, err := appsync.Unpublish(ctx, bs, name, nodeName(), purge)
 	if err != nil {
 		return false, fmt.Errorf("uninstalling app %s from the cluster: %w", name, err)
 	}
@@ -77,7 +109,7 @@ func (b *localBackend) unpublishApp(ctx context.Context, name string) (bool, err
 // lacks it, is the answer when the store does not hold it either (or
 // keeps no apps).
 func (b *localBackend) uninstallElsewhere(ctx context.Context, name string, purge bool, notHere error) (*lifecycle.Uninstalled, error) {
-	gone, err := b.unpublishApp(ctx, name)
+	gone, err := b.unpublishApp(ctx, name, purge)
 	if err != nil {
 		return nil, err
 	}

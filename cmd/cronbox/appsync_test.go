@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cronbox/cronbox/engine/lifecycle"
 	"github.com/cronbox/cronbox/engine/store/postgres"
 	"github.com/cronbox/cronbox/internal/appsync"
 	"github.com/cronbox/cronbox/internal/pgtest"
@@ -84,6 +85,49 @@ func TestAppStorePostgres(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(node, "apps", "demo")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the node's demo: %v; want it uninstalled", err)
+	}
+
+	// Uninstalled without a purge, then purged: every node deletes its
+	// files of the app; a second purge finds nothing to purge.
+	mustWrite(t, filepath.Join(node, "data", "files", "demo", "state"), []byte("x"))
+	do("app", "uninstall", "demo", "--purge", "--yes", "--home", t.TempDir())
+	if got := current(); got != "demo@4:removed:purged" {
+		t.Fatalf("after a purge: %s, want demo@4:removed:purged", got)
+	}
+	if code, _, stderr := cli(t, "app", "uninstall", "demo", "--purge", "--yes", "--home", t.TempDir(), "--store", url); code == 0 || !strings.Contains(stderr, "not") {
+		t.Errorf("a second purge: exit %d: %s; want an error saying it is not installed", code, stderr)
+	}
+	if err := s.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(node, "data", "files", "demo")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the node's files of demo: %v; want them purged", err)
+	}
+}
+
+// TestServeLifecyclePurge: an uninstall with purge through serve's API
+// publishes a purged tombstone, so that every node deletes its files of
+// the app; one without publishes nothing itself (the syncer publishes
+// the folder gone).
+func TestServeLifecyclePurge(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := postgres.Open(ctx, pgtest.URL(t), postgres.Options{MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	home := appTestHome(t)
+	if _, _, err := appsync.Publish(ctx, home, st, "demo", "a", lifecycle.ValidateOptions{CacheDir: wasmtest.CompilationCacheDir()}); err != nil {
+		t.Fatal(err)
+	}
+	lc := appLifecycle(lifecycle.Home{Dir: home, Store: st}, st, "a")
+	if _, err := lc.Uninstall(ctx, "demo", true); err != nil {
+		t.Fatal(err)
+	}
+	heads, err := st.CurrentBundles(ctx)
+	if err != nil || len(heads) != 1 || !heads[0].Purged || heads[0].Node != "a" {
+		t.Errorf("CurrentBundles = %+v, %v; want demo's purged tombstone by a", heads, err)
 	}
 }
 

@@ -201,7 +201,7 @@ func (b *localBackend) UninstallApp(ctx context.Context, name string, purge bool
 		return nil, err
 	}
 	b.audit(ctx, web.ActionAppUninstall, name, name, nil, map[string]any{"backup": filepath.Base(res.Backup), "purged": res.Purged})
-	if _, err := b.unpublishApp(ctx, name); err != nil {
+	if _, err := b.unpublishApp(ctx, name, purge); err != nil {
 		return res, err
 	}
 	return res, nil

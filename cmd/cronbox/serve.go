@@ -151,7 +151,7 @@ func serve(ctx context.Context, e *env, log *slog.Logger, home, storeURL, listen
 	ws, err := web.New(web.Config{
 		Engine: eng, Store: web.StoreOf(st), Runtime: rt, Logger: log, MetricsOpen: metricsOpen, UI: ui.Handler(),
 		Apps:      homeApps,
-		Lifecycle: homeApps,
+		Lifecycle: appLifecycle(homeApps, st, node.Name),
 		Secrets:   box,
 		TempDir:   webTempDir(log, home),
 		Cluster:   clusterOf(st, node.Name, ln.Addr().String()),

@@ -21,6 +21,11 @@ type AppBundle struct {
 	Hash string
 	// Removed marks a tombstone: the app is uninstalled.
 	Removed bool
+	// Purged marks a tombstone of an uninstall that purged the app's
+	// data: what the store holds of it is deleted once, by the purging
+	// node, and each node deletes its own files of the app (a node's
+	// data/files/<app>) when it applies the tombstone.
+	Purged bool
 	// AppVersion is app.yaml's version field, for people.
 	AppVersion string
 	// Node is who published it ("" when unknown).
@@ -45,9 +50,11 @@ type Bundles interface {
 	// (ErrInvalid); Version, Size and Published are set by the store.
 	PublishBundle(ctx context.Context, b AppBundle, data []byte) (v AppBundle, published bool, err error)
 	// RemoveBundle publishes a tombstone for app: it is uninstalled
-	// everywhere. An app that is removed already, or that the store does
-	// not know, is left alone: published is false.
-	RemoveBundle(ctx context.Context, app, node string) (v AppBundle, published bool, err error)
+	// everywhere, and with purge its files are deleted on every node
+	// (Purged). An app that the store does not know, or that is removed
+	// already, is left alone: published is false; a purge of an app
+	// removed without one publishes a purged tombstone after it.
+	RemoveBundle(ctx context.Context, app, node string, purge bool) (v AppBundle, published bool, err error)
 	// CurrentBundles returns the current version of every app the store
 	// knows, tombstones included, ordered by app.
 	CurrentBundles(ctx context.Context) ([]AppBundle, error)
@@ -64,6 +71,9 @@ func (b AppBundle) String() string {
 	s := b.App + "@" + strconv.FormatInt(b.Version, 10)
 	if b.Removed {
 		s += ":removed"
+	}
+	if b.Purged {
+		s += ":purged"
 	}
 	return s
 }

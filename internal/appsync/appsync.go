@@ -368,6 +368,19 @@ func (s *Syncer) apply(ctx context.Context, h store.AppBundle) {
 			}
 			log.InfoContext(ctx, "app uninstalled by the cluster", slog.String("by", h.Node), slog.String("backup", res.Backup))
 		}
+		if h.Purged {
+			// The store's data went with the purge, once; the node's
+			// files of the app go here, on each node, and on a node
+			// that was away when it starts.
+			files := homedir.Home(s.cfg.Home).Files(h.App)
+			if _, err := os.Lstat(files); err == nil {
+				if err := os.RemoveAll(files); err != nil {
+					fail(err)
+					return
+				}
+				log.InfoContext(ctx, "app's files purged by the cluster", slog.String("by", h.Node))
+			}
+		}
 		*st = appState{version: h.Version}
 		s.setStatus(h.App, Status{Version: h.Version})
 		return
@@ -410,7 +423,7 @@ func (s *Syncer) push(ctx context.Context, name string) {
 		if st.local == "" {
 			return
 		}
-		v, _, err := s.cfg.Store.RemoveBundle(ctx, name, s.cfg.Node)
+		v, _, err := s.cfg.Store.RemoveBundle(ctx, name, s.cfg.Node, false)
 		if err != nil {
 			log.WarnContext(ctx, "publishing an uninstall", slog.Any("error", err))
 			return

@@ -548,3 +548,67 @@ func zipAll(t *testing.T, dir string) []byte {
 	}
 	return buf.Bytes()
 }
+
+// TestPurge: an uninstall that purges, on one node, deletes the store's
+// data of the app once and every node's files of it: those of a node that
+// was running, and those of a node that was away, when it starts.
+func TestPurge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three engines")
+	}
+	url := pgtest.URL(t)
+	ctx := context.Background()
+	a := startNode(t, "a", url)
+	b := startNode(t, "b", url)
+	start := time.Now()
+	writeApp(t, homedir.Home(a.home).App("hello"), "hello", "")
+	b.waitReload("hello", start, loaded)
+	// The app's files on each node, and on a node that is away; its
+	// key-value store, the cluster's.
+	away := t.TempDir()
+	for _, home := range []string{a.home, b.home, away} {
+		writeApp(t, homedir.Home(home).Files("hello"), "x", "")
+	}
+	if err := a.st.KV("hello").Set(ctx, "k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	// A node that did not purge keeps its files: the next version of
+	// the app finds them.
+	writeApp(t, homedir.Home(a.home).Files("kept"), "x", "")
+
+	// Uninstalled with --purge on A, as the command line does.
+	if _, err := lifecycle.Uninstall(ctx, a.home, "hello", lifecycle.UninstallOptions{Purge: true, Store: a.st}); err != nil {
+		t.Fatal(err)
+	}
+	if _, published, err := appsync.Unpublish(ctx, a.st, "hello", "a", true); err != nil || !published {
+		t.Fatalf("publishing the purge: %v, %v", published, err)
+	}
+	gone := func(p string) func() bool {
+		return func() bool { _, err := os.Lstat(p); return errors.Is(err, fs.ErrNotExist) }
+	}
+	testenv.WaitFor(t, "hello's files gone from b", gone(homedir.Home(b.home).Files("hello")))
+	testenv.WaitFor(t, "hello gone from b", gone(homedir.Home(b.home).App("hello")))
+	if _, ok, err := b.st.KV("hello").Get(ctx, "k"); err != nil || ok {
+		t.Errorf("hello's key-value store after the purge: %v, %v; want nothing", ok, err)
+	}
+	if gone(homedir.Home(a.home).Files("kept"))() {
+		t.Errorf("another app's files went with the purge")
+	}
+
+	// The node that was away deletes its files when it starts.
+	s, err := appsync.New(appsync.Config{Home: away, Store: a.st, Node: "c", CacheDir: wasmtest.CompilationCacheDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !gone(homedir.Home(away).Files("hello"))() {
+		t.Errorf("hello's files on the node that was away outlived its start")
+	}
+	// The purged tombstone is current: A's syncer may have published a
+	// plain one before it, on seeing the folder go.
+	if got := versions(t, a.st); !strings.HasSuffix(got, ":removed:purged") {
+		t.Errorf("versions = %s, want hello's purged tombstone", got)
+	}
+}

@@ -26,10 +26,13 @@ func Publish(ctx context.Context, home string, st store.Bundles, name, node stri
 	return publish(ctx, home, st, b, node, opts)
 }
 
-// Unpublish publishes that the app name is uninstalled. An app the store
-// does not hold, or holds as removed, is left alone (published false).
-func Unpublish(ctx context.Context, st store.Bundles, name, node string) (store.AppBundle, bool, error) {
-	return st.RemoveBundle(ctx, name, node)
+// Unpublish publishes that the app name is uninstalled, and with purge
+// that every node deletes its files of the app (store.AppBundle.Purged):
+// the caller deletes what the store holds of it, once. An app the store
+// does not hold, or holds as removed (and purged, with purge), is left
+// alone (published false).
+func Unpublish(ctx context.Context, st store.Bundles, name, node string, purge bool) (store.AppBundle, bool, error) {
+	return st.RemoveBundle(ctx, name, node, purge)
 }
 
 // bundle is an app folder exported.

@@ -108,7 +108,7 @@ var tables = []table{
 	// A cluster's apps, as versioned bundles (store.Bundles).
 	{name: "app_bundles", key: "app, hash", columns: cols(`app:s hash:s data:B`), pgOnly: true},
 	{name: "app_versions", key: "app, version", columns: cols(`app:s version:i hash:s removed:? app_version:s node:s size:i
-		published_at:t`), pgOnly: true},
+		published_at:t purged:?`), pgOnly: true},
 }
 
 // pgOnlyReason is why a copy with a SQLite side leaves the pgOnly tables

@@ -166,7 +166,7 @@ func TestCopyBundles(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, _, err := src.RemoveBundle(ctx, "demo", "n2"); err != nil {
+	if _, _, err := src.RemoveBundle(ctx, "demo", "n2", false); err != nil {
 		t.Fatal(err)
 	}
 	want, err := src.CurrentBundles(ctx)

@@ -19,11 +19,11 @@ const bundleLock = "cronbox.app_versions/"
 
 // bundleColumns are the columns of app_versions that make a store.AppBundle,
 // in scanBundle's order.
-const bundleColumns = `app, version, hash, removed, app_version, node, size, published_at`
+const bundleColumns = `app, version, hash, removed, app_version, node, size, published_at, purged`
 
 func scanBundle(row pgx.Row) (store.AppBundle, error) {
 	var b store.AppBundle
-	err := row.Scan(&b.App, &b.Version, &b.Hash, &b.Removed, &b.AppVersion, &b.Node, &b.Size, &b.Published)
+	err := row.Scan(&b.App, &b.Version, &b.Hash, &b.Removed, &b.AppVersion, &b.Node, &b.Size, &b.Published, &b.Purged)
 	b.Published = b.Published.UTC()
 	return b, err
 }
@@ -70,7 +70,7 @@ func (s *Store) PublishBundle(ctx context.Context, b store.AppBundle, data []byt
 
 // RemoveBundle implements store.Bundles: one transaction, under the app's
 // advisory lock.
-func (s *Store) RemoveBundle(ctx context.Context, app, node string) (store.AppBundle, bool, error) {
+func (s *Store) RemoveBundle(ctx context.Context, app, node string, purge bool) (store.AppBundle, bool, error) {
 	if app == "" {
 		return store.AppBundle{}, false, fmt.Errorf("removing a bundle: %w: no app", store.ErrInvalid)
 	}
@@ -80,13 +80,13 @@ func (s *Store) RemoveBundle(ctx context.Context, app, node string) (store.AppBu
 	)
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		cur, found, err := lockedHead(ctx, tx, app)
-		if err != nil || !found || cur.Removed {
+		if err != nil || !found || cur.Removed && (cur.Purged || !purge) {
 			out = cur
 			return err
 		}
-		out, err = scanBundle(tx.QueryRow(ctx, `INSERT INTO app_versions (app, version, hash, removed, app_version, node, size, published_at)
-			VALUES ($1, $2, $3, true, $4, $5, 0, $6) RETURNING `+bundleColumns,
-			text(app), cur.Version+1, cur.Hash, cur.AppVersion, text(node), s.opts.Now()))
+		out, err = scanBundle(tx.QueryRow(ctx, `INSERT INTO app_versions (app, version, hash, removed, app_version, node, size, published_at, purged)
+			VALUES ($1, $2, $3, true, $4, $5, 0, $6, $7) RETURNING `+bundleColumns,
+			text(app), cur.Version+1, cur.Hash, cur.AppVersion, text(node), s.opts.Now(), purge))
 		published = err == nil
 		return err
 	})

@@ -401,6 +401,10 @@ func migrations() []migration {
 		`ALTER TABLE TaskExecutions ADD COLUMN Waiting boolean NOT NULL DEFAULT false`,
 		`ALTER TABLE TaskExecutions ADD COLUMN Module text`,
 		`CREATE INDEX idx_running_waiting ON TaskExecutions(ID) WHERE Status = 'running' AND Waiting`,
+	}}, {version: 18, stmts: []string{
+		// A tombstone of an uninstall that purged the app's data: each
+		// node deletes its own files of the app (store.AppBundle.Purged).
+		`ALTER TABLE app_versions ADD COLUMN purged boolean NOT NULL DEFAULT false`,
 	}}}
 }
 

@@ -43,7 +43,7 @@ func bundlesVersions(t *testing.T, open func(t *testing.T, now func() time.Time)
 	if _, err := s.BundleData(ctx, "a", "h1"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("BundleData of an unknown bundle = %v, want %v", err, store.ErrNotFound)
 	}
-	if _, published, err := s.RemoveBundle(ctx, "a", "n1"); err != nil || published {
+	if _, published, err := s.RemoveBundle(ctx, "a", "n1", true); err != nil || published {
 		t.Errorf("RemoveBundle of an unknown app = %v, %v; want nothing published", published, err)
 	}
 
@@ -84,11 +84,11 @@ func bundlesVersions(t *testing.T, open func(t *testing.T, now func() time.Time)
 	}
 
 	clk.Advance(time.Minute)
-	rm, published, err := s.RemoveBundle(ctx, "a", "n2")
+	rm, published, err := s.RemoveBundle(ctx, "a", "n2", false)
 	if err != nil || !published || !rm.Removed || rm.Version != 4 || rm.Hash != "h1" || rm.Node != "n2" || !rm.Published.Equal(epoch.Add(2*time.Minute)) {
 		t.Fatalf("RemoveBundle(a) = %+v, %v, %v; want version 4, a tombstone of h1 by n2", rm, published, err)
 	}
-	if again, published, err := s.RemoveBundle(ctx, "a", "n2"); err != nil || published || again.Version != 4 {
+	if again, published, err := s.RemoveBundle(ctx, "a", "n2", false); err != nil || published || again.Version != 4 || again.Purged {
 		t.Errorf("RemoveBundle(a) again = %+v, %v, %v; want version 4 as it was", again, published, err)
 	}
 	list, err := s.CurrentBundles(ctx)
@@ -98,10 +98,20 @@ func bundlesVersions(t *testing.T, open func(t *testing.T, now func() time.Time)
 	if got, want := brief(list), "a@4:h1:removed b@1:h1"; got != want {
 		t.Errorf("CurrentBundles = %s, want %s", got, want)
 	}
+	// A purge of an app removed without one is a purged tombstone;
+	// purging it again changes nothing.
+	for range 2 {
+		if p, _, err := s.RemoveBundle(ctx, "a", "n1", true); err != nil || p.Version != 5 || !p.Removed || !p.Purged || p.Node != "n1" {
+			t.Errorf("RemoveBundle(a, purge) = %+v, %v; want version 5, a purged tombstone by n1", p, err)
+		}
+	}
+	if list, _ = s.CurrentBundles(ctx); brief(list) != "a@5:h1:removed:purged b@1:h1" {
+		t.Errorf("CurrentBundles after a purge = %s, want a@5:h1:removed:purged b@1:h1", brief(list))
+	}
 	// A removed app installed again: with the content it had, too.
-	publish("a", "h1", "zip1", 5, true)
-	if list, _ = s.CurrentBundles(ctx); brief(list) != "a@5:h1 b@1:h1" {
-		t.Errorf("CurrentBundles after a new install = %s, want a@5:h1 b@1:h1", brief(list))
+	publish("a", "h1", "zip1", 6, true)
+	if list, _ = s.CurrentBundles(ctx); brief(list) != "a@6:h1 b@1:h1" {
+		t.Errorf("CurrentBundles after a new install = %s, want a@6:h1 b@1:h1", brief(list))
 	}
 }
 
@@ -147,10 +157,12 @@ func bundlesConcurrent(t *testing.T, open func(t *testing.T, now func() time.Tim
 func brief(list []store.AppBundle) string {
 	parts := make([]string, 0, len(list))
 	for _, x := range list {
-		s, removed := strings.CutSuffix(x.String(), ":removed")
-		s += ":" + x.Hash
-		if removed {
+		s := fmt.Sprintf("%s@%d:%s", x.App, x.Version, x.Hash)
+		if x.Removed {
 			s += ":removed"
+		}
+		if x.Purged {
+			s += ":purged"
 		}
 		parts = append(parts, s)
 	}
