@@ -119,28 +119,19 @@ func startServerWith(t *testing.T, volume int) *target {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := eng.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	g := &gate{}
+	url := serve(t, eng, srv, g.wrap(srv.Handler()))
+	// Stopped before the server and the engine: cleanups run last
+	// registered first.
 	watchCtx, stopWatching := context.WithCancel(ctx)
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)
 		eng.Watch(watchCtx, engine.WatchConfig{Settle: 100 * time.Millisecond})
 	}()
-	g := &gate{}
-	hs := httptest.NewUnstartedServer(g.wrap(srv.Handler()))
-	hs.Config.RegisterOnShutdown(srv.CloseStreams)
-	hs.Start()
 	t.Cleanup(func() {
 		stopWatching()
 		<-watched
-		srv.CloseStreams()
-		hs.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		eng.Stop(ctx)
-		srv.Close()
 	})
 	// Notifications as the notifier would have queued them: one sent, one
 	// still being retried, one given up; one of them of the app other.
@@ -160,7 +151,7 @@ func startServerWith(t *testing.T, volume int) *target {
 			t.Fatal(err)
 		}
 	}
-	tg := &target{URL: hs.URL, Home: home, Tokens: map[string]string{}, Client: bearerClient(hs.URL), Hold: g.hold}
+	tg := &target{URL: url, Home: home, Tokens: map[string]string{}, Client: bearerClient(url), Hold: g.hold}
 	for _, tok := range []struct {
 		name, role string
 		apps       []string
@@ -175,6 +166,27 @@ func startServerWith(t *testing.T, volume int) *target {
 		tg.Tokens[tok.name] = secret
 	}
 	return tg
+}
+
+// serve starts eng and serves h, srv's handler, on a test server, whose
+// URL it returns; the server, then eng and srv, stop when the test ends.
+func serve(t *testing.T, eng *engine.Engine, srv *web.Server, h http.Handler) string {
+	t.Helper()
+	if err := eng.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewUnstartedServer(h)
+	hs.Config.RegisterOnShutdown(srv.CloseStreams)
+	hs.Start()
+	t.Cleanup(func() {
+		srv.CloseStreams()
+		hs.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		eng.Stop(ctx)
+		srv.Close()
+	})
+	return hs.URL
 }
 
 // threeNodes lists a cluster of three nodes: node-a (the server under
