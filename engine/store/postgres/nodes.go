@@ -256,12 +256,29 @@ func (s *Store) readRuns(doing string, rows pgx.Rows, err error) ([]store.Run, e
 	return runs, nil
 }
 
+// slotsFirstSQL is a condition for a statement that ends the running runs
+// matching where, of any apps: it locks the app_slots rows of their apps
+// in the order of the apps before the first run is ended, as the group
+// writer orders its writes (groupOp.slots). Without it, each run's end
+// would lock its app's row (the trigger app_slot_release) in the order
+// of the runs' rows, and meet the order of a group in a deadlock. The
+// subquery uses no column of the statement's rows, so PostgreSQL runs it
+// once, first.
+func slotsFirstSQL(where string) string {
+	return `(SELECT count(*) FROM (SELECT 1 FROM app_slots WHERE app IN (SELECT AppName FROM TaskExecutions WHERE ` + where + `)
+		ORDER BY app FOR UPDATE) locked) >= 0`
+}
+
 // InterruptNodeRuns implements store.Nodes: one statement.
 func (s *Store) InterruptNodeRuns(ctx context.Context, name string) ([]store.Run, error) {
+	const where = `Status = 'running' AND Node = $1`
 	rows, err := s.pool.Query(ctx, `UPDATE TaskExecutions `+interruptSet(`'interrupted: node ' || Node || ' stopped or lost its lease'`)+`
-		WHERE Status = 'running' AND Node = $1 RETURNING `+runColumns, name)
+		WHERE `+where+` AND `+slotsFirstSQL(where)+` RETURNING `+runColumns, name)
 	return s.readRuns(fmt.Sprintf("interrupting the runs of node %s", name), rows, err)
 }
+
+// sweptSQL selects the runs SweepNodes ends.
+const sweptSQL = `Status = 'running' AND Node IN (SELECT name FROM dead)`
 
 // SweepNodes implements store.Nodes: one statement, whose FOR UPDATE SKIP
 // LOCKED gives each node to one sweeper.
@@ -272,7 +289,7 @@ func (s *Store) SweepNodes(ctx context.Context, grace time.Duration) ([]store.Ru
 			FOR UPDATE SKIP LOCKED),
 		dead AS (UPDATE nodes SET state = 'dead' FROM lost WHERE nodes.name = lost.name RETURNING nodes.name)
 		UPDATE TaskExecutions `+interruptSet(`'interrupted: node ' || Node || ' was lost'`)+`
-		WHERE Status = 'running' AND Node IN (SELECT name FROM dead) RETURNING `+runColumns,
+		WHERE `+sweptSQL+` AND `+slotsFirstSQL(sweptSQL)+` RETURNING `+runColumns,
 		grace.Microseconds())
 	return s.readRuns("sweeping lost nodes", rows, err)
 }

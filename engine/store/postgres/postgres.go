@@ -281,13 +281,20 @@ func (s *Store) batch(ctx context.Context, b *pgx.Batch, read func(pgx.BatchResu
 // writes that queued meanwhile, in one transaction (see groupWriter); read
 // must read every result of b or return an error.
 func (s *Store) write(ctx context.Context, b *pgx.Batch, read func(pgx.BatchResults) error) error {
-	return s.writes.do(ctx, b, read, false)
+	return s.writes.do(ctx, b, read, "", false)
+}
+
+// writeSlots is write for a write that may lock the app_slots row of
+// app (a run's start or end): it goes in its group in the order of the
+// apps (see groupOp.slots).
+func (s *Store) writeSlots(ctx context.Context, app string, b *pgx.Batch, read func(pgx.BatchResults) error) error {
+	return s.writes.do(ctx, b, read, app, false)
 }
 
 // writeLast is write for a write that takes a lock that every writer
 // takes: it goes after the other writes of its group.
 func (s *Store) writeLast(ctx context.Context, b *pgx.Batch, read func(pgx.BatchResults) error) error {
-	return s.writes.do(ctx, b, read, true)
+	return s.writes.do(ctx, b, read, "", true)
 }
 
 // query is a statement built piece by piece, with its arguments.

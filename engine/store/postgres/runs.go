@@ -89,7 +89,7 @@ func (s *Store) insertRun(ctx context.Context, doing string, r *store.Run) (int6
 	insert := func() error {
 		b := &pgx.Batch{}
 		b.Queue(query, args...)
-		return s.write(ctx, b, func(br pgx.BatchResults) error { return br.QueryRow().Scan(dest...) })
+		return s.writeSlots(ctx, r.App, b, func(br pgx.BatchResults) error { return br.QueryRow().Scan(dest...) })
 	}
 	err := insert()
 	if violates(err, "idx_running_replace") {
@@ -238,7 +238,12 @@ func (s *Store) EndRun(ctx context.Context, id int64, end store.RunEnd, after st
 		status, reason *string
 		disabledAt     *time.Time
 	)
-	err := s.write(ctx, b, func(br pgx.BatchResults) error {
+	// The end gives back the run's slot (the trigger app_slot_release):
+	// without after.App (FinishRun: a run ended before it started, an end
+	// kept through an outage) its app is not known here, and the write
+	// goes with those that lock no slot. Such ends are rare; a deadlock
+	// they meet is sent again (commitAlone).
+	err := s.writeSlots(ctx, after.App, b, func(br pgx.BatchResults) error {
 		if err := br.QueryRow().Scan(&status); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
 				return store.ErrNotFound
@@ -453,7 +458,7 @@ func (s *Store) RunLogs(ctx context.Context, runID, afterSeq int64, limit int) (
 func (s *Store) MarkInterrupted(ctx context.Context, now time.Time) (int, error) {
 	tag, err := s.pool.Exec(ctx, `UPDATE TaskExecutions SET Status = $1, EndTime = $2,
 		Duration = greatest(0, floor(extract(epoch FROM $2::timestamptz - StartTime) * 1000))::bigint,
-		ErrorMessage = coalesce(nullif(ErrorMessage, ''), $3) WHERE Status = 'running'`,
+		ErrorMessage = coalesce(nullif(ErrorMessage, ''), $3) WHERE Status = 'running' AND `+slotsFirstSQL(`Status = 'running'`),
 		string(store.StatusInterrupted), now, store.InterruptedMessage)
 	if err != nil {
 		return 0, fmt.Errorf("marking interrupted runs: %w", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -56,6 +57,12 @@ const (
 type groupOp struct {
 	b    *pgx.Batch
 	read func(pgx.BatchResults) error
+	// slots is the app whose app_slots row the write may lock ("" when
+	// none): the writes of a group go in the order of their apps, so
+	// that every group, and every statement that ends the runs of
+	// several apps (slotsFirstSQL), locks the rows of app_slots in one
+	// order, and none waits in a circle for another.
+	slots string
 	// last marks a write that takes a lock every writer of the database
 	// takes (the events' advisory lock): it goes after the others of
 	// its group, so that the group holds the lock from its last
@@ -82,12 +89,12 @@ func newGroupWriter(pool *pgxpool.Pool, senders int) *groupWriter {
 // returns read's error, or the transaction's; if it returns an error
 // other than read's, nothing of b was committed. ctx bounds the wait for
 // a sender only: once a sender has taken the write, do waits for the
-// outcome.
-func (w *groupWriter) do(ctx context.Context, b *pgx.Batch, read func(pgx.BatchResults) error, last bool) error {
+// outcome. slots and last place the write in its group (see groupOp).
+func (w *groupWriter) do(ctx context.Context, b *pgx.Batch, read func(pgx.BatchResults) error, slots string, last bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	op := &groupOp{b: b, read: read, last: last, done: make(chan error, 1)}
+	op := &groupOp{b: b, read: read, slots: slots, last: last, done: make(chan error, 1)}
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
@@ -118,8 +125,10 @@ func (w *groupWriter) close() {
 }
 
 // take waits for queued writes and moves up to maxGroup of them into
-// group, those marked last after the others; it returns an empty group
-// once the writer is closed and its queue empty.
+// group, in the order of the apps whose slots they lock (those that lock
+// none first, in the order they came), those marked last after the
+// others; it returns an empty group once the writer is closed and its
+// queue empty.
 func (w *groupWriter) take(group []*groupOp) []*groupOp {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -128,13 +137,16 @@ func (w *groupWriter) take(group []*groupOp) []*groupOp {
 	}
 	n := min(len(w.queue), maxGroup)
 	group = group[:0]
-	for _, last := range []bool{false, true} {
-		for _, op := range w.queue[:n] {
-			if op.last == last {
-				group = append(group, op)
-			}
+	group = append(group[:0], w.queue[:n]...)
+	slices.SortStableFunc(group, func(a, b *groupOp) int {
+		switch {
+		case a.last == b.last:
+			return strings.Compare(a.slots, b.slots)
+		case a.last:
+			return 1
 		}
-	}
+		return -1
+	})
 	rest := copy(w.queue, w.queue[n:])
 	clear(w.queue[rest:]) // drop references to taken writes
 	w.queue = w.queue[:rest]
