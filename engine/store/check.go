@@ -249,3 +249,19 @@ func QuotaError(wouldHold, quota int64) error {
 // InterruptedMessage is the error MarkInterrupted gives the runs it ends
 // that have none.
 const InterruptedMessage = "interrupted: Cronbox stopped while the run was in progress"
+
+// CheckPruneDue validates the limits of PruneDue, as CheckPrune does
+// each, and returns the indexes of those with a bound.
+func CheckPruneDue(limits []PruneLimit) ([]int, error) {
+	var bounded []int
+	for i, l := range limits {
+		due, err := CheckPrune(l.App, l.Task, l.Keep, l.MaxAge)
+		if err != nil {
+			return nil, err
+		}
+		if due {
+			bounded = append(bounded, i)
+		}
+	}
+	return bounded, nil
+}

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -232,6 +234,14 @@ type RunFilter struct {
 
 // TaskRef names a task, for RecentRuns.
 type TaskRef struct{ App, Task string }
+
+// PruneLimit is a task's retention as Retention.PruneRuns takes it, for
+// Retention.PruneDue.
+type PruneLimit struct {
+	TaskRef
+	Keep   int
+	MaxAge time.Duration
+}
 
 // The page sizes of ListRuns and RunLogs.
 const (
@@ -691,6 +701,107 @@ func (s *SQLite) LastScheduled(ctx context.Context, app, task string) (time.Time
 	return t, nil
 }
 
+// lastScheduledOfSQL is lastScheduledSQL for each task of the JSON array
+// ?1 of [app, task] pairs: a row an element, by its index, with a NULL
+// time for a task that has none.
+const lastScheduledOfSQL = `SELECT k.key, (SELECT ScheduledTime FROM TaskExecutions
+		WHERE AppName = json_extract(k.value, '$[0]') AND TaskName = json_extract(k.value, '$[1]')
+		AND ScheduledTime IS NOT NULL AND TriggeredBy IN ('schedule', 'catch-up')
+		ORDER BY ScheduledTime DESC LIMIT 1)
+	FROM json_each(?1) AS k`
+
+// LastScheduledOf implements Runs: one statement, which seeks each task
+// in idx_scheduled_once as LastScheduled does.
+func (s *SQLite) LastScheduledOf(ctx context.Context, tasks []TaskRef) (map[TaskRef]time.Time, error) {
+	out := make(map[TaskRef]time.Time)
+	if len(tasks) == 0 {
+		return out, nil
+	}
+	pairs := make([][2]string, len(tasks))
+	for i, t := range tasks {
+		pairs[i] = [2]string{t.App, t.Task}
+	}
+	err := s.queryTasks(ctx, s.rs.lastScheduledOf, pairs, func(rows *sql.Rows) error {
+		var (
+			i int
+			v sql.NullString
+		)
+		if err := rows.Scan(&i, &v); err != nil || !v.Valid {
+			return err
+		}
+		t, err := parseTime(v.String)
+		if err == nil {
+			out[tasks[i]] = t
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading last scheduled times of %d tasks: %w", len(tasks), err)
+	}
+	return out, nil
+}
+
+// queryTasks runs stmt with the JSON of args as its first parameter,
+// then the rest, and calls row for each row of the result.
+func (s *SQLite) queryTasks(ctx context.Context, stmt *sql.Stmt, args any, row func(*sql.Rows) error, rest ...any) error {
+	list, err := json.Marshal(args)
+	if err != nil {
+		return err
+	}
+	rows, err := stmt.QueryContext(ctx, append([]any{string(list)}, rest...)...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := row(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// pruneDueOfSQL is pruneDue for each task of the JSON array ?1 of [app,
+// task, olderThan] triples, with keepLast ?2: the indexes of the tasks
+// due. SQLite takes no LIMIT or OFFSET that names a column of the outer
+// query, so keepLast is one for all the tasks of a statement.
+const pruneDueOfSQL = `SELECT k.key FROM json_each(?1) AS k
+	WHERE (?2 > 0 AND (SELECT 1 FROM TaskExecutions
+			WHERE AppName = json_extract(k.value, '$[0]') AND TaskName = json_extract(k.value, '$[1]')
+			ORDER BY ID DESC LIMIT 1 OFFSET ?2) IS NOT NULL)
+		OR (json_extract(k.value, '$[2]') <> '' AND (SELECT StartTime FROM TaskExecutions
+			WHERE AppName = json_extract(k.value, '$[0]') AND TaskName = json_extract(k.value, '$[1]')
+			ORDER BY ID LIMIT 1) < json_extract(k.value, '$[2]'))`
+
+// PruneDue implements Retention: one statement for the tasks that keep
+// the same number of runs, which is one for most homes.
+func (s *SQLite) PruneDue(ctx context.Context, limits []PruneLimit, now time.Time) ([]TaskRef, error) {
+	due, err := pruneDueGrouped(limits, func(keep int, group []int) ([]int, error) {
+		triples := make([][3]string, len(group))
+		for j, i := range group {
+			l := limits[i]
+			triples[j] = [3]string{l.App, l.Task, ""} // no start time is before ""
+			if l.MaxAge > 0 {
+				triples[j][2] = formatTime(now.Add(-l.MaxAge))
+			}
+		}
+		var due []int
+		err := s.queryTasks(ctx, s.rs.pruneDueOf, triples, func(rows *sql.Rows) error {
+			var j int
+			if err := rows.Scan(&j); err != nil {
+				return err
+			}
+			due = append(due, group[j])
+			return nil
+		}, keep)
+		return due, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("looking for runs to prune of %d tasks: %w", len(limits), err)
+	}
+	return due, nil
+}
+
 // PruneRuns implements Retention.
 func (s *SQLite) PruneRuns(ctx context.Context, app, task string, keepLast int, maxAge time.Duration, now time.Time) (int, error) {
 	doing := fmt.Sprintf("pruning runs of %s/%s", app, task)
@@ -920,4 +1031,32 @@ func (s *SQLite) Heartbeat(ctx context.Context, now time.Time) error {
 		return fmt.Errorf("writing heartbeat: %w", err)
 	}
 	return nil
+}
+
+// pruneDueGrouped checks limits, calls due with each group of the indexes
+// of the limits with a bound that keep the same number of runs, and
+// returns the tasks of the indexes due gives back, in the order of limits.
+func pruneDueGrouped(limits []PruneLimit, due func(keep int, group []int) ([]int, error)) ([]TaskRef, error) {
+	bounded, err := CheckPruneDue(limits)
+	if err != nil {
+		return nil, err
+	}
+	groups := make(map[int][]int)
+	for _, i := range bounded {
+		groups[limits[i].Keep] = append(groups[limits[i].Keep], i)
+	}
+	var found []int
+	for _, keep := range slices.Sorted(maps.Keys(groups)) {
+		d, err := due(keep, groups[keep])
+		if err != nil {
+			return nil, err
+		}
+		found = append(found, d...)
+	}
+	slices.Sort(found)
+	out := make([]TaskRef, len(found))
+	for j, i := range found {
+		out[j] = limits[i].TaskRef
+	}
+	return out, nil
 }

@@ -50,6 +50,7 @@ type readStmts struct {
 	kvGet, kvListFrom, kvListRange            *sql.Stmt
 	tokenByHash                               *sql.Stmt
 	recentRuns                                *sql.Stmt
+	lastScheduledOf, pruneDueOf               *sql.Stmt
 }
 
 func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
@@ -59,6 +60,8 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 		{&r.runExists, `SELECT 1 FROM TaskExecutions WHERE ID = ?`},
 		{&r.runLogs, `SELECT seq, time, level, message FROM run_logs WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?`},
 		{&r.lastScheduled, lastScheduledSQL},
+		{&r.lastScheduledOf, lastScheduledOfSQL},
+		{&r.pruneDueOf, pruneDueOfSQL},
 		{&r.pruneDueKeep, `SELECT 1 FROM TaskExecutions WHERE AppName = ? AND TaskName = ? ORDER BY ID DESC LIMIT 1 OFFSET ?`},
 		{&r.pruneDueAge, `SELECT StartTime FROM TaskExecutions WHERE AppName = ? AND TaskName = ? ORDER BY ID LIMIT 1`},
 		{&r.historyUsage, `SELECT coalesce((SELECT bytes FROM history_usage WHERE app = ?), 0)`},

@@ -111,6 +111,10 @@ type Runs interface {
 	// LastScheduled returns the latest ScheduledTime recorded for a task
 	// by the schedule and catch-up triggers, or the zero time.
 	LastScheduled(ctx context.Context, app, task string) (time.Time, error)
+	// LastScheduledOf returns LastScheduled of each of tasks in one read,
+	// by task; a task without a recorded time is left out. The engine
+	// reads its tasks' times at start with it.
+	LastScheduledOf(ctx context.Context, tasks []TaskRef) (map[TaskRef]time.Time, error)
 	// Heartbeat writes now to a row of its own: a write that succeeds only
 	// if the store can write, for finding out when it can again after a
 	// failed write.
@@ -126,6 +130,13 @@ type Retention interface {
 	// It first looks, without writing, whether there is anything to
 	// delete, so that calling it after every run is cheap.
 	PruneRuns(ctx context.Context, app, task string, keepLast int, maxAge time.Duration, now time.Time) (int, error)
+	// PruneDue returns, in one read, the tasks of limits whose PruneRuns
+	// with those limits at now may have something to delete, in the order
+	// of limits: PruneRuns's own look, for many tasks at once. Like that
+	// look it may name a task with nothing to delete (running runs
+	// count), never leave out one with something. Limits with neither
+	// bound are left out; invalid limits are an ErrInvalid.
+	PruneDue(ctx context.Context, limits []PruneLimit, now time.Time) ([]TaskRef, error)
 	// PruneHistory deletes an app's oldest finished runs, with their logs,
 	// until its history (see HistoryUsage) holds at most quota bytes. Like
 	// PruneRuns it keeps running runs and the runs that hold LastScheduled,

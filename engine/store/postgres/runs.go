@@ -488,6 +488,37 @@ func (s *Store) LastScheduled(ctx context.Context, app, task string) (time.Time,
 	return t.UTC(), nil
 }
 
+// LastScheduledOf implements store.Runs: lastScheduledSQL for each task,
+// in one statement.
+func (s *Store) LastScheduledOf(ctx context.Context, tasks []store.TaskRef) (map[store.TaskRef]time.Time, error) {
+	out := make(map[store.TaskRef]time.Time)
+	if len(tasks) == 0 {
+		return out, nil
+	}
+	apps, names := make([]string, len(tasks)), make([]string, len(tasks))
+	for i, t := range tasks {
+		apps[i], names[i] = t.App, t.Task
+	}
+	rows, err := s.pool.Query(ctx, `SELECT k.i, l.ScheduledTime FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(app, task, i)
+		CROSS JOIN LATERAL (SELECT ScheduledTime FROM TaskExecutions
+			WHERE AppName = k.app AND TaskName = k.task AND ScheduledTime IS NOT NULL AND TriggeredBy IN ('schedule', 'catch-up')
+			ORDER BY ScheduledTime DESC LIMIT 1) l`, apps, names)
+	if err == nil {
+		var (
+			i int64
+			t time.Time
+		)
+		_, err = pgx.ForEachRow(rows, []any{&i, &t}, func() error {
+			out[tasks[i-1]] = t.UTC()
+			return nil
+		})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading last scheduled times of %d tasks: %w", len(tasks), err)
+	}
+	return out, nil
+}
+
 // Heartbeat implements store.Runs.
 func (s *Store) Heartbeat(ctx context.Context, now time.Time) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO heartbeat (id, time) VALUES (1, $1)
@@ -536,6 +567,43 @@ func (s *Store) PruneRuns(ctx context.Context, app, task string, keepLast int, m
 		return 0, fmt.Errorf("%s: %w", doing, err)
 	}
 	return int(tag.RowsAffected()), nil
+}
+
+// PruneDue implements store.Retention: PruneRuns's read for each task,
+// in one statement.
+func (s *Store) PruneDue(ctx context.Context, limits []store.PruneLimit, now time.Time) ([]store.TaskRef, error) {
+	bounded, err := store.CheckPruneDue(limits)
+	if err != nil || len(bounded) == 0 {
+		return nil, err
+	}
+	n := len(bounded)
+	apps, names, keeps, older := make([]string, n), make([]string, n), make([]int64, n), make([]*time.Time, n)
+	for j, i := range bounded {
+		l := limits[i]
+		apps[j], names[j], keeps[j] = l.App, l.Task, int64(l.Keep)
+		if l.MaxAge > 0 {
+			t := now.Add(-l.MaxAge)
+			older[j] = &t
+		}
+	}
+	rows, err := s.pool.Query(ctx, `SELECT k.i FROM unnest($1::text[], $2::text[], $3::bigint[], $4::timestamptz[])
+			WITH ORDINALITY AS k(app, task, keep, older, i)
+		WHERE (k.keep > 0 AND EXISTS (SELECT 1 FROM TaskExecutions
+				WHERE AppName = k.app AND TaskName = k.task ORDER BY ID DESC LIMIT 1 OFFSET k.keep))
+			OR coalesce((SELECT StartTime FROM TaskExecutions WHERE AppName = k.app AND TaskName = k.task ORDER BY ID LIMIT 1) < k.older, false)
+		ORDER BY k.i`, apps, names, keeps, older)
+	var due []store.TaskRef
+	if err == nil {
+		var j int64
+		_, err = pgx.ForEachRow(rows, []any{&j}, func() error {
+			due = append(due, limits[bounded[j-1]].TaskRef)
+			return nil
+		})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("looking for runs to prune of %d tasks: %w", len(limits), err)
+	}
+	return due, nil
 }
 
 // PruneHistory implements store.Retention: a read, then, if the history is

@@ -14,6 +14,53 @@ import (
 // test.
 func Retention(t *testing.T, open func(t *testing.T) (store.Runs, store.Retention)) {
 	t.Run("PruneRuns", func(t *testing.T) { retentionPruneRuns(t, open) })
+	t.Run("PruneDue", func(t *testing.T) { retentionPruneDue(t, open) })
+}
+
+// retentionPruneDue looks for the tasks due for pruning among many, with
+// limits of several kinds at once.
+func retentionPruneDue(t *testing.T, open func(*testing.T) (store.Runs, store.Retention)) {
+	t.Parallel()
+	s, ret := open(t)
+	ctx := t.Context()
+	// a/t: seven runs, the oldest started at epoch-100h and running; a/u
+	// and b/t one each, started at epoch-100h.
+	mustStart(t, s, manual("a", "t", epoch.Add(-100*time.Hour)))
+	for i := range 6 {
+		start := epoch.Add(time.Duration(i) * time.Hour)
+		mustFinish(t, s, mustStart(t, s, manual("a", "t", start)), store.StatusSucceeded, start)
+	}
+	for _, ref := range []store.TaskRef{{App: "a", Task: "u"}, {App: "b", Task: "t"}} {
+		mustFinish(t, s, mustStart(t, s, manual(ref.App, ref.Task, epoch.Add(-100*time.Hour))), store.StatusFailed, epoch)
+	}
+	now := epoch.Add(5 * time.Hour)
+	limit := func(app, task string, keep int, maxAge time.Duration) store.PruneLimit {
+		return store.PruneLimit{TaskRef: store.TaskRef{App: app, Task: task}, Keep: keep, MaxAge: maxAge}
+	}
+	limits := []store.PruneLimit{
+		limit("a", "t", 7, 0),                  // exactly its count: not due
+		limit("a", "u", 0, 50*time.Hour),       // its run is older: due
+		limit("a", "t", 6, 0),                  // one more than kept, the running one: due
+		limit("b", "t", 0, 0),                  // no limits: left out
+		limit("none", "x", 1, time.Nanosecond), // no runs
+		limit("a", "u", 1, 0),                  // exactly its count
+		limit("a", "t", 0, 6*time.Hour),        // its oldest run is older: due
+		limit("b", "t", 0, 200*time.Hour),      // its run is younger
+		limit("b", "t", 7, 200*time.Hour),      // neither
+	}
+	want := []store.TaskRef{{App: "a", Task: "u"}, {App: "a", Task: "t"}, {App: "a", Task: "t"}}
+	got, err := ret.PruneDue(ctx, limits, now)
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("PruneDue = %v, %v; want %v", got, err, want)
+	}
+	if got, err := ret.PruneDue(ctx, nil, now); err != nil || len(got) != 0 {
+		t.Errorf("PruneDue(nil) = %v, %v; want none", got, err)
+	}
+	for _, bad := range []store.PruneLimit{limit("a", "t", -1, 0), limit("a", "t", 0, -time.Hour), limit("", "t", 1, 0), limit("a", "", 1, 0)} {
+		if got, err := ret.PruneDue(ctx, append(limits, bad), now); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("PruneDue with %+v = %v, %v; want ErrInvalid", bad, got, err)
+		}
+	}
 }
 
 func retentionPruneRuns(t *testing.T, open func(*testing.T) (store.Runs, store.Retention)) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"testing"
@@ -569,6 +570,31 @@ func runsLastScheduled(t *testing.T, open func(*testing.T) store.Runs) {
 			}
 		})
 	}
+	t.Run("Of", func(t *testing.T) {
+		t.Parallel()
+		// Every task at once, one of them twice, reads what each read
+		// alone; a task without a time is left out.
+		var tasks []store.TaskRef
+		want := map[store.TaskRef]time.Time{}
+		for _, tt := range tests {
+			ref := store.TaskRef{App: tt.app, Task: tt.task}
+			tasks = append(tasks, ref)
+			if !tt.want.IsZero() {
+				want[ref] = tt.want
+			}
+		}
+		tasks = append(tasks, tasks[0])
+		got, err := s.LastScheduledOf(t.Context(), tasks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !maps.EqualFunc(got, want, time.Time.Equal) {
+			t.Errorf("LastScheduledOf = %v; want %v", got, want)
+		}
+		if got, err := s.LastScheduledOf(t.Context(), nil); err != nil || len(got) != 0 {
+			t.Errorf("LastScheduledOf(nil) = %v, %v; want none", got, err)
+		}
+	})
 }
 
 // runsFinishRunWithLogs ends a run and appends its last lines in one
