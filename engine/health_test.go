@@ -92,6 +92,13 @@ func (s *failingStore) PruneRuns(ctx context.Context, app, task string, keep int
 	return s.SQLite.PruneRuns(ctx, app, task, keep, maxAge, now)
 }
 
+func (s *failingStore) PruneDue(ctx context.Context, limits []store.PruneLimit, now time.Time) ([]store.TaskRef, error) {
+	if err := s.fail(); err != nil {
+		return nil, err
+	}
+	return s.SQLite.PruneDue(ctx, limits, now)
+}
+
 func (s *failingStore) PruneHistory(ctx context.Context, app string, quota int64) (int, error) {
 	if err := s.fail(); err != nil {
 		return 0, err

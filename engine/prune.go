@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/cronbox/cronbox/engine/app"
+	"github.com/cronbox/cronbox/engine/store"
 )
 
 // armPruneLocked schedules the next sweep of the run history, unless the
@@ -54,10 +55,26 @@ func (e *Engine) pruneAll() {
 	ctx := context.Background()
 	deleted := 0
 	now := e.cfg.Clock.Now()
+	// One read finds the few tasks with runs to delete among them all;
+	// each of those is then pruned alone.
+	limits := make([]store.PruneLimit, 0, len(tasks))
+	byRef := make(map[store.TaskRef]*app.Task, len(tasks))
 	for _, t := range tasks {
+		if t.Retention.Keep > 0 || t.Retention.MaxAge > 0 {
+			ref := store.TaskRef{App: t.App, Task: t.Name}
+			limits = append(limits, store.PruneLimit{TaskRef: ref, Keep: t.Retention.Keep, MaxAge: t.Retention.MaxAge})
+			byRef[ref] = t
+		}
+	}
+	due, err := e.cfg.Store.Retention.PruneDue(ctx, limits, now)
+	if err != nil {
+		e.log.Error("looking for run history to prune", slog.Int("tasks", len(limits)), slog.Any("error", err))
+	}
+	for _, ref := range due {
 		if e.retriesOff.Load() { // stopping
 			return
 		}
+		t := byRef[ref]
 		n, err := e.cfg.Store.Retention.PruneRuns(ctx, t.App, t.Name, t.Retention.Keep, t.Retention.MaxAge, now)
 		if err != nil {
 			e.log.Error("pruning run history", slog.String("task", t.Key()), slog.Any("error", err))

@@ -192,10 +192,22 @@ func (e *Engine) catchUpPending(ctx context.Context) {
 	pending := e.catchUps
 	e.catchUps = nil
 	e.mu.Unlock()
-	for _, ts := range pending {
-		// Read while the scheduler's fires of the task wait: the last
-		// fire recorded is another node's, or of before the wait.
-		last, err := e.cfg.Store.Runs.LastScheduled(ctx, ts.app, ts.name)
+	if len(pending) == 0 {
+		return
+	}
+	// Read while the scheduler's fires of the tasks wait: the last fire
+	// recorded is another node's, or of before the wait. One read for
+	// them all: at start, they are every task.
+	refs := make([]store.TaskRef, len(pending))
+	for i, ts := range pending {
+		refs[i] = store.TaskRef{App: ts.app, Task: ts.name}
+	}
+	lasts, err := e.cfg.Store.Runs.LastScheduledOf(ctx, refs)
+	if err != nil {
+		e.log.ErrorContext(ctx, "reading last scheduled times", slog.Int("tasks", len(pending)), slog.Any("error", err))
+	}
+	for i, ts := range pending {
+		last := lasts[refs[i]]
 		e.mu.Lock()
 		from, task, sched := ts.catchUpFrom, ts.task, ts.sched
 		as := e.apps[ts.app]
@@ -207,11 +219,7 @@ func (e *Engine) catchUpPending(ctx context.Context) {
 		}
 		e.mu.Unlock()
 		e.spawnFireWorkers(spawn)
-		if err != nil {
-			e.log.ErrorContext(ctx, "reading last scheduled time", slog.String("task", ts.key), slog.Any("error", err))
-			continue
-		}
-		if !schedulable {
+		if err != nil || !schedulable {
 			continue
 		}
 		// A time from the task's next on is the scheduler's to fire, not
