@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/cronbox/cronbox/engine/schedule"
 	"github.com/cronbox/cronbox/internal/bytesize"
 	"github.com/cronbox/cronbox/runtime"
 )
@@ -36,6 +37,11 @@ type Options struct {
 	// runtime's ceiling: runtime.MaxMemory, runtime.MaxTimeout,
 	// runtime.MaxOutput; a larger one is lowered to it.
 	Ceiling runtime.Limits
+	// Schedules parses the tasks' schedules to check them. Default nil: a
+	// Parser of the load's own. Apps loaded together can share one, as
+	// their tasks share compiled schedules (see schedule.Parser), which
+	// are then compiled once over all of them.
+	Schedules *schedule.Parser
 }
 
 // App is one app folder, loaded and checked.

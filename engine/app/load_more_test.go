@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
+
+	"github.com/cronbox/cronbox/engine/schedule"
 )
 
 func TestLoadChecksSchedules(t *testing.T) {
@@ -572,5 +575,33 @@ func TestTasksSharingAModule(t *testing.T) {
 		if len(task.Errors) != 1 || task.Errors[0].Line != line || !strings.Contains(task.Errors[0].Message, `"tasks/gone.wasm" does not exist`) {
 			t.Errorf("task %s errors:%s; want one, at line %d, that tasks/gone.wasm does not exist", task.Name, problemsString(task.Errors), line)
 		}
+	}
+}
+
+// TestLoadSharesCronText checks that the tasks that write the same cron
+// expression share one copy of its text, as many tasks of a large home
+// do, and that one written with spaces around it is the same expression.
+func TestLoadSharesCronText(t *testing.T) {
+	t.Parallel()
+	dir := newApp(t, "demo", map[string]string{
+		"config/tasks.yaml": "tasks:\n" +
+			"  - name: a\n    module: tasks/t.wasm\n    schedule: \"H H * * *\"\n" +
+			"  - name: b\n    module: tasks/t.wasm\n    schedule: { cron: \" H H * * * \" }\n" +
+			"  - name: c\n    module: tasks/t.wasm\n    schedule: \"H H * * 1\"\n",
+		"tasks/t.wasm": wasmHeader,
+	})
+	a, err := Load(dir, Options{Schedules: new(schedule.Parser)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Tasks) != 3 || len(a.Errors) > 0 {
+		t.Fatalf("%d tasks, errors:%s", len(a.Tasks), problemsString(a.Errors))
+	}
+	crons := []string{a.Tasks[0].Schedule.Cron, a.Tasks[1].Schedule.Cron, a.Tasks[2].Schedule.Cron}
+	if crons[0] != "H H * * *" || crons[1] != crons[0] || crons[2] != "H H * * 1" {
+		t.Fatalf("crons %q", crons)
+	}
+	if unsafe.StringData(crons[0]) != unsafe.StringData(crons[1]) {
+		t.Error("two tasks of one cron expression hold a copy each")
 	}
 }

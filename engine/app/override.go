@@ -120,6 +120,9 @@ func merge(a *App, overrides []Override) (tasks []Task, errs, warns []Problem) {
 	}
 	found := make(map[string]*problems) // by task name
 	report := func(name string, errs, warns []Problem) {
+		if len(errs) == 0 && len(warns) == 0 {
+			return // most tasks: nothing to report, no entry to sort
+		}
 		p := found[name]
 		if p == nil {
 			p = new(problems)
@@ -129,7 +132,8 @@ func merge(a *App, overrides []Override) (tasks []Task, errs, warns []Problem) {
 	}
 	x := newTaskContext(a.Dir, a.Manifest, a.opts)
 	deleted := make(map[string]bool)
-	loaded := make(map[int]*Task) // index in tasks → the task as loaded
+	tasks = make([]Task, 0, len(a.Tasks)+len(latest))
+	loaded := make(map[int]*Task, len(a.Tasks)) // index in tasks → the task as loaded
 	for i, t := range a.Tasks {
 		t.Errors, t.Warnings = slices.Clone(t.own.errs), slices.Clone(t.own.warns)
 		t.Overridden = nil

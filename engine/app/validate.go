@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"github.com/cronbox/cronbox/internal/secrets"
@@ -59,9 +60,13 @@ type taskContext struct {
 	ceiling  runtime.Limits
 	zones    map[string]error      // time zones already looked up
 	modules  map[string]moduleFile // module paths already looked up
+	// crons holds one copy of each cron expression, which the tasks
+	// that share it then share: "H H * * *" written for every task is
+	// otherwise a string of its own for each.
+	crons map[string]string
 	// schedules checks the schedules, each zone loaded and each cron
-	// expression compiled once a load.
-	schedules schedule.Parser
+	// expression compiled once a load (Options.Schedules).
+	schedules *schedule.Parser
 }
 
 func newTaskContext(dir string, m Manifest, opts Options) *taskContext {
@@ -76,12 +81,14 @@ func newTaskContext(dir string, m Manifest, opts Options) *taskContext {
 		ceiling.Output = min(c.Output, ceiling.Output)
 	}
 	return &taskContext{
-		app:      m.Name,
-		dir:      dir,
-		quotaMem: m.Quotas.Memory,
-		ceiling:  ceiling,
-		zones:    make(map[string]error),
-		modules:  make(map[string]moduleFile),
+		app:       m.Name,
+		dir:       dir,
+		quotaMem:  m.Quotas.Memory,
+		ceiling:   ceiling,
+		zones:     make(map[string]error),
+		modules:   make(map[string]moduleFile),
+		crons:     make(map[string]string),
+		schedules: cmp.Or(opts.Schedules, new(schedule.Parser)),
 	}
 }
 
@@ -155,6 +162,11 @@ func (x *taskContext) schedule(c *checker, field string, s *ScheduleSpec, key st
 	}
 	spec := *s
 	spec.Cron = strings.TrimSpace(spec.Cron)
+	if cron, ok := x.crons[spec.Cron]; ok {
+		spec.Cron = cron
+	} else {
+		x.crons[spec.Cron] = spec.Cron
+	}
 	n := len(c.errs)
 	switch {
 	case s.Cron != "" && spec.Cron == "":
