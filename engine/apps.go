@@ -9,7 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	goruntime "runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/cronbox/cronbox/engine/app"
 	"github.com/cronbox/cronbox/engine/schedule"
@@ -203,10 +206,11 @@ func appNames(dir string) ([]string, error) {
 	return names, nil
 }
 
-// loadDefinition loads the app folder dir/name and merges the overrides
+// loadDefinition loads the app folder dir/name, its schedules checked
+// with schedules (nil: a Parser of its own), and merges the overrides
 // over its tasks.
-func loadDefinition(dir, name string, ov overrideSet) (*app.App, []app.Task, error) {
-	a, err := app.Load(filepath.Join(dir, name), app.Options{})
+func loadDefinition(dir, name string, ov overrideSet, schedules *schedule.Parser) (*app.App, []app.Task, error) {
+	a, err := app.Load(filepath.Join(dir, name), app.Options{Schedules: schedules})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -238,16 +242,63 @@ func LoadDefinitions(ctx context.Context, home string, st store.Overrides) (Defi
 	if err != nil {
 		return Definitions{}, fmt.Errorf("reading apps: %w", err)
 	}
-	out := Definitions{Failed: map[string]error{}, Unreadable: unread}
-	for _, name := range names {
-		_, tasks, err := loadDefinition(dir, name, ov)
-		if err != nil {
-			out.Failed[name] = err
-			continue
-		}
-		out.Tasks = append(out.Tasks, tasks...)
+	type read struct {
+		tasks []app.Task
+		err   error
 	}
+	out := Definitions{Failed: map[string]error{}, Unreadable: unread}
+	schedules := new(schedule.Parser)
+	readApps(names, func(name string) read {
+		_, tasks, err := loadDefinition(dir, name, ov, schedules)
+		return read{tasks, err}
+	}, func(i int, r read) {
+		if r.err != nil {
+			out.Failed[names[i]] = r.err
+			return
+		}
+		out.Tasks = append(out.Tasks, r.tasks...)
+	})
 	return out, nil
+}
+
+// readApps calls read for each of names on up to GOMAXPROCS goroutines
+// at once, and use with what it returned for each, in the order of names,
+// on the caller's goroutine, as soon as that name and those before it are
+// read. Reading the app folders is most of loading them, and each is read
+// on its own, so they are read side by side, while use installs those
+// read; what comes of it, errors too, is as if they had been read one
+// after another. It returns once every name is read and used.
+func readApps[T any](names []string, read func(name string) T, use func(i int, v T)) {
+	workers := min(goruntime.GOMAXPROCS(0), len(names))
+	if workers <= 1 {
+		for i, name := range names {
+			use(i, read(name))
+		}
+		return
+	}
+	out := make([]T, len(names))
+	done := make([]chan struct{}, len(names))
+	for i := range done {
+		done[i] = make(chan struct{})
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(names); i = int(next.Add(1) - 1) {
+				out[i] = read(names[i])
+				close(done[i])
+			}
+		})
+	}
+	for i := range names {
+		<-done[i]
+		v := out[i]
+		var zero T
+		out[i] = zero // let it go once used
+		use(i, v)
+	}
+	wg.Wait()
 }
 
 // loadedTask is a task with what running it needs, prepared outside the lock.
@@ -270,7 +321,9 @@ func shareTasks(a *app.App, merged []app.Task) []*app.Task {
 	}
 	out := make([]*app.Task, len(merged))
 	for i := range merged {
-		if t := loaded[merged[i].Name]; t != nil && reflect.DeepEqual(*t, merged[i]) {
+		// Pointers, not values: a 600-byte task given as an interface
+		// value would be copied to the heap, twice a task.
+		if t := loaded[merged[i].Name]; t != nil && reflect.DeepEqual(t, &merged[i]) {
 			out[i] = t
 			continue
 		}
@@ -284,7 +337,8 @@ func shareTasks(a *app.App, merged []app.Task) []*app.Task {
 type load struct {
 	overrides overrideSet
 	// schedules parses the tasks' schedules, one schedule for the tasks
-	// that share a cron expression.
+	// that share a cron expression; the apps' checks parse with it too,
+	// so each is compiled once a load.
 	schedules *schedule.Parser
 }
 
@@ -294,46 +348,93 @@ func (e *Engine) newLoad(ctx context.Context) (load, error) {
 	return load{overrides: ov, schedules: new(schedule.Parser)}, err
 }
 
+// readApp is an app folder as loadApp reads it: the app with its tasks
+// merged and their schedules parsed, or why it failed. Reading touches
+// nothing of the engine's, so that apps can be read side by side.
+type readApp struct {
+	app   *app.App
+	tasks []loadedTask // modules not loaded yet
+	err   error
+}
+
+// readApp reads the app folder name with the load's overrides.
+func (e *Engine) readApp(name string, l load) readApp {
+	a, merged, err := loadDefinition(e.appsDir(), name, l.overrides, l.schedules)
+	if err != nil {
+		return readApp{err: err}
+	}
+	tasks := shareTasks(a, merged)
+	r := readApp{app: a, tasks: make([]loadedTask, len(tasks))}
+	for i, t := range tasks {
+		lt := &r.tasks[i]
+		lt.task = t
+		switch {
+		case t.Valid():
+			if lt.sched, err = parseSchedule(l.schedules, t); err != nil {
+				lt.loadErr = err.Error()
+			}
+		case len(t.Errors) > 0:
+			lt.loadErr = t.Errors[0].Error()
+		}
+	}
+	return r
+}
+
+// loadApps loads the app folders names and installs them, in that order;
+// they are read side by side (readApps).
+func (e *Engine) loadApps(ctx context.Context, names []string, l load) {
+	readApps(names, func(name string) readApp { return e.readApp(name, l) }, func(i int, r readApp) {
+		e.installApp(ctx, names[i], l, r)
+	})
+}
+
 // loadApp loads one app folder and installs it; a failure keeps the last
 // good version.
 func (e *Engine) loadApp(ctx context.Context, name string, l load) {
+	e.installApp(ctx, name, l, e.readApp(name, l))
+}
+
+// installApp installs the app folder name as r read it, its modules
+// compiled; a failure keeps the last good version.
+func (e *Engine) installApp(ctx context.Context, name string, l load, r readApp) {
 	ov := l.overrides
 	e.mu.Lock()
 	e.appLocked(name).overrides = ov.stamps[name]
 	e.mu.Unlock()
-	a, merged, err := loadDefinition(e.appsDir(), name, ov)
-	if err != nil {
-		e.loadFailed(ctx, name, err, "")
+	if r.err != nil {
+		e.loadFailed(ctx, name, r.err, "")
 		return
 	}
+	a := r.app
 
 	var lerrs []store.LoadError
 	seenErr := map[string]bool{}
-	loaded := make([]loadedTask, 0, len(merged))
+	loaded := r.tasks
 	// Tasks that share a module file read and hash it once a load.
 	modules := map[string]*runtime.Module{}
-	for _, t := range shareTasks(a, merged) {
-		lt := loadedTask{task: t}
+	for i := range loaded {
+		lt := &loaded[i]
+		t := lt.task
 		for _, p := range t.Errors {
 			lerrs = append(lerrs, problemError(p, t.Name))
 			seenErr[p.Error()] = true
 		}
-		if t.Valid() {
-			lt.sched, err = parseSchedule(l.schedules, t)
-			if err == nil {
-				if lt.module = modules[t.Module]; lt.module == nil {
-					lt.module, err = e.loadModule(ctx, t.Module)
-					modules[t.Module] = lt.module
-				}
+		if !t.Valid() {
+			continue
+		}
+		if lt.loadErr == "" {
+			var err error
+			if lt.module = modules[t.Module]; lt.module == nil {
+				lt.module, err = e.loadModule(ctx, t.Module)
+				modules[t.Module] = lt.module
 			}
 			if err != nil {
 				lt.loadErr = err.Error()
-				lerrs = append(lerrs, store.LoadError{Task: t.Name, Message: err.Error()})
 			}
-		} else if len(t.Errors) > 0 {
-			lt.loadErr = t.Errors[0].Error()
 		}
-		loaded = append(loaded, lt)
+		if lt.loadErr != "" {
+			lerrs = append(lerrs, store.LoadError{Task: t.Name, Message: lt.loadErr})
+		}
 	}
 	for _, p := range a.Errors {
 		if !seenErr[p.Error()] {

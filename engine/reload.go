@@ -38,8 +38,8 @@ func (e *Engine) Reload(ctx context.Context) error {
 	seen := map[string]bool{}
 	for _, name := range names {
 		seen[name] = true
-		e.loadApp(ctx, name, l)
 	}
+	e.loadApps(ctx, names, l)
 	e.mu.Lock()
 	var gone []string
 	for name := range e.apps {
@@ -84,9 +84,7 @@ func (e *Engine) reloadApps(ctx context.Context, changed, gone []string) error {
 	if err != nil {
 		return fmt.Errorf("reloading apps: %w", err)
 	}
-	for _, name := range changed {
-		e.loadApp(ctx, name, l)
-	}
+	e.loadApps(ctx, changed, l)
 	for _, name := range gone {
 		e.mu.Lock()
 		as, ok := e.apps[name]

@@ -2,9 +2,12 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -192,4 +195,83 @@ tasks:
 	if len(b.engine.Tasks()) != 0 {
 		t.Errorf("tasks of a removed app still listed")
 	}
+}
+
+// TestReloadReadsAppsSideBySide loads apps that are read side by side:
+// each app's tasks and load errors, line numbers too, are its own, and
+// they are installed, and announced, in the order of their names.
+func TestReloadReadsAppsSideBySide(t *testing.T) {
+	t.Parallel()
+	var apps []testApp
+	for i := range 9 {
+		a := testApp{name: fmt.Sprintf("app%d", i), modules: map[string][]byte{"job": wasmtest.Hello()},
+			tasks: fmt.Sprintf("tasks:\n  - name: job\n    schedule: \"%d * * * *\"\n", i)}
+		if i%3 == 1 { // broken on line i+2
+			a.tasks = "tasks:\n" + strings.Repeat("\n", i) + "  - name: [\n"
+		}
+		apps = append(apps, a)
+	}
+	b := newBundle(t, Config{}, apps...)
+	events, cancel := b.engine.Subscribe()
+	defer cancel()
+	b.start()
+	var order []string
+	for len(order) < len(apps) {
+		if ev := <-events; ev.Type == EventAppReloaded {
+			order = append(order, ev.App)
+		}
+	}
+	all, err := b.store.LoadErrors(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, a := range apps {
+		if order[i] != a.name {
+			t.Errorf("app loaded #%d is %s, want %s: %v", i, order[i], a.name, order)
+		}
+		errs := all[a.name]
+		if i%3 != 1 {
+			if len(errs) > 0 {
+				t.Errorf("%s: load errors %v, want none", a.name, errs)
+			}
+			if got := b.task(a.name, "job").Task.Schedule.Cron; got != fmt.Sprintf("%d * * * *", i) {
+				t.Errorf("%s/job has schedule %q, want its own", a.name, got)
+			}
+			continue
+		}
+		if len(errs) != 1 || errs[0].Line != i+2 || errs[0].File != "config/tasks.yaml" {
+			t.Errorf("%s: load errors %+v, want one in config/tasks.yaml on line %d", a.name, errs, i+2)
+		}
+	}
+}
+
+func TestReadAppsKeepsTheOrderOfNames(t *testing.T) {
+	t.Parallel()
+	names := make([]string, 100)
+	for i := range names {
+		names[i] = fmt.Sprintf("app%02d", i)
+	}
+	var mu sync.Mutex
+	reads := map[string]int{}
+	var used []string
+	readApps(names, func(name string) string {
+		mu.Lock()
+		reads[name]++
+		mu.Unlock()
+		return "read " + name
+	}, func(i int, v string) {
+		if v != "read "+names[i] {
+			t.Errorf("used %q for name %d, %s", v, i, names[i])
+		}
+		used = append(used, names[i])
+	})
+	if !slices.Equal(used, names) {
+		t.Errorf("used %v; want every name in order", used)
+	}
+	for _, name := range names {
+		if reads[name] != 1 {
+			t.Errorf("%s read %d times, want once", name, reads[name])
+		}
+	}
+	readApps(nil, func(string) int { return 1 }, func(int, int) { t.Error("used a result of no names") })
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cronbox/cronbox/engine/app"
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/internal/wasmtest"
 )
@@ -121,5 +122,31 @@ func TestStartReadsHistoryInBulk(t *testing.T) {
 		if r.ScheduledTime.Equal(t0.Add(5 * time.Minute)) {
 			t.Errorf("run %d of pruned, its first fire, is kept past its keep of 2", r.ID)
 		}
+	}
+}
+
+// TestShareTasksCopiesNothing checks that sharing the tasks of an app
+// without overrides copies none of them: a start of many tasks would
+// otherwise copy each, which the garbage collector then pays for.
+func TestShareTasksCopiesNothing(t *testing.T) { // not parallel: it counts allocations
+	var y strings.Builder
+	y.WriteString("tasks:\n")
+	for i := range 200 {
+		fmt.Fprintf(&y, "  - name: t%d\n    schedule: \"H H * * *\"\n    module: tasks/t.wasm\n", i)
+	}
+	b := newDemo(t, Config{}, y.String(), map[string][]byte{"t": wasmtest.Hello()})
+	a, merged, err := loadDefinition(b.engine.appsDir(), "demo", overrideSet{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shared []*app.Task
+	allocs := testing.AllocsPerRun(5, func() { shared = shareTasks(a, merged) })
+	for i, task := range shared {
+		if task != &a.Tasks[i] {
+			t.Fatalf("task %d is a copy, not the app's own", i)
+		}
+	}
+	if allocs > 20 {
+		t.Errorf("sharing %d tasks took %.0f allocations; want a few, for the index and the result", len(merged), allocs)
 	}
 }

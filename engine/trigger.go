@@ -94,7 +94,7 @@ func (e *Engine) RunOnce(ctx context.Context, appName, task string, input json.R
 	if err != nil {
 		return store.Run{}, fmt.Errorf("running %s: %w", key, err)
 	}
-	a, tasks, err := loadDefinition(e.appsDir(), appName, ov)
+	a, tasks, err := loadDefinition(e.appsDir(), appName, ov, nil)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return store.Run{}, fmt.Errorf("running %s: app %w", key, ErrNotFound)
