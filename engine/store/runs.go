@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -701,54 +700,143 @@ func (s *SQLite) LastScheduled(ctx context.Context, app, task string) (time.Time
 	return t, nil
 }
 
-// lastScheduledOfSQL is lastScheduledSQL for each task of the JSON array
-// ?1 of [app, task] pairs: a row an element, by its index, with a NULL
-// time for a task that has none.
+// lastScheduledOfSQL is lastScheduledSQL for each task of app ?2 named in
+// the JSON array ?1: a row a name, by its index, with a NULL time for a
+// task that has none.
 const lastScheduledOfSQL = `SELECT k.key, (SELECT ScheduledTime FROM TaskExecutions
-		WHERE AppName = json_extract(k.value, '$[0]') AND TaskName = json_extract(k.value, '$[1]')
+		WHERE AppName = ?2 AND TaskName = k.value
 		AND ScheduledTime IS NOT NULL AND TriggeredBy IN ('schedule', 'catch-up')
 		ORDER BY ScheduledTime DESC LIMIT 1)
 	FROM json_each(?1) AS k`
 
-// LastScheduledOf implements Runs: one statement, which seeks each task
-// in idx_scheduled_once as LastScheduled does.
+// LastScheduledOf implements Runs: one statement an app, which seeks each
+// task in idx_scheduled_once as LastScheduled does.
 func (s *SQLite) LastScheduledOf(ctx context.Context, tasks []TaskRef) (map[TaskRef]time.Time, error) {
 	out := make(map[TaskRef]time.Time)
-	if len(tasks) == 0 {
-		return out, nil
-	}
-	pairs := make([][2]string, len(tasks))
-	for i, t := range tasks {
-		pairs[i] = [2]string{t.App, t.Task}
-	}
-	err := s.queryTasks(ctx, s.rs.lastScheduledOf, pairs, func(rows *sql.Rows) error {
-		var (
-			i int
-			v sql.NullString
-		)
-		if err := rows.Scan(&i, &v); err != nil || !v.Valid {
+	groups := groupBy(tasks, func(t TaskRef) string { return t.App })
+	err := s.queryGroups(ctx, s.rs.lastScheduledOf, tasks, groups, nil,
+		func(rows *sql.Rows, group []int) error {
+			var (
+				j int
+				v sql.NullString
+			)
+			if err := rows.Scan(&j, &v); err != nil || !v.Valid {
+				return err
+			}
+			t, err := parseTime(v.String)
+			if err == nil {
+				out[tasks[group[j]]] = t
+			}
 			return err
-		}
-		t, err := parseTime(v.String)
-		if err == nil {
-			out[tasks[i]] = t
-		}
-		return err
-	})
+		})
 	if err != nil {
 		return nil, fmt.Errorf("reading last scheduled times of %d tasks: %w", len(tasks), err)
 	}
 	return out, nil
 }
 
-// queryTasks runs stmt with the JSON of args as its first parameter,
-// then the rest, and calls row for each row of the result.
-func (s *SQLite) queryTasks(ctx context.Context, stmt *sql.Stmt, args any, row func(*sql.Rows) error, rest ...any) error {
-	list, err := json.Marshal(args)
-	if err != nil {
-		return err
+// pruneDueOfSQL is pruneDue for each task of app ?2 named in the JSON
+// array ?1, with keepLast ?3 and olderThan ?4: the indexes of the tasks
+// due. SQLite takes no LIMIT or OFFSET that names a column of the outer
+// query, so the limits are one for all the tasks of a statement.
+const pruneDueOfSQL = `SELECT k.key FROM json_each(?1) AS k
+	WHERE (?3 > 0 AND (SELECT 1 FROM TaskExecutions
+			WHERE AppName = ?2 AND TaskName = k.value
+			ORDER BY ID DESC LIMIT 1 OFFSET ?3) IS NOT NULL)
+		OR (?4 <> '' AND (SELECT StartTime FROM TaskExecutions
+			WHERE AppName = ?2 AND TaskName = k.value
+			ORDER BY ID LIMIT 1) < ?4)`
+
+// PruneDue implements Retention: one statement for the tasks of an app
+// that have the same limits, which is one an app for most homes.
+func (s *SQLite) PruneDue(ctx context.Context, limits []PruneLimit, now time.Time) ([]TaskRef, error) {
+	bounded, err := CheckPruneDue(limits)
+	if err != nil || len(bounded) == 0 {
+		return nil, err
 	}
-	rows, err := stmt.QueryContext(ctx, append([]any{string(list)}, rest...)...)
+	tasks := make([]TaskRef, len(bounded))
+	for j, i := range bounded {
+		tasks[j] = limits[i].TaskRef
+	}
+	groups := groupBy(bounded, func(i int) PruneLimit {
+		return PruneLimit{TaskRef: TaskRef{App: limits[i].App}, Keep: limits[i].Keep, MaxAge: limits[i].MaxAge}
+	})
+	limitsOf := func(group []int) []any {
+		l := limits[bounded[group[0]]]
+		olderThan := "" // no start time is before ""
+		if l.MaxAge > 0 {
+			olderThan = formatTime(now.Add(-l.MaxAge))
+		}
+		return []any{l.Keep, olderThan}
+	}
+	var due []int
+	err = s.queryGroups(ctx, s.rs.pruneDueOf, tasks, groups, limitsOf, func(rows *sql.Rows, group []int) error {
+		var j int
+		if err := rows.Scan(&j); err != nil {
+			return err
+		}
+		due = append(due, bounded[group[j]])
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("looking for runs to prune of %d tasks: %w", len(limits), err)
+	}
+	slices.Sort(due)
+	out := make([]TaskRef, len(due))
+	for j, i := range due {
+		out[j] = limits[i].TaskRef
+	}
+	return out, nil
+}
+
+// groupBy returns the indexes of list grouped by the key of each item,
+// the groups in the order of their first items.
+func groupBy[T any, K comparable](list []T, key func(T) K) [][]int {
+	at := make(map[K]int)
+	var groups [][]int
+	for i, v := range list {
+		k := key(v)
+		g, ok := at[k]
+		if !ok {
+			g = len(groups)
+			at[k] = g
+			groups = append(groups, nil)
+		}
+		groups[g] = append(groups[g], i)
+	}
+	return groups
+}
+
+// queryGroups runs stmt once for each group of the indexes of tasks, all
+// of one app: with the JSON array of the group's task names, the app,
+// then what extra returns for the group, unless extra is nil. It calls
+// row with each row of the result and the group. A task name is thus a
+// plain string to the statement, not a JSON value to take apart for
+// each task.
+func (s *SQLite) queryGroups(ctx context.Context, stmt *sql.Stmt, tasks []TaskRef, groups [][]int, extra func(group []int) []any, row func(*sql.Rows, []int) error) error {
+	for _, group := range groups {
+		names := make([]string, len(group))
+		for j, i := range group {
+			names[j] = tasks[i].Task
+		}
+		list, err := json.Marshal(names)
+		if err != nil {
+			return err
+		}
+		args := []any{string(list), tasks[group[0]].App}
+		if extra != nil {
+			args = append(args, extra(group)...)
+		}
+		if err := s.queryRows(ctx, stmt, args, func(rows *sql.Rows) error { return row(rows, group) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// queryRows runs stmt with args and calls row with each row of the result.
+func (s *SQLite) queryRows(ctx context.Context, stmt *sql.Stmt, args []any, row func(*sql.Rows) error) error {
+	rows, err := stmt.QueryContext(ctx, args...)
 	if err != nil {
 		return err
 	}
@@ -759,47 +847,6 @@ func (s *SQLite) queryTasks(ctx context.Context, stmt *sql.Stmt, args any, row f
 		}
 	}
 	return rows.Err()
-}
-
-// pruneDueOfSQL is pruneDue for each task of the JSON array ?1 of [app,
-// task, olderThan] triples, with keepLast ?2: the indexes of the tasks
-// due. SQLite takes no LIMIT or OFFSET that names a column of the outer
-// query, so keepLast is one for all the tasks of a statement.
-const pruneDueOfSQL = `SELECT k.key FROM json_each(?1) AS k
-	WHERE (?2 > 0 AND (SELECT 1 FROM TaskExecutions
-			WHERE AppName = json_extract(k.value, '$[0]') AND TaskName = json_extract(k.value, '$[1]')
-			ORDER BY ID DESC LIMIT 1 OFFSET ?2) IS NOT NULL)
-		OR (json_extract(k.value, '$[2]') <> '' AND (SELECT StartTime FROM TaskExecutions
-			WHERE AppName = json_extract(k.value, '$[0]') AND TaskName = json_extract(k.value, '$[1]')
-			ORDER BY ID LIMIT 1) < json_extract(k.value, '$[2]'))`
-
-// PruneDue implements Retention: one statement for the tasks that keep
-// the same number of runs, which is one for most homes.
-func (s *SQLite) PruneDue(ctx context.Context, limits []PruneLimit, now time.Time) ([]TaskRef, error) {
-	due, err := pruneDueGrouped(limits, func(keep int, group []int) ([]int, error) {
-		triples := make([][3]string, len(group))
-		for j, i := range group {
-			l := limits[i]
-			triples[j] = [3]string{l.App, l.Task, ""} // no start time is before ""
-			if l.MaxAge > 0 {
-				triples[j][2] = formatTime(now.Add(-l.MaxAge))
-			}
-		}
-		var due []int
-		err := s.queryTasks(ctx, s.rs.pruneDueOf, triples, func(rows *sql.Rows) error {
-			var j int
-			if err := rows.Scan(&j); err != nil {
-				return err
-			}
-			due = append(due, group[j])
-			return nil
-		}, keep)
-		return due, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("looking for runs to prune of %d tasks: %w", len(limits), err)
-	}
-	return due, nil
 }
 
 // PruneRuns implements Retention.
@@ -1031,32 +1078,4 @@ func (s *SQLite) Heartbeat(ctx context.Context, now time.Time) error {
 		return fmt.Errorf("writing heartbeat: %w", err)
 	}
 	return nil
-}
-
-// pruneDueGrouped checks limits, calls due with each group of the indexes
-// of the limits with a bound that keep the same number of runs, and
-// returns the tasks of the indexes due gives back, in the order of limits.
-func pruneDueGrouped(limits []PruneLimit, due func(keep int, group []int) ([]int, error)) ([]TaskRef, error) {
-	bounded, err := CheckPruneDue(limits)
-	if err != nil {
-		return nil, err
-	}
-	groups := make(map[int][]int)
-	for _, i := range bounded {
-		groups[limits[i].Keep] = append(groups[limits[i].Keep], i)
-	}
-	var found []int
-	for _, keep := range slices.Sorted(maps.Keys(groups)) {
-		d, err := due(keep, groups[keep])
-		if err != nil {
-			return nil, err
-		}
-		found = append(found, d...)
-	}
-	slices.Sort(found)
-	out := make([]TaskRef, len(found))
-	for j, i := range found {
-		out[j] = limits[i].TaskRef
-	}
-	return out, nil
 }
