@@ -275,3 +275,37 @@ func TestReadAppsKeepsTheOrderOfNames(t *testing.T) {
 	}
 	readApps(nil, func(string) int { return 1 }, func(int, int) { t.Error("used a result of no names") })
 }
+
+// TestLoadDefinitionsInOrder reads apps side by side as LoadDefinitions
+// does: their tasks come by app name, then as each app lists them, and a
+// broken app is named with its error.
+func TestLoadDefinitionsInOrder(t *testing.T) {
+	t.Parallel()
+	var apps []testApp
+	var want []string
+	for i := range 6 {
+		a := testApp{name: fmt.Sprintf("app%d", i), modules: map[string][]byte{"x": wasmtest.Hello(), "y": wasmtest.Hello()},
+			tasks: "tasks:\n  - name: y\n  - name: x\n"}
+		if i == 3 {
+			a.tasks = "tasks: [\n"
+		} else {
+			want = append(want, a.name+"/y", a.name+"/x")
+		}
+		apps = append(apps, a)
+	}
+	b := newBundle(t, Config{}, apps...)
+	defs, err := LoadDefinitions(context.Background(), b.home, b.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, task := range defs.Tasks {
+		got = append(got, task.Key())
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("tasks %v; want %v", got, want)
+	}
+	if len(defs.Failed) != 1 || defs.Failed["app3"] == nil {
+		t.Errorf("failed apps %v; want app3 alone", defs.Failed)
+	}
+}
