@@ -287,7 +287,7 @@ type Engine struct {
 	heap   fireHeap
 	firing fireQueue // tasks with due instants, for the fire workers
 	// catchUps are the tasks whose catch-up is pending (catchingUp).
-	catchUps []*taskState
+	catchUps []pendingCatchUp
 	timer    Timer
 	// pruneTimer is the next background sweep of the history.
 	pruneTimer Timer

@@ -179,8 +179,19 @@ func (e *Engine) awaitCatchUpLocked(ts *taskState) {
 	if as := e.apps[ts.app]; ts.catchingUp || as == nil || !ts.schedulable(as) {
 		return
 	}
-	ts.catchingUp, ts.catchUpFrom = true, ts.next
-	e.catchUps = append(e.catchUps, ts)
+	ts.catchingUp = true
+	e.catchUps = append(e.catchUps, pendingCatchUp{ts: ts, from: ts.next})
+}
+
+// pendingCatchUp is a task that waits for its catch-up (catchingUp): the
+// misfire policy of the fire times before from, which no node fired
+// (zero: every time until the catch-up). Its fires from from on are the
+// scheduler's; they wait in its fires until the catch-up has read the
+// task's last recorded fire time, which none of them may be yet. Kept
+// here, not in taskState, which would carry it for every task for good.
+type pendingCatchUp struct {
+	ts   *taskState
+	from time.Time
 }
 
 // catchUpPending applies the misfire policy of each task that waits for
@@ -199,20 +210,20 @@ func (e *Engine) catchUpPending(ctx context.Context) {
 	// recorded is another node's, or of before the wait. One read for
 	// them all: at start, they are every task.
 	refs := make([]store.TaskRef, len(pending))
-	for i, ts := range pending {
-		refs[i] = store.TaskRef{App: ts.app, Task: ts.name}
+	for i, p := range pending {
+		refs[i] = store.TaskRef{App: p.ts.app, Task: p.ts.name}
 	}
 	lasts, err := e.cfg.Store.Runs.LastScheduledOf(ctx, refs)
 	if err != nil {
 		e.log.ErrorContext(ctx, "reading last scheduled times", slog.Int("tasks", len(pending)), slog.Any("error", err))
 	}
-	for i, ts := range pending {
-		last := lasts[refs[i]]
+	for i, p := range pending {
+		ts, from, last := p.ts, p.from, lasts[refs[i]]
 		e.mu.Lock()
-		from, task, sched := ts.catchUpFrom, ts.task, ts.sched
+		task, sched := ts.task, ts.sched
 		as := e.apps[ts.app]
 		schedulable := as != nil && ts.schedulable(as)
-		ts.catchingUp, ts.catchUpFrom = false, time.Time{}
+		ts.catchingUp = false
 		var spawn int
 		if !e.stopping && e.claimFiresLocked(ts) {
 			spawn = e.queueFiresLocked([]*taskState{ts})

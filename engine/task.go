@@ -24,13 +24,8 @@ type taskState struct {
 	fires   []time.Time // due instants not yet submitted
 	firing  bool        // a drainFires goroutine submits fires
 	// catchingUp is set while the task waits for its catch-up
-	// (catchUpPending): the misfire policy of the fire times before
-	// catchUpFrom, which no node fired (zero: every time until the
-	// catch-up). Its fires from catchUpFrom on are the scheduler's; they
-	// wait in fires until the catch-up has read the task's last recorded
-	// fire time, which none of them may be yet.
-	catchingUp  bool
-	catchUpFrom time.Time
+	// (catchUpPending, pendingCatchUp); its fires wait in fires.
+	catchingUp bool
 
 	queued  int                  // admitted runs not yet running
 	running map[int64]*runHandle // nil until its first run starts
