@@ -2,7 +2,9 @@ package engine
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/internal/homedir"
 	"github.com/cronbox/cronbox/internal/testenv"
 	"github.com/cronbox/cronbox/internal/wasmtest"
 )
@@ -62,6 +65,27 @@ func fillDisk(t *testing.T, dir string) string {
 	return path
 }
 
+// truncateLog copies the write-ahead log of the database at path back
+// into it and truncates the log to nothing, so that the next write must
+// grow the log file: otherwise it may find room in the file left by
+// earlier writes, and a full disk would not stop it.
+func truncateLog(t *testing.T, path string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", (&url.URL{Scheme: "file", Path: path, RawQuery: "_pragma=busy_timeout(10000)"}).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// A checkpoint of the store's own checkpointer makes this one busy.
+	testenv.WaitFor(t, "the log to be truncated", func() bool {
+		var busy, logged, copied int
+		if err := db.QueryRow(`PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logged, &copied); err != nil {
+			t.Fatalf("truncating the log: %v", err)
+		}
+		return busy == 0
+	})
+}
+
 // TestFullDisk runs Cronbox on an 8 MiB disk. A run flooding its log stays
 // within limits.logs and fills nothing. When the disk is full all the
 // same, the engine is unhealthy and a fire it cannot record is not lost:
@@ -88,6 +112,7 @@ func TestFullDisk(t *testing.T) {
 		t.Fatalf("Healthy after the flood: %v", err)
 	}
 
+	truncateLog(t, homedir.Home(home).DB())
 	ballast := fillDisk(t, home)
 	b.advance(11*time.Minute, time.Minute) // t0+10m fires
 	err := b.engine.Healthy()
