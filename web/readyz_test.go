@@ -34,6 +34,17 @@ func (s *fullStore) StartRun(ctx context.Context, r store.Run) (int64, error) {
 	return s.SQLite.StartRun(ctx, r)
 }
 
+func (s *fullStore) RecordRuns(ctx context.Context, runs []store.Run) []store.Recorded {
+	if s.full.Load() {
+		out := make([]store.Recorded, len(runs))
+		for i := range out {
+			out[i].Err = errFull
+		}
+		return out
+	}
+	return s.SQLite.RecordRuns(ctx, runs)
+}
+
 func (s *fullStore) Heartbeat(ctx context.Context, now time.Time) error {
 	if s.full.Load() {
 		return errFull

@@ -65,6 +65,13 @@ func (t Trigger) scheduled() bool {
 	return t == TriggerSchedule || t == TriggerCatchUp
 }
 
+// Recorded is the outcome of one run of Runs.RecordRuns: its ID, or the
+// error that kept it from being recorded.
+type Recorded struct {
+	ID  int64
+	Err error
+}
+
 // Run is one execution of a task, as recorded.
 type Run struct {
 	ID        int64
@@ -341,50 +348,121 @@ const insertRunSQL = `INSERT INTO TaskExecutions (AppName, TaskName, Status, Tri
 	ScheduledTime, Attempt, StartTime, EndTime, Duration, Input, Reason, Node, RetryOf)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
-// insertRun records r, with its Status, EndTime and Duration.
-func (s *SQLite) insertRun(ctx context.Context, doing string, r *Run) (int64, error) {
-	var id int64
-	err := s.w.doOne(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		var end, duration any
-		if !r.EndTime.IsZero() {
-			end, duration = formatTime(r.EndTime), r.Duration.Milliseconds()
-		}
-		res, err := tx.StmtContext(ctx, s.ws.insertRun).ExecContext(ctx,
-			r.App, r.Task, r.Status, r.Trigger, nullString(r.TriggeredByUser),
-			nullTime(r.ScheduledTime), r.Attempt, formatTime(r.StartTime), end, duration,
-			nullJSON(r.Input), nullString(r.Reason), r.Node, nullID(r.RetryOf))
-		if err != nil {
-			return err
-		}
-		id, err = res.LastInsertId()
-		return err
-	})
-	switch {
-	case isUnique(err) && r.RetryOf != 0 && !r.Trigger.scheduled():
-		return 0, fmt.Errorf("%s: run %d is retried already: %w", doing, r.RetryOf, ErrDuplicate)
-	case isUnique(err):
-		return 0, fmt.Errorf("%s: scheduled time %s: %w", doing, formatTime(r.ScheduledTime), ErrDuplicate)
-	case err != nil:
-		return 0, fmt.Errorf("%s: %w", doing, err)
-	}
-	return id, nil
-}
-
 // StartRun implements Runs.
 func (s *SQLite) StartRun(ctx context.Context, r Run) (int64, error) {
-	if err := CheckStart(&r); err != nil {
-		return 0, err
-	}
-	return s.insertRun(ctx, fmt.Sprintf("starting run of %s/%s", r.App, r.Task), &r)
+	r.Status = StatusRunning
+	out := s.RecordRuns(ctx, []Run{r})[0]
+	return out.ID, out.Err
 }
 
 // RecordSkipped implements Runs. The run ends as it starts, at
 // r.StartTime.
 func (s *SQLite) RecordSkipped(ctx context.Context, r Run) (int64, error) {
-	if err := CheckSkipped(&r); err != nil {
-		return 0, err
+	r.Status = StatusSkipped
+	out := s.RecordRuns(ctx, []Run{r})[0]
+	return out.ID, out.Err
+}
+
+// RecordRuns implements Runs. The runs are one write of the committer,
+// one prepared insert a run, with no savepoint of its own: inside one,
+// SQLite truncates its statement journal from the start after every
+// statement, and a batch costs the square of its size. Each insert is
+// undone alone when it fails: one that meets the unique indexes gives
+// its run ErrDuplicate, and the batch goes on; after any other error the
+// batch stops, the runs before it are committed, and it and the runs
+// after it are written alone, each to its own outcome. If the write
+// fails, every run is written alone.
+func (s *SQLite) RecordRuns(ctx context.Context, runs []Run) []Recorded {
+	out := make([]Recorded, len(runs))
+	valid := make([]int, 0, len(runs)) // the indexes of the runs to insert
+	for i := range runs {
+		if out[i].Err = checkRecord(&runs[i]); out[i].Err == nil {
+			valid = append(valid, i)
+		}
 	}
-	return s.insertRun(ctx, fmt.Sprintf("recording skipped run of %s/%s", r.App, r.Task), &r)
+	done := s.insertRuns(ctx, runs, valid, out)
+	if len(valid) > 1 {
+		for _, i := range valid[done:] {
+			s.insertRuns(ctx, runs, []int{i}, out)
+		}
+	}
+	return out
+}
+
+// checkRecord validates a run for RecordRuns, as StartRun or
+// RecordSkipped by its Status.
+func checkRecord(r *Run) error {
+	if r.Status == StatusSkipped {
+		return CheckSkipped(r)
+	}
+	return CheckStart(r)
+}
+
+// insertRuns inserts the runs of runs at the indexes which, in one write,
+// and records their outcomes in out. It returns how many of them, from
+// the first, have their outcome: the others, from the first that failed
+// otherwise than as a duplicate, are not recorded, and have the error
+// that stopped the write, or the write's.
+func (s *SQLite) insertRuns(ctx context.Context, runs []Run, which []int, out []Recorded) int {
+	if len(which) == 0 {
+		return 0
+	}
+	var done int
+	err := s.w.doOne(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		insert := tx.StmtContext(ctx, s.ws.insertRun)
+		for done = 0; done < len(which); done++ {
+			i := which[done]
+			r := &runs[i]
+			var end, duration any
+			if !r.EndTime.IsZero() {
+				end, duration = formatTime(r.EndTime), r.Duration.Milliseconds()
+			}
+			res, err := insert.ExecContext(ctx,
+				r.App, r.Task, r.Status, r.Trigger, nullString(r.TriggeredByUser),
+				nullTime(r.ScheduledTime), r.Attempt, formatTime(r.StartTime), end, duration,
+				nullJSON(r.Input), nullString(r.Reason), r.Node, nullID(r.RetryOf))
+			var id int64
+			if err == nil {
+				id, err = res.LastInsertId()
+			}
+			if err != nil && !isUnique(err) {
+				// The insert undid itself; those before it stand.
+				for _, j := range which[done:] {
+					out[j] = Recorded{Err: err}
+				}
+				return nil
+			}
+			out[i] = Recorded{ID: id, Err: err}
+		}
+		return nil
+	})
+	if err != nil {
+		done = 0
+		for _, i := range which {
+			out[i] = Recorded{Err: err}
+		}
+	}
+	for _, i := range which {
+		out[i].Err = recordError(&runs[i], out[i].Err)
+	}
+	return done
+}
+
+// recordError is the error of RecordRuns for run r that met err.
+func recordError(r *Run, err error) error {
+	doing := fmt.Sprintf("starting run of %s/%s", r.App, r.Task)
+	if r.Status == StatusSkipped {
+		doing = fmt.Sprintf("recording skipped run of %s/%s", r.App, r.Task)
+	}
+	switch {
+	case err == nil:
+		return nil
+	case isUnique(err) && r.RetryOf != 0 && !r.Trigger.scheduled():
+		return fmt.Errorf("%s: run %d is retried already: %w", doing, r.RetryOf, ErrDuplicate)
+	case isUnique(err):
+		return fmt.Errorf("%s: scheduled time %s: %w", doing, formatTime(r.ScheduledTime), ErrDuplicate)
+	}
+	return fmt.Errorf("%s: %w", doing, err)
 }
 
 const finishRunSQL = `UPDATE TaskExecutions SET Status = ?, EndTime = ?, Duration = ?, ExitCode = ?,

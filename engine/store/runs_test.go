@@ -1,9 +1,12 @@
 package store
 
 import (
+	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -105,5 +108,55 @@ func TestClampLimit(t *testing.T) {
 		if got := clampLimit(tt.in); got != tt.want {
 			t.Errorf("clampLimit(%d) = %d, want %d", tt.in, got, tt.want)
 		}
+	}
+}
+
+// TestRecordRunsFallsBackAlone: a batch that fails on an error other than
+// a duplicate is undone, and each run is written alone, to its own
+// outcome; the runs recorded are numbered in their order.
+func TestRecordRunsFallsBackAlone(t *testing.T) {
+	s := openTest(t, Options{})
+	ctx := t.Context()
+	// A trigger on the writer's connection refuses the runs of one task,
+	// as a full disk or a broken row would, with an error of its own.
+	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `CREATE TEMP TRIGGER refuse BEFORE INSERT ON TaskExecutions
+			WHEN NEW.TaskName = 'refused' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fired := mustStart(t, s, scheduled("a", "fired", epoch))
+	runs := []Run{
+		scheduled("a", "t1", epoch),
+		scheduled("a", "refused", epoch),
+		scheduled("a", "fired", epoch),
+		scheduled("a", "t2", epoch),
+		scheduled("a", "t1", epoch),
+		scheduled("a", "t1", epoch.Add(time.Minute)),
+	}
+	out := s.RecordRuns(ctx, runs)
+	last := fired
+	for i, o := range out {
+		switch i {
+		case 1:
+			if o.Err == nil || !strings.Contains(o.Err.Error(), "refused by the test") || errors.Is(o.Err, ErrDuplicate) {
+				t.Errorf("run %d, refused: error %v; want the trigger's", i, o.Err)
+			}
+		case 2, 4:
+			if !errors.Is(o.Err, ErrDuplicate) {
+				t.Errorf("run %d, fired before: error %v; want %v", i, o.Err, ErrDuplicate)
+			}
+		default:
+			if o.Err != nil || o.ID <= last {
+				t.Errorf("run %d: ID %d, error %v; want an ID after %d", i, o.ID, o.Err, last)
+			}
+			last = o.ID
+		}
+	}
+	list, err := s.ListRuns(ctx, RunFilter{Limit: MaxLimit})
+	if err != nil || len(list) != 4 {
+		t.Errorf("ListRuns = %d runs, %v; want 4: the first, and three of the batch", len(list), err)
 	}
 }

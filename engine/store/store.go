@@ -99,6 +99,16 @@ type Runs interface {
 	// saying why; it is subject to the same ScheduledTime uniqueness as
 	// StartRun.
 	RecordSkipped(ctx context.Context, r Run) (int64, error)
+	// RecordRuns records runs together, each as StartRun records a run
+	// whose Status is running and RecordSkipped one whose Status is
+	// skipped, and returns the outcome of each, in their order: a run's
+	// error (invalid, a duplicate, fenced) is its own, and fails no other.
+	// It returns once every run it recorded is durable, as StartRun does:
+	// the fires of one instant cost one write, not one a run. The runs of
+	// one call may be recorded in any order (PostgreSQL: in several
+	// transactions at once); of two that are the same fire, one is
+	// recorded and the other gets ErrDuplicate.
+	RecordRuns(ctx context.Context, runs []Run) []Recorded
 	// AppendLogs adds log lines to a run, numbering them after its last
 	// line. Past the store's limit of lines per run (SQLite:
 	// Options.MaxLogLines), lines are counted in Run.LogsDropped instead. It returns ErrNotFound for an unknown run.

@@ -58,20 +58,27 @@ const insertRunSQL = `INSERT INTO TaskExecutions (AppName, TaskName, Status, Tri
 	ScheduledTime, Attempt, StartTime, EndTime, Duration, Input, Reason, Node, RetryOf)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING ID`
 
-// insertRun records r, with its Status, EndTime and Duration: one
-// statement, sent with the writes that queue with it.
-func (s *Store) insertRun(ctx context.Context, doing string, r *store.Run) (int64, error) {
+// runInsert is the insert of one run: one statement, sent with the writes
+// that queue with it.
+type runInsert struct {
+	r     *store.Run
+	query string
+	args  []any
+	id    int64
+	taken bool // the run took its slot (fenced inserts only)
+}
+
+// newRunInsert returns the insert of r, with its Status, EndTime and
+// Duration; fenced while the node of r holds a lease.
+func (s *Store) newRunInsert(r *store.Run) *runInsert {
 	var duration any
 	if !r.EndTime.IsZero() {
 		duration = r.Duration.Milliseconds()
 	}
-	var id int64
-	query, args := insertRunSQL, []any{
+	in := &runInsert{r: r, query: insertRunSQL, args: []any{
 		text(r.App), text(r.Task), string(r.Status), string(r.Trigger), nullText(r.TriggeredByUser),
 		ts(r.ScheduledTime), r.Attempt, r.StartTime, ts(r.EndTime), duration,
-		nullJSON(r.Input), nullText(r.Reason), text(r.Node), nullID(r.RetryOf)}
-	var taken bool
-	dest := []any{&id}
+		nullJSON(r.Input), nullText(r.Reason), text(r.Node), nullID(r.RetryOf)}}
 	if epoch, ok := s.fences.Load(r.Node); ok && r.Node != "" {
 		var slot store.Slot // none: Concurrency 0
 		if r.Slot != nil && r.Status == store.StatusRunning {
@@ -82,54 +89,116 @@ func (s *Store) insertRun(ctx context.Context, doing string, r *store.Run) (int6
 		if r.Waiting && running {
 			module = text(r.Module)
 		}
-		query, args = fencedInsertRunSQL, append(args, r.NoOverlap && running, epoch,
+		in.query, in.args = fencedInsertRunSQL, append(in.args, r.NoOverlap && running, epoch,
 			slot.Concurrency, slot.Memory, slot.MemoryQuota, r.Replace && running, r.Waiting && running, module)
-		dest = append(dest, &taken)
 	}
-	insert := func() error {
-		b := &pgx.Batch{}
-		b.Queue(query, args...)
-		return s.writeSlots(ctx, r.App, b, func(br pgx.BatchResults) error { return br.QueryRow().Scan(dest...) })
+	return in
+}
+
+// write returns the insert as a write of the group writer, which may
+// lock its app's slots row.
+func (in *runInsert) write() write {
+	b := &pgx.Batch{}
+	b.Queue(in.query, in.args...)
+	return write{b: b, read: func(br pgx.BatchResults) error {
+		if in.query == fencedInsertRunSQL {
+			return br.QueryRow().Scan(&in.id, &in.taken)
+		}
+		return br.QueryRow().Scan(&in.id)
+	}, slots: in.r.App}
+}
+
+// withoutSlot reports whether err is a fenced insert's meeting another
+// run of its task that took its slot at once, and if so makes the insert
+// take none: the run is recorded without, and takes it later.
+func (in *runInsert) withoutSlot(err error) bool {
+	if !violates(err, "idx_running_replace") {
+		return false
 	}
-	err := insert()
-	if violates(err, "idx_running_replace") {
-		// Another run of the task took its slot at once: this one is
-		// recorded without, and takes it later.
-		args[16] = 0 // the slot's Concurrency ($17): none
-		err = insert()
+	in.args[16] = 0 // the slot's Concurrency ($17): none
+	return true
+}
+
+// outcome returns the outcome of the insert, which met err.
+func (in *runInsert) outcome(err error) store.Recorded {
+	r := in.r
+	doing := fmt.Sprintf("starting run of %s/%s", r.App, r.Task)
+	if r.Status == store.StatusSkipped {
+		doing = fmt.Sprintf("recording skipped run of %s/%s", r.App, r.Task)
 	}
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		return 0, fmt.Errorf("%s on node %s: %w", doing, r.Node, store.ErrFenced)
+		err = fmt.Errorf("%s on node %s: %w", doing, r.Node, store.ErrFenced)
 	case violates(err, "idx_running_no_overlap"):
-		return 0, fmt.Errorf("%s: %w", doing, store.ErrOverlap)
+		err = fmt.Errorf("%s: %w", doing, store.ErrOverlap)
 	case violates(err, "idx_retry_once"):
-		return 0, fmt.Errorf("%s: run %d is retried already: %w", doing, r.RetryOf, store.ErrDuplicate)
+		err = fmt.Errorf("%s: run %d is retried already: %w", doing, r.RetryOf, store.ErrDuplicate)
 	case violates(err, "idx_scheduled_once"):
-		return 0, fmt.Errorf("%s: scheduled time %s: %w", doing, r.ScheduledTime.UTC().Format(time.RFC3339Nano), store.ErrDuplicate)
+		err = fmt.Errorf("%s: scheduled time %s: %w", doing, r.ScheduledTime.UTC().Format(time.RFC3339Nano), store.ErrDuplicate)
 	case err != nil:
-		return 0, fmt.Errorf("%s: %w", doing, err)
+		err = fmt.Errorf("%s: %w", doing, err)
+	}
+	if err != nil {
+		return store.Recorded{Err: err}
 	}
 	if r.Slot != nil {
-		r.Slot.Taken = taken
+		r.Slot.Taken = in.taken
 	}
-	return id, nil
+	return store.Recorded{ID: in.id}
 }
 
 // StartRun implements store.Runs.
 func (s *Store) StartRun(ctx context.Context, r store.Run) (int64, error) {
-	if err := store.CheckStart(&r); err != nil {
-		return 0, err
-	}
-	return s.insertRun(ctx, fmt.Sprintf("starting run of %s/%s", r.App, r.Task), &r)
+	r.Status = store.StatusRunning
+	out := s.RecordRuns(ctx, []store.Run{r})[0]
+	return out.ID, out.Err
 }
 
 // RecordSkipped implements store.Runs.
 func (s *Store) RecordSkipped(ctx context.Context, r store.Run) (int64, error) {
-	if err := store.CheckSkipped(&r); err != nil {
-		return 0, err
+	r.Status = store.StatusSkipped
+	out := s.RecordRuns(ctx, []store.Run{r})[0]
+	return out.ID, out.Err
+}
+
+// RecordRuns implements store.Runs. Each run is an insert of its own,
+// queued with the others at once, so that they go in the same groups of
+// the group writer: a group that fails on one run's insert (a duplicate)
+// is sent again a write at a time, and the others' are committed.
+func (s *Store) RecordRuns(ctx context.Context, runs []store.Run) []store.Recorded {
+	out := make([]store.Recorded, len(runs))
+	ins := make([]*runInsert, 0, len(runs))
+	for i := range runs {
+		r := &runs[i]
+		if r.Status == store.StatusSkipped {
+			out[i].Err = store.CheckSkipped(r)
+		} else {
+			out[i].Err = store.CheckStart(r)
+		}
+		if out[i].Err == nil {
+			ins = append(ins, s.newRunInsert(r))
+		}
 	}
-	return s.insertRun(ctx, fmt.Sprintf("recording skipped run of %s/%s", r.App, r.Task), &r)
+	writes := make([]write, len(ins))
+	for i, in := range ins {
+		writes[i] = in.write()
+	}
+	errs := make([]error, len(ins))
+	s.writes.doAll(ctx, writes, false, errs)
+	j := 0
+	for i := range runs {
+		if out[i].Err != nil {
+			continue
+		}
+		in, err := ins[j], errs[j]
+		j++
+		if in.withoutSlot(err) {
+			w := in.write()
+			err = s.writeSlots(ctx, w.slots, w.b, w.read)
+		}
+		out[i] = in.outcome(err)
+	}
+	return out
 }
 
 // lockRunSQL locks a run's row for the rest of the transaction, so that

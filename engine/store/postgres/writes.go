@@ -91,26 +91,59 @@ func newGroupWriter(pool *pgxpool.Pool, senders int) *groupWriter {
 // a sender only: once a sender has taken the write, do waits for the
 // outcome. slots and last place the write in its group (see groupOp).
 func (w *groupWriter) do(ctx context.Context, b *pgx.Batch, read func(pgx.BatchResults) error, slots string, last bool) error {
+	var err [1]error
+	w.doAll(ctx, []write{{b: b, read: read, slots: slots}}, last, err[:])
+	return err[0]
+}
+
+// write is one write of doAll: the statements of b, whose results read
+// reads, and the app whose slots they may lock (groupOp.slots).
+type write struct {
+	b     *pgx.Batch
+	read  func(pgx.BatchResults) error
+	slots string
+}
+
+// doAll is do for each of writes, queued together and in their order, so
+// that they share groups, and returns once every one has its outcome, in
+// errs.
+func (w *groupWriter) doAll(ctx context.Context, writes []write, last bool, errs []error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		for i := range errs {
+			errs[i] = err
+		}
+		return
 	}
-	op := &groupOp{b: b, read: read, slots: slots, last: last, done: make(chan error, 1)}
+	ops := make([]groupOp, len(writes))
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
-		return store.ErrClosed
-	}
-	w.queue = append(w.queue, op)
-	w.mu.Unlock()
-	w.more.Signal()
-	select {
-	case err := <-op.done:
-		return err
-	case <-ctx.Done():
-		if op.state.CompareAndSwap(opQueued, opAbandoned) {
-			return ctx.Err()
+		for i := range errs {
+			errs[i] = store.ErrClosed
 		}
-		return <-op.done
+		return
+	}
+	for i, wr := range writes {
+		ops[i] = groupOp{b: wr.b, read: wr.read, slots: wr.slots, last: last, done: make(chan error, 1)}
+		w.queue = append(w.queue, &ops[i])
+	}
+	w.mu.Unlock()
+	if len(ops) == 1 {
+		w.more.Signal()
+	} else {
+		w.more.Broadcast()
+	}
+	for i := range ops {
+		op := &ops[i]
+		select {
+		case errs[i] = <-op.done:
+		case <-ctx.Done():
+			if op.state.CompareAndSwap(opQueued, opAbandoned) {
+				errs[i] = ctx.Err()
+			} else {
+				errs[i] = <-op.done
+			}
+		}
 	}
 }
 

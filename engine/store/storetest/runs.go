@@ -32,6 +32,106 @@ func Runs(t *testing.T, open func(t *testing.T) store.Runs) {
 	t.Run("Logs", func(t *testing.T) { runsLogs(t, open) })
 	t.Run("EndRun", func(t *testing.T) { runsEndRun(t, open) })
 	t.Run("RetryOnce", func(t *testing.T) { runsRetryOnce(t, open) })
+	t.Run("RecordRuns", func(t *testing.T) { runsRecordRuns(t, open) })
+	t.Run("RecordRunsMany", func(t *testing.T) { runsRecordRunsMany(t, open) })
+}
+
+// runsRecordRuns records a batch in which some runs fail, each alone:
+// a time fired before, the same time twice in the batch, an invalid run.
+func runsRecordRuns(t *testing.T, open func(*testing.T) store.Runs) {
+	t.Parallel()
+	s := open(t)
+	ctx := t.Context()
+	mustStart(t, s, scheduled("a", "fired", epoch))
+	skip := scheduled("a", "busy", epoch)
+	skip.Status, skip.Reason = store.StatusSkipped, "previous run still running"
+	runs := []store.Run{
+		scheduled("a", "t1", epoch),
+		scheduled("a", "fired", epoch), // fired before the batch
+		scheduled("a", "t2", epoch),
+		{App: "a", Trigger: store.TriggerSchedule, ScheduledTime: epoch, StartTime: epoch}, // no task
+		skip,
+		manual("a", "t1", epoch),
+		scheduled("a", "t1", epoch.Add(time.Minute)),
+		scheduled("a", "t2", epoch), // fired in the batch too
+	}
+	out := s.RecordRuns(ctx, runs)
+	if len(out) != len(runs) {
+		t.Fatalf("RecordRuns of %d runs returned %d outcomes", len(runs), len(out))
+	}
+	// One of the two fires of a/t2 at epoch is recorded.
+	if errors.Is(out[2].Err, store.ErrDuplicate) {
+		out[2], out[7] = out[7], out[2]
+		runs[2], runs[7] = runs[7], runs[2]
+	}
+	seen := map[int64]bool{}
+	for i, want := range []error{nil, store.ErrDuplicate, nil, store.ErrInvalid, nil, nil, nil, store.ErrDuplicate} {
+		o := out[i]
+		if want == nil && o.Err != nil || want != nil && !errors.Is(o.Err, want) {
+			t.Errorf("run %d (%s/%s): error %v; want %v", i, runs[i].App, runs[i].Task, o.Err, want)
+		}
+		if (o.Err == nil) != (o.ID != 0) || seen[o.ID] {
+			t.Errorf("run %d (%s/%s): ID %d with error %v", i, runs[i].App, runs[i].Task, o.ID, o.Err)
+		}
+		if o.Err != nil {
+			continue
+		}
+		seen[o.ID] = true
+		got, err := s.GetRun(ctx, o.ID)
+		if err != nil {
+			t.Fatalf("GetRun(%d): %v", o.ID, err)
+		}
+		want := runs[i]
+		want.ID, want.ExitCode = o.ID, -1
+		if want.Status == "" {
+			want.Status = store.StatusRunning
+		}
+		if want.Status == store.StatusSkipped {
+			want.EndTime = want.StartTime
+		}
+		if !runsEqual(*got, want) {
+			t.Errorf("run %d recorded as\n%+v\nwant\n%+v", i, *got, want)
+		}
+	}
+	if at, err := s.LastScheduled(ctx, "a", "t1"); err != nil || !at.Equal(epoch.Add(time.Minute)) {
+		t.Errorf("LastScheduled of a/t1 = %v, %v; want %v", at, err, epoch.Add(time.Minute))
+	}
+	if out := s.RecordRuns(ctx, nil); len(out) != 0 {
+		t.Errorf("RecordRuns of no runs = %+v", out)
+	}
+}
+
+// runsRecordRunsMany records more runs at once than a store's write holds
+// (SQLite's committer and PostgreSQL's groups hold 256), a duplicate
+// among them: every other run is recorded, once.
+func runsRecordRunsMany(t *testing.T, open func(*testing.T) store.Runs) {
+	t.Parallel()
+	s := open(t)
+	ctx := t.Context()
+	runs := make([]store.Run, 600)
+	for i := range runs {
+		runs[i] = scheduled("a", fmt.Sprintf("t%d", i%300), epoch.Add(time.Duration(i/300)*time.Minute))
+	}
+	runs[450] = runs[0]
+	out := s.RecordRuns(ctx, runs)
+	seen := map[int64]bool{}
+	dups := 0
+	for i, o := range out {
+		switch {
+		case errors.Is(o.Err, store.ErrDuplicate) && (i == 0 || i == 450):
+			dups++
+		case o.Err != nil || o.ID == 0 || seen[o.ID]:
+			t.Errorf("run %d: ID %d, error %v", i, o.ID, o.Err)
+		}
+		seen[o.ID] = true
+	}
+	if dups != 1 {
+		t.Errorf("%d of the two fires of a/t0 at %v failed as duplicates; want 1", dups, epoch)
+	}
+	list, err := s.ListRuns(ctx, store.RunFilter{Apps: []string{"a"}, Limit: store.MaxLimit})
+	if err != nil || len(list) != len(runs)-1 {
+		t.Fatalf("ListRuns = %d runs, %v; want %d", len(list), err, len(runs)-1)
+	}
 }
 
 // retryOf returns the retry of run id of a/t, attempt 1, at start.
