@@ -45,79 +45,134 @@ const (
 	reasonStopping = "engine stopping"
 )
 
-// submit admits, records and queues a run. A scheduled time that the store already
-// holds was fired before and is dropped silently. A run that cannot be
-// admitted is recorded as skipped (manual runs return ErrBusy instead).
+// submitted is the outcome of a run asked for: its ID once recorded and
+// queued, or zero, with the error a manual run is refused with.
+type submitted struct {
+	id  int64
+	err error
+}
+
+// submit admits, records and queues a run (submitAll).
 func (e *Engine) submit(ctx context.Context, r *runReq) (int64, error) {
-	ts := r.ts
+	out := e.submitAll(ctx, []*runReq{r})[0]
+	return out.id, out.err
+}
+
+// submitAll admits, records and queues runs; the runs admitted and those
+// recorded as skipped are recorded together, in one write of the store
+// (Runs.RecordRuns), and each is announced as soon as that write is
+// durable. A scheduled time that the store already holds was fired
+// before and is dropped silently. A run that cannot be admitted is
+// recorded as skipped (manual runs get ErrBusy instead).
+func (e *Engine) submitAll(ctx context.Context, reqs []*runReq) []submitted {
+	out := make([]submitted, len(reqs))
 	if e.fenced() {
-		return 0, e.refuseFenced(ctx, r, store.ErrFenced)
+		for i, r := range reqs {
+			out[i].err = e.refuseFenced(ctx, r, store.ErrFenced)
+		}
+		return out
 	}
-	run := e.storeRun(r)
+	reasons := make([]string, len(reqs))
+	runs := make([]store.Run, 0, len(reqs))
+	recorded := make([]int, 0, len(reqs)) // the index in reqs of each of runs
 	e.mu.Lock()
-	reason := e.admitLocked(r)
-	if reason == "" {
-		run.Slot = e.slotNowLocked(r)
-		run.Waiting = e.waitsLocked(r)
-		if run.Waiting {
-			run.Module = r.ts.module.Hash
+	admitted := 0
+	for i, r := range reqs {
+		reasons[i] = e.admitLocked(r)
+		switch reason := reasons[i]; {
+		case reason == "":
+			run := e.storeRun(r)
+			run.Slot = e.slotNowLocked(r, admitted)
+			if run.Waiting = e.waitsLocked(r, admitted); run.Waiting {
+				run.Module = r.ts.module.Hash
+			}
+			admitted++
+			runs, recorded = append(runs, run), append(recorded, i)
+		case !refusedUnrecorded(r, reason):
+			runs, recorded = append(runs, e.skippedRun(r, reason)), append(recorded, i)
 		}
 	}
 	e.mu.Unlock()
-	if reason != "" {
-		return e.skip(ctx, r, reason)
+	var outcomes []store.Recorded
+	if len(runs) > 0 {
+		outcomes = e.cfg.Store.Runs.RecordRuns(ctx, runs)
 	}
-
-	id, err := e.cfg.Store.Runs.StartRun(ctx, run)
-	if err != nil {
-		e.mu.Lock()
-		ts.queued--
-		if as := e.apps[ts.app]; as != nil {
-			as.reserved--
-			e.forgetAppLocked(as)
-		}
-		e.mu.Unlock()
+	queued := make([]*runReq, 0, admitted)
+	for j, i := range recorded {
+		r, rec := reqs[i], outcomes[j]
 		switch {
-		case errors.Is(err, store.ErrDuplicate) && r.retryOf != 0:
-			e.log.InfoContext(ctx, "run already retried", slog.String("task", ts.key), slog.Int64("run", r.retryOf))
-			return 0, nil
-		case errors.Is(err, store.ErrDuplicate):
-			e.log.DebugContext(ctx, "scheduled time already fired", slog.String("task", ts.key), slog.Time("scheduled", r.scheduled))
-			return 0, nil
-		case errors.Is(err, store.ErrOverlap): // a run on another node
-			return e.skip(ctx, r, reasonOverlap)
-		case errors.Is(err, store.ErrFenced):
-			return 0, e.refuseFenced(ctx, r, err)
+		case reasons[i] != "":
+			e.skipped(ctx, r, reasons[i], rec)
+		case rec.Err != nil:
+			out[i].err = e.notStarted(ctx, r, rec.Err)
+		default:
+			r.id, out[i].id = rec.ID, rec.ID
+			r.slot = runs[j].Slot != nil && runs[j].Slot.Taken
+			r.waiting = runs[j].Waiting
+			queued = append(queued, r)
 		}
-		if writeFailed(err) && fired(r.trigger) {
-			e.missedFire(ts, r.scheduled, err)
-			return 0, fmt.Errorf("recording start of %s: %w", ts.key, err)
-		}
-		e.log.ErrorContext(ctx, "recording run start", slog.String("task", ts.key), slog.String("trigger", string(r.trigger)),
-			slog.Time("scheduled", r.scheduled), slog.Any("error", err))
-		return 0, fmt.Errorf("recording start of %s: %w", ts.key, err)
 	}
-	r.slot = run.Slot != nil && run.Slot.Taken
-	r.waiting = run.Waiting
-	return e.queue(ctx, r, id)
+	for i, r := range reqs {
+		if reasons[i] != "" && refusedUnrecorded(r, reasons[i]) {
+			out[i].err = refusal(r, reasons[i])
+		}
+	}
+	e.queueAll(ctx, queued)
+	return out
+}
+
+// notStarted handles the error of recording the start of run r, which
+// had its place reserved by admitLocked, and returns the error to give
+// its caller.
+func (e *Engine) notStarted(ctx context.Context, r *runReq, err error) error {
+	ts := r.ts
+	e.mu.Lock()
+	ts.queued--
+	if as := e.apps[ts.app]; as != nil {
+		as.reserved--
+		e.forgetAppLocked(as)
+	}
+	e.mu.Unlock()
+	switch {
+	case errors.Is(err, store.ErrDuplicate) && r.retryOf != 0:
+		e.log.InfoContext(ctx, "run already retried", slog.String("task", ts.key), slog.Int64("run", r.retryOf))
+		return nil
+	case errors.Is(err, store.ErrDuplicate):
+		e.log.DebugContext(ctx, "scheduled time already fired", slog.String("task", ts.key), slog.Time("scheduled", r.scheduled))
+		return nil
+	case errors.Is(err, store.ErrOverlap): // a run on another node
+		_, err := e.skip(ctx, r, reasonOverlap)
+		return err
+	case errors.Is(err, store.ErrFenced):
+		return e.refuseFenced(ctx, r, err)
+	}
+	if writeFailed(err) && fired(r.trigger) {
+		e.missedFire(ts, r.scheduled, err)
+		return fmt.Errorf("recording start of %s: %w", ts.key, err)
+	}
+	e.log.ErrorContext(ctx, "recording run start", slog.String("task", ts.key), slog.String("trigger", string(r.trigger)),
+		slog.Time("scheduled", r.scheduled), slog.Any("error", err))
+	return fmt.Errorf("recording start of %s: %w", ts.key, err)
 }
 
 // waitsLocked reports whether run r is to be recorded waiting for room
 // on the node (store.Run.Waiting), so that a node with room may take it
-// over (RunHandoff): in a cluster, when the node has none. A run of a
+// over (RunHandoff): in a cluster, when the node has none, the ahead runs
+// recorded with r before it counted as taking theirs. A run of a
 // replace task is not handed over: the node that records it cancels the
 // task's other runs on it, as one node does.
-func (e *Engine) waitsLocked(r *runReq) bool {
-	return e.handoff != nil && e.running+e.claims >= e.cfg.MaxConcurrent && r.ts.task.Concurrency != app.ConcurrencyReplace
+func (e *Engine) waitsLocked(r *runReq, ahead int) bool {
+	return e.handoff != nil && e.running+e.claims+ahead >= e.cfg.MaxConcurrent && r.ts.task.Concurrency != app.ConcurrencyReplace
 }
 
 // slotNowLocked returns the slot of the cluster's app quotas that run r
 // asks for with its start (store.Run.Slot): when the node would start it
 // at once, so that it does not hold a slot while it waits for the node;
-// nil otherwise, or for a single node.
-func (e *Engine) slotNowLocked(r *runReq) *store.Slot {
+// nil otherwise, or for a single node. ahead is how many runs recorded
+// with r go before it: they are not queued yet, but will be.
+func (e *Engine) slotNowLocked(r *runReq, ahead int) *store.Slot {
 	as := e.apps[r.ts.app]
-	if e.sharedSlots() == nil || len(as.queue) > 0 || e.running+e.claims >= e.cfg.MaxConcurrent {
+	if e.sharedSlots() == nil || len(as.queue) > 0 || e.running+e.claims+ahead >= e.cfg.MaxConcurrent {
 		return nil
 	}
 	s := as.slot(r)
@@ -133,80 +188,113 @@ func (e *Engine) sharedSlots() store.Slots {
 	return e.cl.cfg.Slots
 }
 
+// refusedUnrecorded reports whether a run that cannot be admitted for
+// reason is refused without a record of it: a manual run gets an error
+// (refusal), and nothing is recorded while the engine stops.
+func refusedUnrecorded(r *runReq, reason string) bool {
+	return r.trigger == store.TriggerManual || reason == reasonStopping
+}
+
+// refusal is the error a run refused without a record gets.
+func refusal(r *runReq, reason string) error {
+	switch {
+	case r.trigger != store.TriggerManual:
+		return nil
+	case reason == reasonInvalid || reason == reasonRemoved:
+		return fmt.Errorf("triggering %s: %w: %s", r.ts.key, ErrInvalidTask, reason)
+	}
+	return fmt.Errorf("triggering %s: %w: %s", r.ts.key, ErrBusy, reason)
+}
+
+// skippedRun is run r as recorded skipped for reason.
+func (e *Engine) skippedRun(r *runReq, reason string) store.Run {
+	run := e.storeRun(r)
+	run.Status, run.Reason = store.StatusSkipped, reason
+	return run
+}
+
 // skip refuses a run that cannot be admitted for reason: a manual run
 // gets an error, any other is recorded as skipped.
 func (e *Engine) skip(ctx context.Context, r *runReq, reason string) (int64, error) {
-	ts := r.ts
-	if r.trigger == store.TriggerManual {
-		if reason == reasonInvalid || reason == reasonRemoved {
-			return 0, fmt.Errorf("triggering %s: %w: %s", ts.key, ErrInvalidTask, reason)
-		}
-		return 0, fmt.Errorf("triggering %s: %w: %s", ts.key, ErrBusy, reason)
+	if refusedUnrecorded(r, reason) {
+		return 0, refusal(r, reason)
 	}
-	if reason == reasonStopping {
-		return 0, nil
-	}
-	run := e.storeRun(r)
-	run.Reason = reason
-	id, err := e.cfg.Store.Runs.RecordSkipped(ctx, run)
-	switch {
-	case errors.Is(err, store.ErrDuplicate):
-		return 0, nil
-	case errors.Is(err, store.ErrFenced):
-		return 0, e.refuseFenced(ctx, r, err)
-	case writeFailed(err) && fired(r.trigger):
-		e.missedFire(ts, r.scheduled, err)
-		return 0, fmt.Errorf("recording skipped run of %s: %w", ts.key, err)
-	case err != nil:
-		e.log.ErrorContext(ctx, "recording skipped run", slog.String("task", ts.key), slog.Any("error", err))
-		return 0, fmt.Errorf("recording skipped run of %s: %w", ts.key, err)
-	}
-	e.log.InfoContext(ctx, "run skipped", slog.String("task", ts.key), slog.String("reason", reason), slog.Time("scheduled", r.scheduled))
-	e.publish(Event{Type: EventRunSkipped, App: ts.app, Task: ts.name, RunID: id, Status: store.StatusSkipped, Message: reason})
-	return 0, nil
+	id, err := e.cfg.Store.Runs.RecordSkipped(ctx, e.skippedRun(r, reason))
+	return 0, e.skipped(ctx, r, reason, store.Recorded{ID: id, Err: err})
 }
 
-// queue queues run r, recorded as id, and dispatches.
-func (e *Engine) queue(ctx context.Context, r *runReq, id int64) (int64, error) {
+// skipped handles the outcome of recording run r as skipped for reason.
+func (e *Engine) skipped(ctx context.Context, r *runReq, reason string, rec store.Recorded) error {
 	ts := r.ts
-	r.id = id
+	switch err := rec.Err; {
+	case errors.Is(err, store.ErrDuplicate):
+		return nil
+	case errors.Is(err, store.ErrFenced):
+		return e.refuseFenced(ctx, r, err)
+	case writeFailed(err) && fired(r.trigger):
+		e.missedFire(ts, r.scheduled, err)
+		return fmt.Errorf("recording skipped run of %s: %w", ts.key, err)
+	case err != nil:
+		e.log.ErrorContext(ctx, "recording skipped run", slog.String("task", ts.key), slog.Any("error", err))
+		return fmt.Errorf("recording skipped run of %s: %w", ts.key, err)
+	}
+	e.log.InfoContext(ctx, "run skipped", slog.String("task", ts.key), slog.String("reason", reason), slog.Time("scheduled", r.scheduled))
+	e.publish(Event{Type: EventRunSkipped, App: ts.app, Task: ts.name, RunID: rec.ID, Status: store.StatusSkipped, Message: reason})
+	return nil
+}
+
+// queueAll queues the recorded runs rs, announces each, and dispatches.
+func (e *Engine) queueAll(ctx context.Context, rs []*runReq) {
+	if len(rs) == 0 {
+		return
+	}
+	type unstarted struct {
+		r      *runReq
+		status store.Status
+		msg    string
+	}
+	var ends []unstarted
+	announce := rs[:0:0]
 	e.mu.Lock()
-	as := e.apps[ts.app]
-	as.reserved--
-	if e.stopping || as.gone {
-		status, why := store.StatusInterrupted, reasonStopping
-		if !e.stopping {
-			status, why = store.StatusCancelled, reasonRemoved
+	for _, r := range rs {
+		ts := r.ts
+		as := e.apps[ts.app]
+		as.reserved--
+		switch {
+		case e.stopping:
+			ends = append(ends, unstarted{r, store.StatusInterrupted, "not started: " + reasonStopping})
+			continue
+		case as.gone:
+			ends = append(ends, unstarted{r, store.StatusCancelled, "not started: " + reasonRemoved})
+			continue
 		}
-		e.mu.Unlock()
-		e.finishUnstarted(ctx, r, status, "not started: "+why)
-		return id, nil
-	}
-	var dropped []*runReq
-	if ts.task.Concurrency == app.ConcurrencyReplace {
-		for _, h := range ts.running {
-			h.cancel(errReplaced)
-		}
-		kept := as.queue[:0]
-		for _, q := range as.queue {
-			if q.ts == ts {
-				dropped = append(dropped, q)
-			} else {
-				kept = append(kept, q)
+		if ts.task.Concurrency == app.ConcurrencyReplace {
+			for _, h := range ts.running {
+				h.cancel(errReplaced)
 			}
+			kept := as.queue[:0]
+			for _, q := range as.queue {
+				if q.ts == ts {
+					ends = append(ends, unstarted{q, store.StatusCancelled, "not started: " + errReplaced.Error()})
+				} else {
+					kept = append(kept, q)
+				}
+			}
+			as.queue = kept
 		}
-		as.queue = kept
+		as.queue = append(as.queue, r)
+		announce = append(announce, r)
 	}
-	as.queue = append(as.queue, r)
 	e.mu.Unlock()
-	e.publish(Event{Type: EventRunQueued, App: ts.app, Task: ts.name, RunID: id})
+	for _, r := range announce {
+		e.publish(Event{Type: EventRunQueued, App: r.ts.app, Task: r.ts.name, RunID: r.id})
+	}
 	e.mu.Lock()
 	e.dispatchLocked()
 	e.mu.Unlock()
-	for _, q := range dropped {
-		e.finishUnstarted(ctx, q, store.StatusCancelled, "not started: "+errReplaced.Error())
+	for _, u := range ends {
+		e.finishUnstarted(ctx, u.r, u.status, u.msg)
 	}
-	return id, nil
 }
 
 func (e *Engine) storeRun(r *runReq) store.Run {

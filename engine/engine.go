@@ -139,6 +139,11 @@ type Config struct {
 	LogFlush time.Duration
 	// EventBuffer is the channel size of each subscriber. Default 256.
 	EventBuffer int
+	// FireBatch is how many tasks due at one instant a fire worker
+	// records in one write of the store (Runs.RecordRuns); the fires of
+	// more tasks are recorded in several such writes, a few at a time.
+	// Default 256.
+	FireBatch int
 	// PruneEvery is after how many finished runs of a task its history is
 	// pruned to its retention (keep, maxAge) and its app's history to
 	// quotas.history. Default 1: after every run, which costs a read when
@@ -206,6 +211,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"MaxConcurrent", int64(c.MaxConcurrent)}, {"MaxQueued", int64(c.MaxQueued)},
 		{"GracePeriod", int64(c.GracePeriod)}, {"MaxOutput", int64(c.MaxOutput)},
 		{"LogBatch", int64(c.LogBatch)}, {"LogFlush", int64(c.LogFlush)}, {"EventBuffer", int64(c.EventBuffer)},
+		{"FireBatch", int64(c.FireBatch)},
 		{"PruneEvery", int64(c.PruneEvery)}, {"PruneInterval", int64(c.PruneInterval)},
 		{"WriteRetry", int64(c.WriteRetry)}, {"AuditRetention", int64(c.AuditRetention)}, {"RouteWait", int64(c.RouteWait)},
 	}
@@ -249,6 +255,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.EventBuffer == 0 {
 		c.EventBuffer = 256
+	}
+	if c.FireBatch == 0 {
+		c.FireBatch = 256
 	}
 	return c, nil
 }

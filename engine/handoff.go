@@ -110,7 +110,5 @@ func (e *Engine) takeOver(ctx context.Context) {
 			e.log.ErrorContext(ctx, "recording unstarted run", slog.Int64("run", run.ID), slog.Any("error", err))
 		}
 	}
-	for _, r := range reqs {
-		e.queue(bg, r, r.id)
-	}
+	e.queueAll(bg, reqs)
 }

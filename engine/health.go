@@ -376,6 +376,24 @@ func (w watchedRuns) RecordSkipped(ctx context.Context, r store.Run) (int64, err
 	return id, err
 }
 
+// RecordRuns tells the engine of the batch's outcome once: a failed write
+// if any run met one, a write if any run was recorded.
+func (w watchedRuns) RecordRuns(ctx context.Context, runs []store.Run) []store.Recorded {
+	out := w.Runs.RecordRuns(ctx, runs)
+	wrote := false
+	for _, rec := range out {
+		if writeFailed(rec.Err) {
+			w.e.wrote(rec.Err)
+			return out
+		}
+		wrote = wrote || rec.Err == nil
+	}
+	if wrote {
+		w.e.wrote(nil)
+	}
+	return out
+}
+
 func (w watchedRuns) AppendLogs(ctx context.Context, runID int64, lines []store.LogLine) error {
 	err := w.Runs.AppendLogs(ctx, runID, lines)
 	w.e.wrote(err)

@@ -51,6 +51,17 @@ func (s *failingStore) RecordSkipped(ctx context.Context, r store.Run) (int64, e
 	return s.SQLite.RecordSkipped(ctx, r)
 }
 
+func (s *failingStore) RecordRuns(ctx context.Context, runs []store.Run) []store.Recorded {
+	if err := s.fail(); err != nil {
+		out := make([]store.Recorded, len(runs))
+		for i := range out {
+			out[i].Err = err
+		}
+		return out
+	}
+	return s.SQLite.RecordRuns(ctx, runs)
+}
+
 func (s *failingStore) FinishRun(ctx context.Context, id int64, end store.RunEnd) error {
 	if err := s.fail(); err != nil {
 		return err

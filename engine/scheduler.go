@@ -39,7 +39,7 @@ func (e *Engine) armLocked() {
 }
 
 // onTimer fires every due instant exactly once: each task's instants are
-// submitted in order by drainFires.
+// recorded in order by the fire workers (fireWorker).
 func (e *Engine) onTimer() {
 	e.mu.Lock()
 	e.timer = nil
@@ -99,12 +99,14 @@ func (e *Engine) spawnFireWorkers(n int) {
 	}
 }
 
-// maxFireWorkers bounds the goroutines recording due instants. A goroutine
-// per task due would start thousands at once when thousands are due
-// together: they would then compete for the processors with the store's
-// writer that records their fires, and be answered together when it
-// finally ran. A few dozen keep the writer's batches full.
-const maxFireWorkers = 64
+// maxFireWorkers bounds the goroutines recording due instants, each
+// Config.FireBatch of them in one write of the store (Runs.RecordRuns).
+// When thousands of tasks are due together, a worker records its batch
+// while the next prepares its own and the one before announces its runs:
+// the store writes one batch after the other, and no fire waits for the
+// whole tick to be recorded. More workers would only compete for the
+// processors with the store's writer.
+const maxFireWorkers = 4
 
 // fireQueue holds the tasks whose due instants wait for a fire worker.
 type fireQueue struct {
@@ -112,40 +114,52 @@ type fireQueue struct {
 	workers int // fire workers running
 }
 
-// fireWorker drains the due instants of the queued tasks, one task at a
-// time, until none is left.
+// fireWorker records the due instants of the queued tasks, up to
+// Config.FireBatch tasks at a time, each task's first due instant, until no
+// task is left. A task stays with its worker until its instants are
+// drained, so that they are recorded in order.
 func (e *Engine) fireWorker() {
+	var (
+		tasks []*taskState
+		reqs  []*runReq
+	)
+	ctx := context.Background()
+	// keepFiring drops the tasks of tasks that have no fires left, or
+	// wait for their catch-up, and lets them go.
+	keepFiring := func() {
+		kept := tasks[:0]
+		for _, ts := range tasks {
+			if len(ts.fires) == 0 || ts.catchingUp {
+				ts.firing = false
+			} else {
+				kept = append(kept, ts)
+			}
+		}
+		clear(tasks[len(kept):])
+		tasks = kept
+	}
 	for {
 		e.mu.Lock()
+		keepFiring()
 		q := &e.firing
-		if len(q.tasks) == 0 {
+		n := min(len(q.tasks), e.cfg.FireBatch-len(tasks))
+		tasks = append(tasks, q.tasks[:n]...)
+		clear(q.tasks[:n])
+		q.tasks = q.tasks[n:]
+		keepFiring()
+		reqs = reqs[:0]
+		for _, ts := range tasks {
+			reqs = append(reqs, &runReq{ts: ts, trigger: store.TriggerSchedule, scheduled: ts.fires[0]})
+			ts.fires = ts.fires[1:]
+		}
+		if len(tasks) == 0 {
 			q.tasks = nil // let a large tick's queue go
 			q.workers--
 			e.mu.Unlock()
 			return
 		}
-		ts := q.tasks[0]
-		q.tasks[0] = nil
-		q.tasks = q.tasks[1:]
 		e.mu.Unlock()
-		e.drainFires(ts)
-	}
-}
-
-// drainFires submits a task's due instants in order; one goroutine per task
-// does so at a time, so the instants of a task are recorded in order.
-func (e *Engine) drainFires(ts *taskState) {
-	for {
-		e.mu.Lock()
-		if len(ts.fires) == 0 || ts.catchingUp {
-			ts.firing = false
-			e.mu.Unlock()
-			return
-		}
-		at := ts.fires[0]
-		ts.fires = ts.fires[1:]
-		e.mu.Unlock()
-		e.submit(context.Background(), &runReq{ts: ts, trigger: store.TriggerSchedule, scheduled: at})
+		e.submitAll(ctx, reqs)
 	}
 }
 

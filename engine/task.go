@@ -22,7 +22,7 @@ type taskState struct {
 	next    time.Time   // the next fire time, while in the heap
 	heapIdx int         // index in the heap, -1 when not in it
 	fires   []time.Time // due instants not yet submitted
-	firing  bool        // a drainFires goroutine submits fires
+	firing  bool        // a fire worker holds the task's fires (fireWorker)
 	// catchingUp is set while the task waits for its catch-up
 	// (catchUpPending, pendingCatchUp); its fires wait in fires.
 	catchingUp bool
