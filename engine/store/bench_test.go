@@ -3,6 +3,7 @@ package store
 import (
 	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 )
@@ -80,6 +81,51 @@ func BenchmarkRecordRuns(b *testing.B) {
 				})
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "runs/s")
+		})
+	}
+}
+
+// BenchmarkFireInstant records the fires of n tasks due at one instant:
+// one StartRun each from goroutines of their own, or one RecordRuns.
+//
+//	go test -run '^$' -bench FireInstant ./engine/store/
+func BenchmarkFireInstant(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		s, err := Open(b.Context(), filepath.Join(b.TempDir(), "cronbox.db"), Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		at := time.Now().Truncate(time.Second)
+		runs := func() []Run {
+			at = at.Add(time.Second)
+			runs := make([]Run, n)
+			for i := range runs {
+				runs[i] = Run{App: fmt.Sprintf("a%03d", i%10), Task: fmt.Sprintf("t%d", i), Trigger: TriggerSchedule, ScheduledTime: at, StartTime: time.Now()}
+			}
+			return runs
+		}
+		b.Run(fmt.Sprintf("StartRun/%d", n), func(b *testing.B) {
+			for b.Loop() {
+				var wg sync.WaitGroup
+				for _, r := range runs() {
+					wg.Go(func() {
+						if _, err := s.StartRun(b.Context(), r); err != nil {
+							b.Error(err)
+						}
+					})
+				}
+				wg.Wait()
+			}
+		})
+		b.Run(fmt.Sprintf("RecordRuns/%d", n), func(b *testing.B) {
+			for b.Loop() {
+				for _, rec := range s.RecordRuns(b.Context(), runs()) {
+					if rec.Err != nil {
+						b.Fatal(rec.Err)
+					}
+				}
+			}
 		})
 	}
 }
