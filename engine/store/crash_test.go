@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +25,9 @@ const (
 	// finishedLine starts the line the child prints for each run whose
 	// FinishRun has returned.
 	finishedLine = "finished "
+	// recordedLine prefixes the ID of a run the child recorded in a batch
+	// (RecordRuns).
+	recordedLine = "recorded "
 )
 
 // TestCrashSafety kills a process with SIGKILL while it records runs and
@@ -51,12 +55,21 @@ func TestCrashSafety(t *testing.T) {
 	const killAfter = 300
 	var (
 		finished []int64
+		recorded []int64 // in batches
 		other    []string
 		killed   bool
 		reader   *SQLite // opened once the child has created the file
 	)
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() {
+		if id, ok := strings.CutPrefix(sc.Text(), recordedLine); ok {
+			n, err := strconv.ParseInt(id, 10, 64)
+			if err != nil {
+				t.Fatalf("child printed %q", sc.Text())
+			}
+			recorded = append(recorded, n)
+			continue
+		}
 		id, ok := strings.CutPrefix(sc.Text(), finishedLine)
 		if !ok {
 			other = append(other, sc.Text())
@@ -105,6 +118,14 @@ func TestCrashSafety(t *testing.T) {
 			t.Errorf("logs of run %d: %v, %v", id, lines, err)
 		}
 	}
+	if len(recorded) == 0 {
+		t.Error("the child recorded no batch before it was killed")
+	}
+	for _, id := range recorded {
+		if r, err := s.GetRun(ctx, id); err != nil || r.Trigger != TriggerSchedule {
+			t.Fatalf("run %d, recorded in a batch before the kill: %+v, %v", id, r, err)
+		}
+	}
 	if _, err := s.MarkInterrupted(ctx, time.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +140,9 @@ func TestCrashSafety(t *testing.T) {
 }
 
 // recordUntilKilled is the child: several goroutines record runs in the
-// store at path and print the ID of each run once FinishRun has returned.
+// store at path and print the ID of each run once FinishRun has returned;
+// another records the fires of an instant in batches and prints the ID of
+// each run once RecordRuns has returned.
 func recordUntilKilled(t *testing.T, path string) {
 	s, err := Open(context.Background(), path, Options{})
 	if err != nil {
@@ -157,5 +180,29 @@ func recordUntilKilled(t *testing.T, path string) {
 			}
 		})
 	}
+	wg.Go(func() {
+		at := time.Now().Truncate(time.Second)
+		for i := 0; ; i++ {
+			runs := make([]Run, 16)
+			for j := range runs {
+				runs[j] = Run{App: "crash", Task: fmt.Sprint("b", j), Trigger: TriggerSchedule,
+					ScheduledTime: at.Add(time.Duration(i) * time.Second), StartTime: time.Now()}
+			}
+			var lines strings.Builder
+			for _, rec := range s.RecordRuns(ctx, runs) {
+				if rec.Err != nil {
+					t.Error(rec.Err)
+					return
+				}
+				fmt.Fprintf(&lines, "%s%d\n", recordedLine, rec.ID)
+			}
+			out.Lock()
+			_, err := io.WriteString(os.Stdout, lines.String())
+			out.Unlock()
+			if err != nil {
+				return // the parent is gone
+			}
+		}
+	})
 	wg.Wait()
 }
