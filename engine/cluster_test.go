@@ -18,6 +18,7 @@ import (
 	"github.com/cronbox/cronbox/internal/pgtest"
 	"github.com/cronbox/cronbox/internal/testenv"
 	"github.com/cronbox/cronbox/internal/wasmtest"
+	"github.com/cronbox/cronbox/runtime"
 )
 
 // cutNodes is a registry that a test can cut the node off from, or slow
@@ -70,6 +71,7 @@ type clusterNode struct {
 	home   string
 	engine *Engine
 	store  *postgres.Store
+	rt     *runtime.Runtime
 	nodes  *cutNodes
 	clock  Clock
 }
@@ -95,7 +97,7 @@ func newClusterNodeWith(t *testing.T, url, name string, clock Clock, cl Cluster,
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	n := &clusterNode{name: name, home: home, store: st, nodes: &cutNodes{Nodes: st}, clock: clock}
+	n := &clusterNode{name: name, home: home, store: st, rt: rt, nodes: &cutNodes{Nodes: st}, clock: clock}
 	cl.Nodes, cl.Slots = n.nodes, st
 	cfg := Config{Home: home, Store: StoreOf(st), Runtime: rt, Clock: clock, Node: name, Cluster: &cl, GracePeriod: time.Millisecond}
 	if configure != nil {
