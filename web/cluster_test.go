@@ -166,6 +166,10 @@ func TestHubMergesOtherNodesEvents(t *testing.T) {
 		}
 		return id
 	}
+	// The events of this node's start (app.reloaded) may still be on
+	// their way to the hub: a run's end, which the hub handles after
+	// them, marks the point where the stream has had them all.
+	s.until(finished(f.trigger("hello", "greet", "")))
 	x := other("woken")
 	wake(x)
 	if ev := s.next(); ev.id != x || ev.data.Task != "woken" {
