@@ -65,8 +65,13 @@ export function taskView(main, [app, name], ctx) {
   // Loads and saves of the task: only the latest one's answer is shown.
   const taskAnswer = latest();
 
+  // The page is aria-busy while a load is under way: assistive
+  // technology waits for the answer before it reads the changes.
+  let loading = 0;
   async function load() {
     const fresh = taskAnswer();
+    loading++;
+    main.setAttribute('aria-busy', 'true');
     try {
       const t = await api.get(path, null, { signal: ctx.signal });
       if (!fresh()) return;
@@ -77,6 +82,8 @@ export function taskView(main, [app, name], ctx) {
         return;
       }
       ctx.fail(e);
+    } finally {
+      if (--loading === 0) main.removeAttribute('aria-busy');
     }
   }
 
