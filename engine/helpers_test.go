@@ -35,6 +35,8 @@ type bundle struct {
 	store  *store.SQLite
 	rt     *runtime.Runtime
 	engine *Engine
+	// loop is the watch loop b.watch runs, if it did.
+	loop *watchLoop
 }
 
 func writeApp(t *testing.T, home string, a testApp) { writeAppTB(t, home, a) }

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -119,6 +120,11 @@ type watchLoop struct {
 	quiet, poll, ovPoll alarm
 	burst               time.Time // when the events that quiet waits out began
 	deferred            time.Time // when an overrides check was first put off
+
+	// fileEvents counts the file events the loop has taken, and ovLooks
+	// its overrides alarms: what a test waits on to know the loop has
+	// seen what it did.
+	fileEvents, ovLooks atomic.Int64
 }
 
 // newWatchLoop sets up the file watches and takes the first looks at the
@@ -157,6 +163,7 @@ func (l *watchLoop) run(ctx context.Context) error {
 				l.n.lost(ctx)
 				continue
 			}
+			l.fileEvents.Add(1)
 			if !l.n.handle(ctx, ev) {
 				continue
 			}
@@ -204,6 +211,7 @@ func (l *watchLoop) run(ctx context.Context) error {
 				l.deferred = now
 			}
 			l.ovPoll.set(cfg.Overrides)
+			l.ovLooks.Add(1)
 		}
 	}
 }

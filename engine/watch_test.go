@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/internal/testenv"
 	"github.com/cronbox/cronbox/internal/wasmtest"
 )
 
@@ -32,6 +33,7 @@ func (b *bundle) watch(cfg WatchConfig, noEvents bool) {
 		l.n.close()
 		l.n.w = nil
 	}
+	b.loop = l
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -49,15 +51,14 @@ func (b *bundle) watch(cfg WatchConfig, noEvents bool) {
 // does not hold within 30 seconds of real time.
 func (b *bundle) until(what string, step time.Duration, cond func() bool) {
 	b.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			b.t.Fatalf("timed out waiting until %s", what)
+	testenv.WaitFor(b.t, what, func() bool {
+		if cond() {
+			return true
 		}
 		b.clock.Advance(step)
 		b.idle()
-		time.Sleep(time.Millisecond) // let the watcher's goroutine run
-	}
+		return cond()
+	})
 }
 
 // watcherStep returns a function that takes one look at the apps folder
@@ -81,13 +82,14 @@ func (b *bundle) watcherStep() func() bool {
 }
 
 // pollOverrides gives a watch with a one-second Overrides period five
-// looks at the overrides, in simulated time.
+// looks at the overrides, in simulated time, each taken before the next.
 func (b *bundle) pollOverrides() {
 	b.t.Helper()
 	for range 5 {
+		n := b.loop.ovLooks.Load()
 		b.clock.Advance(time.Second)
+		testenv.WaitFor(b.t, "the watch to look at the overrides", func() bool { return b.loop.ovLooks.Load() > n })
 		b.idle()
-		time.Sleep(20 * time.Millisecond) // let the watcher's goroutine run
 	}
 }
 
@@ -290,22 +292,19 @@ tasks:
 		if err != nil {
 			t.Fatal(err)
 		}
-		for deadline := time.Now().Add(30 * time.Second); len(b.engine.Running()) == 0; time.Sleep(time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatal("demo/spin did not start")
-			}
-		}
+		testenv.WaitFor(t, "demo/spin to start", func() bool { return len(b.engine.Running()) > 0 })
 		before := ticks()
 		if err := os.RemoveAll(dir); err != nil {
 			t.Fatal(err)
 		}
 		// b.until waits for an idle engine, which it is not while spin runs.
-		for deadline := time.Now().Add(30 * time.Second); b.hasTask("demo", "tick") || b.hasTask("demo", "spin"); time.Sleep(time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatal("the removed app's tasks are still listed")
+		testenv.WaitFor(t, "the removed app's tasks to go from the list", func() bool {
+			if !b.hasTask("demo", "tick") && !b.hasTask("demo", "spin") {
+				return true
 			}
 			b.clock.Advance(testSettle)
-		}
+			return false
+		})
 		if got := b.engine.Running(); len(got) != 1 || got[0].ID != spinning {
 			t.Fatalf("running after removal: %+v, want run %d going on", got, spinning)
 		}
@@ -338,9 +337,13 @@ func TestWatchHalfCopiedApp(t *testing.T) {
 	b.start()
 	rl := b.recordReloads()
 	b.watch(WatchConfig{Settle: testSettle}, false)
+	// Each piece is seen by the watch before the next is written, a
+	// pause shorter than the settle period later.
+	seen := b.loop.fileEvents.Load()
 	pause := func() {
+		testenv.WaitFor(t, "the watch to see the last piece", func() bool { return b.loop.fileEvents.Load() > seen })
 		b.clock.Advance(testSettle * 3 / 10)
-		time.Sleep(5 * time.Millisecond) // give the events time to arrive; correctness does not depend on it
+		seen = b.loop.fileEvents.Load()
 	}
 	wasm := wasmtest.Hello()
 	dir := filepath.Join(b.home, "apps", "late")

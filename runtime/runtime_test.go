@@ -16,6 +16,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
+	"github.com/cronbox/cronbox/internal/testenv"
 	"github.com/cronbox/cronbox/internal/wasmtest"
 	"github.com/cronbox/cronbox/runtime"
 )
@@ -217,7 +218,7 @@ func TestCancelStopsRunInHostCall(t *testing.T) {
 				ctx, cancel := context.WithCancelCause(context.Background())
 				done := make(chan *runtime.Result)
 				go func() { done <- f.runAsync(ctx, runtime.Spec{}, scenario) }()
-				waitFor(t, func() bool { return len(f.rt.Instances()) > 0 })
+				testenv.WaitFor(t, "the guest to start", func() bool { return len(f.rt.Instances()) > 0 })
 				cancel(errors.New("stopped by the test"))
 				select {
 				case res := <-done:
@@ -230,18 +231,6 @@ func TestCancelStopsRunInHostCall(t *testing.T) {
 			})
 		}
 	})
-}
-
-// waitFor polls cond for up to 10 s.
-func waitFor(t testing.TB, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
-		if cond() {
-			return
-		}
-		time.Sleep(time.Millisecond)
-	}
-	t.Fatal("condition not met in 10s")
 }
 
 func TestHandAssembledModules(t *testing.T) {
@@ -675,7 +664,7 @@ func TestSpinningGuestDoesNotStallTheHost(t *testing.T) {
 	go func() {
 		done <- f.runAsync(context.Background(), runtime.Spec{Limits: runtime.Limits{Timeout: 3 * time.Second}}, "loop")
 	}()
-	waitFor(t, func() bool { return len(f.rt.Instances()) > 0 })
+	testenv.WaitFor(t, "the guest to start", func() bool { return len(f.rt.Instances()) > 0 })
 	for range 20 {
 		goruntime.GC() // would hang here while the guest spins
 	}

@@ -16,8 +16,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/cronbox/cronbox/internal/testenv"
 	"github.com/cronbox/cronbox/internal/wasmtest"
 )
 
@@ -91,27 +91,25 @@ type formField = struct {
 	body []byte
 }
 
-// leftovers lists what uploads and exports left in the server's TempDir.
-// A handler removes its file when it returns, which may be just after the
-// client has read the answer, so it waits a little for them to go.
-func (f *fixture) leftovers() []string {
+// noLeftovers waits until uploads and exports have left nothing in the
+// server's TempDir. A handler removes its file when it returns, which may
+// be just after the client has read the answer.
+func (f *fixture) noLeftovers() {
 	f.t.Helper()
-	var out []string
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	var left []string
+	testenv.WaitFor(f.t, "uploads and exports to remove their temporary files", func() bool {
 		ents, err := os.ReadDir(f.srv.cfg.TempDir)
 		if err != nil && !os.IsNotExist(err) {
 			f.t.Fatal(err)
 		}
-		out = out[:0]
+		left = left[:0]
 		for _, e := range ents {
 			if strings.HasPrefix(e.Name(), ".upload-") || strings.HasPrefix(e.Name(), ".export-") {
-				out = append(out, e.Name())
+				left = append(left, e.Name())
 			}
 		}
-		if len(out) == 0 || time.Now().After(deadline) {
-			return out
-		}
-	}
+		return len(left) == 0
+	})
 }
 
 // conformsTo checks a JSON body against a schema of openapi.json.
@@ -183,9 +181,7 @@ func TestInstallApp(t *testing.T) {
 			t.Errorf("the refused app %s was installed", name)
 		}
 	}
-	if l := f.leftovers(); len(l) > 0 {
-		t.Errorf("uploads left behind: %v", l)
-	}
+	f.noLeftovers()
 	if b, err := os.ReadFile(filepath.Join(f.home, "apps", "hello", "app.yaml")); err != nil || !strings.Contains(string(b), "version: 1.0.0") {
 		t.Errorf("hello's app.yaml after an archive claimed its name: %s %v", b, err)
 	}
@@ -265,9 +261,7 @@ func TestInstallTooLarge(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(f.home, "apps", "big")); err == nil {
 		t.Error("the archive over the limit was installed")
 	}
-	if l := f.leftovers(); len(l) > 0 {
-		t.Errorf("uploads left behind: %v", l)
-	}
+	f.noLeftovers()
 }
 
 func TestExportApp(t *testing.T) {
@@ -311,9 +305,7 @@ func TestExportApp(t *testing.T) {
 			}
 		})
 	}
-	if l := f.leftovers(); len(l) > 0 {
-		t.Errorf("exports left behind: %v", l)
-	}
+	f.noLeftovers()
 }
 
 // TestUninstallRoundTrip exports hello, uninstalls it, and installs the

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cronbox/cronbox/engine/store"
+	"github.com/cronbox/cronbox/internal/testenv"
 	"github.com/cronbox/cronbox/internal/wasmtest"
 )
 
@@ -157,13 +158,7 @@ func startServeProc(t *testing.T, home string, extra ...string) *serveProc {
 // a deadline generous enough for a loaded machine.
 func waitUntil(t *testing.T, p *serveProc, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s; serve's log:\n%s", what, p.log)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testenv.WaitWithin(t, 60*time.Second, what, cond, func() string { return fmt.Sprintf("serve's log:\n%s", p.log) })
 }
 
 // allRuns returns every recorded run, by ID.

@@ -48,13 +48,24 @@ func Runtime(t testing.TB) *runtime.Runtime {
 // another process or connection that offers no event to wait on.
 func WaitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
+	WaitWithin(t, 30*time.Second, what, cond, nil)
+}
+
+// WaitWithin is WaitFor with a deadline of its own, whose failure adds
+// what detail returns (nil: nothing), such as the log of the process
+// waited on.
+func WaitWithin(t testing.TB, within time.Duration, what string, cond func() bool, detail func() string) {
+	t.Helper()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
-	deadline := time.After(30 * time.Second)
+	deadline := time.After(within)
 	for !cond() {
 		select {
 		case <-tick.C:
 		case <-deadline:
+			if detail != nil {
+				t.Fatalf("timed out waiting for %s; %s", what, detail())
+			}
 			t.Fatalf("timed out waiting for %s", what)
 		}
 	}

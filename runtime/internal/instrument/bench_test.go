@@ -119,12 +119,13 @@ func quantileSince(before, h *metrics.Float64Histogram, q float64) time.Duration
 // histogram.
 func collectWhile(b *testing.B, spin func(ctx context.Context)) {
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
+	done, spinning := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
+		close(spinning)
 		spin(ctx)
 	}()
-	time.Sleep(10 * time.Millisecond)
+	<-spinning
 	before := readStopping()
 	for b.Loop() {
 		runtime.GC()

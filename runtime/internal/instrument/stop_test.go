@@ -32,16 +32,31 @@ func instantiate(t testing.TB, rt wazero.Runtime, wasm []byte) (api.Module, Info
 	return mod, info
 }
 
-// stopSpinning calls fn of mod, which must run until stopped, collects
-// garbage a few times while it runs, then stops it and checks that it traps.
-func stopSpinning(t *testing.T, mod api.Module, fn string) {
+// counterGlobal is the section of one mutable i32 global, 0 at start.
+var counterGlobal = sec(6, vec(cat([]byte{tI32, 1}, i32Const(0), []byte{wEnd})))
+
+// spinBody is a function body that increments global 0 forever.
+var spinBody = body(nil, []byte{wLoop, tVoid, wGlobalGet, 0}, i32Const(1), []byte{wI32Add, wGlobalSet, 0, wBr, 0, wEnd, wEnd})
+
+// stopSpinning calls fn of mod, which must run until stopped and count in
+// its exported global counter, collects garbage a few times once the count
+// shows it runs, then stops it and checks that it traps.
+func stopSpinning(t *testing.T, mod api.Module, fn, counter string) {
 	t.Helper()
 	done := make(chan error, 1)
 	go func() {
 		_, err := mod.ExportedFunction(fn).Call(context.Background())
 		done <- err
 	}()
-	time.Sleep(20 * time.Millisecond)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for mod.ExportedGlobal(counter).Get() == 0 {
+		select {
+		case err := <-done:
+			t.Fatalf("%s returned %v before it was stopped", fn, err)
+		case <-tick.C:
+		}
+	}
 	for range 5 {
 		runtime.GC() // would hang if the guest never entered Go
 	}
@@ -96,7 +111,7 @@ func TestInstrumentStopsCallTreeWithoutLoops(t *testing.T) {
 	}
 
 	huge, _ := instantiate(t, rt, callTreeModule(40))
-	stopSpinning(t, huge, "tree")
+	stopSpinning(t, huge, "tree", "leaves")
 }
 
 // countdownModule exports countdown(n), whose loop runs n times (n >= 1).
@@ -163,8 +178,10 @@ func TestInstrumentStartSpinningForever(t *testing.T) {
 	wasm := newModule(
 		sec(1, vec(typeVoid)),
 		sec(3, vec([]byte{0})),
+		counterGlobal,
+		sec(7, vec(exportEntry("n", kindGlobal, 0))),
 		sec(8, uleb(0)),
-		sec(10, vec(body(nil, []byte{wLoop, tVoid, wBr, 0, wEnd, wEnd}))),
+		sec(10, vec(spinBody)),
 	)
 	rt := newRuntime(t)
 	instantiated := make(chan api.Module, 1)
@@ -177,7 +194,7 @@ func TestInstrumentStartSpinningForever(t *testing.T) {
 	}()
 	select {
 	case mod := <-instantiated:
-		stopSpinning(t, mod, StartExport)
+		stopSpinning(t, mod, StartExport, "n")
 	case <-time.After(10 * time.Second):
 		t.Fatalf("instantiation still runs after 10s: the start function ran")
 	}
@@ -411,11 +428,12 @@ func TestInstrumentAddsMemory(t *testing.T) {
 		sec(1, vec(typeVoid)),
 		importMemory,
 		sec(3, vec([]byte{0})),
-		sec(7, vec(exportEntry("spin", kindFunc, 0))),
-		sec(10, vec(body(nil, []byte{wLoop, tVoid, wBr, 0, wEnd, wEnd}))),
+		counterGlobal,
+		sec(7, vec(exportEntry("spin", kindFunc, 0), exportEntry("n", kindGlobal, 0))),
+		sec(10, vec(spinBody)),
 	)
 	mod, _ := instantiate(t, rt, wasm)
-	stopSpinning(t, mod, "spin")
+	stopSpinning(t, mod, "spin", "n")
 	if size := mod.Memory().Size(); size != 1<<16 {
 		t.Errorf("imported memory has %d bytes, want 1 page", size)
 	}
