@@ -1,6 +1,7 @@
 package ui_test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/cronbox/cronbox/internal/testenv"
 	"github.com/cronbox/cronbox/internal/wasmtest"
 )
 
@@ -34,25 +36,18 @@ func installHello(t *testing.T, tg *target) {
 	}
 	// Two Go modules are compiled first: slow under the race detector
 	// on a loaded machine.
-	deadline := time.Now().Add(2 * time.Minute)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
+	var got any
+	testenv.WaitWithin(t, 4*time.Minute, "the hello app's route to answer", func() bool {
 		resp, err := http.Get(tg.URL + "/apps/hello/api/greeting")
-		var got any = err
-		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-			got = resp.Status
+		if err != nil {
+			got = err
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the hello app's route does not answer: %v", got)
-		}
-		<-tick.C
-	}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		got = resp.Status
+		return resp.StatusCode == 200
+	}, func() string { return fmt.Sprintf("the last answer: %v", got) })
 }
 
 // TestHelloPage: the Apps page links the sample app's page, which calls
