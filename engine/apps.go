@@ -89,7 +89,7 @@ func (a *appState) fits(mem int64) bool {
 
 // slot is what run r of the app takes of the app's quotas in a cluster.
 func (a *appState) slot(r *runReq) store.Slot {
-	s := store.Slot{Concurrency: a.quota(), Memory: r.ts.task.Limits.Memory}
+	s := store.Slot{App: r.ts.app, Concurrency: a.quota(), Memory: r.ts.task.Limits.Memory}
 	if a.app != nil {
 		s.MemoryQuota = a.app.Manifest.Quotas.Memory
 	}

@@ -477,7 +477,7 @@ func (e *Engine) finishUnstarted(ctx context.Context, r *runReq, status store.St
 	}
 	if mine {
 		now := e.cfg.Clock.Now()
-		end := store.RunEnd{Status: status, EndTime: now, ExitCode: -1, Error: msg}
+		end := store.RunEnd{App: r.ts.app, Status: status, EndTime: now, ExitCode: -1, Error: msg}
 		err := e.cfg.Store.Runs.FinishRun(context.WithoutCancel(ctx), r.id, end)
 		if writeFailed(err) {
 			e.keepEnd(r.id, r.ts.key, end, err)

@@ -105,7 +105,7 @@ func (e *Engine) takeOver(ctx context.Context) {
 	}
 	bg := context.WithoutCancel(ctx)
 	for _, run := range orphans {
-		end := store.RunEnd{Status: store.StatusCancelled, EndTime: e.cfg.Clock.Now(), ExitCode: -1, Error: "not started: " + reasonRemoved}
+		end := store.RunEnd{App: run.App, Status: store.StatusCancelled, EndTime: e.cfg.Clock.Now(), ExitCode: -1, Error: "not started: " + reasonRemoved}
 		if err := e.cfg.Store.Runs.FinishRun(bg, run.ID, end); err != nil {
 			e.log.ErrorContext(ctx, "recording unstarted run", slog.Int64("run", run.ID), slog.Any("error", err))
 		}

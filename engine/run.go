@@ -92,6 +92,7 @@ func (e *Engine) runAndRecord(h *runHandle, log *slog.Logger) (store.RunEnd, sto
 	log.Debug("run started", slog.String("trigger", string(r.trigger)), slog.Int("attempt", r.attempt))
 
 	end := e.runGuest(h, log)
+	end.App = t.App // kept with it if the store does not take it (keepEnd)
 	if overdue != nil {
 		overdue.Stop()
 	}

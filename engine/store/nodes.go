@@ -96,6 +96,11 @@ type Nodes interface {
 // Slot is what a run takes of its app's quotas on a store shared by
 // several nodes, for as long as it executes.
 type Slot struct {
+	// App is the run's app, whose quotas the slot is of. A store shared
+	// by several nodes orders by it the writes that take slots, among
+	// the writes it sends together, so that they lock the apps' quotas
+	// in one order (see RunEnd.App); it does not check it against the run.
+	App string
 	// Concurrency is the app's quotas.concurrency: at most that many runs
 	// of the app hold a slot at once, over every node.
 	Concurrency int

@@ -154,6 +154,13 @@ type Run struct {
 
 // RunEnd is how a run ended.
 type RunEnd struct {
+	// App is the run's app, when the caller knows it; it is not stored.
+	// The end gives back the slot of its app's quotas the run holds
+	// (Slots): a store shared by several nodes sends the writes that take
+	// or give back slots in the order of their apps, so that no two wait
+	// for each other's app in a circle. An end without it is recorded all
+	// the same, outside that order. EndRun takes AfterEnd.App if it is "".
+	App        string
 	Status     Status // a final status other than skipped
 	EndTime    time.Time
 	Duration   time.Duration

@@ -67,6 +67,16 @@ func takeSlotCTE(rows, concurrency, memoryQuota string) string {
 		RETURNING 1`
 }
 
+// appLockSQL locks the app_slots row of app $1, making it if there is
+// none, without changing it (ON CONFLICT DO UPDATE locks the row it does
+// not update): the group writer sends it before the writes of each app
+// (groupWriter.appLock). A group that writes for an app then holds the
+// app's slots row before any other row of the app (its history_usage,
+// app_usage), and groups pass an app's rows one at a time, in the order
+// of the apps.
+const appLockSQL = `INSERT INTO app_slots AS s (app) VALUES ($1::text)
+	ON CONFLICT (app) DO UPDATE SET running = s.running WHERE false`
+
 // TakeSlot implements store.Slots: one statement, which locks the run,
 // so that a run that ends meanwhile (and gives back what it holds) takes
 // nothing.

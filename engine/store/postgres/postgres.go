@@ -182,7 +182,7 @@ func open(ctx context.Context, url string, opts Options, migs []migration) (*Sto
 	}
 	var name [12]byte
 	_, _ = rand.Read(name[:]) // never fails
-	return &Store{opts: opts, pool: pool, name: hex.EncodeToString(name[:]), writes: newGroupWriter(pool, opts.Writers)}, nil
+	return &Store{opts: opts, pool: pool, name: hex.EncodeToString(name[:]), writes: newGroupWriter(pool, opts.Writers, appLockSQL)}, nil
 }
 
 // Close closes the store's connections, once the writes queued have been

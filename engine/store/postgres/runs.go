@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -307,12 +308,12 @@ func (s *Store) EndRun(ctx context.Context, id int64, end store.RunEnd, after st
 		status, reason *string
 		disabledAt     *time.Time
 	)
-	// The end gives back the run's slot (the trigger app_slot_release):
-	// without after.App (FinishRun: a run ended before it started, an end
-	// kept through an outage) its app is not known here, and the write
-	// goes with those that lock no slot. Such ends are rare; a deadlock
-	// they meet is sent again (commitAlone).
-	err := s.writeSlots(ctx, after.App, b, func(br pgx.BatchResults) error {
+	// The end gives back the run's slot (the trigger app_slot_release),
+	// which locks its app's row of app_slots: the write goes in its group
+	// in the order of the apps. An end whose caller did not name the app
+	// goes with the writes that lock no slot; a deadlock it meets is sent
+	// again (commitAlone).
+	err := s.writeSlots(ctx, cmp.Or(end.App, after.App), b, func(br pgx.BatchResults) error {
 		if err := br.QueryRow().Scan(&status); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
 				return store.ErrNotFound

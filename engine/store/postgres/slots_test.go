@@ -60,7 +60,10 @@ func TestReplaceRequestsCancels(t *testing.T) {
 // TestSlotLockOrder: two nodes start and end runs of two apps at once
 // through their group writers, each group mixing the apps' writes in the
 // order they came, while nodes that hold runs of both apps are lost and
-// swept: the database meets no deadlock. The writer sends a write
+// swept: the database meets no deadlock. The runs take their slots with
+// their start (StartRun) or, having waited, with BeginRun, and give them
+// back with EndRun or FinishRun: every write that locks a slot names its
+// app. The writer sends a write
 // that met one again, which hides a deadlock from its caller, so they
 // are counted where the database counts them, in
 // pg_stat_database.deadlocks, once every node's connections are closed
@@ -100,6 +103,39 @@ func TestSlotLockOrder(t *testing.T) {
 		return lost.LeaveNode(ctx, name, n.Epoch)
 	}
 
+	// cycle starts a run of app on node and ends it, in one of three
+	// ways: way 0 takes the slot with the start and gives it back with
+	// EndRun, way 1 with FinishRun; way 2 records the run waiting, takes
+	// the slot with BeginRun and gives it back with FinishRun.
+	cycle := func(s *Store, node, app string, way int) error {
+		r := store.Run{App: app, Task: "t", Trigger: store.TriggerManual, StartTime: at, Node: node, Slot: slot()}
+		if way == 2 {
+			r.Slot, r.Waiting, r.Module = nil, true, "m"
+		}
+		id, err := s.StartRun(ctx, r)
+		if err != nil {
+			return err
+		}
+		if way == 2 {
+			sl := slot()
+			sl.App = app
+			began, err := s.BeginRun(ctx, id, node, sl)
+			if err != nil {
+				return err
+			}
+			if !began || !sl.Taken {
+				return fmt.Errorf("BeginRun(%d) = %v, slot taken %v; want the run started with its slot", id, began, sl.Taken)
+			}
+		}
+		end := store.RunEnd{App: app, Status: store.StatusSucceeded, EndTime: at.Add(time.Second), Duration: time.Second}
+		if way == 0 {
+			end.App = ""
+			_, err = s.EndRun(ctx, id, end, store.AfterEnd{App: app, Task: "t"})
+			return err
+		}
+		return s.FinishRun(ctx, id, end)
+	}
+
 	var wg sync.WaitGroup
 	var failed atomic.Value
 	for _, name := range []string{"n1", "n2"} {
@@ -116,13 +152,7 @@ func TestSlotLockOrder(t *testing.T) {
 			go func() {
 				defer nodeWG.Done()
 				for i := range 40 {
-					app := apps[(w+i)%2]
-					id, err := s.StartRun(ctx, store.Run{App: app, Task: "t", Trigger: store.TriggerManual, StartTime: at, Node: name, Slot: slot()})
-					if err == nil {
-						_, err = s.EndRun(ctx, id, store.RunEnd{Status: store.StatusSucceeded, EndTime: at.Add(time.Second), Duration: time.Second},
-							store.AfterEnd{App: app, Task: "t"})
-					}
-					if err != nil {
+					if err := cycle(s, name, apps[(w+i)%2], i%3); err != nil {
 						failed.Store(err)
 						return
 					}

@@ -38,6 +38,13 @@ const maxGroup = 256
 // again (commitAlone).
 type groupWriter struct {
 	pool *pgxpool.Pool
+	// appLock is a statement of one argument, an app, that locks the
+	// rows the writes of that app lock in common, in one order: a group
+	// sends it before the first write of each app (groupOp.slots), so
+	// that two writes of one app in a group, which lock those rows in
+	// other orders (one a slot and its history, the other its history
+	// only), do not meet another group in a circle. "" sends none.
+	appLock string
 
 	mu      sync.Mutex
 	more    *sync.Cond // the queue grew, or the writer closed
@@ -73,9 +80,10 @@ type groupOp struct {
 	done  chan error // buffered: a sender never waits for the caller
 }
 
-// newGroupWriter starts senders goroutines that send writes to pool.
-func newGroupWriter(pool *pgxpool.Pool, senders int) *groupWriter {
-	w := &groupWriter{pool: pool}
+// newGroupWriter starts senders goroutines that send writes to pool,
+// each group's with appLock (see groupWriter.appLock).
+func newGroupWriter(pool *pgxpool.Pool, senders int, appLock string) *groupWriter {
+	w := &groupWriter{pool: pool, appLock: appLock}
 	w.more = sync.NewCond(&w.mu)
 	w.senders.Add(senders)
 	for range senders {
@@ -256,7 +264,10 @@ func (w *groupWriter) commit(group []*groupOp, errs []error) (failedStatement bo
 	// statement the prepared statement it was sent as, which a failed
 	// batch deallocates.
 	b := &pgx.Batch{}
-	for _, op := range group {
+	for i, op := range group {
+		if w.locksApp(group, i) {
+			b.Queue(w.appLock, op.slots)
+		}
 		for _, q := range op.b.QueuedQueries {
 			b.Queue(q.SQL, q.Arguments...)
 		}
@@ -264,7 +275,13 @@ func (w *groupWriter) commit(group []*groupOp, errs []error) (failedStatement bo
 	br := w.pool.SendBatch(context.Background(), b)
 	for i, op := range group {
 		r := &opResults{BatchResults: br, left: op.b.Len()}
-		errs[i] = op.read(r)
+		errs[i] = nil
+		if w.locksApp(group, i) {
+			_, errs[i] = br.Exec()
+		}
+		if errs[i] == nil {
+			errs[i] = op.read(r)
+		}
 		// Whatever op left unread (after its error) is not the next
 		// write's.
 		for r.left > 0 {
@@ -288,6 +305,14 @@ func (w *groupWriter) commit(group []*groupOp, errs []error) (failedStatement bo
 		}
 	}
 	return failedStatement
+}
+
+// locksApp reports whether the write group[i] of a group sorted by app
+// (take) is the first of its app's, before which the group locks the
+// app's rows (appLock). A write sent alone needs no lock: each write
+// locks its app's rows in one order.
+func (w *groupWriter) locksApp(group []*groupOp, i int) bool {
+	return w.appLock != "" && len(group) > 1 && group[i].slots != "" && (i == 0 || group[i-1].slots != group[i].slots)
 }
 
 // errGroupFailed is the outcome of a write whose group's transaction
