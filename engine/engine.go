@@ -309,6 +309,9 @@ type Engine struct {
 	// handoff hands the runs this node has no room for to other nodes,
 	// and theirs to it; nil for a single node, or a store without it.
 	handoff RunHandoff
+	// progress records the progress of this node's runs for the other
+	// nodes to show, with their log lines; nil for a store that does not.
+	progress store.RunProgress
 	// takingOver is set while the node takes over runs waiting on other
 	// nodes (takeOver); othersWait when some may wait: the last take
 	// took all it asked for, or a run recorded waiting found the node
@@ -353,6 +356,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if h, ok := cfg.Store.Runs.(RunHandoff); ok && e.cl != nil {
 		e.handoff = h
+	}
+	if p, ok := cfg.Store.Runs.(store.RunProgress); ok {
+		e.progress = p
 	}
 	e.cfg.Store.Runs = watchedRuns{Runs: cfg.Store.Runs, e: e}
 	e.cfg.Store.Outcomes = watchedOutcomes{Outcomes: cfg.Store.Outcomes, e: e}

@@ -198,7 +198,7 @@ func (e *Engine) runGuest(h *runHandle, log *slog.Logger) store.RunEnd {
 	if end.Overdue && end.Error == "" && end.Status != store.StatusSucceeded {
 		end.Error = "overdue: ran past maxRuntime " + t.MaxRuntime.String()
 	}
-	end.Logs, end.LogsDropped = sink.end()
+	end.Logs, end.LogsDropped, end.Progress = sink.end()
 	return end
 }
 
@@ -349,7 +349,9 @@ func (e *Engine) fireDependentsLocked(done *taskState) {
 }
 
 // runSink receives a run's logs, written to the store in batches, and its
-// progress, published as events.
+// progress, published as events, and with a store that records progress
+// (store.RunProgress) written with the next batch: at most one write a
+// LogFlush for any number of reports.
 type runSink struct {
 	e     *Engine
 	h     *runHandle
@@ -363,8 +365,12 @@ type runSink struct {
 	buf   []store.LogLine
 	held  int64 // bytes of buf reserved in acct
 	lines int64 // logged so far
-	timer Timer // flushes a batch that has waited LogFlush; nil when buf is empty
+	timer Timer // flushes a batch that has waited LogFlush; nil when buf is empty and progress unchanged
 	ended bool  // the run's last flush has been done
+	// progress is the run's last progress report, nil before the first;
+	// unwritten is set while the store has not recorded it.
+	progress  *store.Progress
+	unwritten bool
 
 	// kept is the bytes of messages kept for the store, at most the
 	// task's LogLimit; dropped and droppedBytes count the lines past it.
@@ -441,8 +447,9 @@ func (s *runSink) logLimit() int64 {
 // end returns the lines not written yet when the run has returned, for
 // the write that ends the run (after any flush under way), and how many
 // lines were dropped past the task's limits.logs, which a last line then
-// reports; a line logged later (there should be none) waits for no timer.
-func (s *runSink) end() ([]store.LogLine, int64) {
+// reports, and the last progress report; a line logged later (there
+// should be none) waits for no timer.
+func (s *runSink) end() ([]store.LogLine, int64, *store.Progress) {
 	s.flushing.Lock()
 	defer s.flushing.Unlock()
 	s.mu.Lock()
@@ -454,13 +461,14 @@ func (s *runSink) end() ([]store.LogLine, int64) {
 	}
 	lines := s.buf
 	s.buf = nil
+	s.unwritten = false // written with the end
 	s.releaseLocked()
 	if s.dropped > 0 {
 		lines = append(lines, store.LogLine{Time: s.e.cfg.Clock.Now(), Level: hostapi.LevelWarn.String(),
 			Message: fmt.Sprintf("%d log lines (%s) not stored: the run's logs reached limits.logs, %s",
 				s.dropped, bytesize.Format(s.droppedBytes), bytesize.Format(s.logLimit()))})
 	}
-	return lines, s.dropped
+	return lines, s.dropped, s.progress
 }
 
 // releaseLocked returns the bytes of the lines taken from buf; s.mu is held.
@@ -476,6 +484,12 @@ func (s *runSink) Progress(percent int, msg string) {
 	s.h.mu.Lock()
 	s.h.progress, s.h.message = percent, msg
 	s.h.mu.Unlock()
+	s.mu.Lock()
+	s.progress, s.unwritten = &store.Progress{Percent: percent, Message: msg}, true
+	if s.e.progress != nil && s.timer == nil && !s.ended {
+		s.timer = s.e.crew.afterFunc(s.e.cfg.LogFlush, s.flush)
+	}
+	s.mu.Unlock()
 	t := s.h.task
 	s.e.publish(Event{Type: EventRunProgress, App: t.App, Task: t.Name, RunID: s.h.req.id, Progress: percent, Message: msg})
 }
@@ -487,15 +501,25 @@ func (s *runSink) flush() {
 	s.mu.Lock()
 	lines, held := s.buf, s.held
 	s.buf, s.held = nil, 0
+	var progress *store.Progress
+	if s.unwritten && s.e.progress != nil {
+		progress, s.unwritten = s.progress, false
+	}
 	if s.timer != nil {
 		s.timer.Stop()
 		s.timer = nil
 	}
 	s.mu.Unlock()
-	if len(lines) == 0 {
+	var err error
+	switch {
+	case progress != nil:
+		err = s.e.progress.AppendProgress(context.Background(), s.h.req.id, lines, *progress)
+	case len(lines) > 0:
+		err = s.e.cfg.Store.Runs.AppendLogs(context.Background(), s.h.req.id, lines)
+	default:
 		return
 	}
-	if err := s.e.cfg.Store.Runs.AppendLogs(context.Background(), s.h.req.id, lines); err != nil {
+	if err != nil {
 		s.log.Error("recording run logs", slog.Int("lines", len(lines)), slog.Any("error", err))
 	}
 	if s.acct != nil {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -25,20 +26,28 @@ type clusterNode struct {
 	pg *postgres.Store
 }
 
-// newClusterNode starts a node named name on the database at url. Its
-// store polls only every hour: what other nodes do reaches it by
-// notifications alone.
+// progressWasm is the module of the task hello/work of a cluster node:
+// it logs and reports its progress at each of its steps.
+var progressWasm []byte
+
+// newClusterNode starts a node named name on the database at url, with
+// the app hello and its tasks echo and work. Its store polls only every
+// hour: what other nodes do reaches it by notifications alone.
 func newClusterNode(t *testing.T, url, name string) *clusterNode {
 	t.Helper()
 	ctx := context.Background()
 	home := t.TempDir()
 	hello := filepath.Join(home, "apps", "hello")
 	writeFile(t, filepath.Join(hello, "app.yaml"), []byte("name: hello\nversion: 1.0.0\n"))
-	writeFile(t, filepath.Join(hello, "config", "tasks.yaml"), []byte("tasks:\n  - name: echo\n"))
+	writeFile(t, filepath.Join(hello, "config", "tasks.yaml"), []byte("tasks:\n  - name: echo\n  - name: work\n"))
 	if echoWasm == nil {
 		echoWasm = wasmtest.Build(t, "../engine/testdata/echo")
 	}
 	writeFile(t, filepath.Join(hello, "tasks", "echo.wasm"), echoWasm)
+	if progressWasm == nil {
+		progressWasm = wasmtest.Build(t, "ui/testdata/progress")
+	}
+	writeFile(t, filepath.Join(hello, "tasks", "work.wasm"), progressWasm)
 	pg, err := postgres.Open(ctx, url, postgres.Options{MaxConns: 4, WatchPoll: time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -158,5 +167,56 @@ func TestClusterOneView(t *testing.T) {
 	}
 	if i := slices.Index(want, from); i < 0 || !slices.Equal(after, want[i+1:]) {
 		t.Errorf("resumed on A after %d: IDs %v, want %v", from, after, want)
+	}
+}
+
+// TestClusterRemoteProgress: node A shows the progress of a run on node B
+// in the run's JSON and in lists, as B stores it with its log lines,
+// while the run runs and once it has ended; B shows it live.
+func TestClusterRemoteProgress(t *testing.T) {
+	url := pgtest.URL(t)
+	a := newClusterNode(t, url, "a")
+	b := newClusterNode(t, url, "b")
+	if _, err := a.pg.CreateToken(context.Background(), storeToken("admin", RoleAdmin)); err != nil {
+		t.Fatal(err)
+	}
+	const steps = 40
+	id := b.trigger("hello", "work", fmt.Sprintf(`{"steps": %d, "sleepMs": 300}`, steps))
+
+	progress := func(run map[string]any) (float64, string) {
+		p, _ := run["progress"].(float64)
+		msg, _ := run["progressMessage"].(string)
+		return p, msg
+	}
+	var seen float64
+	testenv.WaitFor(t, "A shows the progress B stored of its run while it runs", func() bool {
+		run := a.getRun(id)
+		if run["status"] != "running" {
+			t.Fatalf("B's run is %v before A saw its progress; want running", run["status"])
+		}
+		p, msg := progress(run)
+		seen = p
+		return run["remote"] == true && p > 0 && p < 100 && msg == fmt.Sprintf("step %d", int(p)*steps/100)
+	})
+	if run := b.getRun(id); run["remote"] != nil {
+		t.Errorf("B shows its own run as remote")
+	} else if p, _ := progress(run); p < seen {
+		t.Errorf("B shows its run at %v%%, behind A's %v%%", p, seen)
+	}
+	resp := a.send(req{method: "GET", path: "/api/v1/runs?status=running", token: "admin"})
+	var list struct{ Runs []map[string]any }
+	if err := json.Unmarshal(resp.body, &list); resp.status != 200 || err != nil {
+		t.Fatalf("GET runs on A: %d %s", resp.status, resp.body)
+	}
+	if len(list.Runs) != 1 || list.Runs[0]["id"] != float64(id) {
+		t.Fatalf("A lists the running runs %v, want run %d", list.Runs, id)
+	} else if p, _ := progress(list.Runs[0]); p < seen {
+		t.Errorf("A lists B's run at %v%%, behind its %v%%", p, seen)
+	}
+
+	testenv.WaitFor(t, "B's run to end", func() bool { return a.getRun(id)["status"] != "running" })
+	run := a.getRun(id)
+	if p, msg := progress(run); run["status"] != "succeeded" || p != 100 || msg != fmt.Sprintf("step %d", steps) {
+		t.Errorf("B's run ended on A: %v at %v%% %q; want succeeded at 100%% \"step %d\"", run["status"], p, msg, steps)
 	}
 }

@@ -145,6 +145,12 @@ type Run struct {
 	// back. A store of one node ignores them.
 	Waiting bool
 	Module  string
+	// Progress is the last progress the run reported, as its node
+	// recorded it in a store that records progress (RunProgress), at
+	// most LogFlush old while the run runs; nil if it reported none, and
+	// from a store that does not record it. It is not written by
+	// StartRun.
+	Progress *Progress
 	// RetryOf is the ID of the run this run retries, 0 if none. A store
 	// records at most one run retrying a given run (StartRun and
 	// RecordSkipped return ErrDuplicate for a second), so that nodes
@@ -179,6 +185,28 @@ type RunEnd struct {
 	LogsDropped int64
 	// Overdue is set when the run went past its maxRuntime.
 	Overdue bool
+	// Progress, if not nil, is the run's last progress report, recorded
+	// with its end by a store that records progress (RunProgress); a
+	// store that does not ignores it.
+	Progress *Progress
+}
+
+// Progress is a run's progress report: the guest's progress host call.
+type Progress struct {
+	Percent int
+	Message string
+}
+
+// RunProgress records the progress of running runs in a store that
+// several nodes share, so that every node shows it (Run.Progress), not
+// only the one that runs them. A run's progress goes in the write of its
+// log lines, at most one a LogFlush, not one a report. A store of one
+// node (SQLite) does not provide it: its engine shows its runs' progress
+// live.
+type RunProgress interface {
+	// AppendProgress is Runs.AppendLogs, lines possibly empty, that also
+	// records p as the run's last progress, in the same write.
+	AppendProgress(ctx context.Context, runID int64, lines []LogLine, p Progress) error
 }
 
 // AfterEnd is what Runs.EndRun does with a run's end, in the same write

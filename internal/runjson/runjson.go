@@ -32,14 +32,15 @@ type Run struct {
 	PeakMemory int64  `json:"peakMemory"`
 	// Node is the node the run ran on; "" when not known.
 	Node string `json:"node"`
-	// Only while running:
+	// While running; of an ended run, its last progress when its
+	// store kept it (store.RunProgress).
 	Progress        *int   `json:"progress,omitempty"`
 	ProgressMessage string `json:"progressMessage,omitempty"`
 	// While running, and of an ended run that went overdue.
 	Overdue *bool `json:"overdue,omitempty"`
 	// Remote is true while the run runs on another node of the
-	// cluster: its log lines are stored at least every second, and
-	// neither they nor its progress come live on this node's events.
+	// cluster: its log lines and progress are stored at least every
+	// second, and do not come live on this node's events.
 	Remote bool `json:"remote,omitempty"`
 }
 
@@ -53,7 +54,8 @@ type Live struct {
 // Of returns r as the API shows it in a listing. now measures how long a
 // running run has run. live is what this node's engine knows of a running
 // run, nil when it does not run it here; remote then says whether it may
-// run on another node of a cluster.
+// run on another node of a cluster, whose progress is then the one
+// stored (store.Run.Progress).
 func Of(r store.Run, now time.Time, live *Live, remote bool) Run {
 	out := Run{
 		ID: r.ID, App: r.App, Task: r.Task, Status: string(r.Status), Trigger: string(r.Trigger),
@@ -70,14 +72,24 @@ func Of(r store.Run, now time.Time, live *Live, remote bool) Run {
 	}
 	if r.Status == store.StatusRunning {
 		progress, overdue := 0, false
-		if live != nil {
+		switch {
+		case live != nil:
 			progress, overdue = live.Progress, live.Overdue
 			out.ProgressMessage = live.Message
-		} else {
+		case r.Progress != nil:
+			progress, out.ProgressMessage = r.Progress.Percent, r.Progress.Message
+			out.Remote = remote
+		default:
 			out.Remote = remote
 		}
 		out.Progress, out.Overdue = &progress, &overdue
-	} else if r.Overdue {
+		return out
+	}
+	if r.Progress != nil {
+		progress := r.Progress.Percent
+		out.Progress, out.ProgressMessage = &progress, r.Progress.Message
+	}
+	if r.Overdue {
 		overdue := true
 		out.Overdue = &overdue
 	}

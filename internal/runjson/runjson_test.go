@@ -25,6 +25,12 @@ func TestOf(t *testing.T) {
 		Error: "exit 3", ErrorLine: "no database", PeakMemory: 1 << 20, Node: "n1", Overdue: true}
 	running := store.Run{ID: 8, App: "demo", Task: "hello", Status: store.StatusRunning, Trigger: store.TriggerManual, TriggeredByUser: "ada",
 		StartTime: t0, ExitCode: -1}
+	stored := running
+	stored.Progress = &store.Progress{Percent: 30, Message: "third"}
+	storedHere := stored
+	storedHere.Progress = &store.Progress{Percent: 20, Message: "stale"}
+	endedWith := ended
+	endedWith.Overdue, endedWith.Progress = false, &store.Progress{Percent: 100, Message: "done"}
 	for _, c := range []struct {
 		name   string
 		run    store.Run
@@ -38,6 +44,12 @@ func TestOf(t *testing.T) {
 			`{"id":8,"app":"demo","task":"hello","status":"running","trigger":"manual","user":"ada","scheduled":null,"attempt":0,"start":"2026-01-05T09:00:00Z","end":null,"durationMs":2000,"exitCode":null,"error":"","reason":"","peakMemory":0,"node":"","progress":40,"progressMessage":"half","overdue":true}`},
 		{"running elsewhere", running, nil, true,
 			`{"id":8,"app":"demo","task":"hello","status":"running","trigger":"manual","user":"ada","scheduled":null,"attempt":0,"start":"2026-01-05T09:00:00Z","end":null,"durationMs":2000,"exitCode":null,"error":"","reason":"","peakMemory":0,"node":"","progress":0,"overdue":false,"remote":true}`},
+		{"running elsewhere, progress stored", stored, nil, true,
+			`{"id":8,"app":"demo","task":"hello","status":"running","trigger":"manual","user":"ada","scheduled":null,"attempt":0,"start":"2026-01-05T09:00:00Z","end":null,"durationMs":2000,"exitCode":null,"error":"","reason":"","peakMemory":0,"node":"","progress":30,"progressMessage":"third","overdue":false,"remote":true}`},
+		{"running here, progress stored", storedHere, &Live{Progress: 40, Message: "half"}, true,
+			`{"id":8,"app":"demo","task":"hello","status":"running","trigger":"manual","user":"ada","scheduled":null,"attempt":0,"start":"2026-01-05T09:00:00Z","end":null,"durationMs":2000,"exitCode":null,"error":"","reason":"","peakMemory":0,"node":"","progress":40,"progressMessage":"half","overdue":false}`},
+		{"ended, progress stored", endedWith, nil, true,
+			`{"id":7,"app":"demo","task":"hello","status":"failed","trigger":"schedule","user":"","scheduled":"2026-01-05T09:00:00Z","attempt":0,"start":"2026-01-05T09:00:00Z","end":"2026-01-05T09:00:01.5Z","durationMs":1500,"exitCode":3,"error":"exit 3","cause":"no database","reason":"","peakMemory":1048576,"node":"n1","progress":100,"progressMessage":"done"}`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if got := encode(t, Of(c.run, t0.Add(2*time.Second), c.live, c.remote)); got != c.want {

@@ -17,14 +17,16 @@ import (
 const runColumns = `ID, AppName, TaskName, Status, coalesce(TriggeredBy, ''), coalesce(TriggeredByUser, ''),
 	ScheduledTime, Attempt, StartTime, EndTime, coalesce(Duration, 0),
 	coalesce(ExitCode, -1), coalesce(Output, ''::bytea), coalesce(ErrorMessage, ''), coalesce(Input, ''),
-	coalesce(Result, ''), coalesce(PeakMemory, 0), coalesce(Reason, ''), LogsDropped, Overdue, Node, coalesce(ErrorLine, ''), coalesce(RetryOf, 0)`
+	coalesce(Result, ''), coalesce(PeakMemory, 0), coalesce(Reason, ''), LogsDropped, Overdue, Node, coalesce(ErrorLine, ''), coalesce(RetryOf, 0),
+	Progress, coalesce(ProgressMessage, '')`
 
 // runSummaryColumns are runColumns without output, input and result, for
 // lists.
 const runSummaryColumns = `ID, AppName, TaskName, Status, coalesce(TriggeredBy, ''), coalesce(TriggeredByUser, ''),
 	ScheduledTime, Attempt, StartTime, EndTime, coalesce(Duration, 0),
 	coalesce(ExitCode, -1), ''::bytea, coalesce(ErrorMessage, ''), '',
-	'', coalesce(PeakMemory, 0), coalesce(Reason, ''), LogsDropped, Overdue, Node, coalesce(ErrorLine, ''), coalesce(RetryOf, 0)`
+	'', coalesce(PeakMemory, 0), coalesce(Reason, ''), LogsDropped, Overdue, Node, coalesce(ErrorLine, ''), coalesce(RetryOf, 0),
+	Progress, coalesce(ProgressMessage, '')`
 
 func scanRun(row pgx.Row) (store.Run, error) {
 	var (
@@ -34,15 +36,21 @@ func scanRun(row pgx.Row) (store.Run, error) {
 		input, result     string
 		durationMS        int64
 		status, trigger   string
+		progress          *int
+		progressMessage   string
 	)
 	err := row.Scan(&r.ID, &r.App, &r.Task, &status, &trigger, &r.TriggeredByUser,
 		&sched, &r.Attempt, &start, &end, &durationMS,
 		&r.ExitCode, &output, &r.Error, &input,
-		&result, &r.PeakMemory, &r.Reason, &r.LogsDropped, &r.Overdue, &r.Node, &r.ErrorLine, &r.RetryOf)
+		&result, &r.PeakMemory, &r.Reason, &r.LogsDropped, &r.Overdue, &r.Node, &r.ErrorLine, &r.RetryOf,
+		&progress, &progressMessage)
 	if err != nil {
 		return store.Run{}, err
 	}
 	r.Status, r.Trigger = store.Status(status), store.Trigger(trigger)
+	if progress != nil {
+		r.Progress = &store.Progress{Percent: *progress, Message: progressMessage}
+	}
 	r.Duration = time.Duration(durationMS) * time.Millisecond
 	r.Output = string(output)
 	if input != "" {
@@ -245,7 +253,8 @@ var endRunSQL = `WITH running AS (SELECT 1 FROM TaskExecutions WHERE ID = $1 AND
 		Output = $10, ErrorMessage = $11, Result = $12, PeakMemory = $13,
 		LogsDropped = LogsDropped + $14 + cardinality($4::bytea[]) - (SELECT count(*) FROM ins),
 		LogBytes = LogBytes + (SELECT coalesce(sum(size), 0) FROM ins), Overdue = $23,
-		ErrorLine = coalesce($27::text, ErrorLine)
+		ErrorLine = coalesce($27::text, ErrorLine),
+		Progress = coalesce($28::integer, Progress), ProgressMessage = coalesce($29::text, ProgressMessage)
 		WHERE ID = $1 AND Status = 'running'
 		RETURNING ID, AppName),
 	usage AS (INSERT INTO run_usage (run_id, app, end_time, cpu_ns, peak_memory, output_bytes, log_bytes,
@@ -298,6 +307,7 @@ func (s *Store) EndRun(ctx context.Context, id int64, end store.RunEnd, after st
 		[]byte(end.Output), nullText(end.Error), nullJSON(end.Result), end.PeakMemory, end.LogsDropped,
 		int64(u.CPUTime), u.PeakMemory, u.OutputBytes, u.LogBytes, u.HTTPSent, u.HTTPReceived, u.KVWritten, u.FilesWritten,
 		end.Overdue, o != nil && !o.Failed, text(after.App), text(after.Task), errorLine(end.Logs))
+	args = append(args, progressArgs(end.Progress)...)
 	b := &pgx.Batch{}
 	b.Queue(lockRunSQL, id)
 	b.Queue(endRunSQL, args...)
@@ -358,13 +368,36 @@ func (s *Store) AppendLogs(ctx context.Context, runID int64, lines []store.LogLi
 	if len(lines) == 0 {
 		return nil
 	}
+	return s.appendLogs(ctx, runID, lines, nil)
+}
+
+// AppendProgress implements store.RunProgress: AppendLogs's write, which
+// sets the run's progress too, while it runs.
+func (s *Store) AppendProgress(ctx context.Context, runID int64, lines []store.LogLine, p store.Progress) error {
+	return s.appendLogs(ctx, runID, lines, &p)
+}
+
+// progressArgs are the arguments of a run's progress p, NULLs for none.
+func progressArgs(p *store.Progress) []any {
+	if p == nil {
+		return []any{nil, nil}
+	}
+	return []any{p.Percent, text(p.Message)}
+}
+
+// appendLogs appends lines to run runID and, if p is not nil and the run
+// is running, sets its progress.
+func (s *Store) appendLogs(ctx context.Context, runID int64, lines []store.LogLine, p *store.Progress) error {
+	args := append(append([]any{runID}, s.logArgs(lines)...), errorLine(lines))
 	b := &pgx.Batch{}
 	b.Queue(lockRunSQL, runID)
 	b.Queue(`WITH `+appendLogsCTE+`
 		UPDATE TaskExecutions SET LogsDropped = LogsDropped + cardinality($4::bytea[]) - (SELECT count(*) FROM ins),
 			LogBytes = LogBytes + (SELECT coalesce(sum(size), 0) FROM ins),
-			ErrorLine = coalesce($6::text, ErrorLine)
-		WHERE ID = $1`, append(append([]any{runID}, s.logArgs(lines)...), errorLine(lines))...)
+			ErrorLine = coalesce($6::text, ErrorLine),
+			Progress = CASE WHEN Status = 'running' THEN coalesce($7::integer, Progress) ELSE Progress END,
+			ProgressMessage = CASE WHEN Status = 'running' THEN coalesce($8::text, ProgressMessage) ELSE ProgressMessage END
+		WHERE ID = $1`, append(args, progressArgs(p)...)...)
 	err := s.write(ctx, b, func(br pgx.BatchResults) error {
 		var status string
 		if err := br.QueryRow().Scan(&status); err != nil {

@@ -405,6 +405,11 @@ func migrations() []migration {
 		// A tombstone of an uninstall that purged the app's data: each
 		// node deletes its own files of the app (store.AppBundle.Purged).
 		`ALTER TABLE app_versions ADD COLUMN purged boolean NOT NULL DEFAULT false`,
+	}}, {version: 19, stmts: []string{
+		// A run's last progress report, written with its log lines and
+		// its end, so that every node shows it (store.RunProgress); NULL
+		// while it reported none.
+		`ALTER TABLE TaskExecutions ADD COLUMN Progress integer, ADD COLUMN ProgressMessage text`,
 	}}}
 }
 

@@ -104,19 +104,19 @@ export function runView(main, [idText], ctx) {
         h('p', null, link(taskHref(r.app, r.task), `${r.app}/${r.task}`))),
       h('div', { class: 'controls' }, again, stop));
     clear(progress);
-    if (running && r.remote) {
-      // Another node runs it: its progress and live lines stay there;
-      // its stored lines are read every second.
-      bar = pctText = msgText = null;
-      progress.append(h('p', { class: 'muted', id: 'run-remote' },
-        `This run executes on ${r.node ? `node ${r.node}` : 'another node'} of the cluster: its log lines show here about a second after it writes them; its progress shows only there.`));
-    } else if (running) {
+    if (running) {
       bar = progressBar(r.progress, `Progress of run #${r.id}`);
       pctText = h('span', { class: 'pct', id: 'run-pct' }, r.progress ? `${r.progress}%` : '');
       msgText = h('span', { class: 'muted progress-msg' }, r.progressMessage || '');
       progress.append(bar, pctText, msgText);
     } else {
       bar = pctText = msgText = null;
+    }
+    if (running && r.remote) {
+      // Another node runs it: its live lines and progress stay there;
+      // its stored lines and progress are read every second.
+      progress.append(h('p', { class: 'muted', id: 'run-remote' },
+        `This run executes on ${r.node ? `node ${r.node}` : 'another node'} of the cluster: its log lines and progress show here about a second after it writes them.`));
     }
     const f = [
       ['Status', badge(r.status)],
@@ -152,11 +152,43 @@ export function runView(main, [idText], ctx) {
     if (!el) return;
     el.textContent = fmtDuration(Math.max(0, Date.now() - new Date(el.dataset.start).getTime()));
   }
+  // showProgress shows a running run's progress, live or stored.
+  function showProgress(pct, msg) {
+    if (!bar) return;
+    if (pct > 0) bar.value = pct;
+    pctText.textContent = `${pct || 0}%`;
+    msgText.textContent = msg || '';
+  }
+
+  // followProgress reads the progress of a run on another node, which
+  // that node stores with its log lines; a run that ended is loaded
+  // whole.
+  const progressAnswer = latest();
+  async function followProgress() {
+    const fresh = progressAnswer();
+    let r;
+    try {
+      r = await api.get(`/runs/${id}`, null, { signal: ctx.signal });
+    } catch {
+      return; // the next tick tries again
+    }
+    if (!fresh() || !run || run.status !== 'running') return;
+    if (r.status !== 'running') {
+      load();
+      return;
+    }
+    showProgress(r.progress, r.progressMessage);
+  }
+
   tick(ctx, updateElapsed);
-  // A run on another node sends no run.log events here: its lines are
-  // followed in the store, where that node writes them every second.
+  // A run on another node sends no run.log nor run.progress events here:
+  // its lines and progress are followed in the store, where that node
+  // writes them every second.
   tick(ctx, () => {
-    if (run && run.status === 'running' && run.remote) logs.follow();
+    if (run && run.status === 'running' && run.remote) {
+      logs.follow();
+      followProgress();
+    }
   });
 
   ctx.on((ev) => {
@@ -166,11 +198,7 @@ export function runView(main, [idText], ctx) {
         logs.live(ev);
         break;
       case 'run.progress':
-        if (bar) {
-          if (ev.progress > 0) bar.value = ev.progress;
-          pctText.textContent = `${ev.progress || 0}%`;
-          msgText.textContent = ev.message || '';
-        }
+        showProgress(ev.progress, ev.message);
         break;
       default:
         load();
