@@ -56,8 +56,9 @@ func startClusterNode(t *testing.T, url, name string, wasm []byte) *clusterNode 
 }
 
 // TestClusterRemoteLog: the page of a run that executes on node B, opened
-// on node A's server, shows the lines B logs after it opened while the
-// run runs, and once the run has ended every stored line once, in order.
+// on node A's server, shows the lines B logs after it opened and the
+// progress B stores while the run runs, and once the run has ended every
+// stored line once, in order.
 func TestClusterRemoteLog(t *testing.T) {
 	browser, started := newBrowser(t)
 	url := pgtest.URL(t)
@@ -84,6 +85,10 @@ func TestClusterRemoteLog(t *testing.T) {
 	first := eval[int](tb, `Math.max(0, ...[...document.querySelectorAll('.logs li')].map((li) => Number(li.dataset.seq)))`)
 	tb.until("lines logged on b after the page opened show on a while the run runs", fmt.Sprintf(
 		`document.querySelector('#run-remote') && [...document.querySelectorAll('.logs li')].some((li) => Number(li.dataset.seq) > %d + 2)`, first))
+
+	// Its progress, which B stores with its lines, shows too.
+	tb.until("the progress b stores shows on a while the run runs",
+		`document.querySelector('#run-remote') && parseInt(document.querySelector('#run-pct').textContent, 10) > 0`)
 
 	tb.until("the run ends", `document.querySelector('main h1 .badge') && document.querySelector('main h1 .badge').textContent === 'succeeded'`)
 	stored, err := a.pg.RunLogs(context.Background(), id, 0, store.MaxLimit)
