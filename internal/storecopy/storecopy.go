@@ -139,6 +139,7 @@ var notCopiedColumns = map[string]string{
 	"taskexecutions.replace":    "a running run's flag for the cluster's replace index; not read back",
 	"taskexecutions.waiting":    "a running run's wait for room on its node, of the moment",
 	"taskexecutions.module":     "the module a waiting run needs of the node that takes it over, of the moment",
+	"app_usage.shard":           "the row of an app's totals a PostgreSQL connection adds to; the totals are read summed",
 }
 
 // copied returns the tables a copy between stores of these kinds copies.
@@ -522,7 +523,11 @@ func byteOrder(tb table) string {
 type pgSide struct{ tx pgx.Tx }
 
 func (p pgSide) each(ctx context.Context, tb table, fn func([]any) error) error {
-	rows, err := p.tx.Query(ctx, `SELECT `+columnList(tb)+` FROM `+tb.name+` ORDER BY `+byteOrder(tb))
+	from := tb.name
+	if tb.name == "app_usage" { // kept in several rows an app
+		from = `(` + postgres.AppUsageSQL + `) AS app_usage`
+	}
+	rows, err := p.tx.Query(ctx, `SELECT `+columnList(tb)+` FROM `+from+` ORDER BY `+byteOrder(tb))
 	if err != nil {
 		return err
 	}

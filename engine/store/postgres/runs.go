@@ -272,7 +272,7 @@ var endRunSQL = `WITH running AS (SELECT 1 FROM TaskExecutions WHERE ID = $1 AND
 const pruneDueSQL = `SELECT ($3::bigint > 0 AND EXISTS (SELECT 1 FROM TaskExecutions
 		WHERE AppName = $1 AND TaskName = $2 ORDER BY ID DESC LIMIT 1 OFFSET $3::bigint))
 	OR coalesce((SELECT StartTime FROM TaskExecutions WHERE AppName = $1 AND TaskName = $2 ORDER BY ID LIMIT 1) < $4::timestamptz, false)
-	OR ($5::bigint > 0 AND coalesce((SELECT bytes FROM history_usage WHERE app = $1), 0) > $5::bigint)`
+	OR ($5::bigint > 0 AND ` + historyBytesSQL + ` > $5::bigint)`
 
 // olderThan is the start time before which PruneRuns deletes runs, NULL
 // for no limit of age.
@@ -728,7 +728,7 @@ func (s *Store) PruneHistory(ctx context.Context, app string, quota int64) (int,
 			SELECT DISTINCT ON (TaskName) ID FROM TaskExecutions
 			WHERE AppName = $1 AND ScheduledTime IS NOT NULL AND TriggeredBy IN ('schedule', 'catch-up')
 			ORDER BY TaskName, ScheduledTime DESC),
-		used AS (SELECT coalesce((SELECT bytes FROM history_usage WHERE app = $1), 0) AS bytes),
+		used AS (SELECT `+historyBytesSQL+` AS bytes),
 		old AS (
 			SELECT ID, sum(`+runBytes("")+`) OVER (ORDER BY ID) - (`+runBytes("")+`) AS freed_before
 			FROM TaskExecutions WHERE AppName = $1 AND Status <> 'running' AND ID NOT IN (SELECT ID FROM keep))
@@ -743,7 +743,7 @@ func (s *Store) PruneHistory(ctx context.Context, app string, quota int64) (int,
 // HistoryUsage implements store.Retention.
 func (s *Store) HistoryUsage(ctx context.Context, app string) (int64, error) {
 	var n int64
-	err := s.pool.QueryRow(ctx, `SELECT coalesce((SELECT bytes FROM history_usage WHERE app = $1), 0)`, app).Scan(&n)
+	err := s.pool.QueryRow(ctx, `SELECT `+historyBytesSQL, app).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("reading the history usage of %s: %w", app, err)
 	}

@@ -410,8 +410,62 @@ func migrations() []migration {
 		// its end, so that every node shows it (store.RunProgress); NULL
 		// while it reported none.
 		`ALTER TABLE TaskExecutions ADD COLUMN Progress integer, ADD COLUMN ProgressMessage text`,
+	}}, {version: 20, stmts: []string{
+		// The per-app counters that every run's start and end move
+		// (history_usage, app_usage) are kept in several rows an app
+		// (usageShard), each transaction adding to the row of its
+		// connection: a row's lock is held until the commit, so one row
+		// an app made the writes of an app's runs, over every node,
+		// commit one transaction at a time. Readers sum the rows.
+		`ALTER TABLE history_usage ADD COLUMN shard integer NOT NULL DEFAULT 0`,
+		`ALTER TABLE history_usage DROP CONSTRAINT history_usage_pkey, ADD PRIMARY KEY (app, shard)`,
+		`CREATE OR REPLACE FUNCTION history_usage_track() RETURNS trigger LANGUAGE plpgsql AS $$
+		DECLARE
+			delta bigint;
+			run_app text;
+		BEGIN
+			IF TG_OP = 'INSERT' THEN
+				delta := ` + runBytes("NEW.") + `;
+				run_app := NEW.AppName;
+			ELSIF TG_OP = 'UPDATE' THEN
+				delta := (` + runBytes("NEW.") + `) - (` + runBytes("OLD.") + `);
+				run_app := NEW.AppName;
+			ELSE
+				delta := -(` + runBytes("OLD.") + `);
+				run_app := OLD.AppName;
+			END IF;
+			IF delta <> 0 THEN
+				INSERT INTO history_usage AS u (app, shard, bytes) VALUES (run_app, ` + usageShard + `, delta)
+					ON CONFLICT (app, shard) DO UPDATE SET bytes = u.bytes + excluded.bytes;
+			END IF;
+			RETURN NULL;
+		END $$`,
+		`ALTER TABLE app_usage ADD COLUMN shard integer NOT NULL DEFAULT 0`,
+		`ALTER TABLE app_usage DROP CONSTRAINT app_usage_pkey, ADD PRIMARY KEY (app, shard)`,
+		`CREATE OR REPLACE FUNCTION run_usage_total() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			INSERT INTO app_usage AS u (app, runs, cpu_ns, peak_memory, output_bytes, log_bytes, http_sent,
+				http_received, kv_written, files_written, shard)
+			VALUES (NEW.app, 1, NEW.cpu_ns, NEW.peak_memory, NEW.output_bytes,
+				NEW.log_bytes, NEW.http_sent, NEW.http_received, NEW.kv_written, NEW.files_written, ` + usageShard + `)
+			ON CONFLICT (app, shard) DO UPDATE SET runs = u.runs + 1, cpu_ns = u.cpu_ns + excluded.cpu_ns,
+				peak_memory = greatest(u.peak_memory, excluded.peak_memory),
+				output_bytes = u.output_bytes + excluded.output_bytes, log_bytes = u.log_bytes + excluded.log_bytes,
+				http_sent = u.http_sent + excluded.http_sent, http_received = u.http_received + excluded.http_received,
+				kv_written = u.kv_written + excluded.kv_written, files_written = u.files_written + excluded.files_written;
+			RETURN NULL;
+		END $$`,
 	}}}
 }
+
+// usageShard is the row of an app's usage counters a transaction adds to
+// (migration 20): its connection's, of 16. Two connections that share a
+// row wait for each other, as all did with one row.
+const usageShard = `pg_backend_pid() % 16`
+
+// historyBytesSQL is the bytes the history of app $1 holds
+// (quotas.history), summed over its rows.
+const historyBytesSQL = `coalesce((SELECT sum(bytes) FROM history_usage WHERE app = $1), 0)::bigint`
 
 // runBytes is the SQL expression of the bytes a run holds in the history,
 // its columns prefixed with row ("NEW.", "OLD." or ""): what

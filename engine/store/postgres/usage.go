@@ -37,10 +37,16 @@ func (s *Store) UsageSince(ctx context.Context, since time.Time) (map[string]sto
 		FROM run_usage WHERE end_time >= $1 GROUP BY app`, since)
 }
 
+// AppUsageSQL reads each app's usage totals, summed over the rows they
+// are kept in (migration 20), as the columns of SQLite's app_usage.
+const AppUsageSQL = `SELECT app, sum(runs)::bigint AS runs, sum(cpu_ns)::bigint AS cpu_ns, max(peak_memory) AS peak_memory,
+	sum(output_bytes)::bigint AS output_bytes, sum(log_bytes)::bigint AS log_bytes, sum(http_sent)::bigint AS http_sent,
+	sum(http_received)::bigint AS http_received, sum(kv_written)::bigint AS kv_written, sum(files_written)::bigint AS files_written
+	FROM app_usage GROUP BY app`
+
 // UsageTotals implements store.Metering.
 func (s *Store) UsageTotals(ctx context.Context) (map[string]store.AppUsage, error) {
-	return s.appUsage(ctx, `SELECT app, runs, cpu_ns, peak_memory, output_bytes, log_bytes,
-		http_sent, http_received, kv_written, files_written FROM app_usage`)
+	return s.appUsage(ctx, AppUsageSQL)
 }
 
 func (s *Store) appUsage(ctx context.Context, query string, args ...any) (map[string]store.AppUsage, error) {
