@@ -292,7 +292,7 @@ func (s *Store) writeSlots(ctx context.Context, app string, b *pgx.Batch, read f
 }
 
 // writeLast is write for a write that takes a lock that every writer
-// takes: it goes after the other writes of its group.
+// takes: it goes in a group of such writes only.
 func (s *Store) writeLast(ctx context.Context, b *pgx.Batch, read func(pgx.BatchResults) error) error {
 	return s.writes.do(ctx, b, read, "", true)
 }

@@ -71,10 +71,10 @@ type groupOp struct {
 	// order, and none waits in a circle for another.
 	slots string
 	// last marks a write that takes a lock every writer of the database
-	// takes (the events' advisory lock): it goes after the others of
-	// its group, so that the group holds the lock from its last
-	// statements to its commit, and never waits for another lock while
-	// it holds it.
+	// takes (the events' advisory lock): it goes in a group of such
+	// writes only (take), which holds the lock from its first statement
+	// to its commit, and never waits for another lock while it holds
+	// it, nor makes the other writes wait for it.
 	last  bool
 	state atomic.Int32
 	done  chan error // buffered: a sender never waits for the caller
@@ -167,30 +167,37 @@ func (w *groupWriter) close() {
 
 // take waits for queued writes and moves up to maxGroup of them into
 // group, in the order of the apps whose slots they lock (those that lock
-// none first, in the order they came), those marked last after the
-// others; it returns an empty group once the writer is closed and its
-// queue empty.
+// none first, in the order they came). A group holds writes marked last
+// or writes not marked, never both, of the kind of the write that has
+// waited longest: a transaction that takes the events' lock holds it
+// until its commit, and the writes of runs need not wait for it, nor
+// the commits of other nodes' events that it waits for. It returns an
+// empty group once the writer is closed and its queue empty.
 func (w *groupWriter) take(group []*groupOp) []*groupOp {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for len(w.queue) == 0 && !w.closed {
 		w.more.Wait()
 	}
-	n := min(len(w.queue), maxGroup)
 	group = group[:0]
-	group = append(group[:0], w.queue[:n]...)
-	slices.SortStableFunc(group, func(a, b *groupOp) int {
-		switch {
-		case a.last == b.last:
-			return strings.Compare(a.slots, b.slots)
-		case a.last:
-			return 1
+	if len(w.queue) == 0 {
+		return group
+	}
+	last := w.queue[0].last
+	rest := w.queue[:0]
+	for _, op := range w.queue {
+		if op.last == last && len(group) < maxGroup {
+			group = append(group, op)
+		} else {
+			rest = append(rest, op)
 		}
-		return -1
-	})
-	rest := copy(w.queue, w.queue[n:])
-	clear(w.queue[rest:]) // drop references to taken writes
-	w.queue = w.queue[:rest]
+	}
+	clear(w.queue[len(rest):]) // drop references to taken writes
+	w.queue = rest
+	slices.SortStableFunc(group, func(a, b *groupOp) int { return strings.Compare(a.slots, b.slots) })
+	if len(w.queue) > 0 {
+		w.more.Signal() // writes of the other kind for another sender
+	}
 	return group
 }
 

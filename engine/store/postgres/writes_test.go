@@ -277,3 +277,33 @@ func TestWriteAgainAfterDeadlock(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupsKeepEventsApart takes groups from a queue that mixes writes
+// that take the events' lock with others: a group holds one kind only,
+// that of the write that waited longest, so that no run's write waits
+// for the lock; the others stay queued in their order.
+func TestGroupsKeepEventsApart(t *testing.T) {
+	t.Parallel()
+	w := newGroupWriter(nil, 0, appLockSQL) // no sender: the test takes
+	op := func(slots string, last bool) *groupOp { return &groupOp{slots: slots, last: last} }
+	event1, start1, event2, start2, end := op("", true), op("b", false), op("", true), op("a", false), op("", false)
+	w.queue = []*groupOp{event1, start1, event2, start2, end}
+	check := func(name string, got []*groupOp, want ...*groupOp) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Fatalf("%s: a group of %d writes, want %d", name, len(got), len(want))
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Errorf("%s: write %d of the group is not the one expected", name, i)
+			}
+		}
+	}
+	check("first group", w.take(nil), event1, event2)
+	// The writes that lock no slots first, then in the order of apps.
+	check("second group", w.take(nil), end, start2, start1)
+	if n := w.queued(); n != 0 {
+		t.Errorf("%d writes left queued, want 0", n)
+	}
+	w.close()
+}
