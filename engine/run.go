@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -106,8 +107,10 @@ func (e *Engine) runAndRecord(h *runHandle, log *slog.Logger) (store.RunEnd, sto
 		// The limits are checked with a slack of 1/32, so that a full
 		// history is pruned some runs at a time rather than after every run.
 		keep, quota := t.Retention.Keep, h.app.Quotas.History
-		after = store.AfterEnd{App: t.App, Task: t.Name, Keep: keep + keep/32, MaxAge: t.Retention.MaxAge,
-			Now: e.cfg.Clock.Now(), HistoryQuota: quota + quota/32}
+		after = store.AfterEnd{App: t.App, Task: t.Name, Now: e.cfg.Clock.Now(), HistoryQuota: quota + quota/32}
+		if e.pruneCheckDue(r.ts, keep) {
+			after.Keep, after.MaxAge = keep+keep/32, t.Retention.MaxAge
+		}
 		if counted(end.Status) {
 			after.Outcome = &store.Outcome{Failed: end.Status != store.StatusSucceeded, MaxFailures: t.MaxFailures}
 		}
@@ -238,6 +241,25 @@ func environ(env map[string]string) []string {
 	return out
 }
 
+// pruneCheckDue reports whether the end of a run of ts asks the store
+// whether the task's history passes its retention (keep, maxAge): once
+// every keep/64 ends of the task on this node, every end for a keep of
+// 64 or less. The check reads as far as the keep-th newest run of the
+// task, which made it the most of an end's cost at a high rate of runs;
+// every keep/64 runs, the history passes its slack of keep/32 by half of
+// it at most on each node. The app's history quota, a sum kept as runs
+// are written, is checked at every end.
+func (e *Engine) pruneCheckDue(ts *taskState, keep int) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ts.sinceCheck++
+	if int(ts.sinceCheck) < keep/64 {
+		return false
+	}
+	ts.sinceCheck = 0
+	return true
+}
+
 // afterRun releases the run's slot and applies the failure count, retries
 // and dependencies.
 func (e *Engine) afterRun(h *runHandle, end store.RunEnd, ended store.Ended, log *slog.Logger) {
@@ -288,11 +310,21 @@ func (e *Engine) afterRun(h *runHandle, end store.RunEnd, ended store.Ended, log
 		ts.lastSuccessSeq = e.seq
 		e.fireDependentsLocked(ts)
 	}
-	ts.sincePrune++
-	if ts.sincePrune >= e.cfg.PruneEvery && ended.PruneDue {
-		ts.sincePrune = 0
+	if ts.sincePrune < math.MaxInt32 {
+		ts.sincePrune++
+	}
+	// One prune of a task at a time: the runs that end while it is under
+	// way find the same runs due, which it deletes; the first to end
+	// after it looks again.
+	if int(ts.sincePrune) >= e.cfg.PruneEvery && ended.PruneDue && !ts.pruning {
+		ts.sincePrune, ts.pruning = 0, true
 		t, quota := h.task, h.app.Quotas.History
-		e.crew.spawn(func() { e.prune(t, quota, log) })
+		e.crew.spawn(func() {
+			e.prune(t, quota, log)
+			e.mu.Lock()
+			ts.pruning = false
+			e.mu.Unlock()
+		})
 	}
 	e.dispatchLocked()
 	e.forgetAppLocked(h.as)

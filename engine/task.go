@@ -26,16 +26,20 @@ type taskState struct {
 	// catchingUp is set while the task waits for its catch-up
 	// (catchUpPending, pendingCatchUp); its fires wait in fires.
 	catchingUp bool
+	pruning    bool // a prune of the task's history is under way
 
 	queued  int                  // admitted runs not yet running
 	running map[int64]*runHandle // nil until its first run starts
 	removed bool
 
-	sincePrune     int // finished runs since the history was pruned
-	lastStatus     store.Status
-	lastDuration   time.Duration
-	failures       int
-	disabledReason string
+	// sincePrune counts the finished runs since the history was pruned,
+	// sinceCheck the ends since one asked whether to prune
+	// (pruneCheckDue).
+	sincePrune, sinceCheck int32
+	lastStatus             store.Status
+	lastDuration           time.Duration
+	failures               int
+	disabledReason         string
 	// lastStartSeq and lastSuccessSeq order the task's last admitted run
 	// and last success, for after: dependencies.
 	lastStartSeq, lastSuccessSeq int64
