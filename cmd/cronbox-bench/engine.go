@@ -877,7 +877,7 @@ func benchRecordBatch(ctx context.Context, n int) (time.Duration, error) {
 // run recorded in the store on disk) and of the bare runtime with the same
 // concurrency.
 func benchThroughput(ctx context.Context, wasm []byte, runs, conc int) (float64, float64, error) {
-	ns, err := newNodes(ctx, 1, sqliteStore, throughputApp(wasm, conc), engine.Config{MaxConcurrent: conc, MaxQueued: runs + 100})
+	ns, err := newNodes(ctx, 1, sqliteStore, throughputApp(wasm, conc, ""), engine.Config{MaxConcurrent: conc, MaxQueued: runs + 100})
 	if err != nil {
 		return 0, 0, err
 	}
@@ -957,12 +957,15 @@ func benchThroughput(ctx context.Context, wasm []byte, runs, conc int) (float64,
 }
 
 // throughputApp writes the app of the throughput measurement: one task,
-// triggered, any number of its runs at once up to conc.
-func throughputApp(wasm []byte, conc int) func(int, string) error {
+// triggered, any number of its runs at once up to quota, each with a
+// memory limit of memory ("" for the default).
+func throughputApp(wasm []byte, quota int, memory string) func(int, string) error {
+	task := "  - name: t\n    module: tasks/t.wasm\n    concurrency: allow\n"
+	if memory != "" {
+		task += "    limits: { memory: " + memory + " }\n"
+	}
 	return func(_ int, home string) error {
-		return writeApps(home, wasm, 1, 1, conc, func(a, i int) string {
-			return "  - name: t\n    module: tasks/t.wasm\n    concurrency: allow\n"
-		})
+		return writeApps(home, wasm, 1, 1, quota, func(a, i int) string { return task })
 	}
 }
 
