@@ -271,7 +271,7 @@ var endRunSQL = `WITH running AS (SELECT 1 FROM TaskExecutions WHERE ID = $1 AND
 // run: PruneRuns's read and PruneHistory's, as one.
 const pruneDueSQL = `SELECT ($3::bigint > 0 AND EXISTS (SELECT 1 FROM TaskExecutions
 		WHERE AppName = $1 AND TaskName = $2 ORDER BY ID DESC LIMIT 1 OFFSET $3::bigint))
-	OR coalesce((SELECT StartTime FROM TaskExecutions WHERE AppName = $1 AND TaskName = $2 ORDER BY ID LIMIT 1) < $4::timestamptz, false)
+	OR ($4::timestamptz IS NOT NULL AND coalesce((SELECT StartTime FROM TaskExecutions WHERE AppName = $1 AND TaskName = $2 ORDER BY ID LIMIT 1) < $4::timestamptz, false))
 	OR ($5::bigint > 0 AND ` + historyBytesSQL + ` > $5::bigint)`
 
 // olderThan is the start time before which PruneRuns deletes runs, NULL
