@@ -132,14 +132,16 @@ var notCopied = map[string]string{
 // notCopiedColumns are the columns of copied tables that a copy leaves
 // out, by table.column, with why.
 var notCopiedColumns = map[string]string{
-	"notifications.claimed_by":  "a node's claim on a notification, of the moment",
-	"notifications.claim_until": "a node's claim on a notification, of the moment",
-	"taskexecutions.nooverlap":  "a running run's flag for the cluster's overlap index; not read back",
-	"taskexecutions.slotmemory": "the slot of its app's quotas a running run holds, of the moment",
-	"taskexecutions.replace":    "a running run's flag for the cluster's replace index; not read back",
-	"taskexecutions.waiting":    "a running run's wait for room on its node, of the moment",
-	"taskexecutions.module":     "the module a waiting run needs of the node that takes it over, of the moment",
-	"app_usage.shard":           "the row of an app's totals a PostgreSQL connection adds to; the totals are read summed",
+	"notifications.claimed_by":       "a node's claim on a notification, of the moment",
+	"notifications.claim_until":      "a node's claim on a notification, of the moment",
+	"taskexecutions.nooverlap":       "a running run's flag for the cluster's overlap index; not read back",
+	"taskexecutions.slotmemory":      "the slot of its app's quotas a running run holds, of the moment",
+	"taskexecutions.replace":         "a running run's flag for the cluster's replace index; not read back",
+	"taskexecutions.waiting":         "a running run's wait for room on its node, of the moment",
+	"taskexecutions.module":          "the module a waiting run needs of the node that takes it over, of the moment",
+	"app_usage.shard":                "the row of an app's totals a PostgreSQL connection adds to; the totals are read summed",
+	"taskexecutions.progress":        "a run's last progress report, which only a cluster's store keeps, for the other nodes to show",
+	"taskexecutions.progressmessage": "a run's last progress report, which only a cluster's store keeps, for the other nodes to show",
 }
 
 // copied returns the tables a copy between stores of these kinds copies.
