@@ -647,7 +647,10 @@ func newNodes(ctx context.Context, n int, open storeOpener, write func(node int,
 			return nil, err
 		}
 		ns.closers = append(ns.closers, closeStore)
-		rt, err := newRuntime(ctx, 0)
+		// Machine code from the first run, as the bare baselines run: the
+		// measures are of running and recording, not of the interpreted
+		// runs of a module whose machine code is still compiling.
+		rt, err := newRuntime(ctx, runtime.TierNative)
 		if err != nil {
 			ns.close(ctx)
 			return nil, err
