@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -158,5 +159,69 @@ func TestRecordRunsFallsBackAlone(t *testing.T) {
 	list, err := s.ListRuns(ctx, RunFilter{Limit: MaxLimit})
 	if err != nil || len(list) != 4 {
 		t.Errorf("ListRuns = %d runs, %v; want 4: the first, and three of the batch", len(list), err)
+	}
+}
+
+// TestRecordRunsInput: a run's input is set apart from its insert, and
+// counted in its app's history once, with the insert or not at all: a
+// duplicate holds nothing, and a run whose input cannot be written is
+// not recorded.
+func TestRecordRunsInput(t *testing.T) {
+	s := openTest(t, Options{})
+	ctx := t.Context()
+	// A trigger on the writer's connection refuses the input of one
+	// task, as a full disk would, with an error of its own.
+	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `CREATE TEMP TRIGGER refuse BEFORE UPDATE OF Input ON TaskExecutions
+			WHEN NEW.TaskName = 'refused' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	withInput := func(r Run, input string) Run {
+		r.Input = json.RawMessage(input)
+		return r
+	}
+	mustStart(t, s, scheduled("a", "fired", epoch))
+	runs := []Run{
+		withInput(scheduled("a", "t1", epoch), `{"n":1}`),
+		scheduled("a", "t2", epoch),
+		withInput(scheduled("a", "fired", epoch), `{"n":2}`),
+		withInput(scheduled("a", "refused", epoch), `{"n":3}`),
+		withInput(scheduled("b", "t3", epoch), `[1,2,3]`),
+	}
+	out := s.RecordRuns(ctx, runs)
+	for i, o := range out {
+		switch i {
+		case 2:
+			if !errors.Is(o.Err, ErrDuplicate) {
+				t.Errorf("run %d, fired before: error %v; want %v", i, o.Err, ErrDuplicate)
+			}
+		case 3:
+			if o.Err == nil || !strings.Contains(o.Err.Error(), "refused by the test") {
+				t.Errorf("run %d, refused: error %v; want the trigger's", i, o.Err)
+			}
+		default:
+			if o.Err != nil {
+				t.Fatalf("run %d: %v", i, o.Err)
+			}
+			got, err := s.GetRun(ctx, o.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got.Input) != string(runs[i].Input) {
+				t.Errorf("run %d: input %s, want %s", i, got.Input, runs[i].Input)
+			}
+		}
+	}
+	if list, err := s.ListRuns(ctx, RunFilter{Task: "refused"}); err != nil || len(list) != 0 {
+		t.Errorf("runs of the refused task = %d, %v; want none", len(list), err)
+	}
+	checkHistoryUsage(t, s)
+	for app, want := range map[string]int64{"a": int64(len(`{"n":1}`)), "b": int64(len(`[1,2,3]`))} {
+		if n, err := s.HistoryUsage(ctx, app); err != nil || n != want {
+			t.Errorf("HistoryUsage(%s) = %d, %v; want %d", app, n, err, want)
+		}
 	}
 }

@@ -9,7 +9,8 @@ import (
 // writeStmts are the statements of frequent writes, prepared once on the
 // write connection; a write uses them through tx.StmtContext.
 type writeStmts struct {
-	insertRun, finishRun, insertUsage     *sql.Stmt
+	insertRun, setInput                   *sql.Stmt
+	finishRun, insertUsage                *sql.Stmt
 	lastLogSeq, insertLog, addLogsDropped *sql.Stmt
 	addLogBytes                           *sql.Stmt
 	kvSet, kvDelete, kvRoom               *sql.Stmt
@@ -21,6 +22,7 @@ type writeStmts struct {
 func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 	return prepareAll(ctx, db, []stmtDef{
 		{&w.insertRun, insertRunSQL},
+		{&w.setInput, setInputSQL},
 		{&w.finishRun, finishRunSQL},
 		{&w.insertUsage, `INSERT INTO run_usage (run_id, app, end_time, cpu_ns, peak_memory,
 				output_bytes, log_bytes, http_sent, http_received, kv_written, files_written)
