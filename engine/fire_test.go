@@ -113,3 +113,79 @@ func TestFiresOfAnInstantRecordedTogether(t *testing.T) {
 		t.Errorf("runs of t000: %+v; want the other node's alone", runs)
 	}
 }
+
+// gatedStore holds back every RecordRuns call after the first once armed,
+// until released.
+type gatedStore struct {
+	*store.SQLite
+	mu      sync.Mutex
+	armed   bool
+	first   []store.Run // the runs of the first call once armed
+	release chan struct{}
+}
+
+func (s *gatedStore) RecordRuns(ctx context.Context, runs []store.Run) []store.Recorded {
+	s.mu.Lock()
+	wait := s.armed && s.first != nil
+	if s.armed && s.first == nil {
+		s.first = runs
+	}
+	s.mu.Unlock()
+	if wait {
+		<-s.release
+	}
+	return s.SQLite.RecordRuns(ctx, runs)
+}
+
+// TestFiresAnnouncedPerWrite: the fires of an instant recorded in one
+// write of the store are announced as soon as that write is durable,
+// while the other writes of the instant are still to be made.
+func TestFiresAnnouncedPerWrite(t *testing.T) {
+	t.Parallel()
+	const batch = 4
+	const due = (maxFireWorkers + 1) * batch
+	var tasks strings.Builder
+	tasks.WriteString("tasks:\n")
+	for i := range due {
+		fmt.Fprintf(&tasks, "  - name: t%03d\n    schedule: \"*/10 * * * *\"\n    module: tasks/hello.wasm\n", i)
+	}
+	b := newBundle(t, Config{GracePeriod: time.Millisecond}, testApp{name: "demo", quota: due, tasks: tasks.String(),
+		modules: map[string][]byte{"hello": wasmtest.Hello()}})
+	st := &gatedStore{SQLite: b.store, release: make(chan struct{})}
+	release := sync.OnceFunc(func() { close(st.release) })
+	sq := SQLiteStore(b.store)
+	sq.Runs = st
+	b.engine = b.newEngine(Config{GracePeriod: time.Millisecond, EventBuffer: 4 * due, FireBatch: batch}, sq)
+	events, unsubscribe := b.engine.Subscribe()
+	defer unsubscribe()
+	if err := b.engine.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(release) // before the engine stops: a failed test holds no write back
+	st.mu.Lock()
+	st.armed = true
+	st.mu.Unlock()
+
+	b.clock.Advance(10 * time.Minute)
+	queued := map[string]bool{}
+	for len(queued) < batch {
+		ev := waitEvent(t, events, func(ev Event) bool { return ev.Type == EventRunQueued })
+		queued[ev.Task] = true
+	}
+	st.mu.Lock()
+	first := st.first
+	st.mu.Unlock()
+	if len(first) != batch {
+		t.Fatalf("first write of %d runs; want %d", len(first), batch)
+	}
+	for _, r := range first {
+		if !queued[r.Task] {
+			t.Errorf("queued %v before the other writes; want the first write's runs, %s among them", queued, r.Task)
+		}
+	}
+	release()
+	for len(queued) < due {
+		ev := waitEvent(t, events, func(ev Event) bool { return ev.Type == EventRunQueued })
+		queued[ev.Task] = true
+	}
+}
