@@ -22,8 +22,8 @@ func BenchmarkRecordRuns(b *testing.B) {
 		{"NORMAL/parallel", SyncNormal, 16, false},
 		{"FULL/parallel", SyncFull, 16, false},
 		{"NORMAL/serial", SyncNormal, 0, false},
-		// The writes of a run in the engine: start, event, logs, finish,
-		// outcome, event.
+		// The writes of a run in the engine: start, event, logs, end
+		// with its outcome, event.
 		{"NORMAL/engine", SyncNormal, 16, true},
 	} {
 		b.Run(bb.name, func(b *testing.B) {
@@ -48,18 +48,15 @@ func BenchmarkRecordRuns(b *testing.B) {
 					}
 				}
 				end := RunEnd{Status: StatusSucceeded, EndTime: time.Now(), Duration: time.Since(start), Output: "ok\n"}
-				if err := s.FinishRun(ctx, id, end); err != nil {
+				if !bb.engine {
+					return s.FinishRun(ctx, id, end)
+				}
+				after := AfterEnd{App: "bench", Task: task, Outcome: &Outcome{MaxFailures: 3}}
+				if _, err := s.EndRun(ctx, id, end, after); err != nil {
 					return err
 				}
-				if bb.engine {
-					if _, err := s.RecordOutcome(ctx, "bench", task, Outcome{MaxFailures: 3}); err != nil {
-						return err
-					}
-					if _, err := s.AppendEvent(ctx, Event{Type: "run.finished", App: "bench", Task: task}); err != nil {
-						return err
-					}
-				}
-				return nil
+				_, err = s.AppendEvent(ctx, Event{Type: "run.finished", App: "bench", Task: task})
+				return err
 			}
 			b.ResetTimer()
 			cpu := startCPU(b)

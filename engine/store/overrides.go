@@ -204,54 +204,61 @@ func (s *SQLite) RecordOutcome(ctx context.Context, app, task string, o Outcome)
 	}
 	var state FailureState
 	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if !o.Failed {
-			var disabledAt string
-			err := tx.StmtContext(ctx, s.ws.getFailures).QueryRowContext(ctx, app, task).
-				Scan(&state.ConsecutiveFailures, &state.DisabledReason, &disabledAt)
-			if errors.Is(err, sql.ErrNoRows) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			if state.DisabledAt, err = parseTime(disabledAt); err != nil {
-				return err
-			}
-			if state.ConsecutiveFailures == 0 {
-				return nil
-			}
-			state.ConsecutiveFailures = 0
-			_, err = tx.StmtContext(ctx, s.ws.clearFailures).ExecContext(ctx, app, task)
-			return err
-		}
-		ov, err := scanOverride(tx.QueryRowContext(ctx, `SELECT `+overrideColumns+` FROM TaskConfigurations
-			WHERE AppName = ? AND TaskName = ?`, app, task))
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			ov = Override{App: app, Task: task}
-			if err := s.putOverride(ctx, tx, &ov); err != nil {
-				return err
-			}
-		case err != nil:
-			return err
-		}
-		state = ov.Failures
-		if state.Fail(o, s.opts.Now()) {
-			disabled := false
-			ov.Enabled = &disabled
-			if err := s.putOverride(ctx, tx, &ov); err != nil {
-				return err
-			}
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE TaskConfigurations SET ConsecutiveFailures = ?, DisabledReason = ?,
-			DisabledAt = ? WHERE AppName = ? AND TaskName = ?`,
-			state.ConsecutiveFailures, state.DisabledReason, nullTime(state.DisabledAt), app, task)
-		return err
+		state = FailureState{}
+		return s.recordOutcome(ctx, tx, app, task, o, &state)
 	})
 	if err != nil {
 		return FailureState{}, fmt.Errorf("%s: %w", doing, err)
 	}
 	return state, nil
+}
+
+// recordOutcome is RecordOutcome inside the write transaction tx; it sets
+// *state to the task's failure state.
+func (s *SQLite) recordOutcome(ctx context.Context, tx *sql.Tx, app, task string, o Outcome, state *FailureState) error {
+	if !o.Failed {
+		var disabledAt string
+		err := tx.StmtContext(ctx, s.ws.getFailures).QueryRowContext(ctx, app, task).
+			Scan(&state.ConsecutiveFailures, &state.DisabledReason, &disabledAt)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if state.DisabledAt, err = parseTime(disabledAt); err != nil {
+			return err
+		}
+		if state.ConsecutiveFailures == 0 {
+			return nil
+		}
+		state.ConsecutiveFailures = 0
+		_, err = tx.StmtContext(ctx, s.ws.clearFailures).ExecContext(ctx, app, task)
+		return err
+	}
+	ov, err := scanOverride(tx.QueryRowContext(ctx, `SELECT `+overrideColumns+` FROM TaskConfigurations
+		WHERE AppName = ? AND TaskName = ?`, app, task))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		ov = Override{App: app, Task: task}
+		if err := s.putOverride(ctx, tx, &ov); err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	}
+	*state = ov.Failures
+	if state.Fail(o, s.opts.Now()) {
+		disabled := false
+		ov.Enabled = &disabled
+		if err := s.putOverride(ctx, tx, &ov); err != nil {
+			return err
+		}
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE TaskConfigurations SET ConsecutiveFailures = ?, DisabledReason = ?,
+		DisabledAt = ? WHERE AppName = ? AND TaskName = ?`,
+		state.ConsecutiveFailures, state.DisabledReason, nullTime(state.DisabledAt), app, task)
+	return err
 }
 
 // ResetFailures implements Outcomes.

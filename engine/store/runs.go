@@ -513,23 +513,14 @@ func (w *runInserter) insertRun(ctx context.Context, r *Run) (int64, error) {
 	if len(r.Input) == 0 {
 		return insert()
 	}
-	if _, err := w.tx.ExecContext(ctx, `SAVEPOINT run`); err != nil {
-		return 0, err
-	}
-	id, err := insert()
-	if err == nil {
-		_, err = w.setInput.ExecContext(ctx, nullJSON(r.Input), id)
-	}
-	if err != nil {
-		// Some errors (a full disk) end the transaction; then the
-		// undo fails, and so does the write's commit.
-		if _, uerr := w.tx.ExecContext(ctx, `ROLLBACK TO run`); uerr != nil {
-			return 0, fmt.Errorf("%w (undoing: %w)", err, uerr)
+	var id int64
+	err := inSavepoint(ctx, w.tx, func() error {
+		var err error
+		if id, err = insert(); err == nil {
+			_, err = w.setInput.ExecContext(ctx, nullJSON(r.Input), id)
 		}
-	}
-	if _, rerr := w.tx.ExecContext(ctx, `RELEASE run`); rerr != nil && err == nil {
-		err = rerr
-	}
+		return err
+	})
 	if err != nil {
 		return 0, err
 	}
@@ -562,39 +553,44 @@ func (s *SQLite) FinishRun(ctx context.Context, id int64, end RunEnd) error {
 	if err := CheckRunEnd(id, &end); err != nil {
 		return err
 	}
-	finish := func(ctx context.Context, tx *sql.Tx) error {
-		if len(end.Logs) > 0 {
-			if err := s.appendLogs(ctx, tx, id, end.Logs); err != nil {
-				return err
-			}
-		}
-		res, err := tx.StmtContext(ctx, s.ws.finishRun).ExecContext(ctx,
-			end.Status, formatTime(end.EndTime), end.Duration.Milliseconds(), end.ExitCode,
-			end.Output, nullString(end.Error), nullJSON(end.Result), end.PeakMemory, end.LogsDropped, end.Overdue, id)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil || n == 1 {
-			if err == nil {
-				err = s.recordUsage(ctx, tx, id, end)
-			}
-			return err
-		}
-		var status string
-		err = tx.QueryRowContext(ctx, `SELECT Status FROM TaskExecutions WHERE ID = ?`, id).Scan(&status)
-		if errors.Is(err, sql.ErrNoRows) {
-			return ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		return fmt.Errorf("%w: it is %s", ErrFinished, status)
-	}
 	// The run and its usage at least: two statements, so not doOne.
-	if err := s.w.do(ctx, finish); err != nil {
+	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		return s.finishRun(ctx, tx, id, end)
+	})
+	if err != nil {
 		return fmt.Errorf("finishing run %d: %w", id, err)
 	}
 	return nil
+}
+
+// finishRun is FinishRun inside the write transaction tx.
+func (s *SQLite) finishRun(ctx context.Context, tx *sql.Tx, id int64, end RunEnd) error {
+	if len(end.Logs) > 0 {
+		if err := s.appendLogs(ctx, tx, id, end.Logs); err != nil {
+			return err
+		}
+	}
+	res, err := tx.StmtContext(ctx, s.ws.finishRun).ExecContext(ctx,
+		end.Status, formatTime(end.EndTime), end.Duration.Milliseconds(), end.ExitCode,
+		end.Output, nullString(end.Error), nullJSON(end.Result), end.PeakMemory, end.LogsDropped, end.Overdue, id)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		if err == nil {
+			err = s.recordUsage(ctx, tx, id, end)
+		}
+		return err
+	}
+	var status string
+	err = tx.QueryRowContext(ctx, `SELECT Status FROM TaskExecutions WHERE ID = ?`, id).Scan(&status)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: it is %s", ErrFinished, status)
 }
 
 // AppendLogs implements Runs.
@@ -1110,22 +1106,70 @@ func (s *SQLite) pruneDue(ctx context.Context, app, task string, keepLast int, o
 // PruneRuns and PruneHistory, one after another. SQLite has no round
 // trips to save, and its writer groups the two writes into one commit
 // when others wait.
+//
+// The end and the outcome are one write, so a run waits for one commit
+// to end, not two; the outcome is counted in a savepoint of its own, so
+// that an outcome that fails leaves the end recorded, as RecordOutcome
+// after FinishRun would.
 func (s *SQLite) EndRun(ctx context.Context, id int64, end RunEnd, after AfterEnd) (Ended, error) {
 	var ended Ended
-	if err := s.FinishRun(ctx, id, end); err != nil {
+	if err := CheckRunEnd(id, &end); err != nil {
 		return ended, err
 	}
-	ended.Recorded = true
-	if after.Outcome != nil {
-		fs, err := s.RecordOutcome(ctx, after.App, after.Task, *after.Outcome)
-		if err != nil {
+	if o := after.Outcome; o != nil {
+		if err := CheckOutcome(after.App, after.Task, *o); err != nil {
 			return ended, err
 		}
-		ended.State = &fs
 	}
-	var err error
+	var (
+		state  FailureState
+		outErr error
+	)
+	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		outErr = nil
+		if err := s.finishRun(ctx, tx, id, end); err != nil {
+			return err
+		}
+		if o := after.Outcome; o != nil {
+			outErr = inSavepoint(ctx, tx, func() error {
+				state = FailureState{}
+				return s.recordOutcome(ctx, tx, after.App, after.Task, *o, &state)
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		return ended, fmt.Errorf("finishing run %d: %w", id, err)
+	}
+	ended.Recorded = true
+	if outErr != nil {
+		return ended, fmt.Errorf("recording outcome of %s/%s: %w", after.App, after.Task, outErr)
+	}
+	if after.Outcome != nil {
+		ended.State = &state
+	}
 	ended.PruneDue, err = s.endPruneDue(ctx, after)
 	return ended, err
+}
+
+// inSavepoint runs fn, which writes in tx, in a savepoint: if fn fails,
+// its changes are undone, and the transaction's others stand.
+func inSavepoint(ctx context.Context, tx *sql.Tx, fn func() error) error {
+	if _, err := tx.ExecContext(ctx, `SAVEPOINT part`); err != nil {
+		return err
+	}
+	err := fn()
+	if err != nil {
+		// Some errors (a full disk) end the transaction; then the undo
+		// fails, and so does the commit.
+		if _, uerr := tx.ExecContext(ctx, `ROLLBACK TO part`); uerr != nil {
+			return fmt.Errorf("%w (undoing: %w)", err, uerr)
+		}
+	}
+	if _, rerr := tx.ExecContext(ctx, `RELEASE part`); rerr != nil && err == nil {
+		err = rerr
+	}
+	return err
 }
 
 // endPruneDue reports whether PruneRuns or PruneHistory with the limits

@@ -225,3 +225,41 @@ func TestRecordRunsInput(t *testing.T) {
 		}
 	}
 }
+
+// TestEndRunOutcomeFails: an outcome that cannot be counted leaves the
+// run's end recorded with it in the same write, and counts nothing.
+func TestEndRunOutcomeFails(t *testing.T) {
+	s := openTest(t, Options{})
+	ctx := t.Context()
+	// A trigger on the writer's connection refuses the task's failure
+	// state, as a broken row would, with an error of its own.
+	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `CREATE TEMP TRIGGER refuse BEFORE INSERT ON TaskConfigurations
+			BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := mustStart(t, s, manual("a", "t", epoch))
+	end := RunEnd{Status: StatusFailed, EndTime: epoch.Add(time.Second), Duration: time.Second, Output: "out",
+		Logs: []LogLine{{Level: "error", Message: "broken"}}}
+	ended, err := s.EndRun(ctx, id, end, AfterEnd{App: "a", Task: "t", Outcome: &Outcome{Failed: true, MaxFailures: 3}})
+	if err == nil || !strings.Contains(err.Error(), "refused by the test") || !ended.Recorded || ended.State != nil {
+		t.Fatalf("EndRun = %+v, %v; want the end recorded, no state, and the trigger's error", ended, err)
+	}
+	r, err := s.GetRun(ctx, id)
+	if err != nil || r.Status != StatusFailed || r.Output != "out" {
+		t.Fatalf("GetRun = %+v, %v; want it failed, with its output", r, err)
+	}
+	if lines, err := s.RunLogs(ctx, id, 0, 10); err != nil || len(lines) != 1 {
+		t.Errorf("RunLogs = %v, %v; want its line", lines, err)
+	}
+	if u, err := s.RunUsage(ctx, id); err != nil {
+		t.Errorf("RunUsage = %+v, %v; want its usage recorded", u, err)
+	}
+	checkHistoryUsage(t, s)
+	if ovs, err := s.Overrides(ctx); err != nil || len(ovs) != 0 {
+		t.Errorf("Overrides = %+v, %v; want no failure state recorded", ovs, err)
+	}
+}
