@@ -491,7 +491,7 @@ type runInserter struct {
 // insertRun inserts r and returns its ID. A run is inserted holding no
 // bytes of history, so that TaskExecutions has no insert trigger: any
 // would make SQLite keep a statement journal of every page each insert
-// touches, about a third of a batch's time. A run with an input then
+// touches, a sixth of a batch's time. A run with an input then
 // has it set by an update, which the history_usage_update trigger
 // counts; the two statements share a savepoint, so that a failure of
 // either undoes both, as a failed insert undoes itself.

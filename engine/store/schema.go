@@ -325,7 +325,7 @@ func migrations() []migration {
 		// A run is inserted holding no bytes of history, its input set by
 		// an update that history_usage_update counts: TaskExecutions has
 		// no insert trigger, whose mere presence makes SQLite journal
-		// every page an insert touches (a statement journal), a third of
+		// every page an insert touches (a statement journal), a sixth of
 		// the time of recording the fires of an instant.
 		`DROP TRIGGER history_usage_insert`,
 	}}}
