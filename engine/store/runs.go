@@ -1102,15 +1102,12 @@ func (s *SQLite) pruneDue(ctx context.Context, app, task string, keepLast int, o
 	return false, nil
 }
 
-// EndRun implements Runs: FinishRun, RecordOutcome and the reads of
-// PruneRuns and PruneHistory, one after another. SQLite has no round
-// trips to save, and its writer groups the two writes into one commit
-// when others wait.
-//
-// The end and the outcome are one write, so a run waits for one commit
-// to end, not two; the outcome is counted in a savepoint of its own, so
-// that an outcome that fails leaves the end recorded, as RecordOutcome
-// after FinishRun would.
+// EndRun implements Runs: FinishRun and RecordOutcome in one write, then
+// the reads of PruneRuns and PruneHistory. As two writes, the second
+// waited for a commit of its own after the first's: a run waits for one
+// commit to end, not two. The outcome is counted in a savepoint of its
+// own, so that an outcome that fails leaves the end recorded, as
+// RecordOutcome after FinishRun would.
 func (s *SQLite) EndRun(ctx context.Context, id int64, end RunEnd, after AfterEnd) (Ended, error) {
 	var ended Ended
 	if err := CheckRunEnd(id, &end); err != nil {
