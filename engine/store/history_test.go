@@ -1,6 +1,8 @@
 package store
 
 import (
+	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -243,5 +245,33 @@ func TestHeartbeat(t *testing.T) {
 	s.Close()
 	if err := s.Heartbeat(t.Context(), epoch); !errors.Is(err, ErrClosed) {
 		t.Errorf("Heartbeat on a closed store = %v, want %v", err, ErrClosed)
+	}
+}
+
+// TestCountHistoryUsage: runs written into the table otherwise than
+// through the store, as a copy writes them, are counted by
+// CountHistoryUsage, and only then.
+func TestCountHistoryUsage(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, Options{})
+	ctx := t.Context()
+	addRun(t, s, "a", "t", epoch, 100, 1000, 10)
+	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO TaskExecutions (AppName, TaskName, Status, StartTime, Output, Input)
+			VALUES ('b', 't', 'succeeded', ?, 'copied', '[1]')`, formatTime(epoch))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := s.HistoryUsage(ctx, "b"); n != 0 {
+		t.Fatalf("HistoryUsage(b) before counting = %d; want 0: an insert is not counted", n)
+	}
+	if err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error { return CountHistoryUsage(ctx, tx) }); err != nil {
+		t.Fatal(err)
+	}
+	checkHistoryUsage(t, s)
+	if n, err := s.HistoryUsage(ctx, "b"); err != nil || n != int64(len("copied")+len("[1]")) {
+		t.Errorf("HistoryUsage(b) = %d, %v; want %d", n, err, len("copied")+len("[1]"))
 	}
 }

@@ -339,6 +339,22 @@ func runBytes(row string) string {
 	return size("Output") + ` + ` + size("Input") + ` + ` + size("Result") + ` + ` + row + `LogBytes`
 }
 
+// CountHistoryUsage sets history_usage, in a write transaction tx of a
+// SQLite store, to what each app's runs hold: after runs were written
+// into TaskExecutions otherwise than through the store (a copy of a
+// store), since the triggers count a run's bytes as they change, and a
+// run is inserted holding none (migration 14).
+func CountHistoryUsage(ctx context.Context, tx *sql.Tx) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM history_usage`); err != nil {
+		return fmt.Errorf("counting history usage: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO history_usage (app, bytes)
+		SELECT AppName, sum(`+runBytes("")+`) FROM TaskExecutions GROUP BY AppName`); err != nil {
+		return fmt.Errorf("counting history usage: %w", err)
+	}
+	return nil
+}
+
 // migrate brings db's schema to the last of migs. Each step runs in its own
 // write transaction, which rechecks the version, so processes opening the
 // same file at once apply each step once.

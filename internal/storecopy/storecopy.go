@@ -8,7 +8,8 @@
 // Rows keep their IDs (runs, tokens, events, notifications, audit
 // entries), so links and resumable event streams stay valid. The usage
 // tables (KV and history bytes) are not copied: the target's triggers
-// count them as rows arrive. Times are compared to the microsecond,
+// count them as rows arrive, but for SQLite's history bytes, counted
+// once the runs are in. Times are compared to the microsecond,
 // PostgreSQL's precision: a copy from SQLite to PostgreSQL keeps them to
 // the microsecond.
 package storecopy
@@ -725,4 +726,8 @@ func (l liteSide) insert(ctx context.Context, tb table, rows func(yield func([]a
 	})
 }
 
-func (l liteSide) finish(context.Context, []table) error { return nil }
+// finish counts the history the runs copied hold: SQLite's store has no
+// trigger on a run's insert (a run starts holding none).
+func (l liteSide) finish(ctx context.Context, _ []table) error {
+	return store.CountHistoryUsage(ctx, l.tx)
+}
