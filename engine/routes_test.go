@@ -28,7 +28,7 @@ const handlerRoutes = `  - {path: /echo, method: POST, module: tasks/handler.was
   - {path: /count, module: tasks/handler.wasm}
   - {path: /teapot, module: tasks/handler.wasm}
   - {path: /loop, module: tasks/handler.wasm, timeout: 300ms}
-  - {path: /bomb, module: tasks/handler.wasm, memory: 16MiB}
+  - {path: /bomb, module: tasks/handler.wasm, memory: 16MiB, timeout: 2m}
   - {path: /huge, module: tasks/handler.wasm}
   - {path: /fail, module: tasks/handler.wasm}
 `
@@ -79,7 +79,9 @@ func TestServeRoute(t *testing.T) {
 
 // TestHostileRoutes runs handlers that loop, eat memory, answer too much
 // and fail: each is stopped and answered for, and another app's routes
-// serve on.
+// serve on. The memory bomb has minutes to reach its limit: an
+// interpreted guest under the race detector on a loaded machine may take
+// more than the default 10 s.
 func TestHostileRoutes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a Go guest")
