@@ -7,6 +7,8 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/cronbox/cronbox/internal/hold"
 )
 
 // function is one host function of the module: its ABI name, the area that
@@ -56,9 +58,16 @@ func Functions() []string {
 }
 
 // goModuleFunc adapts f to wazero: it finds the run's Call in the context
-// and returns f's errno on the stack.
+// and returns f's errno on the stack. In a run started ahead of its work
+// (runtime.Hold), every function may have an effect or read the request,
+// and so waits for the run's release first: ECANCELED if the run ends
+// instead.
 func (f function) goModuleFunc() api.GoModuleFunc {
 	return func(ctx context.Context, mod api.Module, stack []uint64) {
+		if !hold.Pass(ctx) {
+			stack[0] = api.EncodeU32(uint32(ECANCELED))
+			return
+		}
 		c := CallFrom(ctx)
 		if c == nil {
 			c = new(Call) // no permissions, null input, logs dropped

@@ -8,6 +8,7 @@ import (
 	"io"
 	goruntime "runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -17,6 +18,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/cronbox/cronbox/internal/bytesize"
+	"github.com/cronbox/cronbox/internal/hold"
 	"github.com/cronbox/cronbox/runtime/internal/instrument"
 	"github.com/cronbox/cronbox/runtime/internal/jailfs"
 	"github.com/cronbox/cronbox/runtime/internal/wasi"
@@ -44,7 +46,46 @@ type Spec struct {
 	// One account serves one run. Default: Run makes one, which only the
 	// runtime's own buffers (captured output) report to.
 	Account *Account
+	// Hold, if set, starts the run ahead of its work: see Hold. Default
+	// nil: the run goes at once.
+	Hold *Hold
 }
+
+// Hold holds a run back at its first effect, so that a guest's start-up
+// (its language runtime, its initialisers) is done before its work
+// arrives. The guest is instantiated and runs; its first call of a host
+// function that can have an effect waits until Release: every WASI
+// function but those that only read the instance's own arguments,
+// environment, clocks, random source and descriptor table, and every
+// function of a host module that passes the gate (package hostapi's do).
+// Nothing the guest does before Release leaves the instance.
+//
+// The run's time limit bounds its start-up, up to its first effect;
+// waiting at the gate is not bounded (the owner ends it by cancelling the
+// run's context); the limit counts again, whole, from Release. The run's
+// Result starts at Release too, but for its CPU time and peak memory,
+// which are the instance's own since it started.
+//
+// A Hold serves one run.
+type Hold struct {
+	g    *hold.Gate
+	used atomic.Bool
+}
+
+// NewHold returns a Hold for one run.
+func NewHold() *Hold { return &Hold{g: hold.New()} }
+
+// Release lets the held run go on: set what its host functions are to
+// read before calling it (Release is their happens-before edge). It
+// reports false if the run ended, or is ending, without its work (it
+// exited, trapped or ran past its time limit before its first effect, or
+// was cancelled): the caller then runs its work in a run of its own. A
+// run still starting is released too, and goes on at its first effect.
+func (h *Hold) Release() bool { return h.g.Release() }
+
+// Waiting returns a channel closed once the held guest has started and
+// waits for Release at its first effect.
+func (h *Hold) Waiting() <-chan struct{} { return h.g.Arrived() }
 
 // Mount grants the guest one host directory, as a jail: nothing outside
 // HostDir is reachable from it, through "..", absolute paths or symlinks.
@@ -95,6 +136,7 @@ type liveRun struct {
 	id      string
 	module  *Module
 	started time.Time
+	gate    *hold.Gate // nil unless held
 	mem     *runMemory
 	stop    api.MutableGlobal
 	budget  api.MutableGlobal
@@ -113,6 +155,9 @@ type Instance struct {
 	Module  string // hash
 	Started time.Time
 	Memory  int64 // bytes of linear memory now
+	// Waiting: the run was started ahead (Spec.Hold) and waits for its
+	// work.
+	Waiting bool
 }
 
 // Instances lists the live instances.
@@ -121,7 +166,7 @@ func (r *Runtime) Instances() []Instance {
 	defer r.mu.Unlock()
 	out := make([]Instance, 0, len(r.live))
 	for l := range r.live {
-		out = append(out, Instance{RunID: l.id, Module: l.module.Hash, Started: l.started, Memory: l.mem.acct.guestSize()})
+		out = append(out, Instance{RunID: l.id, Module: l.module.Hash, Started: l.started, Memory: l.mem.acct.guestSize(), Waiting: l.gate != nil && l.gate.Waiting()})
 	}
 	return out
 }
@@ -140,6 +185,14 @@ func (r *Runtime) Run(ctx context.Context, m *Module, spec Spec) (*Result, error
 	}
 	if m.MinMemory > lim.Memory {
 		return nil, fmt.Errorf("starting run: %w: the module needs %s of memory at start; the limit is %s", ErrLimit, bytesize.Format(m.MinMemory), bytesize.Format(lim.Memory))
+	}
+	var gate *hold.Gate // nil unless held: With carries it anyway
+	if spec.Hold != nil {
+		if spec.Hold.used.Swap(true) {
+			return nil, errors.New("starting run: its Hold served a run already")
+		}
+		gate = spec.Hold.g
+		defer gate.End()
 	}
 	acct := spec.Account
 	if acct == nil {
@@ -160,8 +213,15 @@ func (r *Runtime) Run(ctx context.Context, m *Module, spec Spec) (*Result, error
 	runCtx, cancel := context.WithCancelCause(wasi.WithState(ctx, wasi.NewState(mounts)))
 	defer cancel(nil)
 	// The time limit cancels the same context (one context, not a second
-	// one with a deadline beneath it).
-	defer time.AfterFunc(lim.Timeout, func() { cancel(errTimedOut) }).Stop()
+	// one with a deadline beneath it). A held run's gate moves it.
+	limit := time.AfterFunc(lim.Timeout, func() { cancel(errTimedOut) })
+	defer limit.Stop()
+	if gate != nil {
+		gate.Start(limit, lim.Timeout)
+	}
+	// What the guest's calls see: the gate on top, where the host
+	// functions find it first.
+	callCtx := hold.With(runCtx, gate)
 	mem := &runMemory{pool: r.pool, image: m.image, limit: uint64(lim.Memory), acct: acct}
 	cfg = cfg.WithStdout(stdout).WithStderr(stderr).WithNanosleep(sleeper(runCtx))
 
@@ -188,7 +248,7 @@ func (r *Runtime) Run(ctx context.Context, m *Module, spec Spec) (*Result, error
 	}
 	defer mod.Close(context.WithoutCancel(ctx))
 
-	live := &liveRun{id: spec.ID, module: m, started: started, mem: mem, cancel: cancel}
+	live := &liveRun{id: spec.ID, module: m, started: started, gate: gate, mem: mem, cancel: cancel}
 	live.stop = mod.ExportedGlobal(instrument.StopGlobal).(api.MutableGlobal)
 	live.budget = mod.ExportedGlobal(instrument.BudgetGlobal).(api.MutableGlobal)
 	r.mu.Lock()
@@ -207,10 +267,16 @@ func (r *Runtime) Run(ctx context.Context, m *Module, spec Spec) (*Result, error
 	}
 
 	if m.hadStart {
-		_, err = mod.ExportedFunction(instrument.StartExport).Call(runCtx)
+		_, err = mod.ExportedFunction(instrument.StartExport).Call(callCtx)
 	}
 	if err == nil {
-		_, err = mod.ExportedFunction("_start").Call(runCtx)
+		_, err = mod.ExportedFunction("_start").Call(callCtx)
+	}
+	if gate != nil {
+		gate.End()
+		if at, ok := gate.Released(); ok {
+			started = at
+		}
 	}
 	res := &Result{
 		Started:    started,

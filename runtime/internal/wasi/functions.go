@@ -11,6 +11,7 @@ import (
 const (
 	errnoSuccess     = 0
 	errnoBadf        = 8
+	errnoCanceled    = 11
 	errnoFault       = 21
 	errnoInval       = 28
 	errnoIO          = 29

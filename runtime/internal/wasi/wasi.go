@@ -39,6 +39,8 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/cronbox/cronbox/internal/hold"
 )
 
 // ModuleName is the name of the module guests import.
@@ -115,6 +117,9 @@ func Instantiate(ctx context.Context, r wazero.Runtime) error {
 		if o := w.override(name); o != nil {
 			fn = o
 		}
+		if !private[name] {
+			fn = gated(fn, len(def.ResultTypes()) > 0)
+		}
 		b.NewFunctionBuilder().
 			WithGoModuleFunction(fn, def.ParamTypes(), def.ResultTypes()).
 			WithParameterNames(def.ParamNames()...).
@@ -123,6 +128,37 @@ func Instantiate(ctx context.Context, r wazero.Runtime) error {
 	}
 	_, err = b.Instantiate(ctx)
 	return err
+}
+
+// private are the functions whose reads and writes stay inside the
+// instance: its arguments, environment, clocks, random source, and its
+// descriptor table and flags (Go's start-up sets standard I/O
+// non-blocking). They are what a guest's start-up calls, and need not
+// wait at a held run's gate. Every other function may have an effect, or
+// read what may change by the time the run has its work, and passes the
+// gate first.
+var private = map[string]bool{
+	"args_get": true, "args_sizes_get": true,
+	"environ_get": true, "environ_sizes_get": true,
+	"clock_res_get": true, "clock_time_get": true,
+	"random_get": true, "sched_yield": true,
+	"fd_prestat_get": true, "fd_prestat_dir_name": true,
+	"fd_fdstat_get": true, "fd_fdstat_set_flags": true,
+}
+
+// gated makes fn pass the gate of a held run (package hold) first; a
+// run that ends at the gate gets ECANCELED, or, from a function without
+// a result (proc_exit), nothing: its run is ending.
+func gated(fn api.GoModuleFunction, hasResult bool) api.GoModuleFunction {
+	return api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
+		if !hold.Pass(ctx) {
+			if hasResult {
+				stack[0] = errnoCanceled
+			}
+			return
+		}
+		fn.Call(ctx, mod, stack)
+	})
 }
 
 // wrapper holds wazero's functions, which the overrides call.

@@ -52,6 +52,13 @@ func main() {
 				fmt.Println(x)
 			}
 		}
+	case "printloop":
+		fmt.Println("looping")
+		for x := 0; ; x++ {
+			if x == -1 {
+				fmt.Println(x)
+			}
+		}
 	case "sleep":
 		time.Sleep(time.Hour)
 	case "block":
