@@ -615,6 +615,7 @@ func (e *Engine) removeApp(ctx context.Context, name string) {
 	as.tasks, as.dependents = nil, nil
 	dropped := as.queue
 	as.queue = nil
+	as.discardWarmLocked()
 	e.forgetAppLocked(as)
 	e.armLocked()
 	e.mu.Unlock()

@@ -171,6 +171,12 @@ type Config struct {
 	// of the app's concurrency quota before ServeRoute refuses it with
 	// ErrRouteBusy. Default 1s.
 	RouteWait time.Duration
+	// RouteWarm is how long a route keeps an instance started ahead for
+	// its next request after a request: the instance has run its start-up
+	// (language runtime, initialisers) and waits at its first effect, so
+	// the request skips that. Default 30s; negative: never, every request
+	// starts its instance.
+	RouteWarm time.Duration
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -247,6 +253,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.RouteWait == 0 {
 		c.RouteWait = time.Second
 	}
+	if c.RouteWarm == 0 {
+		c.RouteWarm = 30 * time.Second
+	}
 	if c.AuditRetention == 0 {
 		c.AuditRetention = DefaultAuditRetention
 	}
@@ -286,6 +295,9 @@ type Engine struct {
 	// before, so that a fire cannot slip in ahead of a retry it would hide.
 	armed    bool
 	stopping bool
+	// warm is the goroutines of the routes' instances started ahead
+	// (engine/routes.go), which Stop cancels and waits for.
+	warm     sync.WaitGroup
 	apps     map[string]*appState
 	appOrder []string // round-robin order of the dispatcher
 	rr       int      // the app the dispatcher serves first next
@@ -464,6 +476,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 		e.crew.wait(context.Background())
 	}
 	e.stopRetries()
+	e.warm.Wait() // cancelled with the requests in flight
 	// What ran until now found the engine stopping and armed nothing
 	// new; a timer armed before it saw so is cancelled here.
 	e.crew.stopTimers()

@@ -40,6 +40,9 @@ type RouteResult struct {
 	Error string
 	// Duration is how long the run took.
 	Duration time.Duration
+	// Warm reports that the request ran in an instance started ahead for
+	// it (see Config.RouteWarm).
+	Warm bool
 }
 
 // RouteStats are the counts of one route since the engine started.
@@ -80,12 +83,19 @@ type loadedRoute struct {
 }
 
 // routeSet is what an app's routes share: the slots of its concurrency
-// quota, the log of its failed requests, its requests in flight.
+// quota, the log of its failed requests, its requests in flight, the
+// instances started ahead for its routes' next requests.
 type routeSet struct {
 	slots  chan struct{}
 	failed []FailedRequest
-	// running cancels the requests in flight, when the engine stops.
+	// running cancels the requests in flight and the instances started
+	// ahead, when the engine stops, and keeps their modules loaded.
 	running map[*routeRun]struct{}
+	// warm is the instance started ahead for each route (warm.go).
+	warm map[*loadedRoute]*warmRoute
+	// waiting counts the requests waiting for a slot: no instance is
+	// started ahead while one does.
+	waiting int
 }
 
 type routeRun struct {
@@ -124,6 +134,7 @@ func (as *appState) installRoutesLocked(routes []*loadedRoute) {
 		}
 	}
 	as.routes = routes
+	as.discardWarmLocked()
 }
 
 // Route returns the route of app that answers method and path (under the
@@ -166,6 +177,9 @@ func (e *Engine) routeLocked(appName, method, path string) (*loadedRoute, error)
 // requests of the app's routes run at once; one that finds none free for
 // Config.RouteWait fails with ErrRouteBusy. The request's body must have
 // been read already, within the route's MaxBody.
+//
+// The instance is the one started ahead for the route's next request, if
+// it is ready (see Config.RouteWarm); after the request, another is.
 func (e *Engine) ServeRoute(ctx context.Context, appName string, req *hostapi.Request) (RouteResult, error) {
 	e.mu.Lock()
 	if e.stopping {
@@ -179,17 +193,31 @@ func (e *Engine) ServeRoute(ctx context.Context, appName string, req *hostapi.Re
 	}
 	as := e.apps[appName]
 	rs := as.routeSetLocked()
-	slots := rs.slots
-	m := as.app.Manifest
-	ga := guestApp{Permissions: m.Permissions, Quotas: m.Quotas, Files: as.filesQuotaLocked(), Secrets: e.secretsOf(ctx, appName)}
-	route := lr.route
+	ga := e.routeGuestAppLocked(as)
+	w := rs.adoptLocked(lr)
+	slots, wait := rs.slotLocked(w)
 	e.mu.Unlock()
 
-	if err := acquireSlot(ctx, slots, e.cfg.RouteWait); err != nil {
-		return RouteResult{}, err
+	if wait {
+		err := acquireSlot(ctx, slots, e.cfg.RouteWait)
+		e.mu.Lock()
+		rs.waiting--
+		e.mu.Unlock()
+		if err != nil {
+			return RouteResult{}, err
+		}
 	}
-	defer func() { <-slots }()
+	res, sink := e.serveInSlot(ctx, appName, rs, lr, ga, req, w)
+	<-slots
+	e.countRoute(as, lr, req, res, sink)
+	e.warmUp(appName, lr)
+	return res, nil
+}
 
+// serveInSlot runs the handler of lr for req, in a slot of the app's
+// quota: in w, the instance started ahead, if it is still good, else in
+// an instance of its own.
+func (e *Engine) serveInSlot(ctx context.Context, appName string, rs *routeSet, lr *loadedRoute, ga guestApp, req *hostapi.Request, w *warmRoute) (RouteResult, *routeSink) {
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	run := &routeRun{cancel: cancel, module: lr.module}
@@ -203,11 +231,20 @@ func (e *Engine) ServeRoute(ctx context.Context, appName string, req *hostapi.Re
 	}()
 
 	started := time.Now()
-	sink := &routeSink{}
-	res := e.runRoute(runCtx, appName, route, lr.module, ga, req, sink)
+	var res RouteResult
+	var sink *routeSink
+	if w != nil {
+		if r, ok := w.serve(runCtx, req); ok {
+			res, sink = r, w.sink
+			res.Warm = true
+		}
+	}
+	if sink == nil {
+		sink = &routeSink{}
+		res = e.runRoute(runCtx, appName, lr, ga, req, sink)
+	}
 	res.Duration = time.Since(started)
-	e.countRoute(as, lr, req, res, sink)
-	return res, nil
+	return res, sink
 }
 
 // acquireSlot takes a slot of slots, waiting at most wait for one: a free
@@ -230,18 +267,41 @@ func acquireSlot(ctx context.Context, slots chan struct{}, wait time.Duration) e
 	}
 }
 
-// runRoute runs the handler of route for req.
-func (e *Engine) runRoute(ctx context.Context, appName string, route app.Route, module *runtime.Module, ga guestApp, req *hostapi.Request, sink *routeSink) RouteResult {
+// routeGuestAppLocked is what a route's guest of the app may do.
+func (e *Engine) routeGuestAppLocked(as *appState) guestApp {
+	m := as.app.Manifest
+	return guestApp{Permissions: m.Permissions, Quotas: m.Quotas, Files: as.filesQuotaLocked(), Secrets: e.secretsOf(context.Background(), as.name)}
+}
+
+// routeGuest makes the guest of a request of lr: its host state, and the
+// Spec of its run.
+func (e *Engine) routeGuest(appName string, lr *loadedRoute, ga guestApp, sink *routeSink) (*guest, error) {
+	route := lr.route
 	t := app.Task{App: appName, Name: "route", Limits: route.Limits}
 	g, err := newGuest(e.cfg.Home, e.cfg.Store.KV, t, ga, 0, nil, sink)
+	if err != nil {
+		return nil, err
+	}
+	g.Spec.Args = []string{route.Method + " " + route.Path}
+	g.Spec.ID = "route " + appName + " " + route.Path
+	return g, nil
+}
+
+// runRoute runs the handler of lr for req in an instance of its own.
+func (e *Engine) runRoute(ctx context.Context, appName string, lr *loadedRoute, ga guestApp, req *hostapi.Request, sink *routeSink) RouteResult {
+	g, err := e.routeGuest(appName, lr, ga, sink)
 	if err != nil {
 		return failedRoute(http.StatusInternalServerError, "", err.Error())
 	}
 	defer g.Call.Close()
 	g.Call.Request = req
-	g.Spec.Args = []string{route.Method + " " + route.Path}
-	g.Spec.ID = "route " + appName + " " + route.Path
-	res, err := e.cfg.Runtime.Run(hostapi.WithCall(ctx, g.Call), module, g.Spec)
+	res, err := e.cfg.Runtime.Run(hostapi.WithCall(ctx, g.Call), lr.module, g.Spec)
+	return routeResult(lr.route, g, res, err)
+}
+
+// routeResult is the answer of a handler's run, res, or err if it could
+// not start.
+func routeResult(route app.Route, g *guest, res *runtime.Result, err error) RouteResult {
 	if err != nil {
 		return failedRoute(http.StatusInternalServerError, "", err.Error())
 	}
@@ -295,7 +355,7 @@ func (e *Engine) countRoute(as *appState, lr *loadedRoute, req *hostapi.Request,
 func (as *appState) routeSetLocked() *routeSet {
 	q := as.quota()
 	if as.routeSet == nil {
-		as.routeSet = &routeSet{running: map[*routeRun]struct{}{}}
+		as.routeSet = &routeSet{running: map[*routeRun]struct{}{}, warm: map[*loadedRoute]*warmRoute{}}
 	}
 	if cap(as.routeSet.slots) != q {
 		// Requests holding a slot of the old channel give it back there.
@@ -327,12 +387,14 @@ func (e *Engine) Routes(appName string) ([]RouteStats, []FailedRequest) {
 	return out, failed
 }
 
-// cancelRoutesLocked stops the requests in flight, when the engine stops.
+// cancelRoutesLocked stops the requests in flight and the instances
+// started ahead, when the engine stops.
 func (e *Engine) cancelRoutesLocked() {
 	for _, as := range e.apps {
 		if as.routeSet == nil {
 			continue
 		}
+		as.discardWarmLocked()
 		for r := range as.routeSet.running {
 			r.cancel(errShutdown)
 		}

@@ -8,6 +8,8 @@
 //	/huge   sets a body past the ABI's limit, then fails
 //	/fail   exits 1 after setting a 200
 //	/teapot answers 418 with a header
+//	/init   the count of its starts, which its start-up logs and counts
+//	        in the app's KV store (a start-up with effects)
 //	other   "hello"
 package main
 
@@ -19,6 +21,23 @@ import (
 )
 
 var sinkHole [][]byte
+
+// inits counts, for the route GET /init, the starts of the handler.
+var inits = func() int {
+	if len(os.Args) == 0 || os.Args[0] != "GET /init" {
+		return 0
+	}
+	sdk.Info("starting")
+	n := 0
+	if b, err := sdk.KVGet("inits"); err == nil {
+		n, _ = strconv.Atoi(string(b))
+	}
+	n++
+	if err := sdk.KVSet("inits", []byte(strconv.Itoa(n))); err != nil {
+		return -1
+	}
+	return n
+}()
 
 func main() {
 	err := sdk.Handle(func(req *sdk.RouteRequest) sdk.RouteResponse {
@@ -56,6 +75,8 @@ func main() {
 		case "/fail":
 			_ = sdk.WriteResponse(sdk.Text(200, "set, then failed"))
 			os.Exit(1)
+		case "/init":
+			return sdk.Text(200, strconv.Itoa(inits))
 		case "/teapot":
 			return sdk.RouteResponse{Status: 418, Header: sdk.Header{"X-Kind": {"teapot"}}, Body: []byte("short and stout")}
 		}
