@@ -32,6 +32,7 @@ func mainWeb(args []string) {
 	clients := fs.Int("clients", 200, "concurrent event-stream clients")
 	runs := fs.Int("runs", 500, "runs triggered while the streams are open")
 	rate := fs.Int("rate", 100, "runs triggered per second")
+	routeWarm := fs.Duration("route-warm", 0, "the engine's RouteWarm: 0 its default; negative: routes start no instance ahead (the cold baseline)")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the whole benchmark to `FILE`")
 	_ = fs.Parse(args)
 	if *tasks < 100 || *requests < 10 || *clients < 1 || *runs < 1 || *rate < 1 {
@@ -40,7 +41,7 @@ func mainWeb(args []string) {
 	}
 	stop := startCPUProfile(*profile)
 	defer stop()
-	if err := benchWeb(context.Background(), os.Stdout, *tasks, *requests, *clients, *runs, *rate); err != nil {
+	if err := benchWeb(context.Background(), os.Stdout, *tasks, *requests, *clients, *runs, *rate, *routeWarm); err != nil {
 		fmt.Fprintf(os.Stderr, "cronbox-bench: %v\n", err)
 		stop()
 		os.Exit(1)
@@ -58,9 +59,11 @@ type webBench struct {
 	client *http.Client
 	apps   int
 	per    int
+	// routeWarm is the engine's Config.RouteWarm.
+	routeWarm time.Duration
 }
 
-func startWebBench(ctx context.Context, tasks int) (*webBench, error) {
+func startWebBench(ctx context.Context, tasks int, routeWarm time.Duration) (*webBench, error) {
 	home, err := os.MkdirTemp("", "cronbox-bench-web-")
 	if err != nil {
 		return nil, err
@@ -82,8 +85,8 @@ func startWebBench(ctx context.Context, tasks int) (*webBench, error) {
 		os.RemoveAll(home)
 		return nil, err
 	}
-	w := &webBench{bundle: b, apps: apps, per: per}
-	if w.eng, err = engine.New(engine.Config{Home: home, Store: engine.SQLiteStore(b.st), Runtime: b.rt, EventBuffer: 65536}); err != nil {
+	w := &webBench{bundle: b, apps: apps, per: per, routeWarm: routeWarm}
+	if w.eng, err = engine.New(engine.Config{Home: home, Store: engine.SQLiteStore(b.st), Runtime: b.rt, EventBuffer: 65536, RouteWarm: routeWarm}); err != nil {
 		w.close(ctx)
 		return nil, err
 	}
@@ -168,10 +171,10 @@ func (w *webBench) latencies(path string, n int) ([]time.Duration, error) {
 	return out, nil
 }
 
-func benchWeb(ctx context.Context, out io.Writer, tasks, requests, clients, runs, rate int) error {
+func benchWeb(ctx context.Context, out io.Writer, tasks, requests, clients, runs, rate int, routeWarm time.Duration) error {
 	fmt.Fprintf(out, "Cronbox web benchmark: %s %s/%s, %d CPUs\n\n", goruntime.Version(), goruntime.GOOS, goruntime.GOARCH, goruntime.NumCPU())
 	before := heapAfterGC()
-	w, err := startWebBench(ctx, tasks)
+	w, err := startWebBench(ctx, tasks, routeWarm)
 	if err != nil {
 		return err
 	}

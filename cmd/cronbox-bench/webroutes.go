@@ -115,12 +115,16 @@ func (w *webBench) benchRoutes(ctx context.Context, out io.Writer, requests int)
 		return 0, err
 	}
 
-	fmt.Fprintf(out, "\nApp route: a trivial Go handler (a fresh sandbox per request) against a native Go handler on the same server, %d requests each:\n\n", requests)
+	route := "route, warm"
+	if w.routeWarm < 0 {
+		route = "route, cold"
+	}
+	fmt.Fprintf(out, "\nApp route: a trivial Go handler (a fresh sandbox per request; warm: started ahead of its request, cold: started by it, -route-warm -1ns) against a native Go handler on the same server, %d requests each:\n\n", requests)
 	tw := tabwriter.NewWriter(out, 0, 0, 3, ' ', 0)
 	fmt.Fprintln(tw, "handler\tclients\treq/s\tp50\tp99\tCPU per request\t")
 	var p99 time.Duration
 	for _, clients := range []int{1, 32} {
-		for _, h := range []struct{ name, path string }{{"route (wasm)", "/apps/bench-routes/trivial"}, {"native Go", nativePath}} {
+		for _, h := range []struct{ name, path string }{{route, "/apps/bench-routes/trivial"}, {"native Go", nativePath}} {
 			l, err := w.load(h.path, clients, requests)
 			if err != nil {
 				return 0, err
