@@ -207,6 +207,10 @@ func (e *Engine) ServeRoute(ctx context.Context, appName string, req *hostapi.Re
 			return RouteResult{}, err
 		}
 	}
+	// The next request's instance starts now if a slot is free, so that
+	// it has this request's time to start in; else once this request
+	// gives its slot back.
+	e.warmUp(appName, lr)
 	res, sink := e.serveInSlot(ctx, appName, rs, lr, ga, req, w)
 	<-slots
 	e.countRoute(as, lr, req, res, sink)
