@@ -97,10 +97,13 @@ func (g *Gate) wait(ctx context.Context) bool {
 // Start arms limit, a timer whose call ends the run, as the run's bound:
 // d from now while the guest starts, stopped while it waits at the gate,
 // and d again from the release. The runtime calls it when the run starts.
+// A run released before Start keeps the limit as armed.
 func (g *Gate) Start(limit *time.Timer, d time.Duration) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.limit, g.d = limit, d
+	if g.state == starting {
+		g.limit, g.d = limit, d
+	}
 }
 
 // Release opens the gate: the run has its work, and its time limit counts
@@ -116,12 +119,15 @@ func (g *Gate) Release() bool {
 	case ended, released:
 		return false
 	case starting:
-		if g.limit == nil || !g.limit.Stop() {
+		// Before Start, the limit armed then counts from about now.
+		if g.limit != nil && !g.limit.Stop() {
 			g.state = ended
 			return false
 		}
 	}
-	g.limit.Reset(g.d)
+	if g.limit != nil {
+		g.limit.Reset(g.d)
+	}
 	g.state = released
 	g.at = time.Now()
 	g.open.Store(true)
