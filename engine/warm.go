@@ -9,9 +9,9 @@ import (
 	"github.com/cronbox/cronbox/runtime"
 )
 
-// A route's instance started ahead: after each request of a route (the
-// first included), the engine starts the instance of its next request, a
-// run held at its first effect (runtime.Hold). The guest's language
+// A route's instance started ahead: when a request of a route starts,
+// if a slot is free, else when it ends, the engine starts the instance of
+// the route's next request, a run held at its first effect (runtime.Hold). The guest's language
 // runtime and initialisers run then, off the request's path; the request
 // that comes sets its Request on the instance's Call and releases it. Each
 // request still has a fresh instance of its own, which serves it alone.

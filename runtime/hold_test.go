@@ -142,3 +142,21 @@ func TestHoldReleaseAfterTheRunEnded(t *testing.T) {
 		<-done
 	})
 }
+
+// A run released before it starts goes on at once, its time limit armed
+// as for any run.
+func TestHoldReleasedBeforeTheRun(t *testing.T) {
+	f := newFixture(t, runtime.Config{})
+	h := runtime.NewHold()
+	if !h.Release() {
+		t.Fatal("Release() = false before the run")
+	}
+	res := f.run(t, context.Background(), runtime.Spec{Hold: h}, "ok")
+	if res.Status != runtime.StatusSucceeded || string(res.Stdout) != "hello from the guest\n" {
+		t.Fatalf("run released ahead: %s %q %s", res.Status, res.Stdout, res.Error)
+	}
+	res = f.run(t, context.Background(), runtime.Spec{Hold: func() *runtime.Hold { h := runtime.NewHold(); h.Release(); return h }(), Limits: runtime.Limits{Timeout: 100 * time.Millisecond}}, "printloop")
+	if res.Status != runtime.StatusTimedOut {
+		t.Fatalf("looping run released ahead: %s, want %s", res.Status, runtime.StatusTimedOut)
+	}
+}
