@@ -179,7 +179,8 @@ func (e *Engine) routeLocked(appName, method, path string) (*loadedRoute, error)
 // been read already, within the route's MaxBody.
 //
 // The instance is the one started ahead for the route's next request, if
-// it is ready (see Config.RouteWarm); after the request, another is.
+// there is one still good (see Config.RouteWarm); the next one starts
+// during the request, or after it when no slot is free.
 func (e *Engine) ServeRoute(ctx context.Context, appName string, req *hostapi.Request) (RouteResult, error) {
 	e.mu.Lock()
 	if e.stopping {
@@ -211,17 +212,17 @@ func (e *Engine) ServeRoute(ctx context.Context, appName string, req *hostapi.Re
 	// it has this request's time to start in; else once this request
 	// gives its slot back.
 	e.warmUp(appName, lr)
-	res, sink := e.serveInSlot(ctx, appName, rs, lr, ga, req, w)
-	<-slots
+	res, sink := e.serveInSlot(ctx, appName, rs, lr, ga, req, w, slots)
 	e.countRoute(as, lr, req, res, sink)
 	e.warmUp(appName, lr)
 	return res, nil
 }
 
-// serveInSlot runs the handler of lr for req, in a slot of the app's
-// quota: in w, the instance started ahead, if it is still good, else in
-// an instance of its own.
-func (e *Engine) serveInSlot(ctx context.Context, appName string, rs *routeSet, lr *loadedRoute, ga guestApp, req *hostapi.Request, w *warmRoute) (RouteResult, *routeSink) {
+// serveInSlot runs the handler of lr for req, in a slot of slots, which
+// it gives back: in w, the instance started ahead, if it is still good,
+// else in an instance of its own.
+func (e *Engine) serveInSlot(ctx context.Context, appName string, rs *routeSet, lr *loadedRoute, ga guestApp, req *hostapi.Request, w *warmRoute, slots chan struct{}) (RouteResult, *routeSink) {
+	defer func() { <-slots }()
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	run := &routeRun{cancel: cancel, module: lr.module}
