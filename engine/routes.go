@@ -94,8 +94,10 @@ type routeSet struct {
 	// warm is the instance started ahead for each route (warm.go).
 	warm map[*loadedRoute]*warmRoute
 	// waiting counts the requests waiting for a slot: no instance is
-	// started ahead while one does.
-	waiting int
+	// started ahead while one does. inflight counts the requests that
+	// have a slot, until they have started the next instance: one is
+	// started ahead only for a request alone in flight.
+	waiting, inflight int
 }
 
 type routeRun struct {
@@ -197,12 +199,18 @@ func (e *Engine) ServeRoute(ctx context.Context, appName string, req *hostapi.Re
 	ga := e.routeGuestAppLocked(as)
 	w := rs.adoptLocked(lr)
 	slots, wait := rs.slotLocked(w)
+	if !wait {
+		rs.inflight++
+	}
 	e.mu.Unlock()
 
 	if wait {
 		err := acquireSlot(ctx, slots, e.cfg.RouteWait)
 		e.mu.Lock()
 		rs.waiting--
+		if err == nil {
+			rs.inflight++
+		}
 		e.mu.Unlock()
 		if err != nil {
 			return RouteResult{}, err
@@ -214,7 +222,10 @@ func (e *Engine) ServeRoute(ctx context.Context, appName string, req *hostapi.Re
 	e.warmUp(appName, lr)
 	res, sink := e.serveInSlot(ctx, appName, rs, lr, ga, req, w, slots)
 	e.countRoute(as, lr, req, res, sink)
-	e.warmUp(appName, lr)
+	e.warmUp(appName, lr) // still counted in flight, as at its start
+	e.mu.Lock()
+	rs.inflight--
+	e.mu.Unlock()
 	return res, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cronbox/cronbox/hostapi"
+	"github.com/cronbox/cronbox/internal/testenv"
 	"github.com/cronbox/cronbox/internal/wasmtest"
 	"github.com/cronbox/cronbox/runtime"
 )
@@ -139,7 +140,7 @@ func TestRouteQuota(t *testing.T) {
 		res, _ := e.ServeRoute(ctx, "web", &hostapi.Request{Method: "GET", Path: "/loop"})
 		done <- res
 	}()
-	waitCond(t, func() bool {
+	testenv.WaitFor(t, "the /loop request to run", func() bool {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		rs := e.apps["web"].routeSet
@@ -154,19 +155,5 @@ func TestRouteQuota(t *testing.T) {
 	}
 	if res := serve(t, e, "web", "GET", "/count", ""); res.Status != 200 {
 		t.Errorf("after the slot came back: %d %s", res.Status, res.Body)
-	}
-}
-
-// waitCond waits until cond holds, for at most 30 seconds.
-func waitCond(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 30s")
-		}
-		<-tick.C
 	}
 }

@@ -22,6 +22,11 @@ import (
 // route that finds no slot free takes it (and the instance is discarded)
 // instead of waiting. So the app's instances never pass its quota, and an
 // instance started ahead never delays a request.
+//
+// An instance is started ahead only while the request is the app's only
+// one in flight: it is a use of the cores a lone request leaves idle.
+// Under concurrent requests the cores are busy, and starting ahead would
+// only move the work and hand each request over between threads.
 
 var (
 	// errWarmDiscarded ends an instance started ahead that no request
@@ -113,7 +118,11 @@ func (e *Engine) warmUp(appName string, lr *loadedRoute) {
 		return
 	}
 	rs := as.routeSetLocked()
-	if rs.warm[lr] != nil || rs.waiting > 0 {
+	// Starting ahead uses a core the requests leave idle. With other
+	// requests in flight the cores are busy: an instance started ahead
+	// would only move the work, and add a hand-over between threads to
+	// every request.
+	if rs.warm[lr] != nil || rs.waiting > 0 || rs.inflight > 1 {
 		return
 	}
 	select {

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cronbox/cronbox/hostapi"
+	"github.com/cronbox/cronbox/internal/testenv"
 	"github.com/cronbox/cronbox/runtime"
 )
 
@@ -21,7 +23,7 @@ const warmRoutes = `  - {path: /init, module: tasks/handler.wasm}
 func warmOf(t *testing.T, e *Engine, appName, path string) *warmRoute {
 	t.Helper()
 	var w *warmRoute
-	waitCond(t, func() bool {
+	testenv.WaitFor(t, "an instance started ahead for "+path, func() bool {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		as := e.apps[appName]
@@ -49,7 +51,7 @@ func warmOf(t *testing.T, e *Engine, appName, path string) *warmRoute {
 // start-up can take longer than a short time limit.
 func nativeRoutes(t *testing.T, e *Engine, appName string) {
 	t.Helper()
-	waitCond(t, func() bool {
+	testenv.WaitFor(t, "the routes of "+appName+" to run as machine code", func() bool {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		for _, lr := range e.apps[appName].routes {
@@ -212,5 +214,53 @@ func TestRouteWarmOff(t *testing.T) {
 	}
 	if n := len(b.rt.Instances()); n != 0 {
 		t.Errorf("%d instances after the requests, want none", n)
+	}
+}
+
+// TestWarmRouteOnlyForALoneRequest: no instance is started ahead while
+// another request of the app is in flight, whose work has the cores; one
+// is once the request is alone.
+func TestWarmRouteOnlyForALoneRequest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a Go guest")
+	}
+	b := newBundle(t, Config{}, routeApp(t, "web", 4, "  - {path: /loop, module: tasks/handler.wasm, timeout: 1m}\n  - {path: /count, module: tasks/handler.wasm}\n"))
+	b.start()
+	e := b.engine
+	warm := func(path string) bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		for lr := range e.apps["web"].routeSet.warm {
+			if lr.route.Path == path {
+				return true
+			}
+		}
+		return false
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan RouteResult)
+	go func() {
+		res, _ := e.ServeRoute(ctx, "web", &hostapi.Request{Method: "GET", Path: "/loop"})
+		done <- res
+	}()
+	testenv.WaitFor(t, "the /loop request to be in flight", func() bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		rs := e.apps["web"].routeSet
+		return rs != nil && rs.inflight == 1
+	})
+	if res := serve(t, e, "web", "GET", "/count", ""); res.Status != 200 {
+		t.Fatalf("/count beside /loop: %d %s", res.Status, res.Body)
+	}
+	if warm("/count") {
+		t.Error("an instance was started ahead for /count while /loop was in flight")
+	}
+	cancel()
+	<-done
+	if res := serve(t, e, "web", "GET", "/count", ""); res.Status != 200 {
+		t.Fatalf("/count alone: %d %s", res.Status, res.Body)
+	}
+	if !warm("/count") {
+		t.Error("no instance was started ahead for /count, the app's only request")
 	}
 }
