@@ -19,6 +19,7 @@ import (
 	"github.com/cronbox/cronbox/engine/store/postgres"
 	"github.com/cronbox/cronbox/internal/pgtest"
 	"github.com/cronbox/cronbox/internal/wasmtest"
+	"github.com/cronbox/cronbox/runtime"
 	"github.com/cronbox/cronbox/web"
 )
 
@@ -238,7 +239,7 @@ const minimalMemory = "4MiB"
 // over the cluster, lets every node do so.
 func clusterThroughput(ctx context.Context, n int, open storeOpener, trips *postgres.RoundTrips, wasm []byte, memory string, runs, conc int) (float64, float64, error) {
 	quota := min(n*conc, app.MaxConcurrency)
-	ns, err := newNodes(ctx, n, open, throughputApp(wasm, quota, memory), engine.Config{MaxConcurrent: conc, MaxQueued: runs + 100})
+	ns, err := newNodes(ctx, n, open, runtime.TierNative, throughputApp(wasm, quota, memory), engine.Config{MaxConcurrent: conc, MaxQueued: runs + 100})
 	if err != nil {
 		return 0, 0, err
 	}

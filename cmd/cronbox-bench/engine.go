@@ -296,7 +296,8 @@ func benchHotDrop(ctx context.Context, wasm []byte) (hotDrop, error) {
 	}
 
 	var home string
-	ns, err := newNodes(ctx, 1, sqliteStore, func(_ int, h string) error {
+	// The runtime's default tiers: what a user's hot drop gets.
+	ns, err := newNodes(ctx, 1, sqliteStore, 0, func(_ int, h string) error {
 		home = h
 		return os.MkdirAll(homedir.Home(h).Apps(), 0o755)
 	}, engine.Config{})
@@ -619,16 +620,19 @@ func sqliteStore(ctx context.Context, home string) (engine.Store, web.Store, fun
 // newNodes and not yet started.
 type nodes struct {
 	engines  []*engine.Engine
-	runtimes []*runtime.Runtime // tiered, as Cronbox runs
+	runtimes []*runtime.Runtime
 	closers  []func()
 }
 
 // newNodes makes n engines: each with a home of its own, which write
-// fills, a runtime of its own and a store that open opens, configured
-// as cfg (Home, Store, Runtime and Node set per node), and the server of
-// each, not listening, whose hub records the engine's events as serve's
-// does.
-func newNodes(ctx context.Context, n int, open storeOpener, write func(node int, home string) error, cfg engine.Config) (*nodes, error) {
+// fills, a runtime of its own on tier and a store that open opens,
+// configured as cfg (Home, Store, Runtime and Node set per node), and the
+// server of each, not listening, whose hub records the engine's events as
+// serve's does. Measures of running and recording take TierNative, as
+// their bare baselines run, not the interpreted first runs of a module
+// whose machine code is still compiling; a measure of a hot drop takes
+// the default tiers, as Cronbox runs.
+func newNodes(ctx context.Context, n int, open storeOpener, tier runtime.Tier, write func(node int, home string) error, cfg engine.Config) (*nodes, error) {
 	ns := &nodes{}
 	for i := range n {
 		home, err := os.MkdirTemp("", "cronbox-bench-engine-")
@@ -647,10 +651,7 @@ func newNodes(ctx context.Context, n int, open storeOpener, write func(node int,
 			return nil, err
 		}
 		ns.closers = append(ns.closers, closeStore)
-		// Machine code from the first run, as the bare baselines run: the
-		// measures are of running and recording, not of the interpreted
-		// runs of a module whose machine code is still compiling.
-		rt, err := newRuntime(ctx, runtime.TierNative)
+		rt, err := newRuntime(ctx, tier)
 		if err != nil {
 			ns.close(ctx)
 			return nil, err
@@ -741,7 +742,7 @@ func measureLatenessAhead(ctx context.Context, fire, n int, open storeOpener, le
 		}
 		return nil
 	}
-	ns, err := newNodes(ctx, n, open, write, engine.Config{EventBuffer: 4*fire + 256, MaxQueued: per + 1})
+	ns, err := newNodes(ctx, n, open, runtime.TierNative, write, engine.Config{EventBuffer: 4*fire + 256, MaxQueued: per + 1})
 	if err != nil {
 		return nil, err
 	}
@@ -880,7 +881,7 @@ func benchRecordBatch(ctx context.Context, n int) (time.Duration, error) {
 // run recorded in the store on disk) and of the bare runtime with the same
 // concurrency.
 func benchThroughput(ctx context.Context, wasm []byte, runs, conc int) (float64, float64, error) {
-	ns, err := newNodes(ctx, 1, sqliteStore, throughputApp(wasm, conc, ""), engine.Config{MaxConcurrent: conc, MaxQueued: runs + 100})
+	ns, err := newNodes(ctx, 1, sqliteStore, runtime.TierNative, throughputApp(wasm, conc, ""), engine.Config{MaxConcurrent: conc, MaxQueued: runs + 100})
 	if err != nil {
 		return 0, 0, err
 	}
