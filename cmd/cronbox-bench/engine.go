@@ -20,6 +20,7 @@ import (
 	"github.com/cronbox/cronbox/engine"
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/hostapi"
+	"github.com/cronbox/cronbox/internal/cputime"
 	"github.com/cronbox/cronbox/internal/homedir"
 	"github.com/cronbox/cronbox/internal/wasmtest"
 	"github.com/cronbox/cronbox/runtime"
@@ -553,14 +554,14 @@ func benchLoad(ctx context.Context, n int) (time.Duration, time.Duration, uint64
 	if err != nil {
 		return 0, 0, 0, 0, err
 	}
-	cpu0, cpuKnown := processCPU()
+	cpu0, cpuKnown := cputime.Process()
 	start := time.Now()
 	if err := e.Start(ctx); err != nil {
 		return 0, 0, 0, 0, err
 	}
 	d := time.Since(start)
 	var cpu time.Duration
-	if cpu1, ok := processCPU(); ok && cpuKnown {
+	if cpu1, ok := cputime.Process(); ok && cpuKnown {
 		cpu = cpu1 - cpu0
 	}
 	after := heapAfterGC()

@@ -62,6 +62,7 @@ import (
 	"github.com/cronbox/cronbox/hostapi"
 	"github.com/cronbox/cronbox/internal/build"
 	"github.com/cronbox/cronbox/internal/bytesize"
+	"github.com/cronbox/cronbox/internal/cputime"
 	"github.com/cronbox/cronbox/internal/gobuild"
 	"github.com/cronbox/cronbox/internal/wasmtest"
 	"github.com/cronbox/cronbox/runtime"
@@ -325,7 +326,7 @@ func measure(runners []runner, wasm []byte, runs, rounds int) (map[string][]time
 				continue
 			}
 			run := lives[r.name].run
-			cpu0, cpuKnown := processCPU()
+			cpu0, cpuKnown := cputime.Process()
 			for range per {
 				start := time.Now()
 				if err := run(); err != nil {
@@ -333,7 +334,7 @@ func measure(runners []runner, wasm []byte, runs, rounds int) (map[string][]time
 				}
 				times[r.name] = append(times[r.name], time.Since(start))
 			}
-			if cpu1, ok := processCPU(); ok && cpuKnown {
+			if cpu1, ok := cputime.Process(); ok && cpuKnown {
 				cpu[r.name] += cpu1 - cpu0
 			}
 		}

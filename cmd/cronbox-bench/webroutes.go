@@ -10,6 +10,8 @@ import (
 	"sync"
 	"text/tabwriter"
 	"time"
+
+	"github.com/cronbox/cronbox/internal/cputime"
 )
 
 // nativePath is the path of the native Go handler the route is measured
@@ -62,7 +64,7 @@ func (w *webBench) load(path string, clients, n int) (routeLoad, error) {
 	lat := make([]time.Duration, n)
 	errs := make([]error, clients)
 	var wg sync.WaitGroup
-	cpu0, cpuKnown := processCPU()
+	cpu0, cpuKnown := cputime.Process()
 	start := time.Now()
 	for c := range clients {
 		wg.Add(1)
@@ -81,7 +83,7 @@ func (w *webBench) load(path string, clients, n int) (routeLoad, error) {
 	wg.Wait()
 	took := time.Since(start)
 	var cpu time.Duration
-	if cpu1, ok := processCPU(); ok && cpuKnown {
+	if cpu1, ok := cputime.Process(); ok && cpuKnown {
 		cpu = (cpu1 - cpu0) / time.Duration(n)
 	}
 	for _, err := range errs {

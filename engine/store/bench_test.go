@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cronbox/cronbox/internal/cputime"
 )
 
 // BenchmarkRecordRuns records runs (StartRun then FinishRun) from many
@@ -143,13 +145,13 @@ type cpuMeter struct {
 }
 
 func startCPU(b *testing.B) cpuMeter {
-	start, ok := processCPU()
+	start, ok := cputime.Process()
 	return cpuMeter{b: b, start: start, ok: ok}
 }
 
 // report reports the CPU time spent since startCPU for each of runs.
 func (m cpuMeter) report(runs int) {
-	end, ok := processCPU()
+	end, ok := cputime.Process()
 	if !m.ok || !ok || runs == 0 {
 		return
 	}
