@@ -134,18 +134,7 @@ func TestRouteQuota(t *testing.T) {
 	b := newBundle(t, Config{RouteWait: 50 * time.Millisecond}, routeApp(t, "web", 1, "  - {path: /loop, module: tasks/handler.wasm, timeout: 1m}\n  - {path: /count, module: tasks/handler.wasm}\n"))
 	b.start()
 	e := b.engine
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan RouteResult)
-	go func() {
-		res, _ := e.ServeRoute(ctx, "web", &hostapi.Request{Method: "GET", Path: "/loop"})
-		done <- res
-	}()
-	testenv.WaitFor(t, "the /loop request to run", func() bool {
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		rs := e.apps["web"].routeSet
-		return rs != nil && len(rs.running) == 1
-	})
+	cancel, done := loopInFlight(t, e, "web")
 	if _, err := e.ServeRoute(context.Background(), "web", &hostapi.Request{Method: "GET", Path: "/count"}); !errors.Is(err, ErrRouteBusy) {
 		t.Errorf("beyond the quota: %v, want ErrRouteBusy", err)
 	}
@@ -156,4 +145,25 @@ func TestRouteQuota(t *testing.T) {
 	if res := serve(t, e, "web", "GET", "/count", ""); res.Status != 200 {
 		t.Errorf("after the slot came back: %d %s", res.Status, res.Body)
 	}
+}
+
+// loopInFlight starts a request of app's route /loop, which runs until it
+// is cancelled, and returns once the request holds a slot: cancel ends
+// it, and done gives its result.
+func loopInFlight(t *testing.T, e *Engine, appName string) (cancel func(), done <-chan RouteResult) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	results := make(chan RouteResult, 1)
+	go func() {
+		res, _ := e.ServeRoute(ctx, appName, &hostapi.Request{Method: "GET", Path: "/loop"})
+		results <- res
+	}()
+	testenv.WaitFor(t, "the /loop request to be in flight", func() bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		rs := e.apps[appName].routeSet
+		return rs != nil && rs.inflight == 1
+	})
+	return cancel, results
 }

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cronbox/cronbox/hostapi"
 	"github.com/cronbox/cronbox/internal/testenv"
 	"github.com/cronbox/cronbox/runtime"
 )
@@ -237,18 +236,7 @@ func TestWarmRouteOnlyForALoneRequest(t *testing.T) {
 		}
 		return false
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan RouteResult)
-	go func() {
-		res, _ := e.ServeRoute(ctx, "web", &hostapi.Request{Method: "GET", Path: "/loop"})
-		done <- res
-	}()
-	testenv.WaitFor(t, "the /loop request to be in flight", func() bool {
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		rs := e.apps["web"].routeSet
-		return rs != nil && rs.inflight == 1
-	})
+	cancel, done := loopInFlight(t, e, "web")
 	if res := serve(t, e, "web", "GET", "/count", ""); res.Status != 200 {
 		t.Fatalf("/count beside /loop: %d %s", res.Status, res.Body)
 	}
