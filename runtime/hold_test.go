@@ -160,3 +160,29 @@ func TestHoldReleasedBeforeTheRun(t *testing.T) {
 		t.Fatalf("looping run released ahead: %s, want %s", res.Status, runtime.StatusTimedOut)
 	}
 }
+
+// A held run's CPU time is its instance's whole life, start-up included,
+// though its goroutine lets go of its thread while it waits at the gate.
+func TestHoldCPUTimeCountsTheStartUp(t *testing.T) {
+	f := newFixture(t, runtime.Config{})
+	const spin = "30000000" // before the guest's first effect
+	plain := f.run(t, context.Background(), runtime.Spec{}, "spinok", spin)
+	if plain.Status != runtime.StatusSucceeded {
+		t.Fatalf("plain run: %s %s", plain.Status, plain.Error)
+	}
+	if plain.Usage.CPUTime == 0 {
+		t.Skip("the thread's CPU time is not measured here")
+	}
+	h, done := f.startHeld(t, context.Background(), runtime.Spec{}, "spinok", spin)
+	<-h.Waiting()
+	if !h.Release() {
+		t.Fatal("Release() = false for a guest waiting at its gate")
+	}
+	res := <-done
+	if res.Status != runtime.StatusSucceeded || string(res.Stdout) != "spun true\n" {
+		t.Fatalf("held run: %s %q %s", res.Status, res.Stdout, res.Error)
+	}
+	if res.Usage.CPUTime < plain.Usage.CPUTime/2 {
+		t.Errorf("held run's CPU time %v, the same run's unheld %v: the start-up before the gate is not counted", res.Usage.CPUTime, plain.Usage.CPUTime)
+	}
+}

@@ -216,9 +216,6 @@ func (r *Runtime) Run(ctx context.Context, m *Module, spec Spec) (*Result, error
 	// one with a deadline beneath it). A held run's gate moves it.
 	limit := time.AfterFunc(lim.Timeout, func() { cancel(errTimedOut) })
 	defer limit.Stop()
-	if gate != nil {
-		gate.Start(limit, lim.Timeout)
-	}
 	// What the guest's calls see: the gate on top, where the host
 	// functions find it first.
 	callCtx := hold.With(runCtx, gate)
@@ -227,9 +224,13 @@ func (r *Runtime) Run(ctx context.Context, m *Module, spec Spec) (*Result, error
 
 	// The guest, and the host functions it calls, run on this goroutine:
 	// locked to its thread, the thread's CPU clock is the run's CPU time.
+	// A held run lets go of its thread while it waits at its gate.
 	goruntime.LockOSThread()
 	defer goruntime.UnlockOSThread()
-	cpu0 := threadCPU()
+	cpu := &cpuMeter{from: threadCPU()}
+	if gate != nil {
+		gate.Start(limit, lim.Timeout, cpu.park, cpu.unpark)
+	}
 	started := time.Now()
 	c := m.acquire()
 	defer m.release(ctx, c)
@@ -284,7 +285,7 @@ func (r *Runtime) Run(ctx context.Context, m *Module, spec Spec) (*Result, error
 		PeakMemory: acct.Peak(),
 	}
 	res.Usage = Usage{
-		CPUTime:      threadCPU() - cpu0,
+		CPUTime:      cpu.total(),
 		PeakMemory:   res.PeakMemory,
 		OutputBytes:  stdout.kept() + stderr.kept(),
 		LogBytes:     acct.log.Load(),
@@ -376,3 +377,28 @@ func sleeper(ctx context.Context) sys.Nanosleep {
 		}
 	}
 }
+
+// cpuMeter is a run's CPU time: the CPU clock of the thread its goroutine
+// is locked to, summed over the threads it was locked to. A held run's
+// goroutine lets go of its thread while it waits at its gate (park) and
+// locks the thread it resumes on (unpark): a goroutine locked to a thread
+// could only go on there, so its release would wait until the kernel woke
+// that sleeping thread, where an unlocked one goes on on the releasing
+// goroutine's thread, which is about to wait for it.
+type cpuMeter struct {
+	spent time.Duration // on the threads it let go of
+	from  time.Duration // the current thread's clock when it was locked
+}
+
+func (c *cpuMeter) park() {
+	c.spent += threadCPU() - c.from
+	goruntime.UnlockOSThread()
+}
+
+func (c *cpuMeter) unpark() {
+	goruntime.LockOSThread()
+	c.from = threadCPU()
+}
+
+// total is the run's CPU time so far; the caller is the run's goroutine.
+func (c *cpuMeter) total() time.Duration { return c.spent + threadCPU() - c.from }

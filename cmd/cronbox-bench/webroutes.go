@@ -38,6 +38,11 @@ type routeLoad struct {
 	// cpu is the process's CPU time per request, client and server
 	// together, or 0 where it is not known.
 	cpu time.Duration
+	// sleeps is how often the process's threads went to sleep per
+	// request (cputime.Sleeps), or -1 where it is not known: the
+	// hand-offs between threads a request costs, which the machine's
+	// load disturbs less than the latency.
+	sleeps float64
 }
 
 // load sends n GETs of path from clients concurrent clients, after a
@@ -65,6 +70,7 @@ func (w *webBench) load(path string, clients, n int) (routeLoad, error) {
 	errs := make([]error, clients)
 	var wg sync.WaitGroup
 	cpu0, cpuKnown := cputime.Process()
+	sleeps0, sleepsKnown := cputime.Sleeps()
 	start := time.Now()
 	for c := range clients {
 		wg.Add(1)
@@ -86,12 +92,16 @@ func (w *webBench) load(path string, clients, n int) (routeLoad, error) {
 	if cpu1, ok := cputime.Process(); ok && cpuKnown {
 		cpu = (cpu1 - cpu0) / time.Duration(n)
 	}
+	sleeps := -1.0
+	if sleeps1, ok := cputime.Sleeps(); ok && sleepsKnown {
+		sleeps = float64(sleeps1-sleeps0) / float64(n)
+	}
 	for _, err := range errs {
 		if err != nil {
 			return routeLoad{}, err
 		}
 	}
-	return routeLoad{perSec: float64(n) / took.Seconds(), p50: percentile(lat, 0.5), p99: percentile(lat, 0.99), cpu: cpu}, nil
+	return routeLoad{perSec: float64(n) / took.Seconds(), p50: percentile(lat, 0.5), p99: percentile(lat, 0.99), cpu: cpu, sleeps: sleeps}, nil
 }
 
 // benchRoutes measures a trivial Go handler route of an app against the
@@ -123,7 +133,7 @@ func (w *webBench) benchRoutes(ctx context.Context, out io.Writer, requests int)
 	}
 	fmt.Fprintf(out, "\nApp route: a trivial Go handler (a fresh sandbox per request; warm: started ahead of its request, cold: started by it, -route-warm -1ns) against a native Go handler on the same server, %d requests each:\n\n", requests)
 	tw := tabwriter.NewWriter(out, 0, 0, 3, ' ', 0)
-	fmt.Fprintln(tw, "handler\tclients\treq/s\tp50\tp99\tCPU per request\t")
+	fmt.Fprintln(tw, "handler\tclients\treq/s\tp50\tp99\tCPU per request\tthread sleeps per request\t")
 	var p99 time.Duration
 	for _, clients := range []int{1, 32} {
 		for _, h := range []struct{ name, path string }{{route, "/apps/bench-routes/trivial"}, {"native Go", nativePath}} {
@@ -138,7 +148,11 @@ func (w *webBench) benchRoutes(ctx context.Context, out io.Writer, requests int)
 			if l.cpu > 0 {
 				cpu = ms(l.cpu)
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t%s\t\n", h.name, clients, l.perSec, ms(l.p50), ms(l.p99), cpu)
+			sleeps := "—"
+			if l.sleeps >= 0 {
+				sleeps = fmt.Sprintf("%.1f", l.sleeps)
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t%s\t%s\t\n", h.name, clients, l.perSec, ms(l.p50), ms(l.p99), cpu, sleeps)
 		}
 	}
 	tw.Flush()

@@ -10,3 +10,7 @@ import "time"
 // Process returns the CPU time the process has used so far, and whether
 // it is known: not on this system.
 func Process() (time.Duration, bool) { return 0, false }
+
+// Sleeps returns how many times the process's threads have gone to sleep,
+// and whether it is known: not on this system.
+func Sleeps() (int64, bool) { return 0, false }

@@ -19,3 +19,15 @@ func Process() (time.Duration, bool) {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), true
 }
+
+// Sleeps returns how many times the process's threads have gone to sleep
+// (voluntary context switches: waiting on a lock, a channel of a locked
+// goroutine, the network), and whether it is known. Per operation, it
+// counts the hand-offs between threads that the operation costs.
+func Sleeps() (int64, bool) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, false
+	}
+	return ru.Nvcsw, true
+}

@@ -36,6 +36,9 @@ type Gate struct {
 	at      time.Time     // when it was released
 	arrived chan struct{} // closed when the guest waits at the gate
 	release chan struct{} // closed when the gate opens
+	// park and unpark, if set, are called by the waiting guest's
+	// goroutine before it waits at the gate and once it is done waiting.
+	park, unpark func()
 }
 
 // New returns a closed gate.
@@ -79,7 +82,12 @@ func (g *Gate) wait(ctx context.Context) bool {
 		g.mu.Unlock()
 		return false
 	}
+	park, unpark := g.park, g.unpark
 	g.mu.Unlock()
+	if park != nil {
+		park()
+		defer unpark()
+	}
 	select {
 	case <-g.release:
 		return true
@@ -98,9 +106,14 @@ func (g *Gate) wait(ctx context.Context) bool {
 // d from now while the guest starts, stopped while it waits at the gate,
 // and d again from the release. The runtime calls it when the run starts.
 // A run released before Start keeps the limit as armed.
-func (g *Gate) Start(limit *time.Timer, d time.Duration) {
+//
+// park and unpark, if not nil, are called on the guest's goroutine when
+// it comes to wait at the gate and when it is done waiting, released or
+// not: the runtime lets go of the run's OS thread while it waits.
+func (g *Gate) Start(limit *time.Timer, d time.Duration, park, unpark func()) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.park, g.unpark = park, unpark
 	if g.state == starting {
 		g.limit, g.d = limit, d
 	}

@@ -52,6 +52,14 @@ func main() {
 				fmt.Println(x)
 			}
 		}
+	case "spinok":
+		// Spins before its first effect, then prints.
+		n, _ := strconv.Atoi(arg)
+		x := 0
+		for i := 0; i < n; i++ {
+			x += i ^ x>>3
+		}
+		fmt.Println("spun", x != 1)
 	case "printloop":
 		fmt.Println("looping")
 		for x := 0; ; x++ {
