@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/metrics"
 	"sync"
 	"text/tabwriter"
 	"time"
@@ -43,6 +44,8 @@ type routeLoad struct {
 	// hand-offs between threads a request costs, which the machine's
 	// load disturbs less than the latency.
 	sleeps float64
+	// gcs is how many garbage collections ended per 1,000 requests.
+	gcs float64
 }
 
 // load sends n GETs of path from clients concurrent clients, after a
@@ -71,6 +74,7 @@ func (w *webBench) load(path string, clients, n int) (routeLoad, error) {
 	var wg sync.WaitGroup
 	cpu0, cpuKnown := cputime.Process()
 	sleeps0, sleepsKnown := cputime.Sleeps()
+	gcs0 := gcCycles()
 	start := time.Now()
 	for c := range clients {
 		wg.Add(1)
@@ -92,6 +96,7 @@ func (w *webBench) load(path string, clients, n int) (routeLoad, error) {
 	if cpu1, ok := cputime.Process(); ok && cpuKnown {
 		cpu = (cpu1 - cpu0) / time.Duration(n)
 	}
+	gcs := float64(gcCycles()-gcs0) * 1000 / float64(n)
 	sleeps := -1.0
 	if sleeps1, ok := cputime.Sleeps(); ok && sleepsKnown {
 		sleeps = float64(sleeps1-sleeps0) / float64(n)
@@ -101,7 +106,7 @@ func (w *webBench) load(path string, clients, n int) (routeLoad, error) {
 			return routeLoad{}, err
 		}
 	}
-	return routeLoad{perSec: float64(n) / took.Seconds(), p50: percentile(lat, 0.5), p99: percentile(lat, 0.99), cpu: cpu, sleeps: sleeps}, nil
+	return routeLoad{perSec: float64(n) / took.Seconds(), p50: percentile(lat, 0.5), p99: percentile(lat, 0.99), cpu: cpu, sleeps: sleeps, gcs: gcs}, nil
 }
 
 // benchRoutes measures a trivial Go handler route of an app against the
@@ -133,7 +138,7 @@ func (w *webBench) benchRoutes(ctx context.Context, out io.Writer, requests int)
 	}
 	fmt.Fprintf(out, "\nApp route: a trivial Go handler (a fresh sandbox per request; warm: started ahead of its request, cold: started by it, -route-warm -1ns) against a native Go handler on the same server, %d requests each:\n\n", requests)
 	tw := tabwriter.NewWriter(out, 0, 0, 3, ' ', 0)
-	fmt.Fprintln(tw, "handler\tclients\treq/s\tp50\tp99\tCPU per request\tthread sleeps per request\t")
+	fmt.Fprintln(tw, "handler\tclients\treq/s\tp50\tp99\tCPU per request\tthread sleeps per request\tGCs per 1,000\t")
 	var p99 time.Duration
 	for _, clients := range []int{1, 32} {
 		for _, h := range []struct{ name, path string }{{route, "/apps/bench-routes/trivial"}, {"native Go", nativePath}} {
@@ -152,9 +157,16 @@ func (w *webBench) benchRoutes(ctx context.Context, out io.Writer, requests int)
 			if l.sleeps >= 0 {
 				sleeps = fmt.Sprintf("%.1f", l.sleeps)
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t%s\t%s\t\n", h.name, clients, l.perSec, ms(l.p50), ms(l.p99), cpu, sleeps)
+			fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%s\t%s\t%s\t%.1f\t\n", h.name, clients, l.perSec, ms(l.p50), ms(l.p99), cpu, sleeps, l.gcs)
 		}
 	}
 	tw.Flush()
 	return p99, nil
+}
+
+// gcCycles returns how many garbage collections the process has done.
+func gcCycles() uint64 {
+	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }

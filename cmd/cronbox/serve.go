@@ -21,6 +21,7 @@ import (
 	"github.com/cronbox/cronbox/engine/notify"
 	"github.com/cronbox/cronbox/engine/store"
 	"github.com/cronbox/cronbox/internal/build"
+	"github.com/cronbox/cronbox/internal/gcfloor"
 	"github.com/cronbox/cronbox/internal/homedir"
 	"github.com/cronbox/cronbox/internal/secrets"
 	"github.com/cronbox/cronbox/internal/storeurl"
@@ -114,6 +115,9 @@ func serve(ctx context.Context, e *env, log *slog.Logger, home, storeURL, listen
 		return err
 	}
 	defer ln.Close() // when serve fails before the server takes it over
+	// Each run leaves garbage of a fixed size: a small heap would be
+	// collected every hundred runs or so (see package gcfloor).
+	defer gcfloor.Keep(gcfloor.Floor)()
 	buildApps(ctx, log, home)
 
 	st, err := openStore(ctx, home, withAppName(storeURL, node.Name))
