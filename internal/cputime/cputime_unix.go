@@ -13,11 +13,8 @@ import (
 // Process returns the CPU time, user and system, the process has used so
 // far, and whether it is known.
 func Process() (time.Duration, bool) {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0, false
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), true
+	ru, ok := usage()
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), ok
 }
 
 // Sleeps returns how many times the process's threads have gone to sleep
@@ -25,9 +22,15 @@ func Process() (time.Duration, bool) {
 // goroutine, the network), and whether it is known. Per operation, it
 // counts the hand-offs between threads that the operation costs.
 func Sleeps() (int64, bool) {
+	ru, ok := usage()
+	return ru.Nvcsw, ok
+}
+
+// usage returns the process's resource usage, and whether it is known.
+func usage() (syscall.Rusage, bool) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0, false
+		return syscall.Rusage{}, false
 	}
-	return ru.Nvcsw, true
+	return ru, true
 }
