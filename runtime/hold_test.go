@@ -80,9 +80,13 @@ func TestHoldHasNoEffectBeforeRelease(t *testing.T) {
 func TestHoldTimeLimitCountsFromRelease(t *testing.T) {
 	onTiers(t, func(t *testing.T, tier runtime.Tier) {
 		f := newFixture(t, runtime.Config{Tier: tier})
-		const limit = 300 * time.Millisecond
+		const limit = time.Second // bounds the start-up too: the interpreter's, under the race detector
 		h, done := f.startHeld(t, context.Background(), runtime.Spec{Limits: runtime.Limits{Timeout: limit}}, "printloop")
-		<-h.Waiting()
+		select {
+		case <-h.Waiting():
+		case res := <-done:
+			t.Fatalf("the held run ended before its first effect: %s %s", res.Status, res.Error)
+		}
 		f.letPass(t, limit)
 		released := time.Now()
 		if !h.Release() {

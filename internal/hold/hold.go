@@ -138,11 +138,13 @@ func (g *Gate) Release() bool {
 			return false
 		}
 	}
+	// The release time is read before the limit is armed again, so that
+	// the run's Duration, counted from it, reaches the whole limit.
+	g.at = time.Now()
 	if g.limit != nil {
 		g.limit.Reset(g.d)
 	}
 	g.state = released
-	g.at = time.Now()
 	g.open.Store(true)
 	close(g.release)
 	return true
