@@ -18,6 +18,14 @@ type writeFunc func(ctx context.Context, tx *sql.Tx) error
 // are then committed together in the next transaction: one commit, one
 // append to the log (and with SyncFull one sync) for all of them. A caller
 // returns when the transaction holding its write has committed.
+//
+// Writes that record fires (doFires) go first: a commit takes the queued
+// fires before any other write, at most maxCommitFires runs of them, and
+// one that holds shareFires runs or more holds nothing else. The fires
+// of a large instant are then written one commit after the other, while
+// the fire workers whose commit has returned prepare their next batch,
+// and the writes that came with the fires' runs (their events, the ends
+// of the runs started meanwhile) wait for the instant to be recorded.
 type committer struct {
 	db       *sql.DB
 	maxBatch int
@@ -25,7 +33,8 @@ type committer struct {
 	save, undo, release *sql.Stmt
 
 	mu     sync.Mutex
-	queue  []*writeOp
+	fires  []*writeOp // writes of doFires, taken first
+	queue  []*writeOp // the other writes
 	closed bool
 
 	wake    chan struct{} // buffered 1: the queue may have grown
@@ -52,8 +61,11 @@ type writeOp struct {
 	// statement: SQLite undoes a failed statement by itself, so it needs
 	// no savepoint of its own.
 	single bool
-	state  atomic.Int32
-	done   chan error // buffered: the writer never waits for the caller
+	// fires is how many runs a write of doFires records; 0 for the
+	// other writes.
+	fires int
+	state atomic.Int32
+	done  chan error // buffered: the writer never waits for the caller
 }
 
 // newCommitter starts the goroutine that writes to db, which must have
@@ -85,27 +97,45 @@ func newCommitter(ctx context.Context, db *sql.DB, maxBatch int, checkpoint func
 // interrupting SQLite inside a transaction rolls back the whole
 // transaction, and do waits for the outcome.
 func (c *committer) do(ctx context.Context, fn writeFunc) error {
-	return c.enqueue(ctx, fn, false)
+	return c.enqueue(ctx, &writeOp{fn: fn})
 }
 
 // doOne is do for a write whose fn changes the database with at most one
 // statement (it may read before and after): it saves the savepoint that do
 // wraps around each write, which is most of the cost of a small write.
 func (c *committer) doOne(ctx context.Context, fn writeFunc) error {
-	return c.enqueue(ctx, fn, true)
+	return c.enqueue(ctx, &writeOp{fn: fn, single: true})
 }
 
-func (c *committer) enqueue(ctx context.Context, fn writeFunc, single bool) error {
+// doFires is doOne for a write that records n runs fired (or skipped),
+// which goes before the other writes queued (see committer).
+func (c *committer) doFires(ctx context.Context, n int, fn writeFunc) error {
+	return c.enqueue(ctx, &writeOp{fn: fn, single: true, fires: max(n, 1)})
+}
+
+// The bounds of the fires in a commit (see committer). Four fire workers
+// of the engine, each recording 256 runs a write (engine.Config.FireBatch),
+// have two writes in a commit and two queued for the next.
+const (
+	maxCommitFires = 512
+	shareFires     = 64
+)
+
+func (c *committer) enqueue(ctx context.Context, op *writeOp) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	op := &writeOp{ctx: context.WithoutCancel(ctx), fn: fn, single: single, done: make(chan error, 1)}
+	op.ctx, op.done = context.WithoutCancel(ctx), make(chan error, 1)
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		return ErrClosed
 	}
-	c.queue = append(c.queue, op)
+	if op.fires > 0 {
+		c.fires = append(c.fires, op)
+	} else {
+		c.queue = append(c.queue, op)
+	}
 	c.mu.Unlock()
 	c.signal()
 	select {
@@ -137,17 +167,32 @@ func (c *committer) close() {
 	<-c.stopped
 }
 
-// take moves up to maxBatch queued writes into batch and reports whether
-// the committer is closed.
+// take moves the writes of the next commit into batch, at most maxBatch:
+// fires first (see committer), and reports whether the committer is
+// closed.
 func (c *committer) take(batch []*writeOp) ([]*writeOp, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n := min(len(c.queue), c.maxBatch)
-	batch = append(batch[:0], c.queue[:n]...)
-	rest := copy(c.queue, c.queue[n:])
-	clear(c.queue[rest:]) // drop references to taken writes
-	c.queue = c.queue[:rest]
+	n, fires := 0, 0
+	for n < len(c.fires) && n < c.maxBatch && (n == 0 || fires+c.fires[n].fires <= maxCommitFires) {
+		fires += c.fires[n].fires
+		n++
+	}
+	batch = append(batch[:0], c.fires[:n]...)
+	c.fires = dropFirst(c.fires, n)
+	if fires < shareFires {
+		n = min(len(c.queue), c.maxBatch-len(batch))
+		batch = append(batch, c.queue[:n]...)
+		c.queue = dropFirst(c.queue, n)
+	}
 	return batch, c.closed
+}
+
+// dropFirst removes the first n writes of q, in place.
+func dropFirst(q []*writeOp, n int) []*writeOp {
+	rest := copy(q, q[n:])
+	clear(q[rest:]) // drop references to taken writes
+	return q[:rest]
 }
 
 func (c *committer) loop() {

@@ -4,9 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
+	"time"
 )
 
 // newTestCommitter returns a committer on a new database with a table t,
@@ -127,5 +130,120 @@ func TestCommitterCancel(t *testing.T) {
 	}
 	if got := values(t, db); len(got) != 1 || got[0] != 2 {
 		t.Errorf("committed %v, want [2]", got)
+	}
+}
+
+// TestCommitterFiresFirst: writes that record fires are committed before
+// the writes queued with them, up to maxCommitFires runs a commit, and a
+// commit of shareFires runs or more holds nothing else; a small fire
+// shares its commit.
+func TestCommitterFiresFirst(t *testing.T) {
+	t.Parallel()
+	c, db := newTestCommitter(t)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	// queue queues a write inserting x, of fires runs (0: not a fire),
+	// and waits until it is queued (the loop does not run: take is
+	// called below).
+	queue := func(x, fires int) {
+		wg.Go(func() {
+			var err error
+			if fires > 0 {
+				err = c.doFires(t.Context(), fires, insert(x))
+			} else {
+				err = c.do(t.Context(), insert(x))
+			}
+			if err != nil {
+				t.Errorf("write of %d: %v", x, err)
+			}
+		})
+		<-c.wake
+	}
+	var commits [][]int
+	errs := make([]error, c.maxBatch)
+	commit := func() {
+		for {
+			batch, _ := c.take(nil)
+			if len(batch) == 0 {
+				return
+			}
+			before := values(t, db)
+			c.run(batch, errs)
+			commits = append(commits, slices.DeleteFunc(values(t, db), func(x int) bool { return slices.Contains(before, x) }))
+		}
+	}
+	queue(1, 0)
+	queue(2, maxCommitFires-100)
+	queue(3, 101) // more than 2 leaves room for
+	queue(4, 1)
+	queue(5, 0)
+	queue(6, shareFires-1)
+	commit()
+	queue(7, 0)
+	queue(8, shareFires-1)
+	commit()
+	want := [][]int{{2}, {3, 4, 6}, {1, 5}, {7, 8}}
+	if !slices.EqualFunc(commits, want, slices.Equal) {
+		t.Errorf("commits of %v; want %v", commits, want)
+	}
+}
+
+// TestRecordRunsAreFires: RecordRuns queues its runs as fires, which go
+// before the other writes (TestCommitterFiresFirst).
+func TestRecordRunsAreFires(t *testing.T) {
+	t.Parallel()
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "cronbox.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// Hold the writer in a write, so that the next ones queue.
+	held, release := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer close(release) // before wg.Wait: a failing test lets the writer go
+	wg.Go(func() {
+		err := s.w.do(t.Context(), func(context.Context, *sql.Tx) error {
+			close(held)
+			<-release
+			return nil
+		})
+		if err != nil {
+			t.Error(err)
+		}
+	})
+	<-held
+	const n = 3
+	at := time.Now().Truncate(time.Second)
+	runs := make([]Run, n)
+	for i := range runs {
+		runs[i] = Run{App: "a", Task: fmt.Sprint("t", i), Trigger: TriggerSchedule, ScheduledTime: at, StartTime: at}
+	}
+	wg.Go(func() {
+		for _, rec := range s.RecordRuns(t.Context(), runs) {
+			if rec.Err != nil {
+				t.Error(rec.Err)
+			}
+		}
+	})
+	wg.Go(func() {
+		if _, err := s.AppendEvent(t.Context(), Event{Type: "run.queued", App: "a", Task: "t0"}); err != nil {
+			t.Error(err)
+		}
+	})
+	// Each write queued wakes the writer, which waits in the held one:
+	// a wake-up is seen here after the queue has grown.
+	var fires, firesOf, others int
+	for fires+others < 2 {
+		<-s.w.wake
+		s.w.mu.Lock()
+		fires, others = len(s.w.fires), len(s.w.queue)
+		if fires == 1 {
+			firesOf = s.w.fires[0].fires
+		}
+		s.w.mu.Unlock()
+	}
+	if fires != 1 || firesOf != n || others != 1 {
+		t.Errorf("queued %d fires (the first of %d runs) and %d other writes; want the %d runs as one fire, the event as another write", fires, firesOf, others, n)
 	}
 }

@@ -448,7 +448,7 @@ func (s *SQLite) insertRuns(ctx context.Context, runs []Run, which []int, out []
 		return 0
 	}
 	var done int
-	err := s.w.doOne(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.w.doFires(ctx, len(which), func(ctx context.Context, tx *sql.Tx) error {
 		w := runInserter{
 			insert:   tx.StmtContext(ctx, s.ws.insertRun),
 			setInput: tx.StmtContext(ctx, s.ws.setInput),
