@@ -38,8 +38,8 @@ var beginRunSQL = `WITH live AS (` + liveSQL("$2", "$3") + `),
 	run AS (SELECT AppName, TaskName, Replace, Waiting, SlotMemory FROM TaskExecutions
 		WHERE ID = $1 AND Node = $2::text AND Status = 'running' AND EXISTS (SELECT 1 FROM live)
 		FOR UPDATE),
-	slot AS (` + takeSlotCTE(`SELECT AppName, 1, $5::bigint FROM run WHERE Waiting AND $4::integer > 0
-		AND NOT (Replace AND `+replaceHeldSQL("run.AppName", "run.TaskName")+`)`, "$4::integer", "$6::bigint") + `),
+	slot AS (SELECT 1 FROM run WHERE ` + takeSlotSQL(`Waiting AND $4::integer > 0 AND NOT (Replace AND `+replaceHeldSQL("run.AppName", "run.TaskName")+`)`,
+	"AppName", "$2::text", "$5::bigint", "$4::integer", "$6::bigint") + `),
 	upd AS (UPDATE TaskExecutions SET Waiting = false, Module = NULL,
 			SlotMemory = CASE WHEN EXISTS (SELECT 1 FROM slot) THEN $5::bigint END
 		WHERE ID = $1 AND EXISTS (SELECT 1 FROM run WHERE Waiting) AND ($4::integer <= 0 OR EXISTS (SELECT 1 FROM slot))

@@ -16,7 +16,7 @@ import (
 // is inserted only while the lease of the node's epoch ($16) is live, in
 // the same statement, so fencing costs no round trip. $14 is RetryOf,
 // $15 NoOverlap, $20 Replace. If $17 (the app's quotas.concurrency, 0 for
-// none) is positive, the run takes a slot of its app as takeSlotCTE does, with its
+// none) is positive, the run takes a slot of its app as takeSlotSQL does, with its
 // memory limit $18 against the app's memory quota $19, and holds it if it
 // got it: the second column says so. A run with Replace asks for the
 // cancel of the other runs of its task with Replace on other nodes. A run
@@ -24,8 +24,8 @@ import (
 // nodes that may take it over (handoff.go).
 var fencedInsertRunSQL = `WITH live AS (SELECT 1 FROM nodes WHERE name = $13::text AND epoch = $16::bigint
 		AND state = 'running' AND lease_until > now()),
-	slot AS (` + takeSlotCTE(`SELECT $1::text, 1, $18::bigint FROM live WHERE $17::integer > 0
-		AND NOT ($20::boolean AND `+replaceHeldSQL("$1::text", "$2::text")+`)`, "$17::integer", "$19::bigint") + `),
+	slot AS (SELECT 1 FROM live WHERE ` + takeSlotSQL(`$17::integer > 0 AND NOT ($20::boolean AND `+replaceHeldSQL("$1::text", "$2::text")+`)`,
+	"$1::text", "$13::text", "$18::bigint", "$17::integer", "$19::bigint") + `),
 	cancels AS (INSERT INTO run_cancels (run_id, requested_at)
 		SELECT ID, now() FROM TaskExecutions, live
 		WHERE $20::boolean AND AppName = $1::text AND TaskName = $2::text AND Status = 'running' AND Replace AND Node <> $13::text
@@ -51,41 +51,52 @@ func replaceHeldSQL(app, task string) string {
 		AND Status = 'running' AND Replace AND SlotMemory IS NOT NULL)`
 }
 
-// takeSlotCTE is an upsert of app_slots that takes a slot of an app for
-// the row (app, 1, memory) that rows selects, if there is one, unless
-// the app's slots already number concurrency, or its memory limits,
-// summed with the run's, would pass memoryQuota while any is held. It
-// returns a row if it took the slot. Concurrent takers
-// of an app wait for each other on its row, and each checks the quotas
-// on the row as the last one left it (ON CONFLICT DO UPDATE reads the
-// latest version, not the statement's snapshot), so together they never
-// pass them.
-func takeSlotCTE(rows, concurrency, memoryQuota string) string {
-	return `INSERT INTO app_slots AS s (app, running, memory) ` + rows + `
-		ON CONFLICT (app) DO UPDATE SET running = s.running + 1, memory = s.memory + excluded.memory
-		WHERE s.running < ` + concurrency + ` AND (s.running = 0 OR s.memory + excluded.memory <= ` + memoryQuota + `)
-		RETURNING 1`
+// takeSlotSQL is a condition that, if the condition when holds, takes a
+// slot of app for a run of node with memory limit memory, unless the
+// app's slots already number concurrency, or their memory limits, summed
+// with the run's, would pass memoryQuota while any is held; it is true
+// if it took the slot (the function app_slot_take, migration 21: the
+// slot comes from the node's lease of the app's slots, which grows from
+// the app's row when it has none free). Concurrent takers of an app
+// that grow their leases wait for each other on the app's row, and each
+// checks the quotas on the row as the last one left it, so together
+// they never pass them. The CASE makes sure when is checked first: a
+// slot taken for a run that is then not recorded would be lost.
+func takeSlotSQL(when, app, node, memory, concurrency, memoryQuota string) string {
+	return `CASE WHEN ` + when + ` THEN app_slot_take(` + app + `, ` + node + `, ` + memory + `, ` + concurrency + `, ` + memoryQuota + `)
+		ELSE false END`
 }
 
-// appLockSQL locks the app_slots row of app $1, making it if there is
-// none, without changing it (ON CONFLICT DO UPDATE locks the row it does
-// not update): the group writer sends it before the writes of each app
-// (groupWriter.appLock). A group that writes for an app then holds the
-// app's slots row before any other row of the app (its history_usage,
-// app_usage), and groups pass an app's rows one at a time, in the order
-// of the apps.
-const appLockSQL = `INSERT INTO app_slots AS s (app) VALUES ($1::text)
-	ON CONFLICT (app) DO UPDATE SET running = s.running WHERE false`
+// appLockSQL locks, for app $1, the rows that the writes of the app lock
+// in common, making them if there are none, without changing them (ON
+// CONFLICT DO UPDATE locks the row it does not update): the app's lease
+// of each node $2 (the nodes of the store: one, but in tests), and the
+// app's rows of history_usage and app_usage that the transaction's
+// connection adds to. The group writer sends them before the writes of
+// each app (groupWriter.appLock): a write may lock the app's row of
+// app_slots (its lease grows or shrinks) after the writes of the group
+// before it locked those rows, and all writes lock the app's rows in
+// this order, in the order of the apps: none waits for another in a
+// circle.
+var appLockSQL = []string{
+	`INSERT INTO app_leases AS l (app, node) SELECT $1::text, n FROM unnest($2::text[]) n ORDER BY n
+	ON CONFLICT (app, node) DO UPDATE SET slots = l.slots WHERE false`,
+	`INSERT INTO history_usage AS u (app, shard, bytes) VALUES ($1::text, ` + usageShard + `, 0)
+	ON CONFLICT (app, shard) DO UPDATE SET bytes = u.bytes WHERE false`,
+	`INSERT INTO app_usage AS u (app, shard, runs, cpu_ns, peak_memory, output_bytes, log_bytes, http_sent,
+		http_received, kv_written, files_written) VALUES ($1::text, ` + usageShard + `, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+	ON CONFLICT (app, shard) DO UPDATE SET runs = u.runs WHERE false`,
+}
 
 // TakeSlot implements store.Slots: one statement, which locks the run,
 // so that a run that ends meanwhile (and gives back what it holds) takes
 // nothing.
 func (s *Store) TakeSlot(ctx context.Context, id int64, slot store.Slot) (bool, error) {
 	var held bool
-	err := s.pool.QueryRow(ctx, `WITH run AS (SELECT AppName, TaskName, SlotMemory, Replace FROM TaskExecutions
+	err := s.pool.QueryRow(ctx, `WITH run AS (SELECT AppName, TaskName, SlotMemory, Replace, Node FROM TaskExecutions
 			WHERE ID = $1 AND Status = 'running' FOR UPDATE),
-		slot AS (`+takeSlotCTE(`SELECT AppName, 1, $3::bigint FROM run WHERE SlotMemory IS NULL
-			AND NOT (Replace AND `+replaceHeldSQL("run.AppName", "run.TaskName")+`)`, "$2::integer", "$4::bigint")+`),
+		slot AS (SELECT 1 FROM run WHERE `+takeSlotSQL(`SlotMemory IS NULL AND NOT (Replace AND `+replaceHeldSQL("run.AppName", "run.TaskName")+`)`,
+		"AppName", "coalesce(Node, '')", "$3::bigint", "$2::integer", "$4::bigint")+`),
 		upd AS (UPDATE TaskExecutions SET SlotMemory = $3::bigint WHERE ID = $1 AND EXISTS (SELECT 1 FROM slot) RETURNING 1)
 		SELECT EXISTS (SELECT 1 FROM upd) OR EXISTS (SELECT 1 FROM run WHERE SlotMemory IS NOT NULL)`,
 		id, slot.Concurrency, slot.Memory, slot.MemoryQuota).Scan(&held)

@@ -24,6 +24,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -182,7 +183,25 @@ func open(ctx context.Context, url string, opts Options, migs []migration) (*Sto
 	}
 	var name [12]byte
 	_, _ = rand.Read(name[:]) // never fails
-	return &Store{opts: opts, pool: pool, name: hex.EncodeToString(name[:]), writes: newGroupWriter(pool, opts.Writers, appLockSQL)}, nil
+	s := &Store{opts: opts, pool: pool, name: hex.EncodeToString(name[:])}
+	s.writes = newGroupWriter(pool, opts.Writers, s.lockApp)
+	return s, nil
+}
+
+// lockApp queues the statements of appLockSQL for app, with the nodes
+// that registered on the store, and returns how many.
+func (s *Store) lockApp(b *pgx.Batch, app string) int {
+	var nodes []string
+	s.fences.Range(func(name, _ any) bool {
+		nodes = append(nodes, name.(string))
+		return true
+	})
+	slices.Sort(nodes)
+	b.Queue(appLockSQL[0], app, nodes)
+	for _, q := range appLockSQL[1:] {
+		b.Queue(q, app)
+	}
+	return len(appLockSQL)
 }
 
 // Close closes the store's connections, once the writes queued have been

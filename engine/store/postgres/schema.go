@@ -455,8 +455,118 @@ func migrations() []migration {
 				kv_written = u.kv_written + excluded.kv_written, files_written = u.files_written + excluded.files_written;
 			RETURN NULL;
 		END $$`,
+	}}, {version: 21, stmts: []string{
+		// Each node holds a lease on a block of each app's slots
+		// (app_leases), which app_slots counts as held: a run takes its
+		// slot from its node's lease and gives it back there, so that the
+		// app's row, which every node's writes would pass one commit at a
+		// time, is written only when a lease grows or shrinks. wanted
+		// marks an app whose quotas refused a run: the nodes give back
+		// the free part of their leases at their next end.
+		`ALTER TABLE app_slots ADD COLUMN wanted boolean NOT NULL DEFAULT false`,
+		`CREATE TABLE app_leases (
+			app text NOT NULL,
+			node text NOT NULL,
+			slots integer NOT NULL DEFAULT 0,  -- taken from app_slots
+			memory bigint NOT NULL DEFAULT 0,  -- taken from app_slots
+			running integer NOT NULL DEFAULT 0, -- of slots, held by the node's runs
+			used bigint NOT NULL DEFAULT 0,     -- of memory, held by the node's runs
+			PRIMARY KEY (app, node)
+		)`,
+		// The slots held so far are their runs' nodes' leases, whole.
+		`INSERT INTO app_leases (app, node, slots, memory, running, used)
+			SELECT AppName, coalesce(Node, ''), count(*), sum(SlotMemory), count(*), sum(SlotMemory)
+			FROM TaskExecutions WHERE Status = 'running' AND SlotMemory IS NOT NULL
+			GROUP BY AppName, coalesce(Node, '')`,
+		`CREATE FUNCTION app_slot_take(a text, n text, m bigint, concurrency integer, quota bigint)
+			RETURNS boolean LANGUAGE plpgsql AS $$` + slotTakeBody + `$$`,
+		`CREATE OR REPLACE FUNCTION app_slot_release() RETURNS trigger LANGUAGE plpgsql AS $$` + slotReleaseBody + `$$`,
 	}}}
 }
+
+// slotTakeBody is the body of app_slot_take(app, node, memory,
+// concurrency, memory quota), which takes a slot of app for a run of
+// node with that memory limit, and says whether it did. The run takes
+// it from the node's lease if that has room: a write of the node's own
+// row, which only the node's writes lock. Otherwise the lease grows
+// from the app's row, under its lock, if the app's quotas leave room
+// for the run beside the leases (the quotas are checked on the sums of
+// the leases, which hold at least what runs hold): by as many slots as it holds, at
+// least one and at most 64, as the quotas allow, each with the run's
+// memory limit; by one only while runs wait for the app's slots
+// (wanted). A refused run marks the app wanted. The node's row is locked
+// before the app's, as the group writer locks them (appLockSQL).
+const slotTakeBody = `
+DECLARE
+	s app_slots;
+	held integer;
+	g integer;
+BEGIN
+	UPDATE app_leases SET running = running + 1, used = used + m
+		WHERE app = a AND node = n AND running < slots AND used + m <= memory;
+	IF FOUND THEN
+		RETURN true;
+	END IF;
+	INSERT INTO app_leases AS l (app, node) VALUES (a, n)
+		ON CONFLICT (app, node) DO UPDATE SET slots = l.slots WHERE false;
+	INSERT INTO app_slots (app) VALUES (a) ON CONFLICT (app) DO NOTHING;
+	SELECT * INTO s FROM app_slots WHERE app = a FOR UPDATE;
+	IF s.running >= concurrency OR (s.running > 0 AND s.memory + m > quota) THEN
+		IF NOT s.wanted THEN
+			UPDATE app_slots SET wanted = true WHERE app = a;
+		END IF;
+		RETURN false;
+	END IF;
+	SELECT slots INTO held FROM app_leases WHERE app = a AND node = n;
+	g := CASE WHEN s.wanted THEN 1 ELSE least(64, greatest(1, held)) END;
+	g := least(g, concurrency - s.running);
+	IF m > 0 THEN
+		g := greatest(1, least(g, (quota - s.memory) / m));
+	END IF;
+	UPDATE app_slots SET running = running + g, memory = memory + g * m WHERE app = a;
+	UPDATE app_leases SET slots = slots + g, memory = memory + g * m, running = running + 1, used = used + m
+		WHERE app = a AND node = n;
+	RETURN true;
+END `
+
+// slotReleaseBody is the body of the trigger app_slot_release, which
+// gives back the slot of a run that stops running, or is deleted, to its
+// node's lease, in the same transaction: no path can forget it. The
+// lease gives back to the app's row, and wakes the nodes whose runs wait
+// for a slot (slotsChannel), what it holds free when the node runs none
+// of the app any more, or when runs wait for the app's slots (wanted),
+// and when more than half of it is free (and over 8 slots), all but
+// half of what runs. A run whose node's lease is gone (swept) gives back
+// nothing.
+const slotReleaseBody = `
+DECLARE
+	l app_leases;
+	free integer;
+	back integer;
+	back_memory bigint;
+BEGIN
+	UPDATE app_leases SET running = running - 1, used = used - OLD.SlotMemory
+		WHERE app = OLD.AppName AND node = coalesce(OLD.Node, '') RETURNING * INTO l;
+	IF NOT FOUND THEN
+		RETURN NULL;
+	END IF;
+	free := l.slots - l.running;
+	IF free <= 0 THEN
+		RETURN NULL;
+	ELSIF l.running = 0 OR EXISTS (SELECT 1 FROM app_slots WHERE app = l.app AND wanted) THEN
+		back := free;
+		back_memory := l.memory - l.used;
+	ELSIF free > greatest(l.running, 8) THEN
+		back := free - l.running / 2;
+		back_memory := (l.memory - l.used) * back / free;
+	ELSE
+		RETURN NULL;
+	END IF;
+	UPDATE app_leases SET slots = slots - back, memory = memory - back_memory WHERE app = l.app AND node = l.node;
+	UPDATE app_slots SET running = running - back, memory = memory - back_memory, wanted = false WHERE app = l.app;
+	PERFORM pg_notify('` + slotsChannel + `', l.app);
+	RETURN NULL;
+END `
 
 // usageShard is the row of an app's usage counters a transaction adds to
 // (migration 20): its connection's, of 16. Two connections that share a

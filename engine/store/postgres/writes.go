@@ -38,13 +38,14 @@ const maxGroup = 256
 // again (commitAlone).
 type groupWriter struct {
 	pool *pgxpool.Pool
-	// appLock is a statement of one argument, an app, that locks the
-	// rows the writes of that app lock in common, in one order: a group
-	// sends it before the first write of each app (groupOp.slots), so
-	// that two writes of one app in a group, which lock those rows in
-	// other orders (one a slot and its history, the other its history
-	// only), do not meet another group in a circle. "" sends none.
-	appLock string
+	// appLock queues into a batch the statements that lock the rows the
+	// writes of an app lock in common, in one order, and returns how
+	// many: a group sends them before the first write of each app
+	// (groupOp.slots), so that two writes of one app in a group, which
+	// lock those rows in other orders (one a slot and its history, the
+	// other its history only), do not meet another group in a circle.
+	// nil sends none.
+	appLock func(b *pgx.Batch, app string) int
 
 	mu      sync.Mutex
 	more    *sync.Cond // the queue grew, or the writer closed
@@ -82,7 +83,7 @@ type groupOp struct {
 
 // newGroupWriter starts senders goroutines that send writes to pool,
 // each group's with appLock (see groupWriter.appLock).
-func newGroupWriter(pool *pgxpool.Pool, senders int, appLock string) *groupWriter {
+func newGroupWriter(pool *pgxpool.Pool, senders int, appLock func(b *pgx.Batch, app string) int) *groupWriter {
 	w := &groupWriter{pool: pool, appLock: appLock}
 	w.more = sync.NewCond(&w.mu)
 	w.senders.Add(senders)
@@ -271,9 +272,10 @@ func (w *groupWriter) commit(group []*groupOp, errs []error) (failedStatement bo
 	// statement the prepared statement it was sent as, which a failed
 	// batch deallocates.
 	b := &pgx.Batch{}
+	locks := make([]int, len(group))
 	for i, op := range group {
 		if w.locksApp(group, i) {
-			b.Queue(w.appLock, op.slots)
+			locks[i] = w.appLock(b, op.slots)
 		}
 		for _, q := range op.b.QueuedQueries {
 			b.Queue(q.SQL, q.Arguments...)
@@ -283,8 +285,10 @@ func (w *groupWriter) commit(group []*groupOp, errs []error) (failedStatement bo
 	for i, op := range group {
 		r := &opResults{BatchResults: br, left: op.b.Len()}
 		errs[i] = nil
-		if w.locksApp(group, i) {
-			_, errs[i] = br.Exec()
+		for range locks[i] {
+			if _, err := br.Exec(); errs[i] == nil {
+				errs[i] = err
+			}
 		}
 		if errs[i] == nil {
 			errs[i] = op.read(r)
@@ -316,10 +320,10 @@ func (w *groupWriter) commit(group []*groupOp, errs []error) (failedStatement bo
 
 // locksApp reports whether the write group[i] of a group sorted by app
 // (take) is the first of its app's, before which the group locks the
-// app's rows (appLock). A write sent alone needs no lock: each write
-// locks its app's rows in one order.
+// app's rows (appLock). A write sent alone locks them too: its statements
+// alone may lock the app's row of app_slots before its usage rows.
 func (w *groupWriter) locksApp(group []*groupOp, i int) bool {
-	return w.appLock != "" && len(group) > 1 && group[i].slots != "" && (i == 0 || group[i-1].slots != group[i].slots)
+	return w.appLock != nil && group[i].slots != "" && (i == 0 || group[i-1].slots != group[i].slots)
 }
 
 // errGroupFailed is the outcome of a write whose group's transaction

@@ -284,7 +284,7 @@ func TestWriteAgainAfterDeadlock(t *testing.T) {
 // for the lock; the others stay queued in their order.
 func TestGroupsKeepEventsApart(t *testing.T) {
 	t.Parallel()
-	w := newGroupWriter(nil, 0, appLockSQL) // no sender: the test takes
+	w := newGroupWriter(nil, 0, (&Store{}).lockApp) // no sender: the test takes
 	op := func(slots string, last bool) *groupOp { return &groupOp{slots: slots, last: last} }
 	event1, start1, event2, start2, end := op("", true), op("b", false), op("", true), op("a", false), op("", false)
 	w.queue = []*groupOp{event1, start1, event2, start2, end}
