@@ -90,7 +90,8 @@ func BenchmarkRecordRuns(b *testing.B) {
 // StartRun taking a slot (and FinishRun giving it back), against the same
 // without slots, in alternating rounds of the same run. It reports both
 // rates and their ratio: every start and end of an app's run locks the
-// app's row of app_slots until it commits.
+// node's lease of the app until it commits, and the app's row of
+// app_slots when the lease grows or shrinks.
 //
 //	go test -run '^$' -bench Slots -benchtime 5x ./engine/store/postgres/
 func BenchmarkSlots(b *testing.B) {

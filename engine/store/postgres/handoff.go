@@ -69,8 +69,9 @@ func (s *Store) BeginRun(ctx context.Context, id int64, node string, slot *store
 	var live, mine, began, held bool
 	b := &pgx.Batch{}
 	b.Queue(beginRunSQL, id, node, epoch, want.Concurrency, want.Memory, want.MemoryQuota)
-	// The slot it takes locks its app's row of app_slots: the write goes
-	// in its group in the order of the apps (want.App).
+	// The slot it takes locks the node's lease of its app, and may lock
+	// the app's row of app_slots: the write goes in its group in the
+	// order of the apps (want.App).
 	err := s.writeSlots(ctx, want.App, b, func(br pgx.BatchResults) error { return br.QueryRow().Scan(&live, &mine, &began, &held) })
 	switch {
 	case violates(err, "idx_running_replace"): // another run of the task took one at once

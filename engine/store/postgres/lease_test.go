@@ -273,3 +273,51 @@ func TestLeaseGivesBackToAWaitingNode(t *testing.T) {
 	stop()
 	<-watched
 }
+
+// TestLeasesOfSlotsHeldBeforeLeases migrates a database whose runs hold
+// slots (migration 20's app_slots) to leases: each node's lease is what
+// its runs hold, and their ends give the slots back to the app's row.
+func TestLeasesOfSlotsHeldBeforeLeases(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	ctx := t.Context()
+	migs := migrations()
+	old, err := open(ctx, url, Options{MaxConns: 1}, migs[:len(migs)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if migs[len(migs)-2].version != 20 {
+		t.Fatalf("the migration before the last is %d; the test holds slots as migration 20 did", migs[len(migs)-2].version)
+	}
+	var ids []int64
+	for _, node := range []string{"n1", "n1", "n2"} {
+		var id int64
+		if err := old.pool.QueryRow(ctx, `INSERT INTO TaskExecutions (AppName, TaskName, Status, TriggeredBy, StartTime, Node, SlotMemory)
+			VALUES ('a', 't', 'running', 'manual', now(), $1, 10) RETURNING ID`, node).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if _, err := old.pool.Exec(ctx, `INSERT INTO app_slots (app, running, memory) VALUES ('a', 3, 30)`); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+
+	s := openTest(t, url, Options{})
+	var leases string
+	if err := s.pool.QueryRow(ctx, `SELECT string_agg(format('%s:%s/%s,%s/%s', node, running, slots, used, memory), ' ' ORDER BY node)
+		FROM app_leases WHERE app = 'a'`).Scan(&leases); err != nil {
+		t.Fatal(err)
+	}
+	if want := "n1:2/2,20/20 n2:1/1,10/10"; leases != want {
+		t.Errorf("leases after the migration %q, want %q", leases, want)
+	}
+	for _, id := range ids {
+		if err := s.FinishRun(ctx, id, store.RunEnd{App: "a", Status: store.StatusSucceeded, EndTime: time.Now(), Duration: time.Second}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := readLease(t, s, "a"); st.slots != 0 || st.memory != 0 || st.leased != 0 {
+		t.Errorf("with the runs ended, app_slots counts %d slots (%d of memory), the leases %d; want none", st.slots, st.memory, st.leased)
+	}
+}

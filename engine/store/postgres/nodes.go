@@ -51,8 +51,8 @@ func replaceHeldSQL(app, task string) string {
 		AND Status = 'running' AND Replace AND SlotMemory IS NOT NULL)`
 }
 
-// takeSlotSQL is a condition that, if the condition when holds, takes a
-// slot of app for a run of node with memory limit memory, unless the
+// takeSlotSQL is a condition that, when the SQL condition when holds,
+// takes a slot of app for a run of node with memory limit memory, unless the
 // app's slots already number concurrency, or their memory limits, summed
 // with the run's, would pass memoryQuota while any is held; it is true
 // if it took the slot (the function app_slot_take, migration 21: the

@@ -303,9 +303,9 @@ func (s *Store) write(ctx context.Context, b *pgx.Batch, read func(pgx.BatchResu
 	return s.writes.do(ctx, b, read, "", false)
 }
 
-// writeSlots is write for a write that may lock the app_slots row of
-// app (a run's start or end): it goes in its group in the order of the
-// apps (see groupOp.slots).
+// writeSlots is write for a write that may lock the node's lease of app
+// and its app_slots row (a run's start or end): it goes in its group in
+// the order of the apps (see groupOp.slots).
 func (s *Store) writeSlots(ctx context.Context, app string, b *pgx.Batch, read func(pgx.BatchResults) error) error {
 	return s.writes.do(ctx, b, read, app, false)
 }

@@ -318,9 +318,10 @@ func (s *Store) EndRun(ctx context.Context, id int64, end store.RunEnd, after st
 		status, reason *string
 		disabledAt     *time.Time
 	)
-	// The end gives back the run's slot (the trigger app_slot_release),
-	// which locks its app's row of app_slots: the write goes in its group
-	// in the order of the apps. An end whose caller did not name the app
+	// The end gives back the run's slot (the trigger app_slot_release)
+	// to its node's lease of the app, which may give back to the app's
+	// row of app_slots: the write goes in its group in the order of the
+	// apps. An end whose caller did not name the app
 	// goes with the writes that lock no slot; a deadlock it meets is sent
 	// again (commitAlone).
 	err := s.writeSlots(ctx, cmp.Or(end.App, after.App), b, func(br pgx.BatchResults) error {

@@ -65,11 +65,11 @@ const (
 type groupOp struct {
 	b    *pgx.Batch
 	read func(pgx.BatchResults) error
-	// slots is the app whose app_slots row the write may lock ("" when
-	// none): the writes of a group go in the order of their apps, so
-	// that every group, and every statement that ends the runs of
-	// several apps (slotsFirstSQL), locks the rows of app_slots in one
-	// order, and none waits in a circle for another.
+	// slots is the app whose lease and app_slots row the write may
+	// lock ("" when none): the writes of a group go in the order of
+	// their apps, so that every group, and every statement that ends the
+	// runs of several apps (slotsFirstSQL), locks the rows of app_slots
+	// in one order, and none waits in a circle for another.
 	slots string
 	// last marks a write that takes a lock every writer of the database
 	// takes (the events' advisory lock): it goes in a group of such
