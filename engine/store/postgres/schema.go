@@ -419,42 +419,10 @@ func migrations() []migration {
 		// commit one transaction at a time. Readers sum the rows.
 		`ALTER TABLE history_usage ADD COLUMN shard integer NOT NULL DEFAULT 0`,
 		`ALTER TABLE history_usage DROP CONSTRAINT history_usage_pkey, ADD PRIMARY KEY (app, shard)`,
-		`CREATE OR REPLACE FUNCTION history_usage_track() RETURNS trigger LANGUAGE plpgsql AS $$
-		DECLARE
-			delta bigint;
-			run_app text;
-		BEGIN
-			IF TG_OP = 'INSERT' THEN
-				delta := ` + runBytes("NEW.") + `;
-				run_app := NEW.AppName;
-			ELSIF TG_OP = 'UPDATE' THEN
-				delta := (` + runBytes("NEW.") + `) - (` + runBytes("OLD.") + `);
-				run_app := NEW.AppName;
-			ELSE
-				delta := -(` + runBytes("OLD.") + `);
-				run_app := OLD.AppName;
-			END IF;
-			IF delta <> 0 THEN
-				INSERT INTO history_usage AS u (app, shard, bytes) VALUES (run_app, ` + usageShard + `, delta)
-					ON CONFLICT (app, shard) DO UPDATE SET bytes = u.bytes + excluded.bytes;
-			END IF;
-			RETURN NULL;
-		END $$`,
+		historyUsageTrackSQL,
 		`ALTER TABLE app_usage ADD COLUMN shard integer NOT NULL DEFAULT 0`,
 		`ALTER TABLE app_usage DROP CONSTRAINT app_usage_pkey, ADD PRIMARY KEY (app, shard)`,
-		`CREATE OR REPLACE FUNCTION run_usage_total() RETURNS trigger LANGUAGE plpgsql AS $$
-		BEGIN
-			INSERT INTO app_usage AS u (app, runs, cpu_ns, peak_memory, output_bytes, log_bytes, http_sent,
-				http_received, kv_written, files_written, shard)
-			VALUES (NEW.app, 1, NEW.cpu_ns, NEW.peak_memory, NEW.output_bytes,
-				NEW.log_bytes, NEW.http_sent, NEW.http_received, NEW.kv_written, NEW.files_written, ` + usageShard + `)
-			ON CONFLICT (app, shard) DO UPDATE SET runs = u.runs + 1, cpu_ns = u.cpu_ns + excluded.cpu_ns,
-				peak_memory = greatest(u.peak_memory, excluded.peak_memory),
-				output_bytes = u.output_bytes + excluded.output_bytes, log_bytes = u.log_bytes + excluded.log_bytes,
-				http_sent = u.http_sent + excluded.http_sent, http_received = u.http_received + excluded.http_received,
-				kv_written = u.kv_written + excluded.kv_written, files_written = u.files_written + excluded.files_written;
-			RETURN NULL;
-		END $$`,
+		runUsageTotalSQL,
 	}}, {version: 21, stmts: []string{
 		// Each node holds a lease on a block of each app's slots
 		// (app_leases), which app_slots counts as held: a run takes its
@@ -481,6 +449,9 @@ func migrations() []migration {
 		`CREATE FUNCTION app_slot_take(a text, n text, m bigint, concurrency integer, quota bigint)
 			RETURNS boolean LANGUAGE plpgsql AS $$` + slotTakeBody + `$$`,
 		`CREATE OR REPLACE FUNCTION app_slot_release() RETURNS trigger LANGUAGE plpgsql AS $$` + slotReleaseBody + `$$`,
+		// The usage counters in 64 rows an app, not 16 (usageShard).
+		historyUsageTrackSQL,
+		runUsageTotalSQL,
 	}}}
 }
 
@@ -568,10 +539,51 @@ BEGIN
 	RETURN NULL;
 END `
 
+// historyUsageTrackSQL makes the trigger function that keeps history_usage,
+// in the row of the transaction's connection (usageShard).
+var historyUsageTrackSQL = `CREATE OR REPLACE FUNCTION history_usage_track() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+	delta bigint;
+	run_app text;
+BEGIN
+	IF TG_OP = 'INSERT' THEN
+		delta := ` + runBytes("NEW.") + `;
+		run_app := NEW.AppName;
+	ELSIF TG_OP = 'UPDATE' THEN
+		delta := (` + runBytes("NEW.") + `) - (` + runBytes("OLD.") + `);
+		run_app := NEW.AppName;
+	ELSE
+		delta := -(` + runBytes("OLD.") + `);
+		run_app := OLD.AppName;
+	END IF;
+	IF delta <> 0 THEN
+		INSERT INTO history_usage AS u (app, shard, bytes) VALUES (run_app, ` + usageShard + `, delta)
+			ON CONFLICT (app, shard) DO UPDATE SET bytes = u.bytes + excluded.bytes;
+	END IF;
+	RETURN NULL;
+END $$`
+
+// runUsageTotalSQL makes the trigger function that adds each run's usage
+// to app_usage, in the row of the transaction's connection (usageShard).
+var runUsageTotalSQL = `CREATE OR REPLACE FUNCTION run_usage_total() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO app_usage AS u (app, runs, cpu_ns, peak_memory, output_bytes, log_bytes, http_sent,
+		http_received, kv_written, files_written, shard)
+	VALUES (NEW.app, 1, NEW.cpu_ns, NEW.peak_memory, NEW.output_bytes,
+		NEW.log_bytes, NEW.http_sent, NEW.http_received, NEW.kv_written, NEW.files_written, ` + usageShard + `)
+	ON CONFLICT (app, shard) DO UPDATE SET runs = u.runs + 1, cpu_ns = u.cpu_ns + excluded.cpu_ns,
+		peak_memory = greatest(u.peak_memory, excluded.peak_memory),
+		output_bytes = u.output_bytes + excluded.output_bytes, log_bytes = u.log_bytes + excluded.log_bytes,
+		http_sent = u.http_sent + excluded.http_sent, http_received = u.http_received + excluded.http_received,
+		kv_written = u.kv_written + excluded.kv_written, files_written = u.files_written + excluded.files_written;
+	RETURN NULL;
+END $$`
+
 // usageShard is the row of an app's usage counters a transaction adds to
-// (migration 20): its connection's, of 16. Two connections that share a
-// row wait for each other, as all did with one row.
-const usageShard = `pg_backend_pid() % 16`
+// (migrations 20 and 21): its connection's, of 64. Two connections that
+// share a row wait for each other, as all did with one row: with 16
+// rows, the groups of two nodes did now and then.
+const usageShard = `pg_backend_pid() % 64`
 
 // historyBytesSQL is the bytes the history of app $1 holds
 // (quotas.history), summed over its rows.
