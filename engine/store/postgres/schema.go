@@ -465,13 +465,19 @@ func migrations() []migration {
 // the leases, which hold at least what runs hold): by as many slots as it holds, at
 // least one and at most 64, as the quotas allow, each with the run's
 // memory limit; by one only while runs wait for the app's slots
-// (wanted). A refused run marks the app wanted. The node's row is locked
-// before the app's, as the group writer locks them (appLockSQL).
+// (wanted). When the quotas leave no room, the other nodes' leases give
+// back what they hold free, those that no transaction holds (SKIP
+// LOCKED: a node whose writes hold its lease gives back at its next end,
+// and none waits for another); a run still refused marks the app wanted.
+// The node's row is locked before the app's, as the group writer locks
+// them (appLockSQL).
 const slotTakeBody = `
 DECLARE
 	s app_slots;
 	held integer;
 	g integer;
+	back integer;
+	back_memory bigint;
 BEGIN
 	UPDATE app_leases SET running = running + 1, used = used + m
 		WHERE app = a AND node = n AND running < slots AND used + m <= memory;
@@ -482,6 +488,15 @@ BEGIN
 		ON CONFLICT (app, node) DO UPDATE SET slots = l.slots WHERE false;
 	INSERT INTO app_slots (app) VALUES (a) ON CONFLICT (app) DO NOTHING;
 	SELECT * INTO s FROM app_slots WHERE app = a FOR UPDATE;
+	IF s.running >= concurrency OR (s.running > 0 AND s.memory + m > quota) THEN
+		WITH f AS (SELECT node, slots - running AS back, memory - used AS back_memory FROM app_leases
+				WHERE app = a AND node <> n AND (slots > running OR memory > used) FOR UPDATE SKIP LOCKED),
+			u AS (UPDATE app_leases l SET slots = l.running, memory = l.used FROM f WHERE l.app = a AND l.node = f.node)
+		SELECT coalesce(sum(f.back), 0), coalesce(sum(f.back_memory), 0) INTO back, back_memory FROM f;
+		IF back > 0 OR back_memory > 0 THEN
+			UPDATE app_slots SET running = running - back, memory = memory - back_memory WHERE app = a RETURNING * INTO s;
+		END IF;
+	END IF;
 	IF s.running >= concurrency OR (s.running > 0 AND s.memory + m > quota) THEN
 		IF NOT s.wanted THEN
 			UPDATE app_slots SET wanted = true WHERE app = a;

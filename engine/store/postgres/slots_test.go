@@ -339,12 +339,13 @@ func TestLeaseQuotaAcrossNodes(t *testing.T) {
 // four such runs hold one.
 var four = store.Slot{App: "a", Concurrency: 4, Memory: 10, MemoryQuota: 1000}
 
-// twoNodes registers the nodes n1 and n2 on s and returns a function that
-// starts a run of app a on a node, asking for a slot (four), and returns
-// its ID and whether it got one.
-func twoNodes(t *testing.T, s *Store) func(node string) (int64, bool) {
+// twoNodes registers the node n1 on s1 and n2 on s2 and returns a
+// function that starts a run of app a on a node, asking for a slot
+// (four), and returns its ID and whether it got one.
+func twoNodes(t *testing.T, s1, s2 *Store) func(node string) (int64, bool) {
 	t.Helper()
-	for _, name := range []string{"n1", "n2"} {
+	stores := map[string]*Store{"n1": s1, "n2": s2}
+	for name, s := range stores {
 		if _, err := s.RegisterNode(t.Context(), store.NodeStatus{Name: name}, time.Minute); err != nil {
 			t.Fatal(err)
 		}
@@ -353,7 +354,7 @@ func twoNodes(t *testing.T, s *Store) func(node string) (int64, bool) {
 	return func(node string) (int64, bool) {
 		t.Helper()
 		slot := four
-		id, err := s.StartRun(t.Context(), store.Run{App: "a", Task: "t", Trigger: store.TriggerManual, StartTime: at, Node: node, Slot: &slot})
+		id, err := stores[node].StartRun(t.Context(), store.Run{App: "a", Task: "t", Trigger: store.TriggerManual, StartTime: at, Node: node, Slot: &slot})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -361,15 +362,14 @@ func twoNodes(t *testing.T, s *Store) func(node string) (int64, bool) {
 	}
 }
 
-// TestLeaseOfALostNode: a node whose lease holds more slots than its
-// runs do (it grew by two) is lost, and the sweep gives its whole lease
-// back, the free slot too: the other node then gets every slot of the
-// app.
+// TestLeaseOfALostNode: a node whose lease holds every slot of an app
+// but the one another node holds is lost, and the sweep gives its whole
+// lease back: the other node then gets every slot of the app.
 func TestLeaseOfALostNode(t *testing.T) {
 	t.Parallel()
 	s := openTest(t, pgtest.URL(t), Options{WatchPoll: time.Hour})
 	ctx := t.Context()
-	start := twoNodes(t, s)
+	start := twoNodes(t, s, s)
 	for range 3 {
 		if _, ok := start("n1"); !ok {
 			t.Fatal("n1's run got no slot of an empty quota")
@@ -378,9 +378,12 @@ func TestLeaseOfALostNode(t *testing.T) {
 	if st := readLease(t, s, "a"); st.leased != 4 || st.held != 3 {
 		t.Fatalf("n1 leases %d slots for %d runs; want 4 for 3 (its lease grew 1, 1, 2)", st.leased, st.held)
 	}
+	if _, ok := start("n2"); !ok { // n1's free one
+		t.Fatal("n2's run got no slot, while n1 held one free")
+	}
 	waiter, ok := start("n2")
 	if ok {
-		t.Fatal("n2's run got a slot of a quota that n1 leases whole")
+		t.Fatal("n2's run got a slot of a full quota")
 	}
 	// n1 is lost: its lease lapses.
 	if _, err := s.pool.Exec(ctx, `UPDATE nodes SET lease_until = now() - interval '1 second' WHERE name = 'n1'`); err != nil {
@@ -390,11 +393,11 @@ func TestLeaseOfALostNode(t *testing.T) {
 	if err != nil || len(swept) != 3 {
 		t.Fatalf("SweepNodes = %d runs, %v; want n1's 3", len(swept), err)
 	}
-	if st := readLease(t, s, "a"); st.slots != 0 || st.memory != 0 || st.leased != 0 {
-		t.Fatalf("after the sweep, app_slots counts %d slots (%d of memory), the leases hold %d; want none", st.slots, st.memory, st.leased)
+	if st := readLease(t, s, "a"); st.slots != 1 || st.memory != 10 || st.leased != 1 {
+		t.Fatalf("after the sweep, app_slots counts %d slots (%d of memory), the leases hold %d; want n2's one", st.slots, st.memory, st.leased)
 	}
 	mustTakeSlot(t, s, waiter, four, true)
-	for range 3 {
+	for range 2 {
 		if _, ok := start("n2"); !ok {
 			t.Fatal("n2 got no slot of those n1's lease held")
 		}
@@ -409,16 +412,20 @@ func mustTakeSlot(t *testing.T, s *Store, id int64, slot store.Slot, want bool) 
 }
 
 // TestLeaseGivesBackToAWaitingNode: a node holds every slot of an app in
-// its lease, one free; another node's run is refused one. At the first
-// node's next end, its lease gives back what it holds free, and the
-// waiting node is woken and gets a slot, though the first node still
-// runs the app.
+// its lease, one free, while a write of the node holds its lease (a
+// group under way): another node's run is refused one, without waiting
+// for that write. At the first node's next end, its lease gives back
+// what it holds free, and the waiting node is woken and gets a slot,
+// though the first node still runs the app. A node that holds a slot
+// free and writes nothing gives it at once to a node refused one.
 func TestLeaseGivesBackToAWaitingNode(t *testing.T) {
 	t.Parallel()
 	url := pgtest.URL(t)
 	s := openTest(t, url, Options{WatchPoll: time.Hour})
 	ctx := t.Context()
-	start := twoNodes(t, s)
+	// Each node with its store: a store's group writer locks the leases
+	// of all its nodes.
+	start := twoNodes(t, s, openTest(t, url, Options{WatchPoll: time.Hour}))
 	var ids []int64
 	for range 3 {
 		id, ok := start("n1")
@@ -427,12 +434,22 @@ func TestLeaseGivesBackToAWaitingNode(t *testing.T) {
 		}
 		ids = append(ids, id)
 	}
+	busy, err := s.pool.Begin(ctx) // n1's write under way
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := busy.Exec(ctx, `SELECT 1 FROM app_leases WHERE app = 'a' AND node = 'n1' FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
 	waiter, ok := start("n2")
 	if ok {
-		t.Fatal("n2's run got a slot of a quota that n1 leases whole")
+		t.Fatal("n2's run got a slot of a quota that n1 leases whole, while n1's write held its lease")
 	}
 	if st := readLease(t, s, "a"); !st.wanted {
 		t.Fatal("a run was refused a slot, and the app is not marked wanted")
+	}
+	if err := busy.Rollback(ctx); err != nil {
+		t.Fatal(err)
 	}
 
 	watch := openTest(t, url, Options{WatchPoll: time.Hour})
@@ -462,6 +479,26 @@ func TestLeaseGivesBackToAWaitingNode(t *testing.T) {
 	mustTakeSlot(t, s, waiter, four, true)
 	stop()
 	<-watched
+
+	// n1 takes a slot (its lease grows by one, the last) and gives it
+	// back to its lease (nothing waits): it holds one free, and writes
+	// nothing. n2's next run gets it at once.
+	id, ok := start("n1")
+	if !ok {
+		t.Fatal("n1's run got no slot of the quota's last")
+	}
+	if err := s.FinishRun(ctx, id, store.RunEnd{App: "a", Status: store.StatusSucceeded, EndTime: time.Now(), Duration: time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	if st := readLease(t, s, "a"); st.slots != 4 || st.held != 3 {
+		t.Fatalf("the leases hold %d slots for %d runs; want 4 for 3", st.slots, st.held)
+	}
+	if _, ok := start("n2"); !ok {
+		t.Fatal("n2's run got no slot, while n1, writing nothing, held one free")
+	}
+	if st := readLease(t, s, "a"); st.slots != 4 || st.held != 4 || st.wanted {
+		t.Fatalf("the leases hold %d slots for %d runs, wanted %v; want 4 for 4, not wanted", st.slots, st.held, st.wanted)
+	}
 }
 
 // TestLeasesOfSlotsHeldBeforeLeases migrates a database whose runs hold
