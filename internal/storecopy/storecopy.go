@@ -127,7 +127,8 @@ var notCopied = map[string]string{
 	"heartbeat":      "a probe row, rewritten to test that the store can write",
 	"nodes":          "the registry of a cluster's live nodes and leases, of the moment",
 	"run_cancels":    "requests to the node running a run to cancel it, of the moment",
-	"app_slots":      "the slots of each app's quotas that running runs hold, of the moment",
+	"app_slots":      "the slots of each app's quotas that the nodes' leases hold, of the moment",
+	"app_leases":     "each node's lease of an app's slots, and what its running runs hold of it, of the moment",
 }
 
 // notCopiedColumns are the columns of copied tables that a copy leaves
