@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -202,9 +203,24 @@ func (c *committer) loop() {
 		closed  bool
 		errs    = make([]error, c.maxBatch)
 		commits int // since the last request for a checkpoint
+		yielded bool
 	)
 	for {
 		batch, closed = c.take(batch)
+		if len(batch) == 0 && commits > 0 && !yielded {
+			// The callers just answered are runnable, most of them on
+			// this goroutine's processor, and many write again at once
+			// (a trigger's caller triggers the next run, a run that
+			// started soon ends). Woken by the first of them, the
+			// writer would commit its write alone while the others
+			// wait for the processor; letting them run first puts
+			// their writes into one commit, whose page writes they
+			// share. Nothing is queued, so no write waits for this.
+			yielded = true
+			runtime.Gosched()
+			continue
+		}
+		yielded = false
 		if len(batch) == 0 {
 			if commits > 0 {
 				c.checkpoint()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -245,5 +246,39 @@ func TestRecordRunsAreFires(t *testing.T) {
 	}
 	if fires != 1 || firesOf != n || others != 1 {
 		t.Errorf("queued %d fires (the first of %d runs) and %d other writes; want the %d runs as one fire, the event as another write", fires, firesOf, others, n)
+	}
+}
+
+// TestCommitGroupsWritesThatFollow: callers that write again as soon as
+// they are answered share commits, even on one processor, where the
+// writer woken by the first of them would otherwise commit each write
+// alone while the others wait for the processor.
+func TestCommitGroupsWritesThatFollow(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	c, _ := newTestCommitter(t)
+	go c.loop()
+	defer c.close()
+	const callers, each = 8, 50
+	txs := map[*sql.Tx]bool{} // written by the writer's goroutine only
+	var wg sync.WaitGroup
+	for i := range callers {
+		wg.Go(func() {
+			for j := range each {
+				err := c.do(t.Context(), func(ctx context.Context, tx *sql.Tx) error {
+					txs[tx] = true
+					return insert(i*each+j)(ctx, tx)
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	c.close()
+	writes := callers * each
+	if commits := len(txs); commits > writes/4 {
+		t.Errorf("%d writes took %d commits, want %d at most", writes, commits, writes/4)
 	}
 }
