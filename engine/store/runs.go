@@ -1102,12 +1102,13 @@ func (s *SQLite) pruneDue(ctx context.Context, app, task string, keepLast int, o
 	return false, nil
 }
 
-// EndRun implements Runs: FinishRun and RecordOutcome in one write, then
-// the reads of PruneRuns and PruneHistory. As two writes, the second
-// waited for a commit of its own after the first's: a run waits for one
-// commit to end, not two. The outcome is counted in a savepoint of its
-// own, so that an outcome that fails leaves the end recorded, as
-// RecordOutcome after FinishRun would.
+// EndRun implements Runs: FinishRun and RecordOutcome in one write, with
+// the app's history read in it, then the reads of PruneRuns. As two
+// writes, the second waited for a commit of its own after the first's: a
+// run waits for one commit to end, not two. An outcome that fails leaves
+// the end recorded, as RecordOutcome after FinishRun would: a failure is
+// counted in a savepoint of its own, a success writes one statement at
+// most, which fails alone.
 func (s *SQLite) EndRun(ctx context.Context, id int64, end RunEnd, after AfterEnd) (Ended, error) {
 	var ended Ended
 	if err := CheckRunEnd(id, &end); err != nil {
@@ -1121,17 +1122,35 @@ func (s *SQLite) EndRun(ctx context.Context, id int64, end RunEnd, after AfterEn
 	var (
 		state  FailureState
 		outErr error
+		used   = int64(-1) // the app's history after the end; -1: not read
 	)
 	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		outErr = nil
+		outErr, used = nil, -1
 		if err := s.finishRun(ctx, tx, id, end); err != nil {
 			return err
 		}
 		if o := after.Outcome; o != nil {
-			outErr = inSavepoint(ctx, tx, func() error {
+			record := func() error {
 				state = FailureState{}
 				return s.recordOutcome(ctx, tx, after.App, after.Task, *o, &state)
-			})
+			}
+			if o.Failed {
+				// Several statements (the count, the task disabled):
+				// undone together if one fails.
+				outErr = inSavepoint(ctx, tx, record)
+			} else {
+				// A read and at most one statement (the count
+				// cleared), which SQLite undoes by itself if it fails.
+				outErr = record()
+			}
+		}
+		if after.HistoryQuota > 0 {
+			// Read here, on the writer's connection with the pages at
+			// hand, rather than after the commit from the read pool.
+			// A failed read leaves it to the read after the commit.
+			if err := tx.StmtContext(ctx, s.ws.historyUsage).QueryRowContext(ctx, after.App).Scan(&used); err != nil {
+				used = -1
+			}
 		}
 		return nil
 	})
@@ -1145,7 +1164,7 @@ func (s *SQLite) EndRun(ctx context.Context, id int64, end RunEnd, after AfterEn
 	if after.Outcome != nil {
 		ended.State = &state
 	}
-	ended.PruneDue, err = s.endPruneDue(ctx, after)
+	ended.PruneDue, err = s.endPruneDue(ctx, after, used)
 	return ended, err
 }
 
@@ -1170,8 +1189,9 @@ func inSavepoint(ctx context.Context, tx *sql.Tx, fn func() error) error {
 }
 
 // endPruneDue reports whether PruneRuns or PruneHistory with the limits
-// of after would delete a run.
-func (s *SQLite) endPruneDue(ctx context.Context, after AfterEnd) (bool, error) {
+// of after would delete a run; used is the app's history, read with the
+// end, or -1 for a read of it here.
+func (s *SQLite) endPruneDue(ctx context.Context, after AfterEnd, used int64) (bool, error) {
 	if after.Keep > 0 || after.MaxAge > 0 {
 		olderThan := ""
 		if after.MaxAge > 0 {
@@ -1183,6 +1203,9 @@ func (s *SQLite) endPruneDue(ctx context.Context, after AfterEnd) (bool, error) 
 	}
 	if after.HistoryQuota <= 0 {
 		return false, nil
+	}
+	if used >= 0 {
+		return used > after.HistoryQuota, nil
 	}
 	used, err := s.HistoryUsage(ctx, after.App)
 	return used > after.HistoryQuota, err

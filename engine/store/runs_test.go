@@ -263,3 +263,56 @@ func TestEndRunOutcomeFails(t *testing.T) {
 		t.Errorf("Overrides = %+v, %v; want no failure state recorded", ovs, err)
 	}
 }
+
+// TestEndRunSuccessOutcomeFails: a success whose clearing of the failure
+// count fails leaves the run's end recorded and the count as it was.
+func TestEndRunSuccessOutcomeFails(t *testing.T) {
+	s := openTest(t, Options{})
+	ctx := t.Context()
+	fail := &Outcome{Failed: true, MaxFailures: 5}
+	for range 2 {
+		id := mustStart(t, s, manual("a", "t", epoch))
+		if _, err := s.EndRun(ctx, id, RunEnd{Status: StatusFailed, EndTime: epoch}, AfterEnd{App: "a", Task: "t", Outcome: fail}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `CREATE TEMP TRIGGER refuse BEFORE UPDATE ON TaskConfigurations
+			BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := mustStart(t, s, manual("a", "t", epoch))
+	ended, err := s.EndRun(ctx, id, RunEnd{Status: StatusSucceeded, EndTime: epoch.Add(time.Second), Output: "out"},
+		AfterEnd{App: "a", Task: "t", Outcome: &Outcome{MaxFailures: 5}})
+	if err == nil || !strings.Contains(err.Error(), "refused by the test") || !ended.Recorded || ended.State != nil {
+		t.Fatalf("EndRun = %+v, %v; want the end recorded, no state, and the trigger's error", ended, err)
+	}
+	if r, err := s.GetRun(ctx, id); err != nil || r.Status != StatusSucceeded || r.Output != "out" {
+		t.Fatalf("GetRun = %+v, %v; want it succeeded, with its output", r, err)
+	}
+	ovs, err := s.Overrides(ctx)
+	if err != nil || len(ovs) != 1 || ovs[0].Failures.ConsecutiveFailures != 2 {
+		t.Errorf("Overrides = %+v, %v; want the 2 failures still counted", ovs, err)
+	}
+}
+
+// TestEndRunHistoryQuota: the end reports pruning due once the app's
+// history, this run's output included, passes its quota.
+func TestEndRunHistoryQuota(t *testing.T) {
+	s := openTest(t, Options{})
+	ctx := t.Context()
+	for _, tt := range []struct {
+		quota int64
+		due   bool
+	}{{1 << 20, false}, {15, true}} { // the second run's output takes the history to 20 bytes
+		id := mustStart(t, s, manual("a", "t", epoch))
+		ended, err := s.EndRun(ctx, id, RunEnd{Status: StatusSucceeded, EndTime: epoch, Output: "0123456789"},
+			AfterEnd{App: "a", Task: "t", HistoryQuota: tt.quota})
+		if err != nil || ended.PruneDue != tt.due {
+			t.Errorf("EndRun with a quota of %d = %+v, %v; want PruneDue %v", tt.quota, ended, err, tt.due)
+		}
+	}
+}

@@ -17,6 +17,7 @@ type writeStmts struct {
 	getFailures, clearFailures            *sql.Stmt
 	insertEvent                           *sql.Stmt
 	touchToken                            *sql.Stmt
+	historyUsage                          *sql.Stmt
 }
 
 func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
@@ -41,8 +42,12 @@ func (w *writeStmts) prepare(ctx context.Context, db *sql.DB) error {
 		{&w.clearFailures, clearFailuresSQL},
 		{&w.insertEvent, `INSERT INTO events (time, type, app, task, payload) VALUES (?, ?, ?, ?, ?)`},
 		{&w.touchToken, touchTokenSQL},
+		{&w.historyUsage, historyUsageSQL},
 	})
 }
+
+// historyUsageSQL reads the bytes of an app's run history.
+const historyUsageSQL = `SELECT coalesce((SELECT bytes FROM history_usage WHERE app = ?), 0)`
 
 // readStmts are the statements of frequent reads, prepared on the read
 // pool (database/sql prepares each on every connection that runs it).
@@ -66,7 +71,7 @@ func (r *readStmts) prepare(ctx context.Context, db *sql.DB) error {
 		{&r.pruneDueOf, pruneDueOfSQL},
 		{&r.pruneDueKeep, `SELECT 1 FROM TaskExecutions WHERE AppName = ? AND TaskName = ? ORDER BY ID DESC LIMIT 1 OFFSET ?`},
 		{&r.pruneDueAge, `SELECT StartTime FROM TaskExecutions WHERE AppName = ? AND TaskName = ? ORDER BY ID LIMIT 1`},
-		{&r.historyUsage, `SELECT coalesce((SELECT bytes FROM history_usage WHERE app = ?), 0)`},
+		{&r.historyUsage, historyUsageSQL},
 		{&r.kvGet, `SELECT value FROM kv WHERE app = ? AND key = ?`},
 		{&r.kvListFrom, `SELECT key FROM kv WHERE app = ? AND key >= ? ORDER BY key LIMIT ?`},
 		{&r.kvListRange, `SELECT key FROM kv WHERE app = ? AND key >= ? AND key < ? ORDER BY key LIMIT ?`},
