@@ -234,6 +234,9 @@ func (h *hub) run(ch <-chan engine.Event) {
 				ids = nil
 			}
 		}
+		// With no stream open, no event is formatted: a stream opened
+		// from here on reads the events recorded so far from the store.
+		listening := h.listening()
 		for _, ev := range batch {
 			h.metrics.observe(h.eng, ev)
 			var id int64
@@ -247,11 +250,13 @@ func (h *hub) run(ch <-chan engine.Event) {
 				}
 				h.lastID.Store(id)
 			}
-			h.broadcast(formatEvent(id, eventJSON{
-				Type: string(ev.Type), Time: ev.Time.UTC(), App: ev.App, Task: ev.Task, Run: ev.RunID,
-				Status: string(ev.Status), Progress: ev.Progress, Message: ev.Message,
-				Seq: ev.Seq, Level: ev.Level, Actor: ev.Actor,
-			}))
+			if listening {
+				h.broadcast(formatEvent(id, eventJSON{
+					Type: string(ev.Type), Time: ev.Time.UTC(), App: ev.App, Task: ev.Task, Run: ev.RunID,
+					Status: string(ev.Status), Progress: ev.Progress, Message: ev.Message,
+					Seq: ev.Seq, Level: ev.Level, Actor: ev.Actor,
+				}))
+			}
 		}
 	}
 }
@@ -278,6 +283,13 @@ func (h *hub) catchUp(before int64) {
 			return
 		}
 	}
+}
+
+// listening reports whether a stream is open.
+func (h *hub) listening() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.subs) > 0
 }
 
 func (h *hub) broadcast(ev streamEvent) {
