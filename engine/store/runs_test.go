@@ -226,21 +226,27 @@ func TestRecordRunsInput(t *testing.T) {
 	}
 }
 
-// TestEndRunOutcomeFails: an outcome that cannot be counted leaves the
-// run's end recorded with it in the same write, and counts nothing.
-func TestEndRunOutcomeFails(t *testing.T) {
-	s := openTest(t, Options{})
-	ctx := t.Context()
-	// A trigger on the writer's connection refuses the task's failure
-	// state, as a broken row would, with an error of its own.
-	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `CREATE TEMP TRIGGER refuse BEFORE INSERT ON TaskConfigurations
+// refuseFailureState makes every change of kind (INSERT, UPDATE) to a
+// task's failure state fail, as a broken row would, with an error of its
+// own: by a trigger on the writer's connection.
+func refuseFailureState(t *testing.T, s *SQLite, kind string) {
+	t.Helper()
+	err := s.w.do(t.Context(), func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `CREATE TEMP TRIGGER refuse BEFORE `+kind+` ON TaskConfigurations
 			BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`)
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestEndRunOutcomeFails: an outcome that cannot be counted leaves the
+// run's end recorded with it in the same write, and counts nothing.
+func TestEndRunOutcomeFails(t *testing.T) {
+	s := openTest(t, Options{})
+	ctx := t.Context()
+	refuseFailureState(t, s, "INSERT")
 	id := mustStart(t, s, manual("a", "t", epoch))
 	end := RunEnd{Status: StatusFailed, EndTime: epoch.Add(time.Second), Duration: time.Second, Output: "out",
 		Logs: []LogLine{{Level: "error", Message: "broken"}}}
@@ -276,14 +282,7 @@ func TestEndRunSuccessOutcomeFails(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	err := s.w.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `CREATE TEMP TRIGGER refuse BEFORE UPDATE ON TaskConfigurations
-			BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	refuseFailureState(t, s, "UPDATE")
 	id := mustStart(t, s, manual("a", "t", epoch))
 	ended, err := s.EndRun(ctx, id, RunEnd{Status: StatusSucceeded, EndTime: epoch.Add(time.Second), Output: "out"},
 		AfterEnd{App: "a", Task: "t", Outcome: &Outcome{MaxFailures: 5}})
