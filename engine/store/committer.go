@@ -215,7 +215,9 @@ func (c *committer) loop() {
 			// writer would commit its write alone while the others
 			// wait for the processor; letting them run first puts
 			// their writes into one commit, whose page writes they
-			// share. Nothing is queued, so no write waits for this.
+			// share. Nothing was queued: a write that arrives meanwhile
+			// waits for the goroutines runnable before the writer, as
+			// it would behind a writer preempted in a long commit.
 			yielded = true
 			runtime.Gosched()
 			continue
