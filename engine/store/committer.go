@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
-	"sync/atomic"
+
+	"github.com/cronbox/cronbox/internal/pending"
 )
 
 // writeFunc is one write: it runs inside a transaction that other writes
@@ -47,13 +48,6 @@ type committer struct {
 	checkpoint func()
 }
 
-// The states of a writeOp.
-const (
-	opQueued    int32 = iota
-	opTaken           // the writer runs it: the caller waits for the outcome
-	opAbandoned       // the caller left before the writer took it
-)
-
 // writeOp is a write waiting for its outcome.
 type writeOp struct {
 	ctx context.Context
@@ -65,8 +59,7 @@ type writeOp struct {
 	// fires is how many runs a write of doFires records; 0 for the
 	// other writes.
 	fires int
-	state atomic.Int32
-	done  chan error // buffered: the writer never waits for the caller
+	pending.Op
 }
 
 // newCommitter starts the goroutine that writes to db, which must have
@@ -126,7 +119,8 @@ func (c *committer) enqueue(ctx context.Context, op *writeOp) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	op.ctx, op.done = context.WithoutCancel(ctx), make(chan error, 1)
+	op.ctx = context.WithoutCancel(ctx)
+	op.Init()
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -139,15 +133,7 @@ func (c *committer) enqueue(ctx context.Context, op *writeOp) error {
 	}
 	c.mu.Unlock()
 	c.signal()
-	select {
-	case err := <-op.done:
-		return err
-	case <-ctx.Done():
-		if op.state.CompareAndSwap(opQueued, opAbandoned) {
-			return ctx.Err()
-		}
-		return <-op.done
-	}
+	return op.Wait(ctx)
 }
 
 // signal wakes the writer if it waits.
@@ -248,7 +234,7 @@ func (c *committer) loop() {
 func (c *committer) run(batch []*writeOp, errs []error) {
 	live := batch[:0]
 	for _, op := range batch {
-		if op.state.CompareAndSwap(opQueued, opTaken) {
+		if op.Take() {
 			live = append(live, op)
 		}
 	}
@@ -262,7 +248,7 @@ func (c *committer) run(batch []*writeOp, errs []error) {
 		if errs[i] == nil {
 			errs[i] = err
 		}
-		op.done <- errs[i]
+		op.Finish(errs[i])
 	}
 }
 

@@ -6,13 +6,14 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/cronbox/cronbox/engine/store"
+
+	"github.com/cronbox/cronbox/internal/pending"
 )
 
 // maxGroup is the most writes a group holds.
@@ -54,13 +55,6 @@ type groupWriter struct {
 	senders sync.WaitGroup
 }
 
-// The states of a groupOp.
-const (
-	opQueued    int32 = iota
-	opTaken           // a sender has it: the caller waits for the outcome
-	opAbandoned       // the caller left before a sender took it
-)
-
 // groupOp is a write waiting for its outcome.
 type groupOp struct {
 	b    *pgx.Batch
@@ -76,9 +70,8 @@ type groupOp struct {
 	// writes only (take), which holds the lock from its first statement
 	// to its commit, and never waits for another lock while it holds
 	// it, nor makes the other writes wait for it.
-	last  bool
-	state atomic.Int32
-	done  chan error // buffered: a sender never waits for the caller
+	last bool
+	pending.Op
 }
 
 // newGroupWriter starts senders goroutines that send writes to pool,
@@ -133,8 +126,10 @@ func (w *groupWriter) doAll(ctx context.Context, writes []write, last bool, errs
 		return
 	}
 	for i, wr := range writes {
-		ops[i] = groupOp{b: wr.b, read: wr.read, slots: wr.slots, last: last, done: make(chan error, 1)}
-		w.queue = append(w.queue, &ops[i])
+		op := &ops[i]
+		op.b, op.read, op.slots, op.last = wr.b, wr.read, wr.slots, last
+		op.Init()
+		w.queue = append(w.queue, op)
 	}
 	w.mu.Unlock()
 	if len(ops) == 1 {
@@ -143,16 +138,7 @@ func (w *groupWriter) doAll(ctx context.Context, writes []write, last bool, errs
 		w.more.Broadcast()
 	}
 	for i := range ops {
-		op := &ops[i]
-		select {
-		case errs[i] = <-op.done:
-		case <-ctx.Done():
-			if op.state.CompareAndSwap(opQueued, opAbandoned) {
-				errs[i] = ctx.Err()
-			} else {
-				errs[i] = <-op.done
-			}
-		}
+		errs[i] = ops[i].Wait(ctx)
 	}
 }
 
@@ -216,7 +202,7 @@ func (w *groupWriter) send() {
 		}
 		live := group[:0]
 		for _, op := range group {
-			if op.state.CompareAndSwap(opQueued, opTaken) {
+			if op.Take() {
 				live = append(live, op)
 			}
 		}
@@ -230,7 +216,7 @@ func (w *groupWriter) send() {
 			}
 		}
 		for i, op := range live {
-			op.done <- errs[i]
+			op.Finish(errs[i])
 		}
 		clear(group) // drop references to answered writes
 	}
