@@ -458,8 +458,10 @@ func migrations() []migration {
 // slotTakeBody is the body of app_slot_take(app, node, memory,
 // concurrency, memory quota), which takes a slot of app for a run of
 // node with that memory limit, and says whether it did. The run takes
-// it from the node's lease if that has room: a write of the node's own
-// row, which only the node's writes lock. Otherwise the lease grows
+// it from the node's lease if that has room and the leases fit the
+// quotas (a quota lowered since they grew; the app's row is read, not
+// locked): a write of the node's own row, which only the node's writes
+// lock. Otherwise the lease grows
 // from the app's row, under its lock, if the app's quotas leave room
 // for the run beside the leases (the quotas are checked on the sums of
 // the leases, which hold at least what runs hold): by as many slots as it holds, at
@@ -479,8 +481,12 @@ DECLARE
 	back integer;
 	back_memory bigint;
 BEGIN
+	-- The lease serves while the leases fit the quotas, which a quota
+	-- lowered since they grew may not: the app's row is read, not locked.
 	UPDATE app_leases SET running = running + 1, used = used + m
-		WHERE app = a AND node = n AND running < slots AND used + m <= memory;
+		WHERE app = a AND node = n AND running < slots AND used + m <= memory
+		AND (SELECT r.running <= concurrency AND (r.memory <= quota OR r.running <= 1)
+			FROM app_slots r WHERE r.app = a);
 	IF FOUND THEN
 		RETURN true;
 	END IF;

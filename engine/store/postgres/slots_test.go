@@ -404,6 +404,47 @@ func TestLeaseOfALostNode(t *testing.T) {
 	}
 }
 
+// TestLeaseAfterTheQuotaIsLowered: a node's lease holds a slot free when
+// the app's concurrency quota is lowered below what the leases hold; the
+// node's next run is refused its slot rather than taken from the lease,
+// and gets one once the runs fit the lowered quota.
+func TestLeaseAfterTheQuotaIsLowered(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, pgtest.URL(t), Options{WatchPoll: time.Hour})
+	start := twoNodes(t, s, s)
+	var ids []int64
+	for range 3 {
+		id, ok := start("n1")
+		if !ok {
+			t.Fatal("n1's run got no slot of an empty quota")
+		}
+		ids = append(ids, id)
+	}
+	if st := readLease(t, s, "a"); st.leased != 4 || st.held != 3 {
+		t.Fatalf("n1 leases %d slots for %d runs; want 4 for 3", st.leased, st.held)
+	}
+	lowered := four
+	lowered.Concurrency = 2
+	at := time.Date(2026, 1, 16, 10, 30, 0, 0, time.UTC)
+	slot := lowered
+	waiter, err := s.StartRun(t.Context(), store.Run{App: "a", Task: "t", Trigger: store.TriggerManual, StartTime: at, Node: "n1", Slot: &slot})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slot.Taken {
+		t.Fatalf("a run got a slot from its node's lease with %d runs holding one and the quota lowered to 2", readLease(t, s, "a").held)
+	}
+	for _, id := range ids[:2] {
+		if err := s.FinishRun(t.Context(), id, store.RunEnd{App: "a", Status: store.StatusSucceeded, EndTime: at, Duration: time.Millisecond}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustTakeSlot(t, s, waiter, lowered, true)
+	if st := readLease(t, s, "a"); st.held != 2 || st.slots > 2 {
+		t.Fatalf("%d runs hold a slot and app_slots counts %d; want 2 within the lowered quota of 2", st.held, st.slots)
+	}
+}
+
 func mustTakeSlot(t *testing.T, s *Store, id int64, slot store.Slot, want bool) {
 	t.Helper()
 	if got, err := s.TakeSlot(t.Context(), id, slot); err != nil || got != want {
