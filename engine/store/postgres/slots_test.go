@@ -362,6 +362,25 @@ func twoNodes(t *testing.T, s1, s2 *Store) func(node string) (int64, bool) {
 	}
 }
 
+// threeOnN1 starts three runs on node n1 (start, of twoNodes) while the
+// quota is empty, each of which gets a slot, and returns their IDs: n1's
+// lease then holds four slots (it grew 1, 1, 2), one of them free.
+func threeOnN1(t *testing.T, s *Store, start func(node string) (int64, bool)) []int64 {
+	t.Helper()
+	var ids []int64
+	for range 3 {
+		id, ok := start("n1")
+		if !ok {
+			t.Fatal("n1's run got no slot of an empty quota")
+		}
+		ids = append(ids, id)
+	}
+	if st := readLease(t, s, "a"); st.leased != 4 || st.held != 3 {
+		t.Fatalf("n1 leases %d slots for %d runs; want 4 for 3 (its lease grew 1, 1, 2)", st.leased, st.held)
+	}
+	return ids
+}
+
 // TestLeaseOfALostNode: a node whose lease holds every slot of an app
 // but the one another node holds is lost, and the sweep gives its whole
 // lease back: the other node then gets every slot of the app.
@@ -370,14 +389,7 @@ func TestLeaseOfALostNode(t *testing.T) {
 	s := openTest(t, pgtest.URL(t), Options{WatchPoll: time.Hour})
 	ctx := t.Context()
 	start := twoNodes(t, s, s)
-	for range 3 {
-		if _, ok := start("n1"); !ok {
-			t.Fatal("n1's run got no slot of an empty quota")
-		}
-	}
-	if st := readLease(t, s, "a"); st.leased != 4 || st.held != 3 {
-		t.Fatalf("n1 leases %d slots for %d runs; want 4 for 3 (its lease grew 1, 1, 2)", st.leased, st.held)
-	}
+	threeOnN1(t, s, start)
 	if _, ok := start("n2"); !ok { // n1's free one
 		t.Fatal("n2's run got no slot, while n1 held one free")
 	}
@@ -412,17 +424,7 @@ func TestLeaseAfterTheQuotaIsLowered(t *testing.T) {
 	t.Parallel()
 	s := openTest(t, pgtest.URL(t), Options{WatchPoll: time.Hour})
 	start := twoNodes(t, s, s)
-	var ids []int64
-	for range 3 {
-		id, ok := start("n1")
-		if !ok {
-			t.Fatal("n1's run got no slot of an empty quota")
-		}
-		ids = append(ids, id)
-	}
-	if st := readLease(t, s, "a"); st.leased != 4 || st.held != 3 {
-		t.Fatalf("n1 leases %d slots for %d runs; want 4 for 3", st.leased, st.held)
-	}
+	ids := threeOnN1(t, s, start)
 	lowered := four
 	lowered.Concurrency = 2
 	at := time.Date(2026, 1, 16, 10, 30, 0, 0, time.UTC)
@@ -467,14 +469,7 @@ func TestLeaseGivesBackToAWaitingNode(t *testing.T) {
 	// Each node with its store: a store's group writer locks the leases
 	// of all its nodes.
 	start := twoNodes(t, s, openTest(t, url, Options{WatchPoll: time.Hour}))
-	var ids []int64
-	for range 3 {
-		id, ok := start("n1")
-		if !ok {
-			t.Fatal("n1's run got no slot of an empty quota")
-		}
-		ids = append(ids, id)
-	}
+	ids := threeOnN1(t, s, start)
 	busy, err := s.pool.Begin(ctx) // n1's write under way
 	if err != nil {
 		t.Fatal(err)
